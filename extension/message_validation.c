@@ -1,0 +1,244 @@
+/*
+ * message_validation.c - the SQL face of the validator.
+ *
+ * hublink.jsonschema_is_valid / jsonschema_errors validate against any schema;
+ * hublink.validate_message / validate_message_text against the registered schema of the
+ * message's type and version (issue 2, section 6). Problems are reported as a jsonb array of
+ * {instanceLocation, keywordLocation, error}, the shape the error queue document carries.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "hublink.h"
+#include "message_validation.h"
+#include "schema_cache.h"
+
+static void
+append_problem(StringInfo buf, const char *instance_location, const char *keyword_location,
+			   const char *error)
+{
+	if (buf->len > 1)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoString(buf, "{\"instanceLocation\":");
+	escape_json(buf, instance_location);
+	appendStringInfoString(buf, ",\"keywordLocation\":");
+	escape_json(buf, keyword_location);
+	appendStringInfoString(buf, ",\"error\":");
+	escape_json(buf, error);
+	appendStringInfoChar(buf, '}');
+}
+
+/* The validator's result as problem entries; frees the result. */
+static void
+append_result(StringInfo buf, js_result *result)
+{
+	for (int i = 0; i < result->n_errors; i++)
+		append_problem(buf, result->errors[i].instance_location, result->errors[i].keyword_location,
+					   result->errors[i].message);
+	if (result->truncated)
+	{
+		char *note = psprintf("more than %d problems were found; only the first %d are reported",
+							  result->n_errors, result->n_errors);
+
+		append_problem(buf, "", "", note);
+	}
+	js_result_clear(result);
+}
+
+static Jsonb *
+problems_to_jsonb(StringInfo buf)
+{
+	appendStringInfoChar(buf, ']');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf->data)));
+}
+
+/* Validate parsed JSON against its registered schema; releases doc. */
+static void
+validate_parsed_message(StringInfo buf, struct json_object *doc)
+{
+	const char *message_type;
+	const char *schema_version;
+	const js_schema *schema = NULL;
+	char *problem = NULL;
+	js_result result;
+
+	if (!js_json_is_object(doc))
+	{
+		js_json_free(doc);
+		append_problem(buf, "", "", "a message must be a JSON object");
+		return;
+	}
+	message_type = js_json_string_member(doc, "messageType");
+	schema_version = js_json_string_member(doc, "schemaVersion");
+	if (message_type == NULL || schema_version == NULL)
+	{
+		if (message_type == NULL)
+			append_problem(buf, "/messageType", "",
+						   "messageType is missing or not a string, so no schema can be chosen");
+		if (schema_version == NULL)
+			append_problem(buf, "/schemaVersion", "",
+						   "schemaVersion is missing or not a string, so no schema can be chosen");
+		js_json_free(doc);
+		return;
+	}
+
+	PG_TRY();
+	{
+		schema = hublink_message_schema(message_type, schema_version, &problem);
+	}
+	PG_CATCH();
+	{
+		js_json_free(doc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (schema == NULL)
+	{
+		append_problem(buf,
+					   problem && strstr(problem, "version") ? "/schemaVersion" : "/messageType",
+					   "", problem);
+		js_json_free(doc);
+		return;
+	}
+	js_validate(schema, doc, &result);
+	js_json_free(doc);
+	append_result(buf, &result);
+}
+
+Jsonb *
+hublink_validate_message_bytes(const char *data, size_t len)
+{
+	StringInfoData buf;
+	js_limits limits;
+	char *problem = NULL;
+	struct json_object *doc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	hublink_message_limits(&limits);
+	doc = js_parse(data, len, &limits, &problem);
+	if (doc == NULL && problem == NULL)
+		append_problem(&buf, "", "", "a message must be a JSON object, not null");
+	else if (doc == NULL)
+	{
+		char *text = psprintf("not valid JSON: %s", problem ? problem : "unknown problem");
+
+		free(problem);
+		append_problem(&buf, "", "", text);
+	}
+	else
+		validate_parsed_message(&buf, doc);
+	return problems_to_jsonb(&buf);
+}
+
+/* Validate instance against an ad-hoc schema; fills buf with problems. */
+static void
+validate_adhoc(StringInfo buf, Jsonb *schema, Jsonb *instance)
+{
+	char *schema_text = JsonbToCString(NULL, &schema->root, VARSIZE(schema));
+	char *instance_text = JsonbToCString(NULL, &instance->root, VARSIZE(instance));
+	const js_schema *compiled = hublink_adhoc_schema(schema_text, strlen(schema_text));
+	js_limits limits;
+	char *problem = NULL;
+	struct json_object *doc;
+	js_result result;
+
+	hublink_message_limits(&limits);
+	/* json-c represents a JSON null as NULL: only a set problem means failure. */
+	doc = js_parse(instance_text, strlen(instance_text), &limits, &problem);
+	if (doc == NULL && problem != NULL)
+	{
+		char *detail = pstrdup(problem ? problem : "unknown problem");
+
+		free(problem);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the instance exceeds the validator's limits"), errdetail("%s", detail),
+				 errhint("See hublink.max_message_bytes and hublink.max_json_depth.")));
+	}
+	js_validate(compiled, doc, &result);
+	if (doc)
+		js_json_free(doc);
+	append_result(buf, &result);
+}
+
+PG_FUNCTION_INFO_V1(hublink_jsonschema_is_valid);
+
+Datum
+hublink_jsonschema_is_valid(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	validate_adhoc(&buf, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
+	PG_RETURN_BOOL(buf.len == 1);
+}
+
+PG_FUNCTION_INFO_V1(hublink_jsonschema_errors);
+
+Datum
+hublink_jsonschema_errors(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	validate_adhoc(&buf, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
+	PG_RETURN_JSONB_P(problems_to_jsonb(&buf));
+}
+
+PG_FUNCTION_INFO_V1(hublink_validate_message);
+
+Datum
+hublink_validate_message(PG_FUNCTION_ARGS)
+{
+	Jsonb *message = PG_GETARG_JSONB_P(0);
+	char *text = JsonbToCString(NULL, &message->root, VARSIZE(message));
+
+	PG_RETURN_JSONB_P(hublink_validate_message_bytes(text, strlen(text)));
+}
+
+PG_FUNCTION_INFO_V1(hublink_validate_message_text);
+
+/* For messages that may not even be JSON, as they arrive from a broker. */
+Datum
+hublink_validate_message_text(PG_FUNCTION_ARGS)
+{
+	text *message = PG_GETARG_TEXT_PP(0);
+
+	PG_RETURN_JSONB_P(
+		hublink_validate_message_bytes(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
+}
+
+PG_FUNCTION_INFO_V1(hublink_check_schema);
+
+/* Raise an error unless the schema compiles against the registered documents. */
+Datum
+hublink_check_schema(PG_FUNCTION_ARGS)
+{
+	Jsonb *schema = PG_GETARG_JSONB_P(0);
+	char *schema_text = JsonbToCString(NULL, &schema->root, VARSIZE(schema));
+
+	(void) hublink_adhoc_schema(schema_text, strlen(schema_text));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(hublink_validate_message_bytes_sql);
+
+/* Raw bytes, which may not even be UTF-8: the exact path the worker takes for a delivery. */
+Datum
+hublink_validate_message_bytes_sql(PG_FUNCTION_ARGS)
+{
+	bytea *message = PG_GETARG_BYTEA_PP(0);
+
+	PG_RETURN_JSONB_P(
+		hublink_validate_message_bytes(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
+}

@@ -1,0 +1,121 @@
+# test/unit/jsonschema/jsonschema.mk - build and test the JSON Schema validator on its own
+# (plain make, no PGXS). Included by the top-level Makefile, or standalone from the repo root:
+#
+#   make -f test/unit/jsonschema/jsonschema.mk jsonschema-unit jsonschema-suite
+#
+# Targets:
+#   jsonschema-unit      build and run the unit tests (TAP)
+#   jsonschema-suite     run the JSON-Schema-Test-Suite: draft2020-12 and draft7 required tests,
+#                        then the format tests (date-time, date, time, email, uuid, uri,
+#                        uri-reference, ipv4, ipv6) with format asserted
+#   jsonschema-optional  the suite's optional tests, informational (never fails the build)
+#   jsonschema-valgrind  unit tests and the draft2020-12 suite under valgrind
+#   jsonschema-asan      unit tests and suite built with ASan + UBSan
+#   jsonschema-bench     parse + validate throughput on schemas/examples (JSONSCHEMA_BENCH_ITER)
+#   jsonschema-clean     remove $(JSONSCHEMA_BUILD)
+#
+# Build products go to $(JSONSCHEMA_BUILD) (build/jsonschema, gitignored).
+
+JSONSCHEMA_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+JSONSCHEMA_DIR ?= extension/jsonschema
+JSONSCHEMA_TEST_DIR ?= test/unit/jsonschema
+JSONSCHEMA_BUILD ?= build/jsonschema
+JSONSCHEMA_SUITE_DIR ?= ../shared/testdata/JSON-Schema-Test-Suite
+# test ids the suite may fail (file | group | test); empty: every required test must pass
+JSONSCHEMA_ALLOW_FAILURES ?= $(JSONSCHEMA_TEST_DIR)/allowed-failures.txt
+
+JSONSCHEMA_SRCS := \
+	$(JSONSCHEMA_DIR)/compile.c \
+	$(JSONSCHEMA_DIR)/format.c \
+	$(JSONSCHEMA_DIR)/json_access.c \
+	$(JSONSCHEMA_DIR)/kw_array.c \
+	$(JSONSCHEMA_DIR)/kw_object.c \
+	$(JSONSCHEMA_DIR)/kw_scalar.c \
+	$(JSONSCHEMA_DIR)/metaschema.c \
+	$(JSONSCHEMA_DIR)/number.c \
+	$(JSONSCHEMA_DIR)/parse.c \
+	$(JSONSCHEMA_DIR)/pointer.c \
+	$(JSONSCHEMA_DIR)/regex.c \
+	$(JSONSCHEMA_DIR)/registry.c \
+	$(JSONSCHEMA_DIR)/uri.c \
+	$(JSONSCHEMA_DIR)/utf8.c \
+	$(JSONSCHEMA_DIR)/util.c \
+	$(JSONSCHEMA_DIR)/validate.c
+JSONSCHEMA_HDRS := $(JSONSCHEMA_DIR)/jsonschema.h $(JSONSCHEMA_DIR)/js_internal.h
+
+JSONSCHEMA_JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
+JSONSCHEMA_JSONC_LIBS := $(shell pkg-config --libs json-c)
+
+JSONSCHEMA_CC ?= cc
+JSONSCHEMA_SAN_CC ?= clang
+JSONSCHEMA_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -O2 -g
+JSONSCHEMA_SAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+JSONSCHEMA_ALL_CFLAGS = $(JSONSCHEMA_CFLAGS) -I$(JSONSCHEMA_DIR) $(JSONSCHEMA_JSONC_CFLAGS)
+JSONSCHEMA_LIBS = $(JSONSCHEMA_JSONC_LIBS) -lm
+JSONSCHEMA_VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet
+
+JSONSCHEMA_ALLOW_ARG = $(if $(wildcard $(JSONSCHEMA_ALLOW_FAILURES)),--allow-failures $(JSONSCHEMA_ALLOW_FAILURES))
+
+$(JSONSCHEMA_BUILD)/unit-tests: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c
+	@mkdir -p $(@D)
+	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c $(JSONSCHEMA_LIBS)
+
+$(JSONSCHEMA_BUILD)/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c
+	@mkdir -p $(@D)
+	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_LIBS)
+
+$(JSONSCHEMA_BUILD)/asan/unit-tests: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c
+	@mkdir -p $(@D)
+	$(JSONSCHEMA_SAN_CC) $(JSONSCHEMA_ALL_CFLAGS) -O1 $(JSONSCHEMA_SAN_FLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c $(JSONSCHEMA_LIBS)
+
+$(JSONSCHEMA_BUILD)/asan/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c
+	@mkdir -p $(@D)
+	$(JSONSCHEMA_SAN_CC) $(JSONSCHEMA_ALL_CFLAGS) -O1 $(JSONSCHEMA_SAN_FLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_LIBS)
+
+$(JSONSCHEMA_BUILD)/bench: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/bench.c
+	@mkdir -p $(@D)
+	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/bench.c $(JSONSCHEMA_LIBS)
+
+.PHONY: jsonschema-unit jsonschema-suite jsonschema-optional jsonschema-valgrind jsonschema-asan jsonschema-bench jsonschema-clean
+
+JSONSCHEMA_BENCH_ITER ?= 5000
+jsonschema-bench: $(JSONSCHEMA_BUILD)/bench
+	$(JSONSCHEMA_BUILD)/bench schemas $(JSONSCHEMA_BENCH_ITER)
+
+jsonschema-unit: $(JSONSCHEMA_BUILD)/unit-tests
+	$(JSONSCHEMA_BUILD)/unit-tests
+
+# each run prints its failures and ends with "<draft>: N passed, M failed"
+jsonschema-suite: $(JSONSCHEMA_BUILD)/suite-runner
+	@for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
+		echo "== suite-runner $$args"; \
+		$(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) $$args $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/suite.log; rc=$$?; \
+		grep -E '^  FAIL|^      error' $(JSONSCHEMA_BUILD)/suite.log; tail -n 1 $(JSONSCHEMA_BUILD)/suite.log; \
+		[ $$rc -eq 0 ] || exit 1; \
+	done
+
+jsonschema-optional: $(JSONSCHEMA_BUILD)/suite-runner
+	-@for d in draft2020-12 draft7; do \
+		$(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) $$d --optional | grep -v '^      error'; \
+	done
+
+jsonschema-valgrind: $(JSONSCHEMA_BUILD)/unit-tests $(JSONSCHEMA_BUILD)/suite-runner
+	$(JSONSCHEMA_VALGRIND) $(JSONSCHEMA_BUILD)/unit-tests > $(JSONSCHEMA_BUILD)/valgrind-unit.log || { cat $(JSONSCHEMA_BUILD)/valgrind-unit.log; exit 1; }
+	@tail -n 1 $(JSONSCHEMA_BUILD)/valgrind-unit.log
+	$(JSONSCHEMA_VALGRIND) $(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) draft2020-12 $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/valgrind-suite.log 2>&1 || { grep -v '^  ' $(JSONSCHEMA_BUILD)/valgrind-suite.log | tail -n 40; exit 1; }
+	@tail -n 1 $(JSONSCHEMA_BUILD)/valgrind-suite.log
+
+jsonschema-asan: $(JSONSCHEMA_BUILD)/asan/unit-tests $(JSONSCHEMA_BUILD)/asan/suite-runner
+	$(JSONSCHEMA_BUILD)/asan/unit-tests > $(JSONSCHEMA_BUILD)/asan-unit.log || { cat $(JSONSCHEMA_BUILD)/asan-unit.log; exit 1; }
+	@tail -n 1 $(JSONSCHEMA_BUILD)/asan-unit.log
+	@for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
+		$(JSONSCHEMA_BUILD)/asan/suite-runner $(JSONSCHEMA_SUITE_DIR) $$args $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/asan-suite.log 2>&1; rc=$$?; \
+		tail -n 1 $(JSONSCHEMA_BUILD)/asan-suite.log; \
+		[ $$rc -eq 0 ] || { grep -E 'ERROR|runtime error|FAIL' $(JSONSCHEMA_BUILD)/asan-suite.log | head -20; exit 1; }; \
+	done
+
+jsonschema-clean:
+	rm -rf $(JSONSCHEMA_BUILD)
+
+.DEFAULT_GOAL := $(JSONSCHEMA_SAVED_GOAL)

@@ -1,0 +1,458 @@
+/*
+ * unit_tests.c - unit tests of the JSON Schema validator's API (TAP output).
+ *
+ * Parse limits and UTF-8, nesting and size limits, error locations, the registry, $ref
+ * cycles, max_errors, formats and numbers. Exit status 1 when a test fails.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "jsonschema.h"
+
+static int n_tests, n_failed;
+
+static void
+ok(bool cond, const char *name)
+{
+	n_tests++;
+	if (!cond)
+		n_failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, name);
+}
+
+static json_object *
+parse(const char *text)
+{
+	char *err = NULL;
+	json_object *o = js_parse(text, strlen(text), NULL, &err);
+
+	if (err)
+	{
+		printf("# parse error for %s: %s\n", text, err);
+		free(err);
+	}
+	return o;
+}
+
+/* parse text with default limits: NULL and the error, or the document */
+static bool
+parse_fails(const char *text, size_t len, const js_limits *lim, const char *expect)
+{
+	char *err = NULL;
+	json_object *o = js_parse(text, len, lim, &err);
+	bool r = o == NULL && err != NULL && (expect == NULL || strstr(err, expect) != NULL);
+
+	if (!r)
+		printf("# unexpected: %s\n", err ? err : "(parsed)");
+	json_object_put(o);
+	free(err);
+	return r;
+}
+
+static js_schema *
+compile(js_registry *reg, const char *text, const js_limits *lim)
+{
+	json_object *doc = parse(text);
+	char *err = NULL;
+	js_schema *s;
+
+	if (doc == NULL)
+		return NULL;
+	s = js_compile(reg, doc, lim, &err);
+	if (s == NULL)
+		printf("# compile error: %s\n", err);
+	free(err);
+	json_object_put(doc);
+	return s;
+}
+
+/* validate text against s; returns validity, fills *r (caller clears) */
+static bool
+check(js_schema *s, const char *text, js_result *r)
+{
+	json_object *inst = parse(text);
+	bool v;
+
+	js_validate(s, inst, r);
+	v = r->valid;
+	json_object_put(inst);
+	return v;
+}
+
+static bool
+valid(js_schema *s, const char *text)
+{
+	js_result r;
+	bool v = check(s, text, &r);
+
+	js_result_clear(&r);
+	return v;
+}
+
+static bool
+has_error(const js_result *r, const char *iloc, const char *kloc, const char *msg_part)
+{
+	for (int i = 0; i < r->n_errors; i++)
+	{
+		if (strcmp(r->errors[i].instance_location, iloc) == 0 &&
+			strcmp(r->errors[i].keyword_location, kloc) == 0 &&
+			strstr(r->errors[i].message, msg_part) != NULL)
+			return true;
+	}
+	for (int i = 0; i < r->n_errors; i++)
+		printf("# have: \"%s\" \"%s\" %s\n", r->errors[i].instance_location,
+			   r->errors[i].keyword_location, r->errors[i].message);
+	return false;
+}
+
+static void
+test_parse(void)
+{
+	js_limits lim;
+	json_object *o;
+	char *big, *deep;
+	const size_t deep_n = 10000;
+	char *err = NULL;
+
+	js_limits_default(&lim);
+	ok(lim.max_document_bytes == 16u * 1024 * 1024 && lim.max_depth == 512 &&
+		   lim.max_errors == 100 && lim.format_assertion,
+	   "js_limits_default gives 16 MiB, depth 512, 100 errors, format asserted");
+
+	o = parse("{\"a\": [1, 2.5, \"x\", null, true]}");
+	ok(o && json_object_is_type(o, json_type_object), "parse an object");
+	json_object_put(o);
+	o = parse("42");
+	ok(o && json_object_get_int64(o) == 42, "parse a top-level number");
+	json_object_put(o);
+	o = parse(" \"s\"\n\t ");
+	ok(o && json_object_is_type(o, json_type_string), "parse a string with surrounding space");
+	json_object_put(o);
+
+	ok(parse_fails("", 0, NULL, "empty"), "empty text is an error");
+	ok(parse_fails("{\"a\":1} x", 9, NULL, "invalid JSON"), "trailing garbage is an error");
+	ok(parse_fails("[1] [2]", 7, NULL, NULL), "two documents are an error");
+	ok(parse_fails("[1,]", 4, NULL, NULL), "a trailing comma is an error");
+	ok(parse_fails("{'a':1}", 7, NULL, NULL), "single quotes are an error");
+	ok(parse_fails("[NaN]", 5, NULL, NULL), "NaN is an error");
+	ok(parse_fails("-Infinity", 9, NULL, NULL), "Infinity is an error");
+	ok(parse_fails("\"\xc3\x28\"", 4, NULL, "UTF-8"), "invalid UTF-8 is an error");
+	ok(parse_fails("\"\xed\xa0\x80\"", 5, NULL, "UTF-8"), "an encoded surrogate is an error");
+	ok(parse_fails("\"\xc0\xaf\"", 4, NULL, "UTF-8"), "an overlong encoding is an error");
+	ok(parse_fails("\"a\x01\"", 4, NULL, NULL), "a raw control character is an error");
+	ok(parse_fails("[1\0]", 4, NULL, "NUL"), "a NUL byte is an error");
+	ok(parse_fails("[1, 2", 5, NULL, "end"), "truncated text is an error");
+	ok(parse_fails("[1] /* c */", 11, NULL, NULL), "a comment is an error");
+	o = js_parse(" null ", 6, NULL, &err);
+	ok(o == NULL && err == NULL, "null parses to NULL with no error (json-c's null)");
+	ok(parse_fails("null x", 6, NULL, NULL), "null followed by garbage is an error");
+
+	lim.max_document_bytes = 10;
+	ok(parse_fails("[1,2,3,4,5,6]", 13, &lim, "exceeds the limit"),
+	   "text longer than max_document_bytes is an error");
+	js_limits_default(&lim);
+
+	/* 100 MB with the default 16 MiB limit: refused before any parsing */
+	big = malloc(100u * 1024 * 1024);
+	if (big)
+	{
+		memset(big, ' ', 100u * 1024 * 1024);
+		big[0] = '[';
+		big[100u * 1024 * 1024 - 1] = ']';
+		ok(parse_fails(big, 100u * 1024 * 1024, NULL, "exceeds the limit"),
+		   "a 100 MB document is refused cleanly");
+		free(big);
+	}
+
+	deep = malloc(2 * deep_n);
+	memset(deep, '[', deep_n);
+	memset(deep + deep_n, ']', deep_n);
+	ok(parse_fails(deep, 2 * deep_n, NULL, "nesting"), "10,000 nested arrays are refused cleanly");
+	lim.max_depth = 3;
+	ok(parse_fails("[[[[1]]]]", 9, &lim, "nesting"), "nesting deeper than max_depth is an error");
+	o = js_parse("[[[1]]]", 7, &lim, &err);
+	ok(o != NULL, "nesting at max_depth parses");
+	json_object_put(o);
+	free(err);
+	free(deep);
+
+	o = parse("123456789012345678901234567890");
+	ok(o && json_object_is_type(o, json_type_double) && json_object_get_double(o) > 1.2e29,
+	   "an integer beyond 64 bits becomes a double, not a clamped integer");
+	json_object_put(o);
+	o = parse("18446744073709551615");
+	ok(o && json_object_get_uint64(o) == UINT64_MAX, "UINT64_MAX stays exact");
+	json_object_put(o);
+	o = parse("\"\\u00e9\\ud83d\\ude00\"");
+	ok(o && json_object_get_string_len(o) == 6, "escapes decode to UTF-8");
+	json_object_put(o);
+}
+
+static void
+test_errors(void)
+{
+	js_schema *s;
+	js_result r;
+
+	s = compile(NULL,
+				"{\"type\":\"object\",\"properties\":{\"body\":{\"type\":\"object\","
+				"\"required\":[\"a\"],\"properties\":{\"n\":{\"type\":\"integer\"}}},"
+				"\"a/b~c\":{\"type\":\"string\"}},\"additionalProperties\":false}",
+				NULL);
+	ok(s != NULL, "compile a message-like schema");
+	ok(valid(s, "{\"body\":{\"a\":1,\"n\":2}}"), "a valid instance is valid");
+	ok(!check(s, "{\"body\":{\"n\":\"x\"},\"a/b~c\":1,\"extra\":true}", &r), "invalid instance");
+	ok(r.n_errors == 4 && !r.truncated, "four errors collected");
+	ok(has_error(&r, "/body", "/properties/body/required", "missing required property \"a\""),
+	   "required: instance /body, keyword /properties/body/required");
+	ok(has_error(&r, "/body/n", "/properties/body/properties/n/type",
+				 "expected integer, got string"),
+	   "type: nested pointers and message");
+	ok(has_error(&r, "/a~1b~0c", "/properties/a~1b~0c/type", "expected string"),
+	   "~ and / are escaped in both pointers");
+	ok(has_error(&r, "/extra", "/additionalProperties", "not allowed"),
+	   "additionalProperties false names the property");
+	js_result_clear(&r);
+	ok(r.errors == NULL && r.n_errors == 0, "js_result_clear empties the result");
+	js_schema_free(s);
+
+	s = compile(NULL,
+				"{\"$defs\":{\"t\":{\"type\":\"string\",\"minLength\":2}},"
+				"\"properties\":{\"x\":{\"$ref\":\"#/$defs/t\"}},\"items\":{\"maximum\":3}}",
+				NULL);
+	ok(!check(s, "{\"x\":\"a\"}", &r) && has_error(&r, "/x", "/properties/x/$ref/minLength", ""),
+	   "keyword location goes through $ref");
+	js_result_clear(&r);
+	ok(!check(s, "[1,5]", &r) && has_error(&r, "/1", "/items/maximum", "greater than the maximum"),
+	   "array index in the instance location");
+	js_result_clear(&r);
+	ok(!check(s, "[{\"x\":1}]", &r) || true, "validation of nested data does not crash");
+	js_result_clear(&r);
+	js_schema_free(s);
+
+	s = compile(NULL, "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"number\"}]}", NULL);
+	ok(!check(s, "null", &r) && r.n_errors == 1 && has_error(&r, "", "/anyOf", "anyOf"),
+	   "a failed anyOf is one error at the keyword");
+	js_result_clear(&r);
+	js_schema_free(s);
+}
+
+static void
+test_limits(void)
+{
+	js_limits lim;
+	js_schema *s;
+	js_result r;
+	json_object *deep, *cur;
+
+	js_limits_default(&lim);
+	lim.max_errors = 3;
+	s = compile(NULL, "{\"items\":{\"type\":\"string\"}}", &lim);
+	ok(!check(s, "[1,2,3,4,5]", &r) && r.n_errors == 3 && r.truncated,
+	   "max_errors caps the errors and sets truncated");
+	js_result_clear(&r);
+	ok(!check(s, "[1,2,3]", &r) && r.n_errors == 3 && !r.truncated,
+	   "exactly max_errors errors is not truncated");
+	js_result_clear(&r);
+	js_schema_free(s);
+
+	s = compile(NULL, "{\"$ref\":\"#\"}", NULL);
+	ok(s != NULL, "a schema that refers to itself compiles");
+	ok(!check(s, "1", &r) && r.n_errors == 1 && strstr(r.errors[0].message, "depth"),
+	   "a $ref cycle ends with a depth error");
+	js_result_clear(&r);
+	js_schema_free(s);
+
+	s = compile(
+		NULL,
+		"{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"anyOf\":[{\"$ref\":\"#/$defs/a\"}]}},"
+		"\"$ref\":\"#/$defs/a\"}",
+		NULL);
+	ok(!check(s, "1", &r) && r.n_errors == 1, "a cycle through anyOf also ends with an error");
+	js_result_clear(&r);
+	js_schema_free(s);
+
+	/* a 10,000-deep instance built in memory, never parsed */
+	deep = json_object_new_array();
+	cur = deep;
+	for (int i = 0; i < 10000; i++)
+	{
+		json_object *next = json_object_new_array();
+
+		json_object_array_add(cur, next);
+		cur = next;
+	}
+	s = compile(NULL, "{\"items\":{\"$ref\":\"#\"}}", NULL);
+	js_validate(s, deep, &r);
+	ok(!r.valid && r.n_errors == 1, "a 10,000-deep instance ends with a depth error");
+	js_result_clear(&r);
+	js_schema_free(s);
+	s = compile(NULL, "{\"const\":[[[]]],\"uniqueItems\":true}", NULL);
+	js_validate(s, deep, &r);
+	ok(!r.valid, "deep equality is bounded");
+	js_result_clear(&r);
+	js_schema_free(s);
+	json_object_put(deep);
+}
+
+static void
+test_compile_errors(void)
+{
+	const char *bad[] = {
+		"12",
+		"\"x\"",
+		"{\"$ref\":\"#/$defs/missing\"}",
+		"{\"$ref\":\"http://example.com/nowhere.json\"}",
+		"{\"pattern\":\"(unclosed\"}",
+		"{\"patternProperties\":{\"[z-a]\":{}}}",
+		"{\"type\":\"strnig\"}",
+	};
+	const char *names[] = {"a number is not a schema",
+						   "a string is not a schema",
+						   "an unresolvable pointer $ref",
+						   "an unknown remote $ref",
+						   "a bad pattern",
+						   "a bad patternProperties key",
+						   "an unknown type"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		json_object *doc = parse(bad[i]);
+		char *err = NULL;
+		js_schema *s = js_compile(NULL, doc, NULL, &err);
+
+		ok(s == NULL && err != NULL && err[0], names[i]);
+		free(err);
+		json_object_put(doc);
+	}
+}
+
+static void
+test_registry(void)
+{
+	js_registry *reg = js_registry_new();
+	json_object *doc = parse("{\"$id\":\"http://example.com/alias.json\","
+							 "\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}}}");
+	char *err = NULL;
+	js_schema *s, *s2;
+
+	ok(js_registry_add(reg, "http://example.com/defs.json", doc, &err) == 0, "registry_add");
+	ok(js_registry_add(reg, "relative.json", doc, &err) == -1 && err != NULL,
+	   "a relative uri is refused");
+	free(err);
+	err = NULL;
+	json_object_put(doc);
+	s = compile(reg, "{\"$ref\":\"http://example.com/defs.json#/$defs/pos\"}", NULL);
+	ok(s && valid(s, "3") && !valid(s, "0") && !valid(s, "\"3\""), "a $ref into the registry");
+	s2 = compile(
+		reg, "{\"$id\":\"http://example.com/root.json\",\"$ref\":\"alias.json#/$defs/pos\"}", NULL);
+	ok(s2 && valid(s2, "3") && !valid(s2, "-3"), "a relative $ref to a document's $id");
+	js_registry_free(reg);
+	ok(s && valid(s, "5"), "a compiled schema keeps its documents after the registry is freed");
+	js_schema_free(s);
+	js_schema_free(s2);
+
+	s = compile(NULL, "{\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}", NULL);
+	ok(s && valid(s, "{\"type\":\"string\"}") && !valid(s, "{\"minLength\":-1}"),
+	   "the 2020-12 meta-schema is built in");
+	js_schema_free(s);
+	s = compile(NULL, "{\"$ref\":\"http://json-schema.org/draft-07/schema#\"}", NULL);
+	ok(s && valid(s, "{\"items\":[{}]}") && !valid(s, "{\"type\":12}"),
+	   "the draft-07 meta-schema is built in");
+	js_schema_free(s);
+}
+
+static void
+test_keywords(void)
+{
+	js_schema *s;
+	js_limits lim;
+
+	s = compile(NULL, "{\"type\":\"integer\"}", NULL);
+	ok(valid(s, "1.0") && valid(s, "1e3") && !valid(s, "1.5") &&
+		   valid(s, "123456789012345678901234"),
+	   "integers: 1.0 and big integers are integers");
+	js_schema_free(s);
+	s = compile(NULL, "{\"const\":1}", NULL);
+	ok(valid(s, "1.0") && !valid(s, "true"), "const: 1 equals 1.0, not true");
+	js_schema_free(s);
+	s = compile(NULL, "{\"multipleOf\":0.01}", NULL);
+	ok(valid(s, "19.99") && valid(s, "0.07") && !valid(s, "0.075"), "multipleOf 0.01");
+	js_schema_free(s);
+	s = compile(NULL, "{\"maximum\":9007199254740992}", NULL);
+	ok(valid(s, "9007199254740992") && !valid(s, "9007199254740993"),
+	   "integer bounds compare exactly beyond 2^53");
+	js_schema_free(s);
+	s = compile(NULL, "{\"maxLength\":2,\"minLength\":2}", NULL);
+	ok(valid(s, "\"\\u00e9\\ud83d\\ude00\"") && !valid(s, "\"abc\""),
+	   "string length counts code points");
+	js_schema_free(s);
+	s = compile(NULL, "{\"pattern\":\"^[A-Z]{3}-\\\\d{2,4}$\"}", NULL);
+	ok(valid(s, "\"ABC-123\"") && !valid(s, "\"AB-123\"") && !valid(s, "\"ABC-1\""),
+	   "pattern with classes, \\d and counted repetition");
+	js_schema_free(s);
+	s = compile(NULL, "{\"pattern\":\"^(a+)+$\"}", NULL);
+	{
+		js_result r;
+
+		ok(!check(s,
+				  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\"",
+				  &r) &&
+			   r.n_errors == 1,
+		   "catastrophic backtracking is bounded and reported");
+		js_result_clear(&r);
+	}
+	js_schema_free(s);
+	s = compile(NULL, "{\"format\":\"date-time\"}", NULL);
+	ok(valid(s, "\"2026-11-23T14:31:05.123+00:00\"") && !valid(s, "\"2026-11-23 14:31\""),
+	   "format asserted by default");
+	js_schema_free(s);
+	js_limits_default(&lim);
+	lim.format_assertion = false;
+	s = compile(NULL, "{\"format\":\"date-time\"}", &lim);
+	ok(valid(s, "\"nope\""), "format as annotation when format_assertion is false");
+	js_schema_free(s);
+	s = compile(NULL,
+				"{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+				"\"items\":[{\"type\":\"string\"}],\"additionalItems\":false}",
+				NULL);
+	ok(valid(s, "[\"a\"]") && !valid(s, "[\"a\",1]"), "draft-07 selected by $schema");
+	js_schema_free(s);
+	s = compile(NULL,
+				"{\"properties\":{\"a\":true},\"unevaluatedProperties\":false,"
+				"\"allOf\":[{\"properties\":{\"b\":true}}]}",
+				NULL);
+	ok(valid(s, "{\"a\":1,\"b\":2}") && !valid(s, "{\"a\":1,\"c\":2}"), "unevaluatedProperties");
+	js_schema_free(s);
+	s = compile(NULL, "{\"uniqueItems\":true}", NULL);
+	{
+		char buf[4096];
+		size_t o = 0;
+
+		o += (size_t) snprintf(buf + o, sizeof(buf) - o, "[");
+		for (int i = 0; i < 200; i++)
+			o += (size_t) snprintf(buf + o, sizeof(buf) - o, "%s{\"k\":%d}", i ? "," : "", i);
+		snprintf(buf + o, sizeof(buf) - o, ",{\"k\":7.0}]");
+		ok(!valid(s, buf) && valid(s, "[1,\"1\",[1],{\"a\":1},{\"a\":\"1\"}]"),
+		   "uniqueItems on a large array, with 7 == 7.0");
+	}
+	js_schema_free(s);
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_errors();
+	test_limits();
+	test_compile_errors();
+	test_registry();
+	test_keywords();
+	printf("1..%d\n", n_tests);
+	if (n_failed)
+		printf("# %d of %d tests failed\n", n_failed, n_tests);
+	return n_failed ? 1 : 0;
+}
