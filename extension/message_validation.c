@@ -138,12 +138,18 @@ hublink_validate_message_bytes(const char *data, size_t len)
 	return problems_to_jsonb(&buf);
 }
 
+static char *
+jsonb_text(Jsonb *value)
+{
+	return JsonbToCString(NULL, &value->root, VARSIZE(value));
+}
+
 /* Validate instance against an ad-hoc schema; fills buf with problems. */
 static void
 validate_adhoc(StringInfo buf, Jsonb *schema, Jsonb *instance)
 {
-	char *schema_text = JsonbToCString(NULL, &schema->root, VARSIZE(schema));
-	char *instance_text = JsonbToCString(NULL, &instance->root, VARSIZE(instance));
+	char *schema_text = jsonb_text(schema);
+	char *instance_text = jsonb_text(instance);
 	const js_schema *compiled = hublink_adhoc_schema(schema_text, strlen(schema_text));
 	js_limits limits;
 	char *problem = NULL;
@@ -200,19 +206,21 @@ PG_FUNCTION_INFO_V1(hublink_validate_message);
 Datum
 hublink_validate_message(PG_FUNCTION_ARGS)
 {
-	Jsonb *message = PG_GETARG_JSONB_P(0);
-	char *text = JsonbToCString(NULL, &message->root, VARSIZE(message));
+	char *text = jsonb_text(PG_GETARG_JSONB_P(0));
 
 	PG_RETURN_JSONB_P(hublink_validate_message_bytes(text, strlen(text)));
 }
 
-PG_FUNCTION_INFO_V1(hublink_validate_message_text);
+PG_FUNCTION_INFO_V1(hublink_validate_message_raw);
 
-/* For messages that may not even be JSON, as they arrive from a broker. */
+/*
+ * validate_message_text(text) and validate_message_bytes(bytea): both are varlena, and the
+ * bytes are validated exactly as a broker delivered them (invalid UTF-8 is a problem).
+ */
 Datum
-hublink_validate_message_text(PG_FUNCTION_ARGS)
+hublink_validate_message_raw(PG_FUNCTION_ARGS)
 {
-	text *message = PG_GETARG_TEXT_PP(0);
+	struct varlena *message = PG_GETARG_VARLENA_PP(0);
 
 	PG_RETURN_JSONB_P(
 		hublink_validate_message_bytes(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
@@ -224,21 +232,8 @@ PG_FUNCTION_INFO_V1(hublink_check_schema);
 Datum
 hublink_check_schema(PG_FUNCTION_ARGS)
 {
-	Jsonb *schema = PG_GETARG_JSONB_P(0);
-	char *schema_text = JsonbToCString(NULL, &schema->root, VARSIZE(schema));
+	char *schema_text = jsonb_text(PG_GETARG_JSONB_P(0));
 
 	(void) hublink_adhoc_schema(schema_text, strlen(schema_text));
 	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(hublink_validate_message_bytes_sql);
-
-/* Raw bytes, which may not even be UTF-8: the exact path the worker takes for a delivery. */
-Datum
-hublink_validate_message_bytes_sql(PG_FUNCTION_ARGS)
-{
-	bytea *message = PG_GETARG_BYTEA_PP(0);
-
-	PG_RETURN_JSONB_P(
-		hublink_validate_message_bytes(VARDATA_ANY(message), VARSIZE_ANY_EXHDR(message)));
 }

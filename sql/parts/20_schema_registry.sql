@@ -76,7 +76,7 @@ COMMENT ON FUNCTION hublink.validate_message(jsonb) IS
 
 CREATE FUNCTION hublink.validate_message_text(message text) RETURNS jsonb
     LANGUAGE c STABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'hublink_validate_message_text';
+    AS 'MODULE_PATHNAME', 'hublink_validate_message_raw';
 COMMENT ON FUNCTION hublink.validate_message_text(text) IS
     'As validate_message, for text that may not be JSON at all (as it came off the broker): '
     'parse failures and limits are reported as problems, not raised.';
@@ -142,7 +142,7 @@ COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
 
 CREATE FUNCTION hublink.validate_message_bytes(message bytea) RETURNS jsonb
     LANGUAGE c STABLE STRICT PARALLEL SAFE
-    AS 'MODULE_PATHNAME', 'hublink_validate_message_bytes_sql';
+    AS 'MODULE_PATHNAME', 'hublink_validate_message_raw';
 COMMENT ON FUNCTION hublink.validate_message_bytes(bytea) IS
     'As validate_message, for raw bytes exactly as a broker delivered them: invalid UTF-8, text '
     'that is not JSON and documents over the limits are reported as problems, not raised.';
