@@ -10,7 +10,7 @@ EXTVERSION  = 0.1.0
 MODULE_big  = hublink
 PG_CONFIG  ?= pg_config
 
-C_SOURCES   = $(sort $(wildcard extension/*.c extension/jsonschema/*.c bgworker/*.c))
+C_SOURCES   = $(sort $(wildcard extension/*.c extension/jsonschema/*.c extension/statemachine/*.c bgworker/*.c))
 OBJS        = $(C_SOURCES:.c=.o)
 DATA_built  = sql/hublink--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/hublink--*--*.sql))
@@ -31,6 +31,7 @@ EXTRA_CLEAN = build sql/hublink--$(EXTVERSION).sql
 ifeq ($(filter check demo,$(MAKECMDGOALS)),)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+include test/e2e/e2e.mk
 else
 .PHONY: check demo
 check:

@@ -28,6 +28,12 @@ _PG_init(void)
 	hublink_define_settings();
 	hublink_schema_cache_init();
 
+	if (hublink_preloaded)
+	{
+		hublink_worker_define_settings();
+		hublink_worker_register();
+	}
+
 	/* After every hublink.* setting is defined: a misspelt one is then an error. */
 	MarkGUCPrefixReserved("hublink");
 }

@@ -1,0 +1,61 @@
+/*
+ * broker.h - the worker's AMQP 0-9-1 client: one connection to the broker (TLS with a client
+ * certificate, or plain only when hublink.broker_plaintext allows it), a consuming channel
+ * and a publishing channel in confirm mode.
+ *
+ * Nothing here blocks for long except connecting (bounded by hublink.broker_connect_timeout):
+ * the worker waits on the socket itself and then calls hublink_broker_drain, which reads only
+ * what has arrived. Errors are returned as palloc'd text, never raised, so a broken broker
+ * becomes a connection state, not a worker crash.
+ */
+#ifndef HUBLINK_BROKER_H
+#define HUBLINK_BROKER_H
+
+#include "postgres.h"
+
+#include "worker.h"
+
+typedef struct HublinkBroker HublinkBroker;
+
+/* What hublink_broker_drain reports, besides errors. */
+typedef struct HublinkBrokerCallbacks
+{
+	/* A message was delivered; it is allocated in the context given to drain. */
+	void (*on_delivery)(HublinkDelivery *delivery);
+	/* Publisher confirm: ack (or nack) of seq, and of every earlier seq when multiple. */
+	void (*on_confirm)(uint64 seq, bool multiple, bool ack);
+	/* A published message could not be routed to a queue; its confirm follows. */
+	void (*on_return)(const char *message_id, const char *reason);
+} HublinkBrokerCallbacks;
+
+/*
+ * Connect, log in, open the channels, declare the queues (when hublink.declare_queues), set
+ * the prefetch and start consuming every queue in consume. NULL and *error on failure.
+ */
+extern HublinkBroker *hublink_broker_connect(char **consume, int n_consume, char **declare,
+											 int n_declare, char **error);
+extern void hublink_broker_close(HublinkBroker *broker);
+extern int hublink_broker_socket(HublinkBroker *broker);
+
+/* True when frames were already read off the socket: the socket may not become readable. */
+extern bool hublink_broker_has_buffered(HublinkBroker *broker);
+
+/*
+ * Read and dispatch every frame that has arrived, at most max_frames, without waiting.
+ * Deliveries are allocated in delivery_cxt. False and *error when the connection failed.
+ */
+extern bool hublink_broker_drain(HublinkBroker *broker, const HublinkBrokerCallbacks *callbacks,
+								 MemoryContext delivery_cxt, int max_frames, char **error);
+
+/* Acknowledge every delivery up to and including tag. */
+extern bool hublink_broker_ack(HublinkBroker *broker, uint64 tag, char **error);
+
+/*
+ * Publish body persistently to queue through the default exchange, mandatory, with its
+ * messageId and type as properties. *seq is its publisher-confirm sequence number.
+ */
+extern bool hublink_broker_publish(HublinkBroker *broker, const char *queue, const char *message_id,
+								   const char *message_type, const char *body, size_t len,
+								   uint64 *seq, char **error);
+
+#endif /* HUBLINK_BROKER_H */

@@ -1,0 +1,660 @@
+/*
+ * inbox.c - apply one delivery, exactly once, inside the worker's transaction.
+ *
+ * Each delivery runs in its own subtransaction: validate, store it in hublink.inbox (unique
+ * on messageId, so a redelivery stores nothing and has no effect), then call the handler the
+ * seam table names for its type. A handler error rolls back only that subtransaction; the
+ * message is then stored as retrying and the worker tries it again later, so a poison message
+ * never blocks the ones behind it. Bad input is stored as rejected with an Error message in
+ * the outbox. Everything happens in the caller's transaction: the worker acks the batch only
+ * after it committed.
+ *
+ * The caller has started a transaction, connected SPI and pushed a snapshot.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "counters.h"
+#include "hublink.h"
+#include "inbox.h"
+#include "message_validation.h"
+#include "spi_util.h"
+#include "worker.h"
+
+/* The seam table joined with the queues, loaded once per transaction. */
+typedef struct HandlerEntry
+{
+	char *message_type;
+	char *queue;
+	Oid handler; /* InvalidOid when no handler is registered */
+} HandlerEntry;
+
+static HandlerEntry *handlers = NULL;
+static int n_handlers = 0;
+
+void
+hublink_inbox_begin_transaction(void)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext old;
+
+	plan = hublink_spi_plan(plan,
+							"SELECT t.message_type, t.queue, h.handler::oid "
+							"FROM hublink.message_type t LEFT JOIN hublink.message_handler h "
+							"ON h.message_type = t.message_type WHERE t.queue IS NOT NULL",
+							0, NULL);
+	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+
+	/* Lives until the commit, across the per-message subtransactions. */
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	n_handlers = (int) SPI_processed;
+	handlers = palloc0(sizeof(HandlerEntry) * Max(n_handlers, 1));
+	for (int i = 0; i < n_handlers; i++)
+	{
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+		Datum handler;
+
+		handlers[i].message_type = SPI_getvalue(tuple, desc, 1);
+		handlers[i].queue = SPI_getvalue(tuple, desc, 2);
+		handler = SPI_getbinval(tuple, desc, 3, &isnull);
+		handlers[i].handler = isnull ? InvalidOid : DatumGetObjectId(handler);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static HandlerEntry *
+find_handler(const char *message_type)
+{
+	for (int i = 0; i < n_handlers; i++)
+		if (strcmp(handlers[i].message_type, message_type) == 0)
+			return &handlers[i];
+	return NULL;
+}
+
+static char *
+jsonb_string_member(Jsonb *jb, const char *key)
+{
+	JsonbValue *v;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Parse an RFC 3339 time without raising: a malformed sentAt must not turn a valid message
+ * into a handler failure. DecodeDateTime reports errors by return code.
+ */
+static bool
+parse_timestamptz(const char *text, TimestampTz *result)
+{
+	char workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char *field[MAXDATEFIELDS];
+	int ftype[MAXDATEFIELDS];
+	int nf, dtype, tz = 0, dterr;
+	struct pg_tm tt;
+	fsec_t fsec;
+
+	if (strlen(text) >= MAXDATELEN || strchr(text, 'T') == NULL)
+		return false;
+	dterr = ParseDateTime(text, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf);
+	if (dterr == 0)
+	{
+#if PG_VERSION_NUM >= 160000
+		DateTimeErrorExtra extra;
+
+		dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz, &extra);
+#else
+		dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+#endif
+	}
+	if (dterr != 0 || dtype != DTK_DATE)
+		return false;
+	return tm2timestamp(&tt, fsec, &tz, result) == 0;
+}
+
+/* SLAs count from the moment a request is put on a queue (Appendix D). */
+static void
+enqueue_time(HublinkDelivery *d, Jsonb *message, Datum *value, bool *isnull, Datum *source)
+{
+	TimestampTz ts;
+	char *sent_at;
+
+	*isnull = false;
+	if (d->has_timestamp)
+	{
+		*value = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) d->amqp_timestamp));
+		*source = CStringGetTextDatum("amqp-timestamp");
+		return;
+	}
+	sent_at = jsonb_string_member(message, "sentAt");
+	if (sent_at != NULL && parse_timestamptz(sent_at, &ts))
+	{
+		*value = TimestampTzGetDatum(ts);
+		*source = CStringGetTextDatum("sent-at");
+		return;
+	}
+	*isnull = true;
+}
+
+/* Run fn inside a subtransaction; false (and *error, in the caller's context) if it raised. */
+static bool
+in_subtransaction(void (*fn)(void *), void *arg, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		if (error)
+			*error = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+typedef struct ParseArgs
+{
+	HublinkDelivery *d;
+	Jsonb *result;
+} ParseArgs;
+
+static void
+parse_jsonb(void *arg)
+{
+	ParseArgs *a = arg;
+
+	a->result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(a->d->body)));
+}
+
+/* The delivery as jsonb, or NULL when it is not JSON (or not JSON jsonb can store). */
+static Jsonb *
+try_parse(HublinkDelivery *d)
+{
+	ParseArgs a = {d, NULL};
+
+	if (d->len > (size_t) hublink_max_message_bytes ||
+		!pg_verify_mbstr(PG_UTF8, d->body, (int) d->len, true))
+		return NULL;
+	return in_subtransaction(parse_jsonb, &a, NULL) ? a.result : NULL;
+}
+
+static Jsonb *
+one_problem(const char *instance_location, const char *error)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "[{\"instanceLocation\":");
+	escape_json(&buf, instance_location);
+	appendStringInfoString(&buf, ",\"keywordLocation\":\"\",\"error\":");
+	escape_json(&buf, error);
+	appendStringInfoString(&buf, "}]");
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * For bytes that are not JSON (invalid UTF-8 somewhere in a body, a message over the size
+ * limit): read the envelope's identifying strings by a plain scan of the first bytes, so the
+ * Error message can still name the failed message ("where readable", DESIGN.md). Values the
+ * Error schema does not accept are dropped by hublink.enqueue_error.
+ */
+#define SALVAGE_SCAN_BYTES 65536
+#define SALVAGE_VALUE_MAX  200
+
+static char *
+scan_string_member(const char *data, size_t len, const char *key)
+{
+	char pattern[64];
+	size_t plen;
+	const char *p;
+	const char *end = data + len;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\"", key);
+	plen = strlen(pattern);
+	p = memmem(data, len, pattern, plen);
+	if (p == NULL)
+		return NULL;
+	p += plen;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p >= end || *p++ != ':')
+		return NULL;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p >= end || *p++ != '"')
+		return NULL;
+	for (const char *q = p; q < end && q - p <= SALVAGE_VALUE_MAX; q++)
+	{
+		if (*q == '\\' || (unsigned char) *q < 0x20)
+			return NULL;
+		if (*q == '"')
+			return pg_verify_mbstr(PG_UTF8, p, (int) (q - p), true) ? pnstrdup(p, q - p) : NULL;
+	}
+	return NULL;
+}
+
+static Jsonb *
+salvage_envelope(HublinkDelivery *d)
+{
+	static const char *const keys[] = {"messageId", "messageType", "sentAt", "removalId"};
+	size_t len = Min(d->len, (size_t) SALVAGE_SCAN_BYTES);
+	StringInfoData buf;
+	bool any = false;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (size_t i = 0; i < lengthof(keys); i++)
+	{
+		char *value = scan_string_member(d->body, len, keys[i]);
+
+		if (value == NULL)
+			continue;
+		if (any)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, keys[i]);
+		appendStringInfoChar(&buf, ':');
+		escape_json(&buf, value);
+		any = true;
+	}
+	appendStringInfoChar(&buf, '}');
+	return any ? DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data))) : NULL;
+}
+
+/* Store as rejected and write its Error message; false when its messageId was seen before. */
+static bool
+reject(HublinkDelivery *d, Jsonb *message, Jsonb *problems)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[9] = {TEXTOID, JSONBOID,       BYTEAOID, JSONBOID, TIMESTAMPTZOID,
+					TEXTOID, TIMESTAMPTZOID, BOOLOID,  JSONBOID};
+	Datum values[9];
+	char nulls[9] = "         ";
+	size_t raw_len = Min(d->len, (size_t) hublink_max_message_bytes);
+	bytea *raw = palloc(VARHDRSZ + raw_len);
+	Jsonb *salvaged = message ? NULL : salvage_envelope(d);
+	bool isnull;
+
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_reject($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+							9, types);
+	SET_VARSIZE(raw, VARHDRSZ + raw_len);
+	memcpy(VARDATA(raw), d->body, raw_len);
+	values[0] = CStringGetTextDatum(d->queue);
+	values[1] = message ? JsonbPGetDatum(message) : (Datum) 0;
+	nulls[1] = message ? ' ' : 'n';
+	values[2] = PointerGetDatum(raw);
+	values[3] = JsonbPGetDatum(problems);
+	enqueue_time(d, message, &values[4], &isnull, &values[5]);
+	nulls[4] = nulls[5] = isnull ? 'n' : ' ';
+	values[6] = TimestampTzGetDatum(d->received_at);
+	values[7] = BoolGetDatum(d->redelivered);
+	values[8] = salvaged ? JsonbPGetDatum(salvaged) : (Datum) 0;
+	nulls[8] = salvaged ? ' ' : 'n';
+	hublink_spi_run(plan, values, nulls, false, 1, SPI_OK_SELECT);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * A handler may reject its own message (hublink.reject_message: impossible in the
+ * conversation), which marks the inbox row rejected and writes the Error. reject_message calls
+ * hublink.note_handler_rejection(), which sets this flag, so the worker counts the message as
+ * rejected and a retry does not mark it applied again. Reset before every handler call.
+ */
+static bool handler_rejected = false;
+
+PG_FUNCTION_INFO_V1(hublink_note_handler_rejection);
+
+Datum
+hublink_note_handler_rejection(PG_FUNCTION_ARGS)
+{
+	handler_rejected = true;
+	PG_RETURN_VOID();
+}
+
+/* Store as applied; false when its messageId is already in the inbox. */
+static bool
+store_applied(HublinkDelivery *d, Jsonb *message)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[6] = {TEXTOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+	Datum values[6];
+	char nulls[6] = "      ";
+	bool isnull;
+
+	plan = hublink_spi_plan(plan,
+							"INSERT INTO hublink.inbox (queue, message, status, attempts, "
+							"enqueued_at, enqueued_at_source, received_at, redelivered) "
+							"VALUES ($1, $2, 'applied', 1, $3, $4, $5, $6) "
+							"ON CONFLICT ON CONSTRAINT inbox_message_id_key DO NOTHING "
+							"RETURNING id",
+							6, types);
+	values[0] = CStringGetTextDatum(d->queue);
+	values[1] = JsonbPGetDatum(message);
+	enqueue_time(d, message, &values[2], &isnull, &values[3]);
+	nulls[2] = nulls[3] = isnull ? 'n' : ' ';
+	values[4] = TimestampTzGetDatum(d->received_at);
+	values[5] = BoolGetDatum(d->redelivered);
+	hublink_spi_run(plan, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
+	return SPI_processed == 1;
+}
+
+/* Call handler(message); the result is ignored, so void and NULL results are both fine. */
+static void
+call_handler(const HandlerEntry *entry, Jsonb *message)
+{
+	FmgrInfo flinfo;
+	LOCAL_FCINFO(fcinfo, 1);
+
+	if (!OidIsValid(entry->handler))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("no handler is registered for message type \"%s\"", entry->message_type),
+				 errhint("Add a row for it to hublink.message_handler.")));
+	fmgr_info(entry->handler, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = JsonbPGetDatum(message);
+	fcinfo->args[0].isnull = false;
+	(void) FunctionCallInvoke(fcinfo);
+}
+
+typedef struct ApplyArgs
+{
+	HublinkDelivery *d;
+	Jsonb *message; /* set as soon as it is parsed, for the failure path */
+	HublinkOutcome outcome;
+} ApplyArgs;
+
+static void
+apply(void *arg)
+{
+	ApplyArgs *a = arg;
+	HublinkDelivery *d = a->d;
+	Jsonb *problems = hublink_validate_message_bytes(d->body, d->len);
+	HandlerEntry *entry;
+	char *message_type;
+
+	if (JB_ROOT_COUNT(problems) > 0)
+	{
+		a->message = try_parse(d);
+		a->outcome = reject(d, a->message, problems) ? HUBLINK_REJECTED : HUBLINK_DUPLICATE;
+		return;
+	}
+	a->message = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
+	message_type = jsonb_string_member(a->message, "messageType");
+	entry = message_type ? find_handler(message_type) : NULL;
+	if (entry == NULL || strcmp(entry->queue, d->queue) != 0)
+	{
+		char *text = psprintf("%s messages do not belong on queue \"%s\"",
+							  message_type ? message_type : "these", d->queue);
+
+		a->outcome = reject(d, a->message, one_problem("/messageType", text)) ? HUBLINK_REJECTED
+																			  : HUBLINK_DUPLICATE;
+		return;
+	}
+	if (!store_applied(d, a->message))
+	{
+		a->outcome = HUBLINK_DUPLICATE;
+		return;
+	}
+	handler_rejected = false;
+	call_handler(entry, a->message);
+	a->outcome = handler_rejected ? HUBLINK_REJECTED : HUBLINK_APPLIED;
+}
+
+typedef struct DeferArgs
+{
+	HublinkDelivery *d;
+	Jsonb *message;
+	const char *error;
+	bool rejected;
+	TimestampTz retry_at;
+} DeferArgs;
+
+/* The handler failed on first delivery: store the message for a retry. */
+static void
+defer(void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	DeferArgs *a = arg;
+	Oid types[7] = {TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+	Datum values[7];
+	char nulls[7] = "       ";
+	bool isnull;
+	Datum result;
+
+	if (a->message == NULL)
+	{
+		/* Valid by the validator yet not storable as jsonb (e.g. \u0000): reject it. */
+		a->rejected = true;
+		(void) reject(a->d, NULL, one_problem("", a->error));
+		return;
+	}
+	plan =
+		hublink_spi_plan(plan, "SELECT hublink.inbox_defer($1, $2, $3, $4, $5, $6, $7)", 7, types);
+	values[0] = CStringGetTextDatum(a->d->queue);
+	values[1] = JsonbPGetDatum(a->message);
+	values[2] = CStringGetTextDatum(a->error);
+	enqueue_time(a->d, a->message, &values[3], &isnull, &values[4]);
+	nulls[3] = nulls[4] = isnull ? 'n' : ' ';
+	values[5] = TimestampTzGetDatum(a->d->received_at);
+	values[6] = BoolGetDatum(a->d->redelivered);
+	hublink_spi_run(plan, values, nulls, false, 1, SPI_OK_SELECT);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	a->rejected = isnull;
+	a->retry_at = isnull ? 0 : DatumGetTimestampTz(result);
+}
+
+/* Last resort when even storing the failure failed: keep the bytes, reject, move on. */
+static void
+reject_raw(void *arg)
+{
+	DeferArgs *a = arg;
+
+	(void) reject(a->d, NULL, one_problem("", a->error));
+}
+
+HublinkOutcome
+hublink_inbox_apply(HublinkDelivery *d, TimestampTz *retry_at)
+{
+	ApplyArgs a = {d, NULL, HUBLINK_APPLIED};
+	DeferArgs f;
+	char *error = NULL;
+	char *error2 = NULL;
+
+	hublink_count(d->queue, HUBLINK_COUNT_RECEIVED, 1);
+	if (in_subtransaction(apply, &a, &error))
+	{
+		hublink_count(d->queue,
+					  a.outcome == HUBLINK_APPLIED     ? HUBLINK_COUNT_APPLIED
+					  : a.outcome == HUBLINK_DUPLICATE ? HUBLINK_COUNT_DUPLICATES
+													   : HUBLINK_COUNT_REJECTED,
+					  1);
+		return a.outcome;
+	}
+
+	f.d = d;
+	f.message = a.message;
+	f.error = error;
+	f.rejected = false;
+	f.retry_at = 0;
+	if (!in_subtransaction(defer, &f, &error2))
+	{
+		f.error = psprintf("%s; then storing it for a retry failed: %s", error, error2);
+		f.rejected = true;
+		if (!in_subtransaction(reject_raw, &f, &error2))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not store a failed message from queue \"%s\"", d->queue),
+					 errdetail("The handler failed with: %s. Storing the failure failed with: %s.",
+							   error, error2)));
+	}
+	if (f.rejected)
+	{
+		hublink_count(d->queue, HUBLINK_COUNT_REJECTED, 1);
+		return HUBLINK_REJECTED;
+	}
+	*retry_at = f.retry_at;
+	return HUBLINK_DEFERRED;
+}
+
+/* --- retries of messages whose handler failed -------------------------------------------- */
+
+typedef struct RetryArgs
+{
+	int64 id;
+	char *queue;
+	Jsonb *message;
+	const char *error;
+	TimestampTz retry_at; /* 0 when rejected */
+	bool rejected_by_handler;
+} RetryArgs;
+
+static void
+retry_once(void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	RetryArgs *a = arg;
+	Oid types[1] = {INT8OID};
+	Datum values[1];
+	char *message_type = jsonb_string_member(a->message, "messageType");
+	HandlerEntry *entry = message_type ? find_handler(message_type) : NULL;
+
+	if (entry == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("message type \"%s\" is no longer known",
+														   message_type ? message_type : "")));
+	handler_rejected = false;
+	call_handler(entry, a->message);
+	a->rejected_by_handler = handler_rejected;
+	/* A row the handler rejected stays rejected. */
+	plan = hublink_spi_plan(plan,
+							"UPDATE hublink.inbox SET status = 'applied', attempts = attempts + 1, "
+							"last_error = NULL, next_attempt_at = NULL, processed_at = now() "
+							"WHERE id = $1 AND status = 'retrying'",
+							1, types);
+	values[0] = Int64GetDatum(a->id);
+	hublink_spi_run(plan, values, NULL, false, 0, SPI_OK_UPDATE);
+}
+
+static void
+record_retry_failure(void *arg)
+{
+	static SPIPlanPtr plan = NULL;
+	RetryArgs *a = arg;
+	Oid types[2] = {INT8OID, TEXTOID};
+	Datum values[2];
+	bool isnull;
+	Datum result;
+
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_retry_failed($1, $2)", 2, types);
+	values[0] = Int64GetDatum(a->id);
+	values[1] = CStringGetTextDatum(a->error);
+	hublink_spi_run(plan, values, NULL, false, 1, SPI_OK_SELECT);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	a->retry_at = isnull ? 0 : DatumGetTimestampTz(result);
+}
+
+int
+hublink_inbox_run_retries(int limit)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[1] = {INT4OID};
+	Datum values[1];
+	RetryArgs *rows;
+	int n;
+
+	plan = hublink_spi_plan(plan,
+							"SELECT id, queue, message FROM hublink.inbox "
+							"WHERE status = 'retrying' AND next_attempt_at <= clock_timestamp() "
+							"ORDER BY next_attempt_at, id LIMIT $1",
+							1, types);
+	values[0] = Int32GetDatum(limit);
+	hublink_spi_run(plan, values, NULL, false, 0, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	rows = palloc0(sizeof(RetryArgs) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool isnull;
+
+		rows[i].id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		rows[i].queue = SPI_getvalue(tuple, desc, 2);
+		rows[i].message = DatumGetJsonbPCopy(SPI_getbinval(tuple, desc, 3, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		char *error = NULL;
+
+		hublink_count(rows[i].queue, HUBLINK_COUNT_RETRIED, 1);
+		if (in_subtransaction(retry_once, &rows[i], &error))
+		{
+			hublink_count(
+				rows[i].queue,
+				rows[i].rejected_by_handler ? HUBLINK_COUNT_REJECTED : HUBLINK_COUNT_APPLIED, 1);
+			continue;
+		}
+		rows[i].error = error;
+		if (!in_subtransaction(record_retry_failure, &rows[i], &error))
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+							errmsg("could not record a failed retry of inbox message %lld",
+								   (long long) rows[i].id),
+							errdetail("Recording it failed with: %s.", error)));
+		if (rows[i].retry_at == 0)
+			hublink_count(rows[i].queue, HUBLINK_COUNT_REJECTED, 1);
+	}
+	return n;
+}
+
+TimestampTz
+hublink_inbox_next_retry(void)
+{
+	static SPIPlanPtr plan = NULL;
+	bool isnull;
+	Datum result;
+
+	plan = hublink_spi_plan(plan,
+							"SELECT min(next_attempt_at) FROM hublink.inbox "
+							"WHERE status = 'retrying'",
+							0, NULL);
+	hublink_spi_run(plan, NULL, NULL, false, 1, SPI_OK_SELECT);
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOEND : DatumGetTimestampTz(result);
+}

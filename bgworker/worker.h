@@ -1,0 +1,108 @@
+/*
+ * worker.h - what the background worker's files share: settings, shared-memory status and
+ * the delivery record passed from the broker client to the inbox.
+ */
+#ifndef HUBLINK_WORKER_H
+#define HUBLINK_WORKER_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* --- settings (worker_settings.c); docs/settings.md describes each ----------------------- */
+extern bool hublink_worker_enabled;
+extern char *hublink_database;
+extern char *hublink_party;
+extern int hublink_worker_restart_interval;
+extern char *hublink_broker_host;
+extern int hublink_broker_port;
+extern char *hublink_broker_vhost;
+extern bool hublink_broker_plaintext;
+extern char *hublink_broker_ca_file;
+extern char *hublink_broker_cert_file;
+extern char *hublink_broker_key_file;
+extern bool hublink_broker_verify_hostname;
+extern int hublink_broker_login;
+extern char *hublink_broker_user;
+extern char *hublink_broker_password_file;
+extern int hublink_broker_heartbeat;
+extern int hublink_broker_connect_timeout;
+extern bool hublink_declare_queues;
+extern int hublink_reconnect_min_delay;
+extern int hublink_reconnect_max_delay;
+extern int hublink_prefetch;
+extern int hublink_batch_size;
+extern int hublink_handler_max_retries;
+extern int hublink_outbox_max_in_flight;
+extern int hublink_confirm_timeout;
+
+/* hublink.broker_login values */
+typedef enum HublinkLogin
+{
+	HUBLINK_LOGIN_EXTERNAL,
+	HUBLINK_LOGIN_PASSWORD
+} HublinkLogin;
+
+/*
+ * A text that changes whenever a setting the broker connection depends on changes, so a
+ * reload reconnects only when it has to. palloc'd.
+ */
+extern char *hublink_connection_signature(void);
+
+/* --- shared-memory status (worker_shmem.c) ----------------------------------------------- */
+typedef enum HublinkWorkerState
+{
+	HUBLINK_STATE_STOPPED,
+	HUBLINK_STATE_STARTING,
+	HUBLINK_STATE_WAITING_FOR_EXTENSION,
+	HUBLINK_STATE_MISCONFIGURED,
+	HUBLINK_STATE_CONNECTING,
+	HUBLINK_STATE_CONNECTED,
+	HUBLINK_STATE_DISCONNECTED
+} HublinkWorkerState;
+
+/* Which counter of a queue to bump. */
+typedef enum HublinkCounter
+{
+	HUBLINK_COUNT_RECEIVED,
+	HUBLINK_COUNT_APPLIED,
+	HUBLINK_COUNT_DUPLICATES,
+	HUBLINK_COUNT_REJECTED,
+	HUBLINK_COUNT_RETRIED,
+	HUBLINK_COUNT_ACKED,
+	HUBLINK_COUNT_PUBLISHED,
+	HUBLINK_N_COUNTERS
+} HublinkCounter;
+
+extern void hublink_shmem_setup(void);
+extern void hublink_shmem_attach_worker(void);
+extern void hublink_shmem_set_state(HublinkWorkerState state);
+extern void hublink_shmem_set_error(const char *error);
+extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n);
+
+/* --- one message taken off the broker, until it is acked --------------------------------- */
+typedef struct HublinkDelivery
+{
+	uint64 delivery_tag;
+	char *queue; /* the queue it was consumed from */
+	char *body;  /* the bytes as received, not terminated */
+	size_t len;
+	bool has_timestamp;   /* the AMQP timestamp property was set */
+	int64 amqp_timestamp; /* seconds since the Unix epoch */
+	TimestampTz received_at;
+	bool redelivered;
+} HublinkDelivery;
+
+/* What became of a delivery (inbox.c). */
+typedef enum HublinkOutcome
+{
+	HUBLINK_APPLIED,
+	HUBLINK_DUPLICATE,
+	HUBLINK_REJECTED,
+	HUBLINK_DEFERRED
+} HublinkOutcome;
+
+/* The worker's entry point, named in the BackgroundWorker registration. */
+extern PGDLLEXPORT void hublink_worker_main(Datum arg);
+
+#endif /* HUBLINK_WORKER_H */

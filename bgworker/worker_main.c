@@ -1,0 +1,390 @@
+/*
+ * worker_main.c - the background worker's loop.
+ *
+ * One iteration: read whatever the broker sent (deliveries, publisher confirms); run one
+ * transaction that marks confirmed outbox rows sent, applies a batch of deliveries, runs due
+ * handler retries and fetches outbox rows to publish; after the commit, ack the batch and
+ * publish the fetched rows. Then wait on the latch (set by hublink.send at commit, and by
+ * signals) and the broker socket, with a timeout only for heartbeats, backoff and retries.
+ * No transaction, and so no lock, is open while waiting.
+ *
+ * Start-up finishes what a crash left half done without special code: unacked deliveries
+ * come again from the broker (and dedup in the inbox), unsent outbox rows are fetched from
+ * the start, and retrying inbox rows keep their schedule.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "broker.h"
+#include "connection.h"
+#include "counters.h"
+#include "inbox.h"
+#include "outbox.h"
+#include "pending.h"
+#include "worker.h"
+
+/* Most outbox rows fetched in one transaction. */
+#define OUTBOX_FETCH_MAX 500
+/* Wait between checks for CREATE EXTENSION when it is not installed yet. */
+#define EXTENSION_RECHECK_MS 60000
+
+static bool outbox_dirty = true; /* outbox rows may wait: fetch them */
+/* What one iteration allocates outside a transaction (error texts); reset every iteration. */
+static MemoryContext loop_cxt = NULL;
+static TimestampTz next_retry_at = DT_NOEND;
+static char *connection_signature = NULL;
+
+static const HublinkBrokerCallbacks callbacks = {
+	.on_delivery = hublink_pending_add,
+	.on_confirm = hublink_outbox_on_confirm,
+	.on_return = hublink_outbox_on_return,
+};
+
+static void
+begin_transaction(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+commit_transaction(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	/* The commit left TopMemoryContext current: anything allocated there would leak. */
+	MemoryContextSwitchTo(loop_cxt);
+	/* Without this autovacuum never hears of the worker's inserts and updates. */
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	hublink_count_flush();
+}
+
+static void
+close_at_exit(int code, Datum arg)
+{
+	HublinkBroker *broker = hublink_conn_broker();
+
+	/* Unacked deliveries go back to their queues; unsent outbox rows wait in the table. */
+	if (broker != NULL)
+		hublink_broker_close(broker);
+}
+
+static void
+reload_settings(void)
+{
+	char *signature;
+
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	signature = hublink_connection_signature();
+	if (connection_signature == NULL || strcmp(signature, connection_signature) != 0)
+	{
+		if (connection_signature != NULL)
+			hublink_conn_drop("its settings changed");
+		connection_signature = MemoryContextStrdup(TopMemoryContext, signature);
+	}
+	pfree(signature);
+}
+
+/*
+ * Wait until the extension is installed and hublink.party names a party, then load the
+ * queues. A misconfiguration waits for a reload (SIGHUP sets the latch), not a timer.
+ */
+static void
+configure(void)
+{
+	HublinkWorkerState reported = HUBLINK_STATE_STOPPED;
+
+	for (;;)
+	{
+		bool installed;
+		char *problem = NULL;
+		int rc;
+
+		begin_transaction("reading configuration");
+		if (SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'hublink'", true, 1) !=
+			SPI_OK_SELECT)
+			elog(ERROR, "could not look up the hublink extension");
+		installed = SPI_processed == 1;
+		if (installed)
+		{
+			problem = hublink_conn_load_queues();
+			if (problem == NULL)
+				next_retry_at = hublink_inbox_next_retry();
+		}
+		if (problem != NULL)
+			problem = MemoryContextStrdup(TopMemoryContext, problem);
+		commit_transaction();
+
+		if (installed && problem == NULL)
+			return;
+		if (!installed && reported != HUBLINK_STATE_WAITING_FOR_EXTENSION)
+		{
+			reported = HUBLINK_STATE_WAITING_FOR_EXTENSION;
+			hublink_shmem_set_state(reported);
+			ereport(LOG, (errmsg("hublink worker is waiting for CREATE EXTENSION hublink in "
+								 "database \"%s\"",
+								 hublink_database)));
+		}
+		else if (installed && reported != HUBLINK_STATE_MISCONFIGURED)
+		{
+			reported = HUBLINK_STATE_MISCONFIGURED;
+			hublink_shmem_set_state(reported);
+			hublink_shmem_set_error(problem);
+			ereport(
+				WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("hublink worker cannot start: %s", problem),
+				 errhint("Set hublink.party to hub, tsp or esp and reload the configuration.")));
+		}
+		if (problem)
+			pfree(problem);
+		/* CREATE EXTENSION wakes the worker at its commit; the timeout is a fallback. */
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (installed ? 0 : WL_TIMEOUT),
+					   EXTENSION_RECHECK_MS, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+			reload_settings();
+	}
+}
+
+/* One transaction of work, then acks and publishes. True when more work is ready now. */
+static bool
+work(void)
+{
+	HublinkBroker *broker = hublink_conn_broker();
+	int n = Min(hublink_pending_count(), hublink_batch_size);
+	bool retries_due = next_retry_at <= GetCurrentTimestamp();
+	int fetched = 0;
+	uint64 last_tag = 0;
+	char *error = NULL;
+
+	begin_transaction("applying messages");
+	hublink_outbox_mark_sent();
+	if (n > 0 || retries_due)
+		hublink_inbox_begin_transaction();
+	for (int i = 0; i < n; i++)
+	{
+		HublinkDelivery *d = hublink_pending_get(i);
+		TimestampTz retry_at = DT_NOEND;
+
+		if (hublink_inbox_apply(d, &retry_at) == HUBLINK_DEFERRED && retry_at < next_retry_at)
+			next_retry_at = retry_at;
+		last_tag = d->delivery_tag;
+	}
+	if (retries_due)
+	{
+		hublink_inbox_run_retries(hublink_batch_size);
+		next_retry_at = hublink_inbox_next_retry();
+	}
+	/* Handlers and Error messages wrote to the outbox in this very transaction. */
+	if (n > 0 || retries_due)
+		outbox_dirty = true;
+	if (broker != NULL && outbox_dirty)
+	{
+		int limit = Min(hublink_outbox_room(), OUTBOX_FETCH_MAX);
+
+		if (limit > 0)
+		{
+			fetched = hublink_outbox_fetch(limit);
+			if (fetched < limit)
+				outbox_dirty = false;
+		}
+	}
+	/*
+	 * Rows committed asynchronously by other sessions may not be on disk yet, and a crash
+	 * would then lose the cause of a message already published. With an xid this commit is
+	 * flushed (synchronous_commit is on for the worker), and with it every commit before it.
+	 */
+	if (fetched > 0)
+		(void) GetTopTransactionId();
+	commit_transaction();
+
+	/* Acked only now: a crash before this line redelivers, and the inbox dedups. */
+	if (n > 0)
+	{
+		for (int i = 0; i < n; i++)
+			hublink_count(hublink_pending_get(i)->queue, HUBLINK_COUNT_ACKED, 1);
+		if (!hublink_broker_ack(broker, last_tag, &error))
+		{
+			hublink_count_discard();
+			hublink_conn_failed(error);
+			return false;
+		}
+		hublink_count_flush();
+		hublink_pending_remove(n);
+	}
+	if (fetched > 0 && !hublink_outbox_publish(broker, &error))
+	{
+		hublink_conn_failed(error);
+		return false;
+	}
+	return hublink_pending_count() > 0 || next_retry_at <= GetCurrentTimestamp() ||
+		   (outbox_dirty && hublink_outbox_room() > 0);
+}
+
+/* Read what the broker sent; false when the connection failed (already handled). */
+static bool
+read_broker(void)
+{
+	HublinkBroker *broker = hublink_conn_broker();
+	char *error = NULL;
+
+	if (broker == NULL)
+		return false;
+	if (!hublink_broker_drain(broker, &callbacks, hublink_pending_context(),
+							  4 * hublink_prefetch + 2 * hublink_outbox_max_in_flight, &error))
+	{
+		hublink_conn_failed(error);
+		return false;
+	}
+	if ((error = hublink_outbox_take_refusal()) != NULL)
+	{
+		/* Reconnecting declares the queues again; the refused rows are published again. */
+		hublink_conn_failed(error);
+		return false;
+	}
+	if (hublink_outbox_in_flight() > 0 &&
+		TimestampDifferenceExceeds(hublink_outbox_oldest_in_flight(), GetCurrentTimestamp(),
+								   hublink_confirm_timeout))
+	{
+		hublink_conn_failed(
+			psprintf("no publisher confirm arrived within %d ms", hublink_confirm_timeout));
+		return false;
+	}
+	return true;
+}
+
+static long
+ms_until(TimestampTz t)
+{
+	long secs;
+	int usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), t, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+/* Wait for the latch, the socket, or the next timer; no timer means no timeout. */
+static void
+wait_for_events(void)
+{
+	HublinkBroker *broker = hublink_conn_broker();
+	int events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+	long timeout = -1;
+	int rc;
+
+	if (broker != NULL)
+	{
+		events |= WL_SOCKET_READABLE;
+		/* librabbitmq sends and checks heartbeats only when it is called. */
+		if (hublink_broker_heartbeat > 0)
+			timeout = hublink_broker_heartbeat * 1000L / 2;
+		if (hublink_outbox_in_flight() > 0)
+		{
+			long confirm = ms_until(TimestampTzPlusMilliseconds(hublink_outbox_oldest_in_flight(),
+																hublink_confirm_timeout));
+
+			timeout = timeout < 0 ? confirm : Min(timeout, confirm);
+		}
+	}
+	else
+		timeout = hublink_conn_ms_until_attempt() + 1;
+	if (next_retry_at != DT_NOEND)
+	{
+		long retry = ms_until(next_retry_at);
+
+		timeout = timeout < 0 ? retry : Min(timeout, retry);
+	}
+	if (timeout >= 0)
+		events |= WL_TIMEOUT;
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	rc = WaitLatchOrSocket(MyLatch, events,
+						   broker ? hublink_broker_socket(broker) : PGINVALID_SOCKET,
+						   Max(timeout, 0), PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		/* Set by hublink.send at commit (or a signal): there may be rows to publish. */
+		outbox_dirty = true;
+	}
+	CHECK_FOR_INTERRUPTS();
+}
+
+void
+hublink_worker_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	hublink_shmem_attach_worker();
+	BackgroundWorkerInitializeConnection(hublink_database, NULL, 0);
+	pgstat_report_appname("hublink worker");
+	/*
+	 * An ack follows a commit: with asynchronous commit a crash could lose a transaction
+	 * whose messages were already acked, and they would be lost for good. So the worker's
+	 * commits are synchronous whatever the server's default.
+	 */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	hublink_pending_init();
+	hublink_outbox_init();
+	loop_cxt =
+		AllocSetContextCreate(TopMemoryContext, "hublink worker loop", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(loop_cxt);
+	before_shmem_exit(close_at_exit, (Datum) 0);
+
+	reload_settings();
+	configure();
+
+	for (;;)
+	{
+		bool more;
+
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			reload_settings();
+			if (hublink_conn_broker() == NULL)
+				configure(); /* the party, and so the queues, may have changed */
+		}
+		hublink_conn_try();
+		(void) read_broker();
+
+		more = false;
+		if (hublink_pending_count() > 0 || hublink_outbox_has_confirmed() ||
+			next_retry_at <= GetCurrentTimestamp() ||
+			(hublink_conn_broker() != NULL && outbox_dirty && hublink_outbox_room() > 0))
+			more = work();
+		if (more)
+			continue;
+		if (hublink_conn_broker() != NULL && hublink_broker_has_buffered(hublink_conn_broker()))
+			continue;
+		wait_for_events();
+	}
+}

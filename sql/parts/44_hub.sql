@@ -1,0 +1,575 @@
+-- The Hub party (issue 4, section 3; Schedule R Appendix B): the caseworker's functions.
+-- Each builds its message from the removal's rows and sends it with hublink.send_message
+-- (state machine, rows, outbox, all in the caller's transaction). Examples in docs/hub.md.
+
+CREATE TABLE hublink.escort_rule (
+    rule        text PRIMARY KEY CHECK (rule ~ '^[a-z_]+$'),
+    value       integer NOT NULL CHECK (value >= 0),
+    description text NOT NULL
+);
+COMMENT ON TABLE hublink.escort_rule IS
+    'Escort rules that are not per risk flag (hublink.risk_flag holds those), edited by hublink_admin.';
+COMMENT ON COLUMN hublink.escort_rule.rule IS 'Name of the rule.';
+COMMENT ON COLUMN hublink.escort_rule.value IS 'Its value.';
+COMMENT ON COLUMN hublink.escort_rule.description IS 'What it means.';
+INSERT INTO hublink.escort_rule VALUES
+    ('min_escorts_per_returnee', 1,
+     'In an escorted removal, the escorts each returnee needs at least, whatever its flags.');
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.escort_rule TO hublink_admin;
+
+-- An envelope from this party.
+CREATE FUNCTION hublink.new_message(message_type text, removal_reference text, body jsonb)
+    RETURNS jsonb
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_build_object(
+        'messageId', gen_random_uuid()::text,
+        'messageType', message_type,
+        'schemaVersion', coalesce((SELECT s.schema_version FROM hublink.message_schema s
+                                    WHERE s.message_type = new_message.message_type AND s.active
+                                    ORDER BY string_to_array(s.schema_version, '.')::int[] DESC
+                                    LIMIT 1), '1.0'),
+        'sentAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'),
+        'sender', (SELECT p.sender_code FROM hublink.party p WHERE p.party = hublink.current_party()),
+        'removalId', removal_reference,
+        'body', jsonb_strip_nulls(body));
+COMMENT ON FUNCTION hublink.new_message(text, text, jsonb) IS
+    'A message envelope from the current party: new messageId, the active schema version, '
+    'sentAt now (UTC), the sender code, the removal reference and the body (nulls dropped).';
+
+CREATE FUNCTION hublink.removal_by_reference(removal_reference text) RETURNS hublink.removal
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal;
+BEGIN
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_reference = removal_by_reference.removal_reference
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'removal "%" does not exist', removal_reference
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'hublink.search_removals() finds removals by case reference or returnee name.';
+    END IF;
+    RETURN r;
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_by_reference(text) IS 'The removal with this reference, locked; raises when there is none.';
+
+-- 4.22: a returnee with a live removal (not cancelled, completed or unsuccessful).
+CREATE VIEW hublink.live_returnee AS
+SELECT t.ho_returnee_reference, r.removal_reference, r.state
+  FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+ WHERE r.state IS NOT NULL AND r.state NOT IN ('cancelled', 'completed', 'unsuccessful');
+COMMENT ON VIEW hublink.live_returnee IS
+    'Returnees with a live removal request at the Hub (Appendix B 4.22: no second removal for them).';
+COMMENT ON COLUMN hublink.live_returnee.ho_returnee_reference IS 'The returnee.';
+COMMENT ON COLUMN hublink.live_returnee.removal_reference IS 'Their live removal.';
+COMMENT ON COLUMN hublink.live_returnee.state IS 'Its state.';
+
+CREATE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref  text;
+    rid  bigint;
+    x    jsonb;
+    live hublink.live_returnee;
+BEGIN
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        SELECT * INTO live FROM hublink.live_returnee l
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}' LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal %', live.ho_returnee_reference,
+                            live.removal_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = format('Removal %s is %s.', live.removal_reference, live.state),
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new')
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages). Refuses (unique_violation) when a returnee already has a live '
+    'removal (Appendix B 4.22). Runs hublink.profile_risk.';
+
+-- Risk profiling by the rows of hublink.risk_flag and hublink.escort_rule.
+CREATE FUNCTION hublink.profile_risk(removal_reference text,
+                                     OUT escorted boolean, OUT escorts_required integer)
+    RETURNS record
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r        hublink.removal := hublink.removal_by_reference(removal_reference);
+    per_head integer := coalesce((SELECT e.value FROM hublink.escort_rule e
+                                   WHERE e.rule = 'min_escorts_per_returnee'), 0);
+    t        record;
+BEGIN
+    SELECT coalesce(bool_or(f.escorted), false) INTO escorted
+      FROM hublink.returnee x
+      JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+      JOIN hublink.risk_flag f ON f.flag = ANY (a.flags)
+     WHERE x.removal_id = r.removal_id;
+    escorts_required := 0;
+    FOR t IN SELECT x.returnee_id, coalesce(a.flags, '{}') AS flags, a.notes
+               FROM hublink.returnee x
+               LEFT JOIN hublink.risk_assessment a
+                      ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+              WHERE x.removal_id = r.removal_id LOOP
+        UPDATE hublink.risk_assessment a SET current = false
+         WHERE a.returnee_id = t.returnee_id AND a.audience IN ('esp', 'tsp') AND a.current;
+        INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, escorts_required, notes)
+        SELECT t.returnee_id, 'esp',
+               ARRAY(SELECT f.flag FROM hublink.risk_flag f WHERE f.flag = ANY (t.flags) AND f.share_with_esp ORDER BY f.flag),
+               NULL, t.notes
+         WHERE escorted;
+        INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, escorts_required)
+        SELECT t.returnee_id, 'tsp',
+               ARRAY(SELECT f.flag FROM hublink.risk_flag f WHERE f.flag = ANY (t.flags) AND f.share_with_tsp ORDER BY f.flag),
+               CASE WHEN escorted
+                    THEN greatest(per_head, coalesce((SELECT max(f.min_escorts) FROM hublink.risk_flag f
+                                                      WHERE f.flag = ANY (t.flags)), 0))
+                    ELSE 0 END;
+        escorts_required := escorts_required +
+            coalesce((SELECT a.escorts_required FROM hublink.risk_assessment a
+                       WHERE a.returnee_id = t.returnee_id AND a.audience = 'tsp' AND a.current), 0);
+    END LOOP;
+    UPDATE hublink.removal x SET escorted = profile_risk.escorted WHERE x.removal_id = r.removal_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.profile_risk(text) IS
+    'Risk profiling (Appendix B 4.18) by rules stored as rows: the removal is escorted when a '
+    'returnee''s current full (hub) assessment has a flag marked escorted in hublink.risk_flag; '
+    'writes the subsets each provider may see (esp: flags shared with the ESP and the notes, '
+    'only when escorted; tsp: flags shared with the TSP and the escorts required, at least '
+    'hublink.escort_rule min_escorts_per_returnee each when escorted). Returns whether '
+    'escorted and the total escorts required.';
+
+CREATE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
+                                 notes text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r   hublink.removal := hublink.removal_by_reference(removal_reference);
+    rid bigint;
+BEGIN
+    SELECT t.returnee_id INTO rid FROM hublink.returnee t
+     WHERE t.removal_id = r.removal_id AND t.ho_returnee_reference = set_risk.ho_returnee_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes) VALUES (rid, 'hub', flags, notes);
+    PERFORM hublink.profile_risk(removal_reference);
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
+    'Records a new full risk assessment of a returnee and profiles the removal again. Before '
+    'booking, follow it with hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+
+CREATE FUNCTION hublink.request_escort_quotes(removal_reference text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal := hublink.removal_by_reference(removal_reference);
+BEGIN
+    IF NOT coalesce(r.escorted, false) THEN
+        RAISE EXCEPTION 'removal % is not escorted', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Unescorted removals start with hublink.request_travel_quotes.';
+    END IF;
+    RETURN hublink.send_message(hublink.new_message('EscortQuoteRequest', r.removal_reference,
+        jsonb_build_object(
+            'returnees', (SELECT jsonb_agg(jsonb_build_object(
+                    'personalDetails', jsonb_strip_nulls(jsonb_build_object(
+                        'hoReturneeReference', t.ho_returnee_reference,
+                        'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
+                                                                     'familyName', p.family_name)),
+                        'dateOfBirth', p.date_of_birth, 'nationality', p.nationality, 'gender', p.gender,
+                        'conditions', p.conditions)),
+                    'escortRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
+                        'flags', to_jsonb(coalesce(a.flags, '{}')), 'notes', a.notes)),
+                    'location', t.location) ORDER BY t.returnee_id)
+                  FROM hublink.returnee t
+                  JOIN hublink.returnee_personal p USING (returnee_id)
+                  LEFT JOIN hublink.risk_assessment a
+                         ON a.returnee_id = t.returnee_id AND a.audience = 'esp' AND a.current
+                 WHERE t.removal_id = r.removal_id),
+            'international', r.international,
+            'escortOnTransport', coalesce(r.escort_on_transport, true),
+            'dates', jsonb_build_object('earliestLeaveDate', r.earliest_leave_date,
+                                        'latestLeaveDate', r.latest_leave_date,
+                                        'exclusionDates', to_jsonb(r.exclusion_dates)),
+            'destination', r.destination,
+            'notes', r.notes)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.request_escort_quotes(text) IS
+    'Sends the escort quote request (4.1) of an escorted removal, with the escort risk '
+    'assessment subset of each returnee. Also the re-quote of 4.5. Returns the messageId.';
+
+CREATE FUNCTION hublink.request_travel_quotes(removal_reference text,
+                                              departure_airports text[] DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r     hublink.removal := hublink.removal_by_reference(removal_reference);
+    dates jsonb;
+BEGIN
+    IF coalesce(r.escorted, false) THEN
+        SELECT jsonb_agg(jsonb_build_object('escortQuoteReference', q.escort_quote_reference,
+                                            'date', q.escort_date,
+                                            'escortCount', (SELECT count(*) FROM hublink.escort_position p
+                                                             WHERE p.escort_quote_response_id = q.escort_quote_response_id))
+                         ORDER BY q.escort_date)
+          INTO dates
+          FROM hublink.escort_quote q WHERE q.removal_id = r.removal_id AND NOT q.superseded;
+        IF dates IS NULL THEN
+            RAISE EXCEPTION 'removal % has no escort quotes to find travel for', removal_reference
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'An escorted removal asks the ESP first (hublink.request_escort_quotes).';
+        END IF;
+    END IF;
+    RETURN hublink.send_message(hublink.new_message('TravelQuoteRequest', r.removal_reference,
+        jsonb_build_object(
+            'returnees', (SELECT jsonb_agg(jsonb_build_object(
+                    'personalDetails', jsonb_strip_nulls(jsonb_build_object(
+                        'hoReturneeReference', t.ho_returnee_reference,
+                        'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
+                                                                     'familyName', p.family_name)),
+                        'dateOfBirth', p.date_of_birth, 'nationality', p.nationality, 'gender', p.gender,
+                        'conditions', p.conditions)),
+                    'travelDocuments', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                            'type', d.document_type, 'number', d.document_number,
+                            'issuingCountry', d.issuing_country, 'expiryDate', d.expiry_date)))
+                          FROM hublink.travel_document d WHERE d.returnee_id = t.returnee_id), '[]'),
+                    'travelRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
+                        'flags', to_jsonb(coalesce(a.flags, '{}')), 'escortsRequired', a.escorts_required)),
+                    'location', t.location) ORDER BY t.returnee_id)
+                  FROM hublink.returnee t
+                  JOIN hublink.returnee_personal p USING (returnee_id)
+                  LEFT JOIN hublink.risk_assessment a
+                         ON a.returnee_id = t.returnee_id AND a.audience = 'tsp' AND a.current
+                 WHERE t.removal_id = r.removal_id),
+            'escortDates', dates,
+            'travelDates', CASE WHEN dates IS NULL THEN jsonb_strip_nulls(jsonb_build_object(
+                               'earliestLeaveDate', r.earliest_leave_date, 'latestLeaveDate', r.latest_leave_date,
+                               'exclusionDates', to_jsonb(r.exclusion_dates))) END,
+            'departureAirports', to_jsonb(departure_airports),
+            'destination', r.destination,
+            'constraints', coalesce(r.constraints, '{"refundableOnly": false}'),
+            'notes', r.notes)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.request_travel_quotes(text, text[]) IS
+    'Sends the travel quote request (4.3): for an escorted removal with the dates of the '
+    'current escort quotes, for an unescorted one with the removal''s dates; the travel risk '
+    'assessment subset of each returnee. Also the re-quote of 4.5. Returns the messageId.';
+
+CREATE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, currency char(3),
+                   refundable boolean, expires_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT rank() OVER (ORDER BY t.total_amount + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest total (travel + escort), then earliest departure. Superseded and expired '
+    'quotes are left out.';
+
+CREATE FUNCTION hublink.choose_quote(removal_reference text, travel_quote_reference text,
+                                     notes text DEFAULT NULL)
+    RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    q      hublink.travel_quote;
+    sent   text[] := '{}';
+    escorts jsonb;
+BEGIN
+    SELECT * INTO q FROM hublink.travel_quote t
+     WHERE t.removal_id = r.removal_id AND t.travel_quote_reference = choose_quote.travel_quote_reference;
+    IF NOT FOUND OR NOT EXISTS (SELECT FROM hublink.removal_quotes(removal_reference) x
+                                 WHERE x.travel_quote_reference = choose_quote.travel_quote_reference) THEN
+        RAISE EXCEPTION 'travel quote % cannot be booked for removal %', travel_quote_reference, removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'hublink.removal_quotes() lists the quotes that can be booked.';
+    END IF;
+    IF coalesce(r.escorted, false) AND r.escort_state IN ('quoted', 'declined') THEN
+        sent := sent || hublink.send_message(hublink.new_message('EscortBookingRequest', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', q.escort_quote_reference, 'command', 'BOOK',
+                               'travelQuoteReference', q.travel_quote_reference, 'notes', notes)));
+    END IF;
+    SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'escortId', e.escort_id, 'escortNumber', e.escort_number,
+               'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
+                                                            'familyName', p.family_name)),
+               'specialMeal', e.special_meal)) ORDER BY e.escort_number)
+      INTO escorts
+      FROM hublink.escort_person e JOIN hublink.escort_personal p USING (escort_person_id)
+     WHERE e.removal_id = r.removal_id AND e.active AND e.escort_number IS NOT NULL;
+    sent := sent || hublink.send_message(hublink.new_message('TravelBookingRequest', r.removal_reference,
+        jsonb_build_object('travelQuoteReference', q.travel_quote_reference, 'command', 'BOOK',
+                           'escorts', escorts, 'notes', notes)));
+    RETURN sent;
+END;
+$$;
+COMMENT ON FUNCTION hublink.choose_quote(text, text, text) IS
+    'Books the chosen travel quote (4.5, 4.7): sends the escort booking request for its escort '
+    'quote (escorted removals, unless the escort is already booked) and the travel booking '
+    'request (with the escorts named so far; later names follow in a travel amendment). '
+    'Returns the messageIds sent.';
+
+CREATE FUNCTION hublink.requote(removal_reference text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal := hublink.removal_by_reference(removal_reference);
+BEGIN
+    PERFORM hublink.profile_risk(removal_reference);
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_id = r.removal_id;
+    IF coalesce(r.escorted, false) THEN
+        RETURN hublink.request_escort_quotes(removal_reference);
+    END IF;
+    RETURN hublink.request_travel_quotes(removal_reference);
+END;
+$$;
+COMMENT ON FUNCTION hublink.requote(text) IS
+    'Re-quote before booking (Appendix A 4.5) after the returnee''s details or risk changed: '
+    'profiles the risk again and goes back to message 1 (escort quote request) for an escorted '
+    'removal, or to message 3 for an unescorted one; earlier quotes are superseded. Returns the '
+    'messageId.';
+
+CREATE FUNCTION hublink.booked_reference(r hublink.removal, booking text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE booking
+        WHEN 'escort' THEN (SELECT k.escort_quote_reference FROM hublink.escort_booking k
+                             WHERE k.removal_id = r.removal_id ORDER BY k.outcome = 'ACCEPTED' DESC NULLS LAST,
+                                   k.escort_booking_id DESC LIMIT 1)
+        ELSE (SELECT k.travel_quote_reference FROM hublink.travel_booking k
+               WHERE k.removal_id = r.removal_id ORDER BY k.outcome = 'ACCEPTED' DESC NULLS LAST,
+                     k.travel_booking_id DESC LIMIT 1)
+    END;
+COMMENT ON FUNCTION hublink.booked_reference(hublink.removal, text) IS
+    'The quote reference of the removal''s (latest, preferably confirmed) escort or travel booking.';
+
+CREATE FUNCTION hublink.amend_escort(removal_reference text, changes jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal := hublink.removal_by_reference(removal_reference);
+BEGIN
+    RETURN hublink.send_message(hublink.new_message('EscortAmendment', r.removal_reference,
+        jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort')) || changes));
+END;
+$$;
+COMMENT ON FUNCTION hublink.amend_escort(text, jsonb) IS
+    'Sends an escort amendment (4.9) for the booked escort quote; changes is the rest of the '
+    'body ({segmentChanges, returneeChanges, other}), reasons from the change list.';
+
+CREATE FUNCTION hublink.amend_travel(removal_reference text, changes jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal := hublink.removal_by_reference(removal_reference);
+BEGIN
+    RETURN hublink.send_message(hublink.new_message('TravelAmendment', r.removal_reference,
+        jsonb_strip_nulls(jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'),
+                                             'escortQuoteReference', hublink.booked_reference(r, 'escort')))
+        || changes));
+END;
+$$;
+COMMENT ON FUNCTION hublink.amend_travel(text, jsonb) IS
+    'Sends a travel amendment (4.11) for the booked travel quote; changes is the rest of the '
+    'body ({passengerUpdates, itineraryChanges, other}), reasons from the change list.';
+
+CREATE FUNCTION hublink.cancel_removal(removal_reference text, reason_code text,
+                                       reason_text text DEFAULT NULL,
+                                       retain_for_reuse boolean DEFAULT NULL)
+    RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    ref    text;
+    sent   text[] := '{}';
+BEGIN
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    ref := coalesce(hublink.booked_reference(r, 'travel'),
+                    (SELECT max(q.travel_quote_reference) FROM hublink.travel_quote q
+                      WHERE q.removal_id = r.removal_id AND NOT q.superseded));
+    IF r.travel_state NOT IN ('none', 'cancelled', 'completed') AND ref IS NOT NULL THEN
+        sent := sent || hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
+            jsonb_build_object('travelQuoteReference', ref, 'command', 'CANCEL',
+                               'retainForReuse', retain_for_reuse, 'reason', reason)));
+    END IF;
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_id = r.removal_id;
+    ref := coalesce(hublink.booked_reference(r, 'escort'),
+                    (SELECT max(q.escort_quote_reference) FROM hublink.escort_quote q
+                      WHERE q.removal_id = r.removal_id AND NOT q.superseded));
+    IF r.escort_state NOT IN ('none', 'cancelled', 'completed', 'unsuccessful') AND ref IS NOT NULL THEN
+        sent := sent || hublink.send_message(hublink.new_message('EscortCancellation', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', ref, 'command', 'CANCEL', 'reason', reason)));
+    END IF;
+    IF cardinality(sent) = 0 THEN
+        RAISE EXCEPTION 'removal % has nothing to cancel', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The removal is %s, the escort booking %s, the travel booking %s; '
+                                  'a cancellation names a quote, and none was issued yet.',
+                                  r.state, r.escort_state, r.travel_state);
+    END IF;
+    RETURN sent;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_removal(text, text, text, boolean) IS
+    'Cancels a removal, before or after booking (4.13, 4.14, 4.20): sends the travel '
+    'cancellation and the escort cancellation for whatever is quoted or booked, with a reason '
+    'from the cancellation list. Returns the messageIds sent.';
+
+CREATE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
+                                       reason_text text DEFAULT NULL,
+                                       retain_for_reuse boolean DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+BEGIN
+    IF booking = 'travel' THEN
+        RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
+            jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
+                               'retainForReuse', retain_for_reuse, 'reason', reason)));
+    ELSIF booking = 'escort' THEN
+        RETURN hublink.send_message(hublink.new_message('EscortCancellation', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort'), 'command', 'CANCEL',
+                               'reason', reason)));
+    END IF;
+    RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
+    'Cancels one booking of a removal (escort or travel), e.g. the travel after an unsuccessful '
+    'escorting. Returns the messageId.';
+
+CREATE FUNCTION hublink.search_removals(case_reference text DEFAULT NULL, returnee_name text DEFAULT NULL)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT r.removal_reference, r.case_reference, r.state, r.escort_state, r.travel_state,
+               (SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                                  ', ' ORDER BY t.returnee_id)
+                  FROM hublink.returnee t JOIN hublink.returnee_personal p USING (returnee_id)
+                 WHERE t.removal_id = r.removal_id),
+               r.created_at, r.updated_at
+          FROM hublink.removal r
+         WHERE (search_removals.case_reference IS NULL OR r.case_reference = search_removals.case_reference)
+           AND (search_removals.returnee_name IS NULL OR EXISTS (
+                    SELECT FROM hublink.returnee t JOIN hublink.returnee_personal p USING (returnee_id)
+                     WHERE t.removal_id = r.removal_id
+                       AND (p.given_names || ' ' || p.family_name) ILIKE
+                           '%' || replace(replace(replace(search_removals.returnee_name, '\', '\\'), '%', '\%'), '_', '\_') || '%'))
+         ORDER BY r.created_at DESC, r.removal_id DESC;
+    END;
+COMMENT ON FUNCTION hublink.search_removals(text, text) IS
+    'Search (Appendix B 4.19) by case reference and/or part of a returnee''s name (case '
+    'insensitive): the removals with their states and returnees, newest first.';
+
+CREATE VIEW hublink.removal_history AS
+SELECT r.removal_reference, s.state_transition_id, s.machine, s.from_state, s.to_state, s.event,
+       s.direction, s.party, s.message_id, s.at
+  FROM hublink.state_transition s JOIN hublink.removal r USING (removal_id);
+COMMENT ON VIEW hublink.removal_history IS 'Every transition of every removal, with its message (the activity of a case, 4.19).';
+COMMENT ON COLUMN hublink.removal_history.removal_reference IS 'The removal.';
+COMMENT ON COLUMN hublink.removal_history.state_transition_id IS 'Order.';
+COMMENT ON COLUMN hublink.removal_history.machine IS 'removal, escort or travel.';
+COMMENT ON COLUMN hublink.removal_history.from_state IS 'State before.';
+COMMENT ON COLUMN hublink.removal_history.to_state IS 'State after.';
+COMMENT ON COLUMN hublink.removal_history.event IS 'The event.';
+COMMENT ON COLUMN hublink.removal_history.direction IS 'in, out or local.';
+COMMENT ON COLUMN hublink.removal_history.party IS 'The party that recorded it.';
+COMMENT ON COLUMN hublink.removal_history.message_id IS 'The message.';
+COMMENT ON COLUMN hublink.removal_history.at IS 'When.';

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Round trip, duplicate delivery, handler retries and poison messages (issue 3, sections 2-4, 6).
+. "$(dirname "$0")/lib.sh"
+worker_stack_up
+R=$STACK_DIR/replies
+
+# Round trip: a request on escort-quote-request is stored, and its reply arrives.
+gen 1 1 >"$STACK_DIR/one"
+hub --timestamp publish escort-quote-request <"$STACK_DIR/one" 2>/dev/null
+hub --count 1 --idle 10000 drain escort-quote-response >"$R.1" 2>/dev/null
+check_eq "round trip: the reply arrives on escort-quote-response" "RMV-2026-000001" \
+    "$(jq -r .removalId "$R.1")"
+check "round trip: the reply is valid against its schema" \
+    test "$(sql "SELECT hublink.validate_message_text(\$j\$$(cat "$R.1")\$j\$)")" = "[]"
+check_eq "round trip: the request is in the inbox, applied, enqueue time from the AMQP timestamp" \
+    "applied|amqp-timestamp|t" \
+    "$(sql "SELECT status, enqueued_at_source, received_at >= enqueued_at FROM hublink.inbox
+            WHERE removal_id = 'RMV-2026-000001'")"
+check_eq "round trip: the reply is marked sent after its confirm" "t" \
+    "$(wait_for 10 "SELECT bool_and(sent_at IS NOT NULL) FROM hublink.outbox" && echo t)"
+
+# Without an AMQP timestamp the enqueue time is the envelope's sentAt.
+gen 1 2 | hub publish escort-quote-request 2>/dev/null
+wait_for 10 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000002'"
+check_eq "no AMQP timestamp: enqueued_at is the envelope's sentAt" "sent-at|t" \
+    "$(sql "SELECT enqueued_at_source, enqueued_at = (message->>'sentAt')::timestamptz
+            FROM hublink.inbox WHERE removal_id = 'RMV-2026-000002'")"
+
+# Duplicate delivery: the same messageId three times has one effect, and every copy is acked.
+hub publish escort-quote-request "$STACK_DIR/one" "$STACK_DIR/one" "$STACK_DIR/one" 2>/dev/null
+check "duplicates: all three copies counted as duplicates" \
+    wait_for 10 "SELECT duplicates = 3 FROM hublink.worker_status"
+check_eq "duplicates: still one inbox row and one reply" "1|1" \
+    "$(sql "SELECT (SELECT count(*) FROM hublink.inbox WHERE removal_id = 'RMV-2026-000001'),
+                   (SELECT count(*) FROM hublink.outbox WHERE removal_id = 'RMV-2026-000001')")"
+check_eq "duplicates: nothing left unacked on the queue" "0" "$(hub count escort-quote-request 2>/dev/null)"
+
+# A handler that fails twice is retried with backoff and then succeeds.
+sql "INSERT INTO public.test_handler_failures VALUES ('RMV-2026-000010', 2)"
+gen 1 10 | hub publish escort-quote-request 2>/dev/null
+check "retry: a handler failing twice succeeds on its third attempt" \
+    wait_for 20 "SELECT status = 'applied' AND attempts = 3 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000010'"
+check_eq "retry: its effects happened once" "1" \
+    "$(sql "SELECT count(*) FROM hublink.outbox WHERE removal_id = 'RMV-2026-000010'")"
+
+# A poison message (the handler always fails) is rejected after the retries and does not
+# block the messages behind it.
+sql "INSERT INTO public.test_handler_failures VALUES ('RMV-2026-000020', 1000)"
+gen 5 20 | hub publish escort-quote-request 2>/dev/null
+check "poison: the messages behind it are applied" \
+    wait_for 10 "SELECT count(*) = 4 FROM hublink.inbox WHERE removal_id BETWEEN 'RMV-2026-000021' AND 'RMV-2026-000024' AND status = 'applied'"
+check "poison: rejected after hublink.handler_max_retries retries" \
+    wait_for 20 "SELECT status = 'rejected' AND attempts = 4 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000020'"
+hub --count 1 --idle 10000 drain escort-quote-request-error >"$R.err" 2>/dev/null
+check_eq "poison: its Error message names the failed messageId" \
+    "$(sql "SELECT message_id FROM hublink.inbox WHERE removal_id = 'RMV-2026-000020'")" \
+    "$(jq -r .body.failedMessageId "$R.err")"
+
+# hublink.send validates, and checks the party.
+check "send: the request is valid (so the refusal below is for the party)" \
+    test "$(sql "SELECT hublink.validate_message_text(\$j\$$(cat "$STACK_DIR/one")\$j\$)")" = "[]"
+check "send: an invalid message is refused" \
+    bash -c "! psql -Xq -c \"SELECT hublink.send('{\\\"messageType\\\": \\\"EscortQuoteResponse\\\"}')\" 2>/dev/null"
+head -1 "$STACK_DIR/one" >"$STACK_DIR/request"
+if send_file "$STACK_DIR/request" 2>/dev/null; then
+    not_ok "send: a message this party does not send is refused"
+else
+    ok "send: a message this party does not send is refused"
+fi
+
+check_eq "worker_status: counters and backlog" "connected|0|t" \
+    "$(sql "SELECT state, outbox_backlog, received >= 11 AND acked = received FROM hublink.worker_status")"
+finish

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Mutual TLS: a connection without a valid client certificate is refused; the worker logs
+# in by certificate (EXTERNAL) or by password file; settings reload on SIGHUP (issue 3,
+# sections 1, 5 and 6).
+. "$(dirname "$0")/lib.sh"
+worker_stack_up
+
+"$HUBTOOL_BIN" --cert "$HUBLINK_TLS_ROGUE_CERT" --key "$HUBLINK_TLS_ROGUE_KEY" declare tls-probe >/dev/null 2>&1
+check_eq "a certificate from an unknown CA is refused" "2" "$?"
+"$HUBTOOL_BIN" declare tls-probe >/dev/null 2>&1
+check_eq "a connection without a client certificate is refused" "2" "$?"
+hub declare tls-probe >/dev/null 2>&1
+check_eq "the Hub's certificate is accepted" "0" "$?"
+
+# The worker with the rogue certificate: refused, one WARNING, the reason in worker_status.
+worker_conf "$HUBLINK_TLS_ROGUE_CERT" "$HUBLINK_TLS_ROGUE_KEY"
+sql "SELECT pg_reload_conf()" >/dev/null
+check "worker with a rogue certificate: disconnected, with the reason" \
+    wait_for 20 "SELECT state = 'disconnected' AND last_error IS NOT NULL FROM hublink.worker_status"
+note "last_error: $(sql "SELECT last_error FROM hublink.worker_status")"
+sleep 4
+check_eq "one WARNING however many attempts fail" "1" \
+    "$(grep -c 'WARNING:  hublink worker could not connect' "$HUBLINK_PG_LOG")"
+
+# Messages sent while disconnected wait in the outbox and go out once connected.
+gen 1 7 | jq -c '.messageType = "EscortQuoteResponse" | .sender = "ESP" | .body = input.body' \
+    - "$REPO/schemas/examples/escort-quote-response.json" >"$STACK_DIR/reply"
+send_file "$STACK_DIR/reply"
+check_eq "a message sent while disconnected waits in the outbox" "1" \
+    "$(sql "SELECT outbox_backlog FROM hublink.worker_status")"
+
+# Back to the right certificate by a reload: reconnects, and the backlog is published.
+worker_conf
+sql "SELECT pg_reload_conf()" >/dev/null
+check "after a reload with the right certificate: connected" \
+    wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
+check "the waiting message is published" \
+    wait_for 20 "SELECT outbox_backlog = 0 FROM hublink.worker_status"
+check_eq "it arrives" "RMV-2026-000007" \
+    "$(hub --count 1 --idle 5000 drain escort-quote-response 2>/dev/null | jq -r .removalId)"
+
+# Login by user and password file, over TLS (the broker still wants a client certificate).
+worker_conf
+cat >>"$HUBLINK_PG_EXTRA_CONF" <<EOC
+hublink.broker_login = 'password'
+hublink.broker_user = 'esp'
+hublink.broker_password_file = '$HUBLINK_ESP_PASSWORD_FILE'
+EOC
+sql "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+check "password login over TLS: connected" \
+    wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
+
+# Plain AMQP only when hublink.broker_plaintext allows it.
+cat >>"$HUBLINK_PG_EXTRA_CONF" <<EOC
+hublink.broker_port = $AMQP_PORT
+EOC
+sql "SELECT pg_reload_conf()" >/dev/null
+check "plain port without hublink.broker_plaintext: not connected" \
+    wait_for 20 "SELECT state = 'disconnected' FROM hublink.worker_status"
+echo "hublink.broker_plaintext = on" >>"$HUBLINK_PG_EXTRA_CONF"
+sql "SELECT pg_reload_conf()" >/dev/null
+check "plain AMQP with hublink.broker_plaintext = on: connected" \
+    wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
+gen 1 8 | hub publish escort-quote-request 2>/dev/null
+check "and messages flow" wait_for 20 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000008'"
+finish

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SIGTERM exits promptly; DROP EXTENSION and DROP DATABASE are not blocked by the worker;
+# the worker waits for CREATE EXTENSION; it is woken at commit, not by polling (issue 3,
+# section 5).
+. "$(dirname "$0")/lib.sh"
+worker_stack_up
+
+pid=$(worker_pid)
+t0=$(date +%s%N)
+kill -TERM "$pid"
+for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "SIGTERM: the worker exits promptly (${ms} ms)" test "$ms" -lt 1000
+check "and the postmaster starts it again" \
+    wait_for 20 "SELECT state = 'connected' AND pid <> $pid FROM hublink.worker_status"
+
+# Woken at commit: an idle worker publishes a sent message at once, not on a timer.
+gen 1 3 | jq -c '.messageType = "EscortQuoteResponse" | .sender = "ESP" | .body = input.body' \
+    - "$REPO/schemas/examples/escort-quote-response.json" >"$STACK_DIR/reply"
+sleep 1
+t0=$(date +%s%N)
+send_file "$STACK_DIR/reply"
+wait_for 10 "SELECT outbox_backlog = 0 FROM hublink.worker_status"
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "hublink.send wakes the worker at commit: confirmed in ${ms} ms" test "$ms" -lt 1000
+
+check "DROP DATABASE of another database is not blocked" \
+    timeout 10 bash -c "psql -Xq -c 'CREATE DATABASE scratch' && psql -Xq -c 'DROP DATABASE scratch'"
+check "DROP EXTENSION is not blocked by the worker" \
+    timeout 10 psql -Xq -c "DROP EXTENSION hublink"
+gen 1 4 | hub publish escort-quote-request 2>/dev/null
+check "without the extension the worker leaves messages on the queue and waits" \
+    wait_for 30 "SELECT true FROM pg_stat_activity WHERE backend_type = 'hublink worker'" 
+sleep 7
+check_eq "it said it waits for CREATE EXTENSION" "2" \
+    "$(grep -c 'waiting for CREATE EXTENSION hublink' "$HUBLINK_PG_LOG")"
+sql "CREATE EXTENSION hublink" >/dev/null
+check "CREATE EXTENSION wakes it, and it connects" \
+    wait_for 30 "SELECT state = 'connected' FROM hublink.worker_status"
+check "the message left on the queue is applied" \
+    wait_for 30 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000004'"
+finish
