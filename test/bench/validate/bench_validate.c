@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "jsonschema/jsonschema.h"
+#include "test_files.h"
 
 #define MAX_TYPES 64
 
@@ -25,48 +26,17 @@ typedef struct
 	js_schema *schema;
 } type_schema;
 
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long size;
-
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-		fseek(f, 0, SEEK_SET) != 0)
-	{
-		fprintf(stderr, "cannot read %s\n", path);
-		exit(2);
-	}
-	buf = malloc((size_t) size + 1);
-	if (buf == NULL || fread(buf, 1, (size_t) size, f) != (size_t) size)
-	{
-		fprintf(stderr, "cannot read %s\n", path);
-		exit(2);
-	}
-	buf[size] = '\0';
-	fclose(f);
-	*len = (size_t) size;
-	return buf;
-}
-
+/* A file we cannot use ends the benchmark. */
 static json_object *
 load_json(const char *path)
 {
-	size_t len;
-	char *text = read_file(path, &len);
-	char *err = NULL;
 	js_limits limits;
 	json_object *doc;
 
 	js_limits_default(&limits);
-	doc = js_parse(text, len, &limits, &err);
+	doc = test_load_json(path, &limits);
 	if (doc == NULL)
-	{
-		fprintf(stderr, "%s: %s\n", path, err);
 		exit(2);
-	}
-	free(text);
 	return doc;
 }
 
@@ -158,7 +128,12 @@ main(int argc, char **argv)
 	if (d)
 		closedir(d);
 
-	corpus = read_file(argv[2], &corpus_len);
+	corpus = test_read_file(argv[2], &corpus_len);
+	if (corpus == NULL)
+	{
+		fprintf(stderr, "cannot read %s\n", argv[2]);
+		return 2;
+	}
 	for (char *p = corpus, *nl; *p; p = nl + 1)
 	{
 		nl = strchr(p, '\n');

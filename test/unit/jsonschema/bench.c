@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "jsonschema.h"
+#include "test_files.h"
 
 typedef struct example
 {
@@ -28,47 +29,6 @@ typedef struct example
 	size_t len;
 	js_schema *schema;
 } example;
-
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) size + 1);
-	if (buf && fread(buf, 1, (size_t) size, f) != (size_t) size)
-	{
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-	{
-		buf[size] = '\0';
-		*len = (size_t) size;
-	}
-	return buf;
-}
-
-static json_object *
-load(const char *path)
-{
-	size_t len;
-	char *text = read_file(path, &len), *err = NULL;
-	json_object *o = text ? js_parse(text, len, NULL, &err) : NULL;
-
-	if (err)
-		fprintf(stderr, "%s: %s\n", path, err);
-	free(err);
-	free(text);
-	return o;
-}
 
 static double
 now(void)
@@ -87,7 +47,7 @@ schema_for(js_registry *reg, const char *dir, const char *type)
 	js_schema *s;
 
 	snprintf(path, sizeof(path), "%s/%s.json", dir, type);
-	doc = load(path);
+	doc = test_load_json(path, NULL);
 	if (doc == NULL)
 		return NULL;
 	s = js_compile(reg, doc, NULL, &err);
@@ -121,7 +81,7 @@ main(int argc, char **argv)
 		if (strstr(e->d_name, ".json") == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		doc = load(path);
+		doc = test_load_json(path, NULL);
 		if (doc && json_object_object_get_ex(doc, "$id", &id) &&
 			js_registry_add(reg, json_object_get_string(id), doc, &err) != 0)
 		{
@@ -143,7 +103,7 @@ main(int argc, char **argv)
 			continue;
 		x->name = strndup(e->d_name, (size_t) (dot - e->d_name));
 		snprintf(path, sizeof(path), "%s/examples/%s", dir, e->d_name);
-		x->text = read_file(path, &x->len);
+		x->text = test_read_file(path, &x->len);
 		x->schema = schema_for(reg, dir, x->name);
 		if (x->text == NULL || x->schema == NULL)
 		{
@@ -189,7 +149,7 @@ main(int argc, char **argv)
 			continue;
 		snprintf(type, sizeof(type), "%.*s", (int) (dot - e->d_name), e->d_name);
 		snprintf(path, sizeof(path), "%s/examples/invalid/%s", dir, e->d_name);
-		text = read_file(path, &len);
+		text = test_read_file(path, &len);
 		s = schema_for(reg, dir, type);
 		o = text ? js_parse(text, len, NULL, &err) : NULL;
 		if (s && (o || err == NULL))

@@ -51,7 +51,9 @@ JSONSCHEMA_CC ?= cc
 JSONSCHEMA_SAN_CC ?= clang
 JSONSCHEMA_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 JSONSCHEMA_SAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-JSONSCHEMA_ALL_CFLAGS = $(JSONSCHEMA_CFLAGS) -I$(JSONSCHEMA_DIR) $(JSONSCHEMA_JSONC_CFLAGS)
+JSONSCHEMA_ALL_CFLAGS = $(JSONSCHEMA_CFLAGS) -I$(JSONSCHEMA_DIR) -Itest/lib $(JSONSCHEMA_JSONC_CFLAGS)
+# File reading shared by the suite runner, the bench and test/bench/validate.
+JSONSCHEMA_TEST_FILES = test/lib/test_files.c test/lib/test_files.h
 JSONSCHEMA_LIBS = $(JSONSCHEMA_JSONC_LIBS) -lm
 JSONSCHEMA_VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet
 
@@ -61,21 +63,21 @@ $(JSONSCHEMA_BUILD)/unit-tests: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHE
 	@mkdir -p $(@D)
 	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c $(JSONSCHEMA_LIBS)
 
-$(JSONSCHEMA_BUILD)/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c
+$(JSONSCHEMA_BUILD)/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_TEST_FILES)
 	@mkdir -p $(@D)
-	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_LIBS)
+	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c test/lib/test_files.c $(JSONSCHEMA_LIBS)
 
 $(JSONSCHEMA_BUILD)/asan/unit-tests: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c
 	@mkdir -p $(@D)
 	$(JSONSCHEMA_SAN_CC) $(JSONSCHEMA_ALL_CFLAGS) -O1 $(JSONSCHEMA_SAN_FLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/unit_tests.c $(JSONSCHEMA_LIBS)
 
-$(JSONSCHEMA_BUILD)/asan/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c
+$(JSONSCHEMA_BUILD)/asan/suite-runner: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_TEST_FILES)
 	@mkdir -p $(@D)
-	$(JSONSCHEMA_SAN_CC) $(JSONSCHEMA_ALL_CFLAGS) -O1 $(JSONSCHEMA_SAN_FLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c $(JSONSCHEMA_LIBS)
+	$(JSONSCHEMA_SAN_CC) $(JSONSCHEMA_ALL_CFLAGS) -O1 $(JSONSCHEMA_SAN_FLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/suite_runner.c test/lib/test_files.c $(JSONSCHEMA_LIBS)
 
-$(JSONSCHEMA_BUILD)/bench: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/bench.c
+$(JSONSCHEMA_BUILD)/bench: $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(JSONSCHEMA_TEST_DIR)/bench.c $(JSONSCHEMA_TEST_FILES)
 	@mkdir -p $(@D)
-	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/bench.c $(JSONSCHEMA_LIBS)
+	$(JSONSCHEMA_CC) $(JSONSCHEMA_ALL_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(JSONSCHEMA_TEST_DIR)/bench.c test/lib/test_files.c $(JSONSCHEMA_LIBS)
 
 .PHONY: jsonschema-unit jsonschema-suite jsonschema-optional jsonschema-valgrind jsonschema-asan jsonschema-bench jsonschema-clean
 

@@ -24,61 +24,12 @@
 #include <json-c/json.h>
 
 #include "jsonschema.h"
+#include "test_files.h"
 
 static js_limits limits;
 static char **allowed;
 static int n_allowed;
 static bool verbose;
-
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long size;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) size + 1);
-	if (buf && fread(buf, 1, (size_t) size, f) != (size_t) size)
-	{
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-	{
-		buf[size] = '\0';
-		*len = (size_t) size;
-	}
-	return buf;
-}
-
-static json_object *
-load_json(const char *path)
-{
-	size_t len;
-	char *text = read_file(path, &len);
-	char *err = NULL;
-	json_object *doc;
-
-	if (text == NULL)
-	{
-		fprintf(stderr, "cannot read %s\n", path);
-		return NULL;
-	}
-	doc = js_parse(text, len, &limits, &err);
-	if (doc == NULL)
-	{
-		fprintf(stderr, "%s: %s\n", path, err);
-		free(err);
-	}
-	free(text);
-	return doc;
-}
 
 static int
 register_remotes(js_registry *reg, const char *dir, const char *rel)
@@ -104,7 +55,7 @@ register_remotes(js_registry *reg, const char *dir, const char *rel)
 			count += register_remotes(reg, path, relpath);
 		else if (strlen(e->d_name) > 5 && strcmp(e->d_name + strlen(e->d_name) - 5, ".json") == 0)
 		{
-			json_object *doc = load_json(path);
+			json_object *doc = test_load_json(path, &limits);
 			char uri[4200], *err = NULL;
 
 			if (doc == NULL)
@@ -134,7 +85,7 @@ static void
 load_allowed(const char *path)
 {
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = test_read_file(path, &len);
 	char *line, *save = NULL;
 
 	if (text == NULL)
@@ -171,7 +122,7 @@ typedef struct totals
 static void
 run_file(js_registry *reg, const char *path, const char *name, const char *draft, totals *t)
 {
-	json_object *groups = load_json(path);
+	json_object *groups = test_load_json(path, &limits);
 	int passed = 0, failed = 0;
 
 	if (groups == NULL || !json_object_is_type(groups, json_type_array))
