@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Concurrent bookings never oversell (issue 5 section 5): 12 sessions book 12 quotes of 3
+# seats each at once on a flight with 10 seats left. Exactly 3 must be accepted, 9 declined
+# NO_SEATS, and seats_sold must end at 9. TAP output, closing line "N passed, M failed".
+# Runs on its own throwaway stack (scripts/stack); needs hublink installed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/hublink-race.XXXXXX")
+chmod 755 "$dir"
+trap '"$top/scripts/stack" stop "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+HUBLINK_STACK_COMPONENTS=pg "$top/scripts/stack" start "$dir/stack" >/dev/null 2>&1 || { echo "not ok 1 - stack"; echo "0 passed, 1 failed"; exit 1; }
+eval "$("$top/scripts/stack" env "$dir/stack")"
+export PGDATABASE=race
+createdb race
+psql -qX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
+CREATE EXTENSION hublink CASCADE;
+INSERT INTO hublink.tsp_country VALUES ('GB', 'GBR', 'United Kingdom'), ('NG', 'NGA', 'Nigeria');
+INSERT INTO hublink.tsp_airport VALUES ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
+    ('LOS', 'Lagos', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32);
+INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125');
+INSERT INTO hublink.tsp_refund_rule_set VALUES ('R_FLEX', 'flex');
+INSERT INTO hublink.tsp_refund_rule VALUES ('R_FLEX', 0, 100, NULL);
+INSERT INTO hublink.tsp_flight (carrier, flight_number, origin, destination, departs_at, arrives_at, seats_total, seats_sold)
+VALUES ('BA', '75', 'LHR', 'LOS', '2026-03-17 11:10+00', '2026-03-17 18:25+01', 200, 190);
+INSERT INTO hublink.tsp_fare (flight_id, fare_class, currency, refundable, refund_rule_set, change_fee, cancellation_fee, ticketing_deadline_hours)
+SELECT flight_id, 'Y', 'GBP', true, 'R_FLEX', 0, 0, 24 FROM hublink.tsp_flight;
+INSERT INTO hublink.tsp_fare_price SELECT fare_id, 'ADULT', 1000 FROM hublink.tsp_fare;
+SELECT hublink.tsp_quote(jsonb_build_object(
+    'returnees', jsonb_build_array(jsonb_build_object('personalDetails', jsonb_build_object('hoReturneeReference', 'HO-' || g),
+                                                      'location', jsonb_build_object('detentionCentreId', 'X'))),
+    'escortDates', jsonb_build_array(jsonb_build_object('escortQuoteReference', 'EQ-' || g, 'date', '2026-03-17', 'escortCount', 2)),
+    'departureAirports', jsonb_build_array('LHR'),
+    'destination', jsonb_build_object('description', 'Lagos', 'country', 'NGA', 'airportCode', 'LOS'),
+    'constraints', jsonb_build_object('refundableOnly', false)), NULL, '2026-02-18 14:20+00')
+  FROM generate_series(1, 12) g;
+SQL
+pass=0 fail=0 n=0
+check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; pass=$((pass + 1)); else echo "not ok $n - $3 (have $1, want $2)"; fail=$((fail + 1)); fi; }
+echo "1..5"
+check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_quote')" 12 "12 quotes of 3 seats on a flight with 10 left"
+# Every session waits on a barrier (an advisory lock held here) so that all book at once.
+psql -XAtc "SELECT pg_advisory_lock(4242), pg_sleep(3)" >/dev/null &
+barrier=$!
+sleep 0.5
+for q in $(psql -XAtc 'SELECT quote_ref FROM hublink.tsp_quote ORDER BY quote_ref'); do
+    psql -XAt -c "SELECT pg_advisory_lock_shared(4242)" \
+         -c "SELECT hublink.tsp_book(jsonb_build_object('travelQuoteReference', '$q'), '2026-02-19 10:00+00') ->> 'outcome', 'x'" \
+         >"$dir/$q.out" 2>&1 &
+done
+wait
+check "$(cat "$dir"/TSP-*.out | grep -c '^ACCEPTED|x$')" 3 "exactly three bookings accepted"
+check "$(psql -XAtc "SELECT count(*) FROM hublink.tsp_quote WHERE status = 'QUOTED'")" 9 "nine quotes left unbooked (declined NO_SEATS)"
+check "$(psql -XAtc 'SELECT seats_sold FROM hublink.tsp_flight')" 199 "seats_sold 190 + 3 x 3 = 199, never above 200"
+check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_ticket')" 9 "nine tickets issued"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
