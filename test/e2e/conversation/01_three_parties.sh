@@ -16,96 +16,41 @@ ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
 check_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
 
+# The parties and their helpers (q, qv, wait_for, example, answer...) are shared with the demo.
+# shellcheck source=scripts/lib/parties.sh
+. "$REPO/scripts/lib/parties.sh"
+
 BASE=$(mktemp -d /tmp/hublink-e2e-conv.XXXXXX)
 chmod 0755 "$BASE"
 cleanup() {
-    local rc=$?
-    for p in esp tsp hub; do
-        if ((FAILED > 0)) && [[ -f $BASE/$p/pg.log ]]; then
+    local rc=$? p
+    if ((FAILED > 0)); then
+        for p in esp tsp hub; do
+            [[ -f $BASE/$p/pg.log ]] || continue
             echo "# last lines of the $p log:"
             tail -n 15 "$BASE/$p/pg.log" | sed 's/^/#   /'
-        fi
-        "$REPO/scripts/stack" stop "$BASE/$p" >/dev/null 2>&1 || true
-    done
+        done
+    fi
+    parties_stop "$BASE" || true
     [[ -n ${KEEP_STACK:-} ]] || rm -rf "$BASE"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The hub's stack brings the broker; the providers' stacks only PostgreSQL.
-start() {
-    local party=$1 components=$2
-    if ! HUBLINK_STACK_COMPONENTS=$components "$REPO/scripts/stack" start "$BASE/$party" >"$BASE/$party.log" 2>&1; then
-        cat "$BASE/$party.log" >&2
-        echo "Bail out! the $party stack did not start"
-        exit 1
-    fi
-}
-start hub "pg rabbitmq"
-start tsp pg
-start esp pg
-eval "$("$REPO/scripts/stack" env "$BASE/hub")"
-BROKER_PORT=$AMQPS_PORT
-CA=$HUBLINK_TLS_CA
-declare -A CERT=([hub]=$HUBLINK_TLS_HUB_CERT [tsp]=$HUBLINK_TLS_TSP_CERT [esp]=$HUBLINK_TLS_ESP_CERT)
-declare -A KEY=([hub]=$HUBLINK_TLS_HUB_KEY [tsp]=$HUBLINK_TLS_TSP_KEY [esp]=$HUBLINK_TLS_ESP_KEY)
-declare -A HOST PORT
-for p in hub tsp esp; do
-    eval "$("$REPO/scripts/stack" env "$BASE/$p")"
-    HOST[$p]=$PGHOST PORT[$p]=$PGPORT
-    cat >"$HUBLINK_PG_EXTRA_CONF" <<EOF
-hublink.party = '$p'
-hublink.broker_host = '127.0.0.1'
-hublink.broker_port = $BROKER_PORT
-hublink.broker_verify_hostname = off
-hublink.broker_ca_file = '$CA'
-hublink.broker_cert_file = '${CERT[$p]}'
-hublink.broker_key_file = '${KEY[$p]}'
-hublink.reconnect_max_delay = 2s
-hublink.handler_retry_delay = 100ms
-hublink.handler_retry_max_delay = 400ms
-hublink.handler_max_retries = 100
-EOF
-    chown "$HUBLINK_STACK_USER" "$HUBLINK_PG_EXTRA_CONF" 2>/dev/null || true
-done
+parties_start "$BASE" || { echo "Bail out! the three parties did not start (see above)"; exit 1; }
 
-# q PARTY SQL: run SQL at a party (database postgres, where its worker runs).
-q() { PGHOST=${HOST[$1]} PGPORT=${PORT[$1]} psql -XqAt -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
-# qv PARTY SQL NAME VALUE: SQL with :'NAME' bound to VALUE.
-qv() { PGHOST=${HOST[$1]} PGPORT=${PORT[$1]} psql -XqAt -v ON_ERROR_STOP=1 -d postgres -v "$3=$4" <<<"$2"; }
-# wait_for PARTY SECONDS SQL: until the query returns t.
-wait_for() {
-    local deadline=$((SECONDS + $2))
-    while ((SECONDS < deadline)); do
-        [[ $(q "$1" "$3" 2>/dev/null) == t ]] && return 0
-        sleep 0.2
-    done
-    return 1
-}
-states() { q "$1" "SELECT concat_ws('/', coalesce(state, '-'), escort_state, travel_state) FROM hublink.removal WHERE removal_reference = '$2'"; }
 # expect PARTY REF STATES SECONDS DESCRIPTION: the party reaches the states in time.
 expect() {
-    if wait_for "$1" "${4:-20}" "SELECT concat_ws('/', coalesce(state, '-'), escort_state, travel_state) = '$3' FROM hublink.removal WHERE removal_reference = '$2'"; then
+    if wait_states "$1" "$2" "$3" "${4:-20}"; then
         ok "$5: $1 is $3"
     else
         not_ok "$5: $1 is $3 (it is '$(states "$1" "$2")')"
     fi
 }
-# example NAME REF [JQ]: a shipped example for removal REF with a new messageId.
-example() {
-    jq -c --arg ref "$2" --arg id "$(cat /proc/sys/kernel/random/uuid)" \
-        ".removalId = \$ref | .messageId = \$id | ${3:-.}" "$EX/$1.json"
-}
-# answer PARTY JSON: the provider sends by hand (state machine, rows, outbox).
-answer() { qv "$1" "SELECT hublink.send_message(:'m')" m "$2" >/dev/null; }
 
 for p in hub tsp esp; do
-    q "$p" "SELECT pg_reload_conf()" >/dev/null
-    q "$p" "CREATE EXTENSION hublink CASCADE" >/dev/null 2>&1 || { echo "Bail out! CREATE EXTENSION failed at $p"; exit 1; }
-done
-for p in hub tsp esp; do
-    if wait_for "$p" 30 "SELECT state = 'connected' FROM hublink.worker_status"; then
+    if wait_connected "$p" 30; then
         ok "the $p worker is connected to the broker"
     else
         echo "Bail out! the $p worker did not connect: $(q "$p" "SELECT last_error FROM hublink.worker_status")"
@@ -200,7 +145,7 @@ R2=$(q hub "SELECT hublink.create_removal('CASE-88001', '[{\"personalDetails\": 
    \"travelDocuments\": [{\"type\": \"PASSPORT\", \"number\": \"FP123456\", \"issuingCountry\": \"BRA\"}],
    \"location\": {\"prisonId\": \"HMP_BRONZEFIELD\"}, \"risk\": {\"flags\": []}}]',
    '2026-05-01', '2026-05-10', '{\"description\": \"Sao Paulo\", \"country\": \"BRA\", \"airportCode\": \"GRU\"}')")
-OUT=$(PGHOST=${HOST[hub]} PGPORT=${PORT[hub]} psql -XqAt -d postgres -c "LISTEN hublink_status" \
+OUT=$(psql_at hub -XqAt -c "LISTEN hublink_status" \
           -c "SELECT hublink.request_travel_quotes('$R2')" 2>&1)
 if grep "notification \"hublink_status\"" <<<"$OUT" | grep "$R2" | grep -q '"to" : "quoting"'; then
     ok "a status change raises NOTIFY hublink_status with the removal reference"
