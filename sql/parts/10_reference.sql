@@ -28,14 +28,17 @@ CREATE TABLE hublink.message_type (
 );
 COMMENT ON TABLE hublink.message_type IS
     'Every message type: its schema file, its queue on the Hub broker (each queue Q has an error '
-    'queue Q-error), who sends and who consumes it, and its section of Schedule R Appendix A.';
+    'queue Q-error), who sends and who consumes it, and its section of Schedule R (Appendix A, '
+    'or B 4.17 for the reference-list updates of 45_reference_lists.sql).';
 COMMENT ON COLUMN hublink.message_type.message_type IS 'The envelope''s "messageType".';
 COMMENT ON COLUMN hublink.message_type.schema_name IS 'Name of the JSON Schema file in schemas/.';
 COMMENT ON COLUMN hublink.message_type.queue IS
     'Durable queue carrying this type; NULL for the error message, which goes to <queue>-error.';
 COMMENT ON COLUMN hublink.message_type.sender_party IS 'The party that publishes this type.';
 COMMENT ON COLUMN hublink.message_type.receiver_party IS 'The party that consumes this type.';
-COMMENT ON COLUMN hublink.message_type.appendix_section IS 'Section of Schedule R Appendix A.';
+COMMENT ON COLUMN hublink.message_type.appendix_section IS
+    'Section of Schedule R: 4.1 to 4.14 for the messages of Appendix A, B 4.17 for the '
+    'reference-list updates added for Appendix B, D for the error message.';
 
 INSERT INTO hublink.message_type VALUES
     ('EscortQuoteRequest',    'escort-quote-request',    'escort-quote-request',    'hub', 'esp', '4.1'),

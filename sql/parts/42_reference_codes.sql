@@ -1,8 +1,8 @@
 -- Reference data the conversation checks against (issue 4, section 1; Appendix B 4.17):
 -- reason-code lists and risk flags, rows that hublink_admin edits, never constants in C.
 -- A change to a list is announced: NOTIFY hublink_reference and a row in
--- hublink.reference_change (there is no message type for reference-data announcements in
--- Appendix A, so the other parties read the change log; see docs/hub.md).
+-- hublink.reference_change here, and at the Hub a Travel/EscortReferenceListUpdate message to
+-- each provider (Appendix B 4.17; 45_reference_lists.sql, docs/hub.md).
 
 DO $$
 BEGIN
@@ -43,7 +43,8 @@ CREATE TABLE hublink.reason_code (
 COMMENT ON TABLE hublink.reason_code IS
     'The codes of each reason list. A message whose reason code is not an active row of its '
     'list is rejected to the error queue. hublink_admin edits it; every change is announced '
-    '(hublink.reference_change, NOTIFY hublink_reference).';
+    '(hublink.reference_change, NOTIFY hublink_reference and, at the Hub, a reference-list '
+    'update message to each provider at commit).';
 COMMENT ON COLUMN hublink.reason_code.list IS 'The list.';
 COMMENT ON COLUMN hublink.reason_code.code IS 'The code as sent in messages.';
 COMMENT ON COLUMN hublink.reason_code.description IS 'What it means.';
@@ -143,8 +144,9 @@ CREATE TABLE hublink.reference_change (
 );
 COMMENT ON TABLE hublink.reference_change IS
     'Every change to a reason list or the risk flags, for the other parties (Appendix B 4.17: '
-    'an edit of a list prompts communication of the new data). Appendix A has no message type '
-    'for it, so it is a change log here plus NOTIFY hublink_reference, not an outbox message.';
+    'an edit of a list prompts communication of the new data): a change log plus NOTIFY '
+    'hublink_reference. At the Hub the reason lists are also sent to the providers '
+    '(hublink.announce_reason_list, Travel/EscortReferenceListUpdate); risk flags are not sent.';
 COMMENT ON COLUMN hublink.reference_change.reference_change_id IS 'Order of the changes.';
 COMMENT ON COLUMN hublink.reference_change.table_name IS 'reason_code or risk_flag.';
 COMMENT ON COLUMN hublink.reference_change.operation IS 'INSERT, UPDATE or DELETE.';

@@ -2,8 +2,8 @@
 BEGIN;
 SELECT plan(15);
 
-SELECT is((SELECT count(*)::int FROM hublink_test.example WHERE valid), 15,
-          'one shipped example per message type and the error message');
+SELECT is((SELECT count(*)::int FROM hublink_test.example WHERE valid), 17,
+          'one shipped example per message type (14 of Appendix A, 2 reference-list updates) and the error message');
 SELECT is_empty($$
     SELECT name, hublink.validate_message(body::jsonb) FROM hublink_test.example
      WHERE valid AND hublink.validate_message(body::jsonb) <> '[]'

