@@ -11,34 +11,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
 EX=$REPO/schemas/examples
-N=0 PASSED=0 FAILED=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
-check_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
-
-# The parties and their helpers (q, qv, wait_for, example, answer...) are shared with the demo.
-# shellcheck source=scripts/lib/parties.sh
-. "$REPO/scripts/lib/parties.sh"
-
-BASE=$(mktemp -d /tmp/hublink-e2e-conv.XXXXXX)
-chmod 0755 "$BASE"
-cleanup() {
-    local rc=$? p
-    if ((FAILED > 0)); then
-        for p in esp tsp hub; do
-            [[ -f $BASE/$p/pg.log ]] || continue
-            echo "# last lines of the $p log:"
-            tail -n 15 "$BASE/$p/pg.log" | sed 's/^/#   /'
-        done
-    fi
-    parties_stop "$BASE" || true
-    [[ -n ${KEEP_STACK:-} ]] || rm -rf "$BASE"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-parties_start "$BASE" || { echo "Bail out! the three parties did not start (see above)"; exit 1; }
+. "$HERE/lib.sh"
+conversation_start conv
 
 # expect PARTY REF STATES SECONDS DESCRIPTION: the party reaches the states in time.
 expect() {

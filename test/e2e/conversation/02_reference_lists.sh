@@ -10,34 +10,9 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
-N=0 PASSED=0 FAILED=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
-check_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
+. "$HERE/lib.sh"
 check_wait() { if wait_for "$2" "${4:-20}" "$3"; then ok "$1"; else not_ok "$1 (not within ${4:-20} s: $3)"; fi; }
-
-# shellcheck source=scripts/lib/parties.sh
-. "$REPO/scripts/lib/parties.sh"
-
-BASE=$(mktemp -d /tmp/hublink-e2e-ref.XXXXXX)
-chmod 0755 "$BASE"
-cleanup() {
-    local rc=$? p
-    if ((FAILED > 0)); then
-        for p in esp tsp hub; do
-            [[ -f $BASE/$p/pg.log ]] || continue
-            echo "# last lines of the $p log:"
-            tail -n 15 "$BASE/$p/pg.log" | sed 's/^/#   /'
-        done
-    fi
-    parties_stop "$BASE" || true
-    [[ -n ${KEEP_STACK:-} ]] || rm -rf "$BASE"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-parties_start "$BASE" || { echo "Bail out! the three parties did not start (see above)"; exit 1; }
+conversation_start ref
 for p in hub tsp esp; do
     if wait_connected "$p" 30; then
         ok "the $p worker is connected to the broker"

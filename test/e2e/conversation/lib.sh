@@ -1,0 +1,36 @@
+# test/e2e/conversation/lib.sh - what the three-party tests share: TAP counters and checks,
+# and the parties' lifecycle (start in a temp dir, logs on failure, stop on exit).
+# Usage, from a test:  . "$HERE/lib.sh"; conversation_start NAME
+# shellcheck shell=bash
+
+N=0 PASSED=0 FAILED=0
+ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
+check_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
+
+# The parties and their helpers (q, qv, wait_for, example, answer...) are shared with the demo.
+# shellcheck source=scripts/lib/parties.sh
+. "$REPO/scripts/lib/parties.sh"
+
+conversation_cleanup() {
+    local rc=$? p
+    if ((FAILED > 0)); then
+        for p in esp tsp hub; do
+            [[ -f $BASE/$p/pg.log ]] || continue
+            echo "# last lines of the $p log:"
+            tail -n 15 "$BASE/$p/pg.log" | sed 's/^/#   /'
+        done
+    fi
+    parties_stop "$BASE" || true
+    [[ -n ${KEEP_STACK:-} ]] || rm -rf "$BASE"
+    exit "$rc"
+}
+
+# conversation_start NAME: the three parties in a new temp dir ($BASE), stopped on exit.
+conversation_start() {
+    BASE=$(mktemp -d "/tmp/hublink-e2e-$1.XXXXXX")
+    chmod 0755 "$BASE"
+    trap conversation_cleanup EXIT
+    trap 'exit 130' INT TERM
+    parties_start "$BASE" || { echo "Bail out! the three parties did not start (see above)"; exit 1; }
+}
