@@ -281,6 +281,7 @@ CREATE TABLE hublink.travel_quote (
     travel_quote_reference   text NOT NULL,
     escort_quote_reference   text,
     total_amount             numeric(14,2) NOT NULL,
+    expected_amount          numeric(14,2),
     currency                 char(3) NOT NULL,
     refundable               boolean,
     hand_baggage_only        boolean,
@@ -296,6 +297,8 @@ COMMENT ON COLUMN hublink.travel_quote.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.travel_quote.travel_quote_reference IS 'The TSP''s travel quote reference.';
 COMMENT ON COLUMN hublink.travel_quote.escort_quote_reference IS 'The escort quote it goes with (escorted removals).';
 COMMENT ON COLUMN hublink.travel_quote.total_amount IS 'Total travel cost.';
+COMMENT ON COLUMN hublink.travel_quote.expected_amount IS
+    'The provider''s expected cost (total plus expected loss on cancellation), when stated: the best-value key.';
 COMMENT ON COLUMN hublink.travel_quote.currency IS 'ISO 4217 currency of total_amount.';
 COMMENT ON COLUMN hublink.travel_quote.refundable IS 'Refundable fare (travel conditions).';
 COMMENT ON COLUMN hublink.travel_quote.hand_baggage_only IS 'Hand baggage only fare.';

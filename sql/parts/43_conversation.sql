@@ -478,10 +478,12 @@ BEGIN
                     format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
             END IF;
             INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
-                                              escort_quote_reference, total_amount, currency, refundable,
-                                              hand_baggage_only, expires_at, conditions)
+                                              escort_quote_reference, total_amount, expected_amount,
+                                              currency, refundable, hand_baggage_only, expires_at,
+                                              conditions)
             VALUES (resp_id, rid, x ->> 'travelQuoteReference', x ->> 'escortQuoteReference',
-                    hublink.money(x #> '{costs,total}'), x #>> '{costs,total,currency}',
+                    hublink.money(x #> '{costs,total}'), hublink.money(x #> '{costs,expectedCost}'),
+                    x #>> '{costs,total,currency}',
                     (x #>> '{conditions,refundable}')::boolean,
                     (x #>> '{conditions,handBaggageOnly}')::boolean,
                     (x #>> '{conditions,expiresAt}')::timestamptz, x -> 'conditions')

@@ -427,7 +427,8 @@ BEGIN
             q := jsonb_strip_nulls(jsonb_build_object(
                 'travelQuoteReference', qref,
                 'escortQuoteReference', d.eq_ref,
-                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency)),
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
                 'itinerary', segs,
                 'conditions', jsonb_build_object(
                     'refundable', it.refundable,

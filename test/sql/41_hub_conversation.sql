@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 
 -- An example message for removal ref: a new messageId, the removal, optional text replacements
 -- (old => new, in order) and a body patch merged at the top level of the body.
@@ -133,6 +133,10 @@ SELECT is((SELECT array_agg(travel_quote_reference || ':' || total_amount ORDER 
              FROM hublink.removal_quotes((SELECT v FROM hublink_test.v WHERE k = 'r1'))),
           ARRAY['TSP-TQ-88412-2:10150.00', 'TSP-TQ-88412-1:10685.00'],
           'quotes ranked by best value, travel joined to escort');
+SELECT is((SELECT array_agg(travel_quote_reference || ':' || expected_total ORDER BY rank)
+             FROM hublink.removal_quotes((SELECT v FROM hublink_test.v WHERE k = 'r1'))),
+          ARRAY['TSP-TQ-88412-2:10390.00', 'TSP-TQ-88412-1:10685.00'],
+          'ranked by expected cost: the TSP''s expected cost (price plus expected loss on cancellation) plus the escort');
 
 -- --- re-quote (4.5): the risk changed before booking ------------------------------------------
 SELECT lives_ok($$SELECT hublink.set_risk((SELECT v FROM hublink_test.v WHERE k = 'r1'), 'HO-7731904', '{VIOLENT}')$$,

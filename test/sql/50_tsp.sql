@@ -1,7 +1,7 @@
 -- Travel provider engine (issue 5 sections 1-3): exact quotes, bookings, refunds and fees on
 -- a small fixed inventory embedded here, every decline reason, TIG rules and the loader.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 -- A small world: London, Manchester, Amsterdam, Lagos; BA direct, KL via Amsterdam.
 INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
@@ -96,6 +96,8 @@ SELECT is((SELECT jsonb_path_query_array(body, '$.quotes[*].costs.total.amount')
           '["5000.00", "6455.00", "5300.00"]', 'totals: KL via AMS 5 x 1000, BA GOVFLEX 2 x 1150 + 3 x 1385, BA K 2 x 1000 + 3 x 1100');
 SELECT is((SELECT array_agg(expected_cost ORDER BY quote_ref) FROM hublink.tsp_quote), '{6240.00,6755.00,7420.00}'::numeric[],
           'expected costs: KL 5000 + 0.4 x 5 x 620 (AMS-LOS 820 less the fixed 200 refund); BA flex 6455 + 0.4 x 750; BA K 5300 + 0.4 x 5300');
+SELECT is((SELECT jsonb_path_query_array(body, '$.quotes[*].costs.expectedCost.amount') FROM resp),
+          '["6240.00", "6755.00", "7420.00"]', 'each quote states its expected cost, the ranking key, to the Hub');
 SELECT is((SELECT body #>> '{quotes,1,conditions,refundable}' FROM resp), 'true', 'the refundable BA fare ranks above the cheaper non-refundable one');
 SELECT is((SELECT jsonb_path_query_array(body, '$.quotes[0].itinerary[*].flightNumber') FROM resp), '["1008", "587"]',
           'connection at AMS respects its 50-minute minimum (KL589 after 25 minutes is not offered)');
