@@ -7,7 +7,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(38);
+SELECT plan(43);
 
 SELECT is(current_setting('hublink.party'), 'tsp', 'this database plays the travel provider');
 SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'a fresh install answers by hand: no responder');
@@ -127,22 +127,29 @@ SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_messa
           (SELECT count(*)::int FROM hublink.outbox), 'every message sent is valid');
 
 -- A cancellation before booking has nothing to refund and is not answered.
-SELECT lives_ok($$SELECT hublink.handle_message(jsonb_set(m, '{removalId}', '"RMV-2026-905202"')) FROM req;
-                  SELECT hublink.handle_message(hublink_test.from_hub('TravelCancellation', 'RMV-2026-905202', jsonb_build_object(
+SELECT lives_ok($$SELECT hublink.handle_message(jsonb_set(m, '{removalId}', '"RMV-2026-905202"')) FROM req$$,
+                'a second removal is quoted');
+SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.from_hub('TravelCancellation', 'RMV-2026-905202', jsonb_build_object(
                       'travelQuoteReference', hublink_test.sent('TravelQuoteResponse') #>> '{body,quotes,0,travelQuoteReference}',
                       'command', 'CANCEL', 'reason', jsonb_build_object('code', 'RETURNEE_ILL'))))$$,
-                'a second removal is quoted, then cancelled before booking');
+                'then cancelled before booking');
 SELECT is(hublink_test.travel_state('RMV-2026-905202') || '/' || (SELECT count(*) FROM hublink.outbox WHERE message_type = 'TravelUpdate'),
           'cancelled/2', 'cancelled, and no TravelUpdate for it');
 
 -- Another responder is not replaced; switching off removes only the engine's rows.
+\o /dev/null
 SELECT hublink.tsp_auto_answer(false);
+\o
 INSERT INTO hublink.message_responder VALUES ('TravelQuoteRequest', 'hublink.record_message(jsonb)', 'someone else');
 SELECT throws_ok('SELECT hublink.tsp_auto_answer()', '23505', 'another responder answers some travel requests',
                  'switching on refuses to replace another responder');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 1, 'and registers nothing; switching off left it in place');
+SELECT is((SELECT count(*)::int FROM hublink.message_responder), 1, 'and registers nothing');
+SELECT is(hublink.tsp_auto_answer(false) || '/' || (SELECT string_agg(responder::text, ',') FROM hublink.message_responder),
+          '0/hublink.record_message(jsonb)', 'switching off leaves another responder in place');
 DELETE FROM hublink.message_responder;
+\o /dev/null
 SELECT hublink.tsp_auto_answer();
+\o
 SELECT is(hublink.tsp_auto_answer(false), 0, 'auto-answer off');
 SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'removes the rows');
 
