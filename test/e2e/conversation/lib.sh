@@ -26,11 +26,21 @@ conversation_cleanup() {
     exit "$rc"
 }
 
-# conversation_start NAME: the three parties in a new temp dir ($BASE), stopped on exit.
+# conversation_start NAME: the three parties in a new temp dir ($BASE), stopped on exit, each
+# worker connected to the broker (one TAP line per party).
 conversation_start() {
+    local p
     BASE=$(mktemp -d "/tmp/hublink-e2e-$1.XXXXXX")
     chmod 0755 "$BASE"
     trap conversation_cleanup EXIT
     trap 'exit 130' INT TERM
     parties_start "$BASE" || { echo "Bail out! the three parties did not start (see above)"; exit 1; }
+    for p in hub tsp esp; do
+        if wait_connected "$p" 30; then
+            ok "the $p worker is connected to the broker"
+        else
+            echo "Bail out! the $p worker did not connect: $(q "$p" "SELECT last_error FROM hublink.worker_status")"
+            exit 1
+        fi
+    done
 }
