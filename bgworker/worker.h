@@ -79,6 +79,8 @@ extern void hublink_shmem_attach_worker(void);
 extern void hublink_shmem_set_state(HublinkWorkerState state);
 extern void hublink_shmem_set_error(const char *error);
 extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n);
+/* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */
+extern bool hublink_shmem_take_jobs_changed(void);
 
 /* --- one message taken off the broker, until it is acked --------------------------------- */
 typedef struct HublinkDelivery

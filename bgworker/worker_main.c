@@ -4,8 +4,9 @@
  * One iteration: read whatever the broker sent (deliveries, publisher confirms); run one
  * transaction that marks confirmed outbox rows sent, applies a batch of deliveries, runs due
  * handler retries and fetches outbox rows to publish; after the commit, ack the batch and
- * publish the fetched rows. Then wait on the latch (set by hublink.send at commit, and by
- * signals) and the broker socket, with a timeout only for heartbeats, backoff and retries.
+ * publish the fetched rows. Due jobs (hublink.worker_job: timers, purges) run in their own
+ * transaction. Then wait on the latch (set by hublink.send at commit, and by signals) and the
+ * broker socket, with a timeout only for heartbeats, backoff, retries and the next job.
  * No transaction, and so no lock, is open while waiting.
  *
  * Start-up finishes what a crash left half done without special code: unacked deliveries
@@ -32,6 +33,7 @@
 #include "connection.h"
 #include "counters.h"
 #include "inbox.h"
+#include "jobs.h"
 #include "outbox.h"
 #include "pending.h"
 #include "worker.h"
@@ -317,6 +319,11 @@ wait_for_events(void)
 
 		timeout = timeout < 0 ? retry : Min(timeout, retry);
 	}
+	{
+		long job = ms_until(hublink_jobs_next());
+
+		timeout = timeout < 0 ? job : Min(timeout, job);
+	}
 	if (timeout >= 0)
 		events |= WL_TIMEOUT;
 
@@ -329,6 +336,8 @@ wait_for_events(void)
 		ResetLatch(MyLatch);
 		/* Set by hublink.send at commit (or a signal): there may be rows to publish. */
 		outbox_dirty = true;
+		if (hublink_shmem_take_jobs_changed())
+			hublink_jobs_reschedule();
 	}
 	CHECK_FOR_INTERRUPTS();
 }
@@ -375,6 +384,14 @@ hublink_worker_main(Datum arg)
 		}
 		hublink_conn_try();
 		(void) read_broker();
+
+		/* Jobs (timers, purges) run with or without a broker, in a transaction of their own. */
+		if (hublink_jobs_next() <= GetCurrentTimestamp())
+		{
+			begin_transaction("running jobs");
+			hublink_jobs_run();
+			commit_transaction();
+		}
 
 		more = false;
 		if (hublink_pending_count() > 0 || hublink_outbox_has_confirmed() ||

@@ -45,6 +45,7 @@ typedef struct WorkerShared
 	TimestampTz started_at;
 	char last_error[ERROR_LEN];
 	TimestampTz last_error_at;
+	bool jobs_changed; /* hublink.worker_job changed: re-read when the next job is due */
 	int n_queues;
 	QueueStats queues[MAX_QUEUE_STATS];
 } WorkerShared;
@@ -206,6 +207,7 @@ hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n)
 /* --- waking the worker at commit --------------------------------------------------------- */
 
 static bool wake_pending = false;
+static bool jobs_wake_pending = false;
 static bool wake_callback_registered = false;
 
 static void
@@ -232,16 +234,34 @@ wake_at_commit(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			/* After PREPARE the rows become visible at COMMIT PREPARED; see docs/worker.md. */
-			if (wake_pending)
+			if (jobs_wake_pending && shared != NULL)
+			{
+				SpinLockAcquire(&shared->mutex);
+				shared->jobs_changed = true;
+				SpinLockRelease(&shared->mutex);
+			}
+			if (wake_pending || jobs_wake_pending)
 				wake_worker();
 			wake_pending = false;
+			jobs_wake_pending = false;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			wake_pending = false;
+			jobs_wake_pending = false;
 			break;
 		default:
 			break;
+	}
+}
+
+static void
+register_wake_callback(void)
+{
+	if (!wake_callback_registered)
+	{
+		RegisterXactCallback(wake_at_commit, NULL);
+		wake_callback_registered = true;
 	}
 }
 
@@ -250,13 +270,34 @@ PG_FUNCTION_INFO_V1(hublink_wake_worker_at_commit);
 Datum
 hublink_wake_worker_at_commit(PG_FUNCTION_ARGS)
 {
-	if (!wake_callback_registered)
-	{
-		RegisterXactCallback(wake_at_commit, NULL);
-		wake_callback_registered = true;
-	}
+	register_wake_callback();
 	wake_pending = true;
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(hublink_wake_worker_for_jobs_at_commit);
+
+/* hublink.schedule_worker_job: a job became due sooner than the worker thinks. */
+Datum
+hublink_wake_worker_for_jobs_at_commit(PG_FUNCTION_ARGS)
+{
+	register_wake_callback();
+	jobs_wake_pending = true;
+	PG_RETURN_VOID();
+}
+
+bool
+hublink_shmem_take_jobs_changed(void)
+{
+	bool changed;
+
+	if (shared == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	changed = shared->jobs_changed;
+	shared->jobs_changed = false;
+	SpinLockRelease(&shared->mutex);
+	return changed;
 }
 
 /* --- the status functions behind hublink.worker_status ----------------------------------- */

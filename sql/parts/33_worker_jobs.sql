@@ -1,0 +1,119 @@
+-- The worker's periodic jobs (docs/worker.md, "Jobs"): workflow timers, retention purges,
+-- the flush of logon events, monitoring checks. Each job is a row naming a function; the
+-- worker calls hublink.run_worker_jobs() in its own transaction whenever the earliest
+-- next_run_at is due, and sleeps until then otherwise. A job that wants to run earlier (a new
+-- timer due sooner) calls hublink.schedule_worker_job, which wakes the worker at commit.
+
+CREATE TABLE hublink.worker_job (
+    job_name        text PRIMARY KEY CHECK (job_name ~ '^[a-z][a-z0-9_]*$'),
+    job_function    regprocedure NOT NULL,
+    run_every       interval NOT NULL CHECK (run_every > interval '0'),
+    enabled         boolean NOT NULL DEFAULT true,
+    next_run_at     timestamptz NOT NULL DEFAULT '-infinity',
+    last_started_at timestamptz,
+    last_duration   interval,
+    last_error      text,
+    last_error_at   timestamptz,
+    runs            bigint NOT NULL DEFAULT 0,
+    failures        bigint NOT NULL DEFAULT 0,
+    description     text NOT NULL
+);
+COMMENT ON TABLE hublink.worker_job IS
+    'The background worker''s periodic jobs, one row each. The worker runs a job when its '
+    'next_run_at is due, in a subtransaction of its own, so one failing job neither stops '
+    'the others nor the message traffic. Admins may disable a job or change run_every.';
+COMMENT ON COLUMN hublink.worker_job.job_name IS 'Name of the job (lower case, underscores).';
+COMMENT ON COLUMN hublink.worker_job.job_function IS
+    'The function the job runs: no arguments, returns timestamptz: when it next wants to run '
+    '(NULL: after run_every). It is called by the worker as the extension owner.';
+COMMENT ON COLUMN hublink.worker_job.run_every IS
+    'The longest wait between two runs; a job may ask to run sooner by its return value.';
+COMMENT ON COLUMN hublink.worker_job.enabled IS 'False: the worker does not run this job.';
+COMMENT ON COLUMN hublink.worker_job.next_run_at IS 'When the worker next runs the job.';
+COMMENT ON COLUMN hublink.worker_job.last_started_at IS 'When the last run started.';
+COMMENT ON COLUMN hublink.worker_job.last_duration IS 'How long the last run took.';
+COMMENT ON COLUMN hublink.worker_job.last_error IS 'The error of the last failed run (kept after later successes).';
+COMMENT ON COLUMN hublink.worker_job.last_error_at IS 'When the last failed run failed.';
+COMMENT ON COLUMN hublink.worker_job.runs IS 'Runs since the extension was installed.';
+COMMENT ON COLUMN hublink.worker_job.failures IS 'Failed runs since the extension was installed.';
+COMMENT ON COLUMN hublink.worker_job.description IS 'What the job does, for the admin.';
+
+CREATE FUNCTION hublink.wake_worker_for_jobs_at_commit() RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_wake_worker_for_jobs_at_commit';
+COMMENT ON FUNCTION hublink.wake_worker_for_jobs_at_commit() IS
+    'Tells the worker, when this transaction commits, that hublink.worker_job changed, so it '
+    're-reads when its next job is due.';
+REVOKE ALL ON FUNCTION hublink.wake_worker_for_jobs_at_commit() FROM PUBLIC;
+
+CREATE FUNCTION hublink.schedule_worker_job(p_job_name text, p_at timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE hublink.worker_job SET next_run_at = least(next_run_at, p_at)
+     WHERE job_name = p_job_name AND next_run_at > p_at;
+    IF FOUND THEN
+        PERFORM hublink.wake_worker_for_jobs_at_commit();
+    ELSIF NOT EXISTS (SELECT 1 FROM hublink.worker_job WHERE job_name = p_job_name) THEN
+        RAISE EXCEPTION 'no worker job named "%"', p_job_name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'hublink.worker_job has no row with that job_name.',
+                  HINT = 'SELECT job_name FROM hublink.worker_job lists the jobs.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.schedule_worker_job(text, timestamptz) IS
+    'Asks the worker to run a job no later than p_at (it never postpones one), waking the '
+    'worker at commit; for example when a new timer is due before the job''s next run.';
+REVOKE ALL ON FUNCTION hublink.schedule_worker_job(text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION hublink.run_worker_jobs() RETURNS timestamptz
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j         hublink.worker_job;
+    wanted    timestamptz;
+    started   timestamptz;
+    message   text;
+BEGIN
+    FOR j IN SELECT * FROM hublink.worker_job
+              WHERE enabled AND next_run_at <= clock_timestamp()
+              ORDER BY next_run_at, job_name
+              FOR UPDATE SKIP LOCKED
+    LOOP
+        started := clock_timestamp();
+        BEGIN
+            EXECUTE format('SELECT %s()', j.job_function::regproc) INTO wanted;
+            UPDATE hublink.worker_job
+               SET next_run_at = least(coalesce(wanted, started + run_every), started + run_every),
+                   last_started_at = started,
+                   last_duration = clock_timestamp() - started,
+                   runs = runs + 1
+             WHERE job_name = j.job_name;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+            RAISE WARNING 'hublink worker job "%" failed: %', j.job_name, message
+                USING DETAIL = 'The job runs again after its run_every.',
+                      HINT = 'See hublink.worker_job.last_error.';
+            UPDATE hublink.worker_job
+               SET next_run_at = started + run_every,
+                   last_started_at = started,
+                   last_duration = clock_timestamp() - started,
+                   last_error = message,
+                   last_error_at = clock_timestamp(),
+                   runs = runs + 1,
+                   failures = failures + 1
+             WHERE job_name = j.job_name;
+        END;
+    END LOOP;
+    RETURN (SELECT min(next_run_at) FROM hublink.worker_job WHERE enabled);
+END;
+$$;
+COMMENT ON FUNCTION hublink.run_worker_jobs() IS
+    'Runs every enabled worker job that is due, each in its own subtransaction, and returns '
+    'when the next one is due (NULL: no job enabled). Called by the worker; callable by an '
+    'admin to run due jobs at once.';
+REVOKE ALL ON FUNCTION hublink.run_worker_jobs() FROM PUBLIC;
