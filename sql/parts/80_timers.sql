@@ -248,14 +248,14 @@ CREATE FUNCTION hublink.start_timer(p_kind text, p_removal_id bigint, p_machine 
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    party  text := current_setting('hublink.party', true);
+    v_party text := current_setting('hublink.party', true);
     dest   text;
     rule   hublink.timer_rule;
     id     bigint;
     due    timestamptz;
 BEGIN
     IF p_anchor_at IS NULL
-       OR NOT EXISTS (SELECT FROM hublink.timer_kind_party k WHERE k.kind = p_kind AND k.party = start_timer.party) THEN
+       OR NOT EXISTS (SELECT FROM hublink.timer_kind_party k WHERE k.kind = p_kind AND k.party = v_party) THEN
         RETURN NULL;
     END IF;
     SELECT r.destination ->> 'country' INTO dest FROM hublink.removal r WHERE r.removal_id = p_removal_id;
@@ -267,7 +267,7 @@ BEGIN
     PERFORM hublink.cancel_timers(p_removal_id, p_kind, p_watches, 'replaced by a newer timer for the same thing');
     INSERT INTO hublink.timer (kind, party, removal_id, machine, watches, message_type, provider,
                                destination, timer_rule_id, cause_message_id, anchor_at, due_at, detail)
-    VALUES (p_kind, party, p_removal_id, p_machine, p_watches, p_message_type, p_provider,
+    VALUES (p_kind, v_party, p_removal_id, p_machine, p_watches, p_message_type, p_provider,
             dest, rule.timer_rule_id, p_cause_message_id, p_anchor_at, due, coalesce(p_detail, '{}'))
     RETURNING timer_id INTO id;
     PERFORM hublink.schedule_worker_job('fire_timers', due);
