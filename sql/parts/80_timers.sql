@@ -174,7 +174,7 @@ COMMENT ON COLUMN hublink.timer.due_at IS 'When it fires: anchor_at plus the rul
 COMMENT ON COLUMN hublink.timer.status IS 'pending, fired or cancelled (hublink.timer_status).';
 COMMENT ON COLUMN hublink.timer.created_at IS 'When it was started.';
 COMMENT ON COLUMN hublink.timer.fired_at IS 'When it fired.';
-COMMENT ON COLUMN hublink.timer.lateness IS 'fired_at - due_at.';
+COMMENT ON COLUMN hublink.timer.lateness IS 'How long after it could first fire it fired: fired_at - greatest(due_at, created_at).';
 COMMENT ON COLUMN hublink.timer.late IS 'True when lateness exceeded the kind''s late_after (it fired after downtime).';
 COMMENT ON COLUMN hublink.timer.alert_id IS 'The alert it raised.';
 COMMENT ON COLUMN hublink.timer.action_message_id IS 'The messageId its rule''s action sent, if any.';
@@ -264,6 +264,13 @@ BEGIN
         RETURN NULL;
     END IF;
     due := p_anchor_at + rule.fire_offset;
+    -- The same timer again (each quote of a response re-arms quote_expiry): keep the pending one.
+    SELECT t.timer_id INTO id FROM hublink.timer t
+     WHERE t.kind = p_kind AND t.removal_id = p_removal_id AND t.watches = p_watches AND t.status = 'pending'
+       AND t.due_at = due AND t.detail = coalesce(p_detail, '{}') AND t.timer_rule_id = rule.timer_rule_id;
+    IF FOUND THEN
+        RETURN id;
+    END IF;
     PERFORM hublink.cancel_timers(p_removal_id, p_kind, p_watches, 'replaced by a newer timer for the same thing');
     INSERT INTO hublink.timer (kind, party, removal_id, machine, watches, message_type, provider,
                                destination, timer_rule_id, cause_message_id, anchor_at, due_at, detail)
@@ -316,6 +323,7 @@ DECLARE
     ref     text;
     still   boolean := true;
     now_    timestamptz;
+    v_lateness interval;
     alert   bigint;
     sent    text;
 BEGIN
@@ -333,19 +341,22 @@ BEGIN
         PERFORM hublink.cancel_timers(t.removal_id, t.kind, t.watches, 'its cause was gone when it was due');
         RETURN false;
     END IF;
+    -- Lateness counts from when the timer could first fire: one started already overdue (a
+    -- deadline nearer than its warning) is not late, one held up by downtime is.
     now_ := clock_timestamp();
+    v_lateness := now_ - greatest(t.due_at, t.created_at);
     alert := hublink.raise_alert(
         k.alert_kind, format(k.subject_template, ref, t.watches), t.removal_id,
         t.detail || jsonb_build_object(
             'timerId', t.timer_id, 'timerKind', t.kind, 'watches', t.watches,
             'causeMessageId', t.cause_message_id, 'anchorAt', t.anchor_at, 'dueAt', t.due_at,
-            'firedAt', now_, 'late', now_ - t.due_at > k.late_after,
-            'latenessSeconds', round(extract(epoch FROM now_ - t.due_at)::numeric, 3),
+            'firedAt', now_, 'late', v_lateness > k.late_after,
+            'latenessSeconds', round(extract(epoch FROM v_lateness)::numeric, 3),
             'timerRuleId', t.timer_rule_id),
         rule.severity, t.due_at);
     UPDATE hublink.timer x
-       SET status = 'fired', fired_at = now_, lateness = now_ - x.due_at,
-           late = now_ - x.due_at > k.late_after, alert_id = alert
+       SET status = 'fired', fired_at = now_, lateness = v_lateness,
+           late = v_lateness > k.late_after, alert_id = alert
      WHERE x.timer_id = t.timer_id;
     -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
     -- other timers it concerns, not this one.
@@ -359,8 +370,9 @@ $$;
 COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
     'Fires one pending timer: cancels it instead when its kind''s still_due_function says its '
     'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
-    'hublink_alert) with its due time and lateness, marks it fired (late when later than the '
-    'kind''s late_after), then runs its rule''s action. True when it fired.';
+    'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
+    'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
+    'rule''s action. True when it fired.';
 REVOKE ALL ON FUNCTION hublink.fire_timer(bigint) FROM PUBLIC;
 
 CREATE FUNCTION hublink.fire_due_timers(p_limit integer DEFAULT 500) RETURNS integer
