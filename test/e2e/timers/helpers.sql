@@ -4,8 +4,9 @@
 -- worker applies an inbound message. Everything lives in schema timer_test.
 CREATE SCHEMA IF NOT EXISTS timer_test;
 
--- A removal of one returnee to Lagos (NGA); escorted when the returnee is DISRUPTIVE.
-CREATE OR REPLACE FUNCTION timer_test.new_removal(ho text, escorted boolean, leave date)
+-- A removal of one returnee to a country (Lagos, Nigeria unless told); escorted when the
+-- returnee is DISRUPTIVE.
+CREATE OR REPLACE FUNCTION timer_test.new_removal(ho text, escorted boolean, leave date, country text DEFAULT 'NGA')
     RETURNS text LANGUAGE sql AS $$
     SELECT hublink.create_removal('CASE-' || ho, jsonb_build_array(jsonb_build_object(
         'personalDetails', jsonb_build_object('hoReturneeReference', ho,
@@ -15,7 +16,7 @@ CREATE OR REPLACE FUNCTION timer_test.new_removal(ho text, escorted boolean, lea
                                                                 'issuingCountry', 'NGA', 'expiryDate', '2031-01-01')),
         'location', jsonb_build_object('detentionCentreId', 'HARMONDSWORTH_IRC'),
         'risk', jsonb_build_object('flags', CASE WHEN escorted THEN '["DISRUPTIVE"]'::jsonb ELSE '[]'::jsonb END))),
-        leave, leave + 3, '{"description": "Lagos, Nigeria", "country": "NGA", "airportCode": "LOS"}') $$;
+        leave, leave + 3, jsonb_build_object('description', 'Destination in ' || country, 'country', country)) $$;
 
 CREATE OR REPLACE FUNCTION timer_test.ho(ref text) RETURNS text LANGUAGE sql AS $$
     SELECT t.ho_returnee_reference FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
