@@ -192,9 +192,10 @@ COMMENT ON INDEX hublink.timer_cause IS 'Finds the pending timers a message star
 CREATE INDEX timer_removal ON hublink.timer (removal_id);
 COMMENT ON INDEX hublink.timer_removal IS 'The timers of one removal.';
 GRANT SELECT ON hublink.timer TO hublink_admin, hublink_caseworker;
+-- The timers are data of the removals and are dumped with them. The rules are reference data
+-- shipped by this script, like the other reference tables: dumping them would clash with the
+-- shipped rows on restore (docs/timers.md).
 SELECT pg_catalog.pg_extension_config_dump('hublink.timer', '');
-SELECT pg_catalog.pg_extension_config_dump('hublink.timer_rule', '');
-SELECT pg_catalog.pg_extension_config_dump('hublink.timer_answer', '');
 
 -- The most specific rule for a timer; NULL when none matches or it is disabled.
 CREATE FUNCTION hublink.timer_rule_for(p_kind text, p_message_type text, p_provider text,

@@ -135,6 +135,7 @@ COMMENT ON FUNCTION hublink.timer_on_transition() IS
     'starts response_sla, counted from its enqueue time; its answer stops it. At the Hub, an '
     'escort quote request starts escort_unconfirmed, and any request sent stops quote_expiry '
     '(a booking is requested, or new quotes are).';
+REVOKE ALL ON FUNCTION hublink.timer_on_transition() FROM PUBLIC;
 CREATE TRIGGER timer_on_transition AFTER INSERT ON hublink.state_transition
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_transition();
 
@@ -162,6 +163,7 @@ $$;
 COMMENT ON FUNCTION hublink.timer_on_removal_state() IS
     'Trigger on hublink.removal: when a machine reaches a terminal state (hublink.state_machine_states), '
     'cancels the pending timers of that machine, or of the whole removal for the removal machine.';
+REVOKE ALL ON FUNCTION hublink.timer_on_removal_state() FROM PUBLIC;
 CREATE TRIGGER timer_on_removal_state AFTER UPDATE OF state, escort_state, travel_state ON hublink.removal
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_removal_state();
 
@@ -194,6 +196,7 @@ $$;
 COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
     'Trigger on hublink.travel_quote at the Hub: (re)starts quote_expiry on the expiry of the '
     'best-value quote that can still be booked.';
+REVOKE ALL ON FUNCTION hublink.timer_on_travel_quote() FROM PUBLIC;
 CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_travel_quote();
 
@@ -250,6 +253,7 @@ COMMENT ON FUNCTION hublink.timer_on_travel_booking() IS
     'Trigger on hublink.travel_booking at the Hub: a booking request starts ticketing_deadline '
     '(anchored at its quote''s expiry); a decline cancels it; an acceptance starts '
     'refund_deadline (refundable fares only) and tig_notification, anchored at the first departure.';
+REVOKE ALL ON FUNCTION hublink.timer_on_travel_booking() FROM PUBLIC;
 CREATE TRIGGER timer_on_travel_booking AFTER INSERT OR UPDATE OF outcome ON hublink.travel_booking
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_travel_booking();
 
@@ -264,6 +268,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_ticket() IS 'Trigger on hublink.ticket: a ticket issued ends ticketing_deadline.';
+REVOKE ALL ON FUNCTION hublink.timer_on_ticket() FROM PUBLIC;
 CREATE TRIGGER timer_on_ticket AFTER INSERT ON hublink.ticket
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_ticket();
 
@@ -281,6 +286,7 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_escort_booking() IS
     'Trigger on hublink.escort_booking: an accepted escort booking ends escort_unconfirmed.';
+REVOKE ALL ON FUNCTION hublink.timer_on_escort_booking() FROM PUBLIC;
 CREATE TRIGGER timer_on_escort_booking AFTER UPDATE OF outcome ON hublink.escort_booking
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_escort_booking();
 
@@ -304,6 +310,7 @@ $$;
 COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
     'Trigger on hublink.itinerary_segment: after a flight change, the pending timers anchored at '
     'the first departure of that quote count from the new one.';
+REVOKE ALL ON FUNCTION hublink.timer_on_itinerary() FROM PUBLIC;
 CREATE TRIGGER timer_on_itinerary AFTER INSERT OR UPDATE OF current, start_time ON hublink.itinerary_segment
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_itinerary();
 
@@ -327,5 +334,6 @@ $$;
 COMMENT ON FUNCTION hublink.timer_on_outbox_sent() IS
     'Trigger on hublink.outbox: when the broker confirms a request, its response SLA counts from '
     'that moment (Schedule R Appendix D) instead of from the outbox row''s creation.';
+REVOKE ALL ON FUNCTION hublink.timer_on_outbox_sent() FROM PUBLIC;
 CREATE TRIGGER timer_on_outbox_sent AFTER UPDATE OF sent_at ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_outbox_sent();
