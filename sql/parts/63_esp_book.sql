@@ -95,8 +95,9 @@ DECLARE
 BEGIN
     cands := ARRAY(SELECT e.escort_id FROM hublink.esp_escort e
                     WHERE e.active AND hublink.esp_free(e.escort_id, first_day, days, keep_booking));
-    -- Greedy, most constrained position first; each takes the eligible escort fit for the
-    -- fewest positions (ties: the one keep_booking already has there, then by ID).
+    -- Greedy, most constrained position first; each takes the booking's own escort for it if
+    -- fit, else the least qualified fit escort (fit for the fewest positions of the plan, then
+    -- weakest physique, not a leader, fewest languages, then by ID), keeping scarce skills free.
     FOR p IN SELECT x.* FROM hublink.esp_plan_position x
               WHERE x.plan_id = esp_fill_team.plan_id
               ORDER BY (SELECT count(*) FROM hublink.esp_escort c
@@ -108,7 +109,8 @@ BEGIN
                                  AND b.escort_id = c.escort_id),
                   (SELECT count(*) FROM hublink.esp_plan_position y
                     WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c)),
-                  c.escort_id
+                  (SELECT x.strength FROM hublink.esp_physique x WHERE x.physique = c.physique),
+                  c.team_leader, cardinality(c.languages), c.escort_id
          LIMIT 1;
         IF FOUND THEN
             used := used || pick;
@@ -121,8 +123,9 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint) IS
     'Assigns free escorts (hublink.esp_free) to the positions of a plan for the duty days from '
-    'first_day: most constrained position first, each taking the eligible escort fit for the '
-    'fewest positions (keep_booking''s own escort first). Returns the positions filled; fewer '
+    'first_day: most constrained position first, each taking keep_booking''s own escort when fit, '
+    'else the least qualified fit escort (fewest positions fit, weakest physique, not a leader, '
+    'fewest languages, then ID). Returns the positions filled; fewer '
     'rows than positions means the roster cannot staff the plan. Greedy, not an exhaustive '
     'matching (docs/esp.md).';
 
