@@ -56,17 +56,21 @@ CREATE TABLE hublink.esp_role (
     role        text PRIMARY KEY CHECK (role ~ '^[A-Z][A-Z0-9_]{1,39}$'),
     hourly_rate numeric(14,2) NOT NULL CHECK (hourly_rate >= 0),
     leader      boolean NOT NULL DEFAULT false,
+    medic       boolean NOT NULL DEFAULT false,
     description text NOT NULL
 );
+-- The rules pick roles by these flags: one leading role, one medic role, one other (the officer).
+CREATE UNIQUE INDEX esp_role_kind ON hublink.esp_role (leader, medic);
 COMMENT ON TABLE hublink.esp_role IS 'Roles of escort positions (escortPosition.role) and what an hour of each costs.';
 COMMENT ON COLUMN hublink.esp_role.role IS 'Role code: TEAM_LEADER, ESCORT, MEDIC.';
 COMMENT ON COLUMN hublink.esp_role.hourly_rate IS 'Rate per hour of effort, in the currency setting.';
 COMMENT ON COLUMN hublink.esp_role.leader IS 'Only escorts qualified to lead (esp_escort.team_leader) fill it; position 1 has it.';
+COMMENT ON COLUMN hublink.esp_role.medic IS 'The medic''s role: filled only by medics (esp_escort.medic), and only they fill it.';
 COMMENT ON COLUMN hublink.esp_role.description IS 'What the role does.';
 INSERT INTO hublink.esp_role VALUES
-    ('TEAM_LEADER', 40.00, true, 'Leads the escort team; position 1. Filled by an escort qualified to lead.'),
-    ('ESCORT', 32.00, false, 'Escort officer.'),
-    ('MEDIC', 45.00, false, 'Paramedic or nurse; filled only by a medic.');
+    ('TEAM_LEADER', 40.00, true, false, 'Leads the escort team; position 1. Filled by an escort qualified to lead.'),
+    ('ESCORT', 32.00, false, false, 'Escort officer.'),
+    ('MEDIC', 45.00, false, true, 'Paramedic or nurse; filled only by a medic.');
 
 CREATE TABLE hublink.esp_physique (
     physique    text PRIMARY KEY CHECK (physique ~ '^[A-Z][A-Z0-9_]{1,39}$'),

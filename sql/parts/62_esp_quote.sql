@@ -92,6 +92,10 @@ DECLARE
     lang      text;
     need_med  boolean := false;
     n         integer := 0;
+    -- Roles by kind (esp_role flags), not by name.
+    r_lead    constant text := (SELECT x.role FROM hublink.esp_role x WHERE x.leader AND NOT x.medic);
+    r_officer constant text := (SELECT x.role FROM hublink.esp_role x WHERE NOT x.leader AND NOT x.medic);
+    r_medic   constant text := (SELECT x.role FROM hublink.esp_role x WHERE x.medic AND NOT x.leader);
 BEGIN
     FOR r IN SELECT x FROM jsonb_array_elements(returnees) x LOOP
         SELECT greatest(per_ret, max(g.escorts)), bool_or(g.same_gender), bool_or(g.medic) OR need_med
@@ -110,7 +114,7 @@ BEGIN
         FOR i IN 1..k LOOP
             n := n + 1;
             escort_number := n;
-            role := CASE WHEN n = 1 THEN 'TEAM_LEADER' ELSE 'ESCORT' END;
+            role := CASE WHEN n = 1 THEN r_lead ELSE r_officer END;
             -- X (unspecified) asks for no particular sex.
             gender := CASE WHEN r ->> 'gender' IN ('M', 'F') AND (coalesce(same_all, false) OR i <= same_n)
                            THEN r ->> 'gender' END;
@@ -125,7 +129,7 @@ BEGIN
     WHILE n < hublink.esp_setting('min_team_size')::integer LOOP
         n := n + 1;
         escort_number := n;
-        role := CASE WHEN n = 1 THEN 'TEAM_LEADER' ELSE 'ESCORT' END;
+        role := CASE WHEN n = 1 THEN r_lead ELSE r_officer END;
         gender := NULL;
         physique := (SELECT p.physique FROM hublink.esp_physique p ORDER BY p.strength LIMIT 1);
         languages := ARRAY[working];
@@ -135,7 +139,7 @@ BEGIN
     END LOOP;
     IF need_med THEN
         escort_number := n + 1;
-        role := 'MEDIC';
+        role := r_medic;
         gender := NULL;
         physique := (SELECT p.physique FROM hublink.esp_physique p ORDER BY p.strength LIMIT 1);
         languages := ARRAY[working];
@@ -150,7 +154,8 @@ COMMENT ON FUNCTION hublink.esp_positions(jsonb) IS
     'conditions ask (at least escorts_per_returnee), of the strongest physique its flags ask, the '
     'first same_gender_escorts_per_returnee of them (all, when a flag says same_gender) of its sex, '
     'its first escort speaking the language of its nationality (esp_language_rule); at least '
-    'min_team_size officers; position 1 leads; one medic when any flag or condition asks.';
+    'min_team_size officers; position 1 takes the leading role, the others the officer''s; one '
+    'position in the medic''s role when any flag or condition asks (roles by their esp_role flags).';
 
 CREATE FUNCTION hublink.esp_place(kind text, location jsonb, destination jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
