@@ -82,52 +82,97 @@ COMMENT ON FUNCTION hublink.esp_free(text, date, integer, bigint) IS
     'Whether an escort with a name on file is on the roster for each of days days from first_day '
     'and on duty for no booking then (the duties of keep_booking do not count).';
 
+-- One augmenting path (Kuhn's algorithm): give position pos an escort, moving the holders of
+-- its candidates to other candidates of theirs where that frees one.
+CREATE FUNCTION hublink.esp_augment(elig jsonb, assign jsonb, pos text, visited text[]) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e      text;
+    holder text;
+    r      jsonb;
+BEGIN
+    FOR e IN SELECT x FROM jsonb_array_elements_text(elig -> pos) WITH ORDINALITY y(x, o) ORDER BY o LOOP
+        CONTINUE WHEN e = ANY (visited);
+        visited := visited || e;
+        SELECT k INTO holder FROM jsonb_each_text(assign) z(k, v) WHERE v = e;
+        IF holder IS NULL THEN
+            RETURN jsonb_build_object('assign', assign || jsonb_build_object(pos, e), 'visited', to_jsonb(visited));
+        END IF;
+        r := hublink.esp_augment(elig, assign, holder, visited);
+        visited := ARRAY(SELECT jsonb_array_elements_text(r -> 'visited'));
+        IF jsonb_typeof(r -> 'assign') = 'object' THEN
+            RETURN jsonb_build_object('assign', (r -> 'assign') || jsonb_build_object(pos, e), 'visited', r -> 'visited');
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('assign', NULL, 'visited', to_jsonb(visited));
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_augment(jsonb, jsonb, text, text[]) IS
+    'An augmenting path for position pos in a team assignment {position: escort}, candidates per '
+    'position in elig {position: [escort, ...]} in order of preference: {assign: the new '
+    'assignment or null, visited: escorts tried}.';
+
 CREATE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booking bigint DEFAULT NULL)
     RETURNS TABLE (escort_number integer, escort_id text)
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    days  constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
-    cands text[];
-    used  text[] := '{}';
-    p     hublink.esp_plan_position;
-    pick  text;
+    days   constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
+    cands  text[];
+    elig   jsonb;
+    assign jsonb := '{}';
+    p      hublink.esp_plan_position;
+    pick   text;
+    r      jsonb;
 BEGIN
     cands := ARRAY(SELECT e.escort_id FROM hublink.esp_escort e
                     WHERE e.active AND hublink.esp_free(e.escort_id, first_day, days, keep_booking));
-    -- Greedy, most constrained position first; each takes the booking's own escort for it if
-    -- fit, else the least qualified fit escort (fit for the fewest positions of the plan, then
-    -- weakest physique, not a leader, fewest languages, then by ID), keeping scarce skills free.
+    -- Per position its fit free escorts, best first: the booking's own escort for it, then the
+    -- least qualified (fit for the fewest positions of the plan, weakest physique, not a
+    -- leader, fewest languages, then by ID), so that scarce skills stay free.
+    SELECT coalesce(jsonb_object_agg(x.escort_number::text, coalesce(
+               (SELECT jsonb_agg(c.escort_id ORDER BY
+                        NOT EXISTS (SELECT FROM hublink.esp_booking_escort b
+                                     WHERE b.booking_id = keep_booking AND b.escort_number = x.escort_number
+                                       AND b.escort_id = c.escort_id),
+                        (SELECT count(*) FROM hublink.esp_plan_position y
+                          WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c)),
+                        (SELECT ph.strength FROM hublink.esp_physique ph WHERE ph.physique = c.physique),
+                        c.team_leader, cardinality(c.languages), c.escort_id)
+                  FROM hublink.esp_escort c WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c)), '[]')), '{}')
+      INTO elig
+      FROM hublink.esp_plan_position x WHERE x.plan_id = esp_fill_team.plan_id;
+    -- Greedy first, most constrained position first, each taking its best free candidate ...
     FOR p IN SELECT x.* FROM hublink.esp_plan_position x
               WHERE x.plan_id = esp_fill_team.plan_id
-              ORDER BY (SELECT count(*) FROM hublink.esp_escort c
-                         WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c)), x.escort_number LOOP
-        SELECT c.escort_id INTO pick FROM hublink.esp_escort c
-         WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(p, c) AND c.escort_id <> ALL (used)
-         ORDER BY NOT EXISTS (SELECT FROM hublink.esp_booking_escort b
-                               WHERE b.booking_id = keep_booking AND b.escort_number = p.escort_number
-                                 AND b.escort_id = c.escort_id),
-                  (SELECT count(*) FROM hublink.esp_plan_position y
-                    WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c)),
-                  (SELECT x.strength FROM hublink.esp_physique x WHERE x.physique = c.physique),
-                  c.team_leader, cardinality(c.languages), c.escort_id
-         LIMIT 1;
+              ORDER BY jsonb_array_length(elig -> x.escort_number::text), x.escort_number LOOP
+        SELECT c INTO pick FROM jsonb_array_elements_text(elig -> p.escort_number::text) WITH ORDINALITY y(c, o)
+         WHERE NOT EXISTS (SELECT FROM jsonb_each_text(assign) z(k, v) WHERE v = c)
+         ORDER BY o LIMIT 1;
         IF FOUND THEN
-            used := used || pick;
-            escort_number := p.escort_number;
-            escort_id := pick;
-            RETURN NEXT;
+            assign := assign || jsonb_build_object(p.escort_number::text, pick);
         END IF;
     END LOOP;
+    -- ... then an augmenting path for each position left, so that a team is found whenever
+    -- one exists (a maximum matching of positions to escorts).
+    FOR p IN SELECT x.* FROM hublink.esp_plan_position x
+              WHERE x.plan_id = esp_fill_team.plan_id AND NOT assign ? x.escort_number::text
+              ORDER BY x.escort_number LOOP
+        r := hublink.esp_augment(elig, assign, p.escort_number::text, '{}');
+        IF jsonb_typeof(r -> 'assign') = 'object' THEN
+            assign := r -> 'assign';
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT k::integer, v FROM jsonb_each_text(assign) z(k, v) ORDER BY k::integer;
 END;
 $$;
 COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint) IS
     'Assigns free escorts (hublink.esp_free) to the positions of a plan for the duty days from '
-    'first_day: most constrained position first, each taking keep_booking''s own escort when fit, '
-    'else the least qualified fit escort (fewest positions fit, weakest physique, not a leader, '
-    'fewest languages, then ID). Returns the positions filled; fewer '
-    'rows than positions means the roster cannot staff the plan. Greedy, not an exhaustive '
-    'matching (docs/esp.md).';
+    'first_day: greedily, most constrained position first, each taking keep_booking''s own escort '
+    'when fit, else the least qualified fit escort (fewest positions fit, weakest physique, not a '
+    'leader, fewest languages, then ID); then augmenting paths for the positions left, so the '
+    'result is a maximum matching: fewer rows than positions means no team exists.';
 
 CREATE FUNCTION hublink.esp_lock_days(first_day date, days integer) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

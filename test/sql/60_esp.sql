@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -269,6 +269,29 @@ SELECT is(pg_temp.keep('EscortUpdate', (SELECT hublink.esp_provider_cancel(b #>>
             "notes": "Cancelled by the escort provider: nothing is charged."}', 'provider cancellation: nothing charged');
 SELECT is((SELECT count(*)::int FROM hublink.esp_duty d JOIN hublink.esp_booking k USING (booking_id) WHERE k.status = 'PROVIDER_CANCELLED'),
           0, 'and the escorts released');
+
+-- Staffing is a maximum matching, not only greedy: four positions where most-constrained-first
+-- greedy fails (position 4 takes c, position 1 the least qualified a, position 2 is left with
+-- nobody) but a team exists (1 b, 2 a, 3 d, 4 c).
+INSERT INTO hublink.esp_escort (escort_id, gender, physique, languages) VALUES
+    ('M-A', 'F', 'STANDARD', '{en,yy}'), ('M-B', 'F', 'ENHANCED', '{en}'),
+    ('M-C', 'M', 'STANDARD', '{en,yy,xx}'), ('M-D', 'M', 'ENHANCED', '{en,zz}');
+INSERT INTO hublink.esp_escort_personal (escort_id, given_names, family_name)
+SELECT escort_id, 'Given', 'Family' FROM hublink.esp_escort WHERE escort_id LIKE 'M-%';
+INSERT INTO hublink.esp_roster SELECT escort_id, '2026-04-01' FROM hublink.esp_escort WHERE escort_id LIKE 'M-%';
+CREATE TEMP TABLE mp AS WITH p AS (
+    INSERT INTO hublink.esp_plan (returnees, international, escort_on_transport, location, duty_days, currency, segments, created_at)
+    VALUES ('[]', false, false, '{}', 1, 'GBP', '[]', '2026-03-01 10:00+00') RETURNING plan_id)
+SELECT plan_id FROM p;
+INSERT INTO hublink.esp_plan_position (plan_id, escort_number, role, gender, physique, languages, medic)
+SELECT plan_id, n, 'ESCORT', g, ph, l, false FROM mp,
+       (VALUES (1, 'F', 'STANDARD', '{en}'::text[]), (2, NULL, 'STANDARD', '{en,yy}'), (3, NULL, 'ENHANCED', '{en}'),
+               (4, NULL, 'STANDARD', '{en,xx}')) v(n, g, ph, l);
+SELECT is((SELECT count(*)::int FROM hublink.esp_escort e, hublink.esp_plan_position p, mp
+            WHERE p.plan_id = mp.plan_id AND e.escort_id LIKE 'M-%' AND hublink.esp_eligible(p, e)), 7,
+          'fit: 1 {a, b}, 2 {a, c}, 3 {b, d}, 4 {c}');
+SELECT is((SELECT array_agg(t.escort_number || '=' || t.escort_id ORDER BY t.escort_number) FROM mp, hublink.esp_fill_team(mp.plan_id, '2026-04-01') t),
+          '{1=M-B,2=M-A,3=M-D,4=M-C}', 'the augmenting path finds the team greedy alone misses');
 
 -- Every body produced is valid against its schema, and its reason codes are in their lists.
 CREATE TEMP TABLE sent AS SELECT jsonb_build_object('messageId', gen_random_uuid()::text, 'messageType', message_type,
