@@ -25,6 +25,12 @@
 #                                  then the jq filter JQ
 #   answer PARTY JSON              a provider sends a message by hand (hublink.send_message:
 #                                  state machine, rows, outbox), as docs/hub.md describes
+#   parties_auto_answer FIRST_DATE the providers answer by themselves: the tsp loads the
+#                                  OpenFlights reference and data/demo-inventory shifted to
+#                                  start on FIRST_DATE, the esp the demo roster from today
+#                                  (data/demo-escorts); then hublink.tsp_auto_answer() and
+#                                  hublink.esp_auto_answer() (docs/tsp.md, docs/esp.md)
+#   at_party PARTY COMMAND...      a command with the libpq environment of a party
 #
 # Every function returns non-zero on failure rather than exiting, so it suits both a TAP
 # test (set -u, counts failures) and a script under set -e.
@@ -157,3 +163,19 @@ example() {
         ".removalId = \$ref | .messageId = \$id | ${3:-.}" "$PARTIES_EXAMPLES/$1.json"
 }
 answer() { qv "$1" "SELECT hublink.send_message(:'m')" m "$2" >/dev/null; }
+
+at_party() {
+    local p=$1
+    shift
+    PGHOST=${PARTY_HOST[$p]} PGPORT=${PARTY_PORT[$p]} PGUSER=postgres PGDATABASE=postgres "$@"
+}
+
+parties_auto_answer() {
+    local out
+    out=$({ at_party tsp "$PARTIES_REPO/scripts/tsp-load-inventory" reference &&
+            at_party tsp "$PARTIES_REPO/scripts/tsp-load-inventory" inventory "$PARTIES_REPO/data/demo-inventory" "$1" &&
+            at_party esp "$PARTIES_REPO/scripts/esp-load-roster" "$PARTIES_REPO/data/demo-escorts"; } 2>&1) ||
+        { printf '%s\nparties: loading the providers'"'"' data failed\n' "$out" >&2; return 1; }
+    [[ $(q tsp "SELECT hublink.tsp_auto_answer()") == 4 ]] || return 1
+    [[ $(q esp "SELECT hublink.esp_auto_answer()") == 4 ]] || return 1
+}
