@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "hublink.h"
+#include "security.h"
 
 PG_MODULE_MAGIC;
 
@@ -27,6 +28,8 @@ _PG_init(void)
 
 	hublink_define_settings();
 	hublink_schema_cache_init();
+	/* Protective monitoring: settings always; its shared memory and hooks when preloaded. */
+	hublink_security_setup(hublink_preloaded);
 
 	if (hublink_preloaded)
 	{
