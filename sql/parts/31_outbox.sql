@@ -57,6 +57,7 @@ DECLARE
     kind     hublink.message_type;
     party    text := current_setting('hublink.party', true);
 BEGIN
+    PERFORM hublink.require_removal_access(message ->> 'removalId'); -- need-to-know, 90_access.sql
     problems := hublink.validate_message(message);
     IF jsonb_array_length(problems) > 0 THEN
         RAISE EXCEPTION 'message is not valid against its schema'
