@@ -25,23 +25,31 @@ INSERT INTO hublink.access_class VALUES
                      'status): made security_invoker.'),
     ('mi_view', 'The management information views hublink.mi_*: aggregates without personal data, read '
                 'with the owner''s rights by reporting.'),
-    ('reference_view', 'Every other view.');
+    ('reference_view', 'Every other view.'),
+    ('own_grants', 'Tables and views whose own part decides every privilege (the audit trail, the data '
+                   'keys, the security events): apply_access_policy grants nothing on them and enables '
+                   'no row-level security.');
 
 CREATE TABLE hublink.access_table_override (
     table_name text PRIMARY KEY,
     class      text NOT NULL REFERENCES hublink.access_class,
     reason     text NOT NULL
 );
+COMMENT ON COLUMN hublink.access_table_override.table_name IS
+    'Table or view name in schema hublink, or a LIKE pattern of names (the longest match wins).';
 COMMENT ON TABLE hublink.access_table_override IS
     'Tables and views whose class is not the one derived from the catalog (hublink.access_object).';
-COMMENT ON COLUMN hublink.access_table_override.table_name IS 'Table or view name in schema hublink.';
 COMMENT ON COLUMN hublink.access_table_override.class IS 'Its class.';
 COMMENT ON COLUMN hublink.access_table_override.reason IS 'Why.';
 INSERT INTO hublink.access_table_override VALUES
     ('inbox', 'message_log', 'Whole inbound messages: the worker processes them; caseworkers read the domain tables.'),
     ('outbox', 'message_log', 'Whole outbound messages: the worker publishes them.'),
     ('removal_data_path', 'reference_view', 'Catalog only: it names hublink.removal, it reads no row of it.'),
-    ('access_object', 'reference_view', 'Catalog only: it names hublink.removal, it reads no row of it.');
+    ('access_object', 'reference_view', 'Catalog only: it names hublink.removal, it reads no row of it.'),
+    ('audit\_%', 'own_grants', 'The audit trail (70_audit*.sql, docs/security-audit.md) grants its own privileges.'),
+    ('data\_key%', 'own_grants', 'Data keys (72_crypto_keys.sql, docs/security-crypto.md): no role reads them.'),
+    ('security\_%', 'own_grants', 'Protective monitoring (75_security_events.sql, docs/security-monitoring.md).'),
+    ('logon%', 'own_grants', 'Logon records (75_security_events.sql): protective monitoring.');
 
 CREATE TABLE hublink.access_grant (
     class      text NOT NULL REFERENCES hublink.access_class,
@@ -121,13 +129,18 @@ objects AS (
       FROM pg_catalog.pg_class c
      WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
 ),
+overrides AS (
+    SELECT DISTINCT ON (o.relid) o.relid, x.class
+      FROM objects o JOIN hublink.access_table_override x ON o.relname LIKE x.table_name
+     ORDER BY o.relid, length(x.table_name) DESC
+),
 table_class AS (
     SELECT o.relid,
            coalesce(x.class,
                     CASE WHEN o.relid = 'hublink.removal'::regclass
                               OR o.relid IN (SELECT p.table_name FROM hublink.removal_data_path p)
                          THEN 'removal_data' ELSE 'reference' END) AS class
-      FROM objects o LEFT JOIN hublink.access_table_override x ON x.table_name = o.relname
+      FROM objects o LEFT JOIN overrides x ON x.relid = o.relid
      WHERE o.relkind IN ('r', 'p')
 ),
 -- views and what they read, through other views
@@ -156,7 +169,7 @@ SELECT o.relid::regclass AS object_name, o.relkind,
             THEN 'message_view'
             ELSE 'reference_view' END AS class
   FROM objects o LEFT JOIN table_class t ON t.relid = o.relid
-  LEFT JOIN hublink.access_table_override x ON x.table_name = o.relname;
+  LEFT JOIN overrides x ON x.relid = o.relid;
 COMMENT ON VIEW hublink.access_object IS
     'The access class of every table and view of schema hublink, from the catalog: removal data by '
     'hublink.removal_data_path, overrides from hublink.access_table_override, views by what they read '

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -44,8 +44,7 @@ SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'hublink.send(jsonb)'::regproc
               ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(',
           'hublink.send checks the clearance first');
 SELECT is_empty($$
-    SELECT t.table_name::text FROM hublink.removal_data_path t
-     UNION ALL SELECT 'hublink.removal'
+    SELECT o.object_name::text FROM hublink.access_object o WHERE o.class = 'removal_data'
     EXCEPT
     SELECT c.oid::regclass::text FROM pg_class c
       JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = 'need_to_know'
@@ -56,8 +55,14 @@ SELECT is_empty($$
      WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')
        AND a.attname = 'removal_id' AND NOT a.attisdropped
     EXCEPT
-    SELECT o.object_name::text FROM hublink.access_object o WHERE o.class IN ('removal_data', 'message_log')
-$$, 'every table with a removal_id column is removal data or a message log');
+    SELECT o.object_name::text FROM hublink.access_object o WHERE o.class IN ('removal_data', 'message_log', 'own_grants')
+$$, 'every table with a removal_id column is removal data, a message log or keeps its own grants (audit, keys)');
+SELECT is_empty($$
+    SELECT o.object_name::text || ' ' || r.rolname FROM hublink.access_object o
+     CROSS JOIN pg_roles r
+     WHERE o.class = 'own_grants' AND r.rolname IN ('hublink_caseworker', 'hublink_reporting', 'hublink_worker')
+       AND has_table_privilege(r.oid, o.object_name, 'SELECT, INSERT, UPDATE, DELETE')
+$$, 'caseworkers, reporting and the worker hold no privilege on the audit, key and monitoring tables');
 SELECT ok(EXISTS (SELECT FROM hublink.removal_data_path WHERE table_name = 'hublink.returnee_personal'::regclass
                      AND parent = 'hublink.returnee'::regclass AND key_column = 'returnee_id'),
           'a table without removal_id reaches its removal through its foreign key (returnee_personal)');
