@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "crypto_key.h"
 #include "hublink.h"
 #include "security.h"
 
@@ -27,6 +28,7 @@ _PG_init(void)
 	hublink_preloaded = process_shared_preload_libraries_in_progress;
 
 	hublink_define_settings();
+	hublink_crypto_define_settings();
 	hublink_schema_cache_init();
 	/* Protective monitoring: settings always; its shared memory and hooks when preloaded. */
 	hublink_security_setup(hublink_preloaded);
