@@ -308,11 +308,14 @@ CREATE FUNCTION hublink.security_event_flush_job() RETURNS timestamptz
     AS $$
 BEGIN
     PERFORM hublink.flush_security_events();
+    -- Shared memory is empty after a restart: give it back the lock-outs and the warning.
+    PERFORM hublink.sync_security_shared_memory();
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.security_event_flush_job() IS
-    'The worker job security_event_flush: hublink.flush_security_events every run_every.';
+    'The worker job security_event_flush: hublink.flush_security_events, then '
+    'hublink.sync_security_shared_memory, every run_every.';
 REVOKE ALL ON FUNCTION hublink.security_event_flush_job() FROM PUBLIC;
 
 INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) VALUES
