@@ -155,6 +155,7 @@ DECLARE
     scope text := r ->> 'key_scope';
     v     jsonb;
 BEGIN
+    PERFORM hublink.require_removal_access(scope) WHERE scope IS NOT NULL; -- need-to-know, 90_access.sql
     IF r ->> 'sealed' IS NULL THEN
         RETURN p_row;
     END IF;
