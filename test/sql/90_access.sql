@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(42);
+SELECT plan(44);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -30,16 +30,17 @@ SELECT is_empty($$
        AND has_function_privilege('public', p.oid, 'EXECUTE')
        AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype) -- cannot be called
 $$, 'no SECURITY DEFINER function but a trigger function is executable by PUBLIC');
--- A SECURITY DEFINER function bypasses row-level security: if a caseworker may call it and it
--- takes a removal (by key, by reference, or inside a message), it checks the clearance first.
+-- A SECURITY DEFINER function bypasses row-level security: every one a caseworker or reporting
+-- may call checks the clearance for the removal it is given (all of them take one today; one
+-- that takes none would be listed here by name).
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'hublink'::regnamespace AND p.prosecdef
-       AND has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
-       AND (p.proargnames && ARRAY['removal_id', 'removal_reference', 'message', 'removal']
-            OR 'hublink.removal'::regtype = ANY (p.proargtypes::oid[]))
+       AND (has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
+            OR has_function_privilege('hublink_reporting', p.oid, 'EXECUTE'))
+       AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
        AND p.prosrc NOT LIKE '%hublink.require_removal_access(%'
-$$, 'every SECURITY DEFINER function a caseworker may call with a removal checks the clearance');
+$$, 'every SECURITY DEFINER function a caseworker or reporting may call checks the clearance');
 SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'hublink.send(jsonb)'::regprocedure)
               ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(',
           'hublink.send checks the clearance first');
@@ -170,6 +171,10 @@ INSERT INTO public.access_obs VALUES
     ('std quotes hidden', public.access_try(format($$SELECT hublink.request_travel_quotes(%L)$$,
                                                    (SELECT v FROM public.access_obs WHERE k = 'ref sensitive')))),
     ('std inbox', public.access_try($$SELECT count(*) FROM hublink.inbox$$)),
+    ('std unseal own', public.access_try($$SELECT (hublink.unsealed(p)).given_names FROM hublink.returnee_personal p$$)),
+    ('std unseal hidden', public.access_try(format($$SELECT hublink.unsealed(jsonb_populate_record(NULL::hublink.returnee_personal, %L))$$,
+                                                   jsonb_build_object('key_scope', (SELECT v FROM public.access_obs WHERE k = 'ref sensitive'),
+                                                                      'sealed', '\x00')))),
     ('std history', public.access_try($$SELECT string_agg(DISTINCT removal_reference, ',') FROM hublink.removal_history$$));
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION access_cw_sensitive;
@@ -207,6 +212,9 @@ SELECT is((SELECT v FROM public.access_obs WHERE k = 'std send hidden'), 'error 
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes own'), 'true', 'a caseworker requests travel quotes for its own removal (Hub function, outbox)');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes hidden'), 'error P0002', 'and for a hidden one is told it does not exist');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std inbox'), 'error 42501', 'a caseworker does not read the inbox');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std unseal own'), 'Test', 'hublink.unsealed decrypts a row of its own removal');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std unseal hidden'), 'error 42501',
+          'and refuses a forged row naming a hidden removal (SECURITY DEFINER: checks the clearance)');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std history'), (SELECT v FROM public.access_obs WHERE k = 'ref standard'),
           'the removal history view (security_invoker) shows only its own removal''s transitions');
 SELECT cmp_ok((SELECT count(DISTINCT removal_id)::int FROM hublink.state_transition), '>', 1,
