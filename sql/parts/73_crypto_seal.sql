@@ -156,8 +156,9 @@ DECLARE
     v     jsonb;
 BEGIN
     PERFORM hublink.require_removal_access(scope) WHERE scope IS NOT NULL; -- need-to-know, 90_access.sql
-    IF r ->> 'sealed' IS NULL THEN
-        RETURN p_row;
+    IF r ->> 'sealed' IS NULL
+       OR NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = scope) THEN
+        RETURN p_row; -- nothing sealed, or crypto-shredded by a purge: the columns read NULL
     END IF;
     v := hublink.unseal(scope, pg_catalog.decode(pg_catalog.substr(r ->> 'sealed', 3), 'hex'));
     PERFORM hublink.audit_note('decrypt',
@@ -172,7 +173,8 @@ $$;
 COMMENT ON FUNCTION hublink.unsealed(anyelement) IS
     'A row of a sealed table with its personal columns decrypted (NFR 0011), e.g. SELECT '
     '(hublink.unsealed(p)).given_names FROM hublink.returnee_personal p. Every call that '
-    'decrypts writes an audit row (action decrypt: table, key scope, columns; never the values).';
+    'decrypts writes an audit row (action decrypt: table, key scope, columns; never the values). '
+    'After a purge destroyed the removal''s key the personal columns read NULL.';
 REVOKE ALL ON FUNCTION hublink.unsealed(anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.unsealed(anyelement) TO hublink_admin, hublink_caseworker;
 
@@ -201,3 +203,104 @@ COMMENT ON COLUMN hublink.personal_data_column.table_name IS 'The table.';
 COMMENT ON COLUMN hublink.personal_data_column.column_name IS 'The column.';
 COMMENT ON COLUMN hublink.personal_data_column.description IS 'Its COMMENT.';
 COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext can be stored in it.';
+
+-- --- message bodies --------------------------------------------------------------------------
+-- The inbox and the outbox keep whole messages, whose bodies carry the same personal data. A
+-- BEFORE trigger moves the body into sealed_body, under the data key of the envelope's removalId
+-- (made on first sight of the reference; a message without a valid one gets a key of its own,
+-- "inbox <id>" or "outbox <id>"), so "message" keeps only the envelope. The worker reads whole
+-- messages through hublink.open_message (bgworker/inbox.c, outbox.c); people through the audited
+-- hublink.inbox_document / hublink.outbox_document. Bytes that were not JSON at all (inbox.raw,
+-- rejected) are kept as received: they could not be attributed to a removal.
+
+ALTER TABLE hublink.inbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
+COMMENT ON COLUMN hublink.inbox.key_scope IS
+    'The data key sealing the body: the envelope''s removalId, else "inbox <id>" (hublink.data_key).';
+COMMENT ON COLUMN hublink.inbox.sealed_body IS
+    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
+ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed CHECK (message IS NULL OR NOT (message ? 'body'));
+ALTER TABLE hublink.outbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
+COMMENT ON COLUMN hublink.outbox.key_scope IS
+    'The data key sealing the body: the envelope''s removalId, else "outbox <id>" (hublink.data_key).';
+COMMENT ON COLUMN hublink.outbox.sealed_body IS
+    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
+ALTER TABLE hublink.outbox ALTER COLUMN sealed_body SET STORAGE EXTERNAL;
+ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed CHECK (NOT (message ? 'body'));
+
+CREATE FUNCTION hublink.seal_message_body() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.message IS NOT NULL AND NEW.message ? 'body' THEN
+        NEW.key_scope := CASE WHEN NEW.message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'
+                              THEN NEW.message ->> 'removalId'
+                              ELSE TG_TABLE_NAME || ' ' || NEW.id END;
+        NEW.sealed_body := hublink.seal(NEW.key_scope, NEW.message -> 'body');
+        NEW.message := NEW.message - 'body';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.seal_message_body() IS
+    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: seals the message''s body '
+    'into sealed_body under its removal''s data key and keeps the envelope in "message".';
+REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
+    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.outbox
+    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_sealed_body IS NULL THEN p_message
+                ELSE p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body)) END;
+COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
+    'The whole message of an inbox or outbox row (envelope and decrypted body), for the worker '
+    'that publishes or retries it; not audited (transport, not a reader). Revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    o hublink.outbox;
+BEGIN
+    SELECT * INTO o FROM hublink.outbox x WHERE x.id = p_id;
+    IF o.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = o.key_scope),
+            pg_catalog.jsonb_build_object('table', 'hublink.outbox', 'key_scope', o.key_scope,
+                                          'message_id', o.message_id, 'message_type', o.message_type));
+    END IF;
+    RETURN hublink.open_message(o.message, o.key_scope, o.sealed_body);
+END;
+$$;
+COMMENT ON FUNCTION hublink.outbox_document(bigint) IS
+    'The whole message of outbox row p_id, its body decrypted; audited (action decrypt).';
+REVOKE ALL ON FUNCTION hublink.outbox_document(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.outbox_document(bigint) TO hublink_admin;
+
+CREATE FUNCTION hublink.inbox_document(p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    i hublink.inbox;
+BEGIN
+    SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
+    IF i.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = i.key_scope),
+            pg_catalog.jsonb_build_object('table', 'hublink.inbox', 'key_scope', i.key_scope,
+                                          'message_id', i.message_id, 'message_type', i.message_type));
+    END IF;
+    RETURN hublink.open_message(i.message, i.key_scope, i.sealed_body);
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_document(bigint) IS
+    'The whole message of inbox row p_id, its body decrypted; audited (action decrypt).';
+REVOKE ALL ON FUNCTION hublink.inbox_document(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.inbox_document(bigint) TO hublink_admin;

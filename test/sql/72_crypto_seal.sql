@@ -38,8 +38,9 @@ SELECT is((SELECT coalesce(string_agg(table_name || '.' || column_name, ', '), '
 SAVEPOINT later_column;
 ALTER TABLE hublink.escort_person ADD COLUMN home_address text;
 COMMENT ON COLUMN hublink.escort_person.home_address IS 'PERSONAL DATA: a column added by a later part.';
-SELECT is((SELECT string_agg(table_name || '.' || column_name, ', ') FROM hublink.personal_data_column WHERE NOT sealed),
-          'hublink.escort_person.home_address', 'a PERSONAL DATA column added later without sealing is caught');
+SELECT ok(EXISTS (SELECT FROM hublink.personal_data_column
+                   WHERE table_name = 'hublink.escort_person'::regclass AND column_name = 'home_address' AND NOT sealed),
+          'a PERSONAL DATA column added later without sealing is caught');
 ROLLBACK TO SAVEPOINT later_column;
 
 -- --- round trip through the caseworker's function ---------------------------------------------
