@@ -127,49 +127,75 @@ COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
     'The text an audit row''s hash covers: every column as canonical jsonb text, independent of '
     'session settings. Changing it changes every hash: verify_audit would report the whole chain.';
 
+-- One seal per batch, not one trigger event per audit row: the WHEN function queues the
+-- deferred event for the first unsealed row of the transaction only (a transaction-local
+-- setting holding the transaction id; a subtransaction's abort undoes it with its rows).
+CREATE FUNCTION hublink.audit_seal_needed() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal_needed() IS
+    'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
+    'this transaction, so one deferred event seals the whole batch.';
+REVOKE ALL ON FUNCTION hublink.audit_seal_needed() FROM PUBLIC;
+
 CREATE FUNCTION hublink.audit_seal() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    upto  bigint := coalesce(nullif(pg_catalog.current_setting('hublink_audit.sealed_upto', true), ''), '0')::bigint;
-    last  record;
-    seq   bigint;
-    prev  bytea;
-    r     hublink.audit_log;
+    last   record;
+    seq    bigint;
+    prev   bytea;
+    r      record;
+    seqs   bigint[] := '{}';
+    ids    bigint[] := '{}';
+    prevs  bytea[] := '{}';
+    hashes bytea[] := '{}';
 BEGIN
-    -- One firing per audit row, at commit; the first of the transaction seals all its rows.
-    IF NEW.audit_id <= upto THEN
-        RETURN NULL;
-    END IF;
     -- Serialise sealing across transactions so seq and prev_hash are well defined. Held to
     -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
     PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
     SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
     seq := coalesce(last.seq, 0);
     prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
-    FOR r IN SELECT * FROM hublink.audit_log l
+    -- This transaction's rows from the one that queued the event on, not sealed yet.
+    FOR r IN SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
               WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
                 AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)
               ORDER BY l.audit_id LOOP
         seq := seq + 1;
-        INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
-        VALUES (seq, r.audit_id, prev,
-                pg_catalog.sha256(prev || pg_catalog.convert_to(hublink.audit_canonical(r), 'UTF8')))
-        RETURNING row_hash INTO prev;
-        upto := r.audit_id;
+        seqs := seqs || seq;
+        ids := ids || r.audit_id;
+        prevs := prevs || prev;
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(r.canonical, 'UTF8'));
+        hashes := hashes || prev;
     END LOOP;
-    PERFORM pg_catalog.set_config('hublink_audit.sealed_upto', upto::text, true);
+    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
+    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
+                             pg_catalog.unnest(hashes));
+    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
+    -- IMMEDIATE statement) queue a new event.
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.audit_seal() IS
     'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
-    'audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
 REVOKE ALL ON FUNCTION hublink.audit_seal() FROM PUBLIC;
 
 CREATE CONSTRAINT TRIGGER audit_log_seal AFTER INSERT ON hublink.audit_log
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hublink.audit_seal();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (hublink.audit_seal_needed())
+    EXECUTE FUNCTION hublink.audit_seal();
 COMMENT ON TRIGGER audit_log_seal ON hublink.audit_log IS
     'Seals the transaction''s audit rows into hublink.audit_chain at commit.';
 ALTER TABLE hublink.audit_log ENABLE ALWAYS TRIGGER audit_log_seal;

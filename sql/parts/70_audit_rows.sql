@@ -55,7 +55,7 @@ CREATE FUNCTION hublink.audit_row_change() RETURNS trigger
     AS $$
 DECLARE
     -- Arguments (set by hublink.audit_attach): 0 action of an insert, 1 primary key columns
-    -- (jsonb array), 2 detail columns (jsonb array), 3 how to find the removal (id,
+    -- (a text[] literal), 2 detail columns (a text[] literal), 3 how to find the removal (id,
     -- reference, lookup, none), 4 the column that leads to it, 5 the lookup query ($1 text).
     newj    jsonb;
     oldj    jsonb;
@@ -65,6 +65,7 @@ DECLARE
     changed text[];
     rid     bigint;
     rref    text;
+    k       text;
 BEGIN
     IF TG_OP <> 'DELETE' THEN
         newj := pg_catalog.to_jsonb(NEW);
@@ -73,14 +74,13 @@ BEGIN
         oldj := pg_catalog.to_jsonb(OLD);
     END IF;
     rowj := coalesce(newj, oldj);
-    IF TG_ARGV[1] <> '[]' THEN
-        SELECT pg_catalog.jsonb_object_agg(k, rowj -> k) INTO rowkey
-          FROM pg_catalog.jsonb_array_elements_text(TG_ARGV[1]::jsonb) k;
-    END IF;
-    IF TG_ARGV[2] <> '[]' THEN
-        SELECT pg_catalog.jsonb_object_agg(k, rowj -> k) INTO detail
-          FROM pg_catalog.jsonb_array_elements_text(TG_ARGV[2]::jsonb) k;
-    END IF;
+    -- Simple expressions only (no query per row): they run without the executor.
+    FOREACH k IN ARRAY TG_ARGV[1]::text[] LOOP
+        rowkey := coalesce(rowkey, '{}') || pg_catalog.jsonb_build_object(k, rowj -> k);
+    END LOOP;
+    FOREACH k IN ARRAY TG_ARGV[2]::text[] LOOP
+        detail := detail || pg_catalog.jsonb_build_object(k, rowj -> k);
+    END LOOP;
     IF TG_OP = 'UPDATE' THEN
         SELECT coalesce(pg_catalog.array_agg(n.key ORDER BY n.key), '{}') INTO changed
           FROM pg_catalog.jsonb_each(newj) n WHERE n.value IS DISTINCT FROM oldj -> n.key;
@@ -216,7 +216,7 @@ DECLARE
     t     record;
     p     record;
     rule  hublink.audit_table_rule;
-    pk    jsonb;
+    pk    text[];
     bad   text;
     n     integer := 0;
 BEGIN
@@ -235,7 +235,7 @@ BEGIN
                       HINT = 'Remove the column from hublink.audit_table_rule.detail_columns.';
         END IF;
         -- The primary key identifies the row; a key column that is personal data is left out.
-        SELECT coalesce(pg_catalog.jsonb_agg(a.attname ORDER BY a.attnum), '[]') INTO pk
+        SELECT coalesce(pg_catalog.array_agg(a.attname::text ORDER BY a.attnum), '{}') INTO pk
           FROM pg_catalog.pg_index i
           JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
          WHERE i.indrelid = t.table_name AND i.indisprimary
@@ -244,7 +244,7 @@ BEGIN
             'CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR UPDATE OR DELETE ON %s '
             'FOR EACH ROW EXECUTE FUNCTION hublink.audit_row_change(%L, %L, %L, %L, %L, %L)',
             t.table_name, coalesce(rule.insert_action, 'insert'), pk::text,
-            coalesce(pg_catalog.to_jsonb(rule.detail_columns), '[]')::text,
+            coalesce(rule.detail_columns, '{}')::text,
             p.mode, coalesce(p.key_column, ''), coalesce(p.lookup, ''));
         EXECUTE pg_catalog.format('COMMENT ON TRIGGER audit_row ON %s IS %L', t.table_name,
                                   'Audit: one hublink.audit_log row per inserted, updated or deleted row (hublink.audit_attach).');

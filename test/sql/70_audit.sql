@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 -- Seal at each statement's end instead of at commit: this test rolls back.
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
@@ -145,6 +145,17 @@ SELECT is((SELECT removal_id FROM hublink.audit_log WHERE table_name = 'hublink.
 -- the chain ----------------------------------------------------------------------------------
 SELECT is((SELECT ok FROM hublink.verify_audit()), true, 'the chain verifies');
 SELECT is((SELECT count(*) FROM hublink.audit_chain), (SELECT count(*) FROM hublink.audit_log), 'every row is sealed');
+
+-- one seal per batch: a batch whose first row was rolled back with its subtransaction is sealed
+SET CONSTRAINTS hublink.audit_log_seal DEFERRED;
+SAVEPOINT batch;
+SELECT hublink.audit_note('note', NULL, '{"batch": "rolled back"}');
+ROLLBACK TO SAVEPOINT batch;
+SELECT hublink.audit_note('note', NULL, '{"batch": "kept"}');
+SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;  -- fires the deferred seal now
+SELECT ok(EXISTS (SELECT FROM hublink.audit_log l JOIN hublink.audit_chain c USING (audit_id)
+                   WHERE l.detail ->> 'batch' = 'kept'),
+          'a row written after a rolled-back first row of its batch is sealed');
 
 -- append-only: a superuser ------------------------------------------------------------------
 SELECT throws_ok($$UPDATE hublink.audit_log SET detail = '{}'$$, '42501',
