@@ -81,9 +81,15 @@ SELECT role, class, action, expect, count(*) AS cells, count(*) FILTER (WHERE pa
   FROM cell GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
 SELECT login, object, action, expect, want, outcome || ' ' || left(detail, 90) AS got
   FROM cell WHERE NOT pass ORDER BY login, object, action;
-SELECT format('access matrix: %s cells checked (%s logins x %s objects and actions), %s as expected, %s not',
-              count(*), count(DISTINCT login), count(DISTINCT (object, action)),
-              count(*) FILTER (WHERE pass), count(*) FILTER (WHERE NOT pass)) AS verdict FROM cell;
+\set QUIET on
+\pset format unaligned
+\pset tuples_only on
+SELECT format('access: %s passed, %s failed (access matrix: %s cells checked, %s logins x %s objects and actions)',
+              count(*) FILTER (WHERE pass), count(*) FILTER (WHERE NOT pass),
+              count(*), count(DISTINCT login), count(DISTINCT (object, action))) FROM cell;
+\pset format aligned
+\pset tuples_only off
+\unset QUIET
 -- the rows the logins could have seen must exist, or 'cleared' proves nothing
 SELECT format('removal data rows seen by the most cleared caseworker: %s in %s tables',
               sum(detail::bigint), count(*) FILTER (WHERE detail::bigint > 0)) AS coverage
