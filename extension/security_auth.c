@@ -5,9 +5,9 @@
  * The ClientAuthentication hook runs after the server has checked the password and before it
  * tells the client the outcome, in a backend that cannot write tables yet (and, for a failed
  * logon, never will). So both the lock-out state and the warning text live in shared memory:
- * the lock-out table here is authoritative for refusing logons, and hublink.role_lockout (kept
+ * the lock-out table here is authoritative for refusing logons, and hublink.security_lockout (kept
  * by the worker's flush) makes it survive a restart. The warning text is copied from
- * hublink.login_warning by the flush job and by that table's trigger.
+ * hublink.security_login_warning by the flush job and by that table's trigger.
  *
  * PostgreSQL 15 has no login event trigger, and a NOTICE raised during authentication is not
  * sent to the client (libpq would reject it before AuthenticationOk anyway). But InitPostgres
@@ -239,7 +239,7 @@ PG_FUNCTION_INFO_V1(hublink_security_set_lockout);
 
 /*
  * hublink.security_set_lockout(p_role text, p_locked boolean, p_at timestamptz) RETURNS
- * boolean: makes shared memory agree with hublink.role_lockout. Locking keeps an earlier
+ * boolean: makes shared memory agree with hublink.security_lockout. Locking keeps an earlier
  * locked_at; unlocking (which also clears the failures) applies only to a lock-out from
  * before p_at, so a lock-out the flush has not copied yet is not lifted by an older unlock.
  * Returns whether the role is locked out afterwards.

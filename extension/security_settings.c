@@ -50,7 +50,8 @@ hublink_security_define_settings(void)
 		"hublink.audit_relations", "The tables of the audit store, comma-separated.",
 		"TRUNCATE or DROP of one of them is recorded as a security event and alerted; the "
 		"security_monitor job compares their total size with hublink.audit_capacity_mb.",
-		&hublink_audit_relations, "hublink.audit_log", PGC_SIGHUP, 0, NULL, NULL, NULL);
+		&hublink_audit_relations, "hublink.audit_log,hublink.audit_chain", PGC_SIGHUP, 0, NULL,
+		NULL, NULL);
 	DefineCustomIntVariable("hublink.failed_logon_alert_count",
 							"Failed logons of one role within the window that raise an alert.",
 							"NFR 0020 3c: more than 5 within 30 minutes, so 6.",

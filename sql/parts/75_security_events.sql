@@ -99,7 +99,9 @@ COMMENT ON COLUMN hublink.security_event.kind IS 'What happened (hublink.securit
 COMMENT ON COLUMN hublink.security_event.role_name IS 'The session user that caused it.';
 COMMENT ON COLUMN hublink.security_event.pid IS 'The backend process that recorded it.';
 COMMENT ON COLUMN hublink.security_event.database_oid IS 'The database it happened in, if any.';
-COMMENT ON COLUMN hublink.security_event.detail IS 'Facts as JSON (statement, table, role affected), no personal data.';
+COMMENT ON COLUMN hublink.security_event.detail IS
+    'Facts as JSON (statement, table, roles affected); a refusal recorded by the audit trail '
+    'adds the client''s network address, which alerts leave out.';
 COMMENT ON COLUMN hublink.security_event.flushed_at IS 'When the worker copied it from the ring.';
 CREATE INDEX security_event_kind_time ON hublink.security_event (kind, recorded_at);
 
@@ -180,7 +182,10 @@ COMMENT ON COLUMN hublink.logon.seq IS 'Number of the event in the ring.';
 COMMENT ON COLUMN hublink.logon.logon_at IS 'When the server decided the logon.';
 COMMENT ON COLUMN hublink.logon.role_name IS 'The role the client asked to log on as (it may not exist).';
 COMMENT ON COLUMN hublink.logon.database_name IS 'The database the client asked for.';
-COMMENT ON COLUMN hublink.logon.client_addr IS 'PERSONAL DATA: the client''s IP address (or "local" for a Unix socket).';
+COMMENT ON COLUMN hublink.logon.client_addr IS
+    'Network address the logon came from ("[local]" for a Unix socket): connection metadata of '
+    'staff and systems, kept in clear for investigations (docs/security-monitoring.md), never '
+    'copied into alerts.';
 COMMENT ON COLUMN hublink.logon.method IS 'The pg_hba.conf method that applied (scram-sha-256, md5, trust, peer, ...).';
 COMMENT ON COLUMN hublink.logon.outcome IS 'What happened (hublink.logon_outcome).';
 COMMENT ON COLUMN hublink.logon.flushed_at IS 'When the worker copied it from the ring.';

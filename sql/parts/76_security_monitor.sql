@@ -49,7 +49,7 @@ INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('account_unlocked', 'security_account_unlocked', 'Lock-out lifted'),
     ('audit_alter', 'security_audit_tampering', 'ALTER TABLE of an audit table');
 
-CREATE TABLE hublink.role_lockout (
+CREATE TABLE hublink.security_lockout (
     role_name   text PRIMARY KEY,
     locked_at   timestamptz NOT NULL,
     failures    integer NOT NULL,
@@ -57,15 +57,15 @@ CREATE TABLE hublink.role_lockout (
     unlocked_by text,
     CHECK ((unlocked_at IS NULL) = (unlocked_by IS NULL))
 );
-COMMENT ON TABLE hublink.role_lockout IS
+COMMENT ON TABLE hublink.security_lockout IS
     'The last lock-out of each role (NFR 0020 3d), copied from the logon hook''s events; a row '
     'with unlocked_at NULL is a role locked out now. The worker restores these to shared '
     'memory after a restart.';
-COMMENT ON COLUMN hublink.role_lockout.role_name IS 'The role locked out.';
-COMMENT ON COLUMN hublink.role_lockout.locked_at IS 'When the logon hook locked it out.';
-COMMENT ON COLUMN hublink.role_lockout.failures IS 'Consecutive failed logons that caused it.';
-COMMENT ON COLUMN hublink.role_lockout.unlocked_at IS 'When an admin lifted it; NULL: still locked out.';
-COMMENT ON COLUMN hublink.role_lockout.unlocked_by IS 'Who lifted it (hublink.unlock_role).';
+COMMENT ON COLUMN hublink.security_lockout.role_name IS 'The role locked out.';
+COMMENT ON COLUMN hublink.security_lockout.locked_at IS 'When the logon hook locked it out.';
+COMMENT ON COLUMN hublink.security_lockout.failures IS 'Consecutive failed logons that caused it.';
+COMMENT ON COLUMN hublink.security_lockout.unlocked_at IS 'When an admin lifted it; NULL: still locked out.';
+COMMENT ON COLUMN hublink.security_lockout.unlocked_by IS 'Who lifted it (hublink.unlock_role).';
 
 CREATE OR REPLACE FUNCTION hublink.security_event_flushed(p_kind text, p_role_name text,
                                                           p_at timestamptz, p_detail jsonb)
@@ -75,13 +75,13 @@ CREATE OR REPLACE FUNCTION hublink.security_event_flushed(p_kind text, p_role_na
     AS $$
 BEGIN
     IF p_kind = 'account_locked' THEN
-        INSERT INTO hublink.role_lockout (role_name, locked_at, failures)
+        INSERT INTO hublink.security_lockout (role_name, locked_at, failures)
         VALUES (p_detail->>'locked_role', p_at, (p_detail->>'failures')::integer)
         ON CONFLICT (role_name) DO UPDATE
             SET locked_at = EXCLUDED.locked_at, failures = EXCLUDED.failures,
                 unlocked_at = NULL, unlocked_by = NULL
-            WHERE hublink.role_lockout.unlocked_at IS NOT NULL
-              AND hublink.role_lockout.unlocked_at < EXCLUDED.locked_at;
+            WHERE hublink.security_lockout.unlocked_at IS NOT NULL
+              AND hublink.security_lockout.unlocked_at < EXCLUDED.locked_at;
     END IF;
 END;
 $$;
@@ -95,7 +95,7 @@ DECLARE
 BEGIN
     -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
     PERFORM hublink.flush_security_events();
-    UPDATE hublink.role_lockout SET unlocked_at = clock_timestamp(), unlocked_by = session_user
+    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = session_user
      WHERE role_name = p_role_name AND unlocked_at IS NULL;
     was_locked := FOUND;
     PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());
@@ -103,8 +103,8 @@ BEGIN
                                        WHERE s.role_name = p_role_name) THEN
         RAISE EXCEPTION 'role "%" is not locked out', p_role_name
             USING ERRCODE = 'no_data_found',
-                  DETAIL = 'Neither hublink.role_lockout nor the logon hook has a lock-out or failures for it.',
-                  HINT = 'SELECT role_name FROM hublink.role_lockout WHERE unlocked_at IS NULL lists the roles locked out.';
+                  DETAIL = 'Neither hublink.security_lockout nor the logon hook has a lock-out or failures for it.',
+                  HINT = 'SELECT role_name FROM hublink.security_lockout WHERE unlocked_at IS NULL lists the roles locked out.';
     END IF;
     PERFORM hublink.record_security_event('account_unlocked',
         jsonb_build_object('unlocked_role', p_role_name, 'was_locked', was_locked));
@@ -118,41 +118,41 @@ REVOKE ALL ON FUNCTION hublink.unlock_role(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.unlock_role(text) TO hublink_admin;
 
 -- The login warning (NFR 0014): shown to every session as a NOTICE when it connects.
-CREATE TABLE hublink.login_warning (
+CREATE TABLE hublink.security_login_warning (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     warning_text text NOT NULL CHECK (octet_length(warning_text) BETWEEN 1 AND 2000),
     updated_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_by   text NOT NULL DEFAULT session_user
 );
-COMMENT ON TABLE hublink.login_warning IS
+COMMENT ON TABLE hublink.security_login_warning IS
     'The security warning every session is shown when it connects (NFR 0014), one row. '
     'hublink_admin may change it; without a row no warning is shown.';
-COMMENT ON COLUMN hublink.login_warning.singleton IS 'Always true: the table has at most one row.';
-COMMENT ON COLUMN hublink.login_warning.warning_text IS 'The text shown, at most 2000 bytes.';
-COMMENT ON COLUMN hublink.login_warning.updated_at IS 'When the text was last set.';
-COMMENT ON COLUMN hublink.login_warning.updated_by IS 'Who set it.';
-INSERT INTO hublink.login_warning (warning_text) VALUES (
+COMMENT ON COLUMN hublink.security_login_warning.singleton IS 'Always true: the table has at most one row.';
+COMMENT ON COLUMN hublink.security_login_warning.warning_text IS 'The text shown, at most 2000 bytes.';
+COMMENT ON COLUMN hublink.security_login_warning.updated_at IS 'When the text was last set.';
+COMMENT ON COLUMN hublink.security_login_warning.updated_by IS 'Who set it.';
+INSERT INTO hublink.security_login_warning (warning_text) VALUES (
     'This system is for authorised use only. Activity on it is monitored and recorded. '
     'Unauthorised access or misuse breaches Home Office security policy and may lead to '
     'disciplinary action and to prosecution under the Computer Misuse Act 1990.');
-GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.login_warning TO hublink_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_login_warning TO hublink_admin;
 
-CREATE FUNCTION hublink.login_warning_publish() RETURNS trigger
+CREATE FUNCTION hublink.security_login_warning_publish() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.login_warning));
+    PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
     RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION hublink.login_warning_publish() IS
+COMMENT ON FUNCTION hublink.security_login_warning_publish() IS
     'Trigger: puts the changed login warning in shared memory at once (the worker''s '
     'security_event_flush job repeats it, which also undoes a change rolled back).';
-REVOKE ALL ON FUNCTION hublink.login_warning_publish() FROM PUBLIC;
-CREATE TRIGGER login_warning_publish AFTER INSERT OR UPDATE OR DELETE ON hublink.login_warning
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.login_warning_publish();
-SELECT hublink.security_publish_warning((SELECT warning_text FROM hublink.login_warning));
+REVOKE ALL ON FUNCTION hublink.security_login_warning_publish() FROM PUBLIC;
+CREATE TRIGGER security_login_warning_publish AFTER INSERT OR UPDATE OR DELETE ON hublink.security_login_warning
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.security_login_warning_publish();
+SELECT hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
 
 CREATE FUNCTION hublink.sync_security_shared_memory() RETURNS void
     LANGUAGE plpgsql
@@ -160,27 +160,27 @@ CREATE FUNCTION hublink.sync_security_shared_memory() RETURNS void
     AS $$
 BEGIN
     PERFORM hublink.security_set_lockout(role_name, true, locked_at)
-       FROM hublink.role_lockout WHERE unlocked_at IS NULL;
-    PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.login_warning));
+       FROM hublink.security_lockout WHERE unlocked_at IS NULL;
+    PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
 END;
 $$;
 COMMENT ON FUNCTION hublink.sync_security_shared_memory() IS
-    'Makes shared memory agree with the tables: the lock-outs in hublink.role_lockout and the '
-    'text of hublink.login_warning (both are lost when the server restarts).';
+    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout and the '
+    'text of hublink.security_login_warning (both are lost when the server restarts).';
 REVOKE ALL ON FUNCTION hublink.sync_security_shared_memory() FROM PUBLIC;
 
 -- Dormant roles (NFR 0020 3e).
-CREATE TABLE hublink.monitored_role (
+CREATE TABLE hublink.security_monitored_role (
     role_name          text PRIMARY KEY,
     first_seen_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     dormant_alerted_at timestamptz
 );
-COMMENT ON TABLE hublink.monitored_role IS
+COMMENT ON TABLE hublink.security_monitored_role IS
     'Login roles the dormant-role check has seen: a role that never logged on is dormant '
     'hublink.dormant_role_days after it was first seen.';
-COMMENT ON COLUMN hublink.monitored_role.role_name IS 'The login role.';
-COMMENT ON COLUMN hublink.monitored_role.first_seen_at IS 'When the check first saw it.';
-COMMENT ON COLUMN hublink.monitored_role.dormant_alerted_at IS
+COMMENT ON COLUMN hublink.security_monitored_role.role_name IS 'The login role.';
+COMMENT ON COLUMN hublink.security_monitored_role.first_seen_at IS 'When the check first saw it.';
+COMMENT ON COLUMN hublink.security_monitored_role.dormant_alerted_at IS
     'When security_dormant_role was last raised for it; raised again only after a new logon.';
 
 CREATE FUNCTION hublink.check_dormant_roles() RETURNS integer
@@ -192,13 +192,13 @@ DECLARE
     r      record;
     raised integer := 0;
 BEGIN
-    INSERT INTO hublink.monitored_role (role_name)
+    INSERT INTO hublink.security_monitored_role (role_name)
     SELECT a.rolname FROM pg_catalog.pg_authid a
      WHERE a.rolcanlogin AND a.oid <> 10
     ON CONFLICT (role_name) DO NOTHING;
     FOR r IN
         SELECT m.role_name, m.first_seen_at, l.last_logon_at
-          FROM hublink.monitored_role m
+          FROM hublink.security_monitored_role m
           JOIN pg_catalog.pg_authid a ON a.rolname = m.role_name AND a.rolcanlogin AND a.oid <> 10
           LEFT JOIN LATERAL (SELECT max(g.logon_at) AS last_logon_at FROM hublink.logon g
                               WHERE g.role_name = m.role_name AND g.outcome = 'succeeded') l ON true
@@ -212,7 +212,7 @@ BEGIN
             NULL,
             jsonb_build_object('role_name', r.role_name, 'last_logon_at', r.last_logon_at,
                                'first_seen_at', r.first_seen_at, 'dormant_role_days', days));
-        UPDATE hublink.monitored_role SET dormant_alerted_at = clock_timestamp()
+        UPDATE hublink.security_monitored_role SET dormant_alerted_at = clock_timestamp()
          WHERE role_name = r.role_name;
         raised := raised + 1;
     END LOOP;
