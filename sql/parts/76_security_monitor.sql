@@ -285,3 +285,9 @@ INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) 
     ('security_checks', 'hublink.security_check_job()', interval '10 minutes',
      'Protective monitoring checks: roles dormant for hublink.dormant_role_days and the audit '
      'store nearing hublink.audit_capacity_mb (docs/security-monitoring.md).');
+
+-- Who reads the monitoring records: admins investigate (SEC 023); nobody else needs them.
+-- The worker and the flush write as the extension owner; no role may change the records.
+GRANT SELECT ON hublink.security_event, hublink.security_event_kind, hublink.logon,
+                hublink.logon_outcome, hublink.security_lockout, hublink.security_monitored_role
+    TO hublink_admin;
