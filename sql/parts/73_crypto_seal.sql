@@ -268,6 +268,7 @@ CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
 DECLARE
     o hublink.outbox;
 BEGIN
+    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.outbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
     SELECT * INTO o FROM hublink.outbox x WHERE x.id = p_id;
     IF o.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',
@@ -290,6 +291,7 @@ CREATE FUNCTION hublink.inbox_document(p_id bigint) RETURNS jsonb
 DECLARE
     i hublink.inbox;
 BEGIN
+    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.inbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
     SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
     IF i.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',

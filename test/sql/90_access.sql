@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -147,6 +147,7 @@ SELECT is((SELECT min(sensitivity) FROM hublink.removal WHERE case_reference LIK
 SELECT hublink.set_removal_sensitivity(o.v, substr(o.k, 5)) FROM public.access_obs o WHERE o.k LIKE 'ref %';
 INSERT INTO public.access_obs SELECT 'id sensitive', removal_id FROM hublink.removal WHERE case_reference = 'CASE-ACC-SENSITIVE';
 SELECT hublink.request_travel_quotes(v) IS NOT NULL FROM public.access_obs WHERE k = 'ref sensitive';  -- transitions to hide
+INSERT INTO public.access_obs SELECT 'outbox id', max(id) FROM hublink.outbox;
 
 -- what each login sees
 SET SESSION AUTHORIZATION access_cw_standard;
@@ -195,7 +196,9 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION access_admin;
 INSERT INTO public.access_obs VALUES
     ('admin removals', public.access_try($$SELECT count(*) FROM hublink.removal$$)),
-    ('admin clearances', public.access_try($$SELECT count(*) FROM hublink.role_clearance WHERE role_name LIKE 'access\_%'$$));
+    ('admin clearances', public.access_try($$SELECT count(*) FROM hublink.role_clearance WHERE role_name LIKE 'access\_%'$$)),
+    ('admin message', public.access_try(format($$SELECT hublink.outbox_document(%s) ->> 'messageType'$$,
+                                               (SELECT v FROM public.access_obs WHERE k = 'outbox id'))));
 RESET SESSION AUTHORIZATION;
 
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std removals'), 'standard', 'a standard caseworker sees only standard removals');
@@ -226,6 +229,8 @@ SELECT is((SELECT v FROM public.access_obs WHERE k = 'none removals'), '0', 'a c
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'rep removals'), 'error 42501', 'reporting does not read removals');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin removals'), 'error 42501', 'the admin does not read removals (need to know)');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin clearances'), '2', 'the admin reads every clearance');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin message'), 'error 42501',
+          'the admin, without a clearance, cannot open a message of a removal (outbox_document checks)');
 
 -- --- a table added later is covered by the loop ----------------------------------------------
 CREATE TABLE hublink.access_test_note (note_id bigint PRIMARY KEY, removal_id bigint NOT NULL REFERENCES hublink.removal);
