@@ -17,15 +17,15 @@ SELECT throws_ok($$SELECT hublink.record_security_event('x', '[1]')$$, '22023',
 
 -- The event of a refused statement survives its rollback.
 SAVEPOINT refused;
-SELECT hublink.record_security_event('audit_delete_refused', '{"table": "hublink.audit_log", "rows": 3}');
+SELECT hublink.record_security_event('audit_delete_refused', '{"table": "hublink.audit_log", "test": 75}');
 ROLLBACK TO SAVEPOINT refused;
 SELECT cmp_ok(hublink.flush_security_events(), '>=', 1, 'the flush copies the event recorded before the rollback');
-SELECT is((SELECT detail FROM hublink.security_event WHERE kind = 'audit_delete_refused'),
-          '{"table": "hublink.audit_log", "rows": 3}'::jsonb, 'with its detail');
-SELECT is((SELECT role_name FROM hublink.security_event WHERE kind = 'audit_delete_refused'),
+SELECT is((SELECT detail FROM hublink.security_event WHERE kind = 'audit_delete_refused' AND detail->>'test' = '75'),
+          '{"table": "hublink.audit_log", "test": 75}'::jsonb, 'with its detail');
+SELECT is((SELECT role_name FROM hublink.security_event WHERE kind = 'audit_delete_refused' AND detail->>'test' = '75'),
           session_user::text, 'and the session user');
 SELECT is((SELECT count(*) FROM hublink.alert WHERE kind = 'security_audit_tampering'
-            AND detail->>'event_kind' = 'audit_delete_refused')::integer, 1,
+            AND detail->>'event_kind' = 'audit_delete_refused' AND detail->>'test' = '75')::integer, 1,
           'an attempt on the audit data raises security_audit_tampering');
 SELECT is(hublink.flush_security_events(), 0, 'a second flush copies nothing twice');
 
@@ -39,7 +39,8 @@ SELECT hublink.record_security_event('audit_reset_refused',
                                      jsonb_build_object('text', repeat('x', 2000)));
 SELECT hublink.flush_security_events();
 SELECT is((SELECT (detail->>'detail_too_long_bytes')::integer > 2000 FROM hublink.security_event
-            WHERE kind = 'audit_reset_refused'), true, 'a detail too long for a slot is replaced by its length');
+            WHERE kind = 'audit_reset_refused' ORDER BY security_event_id DESC LIMIT 1), true,
+          'a detail too long for a slot is replaced by its length');
 
 -- Only the owner's functions may record: PUBLIC cannot forge events.
 CREATE ROLE hublink_test_monitor_nobody;
@@ -49,14 +50,18 @@ SELECT throws_ok($$SELECT hublink.record_security_event('audit_drop', '{}')$$, '
 RESET ROLE;
 
 -- Overflow: more events than slots before a flush; the loss is counted and alerted.
-SELECT hublink.record_security_event('audit_update_refused', jsonb_build_object('n', n))
+SELECT hublink.record_security_event('audit_update_refused', jsonb_build_object('n', n, 'test', 75))
   FROM generate_series(1, (SELECT slots FROM hublink.security_ring_status()) + 100) AS n;
 SELECT hublink.flush_security_events();
-SELECT cmp_ok((SELECT (detail->>'lost')::integer FROM hublink.security_event WHERE kind = 'security_events_lost'),
+SELECT cmp_ok((SELECT (detail->>'lost')::integer FROM hublink.security_event WHERE kind = 'security_events_lost'
+                 ORDER BY security_event_id DESC LIMIT 1),
               '>=', 100, 'events overwritten before a flush are counted as lost');
-SELECT is((SELECT count(*) FROM hublink.alert WHERE kind = 'security_events_lost')::integer, 1,
+SELECT is((SELECT count(*) FROM hublink.alert WHERE kind = 'security_events_lost'
+            AND (detail->>'security_event_id')::bigint = (SELECT max(security_event_id) FROM hublink.security_event
+                                                           WHERE kind = 'security_events_lost'))::integer, 1,
           'and raise security_events_lost');
-SELECT is((SELECT max((detail->>'n')::integer) FROM hublink.security_event WHERE kind = 'audit_update_refused'),
+SELECT is((SELECT max((detail->>'n')::integer) FROM hublink.security_event WHERE kind = 'audit_update_refused'
+            AND detail->>'test' = '75'),
           (SELECT slots FROM hublink.security_ring_status()) + 100, 'the newest events are kept');
 
 -- Failed logons: the alert comes at the sixth failure within 30 minutes, once.
