@@ -207,35 +207,36 @@ COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext
 -- --- message bodies --------------------------------------------------------------------------
 -- The inbox and the outbox keep whole messages, whose bodies carry the same personal data. A
 -- BEFORE trigger moves the body into sealed_body, under the data key of the envelope's removalId
--- (made on first sight of the reference; a message without a valid one gets a key of its own,
--- "inbox <id>" or "outbox <id>"), so "message" keeps only the envelope. The worker reads whole
+-- (made on first sight of the reference), so "message" keeps only the envelope. Messages that
+-- name no removal (reference list announcements, an Error for input without a readable
+-- removalId) carry no removal's data and stay as they are. The worker reads whole
 -- messages through hublink.open_message (bgworker/inbox.c, outbox.c); people through the audited
 -- hublink.inbox_document / hublink.outbox_document. Bytes that were not JSON at all (inbox.raw,
 -- rejected) are kept as received: they could not be attributed to a removal.
 
 ALTER TABLE hublink.inbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
 COMMENT ON COLUMN hublink.inbox.key_scope IS
-    'The data key sealing the body: the envelope''s removalId, else "inbox <id>" (hublink.data_key).';
+    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
 COMMENT ON COLUMN hublink.inbox.sealed_body IS
-    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
-ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed CHECK (message IS NULL OR NOT (message ? 'body'));
+    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
+ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed
+    CHECK (message IS NULL OR NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
 ALTER TABLE hublink.outbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
 COMMENT ON COLUMN hublink.outbox.key_scope IS
-    'The data key sealing the body: the envelope''s removalId, else "outbox <id>" (hublink.data_key).';
+    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
 COMMENT ON COLUMN hublink.outbox.sealed_body IS
-    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
+    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
 ALTER TABLE hublink.outbox ALTER COLUMN sealed_body SET STORAGE EXTERNAL;
-ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed CHECK (NOT (message ? 'body'));
+ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed
+    CHECK (NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
 
 CREATE FUNCTION hublink.seal_message_body() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NEW.message IS NOT NULL AND NEW.message ? 'body' THEN
-        NEW.key_scope := CASE WHEN NEW.message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'
-                              THEN NEW.message ->> 'removalId'
-                              ELSE TG_TABLE_NAME || ' ' || NEW.id END;
+    IF NEW.message ? 'body' AND NEW.message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN
+        NEW.key_scope := NEW.message ->> 'removalId';
         NEW.sealed_body := hublink.seal(NEW.key_scope, NEW.message -> 'body');
         NEW.message := NEW.message - 'body';
     END IF;
@@ -243,8 +244,8 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.seal_message_body() IS
-    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: seals the message''s body '
-    'into sealed_body under its removal''s data key and keeps the envelope in "message".';
+    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: seals the body of a '
+    'message naming a removal into sealed_body under its data key and keeps the envelope in "message".';
 REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();

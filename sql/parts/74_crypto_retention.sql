@@ -180,21 +180,15 @@ BEGIN
             PERFORM hublink.purge_class(c.removal_reference, p, c.closed_at, 'retention');
         END LOOP;
     END LOOP;
-    -- Messages that named no removal have keys of their own ("inbox <id>"): by age.
+    -- Messages that named no removal (announcements, some Errors): by age.
     SELECT * INTO p FROM hublink.retention_policy x WHERE x.data_class = 'messages';
     IF FOUND THEN
-        WITH gone AS (
-            DELETE FROM hublink.inbox i
-             WHERE i.key_scope = 'inbox ' || i.id
-               AND i.processed_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now()
-            RETURNING i.key_scope
-        ) DELETE FROM hublink.data_key k WHERE k.key_scope IN (SELECT g.key_scope FROM gone g);
-        WITH gone AS (
-            DELETE FROM hublink.outbox o
-             WHERE o.key_scope = 'outbox ' || o.id AND o.sent_at IS NOT NULL
-               AND o.created_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now()
-            RETURNING o.key_scope
-        ) DELETE FROM hublink.data_key k WHERE k.key_scope IN (SELECT g.key_scope FROM gone g);
+        DELETE FROM hublink.inbox i
+         WHERE i.removal_id IS NULL
+           AND i.processed_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
+        DELETE FROM hublink.outbox o
+         WHERE o.removal_id IS NULL AND o.sent_at IS NOT NULL
+           AND o.created_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
     END IF;
     RETURN NULL;
 END;
@@ -202,7 +196,7 @@ $$;
 COMMENT ON FUNCTION hublink.retention_purge() IS
     'The worker job retention_purge: applies hublink.retention_policy to every closed removal '
     'whose period has passed (each class once per removal, audited and logged), and deletes '
-    'messages that named no removal after the messages period, destroying their keys.';
+    'messages that named no removal after the messages period.';
 REVOKE ALL ON FUNCTION hublink.retention_purge() FROM PUBLIC;
 
 INSERT INTO hublink.worker_job (job_name, job_function, run_every, description)
