@@ -600,11 +600,13 @@ hublink_inbox_run_retries(int limit)
 	RetryArgs *rows;
 	int n;
 
-	plan = hublink_spi_plan(plan,
-							"SELECT id, queue, message FROM hublink.inbox "
-							"WHERE status = 'retrying' AND next_attempt_at <= clock_timestamp() "
-							"ORDER BY next_attempt_at, id LIMIT $1",
-							1, types);
+	plan =
+		hublink_spi_plan(plan,
+						 "SELECT id, queue, hublink.open_message(message, key_scope, sealed_body) "
+						 "FROM hublink.inbox "
+						 "WHERE status = 'retrying' AND next_attempt_at <= clock_timestamp() "
+						 "ORDER BY next_attempt_at, id LIMIT $1",
+						 1, types);
 	values[0] = Int32GetDatum(limit);
 	hublink_spi_run(plan, values, NULL, false, 0, SPI_OK_SELECT);
 	n = (int) SPI_processed;

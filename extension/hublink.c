@@ -12,7 +12,9 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "crypto_key.h"
 #include "hublink.h"
+#include "security.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,7 +28,10 @@ _PG_init(void)
 	hublink_preloaded = process_shared_preload_libraries_in_progress;
 
 	hublink_define_settings();
+	hublink_crypto_define_settings();
 	hublink_schema_cache_init();
+	/* Protective monitoring: settings always; its shared memory and hooks when preloaded. */
+	hublink_security_setup(hublink_preloaded);
 
 	if (hublink_preloaded)
 	{

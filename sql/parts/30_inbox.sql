@@ -63,7 +63,8 @@ COMMENT ON TABLE hublink.inbox IS
     'unique on messageId, so a redelivery has no second effect.';
 COMMENT ON COLUMN hublink.inbox.id IS 'Arrival order.';
 COMMENT ON COLUMN hublink.inbox.queue IS 'The queue the message was consumed from.';
-COMMENT ON COLUMN hublink.inbox.message IS 'The message, when it was JSON at all.';
+COMMENT ON COLUMN hublink.inbox.message IS
+    'The message''s envelope, when it was JSON at all; its body is sealed in sealed_body (73_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.inbox.raw IS
     'The bytes as received (at most hublink.max_message_bytes), only when they were not JSON.';
 COMMENT ON COLUMN hublink.inbox.message_id IS 'The envelope''s messageId where readable: the idempotency key.';

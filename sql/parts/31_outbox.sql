@@ -23,7 +23,8 @@ COMMENT ON COLUMN hublink.outbox.message_id IS 'The envelope''s messageId.';
 COMMENT ON COLUMN hublink.outbox.message_type IS 'The envelope''s messageType.';
 COMMENT ON COLUMN hublink.outbox.queue IS 'The queue it is published to (routing key on the default exchange).';
 COMMENT ON COLUMN hublink.outbox.removal_id IS 'The envelope''s removalId, when it has one.';
-COMMENT ON COLUMN hublink.outbox.message IS 'The message.';
+COMMENT ON COLUMN hublink.outbox.message IS
+    'The message''s envelope; its body is sealed in sealed_body (73_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.outbox.created_at IS 'When the transaction that wrote it started.';
 COMMENT ON COLUMN hublink.outbox.sent_at IS
     'When the broker confirmed it (persistent, on a durable queue); NULL while unsent.';
@@ -57,6 +58,7 @@ DECLARE
     kind     hublink.message_type;
     party    text := current_setting('hublink.party', true);
 BEGIN
+    PERFORM hublink.require_removal_access(message ->> 'removalId'); -- need-to-know, 90_access.sql
     problems := hublink.validate_message(message);
     IF jsonb_array_length(problems) > 0 THEN
         RAISE EXCEPTION 'message is not valid against its schema'

@@ -5,8 +5,11 @@
 -- Personal data (names, dates of birth, nationality, gender, conditions, document numbers,
 -- risk flags and notes, escorts' passports) is kept only in the tables and columns whose
 -- COMMENT starts "PERSONAL DATA:" (hublink.returnee_personal, hublink.travel_document,
--- hublink.risk_assessment.flags/notes, hublink.escort_personal), so that a later issue can
--- encrypt exactly those. Money is numeric(14,2) with a char(3) ISO 4217 currency.
+-- hublink.risk_assessment.flags/notes, hublink.escort_personal). 73_crypto_seal.sql seals
+-- exactly those (NFR 0011): a trigger encrypts them under the removal's data key into the
+-- row's "sealed" column before the row is stored, and they read NULL in the table (NOT NULL
+-- below is dropped there). Read them with the *_of functions at the end of this file, which
+-- decrypt and audit. Money is numeric(14,2) with a char(3) ISO 4217 currency.
 
 CREATE SEQUENCE hublink.removal_serial;
 COMMENT ON SEQUENCE hublink.removal_serial IS
@@ -652,3 +655,74 @@ BEGIN
 END;
 $$;
 SELECT pg_catalog.pg_extension_config_dump('hublink.removal_serial', '');
+
+-- --- authorised reads of the personal data (sealed by 73_crypto_seal.sql) ----------------
+-- Set-returning, so a missing row is no row, and called LATERAL per returnee or escort: only
+-- the rows a query needs are decrypted, each audited by hublink.unsealed().
+
+CREATE FUNCTION hublink.returnee_personal_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.returnee_personal
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    x hublink.returnee_personal;
+BEGIN
+    FOR x IN SELECT * FROM hublink.returnee_personal p WHERE p.returnee_id = p_returnee_id LOOP
+        RETURN NEXT hublink.unsealed(x);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.returnee_personal_of(bigint) IS
+    'A returnee''s personal details, decrypted (audited: hublink.unsealed).';
+
+CREATE FUNCTION hublink.travel_documents_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.travel_document
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    x hublink.travel_document;
+BEGIN
+    FOR x IN SELECT * FROM hublink.travel_document d WHERE d.returnee_id = p_returnee_id
+              ORDER BY d.travel_document_id LOOP
+        RETURN NEXT hublink.unsealed(x);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.travel_documents_of(bigint) IS
+    'A returnee''s travel documents, decrypted, in the order recorded (audited: hublink.unsealed).';
+
+CREATE FUNCTION hublink.risk_assessment_of(p_returnee_id bigint, p_audience text)
+    RETURNS SETOF hublink.risk_assessment
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    x hublink.risk_assessment;
+BEGIN
+    FOR x IN SELECT * FROM hublink.risk_assessment a
+              WHERE a.returnee_id = p_returnee_id AND a.audience = p_audience AND a.current LOOP
+        RETURN NEXT hublink.unsealed(x);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.risk_assessment_of(bigint, text) IS
+    'A returnee''s current risk assessment for an audience (hub, esp, tsp), decrypted (audited: '
+    'hublink.unsealed).';
+
+CREATE FUNCTION hublink.escort_personal_of(p_escort_person_id bigint)
+    RETURNS SETOF hublink.escort_personal
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    x hublink.escort_personal;
+BEGIN
+    FOR x IN SELECT * FROM hublink.escort_personal p WHERE p.escort_person_id = p_escort_person_id LOOP
+        RETURN NEXT hublink.unsealed(x);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.escort_personal_of(bigint) IS
+    'An escort''s name and passport details, decrypted (audited: hublink.unsealed).';

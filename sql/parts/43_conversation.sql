@@ -325,16 +325,10 @@ BEGIN
                 (api ->> 'dateOfBirth')::date, api ->> 'nationality', api ->> 'gender',
                 api #>> '{travelDocument,type}', api #>> '{travelDocument,number}',
                 api #>> '{travelDocument,issuingCountry}', (api #>> '{travelDocument,expiryDate}')::date)
+        -- The details are sealed (73_crypto_seal.sql): EXCLUDED holds them encrypted, and the
+        -- seal trigger merges them into the stored ones, the values given replacing the old.
         ON CONFLICT (escort_person_id) DO UPDATE
-           SET title = coalesce(EXCLUDED.title, q.title),
-               given_names = EXCLUDED.given_names, family_name = EXCLUDED.family_name,
-               date_of_birth = coalesce(EXCLUDED.date_of_birth, q.date_of_birth),
-               nationality = coalesce(EXCLUDED.nationality, q.nationality),
-               gender = coalesce(EXCLUDED.gender, q.gender),
-               document_type = coalesce(EXCLUDED.document_type, q.document_type),
-               document_number = coalesce(EXCLUDED.document_number, q.document_number),
-               document_issuing_country = coalesce(EXCLUDED.document_issuing_country, q.document_issuing_country),
-               document_expiry_date = coalesce(EXCLUDED.document_expiry_date, q.document_expiry_date);
+           SET key_scope = EXCLUDED.key_scope, sealed = EXCLUDED.sealed;
     END LOOP;
 END;
 $$;

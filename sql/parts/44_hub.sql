@@ -149,14 +149,13 @@ DECLARE
 BEGIN
     SELECT coalesce(bool_or(f.escorted), false) INTO escorted
       FROM hublink.returnee x
-      JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+     CROSS JOIN LATERAL hublink.risk_assessment_of(x.returnee_id, 'hub') a
       JOIN hublink.risk_flag f ON f.flag = ANY (a.flags)
      WHERE x.removal_id = r.removal_id;
     escorts_required := 0;
     FOR t IN SELECT x.returnee_id, coalesce(a.flags, '{}') AS flags, a.notes
                FROM hublink.returnee x
-               LEFT JOIN hublink.risk_assessment a
-                      ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+               LEFT JOIN LATERAL hublink.risk_assessment_of(x.returnee_id, 'hub') a ON true
               WHERE x.removal_id = r.removal_id LOOP
         UPDATE hublink.risk_assessment a SET current = false
          WHERE a.returnee_id = t.returnee_id AND a.audience IN ('esp', 'tsp') AND a.current;
@@ -237,9 +236,8 @@ BEGIN
                         'flags', to_jsonb(coalesce(a.flags, '{}')), 'notes', a.notes)),
                     'location', t.location) ORDER BY t.returnee_id)
                   FROM hublink.returnee t
-                  JOIN hublink.returnee_personal p USING (returnee_id)
-                  LEFT JOIN hublink.risk_assessment a
-                         ON a.returnee_id = t.returnee_id AND a.audience = 'esp' AND a.current
+                 CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+                  LEFT JOIN LATERAL hublink.risk_assessment_of(t.returnee_id, 'esp') a ON true
                  WHERE t.removal_id = r.removal_id),
             'international', r.international,
             'escortOnTransport', coalesce(r.escort_on_transport, true),
@@ -290,14 +288,13 @@ BEGIN
                     'travelDocuments', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                             'type', d.document_type, 'number', d.document_number,
                             'issuingCountry', d.issuing_country, 'expiryDate', d.expiry_date)))
-                          FROM hublink.travel_document d WHERE d.returnee_id = t.returnee_id), '[]'),
+                          FROM hublink.travel_documents_of(t.returnee_id) d), '[]'),
                     'travelRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
                         'flags', to_jsonb(coalesce(a.flags, '{}')), 'escortsRequired', a.escorts_required)),
                     'location', t.location) ORDER BY t.returnee_id)
                   FROM hublink.returnee t
-                  JOIN hublink.returnee_personal p USING (returnee_id)
-                  LEFT JOIN hublink.risk_assessment a
-                         ON a.returnee_id = t.returnee_id AND a.audience = 'tsp' AND a.current
+                 CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+                  LEFT JOIN LATERAL hublink.risk_assessment_of(t.returnee_id, 'tsp') a ON true
                  WHERE t.removal_id = r.removal_id),
             'escortDates', dates,
             'travelDates', CASE WHEN dates IS NULL THEN jsonb_strip_nulls(jsonb_build_object(
@@ -380,7 +377,7 @@ BEGIN
                                                             'familyName', p.family_name)),
                'specialMeal', e.special_meal)) ORDER BY e.escort_number)
       INTO escorts
-      FROM hublink.escort_person e JOIN hublink.escort_personal p USING (escort_person_id)
+      FROM hublink.escort_person e CROSS JOIN LATERAL hublink.escort_personal_of(e.escort_person_id) p
      WHERE e.removal_id = r.removal_id AND e.active AND e.escort_number IS NOT NULL;
     sent := sent || hublink.send_message(hublink.new_message('TravelBookingRequest', r.removal_reference,
         jsonb_build_object('travelQuoteReference', q.travel_quote_reference, 'command', 'BOOK',
@@ -540,19 +537,19 @@ COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
 CREATE FUNCTION hublink.search_removals(case_reference text DEFAULT NULL, returnee_name text DEFAULT NULL)
     RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
                    travel_state text, returnees text, created_at timestamptz, updated_at timestamptz)
-    LANGUAGE sql STABLE
+    LANGUAGE sql VOLATILE -- it decrypts names, and each decryption is audited
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
         SELECT r.removal_reference, r.case_reference, r.state, r.escort_state, r.travel_state,
                (SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
                                   ', ' ORDER BY t.returnee_id)
-                  FROM hublink.returnee t JOIN hublink.returnee_personal p USING (returnee_id)
+                  FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
                  WHERE t.removal_id = r.removal_id),
                r.created_at, r.updated_at
           FROM hublink.removal r
          WHERE (search_removals.case_reference IS NULL OR r.case_reference = search_removals.case_reference)
            AND (search_removals.returnee_name IS NULL OR EXISTS (
-                    SELECT FROM hublink.returnee t JOIN hublink.returnee_personal p USING (returnee_id)
+                    SELECT FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
                      WHERE t.removal_id = r.removal_id
                        AND (p.given_names || ' ' || p.family_name) ILIKE
                            '%' || replace(replace(replace(search_removals.returnee_name, '\', '\\'), '%', '\%'), '_', '\_') || '%'))

@@ -87,14 +87,14 @@ CREATE TABLE hublink.tsp_passenger (
     PRIMARY KEY (booking_ref, traveller)
 );
 COMMENT ON TABLE hublink.tsp_passenger IS
-    'Passenger details for ticketing (escort names, API, meals). Personal data: issue 4''s '
-    'encryption under the removal''s data key is to be applied here when the handlers are wired.';
+    'Passenger details for ticketing (escort names, API, meals). The PERSONAL DATA columns are '
+    'sealed under the removal''s data key (73_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.tsp_passenger.booking_ref IS 'The booking.';
 COMMENT ON COLUMN hublink.tsp_passenger.traveller IS 'travellerRef.';
 COMMENT ON COLUMN hublink.tsp_passenger.escort_id IS 'The escort filling the position.';
-COMMENT ON COLUMN hublink.tsp_passenger.name IS 'personName on the ticket.';
+COMMENT ON COLUMN hublink.tsp_passenger.name IS 'PERSONAL DATA: personName on the ticket.';
 COMMENT ON COLUMN hublink.tsp_passenger.special_meal IS 'IATA meal code.';
-COMMENT ON COLUMN hublink.tsp_passenger.passenger_info IS 'advancePassengerInfo or travelDocument as received.';
+COMMENT ON COLUMN hublink.tsp_passenger.passenger_info IS 'PERSONAL DATA: advancePassengerInfo or travelDocument as received.';
 
 CREATE TABLE hublink.tsp_refund (
     refund_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

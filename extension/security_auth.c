@@ -1,0 +1,329 @@
+/*
+ * security_auth.c - logons (NFR 0020 3c-e, NFR 0014): every logon is recorded in the security
+ * ring; consecutive failures lock a role out; each session is shown the login warning.
+ *
+ * The ClientAuthentication hook runs after the server has checked the password and before it
+ * tells the client the outcome, in a backend that cannot write tables yet (and, for a failed
+ * logon, never will). So both the lock-out state and the warning text live in shared memory:
+ * the lock-out table here is authoritative for refusing logons, and hublink.security_lockout (kept
+ * by the worker's flush) makes it survive a restart. The warning text is copied from
+ * hublink.security_login_warning by the flush job and by that table's trigger.
+ *
+ * PostgreSQL 15 has no login event trigger, and a NOTICE raised during authentication is not
+ * sent to the client (libpq would reject it before AuthenticationOk anyway). But InitPostgres
+ * runs authentication inside a transaction that it commits once the session is set up, after
+ * AuthenticationOk has been sent: a commit callback armed by the hook sends the warning then,
+ * as a NOTICE, which libpq passes to the client's notice processor (psql prints it).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+/*
+ * libpq-be.h includes the GSSAPI headers when the server was built with GSSAPI, and they are
+ * not installed here. Port only holds a pointer to the GSSAPI state (pg_gssinfo * with it,
+ * void * without), so leaving GSSAPI out changes no field this file reads.
+ */
+#undef ENABLE_GSS
+#include "libpq/auth.h"
+#include "libpq/hba.h"
+#include "libpq/libpq-be.h"
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "security.h"
+
+typedef struct LogonEntry
+{
+	char role[NAMEDATALEN]; /* "": free */
+	int failures;           /* consecutive failed logons */
+	bool locked;
+	TimestampTz locked_at;
+	TimestampTz last_seen;
+} LogonEntry;
+
+typedef struct AuthShared
+{
+	LWLock *lock;
+	int slots;
+	char warning[SECURITY_WARNING_LEN];
+	LogonEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} AuthShared;
+
+static AuthShared *auth = NULL;
+static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
+
+/* Set by the hook when this backend's logon succeeded; the commit callback shows the warning. */
+static bool warning_pending = false;
+
+Size
+hublink_security_auth_size(void)
+{
+	return add_size(offsetof(AuthShared, entries),
+					mul_size(sizeof(LogonEntry), hublink_lockout_slots));
+}
+
+void
+hublink_security_auth_attach(void)
+{
+	bool found;
+
+	auth = ShmemInitStruct("hublink security logons", hublink_security_auth_size(), &found);
+	if (!found)
+	{
+		memset(auth, 0, hublink_security_auth_size());
+		auth->lock = &(GetNamedLWLockTranche("hublink security"))[1].lock;
+		auth->slots = hublink_lockout_slots;
+	}
+}
+
+/*
+ * The entry of a role, under the exclusive lock; created if create, replacing the entry seen
+ * least recently that is not locked out. NULL if absent, or if every entry is locked out.
+ */
+static LogonEntry *
+find_entry(const char *role, bool create)
+{
+	LogonEntry *victim = NULL;
+
+	for (int i = 0; i < auth->slots; i++)
+	{
+		LogonEntry *e = &auth->entries[i];
+
+		if (e->role[0] != '\0' && strcmp(e->role, role) == 0)
+			return e;
+		if (!e->locked && (victim == NULL || victim->role[0] != '\0') &&
+			(e->role[0] == '\0' || victim == NULL || e->last_seen < victim->last_seen))
+			victim = e;
+	}
+	if (!create || victim == NULL)
+		return NULL;
+	memset(victim, 0, sizeof(*victim));
+	strlcpy(victim->role, role, sizeof(victim->role));
+	return victim;
+}
+
+static void
+record_logon(Port *port, const char *outcome, int failures)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"outcome\": ");
+	hublink_security_json_string(&d, outcome);
+	appendStringInfoString(&d, ", \"database\": ");
+	hublink_security_json_string(&d, port->database_name);
+	appendStringInfoString(&d, ", \"client_addr\": ");
+	hublink_security_json_string(&d, port->remote_host);
+	appendStringInfoString(&d, ", \"method\": ");
+	hublink_security_json_string(&d, port->hba ? hba_authname(port->hba->auth_method) : "");
+	appendStringInfo(&d, ", \"consecutive_failures\": %d}", failures);
+	hublink_security_record("logon", port->user_name, d.data);
+	pfree(d.data);
+}
+
+static void
+client_auth(Port *port, int status)
+{
+	LogonEntry *e;
+	bool locked = false;
+	bool newly_locked = false;
+	bool protected_role;
+	int failures = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (prev_client_auth_hook)
+		prev_client_auth_hook(port, status);
+
+	/* The client hung up at the password prompt (psql does, to ask for one): no attempt. */
+	if (status == STATUS_EOF || auth == NULL || port->user_name == NULL)
+		return;
+
+	/* Locking out the bootstrap superuser could leave nobody able to unlock anybody. */
+	protected_role = get_role_oid(port->user_name, true) == BOOTSTRAP_SUPERUSERID;
+
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	e = find_entry(port->user_name, status != STATUS_OK);
+	if (e != NULL)
+	{
+		e->last_seen = now;
+		if (status != STATUS_OK)
+		{
+			failures = ++e->failures;
+			if (!e->locked && !protected_role && hublink_lockout_failures > 0 &&
+				e->failures >= hublink_lockout_failures)
+			{
+				e->locked = true;
+				e->locked_at = now;
+				newly_locked = true;
+			}
+		}
+		else if (!e->locked)
+			e->failures = 0;
+		locked = e->locked && !protected_role;
+	}
+	LWLockRelease(auth->lock);
+
+	if (status != STATUS_OK)
+	{
+		record_logon(port, "failed", failures);
+		if (newly_locked)
+		{
+			StringInfoData d;
+
+			initStringInfo(&d);
+			appendStringInfoString(&d, "{\"locked_role\": ");
+			hublink_security_json_string(&d, port->user_name);
+			appendStringInfo(&d, ", \"failures\": %d, \"lockout_failures\": %d}", failures,
+							 hublink_lockout_failures);
+			hublink_security_record("account_locked", port->user_name, d.data);
+		}
+		return;
+	}
+	if (locked)
+	{
+		record_logon(port, "refused_locked", 0);
+		ereport(FATAL, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("role \"%s\" is locked out", port->user_name),
+						errdetail("Too many consecutive failed logons locked this role out."),
+						errhint("Ask an administrator to run hublink.unlock_role().")));
+	}
+	record_logon(port, "succeeded", 0);
+	warning_pending = true;
+}
+
+/* Shows the login warning when InitPostgres commits: the client has had AuthenticationOk. */
+static void
+show_warning_at_commit(XactEvent event, void *arg)
+{
+	char warning[SECURITY_WARNING_LEN];
+
+	if (!warning_pending || event != XACT_EVENT_COMMIT || auth == NULL)
+		return;
+	warning_pending = false;
+	LWLockAcquire(auth->lock, LW_SHARED);
+	memcpy(warning, auth->warning, sizeof(warning));
+	LWLockRelease(auth->lock);
+	if (warning[0] != '\0')
+		ereport(NOTICE, (errcode(ERRCODE_SUCCESSFUL_COMPLETION), errmsg("%s", warning)));
+}
+
+void
+hublink_security_auth_install(void)
+{
+	prev_client_auth_hook = ClientAuthentication_hook;
+	ClientAuthentication_hook = client_auth;
+	RegisterXactCallback(show_warning_at_commit, NULL);
+}
+
+static void
+check_auth(void)
+{
+	if (auth == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the hublink logon table is not set up"),
+				 errdetail("It lives in shared memory, which hublink only sets up when it is "
+						   "loaded through shared_preload_libraries."),
+				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_set_lockout);
+
+/*
+ * hublink.security_set_lockout(p_role text, p_locked boolean, p_at timestamptz) RETURNS
+ * boolean: makes shared memory agree with hublink.security_lockout. Locking keeps an earlier
+ * locked_at; unlocking (which also clears the failures) applies only to a lock-out from
+ * before p_at, so a lock-out the flush has not copied yet is not lifted by an older unlock.
+ * Returns whether the role is locked out afterwards.
+ */
+Datum
+hublink_security_set_lockout(PG_FUNCTION_ARGS)
+{
+	char *role = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool lock = PG_GETARG_BOOL(1);
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(2);
+	LogonEntry *e;
+	bool result = false;
+
+	check_auth();
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	e = find_entry(role, lock);
+	if (e != NULL)
+	{
+		if (lock && !e->locked)
+		{
+			e->locked = true;
+			e->locked_at = at;
+			e->last_seen = GetCurrentTimestamp();
+		}
+		else if (!lock && (!e->locked || e->locked_at <= at))
+		{
+			e->locked = false;
+			e->failures = 0;
+		}
+		result = e->locked;
+	}
+	LWLockRelease(auth->lock);
+	PG_RETURN_BOOL(result);
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_logon_state);
+
+/* hublink.security_logon_state() RETURNS TABLE (role_name, failures, locked, locked_at, last_seen)
+ */
+Datum
+hublink_security_logon_state(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	LogonEntry *copy;
+	int n = 0;
+
+	check_auth();
+	InitMaterializedSRF(fcinfo, 0);
+	copy = palloc(sizeof(LogonEntry) * auth->slots);
+	LWLockAcquire(auth->lock, LW_SHARED);
+	for (int i = 0; i < auth->slots; i++)
+		if (auth->entries[i].role[0] != '\0')
+			copy[n++] = auth->entries[i];
+	LWLockRelease(auth->lock);
+	for (int i = 0; i < n; i++)
+	{
+		Datum values[5];
+		bool nulls[5] = {false};
+
+		values[0] = CStringGetTextDatum(copy[i].role);
+		values[1] = Int32GetDatum(copy[i].failures);
+		values[2] = BoolGetDatum(copy[i].locked);
+		values[3] = TimestampTzGetDatum(copy[i].locked_at);
+		nulls[3] = !copy[i].locked;
+		values[4] = TimestampTzGetDatum(copy[i].last_seen);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_publish_warning);
+
+/*
+ * hublink.security_publish_warning(p_text text) RETURNS void: the text every new session is
+ * shown; NULL or '' shows none. Cut to fit shared memory (2 kB).
+ */
+Datum
+hublink_security_publish_warning(PG_FUNCTION_ARGS)
+{
+	char *warning = PG_ARGISNULL(0) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	check_auth();
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	strlcpy(auth->warning, warning, sizeof(auth->warning));
+	LWLockRelease(auth->lock);
+	PG_RETURN_VOID();
+}

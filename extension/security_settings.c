@@ -1,0 +1,126 @@
+/*
+ * security_settings.c - protective monitoring's settings and its wiring into the server:
+ * the shared memory for the event ring and the logon table, and the hooks
+ * (docs/security-monitoring.md, docs/settings.md).
+ *
+ * Thresholds that SQL jobs apply (failed logons in a window, dormancy, audit capacity) are
+ * settings too, read by the job with current_setting; the ones here are those C needs.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "security.h"
+
+int hublink_security_event_slots = 1024;
+int hublink_lockout_failures = 10;
+int hublink_lockout_slots = 256;
+char *hublink_audit_relations = NULL;
+
+/* Settings read only by the SQL jobs: defined here so they are reserved and documented. */
+static int failed_logon_alert_count = 6;
+static int failed_logon_window_minutes = 30;
+static int dormant_role_days = 92;
+static int audit_capacity_mb = 10240;
+static int audit_capacity_warn_percent = 80;
+
+void
+hublink_security_define_settings(void)
+{
+	DefineCustomIntVariable(
+		"hublink.security_event_slots", "Security events the shared-memory ring holds.",
+		"Events wait there until the worker's security_monitor job copies them into "
+		"hublink.security_event; when the ring is full the oldest is overwritten and the loss "
+		"counted.",
+		&hublink_security_event_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(
+		"hublink.lockout_failures", "Consecutive failed logons after which a role is locked out.",
+		"0 turns lock-out off. The bootstrap superuser is never locked out. "
+		"hublink.unlock_role() lifts a lock-out.",
+		&hublink_lockout_failures, 10, 0, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(
+		"hublink.lockout_slots", "Role names whose failed logons shared memory tracks.",
+		"When full, the role least recently seen that is not locked out is forgotten.",
+		&hublink_lockout_slots, 256, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable(
+		"hublink.audit_relations", "The tables of the audit store, comma-separated.",
+		"TRUNCATE or DROP of one of them is recorded as a security event and alerted; the "
+		"security_monitor job compares their total size with hublink.audit_capacity_mb.",
+		&hublink_audit_relations, "hublink.audit_log,hublink.audit_chain", PGC_SIGHUP, 0, NULL,
+		NULL, NULL);
+	DefineCustomIntVariable("hublink.failed_logon_alert_count",
+							"Failed logons of one role within the window that raise an alert.",
+							"NFR 0020 3c: more than 5 within 30 minutes, so 6.",
+							&failed_logon_alert_count, 6, 1, 100000, PGC_SIGHUP, 0, NULL, NULL,
+							NULL);
+	DefineCustomIntVariable("hublink.failed_logon_window_minutes",
+							"The window in which failed logons are counted.",
+							"NFR 0020 3c: 30 minutes.", &failed_logon_window_minutes, 30, 1, 100000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.dormant_role_days",
+							"Days without a logon after which a login role is reported dormant.",
+							"NFR 0020 3e: more than 3 months, so 92 days.", &dormant_role_days, 92,
+							1, 100000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.audit_capacity_mb",
+							"The capacity of the audit store, in megabytes.",
+							"The security_monitor job alerts when the audit tables reach "
+							"hublink.audit_capacity_warn_percent of it.",
+							&audit_capacity_mb, 10240, 1, INT_MAX, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.audit_capacity_warn_percent",
+							"Percentage of hublink.audit_capacity_mb that raises an alert.",
+							"NFR 0020: capacity overrun of security logs, warned before it "
+							"happens.",
+							&audit_capacity_warn_percent, 80, 1, 100, PGC_SIGHUP, 0, NULL, NULL,
+							NULL);
+}
+
+#if PG_VERSION_NUM >= 150000
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+request_shmem(void)
+{
+#if PG_VERSION_NUM >= 150000
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(hublink_security_ring_size()));
+	RequestAddinShmemSpace(MAXALIGN(hublink_security_auth_size()));
+	RequestNamedLWLockTranche("hublink security", 2);
+}
+
+static void
+startup_shmem(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	hublink_security_ring_attach();
+	hublink_security_auth_attach();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+hublink_security_setup(bool preloaded)
+{
+	hublink_security_define_settings();
+	if (!preloaded)
+		return;
+#if PG_VERSION_NUM >= 150000
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = request_shmem;
+#else
+	request_shmem();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = startup_shmem;
+	hublink_security_auth_install();
+	hublink_security_utility_install();
+}

@@ -1,0 +1,333 @@
+/*
+ * security_utility.c - role and audit-store DDL recorded as security events (NFR 0020 3a-b and
+ * "security log-data deletion/reset").
+ *
+ * A ProcessUtility hook sees CREATE/ALTER/DROP ROLE, ALTER ROLE ... SET, ALTER ROLE ... RENAME
+ * and GRANT/REVOKE of role membership, and TRUNCATE, DROP and ALTER TABLE of the tables listed
+ * in hublink.audit_relations. It records one event per statement in the security ring after
+ * the statement ran, with "outcome" executed or failed, so a refused attempt is recorded too
+ * and the record survives a rollback. A role change is an admin_role_change when a role
+ * involved is, or is made, a superuser, CREATEROLE, or a member of hublink_admin; otherwise a
+ * user_role_change. The event records that the statement ran, not that its transaction
+ * committed.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "commands/extension.h"
+#include "commands/defrem.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/varlena.h"
+
+#include "security.h"
+
+/* The role whose members are hublink's admins (sql/parts/42_reference_codes.sql). */
+#define ADMIN_ROLE "hublink_admin"
+
+static ProcessUtility_hook_type prev_utility_hook = NULL;
+
+/* A statement being watched: what it is about, collected before it runs. */
+typedef struct Watched
+{
+	const char *kind; /* event kind; NULL: not watched */
+	const char *action;
+	bool admin;
+	StringInfoData names; /* JSON array of role or table names */
+} Watched;
+
+static bool
+role_is_admin(const char *name)
+{
+	HeapTuple tup;
+	Oid roleid;
+	Oid admin;
+	bool result = false;
+
+	if (name == NULL)
+		return false;
+	if (strcmp(name, ADMIN_ROLE) == 0)
+		return true;
+	tup = SearchSysCache1(AUTHNAME, CStringGetDatum(name));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	{
+		Form_pg_authid form = (Form_pg_authid) GETSTRUCT(tup);
+
+		roleid = form->oid;
+		result = form->rolsuper || form->rolcreaterole;
+	}
+	ReleaseSysCache(tup);
+	admin = get_role_oid(ADMIN_ROLE, true);
+	if (!result && OidIsValid(admin))
+		result = is_member_of_role(roleid, admin);
+	return result;
+}
+
+static const char *
+rolespec_name(RoleSpec *spec)
+{
+	if (spec == NULL)
+		return NULL;
+	switch (spec->roletype)
+	{
+		case ROLESPEC_CSTRING:
+			return spec->rolename;
+		case ROLESPEC_PUBLIC:
+			return "public";
+		default:
+			return GetUserNameFromId(GetUserId(), true);
+	}
+}
+
+static void
+add_role(Watched *w, const char *name)
+{
+	if (name == NULL)
+		return;
+	if (w->names.len > 1)
+		appendStringInfoString(&w->names, ", ");
+	hublink_security_json_string(&w->names, name);
+	if (role_is_admin(name))
+		w->admin = true;
+}
+
+/* CREATE or ALTER ROLE options that make an admin, or membership in one (IN ROLE). */
+static void
+scan_role_options(Watched *w, List *options)
+{
+	ListCell *lc;
+
+	foreach (lc, options)
+	{
+		DefElem *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "superuser") == 0 || strcmp(def->defname, "createrole") == 0)
+		{
+			if (def->arg != NULL && defGetBoolean(def))
+				w->admin = true;
+		}
+		else if (strcmp(def->defname, "addroleto") == 0)
+		{
+			ListCell *r;
+
+			foreach (r, (List *) def->arg)
+				if (role_is_admin(rolespec_name(lfirst(r))))
+					w->admin = true;
+		}
+	}
+}
+
+/* Whether a RangeVar names one of hublink.audit_relations. */
+static bool
+is_audit_relation(RangeVar *rv)
+{
+	char *list;
+	List *names;
+	ListCell *lc;
+	bool result = false;
+	const char *schema = rv->schemaname;
+
+	if (hublink_audit_relations == NULL || hublink_audit_relations[0] == '\0')
+		return false;
+	if (schema == NULL)
+	{
+		Oid relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (!OidIsValid(relid))
+			return false;
+		schema = get_namespace_name(get_rel_namespace(relid));
+	}
+	list = pstrdup(hublink_audit_relations);
+	if (!SplitIdentifierString(list, ',', &names))
+		return false;
+	foreach (lc, names)
+	{
+		char *qualified = lfirst(lc);
+		char *dot = strchr(qualified, '.');
+
+		if (dot != NULL && schema != NULL && strncmp(qualified, schema, dot - qualified) == 0 &&
+			schema[dot - qualified] == '\0' && strcmp(dot + 1, rv->relname) == 0)
+			result = true;
+	}
+	return result;
+}
+
+static void
+add_table(Watched *w, RangeVar *rv, const char *kind)
+{
+	if (!is_audit_relation(rv))
+		return;
+	w->kind = kind;
+	if (w->names.len > 1)
+		appendStringInfoString(&w->names, ", ");
+	hublink_security_json_string(
+		&w->names, rv->schemaname ? psprintf("%s.%s", rv->schemaname, rv->relname) : rv->relname);
+}
+
+static void
+watch(Node *node, Watched *w)
+{
+	ListCell *lc;
+
+	switch (nodeTag(node))
+	{
+		case T_CreateRoleStmt:
+		{
+			CreateRoleStmt *s = (CreateRoleStmt *) node;
+
+			w->action = "create";
+			add_role(w, s->role);
+			scan_role_options(w, s->options);
+			break;
+		}
+		case T_AlterRoleStmt:
+		{
+			AlterRoleStmt *s = (AlterRoleStmt *) node;
+
+			w->action = "alter";
+			add_role(w, rolespec_name(s->role));
+			scan_role_options(w, s->options);
+			break;
+		}
+		case T_AlterRoleSetStmt:
+		{
+			AlterRoleSetStmt *s = (AlterRoleSetStmt *) node;
+
+			w->action = "alter_set";
+			add_role(w, s->role ? rolespec_name(s->role) : "all");
+			break;
+		}
+		case T_DropRoleStmt:
+			w->action = "drop";
+			foreach (lc, ((DropRoleStmt *) node)->roles)
+				add_role(w, rolespec_name(lfirst(lc)));
+			break;
+		case T_GrantRoleStmt:
+		{
+			GrantRoleStmt *s = (GrantRoleStmt *) node;
+
+			w->action = s->is_grant ? "grant" : "revoke";
+			foreach (lc, s->granted_roles)
+				add_role(w, ((AccessPriv *) lfirst(lc))->priv_name);
+			foreach (lc, s->grantee_roles)
+				add_role(w, rolespec_name(lfirst(lc)));
+			break;
+		}
+		case T_RenameStmt:
+		{
+			RenameStmt *s = (RenameStmt *) node;
+
+			if (s->renameType != OBJECT_ROLE)
+				return;
+			w->action = "rename";
+			add_role(w, s->subname);
+			add_role(w, s->newname);
+			break;
+		}
+		case T_TruncateStmt:
+			foreach (lc, ((TruncateStmt *) node)->relations)
+				add_table(w, lfirst(lc), "audit_truncate");
+			if (w->kind)
+				w->action = "truncate";
+			return;
+		case T_DropStmt:
+		{
+			DropStmt *s = (DropStmt *) node;
+
+			if (s->removeType != OBJECT_TABLE)
+				return;
+			foreach (lc, s->objects)
+				add_table(w, makeRangeVarFromNameList(lfirst(lc)), "audit_drop");
+			if (w->kind)
+				w->action = "drop";
+			return;
+		}
+		case T_AlterTableStmt:
+			add_table(w, ((AlterTableStmt *) node)->relation, "audit_alter");
+			if (w->kind)
+				w->action = "alter";
+			return;
+		default:
+			return;
+	}
+	w->kind = w->admin ? "admin_role_change" : "user_role_change";
+}
+
+static char *
+event_detail(Watched *w, const char *outcome, const char *statement)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"action\": ");
+	hublink_security_json_string(&d, w->action);
+	appendStringInfo(&d, ", \"admin\": %s, \"objects\": %s], \"outcome\": ",
+					 w->admin ? "true" : "false", w->names.data);
+	hublink_security_json_string(&d, outcome);
+	appendStringInfoString(&d, ", \"statement\": ");
+	hublink_security_json_string(&d, statement);
+	appendStringInfoChar(&d, '}');
+	return d.data;
+}
+
+static void
+utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *queryEnv,
+			 DestReceiver *dest, QueryCompletion *qc)
+{
+	Watched w = {0};
+	char *volatile executed = NULL;
+	char *volatile failed = NULL;
+	char *volatile who = NULL;
+
+	initStringInfo(&w.names);
+	appendStringInfoChar(&w.names, '[');
+	/* An extension's own install or update script (hublink's sets up the audit tables). */
+	if (!creating_extension)
+		watch(pstmt->utilityStmt, &w);
+	if (w.kind != NULL)
+	{
+		/* Built now: after a failure only the ring may be touched before re-throwing. */
+		const char *tag = GetCommandTagName(CreateCommandTag(pstmt->utilityStmt));
+
+		executed = event_detail(&w, "executed", tag);
+		failed = event_detail(&w, "failed", tag);
+		who = GetUserNameFromId(GetSessionUserId(), true);
+	}
+
+	PG_TRY();
+	{
+		if (prev_utility_hook)
+			prev_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest,
+							  qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+									dest, qc);
+	}
+	PG_CATCH();
+	{
+		if (w.kind != NULL)
+			hublink_security_record(w.kind, who, failed);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (w.kind != NULL)
+		hublink_security_record(w.kind, who, executed);
+}
+
+void
+hublink_security_utility_install(void)
+{
+	prev_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = utility_hook;
+}

@@ -1,0 +1,216 @@
+-- Personal data encryption, the keys (issue 6 section 2; NFR 0011, docs/security-crypto.md).
+--
+-- Every removal's personal data is sealed (pgcrypto, OpenPGP symmetric, AES-256) under a data
+-- key of its own, a random 256-bit key made on first sight of the removal reference. Data keys
+-- are stored only wrapped (sealed) by a master key; the master keys are never in a table or a
+-- query text: hublink.master_keys() (extension/crypto_key.c) reads them from the file named by
+-- hublink.master_key_file, which only the server's user may read. Destroying a data key makes
+-- the removal's data unreadable for good (crypto-shredding, 74_crypto_retention.sql), and a
+-- new master key re-wraps the data keys without touching the data (hublink.rotate_master_key).
+
+CREATE FUNCTION hublink.master_keys() RETURNS bytea[]
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_master_keys';
+COMMENT ON FUNCTION hublink.master_keys() IS
+    'The master keys of hublink.master_key_file, oldest first, the current one last. Only the '
+    'key functions below call it; revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.master_keys() FROM PUBLIC;
+
+CREATE FUNCTION hublink.create_master_key_file() RETURNS boolean
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_create_master_key_file';
+COMMENT ON FUNCTION hublink.create_master_key_file() IS
+    'Writes a new random master key to hublink.master_key_file (mode 0600) when that file does '
+    'not exist; never overwrites one. True when it wrote a file. Revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.create_master_key_file() FROM PUBLIC;
+
+-- The extension requires pgcrypto but cannot know its schema when this script is written
+-- (@extschema:pgcrypto@ needs PostgreSQL 16): the two wrappers that call it are made here,
+-- schema-qualified, and everything else calls them.
+DO $$
+DECLARE
+    s text := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                WHERE e.extname = 'pgcrypto');
+BEGIN
+    EXECUTE format($f$
+        CREATE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE sql STRICT VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
+                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1')$f$, s);
+    EXECUTE format($f$
+        CREATE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE sql STRICT VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'))$f$, s);
+    EXECUTE format($f$
+        CREATE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
+            LANGUAGE sql STRICT IMMUTABLE
+            SET search_path = pg_catalog, pg_temp
+            RETURN pg_catalog.left(pg_catalog.encode(%1$I.digest(p_key, 'sha256'), 'hex'), 16)$f$, s);
+    EXECUTE format($f$
+        CREATE FUNCTION hublink.crypto_random_key() RETURNS bytea
+            LANGUAGE sql VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            RETURN %1$I.gen_random_bytes(32)$f$, s);
+END;
+$$;
+COMMENT ON FUNCTION hublink.crypto_encrypt(bytea, bytea) IS
+    'Seals bytes under a 256-bit key: OpenPGP symmetric, AES-256, integrity-protected, no '
+    'compression (compressed size would tell about the content). Internal; revoked from PUBLIC.';
+COMMENT ON FUNCTION hublink.crypto_decrypt(bytea, bytea) IS
+    'Opens what hublink.crypto_encrypt sealed; fails on a wrong key or altered bytes. Internal.';
+COMMENT ON FUNCTION hublink.crypto_key_id(bytea) IS
+    'The identifier of a master key: the first 16 hex digits of its SHA-256 (tells which key '
+    'wrapped a data key without revealing it).';
+COMMENT ON FUNCTION hublink.crypto_random_key() IS 'A new random 256-bit data key. Internal.';
+REVOKE ALL ON FUNCTION hublink.crypto_encrypt(bytea, bytea), hublink.crypto_decrypt(bytea, bytea),
+    hublink.crypto_random_key() FROM PUBLIC;
+
+CREATE TABLE hublink.data_key (
+    key_scope     text PRIMARY KEY CHECK (key_scope <> ''),
+    wrapped_key   bytea NOT NULL,
+    master_key_id text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    rewrapped_at  timestamptz
+);
+COMMENT ON TABLE hublink.data_key IS
+    'The data keys, one per removal (NFR 0011), wrapped by a master key. Deleting a row '
+    'destroys the removal''s personal data for good (crypto-shredding, NFR 0012). Only the key '
+    'functions read it.';
+COMMENT ON COLUMN hublink.data_key.key_scope IS
+    'What the key seals: a removal reference (RMV-...), or at a travel provider "booking '
+    '<ref>" for a booking whose removal is not known.';
+COMMENT ON COLUMN hublink.data_key.wrapped_key IS 'The data key sealed by the master key master_key_id.';
+COMMENT ON COLUMN hublink.data_key.master_key_id IS 'hublink.crypto_key_id of the master key that wrapped it.';
+COMMENT ON COLUMN hublink.data_key.created_at IS 'When the key was made (first sight of the removal).';
+COMMENT ON COLUMN hublink.data_key.rewrapped_at IS 'When a master key rotation last re-wrapped it.';
+-- A destroyed key's dead tuple still holds its wrapped bytes until vacuum: vacuum soon.
+ALTER TABLE hublink.data_key SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
+REVOKE ALL ON hublink.data_key FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('hublink.data_key', '');
+
+-- The master key with the given id (NULL: the current one, the file's last line).
+CREATE FUNCTION hublink.master_key(p_key_id text, OUT key_id text, OUT key bytea)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    keys bytea[] := hublink.master_keys();
+BEGIN
+    IF p_key_id IS NULL THEN
+        key := keys[pg_catalog.array_upper(keys, 1)];
+        key_id := hublink.crypto_key_id(key);
+        RETURN;
+    END IF;
+    SELECT k, p_key_id INTO key, key_id FROM pg_catalog.unnest(keys) k WHERE hublink.crypto_key_id(k) = p_key_id;
+    IF key IS NULL THEN
+        RAISE EXCEPTION 'master key % is not in the master key file', p_key_id
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A data key was wrapped by a master key that hublink.master_key_file no longer holds.',
+                  HINT = 'Put the old key back in the file (before the current one) and run hublink.rotate_master_key().';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.master_key(text) IS
+    'A master key read from hublink.master_key_file, by id, or the current one for NULL. Internal.';
+REVOKE ALL ON FUNCTION hublink.master_key(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k    hublink.data_key;
+    m    record;
+    fresh bytea;
+BEGIN
+    SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    IF NOT FOUND AND p_create THEN
+        m := hublink.master_key(NULL);
+        fresh := hublink.crypto_random_key();
+        INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
+        VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
+        ON CONFLICT (key_scope) DO NOTHING;
+        IF FOUND THEN
+            RETURN fresh;
+        END IF;
+        -- Another transaction made it first: use theirs.
+        SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    END IF;
+    IF k.key_scope IS NULL THEN
+        RAISE EXCEPTION 'no data key for "%"', p_scope
+            USING ERRCODE = 'HL060',
+                  DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
+                  HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
+    END IF;
+    RETURN hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+END;
+$$;
+COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
+    'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
+    'Raises HL010 when it was destroyed. Internal.';
+REVOKE ALL ON FUNCTION hublink.data_key_for(text, boolean) FROM PUBLIC;
+
+CREATE FUNCTION hublink.seal(p_scope text, p_value jsonb) RETURNS bytea
+    LANGUAGE sql STRICT VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.crypto_encrypt(pg_catalog.convert_to(p_value::text, 'UTF8'),
+                                  hublink.data_key_for(p_scope, true));
+COMMENT ON FUNCTION hublink.seal(text, jsonb) IS
+    'Seals a JSON value under the data key of p_scope (made on first use). Internal: the seal '
+    'triggers call it.';
+REVOKE ALL ON FUNCTION hublink.seal(text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION hublink.unseal(p_scope text, p_sealed bytea) RETURNS jsonb
+    LANGUAGE sql STRICT VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN pg_catalog.convert_from(hublink.crypto_decrypt(p_sealed, hublink.data_key_for(p_scope, false)),
+                                   'UTF8')::jsonb;
+COMMENT ON FUNCTION hublink.unseal(text, bytea) IS
+    'Opens a value sealed by hublink.seal. Not audited by itself: the authorised reads '
+    '(hublink.unsealed and the functions of 73_crypto_seal.sql) audit. Internal.';
+REVOKE ALL ON FUNCTION hublink.unseal(text, bytea) FROM PUBLIC;
+
+INSERT INTO hublink.audit_action VALUES
+    ('master_key_rotation', 'The data keys were re-wrapped by a new master key (hublink.rotate_master_key).');
+
+CREATE FUNCTION hublink.rotate_master_key() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m     record := hublink.master_key(NULL);
+    k     hublink.data_key;
+    n     integer := 0;
+    used  jsonb;
+BEGIN
+    SELECT pg_catalog.jsonb_object_agg(s.master_key_id, s.n) INTO used
+      FROM (SELECT d.master_key_id, pg_catalog.count(*) AS n FROM hublink.data_key d
+             WHERE d.master_key_id <> m.key_id GROUP BY 1) s;
+    FOR k IN SELECT * FROM hublink.data_key d WHERE d.master_key_id <> m.key_id FOR UPDATE LOOP
+        UPDATE hublink.data_key d
+           SET wrapped_key = hublink.crypto_encrypt(
+                   hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key), m.key),
+               master_key_id = m.key_id, rewrapped_at = pg_catalog.now()
+         WHERE d.key_scope = k.key_scope;
+        n := n + 1;
+    END LOOP;
+    PERFORM hublink.audit_note('master_key_rotation', NULL,
+        pg_catalog.jsonb_build_object('new_master_key_id', m.key_id, 'rewrapped', n,
+                                      'previous_master_key_ids', coalesce(used, '{}')));
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rotate_master_key() IS
+    'Re-wraps every data key not wrapped by the current master key (the last line of '
+    'hublink.master_key_file) with it; the sealed data is not touched. The older keys must '
+    'still be in the file; remove them after this returns. Returns how many keys it re-wrapped; '
+    'audited (master_key_rotation).';
+REVOKE ALL ON FUNCTION hublink.rotate_master_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.rotate_master_key() TO hublink_admin;
+
+-- A new installation can seal at once: the first CREATE EXTENSION of the cluster writes a key
+-- file where hublink.master_key_file points (the data directory by default) if none is there.
+SELECT hublink.create_master_key_file();

@@ -1,0 +1,309 @@
+-- Personal data encryption, the sealing layer (issue 6 section 2; NFR 0011, docs/security-crypto.md).
+--
+-- Every column whose COMMENT starts "PERSONAL DATA:" is sealed: a BEFORE INSERT OR UPDATE
+-- trigger moves the row's personal values into its "sealed" column, encrypted under the
+-- removal's data key (72_crypto_keys.sql), and sets the plaintext columns to NULL before the
+-- row reaches the heap, so plaintext is never written to a page, live or dead. A CHECK
+-- constraint "<column>_sealed" (column IS NULL) on each of them refuses a row that bypassed the
+-- trigger. The handlers keep writing plain values to the plain columns; authorised reads go
+-- through hublink.unsealed() (and the *_of functions of 41_domain.sql), each audited.
+
+CREATE TABLE hublink.sealed_table (
+    table_name  regclass PRIMARY KEY,
+    scope_query text NOT NULL,
+    description text NOT NULL
+);
+COMMENT ON TABLE hublink.sealed_table IS
+    'The tables whose PERSONAL DATA columns are sealed, and how a row finds the removal whose '
+    'data key seals it. Filled by hublink.seal_personal_columns().';
+COMMENT ON COLUMN hublink.sealed_table.table_name IS 'The table.';
+COMMENT ON COLUMN hublink.sealed_table.scope_query IS
+    'A query returning the key scope (the removal reference) of a row, given the row as jsonb in $1.';
+COMMENT ON COLUMN hublink.sealed_table.description IS 'How the table relates to its removal.';
+
+-- The trigger: its arguments are the table's personal columns.
+CREATE FUNCTION hublink.seal_personal_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       jsonb := pg_catalog.to_jsonb(NEW);
+    plain   jsonb;
+    cleared jsonb;
+    merged  jsonb := '{}';
+    scope   text := r ->> 'key_scope';
+BEGIN
+    SELECT coalesce(pg_catalog.jsonb_object_agg(c, r -> c) FILTER (WHERE r -> c <> 'null'), '{}'),
+           pg_catalog.jsonb_object_agg(c, NULL::jsonb)
+      INTO plain, cleared
+      FROM pg_catalog.unnest(TG_ARGV) c;
+    IF TG_OP = 'UPDATE' THEN
+        -- Plaintext columns read NULL, so an UPDATE that leaves them NULL keeps the sealed
+        -- values (coalesce semantics); one that sets them replaces those values only.
+        IF plain = '{}' AND NEW.sealed IS NOT DISTINCT FROM OLD.sealed
+           AND scope IS NOT DISTINCT FROM OLD.key_scope THEN
+            RETURN NEW;
+        END IF;
+        merged := coalesce(hublink.unseal(OLD.key_scope, OLD.sealed), '{}');
+        IF NEW.sealed IS NOT NULL AND NEW.sealed IS DISTINCT FROM OLD.sealed THEN
+            -- An upsert copying EXCLUDED.sealed: its values replace the old ones.
+            merged := merged || pg_catalog.jsonb_strip_nulls(hublink.unseal(scope, NEW.sealed));
+        END IF;
+        scope := coalesce(scope, OLD.key_scope);
+    ELSIF NEW.sealed IS NOT NULL THEN
+        merged := hublink.unseal(scope, NEW.sealed);
+    END IF;
+    merged := merged || plain;
+    IF scope IS NULL THEN
+        EXECUTE (SELECT s.scope_query FROM hublink.sealed_table s WHERE s.table_name = TG_RELID::regclass)
+           INTO scope USING r;
+    END IF;
+    IF scope IS NULL THEN
+        RAISE EXCEPTION 'cannot seal a row of % without its removal', TG_TABLE_NAME
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Personal data is sealed under the data key of the removal it belongs to, and this row has none.',
+                  HINT = 'Insert the row that links it to a removal first.';
+    END IF;
+    NEW := pg_catalog.jsonb_populate_record(NEW, cleared || pg_catalog.jsonb_build_object(
+               'key_scope', scope, 'sealed', pg_catalog.to_jsonb(hublink.seal(scope, merged))));
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.seal_personal_row() IS
+    'BEFORE INSERT OR UPDATE trigger of the sealed tables: encrypts the personal columns named '
+    'by its arguments into "sealed" and sets them to NULL, so plaintext never reaches the heap. '
+    'On UPDATE a personal column left NULL keeps its sealed value.';
+REVOKE ALL ON FUNCTION hublink.seal_personal_row() FROM PUBLIC;
+
+-- Seals a table: every column whose COMMENT starts "PERSONAL DATA:", read from the catalog.
+CREATE FUNCTION hublink.seal_personal_columns(p_table regclass, p_scope_query text, p_description text)
+    RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cols text[];
+    c    text;
+BEGIN
+    SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+      FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_description d
+        ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = a.attrelid AND d.objsubid = a.attnum
+     WHERE a.attrelid = p_table AND a.attnum > 0 AND NOT a.attisdropped
+       AND d.description LIKE 'PERSONAL DATA:%';
+    IF cols IS NULL THEN
+        RAISE EXCEPTION '% has no PERSONAL DATA column', p_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Only columns whose COMMENT starts "PERSONAL DATA:" are sealed.',
+                  HINT = 'Comment the personal columns first.';
+    END IF;
+    EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN key_scope text, ADD COLUMN sealed bytea', p_table);
+    EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.key_scope IS %L', p_table,
+        'The removal whose data key seals this row (hublink.data_key.key_scope).');
+    EXECUTE pg_catalog.format('COMMENT ON COLUMN %s.sealed IS %L', p_table,
+        'The personal columns of this row as a JSON object, encrypted under the data key of key_scope '
+        '(hublink.seal); read them with hublink.unsealed(row), which audits.');
+    -- Sealed bytes are random: compressing them is wasted work.
+    EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN sealed SET STORAGE EXTERNAL', p_table);
+    FOREACH c IN ARRAY cols LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', p_table, c);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NULL)', p_table, c || '_sealed', c);
+    END LOOP;
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER seal_personal_data BEFORE INSERT OR UPDATE ON %s FOR EACH ROW '
+        'EXECUTE FUNCTION hublink.seal_personal_row(%s)',
+        p_table, (SELECT pg_catalog.string_agg(pg_catalog.quote_literal(x), ', ') FROM pg_catalog.unnest(cols) x));
+    INSERT INTO hublink.sealed_table VALUES (p_table, p_scope_query, p_description);
+    RETURN cols;
+END;
+$$;
+COMMENT ON FUNCTION hublink.seal_personal_columns(regclass, text, text) IS
+    'Seals the PERSONAL DATA columns of a table (from their COMMENTs): adds key_scope and sealed, '
+    'a CHECK (column IS NULL) named <column>_sealed on each, and the seal_personal_data trigger. '
+    'Run by the install script; a part that adds personal columns later calls it again after '
+    'dropping the trigger. Returns the columns sealed.';
+REVOKE ALL ON FUNCTION hublink.seal_personal_columns(regclass, text, text) FROM PUBLIC;
+
+SELECT hublink.seal_personal_columns('hublink.returnee_personal',
+    'SELECT r.removal_reference FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+      WHERE t.returnee_id = ($1 ->> ''returnee_id'')::bigint',
+    'Through hublink.returnee.');
+SELECT hublink.seal_personal_columns('hublink.travel_document',
+    'SELECT r.removal_reference FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+      WHERE t.returnee_id = ($1 ->> ''returnee_id'')::bigint',
+    'Through hublink.returnee.');
+SELECT hublink.seal_personal_columns('hublink.risk_assessment',
+    'SELECT r.removal_reference FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+      WHERE t.returnee_id = ($1 ->> ''returnee_id'')::bigint',
+    'Through hublink.returnee.');
+SELECT hublink.seal_personal_columns('hublink.escort_personal',
+    'SELECT r.removal_reference FROM hublink.escort_person e JOIN hublink.removal r USING (removal_id)
+      WHERE e.escort_person_id = ($1 ->> ''escort_person_id'')::bigint',
+    'Through hublink.escort_person.');
+SELECT hublink.seal_personal_columns('hublink.tsp_passenger',
+    'SELECT coalesce(b.removal_id, ''booking '' || b.booking_ref) FROM hublink.tsp_booking b
+      WHERE b.booking_ref = $1 ->> ''booking_ref''',
+    'Through hublink.tsp_booking: its removal reference, else the booking itself.');
+
+-- The authorised read.
+CREATE FUNCTION hublink.unsealed(p_row anyelement) RETURNS anyelement
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r     jsonb := pg_catalog.to_jsonb(p_row);
+    scope text := r ->> 'key_scope';
+    v     jsonb;
+BEGIN
+    PERFORM hublink.require_removal_access(scope) WHERE scope IS NOT NULL; -- need-to-know, 90_access.sql
+    IF r ->> 'sealed' IS NULL
+       OR NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = scope) THEN
+        RETURN p_row; -- nothing sealed, or crypto-shredded by a purge: the columns read NULL
+    END IF;
+    v := hublink.unseal(scope, pg_catalog.decode(pg_catalog.substr(r ->> 'sealed', 3), 'hex'));
+    PERFORM hublink.audit_note('decrypt',
+        (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scope),
+        pg_catalog.jsonb_build_object(
+            'table', pg_catalog.pg_typeof(p_row)::text,
+            'key_scope', scope,
+            'columns', (SELECT pg_catalog.jsonb_agg(k ORDER BY k) FROM pg_catalog.jsonb_object_keys(v) k)));
+    RETURN pg_catalog.jsonb_populate_record(p_row, v);
+END;
+$$;
+COMMENT ON FUNCTION hublink.unsealed(anyelement) IS
+    'A row of a sealed table with its personal columns decrypted (NFR 0011), e.g. SELECT '
+    '(hublink.unsealed(p)).given_names FROM hublink.returnee_personal p. Every call that '
+    'decrypts writes an audit row (action decrypt: table, key scope, columns; never the values). '
+    'After a purge destroyed the removal''s key the personal columns read NULL.';
+REVOKE ALL ON FUNCTION hublink.unsealed(anyelement) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.unsealed(anyelement) TO hublink_admin, hublink_caseworker;
+
+CREATE VIEW hublink.personal_data_column AS
+SELECT c.oid::regclass AS table_name, a.attname::text AS column_name, d.description,
+       EXISTS (SELECT FROM pg_catalog.pg_constraint k
+                WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.conname = a.attname || '_sealed'
+                  AND pg_catalog.pg_get_constraintdef(k.oid) = pg_catalog.format('CHECK ((%I IS NULL))', a.attname))
+       AND EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                    WHERE g.tgrelid = c.oid AND g.tgname = 'seal_personal_data' AND g.tgenabled <> 'D'
+                      AND g.tgfoid = 'hublink.seal_personal_row()'::regprocedure
+                      AND position(('\x00'::bytea || pg_catalog.convert_to(a.attname, 'UTF8') || '\x00'::bytea)
+                                           IN ('\x00'::bytea || g.tgargs)) > 0)
+       AS sealed
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_catalog.pg_description d
+    ON d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = c.oid AND d.objsubid = a.attnum
+ WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind = 'r'
+   AND d.description LIKE 'PERSONAL DATA:%';
+COMMENT ON VIEW hublink.personal_data_column IS
+    'Every column of the hublink schema whose COMMENT starts "PERSONAL DATA:", from the catalog, '
+    'and whether it is sealed (its <column>_sealed CHECK and the seal trigger naming it). A '
+    'personal column added later without sealing shows sealed = false.';
+COMMENT ON COLUMN hublink.personal_data_column.table_name IS 'The table.';
+COMMENT ON COLUMN hublink.personal_data_column.column_name IS 'The column.';
+COMMENT ON COLUMN hublink.personal_data_column.description IS 'Its COMMENT.';
+COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext can be stored in it.';
+
+-- --- message bodies --------------------------------------------------------------------------
+-- The inbox and the outbox keep whole messages, whose bodies carry the same personal data. A
+-- BEFORE trigger moves the body into sealed_body, under the data key of the envelope's removalId
+-- (made on first sight of the reference), so "message" keeps only the envelope. Messages that
+-- name no removal (reference list announcements, an Error for input without a readable
+-- removalId) carry no removal's data and stay as they are. The worker reads whole
+-- messages through hublink.open_message (bgworker/inbox.c, outbox.c); people through the audited
+-- hublink.inbox_document / hublink.outbox_document. Bytes that were not JSON at all (inbox.raw,
+-- rejected) are kept as received: they could not be attributed to a removal.
+
+ALTER TABLE hublink.inbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
+COMMENT ON COLUMN hublink.inbox.key_scope IS
+    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
+COMMENT ON COLUMN hublink.inbox.sealed_body IS
+    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
+ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed
+    CHECK (message IS NULL OR NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
+ALTER TABLE hublink.outbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
+COMMENT ON COLUMN hublink.outbox.key_scope IS
+    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
+COMMENT ON COLUMN hublink.outbox.sealed_body IS
+    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
+ALTER TABLE hublink.outbox ALTER COLUMN sealed_body SET STORAGE EXTERNAL;
+ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed
+    CHECK (NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
+
+CREATE FUNCTION hublink.seal_message_body() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NEW.message ? 'body' AND NEW.message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN
+        NEW.key_scope := NEW.message ->> 'removalId';
+        NEW.sealed_body := hublink.seal(NEW.key_scope, NEW.message -> 'body');
+        NEW.message := NEW.message - 'body';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.seal_message_body() IS
+    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: seals the body of a '
+    'message naming a removal into sealed_body under its data key and keeps the envelope in "message".';
+REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
+    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.outbox
+    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_sealed_body IS NULL THEN p_message
+                ELSE p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body)) END;
+COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
+    'The whole message of an inbox or outbox row (envelope and decrypted body), for the worker '
+    'that publishes or retries it; not audited (transport, not a reader). Revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    o hublink.outbox;
+BEGIN
+    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.outbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
+    SELECT * INTO o FROM hublink.outbox x WHERE x.id = p_id;
+    IF o.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = o.key_scope),
+            pg_catalog.jsonb_build_object('table', 'hublink.outbox', 'key_scope', o.key_scope,
+                                          'message_id', o.message_id, 'message_type', o.message_type));
+    END IF;
+    RETURN hublink.open_message(o.message, o.key_scope, o.sealed_body);
+END;
+$$;
+COMMENT ON FUNCTION hublink.outbox_document(bigint) IS
+    'The whole message of outbox row p_id, its body decrypted; audited (action decrypt).';
+REVOKE ALL ON FUNCTION hublink.outbox_document(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.outbox_document(bigint) TO hublink_admin;
+
+CREATE FUNCTION hublink.inbox_document(p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    i hublink.inbox;
+BEGIN
+    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.inbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
+    SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
+    IF i.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = i.key_scope),
+            pg_catalog.jsonb_build_object('table', 'hublink.inbox', 'key_scope', i.key_scope,
+                                          'message_id', i.message_id, 'message_type', i.message_type));
+    END IF;
+    RETURN hublink.open_message(i.message, i.key_scope, i.sealed_body);
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_document(bigint) IS
+    'The whole message of inbox row p_id, its body decrypted; audited (action decrypt).';
+REVOKE ALL ON FUNCTION hublink.inbox_document(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.inbox_document(bigint) TO hublink_admin;

@@ -1,0 +1,245 @@
+-- Retention and secure deletion (issue 6 section 2; NFR 0011, 0012; docs/security-crypto.md).
+--
+-- A policy per data class says how many days after a removal closes its data is kept. The
+-- worker job retention_purge applies them: messages (the inbox and outbox rows) are deleted,
+-- personal data is crypto-shredded (the removal's data key is destroyed, so every sealed copy
+-- of it, in live rows, dead tuples, WAL or backups, can no longer be read, even with the
+-- master key), and the removal's own rows are deleted. Each purge is logged in
+-- hublink.purge_log and audited (action purge). hublink.erase_removal does all of it at once
+-- when the Authority directs that data is no longer required.
+
+CREATE TABLE hublink.retention_policy (
+    data_class     text PRIMARY KEY CHECK (data_class ~ '^[a-z_]+$'),
+    retain_days    integer NOT NULL CHECK (retain_days >= 0),
+    purge_function regprocedure NOT NULL,
+    description    text NOT NULL
+);
+COMMENT ON TABLE hublink.retention_policy IS
+    'How long each class of a removal''s data is kept after the removal closes (NFR 0011, 0012), '
+    'and the function that purges it. hublink_admin sets retain_days to the periods the '
+    'Authority defines.';
+COMMENT ON COLUMN hublink.retention_policy.data_class IS 'The class of data (lower case, underscores).';
+COMMENT ON COLUMN hublink.retention_policy.retain_days IS 'Days after the removal closed before it is purged.';
+COMMENT ON COLUMN hublink.retention_policy.purge_function IS
+    'Function(removal_reference text) returning jsonb (what it removed), called by the purge.';
+COMMENT ON COLUMN hublink.retention_policy.description IS 'What the class holds and what purging it does.';
+
+CREATE TABLE hublink.purge_log (
+    purge_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_reference text NOT NULL,
+    data_class        text NOT NULL,
+    retain_days       integer,
+    closed_at         timestamptz,
+    purged_at         timestamptz NOT NULL DEFAULT now(),
+    reason            text NOT NULL,
+    removed           jsonb NOT NULL
+);
+COMMENT ON TABLE hublink.purge_log IS
+    'Every purge: which removal, which class, under which policy, when and what was removed '
+    '(counts, never data). Also in the audit trail (action purge).';
+COMMENT ON COLUMN hublink.purge_log.purge_id IS 'Order of purges.';
+COMMENT ON COLUMN hublink.purge_log.removal_reference IS 'The removal purged.';
+COMMENT ON COLUMN hublink.purge_log.data_class IS 'The class purged (hublink.retention_policy).';
+COMMENT ON COLUMN hublink.purge_log.retain_days IS 'The policy''s period then; NULL for an erasure on direction.';
+COMMENT ON COLUMN hublink.purge_log.closed_at IS 'When the removal closed; NULL for an erasure of an open removal.';
+COMMENT ON COLUMN hublink.purge_log.purged_at IS 'When.';
+COMMENT ON COLUMN hublink.purge_log.reason IS '"retention", or the reason given to hublink.erase_removal.';
+COMMENT ON COLUMN hublink.purge_log.removed IS 'What was removed: row and key counts.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.purge_log', '');
+
+CREATE VIEW hublink.closed_removal AS
+SELECT r.removal_id, r.removal_reference, r.updated_at AS closed_at
+  FROM hublink.removal r
+ WHERE CASE WHEN r.state IS NOT NULL
+            THEN r.state IN (SELECT s.state FROM hublink.state_machine_states() s
+                              WHERE s.machine = 'removal' AND s.terminal)
+            ELSE (r.escort_state <> 'none' OR r.travel_state <> 'none')
+                 AND (r.escort_state = 'none'
+                      OR r.escort_state IN (SELECT s.state FROM hublink.state_machine_states() s
+                                             WHERE s.machine = 'escort' AND s.terminal))
+                 AND (r.travel_state = 'none'
+                      OR r.travel_state IN (SELECT s.state FROM hublink.state_machine_states() s
+                                             WHERE s.machine = 'travel' AND s.terminal))
+       END;
+COMMENT ON VIEW hublink.closed_removal IS
+    'Removals that are closed, and since when: at the Hub the removal machine is in a terminal '
+    'state; at a provider every machine it tracks is. closed_at is the last state change.';
+COMMENT ON COLUMN hublink.closed_removal.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.closed_removal.removal_reference IS 'Its reference.';
+COMMENT ON COLUMN hublink.closed_removal.closed_at IS 'When it closed (its last state change).';
+
+CREATE FUNCTION hublink.purge_messages(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n_in  bigint;
+    n_out bigint;
+BEGIN
+    DELETE FROM hublink.inbox i WHERE i.removal_id = p_removal_reference;
+    GET DIAGNOSTICS n_in = ROW_COUNT;
+    DELETE FROM hublink.outbox o WHERE o.removal_id = p_removal_reference;
+    GET DIAGNOSTICS n_out = ROW_COUNT;
+    RETURN pg_catalog.jsonb_build_object('inbox_rows', n_in, 'outbox_rows', n_out);
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_messages(text) IS
+    'Purge of class messages: deletes the removal''s inbox and outbox rows.';
+REVOKE ALL ON FUNCTION hublink.purge_messages(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM hublink.data_key k
+     WHERE k.key_scope = p_removal_reference
+        OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                            WHERE b.removal_id = p_removal_reference);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN pg_catalog.jsonb_build_object('data_keys_destroyed', n);
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
+    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL.';
+REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference)
+           || pg_catalog.jsonb_build_object('removal_rows', n);
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_removal(text) IS
+    'Purge of class removal: deletes the removal (its rows cascade), its messages and its data keys.';
+REVOKE ALL ON FUNCTION hublink.purge_removal(text) FROM PUBLIC;
+
+INSERT INTO hublink.retention_policy VALUES
+    ('messages', 90, 'hublink.purge_messages(text)',
+     'The whole messages of the removal in hublink.inbox and hublink.outbox (their bodies sealed).'),
+    ('personal_data', 730, 'hublink.purge_personal_data(text)',
+     'Every PERSONAL DATA column and message body of the removal: its data key is destroyed.'),
+    ('removal', 2190, 'hublink.purge_removal(text)',
+     'The removal''s own rows (states, quotes, bookings, costs), and anything left of the above.');
+
+INSERT INTO hublink.audit_action VALUES
+    ('erase_direction', 'hublink.erase_removal purged a removal on the Authority''s direction (a purge row follows per class).');
+
+-- One purge of one class of one removal: audited first (the removal row may go), then logged.
+CREATE FUNCTION hublink.purge_class(p_removal_reference text, p_policy hublink.retention_policy,
+                                    p_closed_at timestamptz, p_reason text)
+    RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    removed jsonb;
+BEGIN
+    PERFORM hublink.audit_note('purge',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'data_class', p_policy.data_class,
+                                      'retain_days', p_policy.retain_days, 'closed_at', p_closed_at,
+                                      'reason', p_reason));
+    EXECUTE pg_catalog.format('SELECT %s($1)', p_policy.purge_function::oid::regproc) INTO removed
+      USING p_removal_reference;
+    INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
+    VALUES (p_removal_reference, p_policy.data_class,
+            CASE WHEN p_reason = 'retention' THEN p_policy.retain_days END, p_closed_at, p_reason, removed);
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestamptz, text) IS
+    'Purges one class of one removal with its policy''s function; audited (purge) and logged in '
+    'hublink.purge_log. Internal.';
+REVOKE ALL ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestamptz, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.retention_purge() RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p hublink.retention_policy;
+    c record;
+BEGIN
+    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
+        FOR c IN SELECT * FROM hublink.closed_removal x
+                  WHERE x.closed_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now()
+                    AND NOT EXISTS (SELECT FROM hublink.purge_log l
+                                     WHERE l.removal_reference = x.removal_reference AND l.data_class = p.data_class)
+                  ORDER BY x.closed_at LOOP
+            PERFORM hublink.purge_class(c.removal_reference, p, c.closed_at, 'retention');
+        END LOOP;
+    END LOOP;
+    -- Messages that named no removal (announcements, some Errors): by age.
+    SELECT * INTO p FROM hublink.retention_policy x WHERE x.data_class = 'messages';
+    IF FOUND THEN
+        DELETE FROM hublink.inbox i
+         WHERE i.removal_id IS NULL
+           AND i.processed_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
+        DELETE FROM hublink.outbox o
+         WHERE o.removal_id IS NULL AND o.sent_at IS NOT NULL
+           AND o.created_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.retention_purge() IS
+    'The worker job retention_purge: applies hublink.retention_policy to every closed removal '
+    'whose period has passed (each class once per removal, audited and logged), and deletes '
+    'messages that named no removal after the messages period.';
+REVOKE ALL ON FUNCTION hublink.retention_purge() FROM PUBLIC;
+
+INSERT INTO hublink.worker_job (job_name, job_function, run_every, description)
+VALUES ('retention_purge', 'hublink.retention_purge()', '1 hour',
+        'Purges closed removals past their retention periods and crypto-shreds their personal data '
+        '(hublink.retention_policy, docs/security-crypto.md).');
+
+CREATE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p       hublink.retention_policy;
+    removed jsonb := '{}';
+    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
+                             WHERE c.removal_reference = p_removal_reference);
+BEGIN
+    IF coalesce(p_reason, '') = '' THEN
+        RAISE EXCEPTION 'an erasure needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
+                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference) THEN
+        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'This database has neither the removal nor a data key for it.',
+                  HINT = 'hublink.purge_log lists what was purged before.';
+    END IF;
+    PERFORM hublink.audit_note('erase_direction',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
+    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
+        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
+                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
+    END LOOP;
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
+    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
+    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
+    'with the reason. Returns what each class removed.';
+REVOKE ALL ON FUNCTION hublink.erase_removal(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.erase_removal(text, text) TO hublink_admin;
