@@ -24,7 +24,7 @@ extern char *hublink_audit_relations;
 /* Called from _PG_init: settings always, shared memory and hooks only when preloaded. */
 extern void hublink_security_setup(bool preloaded);
 
-extern void hublink_security_define_settings(void);
+extern void hublink_security_define_settings(bool preloaded);
 
 /* The ring (security_ring.c). */
 extern Size hublink_security_ring_size(void);

@@ -29,23 +29,29 @@ static int audit_capacity_mb = 10240;
 static int audit_capacity_warn_percent = 80;
 
 void
-hublink_security_define_settings(void)
+hublink_security_define_settings(bool preloaded)
 {
-	DefineCustomIntVariable(
-		"hublink.security_event_slots", "Security events the shared-memory ring holds.",
-		"Events wait there until the worker's security_monitor job copies them into "
-		"hublink.security_event; when the ring is full the oldest is overwritten and the loss "
-		"counted.",
-		&hublink_security_event_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/*
+	 * The sizes of shared memory can only be defined while the postmaster starts (as the
+	 * worker's settings); without the preload CREATE EXTENSION refuses anyway.
+	 */
+	if (preloaded)
+		DefineCustomIntVariable(
+			"hublink.security_event_slots", "Security events the shared-memory ring holds.",
+			"Events wait there until the worker's security_monitor job copies them into "
+			"hublink.security_event; when the ring is full the oldest is overwritten and the loss "
+			"counted.",
+			&hublink_security_event_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable(
 		"hublink.lockout_failures", "Consecutive failed logons after which a role is locked out.",
 		"0 turns lock-out off. The bootstrap superuser is never locked out. "
 		"hublink.unlock_role() lifts a lock-out.",
 		&hublink_lockout_failures, 10, 0, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable(
-		"hublink.lockout_slots", "Role names whose failed logons shared memory tracks.",
-		"When full, the role least recently seen that is not locked out is forgotten.",
-		&hublink_lockout_slots, 256, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (preloaded)
+		DefineCustomIntVariable(
+			"hublink.lockout_slots", "Role names whose failed logons shared memory tracks.",
+			"When full, the role least recently seen that is not locked out is forgotten.",
+			&hublink_lockout_slots, 256, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable(
 		"hublink.audit_relations", "The tables of the audit store, comma-separated.",
 		"TRUNCATE or DROP of one of them is recorded as a security event and alerted; the "
@@ -110,7 +116,7 @@ startup_shmem(void)
 void
 hublink_security_setup(bool preloaded)
 {
-	hublink_security_define_settings();
+	hublink_security_define_settings(preloaded);
 	if (!preloaded)
 		return;
 #if PG_VERSION_NUM >= 150000

@@ -29,7 +29,10 @@ INSERT INTO hublink.audit_exclusion VALUES
     ('security_ring_flushed', 'Bookkeeping of the monitoring flush, rewritten at every flush.'),
     ('logon', 'Every logon attempt, copied by the worker from the monitoring ring: an audit store itself.'),
     ('worker_job', 'The worker rewrites next_run_at at every run of every job: one audit row per run '
-                   'would bury the rest. Known gap: an admin disabling a job is not audited here.');
+                   'would bury the rest. Known gap: an admin disabling a job is not audited here.'),
+    ('data_key', 'Wrapped data keys, one per removal: creating one is part of sealing the removal''s '
+                 'first message, and a row audit cost 70% of it; the purges and rotations that '
+                 'change or destroy keys are audited by audit_note (docs/security-crypto.md).');
 
 CREATE TABLE hublink.audit_table_rule (
     table_name     text PRIMARY KEY,

@@ -39,7 +39,7 @@ CREATE FUNCTION hublink_test.states(ref text) RETURNS text LANGUAGE sql AS $$
     SELECT concat_ws('/', r.state, r.escort_state, r.travel_state) FROM hublink.removal r
      WHERE r.removal_reference = ref $$;
 CREATE FUNCTION hublink_test.last_error() RETURNS jsonb LANGUAGE sql AS $$
-    SELECT o.message -> 'body' FROM hublink.outbox o WHERE o.message_type = 'Error'
+    SELECT hublink.outbox_document(o.id) -> 'body' FROM hublink.outbox o WHERE o.message_type = 'Error'
      ORDER BY o.id DESC LIMIT 1 $$;
 -- Travel quotes of the example that have not expired yet.
 CREATE FUNCTION hublink_test.fresh_quotes(m jsonb) RETURNS jsonb LANGUAGE sql AS $$
@@ -68,10 +68,10 @@ SELECT 'r1', hublink.create_removal('CASE-77319', $$[
 SELECT matches((SELECT v FROM hublink_test.v WHERE k = 'r1'), '^RMV-[0-9]{4}-[0-9]{6}$', 'a removal reference is issued');
 SELECT is(hublink_test.states((SELECT v FROM hublink_test.v WHERE k = 'r1')), 'new/none/none', 'a new removal');
 SELECT is((SELECT escorted FROM hublink.removal), true, 'risk profiling: a DISRUPTIVE returnee makes it escorted');
-SELECT is((SELECT array_agg(a.flags::text ORDER BY t.ho_returnee_reference) FROM hublink.risk_assessment a
+SELECT is((SELECT array_agg((hublink.unsealed(a)).flags::text ORDER BY t.ho_returnee_reference) FROM hublink.risk_assessment a
              JOIN hublink.returnee t USING (returnee_id) WHERE a.audience = 'esp' AND a.current),
           ARRAY['{}', '{DISRUPTIVE,SELF_HARM}'], 'the ESP sees the flags shared with it, not HIGH_PROFILE');
-SELECT is((SELECT array_agg(a.flags::text || a.escorts_required ORDER BY t.ho_returnee_reference)
+SELECT is((SELECT array_agg((hublink.unsealed(a)).flags::text || a.escorts_required ORDER BY t.ho_returnee_reference)
              FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
             WHERE a.audience = 'tsp' AND a.current),
           ARRAY['{}1', '{DISRUPTIVE}2'], 'the TSP sees only DISRUPTIVE, and the escorts each returnee needs');
@@ -89,9 +89,9 @@ SELECT lives_ok($$SELECT hublink.request_escort_quotes((SELECT v FROM hublink_te
                 'the escort quote request is sent');
 SELECT is(hublink_test.states((SELECT v FROM hublink_test.v WHERE k = 'r1')), 'quoting/quote_requested/none',
           'quoting; the escort booking has its quote requested');
-SELECT is((SELECT hublink.validate_message(o.message) FROM hublink.outbox o WHERE o.message_type = 'EscortQuoteRequest'),
+SELECT is((SELECT hublink.validate_message(hublink.outbox_document(o.id)) FROM hublink.outbox o WHERE o.message_type = 'EscortQuoteRequest'),
           '[]'::jsonb, 'the request in the outbox is valid against its schema');
-SELECT ok((SELECT o.message::text NOT LIKE '%HIGH_PROFILE%' FROM hublink.outbox o WHERE o.message_type = 'EscortQuoteRequest'),
+SELECT ok((SELECT hublink.outbox_document(o.id)::text NOT LIKE '%HIGH_PROFILE%' FROM hublink.outbox o WHERE o.message_type = 'EscortQuoteRequest'),
           'the request does not carry what the ESP may not see');
 
 -- an escort booking response before any booking request: impossible, rejected with the reason
@@ -114,9 +114,9 @@ SELECT is((SELECT sum(amount) FROM hublink.escort_effort), 4230.00, 'money as nu
 -- --- travel quotes --------------------------------------------------------------------------
 SELECT lives_ok($$SELECT hublink.request_travel_quotes((SELECT v FROM hublink_test.v WHERE k = 'r1'), '{LHR}')$$,
                 'the travel quote request is sent for the escort''s dates');
-SELECT is((SELECT jsonb_array_length(o.message -> 'body' -> 'escortDates') FROM hublink.outbox o
+SELECT is((SELECT jsonb_array_length(hublink.outbox_document(o.id) -> 'body' -> 'escortDates') FROM hublink.outbox o
             WHERE o.message_type = 'TravelQuoteRequest'), 3, 'with the three escort dates');
-SELECT is((SELECT o.message #> '{body,returnees,1,travelRiskAssessment}' FROM hublink.outbox o
+SELECT is((SELECT hublink.outbox_document(o.id) #> '{body,returnees,1,travelRiskAssessment}' FROM hublink.outbox o
             WHERE o.message_type = 'TravelQuoteRequest'), '{"flags": ["DISRUPTIVE"], "escortsRequired": 2}',
           'and the travel risk subset');
 SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.ex('travel-quote-response', (SELECT v FROM hublink_test.v WHERE k = 'r1'),

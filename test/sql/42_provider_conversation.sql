@@ -26,7 +26,7 @@ SELECT throws_ok($$SELECT hublink.conversation_apply(hublink_test.pex('travel-qu
 -- a booking for a quote never issued
 SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.pex('escort-booking-request'))$$,
                 'a booking request for a removal never quoted');
-SELECT is((SELECT o.message #>> '{body,queue}' FROM hublink.outbox o WHERE o.message_type = 'Error'),
+SELECT is((SELECT hublink.outbox_document(o.id) #>> '{body,queue}' FROM hublink.outbox o WHERE o.message_type = 'Error'),
           'escort-booking-request', 'is rejected to escort-booking-request-error');
 SELECT is((SELECT count(*)::int FROM hublink.removal), 0, 'and leaves nothing behind');
 -- a cancellation that arrives before its quote request
@@ -37,7 +37,7 @@ SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.pex('escort-quote-r
                 'the escort quote request arrives');
 SELECT is(hublink_test.escort_state(), 'quote_requested/-/none', 'the ESP tracks the escort booking only');
 SELECT is((SELECT count(*)::int FROM hublink.returnee_personal), 2, 'two returnees with their personal details');
-SELECT is((SELECT string_agg(array_to_string(a.flags, '+'), ',' ORDER BY a.risk_assessment_id)
+SELECT is((SELECT string_agg(array_to_string((hublink.unsealed(a)).flags, '+'), ',' ORDER BY a.risk_assessment_id)
              FROM hublink.risk_assessment a WHERE a.audience = 'esp' AND a.current),
           ',DISRUPTIVE+SELF_HARM', 'and the escort risk assessments it was given');
 

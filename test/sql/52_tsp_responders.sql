@@ -44,7 +44,7 @@ CREATE FUNCTION hublink_test.from_hub(message_type text, removal text, body json
                               'sentAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
                               'sender', 'HUB', 'removalId', removal, 'body', body) $$;
 CREATE FUNCTION hublink_test.sent(message_type text, n int DEFAULT 1) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT o.message FROM hublink.outbox o WHERE o.message_type = sent.message_type ORDER BY o.id DESC OFFSET n - 1 LIMIT 1 $$;
+    SELECT hublink.outbox_document(o.id) FROM hublink.outbox o WHERE o.message_type = sent.message_type ORDER BY o.id DESC OFFSET n - 1 LIMIT 1 $$;
 CREATE FUNCTION hublink_test.travel_state(removal text) RETURNS text LANGUAGE sql AS $$
     SELECT r.travel_state FROM hublink.removal r WHERE r.removal_reference = removal $$;
 CREATE TEMP TABLE req AS SELECT hublink_test.from_hub('TravelQuoteRequest', 'RMV-2026-905201', jsonb_build_object(
@@ -123,7 +123,7 @@ SELECT is(hublink_test.sent('TravelUpdate') #>> '{body,financial,refund,amount}'
 SELECT is(hublink_test.sent('TravelUpdate') #>> '{body,financial,cancellationFee,amount}', '300.00', 'cancellation fees 2 x 150.00');
 SELECT is((SELECT seats_sold FROM hublink.tsp_flight WHERE carrier = 'BA' AND flight_number = '75'), 0, 'seats released');
 SELECT is(hublink_test.travel_state('RMV-2026-905201'), 'cancelled', 'the travel booking is cancelled');
-SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_message(message) = '[]'),
+SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_message(hublink.outbox_document(id)) = '[]'),
           (SELECT count(*)::int FROM hublink.outbox), 'every message sent is valid');
 
 -- A cancellation before booking has nothing to refund and is not answered.

@@ -25,7 +25,7 @@ CREATE FUNCTION hublink_test.from_hub(message_type text, removal text, body json
                               'sentAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
                               'sender', 'HUB', 'removalId', removal, 'body', body) $$;
 CREATE FUNCTION hublink_test.sent(message_type text, n int DEFAULT 1) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT o.message FROM hublink.outbox o WHERE o.message_type = sent.message_type ORDER BY o.id DESC OFFSET n - 1 LIMIT 1 $$;
+    SELECT hublink.outbox_document(o.id) FROM hublink.outbox o WHERE o.message_type = sent.message_type ORDER BY o.id DESC OFFSET n - 1 LIMIT 1 $$;
 CREATE FUNCTION hublink_test.escort_state(removal text) RETURNS text LANGUAGE sql AS $$
     SELECT r.escort_state FROM hublink.removal r WHERE r.removal_reference = removal $$;
 CREATE FUNCTION hublink_test.quote_request(removal text) RETURNS jsonb LANGUAGE sql AS $$
@@ -113,7 +113,7 @@ SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.from_hub('EscortCan
                       'command', 'CANCEL')))$$, 'then cancelled before booking');
 SELECT is(hublink_test.escort_state('RMV-2026-906203') || '/' || (SELECT count(*) FROM hublink.outbox WHERE message_type = 'EscortUpdate'),
           'cancelled/3', 'cancelled, and no EscortUpdate for it');
-SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_message(message) = '[]'),
+SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_message(hublink.outbox_document(id)) = '[]'),
           (SELECT count(*)::int FROM hublink.outbox), 'every message sent is valid');
 
 -- Switching off removes only the engine's rows.
