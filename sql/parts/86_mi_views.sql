@@ -29,8 +29,9 @@ WITH request AS (
      CROSS JOIN hublink.reporting_config c
 ), timed AS (
     SELECT r.*,
-           greatest(extract(epoch FROM r.answered_at - r.sent_at), 0) AS seconds,
-           extract(epoch FROM r.target) AS target_seconds
+           CASE WHEN r.answered_at IS NOT NULL
+                THEN greatest(extract(epoch FROM r.answered_at - r.sent_at), 0) END AS seconds,
+           round(extract(epoch FROM r.target), 3) AS target_seconds
       FROM request r
 )
 SELECT x.month, x.request_type, x.response_type, x.provider,
@@ -252,20 +253,20 @@ WITH item AS (
      WHERE x.booking = 'travel' AND NOT x.before_booking
 ), monthly AS (
     SELECT (date_trunc('month', i.at AT TIME ZONE c.time_zone))::date AS month, i.currency,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0) AS ticket_spend,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0) AS escort_spend,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0) AS refunds_owed,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0) AS refunds_received,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0) AS change_fees,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0) AS cancellation_fees,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0) AS lost_non_refundable
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
       FROM item i
      CROSS JOIN hublink.reporting_config c
      GROUP BY 1, 2
 )
 SELECT m.month, m.currency, m.ticket_spend, m.escort_spend, m.refunds_owed, m.refunds_received,
-       sum(m.refunds_owed - m.refunds_received)
-           OVER (PARTITION BY m.currency ORDER BY m.month) AS refunds_outstanding,
+       (sum(m.refunds_owed - m.refunds_received)
+           OVER (PARTITION BY m.currency ORDER BY m.month))::numeric(14,2) AS refunds_outstanding,
        m.change_fees, m.cancellation_fees, m.lost_non_refundable
   FROM monthly m;
 COMMENT ON VIEW hublink.mi_money IS
@@ -321,8 +322,8 @@ COMMENT ON COLUMN hublink.mi_removal_outcome.tickets_per_completed_removal IS 't
 -- best-value quote (lowest expected cost, docs/tsp.md) against the cheapest fare.
 CREATE VIEW hublink.mi_best_value AS
 WITH booked AS (
-    SELECT tb.responded_at, q.currency, tb.total_amount AS booked_total,
-           coalesce(q.expected_amount, q.total_amount) AS booked_expected,
+    SELECT tb.responded_at, q.currency, tb.total_amount::numeric(14,2) AS booked_total,
+           coalesce(q.expected_amount, q.total_amount)::numeric(14,2) AS booked_expected,
            bv.expected AS best_expected, ch.total AS cheapest_total, ch.expected AS cheapest_expected,
            q.total_amount > ch.total AS not_cheapest
       FROM hublink.travel_booking tb
@@ -344,12 +345,12 @@ SELECT (date_trunc('month', b.responded_at AT TIME ZONE c.time_zone))::date AS m
        b.currency,
        count(*) AS bookings,
        count(*) FILTER (WHERE b.not_cheapest) AS bookings_not_cheapest,
-       sum(b.booked_total) AS booked_total,
-       sum(b.booked_expected) AS booked_expected,
-       sum(b.best_expected) AS best_value_expected,
-       sum(b.cheapest_total) AS cheapest_fare_total,
-       sum(b.cheapest_expected) AS cheapest_fare_expected,
-       sum(b.cheapest_expected - b.best_expected) AS expected_saving
+       sum(b.booked_total)::numeric(14,2) AS booked_total,
+       sum(b.booked_expected)::numeric(14,2) AS booked_expected,
+       sum(b.best_expected)::numeric(14,2) AS best_value_expected,
+       sum(b.cheapest_total)::numeric(14,2) AS cheapest_fare_total,
+       sum(b.cheapest_expected)::numeric(14,2) AS cheapest_fare_expected,
+       sum(b.cheapest_expected - b.best_expected)::numeric(14,2) AS expected_saving
   FROM booked b
  CROSS JOIN hublink.reporting_config c
  GROUP BY 1, 2;
