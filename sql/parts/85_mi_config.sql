@@ -130,3 +130,8 @@ CREATE INDEX escort_segment_removal ON hublink.escort_segment (removal_id) WHERE
 COMMENT ON INDEX hublink.escort_segment_removal IS 'The current escort segments of a removal (escort start).';
 CREATE INDEX financial_consequence_removal ON hublink.financial_consequence (removal_id);
 COMMENT ON INDEX hublink.financial_consequence_removal IS 'The refunds and fees of a removal.';
+
+-- Statistics for the small rule tables, so that the planner knows they are small from the
+-- start (without them it assumes hundreds of rows, and the MI views' estimates, multiplied
+-- through the joins, become large enough to make JIT compile them for seconds).
+ANALYZE hublink.reporting_config, hublink.report_granularity, hublink.sla_target, hublink.lead_time_band;

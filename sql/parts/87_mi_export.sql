@@ -3,22 +3,37 @@
 -- SQL (issue 7, section 2; docs/mi.md). These functions run as their caller: a reporting role
 -- that may SELECT the hublink.mi_* views can use them without any other privilege.
 
-CREATE TABLE hublink.mi_export_format (
+CREATE TABLE hublink.export_format (
     format      text PRIMARY KEY CHECK (format ~ '^[a-z]+$'),
     media_type  text NOT NULL,
     description text NOT NULL
 );
-COMMENT ON TABLE hublink.mi_export_format IS 'The formats hublink.export_mi writes.';
-COMMENT ON COLUMN hublink.mi_export_format.format IS 'The format argument of hublink.export_mi.';
-COMMENT ON COLUMN hublink.mi_export_format.media_type IS 'Its media type (for a web server or a file name).';
-COMMENT ON COLUMN hublink.mi_export_format.description IS 'What is written.';
-INSERT INTO hublink.mi_export_format VALUES
+COMMENT ON TABLE hublink.export_format IS 'The formats hublink.export_mi writes.';
+COMMENT ON COLUMN hublink.export_format.format IS 'The format argument of hublink.export_mi.';
+COMMENT ON COLUMN hublink.export_format.media_type IS 'Its media type (for a web server or a file name).';
+COMMENT ON COLUMN hublink.export_format.description IS 'What is written.';
+INSERT INTO hublink.export_format VALUES
     ('csv', 'text/csv', 'RFC 4180: a header line with the column names, then one line per row, CRLF line ends; '
                         'fields with a comma, quote, CR or LF, leading or trailing spaces, and empty strings '
                         'are quoted with quotes doubled; NULL is an empty unquoted field.'),
     ('xml', 'application/xml', 'query_to_xml: <table> with one <row> per row and one element per column '
                                '(XML Schema value formats, NULL as xsi:nil).'),
     ('html', 'text/html', 'A standalone HTML5 document with one table, every value escaped.');
+
+-- The reporting role reads only hublink.mi_* views (never a table), so what the exports and
+-- the report need to know of the rules is given by views too.
+CREATE VIEW hublink.mi_export_formats AS
+SELECT f.format, f.media_type, f.description FROM hublink.export_format f;
+COMMENT ON VIEW hublink.mi_export_formats IS 'The formats hublink.export_mi writes (rows of hublink.export_format).';
+COMMENT ON COLUMN hublink.mi_export_formats.format IS 'The format argument of hublink.export_mi.';
+COMMENT ON COLUMN hublink.mi_export_formats.media_type IS 'Its media type.';
+COMMENT ON COLUMN hublink.mi_export_formats.description IS 'What is written.';
+
+CREATE VIEW hublink.mi_reporting_settings AS
+SELECT c.time_zone FROM hublink.reporting_config c;
+COMMENT ON VIEW hublink.mi_reporting_settings IS
+    'One row: the time zone whose days, weeks and months the MI views report in (hublink.reporting_config).';
+COMMENT ON COLUMN hublink.mi_reporting_settings.time_zone IS 'An IANA time zone name, e.g. Europe/London.';
 
 CREATE FUNCTION hublink.html_escape(value text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -78,10 +93,10 @@ DECLARE
     result   text;
     caption  text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM hublink.mi_export_format f WHERE f.format = export_mi.format) THEN
+    IF NOT EXISTS (SELECT FROM hublink.mi_export_formats f WHERE f.format = export_mi.format) THEN
         RAISE EXCEPTION 'unknown export format "%"', format
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The formats are the rows of hublink.mi_export_format.',
+                  DETAIL = 'The formats are the rows of hublink.mi_export_formats.',
                   HINT = 'Use csv, xml or html.';
     END IF;
     v := hublink.mi_view(view_name);
@@ -124,7 +139,7 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.export_mi(text, text) IS
     'Exports a hublink.mi_* view (name without schema) as csv, xml or html '
-    '(hublink.mi_export_format), rows ordered by every column, timestamps in UTC ISO 8601. '
+    '(hublink.export_format), rows ordered by every column, timestamps in UTC ISO 8601. '
     'Runs as the caller, so SELECT on the view is all it needs (Schedule R SEC 019 c).';
 
 -- A chart as SVG: bars (grouped per label) or lines, one series per entry of series, a
@@ -276,7 +291,7 @@ CREATE FUNCTION hublink.mi_report_html(months integer DEFAULT 24) RETURNS text
     SET "TimeZone" = 'UTC'
     AS $$
 DECLARE
-    tz          text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    tz          text := (SELECT c.time_zone FROM hublink.mi_reporting_settings c);
     since       date;
     month_list  date[];
     report_currency char(3);

@@ -10,7 +10,7 @@ SET LOCAL "DateStyle" = 'ISO, YMD';
 SELECT set_eq($$SELECT relname::text FROM pg_class WHERE relnamespace = 'hublink'::regnamespace
                   AND relkind = 'v' AND relname LIKE 'mi\_%'$$,
               ARRAY['mi_sla_compliance', 'mi_end_to_end', 'mi_volume', 'mi_money', 'mi_removal_outcome',
-                    'mi_best_value', 'mi_escorting', 'mi_worker', 'mi_message_backlog'],
+                    'mi_best_value', 'mi_escorting', 'mi_worker', 'mi_message_backlog', 'mi_export_formats', 'mi_reporting_settings'],
               'the MI views have stable names hublink.mi_*');
 
 SELECT is_empty($$SELECT c.relname FROM pg_class c
