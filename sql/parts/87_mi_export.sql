@@ -223,6 +223,12 @@ BEGIN
                 IF kind = 'line' THEN
                     pts := pts || format('%s,%s ', round(left_m + group_w * (i - 0.5), 1),
                                          round(top_m + plot_h - plot_h * v / top_v, 1));
+                    -- a marker on every point, so a series of one point still shows
+                    svg := svg || format('<circle cx="%s" cy="%s" r="3" fill="%s"><title>%s</title></circle>',
+                                         round(left_m + group_w * (i - 0.5), 1),
+                                         round(top_m + plot_h - plot_h * v / top_v, 1), palette[1 + (s - 1) % 6],
+                                         hublink.html_escape(format('%s %s: %s%s', data -> 'series' -> (s - 1) ->> 'name',
+                                                                    labels[i], v, unit)));
                 ELSE
                     svg := svg || format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s</title></rect>',
                                          round(left_m + group_w * (i - 1) + group_w * 0.1 + bar_w * (s - 1), 1),
@@ -284,7 +290,7 @@ COMMENT ON FUNCTION hublink.mi_html_table(text, text) IS
     'An HTML table with a caption of the rows of query (a SELECT written by the caller, run '
     'as the caller), in its order, every header and value escaped. Used by hublink.mi_report_html.';
 
-CREATE FUNCTION hublink.mi_report_html(months integer DEFAULT 24) RETURNS text
+CREATE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     SET "DateStyle" = 'ISO, YMD'
@@ -293,6 +299,7 @@ CREATE FUNCTION hublink.mi_report_html(months integer DEFAULT 24) RETURNS text
 DECLARE
     tz          text := (SELECT c.time_zone FROM hublink.mi_reporting_settings c);
     since       date;
+    until       date;
     month_list  date[];
     report_currency char(3);
     volume      jsonb;
@@ -307,8 +314,9 @@ BEGIN
                   DETAIL = format('The report was asked for %s months.', coalesce(months::text, 'NULL')),
                   HINT = 'Give the number of months the charts and tables cover, e.g. 24.';
     END IF;
-    since := (date_trunc('month', now() AT TIME ZONE tz) - make_interval(months => months - 1))::date;
-    month_list := ARRAY(SELECT generate_series(since, (now() AT TIME ZONE tz)::date, interval '1 month')::date);
+    until := date_trunc('month', coalesce(last_month, (now() AT TIME ZONE tz)::date))::date;
+    since := (until - make_interval(months => months - 1))::date;
+    month_list := ARRAY(SELECT generate_series(since, until, interval '1 month')::date);
 
     SELECT jsonb_build_object(
                'labels', (SELECT jsonb_agg(to_char(m, 'YYYY-MM') ORDER BY m) FROM unnest(month_list) m),
@@ -344,7 +352,7 @@ BEGIN
      WHERE s.month IS NULL;
 
     SELECT m.currency INTO report_currency
-      FROM hublink.mi_money m WHERE m.month >= since
+      FROM hublink.mi_money m WHERE m.month BETWEEN since AND until
      GROUP BY m.currency ORDER BY sum(m.ticket_spend) DESC, m.currency LIMIT 1;
     SELECT jsonb_build_object(
                'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
@@ -379,13 +387,14 @@ BEGIN
         || '<style>body{font:13px sans-serif;margin:24px;color:#111;background:#fff}'
         || 'h1{font-size:20px}h2{font-size:16px;margin-top:28px}'
         || 'table{border-collapse:collapse;margin:8px 0 16px}caption{text-align:left;font-weight:bold;padding:4px 0}'
-        || 'th,td{border:1px solid #999;padding:2px 6px;text-align:right}th{background:#eee}td.null{background:#f6f6f6}'
+        || 'th,td{border:1px solid #999;padding:2px 5px;text-align:right;font-size:11px}th{background:#eee}td.null{background:#f6f6f6}'
         || 'svg{display:block;margin:8px 0;page-break-inside:avoid}'
         || '@media print{body{margin:0}h2{page-break-before:auto}}</style></head><body>' || E'\n'
         || '<h1>Removals Hub: management information</h1>' || E'\n'
         || '<p>Generated ' || hublink.html_escape(to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI'))
         || ' (' || hublink.html_escape(tz) || '), covering the ' || months || ' months from '
-        || hublink.html_escape(since::text) || '. No personal data. Definitions: docs/mi.md.</p>' || E'\n'
+        || hublink.html_escape(to_char(since, 'YYYY-MM')) || ' to ' || hublink.html_escape(to_char(until, 'YYYY-MM'))
+        || '. No personal data. Definitions: docs/mi.md.</p>' || E'\n'
         || '<h2>Volumes</h2>' || E'\n'
         || hublink.mi_svg_chart('chart-volume', 'Removals per month', 'bar', volume) || E'\n'
         || '<h2>Response times against the SLA (Appendix D)</h2>' || E'\n'
@@ -397,18 +406,18 @@ BEGIN
         || '<h2>End-to-end times (GSO 8)</h2>' || E'\n'
         || hublink.mi_svg_chart('chart-end-to-end', 'Request to booked and to departure (hours)', 'line', e2e, 'h') || E'\n'
         || hublink.mi_html_table('End-to-end times per month of request',
-               format('SELECT * FROM hublink.mi_end_to_end WHERE month >= %L ORDER BY month', since))
+               format('SELECT * FROM hublink.mi_end_to_end WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
         || '<h2>Money</h2>' || E'\n'
         || hublink.mi_svg_chart('chart-money', 'Money per month (' || coalesce(report_currency, 'no spend') || ')', 'bar', money) || E'\n'
         || hublink.mi_html_table('Money per month and currency',
-               format('SELECT * FROM hublink.mi_money WHERE month >= %L ORDER BY month, currency', since))
+               format('SELECT * FROM hublink.mi_money WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
         || hublink.mi_html_table('Best value against cheapest fare',
-               format('SELECT * FROM hublink.mi_best_value WHERE month >= %L ORDER BY month, currency', since))
+               format('SELECT * FROM hublink.mi_best_value WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
         || '<h2>Outcomes and escorting</h2>' || E'\n'
         || hublink.mi_html_table('Removals that ended',
-               format('SELECT * FROM hublink.mi_removal_outcome WHERE month >= %L ORDER BY month', since))
+               format('SELECT * FROM hublink.mi_removal_outcome WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
         || hublink.mi_html_table('Escorting',
-               format('SELECT * FROM hublink.mi_escorting WHERE month >= %L ORDER BY month', since))
+               format('SELECT * FROM hublink.mi_escorting WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
         || '<h2>Service now</h2>' || E'\n'
         || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying FROM hublink.mi_worker')
         || hublink.mi_html_table('Backlog per queue', 'SELECT * FROM hublink.mi_message_backlog ORDER BY queue')
@@ -416,8 +425,8 @@ BEGIN
     RETURN html;
 END;
 $$;
-COMMENT ON FUNCTION hublink.mi_report_html(integer) IS
+COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
     'The printable management-information report: one HTML document with SVG charts drawn '
     'here (volumes, SLA response times, end-to-end times, money) and the tables of the MI '
-    'views over the last months months. Open it in a browser; print it to PDF from there '
+    'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
     '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
