@@ -128,6 +128,10 @@ CREATE INDEX itinerary_segment_quote ON hublink.itinerary_segment (travel_quote_
 COMMENT ON INDEX hublink.itinerary_segment_quote IS 'The current itinerary of a quote (its departure).';
 CREATE INDEX escort_segment_removal ON hublink.escort_segment (removal_id) WHERE current;
 COMMENT ON INDEX hublink.escort_segment_removal IS 'The current escort segments of a removal (escort start).';
+CREATE INDEX travel_booking_removal ON hublink.travel_booking (removal_id);
+COMMENT ON INDEX hublink.travel_booking_removal IS 'The travel bookings of a removal (the one booked last before an event).';
+CREATE INDEX escort_booking_removal ON hublink.escort_booking (removal_id);
+COMMENT ON INDEX hublink.escort_booking_removal IS 'The escort bookings of a removal.';
 CREATE INDEX financial_consequence_removal ON hublink.financial_consequence (removal_id);
 COMMENT ON INDEX hublink.financial_consequence_removal IS 'The refunds and fees of a removal.';
 

@@ -78,25 +78,32 @@ COMMENT ON COLUMN hublink.mi_sla_compliance.within_target_percent IS
 -- machine enters booked (BookingsConfirmed); it departs at the first current segment of the
 -- travel booked last, counted for completed removals only.
 CREATE VIEW hublink.mi_end_to_end AS
-WITH journey AS (
+WITH booked AS (
+    SELECT s.removal_id, min(s.at) AS booked_at
+      FROM hublink.state_transition s
+     WHERE s.machine = 'removal' AND s.to_state = 'booked' AND s.from_state <> s.to_state
+     GROUP BY s.removal_id
+), last_booking AS (
+    SELECT DISTINCT ON (tb.removal_id) tb.removal_id, q.travel_quote_id
+      FROM hublink.travel_booking tb
+      JOIN hublink.removal r ON r.removal_id = tb.removal_id AND r.state = 'completed'
+      JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                 AND q.travel_quote_reference = tb.travel_quote_reference
+     WHERE tb.outcome = 'ACCEPTED'
+     ORDER BY tb.removal_id, tb.responded_at DESC, tb.travel_booking_id DESC
+), departure AS (
+    SELECT l.removal_id, min(g.start_time) AS departs_at
+      FROM last_booking l
+      JOIN hublink.itinerary_segment g ON g.travel_quote_id = l.travel_quote_id AND g.current
+     GROUP BY l.removal_id
+), journey AS (
     SELECT (date_trunc('month', r.created_at AT TIME ZONE c.time_zone))::date AS month,
            extract(epoch FROM b.booked_at - r.created_at) / 3600 AS hours_to_booked,
-           CASE WHEN r.state = 'completed'
-                THEN extract(epoch FROM d.departs_at - r.created_at) / 3600 END AS hours_to_departure
+           extract(epoch FROM d.departs_at - r.created_at) / 3600 AS hours_to_departure
       FROM hublink.removal r
      CROSS JOIN hublink.reporting_config c
-      LEFT JOIN LATERAL (SELECT min(s.at) AS booked_at
-                           FROM hublink.state_transition s
-                          WHERE s.removal_id = r.removal_id AND s.machine = 'removal'
-                            AND s.to_state = 'booked' AND s.from_state <> s.to_state) b ON true
-      LEFT JOIN LATERAL (SELECT (SELECT min(g.start_time) FROM hublink.itinerary_segment g
-                                  WHERE g.travel_quote_id = q.travel_quote_id AND g.current) AS departs_at
-                           FROM hublink.travel_booking tb
-                           JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
-                                                      AND q.travel_quote_reference = tb.travel_quote_reference
-                          WHERE tb.removal_id = r.removal_id AND tb.outcome = 'ACCEPTED'
-                          ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
-                          LIMIT 1) d ON r.state = 'completed'
+      LEFT JOIN booked b ON b.removal_id = r.removal_id
+      LEFT JOIN departure d ON d.removal_id = r.removal_id
 )
 SELECT j.month,
        count(*) AS removal_requests,
