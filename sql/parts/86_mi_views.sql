@@ -18,15 +18,18 @@ WITH request AS (
     SELECT t.request_type, t.response_type, m.receiver_party AS provider, t.target,
            o.sent_at,
            (date_trunc('month', o.sent_at AT TIME ZONE c.time_zone))::date AS month,
-           (SELECT min(i.enqueued_at)
-              FROM hublink.inbox i
-             WHERE i.removal_id = o.removal_id AND i.message_type = t.response_type
-               AND i.status <> 'rejected'
-               AND i.enqueued_at >= date_trunc('second', o.sent_at)) AS answered_at
+           a.answered_at
       FROM hublink.sla_target t
       JOIN hublink.message_type m ON m.message_type = t.request_type
       JOIN hublink.outbox o ON o.message_type = t.request_type AND o.sent_at IS NOT NULL
      CROSS JOIN hublink.reporting_config c
+     -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
+     -- many aggregates read it
+     CROSS JOIN LATERAL (SELECT min(i.enqueued_at) AS answered_at
+                           FROM hublink.inbox i
+                          WHERE i.removal_id = o.removal_id AND i.message_type = t.response_type
+                            AND i.status <> 'rejected'
+                            AND i.enqueued_at >= date_trunc('second', o.sent_at)) a
 ), timed AS (
     SELECT r.*,
            CASE WHEN r.answered_at IS NOT NULL
@@ -306,13 +309,13 @@ SELECT (date_trunc('month', e.at AT TIME ZONE c.time_zone))::date AS month,
        count(*) FILTER (WHERE e.outcome = 'completed') AS completed,
        count(*) FILTER (WHERE e.outcome = 'unsuccessful') AS unsuccessful,
        count(*) FILTER (WHERE e.outcome = 'cancelled') AS cancelled,
-       coalesce(sum((SELECT count(*) FROM hublink.ticket t WHERE t.removal_id = e.removal_id))
-                    FILTER (WHERE e.outcome = 'completed'), 0)::bigint AS tickets_completed,
-       round(sum((SELECT count(*) FROM hublink.ticket t WHERE t.removal_id = e.removal_id))
-                 FILTER (WHERE e.outcome = 'completed')
+       coalesce(sum(t.tickets) FILTER (WHERE e.outcome = 'completed'), 0)::bigint AS tickets_completed,
+       round(sum(t.tickets) FILTER (WHERE e.outcome = 'completed')
              / nullif(count(*) FILTER (WHERE e.outcome = 'completed'), 0), 2) AS tickets_per_completed_removal
   FROM ended e
  CROSS JOIN hublink.reporting_config c
+  LEFT JOIN (SELECT k.removal_id, count(*) AS tickets FROM hublink.ticket k GROUP BY k.removal_id) t
+         ON t.removal_id = e.removal_id AND e.outcome = 'completed'
  GROUP BY 1;
 COMMENT ON VIEW hublink.mi_removal_outcome IS
     'Removals that ended, per month they ended: completed (successful), unsuccessful, '
@@ -379,16 +382,17 @@ COMMENT ON COLUMN hublink.mi_best_value.expected_saving IS 'cheapest_fare_expect
 -- --- escorting --------------------------------------------------------------------------------
 CREATE VIEW hublink.mi_escorting AS
 WITH booking AS (
-    SELECT b.responded_at,
-           (SELECT count(*) FROM hublink.returnee t WHERE t.removal_id = b.removal_id) AS returnees,
-           (SELECT count(*) FROM hublink.escort_position p
-             WHERE p.escort_quote_response_id = q.escort_quote_response_id) AS escorts,
-           extract(epoch FROM (SELECT min(s.planned_start) FROM hublink.escort_segment s
-                                WHERE s.removal_id = b.removal_id AND s.current)
-                              - b.requested_at) / 3600 AS lead_hours
+    SELECT b.responded_at, n.returnees, p.escorts,
+           extract(epoch FROM s.starts - b.requested_at) / 3600 AS lead_hours
       FROM hublink.escort_booking b
       JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
                                  AND q.escort_quote_reference = b.escort_quote_reference
+     CROSS JOIN LATERAL (SELECT count(*) AS returnees FROM hublink.returnee t
+                          WHERE t.removal_id = b.removal_id) n
+     CROSS JOIN LATERAL (SELECT count(*) AS escorts FROM hublink.escort_position e
+                          WHERE e.escort_quote_response_id = q.escort_quote_response_id) p
+     CROSS JOIN LATERAL (SELECT min(g.planned_start) AS starts FROM hublink.escort_segment g
+                          WHERE g.removal_id = b.removal_id AND g.current) s
      WHERE b.outcome = 'ACCEPTED'
 )
 SELECT (date_trunc('month', x.responded_at AT TIME ZONE c.time_zone))::date AS month,
