@@ -1,0 +1,467 @@
+-- The MI views (issue 7, section 2; docs/mi.md documents every column). Rules:
+--   * names hublink.mi_*: the reporting role is granted SELECT on exactly these views;
+--   * plain views (not security_invoker), owned by the extension owner, calling no function
+--     that reads a table, so they work for a role that cannot read the base tables;
+--   * no personal data: no column of a table or column whose COMMENT starts "PERSONAL DATA:"
+--     is read (test/sql/85_mi_views.sql checks the dependencies);
+--   * periods are calendar days, ISO weeks and months of hublink.reporting_config.time_zone,
+--     given as a date; instants are timestamptz; durations are numeric seconds or hours;
+--     money is numeric with its currency.
+
+-- --- SLA compliance (Appendix D) ---------------------------------------------------------------
+-- A request is on its queue when the broker confirmed it (hublink.outbox.sent_at); the response
+-- is the first message of the target's response type for the same removal whose enqueue time
+-- (hublink.inbox.enqueued_at, the AMQP timestamp in whole seconds) is not before the request's
+-- second. A request sent twice before one response is answered by it twice.
+CREATE VIEW hublink.mi_sla_compliance AS
+WITH request AS (
+    SELECT t.request_type, t.response_type, m.receiver_party AS provider, t.target,
+           o.sent_at,
+           (date_trunc('month', o.sent_at AT TIME ZONE c.time_zone))::date AS month,
+           a.answered_at
+      FROM hublink.sla_target t
+      JOIN hublink.message_type m ON m.message_type = t.request_type
+      JOIN hublink.outbox o ON o.message_type = t.request_type AND o.sent_at IS NOT NULL
+     CROSS JOIN hublink.reporting_config c
+     -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
+     -- many aggregates read it
+     CROSS JOIN LATERAL (SELECT min(i.enqueued_at) AS answered_at
+                           FROM hublink.inbox i
+                          WHERE i.removal_id = o.removal_id AND i.message_type = t.response_type
+                            AND i.status <> 'rejected'
+                            AND i.enqueued_at >= date_trunc('second', o.sent_at)) a
+), timed AS (
+    SELECT r.*,
+           CASE WHEN r.answered_at IS NOT NULL
+                THEN greatest(extract(epoch FROM r.answered_at - r.sent_at), 0) END AS seconds,
+           round(extract(epoch FROM r.target), 3) AS target_seconds
+      FROM request r
+)
+SELECT x.month, x.request_type, x.response_type, x.provider,
+       x.target_seconds,
+       count(*) AS requests,
+       count(x.answered_at) AS answered,
+       count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
+       round(max(x.seconds), 3) AS max_response_seconds,
+       count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
+       count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches,
+       count(*) FILTER (WHERE x.seconds > x.target_seconds
+                           OR (x.answered_at IS NULL AND now() - x.sent_at > x.target)) AS breaches,
+       round(100.0 * count(*) FILTER (WHERE x.seconds <= x.target_seconds)
+             / nullif(count(*) FILTER (WHERE x.answered_at IS NOT NULL OR now() - x.sent_at > x.target), 0),
+             2) AS within_target_percent
+  FROM timed x
+ GROUP BY GROUPING SETS ((x.request_type, x.response_type, x.provider, x.target_seconds),
+                         (x.month, x.request_type, x.response_type, x.provider, x.target_seconds));
+COMMENT ON VIEW hublink.mi_sla_compliance IS
+    'Response-time SLA compliance per request message type and provider (Appendix D: from the '
+    'request put on its queue to the response put on the Hub''s queue), per month of the '
+    'request and over the whole history (month NULL), against hublink.sla_target.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.month IS 'First day of the month the requests were sent; NULL on the whole-history row.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.request_type IS 'The request message type (hublink.sla_target).';
+COMMENT ON COLUMN hublink.mi_sla_compliance.response_type IS 'The response message type that answers it.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.provider IS 'The party that must answer: esp or tsp.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.target_seconds IS 'The SLA target in seconds.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.requests IS 'Requests put on their queue (confirmed by the broker).';
+COMMENT ON COLUMN hublink.mi_sla_compliance.answered IS 'Requests with a response.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.unanswered IS 'Requests without a response yet.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.median_response_seconds IS 'Median seconds from request enqueued to response enqueued (answered requests; continuous percentile).';
+COMMENT ON COLUMN hublink.mi_sla_compliance.p95_response_seconds IS '95th percentile of the same (continuous percentile, interpolated).';
+COMMENT ON COLUMN hublink.mi_sla_compliance.max_response_seconds IS 'Longest response time.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.late_responses IS 'Responses that came after the target.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.open_breaches IS 'Requests still unanswered and older than the target now.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.breaches IS 'late_responses plus open_breaches.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.within_target_percent IS
+    'Responses within the target as a percentage of the requests that are decided (answered, or unanswered past the target).';
+
+-- --- end-to-end times (Schedule R GSO 8) -------------------------------------------------------
+-- A removal request starts when the Hub creates it; it is booked the first time the removal
+-- machine enters booked (BookingsConfirmed); it departs at the first current segment of the
+-- travel booked last, counted for completed removals only.
+CREATE VIEW hublink.mi_end_to_end AS
+WITH booked AS (
+    SELECT s.removal_id, min(s.at) AS booked_at
+      FROM hublink.state_transition s
+     WHERE s.machine = 'removal' AND s.to_state = 'booked' AND s.from_state <> s.to_state
+     GROUP BY s.removal_id
+), last_booking AS (
+    SELECT DISTINCT ON (tb.removal_id) tb.removal_id, q.travel_quote_id
+      FROM hublink.travel_booking tb
+      JOIN hublink.removal r ON r.removal_id = tb.removal_id AND r.state = 'completed'
+      JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                 AND q.travel_quote_reference = tb.travel_quote_reference
+     WHERE tb.outcome = 'ACCEPTED'
+     ORDER BY tb.removal_id, tb.responded_at DESC, tb.travel_booking_id DESC
+), departure AS (
+    SELECT l.removal_id, min(g.start_time) AS departs_at
+      FROM last_booking l
+      JOIN hublink.itinerary_segment g ON g.travel_quote_id = l.travel_quote_id AND g.current
+     GROUP BY l.removal_id
+), journey AS (
+    SELECT (date_trunc('month', r.created_at AT TIME ZONE c.time_zone))::date AS month,
+           extract(epoch FROM b.booked_at - r.created_at) / 3600 AS hours_to_booked,
+           extract(epoch FROM d.departs_at - r.created_at) / 3600 AS hours_to_departure
+      FROM hublink.removal r
+     CROSS JOIN hublink.reporting_config c
+      LEFT JOIN booked b ON b.removal_id = r.removal_id
+      LEFT JOIN departure d ON d.removal_id = r.removal_id
+)
+SELECT j.month,
+       count(*) AS removal_requests,
+       count(j.hours_to_booked) AS booked,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY j.hours_to_booked)::numeric, 2) AS median_hours_to_booked,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY j.hours_to_booked)::numeric, 2) AS p95_hours_to_booked,
+       round(avg(j.hours_to_booked), 2) AS mean_hours_to_booked,
+       count(j.hours_to_departure) AS departed,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY j.hours_to_departure)::numeric, 2) AS median_hours_to_departure,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY j.hours_to_departure)::numeric, 2) AS p95_hours_to_departure,
+       round(avg(j.hours_to_departure), 2) AS mean_hours_to_departure
+  FROM journey j
+ GROUP BY j.month;
+COMMENT ON VIEW hublink.mi_end_to_end IS
+    'End-to-end transaction times (Schedule R GSO 8) per month of the removal request: from '
+    'the request to both bookings confirmed, and to departure for completed removals.';
+COMMENT ON COLUMN hublink.mi_end_to_end.month IS 'First day of the month the removal requests were created.';
+COMMENT ON COLUMN hublink.mi_end_to_end.removal_requests IS 'Removal requests created.';
+COMMENT ON COLUMN hublink.mi_end_to_end.booked IS 'Of them, those that reached booked (every booking confirmed).';
+COMMENT ON COLUMN hublink.mi_end_to_end.median_hours_to_booked IS 'Median hours from the request to booked.';
+COMMENT ON COLUMN hublink.mi_end_to_end.p95_hours_to_booked IS '95th percentile of the same (continuous).';
+COMMENT ON COLUMN hublink.mi_end_to_end.mean_hours_to_booked IS 'Mean of the same.';
+COMMENT ON COLUMN hublink.mi_end_to_end.departed IS 'Of them, those completed (departed and carried out).';
+COMMENT ON COLUMN hublink.mi_end_to_end.median_hours_to_departure IS 'Median hours from the request to the first departure of the travel booked.';
+COMMENT ON COLUMN hublink.mi_end_to_end.p95_hours_to_departure IS '95th percentile of the same (continuous).';
+COMMENT ON COLUMN hublink.mi_end_to_end.mean_hours_to_departure IS 'Mean of the same.';
+
+-- --- volumes ----------------------------------------------------------------------------------
+-- One row per period, measure, booking kind, reason and lead-time band with a count. Each
+-- event is read from the domain table that records it; the lead time of a cancellation is
+-- the time to the first departure of the travel booked (accepted) before it.
+CREATE VIEW hublink.mi_volume AS
+WITH event AS (
+    SELECT 'removal_requests'::text AS measure, NULL::text AS booking, NULL::text AS reason_code,
+           NULL::text AS lead_time_band, r.created_at AS at
+      FROM hublink.removal r
+    UNION ALL
+    SELECT 'quote_requests', s.machine, NULL, NULL, s.at
+      FROM hublink.state_transition s
+     WHERE s.machine <> 'removal' AND s.direction = 'out' AND s.event ~ 'QuoteRequest$'
+    UNION ALL
+    SELECT 'quotes', 'escort', NULL, NULL, p.received_at
+      FROM hublink.escort_quote q JOIN hublink.escort_quote_response p USING (escort_quote_response_id)
+    UNION ALL
+    SELECT 'quotes', 'travel', NULL, NULL, p.received_at
+      FROM hublink.travel_quote q JOIN hublink.travel_quote_response p USING (travel_quote_response_id)
+    UNION ALL
+    SELECT 'no_quotes', 'travel', p.no_quote_reason_code, NULL, p.received_at
+      FROM hublink.travel_quote_response p
+     WHERE p.no_quote_reason_code IS NOT NULL
+       AND NOT EXISTS (SELECT FROM hublink.travel_quote q
+                        WHERE q.travel_quote_response_id = p.travel_quote_response_id)
+    UNION ALL
+    SELECT 'booking_requests', 'escort', NULL, NULL, b.requested_at FROM hublink.escort_booking b
+    UNION ALL
+    SELECT 'booking_requests', 'travel', NULL, NULL, b.requested_at FROM hublink.travel_booking b
+    UNION ALL
+    SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'escort',
+           b.decline_reason_code, NULL, b.responded_at
+      FROM hublink.escort_booking b WHERE b.outcome IS NOT NULL
+    UNION ALL
+    SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'travel',
+           b.decline_reason_code, NULL, b.responded_at
+      FROM hublink.travel_booking b WHERE b.outcome IS NOT NULL
+    UNION ALL
+    SELECT 'amendments', a.booking, NULL, NULL, a.sent_at FROM hublink.amendment a
+    UNION ALL
+    SELECT 'cancellations', x.booking, x.reason_code,
+           (SELECT l.band FROM hublink.lead_time_band l
+             WHERE (l.from_hours IS NULL OR d.hours >= l.from_hours)
+               AND (l.to_hours IS NULL OR d.hours < l.to_hours)
+             ORDER BY l.from_hours NULLS FIRST LIMIT 1),
+           x.cancelled_at
+      FROM hublink.cancellation x
+      LEFT JOIN LATERAL (
+            SELECT extract(epoch FROM (SELECT min(g.start_time) FROM hublink.itinerary_segment g
+                                        WHERE g.travel_quote_id = q.travel_quote_id AND g.current)
+                                      - x.cancelled_at) / 3600 AS hours
+              FROM hublink.travel_booking tb
+              JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                         AND q.travel_quote_reference = tb.travel_quote_reference
+             WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+               AND tb.responded_at <= x.cancelled_at
+             ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+             LIMIT 1) d ON true
+    UNION ALL
+    SELECT 'removals_' || s.to_state, NULL, NULL, NULL, s.at
+      FROM hublink.state_transition s
+     WHERE s.machine = 'removal' AND s.from_state <> s.to_state
+       AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
+                           WHERE f.machine = 'removal' AND f.terminal)
+)
+SELECT g.granularity,
+       (date_trunc(g.granularity, e.at AT TIME ZONE c.time_zone))::date AS period_start,
+       e.measure, e.booking, e.reason_code, e.lead_time_band,
+       count(*) AS count
+  FROM event e
+ CROSS JOIN hublink.report_granularity g
+ CROSS JOIN hublink.reporting_config c
+ GROUP BY 1, 2, 3, 4, 5, 6;
+COMMENT ON VIEW hublink.mi_volume IS
+    'Volumes per day, ISO week and month: removal requests, quote requests, quotes, no-quote '
+    'responses and declines by reason, booking requests, bookings, amendments, cancellations by '
+    'reason and lead time, and removals that ended (completed, unsuccessful, cancelled). One row '
+    'per period, measure, booking, reason and band; periods without events have no row.';
+COMMENT ON COLUMN hublink.mi_volume.granularity IS 'day, week or month (hublink.report_granularity).';
+COMMENT ON COLUMN hublink.mi_volume.period_start IS 'First day of the period in the reporting time zone (a Monday for weeks).';
+COMMENT ON COLUMN hublink.mi_volume.measure IS
+    'What is counted: removal_requests, quote_requests, quotes, no_quotes, booking_requests, '
+    'bookings, declines, amendments, cancellations, removals_<terminal state> (docs/mi.md).';
+COMMENT ON COLUMN hublink.mi_volume.booking IS 'escort or travel, for measures that concern one booking; NULL otherwise.';
+COMMENT ON COLUMN hublink.mi_volume.reason_code IS 'The reason code (declines, no_quotes, cancellations); NULL otherwise or when none was given.';
+COMMENT ON COLUMN hublink.mi_volume.lead_time_band IS
+    'Cancellations: the hublink.lead_time_band of the time left to the booked departure; NULL when nothing was booked.';
+COMMENT ON COLUMN hublink.mi_volume.count IS 'How many.';
+
+-- --- money ------------------------------------------------------------------------------------
+CREATE VIEW hublink.mi_money AS
+WITH item AS (
+    SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at
+      FROM hublink.travel_booking b
+     WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
+    UNION ALL
+    SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at
+      FROM hublink.escort_booking b
+      JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                                 AND q.escort_quote_reference = b.escort_quote_reference
+     WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
+    UNION ALL
+    SELECT f.kind, f.currency, f.amount, f.recorded_at
+      FROM hublink.financial_consequence f
+    UNION ALL
+    SELECT 'refund_received', r.currency, r.amount, r.received_at
+      FROM hublink.refund_receipt r
+    UNION ALL
+    -- A non-refundable fare booked and then cancelled: what was paid, less any refund the
+    -- provider announced for the removal's travel, is lost.
+    SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at
+      FROM hublink.cancellation x
+      JOIN LATERAL (
+            SELECT tb.currency,
+                   greatest(tb.total_amount
+                            - coalesce((SELECT sum(f.amount) FROM hublink.financial_consequence f
+                                         WHERE f.removal_id = tb.removal_id AND f.booking = 'travel'
+                                           AND f.kind = 'refund' AND f.currency = tb.currency), 0),
+                            0) AS lost
+              FROM hublink.travel_booking tb
+              JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                         AND q.travel_quote_reference = tb.travel_quote_reference
+             WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+               AND tb.responded_at <= x.cancelled_at AND NOT q.refundable
+             ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+             LIMIT 1) l ON true
+     WHERE x.booking = 'travel' AND NOT x.before_booking
+), monthly AS (
+    SELECT (date_trunc('month', i.at AT TIME ZONE c.time_zone))::date AS month, i.currency,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
+           coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
+      FROM item i
+     CROSS JOIN hublink.reporting_config c
+     GROUP BY 1, 2
+)
+SELECT m.month, m.currency, m.ticket_spend, m.escort_spend, m.refunds_owed, m.refunds_received,
+       (sum(m.refunds_owed - m.refunds_received)
+           OVER (PARTITION BY m.currency ORDER BY m.month))::numeric(14,2) AS refunds_outstanding,
+       m.change_fees, m.cancellation_fees, m.lost_non_refundable
+  FROM monthly m;
+COMMENT ON VIEW hublink.mi_money IS
+    'Money per month and currency: ticket and escort spend on bookings confirmed, refunds the '
+    'providers announced (owed) and finance received, the refunds still outstanding, change '
+    'and cancellation fees, and money lost to non-refundable fares that were cancelled.';
+COMMENT ON COLUMN hublink.mi_money.month IS 'First day of the month (reporting time zone).';
+COMMENT ON COLUMN hublink.mi_money.currency IS 'ISO 4217 currency of every amount of the row.';
+COMMENT ON COLUMN hublink.mi_money.ticket_spend IS 'Total of the travel bookings accepted in the month (4.8 total cost).';
+COMMENT ON COLUMN hublink.mi_money.escort_spend IS 'Total of the escort quotes whose booking was accepted in the month.';
+COMMENT ON COLUMN hublink.mi_money.refunds_owed IS 'Refunds the providers announced in the month (4.10, 4.12 financial: refund).';
+COMMENT ON COLUMN hublink.mi_money.refunds_received IS 'Refund money received in the month (hublink.refund_receipt).';
+COMMENT ON COLUMN hublink.mi_money.refunds_outstanding IS 'Refunds announced but not received, up to the end of the month (running total).';
+COMMENT ON COLUMN hublink.mi_money.change_fees IS 'Change fees announced in the month.';
+COMMENT ON COLUMN hublink.mi_money.cancellation_fees IS 'Cancellation fees announced in the month.';
+COMMENT ON COLUMN hublink.mi_money.lost_non_refundable IS
+    'Travel cancelled after booking in the month whose booked fare was non-refundable: its total less the travel refunds announced for the removal.';
+
+-- --- outcomes and tickets ---------------------------------------------------------------------
+CREATE VIEW hublink.mi_removal_outcome AS
+WITH ended AS (
+    SELECT s.removal_id, s.to_state AS outcome, min(s.at) AS at
+      FROM hublink.state_transition s
+     WHERE s.machine = 'removal' AND s.from_state <> s.to_state
+       AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
+                           WHERE f.machine = 'removal' AND f.terminal)
+     GROUP BY 1, 2
+)
+SELECT (date_trunc('month', e.at AT TIME ZONE c.time_zone))::date AS month,
+       count(*) FILTER (WHERE e.outcome = 'completed') AS completed,
+       count(*) FILTER (WHERE e.outcome = 'unsuccessful') AS unsuccessful,
+       count(*) FILTER (WHERE e.outcome = 'cancelled') AS cancelled,
+       coalesce(sum(t.tickets) FILTER (WHERE e.outcome = 'completed'), 0)::bigint AS tickets_completed,
+       round(sum(t.tickets) FILTER (WHERE e.outcome = 'completed')
+             / nullif(count(*) FILTER (WHERE e.outcome = 'completed'), 0), 2) AS tickets_per_completed_removal
+  FROM ended e
+ CROSS JOIN hublink.reporting_config c
+  LEFT JOIN (SELECT k.removal_id, count(*) AS tickets FROM hublink.ticket k GROUP BY k.removal_id) t
+         ON t.removal_id = e.removal_id AND e.outcome = 'completed'
+ GROUP BY 1;
+COMMENT ON VIEW hublink.mi_removal_outcome IS
+    'Removals that ended, per month they ended: completed (successful), unsuccessful, '
+    'cancelled; and the tickets issued per successful removal.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.month IS 'First day of the month the removal reached its final state.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.completed IS 'Removals carried out.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.unsuccessful IS 'Removals whose escorting started and was abandoned.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.cancelled IS 'Removals the Hub cancelled.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.tickets_completed IS 'Tickets issued (reissues included) for the completed removals.';
+COMMENT ON COLUMN hublink.mi_removal_outcome.tickets_per_completed_removal IS 'tickets_completed / completed, to two decimals.';
+
+-- --- best value against cheapest fare ---------------------------------------------------------
+-- For each travel booking accepted, the quotes of the response the booked quote came in: the
+-- best-value quote (lowest expected cost, docs/tsp.md) against the cheapest fare.
+CREATE VIEW hublink.mi_best_value AS
+WITH booked AS (
+    SELECT tb.responded_at, q.currency, tb.total_amount::numeric(14,2) AS booked_total,
+           coalesce(q.expected_amount, q.total_amount)::numeric(14,2) AS booked_expected,
+           bv.expected AS best_expected, ch.total AS cheapest_total, ch.expected AS cheapest_expected,
+           q.total_amount > ch.total AS not_cheapest
+      FROM hublink.travel_booking tb
+      JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                 AND q.travel_quote_reference = tb.travel_quote_reference
+     CROSS JOIN LATERAL (SELECT min(coalesce(s.expected_amount, s.total_amount)) AS expected
+                           FROM hublink.travel_quote s
+                          WHERE s.travel_quote_response_id = q.travel_quote_response_id
+                            AND s.currency = q.currency) bv
+     CROSS JOIN LATERAL (SELECT s.total_amount AS total, coalesce(s.expected_amount, s.total_amount) AS expected
+                           FROM hublink.travel_quote s
+                          WHERE s.travel_quote_response_id = q.travel_quote_response_id
+                            AND s.currency = q.currency
+                          ORDER BY s.total_amount, coalesce(s.expected_amount, s.total_amount)
+                          LIMIT 1) ch
+     WHERE tb.outcome = 'ACCEPTED'
+)
+SELECT (date_trunc('month', b.responded_at AT TIME ZONE c.time_zone))::date AS month,
+       b.currency,
+       count(*) AS bookings,
+       count(*) FILTER (WHERE b.not_cheapest) AS bookings_not_cheapest,
+       sum(b.booked_total)::numeric(14,2) AS booked_total,
+       sum(b.booked_expected)::numeric(14,2) AS booked_expected,
+       sum(b.best_expected)::numeric(14,2) AS best_value_expected,
+       sum(b.cheapest_total)::numeric(14,2) AS cheapest_fare_total,
+       sum(b.cheapest_expected)::numeric(14,2) AS cheapest_fare_expected,
+       sum(b.cheapest_expected - b.best_expected)::numeric(14,2) AS expected_saving
+  FROM booked b
+ CROSS JOIN hublink.reporting_config c
+ GROUP BY 1, 2;
+COMMENT ON VIEW hublink.mi_best_value IS
+    'Per month and currency of the travel bookings accepted: what choosing by expected cost '
+    '(price plus the expected loss on cancellation) saves against choosing the cheapest fare, '
+    'on the quotes of the same response.';
+COMMENT ON COLUMN hublink.mi_best_value.month IS 'First day of the month the travel bookings were accepted.';
+COMMENT ON COLUMN hublink.mi_best_value.currency IS 'ISO 4217 currency of every amount of the row.';
+COMMENT ON COLUMN hublink.mi_best_value.bookings IS 'Travel bookings accepted.';
+COMMENT ON COLUMN hublink.mi_best_value.bookings_not_cheapest IS 'Of them, those whose booked fare was dearer than the cheapest quoted.';
+COMMENT ON COLUMN hublink.mi_best_value.booked_total IS 'Total price of the bookings.';
+COMMENT ON COLUMN hublink.mi_best_value.booked_expected IS 'Expected cost of the quotes booked (the price when no expected cost was stated).';
+COMMENT ON COLUMN hublink.mi_best_value.best_value_expected IS 'Expected cost of the best-value quote of each response.';
+COMMENT ON COLUMN hublink.mi_best_value.cheapest_fare_total IS 'Price of the cheapest quote of each response.';
+COMMENT ON COLUMN hublink.mi_best_value.cheapest_fare_expected IS 'Expected cost of that cheapest quote.';
+COMMENT ON COLUMN hublink.mi_best_value.expected_saving IS 'cheapest_fare_expected - best_value_expected: the expected saving of choosing by best value.';
+
+-- --- escorting --------------------------------------------------------------------------------
+CREATE VIEW hublink.mi_escorting AS
+WITH booking AS (
+    SELECT b.responded_at, n.returnees, p.escorts,
+           extract(epoch FROM s.starts - b.requested_at) / 3600 AS lead_hours
+      FROM hublink.escort_booking b
+      JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                                 AND q.escort_quote_reference = b.escort_quote_reference
+     CROSS JOIN LATERAL (SELECT count(*) AS returnees FROM hublink.returnee t
+                          WHERE t.removal_id = b.removal_id) n
+     CROSS JOIN LATERAL (SELECT count(*) AS escorts FROM hublink.escort_position e
+                          WHERE e.escort_quote_response_id = q.escort_quote_response_id) p
+     CROSS JOIN LATERAL (SELECT min(g.planned_start) AS starts FROM hublink.escort_segment g
+                          WHERE g.removal_id = b.removal_id AND g.current) s
+     WHERE b.outcome = 'ACCEPTED'
+)
+SELECT (date_trunc('month', x.responded_at AT TIME ZONE c.time_zone))::date AS month,
+       count(*) AS escort_bookings,
+       sum(x.returnees)::bigint AS returnees,
+       sum(x.escorts)::bigint AS escorts,
+       round(sum(x.escorts)::numeric / nullif(sum(x.returnees), 0), 2) AS escorts_per_returnee,
+       count(x.lead_hours) AS with_start,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.lead_hours)::numeric, 2) AS median_lead_hours,
+       round(min(x.lead_hours), 2) AS min_lead_hours
+  FROM booking x
+ CROSS JOIN hublink.reporting_config c
+ GROUP BY 1;
+COMMENT ON VIEW hublink.mi_escorting IS
+    'Escorting per month of the escort bookings accepted: escorts per returnee and the lead '
+    'time the escort provider was given (booking request to the planned start of the escorting).';
+COMMENT ON COLUMN hublink.mi_escorting.month IS 'First day of the month the escort bookings were accepted.';
+COMMENT ON COLUMN hublink.mi_escorting.escort_bookings IS 'Escort bookings accepted.';
+COMMENT ON COLUMN hublink.mi_escorting.returnees IS 'Returnees of those removals.';
+COMMENT ON COLUMN hublink.mi_escorting.escorts IS 'Escort positions of the quotes booked (4.2 escort info).';
+COMMENT ON COLUMN hublink.mi_escorting.escorts_per_returnee IS 'escorts / returnees, to two decimals.';
+COMMENT ON COLUMN hublink.mi_escorting.with_start IS 'Bookings whose escort segments have a planned start.';
+COMMENT ON COLUMN hublink.mi_escorting.median_lead_hours IS 'Median hours from the escort booking request to the first planned start of the escorting.';
+COMMENT ON COLUMN hublink.mi_escorting.min_lead_hours IS 'Shortest such lead time.';
+
+-- --- the worker and the backlog ---------------------------------------------------------------
+CREATE VIEW hublink.mi_worker AS
+SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
+       round(extract(epoch FROM now() - w.state_since)::numeric, 3) AS seconds_in_state,
+       w.last_error_at, w.started_at,
+       w.received, w.applied, w.duplicates, w.rejected, w.retried, w.published,
+       w.outbox_backlog,
+       round(extract(epoch FROM w.oldest_unsent_age)::numeric, 3) AS oldest_unsent_seconds,
+       w.retrying
+  FROM hublink.worker_status w;
+COMMENT ON VIEW hublink.mi_worker IS
+    'Worker availability and the message backlog now (one row, from hublink.worker_status; '
+    'the error text is left out).';
+COMMENT ON COLUMN hublink.mi_worker.party IS 'The party this database plays: hub, tsp or esp.';
+COMMENT ON COLUMN hublink.mi_worker.state IS 'The worker''s broker connection state; NULL when the worker is not running.';
+COMMENT ON COLUMN hublink.mi_worker.state_since IS 'When it entered that state.';
+COMMENT ON COLUMN hublink.mi_worker.connected IS 'True when the worker is connected to the broker (available).';
+COMMENT ON COLUMN hublink.mi_worker.seconds_in_state IS 'Seconds since state_since.';
+COMMENT ON COLUMN hublink.mi_worker.last_error_at IS 'When the worker last met an error.';
+COMMENT ON COLUMN hublink.mi_worker.started_at IS 'When the worker process started.';
+COMMENT ON COLUMN hublink.mi_worker.received IS 'Deliveries received since the server started.';
+COMMENT ON COLUMN hublink.mi_worker.applied IS 'Deliveries applied.';
+COMMENT ON COLUMN hublink.mi_worker.duplicates IS 'Duplicate deliveries.';
+COMMENT ON COLUMN hublink.mi_worker.rejected IS 'Deliveries rejected to an error queue.';
+COMMENT ON COLUMN hublink.mi_worker.retried IS 'Handler retries.';
+COMMENT ON COLUMN hublink.mi_worker.published IS 'Messages published and confirmed.';
+COMMENT ON COLUMN hublink.mi_worker.outbox_backlog IS 'Messages waiting to be published.';
+COMMENT ON COLUMN hublink.mi_worker.oldest_unsent_seconds IS 'Age in seconds of the oldest of them; NULL when none.';
+COMMENT ON COLUMN hublink.mi_worker.retrying IS 'Inbound messages waiting for a handler retry.';
+
+CREATE VIEW hublink.mi_message_backlog AS
+SELECT q.queue, q.outbox_backlog,
+       round(extract(epoch FROM q.oldest_unsent_age)::numeric, 3) AS oldest_unsent_seconds,
+       (SELECT count(*) FROM hublink.inbox i WHERE i.queue = q.queue AND i.status = 'retrying') AS retrying,
+       q.received, q.applied, q.rejected, q.published
+  FROM hublink.worker_queue_status q;
+COMMENT ON VIEW hublink.mi_message_backlog IS
+    'Per queue now: messages waiting to be published and the age of the oldest, inbound '
+    'messages waiting for a retry, and the worker''s counters since the server started.';
+COMMENT ON COLUMN hublink.mi_message_backlog.queue IS 'The queue.';
+COMMENT ON COLUMN hublink.mi_message_backlog.outbox_backlog IS 'Outbox messages for it not yet confirmed by the broker.';
+COMMENT ON COLUMN hublink.mi_message_backlog.oldest_unsent_seconds IS 'Age in seconds of the oldest of them; NULL when none.';
+COMMENT ON COLUMN hublink.mi_message_backlog.retrying IS 'Inbound messages from it waiting for a handler retry.';
+COMMENT ON COLUMN hublink.mi_message_backlog.received IS 'Deliveries received since the server started.';
+COMMENT ON COLUMN hublink.mi_message_backlog.applied IS 'Deliveries applied.';
+COMMENT ON COLUMN hublink.mi_message_backlog.rejected IS 'Deliveries rejected.';
+COMMENT ON COLUMN hublink.mi_message_backlog.published IS 'Messages published and confirmed.';
