@@ -138,7 +138,9 @@ parties_stop() {
 psql_at() {
     local p=$1
     shift
-    PGHOST=${PARTY_HOST[$p]} PGPORT=${PARTY_PORT[$p]} PGUSER=postgres PGDATABASE=postgres psql "$@"
+    # Scripts are no people: the login warning (NFR 0014, a NOTICE) is for people's sessions.
+    PGHOST=${PARTY_HOST[$p]} PGPORT=${PARTY_PORT[$p]} PGUSER=postgres PGDATABASE=postgres \
+        PGOPTIONS=${PGOPTIONS--c client_min_messages=warning} psql "$@"
 }
 q() { psql_at "$1" -XqAt -v ON_ERROR_STOP=1 -c "$2"; }
 qv() { psql_at "$1" -XqAt -v ON_ERROR_STOP=1 -v "$3=$4" <<<"$2"; }
@@ -167,7 +169,8 @@ answer() { qv "$1" "SELECT hublink.send_message(:'m')" m "$2" >/dev/null; }
 at_party() {
     local p=$1
     shift
-    PGHOST=${PARTY_HOST[$p]} PGPORT=${PARTY_PORT[$p]} PGUSER=postgres PGDATABASE=postgres "$@"
+    PGHOST=${PARTY_HOST[$p]} PGPORT=${PARTY_PORT[$p]} PGUSER=postgres PGDATABASE=postgres \
+        PGOPTIONS=${PGOPTIONS--c client_min_messages=warning} "$@"
 }
 
 parties_auto_answer() {

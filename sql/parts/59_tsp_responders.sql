@@ -141,3 +141,40 @@ COMMENT ON FUNCTION hublink.tsp_auto_answer(boolean) IS
     'refuses to replace another responder of those types (unique_violation); disabling removes '
     'only the engine''s rows. Returns the number of rows registered (4), or 0 when disabled.';
 REVOKE ALL ON FUNCTION hublink.tsp_auto_answer(boolean) FROM PUBLIC;
+
+CREATE FUNCTION hublink.tsp_report_flight_event(flight bigint, event text,
+                                                new_departs_at timestamptz DEFAULT NULL,
+                                                new_arrives_at timestamptz DEFAULT NULL,
+                                                note text DEFAULT NULL)
+    RETURNS TABLE (quote_ref text, removal_reference text, message_id text)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    u record;
+BEGIN
+    -- tsp_flight_event records the event and builds one TravelUpdate per active booking on
+    -- the flight; each goes to the Hub in the conversation of the booking's removal.
+    FOR u IN SELECT e.quote_ref, e.body, b.removal_id AS removal_ref
+               FROM hublink.tsp_flight_event(flight, event, new_departs_at, new_arrives_at, note, now()) e
+               LEFT JOIN hublink.tsp_booking b ON b.quote_ref = e.quote_ref
+    LOOP
+        IF u.removal_ref IS NULL THEN
+            RAISE EXCEPTION 'booking of quote % belongs to no known removal', u.quote_ref
+                USING ERRCODE = 'no_data_found',
+                      DETAIL = 'A TravelUpdate is sent in the conversation of a removal, and this booking was made without one.',
+                      HINT = 'Tell the Hub by other means, or enter the event with hublink.tsp_flight_event and send by hand.';
+        END IF;
+        quote_ref := u.quote_ref;
+        removal_reference := u.removal_ref;
+        message_id := hublink.send_message(hublink.new_message('TravelUpdate', u.removal_ref, u.body));
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_report_flight_event(bigint, text, timestamptz, timestamptz, text) IS
+    'For tsp staff: enters a carrier event for a flight (DELAY or SCHEDULE_CHANGE with the new '
+    'times, or CANCELLED; hublink.tsp_flight_event) and sends the TravelUpdate of every active '
+    'booking on it to the Hub. Returns one row per update sent. The whole is one transaction: '
+    'an update the state machine refuses rolls back the event.';
+REVOKE ALL ON FUNCTION hublink.tsp_report_flight_event(bigint, text, timestamptz, timestamptz, text) FROM PUBLIC;

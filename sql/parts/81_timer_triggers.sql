@@ -296,13 +296,19 @@ CREATE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    t hublink.timer;
+    t         hublink.timer;
+    departure timestamptz;
 BEGIN
     FOR t IN SELECT x.* FROM hublink.timer x JOIN hublink.travel_quote q
                 ON q.removal_id = x.removal_id AND q.travel_quote_reference = x.detail ->> 'travelQuoteReference'
               WHERE q.travel_quote_id = NEW.travel_quote_id AND x.status = 'pending'
                 AND x.detail ? 'firstDeparture' LOOP
-        PERFORM hublink.reanchor_timer(t.timer_id, hublink.timer_first_departure(t.removal_id, t.detail ->> 'travelQuoteReference'));
+        departure := hublink.timer_first_departure(t.removal_id, t.detail ->> 'travelQuoteReference');
+        -- A flight change retires the old segment before it inserts the new one: in between
+        -- no segment is current, and the insert's own firing re-anchors the timer.
+        IF departure IS NOT NULL THEN
+            PERFORM hublink.reanchor_timer(t.timer_id, departure);
+        END IF;
     END LOOP;
     RETURN NULL;
 END;

@@ -79,8 +79,11 @@ COMMENT ON INDEX hublink.removal_sensitivity IS 'Row-level security filters on i
 -- The levels the calling login is cleared for. Invoker rights on purpose: it reads
 -- role_clearance under that table's own policy, and in a policy it runs as the querying role.
 -- The subject is session_user, the login: SET ROLE does not change a clearance.
+-- SECURITY DEFINER: the policies call it for every reader, and a reader that may not read
+-- hublink.role_clearance must get "no levels", not a permission error. It reveals only the
+-- caller's own clearance.
 CREATE FUNCTION hublink.cleared_levels() RETURNS text[]
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
                   WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c

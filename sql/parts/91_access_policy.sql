@@ -49,7 +49,9 @@ INSERT INTO hublink.access_table_override VALUES
     ('audit\_%', 'own_grants', 'The audit trail (70_audit*.sql, docs/security-audit.md) grants its own privileges.'),
     ('data\_key%', 'own_grants', 'Data keys (72_crypto_keys.sql, docs/security-crypto.md): no role reads them.'),
     ('security\_%', 'own_grants', 'Protective monitoring (75_security_events.sql, docs/security-monitoring.md).'),
-    ('logon%', 'own_grants', 'Logon records (75_security_events.sql): protective monitoring.');
+    ('logon%', 'own_grants', 'Logon records (75_security_events.sql): protective monitoring.'),
+    ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '
+                      'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.');
 
 CREATE TABLE hublink.access_grant (
     class      text NOT NULL REFERENCES hublink.access_class,

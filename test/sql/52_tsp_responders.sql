@@ -7,7 +7,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(43);
+SELECT plan(47);
 
 SELECT is(current_setting('hublink.party'), 'tsp', 'this database plays the travel provider');
 SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'a fresh install answers by hand: no responder');
@@ -114,6 +114,20 @@ SELECT is((SELECT hublink_test.sent('TravelUpdate') #>> '{body,amendmentOutcome,
 SELECT is(hublink_test.sent('TravelUpdate') #>> '{body,financial,changeFee,amount}', '75.00', 'name change: the GOVFLEX change fee');
 SELECT is(hublink_test.travel_state('RMV-2026-905201'), 'booked', 'booked again once the outcome is sent');
 
+-- tsp staff report a delay of the booked flight: one TravelUpdate per booking on it, sent.
+CREATE TEMP TABLE dl AS
+SELECT * FROM hublink.tsp_report_flight_event(
+    (SELECT flight_id FROM hublink.tsp_flight WHERE carrier = 'BA' AND flight_number = '75'), 'DELAY',
+    (SELECT departs_at + interval '2 hours' FROM hublink.tsp_flight WHERE carrier = 'BA' AND flight_number = '75'),
+    (SELECT arrives_at + interval '2 hours' FROM hublink.tsp_flight WHERE carrier = 'BA' AND flight_number = '75'),
+    'Late inbound aircraft');
+SELECT is((SELECT count(*)::int || ' ' || min(removal_reference) FROM dl), '1 RMV-2026-905201',
+          'a delay sends one TravelUpdate, in the conversation of the booking''s removal');
+SELECT is((SELECT hublink_test.sent('TravelUpdate') ->> 'messageId' = message_id FROM dl), true,
+          'and it is the latest TravelUpdate in the outbox');
+SELECT ok(hublink_test.sent('TravelUpdate') #> '{body,flightChanges}' IS NOT NULL, 'carrying the flight change');
+SELECT is(hublink_test.travel_state('RMV-2026-905201'), 'booked', 'the booking stays booked');
+
 -- Cancellation, 30 days ahead: GOVFLEX refunds 100% less 150.00 per ticket.
 CREATE TEMP TABLE cx AS SELECT hublink_test.from_hub('TravelCancellation', 'RMV-2026-905201', jsonb_build_object(
     'travelQuoteReference', ref, 'command', 'CANCEL', 'reason', jsonb_build_object('code', 'RETURNEE_ILL'))) AS m
@@ -134,7 +148,7 @@ SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.from_hub('TravelCan
                       'command', 'CANCEL', 'reason', jsonb_build_object('code', 'RETURNEE_ILL'))))$$,
                 'then cancelled before booking');
 SELECT is(hublink_test.travel_state('RMV-2026-905202') || '/' || (SELECT count(*) FROM hublink.outbox WHERE message_type = 'TravelUpdate'),
-          'cancelled/2', 'cancelled, and no TravelUpdate for it');
+          'cancelled/3', 'cancelled, and no TravelUpdate for it (the two before: the amendment, the delay)');
 
 -- Another responder is not replaced; switching off removes only the engine's rows.
 \o /dev/null
