@@ -1,7 +1,7 @@
 -- Escort provider (esp), issue 5 section 4: the escorts, their availability roster, and the
 -- escort rules (risk flags, conditions and nationalities to number and type of escorts).
--- Personal data of escorts lives in hublink.esp_escort_personal only (and esp_escort.gender,
--- which the matching reads).
+-- Personal data of escorts lives in hublink.esp_escort_personal and esp_escort.gender, both
+-- sealed under the escort's own data key (74_crypto_seal_esp.sql).
 
 CREATE TABLE hublink.esp_escort (
     escort_id   text PRIMARY KEY CHECK (escort_id ~ '^[A-Z0-9][A-Z0-9_-]{1,19}$'),
@@ -17,8 +17,8 @@ COMMENT ON COLUMN hublink.esp_escort.escort_id IS 'The provider''s ID of the per
 COMMENT ON COLUMN hublink.esp_escort.medic IS 'A medic fills medic positions only; an officer only officer positions.';
 COMMENT ON COLUMN hublink.esp_escort.team_leader IS 'Qualified to lead a team (position 1).';
 COMMENT ON COLUMN hublink.esp_escort.gender IS
-    'PERSONAL DATA: sex (M, F, X) for positions that need a given sex; read in clear by '
-    'hublink.esp_fill_team, so protect it only with a scheme that keeps equality comparable.';
+    'PERSONAL DATA: sex (M, F, X) for positions that need a given sex. Sealed; the matching reads '
+    'it through hublink.esp_escort_sexes only when a position asks for a sex.';
 COMMENT ON COLUMN hublink.esp_escort.physique IS 'Physique category (esp_physique).';
 COMMENT ON COLUMN hublink.esp_escort.languages IS 'Languages spoken, ISO 639 codes.';
 COMMENT ON COLUMN hublink.esp_escort.active IS 'False for staff no longer escorting (kept for the history of bookings).';

@@ -253,19 +253,22 @@ RETURN jsonb_build_object(
 COMMENT ON FUNCTION hublink.esp_plan_body(bigint) IS
     'The escortPositions, segments and effort of a plan, as an EscortQuoteResponse carries them.';
 
--- Staffing: which rostered, unbooked escorts fill a plan's positions on a date.
-CREATE FUNCTION hublink.esp_eligible(p hublink.esp_plan_position, e hublink.esp_escort) RETURNS boolean
+-- Staffing: which rostered, unbooked escorts fill a plan's positions on a date. The escort's
+-- sex is sealed (74_crypto_seal_esp.sql): the caller passes it, decrypted only when the plan has
+-- a position that asks for one (hublink.esp_escort_sexes).
+CREATE FUNCTION hublink.esp_eligible(p hublink.esp_plan_position, e hublink.esp_escort, sex text) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
     RETURN e.active AND e.medic = p.medic
        AND (e.team_leader OR NOT (SELECT r.leader FROM hublink.esp_role r WHERE r.role = p.role))
-       AND (p.gender IS NULL OR e.gender = p.gender)
+       AND (p.gender IS NULL OR coalesce(sex = p.gender, false))
        AND (SELECT x.strength FROM hublink.esp_physique x WHERE x.physique = e.physique)
            >= (SELECT x.strength FROM hublink.esp_physique x WHERE x.physique = p.physique)
        AND p.languages <@ e.languages;
-COMMENT ON FUNCTION hublink.esp_eligible(hublink.esp_plan_position, hublink.esp_escort) IS
-    'Whether an escort can fill a position: active, medic for a medic position and only then, '
-    'qualified to lead a leading role, of the required sex, of at least the physique, speaking '
-    'every language.';
+COMMENT ON FUNCTION hublink.esp_eligible(hublink.esp_plan_position, hublink.esp_escort, text) IS
+    'Whether an escort, of sex sex (decrypted by the caller; NULL when unknown or not needed), can '
+    'fill a position: active, medic for a medic position and only then, qualified to lead a '
+    'leading role, of the required sex if the position asks for one, of at least the physique, '
+    'speaking every language.';
 
 CREATE FUNCTION hublink.esp_quote(request jsonb, removal_id text DEFAULT NULL, at timestamptz DEFAULT now())
     RETURNS jsonb
@@ -288,6 +291,7 @@ DECLARE
     skipped   text[] := '{}';
     ref       text;
     body      jsonb;
+    sexes     jsonb;
 BEGIN
     -- What the rules read of each returnee: no names, no dates of birth.
     SELECT jsonb_agg(jsonb_build_object(
@@ -313,6 +317,16 @@ BEGIN
     GET DIAGNOSTICS npos = ROW_COUNT;
     total := hublink.esp_plan_cost(pid);
     serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
+    -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
+    -- for the escorts who could serve on some date of the range (active, named, rostered then).
+    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.gender IS NOT NULL) THEN
+        sexes := hublink.esp_escort_sexes(ARRAY(
+            SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)
+             WHERE e.active AND r.duty_date BETWEEN (request #>> '{dates,earliestLeaveDate}')::date
+                                                AND (request #>> '{dates,latestLeaveDate}')::date
+                                                    + (SELECT pl.duty_days - 1 FROM hublink.esp_plan pl WHERE pl.plan_id = pid)
+               AND EXISTS (SELECT FROM hublink.esp_escort_personal x WHERE x.escort_id = e.escort_id)), removal_id);
+    END IF;
 
     FOR d IN SELECT g::date FROM generate_series((request #>> '{dates,earliestLeaveDate}')::date,
                                                  (request #>> '{dates,latestLeaveDate}')::date, interval '1 day') g LOOP
@@ -321,7 +335,7 @@ BEGIN
             CONTINUE;
         ELSIF d::timestamp AT TIME ZONE tz < at + notice THEN
             skipped := skipped || (d || ' (less than ' || hublink.esp_setting('min_notice_hours') || ' hours'' notice)');
-        ELSIF (SELECT count(*) FROM hublink.esp_fill_team(pid, d)) < npos THEN
+        ELSIF (SELECT count(*) FROM hublink.esp_fill_team(pid, d, NULL, sexes)) < npos THEN
             skipped := skipped || (d || ' (escorts unavailable)');
         ELSE
             ref := hublink.esp_setting('quote_reference_prefix') || serial || '-' || chr(65 + jsonb_array_length(quotes));

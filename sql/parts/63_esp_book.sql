@@ -113,9 +113,10 @@ COMMENT ON FUNCTION hublink.esp_augment(jsonb, jsonb, text, text[]) IS
     'position in elig {position: [escort, ...]} in order of preference: {assign: the new '
     'assignment or null, visited: escorts tried}.';
 
-CREATE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booking bigint DEFAULT NULL)
+CREATE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booking bigint DEFAULT NULL,
+                                      sexes jsonb DEFAULT NULL)
     RETURNS TABLE (escort_number integer, escort_id text)
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     days   constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
@@ -128,6 +129,13 @@ DECLARE
 BEGIN
     cands := ARRAY(SELECT e.escort_id FROM hublink.esp_escort e
                     WHERE e.active AND hublink.esp_free(e.escort_id, first_day, days, keep_booking));
+    -- The sex is sealed: decrypted only when a position asks for one, only for the free escorts
+    -- (unless the caller, hublink.esp_quote, decrypted it once for every date).
+    IF sexes IS NULL AND EXISTS (SELECT FROM hublink.esp_plan_position x
+                                  WHERE x.plan_id = esp_fill_team.plan_id AND x.gender IS NOT NULL) THEN
+        sexes := hublink.esp_escort_sexes(cands, (SELECT pl.removal_ref FROM hublink.esp_plan pl
+                                                   WHERE pl.plan_id = esp_fill_team.plan_id));
+    END IF;
     -- Per position its fit free escorts, best first: the booking's own escort for it, then the
     -- least qualified (fit for the fewest positions of the plan, weakest physique, not a
     -- leader, fewest languages, then by ID), so that scarce skills stay free.
@@ -137,10 +145,10 @@ BEGIN
                                      WHERE b.booking_id = keep_booking AND b.escort_number = x.escort_number
                                        AND b.escort_id = c.escort_id),
                         (SELECT count(*) FROM hublink.esp_plan_position y
-                          WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c)),
+                          WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c, sexes ->> c.escort_id)),
                         (SELECT ph.strength FROM hublink.esp_physique ph WHERE ph.physique = c.physique),
                         c.team_leader, cardinality(c.languages), c.escort_id)
-                  FROM hublink.esp_escort c WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c)), '[]')), '{}')
+                  FROM hublink.esp_escort c WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c, sexes ->> c.escort_id)), '[]')), '{}')
       INTO elig
       FROM hublink.esp_plan_position x WHERE x.plan_id = esp_fill_team.plan_id;
     -- Greedy first, most constrained position first, each taking its best free candidate ...
@@ -167,9 +175,10 @@ BEGIN
     RETURN QUERY SELECT k::integer, v FROM jsonb_each_text(assign) z(k, v) ORDER BY k::integer;
 END;
 $$;
-COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint) IS
+COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint, jsonb) IS
     'Assigns free escorts (hublink.esp_free) to the positions of a plan for the duty days from '
-    'first_day: greedily, most constrained position first, each taking keep_booking''s own escort '
+    'first_day (sexes: {escort_id: sex} already decrypted, else decrypted here for the free '
+    'escorts when a position asks for a sex): greedily, most constrained position first, each taking keep_booking''s own escort '
     'when fit, else the least qualified fit escort (fewest positions fit, weakest physique, not a '
     'leader, fewest languages, then ID); then augmenting paths for the positions left, so the '
     'result is a maximum matching: fewer rows than positions means no team exists.';
@@ -210,16 +219,20 @@ COMMENT ON FUNCTION hublink.esp_take_team(bigint, jsonb) IS
     'Makes a team ([{escort_number, escort_id}], from hublink.esp_fill_team) the booking''s: its '
     'positions and its duties on every duty day (the caller holds hublink.esp_lock_days).';
 
+-- Names, passports and sex are sealed under each escort's key (74_crypto_seal_esp.sql): read
+-- through hublink.esp_escort_identities, which audits.
 CREATE FUNCTION hublink.esp_escort_details(booking_id bigint, only_escorts text[] DEFAULT NULL) RETURNS jsonb
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-RETURN (
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (
     SELECT jsonb_build_object(
         'escorts', jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
             'escortId', b.escort_id, 'escortNumber', b.escort_number,
             'name', jsonb_strip_nulls(jsonb_build_object('title', x.title, 'givenNames', x.given_names,
                                                          'familyName', x.family_name)),
             'advancePassengerInfo', nullif(jsonb_strip_nulls(jsonb_build_object(
-                'dateOfBirth', x.date_of_birth, 'nationality', x.nationality, 'gender', e.gender,
+                'dateOfBirth', x.date_of_birth, 'nationality', x.nationality, 'gender', x.gender,
                 'travelDocument', CASE WHEN x.document_number IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object(
                     'type', x.document_type, 'number', x.document_number,
                     'issuingCountry', x.document_issuing_country, 'expiryDate', x.document_expiry_date)) END)), '{}')))
@@ -235,10 +248,16 @@ RETURN (
                            AND (NOT s -> 'segment' ? 'escortNumbers'
                                 OR s #> '{segment,escortNumbers}' @> to_jsonb(b2.escort_number))))
       FROM hublink.esp_booking_escort b
-      JOIN hublink.esp_escort e USING (escort_id)
-      JOIN hublink.esp_escort_personal x USING (escort_id)
+      JOIN hublink.esp_escort_identities(
+               ARRAY(SELECT y.escort_id FROM hublink.esp_booking_escort y
+                      WHERE y.booking_id = esp_escort_details.booking_id
+                        AND (only_escorts IS NULL OR y.escort_id = ANY (only_escorts))),
+               (SELECT k.removal_ref FROM hublink.esp_booking k WHERE k.booking_id = esp_escort_details.booking_id)) x
+        USING (escort_id)
      WHERE b.booking_id = esp_escort_details.booking_id
        AND (only_escorts IS NULL OR b.escort_id = ANY (only_escorts)));
+END;
+$$;
 COMMENT ON FUNCTION hublink.esp_escort_details(bigint, text[]) IS
     'The escortDetails of a booking (or of some of its escorts): names, advance passenger '
     'information held, and per segment the escorts on it.';

@@ -84,10 +84,12 @@ AS $$
 DECLARE
     pid bigint;
 BEGIN
-    INSERT INTO hublink.esp_plan (removal_ref, returnees, international, escort_on_transport, location, destination,
-                                  duty_days, currency, segments, created_at)
-    SELECT p.removal_ref, p.returnees, p.international, p.escort_on_transport, p.location, p.destination,
-           p.duty_days, p.currency, p.segments, at
+    -- returnees is sealed (74_crypto_seal_esp.sql): the copy takes the sealed value and its key
+    -- scope, which the seal trigger re-seals without anyone reading it.
+    INSERT INTO hublink.esp_plan (removal_ref, key_scope, sealed, international, escort_on_transport, location,
+                                  destination, duty_days, currency, segments, created_at)
+    SELECT p.removal_ref, p.key_scope, p.sealed, p.international, p.escort_on_transport, p.location,
+           p.destination, p.duty_days, p.currency, p.segments, at
       FROM hublink.esp_plan p WHERE p.plan_id = esp_copy_plan.plan_id
     RETURNING esp_plan.plan_id INTO pid;
     INSERT INTO hublink.esp_plan_position
@@ -120,6 +122,9 @@ DECLARE
 
 BEGIN
     SELECT * INTO pl FROM hublink.esp_plan p WHERE p.plan_id = pid;
+    IF request ? 'returneeChanges' THEN
+        pl.returnees := hublink.esp_plan_returnees(pid); -- sealed: decrypted (audited) only when changed
+    END IF;
     -- Returnee changes: new risk or conditions change the positions, a new location of the
     -- first returnee the segments (rebuilt from the templates).
     FOR r IN SELECT * FROM jsonb_array_elements(coalesce(request -> 'returneeChanges', '[]')) LOOP
@@ -178,6 +183,7 @@ BEGIN
             'amendmentOutcome', outcome || jsonb_build_object('accepted', false, 'reason', jsonb_build_object(
                 'code', 'OTHER', 'text', 'Free-text amendments are handled by escort staff; nothing was changed.'))), at);
     END IF;
+    -- pl.returnees is NULL unless returnees changed: the seal trigger then keeps the sealed value.
     UPDATE hublink.esp_plan p SET returnees = pl.returnees, location = pl.location, segments = pl.segments
      WHERE p.plan_id = pid;
 
@@ -317,6 +323,7 @@ DECLARE
     pl   hublink.esp_plan;
     pos  hublink.esp_plan_position;
     pick text;
+    sexes jsonb;
 BEGIN
     SELECT * INTO pl FROM hublink.esp_plan p WHERE p.plan_id = k.plan_id;
     SELECT p.* INTO pos FROM hublink.esp_plan_position p JOIN hublink.esp_booking_escort b
@@ -328,10 +335,16 @@ BEGIN
                   HINT = 'hublink.esp_booking_escort lists the booking''s escorts.';
     END IF;
     PERFORM hublink.esp_lock_days(k.escort_date, pl.duty_days);
+    IF pos.gender IS NOT NULL THEN -- the sex is sealed: decrypted for the free candidates only
+        sexes := hublink.esp_escort_sexes(ARRAY(
+            SELECT e.escort_id FROM hublink.esp_escort e
+             WHERE e.active AND (added_escort_id IS NULL OR e.escort_id = added_escort_id)
+               AND hublink.esp_free(e.escort_id, k.escort_date, pl.duty_days, NULL)), k.removal_ref);
+    END IF;
     SELECT e.escort_id INTO pick FROM hublink.esp_escort e
      WHERE (added_escort_id IS NULL OR e.escort_id = added_escort_id)
        AND NOT EXISTS (SELECT FROM hublink.esp_booking_escort b WHERE b.booking_id = k.booking_id AND b.escort_id = e.escort_id)
-       AND hublink.esp_eligible(pos, e) AND hublink.esp_free(e.escort_id, k.escort_date, pl.duty_days, NULL)
+       AND hublink.esp_eligible(pos, e, sexes ->> e.escort_id) AND hublink.esp_free(e.escort_id, k.escort_date, pl.duty_days, NULL)
      ORDER BY e.escort_id LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no free escort can take position % of booking %', pos.escort_number, quote_ref

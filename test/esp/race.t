@@ -84,16 +84,18 @@ echo "SELECT pg_advisory_lock(5151);" >&3
 wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5151 AND granted"
 refA=$(psql -XAtc "SELECT ref FROM late WHERE g = 1") refB=$(psql -XAtc "SELECT ref FROM late WHERE g = 2")
 psql -XAt -v ON_ERROR_STOP=1 -c "BEGIN" -c "SELECT hublink.esp_book(jsonb_build_object('escortQuoteReference', '$refA', 'command', 'BOOK'), '2026-03-02 10:00+00') ->> 'outcome'" \
-     -c "SELECT 'A waits', pg_advisory_lock(5151)" -c "COMMIT" >"$dir/A.out" 2>&1 &
+     -c "SELECT 'A waits', pg_advisory_lock(5151)" -c "COMMIT" >"$dir/A.out" 2>"$dir/A.err" &
 wait_for "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%A waits%' AND wait_event = 'advisory'"
 psql -XAt -c "SELECT 'B', hublink.esp_book(jsonb_build_object('escortQuoteReference', '$refB', 'command', 'BOOK'), '2026-03-02 10:00+00') #>> '{declineReason,code}'" \
-     >"$dir/B.out" 2>&1 &
+     >"$dir/B.out" 2>"$dir/B.err" &
 check "$(wait_for "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%''B'', hublink.esp_book%' AND wait_event_type = 'Lock'" && echo waiting)" \
       waiting "B waits on a lock while A's booking of the same day is open"
 echo "SELECT pg_advisory_unlock(5151);" >&3
 exec 3>&-
 wait
+# stdout only: stderr carries the login banner (76_security_monitor.sql) and, on failure, the error.
 check "$(sed -n 2p "$dir/A.out")" ACCEPTED "A is accepted"
 check "$(cat "$dir/B.out")" "B|ESCORTS_UNAVAILABLE" "B, run while A was open, declines ESCORTS_UNAVAILABLE instead of failing"
+[ "$fail" -eq 0 ] || grep -h ERROR "$dir/A.err" "$dir/B.err" | sed 's/^/# /'
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

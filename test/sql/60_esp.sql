@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(64);
+SELECT plan(81);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -87,7 +87,7 @@ SELECT is((SELECT b ->> 'notes' FROM q1),
 SELECT is((SELECT jsonb_agg(q ->> 'escortQuoteReference') FROM q2, jsonb_array_elements(b -> 'quotes') q),
           '["ESP-EQ-000002-A", "ESP-EQ-000002-B"]', 'the same request for a second removal gets its own references');
 SELECT is((SELECT duty_days FROM hublink.esp_plan ORDER BY plan_id LIMIT 1), 2, 'the escorts are on duty two days (return flight the next day)');
-SELECT is((SELECT returnees -> 1 FROM hublink.esp_plan ORDER BY plan_id LIMIT 1),
+SELECT is((SELECT (hublink.unsealed(p)).returnees -> 1 FROM hublink.esp_plan p ORDER BY plan_id LIMIT 1),
           '{"hoReturneeReference": "HO-7731905", "gender": "M", "nationality": "NGA", "flags": ["DISRUPTIVE", "SELF_HARM"], "conditions": [], "location": {"detentionCentreId": "HARMONDSWORTH_IRC"}}',
           'the plan keeps what the rules read, not names or dates of birth');
 
@@ -288,10 +288,73 @@ SELECT plan_id, n, 'ESCORT', g, ph, l, false FROM mp,
        (VALUES (1, 'F', 'STANDARD', '{en}'::text[]), (2, NULL, 'STANDARD', '{en,yy}'), (3, NULL, 'ENHANCED', '{en}'),
                (4, NULL, 'STANDARD', '{en,xx}')) v(n, g, ph, l);
 SELECT is((SELECT count(*)::int FROM hublink.esp_escort e, hublink.esp_plan_position p, mp
-            WHERE p.plan_id = mp.plan_id AND e.escort_id LIKE 'M-%' AND hublink.esp_eligible(p, e)), 7,
+            WHERE p.plan_id = mp.plan_id AND e.escort_id LIKE 'M-%'
+              AND hublink.esp_eligible(p, e, hublink.esp_escort_sexes(ARRAY[e.escort_id], NULL) ->> e.escort_id)), 7,
           'fit: 1 {a, b}, 2 {a, c}, 3 {b, d}, 4 {c}');
 SELECT is((SELECT array_agg(t.escort_number || '=' || t.escort_id ORDER BY t.escort_number) FROM mp, hublink.esp_fill_team(mp.plan_id, '2026-04-01') t),
           '{1=M-B,2=M-A,3=M-D,4=M-C}', 'the augmenting path finds the team greedy alone misses');
+
+-- Personal data sealed (NFR 0011, docs/security-crypto.md "The escort provider's data"): the
+-- plan's returnee profiles under the removal's key, escorts' names, passports and sex under
+-- each escort's own key; the engine decrypts through narrow, audited accessors.
+SELECT is((SELECT string_agg(DISTINCT coalesce(returnees::text, 'sealed') || ' ' || key_scope, ', ')
+             FROM hublink.esp_plan WHERE removal_ref = 'RMV-2026-000001' AND sealed IS NOT NULL),
+          'sealed RMV-2026-000001', 'esp_plan.returnees is sealed under the removal''s data key (its purge destroys it)');
+SELECT is((SELECT key_scope FROM hublink.esp_plan, mp WHERE esp_plan.plan_id = mp.plan_id), 'esp plan ' || (SELECT plan_id FROM mp),
+          'a plan without a removal has a scope of its own');
+SELECT is((SELECT count(*)::int FROM hublink.esp_escort e JOIN hublink.esp_escort_personal x USING (escort_id)
+            WHERE e.gender IS NULL AND x.given_names IS NULL AND x.family_name IS NULL AND x.document_number IS NULL
+              AND e.key_scope = 'escort ' || e.escort_id AND x.key_scope = e.key_scope),
+          (SELECT count(*)::int FROM hublink.esp_escort), 'every escort''s sex, names and passport are sealed under its own key');
+SELECT ok((SELECT bool_and(position(convert_to(w, 'UTF8') IN x.sealed) = 0)
+             FROM (SELECT sealed FROM hublink.esp_escort_personal UNION ALL SELECT sealed FROM hublink.esp_plan) x,
+                  unnest(ARRAY['Hughes', '533812904', 'HO-7731905', 'DISRUPTIVE']) w),
+          'no plaintext name, passport number, returnee reference or flag in the sealed bytes');
+SELECT is((SELECT (hublink.unsealed(e)).gender || ' ' || (hublink.unsealed(x)).document_number
+             FROM hublink.esp_escort e JOIN hublink.esp_escort_personal x USING (escort_id) WHERE escort_id = 'E-LEAD-M'),
+          'M 533812904', 'hublink.unsealed reads them back');
+SELECT throws_ok($$INSERT INTO hublink.esp_escort (escort_id) VALUES ('E-NOSEX')$$, '23514', NULL,
+                 'an escort without a sex is refused (the sealed column''s CHECK cannot see it)');
+SELECT throws_ok($$INSERT INTO hublink.esp_escort (escort_id, gender) VALUES ('E-BADSEX', 'Q')$$, '23514', NULL,
+                 'so is a sex other than M, F or X');
+SELECT throws_ok($$INSERT INTO hublink.esp_escort (escort_id, gender, key_scope, sealed) VALUES ('E-RAW', NULL, 'escort E-RAW', NULL)$$,
+                 '23514', NULL, 'a row without its sealed sex is refused');
+
+-- Matching decrypts the sex only when a position asks for one: a returnee of sex X asks none.
+CREATE TEMP TABLE a0 AS SELECT count(*) AS n FROM hublink.audit_log WHERE action = 'decrypt' AND table_name = 'hublink.esp_escort';
+CREATE TEMP TABLE qx AS SELECT hublink.esp_quote(jsonb_set(r, '{returnees}', jsonb_build_array(
+    jsonb_set(r #> '{returnees,0}', '{personalDetails,gender}', to_jsonb(g)))), NULL, '2026-03-01 10:00+00') AS b, g
+  FROM req, (VALUES ('X'), ('M')) v(g) ORDER BY g DESC;
+SELECT is((SELECT jsonb_path_query_array(b, '$.escortPositions[*].gender') FROM qx WHERE g = 'X'), '[]',
+          'a returnee of sex X asks for no sex');
+SELECT is((SELECT count(*) - (SELECT n FROM a0) FROM hublink.audit_log WHERE action = 'decrypt' AND table_name = 'hublink.esp_escort'),
+          1::bigint, 'so only the quote of sex M decrypted escorts'' sex, once for all its dates, in one audit row');
+SELECT is((SELECT (detail ->> 'purpose') || ' ' || (detail ->> 'escorts') FROM hublink.audit_log
+            WHERE action = 'decrypt' AND table_name = 'hublink.esp_escort' ORDER BY audit_id DESC LIMIT 1),
+          'matching ' || (SELECT count(DISTINCT escort_id) FROM hublink.esp_roster JOIN hublink.esp_escort USING (escort_id)
+                           WHERE active AND duty_date BETWEEN '2026-03-16' AND '2026-03-21'),
+          'of the active escorts rostered in its range (the count only, never who or what)');
+SELECT is((SELECT jsonb_array_length(b -> 'quotes') FROM qx WHERE g = 'M'),
+          (SELECT jsonb_array_length(b -> 'quotes') FROM qx WHERE g = 'X'), 'and both are staffed alike (the teams have men)');
+
+-- An escort who leaves: erased by the provider's policy; refused while on duty ahead.
+INSERT INTO hublink.esp_roster SELECT e, current_date + 30 FROM unnest(ARRAY['E-LEAD-F', 'E-STD-F', 'E-ENH-1']) e;
+SELECT is((SELECT hublink.esp_book(jsonb_build_object('escortQuoteReference', hublink.esp_quote(jsonb_set(r, '{dates}',
+                  jsonb_build_object('earliestLeaveDate', current_date + 30, 'latestLeaveDate', current_date + 30)),
+                  'RMV-2026-000006') #>> '{quotes,0,escortQuoteReference}', 'command', 'BOOK')) #> '{escortDetails,escorts,1,escortId}'
+             FROM req3), '"E-STD-F"', 'E-STD-F is booked a month ahead');
+SELECT throws_ok($$SELECT hublink.esp_erase_escort('E-STD-F', 'left')$$, '55000', NULL,
+                 'erasing an escort on duty for an active booking ahead is refused');
+SELECT lives_ok($$SELECT hublink.esp_change_escort(quote_ref, 'E-STD-F', 'E-ENH-1') FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'$$,
+                'replaced by another escort (the sex is decrypted only when the position asks for one)');
+SELECT lives_ok($$SELECT hublink.esp_erase_escort('E-STD-F', 'left the provider')$$, 'an escort who left is erased');
+SELECT is((SELECT e.active::text || ' ' || (SELECT count(*) FROM hublink.esp_escort_personal x WHERE x.escort_id = e.escort_id)
+                  || ' ' || (SELECT count(*) FROM hublink.data_key k WHERE k.key_scope = e.key_scope)
+                  || ' ' || coalesce((hublink.unsealed(e)).gender, 'unreadable')
+                  || ' ' || (SELECT count(*) FROM hublink.esp_roster r WHERE r.escort_id = e.escort_id AND r.duty_date > current_date)
+                  || ' ' || (SELECT detail ->> 'escort_id' FROM hublink.audit_log WHERE action = 'escort_erased' ORDER BY audit_id DESC LIMIT 1)
+             FROM hublink.esp_escort e WHERE e.escort_id = 'E-STD-F'),
+          'false 0 0 unreadable 0 E-STD-F', 'inactive, name and passport deleted, key destroyed (sex unreadable), free days gone, audited');
 
 -- Every body produced is valid against its schema, and its reason codes are in their lists.
 CREATE TEMP TABLE sent AS SELECT jsonb_build_object('messageId', gen_random_uuid()::text, 'messageType', message_type,

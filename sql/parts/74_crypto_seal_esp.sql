@@ -1,0 +1,180 @@
+-- Personal data encryption of the escort provider engine (NFR 0011; docs/security-crypto.md
+-- "The escort provider's data", docs/esp.md "Personal data"). After 73_crypto_seal.sql, which
+-- defines hublink.seal_personal_columns.
+--
+-- - hublink.esp_plan.returnees (per returnee the HO reference, sex, nationality, risk flags and
+--   conditions) is the removal's data: sealed under the removal's data key, so the retention
+--   purge of the removal (74_crypto_retention.sql) destroys it with the rest. A plan quoted
+--   without a removal (staff trying a request by hand) has a scope of its own, "esp plan <id>".
+-- - The escorts' names, passports and sex are the provider's staff data, not a removal's: each
+--   escort has a data key of its own, scope "escort <escort_id>". Retaining staff data is the
+--   provider's own policy (its employment records), not the Authority's retention_policy;
+--   hublink.esp_erase_escort destroys one escort's key when the provider says so.
+--
+-- The engine reads them through the narrow SECURITY DEFINER accessors below, never whole rows:
+-- hublink.esp_plan_returnees (amendments), hublink.esp_escort_sexes (matching, only when a
+-- position asks for a sex) and hublink.esp_escort_identities (escortDetails sent to the Home
+-- Office). Each call that decrypts writes one audit row (action decrypt).
+
+SELECT hublink.seal_personal_columns('hublink.esp_plan',
+    'SELECT coalesce($1 ->> ''removal_ref'', ''esp plan '' || ($1 ->> ''plan_id''))',
+    'The removal it was quoted for (removal_ref); a plan without a removal under "esp plan <plan_id>".');
+SELECT hublink.seal_personal_columns('hublink.esp_escort',
+    'SELECT ''escort '' || ($1 ->> ''escort_id'')',
+    'The escort''s own key ("escort <escort_id>"): staff data, kept and erased by the provider''s policy.');
+SELECT hublink.seal_personal_columns('hublink.esp_escort_personal',
+    'SELECT ''escort '' || ($1 ->> ''escort_id'')',
+    'The escort''s own key ("escort <escort_id>"): staff data, kept and erased by the provider''s policy.');
+
+-- Sealing drops NOT NULL and the CHECK sees only NULL: the sex of a new escort is checked here,
+-- before the seal trigger (triggers fire in name order: esp_escort_sex < seal_personal_data).
+CREATE FUNCTION hublink.esp_escort_sex_check() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF (TG_OP = 'INSERT' AND NEW.gender IS NULL AND NEW.sealed IS NULL)
+       OR NEW.gender !~ '^[MFX]$' THEN
+        RAISE EXCEPTION 'escort % needs a sex of M, F or X', NEW.escort_id
+            USING ERRCODE = 'check_violation',
+                  DETAIL = pg_catalog.format('The value given was %s.', coalesce('"' || NEW.gender || '"', 'NULL')),
+                  HINT = 'Positions that need a given sex are filled by hublink.esp_fill_team from this column.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_escort_sex_check() IS
+    'BEFORE INSERT OR UPDATE trigger of hublink.esp_escort: a new escort has a sex, and it is M, F '
+    'or X (the column''s own CHECK only ever sees NULL once the value is sealed).';
+CREATE TRIGGER esp_escort_sex BEFORE INSERT OR UPDATE ON hublink.esp_escort
+    FOR EACH ROW EXECUTE FUNCTION hublink.esp_escort_sex_check();
+
+CREATE FUNCTION hublink.esp_plan_returnees(p_plan_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    pl hublink.esp_plan;
+BEGIN
+    SELECT * INTO pl FROM hublink.esp_plan p WHERE p.plan_id = p_plan_id;
+    IF pl.sealed IS NULL OR NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = pl.key_scope) THEN
+        RETURN NULL; -- no such plan, or its removal was purged
+    END IF;
+    PERFORM hublink.audit_note('decrypt',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = pl.key_scope),
+        pg_catalog.jsonb_build_object('table', 'hublink.esp_plan', 'key_scope', pl.key_scope,
+                                      'plan_id', pl.plan_id, 'columns', '["returnees"]'::jsonb));
+    RETURN hublink.unseal(pl.key_scope, pl.sealed) -> 'returnees';
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_plan_returnees(bigint) IS
+    'The returnee profiles of a plan (esp_plan.returnees, sealed), for the engine to amend them; '
+    'NULL when the plan is unknown or its removal was purged. Audited (decrypt). Revoked from '
+    'PUBLIC: the engine runs as the extension owner.';
+REVOKE ALL ON FUNCTION hublink.esp_plan_returnees(bigint) FROM PUBLIC;
+
+CREATE FUNCTION hublink.esp_escort_sexes(p_escort_ids text[], p_removal_ref text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    sexes jsonb;
+BEGIN
+    SELECT coalesce(pg_catalog.jsonb_object_agg(e.escort_id, hublink.unseal(e.key_scope, e.sealed) ->> 'gender'), '{}')
+      INTO sexes
+      FROM hublink.esp_escort e
+     WHERE e.escort_id = ANY (p_escort_ids) AND e.sealed IS NOT NULL
+       AND EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = e.key_scope);
+    IF sexes <> '{}' THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_ref),
+            pg_catalog.jsonb_build_object('table', 'hublink.esp_escort', 'columns', '["gender"]'::jsonb,
+                                          'purpose', 'matching', 'removal_reference', p_removal_ref,
+                                          'escorts', (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(sexes))));
+    END IF;
+    RETURN sexes;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_escort_sexes(text[], text) IS
+    'The sex of each of the given escorts, {escort_id: "M"|"F"|"X"}, decrypted for matching '
+    'positions that need a given sex (hublink.esp_fill_team); an erased escort is left out. One '
+    'audit row per call (decrypt, the count of escorts, never who or what). Revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.esp_escort_sexes(text[], text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.esp_escort_identities(p_escort_ids text[], p_removal_ref text)
+    RETURNS TABLE (escort_id text, title text, given_names text, family_name text, date_of_birth date,
+                   nationality char(3), gender char(1), document_type text, document_number text,
+                   document_issuing_country char(3), document_expiry_date date)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT e.escort_id, x.title, x.given_names, x.family_name, x.date_of_birth, x.nationality,
+           (hublink.unseal(e.key_scope, e.sealed) ->> 'gender')::char(1), x.document_type, x.document_number,
+           x.document_issuing_country, x.document_expiry_date
+      FROM hublink.esp_escort e
+      JOIN hublink.esp_escort_personal p ON p.escort_id = e.escort_id
+     CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(p, hublink.unseal(p.key_scope, p.sealed)) x
+     WHERE e.escort_id = ANY (p_escort_ids)
+       AND EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p.key_scope);
+    IF FOUND THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_ref),
+            pg_catalog.jsonb_build_object('table', 'hublink.esp_escort_personal', 'purpose', 'escortDetails',
+                                          'removal_reference', p_removal_ref, 'escort_ids', pg_catalog.to_jsonb(p_escort_ids),
+                                          'columns', '["date_of_birth", "document_expiry_date", "document_issuing_country", '
+                                                     '"document_number", "document_type", "family_name", "gender", '
+                                                     '"given_names", "nationality", "title"]'::jsonb));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_escort_identities(text[], text) IS
+    'Names, sex and passport of the given escorts, decrypted for the escortDetails sent to the Home '
+    'Office about removal p_removal_ref (hublink.esp_escort_details); an erased escort is left out. '
+    'One audit row per call (decrypt: escort IDs and columns, never values). Revoked from PUBLIC.';
+REVOKE ALL ON FUNCTION hublink.esp_escort_identities(text[], text) FROM PUBLIC;
+
+INSERT INTO hublink.audit_action VALUES
+    ('escort_erased', 'hublink.esp_erase_escort destroyed an escort''s data key (the provider''s staff data policy).');
+
+CREATE FUNCTION hublink.esp_erase_escort(p_escort_id text, p_reason text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tz constant text := hublink.esp_setting('date_time_zone');
+BEGIN
+    IF NOT EXISTS (SELECT FROM hublink.esp_escort e WHERE e.escort_id = p_escort_id) THEN
+        RAISE EXCEPTION 'escort % does not exist', p_escort_id
+            USING ERRCODE = 'no_data_found', DETAIL = 'Only an escort of hublink.esp_escort can be erased.',
+                  HINT = 'Check the escort ID.';
+    END IF;
+    IF EXISTS (SELECT FROM hublink.esp_duty d JOIN hublink.esp_booking k USING (booking_id)
+                WHERE d.escort_id = p_escort_id AND k.status = 'ACTIVE'
+                  AND d.duty_date >= (pg_catalog.now() AT TIME ZONE tz)::date) THEN
+        RAISE EXCEPTION 'escort % is on duty for an active booking', p_escort_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The booking would lose the name and passport it sent to the Home Office.',
+                  HINT = 'Replace the escort first with hublink.esp_change_escort.';
+    END IF;
+    PERFORM hublink.audit_note('escort_erased', NULL,
+        pg_catalog.jsonb_build_object('escort_id', p_escort_id, 'key_scope', 'escort ' || p_escort_id, 'reason', p_reason));
+    -- Not escorting any more; the row stays for the history of bookings (esp_booking_escort).
+    UPDATE hublink.esp_escort e SET active = false WHERE e.escort_id = p_escort_id;
+    DELETE FROM hublink.esp_roster r
+     WHERE r.escort_id = p_escort_id AND NOT EXISTS (SELECT FROM hublink.esp_duty d
+                                                      WHERE d.escort_id = r.escort_id AND d.duty_date = r.duty_date);
+    DELETE FROM hublink.esp_escort_personal p WHERE p.escort_id = p_escort_id;
+    -- Crypto-shredding: the sealed sex left in esp_escort (and any copy in dead tuples, WAL or
+    -- backups) can no longer be decrypted.
+    DELETE FROM hublink.data_key k WHERE k.key_scope = 'escort ' || p_escort_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_erase_escort(text, text) IS
+    'The provider erases an escort who left (its staff data policy): audited (escort_erased), the '
+    'escort made inactive, its free roster days and its name and passport deleted, and its data '
+    'key destroyed, so its sealed sex is unreadable for good. Refused while the escort is on duty '
+    'for an active booking from today on. Granted to hublink_admin.';
+REVOKE ALL ON FUNCTION hublink.esp_erase_escort(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.esp_erase_escort(text, text) TO hublink_admin;
