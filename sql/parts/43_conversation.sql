@@ -833,6 +833,54 @@ COMMENT ON COLUMN hublink.message_responder.responder IS 'A function taking one 
 COMMENT ON COLUMN hublink.message_responder.description IS 'What it does.';
 SELECT pg_catalog.pg_extension_config_dump('hublink.message_responder', '');
 
+-- One switch for a provider engine's responders (hublink.tsp_auto_answer, esp_auto_answer).
+CREATE FUNCTION hublink.set_engine_responders(p_party text, p_requests text,
+                                              p_wanted hublink.message_responder[], p_enabled boolean)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    other text;
+    n     integer;
+BEGIN
+    IF NOT coalesce(p_enabled, false) THEN
+        -- Only the engine's rows: a responder someone else registered for these types stays.
+        DELETE FROM hublink.message_responder m USING unnest(p_wanted) t
+         WHERE m.message_type = t.message_type AND m.responder = t.responder;
+        RETURN 0;
+    END IF;
+    IF hublink.current_party() <> p_party THEN
+        RAISE EXCEPTION 'only the % answers % requests automatically',
+                        (SELECT lower(x.name) FROM hublink.party x WHERE x.party = p_party), p_requests
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('hublink.party is "%s".', hublink.current_party()),
+                  HINT = format('Set hublink.party to %s in postgresql.conf, or answer by hand with hublink.send_message.', p_party);
+    END IF;
+    SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
+      FROM hublink.message_responder m JOIN unnest(p_wanted) t USING (message_type)
+     WHERE m.responder <> t.responder;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'another responder answers some % requests', p_requests
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('Registered in hublink.message_responder: %s.', other),
+                  HINT = 'Delete those rows of hublink.message_responder first if the engine should answer instead.';
+    END IF;
+    INSERT INTO hublink.message_responder (message_type, responder, description)
+    SELECT t.message_type, t.responder, t.description FROM unnest(p_wanted) t
+    ON CONFLICT (message_type) DO UPDATE SET description = EXCLUDED.description;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean) IS
+    'Registers (p_enabled) or removes a provider engine''s responders in '
+    'hublink.message_responder. Enabling needs hublink.party = p_party '
+    '(object_not_in_prerequisite_state) and refuses to replace another responder of those types '
+    '(unique_violation); disabling removes only the engine''s rows. Returns the rows registered, '
+    'or 0 when disabled. p_requests names the requests in messages ("travel", "escort").';
+REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean) FROM PUBLIC;
+
 CREATE FUNCTION hublink.handle_message(message jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp

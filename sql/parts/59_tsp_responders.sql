@@ -102,35 +102,8 @@ DECLARE
         ('TravelCancellation', 'hublink.tsp_answer_cancellation(jsonb)',
          'tsp: cancel with hublink.tsp_cancel, send the TravelUpdate (hublink.tsp_auto_answer).')
     ]::hublink.message_responder[];
-    other text;
-    n     integer;
 BEGIN
-    IF NOT coalesce(enabled, false) THEN
-        -- Only our rows: a responder someone else registered for these types stays.
-        DELETE FROM hublink.message_responder m USING unnest(wanted) t
-         WHERE m.message_type = t.message_type AND m.responder = t.responder;
-        RETURN 0;
-    END IF;
-    IF hublink.current_party() <> 'tsp' THEN
-        RAISE EXCEPTION 'only the travel provider answers travel requests automatically'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('hublink.party is "%s".', hublink.current_party()),
-                  HINT = 'Set hublink.party to tsp in postgresql.conf, or answer by hand with hublink.send_message.';
-    END IF;
-    SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
-      FROM hublink.message_responder m JOIN unnest(wanted) t USING (message_type)
-     WHERE m.responder <> t.responder;
-    IF other IS NOT NULL THEN
-        RAISE EXCEPTION 'another responder answers some travel requests'
-            USING ERRCODE = 'unique_violation',
-                  DETAIL = format('Registered in hublink.message_responder: %s.', other),
-                  HINT = 'Delete those rows of hublink.message_responder first if the engine should answer instead.';
-    END IF;
-    INSERT INTO hublink.message_responder (message_type, responder, description)
-    SELECT t.message_type, t.responder, t.description FROM unnest(wanted) t
-    ON CONFLICT (message_type) DO UPDATE SET description = EXCLUDED.description;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    RETURN hublink.set_engine_responders('tsp', 'travel', wanted, enabled);
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_auto_answer(boolean) IS

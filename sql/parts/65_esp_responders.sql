@@ -91,34 +91,8 @@ DECLARE
         ('EscortCancellation', 'hublink.esp_answer_cancellation(jsonb)',
          'esp: cancel with hublink.esp_cancel, send the EscortUpdate (hublink.esp_auto_answer).')
     ]::hublink.message_responder[];
-    other text;
-    n     integer;
 BEGIN
-    IF NOT coalesce(enabled, false) THEN
-        DELETE FROM hublink.message_responder m USING unnest(wanted) t
-         WHERE m.message_type = t.message_type AND m.responder = t.responder;
-        RETURN 0;
-    END IF;
-    IF hublink.current_party() <> 'esp' THEN
-        RAISE EXCEPTION 'only the escort provider answers escort requests automatically'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('hublink.party is "%s".', hublink.current_party()),
-                  HINT = 'Set hublink.party to esp in postgresql.conf, or answer by hand with hublink.send_message.';
-    END IF;
-    SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
-      FROM hublink.message_responder m JOIN unnest(wanted) t USING (message_type)
-     WHERE m.responder <> t.responder;
-    IF other IS NOT NULL THEN
-        RAISE EXCEPTION 'another responder answers some escort requests'
-            USING ERRCODE = 'unique_violation',
-                  DETAIL = format('Registered in hublink.message_responder: %s.', other),
-                  HINT = 'Delete those rows of hublink.message_responder first if the engine should answer instead.';
-    END IF;
-    INSERT INTO hublink.message_responder (message_type, responder, description)
-    SELECT t.message_type, t.responder, t.description FROM unnest(wanted) t
-    ON CONFLICT (message_type) DO UPDATE SET description = EXCLUDED.description;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    RETURN hublink.set_engine_responders('esp', 'escort', wanted, enabled);
 END;
 $$;
 COMMENT ON FUNCTION hublink.esp_auto_answer(boolean) IS

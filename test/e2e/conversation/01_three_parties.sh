@@ -141,6 +141,26 @@ expect hub "$R2" "quoted/none/quoted" 20 "unescorted: messages 3 and 4"
 TQ2=$(q hub "SELECT travel_quote_reference FROM hublink.removal_quotes('$R2') WHERE rank = 1")
 q hub "SELECT hublink.choose_quote('$R2', '$TQ2')" >/dev/null
 expect hub "$R2" "booked/none/booked" 20 "unescorted: messages 7 and 8, booked"
+# The carrier delays the flight by 90 minutes: tsp staff enter it, the Hub applies the
+# TravelUpdate, and its timers counted from the departure (TIG notice, refund deadline) move.
+DEP_SQL="SELECT min(s.start_time) FROM hublink.itinerary_segment s JOIN hublink.travel_quote t USING (travel_quote_id)
+          WHERE t.travel_quote_reference = '$TQ2' AND s.current"
+DEP0=$(q hub "$DEP_SQL")
+check_eq "a flight delay entered at the tsp sends one TravelUpdate" "1" \
+    "$(q tsp "SELECT count(*) FROM hublink.tsp_booking_segment s JOIN hublink.tsp_booking b USING (booking_ref)
+                JOIN hublink.tsp_flight f USING (flight_id),
+                LATERAL hublink.tsp_report_flight_event(f.flight_id, 'DELAY', f.departs_at + interval '90 minutes',
+                                                        f.arrives_at + interval '90 minutes', 'Late inbound aircraft') m
+               WHERE b.quote_ref = '$TQ2' AND s.seq = 1")"
+if wait_for hub 20 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = '$R2' AND message_type = 'TravelUpdate' AND status = 'applied'"; then
+    ok "the hub applies the flight change"
+else
+    not_ok "the hub applies the flight change"
+fi
+check_eq "the first departure moved by 90 minutes, and the timers counted from it moved with it" "01:30:00|t|t" \
+    "$(q hub "SELECT ($DEP_SQL) - '$DEP0'::timestamptz, count(*) > 0, bool_and(t.anchor_at = ($DEP_SQL))
+                FROM hublink.timer t JOIN hublink.removal r USING (removal_id)
+               WHERE r.removal_reference = '$R2' AND t.status = 'pending' AND t.detail ? 'firstDeparture'")"
 T1=$(q hub "SELECT s.segment_id FROM hublink.itinerary_segment s JOIN hublink.travel_quote t USING (travel_quote_id)
             WHERE t.travel_quote_reference = '$TQ2' AND s.current ORDER BY s.start_time LIMIT 1")
 answer tsp "$(example travel-update "$R2" ".body = {travelQuoteReference: \"$TQ2\", completed: {segments: [{segmentId: \"$T1\", departedAt: \"${D}T11:52:00+00:00\", arrivedAt: \"${D}T19:01:00+01:00\"}]}}")"
