@@ -4,13 +4,13 @@
 -- the hublink.mi_* views. Seed "Management and Business Information Reporting"; Schedule R
 -- GSO 8 (end-to-end times), Appendix D (SLAs from the request put on a queue).
 BEGIN;
-SELECT plan(28);
+SELECT plan(30);
 SET LOCAL "DateStyle" = 'ISO, YMD';
 
 SELECT set_eq($$SELECT relname::text FROM pg_class WHERE relnamespace = 'hublink'::regnamespace
                   AND relkind = 'v' AND relname LIKE 'mi\_%'$$,
               ARRAY['mi_sla_compliance', 'mi_end_to_end', 'mi_volume', 'mi_money', 'mi_removal_outcome',
-                    'mi_best_value', 'mi_escorting', 'mi_worker', 'mi_message_backlog', 'mi_export_formats', 'mi_reporting_settings'],
+                    'mi_best_value', 'mi_escorting', 'mi_worker', 'mi_message_backlog', 'mi_export_formats', 'mi_reporting_settings', 'mi_alerts'],
               'the MI views have stable names hublink.mi_*');
 
 SELECT is_empty($$SELECT c.relname FROM pg_class c
@@ -198,6 +198,21 @@ SELECT is((SELECT (SELECT count(*) FROM hublink.mi_end_to_end) + (SELECT count(*
           'and mi_end_to_end, mi_removal_outcome, mi_best_value, mi_escorting, mi_worker');
 SELECT ok((SELECT count(*) FROM hublink.mi_message_backlog) >= 1, 'and mi_message_backlog');
 RESET ROLE;
+
+-- mi_alerts: the alerts of this month, by severity, kind and source (SEC 019).
+SELECT hublink.raise_alert('security_failed_logons', 'test: failed logons'),
+       hublink.raise_alert('security_failed_logons', 'test: failed logons again'),
+       hublink.raise_alert('response_sla_breached', 'test: a request unanswered');
+SELECT hublink.acknowledge_alert(min(alert_id)) FROM hublink.alert WHERE kind = 'security_failed_logons';
+SELECT is((SELECT string_agg(format('%s %s %s %s/%s/%s', severity, kind, source, alerts, acknowledged, open), '; '
+                             ORDER BY kind)
+             FROM hublink.mi_alerts
+            WHERE month = date_trunc('month', now() AT TIME ZONE 'Europe/London')::date),
+          'warning response_sla_breached timers 1/0/1; critical security_failed_logons monitoring 2/1/1',
+          'mi_alerts counts this month''s alerts per severity, kind and source, acknowledged and open');
+SELECT is((SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'hublink.mi_alerts'::regclass AND attnum > 0
+              AND attname IN ('subject', 'detail', 'raised_by', 'acknowledged_by')), 0,
+          'mi_alerts shows no subject, detail or role name');
 
 SELECT * FROM finish();
 ROLLBACK;
