@@ -114,13 +114,21 @@ GRANT SELECT, UPDATE ON hublink.timer_kind TO hublink_admin;
 CREATE TABLE hublink.timer_answer (
     request_type text NOT NULL REFERENCES hublink.message_type,
     answer_event text NOT NULL,
+    -- The answer's message type, so that hublink.mi_sla_compliance finds the answers among the
+    -- Hub's inbox by index (an event is its message type, optionally .variant).
+    answer_type  text GENERATED ALWAYS AS (substring(answer_event FROM '^[A-Za-z]+')) STORED
+                 NOT NULL REFERENCES hublink.message_type,
     PRIMARY KEY (request_type, answer_event)
 );
 COMMENT ON TABLE hublink.timer_answer IS
     'Which requests have a response SLA and which events answer them: a request of request_type '
-    'starts a response_sla timer, and the first event matching answer_event stops it.';
+    'starts a response_sla timer, and the first event matching answer_event stops it. '
+    'hublink.mi_sla_compliance pairs requests and responses by the same rows.';
 COMMENT ON COLUMN hublink.timer_answer.request_type IS 'The request message type.';
-COMMENT ON COLUMN hublink.timer_answer.answer_event IS 'LIKE pattern on the answering event, e.g. TravelQuoteResponse.%.';
+COMMENT ON COLUMN hublink.timer_answer.answer_event IS 'LIKE pattern on the answering event, e.g. TravelQuoteResponse% (any '
+    'variant) or TravelUpdate.amendment-outcome; it starts with the message type''s name.';
+COMMENT ON COLUMN hublink.timer_answer.answer_type IS
+    'The answering message type: the leading name of answer_event (generated).';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.timer_answer TO hublink_admin;
 
 CREATE TABLE hublink.timer (

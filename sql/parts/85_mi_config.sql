@@ -28,36 +28,9 @@ INSERT INTO hublink.report_granularity VALUES
     ('week', 'An ISO week, Monday to Sunday, in the reporting time zone.'),
     ('month', 'A calendar month in the reporting time zone.');
 
--- SLAs are counted from the moment a request is put on a queue (Appendix D) to the moment
--- the provider's response is put on the Hub's queue. The contract does not state the
--- durations; the rows below are placeholders that hublink_admin replaces.
-CREATE TABLE hublink.sla_target (
-    request_type  text PRIMARY KEY REFERENCES hublink.message_type,
-    response_type text NOT NULL REFERENCES hublink.message_type,
-    target        interval NOT NULL CHECK (target > interval '0'),
-    description   text NOT NULL,
-    changed_at    timestamptz NOT NULL DEFAULT now(),
-    changed_by    text NOT NULL DEFAULT current_user
-);
-COMMENT ON TABLE hublink.sla_target IS
-    'Response-time SLA per request message type (Appendix D: counted from the moment the '
-    'request is put on a queue): the response type that answers it and the target duration. '
-    'hublink.mi_sla_compliance measures against these rows.';
-COMMENT ON COLUMN hublink.sla_target.request_type IS 'The request the Hub sends.';
-COMMENT ON COLUMN hublink.sla_target.response_type IS
-    'The message type of the provider that answers it (the first one for the same removal put '
-    'on a queue at or after the request).';
-COMMENT ON COLUMN hublink.sla_target.target IS 'The longest compliant time from request enqueued to response enqueued.';
-COMMENT ON COLUMN hublink.sla_target.description IS 'Where the target comes from.';
-COMMENT ON COLUMN hublink.sla_target.changed_at IS 'Last change.';
-COMMENT ON COLUMN hublink.sla_target.changed_by IS 'Who made it.';
-INSERT INTO hublink.sla_target (request_type, response_type, target, description) VALUES
-    ('EscortQuoteRequest',   'EscortQuoteResponse',   '24 hours', 'Placeholder until the contract states it.'),
-    ('TravelQuoteRequest',   'TravelQuoteResponse',   '4 hours',  'Placeholder until the contract states it.'),
-    ('EscortBookingRequest', 'EscortBookingResponse', '24 hours', 'Placeholder until the contract states it.'),
-    ('TravelBookingRequest', 'TravelBookingResponse', '4 hours',  'Placeholder until the contract states it.'),
-    ('EscortAmendment',      'EscortUpdate',          '24 hours', 'Placeholder until the contract states it.'),
-    ('TravelAmendment',      'TravelUpdate',          '4 hours',  'Placeholder until the contract states it.');
+-- SLAs: the response-time targets and which answer stops which request are the timers' rules
+-- (hublink.timer_rule kind response_sla, hublink.timer_answer in 80_timers.sql): one source, so
+-- hublink.mi_sla_compliance counts a breach exactly where a response_sla timer fires.
 
 -- Cancellations are counted by how long before the booked departure they came.
 CREATE TABLE hublink.lead_time_band (
@@ -105,12 +78,10 @@ COMMENT ON COLUMN hublink.refund_receipt.recorded_by IS 'Who recorded it.';
 CREATE INDEX refund_receipt_consequence ON hublink.refund_receipt (financial_consequence_id);
 
 SELECT pg_catalog.pg_extension_config_dump('hublink.reporting_config', '');
-SELECT pg_catalog.pg_extension_config_dump('hublink.sla_target', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.lead_time_band', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.refund_receipt', '');
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.reporting_config, hublink.sla_target,
-    hublink.lead_time_band TO hublink_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.reporting_config, hublink.lead_time_band TO hublink_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.refund_receipt TO hublink_admin;
 
 -- Indexes the MI views use on large histories (test/bench/mi).
@@ -121,6 +92,9 @@ COMMENT ON INDEX hublink.inbox_mi_response IS
 CREATE INDEX outbox_mi_request ON hublink.outbox (message_type, sent_at) INCLUDE (removal_id)
     WHERE sent_at IS NOT NULL;
 COMMENT ON INDEX hublink.outbox_mi_request IS 'hublink.mi_sla_compliance: the requests sent, by type.';
+CREATE INDEX state_transition_message ON hublink.state_transition (message_id) WHERE message_id IS NOT NULL;
+COMMENT ON INDEX hublink.state_transition_message IS
+    'hublink.mi_sla_compliance: the event a response was (an amendment''s outcome among the updates).';
 CREATE INDEX travel_quote_response_quotes ON hublink.travel_quote (travel_quote_response_id);
 COMMENT ON INDEX hublink.travel_quote_response_quotes IS
     'The quotes of one response (hublink.mi_best_value compares them).';
@@ -138,4 +112,5 @@ COMMENT ON INDEX hublink.financial_consequence_removal IS 'The refunds and fees 
 -- Statistics for the small rule tables, so that the planner knows they are small from the
 -- start (without them it assumes hundreds of rows, and the MI views' estimates, multiplied
 -- through the joins, become large enough to make JIT compile them for seconds).
-ANALYZE hublink.reporting_config, hublink.report_granularity, hublink.sla_target, hublink.lead_time_band;
+ANALYZE hublink.reporting_config, hublink.report_granularity, hublink.lead_time_band, hublink.timer_rule,
+    hublink.timer_answer;

@@ -9,27 +9,61 @@
 --     money is numeric with its currency.
 
 -- --- SLA compliance (Appendix D) ---------------------------------------------------------------
--- A request is on its queue when the broker confirmed it (hublink.outbox.sent_at); the response
--- is the first message of the target's response type for the same removal whose enqueue time
--- (hublink.inbox.enqueued_at, the AMQP timestamp in whole seconds) is not before the request's
--- second. A request sent twice before one response is answered by it twice.
+-- One source with the timers (docs/timers.md): a request has an SLA when hublink.timer_answer
+-- names its type; its target is the fire_offset of the response_sla rule that
+-- hublink.timer_rule_for would choose for it (most specific by destination, then provider, then
+-- message type; none, or a disabled one, means no SLA), written out here because an MI view
+-- calls no function that reads a table (test/sql/85_mi_views.sql checks that they agree). The
+-- removal's destination is looked up only for destination rules, so without them the view
+-- reads no removal row. A request is on its queue when the broker confirmed it
+-- (hublink.outbox.sent_at); its response is the first message of the Hub's inbox, not
+-- rejected, for the same removal, enqueued (hublink.inbox.enqueued_at, the AMQP timestamp in
+-- whole seconds) not before the request's second, whose event matches an answer_event of the
+-- request type, as the timer's cancel does. The event is the one the state machine recorded for
+-- the message (hublink.state_transition; the inbox keeps only the envelope, the body is sealed),
+-- looked up only for patterns narrower than every event of the answer type (an amendment's
+-- outcome among the updates). A request sent twice before one response is answered by it twice.
 CREATE VIEW hublink.mi_sla_compliance AS
-WITH request AS (
-    SELECT t.request_type, t.response_type, m.receiver_party AS provider, t.target,
+WITH pairing AS (
+    SELECT a.request_type, string_agg(DISTINCT a.answer_type, ' ') AS response_type
+      FROM hublink.timer_answer a
+     GROUP BY a.request_type
+), request AS (
+    SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offset AS target,
            o.sent_at,
            (date_trunc('month', o.sent_at AT TIME ZONE c.time_zone))::date AS month,
            a.answered_at
-      FROM hublink.sla_target t
-      JOIN hublink.message_type m ON m.message_type = t.request_type
-      JOIN hublink.outbox o ON o.message_type = t.request_type AND o.sent_at IS NOT NULL
+      FROM pairing p
+      JOIN hublink.message_type m ON m.message_type = p.request_type
+      JOIN hublink.outbox o ON o.message_type = p.request_type AND o.sent_at IS NOT NULL
      CROSS JOIN hublink.reporting_config c
+     CROSS JOIN LATERAL (
+           SELECT coalesce(nullif(m.receiver_party, 'hub'), nullif(m.sender_party, 'hub')) AS provider) v
+     -- the rule of hublink.timer_rule_for: lateral, once per request
+     CROSS JOIN LATERAL (
+           SELECT v.provider, r.fire_offset, r.enabled
+             FROM hublink.timer_rule r
+            WHERE r.kind = 'response_sla'
+              AND (r.message_type IS NULL OR r.message_type = o.message_type)
+              AND (r.provider IS NULL OR r.provider = v.provider)
+              AND (r.destination IS NULL
+                   OR r.destination = (SELECT d.destination ->> 'country' FROM hublink.removal d
+                                        WHERE d.removal_reference = o.removal_id))
+            ORDER BY r.destination IS NULL, r.provider IS NULL, r.message_type IS NULL
+            LIMIT 1) g
      -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
      -- many aggregates read it
-     CROSS JOIN LATERAL (SELECT min(i.enqueued_at) AS answered_at
-                           FROM hublink.inbox i
-                          WHERE i.removal_id = o.removal_id AND i.message_type = t.response_type
-                            AND i.status <> 'rejected'
-                            AND i.enqueued_at >= date_trunc('second', o.sent_at)) a
+     CROSS JOIN LATERAL (
+           SELECT min(i.enqueued_at) AS answered_at
+             FROM hublink.timer_answer x
+             JOIN hublink.inbox i ON i.removal_id = o.removal_id AND i.message_type = x.answer_type
+                                 AND i.status <> 'rejected'
+                                 AND i.enqueued_at >= date_trunc('second', o.sent_at)
+            WHERE x.request_type = o.message_type
+              AND (x.answer_event = x.answer_type || '%'
+                   OR EXISTS (SELECT FROM hublink.state_transition s
+                               WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
+     WHERE g.enabled
 ), timed AS (
     SELECT r.*,
            CASE WHEN r.answered_at IS NOT NULL
@@ -58,12 +92,17 @@ SELECT x.month, x.request_type, x.response_type, x.provider,
 COMMENT ON VIEW hublink.mi_sla_compliance IS
     'Response-time SLA compliance per request message type and provider (Appendix D: from the '
     'request put on its queue to the response put on the Hub''s queue), per month of the '
-    'request and over the whole history (month NULL), against hublink.sla_target.';
+    'request and over the whole history (month NULL), against the target of the response_sla '
+    'timer rule (hublink.timer_rule) and the answers of hublink.timer_answer, as the timers count.';
 COMMENT ON COLUMN hublink.mi_sla_compliance.month IS 'First day of the month the requests were sent; NULL on the whole-history row.';
-COMMENT ON COLUMN hublink.mi_sla_compliance.request_type IS 'The request message type (hublink.sla_target).';
-COMMENT ON COLUMN hublink.mi_sla_compliance.response_type IS 'The response message type that answers it.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.request_type IS 'The request message type (hublink.timer_answer).';
+COMMENT ON COLUMN hublink.mi_sla_compliance.response_type IS
+    'The response message type that answers it (hublink.timer_answer.answer_type; several, space-separated, '
+    'if its answers are of several types).';
 COMMENT ON COLUMN hublink.mi_sla_compliance.provider IS 'The party that must answer: esp or tsp.';
-COMMENT ON COLUMN hublink.mi_sla_compliance.target_seconds IS 'The SLA target in seconds.';
+COMMENT ON COLUMN hublink.mi_sla_compliance.target_seconds IS
+    'The SLA target in seconds: the fire_offset of the most specific enabled response_sla timer rule '
+    '(a rule per destination gives its requests a row of their own).';
 COMMENT ON COLUMN hublink.mi_sla_compliance.requests IS 'Requests put on their queue (confirmed by the broker).';
 COMMENT ON COLUMN hublink.mi_sla_compliance.answered IS 'Requests with a response.';
 COMMENT ON COLUMN hublink.mi_sla_compliance.unanswered IS 'Requests without a response yet.';

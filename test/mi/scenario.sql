@@ -19,21 +19,32 @@ CREATE FUNCTION pg_temp.mi_out(kind text, ref text, sent timestamptz) RETURNS vo
           FROM hublink.message_type t, (SELECT gen_random_uuid()::text AS id) m
          WHERE t.message_type = kind;
     END;
-CREATE FUNCTION pg_temp.mi_in(kind text, ref text, enqueued timestamptz, status text DEFAULT 'applied')
+CREATE FUNCTION pg_temp.mi_in(kind text, ref text, enqueued timestamptz, status text DEFAULT 'applied',
+                              id text DEFAULT NULL)
     RETURNS void LANGUAGE sql
     BEGIN ATOMIC
         INSERT INTO hublink.inbox (queue, message, status, enqueued_at, enqueued_at_source, received_at, problems)
-        SELECT t.queue, jsonb_build_object('messageId', gen_random_uuid()::text, 'messageType', kind, 'removalId', ref),
+        SELECT t.queue, jsonb_build_object('messageId', coalesce(id, gen_random_uuid()::text), 'messageType', kind,
+                                           'removalId', ref),
                status, enqueued, 'amqp-timestamp', enqueued + interval '1 second',
                CASE WHEN status = 'rejected' THEN '[]'::jsonb END
           FROM hublink.message_type t WHERE t.message_type = kind;
     END;
 CREATE FUNCTION pg_temp.mi_move(ref text, machine text, from_state text, to_state text, event text,
-                                direction text, at timestamptz) RETURNS void LANGUAGE sql
+                                direction text, at timestamptz, message_id text DEFAULT NULL)
+    RETURNS void LANGUAGE sql
     BEGIN ATOMIC
-        INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, at)
-        VALUES (pg_temp.rid(ref), machine, from_state, to_state, event, direction, 'hub', at);
+        INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party,
+                                              message_id, at)
+        VALUES (pg_temp.rid(ref), machine, from_state, to_state, event, direction, 'hub', message_id, at);
     END;
+
+-- The SLA targets are the timers' rules (hublink.timer_rule kind response_sla, docs/timers.md):
+-- a rule per provider is more specific than the shipped rules per message type, so every
+-- request to the ESP has 24 hours and every request to the TSP 4 hours.
+INSERT INTO hublink.timer_rule (kind, provider, fire_offset, description) VALUES
+    ('response_sla', 'esp', interval '24 hours', 'MI scenario: every ESP request 24 hours.'),
+    ('response_sla', 'tsp', interval '4 hours', 'MI scenario: every TSP request 4 hours.');
 
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state, created_at)
 VALUES ('RMV-2025-000001', 'CASE-1', true,  'completed', 'completed', 'completed', '2025-01-06 09:00Z'),
@@ -186,5 +197,12 @@ SELECT pg_temp.mi_in('TravelBookingResponse', 'RMV-2025-000004', '2025-01-15 11:
 SELECT pg_temp.mi_in('TravelUpdate', 'RMV-2025-000001', '2025-01-09 10:00:00Z');                 -- before the amendment
 SELECT pg_temp.mi_out('TravelAmendment', 'RMV-2025-000001', '2025-01-10 10:00:00Z');
 SELECT pg_temp.mi_in('TravelUpdate', 'RMV-2025-000001', '2025-01-10 11:00:00Z', 'rejected');     -- rejected: no answer
-SELECT pg_temp.mi_in('TravelUpdate', 'RMV-2025-000001', '2025-01-10 12:00:00Z');                 -- 7200 s
+-- An update that is not the amendment's outcome does not answer it (hublink.timer_answer:
+-- TravelUpdate.amendment-outcome); the event is the one the state machine recorded.
+SELECT pg_temp.mi_in('TravelUpdate', 'RMV-2025-000001', '2025-01-10 11:30:00Z', 'applied', 'tu-fin-1');
+SELECT pg_temp.mi_move('RMV-2025-000001', 'travel', 'booked', 'booked', 'TravelUpdate.financial', 'in',
+                       '2025-01-10 11:30:01Z', 'tu-fin-1');
+SELECT pg_temp.mi_in('TravelUpdate', 'RMV-2025-000001', '2025-01-10 12:00:00Z', 'applied', 'tu-amd-1'); -- 7200 s
+SELECT pg_temp.mi_move('RMV-2025-000001', 'travel', 'booked', 'booked', 'TravelUpdate.amendment-outcome', 'in',
+                       '2025-01-10 12:00:01Z', 'tu-amd-1');
 SELECT pg_temp.mi_out('TravelCancellation', 'RMV-2025-000002', '2025-01-24 12:00:00Z');          -- no SLA target

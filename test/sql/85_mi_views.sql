@@ -4,7 +4,7 @@
 -- the hublink.mi_* views. Seed "Management and Business Information Reporting"; Schedule R
 -- GSO 8 (end-to-end times), Appendix D (SLAs from the request put on a queue).
 BEGIN;
-SELECT plan(30);
+SELECT plan(34);
 SET LOCAL "DateStyle" = 'ISO, YMD';
 
 SELECT set_eq($$SELECT relname::text FROM pg_class WHERE relnamespace = 'hublink'::regnamespace
@@ -155,10 +155,53 @@ SELECT is((SELECT format('%s %s', outbox_backlog, retrying) FROM hublink.mi_mess
             WHERE queue = 'travel-quote-request'), '1 0', 'the backlog per queue');
 
 -- --- the rules are rows --------------------------------------------------------------------------
-UPDATE hublink.sla_target SET target = '3000 seconds' WHERE request_type = 'TravelBookingRequest';
-SELECT is((SELECT format('%s %s %s', late_responses, breaches, within_target_percent) FROM hublink.mi_sla_compliance
-            WHERE month IS NULL AND request_type = 'TravelBookingRequest'), '3 3 25.00',
-          'the SLA target is a row of hublink.sla_target: a tighter one makes more breaches');
+-- The SLA targets are the timers' rules (one source with the response_sla timers): a rule for
+-- the TSP's booking requests (more specific than the scenario's rule for the TSP) of 3000 s
+-- makes R1's 3600 s and R2's 3600 s and 18000 s late; R4's 1800 s stays within: 1 of 4.
+INSERT INTO hublink.timer_rule (kind, message_type, provider, fire_offset, description)
+VALUES ('response_sla', 'TravelBookingRequest', 'tsp', '3000 seconds', 'test');
+SELECT is((SELECT format('%s %s %s %s', target_seconds, late_responses, breaches, within_target_percent)
+             FROM hublink.mi_sla_compliance
+            WHERE month IS NULL AND request_type = 'TravelBookingRequest'), '3000.000 3 3 25.00',
+          'the SLA target is the response_sla timer rule: a tighter one makes more breaches');
+-- A rule for a destination is the most specific: R2 goes to ALB, 7200 s: its 3600 s is within,
+-- its 18000 s late (1 of 2); R1 (3600 s, late) and R4 (1800 s) keep 3000 s (1 of 2).
+UPDATE hublink.removal SET destination = '{"country": "ALB"}' WHERE removal_reference = 'RMV-2025-000002';
+INSERT INTO hublink.timer_rule (kind, message_type, destination, fire_offset, description)
+VALUES ('response_sla', 'TravelBookingRequest', 'ALB', '2 hours', 'test');
+SELECT results_eq($$SELECT format('%s %s %s %s', target_seconds, requests, late_responses, within_target_percent)
+                      FROM hublink.mi_sla_compliance
+                     WHERE month IS NULL AND request_type = 'TravelBookingRequest' ORDER BY target_seconds$$,
+    $$VALUES ('3000.000 2 1 50.00'), ('7200.000 2 1 50.00')$$,
+    'a response_sla rule for a destination sets the target of the requests for that destination');
+-- The view writes out hublink.timer_rule_for's choice set-based; both agree on every request.
+SELECT set_eq($$SELECT v.request_type, v.provider, v.target_seconds, v.requests
+                  FROM hublink.mi_sla_compliance v WHERE v.month IS NULL$$,
+              $$SELECT o.message_type, p.provider, round(extract(epoch FROM (g).fire_offset), 3), count(*)
+                  FROM hublink.outbox o
+                  JOIN hublink.message_type m ON m.message_type = o.message_type
+                  LEFT JOIN hublink.removal r ON r.removal_reference = o.removal_id
+                 CROSS JOIN LATERAL (SELECT coalesce(nullif(m.receiver_party, 'hub'),
+                                                     nullif(m.sender_party, 'hub')) AS provider) p
+                 CROSS JOIN LATERAL (SELECT hublink.timer_rule_for('response_sla', o.message_type, p.provider,
+                                                                   r.destination ->> 'country') AS g) f
+                 WHERE o.sent_at IS NOT NULL AND (g).enabled
+                   AND o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)
+                 GROUP BY 1, 2, 3$$,
+              'the targets are those hublink.timer_rule_for chooses, request by request');
+-- A disabled most specific rule means no SLA (no timer): R2's booking requests drop out.
+UPDATE hublink.timer_rule SET enabled = false WHERE destination = 'ALB';
+SELECT is((SELECT string_agg(format('%s %s', target_seconds, requests), '; ') FROM hublink.mi_sla_compliance
+            WHERE month IS NULL AND request_type = 'TravelBookingRequest'), '3000.000 2',
+          'a disabled response_sla rule means no SLA for what it matches, as for the timers');
+DELETE FROM hublink.timer_rule WHERE destination = 'ALB';
+-- The pairing is hublink.timer_answer: with any update answering the amendment, R1's
+-- financial update at 11:30 would answer it in 5400 s.
+INSERT INTO hublink.timer_answer (request_type, answer_event) VALUES ('TravelAmendment', 'TravelUpdate%');
+SELECT is((SELECT max_response_seconds FROM hublink.mi_sla_compliance
+            WHERE month IS NULL AND request_type = 'TravelAmendment'), 5400.000,
+          'requests and responses are paired by hublink.timer_answer, as the timers pair them');
+DELETE FROM hublink.timer_answer WHERE request_type = 'TravelAmendment' AND answer_event = 'TravelUpdate%';
 UPDATE hublink.lead_time_band SET to_hours = 20 WHERE band = 'under_24h';
 UPDATE hublink.lead_time_band SET from_hours = 20 WHERE band = '1_to_3_days';
 SELECT is((SELECT lead_time_band FROM hublink.mi_volume WHERE granularity = 'month' AND reason_code = 'LEGAL_CHALLENGE'),
