@@ -1,6 +1,10 @@
 -- The Hub party (issue 4, section 3; Schedule R Appendix B): the caseworker's functions.
 -- Each builds its message from the removal's rows and sends it with hublink.send_message
 -- (state machine, rows, outbox, all in the caller's transaction). Examples in docs/hub.md.
+-- The ones that change a removal are SECURITY DEFINER for hublink_caseworker (issue 6 section
+-- 1, NFR 0015): caseworkers hold only SELECT on removal data, so the state machine is their
+-- only way to change it. Each checks the login's clearance first (require_removal_access,
+-- 90_access.sql; resolved at call time like the sensitivity column that part adds).
 
 CREATE TABLE hublink.escort_rule (
     rule        text PRIMARY KEY CHECK (rule ~ '^[a-z_]+$'),
@@ -74,17 +78,30 @@ CREATE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
                                        international boolean DEFAULT true,
                                        escort_on_transport boolean DEFAULT true,
                                        constraints jsonb DEFAULT NULL,
-                                       notes text DEFAULT NULL)
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
     RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    ref  text;
-    rid  bigint;
-    x    jsonb;
-    live hublink.live_returnee;
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
 BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
     IF hublink.current_party() <> 'hub' THEN
         RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -92,23 +109,32 @@ BEGIN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
-        SELECT * INTO live FROM hublink.live_returnee l
-         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}' LIMIT 1;
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'returnee % already has a live removal %', live.ho_returnee_reference,
-                            live.removal_reference
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
                 USING ERRCODE = 'unique_violation',
-                      DETAIL = format('Removal %s is %s.', live.removal_reference, live.state),
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
                       HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
         END IF;
     END LOOP;
     ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
     INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
                                  earliest_leave_date, latest_leave_date, exclusion_dates, destination,
-                                 constraints, notes, state)
+                                 constraints, notes, state, sensitivity, created_by)
     VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
-            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new')
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, session_user)
     RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
     PERFORM hublink.record_returnees(rid, returnees, 'hub');
     INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
     SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
@@ -128,25 +154,31 @@ BEGIN
     RETURN ref;
 END;
 $$;
-COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text) IS
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). Refuses (unique_violation) when a returnee already has a live '
-    'removal (Appendix B 4.22). Runs hublink.profile_risk.';
+    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it. Runs hublink.profile_risk. SECURITY DEFINER, for hublink_caseworker.';
+REVOKE ALL ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) TO hublink_caseworker;
 
 -- Risk profiling by the rows of hublink.risk_flag and hublink.escort_rule.
 CREATE FUNCTION hublink.profile_risk(removal_reference text,
                                      OUT escorted boolean, OUT escorts_required integer)
     RETURNS record
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r        hublink.removal := hublink.removal_by_reference(removal_reference);
+    r        hublink.removal;
     per_head integer := coalesce((SELECT e.value FROM hublink.escort_rule e
                                    WHERE e.rule = 'min_escorts_per_returnee'), 0);
     t        record;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     SELECT coalesce(bool_or(f.escorted), false) INTO escorted
       FROM hublink.returnee x
      CROSS JOIN LATERAL hublink.risk_assessment_of(x.returnee_id, 'hub') a
@@ -185,17 +217,21 @@ COMMENT ON FUNCTION hublink.profile_risk(text) IS
     'only when escorted; tsp: flags shared with the TSP and the escorts required, at least '
     'hublink.escort_rule min_escorts_per_returnee each when escorted). Returns whether '
     'escorted and the total escorts required.';
+REVOKE ALL ON FUNCTION hublink.profile_risk(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.profile_risk(text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
                                  notes text DEFAULT NULL)
     RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r   hublink.removal := hublink.removal_by_reference(removal_reference);
+    r   hublink.removal;
     rid bigint;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     SELECT t.returnee_id INTO rid FROM hublink.returnee t
      WHERE t.removal_id = r.removal_id AND t.ho_returnee_reference = set_risk.ho_returnee_reference;
     IF NOT FOUND THEN
@@ -210,14 +246,18 @@ $$;
 COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
     'Records a new full risk assessment of a returnee and profiles the removal again. Before '
     'booking, follow it with hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+REVOKE ALL ON FUNCTION hublink.set_risk(text, text, text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.set_risk(text, text, text[], text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.request_escort_quotes(removal_reference text) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r hublink.removal := hublink.removal_by_reference(removal_reference);
+    r hublink.removal;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     IF NOT coalesce(r.escorted, false) THEN
         RAISE EXCEPTION 'removal % is not escorted', removal_reference
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -251,17 +291,21 @@ $$;
 COMMENT ON FUNCTION hublink.request_escort_quotes(text) IS
     'Sends the escort quote request (4.1) of an escorted removal, with the escort risk '
     'assessment subset of each returnee. Also the re-quote of 4.5. Returns the messageId.';
+REVOKE ALL ON FUNCTION hublink.request_escort_quotes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.request_escort_quotes(text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.request_travel_quotes(removal_reference text,
                                               departure_airports text[] DEFAULT NULL)
     RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r     hublink.removal := hublink.removal_by_reference(removal_reference);
+    r     hublink.removal;
     dates jsonb;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     IF coalesce(r.escorted, false) THEN
         SELECT jsonb_agg(jsonb_build_object('escortQuoteReference', q.escort_quote_reference,
                                             'date', q.escort_date,
@@ -310,6 +354,8 @@ COMMENT ON FUNCTION hublink.request_travel_quotes(text, text[]) IS
     'Sends the travel quote request (4.3): for an escorted removal with the dates of the '
     'current escort quotes, for an unescorted one with the removal''s dates; the travel risk '
     'assessment subset of each returnee. Also the re-quote of 4.5. Returns the messageId.';
+REVOKE ALL ON FUNCTION hublink.request_travel_quotes(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.request_travel_quotes(text, text[]) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.removal_quotes(removal_reference text)
     RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
@@ -349,15 +395,17 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
 CREATE FUNCTION hublink.choose_quote(removal_reference text, travel_quote_reference text,
                                      notes text DEFAULT NULL)
     RETURNS text[]
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    r      hublink.removal;
     q      hublink.travel_quote;
     sent   text[] := '{}';
     escorts jsonb;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     SELECT * INTO q FROM hublink.travel_quote t
      WHERE t.removal_id = r.removal_id AND t.travel_quote_reference = choose_quote.travel_quote_reference;
     IF NOT FOUND OR NOT EXISTS (SELECT FROM hublink.removal_quotes(removal_reference) x
@@ -390,14 +438,18 @@ COMMENT ON FUNCTION hublink.choose_quote(text, text, text) IS
     'quote (escorted removals, unless the escort is already booked) and the travel booking '
     'request (with the escorts named so far; later names follow in a travel amendment). '
     'Returns the messageIds sent.';
+REVOKE ALL ON FUNCTION hublink.choose_quote(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.choose_quote(text, text, text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.requote(removal_reference text) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r hublink.removal := hublink.removal_by_reference(removal_reference);
+    r hublink.removal;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     PERFORM hublink.profile_risk(removal_reference);
     SELECT * INTO r FROM hublink.removal x WHERE x.removal_id = r.removal_id;
     IF coalesce(r.escorted, false) THEN
@@ -411,6 +463,8 @@ COMMENT ON FUNCTION hublink.requote(text) IS
     'profiles the risk again and goes back to message 1 (escort quote request) for an escorted '
     'removal, or to message 3 for an unescorted one; earlier quotes are superseded. Returns the '
     'messageId.';
+REVOKE ALL ON FUNCTION hublink.requote(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.requote(text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.booked_reference(r hublink.removal, booking text) RETURNS text
     LANGUAGE sql STABLE
@@ -427,12 +481,14 @@ COMMENT ON FUNCTION hublink.booked_reference(hublink.removal, text) IS
     'The quote reference of the removal''s (latest, preferably confirmed) escort or travel booking.';
 
 CREATE FUNCTION hublink.amend_escort(removal_reference text, changes jsonb) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r hublink.removal := hublink.removal_by_reference(removal_reference);
+    r hublink.removal;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     RETURN hublink.send_message(hublink.new_message('EscortAmendment', r.removal_reference,
         jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort')) || changes));
 END;
@@ -440,14 +496,18 @@ $$;
 COMMENT ON FUNCTION hublink.amend_escort(text, jsonb) IS
     'Sends an escort amendment (4.9) for the booked escort quote; changes is the rest of the '
     'body ({segmentChanges, returneeChanges, other}), reasons from the change list.';
+REVOKE ALL ON FUNCTION hublink.amend_escort(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.amend_escort(text, jsonb) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.amend_travel(removal_reference text, changes jsonb) RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r hublink.removal := hublink.removal_by_reference(removal_reference);
+    r hublink.removal;
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     RETURN hublink.send_message(hublink.new_message('TravelAmendment', r.removal_reference,
         jsonb_strip_nulls(jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'),
                                              'escortQuoteReference', hublink.booked_reference(r, 'escort')))
@@ -457,20 +517,24 @@ $$;
 COMMENT ON FUNCTION hublink.amend_travel(text, jsonb) IS
     'Sends a travel amendment (4.11) for the booked travel quote; changes is the rest of the '
     'body ({passengerUpdates, itineraryChanges, other}), reasons from the change list.';
+REVOKE ALL ON FUNCTION hublink.amend_travel(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.amend_travel(text, jsonb) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.cancel_removal(removal_reference text, reason_code text,
                                        reason_text text DEFAULT NULL,
                                        retain_for_reuse boolean DEFAULT NULL)
     RETURNS text[]
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    r      hublink.removal;
     reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
     ref    text;
     sent   text[] := '{}';
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
         RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
             USING ERRCODE = 'invalid_parameter_value',
@@ -506,18 +570,22 @@ COMMENT ON FUNCTION hublink.cancel_removal(text, text, text, boolean) IS
     'Cancels a removal, before or after booking (4.13, 4.14, 4.20): sends the travel '
     'cancellation and the escort cancellation for whatever is quoted or booked, with a reason '
     'from the cancellation list. Returns the messageIds sent.';
+REVOKE ALL ON FUNCTION hublink.cancel_removal(text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.cancel_removal(text, text, text, boolean) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
                                        reason_text text DEFAULT NULL,
                                        retain_for_reuse boolean DEFAULT NULL)
     RETURNS text
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r      hublink.removal := hublink.removal_by_reference(removal_reference);
+    r      hublink.removal;
     reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
 BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
     IF booking = 'travel' THEN
         RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
             jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
@@ -533,6 +601,8 @@ $$;
 COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
     'Cancels one booking of a removal (escort or travel), e.g. the travel after an unsuccessful '
     'escorting. Returns the messageId.';
+REVOKE ALL ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.search_removals(case_reference text DEFAULT NULL, returnee_name text DEFAULT NULL)
     RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,

@@ -66,7 +66,9 @@ COMMENT ON COLUMN hublink.access_grant.class IS 'The class.';
 COMMENT ON COLUMN hublink.access_grant.role_name IS 'The group role.';
 COMMENT ON COLUMN hublink.access_grant.privileges IS 'Privileges granted on each object of the class.';
 INSERT INTO hublink.access_grant VALUES
-    ('removal_data', 'hublink_caseworker', '{SELECT,INSERT,UPDATE}'),
+    -- SELECT only: a caseworker changes a removal through the Hub's SECURITY DEFINER functions
+    -- (44_hub.sql), which run the state machine and check its clearance, never by DML.
+    ('removal_data', 'hublink_caseworker', '{SELECT}'),
     ('message_log', 'hublink_worker', '{SELECT,INSERT,UPDATE,DELETE}'),
     ('reference', 'hublink_admin', '{SELECT}'),
     ('reference', 'hublink_caseworker', '{SELECT}'),
@@ -224,12 +226,13 @@ BEGIN
         END LOOP;
         n := n + 1;
     END LOOP;
-    -- Free-standing sequences (hublink.removal_serial); identity columns need no grant.
+    -- Free-standing sequences (hublink.removal_serial); identity columns need no grant. Not to
+    -- caseworkers: hublink.create_removal (SECURITY DEFINER) takes the number as the owner.
     FOR o IN SELECT c.oid::regclass AS seq FROM pg_catalog.pg_class c
               WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind = 'S'
                 AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass
                                    AND d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
-        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hublink_caseworker, hublink_worker', o.seq);
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hublink_worker', o.seq);
     END LOOP;
     RETURN n;
 END;
@@ -242,15 +245,15 @@ COMMENT ON FUNCTION hublink.apply_access_policy() IS
     'SECURITY DEFINER functions) sees every row.';
 REVOKE ALL ON FUNCTION hublink.apply_access_policy() FROM PUBLIC;
 
--- The functions the worker role runs (docs/worker.md) and the sending a caseworker's Hub
--- functions end in (hublink.send checks the clearance for the removal).
+-- The functions the worker role runs (docs/worker.md). Not hublink.send to caseworkers: it
+-- writes the outbox without the state machine; the Hub functions (SECURITY DEFINER, 44_hub.sql)
+-- call it as the owner.
 DO $$
 DECLARE
     f record;
 BEGIN
     FOR f IN SELECT x.sig, x.role_name FROM (VALUES
         ('hublink.send(jsonb)', 'hublink_worker'),
-        ('hublink.send(jsonb)', 'hublink_caseworker'),
         ('hublink.enqueue_error(text,jsonb,jsonb)', 'hublink_worker'),
         ('hublink.inbox_reject(text,jsonb,bytea,jsonb,timestamptz,text,timestamptz,boolean,jsonb)', 'hublink_worker'),
         ('hublink.inbox_defer(text,jsonb,text,timestamptz,text,timestamptz,boolean)', 'hublink_worker'),

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(45);
+SELECT plan(55);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -48,6 +48,37 @@ $$, 'every SECURITY DEFINER function a caseworker or reporting may call checks t
 SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'hublink.send(jsonb)'::regprocedure)
               ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(',
           'hublink.send checks the clearance first');
+-- The Hub functions a caseworker changes removals with (44_hub.sql) run as the owner and check
+-- the clearance before they read anything of the removal: the check is the first statement,
+-- and no DECLARE initialiser reads the removal before it.
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'hublink'::regnamespace AND p.prosecdef
+       AND has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
+       AND 'removal_reference' = ANY (p.proargnames)
+       AND NOT (p.prosrc ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(removal_reference\);'
+                AND substring(p.prosrc FROM '^(.*?)\mBEGIN\M') !~ 'removal_by_reference|hublink\.removal\M[^;]*:=')
+       AND p.oid <> 'hublink.set_removal_sensitivity(text,text)'::regprocedure -- checks unless the caller is an admin
+$$, 'every SECURITY DEFINER Hub function a caseworker may call checks the clearance for its removal first');
+SELECT is_empty($$
+    SELECT f FROM unnest(ARRAY['hublink.create_removal(text,jsonb,date,date,jsonb,date[],boolean,boolean,jsonb,text,text)',
+                               'hublink.set_risk(text,text,text[],text)', 'hublink.profile_risk(text)',
+                               'hublink.request_escort_quotes(text)', 'hublink.request_travel_quotes(text,text[])',
+                               'hublink.choose_quote(text,text,text)', 'hublink.requote(text)',
+                               'hublink.amend_escort(text,jsonb)', 'hublink.amend_travel(text,jsonb)',
+                               'hublink.cancel_removal(text,text,text,boolean)',
+                               'hublink.cancel_booking(text,text,text,text,boolean)']) f
+     WHERE NOT (SELECT p.prosecdef FROM pg_proc p WHERE p.oid = f::regprocedure)
+        OR NOT has_function_privilege('hublink_caseworker', f::regprocedure, 'EXECUTE')
+        OR has_function_privilege('public', f::regprocedure, 'EXECUTE')
+$$, 'the caseworker''s Hub functions are SECURITY DEFINER, for hublink_caseworker, not PUBLIC');
+SELECT is_empty($$
+    SELECT o.object_name::text || ' ' || x.privilege FROM hublink.access_object o
+     CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) x (privilege)
+     WHERE o.class = 'removal_data' AND has_table_privilege('hublink_caseworker', o.object_name, x.privilege)
+$$, 'caseworkers only read removal data: no INSERT, UPDATE, DELETE on any of it (they act through the Hub functions)');
+SELECT ok(NOT has_function_privilege('hublink_caseworker', 'hublink.send(jsonb)', 'EXECUTE'),
+          'caseworkers do not write the outbox past the state machine (hublink.send is for the worker and the owner)');
 SELECT is_empty($$
     SELECT o.object_name::text FROM hublink.access_object o WHERE o.class = 'removal_data'
     EXCEPT
@@ -117,6 +148,18 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     RETURN 'error ' || SQLSTATE;
 END $$;
+-- The message and detail of the error a query ends with.
+CREATE FUNCTION public.access_error(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    m text;
+    d text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL;
+    RETURN m || ' / ' || coalesce(d, '');
+END $$;
 CREATE FUNCTION public.access_returnees(ref text) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_array(jsonb_build_object(
         'personalDetails', jsonb_build_object('hoReturneeReference', 'HO-' || ref,
@@ -175,6 +218,17 @@ INSERT INTO public.access_obs VALUES
                                                 (SELECT v FROM public.access_obs WHERE k = 'ref standard')))),
     ('std quotes hidden', public.access_try(format($$SELECT hublink.request_travel_quotes(%L)$$,
                                                    (SELECT v FROM public.access_obs WHERE k = 'ref sensitive')))),
+    ('std quotes missing', public.access_try($$SELECT hublink.request_travel_quotes('RMV-1999-999999')$$)),
+    ('std cancel hidden', public.access_try(format($$SELECT hublink.cancel_removal(%L, 'RETURNEE_ILL')$$,
+                                                   (SELECT v FROM public.access_obs WHERE k = 'ref sensitive')))),
+    ('std create above', public.access_try($$SELECT hublink.create_removal('CASE-OWN-ABOVE', public.access_returnees('OWN2'),
+                                             current_date + 10, current_date + 20, '{"description": "Lagos"}', sensitivity => 'sensitive')$$)),
+    ('std create own', public.access_try($$SELECT hublink.create_removal('CASE-OWN-STD', public.access_returnees('OWN1'),
+                                             current_date + 10, current_date + 20, '{"description": "Lagos"}')$$)),
+    ('std duplicate text', public.access_error($$SELECT hublink.create_removal('CASE-OWN-DUP', public.access_returnees('ACC20'),
+                                             current_date + 10, current_date + 20, '{"description": "Lagos"}')$$)),
+    ('std create duplicate hidden', public.access_try($$SELECT hublink.create_removal('CASE-OWN-DUP', public.access_returnees('ACC20'),
+                                             current_date + 10, current_date + 20, '{"description": "Lagos"}')$$)),
     ('std inbox', public.access_try($$SELECT count(*) FROM hublink.inbox$$)),
     ('std unseal own', public.access_try($$SELECT (hublink.unsealed(p)).given_names FROM hublink.returnee_personal p$$)),
     ('std unseal hidden', public.access_try(format($$SELECT hublink.unsealed(jsonb_populate_record(NULL::hublink.returnee_personal, %L))$$,
@@ -210,14 +264,27 @@ SELECT is((SELECT v FROM public.access_obs WHERE k = 'std personal'), '1', 'and 
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std risk'), '2', 'and their risk assessments (hub and tsp rows of one returnee)');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std search name'), 'CASE-ACC-STANDARD', '4.19: the search by name leaves out cases above the clearance');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std search case'), '0', '4.19: and so does the search by case reference');
-SELECT is((SELECT v FROM public.access_obs WHERE k = 'std update hidden'), '0', 'an update of a hidden removal changes nothing');
-SELECT is((SELECT v FROM public.access_obs WHERE k = 'std raise own'), 'error 42501', 'a caseworker may not move a removal out of its own sight by UPDATE');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std update hidden'), 'error 42501', 'a caseworker may not UPDATE removals (only through the Hub functions)');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std raise own'), 'error 42501', 'nor move a removal out of its own sight by UPDATE');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std insert hidden'), 'error 42501', 'nor add rows to a hidden removal');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std set sensitivity hidden'), 'error 42501', 'nor set the sensitivity of a hidden removal');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std set sensitivity above'), 'error 42501', 'nor raise one above its clearance');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std send hidden'), 'error 42501', 'hublink.send (SECURITY DEFINER) refuses a message about a hidden removal');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes own'), 'true', 'a caseworker requests travel quotes for its own removal (Hub function, outbox)');
-SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes hidden'), 'error P0002', 'and for a hidden one is told it does not exist');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes hidden'), 'error 42501', 'and for a hidden one is refused (SECURITY DEFINER: checks the clearance)');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std quotes missing'), 'error 42501', 'as for one that does not exist (no existence leak)');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std cancel hidden'), 'error 42501', 'nor may it cancel a hidden removal');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std create above'), 'error 42501', 'nor create a removal above its clearance');
+SELECT is((SELECT r.sensitivity || ' ' || r.created_by || ' ' || count(*) OVER () FROM hublink.removal r
+            WHERE r.removal_reference = (SELECT v FROM public.access_obs WHERE k = 'std create own')
+               OR r.case_reference LIKE 'CASE-OWN-%'),
+          'standard access_cw_standard 1',
+          'it creates a removal at the lowest sensitivity, recorded as its own (created_by is the login)');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std create duplicate hidden'), 'error 23505',
+          '4.22: a returnee with a live removal above its clearance is still refused (the check sees every removal)');
+SELECT is((SELECT v FROM public.access_obs WHERE k = 'std duplicate text'),
+          'returnee HO-ACC20 already has a live removal / The live removal is not shown: it is above the clearance of this login.',
+          'and told only that one exists, not its reference or state');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std inbox'), 'error 42501', 'a caseworker does not read the inbox');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std unseal own'), 'Test', 'hublink.unsealed decrypts a row of its own removal');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std unseal hidden'), 'error 42501',
