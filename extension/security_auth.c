@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -122,6 +123,16 @@ load_lockouts(void)
 	char line[32 + 2 * NAMEDATALEN];
 	int n = 0;
 
+	/*
+	 * A standby never flushes, so nothing would ever lift a lock-out it loaded from the file
+	 * its base backup copied: it starts without, as before the file (the primary enforces).
+	 */
+	if (access(STANDBY_SIGNAL_FILE, F_OK) == 0)
+	{
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
 	if (f == NULL)
 		return;
 	while (n < auth->slots && fgets(line, sizeof(line), f) != NULL)
