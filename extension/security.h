@@ -40,6 +40,11 @@ extern void hublink_security_auth_install(void);
 /* Role and audit DDL (security_utility.c). */
 extern void hublink_security_utility_install(void);
 
+/* Refused UPDATE/DELETE of the audit store (security_dml.c). */
+extern void hublink_security_dml_install(void);
+extern bool hublink_security_is_audit_relid(Oid relid);
+extern char *hublink_security_refused_detail(Oid relid, const char *operation, Oid checked_role);
+
 /* Appends s to buf as a JSON string literal (quotes and escapes). */
 struct StringInfoData;
 extern void hublink_security_json_string(struct StringInfoData *buf, const char *s);

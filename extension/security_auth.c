@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -32,6 +33,7 @@
 #include "libpq/hba.h"
 #include "libpq/libpq-be.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
@@ -70,6 +72,101 @@ hublink_security_auth_size(void)
 					mul_size(sizeof(LogonEntry), hublink_lockout_slots));
 }
 
+/*
+ * The lock-outs also live in a small file in the data directory, rewritten whenever the set of
+ * locked-out roles changes, and read when shared memory is set up. Without it a restart would
+ * forget them until the worker's first flush restores them from hublink.security_lockout, and
+ * a locked-out role could log on in those seconds. One line per role: locked_at (microseconds,
+ * decimal) and the role name in hex (a role name may hold any byte but NUL).
+ */
+#define LOCKOUT_FILE "hublink_lockouts"
+#define LOCKOUT_TEMP "hublink_lockouts.tmp"
+
+/* Rewrites the file from shared memory; called under the exclusive lock. Never throws. */
+static void
+save_lockouts(void)
+{
+	StringInfoData buf;
+	int fd;
+	bool ok;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < auth->slots; i++)
+	{
+		LogonEntry *e = &auth->entries[i];
+
+		if (e->role[0] == '\0' || !e->locked)
+			continue;
+		appendStringInfo(&buf, INT64_FORMAT " ", (int64) e->locked_at);
+		for (const char *c = e->role; *c; c++)
+			appendStringInfo(&buf, "%02x", (unsigned char) *c);
+		appendStringInfoChar(&buf, '\n');
+	}
+	fd = open(LOCKOUT_TEMP, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY, S_IRUSR | S_IWUSR);
+	ok = fd >= 0 && write(fd, buf.data, buf.len) == buf.len;
+	if (fd >= 0 && close(fd) != 0)
+		ok = false;
+	if (!ok || durable_rename(LOCKOUT_TEMP, LOCKOUT_FILE, LOG) != 0)
+		ereport(LOG, (errcode_for_file_access(),
+					  errmsg("could not save the hublink lock-outs to \"%s\": %m", LOCKOUT_FILE),
+					  errdetail("Until the worker's first flush after a restart, the lock-outs "
+								"would not be enforced."),
+					  errhint("Check the permissions and free space of the data directory.")));
+	pfree(buf.data);
+}
+
+/* Fills empty shared memory from the file, if there is one (at server start). */
+static void
+load_lockouts(void)
+{
+	FILE *f = fopen(LOCKOUT_FILE, "r");
+	char line[32 + 2 * NAMEDATALEN];
+	int n = 0;
+
+	/*
+	 * A standby never flushes, so nothing would ever lift a lock-out it loaded from the file
+	 * its base backup copied: it starts without, as before the file (the primary enforces).
+	 */
+	if (access(STANDBY_SIGNAL_FILE, F_OK) == 0)
+	{
+		if (f != NULL)
+			fclose(f);
+		return;
+	}
+	if (f == NULL)
+		return;
+	while (n < auth->slots && fgets(line, sizeof(line), f) != NULL)
+	{
+		LogonEntry *e = &auth->entries[n];
+		char *hex = strchr(line, ' ');
+		int len = 0;
+
+		if (hex == NULL)
+			continue;
+		*hex++ = '\0';
+		while (len < NAMEDATALEN - 1 && isxdigit((unsigned char) hex[0]) &&
+			   isxdigit((unsigned char) hex[1]))
+		{
+			unsigned int byte;
+
+			if (sscanf(hex, "%2x", &byte) != 1 || byte == 0)
+				break;
+			e->role[len++] = (char) byte;
+			hex += 2;
+		}
+		e->role[len] = '\0';
+		if (len == 0)
+			continue;
+		e->locked = true;
+		e->locked_at = (TimestampTz) strtoi64(line, NULL, 10);
+		e->last_seen = e->locked_at;
+		n++;
+	}
+	fclose(f);
+	if (n > 0)
+		ereport(LOG, (errmsg("hublink restored %d lock-out(s) from \"%s\"", n, LOCKOUT_FILE)));
+}
+
 void
 hublink_security_auth_attach(void)
 {
@@ -81,6 +178,7 @@ hublink_security_auth_attach(void)
 		memset(auth, 0, hublink_security_auth_size());
 		auth->lock = &(GetNamedLWLockTranche("hublink security"))[1].lock;
 		auth->slots = hublink_lockout_slots;
+		load_lockouts();
 	}
 }
 
@@ -163,6 +261,7 @@ client_auth(Port *port, int status)
 				e->locked = true;
 				e->locked_at = now;
 				newly_locked = true;
+				save_lockouts();
 			}
 		}
 		else if (!e->locked)
@@ -263,11 +362,16 @@ hublink_security_set_lockout(PG_FUNCTION_ARGS)
 			e->locked = true;
 			e->locked_at = at;
 			e->last_seen = GetCurrentTimestamp();
+			save_lockouts();
 		}
 		else if (!lock && (!e->locked || e->locked_at <= at))
 		{
+			bool was_locked = e->locked;
+
 			e->locked = false;
 			e->failures = 0;
+			if (was_locked)
+				save_lockouts();
 		}
 		result = e->locked;
 	}

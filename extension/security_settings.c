@@ -129,4 +129,5 @@ hublink_security_setup(bool preloaded)
 	shmem_startup_hook = startup_shmem;
 	hublink_security_auth_install();
 	hublink_security_utility_install();
+	hublink_security_dml_install();
 }

@@ -43,6 +43,7 @@ typedef struct Watched
 	const char *action;
 	bool admin;
 	StringInfoData names; /* JSON array of role or table names */
+	char *refused;        /* TRUNCATE: detail of an audit table the role may not truncate */
 } Watched;
 
 static bool
@@ -236,7 +237,22 @@ watch(Node *node, Watched *w)
 		}
 		case T_TruncateStmt:
 			foreach (lc, ((TruncateStmt *) node)->relations)
-				add_table(w, lfirst(lc), "audit_truncate");
+			{
+				RangeVar *rv = lfirst(lc);
+				Oid relid;
+
+				add_table(w, rv, "audit_truncate");
+				/*
+				 * A role without the privilege is refused before the append-only trigger
+				 * could record the attempt: note the first such audit table, recorded as
+				 * audit_truncate_refused if the statement fails for lack of privilege.
+				 */
+				relid = RangeVarGetRelid(rv, NoLock, true);
+				if (w->refused == NULL && OidIsValid(relid) &&
+					hublink_security_is_audit_relid(relid) &&
+					pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) != ACLCHECK_OK)
+					w->refused = hublink_security_refused_detail(relid, "truncate", GetUserId());
+			}
 			if (w->kind)
 				w->action = "truncate";
 			return;
@@ -318,6 +334,8 @@ utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	{
 		if (w.kind != NULL)
 			hublink_security_record(w.kind, who, failed);
+		if (w.refused != NULL && geterrcode() == ERRCODE_INSUFFICIENT_PRIVILEGE)
+			hublink_security_record("audit_truncate_refused", who, w.refused);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

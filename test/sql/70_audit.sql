@@ -198,8 +198,10 @@ END;
 $f$;
 SELECT CASE WHEN to_regprocedure('hublink.security_events(bigint)') IS NULL
             THEN skip('hublink.security_events is not installed yet (75_security_events.sql)', 1)
-            ELSE is(pg_temp.refusals_recorded(), 6::bigint,
-                    'the six refusals by the trigger were recorded as security events, though rolled back') END;
+            ELSE is(pg_temp.refusals_recorded(), 9::bigint,
+                    'the six refusals by the trigger and the ordinary role''s three refused by the '
+                    'privilege check (extension/security_dml.c) were recorded as security events, '
+                    'though rolled back') END;
 
 -- the feed -----------------------------------------------------------------------------------
 SELECT is((SELECT count(*) FROM hublink.audit_since((SELECT seq FROM t_before))),
