@@ -14,17 +14,20 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
@@ -375,6 +378,16 @@ store_applied(HublinkDelivery *d, Jsonb *message)
 	return SPI_processed == 1;
 }
 
+static AclResult
+hublink_execute_aclcheck(Oid function)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(ProcedureRelationId, function, GetUserId(), ACL_EXECUTE);
+#else
+	return pg_proc_aclcheck(function, GetUserId(), ACL_EXECUTE);
+#endif
+}
+
 /* Call handler(message); the result is ignored, so void and NULL results are both fine. */
 static void
 call_handler(const HandlerEntry *entry, Jsonb *message)
@@ -387,6 +400,20 @@ call_handler(const HandlerEntry *entry, Jsonb *message)
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("no handler is registered for message type \"%s\"", entry->message_type),
 				 errhint("Add a row for it to hublink.message_handler.")));
+	/*
+	 * A direct fmgr call checks no privilege, so check EXECUTE as SQL would: the worker runs
+	 * only the handlers granted to its role (a SECURITY DEFINER handler then works as its
+	 * owner). A refusal is a handler error, so the message waits as retrying until the grant
+	 * is fixed, and nothing is lost.
+	 */
+	if (hublink_execute_aclcheck(entry->handler) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						errmsg("permission denied to run handler %s for message type \"%s\"",
+							   format_procedure_qualified(entry->handler), entry->message_type),
+						errdetail("The worker runs as role \"%s\", which has no EXECUTE on it.",
+								  GetUserNameFromId(GetUserId(), false)),
+						errhint("GRANT EXECUTE ON FUNCTION %s TO hublink_worker.",
+								format_procedure_qualified(entry->handler))));
 	fmgr_info(entry->handler, &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = JsonbPGetDatum(message);

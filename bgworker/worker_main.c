@@ -37,6 +37,7 @@
 #include "outbox.h"
 #include "pending.h"
 #include "worker.h"
+#include "worker_role.h"
 
 /* Most outbox rows fetched in one transaction. */
 #define OUTBOX_FETCH_MAX 500
@@ -48,6 +49,8 @@ static bool outbox_dirty = true; /* outbox rows may wait: fetch them */
 static MemoryContext loop_cxt = NULL;
 static TimestampTz next_retry_at = DT_NOEND;
 static char *connection_signature = NULL;
+/* Set once configure() found hublink.worker_role usable: every transaction then runs as it. */
+static bool role_checked = false;
 
 static const HublinkBrokerCallbacks callbacks = {
 	.on_delivery = hublink_pending_add,
@@ -64,6 +67,21 @@ begin_transaction(const char *activity)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	if (role_checked)
+	{
+		Oid role;
+		char *problem = hublink_worker_role_problem(&role);
+
+		/* A restart waits in configure(), with a warning, until the role is fixed. */
+		if (problem != NULL)
+			ereport(FATAL, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							errmsg("hublink worker role \"%s\" can no longer be used",
+								   hublink_worker_role),
+							errdetail_internal("%s", problem),
+							errhint("Fix the role or hublink.worker_role; the worker restarts "
+									"and waits until it is usable.")));
+		hublink_worker_role_enter(role);
+	}
 }
 
 static void
@@ -71,6 +89,7 @@ commit_transaction(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
+	hublink_worker_role_leave();
 	CommitTransactionCommand();
 	/* The commit left TopMemoryContext current: anything allocated there would leak. */
 	MemoryContextSwitchTo(loop_cxt);
@@ -120,6 +139,7 @@ configure(void)
 	{
 		bool installed;
 		char *problem = NULL;
+		char *role_problem = NULL;
 		int rc;
 
 		begin_transaction("reading configuration");
@@ -127,7 +147,20 @@ configure(void)
 			SPI_OK_SELECT)
 			elog(ERROR, "could not look up the hublink extension");
 		installed = SPI_processed == 1;
-		if (installed)
+		if (installed && !role_checked)
+		{
+			Oid role;
+
+			role_problem = hublink_worker_role_problem(&role);
+			if (role_problem == NULL)
+			{
+				hublink_worker_role_enter(role);
+				role_checked = true;
+			}
+			else
+				role_problem = MemoryContextStrdup(TopMemoryContext, role_problem);
+		}
+		if (installed && role_problem == NULL)
 		{
 			problem = hublink_conn_load_queues();
 			if (problem == NULL)
@@ -137,7 +170,7 @@ configure(void)
 			problem = MemoryContextStrdup(TopMemoryContext, problem);
 		commit_transaction();
 
-		if (installed && problem == NULL)
+		if (installed && role_problem == NULL && problem == NULL)
 			return;
 		if (!installed && reported != HUBLINK_STATE_WAITING_FOR_EXTENSION)
 		{
@@ -146,6 +179,20 @@ configure(void)
 			ereport(LOG, (errmsg("hublink worker is waiting for CREATE EXTENSION hublink in "
 								 "database \"%s\"",
 								 hublink_database)));
+		}
+		else if (role_problem != NULL)
+		{
+			/* Warned at every check: a role is fixed by SQL, which sends no reload. */
+			reported = HUBLINK_STATE_MISCONFIGURED;
+			hublink_shmem_set_state(reported);
+			hublink_shmem_set_error(role_problem);
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("hublink worker cannot start: its role is not usable"),
+					 errdetail_internal("%s", role_problem),
+					 errhint("Set hublink.worker_role to a role that is a member of "
+							 "hublink_worker and neither a superuser nor BYPASSRLS, or fix "
+							 "the role; the worker checks again every minute.")));
 		}
 		else if (installed && reported != HUBLINK_STATE_MISCONFIGURED)
 		{
@@ -160,8 +207,12 @@ configure(void)
 		}
 		if (problem)
 			pfree(problem);
+		if (role_problem)
+			pfree(role_problem);
 		/* CREATE EXTENSION wakes the worker at its commit; the timeout is a fallback. */
-		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (installed ? 0 : WL_TIMEOUT),
+		rc = WaitLatch(MyLatch,
+					   WL_LATCH_SET | WL_EXIT_ON_PM_DEATH |
+						   (installed && role_problem == NULL ? 0 : WL_TIMEOUT),
 					   EXTENSION_RECHECK_MS, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
 			ResetLatch(MyLatch);

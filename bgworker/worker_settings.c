@@ -12,6 +12,7 @@
 
 #include "hublink.h"
 #include "worker.h"
+#include "worker_role.h"
 
 bool hublink_worker_enabled = true;
 char *hublink_database = NULL;
@@ -70,6 +71,12 @@ hublink_worker_define_settings(void)
 							"error.",
 							NULL, &hublink_worker_restart_interval, 5, 1, 3600, PGC_POSTMASTER,
 							GUC_UNIT_S, NULL, NULL, NULL);
+	define_string("hublink.worker_role", "Role the hublink worker's transactions run as.",
+				  "The worker connects as the bootstrap superuser only to wait for CREATE "
+				  "EXTENSION; every transaction then runs as this role, which must exist, must "
+				  "not be a superuser or have BYPASSRLS, and must have the privileges of "
+				  "hublink_worker. The worker refuses to work otherwise.",
+				  &hublink_worker_role, "hublink_worker", PGC_SIGHUP);
 	define_string("hublink.party", "The party this database plays: hub, tsp or esp.",
 				  "It chooses the queues consumed (the message types this party receives, "
 				  "hublink.message_type) and the messages hublink.send() accepts.",

@@ -25,7 +25,7 @@ COMMENT ON TABLE hublink.worker_job IS
 COMMENT ON COLUMN hublink.worker_job.job_name IS 'Name of the job (lower case, underscores).';
 COMMENT ON COLUMN hublink.worker_job.job_function IS
     'The function the job runs: no arguments, returns timestamptz: when it next wants to run '
-    '(NULL: after run_every). It is called by the worker as the extension owner.';
+    '(NULL: after run_every). The worker runs it through hublink.run_worker_jobs, as the extension owner.';
 COMMENT ON COLUMN hublink.worker_job.run_every IS
     'The longest wait between two runs; a job may ask to run sooner by its return value.';
 COMMENT ON COLUMN hublink.worker_job.enabled IS 'False: the worker does not run this job.';
@@ -70,7 +70,7 @@ COMMENT ON FUNCTION hublink.schedule_worker_job(text, timestamptz) IS
 REVOKE ALL ON FUNCTION hublink.schedule_worker_job(text, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION hublink.run_worker_jobs() RETURNS timestamptz
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -86,6 +86,15 @@ BEGIN
     LOOP
         started := clock_timestamp();
         BEGIN
+            -- This function runs as its owner for the worker's role; so does every job. Only
+            -- the owner's own functions may be jobs, so a job row cannot lend its rights.
+            IF (SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.oid = j.job_function)
+               IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+                RAISE EXCEPTION 'job function % is not owned by %', j.job_function, current_user
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'Jobs run with the rights of the owner of hublink.run_worker_jobs.',
+                          HINT = 'Create the job function as that role, or ALTER FUNCTION ... OWNER TO it.';
+            END IF;
             EXECUTE format('SELECT %s()', j.job_function::regproc) INTO wanted;
             UPDATE hublink.worker_job
                SET next_run_at = least(coalesce(wanted, started + run_every), started + run_every),
@@ -115,5 +124,6 @@ $$;
 COMMENT ON FUNCTION hublink.run_worker_jobs() IS
     'Runs every enabled worker job that is due, each in its own subtransaction, and returns '
     'when the next one is due (NULL: no job enabled). Called by the worker; callable by an '
-    'admin to run due jobs at once.';
+    'admin to run due jobs at once. SECURITY DEFINER, so the worker''s role needs no right on '
+    'what the jobs touch; a job whose function another role owns fails (insufficient_privilege).';
 REVOKE ALL ON FUNCTION hublink.run_worker_jobs() FROM PUBLIC;

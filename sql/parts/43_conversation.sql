@@ -882,7 +882,7 @@ COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_re
 REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean) FROM PUBLIC;
 
 CREATE FUNCTION hublink.handle_message(message jsonb) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -918,7 +918,9 @@ COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
     'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
     'error propagate, so the worker retries it. Then the responder of hublink.message_responder '
     'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
-    'message too).';
+    'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
+    'itself, it applies messages only through this function.';
+REVOKE ALL ON FUNCTION hublink.handle_message(jsonb) FROM PUBLIC;
 
 CREATE FUNCTION hublink.send_message(message jsonb) RETURNS text
     LANGUAGE plpgsql

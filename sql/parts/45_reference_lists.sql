@@ -140,7 +140,7 @@ COMMENT ON TRIGGER reason_code_publish ON hublink.reason_code IS
 
 -- At a provider: apply an announcement.
 CREATE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE

@@ -57,7 +57,7 @@ COMMENT ON COLUMN hublink.alert.subject IS 'One line for a person: what happened
 COMMENT ON COLUMN hublink.alert.detail IS 'Facts as JSON for tools (ids, counts, role names), never personal data.';
 COMMENT ON COLUMN hublink.alert.due_at IS 'For timer alerts, when the timer was due; raised_at - due_at is its lateness.';
 COMMENT ON COLUMN hublink.alert.raised_at IS 'When the alert was raised.';
-COMMENT ON COLUMN hublink.alert.raised_by IS 'The session user that raised it (the worker raises as the bootstrap superuser).';
+COMMENT ON COLUMN hublink.alert.raised_by IS 'The session user that raised it (the worker raises as hublink.worker_role, hublink_worker by default).';
 COMMENT ON COLUMN hublink.alert.acknowledged_at IS 'When a person acknowledged it (hublink.acknowledge_alert).';
 COMMENT ON COLUMN hublink.alert.acknowledged_by IS 'Who acknowledged it.';
 CREATE INDEX alert_open ON hublink.alert (raised_at) WHERE acknowledged_at IS NULL;

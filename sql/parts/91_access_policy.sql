@@ -241,7 +241,7 @@ COMMENT ON FUNCTION hublink.apply_access_policy() IS
     'Applies row-level security and the grants of hublink.access_grant to every table and view of '
     'the schema by its class (hublink.access_object); idempotent. Run at install after every part '
     '(93_access_apply.sql) and again after any upgrade that adds tables or views. Returns the '
-    'number of objects. Row-level security is enabled but not forced: the owner (the worker and '
+    'number of objects. Row-level security is enabled but not forced: the owner (the '
     'SECURITY DEFINER functions) sees every row.';
 REVOKE ALL ON FUNCTION hublink.apply_access_policy() FROM PUBLIC;
 
@@ -259,7 +259,13 @@ BEGIN
         ('hublink.inbox_defer(text,jsonb,text,timestamptz,text,timestamptz,boolean)', 'hublink_worker'),
         ('hublink.inbox_retry_failed(bigint,text)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),
-        ('hublink.note_handler_rejection()', 'hublink_worker')) AS x (sig, role_name)
+        ('hublink.note_handler_rejection()', 'hublink_worker'),
+        -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
+        -- and the opener of sealed message bodies it publishes or retries.
+        ('hublink.handle_message(jsonb)', 'hublink_worker'),
+        ('hublink.apply_reference_list(jsonb)', 'hublink_worker'),
+        ('hublink.record_message(jsonb)', 'hublink_worker'),
+        ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker')) AS x (sig, role_name)
     LOOP
         IF pg_catalog.to_regprocedure(f.sig) IS NOT NULL THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', pg_catalog.to_regprocedure(f.sig), f.role_name);

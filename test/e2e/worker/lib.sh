@@ -118,7 +118,10 @@ CREATE TABLE public.test_reply_template (doc jsonb NOT NULL);
 INSERT INTO public.test_reply_template VALUES (:'reply');
 CREATE TABLE public.test_handler_failures (removal_id text PRIMARY KEY, failures_left int NOT NULL);
 CREATE TABLE public.test_handler_delay (seconds float8 NOT NULL);
-CREATE FUNCTION public.test_reply(msg jsonb) RETURNS void LANGUAGE plpgsql AS $$
+-- SECURITY DEFINER and granted to hublink_worker, as docs/worker.md tells a handler's author:
+-- the worker runs as hublink_worker, which reads none of these tables itself.
+CREATE FUNCTION public.test_reply(msg jsonb) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     left_ int;
 BEGIN
@@ -139,6 +142,8 @@ BEGIN
                                              'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'))))
       FROM public.test_reply_template t;
 END $$;
+REVOKE ALL ON FUNCTION public.test_reply(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.test_reply(jsonb) TO hublink_worker;
 UPDATE hublink.message_handler SET handler = 'public.test_reply(jsonb)'::regprocedure
  WHERE message_type = 'EscortQuoteRequest';
 EOF
