@@ -33,7 +33,10 @@ INSERT INTO hublink.access_class VALUES
                          'executable by PUBLIC: apply_access_policy revokes EXECUTE from PUBLIC and grants it '
                          'to the group roles of hublink.access_grant.'),
     ('definer_function', 'SECURITY DEFINER functions that their part left executable by PUBLIC (trigger '
-                         'functions): EXECUTE revoked from PUBLIC; their part grants them by name.');
+                         'functions): EXECUTE revoked from PUBLIC; their part grants them by name.'),
+    ('schema_type', 'Types of the schema (the row types of its tables and views, composite types): USAGE, '
+                    'which lets a role create a column or function of the type, revoked from PUBLIC '
+                    '(such objects would pin the tables'' definitions) and granted to the group roles.');
 
 CREATE TABLE hublink.access_table_override (
     table_name text PRIMARY KEY,
@@ -90,7 +93,12 @@ INSERT INTO hublink.access_grant VALUES
     ('invoker_function', 'hublink_caseworker', '{EXECUTE}'),
     ('invoker_function', 'hublink_reporting', '{EXECUTE}'),
     ('invoker_function', 'hublink_worker', '{EXECUTE}'),
-    ('invoker_function', 'hublink_audit_reader', '{EXECUTE}');
+    ('invoker_function', 'hublink_audit_reader', '{EXECUTE}'),
+    ('schema_type', 'hublink_admin', '{USAGE}'),
+    ('schema_type', 'hublink_caseworker', '{USAGE}'),
+    ('schema_type', 'hublink_reporting', '{USAGE}'),
+    ('schema_type', 'hublink_worker', '{USAGE}'),
+    ('schema_type', 'hublink_audit_reader', '{USAGE}');
 
 -- PUBLIC has USAGE on the schema (apply_access_policy), so that a login holding no hublink role
 -- is refused by the privilege check of the very table it names, where the monitoring's hooks
@@ -283,8 +291,22 @@ BEGIN
             EXECUTE format('GRANT %s ON ROUTINE %s TO %I', array_to_string(g.privileges, ', '), f.sig, g.role_name);
         END LOOP;
     END LOOP;
-    -- Only now, with no function left to PUBLIC but those listed: a login without a hublink
-    -- role looks names up and is refused by each object's own privileges (never CREATE).
+    -- Types: USAGE is PUBLIC's by default; an array type follows its element type.
+    FOR f IN SELECT ty.oid::regtype AS typ
+               FROM pg_catalog.pg_type ty
+              WHERE ty.typnamespace = 'hublink'::regnamespace
+                AND NOT (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::regproc)
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(ty.typacl, pg_catalog.acldefault('T', ty.typowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE USAGE ON TYPE %s FROM PUBLIC', f.typ);
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = 'schema_type' LOOP
+            EXECUTE format('GRANT %s ON TYPE %s TO %I', array_to_string(g.privileges, ', '), f.typ, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Only now, with no function or type left to PUBLIC but the functions listed: a login
+    -- without a hublink role looks names up and is refused by each object's own privileges
+    -- (never CREATE).
     GRANT USAGE ON SCHEMA hublink TO PUBLIC;
     RETURN n;
 END;
@@ -296,7 +318,8 @@ COMMENT ON FUNCTION hublink.apply_access_policy() IS
     'number of objects. Row-level security is enabled but not forced: the owner (the worker and '
     'SECURITY DEFINER functions) sees every row. Functions that PUBLIC may execute, but those of '
     'hublink.access_public_function, are revoked from PUBLIC and granted by hublink.access_grant '
-    '(classes invoker_function, definer_function); then PUBLIC gets USAGE on the schema.';
+    '(classes invoker_function, definer_function), and so is USAGE on types (class schema_type); '
+    'then PUBLIC gets USAGE on the schema.';
 REVOKE ALL ON FUNCTION hublink.apply_access_policy() FROM PUBLIC;
 
 -- The functions the worker role runs (docs/worker.md). Not hublink.send to caseworkers: it

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -49,6 +49,10 @@ SELECT is_empty($$
       FROM pg_class c, aclexplode(c.relacl) a
      WHERE c.relnamespace = 'hublink'::regnamespace AND a.grantee = 0
 $$, 'no table, view or sequence of the schema grants PUBLIC anything');
+SELECT is_empty($$
+    SELECT t.oid::regtype::text FROM pg_type t
+     WHERE t.typnamespace = 'hublink'::regnamespace AND has_type_privilege('public', t.oid, 'USAGE')
+$$, 'no type of the schema is PUBLIC''s to use (a column or function of a row type would pin its table)');
 SELECT ok(has_function_privilege('hublink_caseworker', 'hublink.search_removals(text,text)', 'EXECUTE')
           AND has_function_privilege('hublink_reporting', 'hublink.export_mi(text,text)', 'EXECUTE')
           AND has_function_privilege('hublink_audit_reader', 'hublink.audit_canonical(hublink.audit_log)', 'EXECUTE')

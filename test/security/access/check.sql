@@ -101,7 +101,7 @@ SELECT login, coalesce(level, '-') AS clearance, outcome || ' ' || detail AS "hu
 -- refusals come from each object's privilege, where the monitoring's hooks see attempts on the
 -- audit store) and nothing else. The functions it may execute are exactly those that
 -- exceptions.tsv allows every role ('*') and hublink.access_public_function lists; no table,
--- view, sequence or column grants it anything; never CREATE on the schema. Every function of the
+-- view, sequence, column or type grants it anything; never CREATE on the schema. Every function of the
 -- schema counts here, trigger functions and those the probe cannot call too.
 CREATE TEMP TABLE public_grant AS
 SELECT 'function' AS kind, p.oid::regprocedure::text AS object, 'EXECUTE' AS privilege,
@@ -118,6 +118,10 @@ UNION ALL
 SELECT 'column', c.oid::regclass::text || '.' || quote_ident(t.attname), a.privilege_type, false
   FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a
  WHERE c.relnamespace = 'hublink'::regnamespace AND a.grantee = 0
+UNION ALL
+SELECT 'type', t.oid::regtype::text, 'USAGE', false
+  FROM pg_type t
+ WHERE t.typnamespace = 'hublink'::regnamespace AND has_type_privilege('public', t.oid, 'USAGE')
 UNION ALL
 SELECT 'schema', n.nspname::text, a.privilege_type, a.privilege_type = 'USAGE'
   FROM pg_namespace n, aclexplode(n.nspacl) a
