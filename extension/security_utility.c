@@ -6,10 +6,10 @@
  * and GRANT/REVOKE of role membership, and TRUNCATE, DROP and ALTER TABLE of the tables listed
  * in hublink.audit_relations. It records one event per statement in the security ring after
  * the statement ran, with "outcome" executed or failed, so a refused attempt is recorded too
- * and the record survives a rollback. A role change is an admin_role_change when a role
- * involved is, or is made, a superuser, CREATEROLE, or a member of hublink_admin; otherwise a
- * user_role_change. The event records that the statement ran, not that its transaction
- * committed.
+ * and the record survives a rollback (a TRUNCATE of an audit table that the privilege check
+ * refuses is recorded once, as audit_truncate_refused). A role change is an admin_role_change when
+ * a role involved is, or is made, a superuser, CREATEROLE, or a member of hublink_admin; otherwise
+ * a user_role_change. The event records that the statement ran, not that its transaction committed.
  */
 #include "postgres.h"
 
@@ -128,6 +128,23 @@ scan_role_options(Watched *w, List *options)
 	}
 }
 
+/*
+ * The table a RangeVar names, or InvalidOid, found without any privilege check: the hook must
+ * not raise an error of its own before the statement runs (RangeVarGetRelid raises one for a
+ * schema the role may not use, so that attempt would go unrecorded). An unqualified name is
+ * looked up along the search path, which skips such schemas without an error.
+ */
+static Oid
+relid_of(RangeVar *rv)
+{
+	Oid nsp;
+
+	if (rv->schemaname == NULL)
+		return RangeVarGetRelid(rv, NoLock, true);
+	nsp = get_namespace_oid(rv->schemaname, true);
+	return OidIsValid(nsp) ? get_relname_relid(rv->relname, nsp) : InvalidOid;
+}
+
 /* Whether a RangeVar names one of hublink.audit_relations. */
 static bool
 is_audit_relation(RangeVar *rv)
@@ -142,7 +159,7 @@ is_audit_relation(RangeVar *rv)
 		return false;
 	if (schema == NULL)
 	{
-		Oid relid = RangeVarGetRelid(rv, NoLock, true);
+		Oid relid = relid_of(rv);
 
 		if (!OidIsValid(relid))
 			return false;
@@ -247,7 +264,7 @@ watch(Node *node, Watched *w)
 				 * could record the attempt: note the first such audit table, recorded as
 				 * audit_truncate_refused if the statement fails for lack of privilege.
 				 */
-				relid = RangeVarGetRelid(rv, NoLock, true);
+				relid = relid_of(rv);
 				if (w->refused == NULL && OidIsValid(relid) &&
 					hublink_security_is_audit_relid(relid) &&
 					pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) != ACLCHECK_OK)
@@ -332,10 +349,15 @@ utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	}
 	PG_CATCH();
 	{
-		if (w.kind != NULL)
-			hublink_security_record(w.kind, who, failed);
+		/*
+		 * One event per attempt: a TRUNCATE refused by the privilege check is the refusal
+		 * (audit_truncate_refused, which names the table and the role); any other failure is
+		 * the statement's own event with outcome failed.
+		 */
 		if (w.refused != NULL && geterrcode() == ERRCODE_INSUFFICIENT_PRIVILEGE)
 			hublink_security_record("audit_truncate_refused", who, w.refused);
+		else if (w.kind != NULL)
+			hublink_security_record(w.kind, who, failed);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -28,7 +28,15 @@ INSERT INTO hublink.access_class VALUES
     ('reference_view', 'Every other view.'),
     ('own_grants', 'Tables and views whose own part decides every privilege (the audit trail, the data '
                    'keys, the security events): apply_access_policy grants nothing on them and enables '
-                   'no row-level security.');
+                   'no row-level security.'),
+    ('invoker_function', 'Functions of the schema that run with the caller''s rights and that their part left '
+                         'executable by PUBLIC: apply_access_policy revokes EXECUTE from PUBLIC and grants it '
+                         'to the group roles of hublink.access_grant.'),
+    ('definer_function', 'SECURITY DEFINER functions that their part left executable by PUBLIC (trigger '
+                         'functions): EXECUTE revoked from PUBLIC; their part grants them by name.'),
+    ('schema_type', 'Types of the schema (the row types of its tables and views, composite types): USAGE, '
+                    'which lets a role create a column or function of the type, revoked from PUBLIC '
+                    '(such objects would pin the tables'' definitions) and granted to the group roles.');
 
 CREATE TABLE hublink.access_table_override (
     table_name text PRIMARY KEY,
@@ -79,7 +87,36 @@ INSERT INTO hublink.access_grant VALUES
     ('reference_view', 'hublink_worker', '{SELECT}'),
     ('message_view', 'hublink_worker', '{SELECT}'),
     ('mi_view', 'hublink_reporting', '{SELECT}'),
-    ('mi_view', 'hublink_admin', '{SELECT}');
+    ('mi_view', 'hublink_admin', '{SELECT}'),
+    -- what PUBLIC had before apply_access_policy revoked it: the roles that use the schema
+    ('invoker_function', 'hublink_admin', '{EXECUTE}'),
+    ('invoker_function', 'hublink_caseworker', '{EXECUTE}'),
+    ('invoker_function', 'hublink_reporting', '{EXECUTE}'),
+    ('invoker_function', 'hublink_worker', '{EXECUTE}'),
+    ('invoker_function', 'hublink_audit_reader', '{EXECUTE}'),
+    ('schema_type', 'hublink_admin', '{USAGE}'),
+    ('schema_type', 'hublink_caseworker', '{USAGE}'),
+    ('schema_type', 'hublink_reporting', '{USAGE}'),
+    ('schema_type', 'hublink_worker', '{USAGE}'),
+    ('schema_type', 'hublink_audit_reader', '{USAGE}');
+
+-- PUBLIC has USAGE on the schema (apply_access_policy), so that a login holding no hublink role
+-- is refused by the privilege check of the very table it names, where the monitoring's hooks
+-- see an attempt on the audit store (docs/security-monitoring.md). Hence no function of the
+-- schema is executable by PUBLIC but these.
+CREATE TABLE hublink.access_public_function (
+    function_name text PRIMARY KEY,
+    reason        text NOT NULL
+);
+COMMENT ON TABLE hublink.access_public_function IS
+    'The functions of schema hublink that PUBLIC may execute (docs/security-access.md "Logins '
+    'without a hublink role"); apply_access_policy revokes EXECUTE from PUBLIC on every other one.';
+COMMENT ON COLUMN hublink.access_public_function.function_name IS
+    'The function as regprocedure text with search_path pg_catalog (hublink.name(argument types)).';
+COMMENT ON COLUMN hublink.access_public_function.reason IS 'Why PUBLIC may execute it.';
+INSERT INTO hublink.access_public_function VALUES
+    ('hublink.cleared_levels()', 'The row-level security policies call it for every reader; it returns only '
+                                 'the caller''s own levels (none for a login without a clearance).');
 
 -- How each table reaches its removal: a removal_id column (bigint: the key; text: the
 -- reference), or a one-column foreign key to a table that does.
@@ -190,6 +227,7 @@ DECLARE
     o       record;
     g       record;
     p       record;
+    f       record;
     visible text;
     n       integer := 0;
 BEGIN
@@ -234,6 +272,42 @@ BEGIN
                                    AND d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hublink_worker', o.seq);
     END LOOP;
+    -- Functions: EXECUTE is PUBLIC's by default. Every function of the schema that PUBLIC may
+    -- execute and hublink.access_public_function does not list goes to the group roles instead
+    -- (trigger functions to none: firing a trigger checks no EXECUTE).
+    FOR f IN SELECT fn.oid::regprocedure AS sig,
+                    CASE WHEN fn.prosecdef THEN 'definer_function' ELSE 'invoker_function' END AS class,
+                    fn.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) AS is_trigger
+               FROM pg_catalog.pg_proc fn
+              WHERE fn.pronamespace = 'hublink'::regnamespace
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(fn.proacl, pg_catalog.acldefault('f', fn.proowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+                AND NOT EXISTS (SELECT FROM hublink.access_public_function x
+                                 WHERE x.function_name = fn.oid::regprocedure::text)
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.sig);
+        CONTINUE WHEN f.is_trigger;
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = f.class LOOP
+            EXECUTE format('GRANT %s ON ROUTINE %s TO %I', array_to_string(g.privileges, ', '), f.sig, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Types: USAGE is PUBLIC's by default; an array type follows its element type.
+    FOR f IN SELECT ty.oid::regtype AS typ
+               FROM pg_catalog.pg_type ty
+              WHERE ty.typnamespace = 'hublink'::regnamespace
+                AND NOT (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::regproc)
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(ty.typacl, pg_catalog.acldefault('T', ty.typowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE USAGE ON TYPE %s FROM PUBLIC', f.typ);
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = 'schema_type' LOOP
+            EXECUTE format('GRANT %s ON TYPE %s TO %I', array_to_string(g.privileges, ', '), f.typ, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Only now, with no function or type left to PUBLIC but the functions listed: a login
+    -- without a hublink role looks names up and is refused by each object's own privileges
+    -- (never CREATE).
+    GRANT USAGE ON SCHEMA hublink TO PUBLIC;
     RETURN n;
 END;
 $$;
@@ -242,7 +316,10 @@ COMMENT ON FUNCTION hublink.apply_access_policy() IS
     'the schema by its class (hublink.access_object); idempotent. Run at install after every part '
     '(93_access_apply.sql) and again after any upgrade that adds tables or views. Returns the '
     'number of objects. Row-level security is enabled but not forced: the owner (the '
-    'SECURITY DEFINER functions) sees every row.';
+    'SECURITY DEFINER functions) sees every row. Functions that PUBLIC may execute, but those of '
+    'hublink.access_public_function, are revoked from PUBLIC and granted by hublink.access_grant '
+    '(classes invoker_function, definer_function), and so is USAGE on types (class schema_type); '
+    'then PUBLIC gets USAGE on the schema.';
 REVOKE ALL ON FUNCTION hublink.apply_access_policy() FROM PUBLIC;
 
 -- The functions the worker role runs (docs/worker.md). Not hublink.send to caseworkers: it

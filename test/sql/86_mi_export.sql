@@ -92,9 +92,11 @@ SELECT ok(strpos(hublink.mi_report_html(24), '<b>') = 0 AND strpos(hublink.mi_re
           'the report escapes values');
 SELECT throws_ok($$SELECT hublink.mi_report_html(0)$$, '22023', 'months must be at least 1', 'a report covers at least a month');
 
--- The reporting role: SELECT on the mi_* views is all the exports and the report need.
-CREATE ROLE hublink_mi_test_reader NOLOGIN;
-GRANT USAGE ON SCHEMA hublink TO hublink_mi_test_reader;
+-- The reporting role: what hublink_reporting holds (SELECT on the mi_* views, the invoker
+-- functions) is all the exports and the report need.
+-- a member of hublink_reporting: the functions the mi_* views call are the group roles', not
+-- PUBLIC's (docs/security-access.md)
+CREATE ROLE hublink_mi_test_reader NOLOGIN IN ROLE hublink_reporting;
 DO $$
 DECLARE
     v text;

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(55);
+SELECT plan(61);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -33,6 +33,31 @@ SELECT is_empty($$
        -- its own clearance
        AND p.oid <> 'hublink.cleared_levels()'::regprocedure
 $$, 'no SECURITY DEFINER function but a trigger function (and the policies'' cleared_levels) is executable by PUBLIC');
+-- PUBLIC has USAGE on the schema, so that a login holding no hublink role is refused by each
+-- object's own privilege (where the monitoring's hooks see attempts on the audit store,
+-- docs/security-monitoring.md); so PUBLIC may run no function but those listed, and hold nothing else.
+SELECT ok(has_schema_privilege('public', 'hublink', 'USAGE') AND NOT has_schema_privilege('public', 'hublink', 'CREATE'),
+          'PUBLIC has USAGE on schema hublink, not CREATE');
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'hublink'::regnamespace
+       AND has_function_privilege('public', p.oid, 'EXECUTE')
+       AND p.oid NOT IN (SELECT x.function_name::regprocedure FROM hublink.access_public_function x)
+$$, 'no function of the schema, trigger functions included, is executable by PUBLIC but those of hublink.access_public_function');
+SELECT is_empty($$
+    SELECT c.oid::regclass::text || ' ' || a.privilege_type
+      FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.relnamespace = 'hublink'::regnamespace AND a.grantee = 0
+$$, 'no table, view or sequence of the schema grants PUBLIC anything');
+SELECT is_empty($$
+    SELECT t.oid::regtype::text FROM pg_type t
+     WHERE t.typnamespace = 'hublink'::regnamespace AND has_type_privilege('public', t.oid, 'USAGE')
+$$, 'no type of the schema is PUBLIC''s to use (a column or function of a row type would pin its table)');
+SELECT ok(has_function_privilege('hublink_caseworker', 'hublink.search_removals(text,text)', 'EXECUTE')
+          AND has_function_privilege('hublink_reporting', 'hublink.export_mi(text,text)', 'EXECUTE')
+          AND has_function_privilege('hublink_audit_reader', 'hublink.audit_canonical(hublink.audit_log)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'hublink.search_removals(text,text)', 'EXECUTE'),
+          'invoker functions PUBLIC had are the group roles'' instead (access_grant, class invoker_function)');
 -- A SECURITY DEFINER function bypasses row-level security: every one a caseworker or reporting
 -- may call checks the clearance for the removal it is given (all of them take one today; one
 -- that takes none would be listed here by name).
@@ -314,6 +339,15 @@ INSERT INTO public.access_obs VALUES ('std later', public.access_try($$SELECT co
 RESET SESSION AUTHORIZATION;
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'std later'), '0',
           'a table added later, two foreign keys from the removal, is filtered after apply_access_policy (the standard removal is sensitive now)');
+
+-- --- a function added later, executable by PUBLIC by default, is the group roles' after the loop
+CREATE FUNCTION hublink.access_test_fn() RETURNS integer LANGUAGE sql AS 'SELECT 1';
+COMMENT ON FUNCTION hublink.access_test_fn() IS 'Test only.';
+SELECT hublink.apply_access_policy();
+SELECT ok(NOT has_function_privilege('public', 'hublink.access_test_fn()', 'EXECUTE')
+          AND has_function_privilege('hublink_worker', 'hublink.access_test_fn()', 'EXECUTE')
+          AND has_function_privilege('access_cw_none', 'hublink.access_test_fn()', 'EXECUTE'),
+          'a function added later is revoked from PUBLIC and granted to the group roles by apply_access_policy');
 
 SELECT * FROM finish();
 ROLLBACK;

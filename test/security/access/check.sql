@@ -97,6 +97,59 @@ SELECT format('removal data rows seen by the most cleared caseworker: %s in %s t
    AND level = (SELECT level FROM hublink.sensitivity_level ORDER BY rank DESC LIMIT 1);
 SELECT login, coalesce(level, '-') AS clearance, outcome || ' ' || detail AS "hublink.removal rows"
   FROM cell WHERE object = 'hublink.removal' AND action = 'select' ORDER BY login;
+-- PUBLIC, that is every login, one with no hublink role too: USAGE on the schema (so that its
+-- refusals come from each object's privilege, where the monitoring's hooks see attempts on the
+-- audit store) and nothing else. The functions it may execute are exactly those that
+-- exceptions.tsv allows every role ('*') and hublink.access_public_function lists; no table,
+-- view, sequence, column or type grants it anything; never CREATE on the schema. Every function of the
+-- schema counts here, trigger functions and those the probe cannot call too.
+CREATE TEMP TABLE public_grant AS
+SELECT 'function' AS kind, p.oid::regprocedure::text AS object, 'EXECUTE' AS privilege,
+       EXISTS (SELECT FROM exception e WHERE e.object = p.oid::regprocedure::text AND e.role = '*'
+                  AND e.action = 'execute' AND e.expect = 'allowed')
+       AND EXISTS (SELECT FROM hublink.access_public_function f WHERE f.function_name = p.oid::regprocedure::text) AS listed
+  FROM pg_proc p
+ WHERE p.pronamespace = 'hublink'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')
+UNION ALL
+SELECT 'relation ' || c.relkind::text, c.oid::regclass::text, a.privilege_type, false
+  FROM pg_class c, aclexplode(c.relacl) a
+ WHERE c.relnamespace = 'hublink'::regnamespace AND a.grantee = 0
+UNION ALL
+SELECT 'column', c.oid::regclass::text || '.' || quote_ident(t.attname), a.privilege_type, false
+  FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a
+ WHERE c.relnamespace = 'hublink'::regnamespace AND a.grantee = 0
+UNION ALL
+SELECT 'type', t.oid::regtype::text, 'USAGE', false
+  FROM pg_type t
+ WHERE t.typnamespace = 'hublink'::regnamespace AND has_type_privilege('public', t.oid, 'USAGE')
+UNION ALL
+SELECT 'schema', n.nspname::text, a.privilege_type, a.privilege_type = 'USAGE'
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+ WHERE n.nspname = 'hublink' AND a.grantee = 0;
+\pset footer off
+SELECT kind, object, privilege AS "granted to PUBLIC, not listed" FROM public_grant WHERE NOT listed ORDER BY 1, 2, 3;
+\pset format unaligned
+\pset tuples_only on
+SELECT format('public: %s; EXECUTE on %s functions, all listed (%s); %s grants to PUBLIC not listed',
+              CASE WHEN EXISTS (SELECT FROM public_grant WHERE kind = 'schema' AND privilege = 'USAGE')
+                   THEN 'USAGE on schema hublink' ELSE 'NO USAGE on schema hublink' END,
+              count(*) FILTER (WHERE kind = 'function'),
+              string_agg(object, ', ' ORDER BY object) FILTER (WHERE kind = 'function'),
+              count(*) FILTER (WHERE NOT listed))
+  FROM public_grant;
+\pset format aligned
+\pset tuples_only off
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM public_grant WHERE NOT listed)
+       OR NOT EXISTS (SELECT FROM public_grant WHERE kind = 'schema' AND privilege = 'USAGE') THEN
+        RAISE EXCEPTION 'access matrix: PUBLIC holds more than USAGE on the schema and the listed functions, or lacks that USAGE';
+    END IF;
+    IF EXISTS (SELECT FROM hublink.access_public_function f
+                WHERE NOT EXISTS (SELECT FROM public_grant g WHERE g.kind = 'function' AND g.object = f.function_name)) THEN
+        RAISE EXCEPTION 'access matrix: a function of hublink.access_public_function is not executable by PUBLIC';
+    END IF;
+END $$;
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM cell WHERE NOT pass) OR NOT EXISTS (SELECT FROM cell) THEN

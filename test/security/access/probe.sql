@@ -2,7 +2,8 @@
 -- of schema hublink, found in the catalog, and prints one tab-separated line per attempt:
 --   object  kind  action  outcome  detail
 -- outcome: allowed (detail: rows counted, updated, or the SQLSTATE the call ended with after
--- passing the privilege check), refused (permission denied for that very object), error.
+-- passing the privilege check), refused (permission denied for that very object or one it
+-- reads; never for the schema: PUBLIC has USAGE on it), error.
 -- Every attempt is rolled back (a raised HLT01 ends its subtransaction), so nothing changes.
 SET statement_timeout = '10min';
 CREATE FUNCTION pg_temp.probe()
@@ -27,7 +28,8 @@ BEGIN
             outcome := 'allowed';
             detail := n::text;
         EXCEPTION WHEN insufficient_privilege THEN
-            outcome := CASE WHEN SQLERRM LIKE 'permission denied for %' THEN 'refused' ELSE 'error' END;
+            outcome := CASE WHEN SQLERRM LIKE 'permission denied for %' AND SQLERRM NOT LIKE 'permission denied for schema %'
+                            THEN 'refused' ELSE 'error' END;
             detail := SQLERRM;
         WHEN OTHERS THEN
             outcome := 'error';
@@ -48,7 +50,8 @@ BEGIN
             outcome := 'allowed';
             detail := SQLERRM;
         WHEN insufficient_privilege THEN
-            outcome := CASE WHEN SQLERRM LIKE 'permission denied for %' THEN 'refused' ELSE 'error' END;
+            outcome := CASE WHEN SQLERRM LIKE 'permission denied for %' AND SQLERRM NOT LIKE 'permission denied for schema %'
+                            THEN 'refused' ELSE 'error' END;
             detail := SQLERRM;
         WHEN OTHERS THEN
             outcome := 'error';
