@@ -240,6 +240,30 @@ CREATE FUNCTION hublink.money(m jsonb) RETURNS numeric
     RETURN (m ->> 'amount')::numeric(14,2);
 COMMENT ON FUNCTION hublink.money(jsonb) IS 'The amount of a {amount, currency} object as numeric(14,2).';
 
+-- The personal details as the Hub sends them (quote requests, 4.1 and 4.3; the escorts of a
+-- booking, 4.7). The record functions below read the same fields back: keep the two sides alike.
+CREATE FUNCTION hublink.person_name_json(title text, given_names text, family_name text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_strip_nulls(jsonb_build_object('title', title, 'givenNames', given_names,
+                                                'familyName', family_name));
+COMMENT ON FUNCTION hublink.person_name_json(text, text, text) IS
+    'A person''s name object {title, givenNames, familyName} of the messages, the missing parts left out.';
+
+CREATE FUNCTION hublink.returnee_details_json(returnee hublink.returnee, personal hublink.returnee_personal)
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'hoReturneeReference', returnee.ho_returnee_reference,
+        'name', hublink.person_name_json(personal.title, personal.given_names, personal.family_name),
+        'dateOfBirth', personal.date_of_birth, 'nationality', personal.nationality,
+        'gender', personal.gender, 'conditions', personal.conditions));
+COMMENT ON FUNCTION hublink.returnee_details_json(hublink.returnee, hublink.returnee_personal) IS
+    'The personalDetails object of a returnee in a quote request (4.1, 4.3), from its returnee row '
+    'and its decrypted personal row (hublink.returnee_personal_of); hublink.record_returnees reads '
+    'it back.';
+
 -- Returnees as sent in a quote request: created at a provider, refreshed on a re-quote.
 CREATE FUNCTION hublink.record_returnees(removal_id bigint, returnees jsonb, audience text)
     RETURNS void
@@ -263,6 +287,7 @@ BEGIN
             INSERT INTO hublink.returnee (removal_id, ho_returnee_reference, location)
             VALUES (removal_id, pd ->> 'hoReturneeReference', x -> 'location')
             RETURNING returnee_id INTO rid;
+            -- The fields hublink.returnee_details_json writes.
             INSERT INTO hublink.returnee_personal (returnee_id, title, given_names, family_name,
                                                    date_of_birth, nationality, gender, conditions)
             VALUES (rid, pd #>> '{name,title}', pd #>> '{name,givenNames}', pd #>> '{name,familyName}',

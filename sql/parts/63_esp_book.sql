@@ -229,8 +229,7 @@ BEGIN
     SELECT jsonb_build_object(
         'escorts', jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
             'escortId', b.escort_id, 'escortNumber', b.escort_number,
-            'name', jsonb_strip_nulls(jsonb_build_object('title', x.title, 'givenNames', x.given_names,
-                                                         'familyName', x.family_name)),
+            'name', hublink.person_name_json(x.title, x.given_names, x.family_name),
             'advancePassengerInfo', nullif(jsonb_strip_nulls(jsonb_build_object(
                 'dateOfBirth', x.date_of_birth, 'nationality', x.nationality, 'gender', x.gender,
                 'travelDocument', CASE WHEN x.document_number IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object(
