@@ -379,6 +379,29 @@ CREATE FUNCTION hublink.record_financial(removal_id bigint, booking text, messag
 COMMENT ON FUNCTION hublink.record_financial(bigint, text, text, jsonb) IS
     'Records the refund and fees of a financial section (4.10, 4.12).';
 
+-- Whether the removal issued an escort or travel quote of this reference; with current_only,
+-- one a re-quote has not superseded (a booking request may only name such a quote).
+CREATE FUNCTION hublink.quote_issued(removal_id bigint, booking text, reference text,
+                                     current_only boolean DEFAULT false)
+    RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT CASE quote_issued.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_quote q
+                                           WHERE q.removal_id = quote_issued.removal_id
+                                             AND q.escort_quote_reference = quote_issued.reference
+                                             AND NOT (quote_issued.current_only AND q.superseded))
+               ELSE EXISTS (SELECT FROM hublink.travel_quote q
+                             WHERE q.removal_id = quote_issued.removal_id
+                               AND q.travel_quote_reference = quote_issued.reference
+                               AND NOT (quote_issued.current_only AND q.superseded))
+               END;
+    END;
+COMMENT ON FUNCTION hublink.quote_issued(bigint, text, text, boolean) IS
+    'True when the removal issued an escort or travel quote (booking) of this reference; with '
+    'current_only, only one not superseded by a re-quote.';
+
 -- The booked quote a post-booking message must name.
 CREATE FUNCTION hublink.require_booked(removal_id bigint, booking text, reference text,
                                        pointer text)
@@ -463,8 +486,7 @@ BEGIN
           FROM jsonb_array_elements(b -> 'effort') e;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF EXISTS (SELECT FROM hublink.escort_quote q
-                        WHERE q.removal_id = rid AND q.escort_quote_reference = x ->> 'escortQuoteReference') THEN
+            IF hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference') THEN
                 PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
                     format('escort quote "%s" was already issued', x ->> 'escortQuoteReference'));
             END IF;
@@ -484,14 +506,11 @@ BEGIN
         RETURNING travel_quote_response_id INTO resp_id;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF EXISTS (SELECT FROM hublink.travel_quote q
-                        WHERE q.removal_id = rid AND q.travel_quote_reference = x ->> 'travelQuoteReference') THEN
+            IF hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
                 PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
                     format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
             END IF;
-            IF x ? 'escortQuoteReference' AND NOT EXISTS (
-                   SELECT FROM hublink.escort_quote q
-                    WHERE q.removal_id = rid AND q.escort_quote_reference = x ->> 'escortQuoteReference')
+            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
                AND party = 'hub' THEN
                 PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
                     format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
@@ -521,9 +540,7 @@ BEGIN
         END LOOP;
 
     WHEN 'EscortBookingRequest' THEN
-        IF NOT EXISTS (SELECT FROM hublink.escort_quote q
-                        WHERE q.removal_id = rid AND q.escort_quote_reference = b ->> 'escortQuoteReference'
-                          AND NOT q.superseded) THEN
+        IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
             PERFORM hublink.impossible('/body/escortQuoteReference',
                 format('escort quote "%s" was never issued for this removal, or was superseded by a re-quote',
                        b ->> 'escortQuoteReference'));
@@ -533,9 +550,7 @@ BEGIN
         VALUES (rid, b ->> 'escortQuoteReference', b ->> 'travelQuoteReference', mid);
 
     WHEN 'TravelBookingRequest' THEN
-        IF NOT EXISTS (SELECT FROM hublink.travel_quote q
-                        WHERE q.removal_id = rid AND q.travel_quote_reference = b ->> 'travelQuoteReference'
-                          AND NOT q.superseded) THEN
+        IF NOT hublink.quote_issued(rid, 'travel', b ->> 'travelQuoteReference', current_only => true) THEN
             PERFORM hublink.impossible('/body/travelQuoteReference',
                 format('travel quote "%s" was never issued for this removal, or was superseded by a re-quote',
                        b ->> 'travelQuoteReference'));
@@ -612,16 +627,9 @@ BEGIN
             v_sect    text;
             v_kind    text;
         BEGIN
-            IF NOT EXISTS (SELECT FROM hublink.escort_booking k WHERE v_booking = 'escort'
-                              AND k.removal_id = rid AND k.escort_quote_reference = v_ref
-                              AND k.outcome = 'ACCEPTED')
-               AND NOT EXISTS (SELECT FROM hublink.travel_booking k WHERE v_booking = 'travel'
-                              AND k.removal_id = rid AND k.travel_quote_reference = v_ref
-                              AND k.outcome = 'ACCEPTED') THEN
-                PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
-                                                        ELSE '/body/travelQuoteReference' END,
-                                           format('%s quote "%s" is not booked', v_booking, v_ref));
-            END IF;
+            PERFORM hublink.require_booked(rid, v_booking, v_ref,
+                                           CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                          ELSE '/body/travelQuoteReference' END);
             FOR v_sect, v_kind IN VALUES ('completed', 'completed'), ('cancellation', 'cancellation'),
                                      ('unsuccessful', 'unsuccessful'), ('delayed', 'delayed'),
                                      ('escortChanges', 'escort-change'), ('escortDetails', 'details'),
@@ -743,12 +751,7 @@ BEGIN
             v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
                                  ELSE b ->> 'travelQuoteReference' END;
         BEGIN
-            IF v_ref IS NOT NULL AND NOT EXISTS (
-                   SELECT FROM hublink.escort_quote q WHERE v_booking = 'escort' AND q.removal_id = rid
-                      AND q.escort_quote_reference = v_ref)
-               AND NOT EXISTS (
-                   SELECT FROM hublink.travel_quote q WHERE v_booking = 'travel' AND q.removal_id = rid
-                      AND q.travel_quote_reference = v_ref) THEN
+            IF v_ref IS NOT NULL AND NOT hublink.quote_issued(rid, v_booking, v_ref) THEN
                 PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
                                                         ELSE '/body/travelQuoteReference' END,
                                            format('%s quote "%s" was never issued for this removal', v_booking, v_ref));
