@@ -282,13 +282,16 @@ CREATE TRIGGER timer_on_travel_booking_declined AFTER UPDATE OF outcome ON hubli
     FOR EACH ROW WHEN (NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'DECLINED')
     EXECUTE FUNCTION hublink.timer_cancel_on_row('ticketing_deadline', 'booking declined by %s',
                                                  'response_message_id');
+COMMENT ON TRIGGER timer_on_travel_booking_declined ON hublink.travel_booking IS 'A declined travel booking ends ticketing_deadline.';
 CREATE TRIGGER timer_on_ticket AFTER INSERT ON hublink.ticket
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_cancel_on_row('ticketing_deadline', 'ticket %s issued (%s)',
                                                               'ticket_number', 'message_id');
+COMMENT ON TRIGGER timer_on_ticket ON hublink.ticket IS 'A ticket issued ends ticketing_deadline.';
 CREATE TRIGGER timer_on_escort_booking AFTER UPDATE OF outcome ON hublink.escort_booking
     FOR EACH ROW WHEN (NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'ACCEPTED')
     EXECUTE FUNCTION hublink.timer_cancel_on_row('escort_unconfirmed', 'escort booking accepted (%s)',
                                                  'response_message_id');
+COMMENT ON TRIGGER timer_on_escort_booking ON hublink.escort_booking IS 'An accepted escort booking ends escort_unconfirmed.';
 
 -- A flight change moves the departure the refund and TIG timers count from.
 CREATE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
