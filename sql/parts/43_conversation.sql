@@ -402,6 +402,21 @@ COMMENT ON FUNCTION hublink.quote_issued(bigint, text, text, boolean) IS
     'True when the removal issued an escort or travel quote (booking) of this reference; with '
     'current_only, only one not superseded by a re-quote.';
 
+-- A quote response must not issue a reference again (nor repeat one within itself).
+CREATE FUNCTION hublink.require_new_quote(removal_id bigint, booking text, reference text, pointer text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF hublink.quote_issued(removal_id, booking, reference) THEN
+        PERFORM hublink.impossible(pointer, format('%s quote "%s" was already issued', booking, reference));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_new_quote(bigint, text, text, text) IS
+    'Raises HL001 when the removal already issued a quote of this reference.';
+
 -- The booked quote a post-booking message must name.
 CREATE FUNCTION hublink.require_booked(removal_id bigint, booking text, reference text,
                                        pointer text)
@@ -486,10 +501,8 @@ BEGIN
           FROM jsonb_array_elements(b -> 'effort') e;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference') THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
-                    format('escort quote "%s" was already issued', x ->> 'escortQuoteReference'));
-            END IF;
+            PERFORM hublink.require_new_quote(rid, 'escort', x ->> 'escortQuoteReference',
+                                              format('/body/quotes/%s/escortQuoteReference', i));
             INSERT INTO hublink.escort_quote (escort_quote_response_id, removal_id, escort_quote_reference,
                                               escort_date, total_amount, currency, notes)
             VALUES (resp_id, rid, x ->> 'escortQuoteReference', (x ->> 'escortDate')::date,
@@ -506,10 +519,8 @@ BEGIN
         RETURNING travel_quote_response_id INTO resp_id;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
-                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
-            END IF;
+            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
+                                              format('/body/quotes/%s/travelQuoteReference', i));
             IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
                AND party = 'hub' THEN
                 PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
