@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "hublink.h"
+#include "shmem_hooks.h"
 #include "worker.h"
 
 #define MAX_QUEUE_STATS 64
@@ -63,18 +64,9 @@ static const char *const state_names[] = {
 	[HUBLINK_STATE_DISCONNECTED] = "disconnected",
 };
 
-#if PG_VERSION_NUM >= 150000
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 static void
 request_shmem(void)
 {
-#if PG_VERSION_NUM >= 150000
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(WorkerShared)));
 }
 
@@ -83,10 +75,6 @@ startup_shmem(void)
 {
 	bool found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("hublink worker", sizeof(WorkerShared), &found);
 	if (!found)
 	{
@@ -94,20 +82,12 @@ startup_shmem(void)
 		SpinLockInit(&shared->mutex);
 		shared->state = HUBLINK_STATE_STOPPED;
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 void
 hublink_shmem_setup(void)
 {
-#if PG_VERSION_NUM >= 150000
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = request_shmem;
-#else
-	request_shmem();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = startup_shmem;
+	hublink_shmem_add(request_shmem, startup_shmem);
 }
 
 void

@@ -9,12 +9,12 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
 #include "security.h"
+#include "shmem_hooks.h"
 
 int hublink_security_event_slots = 1024;
 int hublink_lockout_failures = 10;
@@ -84,18 +84,9 @@ hublink_security_define_settings(bool preloaded)
 							NULL);
 }
 
-#if PG_VERSION_NUM >= 150000
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
 static void
 request_shmem(void)
 {
-#if PG_VERSION_NUM >= 150000
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
 	RequestAddinShmemSpace(MAXALIGN(hublink_security_ring_size()));
 	RequestAddinShmemSpace(MAXALIGN(hublink_security_auth_size()));
 	RequestNamedLWLockTranche("hublink security", 2);
@@ -104,13 +95,8 @@ request_shmem(void)
 static void
 startup_shmem(void)
 {
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	hublink_security_ring_attach();
 	hublink_security_auth_attach();
-	LWLockRelease(AddinShmemInitLock);
 }
 
 void
@@ -119,14 +105,7 @@ hublink_security_setup(bool preloaded)
 	hublink_security_define_settings(preloaded);
 	if (!preloaded)
 		return;
-#if PG_VERSION_NUM >= 150000
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = request_shmem;
-#else
-	request_shmem();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = startup_shmem;
+	hublink_shmem_add(request_shmem, startup_shmem);
 	hublink_security_auth_install();
 	hublink_security_utility_install();
 	hublink_security_dml_install();

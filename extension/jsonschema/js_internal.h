@@ -83,6 +83,8 @@ size_t js_utf8_count(const char *s, size_t n);
 int32_t js_utf8_next(const char *s, size_t n, size_t *pos);
 /* decode the code point ending just before s[pos] (pos > 0); -1 on malformed */
 int32_t js_utf8_prev(const char *s, size_t pos);
+/* the value of a hexadecimal digit (a code point or a char), -1 when it is not one */
+int js_hex_digit(int32_t c);
 
 /* ---- uri.c ---- */
 

@@ -23,18 +23,6 @@ js_pointer_escape(js_buf *b, const char *tok, size_t len)
 	js_buf_putn(b, tok + last, len - last);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 js_percent_decode(const char *s, size_t n)
 {
@@ -45,9 +33,9 @@ js_percent_decode(const char *s, size_t n)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 	{
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0)
+		if (s[i] == '%' && i + 2 < n && js_hex_digit(s[i + 1]) >= 0 && js_hex_digit(s[i + 2]) >= 0)
 		{
-			out[o++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			out[o++] = (char) (js_hex_digit(s[i + 1]) * 16 + js_hex_digit(s[i + 2]));
 			i += 2;
 		}
 		else

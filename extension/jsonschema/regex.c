@@ -327,18 +327,6 @@ next_cp(parser *ps)
 	return c;
 }
 
-static int
-hexv(int32_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int32_t
 parse_hex(parser *ps, int digits)
 {
@@ -346,7 +334,7 @@ parse_hex(parser *ps, int digits)
 
 	for (int i = 0; i < digits; i++)
 	{
-		int h = hexv(peek(ps));
+		int h = js_hex_digit(peek(ps));
 
 		if (h < 0)
 		{
@@ -457,7 +445,7 @@ parse_escape(parser *ps, rset *set, bool in_class)
 				next_cp(ps);
 				while (!at_end(ps) && peek(ps) != '}')
 				{
-					int h = hexv(next_cp(ps));
+					int h = js_hex_digit(next_cp(ps));
 
 					if (h < 0 || ++nd > 6)
 					{

@@ -144,6 +144,28 @@ remove_dot_segments(js_buf *out, const char *in, size_t n)
 	}
 }
 
+/* "scheme:" of u, when it has one */
+static void
+put_scheme(js_buf *out, const uri_parts *u)
+{
+	if (u->has_scheme)
+	{
+		js_buf_putn(out, u->scheme, u->scheme_n);
+		js_buf_putc(out, ':');
+	}
+}
+
+/* "//authority" of u, when it has one */
+static void
+put_auth(js_buf *out, const uri_parts *u)
+{
+	if (u->has_auth)
+	{
+		js_buf_puts(out, "//");
+		js_buf_putn(out, u->auth, u->auth_n);
+	}
+}
+
 char *
 js_uri_resolve(const char *base, const char *ref)
 {
@@ -151,51 +173,23 @@ js_uri_resolve(const char *base, const char *ref)
 	js_buf out = {0};
 
 	uri_split(ref, &r);
-	if (base == NULL || base[0] == '\0')
+	/* No base, or an absolute reference: the reference alone, its dot segments removed. */
+	if (base == NULL || base[0] == '\0' || r.has_scheme)
 	{
-		if (r.has_scheme)
-		{
-			js_buf_putn(&out, r.scheme, r.scheme_n);
-			js_buf_putc(&out, ':');
-		}
-		if (r.has_auth)
-		{
-			js_buf_puts(&out, "//");
-			js_buf_putn(&out, r.auth, r.auth_n);
-		}
+		put_scheme(&out, &r);
+		put_auth(&out, &r);
 		remove_dot_segments(&out, r.path, r.path_n);
 		goto query;
 	}
 	uri_split(base, &b);
-	if (r.has_scheme)
-	{
-		js_buf_putn(&out, r.scheme, r.scheme_n);
-		js_buf_putc(&out, ':');
-		if (r.has_auth)
-		{
-			js_buf_puts(&out, "//");
-			js_buf_putn(&out, r.auth, r.auth_n);
-		}
-		remove_dot_segments(&out, r.path, r.path_n);
-		goto query;
-	}
-	if (b.has_scheme)
-	{
-		js_buf_putn(&out, b.scheme, b.scheme_n);
-		js_buf_putc(&out, ':');
-	}
+	put_scheme(&out, &b);
 	if (r.has_auth)
 	{
-		js_buf_puts(&out, "//");
-		js_buf_putn(&out, r.auth, r.auth_n);
+		put_auth(&out, &r);
 		remove_dot_segments(&out, r.path, r.path_n);
 		goto query;
 	}
-	if (b.has_auth)
-	{
-		js_buf_puts(&out, "//");
-		js_buf_putn(&out, b.auth, b.auth_n);
-	}
+	put_auth(&out, &b);
 	if (r.path_n == 0)
 	{
 		js_buf_putn(&out, b.path, b.path_n);

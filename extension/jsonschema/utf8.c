@@ -1,5 +1,6 @@
 /*
- * utf8.c - strict UTF-8 decoding (no overlongs, no surrogates, nothing above U+10FFFF).
+ * utf8.c - strict UTF-8 decoding (no overlongs, no surrogates, nothing above U+10FFFF), and
+ * the hexadecimal digits of escapes (percent-encoding, regex \x and \u).
  */
 #include "js_internal.h"
 
@@ -102,4 +103,16 @@ js_utf8_count(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		count += ((unsigned char) s[i] & 0xc0) != 0x80;
 	return count;
+}
+
+int
+js_hex_digit(int32_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }

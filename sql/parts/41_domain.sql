@@ -658,19 +658,19 @@ SELECT pg_catalog.pg_extension_config_dump('hublink.removal_serial', '');
 
 -- --- authorised reads of the personal data (sealed by 73_crypto_seal.sql) ----------------
 -- Set-returning, so a missing row is no row, and called LATERAL per returnee or escort: only
--- the rows a query needs are decrypted, each audited by hublink.unsealed().
+-- the rows a query needs are decrypted, each audited by hublink.unsealed(). Each is one query:
+-- the table's rows that match, each passed once through hublink.unsealed in FROM (LATERAL, so
+-- it runs once per row: "(hublink.unsealed(p)).*" in a select list would run it, and audit,
+-- once per column). PL/pgSQL, bound late: hublink.unsealed comes later in the script.
 
 CREATE FUNCTION hublink.returnee_personal_of(p_returnee_id bigint)
     RETURNS SETOF hublink.returnee_personal
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    x hublink.returnee_personal;
 BEGIN
-    FOR x IN SELECT * FROM hublink.returnee_personal p WHERE p.returnee_id = p_returnee_id LOOP
-        RETURN NEXT hublink.unsealed(x);
-    END LOOP;
+    RETURN QUERY SELECT u.* FROM hublink.returnee_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.returnee_id = p_returnee_id;
 END;
 $$;
 COMMENT ON FUNCTION hublink.returnee_personal_of(bigint) IS
@@ -681,13 +681,10 @@ CREATE FUNCTION hublink.travel_documents_of(p_returnee_id bigint)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    x hublink.travel_document;
 BEGIN
-    FOR x IN SELECT * FROM hublink.travel_document d WHERE d.returnee_id = p_returnee_id
-              ORDER BY d.travel_document_id LOOP
-        RETURN NEXT hublink.unsealed(x);
-    END LOOP;
+    RETURN QUERY SELECT u.* FROM hublink.travel_document d CROSS JOIN LATERAL hublink.unsealed(d) u
+                 WHERE d.returnee_id = p_returnee_id
+                 ORDER BY d.travel_document_id;
 END;
 $$;
 COMMENT ON FUNCTION hublink.travel_documents_of(bigint) IS
@@ -698,13 +695,9 @@ CREATE FUNCTION hublink.risk_assessment_of(p_returnee_id bigint, p_audience text
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    x hublink.risk_assessment;
 BEGIN
-    FOR x IN SELECT * FROM hublink.risk_assessment a
-              WHERE a.returnee_id = p_returnee_id AND a.audience = p_audience AND a.current LOOP
-        RETURN NEXT hublink.unsealed(x);
-    END LOOP;
+    RETURN QUERY SELECT u.* FROM hublink.risk_assessment a CROSS JOIN LATERAL hublink.unsealed(a) u
+                 WHERE a.returnee_id = p_returnee_id AND a.audience = p_audience AND a.current;
 END;
 $$;
 COMMENT ON FUNCTION hublink.risk_assessment_of(bigint, text) IS
@@ -716,12 +709,9 @@ CREATE FUNCTION hublink.escort_personal_of(p_escort_person_id bigint)
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    x hublink.escort_personal;
 BEGIN
-    FOR x IN SELECT * FROM hublink.escort_personal p WHERE p.escort_person_id = p_escort_person_id LOOP
-        RETURN NEXT hublink.unsealed(x);
-    END LOOP;
+    RETURN QUERY SELECT u.* FROM hublink.escort_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.escort_person_id = p_escort_person_id;
 END;
 $$;
 COMMENT ON FUNCTION hublink.escort_personal_of(bigint) IS

@@ -201,3 +201,19 @@ CREATE FUNCTION hublink.reason_code_valid(list text, code text) RETURNS boolean
                       AND r.active);
 COMMENT ON FUNCTION hublink.reason_code_valid(text, text) IS
     'True when code is an active code of the reason list.';
+
+-- The body of a declined booking response, the same for both providers but for the name of
+-- the quote reference (TravelBookingResponse: travelQuoteReference, EscortBookingResponse:
+-- escortQuoteReference). A code that is not an active decline code is left out, so the body
+-- fails validation rather than sending an unknown code.
+CREATE FUNCTION hublink.declined_booking_body(quote_key text, quote_ref text, code text, details text)
+    RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_build_object(quote_key, quote_ref, 'outcome', 'DECLINED',
+        'declineReason', jsonb_build_object('code', CASE WHEN hublink.reason_code_valid('decline', code) THEN code END),
+        'declineDetails', details);
+COMMENT ON FUNCTION hublink.declined_booking_body(text, text, text, text) IS
+    'A declined booking response body {<quote_key>, outcome DECLINED, declineReason {code}, '
+    'declineDetails}; the code only when it is an active row of the decline list in '
+    'hublink.reason_code (issue 4''s table), else the body lacks it and fails validation.';

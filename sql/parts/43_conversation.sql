@@ -240,6 +240,30 @@ CREATE FUNCTION hublink.money(m jsonb) RETURNS numeric
     RETURN (m ->> 'amount')::numeric(14,2);
 COMMENT ON FUNCTION hublink.money(jsonb) IS 'The amount of a {amount, currency} object as numeric(14,2).';
 
+-- The personal details as the Hub sends them (quote requests, 4.1 and 4.3; the escorts of a
+-- booking, 4.7). The record functions below read the same fields back: keep the two sides alike.
+CREATE FUNCTION hublink.person_name_json(title text, given_names text, family_name text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_strip_nulls(jsonb_build_object('title', title, 'givenNames', given_names,
+                                                'familyName', family_name));
+COMMENT ON FUNCTION hublink.person_name_json(text, text, text) IS
+    'A person''s name object {title, givenNames, familyName} of the messages, the missing parts left out.';
+
+CREATE FUNCTION hublink.returnee_details_json(returnee hublink.returnee, personal hublink.returnee_personal)
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'hoReturneeReference', returnee.ho_returnee_reference,
+        'name', hublink.person_name_json(personal.title, personal.given_names, personal.family_name),
+        'dateOfBirth', personal.date_of_birth, 'nationality', personal.nationality,
+        'gender', personal.gender, 'conditions', personal.conditions));
+COMMENT ON FUNCTION hublink.returnee_details_json(hublink.returnee, hublink.returnee_personal) IS
+    'The personalDetails object of a returnee in a quote request (4.1, 4.3), from its returnee row '
+    'and its decrypted personal row (hublink.returnee_personal_of); hublink.record_returnees reads '
+    'it back.';
+
 -- Returnees as sent in a quote request: created at a provider, refreshed on a re-quote.
 CREATE FUNCTION hublink.record_returnees(removal_id bigint, returnees jsonb, audience text)
     RETURNS void
@@ -263,6 +287,7 @@ BEGIN
             INSERT INTO hublink.returnee (removal_id, ho_returnee_reference, location)
             VALUES (removal_id, pd ->> 'hoReturneeReference', x -> 'location')
             RETURNING returnee_id INTO rid;
+            -- The fields hublink.returnee_details_json writes.
             INSERT INTO hublink.returnee_personal (returnee_id, title, given_names, family_name,
                                                    date_of_birth, nationality, gender, conditions)
             VALUES (rid, pd #>> '{name,title}', pd #>> '{name,givenNames}', pd #>> '{name,familyName}',
@@ -354,6 +379,44 @@ CREATE FUNCTION hublink.record_financial(removal_id bigint, booking text, messag
 COMMENT ON FUNCTION hublink.record_financial(bigint, text, text, jsonb) IS
     'Records the refund and fees of a financial section (4.10, 4.12).';
 
+-- Whether the removal issued an escort or travel quote of this reference; with current_only,
+-- one a re-quote has not superseded (a booking request may only name such a quote).
+CREATE FUNCTION hublink.quote_issued(removal_id bigint, booking text, reference text,
+                                     current_only boolean DEFAULT false)
+    RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT CASE quote_issued.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_quote q
+                                           WHERE q.removal_id = quote_issued.removal_id
+                                             AND q.escort_quote_reference = quote_issued.reference
+                                             AND NOT (quote_issued.current_only AND q.superseded))
+               ELSE EXISTS (SELECT FROM hublink.travel_quote q
+                             WHERE q.removal_id = quote_issued.removal_id
+                               AND q.travel_quote_reference = quote_issued.reference
+                               AND NOT (quote_issued.current_only AND q.superseded))
+               END;
+    END;
+COMMENT ON FUNCTION hublink.quote_issued(bigint, text, text, boolean) IS
+    'True when the removal issued an escort or travel quote (booking) of this reference; with '
+    'current_only, only one not superseded by a re-quote.';
+
+-- A quote response must not issue a reference again (nor repeat one within itself).
+CREATE FUNCTION hublink.require_new_quote(removal_id bigint, booking text, reference text, pointer text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF hublink.quote_issued(removal_id, booking, reference) THEN
+        PERFORM hublink.impossible(pointer, format('%s quote "%s" was already issued', booking, reference));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_new_quote(bigint, text, text, text) IS
+    'Raises HL001 when the removal already issued a quote of this reference.';
+
 -- The booked quote a post-booking message must name.
 CREATE FUNCTION hublink.require_booked(removal_id bigint, booking text, reference text,
                                        pointer text)
@@ -438,11 +501,8 @@ BEGIN
           FROM jsonb_array_elements(b -> 'effort') e;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF EXISTS (SELECT FROM hublink.escort_quote q
-                        WHERE q.removal_id = rid AND q.escort_quote_reference = x ->> 'escortQuoteReference') THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
-                    format('escort quote "%s" was already issued', x ->> 'escortQuoteReference'));
-            END IF;
+            PERFORM hublink.require_new_quote(rid, 'escort', x ->> 'escortQuoteReference',
+                                              format('/body/quotes/%s/escortQuoteReference', i));
             INSERT INTO hublink.escort_quote (escort_quote_response_id, removal_id, escort_quote_reference,
                                               escort_date, total_amount, currency, notes)
             VALUES (resp_id, rid, x ->> 'escortQuoteReference', (x ->> 'escortDate')::date,
@@ -459,14 +519,9 @@ BEGIN
         RETURNING travel_quote_response_id INTO resp_id;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
-            IF EXISTS (SELECT FROM hublink.travel_quote q
-                        WHERE q.removal_id = rid AND q.travel_quote_reference = x ->> 'travelQuoteReference') THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
-                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
-            END IF;
-            IF x ? 'escortQuoteReference' AND NOT EXISTS (
-                   SELECT FROM hublink.escort_quote q
-                    WHERE q.removal_id = rid AND q.escort_quote_reference = x ->> 'escortQuoteReference')
+            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
+                                              format('/body/quotes/%s/travelQuoteReference', i));
+            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
                AND party = 'hub' THEN
                 PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
                     format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
@@ -496,9 +551,7 @@ BEGIN
         END LOOP;
 
     WHEN 'EscortBookingRequest' THEN
-        IF NOT EXISTS (SELECT FROM hublink.escort_quote q
-                        WHERE q.removal_id = rid AND q.escort_quote_reference = b ->> 'escortQuoteReference'
-                          AND NOT q.superseded) THEN
+        IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
             PERFORM hublink.impossible('/body/escortQuoteReference',
                 format('escort quote "%s" was never issued for this removal, or was superseded by a re-quote',
                        b ->> 'escortQuoteReference'));
@@ -508,9 +561,7 @@ BEGIN
         VALUES (rid, b ->> 'escortQuoteReference', b ->> 'travelQuoteReference', mid);
 
     WHEN 'TravelBookingRequest' THEN
-        IF NOT EXISTS (SELECT FROM hublink.travel_quote q
-                        WHERE q.removal_id = rid AND q.travel_quote_reference = b ->> 'travelQuoteReference'
-                          AND NOT q.superseded) THEN
+        IF NOT hublink.quote_issued(rid, 'travel', b ->> 'travelQuoteReference', current_only => true) THEN
             PERFORM hublink.impossible('/body/travelQuoteReference',
                 format('travel quote "%s" was never issued for this removal, or was superseded by a re-quote',
                        b ->> 'travelQuoteReference'));
@@ -587,16 +638,9 @@ BEGIN
             v_sect    text;
             v_kind    text;
         BEGIN
-            IF NOT EXISTS (SELECT FROM hublink.escort_booking k WHERE v_booking = 'escort'
-                              AND k.removal_id = rid AND k.escort_quote_reference = v_ref
-                              AND k.outcome = 'ACCEPTED')
-               AND NOT EXISTS (SELECT FROM hublink.travel_booking k WHERE v_booking = 'travel'
-                              AND k.removal_id = rid AND k.travel_quote_reference = v_ref
-                              AND k.outcome = 'ACCEPTED') THEN
-                PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
-                                                        ELSE '/body/travelQuoteReference' END,
-                                           format('%s quote "%s" is not booked', v_booking, v_ref));
-            END IF;
+            PERFORM hublink.require_booked(rid, v_booking, v_ref,
+                                           CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                          ELSE '/body/travelQuoteReference' END);
             FOR v_sect, v_kind IN VALUES ('completed', 'completed'), ('cancellation', 'cancellation'),
                                      ('unsuccessful', 'unsuccessful'), ('delayed', 'delayed'),
                                      ('escortChanges', 'escort-change'), ('escortDetails', 'details'),
@@ -718,12 +762,7 @@ BEGIN
             v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
                                  ELSE b ->> 'travelQuoteReference' END;
         BEGIN
-            IF v_ref IS NOT NULL AND NOT EXISTS (
-                   SELECT FROM hublink.escort_quote q WHERE v_booking = 'escort' AND q.removal_id = rid
-                      AND q.escort_quote_reference = v_ref)
-               AND NOT EXISTS (
-                   SELECT FROM hublink.travel_quote q WHERE v_booking = 'travel' AND q.removal_id = rid
-                      AND q.travel_quote_reference = v_ref) THEN
+            IF v_ref IS NOT NULL AND NOT hublink.quote_issued(rid, v_booking, v_ref) THEN
                 PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
                                                         ELSE '/body/travelQuoteReference' END,
                                            format('%s quote "%s" was never issued for this removal', v_booking, v_ref));

@@ -266,12 +266,7 @@ BEGIN
     RETURN hublink.send_message(hublink.new_message('EscortQuoteRequest', r.removal_reference,
         jsonb_build_object(
             'returnees', (SELECT jsonb_agg(jsonb_build_object(
-                    'personalDetails', jsonb_strip_nulls(jsonb_build_object(
-                        'hoReturneeReference', t.ho_returnee_reference,
-                        'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
-                                                                     'familyName', p.family_name)),
-                        'dateOfBirth', p.date_of_birth, 'nationality', p.nationality, 'gender', p.gender,
-                        'conditions', p.conditions)),
+                    'personalDetails', hublink.returnee_details_json(t, p),
                     'escortRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
                         'flags', to_jsonb(coalesce(a.flags, '{}')), 'notes', a.notes)),
                     'location', t.location) ORDER BY t.returnee_id)
@@ -323,12 +318,7 @@ BEGIN
     RETURN hublink.send_message(hublink.new_message('TravelQuoteRequest', r.removal_reference,
         jsonb_build_object(
             'returnees', (SELECT jsonb_agg(jsonb_build_object(
-                    'personalDetails', jsonb_strip_nulls(jsonb_build_object(
-                        'hoReturneeReference', t.ho_returnee_reference,
-                        'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
-                                                                     'familyName', p.family_name)),
-                        'dateOfBirth', p.date_of_birth, 'nationality', p.nationality, 'gender', p.gender,
-                        'conditions', p.conditions)),
+                    'personalDetails', hublink.returnee_details_json(t, p),
                     'travelDocuments', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                             'type', d.document_type, 'number', d.document_number,
                             'issuingCountry', d.issuing_country, 'expiryDate', d.expiry_date)))
@@ -421,8 +411,7 @@ BEGIN
     END IF;
     SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'escortId', e.escort_id, 'escortNumber', e.escort_number,
-               'name', jsonb_strip_nulls(jsonb_build_object('title', p.title, 'givenNames', p.given_names,
-                                                            'familyName', p.family_name)),
+               'name', hublink.person_name_json(p.title, p.given_names, p.family_name),
                'specialMeal', e.special_meal)) ORDER BY e.escort_number)
       INTO escorts
       FROM hublink.escort_person e CROSS JOIN LATERAL hublink.escort_personal_of(e.escort_person_id) p

@@ -27,13 +27,10 @@ COMMENT ON FUNCTION hublink.tsp_booking_reference() IS
 
 CREATE FUNCTION hublink.tsp_decline(quote_ref text, code text, details text) RETURNS jsonb
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-    RETURN jsonb_build_object('travelQuoteReference', quote_ref, 'outcome', 'DECLINED',
-        'declineReason', jsonb_build_object('code', (SELECT r.code FROM hublink.reason_code r
-                                                      WHERE r.list = 'decline' AND r.code = tsp_decline.code AND r.active)),
-        'declineDetails', details);
+    RETURN hublink.declined_booking_body('travelQuoteReference', quote_ref, code, details);
 COMMENT ON FUNCTION hublink.tsp_decline(text, text, text) IS
-    'A declined TravelBookingResponse body; the code must be an active row of the decline list '
-    'in hublink.reason_code (issue 4''s table), else the body lacks it and fails validation.';
+    'A declined TravelBookingResponse body (hublink.declined_booking_body): the code must be an '
+    'active row of the decline list in hublink.reason_code, else the body lacks it and fails validation.';
 
 CREATE FUNCTION hublink.tsp_book(request jsonb, at timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

@@ -229,8 +229,7 @@ BEGIN
     SELECT jsonb_build_object(
         'escorts', jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
             'escortId', b.escort_id, 'escortNumber', b.escort_number,
-            'name', jsonb_strip_nulls(jsonb_build_object('title', x.title, 'givenNames', x.given_names,
-                                                         'familyName', x.family_name)),
+            'name', hublink.person_name_json(x.title, x.given_names, x.family_name),
             'advancePassengerInfo', nullif(jsonb_strip_nulls(jsonb_build_object(
                 'dateOfBirth', x.date_of_birth, 'nationality', x.nationality, 'gender', x.gender,
                 'travelDocument', CASE WHEN x.document_number IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object(
@@ -264,13 +263,10 @@ COMMENT ON FUNCTION hublink.esp_escort_details(bigint, text[]) IS
 
 CREATE FUNCTION hublink.esp_decline(quote_ref text, code text, details text) RETURNS jsonb
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-    RETURN jsonb_build_object('escortQuoteReference', quote_ref, 'outcome', 'DECLINED',
-        'declineReason', jsonb_build_object('code', (SELECT r.code FROM hublink.reason_code r
-                                                      WHERE r.list = 'decline' AND r.code = esp_decline.code AND r.active)),
-        'declineDetails', details);
+    RETURN hublink.declined_booking_body('escortQuoteReference', quote_ref, code, details);
 COMMENT ON FUNCTION hublink.esp_decline(text, text, text) IS
-    'A declined EscortBookingResponse body; the code must be an active row of the decline list '
-    'in hublink.reason_code, else the body lacks it and fails validation.';
+    'A declined EscortBookingResponse body (hublink.declined_booking_body): the code must be an '
+    'active row of the decline list in hublink.reason_code, else the body lacks it and fails validation.';
 
 CREATE FUNCTION hublink.esp_book(request jsonb, at timestamptz DEFAULT now()) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

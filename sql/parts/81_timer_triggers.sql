@@ -233,9 +233,6 @@ BEGIN
         PERFORM hublink.start_timer('ticketing_deadline', NEW.removal_id, 'travel', 'tickets',
                                     q.expires_at, 'TravelBookingRequest', 'tsp', NEW.request_message_id,
                                     facts || jsonb_build_object('expiresAt', q.expires_at));
-    ELSIF NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'DECLINED' THEN
-        PERFORM hublink.cancel_timers(NEW.removal_id, 'ticketing_deadline', NULL,
-                                      format('booking declined by %s', NEW.response_message_id));
     ELSIF NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'ACCEPTED' THEN
         departure := hublink.timer_first_departure(NEW.removal_id, NEW.travel_quote_reference);
         facts := facts || jsonb_build_object('firstDeparture', departure);
@@ -251,44 +248,50 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_travel_booking() IS
     'Trigger on hublink.travel_booking at the Hub: a booking request starts ticketing_deadline '
-    '(anchored at its quote''s expiry); a decline cancels it; an acceptance starts '
-    'refund_deadline (refundable fares only) and tig_notification, anchored at the first departure.';
+    '(anchored at its quote''s expiry; a decline cancels it: hublink.timer_cancel_on_row); an '
+    'acceptance starts refund_deadline (refundable fares only) and tig_notification, anchored at '
+    'the first departure.';
 REVOKE ALL ON FUNCTION hublink.timer_on_travel_booking() FROM PUBLIC;
 CREATE TRIGGER timer_on_travel_booking AFTER INSERT OR UPDATE OF outcome ON hublink.travel_booking
     FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_travel_booking();
 
-CREATE FUNCTION hublink.timer_on_ticket() RETURNS trigger
+-- A row that ends a timer's cause: a declined travel booking or a ticket (ticketing_deadline),
+-- an accepted escort booking (escort_unconfirmed). One function; each trigger names the kind it
+-- ends, the reason as a format() string and the columns of the new row that fill it, and says
+-- in its WHEN which change of the row counts.
+CREATE FUNCTION hublink.timer_cancel_on_row() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    r jsonb := to_jsonb(NEW);
 BEGIN
-    PERFORM hublink.cancel_timers(NEW.removal_id, 'ticketing_deadline', NULL,
-                                  format('ticket %s issued (%s)', NEW.ticket_number, NEW.message_id));
+    PERFORM hublink.cancel_timers(NEW.removal_id, TG_ARGV[0], NULL,
+                                  format(TG_ARGV[1], VARIADIC ARRAY(SELECT r ->> c.name
+                                                                      FROM unnest(TG_ARGV[2:]) WITH ORDINALITY c(name, n)
+                                                                     ORDER BY c.n)));
     RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION hublink.timer_on_ticket() IS 'Trigger on hublink.ticket: a ticket issued ends ticketing_deadline.';
-REVOKE ALL ON FUNCTION hublink.timer_on_ticket() FROM PUBLIC;
+COMMENT ON FUNCTION hublink.timer_cancel_on_row() IS
+    'Trigger on a domain table whose new row ends the cause of a timer: cancels the removal''s '
+    'pending timers of kind TG_ARGV[0] with the reason format(TG_ARGV[1], the row''s columns '
+    'named by TG_ARGV[2..]).';
+REVOKE ALL ON FUNCTION hublink.timer_cancel_on_row() FROM PUBLIC;
+CREATE TRIGGER timer_on_travel_booking_declined AFTER UPDATE OF outcome ON hublink.travel_booking
+    FOR EACH ROW WHEN (NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'DECLINED')
+    EXECUTE FUNCTION hublink.timer_cancel_on_row('ticketing_deadline', 'booking declined by %s',
+                                                 'response_message_id');
+COMMENT ON TRIGGER timer_on_travel_booking_declined ON hublink.travel_booking IS 'A declined travel booking ends ticketing_deadline.';
 CREATE TRIGGER timer_on_ticket AFTER INSERT ON hublink.ticket
-    FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_ticket();
-
-CREATE FUNCTION hublink.timer_on_escort_booking() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'ACCEPTED' THEN
-        PERFORM hublink.cancel_timers(NEW.removal_id, 'escort_unconfirmed', NULL,
-                                      format('escort booking accepted (%s)', NEW.response_message_id));
-    END IF;
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION hublink.timer_on_escort_booking() IS
-    'Trigger on hublink.escort_booking: an accepted escort booking ends escort_unconfirmed.';
-REVOKE ALL ON FUNCTION hublink.timer_on_escort_booking() FROM PUBLIC;
+    FOR EACH ROW EXECUTE FUNCTION hublink.timer_cancel_on_row('ticketing_deadline', 'ticket %s issued (%s)',
+                                                              'ticket_number', 'message_id');
+COMMENT ON TRIGGER timer_on_ticket ON hublink.ticket IS 'A ticket issued ends ticketing_deadline.';
 CREATE TRIGGER timer_on_escort_booking AFTER UPDATE OF outcome ON hublink.escort_booking
-    FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_escort_booking();
+    FOR EACH ROW WHEN (NEW.outcome IS DISTINCT FROM OLD.outcome AND NEW.outcome = 'ACCEPTED')
+    EXECUTE FUNCTION hublink.timer_cancel_on_row('escort_unconfirmed', 'escort booking accepted (%s)',
+                                                 'response_message_id');
+COMMENT ON TRIGGER timer_on_escort_booking ON hublink.escort_booking IS 'An accepted escort booking ends escort_unconfirmed.';
 
 -- A flight change moves the departure the refund and TIG timers count from.
 CREATE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
@@ -296,20 +299,19 @@ CREATE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    t         hublink.timer;
     departure timestamptz;
 BEGIN
-    FOR t IN SELECT x.* FROM hublink.timer x JOIN hublink.travel_quote q
+    SELECT hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) INTO departure
+      FROM hublink.travel_quote q WHERE q.travel_quote_id = NEW.travel_quote_id;
+    -- A flight change retires the old segment before it inserts the new one: in between no
+    -- segment is current, and the insert's own firing re-anchors the timers.
+    IF departure IS NOT NULL THEN
+        PERFORM hublink.reanchor_timer(x.timer_id, departure)
+           FROM hublink.timer x JOIN hublink.travel_quote q
                 ON q.removal_id = x.removal_id AND q.travel_quote_reference = x.detail ->> 'travelQuoteReference'
-              WHERE q.travel_quote_id = NEW.travel_quote_id AND x.status = 'pending'
-                AND x.detail ? 'firstDeparture' LOOP
-        departure := hublink.timer_first_departure(t.removal_id, t.detail ->> 'travelQuoteReference');
-        -- A flight change retires the old segment before it inserts the new one: in between
-        -- no segment is current, and the insert's own firing re-anchors the timer.
-        IF departure IS NOT NULL THEN
-            PERFORM hublink.reanchor_timer(t.timer_id, departure);
-        END IF;
-    END LOOP;
+          WHERE q.travel_quote_id = NEW.travel_quote_id AND x.status = 'pending'
+            AND x.detail ? 'firstDeparture';
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -325,14 +327,10 @@ CREATE FUNCTION hublink.timer_on_outbox_sent() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    id bigint;
 BEGIN
     IF NEW.sent_at IS NOT NULL AND OLD.sent_at IS NULL THEN
-        FOR id IN SELECT t.timer_id FROM hublink.timer t
-                   WHERE t.cause_message_id = NEW.message_id AND t.status = 'pending' AND t.kind = 'response_sla' LOOP
-            PERFORM hublink.reanchor_timer(id, NEW.sent_at);
-        END LOOP;
+        PERFORM hublink.reanchor_timer(t.timer_id, NEW.sent_at) FROM hublink.timer t
+          WHERE t.cause_message_id = NEW.message_id AND t.status = 'pending' AND t.kind = 'response_sla';
     END IF;
     RETURN NULL;
 END;

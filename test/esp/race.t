@@ -8,13 +8,8 @@
 # day. TAP output, closing line "N passed, M failed". Runs on its own throwaway stack.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/hublink-esp-race.XXXXXX")
-chmod 755 "$dir"
-trap '"$top/scripts/stack" stop "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-HUBLINK_STACK_COMPONENTS=pg "$top/scripts/stack" start "$dir/stack" >/dev/null 2>&1 || { echo "not ok 1 - stack"; echo "0 passed, 1 failed"; exit 1; }
-eval "$("$top/scripts/stack" env "$dir/stack")"
-export PGDATABASE=race
-createdb race
+. "$top/test/lib/race.sh"
+race_start hublink-esp-race
 psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || { echo "not ok 1 - setup"; echo "0 passed, 1 failed"; exit 1; }
 CREATE EXTENSION hublink CASCADE;
 INSERT INTO hublink.esp_escort (escort_id, team_leader, gender) VALUES
@@ -35,10 +30,8 @@ SELECT hublink.esp_quote(jsonb_build_object(
     'RMV-' || g, '2026-03-01 10:00+00')
   FROM generate_series(1, 12) g;
 SQL
-pass=0 fail=0 n=0
 # Poll until a query returns 1 (at most 60 s: a session that never gets there fails the check).
 wait_for() { for _ in $(seq 600); do [ "$(psql -XAtc "$1")" = 1 ] && return 0; sleep 0.1; done; return 1; }
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; pass=$((pass + 1)); else echo "not ok $n - $3 (have $1, want $2)"; fail=$((fail + 1)); fi; }
 echo "1..11"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.esp_quote')" 12 "12 quotes, each staffable alone"
 # Every session waits on a barrier (an advisory lock held here) so that all book at once.
@@ -97,5 +90,4 @@ wait
 check "$(sed -n 2p "$dir/A.out")" ACCEPTED "A is accepted"
 check "$(cat "$dir/B.out")" "B|ESCORTS_UNAVAILABLE" "B, run while A was open, declines ESCORTS_UNAVAILABLE instead of failing"
 [ "$fail" -eq 0 ] || grep -h ERROR "$dir/A.err" "$dir/B.err" | sed 's/^/# /'
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+race_done

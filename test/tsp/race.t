@@ -5,13 +5,8 @@
 # Runs on its own throwaway stack (scripts/stack); needs hublink installed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/hublink-race.XXXXXX")
-chmod 755 "$dir"
-trap '"$top/scripts/stack" stop "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
-HUBLINK_STACK_COMPONENTS=pg "$top/scripts/stack" start "$dir/stack" >/dev/null 2>&1 || { echo "not ok 1 - stack"; echo "0 passed, 1 failed"; exit 1; }
-eval "$("$top/scripts/stack" env "$dir/stack")"
-export PGDATABASE=race
-createdb race
+. "$top/test/lib/race.sh"
+race_start hublink-race
 psql -qX -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
 CREATE EXTENSION hublink CASCADE;
 INSERT INTO hublink.tsp_country VALUES ('GB', 'GBR', 'United Kingdom'), ('NG', 'NGA', 'Nigeria');
@@ -34,8 +29,6 @@ SELECT hublink.tsp_quote(jsonb_build_object(
     'constraints', jsonb_build_object('refundableOnly', false)), NULL, '2026-02-18 14:20+00')
   FROM generate_series(1, 12) g;
 SQL
-pass=0 fail=0 n=0
-check() { n=$((n + 1)); if [ "$1" = "$2" ]; then echo "ok $n - $3"; pass=$((pass + 1)); else echo "not ok $n - $3 (have $1, want $2)"; fail=$((fail + 1)); fi; }
 echo "1..5"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_quote')" 12 "12 quotes of 3 seats on a flight with 10 left"
 # Every session waits on a barrier (an advisory lock held here) so that all book at once.
@@ -52,5 +45,4 @@ check "$(cat "$dir"/TSP-*.out | grep -c '^ACCEPTED|x$')" 3 "exactly three bookin
 check "$(psql -XAtc "SELECT count(*) FROM hublink.tsp_quote WHERE status = 'QUOTED'")" 9 "nine quotes left unbooked (declined NO_SEATS)"
 check "$(psql -XAtc 'SELECT seats_sold FROM hublink.tsp_flight')" 199 "seats_sold 190 + 3 x 3 = 199, never above 200"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_ticket')" 9 "nine tickets issued"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+race_done
