@@ -287,7 +287,7 @@ CREATE FUNCTION hublink.seal_message_body() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
+    IF TG_OP = 'UPDATE' AND OLD.key_scope IS NOT NULL THEN
         NEW.key_scope := OLD.key_scope; -- what is sealed stays under the key it was sealed with
     ELSIF TG_TABLE_NAME = 'inbox' THEN
         NEW.key_scope := hublink.message_key_scope(NEW.message, NEW.processed_at);
