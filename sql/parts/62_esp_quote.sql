@@ -48,7 +48,10 @@ COMMENT ON TABLE hublink.esp_plan_position IS 'The escort positions of a plan (e
 COMMENT ON COLUMN hublink.esp_plan_position.plan_id IS 'The plan.';
 COMMENT ON COLUMN hublink.esp_plan_position.escort_number IS 'Escort number, 1 = team leader.';
 COMMENT ON COLUMN hublink.esp_plan_position.role IS 'Role (esp_role).';
-COMMENT ON COLUMN hublink.esp_plan_position.gender IS 'Required sex, or NULL when any.';
+COMMENT ON COLUMN hublink.esp_plan_position.gender IS
+    'PERSONAL DATA: the sex the escort must be, or NULL when any; a same-sex position tells the sex of '
+    'the returnee it escorts (for_returnee). Sealed (74_crypto_seal_esp.sql): read with '
+    'hublink.esp_plan_positions(plan_id), which audits.';
 COMMENT ON COLUMN hublink.esp_plan_position.physique IS 'Least physique category.';
 COMMENT ON COLUMN hublink.esp_plan_position.languages IS 'Languages the escort must speak.';
 COMMENT ON COLUMN hublink.esp_plan_position.medic IS 'A medic position.';
@@ -235,21 +238,27 @@ CREATE FUNCTION hublink.esp_plan_cost(plan_id bigint) RETURNS numeric
     RETURN (SELECT coalesce(sum(e.cost), 0) FROM hublink.esp_effort(plan_id) e);
 COMMENT ON FUNCTION hublink.esp_plan_cost(bigint) IS 'Total escort cost of a plan: the sum of its effort costs.';
 
+-- The positions' sex is sealed (74_crypto_seal_esp.sql): read through the audited accessor
+-- hublink.esp_plan_positions, defined later, hence PL/pgSQL (resolved when it runs).
 CREATE FUNCTION hublink.esp_plan_body(plan_id bigint) RETURNS jsonb
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-RETURN jsonb_build_object(
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN jsonb_build_object(
     'escortPositions', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                                    'escortNumber', p.escort_number, 'gender', p.gender, 'physique', p.physique,
                                    'languages', to_jsonb(p.languages), 'medic', p.medic, 'role', p.role))
                                  ORDER BY p.escort_number)
-                          FROM hublink.esp_plan_position p WHERE p.plan_id = esp_plan_body.plan_id),
+                          FROM hublink.esp_plan_positions(esp_plan_body.plan_id) p),
     'segments', (SELECT jsonb_agg(s -> 'segment' ORDER BY o) FROM hublink.esp_plan pl,
                         jsonb_array_elements(pl.segments) WITH ORDINALITY x(s, o)
                   WHERE pl.plan_id = esp_plan_body.plan_id),
     'effort', (SELECT jsonb_agg(jsonb_build_object('segmentId', e.segment_id, 'escortNumber', e.escort_number,
                                                    'cost', hublink.esp_money(e.cost, pl.currency),
                                                    'durationMinutes', e.minutes) ORDER BY e.seq, e.escort_number)
-                 FROM hublink.esp_effort(plan_id) e, hublink.esp_plan pl WHERE pl.plan_id = esp_plan_body.plan_id));
+                 FROM hublink.esp_effort(esp_plan_body.plan_id) e, hublink.esp_plan pl WHERE pl.plan_id = esp_plan_body.plan_id));
+END;
+$$;
 COMMENT ON FUNCTION hublink.esp_plan_body(bigint) IS
     'The escortPositions, segments and effort of a plan, as an EscortQuoteResponse carries them.';
 
@@ -266,7 +275,7 @@ CREATE FUNCTION hublink.esp_eligible(p hublink.esp_plan_position, e hublink.esp_
        AND p.languages <@ e.languages;
 COMMENT ON FUNCTION hublink.esp_eligible(hublink.esp_plan_position, hublink.esp_escort, text) IS
     'Whether an escort, of sex sex (decrypted by the caller; NULL when unknown or not needed), can '
-    'fill a position: active, medic for a medic position and only then, qualified to lead a '
+    'fill a position p (as hublink.esp_plan_positions returns it, its sex decrypted): active, medic for a medic position and only then, qualified to lead a '
     'leading role, of the required sex if the position asks for one, of at least the physique, '
     'speaking every language.';
 
@@ -319,7 +328,8 @@ BEGIN
     serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
     -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
     -- for the escorts who could serve on some date of the range (active, named, rostered then).
-    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.gender IS NOT NULL) THEN
+    -- (A position sealed a sex exactly when it asks for one: 74_crypto_seal_esp.sql.)
+    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.sealed IS NOT NULL) THEN
         sexes := hublink.esp_escort_sexes(ARRAY(
             SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)
              WHERE e.active AND r.duty_date BETWEEN (request #>> '{dates,earliestLeaveDate}')::date

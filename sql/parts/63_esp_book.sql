@@ -120,6 +120,10 @@ CREATE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booki
 AS $$
 DECLARE
     days   constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
+    -- The positions with their sex decrypted (sealed, 74_crypto_seal_esp.sql; audited when any
+    -- position asks for a sex), once per call.
+    positions constant hublink.esp_plan_position[] :=
+        ARRAY(SELECT x FROM hublink.esp_plan_positions(esp_fill_team.plan_id) x);
     cands  text[];
     elig   jsonb;
     assign jsonb := '{}';
@@ -131,8 +135,7 @@ BEGIN
                     WHERE e.active AND hublink.esp_free(e.escort_id, first_day, days, keep_booking));
     -- The sex is sealed: decrypted only when a position asks for one, only for the free escorts
     -- (unless the caller, hublink.esp_quote, decrypted it once for every date).
-    IF sexes IS NULL AND EXISTS (SELECT FROM hublink.esp_plan_position x
-                                  WHERE x.plan_id = esp_fill_team.plan_id AND x.gender IS NOT NULL) THEN
+    IF sexes IS NULL AND EXISTS (SELECT FROM unnest(positions) x WHERE x.gender IS NOT NULL) THEN
         sexes := hublink.esp_escort_sexes(cands, (SELECT pl.removal_ref FROM hublink.esp_plan pl
                                                    WHERE pl.plan_id = esp_fill_team.plan_id));
     END IF;
@@ -144,13 +147,13 @@ BEGIN
                         NOT EXISTS (SELECT FROM hublink.esp_booking_escort b
                                      WHERE b.booking_id = keep_booking AND b.escort_number = x.escort_number
                                        AND b.escort_id = c.escort_id),
-                        (SELECT count(*) FROM hublink.esp_plan_position y
-                          WHERE y.plan_id = esp_fill_team.plan_id AND hublink.esp_eligible(y, c, sexes ->> c.escort_id)),
+                        (SELECT count(*) FROM unnest(positions) y
+                          WHERE hublink.esp_eligible(y, c, sexes ->> c.escort_id)),
                         (SELECT ph.strength FROM hublink.esp_physique ph WHERE ph.physique = c.physique),
                         c.team_leader, cardinality(c.languages), c.escort_id)
                   FROM hublink.esp_escort c WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c, sexes ->> c.escort_id)), '[]')), '{}')
       INTO elig
-      FROM hublink.esp_plan_position x WHERE x.plan_id = esp_fill_team.plan_id;
+      FROM unnest(positions) x;
     -- Greedy first, most constrained position first, each taking its best free candidate ...
     FOR p IN SELECT x.* FROM hublink.esp_plan_position x
               WHERE x.plan_id = esp_fill_team.plan_id

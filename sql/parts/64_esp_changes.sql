@@ -92,8 +92,10 @@ BEGIN
            p.destination, p.duty_days, p.currency, p.segments, at
       FROM hublink.esp_plan p WHERE p.plan_id = esp_copy_plan.plan_id
     RETURNING esp_plan.plan_id INTO pid;
-    INSERT INTO hublink.esp_plan_position
-    SELECT pid, p.escort_number, p.role, p.gender, p.physique, p.languages, p.medic, p.for_returnee
+    -- So is a position's sex (gender): copied sealed, under the same key.
+    INSERT INTO hublink.esp_plan_position (plan_id, escort_number, role, gender, physique, languages, medic,
+                                           for_returnee, key_scope, sealed)
+    SELECT pid, p.escort_number, p.role, NULL, p.physique, p.languages, p.medic, p.for_returnee, p.key_scope, p.sealed
       FROM hublink.esp_plan_position p WHERE p.plan_id = esp_copy_plan.plan_id;
     RETURN pid;
 END;
@@ -326,7 +328,8 @@ DECLARE
     sexes jsonb;
 BEGIN
     SELECT * INTO pl FROM hublink.esp_plan p WHERE p.plan_id = k.plan_id;
-    SELECT p.* INTO pos FROM hublink.esp_plan_position p JOIN hublink.esp_booking_escort b
+    -- The position's sex is sealed: hublink.esp_plan_positions decrypts it (audited).
+    SELECT p.* INTO pos FROM hublink.esp_plan_positions(k.plan_id) p JOIN hublink.esp_booking_escort b
         ON b.booking_id = k.booking_id AND b.escort_number = p.escort_number
      WHERE p.plan_id = k.plan_id AND b.escort_id = removed_escort_id;
     IF NOT FOUND THEN

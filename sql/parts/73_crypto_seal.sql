@@ -145,6 +145,31 @@ SELECT hublink.seal_personal_columns('hublink.tsp_passenger',
       WHERE b.booking_ref = $1 ->> ''booking_ref''',
     'Through hublink.tsp_booking: its removal reference, else the booking itself.');
 
+-- Who may open what a key scope seals: a removal's data only with a clearance for it
+-- (90_access.sql); the messages of a day that named no removal (rejected bytes, errors,
+-- announcements; "messages <date>", below) only the worker, the owner and hublink_admin.
+CREATE FUNCTION hublink.require_key_scope_access(p_scope text) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_scope !~ '^messages [0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+        PERFORM hublink.require_removal_access(p_scope);
+    ELSIF NOT (coalesce(hublink.removal_access_allowed(NULL), false)
+               OR pg_catalog.pg_has_role(session_user, 'hublink_admin', 'USAGE')) THEN
+        RAISE EXCEPTION 'the messages of % are not accessible', pg_catalog.substr(p_scope, 10)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Messages that name no removal are read by administrators only.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_key_scope_access(text) IS
+    'Raises insufficient_privilege unless the login may open data sealed under the key scope: for '
+    'a removal reference hublink.require_removal_access; for the day scope of messages that named '
+    'no removal ("messages <date>") the owner, superusers, the worker and hublink_admin members.';
+REVOKE ALL ON FUNCTION hublink.require_key_scope_access(text) FROM PUBLIC;
+
 -- The authorised read.
 CREATE FUNCTION hublink.unsealed(p_row anyelement) RETURNS anyelement
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -155,7 +180,7 @@ DECLARE
     scope text := r ->> 'key_scope';
     v     jsonb;
 BEGIN
-    PERFORM hublink.require_removal_access(scope) WHERE scope IS NOT NULL; -- need-to-know, 90_access.sql
+    PERFORM hublink.require_key_scope_access(scope) WHERE scope IS NOT NULL; -- need-to-know, 90_access.sql
     IF r ->> 'sealed' IS NULL
        OR NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = scope) THEN
         RETURN p_row; -- nothing sealed, or crypto-shredded by a purge: the columns read NULL
@@ -174,7 +199,8 @@ COMMENT ON FUNCTION hublink.unsealed(anyelement) IS
     'A row of a sealed table with its personal columns decrypted (NFR 0011), e.g. SELECT '
     '(hublink.unsealed(p)).given_names FROM hublink.returnee_personal p. Every call that '
     'decrypts writes an audit row (action decrypt: table, key scope, columns; never the values). '
-    'After a purge destroyed the removal''s key the personal columns read NULL.';
+    'After a purge destroyed the removal''s key the personal columns read NULL. Rows sealed under '
+    'the day key of messages that named no removal: hublink_admin only.';
 REVOKE ALL ON FUNCTION hublink.unsealed(anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.unsealed(anyelement) TO hublink_admin, hublink_caseworker;
 
@@ -204,39 +230,71 @@ COMMENT ON COLUMN hublink.personal_data_column.column_name IS 'The column.';
 COMMENT ON COLUMN hublink.personal_data_column.description IS 'Its COMMENT.';
 COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext can be stored in it.';
 
--- --- message bodies --------------------------------------------------------------------------
--- The inbox and the outbox keep whole messages, whose bodies carry the same personal data. A
--- BEFORE trigger moves the body into sealed_body, under the data key of the envelope's removalId
--- (made on first sight of the reference), so "message" keeps only the envelope. Messages that
--- name no removal (reference list announcements, an Error for input without a readable
--- removalId) carry no removal's data and stay as they are. The worker reads whole
--- messages through hublink.open_message (bgworker/inbox.c, outbox.c); people through the audited
--- hublink.inbox_document / hublink.outbox_document. Bytes that were not JSON at all (inbox.raw,
--- rejected) are kept as received: they could not be attributed to a removal.
+-- --- messages ---------------------------------------------------------------------------------
+-- The inbox and the outbox keep whole messages, whose bodies carry the same personal data, and
+-- the inbox keeps what went wrong with them: the bytes of a delivery that was not JSON (raw),
+-- the problems sent back in its Error message and the handler's last error, any of which can
+-- quote a name or a passport number. All of it is sealed (issue 6 section 2, NFR 0011):
+--
+-- - The key scope of a row (hublink.message_key_scope) is the envelope's removalId when it is a
+--   removal reference, so the removal's purge destroys the key with the rest of its data;
+--   otherwise the UTC day the row was stored, "messages <YYYY-MM-DD>": reference list
+--   announcements, Errors for input without a readable removalId, bytes that were not JSON
+--   (a garbled delivery cannot be attributed to a removal: a removalId read from it may be
+--   anybody's). One key per day, not per message: a busy day would otherwise write a key row
+--   per delivery, and the messages retention (74_crypto_retention.sql) deletes by age, so a
+--   day is the unit it can shred once every row of it is gone.
+-- - A BEFORE trigger moves the body into sealed_body, so "message" keeps only the envelope (the
+--   generated columns and indexes still work); raw, problems and last_error are sealed into
+--   "sealed" by the generic seal_personal_row trigger, only on rows that have any of them.
+--
+-- The worker reads whole messages through hublink.open_message (bgworker/inbox.c, outbox.c);
+-- people through the audited hublink.inbox_document / hublink.outbox_document /
+-- hublink.inbox_failure. Every trigger here is SECURITY DEFINER: the worker's role
+-- (hublink_worker) holds no key and no right on hublink.data_key.
 
-ALTER TABLE hublink.inbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
+CREATE FUNCTION hublink.message_key_scope(p_message jsonb, p_at timestamptz) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN p_message ->> 'removalId'
+                ELSE 'messages ' || pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END;
+COMMENT ON FUNCTION hublink.message_key_scope(jsonb, timestamptz) IS
+    'The data key sealing an inbox or outbox row: the envelope''s removalId when it is a removal '
+    'reference, else "messages <YYYY-MM-DD>", the UTC day p_at the row was stored.';
+
+ALTER TABLE hublink.inbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea, ADD COLUMN sealed bytea;
 COMMENT ON COLUMN hublink.inbox.key_scope IS
-    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
+    'The data key sealing the row (hublink.message_key_scope): the envelope''s removalId, or the day '
+    '"messages <YYYY-MM-DD>" when it names no removal. Set on insert, never changed.';
 COMMENT ON COLUMN hublink.inbox.sealed_body IS
-    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
-ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed
-    CHECK (message IS NULL OR NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
+    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
+COMMENT ON COLUMN hublink.inbox.sealed IS
+    'raw, problems and last_error as a JSON object, encrypted under key_scope''s data key; NULL when '
+    'the row has none. Read with hublink.inbox_failure(id) or hublink.unsealed(row), which audit.';
+ALTER TABLE hublink.inbox ALTER COLUMN sealed SET STORAGE EXTERNAL;
+ALTER TABLE hublink.inbox ADD CONSTRAINT inbox_body_sealed CHECK (message IS NULL OR NOT message ? 'body');
 ALTER TABLE hublink.outbox ADD COLUMN key_scope text, ADD COLUMN sealed_body bytea;
 COMMENT ON COLUMN hublink.outbox.key_scope IS
-    'The data key sealing the body: the envelope''s removalId (hublink.data_key); NULL when the message names no removal.';
+    'The data key sealing the body (hublink.message_key_scope): the envelope''s removalId, or the day '
+    '"messages <YYYY-MM-DD>" when it names no removal. Set on insert, never changed.';
 COMMENT ON COLUMN hublink.outbox.sealed_body IS
-    'The message''s body, encrypted under key_scope''s data key; "message" then holds the envelope only.';
+    'The message''s body, encrypted under key_scope''s data key; "message" holds the envelope only.';
 ALTER TABLE hublink.outbox ALTER COLUMN sealed_body SET STORAGE EXTERNAL;
-ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed
-    CHECK (NOT (message ? 'body' AND message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$'));
+ALTER TABLE hublink.outbox ADD CONSTRAINT outbox_body_sealed CHECK (NOT message ? 'body');
 
 CREATE FUNCTION hublink.seal_message_body() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF NEW.message ? 'body' AND NEW.message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN
-        NEW.key_scope := NEW.message ->> 'removalId';
+    IF TG_OP = 'UPDATE' AND OLD.key_scope IS NOT NULL THEN
+        NEW.key_scope := OLD.key_scope; -- what is sealed stays under the key it was sealed with
+    ELSIF TG_TABLE_NAME = 'inbox' THEN
+        NEW.key_scope := hublink.message_key_scope(NEW.message, NEW.processed_at);
+    ELSE
+        NEW.key_scope := hublink.message_key_scope(NEW.message, NEW.created_at);
+    END IF;
+    IF NEW.message ? 'body' THEN
         NEW.sealed_body := hublink.seal(NEW.key_scope, NEW.message -> 'body');
         NEW.message := NEW.message - 'body';
     END IF;
@@ -244,13 +302,47 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.seal_message_body() IS
-    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: seals the body of a '
-    'message naming a removal into sealed_body under its data key and keeps the envelope in "message".';
+    'BEFORE INSERT OR UPDATE trigger of hublink.inbox and hublink.outbox: sets key_scope on insert '
+    '(hublink.message_key_scope) and seals the message''s body into sealed_body under its data key, '
+    'keeping the envelope in "message". SECURITY DEFINER: the worker''s role holds no key.';
 REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+-- raw, problems and last_error: the generic seal (CHECK <column>_sealed, trigger
+-- seal_personal_data, so hublink.personal_data_column lists them sealed). It fires after
+-- seal_message_body (triggers fire in name order), which has set key_scope, and only on rows
+-- that carry one of them: an applied message, the worker's every insert, pays nothing for it.
+ALTER TABLE hublink.inbox ADD CONSTRAINT raw_sealed CHECK (raw IS NULL),
+                          ADD CONSTRAINT problems_sealed CHECK (problems IS NULL),
+                          ADD CONSTRAINT last_error_sealed CHECK (last_error IS NULL);
+CREATE TRIGGER seal_personal_data BEFORE INSERT OR UPDATE ON hublink.inbox
+    FOR EACH ROW WHEN (NEW.raw IS NOT NULL OR NEW.problems IS NOT NULL OR NEW.last_error IS NOT NULL)
+    EXECUTE FUNCTION hublink.seal_personal_row('raw', 'problems', 'last_error');
+INSERT INTO hublink.sealed_table VALUES ('hublink.inbox',
+    'SELECT hublink.message_key_scope($1 -> ''message'', ($1 ->> ''processed_at'')::timestamptz)',
+    'The message''s removal (removalId), else the day it was stored ("messages <YYYY-MM-DD>").');
+
+-- A retry that applies the message clears its error (the worker sets last_error = NULL, which
+-- on a sealed column keeps the sealed value): an applied row keeps no error text.
+CREATE FUNCTION hublink.inbox_applied_clears_error() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    NEW.sealed := NULL;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_applied_clears_error() IS
+    'BEFORE UPDATE trigger of hublink.inbox: a row that becomes applied drops its sealed error '
+    'details (the worker''s "last_error = NULL" cannot clear a sealed column).';
+REVOKE ALL ON FUNCTION hublink.inbox_applied_clears_error() FROM PUBLIC;
+CREATE TRIGGER inbox_applied_clears_error BEFORE UPDATE ON hublink.inbox
+    FOR EACH ROW WHEN (NEW.status = 'applied' AND OLD.status <> 'applied' AND OLD.sealed IS NOT NULL)
+    EXECUTE FUNCTION hublink.inbox_applied_clears_error();
 
 CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
     LANGUAGE sql VOLATILE SECURITY DEFINER
@@ -269,8 +361,9 @@ CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
 DECLARE
     o hublink.outbox;
 BEGIN
-    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.outbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
     SELECT * INTO o FROM hublink.outbox x WHERE x.id = p_id;
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
+    PERFORM hublink.require_key_scope_access(coalesce(o.key_scope, o.removal_id, ''));
     IF o.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',
             (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = o.key_scope),
@@ -281,7 +374,8 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.outbox_document(bigint) IS
-    'The whole message of outbox row p_id, its body decrypted; audited (action decrypt).';
+    'The whole message of outbox row p_id, its body decrypted; audited (action decrypt). Needs a '
+    'clearance for its removal; a message that named no removal, hublink_admin.';
 REVOKE ALL ON FUNCTION hublink.outbox_document(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.outbox_document(bigint) TO hublink_admin;
 
@@ -292,8 +386,9 @@ CREATE FUNCTION hublink.inbox_document(p_id bigint) RETURNS jsonb
 DECLARE
     i hublink.inbox;
 BEGIN
-    PERFORM hublink.require_removal_access((SELECT x.removal_id FROM hublink.inbox x WHERE x.id = p_id)); -- need-to-know, 90_access.sql
     SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
+    PERFORM hublink.require_key_scope_access(coalesce(i.key_scope, i.removal_id, ''));
     IF i.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',
             (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = i.key_scope),
@@ -304,6 +399,32 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.inbox_document(bigint) IS
-    'The whole message of inbox row p_id, its body decrypted; audited (action decrypt).';
+    'The whole message of inbox row p_id, its body decrypted (NULL for bytes that were not JSON: '
+    'see hublink.inbox_failure); audited (action decrypt). Needs a clearance for its removal; a '
+    'message that named no removal, hublink_admin.';
 REVOKE ALL ON FUNCTION hublink.inbox_document(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.inbox_document(bigint) TO hublink_admin;
+
+CREATE FUNCTION hublink.inbox_failure(p_id bigint, OUT raw bytea, OUT problems jsonb, OUT last_error text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    i hublink.inbox;
+BEGIN
+    SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    i := hublink.unsealed(i); -- checks the clearance (require_key_scope_access) and audits
+    raw := i.raw;
+    problems := i.problems;
+    last_error := i.last_error;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_failure(bigint) IS
+    'What went wrong with inbox row p_id, decrypted: the bytes of a delivery that was not JSON, the '
+    'problems of its Error message, the handler''s last error; audited (action decrypt, through '
+    'hublink.unsealed). Needs a clearance for its removal; a message that named no removal, hublink_admin.';
+REVOKE ALL ON FUNCTION hublink.inbox_failure(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.inbox_failure(bigint) TO hublink_admin;

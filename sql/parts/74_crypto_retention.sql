@@ -38,7 +38,8 @@ COMMENT ON TABLE hublink.purge_log IS
     'Every purge: which removal, which class, under which policy, when and what was removed '
     '(counts, never data). Also in the audit trail (action purge).';
 COMMENT ON COLUMN hublink.purge_log.purge_id IS 'Order of purges.';
-COMMENT ON COLUMN hublink.purge_log.removal_reference IS 'The removal purged.';
+COMMENT ON COLUMN hublink.purge_log.removal_reference IS
+    'The removal purged; for messages that named no removal, the day key destroyed ("messages <YYYY-MM-DD>").';
 COMMENT ON COLUMN hublink.purge_log.data_class IS 'The class purged (hublink.retention_policy).';
 COMMENT ON COLUMN hublink.purge_log.retain_days IS 'The policy''s period then; NULL for an erasure on direction.';
 COMMENT ON COLUMN hublink.purge_log.closed_at IS 'When the removal closed; NULL for an erasure of an open removal.';
@@ -163,8 +164,54 @@ COMMENT ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestam
     'hublink.purge_log. Internal.';
 REVOKE ALL ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestamptz, text) FROM PUBLIC;
 
-CREATE FUNCTION hublink.retention_purge() RETURNS timestamptz
+-- Messages that named no removal are sealed under the key of the UTC day they were stored,
+-- "messages <YYYY-MM-DD>" (hublink.message_key_scope, 73_crypto_seal.sql): deleted by age, and
+-- once the whole day is past the messages period and no row of it is left (an unsent outbox
+-- row keeps it), the day's key is destroyed: audited (purge) and logged like a removal's purge.
+CREATE FUNCTION hublink.purge_message_days(p_policy hublink.retention_policy) RETURNS integer
     LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cutoff constant timestamptz := pg_catalog.now() - pg_catalog.make_interval(days => p_policy.retain_days);
+    k      record;
+    n_in   bigint;
+    n_out  bigint;
+    n      integer := 0;
+BEGIN
+    DELETE FROM hublink.inbox i
+     WHERE (i.removal_id IS NULL OR i.key_scope LIKE 'messages %') AND i.processed_at <= cutoff;
+    DELETE FROM hublink.outbox o
+     WHERE (o.removal_id IS NULL OR o.key_scope LIKE 'messages %') AND o.sent_at IS NOT NULL
+       AND o.created_at <= cutoff;
+    FOR k IN SELECT d.key_scope, pg_catalog.substr(d.key_scope, 10)::date AS day
+               FROM hublink.data_key d
+              WHERE d.key_scope ~ '^messages [0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                AND (pg_catalog.substr(d.key_scope, 10)::date + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
+              ORDER BY 1 LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM hublink.inbox i WHERE i.key_scope = k.key_scope)
+                   OR EXISTS (SELECT FROM hublink.outbox o WHERE o.key_scope = k.key_scope);
+        PERFORM hublink.audit_note('purge', NULL,
+            pg_catalog.jsonb_build_object('key_scope', k.key_scope, 'data_class', p_policy.data_class,
+                                          'retain_days', p_policy.retain_days, 'reason', 'retention'));
+        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope;
+        INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
+        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, (k.day + 1)::timestamp AT TIME ZONE 'UTC',
+                'retention', '{"data_keys_destroyed": 1}');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_message_days(hublink.retention_policy) IS
+    'The messages retention of messages that named no removal: deletes them after the period, and '
+    'destroys the data key of each day ("messages <YYYY-MM-DD>") that is past the period and has no '
+    'row left, audited (purge) and logged (purge_log, the key scope as removal_reference). Returns '
+    'the number of day keys destroyed. Internal to hublink.retention_purge.';
+REVOKE ALL ON FUNCTION hublink.purge_message_days(hublink.retention_policy) FROM PUBLIC;
+
+CREATE FUNCTION hublink.retention_purge() RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -180,15 +227,11 @@ BEGIN
             PERFORM hublink.purge_class(c.removal_reference, p, c.closed_at, 'retention');
         END LOOP;
     END LOOP;
-    -- Messages that named no removal (announcements, some Errors): by age.
+    -- Messages that named no removal (announcements, some Errors, bytes that were not JSON):
+    -- by age, then their day keys.
     SELECT * INTO p FROM hublink.retention_policy x WHERE x.data_class = 'messages';
     IF FOUND THEN
-        DELETE FROM hublink.inbox i
-         WHERE i.removal_id IS NULL
-           AND i.processed_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
-        DELETE FROM hublink.outbox o
-         WHERE o.removal_id IS NULL AND o.sent_at IS NOT NULL
-           AND o.created_at + pg_catalog.make_interval(days => p.retain_days) <= pg_catalog.now();
+        PERFORM hublink.purge_message_days(p);
     END IF;
     RETURN NULL;
 END;
@@ -196,7 +239,9 @@ $$;
 COMMENT ON FUNCTION hublink.retention_purge() IS
     'The worker job retention_purge: applies hublink.retention_policy to every closed removal '
     'whose period has passed (each class once per removal, audited and logged), and deletes '
-    'messages that named no removal after the messages period.';
+    'messages that named no removal after the messages period, destroying their day keys '
+    '(hublink.purge_message_days). SECURITY DEFINER: it destroys data keys, which the worker''s '
+    'role may not touch.';
 REVOKE ALL ON FUNCTION hublink.retention_purge() FROM PUBLIC;
 
 INSERT INTO hublink.worker_job (job_name, job_function, run_every, description)

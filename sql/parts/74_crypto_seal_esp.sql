@@ -11,14 +11,29 @@
 --   provider's own policy (its employment records), not the Authority's retention_policy;
 --   hublink.esp_erase_escort destroys one escort's key when the provider says so.
 --
+-- - The sex a position asks for (esp_plan_position.gender), which is a returnee's sex when the
+--   position escorts that returnee: sealed under the plan's key, like the plan's returnees.
+--
 -- The engine reads them through the narrow SECURITY DEFINER accessors below, never whole rows:
--- hublink.esp_plan_returnees (amendments), hublink.esp_escort_sexes (matching, only when a
--- position asks for a sex) and hublink.esp_escort_identities (escortDetails sent to the Home
--- Office). Each call that decrypts writes one audit row (action decrypt).
+-- hublink.esp_plan_returnees (amendments), hublink.esp_plan_positions (matching and the
+-- escortPositions sent), hublink.esp_escort_sexes (matching, only when a position asks for a
+-- sex) and hublink.esp_escort_identities (escortDetails sent to the Home Office). Each call that
+-- decrypts writes one audit row (action decrypt).
 
 SELECT hublink.seal_personal_columns('hublink.esp_plan',
     'SELECT coalesce($1 ->> ''removal_ref'', ''esp plan '' || ($1 ->> ''plan_id''))',
     'The removal it was quoted for (removal_ref); a plan without a removal under "esp plan <plan_id>".');
+-- The sex a position asks for (esp_plan_position.gender) is the returnee's when the position
+-- escorts a returnee (same-sex escorts): sealed under the plan's key, so the removal's purge
+-- destroys it with the plan's returnees. Only positions that ask for a sex have anything to
+-- seal, so the trigger fires only for them (a WHEN clause): "sealed IS NOT NULL" tells the
+-- engine, without decrypting, that a plan needs escorts' sexes (which sex stays sealed).
+SELECT hublink.seal_personal_columns('hublink.esp_plan_position',
+    'SELECT pl.key_scope FROM hublink.esp_plan pl WHERE pl.plan_id = ($1 ->> ''plan_id'')::bigint',
+    'The key of its plan (esp_plan.key_scope): the removal, or "esp plan <plan_id>".');
+DROP TRIGGER seal_personal_data ON hublink.esp_plan_position;
+CREATE TRIGGER seal_personal_data BEFORE INSERT OR UPDATE ON hublink.esp_plan_position
+    FOR EACH ROW WHEN (NEW.gender IS NOT NULL) EXECUTE FUNCTION hublink.seal_personal_row('gender');
 SELECT hublink.seal_personal_columns('hublink.esp_escort',
     'SELECT ''escort '' || ($1 ->> ''escort_id'')',
     'The escort''s own key ("escort <escort_id>"): staff data, kept and erased by the provider''s policy.');
@@ -72,6 +87,40 @@ COMMENT ON FUNCTION hublink.esp_plan_returnees(bigint) IS
     'NULL when the plan is unknown or its removal was purged. Audited (decrypt). Revoked from '
     'PUBLIC: the engine runs as the extension owner.';
 REVOKE ALL ON FUNCTION hublink.esp_plan_returnees(bigint) FROM PUBLIC;
+
+CREATE FUNCTION hublink.esp_plan_positions(p_plan_id bigint) RETURNS SETOF hublink.esp_plan_position
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    scope text := (SELECT pl.key_scope FROM hublink.esp_plan pl WHERE pl.plan_id = p_plan_id);
+    k     bytea;
+BEGIN
+    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = p_plan_id AND p.sealed IS NOT NULL)
+       AND EXISTS (SELECT FROM hublink.data_key d WHERE d.key_scope = scope) THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = scope),
+            pg_catalog.jsonb_build_object('table', 'hublink.esp_plan_position', 'key_scope', scope,
+                                          'plan_id', p_plan_id, 'columns', '["gender"]'::jsonb));
+        k := hublink.data_key_for(scope, false); -- unwrapped once for every position of the plan
+    END IF;
+    RETURN QUERY
+    SELECT x.*
+      FROM hublink.esp_plan_position p
+     CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(p, CASE
+               WHEN p.sealed IS NULL OR k IS NULL THEN '{}'::jsonb
+               WHEN p.key_scope = scope THEN pg_catalog.convert_from(hublink.crypto_decrypt(p.sealed, k), 'UTF8')::jsonb
+               ELSE hublink.unseal(p.key_scope, p.sealed) END) x
+     WHERE p.plan_id = p_plan_id
+     ORDER BY p.escort_number;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_plan_positions(bigint) IS
+    'The positions of a plan with the sex each asks for decrypted (esp_plan_position.gender is '
+    'sealed), for matching (hublink.esp_fill_team, esp_change_escort) and the escortPositions sent '
+    'to the Hub (hublink.esp_plan_body); a purged plan''s positions read NULL (any sex). One audit '
+    'row (decrypt) per call that decrypts. Revoked from PUBLIC: the engine runs as the extension owner.';
+REVOKE ALL ON FUNCTION hublink.esp_plan_positions(bigint) FROM PUBLIC;
 
 CREATE FUNCTION hublink.esp_escort_sexes(p_escort_ids text[], p_removal_ref text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -335,6 +335,8 @@ BEGIN
         ('hublink.inbox_reject(text,jsonb,bytea,jsonb,timestamptz,text,timestamptz,boolean,jsonb)', 'hublink_worker'),
         ('hublink.inbox_defer(text,jsonb,text,timestamptz,text,timestamptz,boolean)', 'hublink_worker'),
         ('hublink.inbox_retry_failed(bigint,text)', 'hublink_worker'),
+        -- the sealed bodies it publishes (bgworker/outbox.c) and retries (bgworker/inbox.c)
+        ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),
         ('hublink.note_handler_rejection()', 'hublink_worker'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)

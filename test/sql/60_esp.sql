@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(81);
+SELECT plan(84);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -287,8 +287,8 @@ INSERT INTO hublink.esp_plan_position (plan_id, escort_number, role, gender, phy
 SELECT plan_id, n, 'ESCORT', g, ph, l, false FROM mp,
        (VALUES (1, 'F', 'STANDARD', '{en}'::text[]), (2, NULL, 'STANDARD', '{en,yy}'), (3, NULL, 'ENHANCED', '{en}'),
                (4, NULL, 'STANDARD', '{en,xx}')) v(n, g, ph, l);
-SELECT is((SELECT count(*)::int FROM hublink.esp_escort e, hublink.esp_plan_position p, mp
-            WHERE p.plan_id = mp.plan_id AND e.escort_id LIKE 'M-%'
+SELECT is((SELECT count(*)::int FROM hublink.esp_escort e, mp, hublink.esp_plan_positions(mp.plan_id) p
+            WHERE e.escort_id LIKE 'M-%'
               AND hublink.esp_eligible(p, e, hublink.esp_escort_sexes(ARRAY[e.escort_id], NULL) ->> e.escort_id)), 7,
           'fit: 1 {a, b}, 2 {a, c}, 3 {b, d}, 4 {c}');
 SELECT is((SELECT array_agg(t.escort_number || '=' || t.escort_id ORDER BY t.escort_number) FROM mp, hublink.esp_fill_team(mp.plan_id, '2026-04-01') t),
@@ -302,6 +302,15 @@ SELECT is((SELECT string_agg(DISTINCT coalesce(returnees::text, 'sealed') || ' '
           'sealed RMV-2026-000001', 'esp_plan.returnees is sealed under the removal''s data key (its purge destroys it)');
 SELECT is((SELECT key_scope FROM hublink.esp_plan, mp WHERE esp_plan.plan_id = mp.plan_id), 'esp plan ' || (SELECT plan_id FROM mp),
           'a plan without a removal has a scope of its own');
+SELECT is((SELECT count(*) FILTER (WHERE p.gender IS NULL AND p.key_scope = pl.key_scope) || '/' || count(*)
+             FROM hublink.esp_plan_position p JOIN hublink.esp_plan pl USING (plan_id) WHERE p.sealed IS NOT NULL),
+          (SELECT count(*) || '/' || count(*) FROM hublink.esp_plan_position WHERE sealed IS NOT NULL),
+          'the sex a position asks for is sealed under its plan''s key (the removal''s: its purge destroys it)');
+SELECT is((SELECT count(*)::int FROM hublink.esp_plan_position WHERE gender IS NOT NULL), 0,
+          'no position holds a sex in clear');
+SELECT is((SELECT string_agg(p.escort_number || '=' || coalesce(p.gender, '-'), ',' ORDER BY p.escort_number)
+             FROM mp, hublink.esp_plan_positions(mp.plan_id) p),
+          '1=F,2=-,3=-,4=-', 'hublink.esp_plan_positions reads them back for matching (audited)');
 SELECT is((SELECT count(*)::int FROM hublink.esp_escort e JOIN hublink.esp_escort_personal x USING (escort_id)
             WHERE e.gender IS NULL AND x.given_names IS NULL AND x.family_name IS NULL AND x.document_number IS NULL
               AND e.key_scope = 'escort ' || e.escort_id AND x.key_scope = e.key_scope),

@@ -8,7 +8,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(24);
+SELECT plan(33);
 
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION hublink_test.new_removal(passport text) RETURNS text LANGUAGE sql AS $$
@@ -93,6 +93,54 @@ SELECT is((SELECT count(*)::int FROM hublink.removal WHERE removal_reference = (
 SELECT is((SELECT string_agg(data_class || ' ' || reason, ', ' ORDER BY purge_id) FROM hublink.purge_log
             WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'r2')),
           'messages AUTH-DIR-0042, personal_data AUTH-DIR-0042, removal AUTH-DIR-0042', 'logged with the direction');
+
+-- Messages that named no removal (a delivery that was not JSON, an Error without removalId) are
+-- sealed under the key of the UTC day they were stored, and shredded with it by age.
+INSERT INTO hublink.inbox (queue, raw, status, problems, attempts, received_at, processed_at)
+VALUES ('escort-quote-request', convert_to('{"name": "Oldgarbledname", "passport": "P73RAWOLD', 'UTF8'), 'rejected',
+        '[{"instanceLocation": "", "keywordLocation": "", "error": "not valid JSON near P73RAWOLD"}]', 0,
+        now() - interval '100 days', now() - interval '100 days');
+INSERT INTO hublink.outbox (message_id, message_type, queue, message, created_at, sent_at)
+SELECT id, 'Error', 'escort-quote-request-error',
+       jsonb_build_object('messageId', id, 'messageType', 'Error', 'body', '{"problems": [{"error": "near P73RAWOLD"}]}'::jsonb),
+       now() - interval '100 days', now() - interval '100 days'
+  FROM (VALUES ('73-old-error-sent')) x(id);
+INSERT INTO hublink.outbox (message_id, message_type, queue, message, created_at)
+SELECT id, 'Error', 'escort-quote-request-error',
+       jsonb_build_object('messageId', id, 'messageType', 'Error', 'body', '{"problems": [{"error": "unsent"}]}'::jsonb),
+       now() - interval '101 days'
+  FROM (VALUES ('73-old-error-unsent')) x(id);
+INSERT INTO hublink_test.v VALUES
+    ('day', 'messages ' || to_char((now() - interval '100 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
+    ('day_unsent', 'messages ' || to_char((now() - interval '101 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD'));
+SELECT is((SELECT key_scope || ' ' || (raw IS NULL AND problems IS NULL AND sealed IS NOT NULL)
+             FROM hublink.inbox WHERE queue = 'escort-quote-request' AND message IS NULL),
+          (SELECT v FROM hublink_test.v WHERE k = 'day') || ' true',
+          'bytes that were not JSON and their problems are sealed under the key of the day they were stored');
+SELECT is((SELECT key_scope || ' ' || (NOT message ? 'body' AND sealed_body IS NOT NULL)
+             FROM hublink.outbox WHERE message_id = '73-old-error-sent'),
+          (SELECT v FROM hublink_test.v WHERE k = 'day') || ' true', 'so is the body of an Error that names no removal');
+INSERT INTO hublink_test.v
+SELECT 'day_sealed', encode(sealed, 'hex') FROM hublink.inbox WHERE queue = 'escort-quote-request' AND message IS NULL;
+SELECT hublink.retention_purge();
+SELECT is((SELECT count(*)::int FROM hublink.inbox WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'day'))
+          + (SELECT count(*)::int FROM hublink.outbox WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'day')), 0,
+          'after the messages period they are deleted');
+SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'day')), 0,
+          'and the day''s key is destroyed');
+SELECT throws_ok($$SELECT hublink.unseal((SELECT v FROM hublink_test.v WHERE k = 'day'),
+                                         decode((SELECT v FROM hublink_test.v WHERE k = 'day_sealed'), 'hex'))$$,
+                 'HL060', NULL, 'so a copy of the sealed bytes (dead tuple, WAL, backup) cannot be opened');
+SELECT is((SELECT reason || ' ' || data_class || ' ' || retain_days || ' ' || removed::text FROM hublink.purge_log
+            WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'day')),
+          'retention messages 90 {"data_keys_destroyed": 1}', 'logged under the day''s key scope');
+SELECT is((SELECT detail ->> 'data_class' FROM hublink.audit_log
+            WHERE action = 'purge' AND detail ->> 'key_scope' = (SELECT v FROM hublink_test.v WHERE k = 'day')),
+          'messages', 'and audited');
+SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE message_id = '73-old-error-unsent'), 1,
+          'an unsent message is kept past the period');
+SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'day_unsent')), 1,
+          'and so is its day''s key, which the worker needs to publish it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,7 +8,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 INSERT INTO hublink_test.v VALUES
@@ -31,6 +31,9 @@ SELECT 'r1', hublink.create_removal('CASE-74001', $$[
   "location": {"detentionCentreId": "HARMONDSWORTH_IRC"}, "risk": {"flags": []}}]$$,
  '2026-03-16', '2026-03-20', '{"description": "Warsaw, Poland", "country": "POL", "airportCode": "WAW"}');
 INSERT INTO hublink_test.v SELECT 'sealed', string_agg(encode(d.sealed, 'hex'), ',' ORDER BY d.travel_document_id) FROM hublink.travel_document d;
+-- Bytes that were not JSON: sealed under the key of the day (messages that name no removal).
+INSERT INTO hublink.inbox (queue, raw, status, problems, attempts, received_at)
+VALUES ('escort-quote-request', convert_to('{"name": "Rotatedgarble', 'UTF8'), 'rejected', '[{"error": "not JSON"}]', 0, now());
 INSERT INTO hublink_test.v SELECT 'keys', count(*)::text FROM hublink.data_key;
 
 SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE master_key_id <> hublink.crypto_key_id((hublink.master_keys())[1])), 0,
@@ -51,6 +54,8 @@ SELECT hublink_test.write_keys('new');
 SELECT is((SELECT d.document_number FROM hublink.returnee t, hublink.travel_documents_of(t.returnee_id) d
             WHERE t.ho_returnee_reference = 'HO-7400101'), 'P74ROTATE1',
           'with the old key gone from the file, the data still reads');
+SELECT is((SELECT convert_from(f.raw, 'UTF8') FROM hublink.inbox i, hublink.inbox_failure(i.id) f WHERE i.message IS NULL),
+          '{"name": "Rotatedgarble', 'so do the bytes of a rejected delivery, under the day''s key');
 SELECT is((SELECT string_agg(encode(d.sealed, 'hex'), ',' ORDER BY d.travel_document_id) FROM hublink.travel_document d),
           (SELECT v FROM hublink_test.v WHERE k = 'sealed'), 'the sealed data was not touched');
 SELECT ok((SELECT bool_and(detail::text NOT LIKE '%' || (SELECT v FROM hublink_test.v WHERE k = 'new') || '%'

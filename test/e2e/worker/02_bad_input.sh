@@ -30,14 +30,18 @@ for k in invalid-utf8 fails-schema unknown-type unknown-version wrong-queue over
 done
 check_eq "not-json: on escort-quote-request-error, without a messageId to name" "1" \
     "$(jq -r 'select(.body.failedMessageId == null and (.body.problems[0].error | test("not valid JSON"))) | .body.queue' "$B/errors" | grep -c escort-quote-request)"
+# The raw bytes and the problems are sealed (NFR 0011, docs/security-crypto.md): read back
+# through the audited hublink.inbox_failure; the columns themselves hold nothing in clear.
 for k in not-json invalid-utf8 oversize; do
-    check_eq "$k: stored as rejected with its problem, the raw bytes kept" "1" \
-        "$(sql "SELECT count(*) FROM hublink.inbox WHERE status = 'rejected' AND message IS NULL
-                AND raw IS NOT NULL AND problems::text LIKE '%not valid JSON%'
-                AND length(raw) = least($(stat -c %s "$B/$k"), 1048576)")"
+    check_eq "$k: stored as rejected with its problem, the raw bytes kept (sealed)" "1" \
+        "$(sql "SELECT count(*) FROM hublink.inbox i, hublink.inbox_failure(i.id) f
+                WHERE i.status = 'rejected' AND i.message IS NULL AND i.raw IS NULL AND i.problems IS NULL
+                AND f.raw IS NOT NULL AND f.problems::text LIKE '%not valid JSON%'
+                AND length(f.raw) = least($(stat -c %s "$B/$k"), 1048576)")"
 done
 check_eq "fails-schema: one problem per schema violation" "t" \
-    "$(sql "SELECT jsonb_array_length(problems) > 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000102'")"
+    "$(sql "SELECT jsonb_array_length(f.problems) > 1 FROM hublink.inbox i, hublink.inbox_failure(i.id) f
+            WHERE i.removal_id = 'RMV-2026-000102'")"
 check_eq "all bad input stored rejected, no handler effects" "${#kinds[@]}|0" \
     "$(sql "SELECT count(*) FILTER (WHERE status = 'rejected'),
                    (SELECT count(*) FROM hublink.outbox WHERE message_type <> 'Error')

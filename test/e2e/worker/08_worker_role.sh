@@ -75,10 +75,12 @@ sql "REVOKE EXECUTE ON FUNCTION public.whoami(jsonb) FROM hublink_worker, PUBLIC
 gen 1 2 | hub publish escort-quote-request 2>/dev/null
 check "without EXECUTE on the handler the message is not applied, but rejected after its retries" \
     wait_for 30 "SELECT status = 'rejected' AND attempts > 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000002'"
-note "last_error: $(sql "SELECT last_error FROM hublink.inbox WHERE removal_id = 'RMV-2026-000002'")"
+# The error text is sealed (it may quote the message); hublink.inbox_failure opens it, audited.
+FAILURE="SELECT f.last_error FROM hublink.inbox i, hublink.inbox_failure(i.id) f WHERE i.removal_id = 'RMV-2026-000002'"
+note "last_error: $(sql "$FAILURE")"
 check "with the reason: permission denied to run the handler" \
     wait_for 10 "SELECT last_error LIKE 'permission denied to run handler public.whoami(%) for message type _EscortQuoteRequest_'
-                 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000002'"
+                 FROM ($FAILURE) x"
 check_eq "and nothing the handler would have written" "0" \
     "$(sql "SELECT count(*) FROM public.worker_identity WHERE removal = 'RMV-2026-000002'")"
 check "its Error message goes to escort-quote-request-error" \
