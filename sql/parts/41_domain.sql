@@ -56,7 +56,8 @@ COMMENT ON COLUMN hublink.removal.latest_leave_date IS 'Last date the returnees 
 COMMENT ON COLUMN hublink.removal.exclusion_dates IS 'Dates in the range that cannot be used.';
 COMMENT ON COLUMN hublink.removal.destination IS 'Where the returnees go (4.3 Destination), as in the messages.';
 COMMENT ON COLUMN hublink.removal.constraints IS 'TIG constraints for the travel quote request (4.3).';
-COMMENT ON COLUMN hublink.removal.notes IS 'Free text passed to the providers.';
+COMMENT ON COLUMN hublink.removal.notes IS
+    'PERSONAL DATA: free text passed to the providers (it can name people or places). Sealed (73_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.removal.state IS
     'State of the removal machine; tracked by the Hub only (NULL at a provider).';
 COMMENT ON COLUMN hublink.removal.escort_state IS
@@ -82,7 +83,8 @@ COMMENT ON COLUMN hublink.returnee.returnee_id IS 'Internal key.';
 COMMENT ON COLUMN hublink.returnee.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.returnee.ho_returnee_reference IS 'Home Office returnee reference (HO returnee ID).';
 COMMENT ON COLUMN hublink.returnee.location IS
-    'Where the returnee is likely to be at departure (detention centre, prison, address), as in the messages.';
+    'PERSONAL DATA: where the returnee is likely to be at departure (detention centre, prison, '
+    'address), as in the messages. Sealed (73_crypto_seal.sql).';
 CREATE INDEX returnee_reference ON hublink.returnee (ho_returnee_reference);
 
 CREATE TABLE hublink.returnee_personal (

@@ -269,7 +269,7 @@ BEGIN
                     'personalDetails', hublink.returnee_details_json(t, p),
                     'escortRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
                         'flags', to_jsonb(coalesce(a.flags, '{}')), 'notes', a.notes)),
-                    'location', t.location) ORDER BY t.returnee_id)
+                    'location', (hublink.unsealed(t)).location) ORDER BY t.returnee_id)
                   FROM hublink.returnee t
                  CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
                   LEFT JOIN LATERAL hublink.risk_assessment_of(t.returnee_id, 'esp') a ON true
@@ -280,7 +280,7 @@ BEGIN
                                         'latestLeaveDate', r.latest_leave_date,
                                         'exclusionDates', to_jsonb(r.exclusion_dates)),
             'destination', r.destination,
-            'notes', r.notes)));
+            'notes', (hublink.unsealed(r)).notes)));
 END;
 $$;
 COMMENT ON FUNCTION hublink.request_escort_quotes(text) IS
@@ -325,7 +325,7 @@ BEGIN
                           FROM hublink.travel_documents_of(t.returnee_id) d), '[]'),
                     'travelRiskAssessment', jsonb_strip_nulls(jsonb_build_object(
                         'flags', to_jsonb(coalesce(a.flags, '{}')), 'escortsRequired', a.escorts_required)),
-                    'location', t.location) ORDER BY t.returnee_id)
+                    'location', (hublink.unsealed(t)).location) ORDER BY t.returnee_id)
                   FROM hublink.returnee t
                  CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
                   LEFT JOIN LATERAL hublink.risk_assessment_of(t.returnee_id, 'tsp') a ON true
@@ -337,7 +337,7 @@ BEGIN
             'departureAirports', to_jsonb(departure_airports),
             'destination', r.destination,
             'constraints', coalesce(r.constraints, '{"refundableOnly": false}'),
-            'notes', r.notes)));
+            'notes', (hublink.unsealed(r)).notes)));
 END;
 $$;
 COMMENT ON FUNCTION hublink.request_travel_quotes(text, text[]) IS

@@ -170,6 +170,20 @@ COMMENT ON FUNCTION hublink.require_key_scope_access(text) IS
     'no removal ("messages <date>") the owner, superusers, the worker and hublink_admin members.';
 REVOKE ALL ON FUNCTION hublink.require_key_scope_access(text) FROM PUBLIC;
 
+-- The removal's free-text notes and the returnees' locations: sealed only on rows that have one
+-- (a WHEN clause), so the state machine's many updates of hublink.removal pay nothing.
+SELECT hublink.seal_personal_columns('hublink.removal', 'SELECT $1 ->> ''removal_reference''',
+    'The removal itself (removal_reference).');
+DROP TRIGGER seal_personal_data ON hublink.removal;
+CREATE TRIGGER seal_personal_data BEFORE INSERT OR UPDATE ON hublink.removal
+    FOR EACH ROW WHEN (NEW.notes IS NOT NULL) EXECUTE FUNCTION hublink.seal_personal_row('notes');
+SELECT hublink.seal_personal_columns('hublink.returnee',
+    'SELECT r.removal_reference FROM hublink.removal r WHERE r.removal_id = ($1 ->> ''removal_id'')::bigint',
+    'Through hublink.removal.');
+DROP TRIGGER seal_personal_data ON hublink.returnee;
+CREATE TRIGGER seal_personal_data BEFORE INSERT OR UPDATE ON hublink.returnee
+    FOR EACH ROW WHEN (NEW.location IS NOT NULL) EXECUTE FUNCTION hublink.seal_personal_row('location');
+
 -- The authorised read.
 CREATE FUNCTION hublink.unsealed(p_row anyelement) RETURNS anyelement
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER

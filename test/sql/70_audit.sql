@@ -50,10 +50,10 @@ SELECT ok((SELECT at BETWEEN now() AND clock_timestamp() FROM hublink.audit_log 
 
 -- update as another role --------------------------------------------------------------------
 SET ROLE audit_test_clerk;
-UPDATE hublink.removal SET notes = 'second' WHERE removal_id = (SELECT removal_id FROM t_removal);
+UPDATE hublink.removal SET case_reference = 'CASE-SECOND' WHERE removal_id = (SELECT removal_id FROM t_removal);
 RESET ROLE;
 SELECT is((SELECT changed_columns FROM hublink.audit_log WHERE table_name = 'hublink.removal' AND action = 'update'
-            AND removal_id = (SELECT removal_id FROM t_removal)), '{notes}'::text[], 'an update names the changed columns');
+            AND removal_id = (SELECT removal_id FROM t_removal)), '{case_reference}'::text[], 'an update names the changed columns');
 SELECT is((SELECT role_name || '/' || session_user_name FROM hublink.audit_log WHERE table_name = 'hublink.removal'
             AND action = 'update' AND removal_id = (SELECT removal_id FROM t_removal)),
           'audit_test_clerk/' || session_user, 'who: SET ROLE is recorded as the role, the login as the session user');
