@@ -184,10 +184,27 @@ BEGIN
     DELETE FROM hublink.outbox o
      WHERE (o.removal_id IS NULL OR o.key_scope LIKE 'messages %') AND o.sent_at IS NOT NULL
        AND o.created_at <= cutoff;
-    FOR k IN SELECT d.key_scope, pg_catalog.substr(d.key_scope, 10)::date AS day
-               FROM hublink.data_key d
-              WHERE d.key_scope ~ '^messages [0-9]{4}-[0-9]{2}-[0-9]{2}$'
-                AND (pg_catalog.substr(d.key_scope, 10)::date + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
+    -- Messages that named a removal reference no removal here has (rejected as unknown): sealed
+    -- under that reference's key, which no removal's purge reaches; by age too.
+    DELETE FROM hublink.inbox i
+     WHERE i.key_scope ~ '^RMV-' AND i.processed_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = i.key_scope);
+    DELETE FROM hublink.outbox o
+     WHERE o.key_scope ~ '^RMV-' AND o.sent_at IS NOT NULL AND o.created_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = o.key_scope);
+    -- The keys: each day's once the day is past the period, each orphan reference's once it was
+    -- made before the cutoff; and only when no row of theirs is left.
+    FOR k IN SELECT x.key_scope, x.ended AS day_end
+               FROM (SELECT d.key_scope,
+                            (pg_catalog.substr(d.key_scope, 10)::date + 1)::timestamp AT TIME ZONE 'UTC' AS ended
+                       FROM hublink.data_key d
+                      WHERE d.key_scope ~ '^messages [0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                     UNION ALL
+                     SELECT d.key_scope, d.created_at
+                       FROM hublink.data_key d
+                      WHERE d.key_scope ~ '^RMV-'
+                        AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = d.key_scope)) x
+              WHERE x.ended <= cutoff
               ORDER BY 1 LOOP
         CONTINUE WHEN EXISTS (SELECT FROM hublink.inbox i WHERE i.key_scope = k.key_scope)
                    OR EXISTS (SELECT FROM hublink.outbox o WHERE o.key_scope = k.key_scope);
@@ -196,7 +213,7 @@ BEGIN
                                           'retain_days', p_policy.retain_days, 'reason', 'retention'));
         DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope;
         INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
-        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, (k.day + 1)::timestamp AT TIME ZONE 'UTC',
+        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end,
                 'retention', '{"data_keys_destroyed": 1}');
         n := n + 1;
     END LOOP;
@@ -204,10 +221,11 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_message_days(hublink.retention_policy) IS
-    'The messages retention of messages that named no removal: deletes them after the period, and '
-    'destroys the data key of each day ("messages <YYYY-MM-DD>") that is past the period and has no '
-    'row left, audited (purge) and logged (purge_log, the key scope as removal_reference). Returns '
-    'the number of day keys destroyed. Internal to hublink.retention_purge.';
+    'The messages retention of messages that named no removal, or a removal reference no removal '
+    'here has (rejected as unknown): deletes them after the period, and destroys the data key of '
+    'each day ("messages <YYYY-MM-DD>") past the period and of each such reference made before it, '
+    'once no row of it is left, audited (purge) and logged (purge_log, the key scope as '
+    'removal_reference). Returns the number of keys destroyed. Internal to hublink.retention_purge.';
 REVOKE ALL ON FUNCTION hublink.purge_message_days(hublink.retention_policy) FROM PUBLIC;
 
 CREATE FUNCTION hublink.retention_purge() RETURNS timestamptz

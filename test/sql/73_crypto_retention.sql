@@ -8,7 +8,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(33);
+SELECT plan(38);
 
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION hublink_test.new_removal(passport text) RETURNS text LANGUAGE sql AS $$
@@ -141,6 +141,31 @@ SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE message_id = '73-old-e
           'an unsent message is kept past the period');
 SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'day_unsent')), 1,
           'and so is its day''s key, which the worker needs to publish it');
+
+
+-- A message naming a removal reference no removal here has (rejected as unknown) is sealed under
+-- that reference's key, which no removal's purge would reach: the messages period does.
+INSERT INTO hublink.inbox (queue, message, status, problems, attempts, received_at, processed_at)
+SELECT 'escort-quote-request',
+       jsonb_build_object('messageId', id, 'messageType', 'EscortQuoteRequest', 'removalId', ref,
+                          'body', '{"name": "Orphanname P73ORPHAN"}'::jsonb),
+       'rejected', '[{"instanceLocation": "/removalId", "keywordLocation": "", "error": "unknown removal"}]', 0,
+       now() - age, now() - age
+  FROM (VALUES ('73-orphan-old', 'RMV-2099-000073', interval '100 days'),
+               ('73-orphan-new', 'RMV-2099-000074', interval '1 day')) x(id, ref, age);
+UPDATE hublink.data_key SET created_at = now() - interval '100 days' WHERE key_scope = 'RMV-2099-000073';
+SELECT is((SELECT key_scope || ' ' || (NOT message ? 'body') FROM hublink.inbox WHERE message_id = '73-orphan-old'),
+          'RMV-2099-000073 true', 'a message naming an unknown removal is sealed under that reference''s key');
+SELECT hublink.retention_purge();
+SELECT is((SELECT count(*)::int FROM hublink.inbox WHERE message_id = '73-orphan-old'), 0,
+          'after the messages period it is deleted, though no removal closed');
+SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = 'RMV-2099-000073'), 0,
+          'and the orphan reference''s key is destroyed');
+SELECT is((SELECT reason || ' ' || data_class FROM hublink.purge_log WHERE removal_reference = 'RMV-2099-000073'),
+          'retention messages', 'logged under the reference');
+SELECT is((SELECT count(*)::int FROM hublink.inbox i JOIN hublink.data_key d USING (key_scope)
+            WHERE i.message_id = '73-orphan-new'), 1,
+          'a recent one keeps its row and its key');
 
 SELECT * FROM finish();
 ROLLBACK;
