@@ -368,25 +368,42 @@ COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
     'that publishes or retries it; not audited (transport, not a reader). Revoked from PUBLIC.';
 REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
 
-CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
+-- One audited opener for both message logs: they share the columns it reads.
+CREATE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    o hublink.outbox;
+    m record;
 BEGIN
-    SELECT * INTO o FROM hublink.outbox x WHERE x.id = p_id;
-    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
-    PERFORM hublink.require_key_scope_access(coalesce(o.key_scope, o.removal_id, ''));
-    IF o.sealed_body IS NOT NULL THEN
-        PERFORM hublink.audit_note('decrypt',
-            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = o.key_scope),
-            pg_catalog.jsonb_build_object('table', 'hublink.outbox', 'key_scope', o.key_scope,
-                                          'message_id', o.message_id, 'message_type', o.message_type));
+    IF p_log NOT IN ('hublink.inbox'::regclass, 'hublink.outbox'::regclass) THEN
+        RAISE EXCEPTION '% is not a message log', p_log
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use hublink.inbox or hublink.outbox.';
     END IF;
-    RETURN hublink.open_message(o.message, o.key_scope, o.sealed_body);
+    EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
+                   'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
+    PERFORM hublink.require_key_scope_access(coalesce(m.key_scope, m.removal_id, ''));
+    IF m.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),
+            pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
+                                          'message_id', m.message_id, 'message_type', m.message_type));
+    END IF;
+    RETURN hublink.open_message(m.message, m.key_scope, m.sealed_body);
 END;
 $$;
+COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS
+    'The whole message of row p_id of the inbox or the outbox, its body decrypted; audited (action '
+    'decrypt) when it had a sealed body. Checks the clearance for its removal (a message that named '
+    'no removal: hublink_admin). Behind hublink.inbox_document and hublink.outbox_document.';
+REVOKE ALL ON FUNCTION hublink.message_document(regclass, bigint) FROM PUBLIC;
+
+CREATE FUNCTION hublink.outbox_document(p_id bigint) RETURNS jsonb
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.message_document('hublink.outbox', p_id);
 COMMENT ON FUNCTION hublink.outbox_document(bigint) IS
     'The whole message of outbox row p_id, its body decrypted; audited (action decrypt). Needs a '
     'clearance for its removal; a message that named no removal, hublink_admin.';
@@ -394,24 +411,9 @@ REVOKE ALL ON FUNCTION hublink.outbox_document(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.outbox_document(bigint) TO hublink_admin;
 
 CREATE FUNCTION hublink.inbox_document(p_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    i hublink.inbox;
-BEGIN
-    SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
-    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
-    PERFORM hublink.require_key_scope_access(coalesce(i.key_scope, i.removal_id, ''));
-    IF i.sealed_body IS NOT NULL THEN
-        PERFORM hublink.audit_note('decrypt',
-            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = i.key_scope),
-            pg_catalog.jsonb_build_object('table', 'hublink.inbox', 'key_scope', i.key_scope,
-                                          'message_id', i.message_id, 'message_type', i.message_type));
-    END IF;
-    RETURN hublink.open_message(i.message, i.key_scope, i.sealed_body);
-END;
-$$;
+    RETURN hublink.message_document('hublink.inbox', p_id);
 COMMENT ON FUNCTION hublink.inbox_document(bigint) IS
     'The whole message of inbox row p_id, its body decrypted (NULL for bytes that were not JSON: '
     'see hublink.inbox_failure); audited (action decrypt). Needs a clearance for its removal; a '
