@@ -81,17 +81,53 @@ COMMENT ON COLUMN hublink.rollup_mi_volume_day.lead_time_band IS 'As hublink.mi_
 COMMENT ON COLUMN hublink.rollup_mi_volume_day.count IS 'How many that day.';
 CREATE INDEX rollup_mi_volume_day_day ON hublink.rollup_mi_volume_day (day);
 
+CREATE TABLE hublink.rollup_mi_volume_period (
+    granularity    text NOT NULL,
+    period_start   date NOT NULL,
+    measure        text NOT NULL,
+    booking        text,
+    reason_code    text,
+    lead_time_band text,
+    count          bigint NOT NULL
+);
+COMMENT ON TABLE hublink.rollup_mi_volume_period IS
+    'hublink.mi_volume folded per period longer than a day (weeks, months: hublink.rollup_mi_granularity), '
+    'for the periods whose every day is folded: the sums of hublink.rollup_mi_volume_day.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.granularity IS 'As hublink.mi_volume.granularity.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.period_start IS 'As hublink.mi_volume.period_start.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.measure IS 'As hublink.mi_volume.measure.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.booking IS 'As hublink.mi_volume.booking.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.reason_code IS 'As hublink.mi_volume.reason_code.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.lead_time_band IS 'As hublink.mi_volume.lead_time_band.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_period.count IS 'How many in the period.';
+CREATE INDEX rollup_mi_volume_period_start ON hublink.rollup_mi_volume_period (granularity, period_start);
+
 -- --- the reporting window: what is folded, and what the views compute live --------------------
+-- A field of a day or less gives every day a period of its own, dated the day (the date of a
+-- finer period is its day's): mi_volume's rows for it are the day's rows. Longer ones are
+-- summed. The probe is a mid-week, mid-month afternoon: it truncates to its own day only for
+-- fields of a day or less.
+CREATE VIEW hublink.rollup_mi_granularity AS
+SELECT g.granularity,
+       date_trunc(g.granularity, timestamp '2001-02-14 12:00') >= timestamp '2001-02-14' AS daily
+  FROM hublink.report_granularity g;
+COMMENT ON VIEW hublink.rollup_mi_granularity IS
+    'The periods of hublink.mi_volume (hublink.report_granularity), and whether each is a day or less.';
+COMMENT ON COLUMN hublink.rollup_mi_granularity.granularity IS 'The date_trunc field.';
+COMMENT ON COLUMN hublink.rollup_mi_granularity.daily IS 'True for a day or less: the period of an event is its day.';
+
 -- The configuration the folded figures depend on besides the time zone.
 CREATE VIEW hublink.rollup_mi_config AS
 SELECT c.time_zone,
-       (SELECT string_agg(l::text, ';' ORDER BY l.band) FROM hublink.lead_time_band l) AS config
+       (SELECT string_agg(l::text, ';' ORDER BY l.band) FROM hublink.lead_time_band l)
+       || ' ' || (SELECT string_agg(g.granularity, ';' ORDER BY g.granularity) FROM hublink.report_granularity g)
+       AS config
   FROM hublink.reporting_config c;
 COMMENT ON VIEW hublink.rollup_mi_config IS
-    'The configuration the MI rollup depends on now: the reporting time zone and the lead-time '
-    'bands (as text).';
+    'The configuration the MI rollup depends on now: the reporting time zone, the lead-time '
+    'bands and the granularities (as text).';
 COMMENT ON COLUMN hublink.rollup_mi_config.time_zone IS 'hublink.reporting_config.time_zone.';
-COMMENT ON COLUMN hublink.rollup_mi_config.config IS 'The lead-time bands, as text.';
+COMMENT ON COLUMN hublink.rollup_mi_config.config IS 'The lead-time bands and the granularities, as text.';
 
 CREATE VIEW hublink.rollup_mi_window AS
 SELECT c.time_zone,

@@ -281,6 +281,9 @@ COMMENT ON COLUMN hublink.rollup_mi_volume_live.reason_code IS 'As hublink.mi_vo
 COMMENT ON COLUMN hublink.rollup_mi_volume_live.lead_time_band IS 'As hublink.mi_volume.lead_time_band.';
 COMMENT ON COLUMN hublink.rollup_mi_volume_live.count IS 'How many that day.';
 
+-- Days: the folded days' rows and the live days'. Longer periods: the folded periods' rows
+-- (every day folded, none dirty), and the sums of the days of the other periods (the one the
+-- watermark is in, those after it, those with a dirty day).
 CREATE VIEW hublink.mi_volume AS
 WITH day_count AS (
     SELECT r.day, r.measure, r.booking, r.reason_code, r.lead_time_band, r.count
@@ -290,25 +293,33 @@ WITH day_count AS (
     UNION ALL
     SELECT v.day, v.measure, v.booking, v.reason_code, v.lead_time_band, v.count
       FROM hublink.rollup_mi_volume_live v
-), granularity AS (
-    -- A field of a day or less gives every day a period of its own, dated the day (the date of
-    -- a finer period is its day's), so its rows are the day's rows: only coarser fields are
-    -- summed. The probe is a mid-week, mid-month afternoon: it truncates to its own day only
-    -- for such fields.
-    SELECT g.granularity,
-           date_trunc(g.granularity, timestamp '2001-02-14 12:00') >= timestamp '2001-02-14' AS daily
-      FROM hublink.report_granularity g
+), longer AS (
+    -- per longer granularity: the first period not wholly folded (NULL: none is)
+    SELECT g.granularity, date_trunc(g.granularity, w.folded_until::timestamp)::date AS folded_until
+      FROM hublink.rollup_mi_granularity g CROSS JOIN hublink.rollup_mi_window w
+     WHERE NOT g.daily
+), dirty_period AS (
+    SELECT DISTINCT g.granularity, date_trunc(g.granularity, d.day::timestamp)::date AS period_start
+      FROM longer g CROSS JOIN hublink.rollup_mi_live_day d
 )
 SELECT g.granularity, x.day AS period_start, x.measure, x.booking, x.reason_code, x.lead_time_band, x.count
-  FROM day_count x CROSS JOIN granularity g
+  FROM hublink.rollup_mi_granularity g CROSS JOIN day_count x
  WHERE g.daily
+UNION ALL
+SELECT p.granularity, p.period_start, p.measure, p.booking, p.reason_code, p.lead_time_band, p.count
+  FROM longer g
+  JOIN hublink.rollup_mi_volume_period p ON p.granularity = g.granularity AND p.period_start < g.folded_until
+ WHERE NOT EXISTS (SELECT FROM dirty_period y WHERE y.granularity = p.granularity AND y.period_start = p.period_start)
 UNION ALL
 SELECT g.granularity,
        (date_trunc(g.granularity, x.day::timestamp))::date AS period_start,
        x.measure, x.booking, x.reason_code, x.lead_time_band,
        sum(x.count)::bigint AS count
-  FROM day_count x CROSS JOIN granularity g
- WHERE NOT g.daily
+  FROM longer g CROSS JOIN day_count x
+ WHERE g.folded_until IS NULL OR x.day IS NULL OR x.day >= g.folded_until
+    OR EXISTS (SELECT FROM dirty_period y
+                WHERE y.granularity = g.granularity
+                  AND y.period_start = date_trunc(g.granularity, x.day::timestamp)::date)
  GROUP BY 1, 2, 3, 4, 5, 6;
 COMMENT ON VIEW hublink.mi_volume IS
     'Volumes per day, ISO week and month: removal requests, quote requests, quotes, no-quote '

@@ -158,6 +158,7 @@ BEGIN
     IF s.time_zone IS DISTINCT FROM c.time_zone OR s.config IS DISTINCT FROM c.config THEN
         -- first run, a changed configuration or a reset: start again from nothing
         DELETE FROM hublink.rollup_mi_volume_day;
+        DELETE FROM hublink.rollup_mi_volume_period;
         FOR t IN SELECT x.oid::regclass AS rel FROM pg_catalog.pg_class x
                   WHERE x.relnamespace = 'hublink'::regnamespace AND x.relkind = 'r'
                     AND x.relname ~ '^rollup_mi_.*_month$' LOOP
@@ -190,6 +191,29 @@ BEGIN
       FROM hublink.rollup_mi_volume_live v
      WHERE v.day IN (SELECT d.day FROM hublink.rollup_mi_dirty_day d WHERE d.claimed AND d.day < old_until)
         OR (v.day >= old_until AND v.day < new_until);
+    -- the longer periods wholly folded now that have a day folded in this run: sums of their days
+    WITH fold AS (
+        SELECT g.granularity, date_trunc(g.granularity, old_until::timestamp)::date AS from_start,
+               date_trunc(g.granularity, new_until::timestamp)::date AS until
+          FROM hublink.rollup_mi_granularity g WHERE NOT g.daily
+    ), period AS (
+        SELECT f.granularity, f.from_start, f.until, date_trunc(f.granularity, d.day::timestamp)::date AS period_start
+          FROM fold f CROSS JOIN hublink.rollup_mi_dirty_day d WHERE d.claimed
+    ), gone AS (
+        DELETE FROM hublink.rollup_mi_volume_period p USING fold f
+         WHERE p.granularity = f.granularity AND p.period_start < f.until
+           AND (p.period_start >= f.from_start
+                OR p.period_start IN (SELECT x.period_start FROM period x WHERE x.granularity = f.granularity))
+    )
+    INSERT INTO hublink.rollup_mi_volume_period
+    SELECT f.granularity, date_trunc(f.granularity, r.day::timestamp)::date, r.measure, r.booking, r.reason_code,
+           r.lead_time_band, sum(r.count)
+      FROM fold f CROSS JOIN hublink.rollup_mi_volume_day r
+     WHERE date_trunc(f.granularity, r.day::timestamp)::date < f.until
+       AND (date_trunc(f.granularity, r.day::timestamp)::date >= f.from_start
+            OR date_trunc(f.granularity, r.day::timestamp)::date
+               IN (SELECT x.period_start FROM period x WHERE x.granularity = f.granularity))
+     GROUP BY 1, 2, 3, 4, 5, 6;
 
     -- Whole months only: those before the new watermark's month that are new or had a dirty day.
     old_months := coalesce(date_trunc('month', old_until::timestamp)::date, '-infinity');
@@ -216,7 +240,8 @@ BEGIN
     -- The views' plans depend on these small tables' sizes (a stale estimate of thousands of
     -- dirty days would make them plan, and JIT-compile, for a full live computation).
     IF new_until IS DISTINCT FROM s.folded_until THEN
-        ANALYZE hublink.rollup_mi_state, hublink.rollup_mi_dirty_day, hublink.rollup_mi_volume_day;
+        ANALYZE hublink.rollup_mi_state, hublink.rollup_mi_dirty_day, hublink.rollup_mi_volume_day,
+                hublink.rollup_mi_volume_period;
     END IF;
     RETURN NULL;
 END;
@@ -251,6 +276,7 @@ INSERT INTO hublink.audit_exclusion VALUES
     ('rollup_mi_state', 'MI rollup bookkeeping, rewritten at every run of the job mi_rollup.'),
     ('rollup_mi_dirty_day', 'MI rollup bookkeeping: days marked by triggers and cleared by the job.'),
     ('rollup_mi_volume_day', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_volume_period', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
     ('rollup_mi_end_to_end_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
     ('rollup_mi_money_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
     ('rollup_mi_removal_outcome_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),

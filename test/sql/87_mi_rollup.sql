@@ -45,6 +45,7 @@ SELECT is((SELECT folded_until FROM hublink.rollup_mi_state),
           (now() AT TIME ZONE (SELECT time_zone FROM hublink.reporting_config))::date,
           'the fold reaches today (every day before it has ended)');
 SELECT ok((SELECT count(*) FROM hublink.rollup_mi_volume_day) > 0
+          AND (SELECT count(*) FROM hublink.rollup_mi_volume_period) > 0
           AND (SELECT count(*) FROM hublink.rollup_mi_money_month) > 0
           AND (SELECT count(*) FROM hublink.rollup_mi_end_to_end_month) > 0,
           'the rollup holds the scenario''s days and months');
