@@ -20,7 +20,9 @@ COMMENT ON COLUMN hublink.rollup_mi_source.removal_expr IS 'The removal whose ot
 COMMENT ON COLUMN hublink.rollup_mi_source.instants_expr IS 'The instants of the row that decide a period (a timestamptz[]).';
 INSERT INTO hublink.rollup_mi_source VALUES
     ('hublink.removal', 'NULL::bigint', 'ARRAY[t.created_at]'),
-    ('hublink.state_transition', 't.removal_id', 'ARRAY[t.at]'),
+    -- the removal machine's transitions decide outcomes and end-to-end times; the others only
+    -- count on their own day (quote requests)
+    ('hublink.state_transition', 'CASE WHEN t.machine = ''removal'' THEN t.removal_id END', 'ARRAY[t.at]'),
     ('hublink.escort_quote_response', 'NULL::bigint', 'ARRAY[t.received_at]'),
     ('hublink.travel_quote_response', 'NULL::bigint', 'ARRAY[t.received_at]'),
     ('hublink.escort_quote', 't.removal_id',
@@ -60,41 +62,6 @@ COMMENT ON VIEW hublink.rollup_mi_removal_instant IS
 COMMENT ON COLUMN hublink.rollup_mi_removal_instant.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.rollup_mi_removal_instant.at IS 'The instant.';
 
--- A statement trigger: marks the ended days the changed rows touch (only ended days: the days
--- not ended yet are not folded, and the job folds a day only when every transaction that wrote
--- before its end has ended, hublink.rollup_mi_fold). Marks are plain inserts, never waits.
-CREATE FUNCTION hublink.rollup_mi_mark() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    tz    text := (SELECT c.time_zone FROM hublink.reporting_config c);
-    today date := (clock_timestamp() AT TIME ZONE tz)::date;
-    rel   text;
-    ids   bigint[];
-BEGIN
-    FOREACH rel IN ARRAY CASE TG_OP WHEN 'INSERT' THEN ARRAY['rollup_new'] WHEN 'DELETE' THEN ARRAY['rollup_old']
-                                    ELSE ARRAY['rollup_old', 'rollup_new'] END LOOP
-        EXECUTE format('SELECT array_agg(DISTINCT %s) FROM %I t', TG_ARGV[0], rel) INTO ids;
-        EXECUTE format($q$
-            INSERT INTO hublink.rollup_mi_dirty_day (day)
-            SELECT DISTINCT x.day
-              FROM (SELECT (i AT TIME ZONE $1)::date AS day FROM %I t CROSS JOIN LATERAL unnest(%s) i
-                    UNION ALL
-                    SELECT (a.at AT TIME ZONE $1)::date FROM hublink.rollup_mi_removal_instant a
-                     WHERE a.removal_id = ANY ($3)) x
-             WHERE x.day < $2$q$, rel, TG_ARGV[1]) USING tz, today, ids;
-    END LOOP;
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION hublink.rollup_mi_mark() IS
-    'Statement trigger on the MI source tables (hublink.rollup_mi_source): marks in '
-    'hublink.rollup_mi_dirty_day the ended days the changed rows touch, so that the MI views '
-    'compute them live until the rollup folds them again. Arguments: the removal and instants '
-    'expressions of hublink.rollup_mi_source.';
-REVOKE ALL ON FUNCTION hublink.rollup_mi_mark() FROM PUBLIC;
-
 -- TRUNCATE of a source table, or an admin's rebuild: the views stop reading the rollup at once
 -- (the time zone it was folded in no longer matches) and the job folds it again from nothing.
 CREATE FUNCTION hublink.rollup_mi_reset() RETURNS trigger
@@ -111,17 +78,60 @@ COMMENT ON FUNCTION hublink.rollup_mi_reset() IS
     'hublink.rollup_mi_fold() rebuilds it.';
 REVOKE ALL ON FUNCTION hublink.rollup_mi_reset() FROM PUBLIC;
 
+-- Per source table, a statement trigger function (static SQL, so its plans are cached for the
+-- session: a dynamic query re-planned at every statement cost a millisecond per message) that
+-- marks the ended days the changed rows touch. Only ended days: the days not ended yet are not
+-- folded, and the job folds a day only when every transaction that wrote before its end has
+-- ended (hublink.rollup_mi_fold). Marks are plain inserts: no writer ever waits for another.
 DO $$
 DECLARE
-    s record;
+    s    record;
+    fn   text;
+    mark text;
 BEGIN
-    FOR s IN SELECT * FROM hublink.rollup_mi_source LOOP
+    FOR s IN SELECT x.*, c.relname FROM hublink.rollup_mi_source x
+               JOIN pg_catalog.pg_class c ON c.oid = x.table_name LOOP
+        fn := format('hublink.%I', 'rollup_mi_mark_' || s.relname);
+        -- %1$s: the transition table
+        mark := format($m$
+        INSERT INTO hublink.rollup_mi_dirty_day (day)
+        SELECT DISTINCT x.day
+          FROM (SELECT (i AT TIME ZONE tz)::date AS day FROM %%1$s t CROSS JOIN LATERAL unnest(%1$s) i%2$s) x
+         WHERE x.day < today;$m$,
+            s.instants_expr,
+            CASE WHEN s.removal_expr <> 'NULL::bigint' THEN format($r$
+                UNION ALL
+                SELECT (a.at AT TIME ZONE tz)::date FROM hublink.rollup_mi_removal_instant a
+                 WHERE a.removal_id = ANY (ARRAY(SELECT DISTINCT %s FROM %%1$s t))$r$, s.removal_expr) ELSE '' END);
+        EXECUTE format($f$
+CREATE FUNCTION %1$s() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $body$
+DECLARE
+    tz    text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    today date := (clock_timestamp() AT TIME ZONE tz)::date;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN%2$s
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN%3$s
+    END IF;
+    RETURN NULL;
+END;
+$body$
+$f$, fn, format(mark, 'rollup_old'), format(mark, 'rollup_new'));
+        EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn,
+                       format('Statement trigger on %s: marks in hublink.rollup_mi_dirty_day the ended days the '
+                              'changed rows touch (hublink.rollup_mi_source), so that the MI views compute them '
+                              'live until the rollup folds them again.', s.table_name));
+        EXECUTE format('REVOKE ALL ON FUNCTION %s() FROM PUBLIC', fn);
         EXECUTE format('CREATE TRIGGER rollup_mi_mark_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS rollup_new '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark(%L, %L)', s.table_name, s.removal_expr, s.instants_expr);
-        EXECUTE format('CREATE TRIGGER rollup_mi_mark_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark(%L, %L)', s.table_name, s.removal_expr, s.instants_expr);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()', s.table_name, fn);
+        EXECUTE format('CREATE TRIGGER rollup_mi_mark_update AFTER UPDATE ON %s '
+                       'REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()', s.table_name, fn);
         EXECUTE format('CREATE TRIGGER rollup_mi_mark_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS rollup_old '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark(%L, %L)', s.table_name, s.removal_expr, s.instants_expr);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION %s()', s.table_name, fn);
         -- TRUNCATE has no transition table: the rollup starts again.
         EXECUTE format('CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON %s '
                        'FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset()', s.table_name);
