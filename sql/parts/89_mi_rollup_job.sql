@@ -253,7 +253,8 @@ BEGIN
         ANALYZE hublink.rollup_mi_state, hublink.rollup_mi_dirty_day, hublink.rollup_mi_volume_day,
                 hublink.rollup_mi_volume_period;
     END IF;
-    RETURN NULL;
+    -- behind (a day ended since the horizon, or its writers had not ended): again in a minute
+    RETURN CASE WHEN new_until < (h_at AT TIME ZONE c.time_zone)::date THEN h_at + interval '1 minute' END;
 END;
 $$;
 COMMENT ON FUNCTION hublink.rollup_mi_fold() IS
