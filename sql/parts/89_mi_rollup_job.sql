@@ -78,8 +78,8 @@ COMMENT ON FUNCTION hublink.rollup_mi_reset() IS
     'hublink.rollup_mi_fold() rebuilds it.';
 REVOKE ALL ON FUNCTION hublink.rollup_mi_reset() FROM PUBLIC;
 
--- Per source table, a statement trigger function (static SQL, so its plans are cached for the
--- session: a dynamic query re-planned at every statement cost a millisecond per message) that
+-- Per source table, a statement trigger function (static SQL with a generic plan, cached for
+-- the session: a query planned at every statement cost about a millisecond per message) that
 -- marks the ended days the changed rows touch. Only ended days: the days not ended yet are not
 -- folded, and the job folds a day only when every transaction that wrote before its end has
 -- ended (hublink.rollup_mi_fold). Marks are plain inserts: no writer ever waits for another.
@@ -92,25 +92,37 @@ BEGIN
     FOR s IN SELECT x.*, c.relname FROM hublink.rollup_mi_source x
                JOIN pg_catalog.pg_class c ON c.oid = x.table_name LOOP
         fn := format('hublink.%I', 'rollup_mi_mark_' || s.relname);
-        -- %1$s: the transition table
+        -- %1$s: the transition table. The removal part runs only when a changed row names one
+        -- whose other rows depend on it (not, say, for a quote request's transition).
         mark := format($m$
         INSERT INTO hublink.rollup_mi_dirty_day (day)
         SELECT DISTINCT x.day
-          FROM (SELECT (i AT TIME ZONE tz)::date AS day FROM %%1$s t CROSS JOIN LATERAL unnest(%1$s) i%2$s) x
-         WHERE x.day < today;$m$,
-            s.instants_expr,
-            CASE WHEN s.removal_expr <> 'NULL::bigint' THEN format($r$
-                UNION ALL
-                SELECT (a.at AT TIME ZONE tz)::date FROM hublink.rollup_mi_removal_instant a
-                 WHERE a.removal_id = ANY (ARRAY(SELECT DISTINCT %s FROM %%1$s t))$r$, s.removal_expr) ELSE '' END);
+          FROM (SELECT (i AT TIME ZONE tz)::date AS day FROM %%1$s t CROSS JOIN LATERAL unnest(%1$s) i) x
+         WHERE x.day < today;$m$, s.instants_expr);
+        IF s.instants_expr = 'ARRAY[]::timestamptz[]' THEN
+            mark := '';
+        END IF;
+        IF s.removal_expr <> 'NULL::bigint' THEN
+            mark := mark || format($m$
+        ids := ARRAY(SELECT DISTINCT r.id FROM (SELECT %s AS id FROM %%1$s t) r WHERE r.id IS NOT NULL);
+        IF cardinality(ids) > 0 THEN
+            INSERT INTO hublink.rollup_mi_dirty_day (day)
+            SELECT DISTINCT x.day
+              FROM (SELECT (a.at AT TIME ZONE tz)::date AS day FROM hublink.rollup_mi_removal_instant a
+                     WHERE a.removal_id = ANY (ids)) x
+             WHERE x.day < today;
+        END IF;$m$, s.removal_expr);
+        END IF;
         EXECUTE format($f$
 CREATE FUNCTION %1$s() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
     AS $body$
 DECLARE
     tz    text := (SELECT c.time_zone FROM hublink.reporting_config c);
     today date := (clock_timestamp() AT TIME ZONE tz)::date;
+    ids   bigint[];
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN%2$s
     END IF;
