@@ -197,6 +197,7 @@ CREATE INDEX cancellation_mi_cancelled ON hublink.cancellation (cancelled_at);
 CREATE INDEX cancellation_mi_removal ON hublink.cancellation (removal_id);
 CREATE INDEX financial_consequence_mi_recorded ON hublink.financial_consequence (recorded_at);
 CREATE INDEX refund_receipt_mi_received ON hublink.refund_receipt (received_at);
+CREATE INDEX escort_quote_mi_response ON hublink.escort_quote (escort_quote_response_id);
 COMMENT ON INDEX hublink.removal_mi_created IS 'MI rollup: removals created in a range of instants.';
 COMMENT ON INDEX hublink.state_transition_mi_at IS 'MI rollup: transitions in a range of instants.';
 COMMENT ON INDEX hublink.escort_quote_response_mi_received IS 'MI rollup: escort quotes received in a range.';
@@ -210,3 +211,6 @@ COMMENT ON INDEX hublink.cancellation_mi_cancelled IS 'MI rollup: cancellations 
 COMMENT ON INDEX hublink.cancellation_mi_removal IS 'MI rollup: the cancellations of a removal (the days a change to it touches).';
 COMMENT ON INDEX hublink.financial_consequence_mi_recorded IS 'MI rollup: refunds and fees announced in a range.';
 COMMENT ON INDEX hublink.refund_receipt_mi_received IS 'MI rollup: refunds received in a range.';
+COMMENT ON INDEX hublink.escort_quote_mi_response IS
+    'MI rollup: the escort quotes of the responses received in a range (without it, every live day '
+    'of hublink.mi_volume read the whole table).';
