@@ -119,35 +119,37 @@ COMMENT ON COLUMN hublink.mi_sla_compliance.within_target_percent IS
 -- A removal request starts when the Hub creates it; it is booked the first time the removal
 -- machine enters booked (BookingsConfirmed); it departs at the first current segment of the
 -- travel booked last, counted for completed removals only.
-CREATE VIEW hublink.mi_end_to_end AS
-WITH booked AS (
-    SELECT s.removal_id, min(s.at) AS booked_at
-      FROM hublink.state_transition s
-     WHERE s.machine = 'removal' AND s.to_state = 'booked' AND s.from_state <> s.to_state
-     GROUP BY s.removal_id
-), last_booking AS (
-    SELECT DISTINCT ON (tb.removal_id) tb.removal_id, q.travel_quote_id
-      FROM hublink.travel_booking tb
-      JOIN hublink.removal r ON r.removal_id = tb.removal_id AND r.state = 'completed'
-      JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
-                                 AND q.travel_quote_reference = tb.travel_quote_reference
-     WHERE tb.outcome = 'ACCEPTED'
-     ORDER BY tb.removal_id, tb.responded_at DESC, tb.travel_booking_id DESC
-), departure AS (
-    SELECT l.removal_id, min(g.start_time) AS departs_at
-      FROM last_booking l
-      JOIN hublink.itinerary_segment g ON g.travel_quote_id = l.travel_quote_id AND g.current
-     GROUP BY l.removal_id
-), journey AS (
-    SELECT (date_trunc('month', r.created_at AT TIME ZONE c.time_zone))::date AS month,
-           extract(epoch FROM b.booked_at - r.created_at) / 3600 AS hours_to_booked,
-           extract(epoch FROM d.departs_at - r.created_at) / 3600 AS hours_to_departure
-      FROM hublink.removal r
-     CROSS JOIN hublink.reporting_config c
-      LEFT JOIN booked b ON b.removal_id = r.removal_id
-      LEFT JOIN departure d ON d.removal_id = r.removal_id
-)
-SELECT j.month,
+-- One row per removal with its times; the LATERAL joins are the original's per-removal CTEs
+-- (booked: the first entry into booked; the travel booked last of a completed removal and
+-- its first current segment), so that a range of removals reads only their rows.
+CREATE VIEW hublink.rollup_mi_end_to_end_removal AS
+SELECT r.created_at,
+       extract(epoch FROM b.booked_at - r.created_at) / 3600 AS hours_to_booked,
+       extract(epoch FROM d.departs_at - r.created_at) / 3600 AS hours_to_departure
+  FROM hublink.removal r
+ CROSS JOIN LATERAL (
+       SELECT min(s.at) AS booked_at
+         FROM hublink.state_transition s
+        WHERE s.removal_id = r.removal_id
+          AND s.machine = 'removal' AND s.to_state = 'booked' AND s.from_state <> s.to_state) b
+ CROSS JOIN LATERAL (
+       SELECT min(g.start_time) AS departs_at
+         FROM (SELECT q.travel_quote_id
+                 FROM hublink.travel_booking tb
+                 JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                            AND q.travel_quote_reference = tb.travel_quote_reference
+                WHERE tb.removal_id = r.removal_id AND tb.outcome = 'ACCEPTED' AND r.state = 'completed'
+                ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+                LIMIT 1) l
+         JOIN hublink.itinerary_segment g ON g.travel_quote_id = l.travel_quote_id AND g.current) d;
+COMMENT ON VIEW hublink.rollup_mi_end_to_end_removal IS
+    'Every removal with its end-to-end times (the live definition of hublink.mi_end_to_end).';
+COMMENT ON COLUMN hublink.rollup_mi_end_to_end_removal.created_at IS 'When the removal was created (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_end_to_end_removal.hours_to_booked IS 'Hours from the request to booked.';
+COMMENT ON COLUMN hublink.rollup_mi_end_to_end_removal.hours_to_departure IS 'Hours from the request to the first departure (completed removals).';
+
+CREATE VIEW hublink.rollup_mi_end_to_end_live AS
+SELECT (date_trunc('month', j.created_at AT TIME ZONE w.time_zone))::date AS month,
        count(*) AS removal_requests,
        count(j.hours_to_booked) AS booked,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY j.hours_to_booked)::numeric, 2) AS median_hours_to_booked,
@@ -157,8 +159,20 @@ SELECT j.month,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY j.hours_to_departure)::numeric, 2) AS median_hours_to_departure,
        round(percentile_cont(0.95) WITHIN GROUP (ORDER BY j.hours_to_departure)::numeric, 2) AS p95_hours_to_departure,
        round(avg(j.hours_to_departure), 2) AS mean_hours_to_departure
-  FROM journey j
- GROUP BY j.month;
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_end_to_end_removal y
+                             WHERE y.created_at >= l.lo AND y.created_at < l.hi OFFSET 0) v) j
+ GROUP BY 1;
+
+CREATE TABLE hublink.rollup_mi_end_to_end_month (LIKE hublink.rollup_mi_end_to_end_live);
+
+CREATE VIEW hublink.mi_end_to_end AS
+SELECT r.* FROM hublink.rollup_mi_end_to_end_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM hublink.rollup_mi_live_month m)
+UNION ALL
+SELECT v.* FROM hublink.rollup_mi_end_to_end_live v;
 COMMENT ON VIEW hublink.mi_end_to_end IS
     'End-to-end transaction times (Schedule R GSO 8) per month of the removal request: from '
     'the request to both bookings confirmed, and to departure for completed removals.';
@@ -177,74 +191,135 @@ COMMENT ON COLUMN hublink.mi_end_to_end.mean_hours_to_departure IS 'Mean of the 
 -- One row per period, measure, booking kind, reason and lead-time band with a count. Each
 -- event is read from the domain table that records it; the lead time of a cancellation is
 -- the time to the first departure of the travel booked (accepted) before it.
-CREATE VIEW hublink.mi_volume AS
-WITH event AS (
-    SELECT 'removal_requests'::text AS measure, NULL::text AS booking, NULL::text AS reason_code,
-           NULL::text AS lead_time_band, r.created_at AS at
-      FROM hublink.removal r
-    UNION ALL
-    SELECT 'quote_requests', s.machine, NULL, NULL, s.at
-      FROM hublink.state_transition s
-     WHERE s.machine <> 'removal' AND s.direction = 'out' AND s.event ~ 'QuoteRequest$'
-    UNION ALL
-    SELECT 'quotes', 'escort', NULL, NULL, p.received_at
-      FROM hublink.escort_quote q JOIN hublink.escort_quote_response p USING (escort_quote_response_id)
-    UNION ALL
-    SELECT 'quotes', 'travel', NULL, NULL, p.received_at
-      FROM hublink.travel_quote q JOIN hublink.travel_quote_response p USING (travel_quote_response_id)
-    UNION ALL
-    SELECT 'no_quotes', 'travel', p.no_quote_reason_code, NULL, p.received_at
-      FROM hublink.travel_quote_response p
-     WHERE p.no_quote_reason_code IS NOT NULL
-       AND NOT EXISTS (SELECT FROM hublink.travel_quote q
-                        WHERE q.travel_quote_response_id = p.travel_quote_response_id)
-    UNION ALL
-    SELECT 'booking_requests', 'escort', NULL, NULL, b.requested_at FROM hublink.escort_booking b
-    UNION ALL
-    SELECT 'booking_requests', 'travel', NULL, NULL, b.requested_at FROM hublink.travel_booking b
-    UNION ALL
-    SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'escort',
-           b.decline_reason_code, NULL, b.responded_at
-      FROM hublink.escort_booking b WHERE b.outcome IS NOT NULL
-    UNION ALL
-    SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'travel',
-           b.decline_reason_code, NULL, b.responded_at
-      FROM hublink.travel_booking b WHERE b.outcome IS NOT NULL
-    UNION ALL
-    SELECT 'amendments', a.booking, NULL, NULL, a.sent_at FROM hublink.amendment a
-    UNION ALL
-    SELECT 'cancellations', x.booking, x.reason_code,
-           (SELECT l.band FROM hublink.lead_time_band l
-             WHERE (l.from_hours IS NULL OR d.hours >= l.from_hours)
-               AND (l.to_hours IS NULL OR d.hours < l.to_hours)
-             ORDER BY l.from_hours NULLS FIRST LIMIT 1),
-           x.cancelled_at
-      FROM hublink.cancellation x
-      LEFT JOIN LATERAL (
-            SELECT extract(epoch FROM (SELECT min(g.start_time) FROM hublink.itinerary_segment g
-                                        WHERE g.travel_quote_id = q.travel_quote_id AND g.current)
-                                      - x.cancelled_at) / 3600 AS hours
-              FROM hublink.travel_booking tb
-              JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
-                                         AND q.travel_quote_reference = tb.travel_quote_reference
-             WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
-               AND tb.responded_at <= x.cancelled_at
-             ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
-             LIMIT 1) d ON true
-    UNION ALL
-    SELECT 'removals_' || s.to_state, NULL, NULL, NULL, s.at
-      FROM hublink.state_transition s
-     WHERE s.machine = 'removal' AND s.from_state <> s.to_state
-       AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
-                           WHERE f.machine = 'removal' AND f.terminal)
-)
-SELECT g.granularity,
-       (date_trunc(g.granularity, e.at AT TIME ZONE c.time_zone))::date AS period_start,
-       e.measure, e.booking, e.reason_code, e.lead_time_band,
+-- The events, one row each with the instant that decides its period (the live definition;
+-- 85_mi_rollup.sql): the rollup folds them per day, the view counts the rest live.
+CREATE VIEW hublink.rollup_mi_volume_event AS
+SELECT 'removal_requests'::text AS measure, NULL::text AS booking, NULL::text AS reason_code,
+       NULL::text AS lead_time_band, r.created_at AS at
+  FROM hublink.removal r
+UNION ALL
+SELECT 'quote_requests', s.machine, NULL, NULL, s.at
+  FROM hublink.state_transition s
+ WHERE s.machine <> 'removal' AND s.direction = 'out' AND s.event ~ 'QuoteRequest$'
+UNION ALL
+SELECT 'quotes', 'escort', NULL, NULL, p.received_at
+  FROM hublink.escort_quote q JOIN hublink.escort_quote_response p USING (escort_quote_response_id)
+UNION ALL
+SELECT 'quotes', 'travel', NULL, NULL, p.received_at
+  FROM hublink.travel_quote q JOIN hublink.travel_quote_response p USING (travel_quote_response_id)
+UNION ALL
+SELECT 'no_quotes', 'travel', p.no_quote_reason_code, NULL, p.received_at
+  FROM hublink.travel_quote_response p
+ WHERE p.no_quote_reason_code IS NOT NULL
+   AND NOT EXISTS (SELECT FROM hublink.travel_quote q
+                    WHERE q.travel_quote_response_id = p.travel_quote_response_id)
+UNION ALL
+SELECT 'booking_requests', 'escort', NULL, NULL, b.requested_at FROM hublink.escort_booking b
+UNION ALL
+SELECT 'booking_requests', 'travel', NULL, NULL, b.requested_at FROM hublink.travel_booking b
+UNION ALL
+SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'escort',
+       b.decline_reason_code, NULL, b.responded_at
+  FROM hublink.escort_booking b WHERE b.outcome IS NOT NULL
+UNION ALL
+SELECT CASE b.outcome WHEN 'ACCEPTED' THEN 'bookings' ELSE 'declines' END, 'travel',
+       b.decline_reason_code, NULL, b.responded_at
+  FROM hublink.travel_booking b WHERE b.outcome IS NOT NULL
+UNION ALL
+SELECT 'amendments', a.booking, NULL, NULL, a.sent_at FROM hublink.amendment a
+UNION ALL
+SELECT 'cancellations', x.booking, x.reason_code,
+       (SELECT l.band FROM hublink.lead_time_band l
+         WHERE (l.from_hours IS NULL OR d.hours >= l.from_hours)
+           AND (l.to_hours IS NULL OR d.hours < l.to_hours)
+         ORDER BY l.from_hours NULLS FIRST LIMIT 1),
+       x.cancelled_at
+  FROM hublink.cancellation x
+  LEFT JOIN LATERAL (
+        SELECT extract(epoch FROM (SELECT min(g.start_time) FROM hublink.itinerary_segment g
+                                    WHERE g.travel_quote_id = q.travel_quote_id AND g.current)
+                                  - x.cancelled_at) / 3600 AS hours
+          FROM hublink.travel_booking tb
+          JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                     AND q.travel_quote_reference = tb.travel_quote_reference
+         WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+           AND tb.responded_at <= x.cancelled_at
+         ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+         LIMIT 1) d ON true
+UNION ALL
+SELECT 'removals_' || s.to_state, NULL, NULL, NULL, s.at
+  FROM hublink.state_transition s
+ WHERE s.machine = 'removal' AND s.from_state <> s.to_state
+   AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
+                       WHERE f.machine = 'removal' AND f.terminal);
+COMMENT ON VIEW hublink.rollup_mi_volume_event IS
+    'The events hublink.mi_volume counts, one row each with its instant (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_volume_event.measure IS 'As hublink.mi_volume.measure.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_event.booking IS 'As hublink.mi_volume.booking.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_event.reason_code IS 'As hublink.mi_volume.reason_code.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_event.lead_time_band IS 'As hublink.mi_volume.lead_time_band.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_event.at IS 'When it happened (it decides the period).';
+
+-- The events of the days the rollup does not cover, counted per day (NULL: no instant).
+CREATE VIEW hublink.rollup_mi_volume_live AS
+SELECT (e.at AT TIME ZONE w.time_zone)::date AS day, e.measure, e.booking, e.reason_code, e.lead_time_band,
        count(*) AS count
-  FROM event e
- CROSS JOIN hublink.report_granularity g
- CROSS JOIN hublink.reporting_config c
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_day l
+        CROSS JOIN LATERAL (SELECT x.* FROM hublink.rollup_mi_volume_event x
+                             WHERE x.at >= l.lo AND x.at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT x.* FROM hublink.rollup_mi_volume_event x WHERE x.at IS NULL) e
+ GROUP BY 1, 2, 3, 4, 5;
+COMMENT ON VIEW hublink.rollup_mi_volume_live IS
+    'hublink.mi_volume per day for the days the rollup does not cover (computed live).';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.day IS 'The day (reporting time zone).';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.measure IS 'As hublink.mi_volume.measure.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.booking IS 'As hublink.mi_volume.booking.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.reason_code IS 'As hublink.mi_volume.reason_code.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.lead_time_band IS 'As hublink.mi_volume.lead_time_band.';
+COMMENT ON COLUMN hublink.rollup_mi_volume_live.count IS 'How many that day.';
+
+-- Days: the folded days' rows and the live days'. Longer periods: the folded periods' rows
+-- (every day folded, none dirty), and the sums of the days of the other periods (the one the
+-- watermark is in, those after it, those with a dirty day).
+CREATE VIEW hublink.mi_volume AS
+WITH day_count AS (
+    SELECT r.day, r.measure, r.booking, r.reason_code, r.lead_time_band, r.count
+      FROM hublink.rollup_mi_volume_day r CROSS JOIN hublink.rollup_mi_window w
+     WHERE r.day < w.folded_until
+       AND NOT EXISTS (SELECT FROM hublink.rollup_mi_live_day d WHERE d.day = r.day)
+    UNION ALL
+    SELECT v.day, v.measure, v.booking, v.reason_code, v.lead_time_band, v.count
+      FROM hublink.rollup_mi_volume_live v
+), longer AS (
+    -- per longer granularity: the first period not wholly folded (NULL: none is)
+    SELECT g.granularity, date_trunc(g.granularity, w.folded_until::timestamp)::date AS folded_until
+      FROM hublink.rollup_mi_granularity g CROSS JOIN hublink.rollup_mi_window w
+     WHERE NOT g.daily
+), dirty_period AS (
+    SELECT DISTINCT g.granularity, date_trunc(g.granularity, d.day::timestamp)::date AS period_start
+      FROM longer g CROSS JOIN hublink.rollup_mi_live_day d
+)
+SELECT g.granularity, x.day AS period_start, x.measure, x.booking, x.reason_code, x.lead_time_band, x.count
+  FROM hublink.rollup_mi_granularity g CROSS JOIN day_count x
+ WHERE g.daily
+UNION ALL
+SELECT p.granularity, p.period_start, p.measure, p.booking, p.reason_code, p.lead_time_band, p.count
+  FROM longer g
+  JOIN hublink.rollup_mi_volume_period p ON p.granularity = g.granularity AND p.period_start < g.folded_until
+ WHERE NOT EXISTS (SELECT FROM dirty_period y WHERE y.granularity = p.granularity AND y.period_start = p.period_start)
+UNION ALL
+SELECT g.granularity,
+       (date_trunc(g.granularity, x.day::timestamp))::date AS period_start,
+       x.measure, x.booking, x.reason_code, x.lead_time_band,
+       sum(x.count)::bigint AS count
+  FROM longer g CROSS JOIN day_count x
+ WHERE g.folded_until IS NULL OR x.day IS NULL OR x.day >= g.folded_until
+    OR EXISTS (SELECT FROM dirty_period y
+                WHERE y.granularity = g.granularity
+                  AND y.period_start = date_trunc(g.granularity, x.day::timestamp)::date)
  GROUP BY 1, 2, 3, 4, 5, 6;
 COMMENT ON VIEW hublink.mi_volume IS
     'Volumes per day, ISO week and month: removal requests, quote requests, quotes, no-quote '
@@ -263,55 +338,75 @@ COMMENT ON COLUMN hublink.mi_volume.lead_time_band IS
 COMMENT ON COLUMN hublink.mi_volume.count IS 'How many.';
 
 -- --- money ------------------------------------------------------------------------------------
+CREATE VIEW hublink.rollup_mi_money_item AS
+SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at
+  FROM hublink.travel_booking b
+ WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
+UNION ALL
+SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at
+  FROM hublink.escort_booking b
+  JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                             AND q.escort_quote_reference = b.escort_quote_reference
+ WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
+UNION ALL
+SELECT f.kind, f.currency, f.amount, f.recorded_at
+  FROM hublink.financial_consequence f
+UNION ALL
+SELECT 'refund_received', r.currency, r.amount, r.received_at
+  FROM hublink.refund_receipt r
+UNION ALL
+-- A non-refundable fare booked and then cancelled: what was paid, less any refund the
+-- provider announced for the removal's travel, is lost.
+SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at
+  FROM hublink.cancellation x
+  JOIN LATERAL (
+        SELECT tb.currency,
+               greatest(tb.total_amount
+                        - coalesce((SELECT sum(f.amount) FROM hublink.financial_consequence f
+                                     WHERE f.removal_id = tb.removal_id AND f.booking = 'travel'
+                                       AND f.kind = 'refund' AND f.currency = tb.currency), 0),
+                        0) AS lost
+          FROM hublink.travel_booking tb
+          JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                     AND q.travel_quote_reference = tb.travel_quote_reference
+         WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+           AND tb.responded_at <= x.cancelled_at AND NOT q.refundable
+         ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+         LIMIT 1) l ON true
+ WHERE x.booking = 'travel' AND NOT x.before_booking;
+COMMENT ON VIEW hublink.rollup_mi_money_item IS
+    'The amounts hublink.mi_money sums, one row each with its instant (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.item IS 'What the amount is (a column of hublink.mi_money, or a financial_consequence kind).';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.currency IS 'ISO 4217 currency.';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.amount IS 'The amount.';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.at IS 'When (it decides the month).';
+
+CREATE VIEW hublink.rollup_mi_money_live AS
+SELECT (date_trunc('month', i.at AT TIME ZONE w.time_zone))::date AS month, i.currency,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_money_item y
+                             WHERE y.at >= l.lo AND y.at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT y.* FROM hublink.rollup_mi_money_item y WHERE y.at IS NULL) i
+ GROUP BY 1, 2;
+
+CREATE TABLE hublink.rollup_mi_money_month (LIKE hublink.rollup_mi_money_live);
+
 CREATE VIEW hublink.mi_money AS
-WITH item AS (
-    SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at
-      FROM hublink.travel_booking b
-     WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
+WITH monthly AS (
+    SELECT r.* FROM hublink.rollup_mi_money_month r CROSS JOIN hublink.rollup_mi_window w
+     WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM hublink.rollup_mi_live_month m)
     UNION ALL
-    SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at
-      FROM hublink.escort_booking b
-      JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
-                                 AND q.escort_quote_reference = b.escort_quote_reference
-     WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
-    UNION ALL
-    SELECT f.kind, f.currency, f.amount, f.recorded_at
-      FROM hublink.financial_consequence f
-    UNION ALL
-    SELECT 'refund_received', r.currency, r.amount, r.received_at
-      FROM hublink.refund_receipt r
-    UNION ALL
-    -- A non-refundable fare booked and then cancelled: what was paid, less any refund the
-    -- provider announced for the removal's travel, is lost.
-    SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at
-      FROM hublink.cancellation x
-      JOIN LATERAL (
-            SELECT tb.currency,
-                   greatest(tb.total_amount
-                            - coalesce((SELECT sum(f.amount) FROM hublink.financial_consequence f
-                                         WHERE f.removal_id = tb.removal_id AND f.booking = 'travel'
-                                           AND f.kind = 'refund' AND f.currency = tb.currency), 0),
-                            0) AS lost
-              FROM hublink.travel_booking tb
-              JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
-                                         AND q.travel_quote_reference = tb.travel_quote_reference
-             WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
-               AND tb.responded_at <= x.cancelled_at AND NOT q.refundable
-             ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
-             LIMIT 1) l ON true
-     WHERE x.booking = 'travel' AND NOT x.before_booking
-), monthly AS (
-    SELECT (date_trunc('month', i.at AT TIME ZONE c.time_zone))::date AS month, i.currency,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
-           coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
-      FROM item i
-     CROSS JOIN hublink.reporting_config c
-     GROUP BY 1, 2
+    SELECT v.* FROM hublink.rollup_mi_money_live v
 )
 SELECT m.month, m.currency, m.ticket_spend, m.escort_spend, m.refunds_owed, m.refunds_received,
        (sum(m.refunds_owed - m.refunds_received)
@@ -335,27 +430,48 @@ COMMENT ON COLUMN hublink.mi_money.lost_non_refundable IS
     'Travel cancelled after booking in the month whose booked fare was non-refundable: its total less the travel refunds announced for the removal.';
 
 -- --- outcomes and tickets ---------------------------------------------------------------------
-CREATE VIEW hublink.mi_removal_outcome AS
-WITH ended AS (
-    SELECT s.removal_id, s.to_state AS outcome, min(s.at) AS at
-      FROM hublink.state_transition s
-     WHERE s.machine = 'removal' AND s.from_state <> s.to_state
-       AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
-                           WHERE f.machine = 'removal' AND f.terminal)
-     GROUP BY 1, 2
-)
-SELECT (date_trunc('month', e.at AT TIME ZONE c.time_zone))::date AS month,
+-- A removal's first transition into each terminal state (ties by transition id), as the
+-- min(at) per removal and state of the original definition, with the tickets of the removal
+-- (NULL when none, as the left join gave).
+CREATE VIEW hublink.rollup_mi_removal_outcome_end AS
+SELECT s.at, s.to_state AS outcome,
+       (SELECT nullif(count(*), 0) FROM hublink.ticket k WHERE k.removal_id = s.removal_id) AS tickets
+  FROM hublink.state_transition s
+ WHERE s.machine = 'removal' AND s.from_state <> s.to_state
+   AND s.to_state IN (SELECT f.state FROM hublink.state_machine_states() f
+                       WHERE f.machine = 'removal' AND f.terminal)
+   AND NOT EXISTS (SELECT FROM hublink.state_transition e
+                    WHERE e.removal_id = s.removal_id AND e.machine = 'removal'
+                      AND e.to_state = s.to_state AND e.from_state <> e.to_state
+                      AND (e.at < s.at OR (e.at = s.at AND e.state_transition_id < s.state_transition_id)));
+COMMENT ON VIEW hublink.rollup_mi_removal_outcome_end IS
+    'The removals that ended, one row per removal and final state (the live definition of hublink.mi_removal_outcome).';
+COMMENT ON COLUMN hublink.rollup_mi_removal_outcome_end.at IS 'When the removal first reached the state (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_removal_outcome_end.outcome IS 'The final state.';
+COMMENT ON COLUMN hublink.rollup_mi_removal_outcome_end.tickets IS 'Tickets of the removal; NULL when none.';
+
+CREATE VIEW hublink.rollup_mi_removal_outcome_live AS
+SELECT (date_trunc('month', e.at AT TIME ZONE w.time_zone))::date AS month,
        count(*) FILTER (WHERE e.outcome = 'completed') AS completed,
        count(*) FILTER (WHERE e.outcome = 'unsuccessful') AS unsuccessful,
        count(*) FILTER (WHERE e.outcome = 'cancelled') AS cancelled,
-       coalesce(sum(t.tickets) FILTER (WHERE e.outcome = 'completed'), 0)::bigint AS tickets_completed,
-       round(sum(t.tickets) FILTER (WHERE e.outcome = 'completed')
+       coalesce(sum(e.tickets) FILTER (WHERE e.outcome = 'completed'), 0)::bigint AS tickets_completed,
+       round(sum(e.tickets) FILTER (WHERE e.outcome = 'completed')
              / nullif(count(*) FILTER (WHERE e.outcome = 'completed'), 0), 2) AS tickets_per_completed_removal
-  FROM ended e
- CROSS JOIN hublink.reporting_config c
-  LEFT JOIN (SELECT k.removal_id, count(*) AS tickets FROM hublink.ticket k GROUP BY k.removal_id) t
-         ON t.removal_id = e.removal_id AND e.outcome = 'completed'
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_removal_outcome_end y
+                             WHERE y.at >= l.lo AND y.at < l.hi OFFSET 0) v) e
  GROUP BY 1;
+
+CREATE TABLE hublink.rollup_mi_removal_outcome_month (LIKE hublink.rollup_mi_removal_outcome_live);
+
+CREATE VIEW hublink.mi_removal_outcome AS
+SELECT r.* FROM hublink.rollup_mi_removal_outcome_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM hublink.rollup_mi_live_month m)
+UNION ALL
+SELECT v.* FROM hublink.rollup_mi_removal_outcome_live v;
 COMMENT ON VIEW hublink.mi_removal_outcome IS
     'Removals that ended, per month they ended: completed (successful), unsuccessful, '
     'cancelled; and the tickets issued per successful removal.';
@@ -369,28 +485,38 @@ COMMENT ON COLUMN hublink.mi_removal_outcome.tickets_per_completed_removal IS 't
 -- --- best value against cheapest fare ---------------------------------------------------------
 -- For each travel booking accepted, the quotes of the response the booked quote came in: the
 -- best-value quote (lowest expected cost, docs/tsp.md) against the cheapest fare.
-CREATE VIEW hublink.mi_best_value AS
-WITH booked AS (
-    SELECT tb.responded_at, q.currency, tb.total_amount::numeric(14,2) AS booked_total,
-           coalesce(q.expected_amount, q.total_amount)::numeric(14,2) AS booked_expected,
-           bv.expected AS best_expected, ch.total AS cheapest_total, ch.expected AS cheapest_expected,
-           q.total_amount > ch.total AS not_cheapest
-      FROM hublink.travel_booking tb
-      JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
-                                 AND q.travel_quote_reference = tb.travel_quote_reference
-     CROSS JOIN LATERAL (SELECT min(coalesce(s.expected_amount, s.total_amount)) AS expected
-                           FROM hublink.travel_quote s
-                          WHERE s.travel_quote_response_id = q.travel_quote_response_id
-                            AND s.currency = q.currency) bv
-     CROSS JOIN LATERAL (SELECT s.total_amount AS total, coalesce(s.expected_amount, s.total_amount) AS expected
-                           FROM hublink.travel_quote s
-                          WHERE s.travel_quote_response_id = q.travel_quote_response_id
-                            AND s.currency = q.currency
-                          ORDER BY s.total_amount, coalesce(s.expected_amount, s.total_amount)
-                          LIMIT 1) ch
-     WHERE tb.outcome = 'ACCEPTED'
-)
-SELECT (date_trunc('month', b.responded_at AT TIME ZONE c.time_zone))::date AS month,
+CREATE VIEW hublink.rollup_mi_best_value_booking AS
+SELECT tb.responded_at, q.currency, tb.total_amount::numeric(14,2) AS booked_total,
+       coalesce(q.expected_amount, q.total_amount)::numeric(14,2) AS booked_expected,
+       bv.expected AS best_expected, ch.total AS cheapest_total, ch.expected AS cheapest_expected,
+       q.total_amount > ch.total AS not_cheapest
+  FROM hublink.travel_booking tb
+  JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                             AND q.travel_quote_reference = tb.travel_quote_reference
+ CROSS JOIN LATERAL (SELECT min(coalesce(s.expected_amount, s.total_amount)) AS expected
+                       FROM hublink.travel_quote s
+                      WHERE s.travel_quote_response_id = q.travel_quote_response_id
+                        AND s.currency = q.currency) bv
+ CROSS JOIN LATERAL (SELECT s.total_amount AS total, coalesce(s.expected_amount, s.total_amount) AS expected
+                       FROM hublink.travel_quote s
+                      WHERE s.travel_quote_response_id = q.travel_quote_response_id
+                        AND s.currency = q.currency
+                      ORDER BY s.total_amount, coalesce(s.expected_amount, s.total_amount)
+                      LIMIT 1) ch
+ WHERE tb.outcome = 'ACCEPTED';
+COMMENT ON VIEW hublink.rollup_mi_best_value_booking IS
+    'The travel bookings accepted that hublink.mi_best_value sums, one row each (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.responded_at IS 'When the booking was accepted (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.currency IS 'Currency of the booked quote.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.booked_total IS 'Price booked.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.booked_expected IS 'Expected cost of the quote booked.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.best_expected IS 'Expected cost of the best-value quote of the response.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.cheapest_total IS 'Price of the cheapest quote of the response.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.cheapest_expected IS 'Its expected cost.';
+COMMENT ON COLUMN hublink.rollup_mi_best_value_booking.not_cheapest IS 'The booked fare was dearer than the cheapest.';
+
+CREATE VIEW hublink.rollup_mi_best_value_live AS
+SELECT (date_trunc('month', b.responded_at AT TIME ZONE w.time_zone))::date AS month,
        b.currency,
        count(*) AS bookings,
        count(*) FILTER (WHERE b.not_cheapest) AS bookings_not_cheapest,
@@ -400,9 +526,22 @@ SELECT (date_trunc('month', b.responded_at AT TIME ZONE c.time_zone))::date AS m
        sum(b.cheapest_total)::numeric(14,2) AS cheapest_fare_total,
        sum(b.cheapest_expected)::numeric(14,2) AS cheapest_fare_expected,
        sum(b.cheapest_expected - b.best_expected)::numeric(14,2) AS expected_saving
-  FROM booked b
- CROSS JOIN hublink.reporting_config c
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT x.* FROM hublink.rollup_mi_best_value_booking x
+                             WHERE x.responded_at >= l.lo AND x.responded_at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT x.* FROM hublink.rollup_mi_best_value_booking x WHERE x.responded_at IS NULL) b
  GROUP BY 1, 2;
+
+CREATE TABLE hublink.rollup_mi_best_value_month (LIKE hublink.rollup_mi_best_value_live);
+
+CREATE VIEW hublink.mi_best_value AS
+SELECT r.* FROM hublink.rollup_mi_best_value_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM hublink.rollup_mi_live_month m)
+UNION ALL
+SELECT v.* FROM hublink.rollup_mi_best_value_live v;
 COMMENT ON VIEW hublink.mi_best_value IS
     'Per month and currency of the travel bookings accepted: what choosing by expected cost '
     '(price plus the expected loss on cancellation) saves against choosing the cheapest fare, '
@@ -419,22 +558,28 @@ COMMENT ON COLUMN hublink.mi_best_value.cheapest_fare_expected IS 'Expected cost
 COMMENT ON COLUMN hublink.mi_best_value.expected_saving IS 'cheapest_fare_expected - best_value_expected: the expected saving of choosing by best value.';
 
 -- --- escorting --------------------------------------------------------------------------------
-CREATE VIEW hublink.mi_escorting AS
-WITH booking AS (
-    SELECT b.responded_at, n.returnees, p.escorts,
-           extract(epoch FROM s.starts - b.requested_at) / 3600 AS lead_hours
-      FROM hublink.escort_booking b
-      JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
-                                 AND q.escort_quote_reference = b.escort_quote_reference
-     CROSS JOIN LATERAL (SELECT count(*) AS returnees FROM hublink.returnee t
-                          WHERE t.removal_id = b.removal_id) n
-     CROSS JOIN LATERAL (SELECT count(*) AS escorts FROM hublink.escort_position e
-                          WHERE e.escort_quote_response_id = q.escort_quote_response_id) p
-     CROSS JOIN LATERAL (SELECT min(g.planned_start) AS starts FROM hublink.escort_segment g
-                          WHERE g.removal_id = b.removal_id AND g.current) s
-     WHERE b.outcome = 'ACCEPTED'
-)
-SELECT (date_trunc('month', x.responded_at AT TIME ZONE c.time_zone))::date AS month,
+CREATE VIEW hublink.rollup_mi_escorting_booking AS
+SELECT b.responded_at, n.returnees, p.escorts,
+       extract(epoch FROM s.starts - b.requested_at) / 3600 AS lead_hours
+  FROM hublink.escort_booking b
+  JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                             AND q.escort_quote_reference = b.escort_quote_reference
+ CROSS JOIN LATERAL (SELECT count(*) AS returnees FROM hublink.returnee t
+                      WHERE t.removal_id = b.removal_id) n
+ CROSS JOIN LATERAL (SELECT count(*) AS escorts FROM hublink.escort_position e
+                      WHERE e.escort_quote_response_id = q.escort_quote_response_id) p
+ CROSS JOIN LATERAL (SELECT min(g.planned_start) AS starts FROM hublink.escort_segment g
+                      WHERE g.removal_id = b.removal_id AND g.current) s
+ WHERE b.outcome = 'ACCEPTED';
+COMMENT ON VIEW hublink.rollup_mi_escorting_booking IS
+    'The escort bookings accepted that hublink.mi_escorting counts, one row each (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_escorting_booking.responded_at IS 'When the booking was accepted (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_escorting_booking.returnees IS 'Returnees of the removal.';
+COMMENT ON COLUMN hublink.rollup_mi_escorting_booking.escorts IS 'Escort positions of the quote booked.';
+COMMENT ON COLUMN hublink.rollup_mi_escorting_booking.lead_hours IS 'Hours from the booking request to the first planned start.';
+
+CREATE VIEW hublink.rollup_mi_escorting_live AS
+SELECT (date_trunc('month', x.responded_at AT TIME ZONE w.time_zone))::date AS month,
        count(*) AS escort_bookings,
        sum(x.returnees)::bigint AS returnees,
        sum(x.escorts)::bigint AS escorts,
@@ -442,9 +587,22 @@ SELECT (date_trunc('month', x.responded_at AT TIME ZONE c.time_zone))::date AS m
        count(x.lead_hours) AS with_start,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.lead_hours)::numeric, 2) AS median_lead_hours,
        round(min(x.lead_hours), 2) AS min_lead_hours
-  FROM booking x
- CROSS JOIN hublink.reporting_config c
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_escorting_booking y
+                             WHERE y.responded_at >= l.lo AND y.responded_at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT y.* FROM hublink.rollup_mi_escorting_booking y WHERE y.responded_at IS NULL) x
  GROUP BY 1;
+
+CREATE TABLE hublink.rollup_mi_escorting_month (LIKE hublink.rollup_mi_escorting_live);
+
+CREATE VIEW hublink.mi_escorting AS
+SELECT r.* FROM hublink.rollup_mi_escorting_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM hublink.rollup_mi_live_month m)
+UNION ALL
+SELECT v.* FROM hublink.rollup_mi_escorting_live v;
 COMMENT ON VIEW hublink.mi_escorting IS
     'Escorting per month of the escort bookings accepted: escorts per returnee and the lead '
     'time the escort provider was given (booking request to the planned start of the escorting).';
@@ -456,6 +614,28 @@ COMMENT ON COLUMN hublink.mi_escorting.escorts_per_returnee IS 'escorts / return
 COMMENT ON COLUMN hublink.mi_escorting.with_start IS 'Bookings whose escort segments have a planned start.';
 COMMENT ON COLUMN hublink.mi_escorting.median_lead_hours IS 'Median hours from the escort booking request to the first planned start of the escorting.';
 COMMENT ON COLUMN hublink.mi_escorting.min_lead_hours IS 'Shortest such lead time.';
+
+-- The live aggregates and the month tables of the rollup carry the comments of the MI view
+-- they stand for (85_mi_rollup.sql).
+DO $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT c.oid::regclass AS rel, c.relkind,
+                    ('hublink.' || regexp_replace(c.relname, '^rollup_(mi_.*)_(live|month)$', '\1'))::regclass AS view
+               FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'hublink'::regnamespace AND c.relname ~ '^rollup_mi_.*_(live|month)$'
+                AND c.relname <> 'rollup_mi_volume_live'
+                AND (c.relkind = 'v') = (c.relname ~ '_live$') LOOP
+        EXECUTE format('COMMENT ON %s %s IS %L', CASE o.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, o.rel,
+                       CASE o.relkind WHEN 'v' THEN format('%s for the months the rollup does not cover (computed live).', o.view)
+                            ELSE format('%s folded per month: its rows for the months hublink.rollup_mi_fold() has folded.', o.view) END);
+        EXECUTE (SELECT string_agg(format('COMMENT ON COLUMN %s.%I IS %L', o.rel, a.attname,
+                                          'As ' || o.view || '.' || a.attname || '.'), '; ')
+                   FROM pg_catalog.pg_attribute a WHERE a.attrelid = o.rel AND a.attnum > 0 AND NOT a.attisdropped);
+    END LOOP;
+END;
+$$;
 
 -- --- the worker and the backlog ---------------------------------------------------------------
 CREATE VIEW hublink.mi_worker AS

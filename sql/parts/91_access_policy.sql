@@ -58,6 +58,8 @@ INSERT INTO hublink.access_table_override VALUES
     ('data\_key%', 'own_grants', 'Data keys (72_crypto_keys.sql, docs/security-crypto.md): no role reads them.'),
     ('security\_%', 'own_grants', 'Protective monitoring (75_security_events.sql, docs/security-monitoring.md).'),
     ('logon%', 'own_grants', 'Logon records (75_security_events.sql): protective monitoring.'),
+    ('rollup\_mi\_%', 'own_grants', 'The MI rollup (85_mi_rollup.sql, docs/mi.md): read with the owner''s '
+                      'rights by the hublink.mi_* views, written by its job and triggers only.'),
     ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '
                       'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.');
 
