@@ -179,19 +179,14 @@ DECLARE
     n_out  bigint;
     n      integer := 0;
 BEGIN
+    -- Every message whose key belongs to no removal here: a day's ("messages <date>"), or a
+    -- reference no removal has (rejected as unknown), which no removal's purge would reach.
     DELETE FROM hublink.inbox i
-     WHERE (i.removal_id IS NULL OR i.key_scope LIKE 'messages %') AND i.processed_at <= cutoff;
+     WHERE i.processed_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = coalesce(i.key_scope, i.removal_id));
     DELETE FROM hublink.outbox o
-     WHERE (o.removal_id IS NULL OR o.key_scope LIKE 'messages %') AND o.sent_at IS NOT NULL
-       AND o.created_at <= cutoff;
-    -- Messages that named a removal reference no removal here has (rejected as unknown): sealed
-    -- under that reference's key, which no removal's purge reaches; by age too.
-    DELETE FROM hublink.inbox i
-     WHERE i.key_scope ~ '^RMV-' AND i.processed_at <= cutoff
-       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = i.key_scope);
-    DELETE FROM hublink.outbox o
-     WHERE o.key_scope ~ '^RMV-' AND o.sent_at IS NOT NULL AND o.created_at <= cutoff
-       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = o.key_scope);
+     WHERE o.sent_at IS NOT NULL AND o.created_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = coalesce(o.key_scope, o.removal_id));
     -- The keys: each day's once the day is past the period, each orphan reference's once it was
     -- made before the cutoff; and only when no row of theirs is left.
     FOR k IN SELECT x.key_scope, x.ended AS day_end
@@ -202,7 +197,7 @@ BEGIN
                      UNION ALL
                      SELECT d.key_scope, d.created_at
                        FROM hublink.data_key d
-                      WHERE d.key_scope ~ '^RMV-'
+                      WHERE d.key_scope ~ '^RMV-[0-9]{4}-[0-9]{6}$' -- as hublink.message_key_scope
                         AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = d.key_scope)) x
               WHERE x.ended <= cutoff
               ORDER BY 1 LOOP
