@@ -6,14 +6,17 @@
 #   make format       apply .clang-format    make format-check    verify it (part of make check)
 
 EXTENSION   = hublink
-EXTVERSION  = 0.1.0
+# The current version. Released install scripts (sql/hublink--0.1.0.sql) are committed as they
+# shipped and never rebuilt; the current one and every update script are built from parts.
+EXTVERSION  = 0.2.0
 MODULE_big  = hublink
 PG_CONFIG  ?= pg_config
 
 C_SOURCES   = $(sort $(wildcard extension/*.c extension/jsonschema/*.c extension/statemachine/*.c bgworker/*.c))
 OBJS        = $(C_SOURCES:.c=.o)
-DATA_built  = sql/hublink--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/hublink--*--*.sql))
+UPDATES     = $(notdir $(wildcard sql/updates/*--*))
+DATA_built  = sql/hublink--$(EXTVERSION).sql $(foreach u,$(UPDATES),sql/hublink--$(u).sql)
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/hublink--*.sql))
 
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
@@ -24,7 +27,7 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-declaration-after-statement
 SHLIB_LINK  = $(JSONC_LIBS) -lrabbitmq
 
-EXTRA_CLEAN = build sql/hublink--$(EXTVERSION).sql
+EXTRA_CLEAN = build $(DATA_built)
 
 # PGXS defines a "check" that refuses to run; ours runs the whole suite (test/run-all), which
 # builds and installs through this same Makefile. So PGXS is left out for check and demo.
@@ -41,6 +44,10 @@ demo:
 endif
 
 sql/hublink--$(EXTVERSION).sql: scripts/build-install-sql $(wildcard sql/parts/*.sql) $(wildcard schemas/*.json)
+	scripts/build-install-sql $@
+
+# An update script is built from its parts, and from sql/parts for "-- @function" lines.
+sql/hublink--%.sql: scripts/build-install-sql scripts/lib/sql_functions.py sql/updates/% $(wildcard sql/updates/*/*.sql) $(wildcard sql/parts/*.sql) $(wildcard schemas/*.json)
 	scripts/build-install-sql $@
 
 # --- quality gates and tests (test/README.md describes each) -------------------------------

@@ -258,7 +258,7 @@ hublink_outbox_fetch(int limit)
 		watermark = 0;
 	plan = hublink_spi_plan(plan,
 							"SELECT id, queue, message_id, message_type, "
-							/* the body is sealed (sql/parts/73_crypto_seal.sql) */
+							/* the body is sealed (sql/parts/74_crypto_seal.sql) */
 							"hublink.open_message(message, key_scope, sealed_body)::text "
 							"FROM hublink.outbox WHERE sent_at IS NULL AND id > $1 "
 							"ORDER BY id LIMIT $2",

@@ -1,7 +1,7 @@
 /*
  * crypto_key.c - the master key file of the personal data encryption (docs/security-crypto.md).
  *
- * The master keys wrap the per-removal data keys (sql/parts/72_crypto_keys.sql). They are never
+ * The master keys wrap the per-removal data keys (sql/parts/73_crypto_keys.sql). They are never
  * stored in a table and never appear in a query text: they are read from the file named by
  * hublink.master_key_file, which only the server's operating system user may read. The file
  * holds one key per line, 64 hexadecimal digits (256 bits); the last line is the current key,
@@ -110,7 +110,7 @@ PG_FUNCTION_INFO_V1(hublink_master_keys);
 
 /*
  * hublink.master_keys() returns bytea[]: the keys of the file, oldest first, the current one
- * last. Revoked from PUBLIC; only the SECURITY DEFINER key functions of 72_crypto_keys.sql
+ * last. Revoked from PUBLIC; only the SECURITY DEFINER key functions of 73_crypto_keys.sql
  * call it, so the keys live in their variables and never in a query text or a table.
  */
 Datum

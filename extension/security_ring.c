@@ -4,7 +4,7 @@
  * Why not a table: an event must outlive the rollback of the statement that caused it (a
  * refused DELETE on the audit table, a refused logon), and a failed logon cannot write a table
  * at all. So events go to shared memory, under an LWLock, and the worker's security_monitor
- * job copies them into hublink.security_event (sql/parts/75_security_events.sql).
+ * job copies them into hublink.security_event (sql/parts/77_security_events.sql).
  *
  * Events are numbered from 1 at every server start. The ring keeps the newest
  * hublink.security_event_slots events: when it is full the oldest is overwritten. The reader

@@ -118,7 +118,10 @@ $$;
 COMMENT ON FUNCTION hublink.register_schema(text, text, jsonb, boolean) IS
     'Registers (or replaces) the schema of a message type and version, after checking it compiles.';
 
--- Installs a shipped schema file: message schemas by their type, the rest as documents.
+-- Installs a shipped schema file: message schemas by their type, the rest as documents. Run by
+-- the install script and again by every update script (scripts/build-install-sql): a schema that
+-- is already there unchanged is left alone (no registry invalidation, no audit row), a changed
+-- one is replaced, a new one added. A site's own schemas, of other versions, are never touched.
 CREATE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -129,16 +132,23 @@ BEGIN
     SELECT t.message_type INTO message_type
       FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
     IF message_type IS NULL THEN
-        PERFORM hublink.register_schema_document(schema->>'$id', schema);
+        IF NOT EXISTS (SELECT FROM hublink.schema_document d
+                        WHERE d.uri = schema->>'$id' AND d.document = schema) THEN
+            PERFORM hublink.register_schema_document(schema->>'$id', schema);
+        END IF;
     ELSE
         -- The version is the last segment of the $id: https://.../schemas/<name>/<version>
-        INSERT INTO hublink.message_schema (message_type, schema_version, schema)
-        VALUES (message_type, substring(schema->>'$id' from '/([0-9]+\.[0-9]+)$'), schema);
+        INSERT INTO hublink.message_schema AS m (message_type, schema_version, schema)
+        VALUES (message_type, substring(schema->>'$id' from '/([0-9]+\.[0-9]+)$'), schema)
+        ON CONFLICT ON CONSTRAINT message_schema_pkey
+        DO UPDATE SET schema = excluded.schema, registered_at = now(), registered_by = current_user
+        WHERE m.schema IS DISTINCT FROM excluded.schema;
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
-    'Used by the install script to load the schemas shipped in schemas/.';
+    'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
+    'one, replaces a changed one, leaves an unchanged one alone.';
 
 CREATE FUNCTION hublink.validate_message_bytes(message bytea) RETURNS jsonb
     LANGUAGE c STABLE STRICT PARALLEL SAFE

@@ -64,21 +64,21 @@ COMMENT ON TABLE hublink.inbox IS
 COMMENT ON COLUMN hublink.inbox.id IS 'Arrival order.';
 COMMENT ON COLUMN hublink.inbox.queue IS 'The queue the message was consumed from.';
 COMMENT ON COLUMN hublink.inbox.message IS
-    'The message''s envelope, when it was JSON at all; its body is sealed in sealed_body (73_crypto_seal.sql).';
+    'The message''s envelope, when it was JSON at all; its body is sealed in sealed_body (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.inbox.raw IS
     'PERSONAL DATA: the bytes as received (at most hublink.max_message_bytes), only when they were '
-    'not JSON; a garbled message can still carry names or document numbers. Sealed (73_crypto_seal.sql).';
+    'not JSON; a garbled message can still carry names or document numbers. Sealed (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.inbox.message_id IS 'The envelope''s messageId where readable: the idempotency key.';
 COMMENT ON COLUMN hublink.inbox.message_type IS 'The envelope''s messageType where readable.';
 COMMENT ON COLUMN hublink.inbox.removal_id IS 'The envelope''s removalId where readable.';
 COMMENT ON COLUMN hublink.inbox.status IS 'applied, retrying or rejected (hublink.inbox_status).';
 COMMENT ON COLUMN hublink.inbox.problems IS
     'PERSONAL DATA: why the message was rejected, the problems sent in the Error message; they can '
-    'quote the message''s values. Sealed (73_crypto_seal.sql).';
+    'quote the message''s values. Sealed (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.inbox.attempts IS 'How many times the handler ran (0 when rejected before it).';
 COMMENT ON COLUMN hublink.inbox.last_error IS
     'PERSONAL DATA: the handler''s last error message, which can quote the message''s values. '
-    'Sealed (73_crypto_seal.sql); cleared when a retry applies the message.';
+    'Sealed (74_crypto_seal.sql); cleared when a retry applies the message.';
 COMMENT ON COLUMN hublink.inbox.next_attempt_at IS 'When a retrying message is tried again.';
 COMMENT ON COLUMN hublink.inbox.enqueued_at IS
     'When the message was put on the queue: the AMQP timestamp, else the envelope''s sentAt.';

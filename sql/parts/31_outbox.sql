@@ -24,7 +24,7 @@ COMMENT ON COLUMN hublink.outbox.message_type IS 'The envelope''s messageType.';
 COMMENT ON COLUMN hublink.outbox.queue IS 'The queue it is published to (routing key on the default exchange).';
 COMMENT ON COLUMN hublink.outbox.removal_id IS 'The envelope''s removalId, when it has one.';
 COMMENT ON COLUMN hublink.outbox.message IS
-    'The message''s envelope; its body is sealed in sealed_body (73_crypto_seal.sql).';
+    'The message''s envelope; its body is sealed in sealed_body (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.outbox.created_at IS 'When the transaction that wrote it started.';
 COMMENT ON COLUMN hublink.outbox.sent_at IS
     'When the broker confirmed it (persistent, on a durable queue); NULL while unsent.';

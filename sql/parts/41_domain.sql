@@ -5,7 +5,7 @@
 -- Personal data (names, dates of birth, nationality, gender, conditions, document numbers,
 -- risk flags and notes, escorts' passports) is kept only in the tables and columns whose
 -- COMMENT starts "PERSONAL DATA:" (hublink.returnee_personal, hublink.travel_document,
--- hublink.risk_assessment.flags/notes, hublink.escort_personal). 73_crypto_seal.sql seals
+-- hublink.risk_assessment.flags/notes, hublink.escort_personal). 74_crypto_seal.sql seals
 -- exactly those (NFR 0011): a trigger encrypts them under the removal's data key into the
 -- row's "sealed" column before the row is stored, and they read NULL in the table (NOT NULL
 -- below is dropped there). Read them with the *_of functions at the end of this file, which
@@ -57,7 +57,7 @@ COMMENT ON COLUMN hublink.removal.exclusion_dates IS 'Dates in the range that ca
 COMMENT ON COLUMN hublink.removal.destination IS 'Where the returnees go (4.3 Destination), as in the messages.';
 COMMENT ON COLUMN hublink.removal.constraints IS 'TIG constraints for the travel quote request (4.3).';
 COMMENT ON COLUMN hublink.removal.notes IS
-    'PERSONAL DATA: free text passed to the providers (it can name people or places). Sealed (73_crypto_seal.sql).';
+    'PERSONAL DATA: free text passed to the providers (it can name people or places). Sealed (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.removal.state IS
     'State of the removal machine; tracked by the Hub only (NULL at a provider).';
 COMMENT ON COLUMN hublink.removal.escort_state IS
@@ -84,7 +84,7 @@ COMMENT ON COLUMN hublink.returnee.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.returnee.ho_returnee_reference IS 'Home Office returnee reference (HO returnee ID).';
 COMMENT ON COLUMN hublink.returnee.location IS
     'PERSONAL DATA: where the returnee is likely to be at departure (detention centre, prison, '
-    'address), as in the messages. Sealed (73_crypto_seal.sql).';
+    'address), as in the messages. Sealed (74_crypto_seal.sql).';
 CREATE INDEX returnee_reference ON hublink.returnee (ho_returnee_reference);
 
 CREATE TABLE hublink.returnee_personal (
@@ -658,7 +658,7 @@ END;
 $$;
 SELECT pg_catalog.pg_extension_config_dump('hublink.removal_serial', '');
 
--- --- authorised reads of the personal data (sealed by 73_crypto_seal.sql) ----------------
+-- --- authorised reads of the personal data (sealed by 74_crypto_seal.sql) ----------------
 -- Set-returning, so a missing row is no row, and called LATERAL per returnee or escort: only
 -- the rows a query needs are decrypted, each audited by hublink.unsealed(). Each is one query:
 -- the table's rows that match, each passed once through hublink.unsealed in FROM (LATERAL, so

@@ -350,7 +350,7 @@ BEGIN
                 (api ->> 'dateOfBirth')::date, api ->> 'nationality', api ->> 'gender',
                 api #>> '{travelDocument,type}', api #>> '{travelDocument,number}',
                 api #>> '{travelDocument,issuingCountry}', (api #>> '{travelDocument,expiryDate}')::date)
-        -- The details are sealed (73_crypto_seal.sql): EXCLUDED holds them encrypted, and the
+        -- The details are sealed (74_crypto_seal.sql): EXCLUDED holds them encrypted, and the
         -- seal trigger merges them into the stored ones, the values given replacing the old.
         ON CONFLICT (escort_person_id) DO UPDATE
            SET key_scope = EXCLUDED.key_scope, sealed = EXCLUDED.sealed;

@@ -88,7 +88,7 @@ CREATE TABLE hublink.tsp_passenger (
 );
 COMMENT ON TABLE hublink.tsp_passenger IS
     'Passenger details for ticketing (escort names, API, meals). The PERSONAL DATA columns are '
-    'sealed under the removal''s data key (73_crypto_seal.sql).';
+    'sealed under the removal''s data key (74_crypto_seal.sql).';
 COMMENT ON COLUMN hublink.tsp_passenger.booking_ref IS 'The booking.';
 COMMENT ON COLUMN hublink.tsp_passenger.traveller IS 'travellerRef.';
 COMMENT ON COLUMN hublink.tsp_passenger.escort_id IS 'The escort filling the position.';

@@ -1,7 +1,7 @@
 -- Escort provider (esp), issue 5 section 4: the escorts, their availability roster, and the
 -- escort rules (risk flags, conditions and nationalities to number and type of escorts).
 -- Personal data of escorts lives in hublink.esp_escort_personal and esp_escort.gender, both
--- sealed under the escort's own data key (74_crypto_seal_esp.sql).
+-- sealed under the escort's own data key (76_crypto_seal_esp.sql).
 
 CREATE TABLE hublink.esp_escort (
     escort_id   text PRIMARY KEY CHECK (escort_id ~ '^[A-Z0-9][A-Z0-9_-]{1,19}$'),

@@ -50,7 +50,7 @@ COMMENT ON COLUMN hublink.esp_plan_position.escort_number IS 'Escort number, 1 =
 COMMENT ON COLUMN hublink.esp_plan_position.role IS 'Role (esp_role).';
 COMMENT ON COLUMN hublink.esp_plan_position.gender IS
     'PERSONAL DATA: the sex the escort must be, or NULL when any; a same-sex position tells the sex of '
-    'the returnee it escorts (for_returnee). Sealed (74_crypto_seal_esp.sql): read with '
+    'the returnee it escorts (for_returnee). Sealed (76_crypto_seal_esp.sql): read with '
     'hublink.esp_plan_positions(plan_id), which audits.';
 COMMENT ON COLUMN hublink.esp_plan_position.physique IS 'Least physique category.';
 COMMENT ON COLUMN hublink.esp_plan_position.languages IS 'Languages the escort must speak.';
@@ -238,7 +238,7 @@ CREATE FUNCTION hublink.esp_plan_cost(plan_id bigint) RETURNS numeric
     RETURN (SELECT coalesce(sum(e.cost), 0) FROM hublink.esp_effort(plan_id) e);
 COMMENT ON FUNCTION hublink.esp_plan_cost(bigint) IS 'Total escort cost of a plan: the sum of its effort costs.';
 
--- The positions' sex is sealed (74_crypto_seal_esp.sql): read through the audited accessor
+-- The positions' sex is sealed (76_crypto_seal_esp.sql): read through the audited accessor
 -- hublink.esp_plan_positions, defined later, hence PL/pgSQL (resolved when it runs).
 CREATE FUNCTION hublink.esp_plan_body(plan_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -263,7 +263,7 @@ COMMENT ON FUNCTION hublink.esp_plan_body(bigint) IS
     'The escortPositions, segments and effort of a plan, as an EscortQuoteResponse carries them.';
 
 -- Staffing: which rostered, unbooked escorts fill a plan's positions on a date. The escort's
--- sex is sealed (74_crypto_seal_esp.sql): the caller passes it, decrypted only when the plan has
+-- sex is sealed (76_crypto_seal_esp.sql): the caller passes it, decrypted only when the plan has
 -- a position that asks for one (hublink.esp_escort_sexes).
 CREATE FUNCTION hublink.esp_eligible(p hublink.esp_plan_position, e hublink.esp_escort, sex text) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
@@ -328,7 +328,7 @@ BEGIN
     serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
     -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
     -- for the escorts who could serve on some date of the range (active, named, rostered then).
-    -- (A position sealed a sex exactly when it asks for one: 74_crypto_seal_esp.sql.)
+    -- (A position sealed a sex exactly when it asks for one: 76_crypto_seal_esp.sql.)
     IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.sealed IS NOT NULL) THEN
         sexes := hublink.esp_escort_sexes(ARRAY(
             SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)

@@ -120,7 +120,7 @@ CREATE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booki
 AS $$
 DECLARE
     days   constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
-    -- The positions with their sex decrypted (sealed, 74_crypto_seal_esp.sql; audited when any
+    -- The positions with their sex decrypted (sealed, 76_crypto_seal_esp.sql; audited when any
     -- position asks for a sex), once per call.
     positions constant hublink.esp_plan_position[] :=
         ARRAY(SELECT x FROM hublink.esp_plan_positions(esp_fill_team.plan_id) x);
@@ -222,7 +222,7 @@ COMMENT ON FUNCTION hublink.esp_take_team(bigint, jsonb) IS
     'Makes a team ([{escort_number, escort_id}], from hublink.esp_fill_team) the booking''s: its '
     'positions and its duties on every duty day (the caller holds hublink.esp_lock_days).';
 
--- Names, passports and sex are sealed under each escort's key (74_crypto_seal_esp.sql): read
+-- Names, passports and sex are sealed under each escort's key (76_crypto_seal_esp.sql): read
 -- through hublink.esp_escort_identities, which audits.
 CREATE FUNCTION hublink.esp_escort_details(booking_id bigint, only_escorts text[] DEFAULT NULL) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp

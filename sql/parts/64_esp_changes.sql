@@ -84,7 +84,7 @@ AS $$
 DECLARE
     pid bigint;
 BEGIN
-    -- returnees is sealed (74_crypto_seal_esp.sql): the copy takes the sealed value and its key
+    -- returnees is sealed (76_crypto_seal_esp.sql): the copy takes the sealed value and its key
     -- scope, which the seal trigger re-seals without anyone reading it.
     INSERT INTO hublink.esp_plan (removal_ref, key_scope, sealed, international, escort_on_transport, location,
                                   destination, duty_days, currency, segments, created_at)

@@ -55,9 +55,9 @@ INSERT INTO hublink.access_table_override VALUES
     ('removal_data_path', 'reference_view', 'Catalog only: it names hublink.removal, it reads no row of it.'),
     ('access_object', 'reference_view', 'Catalog only: it names hublink.removal, it reads no row of it.'),
     ('audit\_%', 'own_grants', 'The audit trail (70_audit*.sql, docs/security-audit.md) grants its own privileges.'),
-    ('data\_key%', 'own_grants', 'Data keys (72_crypto_keys.sql, docs/security-crypto.md): no role reads them.'),
-    ('security\_%', 'own_grants', 'Protective monitoring (75_security_events.sql, docs/security-monitoring.md).'),
-    ('logon%', 'own_grants', 'Logon records (75_security_events.sql): protective monitoring.'),
+    ('data\_key%', 'own_grants', 'Data keys (73_crypto_keys.sql, docs/security-crypto.md): no role reads them.'),
+    ('security\_%', 'own_grants', 'Protective monitoring (77_security_events.sql, docs/security-monitoring.md).'),
+    ('logon%', 'own_grants', 'Logon records (77_security_events.sql): protective monitoring.'),
     ('rollup\_mi\_%', 'own_grants', 'The MI rollup (85_mi_rollup.sql, docs/mi.md): read with the owner''s '
                       'rights by the hublink.mi_* views, written by its job and triggers only.'),
     ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '

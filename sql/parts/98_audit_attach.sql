@@ -1,5 +1,5 @@
 -- Late part (issue 6 section 3; docs/security-audit.md "Which tables"): attaches the audit
--- triggers to every table that the parts before created and the rule of 70_audit_rows.sql
+-- triggers to every table that the parts before created and the rule of 71_audit_rows.sql
 -- picks (hublink.audit_coverage). A part that sorts after this one, or an upgrade script,
 -- that adds tables runs SELECT hublink.audit_attach() itself.
 SELECT hublink.audit_attach();

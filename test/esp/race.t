@@ -86,7 +86,7 @@ check "$(wait_for "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%''B'
 echo "SELECT pg_advisory_unlock(5151);" >&3
 exec 3>&-
 wait
-# stdout only: stderr carries the login banner (76_security_monitor.sql) and, on failure, the error.
+# stdout only: stderr carries the login banner (78_security_monitor.sql) and, on failure, the error.
 check "$(sed -n 2p "$dir/A.out")" ACCEPTED "A is accepted"
 check "$(cat "$dir/B.out")" "B|ESCORTS_UNAVAILABLE" "B, run while A was open, declines ESCORTS_UNAVAILABLE instead of failing"
 [ "$fail" -eq 0 ] || grep -h ERROR "$dir/A.err" "$dir/B.err" | sed 's/^/# /'

@@ -1,5 +1,5 @@
 -- The audit trail (issue 6 section 3; NFR 0002, NFR 0020, NFR 0025; sql/parts/70_audit*.sql,
--- 71_audit_verify.sql, 98_audit_attach.sql; docs/security-audit.md): rows for insert, update,
+-- 72_audit_verify.sql, 98_audit_attach.sql; docs/security-audit.md): rows for insert, update,
 -- delete, truncate, state transitions, messages in and out and audit notes, with who, when,
 -- which removal and digests only; the chain verifies and names an edited row; the store is
 -- append-only for an ordinary role and for a superuser (also in replica mode); the feed.
@@ -185,7 +185,7 @@ SELECT throws_ok($$DELETE FROM hublink.audit_log$$, '42501',
 RESET ROLE;
 
 -- the refused attempts are recorded outside the transaction (hublink.record_security_event);
--- read through EXECUTE so this file still parses where 75_security_events.sql is not installed
+-- read through EXECUTE so this file still parses where 77_security_events.sql is not installed
 CREATE FUNCTION pg_temp.refusals_recorded() RETURNS bigint LANGUAGE plpgsql AS $f$
 DECLARE
     n bigint;
@@ -197,7 +197,7 @@ BEGIN
 END;
 $f$;
 SELECT CASE WHEN to_regprocedure('hublink.security_events(bigint)') IS NULL
-            THEN skip('hublink.security_events is not installed yet (75_security_events.sql)', 1)
+            THEN skip('hublink.security_events is not installed yet (77_security_events.sql)', 1)
             ELSE is(pg_temp.refusals_recorded(), 9::bigint,
                     'the six refusals by the trigger and the ordinary role''s three refused by the '
                     'privilege check (extension/security_dml.c) were recorded as security events, '

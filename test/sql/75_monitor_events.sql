@@ -1,4 +1,4 @@
--- Security events (sql/parts/75_security_events.sql, docs/security-monitoring.md; NFR 0020):
+-- Security events (sql/parts/77_security_events.sql, docs/security-monitoring.md; NFR 0020):
 -- record_security_event writes to the shared-memory ring outside the transaction, so an event
 -- survives the rollback of its cause; the flush copies it to hublink.security_event and
 -- raises the alert its kind names; failed logons over the threshold raise one alert; ring

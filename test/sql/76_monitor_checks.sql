@@ -1,4 +1,4 @@
--- Protective monitoring checks (sql/parts/76_security_monitor.sql, docs/security-monitoring.md;
+-- Protective monitoring checks (sql/parts/78_security_monitor.sql, docs/security-monitoring.md;
 -- NFR 0014, NFR 0020 3d-e, capacity): lock-outs in shared memory follow hublink.security_lockout
 -- (an older unlock never lifts a newer lock-out), hublink.unlock_role, the login warning table,
 -- dormant roles once per dormancy, the audit capacity check, and who may do what.

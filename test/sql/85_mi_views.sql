@@ -1,4 +1,4 @@
--- The MI views (sql/parts/85_mi_config.sql, 86_mi_views.sql; docs/mi.md): every figure of
+-- The MI views (sql/parts/84_mi_config.sql, 86_mi_views.sql; docs/mi.md): every figure of
 -- every view against the hand-computed scenario of test/mi/scenario.sql (docs/mi.md "The test
 -- scenario" shows the arithmetic), no personal data, and a reporting role that can read only
 -- the hublink.mi_* views. Seed "Management and Business Information Reporting"; Schedule R

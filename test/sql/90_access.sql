@@ -67,7 +67,7 @@ SELECT is_empty($$
        AND (has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
             OR has_function_privilege('hublink_reporting', p.oid, 'EXECUTE'))
        AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
-       -- require_key_scope_access (73_crypto_seal.sql) is require_removal_access for a removal's key
+       -- require_key_scope_access (74_crypto_seal.sql) is require_removal_access for a removal's key
        AND p.prosrc !~ 'hublink\.require_(removal|key_scope)_access\('
        AND p.oid <> 'hublink.cleared_levels()'::regprocedure -- takes no removal: the caller's own levels
 $$, 'every SECURITY DEFINER function a caseworker or reporting may call checks the clearance');

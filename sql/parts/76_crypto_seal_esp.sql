@@ -1,10 +1,10 @@
 -- Personal data encryption of the escort provider engine (NFR 0011; docs/security-crypto.md
--- "The escort provider's data", docs/esp.md "Personal data"). After 73_crypto_seal.sql, which
+-- "The escort provider's data", docs/esp.md "Personal data"). After 74_crypto_seal.sql, which
 -- defines hublink.seal_personal_columns.
 --
 -- - hublink.esp_plan.returnees (per returnee the HO reference, sex, nationality, risk flags and
 --   conditions) is the removal's data: sealed under the removal's data key, so the retention
---   purge of the removal (74_crypto_retention.sql) destroys it with the rest. A plan quoted
+--   purge of the removal (75_crypto_retention.sql) destroys it with the rest. A plan quoted
 --   without a removal (staff trying a request by hand) has a scope of its own, "esp plan <id>".
 -- - The escorts' names, passports and sex are the provider's staff data, not a removal's: each
 --   escort has a data key of its own, scope "escort <escort_id>". Retaining staff data is the

@@ -5,7 +5,7 @@
 -- are stored only wrapped (sealed) by a master key; the master keys are never in a table or a
 -- query text: hublink.master_keys() (extension/crypto_key.c) reads them from the file named by
 -- hublink.master_key_file, which only the server's user may read. Destroying a data key makes
--- the removal's data unreadable for good (crypto-shredding, 74_crypto_retention.sql), and a
+-- the removal's data unreadable for good (crypto-shredding, 75_crypto_retention.sql), and a
 -- new master key re-wraps the data keys without touching the data (hublink.rotate_master_key).
 
 CREATE FUNCTION hublink.master_keys() RETURNS bytea[]
@@ -170,7 +170,7 @@ CREATE FUNCTION hublink.unseal(p_scope text, p_sealed bytea) RETURNS jsonb
                                    'UTF8')::jsonb;
 COMMENT ON FUNCTION hublink.unseal(text, bytea) IS
     'Opens a value sealed by hublink.seal. Not audited by itself: the authorised reads '
-    '(hublink.unsealed and the functions of 73_crypto_seal.sql) audit. Internal.';
+    '(hublink.unsealed and the functions of 74_crypto_seal.sql) audit. Internal.';
 REVOKE ALL ON FUNCTION hublink.unseal(text, bytea) FROM PUBLIC;
 
 INSERT INTO hublink.audit_action VALUES

@@ -165,7 +165,7 @@ COMMENT ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestam
 REVOKE ALL ON FUNCTION hublink.purge_class(text, hublink.retention_policy, timestamptz, text) FROM PUBLIC;
 
 -- Messages that named no removal are sealed under the key of the UTC day they were stored,
--- "messages <YYYY-MM-DD>" (hublink.message_key_scope, 73_crypto_seal.sql): deleted by age, and
+-- "messages <YYYY-MM-DD>" (hublink.message_key_scope, 74_crypto_seal.sql): deleted by age, and
 -- once the whole day is past the messages period and no row of it is left (an unsent outbox
 -- row keeps it), the day's key is destroyed: audited (purge) and logged like a removal's purge.
 CREATE FUNCTION hublink.purge_message_days(p_policy hublink.retention_policy) RETURNS integer

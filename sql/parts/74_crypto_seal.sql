@@ -2,7 +2,7 @@
 --
 -- Every column whose COMMENT starts "PERSONAL DATA:" is sealed: a BEFORE INSERT OR UPDATE
 -- trigger moves the row's personal values into its "sealed" column, encrypted under the
--- removal's data key (72_crypto_keys.sql), and sets the plaintext columns to NULL before the
+-- removal's data key (73_crypto_keys.sql), and sets the plaintext columns to NULL before the
 -- row reaches the heap, so plaintext is never written to a page, live or dead. A CHECK
 -- constraint "<column>_sealed" (column IS NULL) on each of them refuses a row that bypassed the
 -- trigger. The handlers keep writing plain values to the plain columns; authorised reads go
@@ -256,7 +256,7 @@ COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext
 --   announcements, Errors for input without a readable removalId, bytes that were not JSON
 --   (a garbled delivery cannot be attributed to a removal: a removalId read from it may be
 --   anybody's). One key per day, not per message: a busy day would otherwise write a key row
---   per delivery, and the messages retention (74_crypto_retention.sql) deletes by age, so a
+--   per delivery, and the messages retention (75_crypto_retention.sql) deletes by age, so a
 --   day is the unit it can shred once every row of it is gone.
 -- - A BEFORE trigger moves the body into sealed_body, so "message" keeps only the envelope (the
 --   generated columns and indexes still work); raw, problems and last_error are sealed into

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Expands `-- @function schema.name` lines of an update part into the function's current
+definition, taken from sql/parts/*.sql, so that an update script never holds a second copy of a
+function body (docs/operations.md "Upgrades"). Likewise `-- @comment KIND schema.name[.column]`
+(KIND: TABLE, VIEW, COLUMN, TYPE, ...) copies that object's COMMENT statement.
+
+Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
+statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
+names: an update part that does so drops the old function first.
+
+Usage: sql_functions.py PARTS_DIR < update_part > expanded
+"""
+import glob
+import os
+import re
+import sys
+
+DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
+COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
+
+
+def statements(text):
+    """Splits SQL into statements, respecting quotes, dollar quotes, comments and the
+    BEGIN ATOMIC ... END bodies of SQL-standard functions. Yields (start, end) offsets."""
+    i, n, start = 0, len(text), 0
+    depth = 0  # nesting inside BEGIN ATOMIC (BEGIN/CASE ... END)
+    atomic = False
+    word = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    while i < n:
+        c = text[i]
+        if c == "-" and text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif c == "/" and text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        elif c == "'":
+            j = i + 1
+            while j < n:
+                if text[j] == "'":
+                    if j + 1 < n and text[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            i = j + 1
+        elif c == "$":
+            m = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", text[i:])
+            if m:
+                tag = m.group(0)
+                j = text.find(tag, i + len(tag))
+                i = n if j < 0 else j + len(tag)
+            else:
+                i += 1
+        elif c.isalpha() or c == "_":
+            m = word.match(text, i)
+            w = m.group(0).upper()
+            if w == "ATOMIC" and re.search(r"BEGIN\s+$", text[max(0, i - 12):i], re.I):
+                atomic, depth = True, 1
+            elif atomic and w in ("BEGIN", "CASE"):
+                depth += 1
+            elif atomic and w == "END":
+                depth -= 1
+                if depth == 0:
+                    atomic = False
+            i = m.end()
+        elif c == ";" and not atomic:
+            yield start, i + 1
+            start = i + 1
+            i += 1
+        else:
+            i += 1
+
+
+def definitions(parts_dir):
+    """Maps schema.name to the list of its CREATE FUNCTION and COMMENT ON FUNCTION statements."""
+    found = {}
+    create = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", re.I)
+    comment = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", re.I)
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            stmt = text[a:b]
+            m = create.match(stmt) or comment.match(stmt)
+            if m:
+                body = re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", stmt)
+                body = re.sub(r"^CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION", "CREATE OR REPLACE FUNCTION", body, flags=re.I)
+                found.setdefault(m.group(1).lower(), []).append(body.strip())
+    return found
+
+
+def comment_statement(parts_dir, kind, name):
+    """The COMMENT ON KIND name IS ... statement of sql/parts, or None."""
+    head = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+" + r"\s+".join(kind.split()) + r"\s+"
+                      + re.escape(name) + r"\s+IS\b", re.I)
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            if head.match(text[a:b]):
+                return re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", text[a:b]).strip()
+    return None
+
+
+def main():
+    parts_dir = sys.argv[1]
+    defs = None
+    for line in sys.stdin:
+        c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
+        if c:
+            stmt = comment_statement(parts_dir, c.group(1), c.group(2))
+            if stmt is None:
+                sys.stderr.write(f"sql_functions: no COMMENT ON {c.group(1)} {c.group(2)} in {parts_dir}\n")
+                sys.exit(1)
+            sys.stdout.write(stmt + "\n")
+            continue
+        m = DIRECTIVE.match(line.rstrip("\n"))
+        if not m:
+            sys.stdout.write(line)
+            continue
+        if defs is None:
+            defs = definitions(parts_dir)
+        name = m.group(1).lower()
+        if not any(s.upper().startswith("CREATE") for s in defs.get(name, [])):
+            sys.stderr.write(f"sql_functions: no CREATE FUNCTION {name} in {parts_dir}\n")
+            sys.exit(1)
+        sys.stdout.write(f"-- {name}, as defined in sql/parts\n")
+        for stmt in defs[name]:
+            sys.stdout.write(stmt + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

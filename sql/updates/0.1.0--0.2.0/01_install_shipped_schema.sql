@@ -1,0 +1,3 @@
+-- 0.2.0: the update scripts load the shipped schemas again, so the loader leaves an unchanged
+-- schema alone and replaces a changed one (CHANGELOG.md).
+-- @function hublink.install_shipped_schema

@@ -1,0 +1,16 @@
+-- 0.2.0: every part of sql/parts has a number of its own (issue 13 section 3), and the comments
+-- and function bodies that name a renumbered part say its new name.
+-- @function hublink.esp_copy_plan
+-- @function hublink.esp_fill_team
+-- @function hublink.esp_quote
+-- @function hublink.record_escorts
+-- @function hublink.unseal
+-- @comment COLUMN hublink.removal.notes
+-- @comment COLUMN hublink.esp_plan_position.gender
+-- @comment COLUMN hublink.inbox.message
+-- @comment COLUMN hublink.inbox.raw
+-- @comment COLUMN hublink.inbox.problems
+-- @comment COLUMN hublink.inbox.last_error
+-- @comment COLUMN hublink.outbox.message
+-- @comment COLUMN hublink.returnee.location
+-- @comment TABLE hublink.tsp_passenger
