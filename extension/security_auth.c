@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -208,59 +209,80 @@ find_entry(const char *role, bool create)
 	return victim;
 }
 
+/* Appends the JSON detail of a logon event (without its closing brace) to d. */
+static void
+logon_detail(StringInfo d, const char *outcome, const char *database, const char *client_addr,
+			 const char *method, int failures)
+{
+	appendStringInfoString(d, "{\"outcome\": ");
+	hublink_security_json_string(d, outcome);
+	appendStringInfoString(d, ", \"database\": ");
+	hublink_security_json_string(d, database);
+	appendStringInfoString(d, ", \"client_addr\": ");
+	hublink_security_json_string(d, client_addr);
+	appendStringInfoString(d, ", \"method\": ");
+	hublink_security_json_string(d, method);
+	appendStringInfo(d, ", \"consecutive_failures\": %d", failures);
+}
+
 static void
 record_logon(Port *port, const char *outcome, int failures)
 {
 	StringInfoData d;
 
 	initStringInfo(&d);
-	appendStringInfoString(&d, "{\"outcome\": ");
-	hublink_security_json_string(&d, outcome);
-	appendStringInfoString(&d, ", \"database\": ");
-	hublink_security_json_string(&d, port->database_name);
-	appendStringInfoString(&d, ", \"client_addr\": ");
-	hublink_security_json_string(&d, port->remote_host);
-	appendStringInfoString(&d, ", \"method\": ");
-	hublink_security_json_string(&d, port->hba ? hba_authname(port->hba->auth_method) : "");
-	appendStringInfo(&d, ", \"consecutive_failures\": %d}", failures);
+	logon_detail(&d, outcome, port->database_name, port->remote_host,
+				 port->hba ? hba_authname(port->hba->auth_method) : "", failures);
+	appendStringInfoChar(&d, '}');
 	hublink_security_record("logon", port->user_name, d.data);
 	pfree(d.data);
 }
 
 static void
-client_auth(Port *port, int status)
+record_account_locked(const char *role, int failures)
+{
+	StringInfoData d;
+
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"locked_role\": ");
+	hublink_security_json_string(&d, role);
+	appendStringInfo(&d, ", \"failures\": %d, \"lockout_failures\": %d}", failures,
+					 hublink_lockout_failures);
+	hublink_security_record("account_locked", role, d.data);
+}
+
+/*
+ * Counts one logon attempt of role in the lock-out table: a failure adds one to its
+ * consecutive failures and may lock it out; a success clears them unless it is locked out.
+ * Returns whether the role is locked out (never the bootstrap superuser, so someone can
+ * always unlock); *failures and *newly_locked say what the attempt did. Shared by database
+ * logons (the hook below) and web sign-ins (hublink_security_web_logon), so both count
+ * towards one lock-out.
+ */
+static bool
+count_attempt(const char *role, bool ok, int *failures, bool *newly_locked)
 {
 	LogonEntry *e;
 	bool locked = false;
-	bool newly_locked = false;
-	bool protected_role;
-	int failures = 0;
+	bool protected_role = get_role_oid(role, true) == BOOTSTRAP_SUPERUSERID;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (prev_client_auth_hook)
-		prev_client_auth_hook(port, status);
-
-	/* The client hung up at the password prompt (psql does, to ask for one): no attempt. */
-	if (status == STATUS_EOF || auth == NULL || port->user_name == NULL)
-		return;
-
-	/* Locking out the bootstrap superuser could leave nobody able to unlock anybody. */
-	protected_role = get_role_oid(port->user_name, true) == BOOTSTRAP_SUPERUSERID;
-
+	*failures = 0;
+	*newly_locked = false;
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
-	e = find_entry(port->user_name, status != STATUS_OK);
+	e = find_entry(role, !ok);
 	if (e != NULL)
 	{
 		e->last_seen = now;
-		if (status != STATUS_OK)
+		if (!ok)
 		{
-			failures = ++e->failures;
+			*failures = ++e->failures;
 			if (!e->locked && !protected_role && hublink_lockout_failures > 0 &&
 				e->failures >= hublink_lockout_failures)
 			{
 				e->locked = true;
 				e->locked_at = now;
-				newly_locked = true;
+				*newly_locked = true;
 				save_lockouts();
 			}
 		}
@@ -269,21 +291,29 @@ client_auth(Port *port, int status)
 		locked = e->locked && !protected_role;
 	}
 	LWLockRelease(auth->lock);
+	return locked;
+}
 
+static void
+client_auth(Port *port, int status)
+{
+	bool locked;
+	bool newly_locked;
+	int failures;
+
+	if (prev_client_auth_hook)
+		prev_client_auth_hook(port, status);
+
+	/* The client hung up at the password prompt (psql does, to ask for one): no attempt. */
+	if (status == STATUS_EOF || auth == NULL || port->user_name == NULL)
+		return;
+
+	locked = count_attempt(port->user_name, status == STATUS_OK, &failures, &newly_locked);
 	if (status != STATUS_OK)
 	{
 		record_logon(port, "failed", failures);
 		if (newly_locked)
-		{
-			StringInfoData d;
-
-			initStringInfo(&d);
-			appendStringInfoString(&d, "{\"locked_role\": ");
-			hublink_security_json_string(&d, port->user_name);
-			appendStringInfo(&d, ", \"failures\": %d, \"lockout_failures\": %d}", failures,
-							 hublink_lockout_failures);
-			hublink_security_record("account_locked", port->user_name, d.data);
-		}
+			record_account_locked(port->user_name, failures);
 		return;
 	}
 	if (locked)
@@ -429,5 +459,96 @@ hublink_security_publish_warning(PG_FUNCTION_ARGS)
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	strlcpy(auth->warning, warning, sizeof(auth->warning));
 	LWLockRelease(auth->lock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_web_logon);
+
+/*
+ * hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+ * p_extra jsonb) RETURNS text: a sign-in through the web interface (docs/web.md), counted
+ * and recorded exactly like a database logon of that role (NFR 0020 3c-e): the same lock-out
+ * table, a "logon" event with method "oidc" that the flush copies to hublink.logon (so the
+ * failed-logon alert and the dormant-role check see it), and "account_locked" when this
+ * failure locks the role out. p_extra (the identity provider's issuer and subject, the reason
+ * of a failure) is added to the event's detail. Returns the outcome: succeeded, failed, or
+ * refused_locked when p_ok but the role is locked out.
+ */
+Datum
+hublink_security_web_logon(PG_FUNCTION_ARGS)
+{
+	char *role;
+	bool ok;
+	char *client_addr;
+	char *extra;
+	const char *outcome;
+	bool locked;
+	bool newly_locked;
+	int failures;
+	StringInfoData d;
+
+	check_auth();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("a web sign-in needs a role name and an outcome"),
+						errdetail("The role name or the outcome was NULL."),
+						errhint("Pass the role the identity maps to, or the identity's name.")));
+	role = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strlen(role) == 0 || strlen(role) >= NAMEDATALEN)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_NAME),
+						errmsg("web sign-in role name \"%s\" is not a role name", role),
+						errdetail("A role name has 1 to %d bytes.", NAMEDATALEN - 1),
+						errhint("Pass the role the identity maps to.")));
+	ok = PG_GETARG_BOOL(1);
+	client_addr = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	extra = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	locked = count_attempt(role, ok, &failures, &newly_locked);
+	outcome = !ok ? "failed" : locked ? "refused_locked" : "succeeded";
+	initStringInfo(&d);
+	logon_detail(&d, outcome, get_database_name(MyDatabaseId), client_addr, "oidc", failures);
+	/* p_extra is a JSON object: splice its members after ours. */
+	if (extra != NULL && extra[0] == '{')
+	{
+		const char *members = extra + 1;
+
+		while (*members == ' ')
+			members++;
+		if (*members != '}')
+			appendStringInfo(&d, ", %s", members);
+		else
+			appendStringInfoChar(&d, '}');
+	}
+	else
+		appendStringInfoChar(&d, '}');
+	hublink_security_record("logon", role, d.data);
+	if (newly_locked)
+		record_account_locked(role, failures);
+	pfree(d.data);
+	PG_RETURN_TEXT_P(cstring_to_text(outcome));
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_web_sign_out);
+
+/*
+ * hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void: records that the
+ * person signed in as p_role_name through the web interface signed out or was timed out
+ * (event "web_sign_out", docs/web.md). p_detail is a JSON object (the reason), from the owner's
+ * SQL wrapper.
+ */
+Datum
+hublink_security_web_sign_out(PG_FUNCTION_ARGS)
+{
+	char *role;
+
+	check_auth();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a web sign-out needs a role name"), errdetail("The role name was NULL."),
+				 errhint("Pass the role the session was signed in as.")));
+	role = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	hublink_security_record("web_sign_out", role,
+							PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_VOID();
 }

@@ -101,7 +101,7 @@ CREATE FUNCTION hublink.acknowledge_alert(p_alert_id bigint) RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    UPDATE hublink.alert SET acknowledged_at = clock_timestamp(), acknowledged_by = session_user
+    UPDATE hublink.alert SET acknowledged_at = clock_timestamp(), acknowledged_by = hublink.acting_login()
      WHERE alert_id = p_alert_id AND acknowledged_at IS NULL;
     IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM hublink.alert WHERE alert_id = p_alert_id) THEN
         RAISE EXCEPTION 'no alert %', p_alert_id
@@ -114,3 +114,4 @@ $$;
 COMMENT ON FUNCTION hublink.acknowledge_alert(bigint) IS
     'Marks an alert as seen by the session user; acknowledging twice keeps the first.';
 REVOKE ALL ON FUNCTION hublink.acknowledge_alert(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin;
