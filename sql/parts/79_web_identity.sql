@@ -23,12 +23,17 @@ GRANT USAGE ON SCHEMA hublink TO hublink_web;
 -- Invoker rights: it reads only the caller's own session, and SECURITY DEFINER functions
 -- (which run as the owner) call it to learn the person behind the call. current_setting('role')
 -- is the role of the last SET ROLE; a SECURITY DEFINER function changes current_user but not
--- that setting, and may not SET ROLE itself.
+-- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
+-- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
+-- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
 CREATE FUNCTION hublink.acting_login() RETURNS name
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND pg_catalog.pg_has_role(session_user, 'hublink_web', 'MEMBER')
+                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
+                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                     WHERE r.rolname = session_user))
                 THEN pg_catalog.current_setting('role')::name
                 ELSE session_user END;
 COMMENT ON FUNCTION hublink.acting_login() IS

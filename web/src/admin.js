@@ -10,7 +10,7 @@ const MI_FORMATS = { csv: 'text/csv', xml: 'application/xml', html: 'text/html' 
 function requireGroup(...groups) {
   return (req, res, next) => {
     if (groups.some((g) => res.locals.user.groups.includes(g))) return next();
-    res.status(403).render('error.njk', { title: 'You cannot use this page', text: 'This page is for administrators.' });
+    res.status(403).render('error.njk', { title: 'You cannot use this page', text: 'Your role does not use this page.' });
   };
 }
 
@@ -18,12 +18,15 @@ export function adminRoutes(app, { pool }) {
   const admin = requireGroup('hublink_admin');
   const reporting = requireGroup('hublink_admin', 'hublink_reporting');
 
-  app.get('/alerts', admin, async (req, res, next) => {
+  // Alerts are removal data: a caseworker reads those of the removals it may see (row-level
+  // security on hublink.alert) and acknowledges them (acknowledge_alert checks the clearance).
+  const caseworker = requireGroup('hublink_caseworker');
+  app.get('/alerts', caseworker, async (req, res, next) => {
     const open = req.query.all !== '1';
     try {
       const { rows } = await asPerson(pool, res.locals.user, (c) => c.query(
-        `SELECT alert_id, kind, severity, subject, raised_at, acknowledged_at, acknowledged_by
-           FROM hublink.alert WHERE NOT $1 OR acknowledged_at IS NULL ORDER BY raised_at DESC LIMIT 200`, [open]));
+        `SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by, r.removal_reference
+           FROM hublink.alert a LEFT JOIN hublink.removal r USING (removal_id) WHERE NOT $1 OR acknowledged_at IS NULL ORDER BY a.raised_at DESC LIMIT 200`, [open]));
       const flash = req.session.flash;
       delete req.session.flash;
       res.render('alerts.njk', { alerts: rows, open, flash });
@@ -32,7 +35,7 @@ export function adminRoutes(app, { pool }) {
     }
   });
 
-  app.post('/alerts/:id/acknowledge', admin, async (req, res, next) => {
+  app.post('/alerts/:id/acknowledge', caseworker, async (req, res, next) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id)) return res.redirect(303, '/alerts');
     try {

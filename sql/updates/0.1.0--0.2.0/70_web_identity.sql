@@ -62,11 +62,15 @@ GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
 -- @function hublink.create_removal
 -- @function hublink.acknowledge_alert
 -- @function hublink.unlock_role
+-- A reference list an admin edits is announced by a message of no removal: hublink.send has no
+-- removal to check for it (it refused every admin but a superuser before).
+-- @function hublink.send
 ALTER POLICY own_clearance ON hublink.role_clearance
     USING (role_name = hublink.acting_login()
            OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE'));
--- An admin acknowledges alerts from the web interface's alerts page.
-GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin;
+-- Caseworkers acknowledge the alerts of their removals from the web interface's alerts page
+-- (the function checks the clearance); admins the alerts of no removal.
+GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hublink_caseworker;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
