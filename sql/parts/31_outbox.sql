@@ -57,9 +57,9 @@ DECLARE
     problems jsonb;
     kind     hublink.message_type;
     party    text := current_setting('hublink.party', true);
+    -- Need-to-know first (90_access.sql). A message of no removal (a reference list an admin's
+    -- edit announces, 4.17) has no removal to check.
 BEGIN
-    -- Need-to-know (90_access.sql). A message of no removal (a reference list an admin's edit
-    -- announces, 4.17) has no removal to check.
     IF message ? 'removalId' THEN
         PERFORM hublink.require_removal_access(message ->> 'removalId');
     END IF;

@@ -280,7 +280,8 @@ export function caseRoutes(app, { config, pool, live, store }) {
         const quotes = await c.query(
           `SELECT q.*, t.conditions, t.hand_baggage_only,
                   (SELECT json_agg(json_build_object('segment', i.segment_id, 'carrier', coalesce(i.carrier_code, i.provider_name),
-                          'flight', i.flight_number, 'from', i.start_point->>'airportCode', 'to', i.end_point->>'airportCode',
+                          'flight', i.flight_number, 'from', coalesce(i.start_point->>'airportCode', i.start_point->>'name'),
+                          'to', coalesce(i.end_point->>'airportCode', i.end_point->>'name'), 'type', i.segment_type,
                           'departs', i.start_time, 'arrives', i.end_time) ORDER BY i.start_time)
                      FROM hublink.itinerary_segment i WHERE i.travel_quote_id = t.travel_quote_id AND i.current) AS itinerary
              FROM hublink.removal_quotes($1) q
