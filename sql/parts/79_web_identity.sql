@@ -18,7 +18,7 @@ BEGIN
     END IF;
 END;
 $$;
-GRANT USAGE ON SCHEMA hublink TO hublink_web;
+-- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
 
 -- Invoker rights: it reads only the caller's own session, and SECURITY DEFINER functions
 -- (which run as the owner) call it to learn the person behind the call. current_setting('role')

@@ -9,7 +9,7 @@ BEGIN
     END IF;
 END;
 $$;
-GRANT USAGE ON SCHEMA hublink TO hublink_web;
+-- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
 
 -- @function hublink.acting_login
 
