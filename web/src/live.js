@@ -32,6 +32,8 @@ export class LiveCases {
     if (!this.watchers.has(reference)) this.watchers.set(reference, new Set());
     const w = { user, res, alive };
     this.watchers.get(reference).add(w);
+    // Once at once: whatever changed between the page and this stream is not missed.
+    this.send(w, reference);
     return () => {
       const set = this.watchers.get(reference);
       if (set) {
@@ -59,19 +61,22 @@ export class LiveCases {
     }
     const set = this.watchers.get(reference);
     if (!set) return;
-    for (const w of set) {
-      if (!w.alive()) {
-        w.res.end();
-        continue;
-      }
-      try {
-        const html = await this.render(w.user, reference);
-        w.res.write(`event: timeline\n${html.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
-      } catch (err) {
-        // The person may no longer see it (a sensitivity raised): stop sending.
-        w.res.write('event: gone\ndata: \n\n');
-        w.res.end();
-      }
+    for (const w of set) await this.send(w, reference);
+  }
+
+  // Sends the timeline as the watcher's person sees it now.
+  async send(w, reference) {
+    if (!w.alive()) {
+      w.res.end();
+      return;
+    }
+    try {
+      const html = await this.render(w.user, reference);
+      w.res.write(`event: timeline\n${html.split('\n').map((l) => `data: ${l}`).join('\n')}\n\n`);
+    } catch (err) {
+      // The person may no longer see it (a sensitivity raised): stop sending.
+      w.res.write('event: gone\ndata: \n\n');
+      w.res.end();
     }
   }
 }
