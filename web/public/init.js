@@ -11,8 +11,8 @@ if (timeline && 'EventSource' in window) {
   source.addEventListener('timeline', (e) => {
     const fresh = new DOMParser().parseFromString(e.data, 'text/html').body.firstElementChild;
     if (fresh) timeline.replaceChildren(...fresh.childNodes);
-    if (status) status.textContent = 'Timeline updated at ' + new Date().toLocaleTimeString('en-GB') + '. Reload the page to see the new state and actions.';
+    if (status) status.textContent = 'This timeline updates by itself. Last updated at ' + new Date().toLocaleTimeString('en-GB') + '; reload the page for the new state and actions.';
   });
+  source.addEventListener('open', () => { if (status) status.textContent = 'This timeline updates by itself.'; });
   source.addEventListener('gone', () => source.close());
-  if (status) status.textContent = 'This timeline updates by itself.';
 }

@@ -214,10 +214,10 @@ try {
   await rita.getByRole('button', { name: 'Request quotes' }).click();
   await rita.waitForLoadState();
   check('request quotes sends the travel quote request (unescorted)', (await states(standard)) === 'quoting/none/quote_requested', await states(standard));
-  await rita.waitForFunction(() => /updates by itself/.test(document.getElementById('live-status').textContent));
+  await rita.waitForFunction(() => /updates by itself/.test((document.getElementById('live-status') || {}).textContent));
   const live = await rita.evaluate(() => performance.getEntriesByType('navigation')[0].name);
   await tspQuotes(standard, 'HO-WEBS1');
-  const updated = await rita.waitForFunction(() => /quote requested → quoted/.test(document.getElementById('timeline').textContent), null, { timeout: 10000 })
+  const updated = await rita.waitForFunction(() => /quote requested → quoted/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 10000 })
     .then(() => true, () => false);
   check('the TSP\'s quotes appear on the open case page without a reload (SSE fed by LISTEN)', updated);
   check('and the page was not reloaded', (await rita.evaluate(() => performance.getEntriesByType('navigation')[0].name)) === live);
@@ -232,9 +232,9 @@ try {
   await rita.getByRole('button', { name: /Book option 1/ }).click();
   await rita.waitForURL(new RegExp(`/cases/${standard}$`));
   check('choosing option 1 books the best-ranked quote', (await states(standard)) === 'booking/none/booking_requested', await states(standard));
-  await rita.waitForFunction(() => /updates by itself/.test(document.getElementById('live-status').textContent));
+  await rita.waitForFunction(() => /updates by itself/.test((document.getElementById('live-status') || {}).textContent));
   await tspBooking(standard, 'HO-WEBS1', best.travel_quote_reference);
-  const booked = await rita.waitForFunction(() => /→ booked/.test(document.getElementById('timeline').textContent), null, { timeout: 10000 })
+  const booked = await rita.waitForFunction(() => /→ booked/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 10000 })
     .then(() => true, () => false);
   check('the booking confirmation appears live on the case page', booked);
   check('the removal is booked', (await states(standard)) === 'booked/none/booked', await states(standard));
