@@ -10,7 +10,7 @@ if (timeline && 'EventSource' in window) {
   const source = new EventSource(timeline.getAttribute('data-live-timeline'));
   source.addEventListener('timeline', (e) => {
     const fresh = new DOMParser().parseFromString(e.data, 'text/html').body.firstElementChild;
-    if (fresh) timeline.replaceChildren(...fresh.childNodes);
+    if (fresh) timeline.replaceChildren(fresh);
     if (status) status.textContent = 'This timeline updates by itself. Last updated at ' + new Date().toLocaleTimeString('en-GB') + '; reload the page for the new state and actions.';
   });
   source.addEventListener('open', () => { if (status) status.textContent = 'This timeline updates by itself.'; });

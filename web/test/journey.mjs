@@ -89,6 +89,13 @@ try {
   check('booked at the Hub', (await states(ref)) === 'booked/booked/booked', await states(ref));
 
   await page.reload();
+  if (process.env.HUBLINK_WEB_TEST_SHOTS) {
+    // The README's picture (docs/web-case-page.png): the booked escorted removal.
+    await page.setViewportSize({ width: 960, height: 1180 });
+    await streaming();
+    await page.screenshot({ path: `${process.env.HUBLINK_WEB_TEST_SHOTS}/web-case-page.png` });
+    await page.setViewportSize({ width: 1280, height: 720 });
+  }
   const updatesBefore = ((await page.textContent('#timeline')).match(/TravelUpdate/g) || []).length;
   await page.getByText('Amend the travel booking').click();
   await page.fill('#other', 'Wheelchair assistance at Heathrow, please.');
