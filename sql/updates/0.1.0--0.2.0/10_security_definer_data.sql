@@ -28,3 +28,6 @@ COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
     'action runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
 
 SELECT hublink.apply_access_policy();
+
+-- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).
+-- @function hublink.create_removal
