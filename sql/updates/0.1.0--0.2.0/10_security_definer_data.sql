@@ -31,3 +31,10 @@ SELECT hublink.apply_access_policy();
 
 -- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).
 -- @function hublink.create_removal
+
+-- Section 6: one error for a removal or message the login may not see and for one that does
+-- not exist, naming only what the caller gave.
+-- @function hublink.require_removal_access
+-- @function hublink.require_message_access
+-- @function hublink.message_document
+-- @function hublink.inbox_failure
