@@ -359,13 +359,28 @@ CREATE TRIGGER inbox_applied_clears_error BEFORE UPDATE ON hublink.inbox
     EXECUTE FUNCTION hublink.inbox_applied_clears_error();
 
 CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN p_sealed_body IS NULL THEN p_message
-                ELSE p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body)) END;
+    AS $$
+BEGIN
+    IF p_sealed_body IS NULL THEN
+        RETURN p_message;
+    END IF;
+    -- Audited like every other read of a sealed value: hublink_worker reads every message at
+    -- every clearance, so whoever holds that role (the worker, or a login granted it) leaves a
+    -- row per body opened (docs/security-access.md "Who may hold hublink_worker").
+    PERFORM hublink.audit_note('decrypt',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_key_scope),
+        pg_catalog.jsonb_build_object('function', 'hublink.open_message', 'key_scope', p_key_scope,
+                                      'message_id', p_message ->> 'messageId',
+                                      'message_type', p_message ->> 'messageType'));
+    RETURN p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body));
+END;
+$$;
 COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
     'The whole message of an inbox or outbox row (envelope and decrypted body), for the worker '
-    'that publishes or retries it; not audited (transport, not a reader). Revoked from PUBLIC.';
+    'that publishes or retries it. Audited (action decrypt: key scope, messageId, type, and the '
+    'login) whenever it decrypts a body, whoever calls it. Revoked from PUBLIC; hublink_worker.';
 REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
 
 -- One audited opener for both message logs: they share the columns it reads.
@@ -426,7 +441,9 @@ BEGIN
             pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
                                           'message_id', m.message_id, 'message_type', m.message_type));
     END IF;
-    RETURN hublink.open_message(m.message, m.key_scope, m.sealed_body);
+    -- Not through hublink.open_message: audited above, with the table.
+    RETURN CASE WHEN m.sealed_body IS NULL THEN m.message
+                ELSE m.message || pg_catalog.jsonb_build_object('body', hublink.unseal(m.key_scope, m.sealed_body)) END;
 END;
 $$;
 COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS

@@ -38,3 +38,6 @@ SELECT hublink.apply_access_policy();
 -- @function hublink.require_message_access
 -- @function hublink.message_document
 -- @function hublink.inbox_failure
+
+-- Section 6: every opening of a sealed message body by the worker's role is audited.
+-- @function hublink.open_message
