@@ -41,3 +41,8 @@ SELECT hublink.apply_access_policy();
 
 -- Section 6: every opening of a sealed message body by the worker's role is audited.
 -- @function hublink.open_message
+
+-- Section 6: renames of the audit store are security events (extension/security_utility.c).
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('audit_rename', 'security_audit_tampering', 'Rename or SET SCHEMA of an audit table, its column, constraint or trigger, or its schema')
+ON CONFLICT (kind) DO NOTHING;
