@@ -27,7 +27,6 @@ CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
 COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
     'action runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
 
-SELECT hublink.apply_access_policy();
 
 -- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).
 -- @function hublink.create_removal
@@ -46,3 +45,6 @@ SELECT hublink.apply_access_policy();
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('audit_rename', 'security_audit_tampering', 'Rename or SET SCHEMA of an audit table, its column, constraint or trigger, or its schema')
 ON CONFLICT (kind) DO NOTHING;
+
+-- New functions get their grants (none but the loop's defaults).
+SELECT hublink.apply_access_policy();
