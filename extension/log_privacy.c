@@ -220,8 +220,13 @@ log_privacy_hook(ErrorData *edata)
 			edata->detail_log = NULL;
 			edata->hide_stmt = true;
 		}
-		if (sensitive && edata->context != NULL)
-			edata->context = without_parameters(edata->context);
+		/* Any other LOG line of such a statement (a lock wait, a temporary file): no STATEMENT. */
+		if (sensitive)
+		{
+			edata->hide_stmt = true;
+			if (edata->context != NULL)
+				edata->context = without_parameters(edata->context);
+		}
 	}
 	else if (sensitive)
 	{

@@ -5,7 +5,8 @@
 # pg_locks, so their calls overlap: exactly one removal is created, seven are refused
 # (unique_violation, "already has a live removal"). Then deterministically: A creates a removal
 # and keeps its transaction open; B, for the same returnee, must wait on A (seen in pg_locks),
-# and is refused once A commits. Without the lock B succeeds at once: two live removals. TAP
+# and is refused once A commits. Without the lock B succeeds at once: two live removals. A call
+# in a REPEATABLE READ transaction is refused (its snapshot predates the wait). TAP
 # output, closing line "N passed, M failed". Runs on its own throwaway stack.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +31,7 @@ CREATE FUNCTION public.create_for(ho text) RETURNS text LANGUAGE sql AS $$
 SQL
 # Poll until a query returns the wanted value (at most 60 s).
 wait_for() { for _ in $(seq 600); do [ "$(psql -XAtc "$1")" = "${2:-1}" ] && return 0; sleep 0.1; done; return 1; }
-echo "1..8"
+echo "1..9"
 sessions=8
 mkfifo "$dir/barrier"
 psql -qXAt <"$dir/barrier" >/dev/null 2>&1 &
@@ -72,5 +73,7 @@ check "$(grep -c 'returnee HO-RACE2 already has a live removal' "$dir/B.err")" 1
       "B, run while A was open, is refused once A commits"
 check "$(psql -XAtc "SELECT count(*) FROM hublink.live_returnee WHERE ho_returnee_reference = 'HO-RACE2'")" 1 \
       "one live removal for that returnee too"
+check "$(psql -XAt -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT public.create_for('HO-RACE3')" 2>&1 | grep -c 'cannot run under REPEATABLE READ')" 1 \
+      "refused in a REPEATABLE READ transaction, whose snapshot would hide a removal committed while it waited"
 [ "$fail" -eq 0 ] || { cat "$dir"/*.err | grep -v NOTICE | sort | uniq -c | sed 's/^/# /'; }
 race_done
