@@ -20,9 +20,15 @@ function clientAddr(req) {
 export function authRoutes(app, { config, pool, store, getOidc }) {
   const redirectUri = new URL('/auth/callback', config.baseUrl).href;
 
+  // Records a failed sign-in; if even that fails, the server log says so and the person is
+  // still told the sign-in failed.
   async function recordFailure(req, subject, reason) {
-    await asGateway(pool, (c) =>
-      c.query('SELECT hublink.web_sign_in_failed($1, $2, $3, $4)', [config.issuer, subject, reason, clientAddr(req)]));
+    try {
+      await asGateway(pool, (c) =>
+        c.query('SELECT hublink.web_sign_in_failed($1, $2, $3, $4)', [config.issuer, subject, reason, clientAddr(req)]));
+    } catch (err) {
+      console.error(`hublink-web: could not record a failed sign-in (${reason}): ${err.message}`);
+    }
   }
 
   app.get('/sign-in', async (req, res, next) => {
@@ -57,7 +63,7 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
     const pending = req.session && req.session.pending;
     if (!pending) {
       // No sign-in under way in this browser: a forged or replayed callback.
-      await recordFailure(req, null, 'callback without a sign-in under way').catch(next);
+      await recordFailure(req, null, 'callback without a sign-in under way');
       return res.status(400).render('sign-in-failed.njk', { reason: 'The sign-in was not started here, or it took too long. Start again.' });
     }
     store.end(req.session, 'sign-in');
@@ -74,8 +80,7 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
       });
       claims = tokens.claims();
     } catch (err) {
-      const subject = null;
-      await recordFailure(req, subject, `provider or token check failed: ${err.code || err.error || err.message}`).catch(() => {});
+      await recordFailure(req, null, `provider or token check failed: ${err.code || err.error || err.message}`);
       return res.status(400).render('sign-in-failed.njk', { reason: 'The sign-in could not be completed. Start again.' });
     }
     try {
