@@ -51,6 +51,10 @@ async function newPage(base = BASE) {
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`${page.url()}: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+  // A page's own resources (styles, fonts, scripts, icons) must all load; pages may be 403/404.
+  page.on('response', (r) => {
+    if (r.request().resourceType() !== 'document' && r.status() >= 400 && r.url().startsWith(base)) problems.push(`${r.url()}: ${r.status()}`);
+  });
   return page;
 }
 
@@ -144,11 +148,14 @@ try {
     focused = await anon.evaluate(() => document.activeElement.textContent.trim());
   }
   check('the keyboard reaches the Sign in button', /Sign in/.test(focused), focused);
+  let authUrl = null;
+  anon.on('request', (r) => { if (/\/auth\?/.test(r.url())) authUrl = new URL(r.url()); });
   await anon.keyboard.press('Enter');
   await anon.waitForURL(/\/interaction\//);
-  check('Enter on it goes to the OpenID provider (authorization code + PKCE)', true);
-  const authRequest = await anon.evaluate(() => performance.getEntriesByType('navigation')[0].name);
-  void authRequest;
+  const ap = authUrl ? authUrl.searchParams : new URLSearchParams();
+  check('Enter on it goes to the OpenID provider: authorization code, PKCE S256, state, nonce, prompt=login',
+    ap.get('response_type') === 'code' && ap.get('code_challenge_method') === 'S256' && /^[\w-]{43}$/.test(ap.get('code_challenge') || '')
+      && Boolean(ap.get('state')) && Boolean(ap.get('nonce')) && ap.get('prompt') === 'login', String(authUrl));
   await anon.goto('/cases');
   check('a page that needs sign-in sends the browser to the start page', new URL(anon.url()).pathname === '/', anon.url());
 
@@ -381,7 +388,8 @@ try {
   const adaCases = await ada.goto('/cases');
   check('an admin (no need to know cases) gets 403 for the cases page', adaCases.status() === 403);
 
-  check('no page had a CSP violation or a script error', problems.filter((p) => !/404|401|403|400/.test(p)).length === 0, problems.join(' | '));
+  check('no page had a CSP violation, a script error or a resource that failed to load',
+    problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p)).length === 0, problems.join(' | '));
   check(`axe ran on ${axePages.length} pages`, axePages.length >= 9);
 } catch (err) {
   check('the browser journey ran to its end', false, err.stack);
