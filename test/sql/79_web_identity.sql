@@ -11,7 +11,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 CREATE ROLE web_t_login LOGIN NOINHERIT IN ROLE hublink_web;
 CREATE ROLE web_t_rita LOGIN IN ROLE hublink_caseworker;
@@ -149,6 +149,22 @@ RESET SESSION AUTHORIZATION;
 SELECT hublink.security_set_lockout('web_t_rita', false, clock_timestamp());
 \o
 SELECT is(pg_temp.obs('sign in locked'), 'refused_locked role is locked out', 'a role locked out (as by failed database logons) is refused on the web');
+
+-- and web failures count towards it: hublink.lockout_failures failed web sign-ins of a mapped
+-- identity lock its role out for database logons too (the logon hook reads the same table)
+SET SESSION AUTHORIZATION web_t_login;
+SET ROLE hublink_web;
+INSERT INTO public.web_obs
+SELECT 'web failures', string_agg(hublink.web_sign_in_failed('https://sso.test/', 'rita', 'provider said no', ''), ',')
+  FROM generate_series(1, current_setting('hublink.lockout_failures')::integer);
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SELECT ok(pg_temp.obs('web failures') !~ 'succeeded', 'each failed web sign-in is a failure');
+SELECT is((SELECT locked FROM hublink.security_logon_state() WHERE role_name = 'web_t_rita'), true,
+          'hublink.lockout_failures failed web sign-ins lock the mapped role out (database logons too)');
+\o /dev/null
+SELECT hublink.security_set_lockout('web_t_rita', false, clock_timestamp());
+\o
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -172,8 +172,26 @@ try {
 
   await rita.goto('/cases/new');
   await axe(rita, 'the new removal page');
-  await rita.getByRole('button', { name: 'Create removal' }).click();
-  await rita.waitForLoadState();
+  // The keyboard alone: Tab from the first field visits every field in page order and reaches
+  // the button; Enter on it submits.
+  await rita.focus('#caseReference');
+  const visited = [];
+  for (let i = 0; i < 80; i++) {
+    const el = await rita.evaluate(() => ({ id: document.activeElement.id, text: document.activeElement.textContent.trim() }));
+    if (el.text === 'Create removal') break;
+    if (el.id) visited.push(el.id);
+    await rita.keyboard.press('Tab');
+  }
+  const fields = await rita.evaluate(() => [...document.querySelectorAll('main input:not([type=hidden]), main select, main textarea')]
+    .filter((e) => e.type !== 'radio' || e.checked || e.id === e.name || e.id === `${e.name}`).map((e) => e.id));
+  const wanted = ['caseReference', 'hoReference', 'givenNames', 'familyName', 'dobDay', 'dobMonth', 'dobYear', 'nationality', 'documentNumber',
+    'documentCountry', 'detentionCentre', 'earliestDay', 'latestYear', 'destinationDescription', 'destinationCountry', 'destinationAirport'];
+  check('Tab visits the form\'s fields in order and reaches "Create removal"',
+    (await rita.evaluate(() => document.activeElement.textContent.trim())) === 'Create removal'
+      && wanted.every((id) => visited.includes(id)) && visited.indexOf('caseReference') < visited.indexOf('destinationAirport'),
+    `${visited.join(',')} of ${fields.length} fields`);
+  await rita.keyboard.press('Enter');
+  await rita.waitForSelector('.govuk-error-summary', { timeout: 10000 }).catch(() => {});
   await shot(rita, 'empty-form');
   const summary = rita.locator('.govuk-error-summary');
   check('an empty form is answered with a GOV.UK error summary', await summary.isVisible());
@@ -205,6 +223,19 @@ try {
   await rita.getByRole('button', { name: 'Create removal' }).click();
   await rita.waitForURL(/\/cases\/RMV-/);
   const standard = rita.url().split('/').pop();
+
+  // Markup in a field is shown as text, never run (Nunjucks autoescape; the CSP besides).
+  await rita.goto('/cases/new');
+  await fillRemoval(rita, { caseReference: 'CASE-WEB-X1', hoReference: 'HO-WEBX1', givenNames: '<img src=x id=injected>', familyName: '<script>window.pwned=1</script>', sensitivity: 'standard' });
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  await rita.waitForURL(/\/cases\/RMV-/);
+  const xssRef = rita.url().split('/').pop();
+  const shown = await rita.textContent('.govuk-summary-list');
+  check('markup in a returnee\'s name is shown as text, not run (case page)',
+    shown.includes('<img src=x id=injected>') && (await rita.locator('#injected').count()) === 0 && !(await rita.evaluate(() => window.pwned)));
+  await rita.goto('/cases?reference=CASE-WEB-X1');
+  check('nor on the cases list', (await rita.locator('#injected').count()) === 0 && (await rita.textContent('#cases')).includes('<script>'));
+  check('a new removal offers no cancellation (it names no quote yet)', (await (async () => { await rita.goto(`/cases/${xssRef}`); return rita.getByText('Cancel the removal').count(); })()) === 0);
 
   await rita.goto('/cases');
   const list = await rita.textContent('#cases');
