@@ -14,7 +14,7 @@ function requireGroup(...groups) {
   };
 }
 
-export function adminRoutes(app, { pool }) {
+export function adminRoutes(app, { pool, config }) {
   const admin = requireGroup('hublink_admin');
   const reporting = requireGroup('hublink_admin', 'hublink_reporting');
 
@@ -97,7 +97,7 @@ export function adminRoutes(app, { pool }) {
       }));
       const flash = req.session.flash;
       delete req.session.flash;
-      res.render('admin.njk', { ...data, flash });
+      res.render('admin.njk', { ...data, flash, issuer: config.issuer });
     } catch (err) {
       next(err);
     }
@@ -116,6 +116,15 @@ export function adminRoutes(app, { pool }) {
 
   app.post('/admin/clearance', admin, adminAction((c, b) =>
     c.query('SELECT hublink.set_clearance($1, nullif($2, \'\'))', [String(b.role || ''), String(b.level || '')])));
+
+  // Who may sign in: a row of hublink.security_web_identity (the role itself, its group and
+  // the web login's grant are made in SQL: web/scripts/setup-db).
+  app.post('/admin/identity', admin, adminAction((c, b) =>
+    c.query('INSERT INTO hublink.security_web_identity (issuer, subject, role_name, display_name) VALUES ($1, $2, $3, $4)',
+      [config.issuer, String(b.subject || '').trim(), String(b.roleName || '').trim(), String(b.displayName || '').trim()])));
+
+  app.post('/admin/identity/remove', admin, adminAction((c, b) =>
+    c.query('DELETE FROM hublink.security_web_identity WHERE issuer = $1 AND subject = $2', [String(b.issuer || ''), String(b.subject || '')])));
 
   app.post('/admin/reason-code', admin, adminAction((c, b) =>
     c.query('INSERT INTO hublink.reason_code (list, code, description) VALUES ($1, $2, $3)',

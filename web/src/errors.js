@@ -2,7 +2,7 @@
 // errdetail are written for people), with the field they concern when known. Nothing else of
 // an unexpected error reaches the page; the server log has it. 55000: the removal is not in a
 // state for that (object_not_in_prerequisite_state).
-const SHOWN = new Set(['23505', '42501', '22023', '22007', '22008', '23514', '22P02', 'P0001', 'HL001', '23503', '02000', 'P0002', '55000']);
+const SHOWN = new Set(['23505', '42501', '22023', '22007', '22008', '23514', '22P02', '23502', 'P0001', 'HL001', '23503', '02000', 'P0002', '55000']);
 
 export function isShown(err) {
   return err && typeof err.code === 'string' && SHOWN.has(err.code);

@@ -96,7 +96,7 @@ export async function start(config = loadConfig()) {
   const live = new LiveCases((user, reference) => renderTimeline(env, pool, user, reference));
   await live.start();
   caseRoutes(app, { config, pool, live, store });
-  adminRoutes(app, { pool });
+  adminRoutes(app, { pool, config });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars

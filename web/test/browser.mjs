@@ -406,6 +406,16 @@ try {
   await ada.waitForURL(/\/admin$/);
   const cl = await one("SELECT level, granted_by FROM hublink.role_clearance WHERE role_name = 'sam'");
   check('ada sets a clearance (set_clearance, recorded as granted by her)', cl.level === 'sensitive' && cl.granted_by === 'ada', JSON.stringify(cl));
+  await ada.fill('#subject', 'ursula');
+  await ada.fill('#roleName', 'lou');
+  await ada.fill('#displayName', 'Ursula Mapped');
+  await ada.getByRole('button', { name: 'Add person' }).click();
+  await ada.waitForURL(/\/admin$/);
+  const mapped = await one("SELECT role_name, added_by FROM hublink.security_web_identity WHERE subject = 'ursula'");
+  check('ada lets a person sign in (a row of security_web_identity, added by her)', mapped && mapped.role_name === 'lou' && mapped.added_by === 'ada', JSON.stringify(mapped));
+  await ada.getByRole('button', { name: "Remove Ursula Mapped's sign-in" }).click();
+  await ada.waitForURL(/\/admin$/);
+  check('and removes it', !(await one("SELECT 1 AS x FROM hublink.security_web_identity WHERE subject = 'ursula'")));
   await ada.selectOption('#list', 'delay');
   await ada.fill('#code', 'VOLCANIC_ASH');
   await ada.fill('#description', 'Volcanic ash closed the airspace.');
