@@ -29,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "alert_delivery.h"
 #include "broker.h"
 #include "connection.h"
 #include "counters.h"
@@ -372,8 +373,11 @@ wait_for_events(void)
 	}
 	{
 		long job = ms_until(hublink_jobs_next());
+		long alerts = hublink_alerts_timeout_ms();
 
 		timeout = timeout < 0 ? job : Min(timeout, job);
+		if (alerts >= 0)
+			timeout = Min(timeout, alerts);
 	}
 	if (timeout >= 0)
 		events |= WL_TIMEOUT;
@@ -387,8 +391,12 @@ wait_for_events(void)
 		ResetLatch(MyLatch);
 		/* Set by hublink.send at commit (or a signal): there may be rows to publish. */
 		outbox_dirty = true;
+		/* Also set when a transaction queued alert deliveries (hublink.alert_enqueue). */
 		if (hublink_shmem_take_jobs_changed())
+		{
 			hublink_jobs_reschedule();
+			hublink_alerts_wake();
+		}
 	}
 	CHECK_FOR_INTERRUPTS();
 }
@@ -412,6 +420,7 @@ hublink_worker_main(Datum arg)
 		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	hublink_pending_init();
 	hublink_outbox_init();
+	hublink_alerts_init();
 	loop_cxt =
 		AllocSetContextCreate(TopMemoryContext, "hublink worker loop", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(loop_cxt);
@@ -443,6 +452,14 @@ hublink_worker_main(Datum arg)
 			hublink_jobs_run();
 			commit_transaction();
 		}
+		/* Alert deliveries: claim and record in a transaction, send outside any (libcurl). */
+		if (hublink_alerts_want_transaction())
+		{
+			begin_transaction("delivering alerts");
+			hublink_alerts_exchange();
+			commit_transaction();
+		}
+		hublink_alerts_perform();
 
 		more = false;
 		if (hublink_pending_count() > 0 || hublink_outbox_has_confirmed() ||

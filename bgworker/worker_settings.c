@@ -10,6 +10,7 @@
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
+#include "alert_delivery.h"
 #include "hublink.h"
 #include "worker.h"
 #include "worker_role.h"
@@ -164,6 +165,7 @@ hublink_worker_define_settings(void)
 		"hublink.confirm_timeout", "Longest wait for a publisher confirm before reconnecting.",
 		"Unconfirmed messages are published again on the new connection.", &hublink_confirm_timeout,
 		30000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	hublink_alerts_define_settings();
 }
 
 char *
