@@ -553,3 +553,8 @@ COMMENT ON COLUMN hublink.alert_channel_status.oldest_pending_age IS 'How long t
 COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the receiver last accepted a delivery.';
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
+
+-- The site's own rows: channels an admin made, deliveries still pending, reports sent.
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_delivery', '');
+SELECT pg_catalog.pg_extension_config_dump('hublink.availability_report', '');
