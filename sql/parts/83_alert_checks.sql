@@ -324,3 +324,21 @@ INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) 
     ('availability_report', 'hublink.availability_report_job()', interval '15 minutes',
      'Availability and performance figures to hublink.availability_report and the channels that '
      'want them (GSO 80-81, docs/alerts.md).');
+
+-- The worker reports a failed token fetch (bgworker/token.c) once per run of failures; it may
+-- not raise alerts of its own choosing, so this names the kind.
+CREATE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN hublink.raise_alert('broker_token_failed',
+                               'the worker could not obtain a broker access token: ' || left(p_error, 300),
+                               NULL, jsonb_build_object('error', left(p_error, 1000),
+                                                        'token_url', current_setting('hublink.broker_token_url', true)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.report_broker_token_failure(text) IS
+    'For the worker: raises broker_token_failed with the error of a failed token fetch '
+    '(docs/worker.md "Access tokens"). Returns the alert_id.';
+REVOKE ALL ON FUNCTION hublink.report_broker_token_failure(text) FROM PUBLIC;

@@ -12,3 +12,4 @@ INSERT INTO hublink.access_table_override VALUES
 GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;

@@ -332,6 +332,8 @@ INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) 
     ('availability_report', 'hublink.availability_report_job()', interval '15 minutes',
      'Availability and performance figures to hublink.availability_report and the channels that '
      'want them (GSO 80-81, docs/alerts.md).');
+-- @function hublink.report_broker_token_failure
+REVOKE ALL ON FUNCTION hublink.report_broker_token_failure(text) FROM PUBLIC;
 
 -- from 92_alert_access.sql
 INSERT INTO hublink.access_table_override VALUES
@@ -342,6 +344,7 @@ INSERT INTO hublink.access_table_override VALUES
 GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
