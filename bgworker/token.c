@@ -58,6 +58,7 @@ static StringInfoData answer;
 static char curl_error[CURL_ERROR_SIZE];
 
 static char *token = NULL; /* in TopMemoryContext; wiped when replaced */
+static char *token_settings = NULL; /* hublink_token_signature() when it was obtained */
 static TimestampTz expires_at = 0;
 static TimestampTz renew_at = 0;
 static uint64 generation = 0; /* bumped with each new token */
@@ -110,9 +111,31 @@ token_login(void)
 	return hublink_broker_login == HUBLINK_LOGIN_TOKEN;
 }
 
+/* A token obtained under other settings (another principal, URL, keytab) is not used. */
+static void
+forget_if_settings_changed(void)
+{
+	char *now;
+
+	if (token == NULL)
+		return;
+	now = hublink_token_signature();
+	if (token_settings == NULL || strcmp(now, token_settings) != 0)
+	{
+		explicit_bzero(token, strlen(token));
+		pfree(token);
+		token = NULL;
+		renew_at = expires_at = 0;
+		next_fetch_at = 0;
+		backoff_ms = 0;
+	}
+	pfree(now);
+}
+
 const char *
 hublink_token_current(void)
 {
+	forget_if_settings_changed();
 	if (token == NULL || GetCurrentTimestamp() >= expires_at)
 		return NULL;
 	return token;
@@ -276,6 +299,14 @@ finish_fetch(CURLcode result)
 		pfree(token);
 	}
 	token = MemoryContextStrdup(TopMemoryContext, parsed.access_token);
+	if (token_settings != NULL)
+		pfree(token_settings);
+	{
+		char *sig = hublink_token_signature();
+
+		token_settings = MemoryContextStrdup(TopMemoryContext, sig);
+		pfree(sig);
+	}
 	expires_at = now + parsed.expires_in * USECS_PER_SEC;
 	/* Renew at three quarters of the lifetime: time to fetch and reconnect before expiry. */
 	renew_at = now + parsed.expires_in * USECS_PER_SEC * 3 / 4;
@@ -301,6 +332,7 @@ hublink_token_drive(void)
 
 	if (!token_login())
 		return;
+	forget_if_settings_changed();
 	if (easy == NULL)
 	{
 		now = GetCurrentTimestamp();
