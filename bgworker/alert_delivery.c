@@ -49,8 +49,8 @@ typedef struct Transfer
 	struct curl_slist *headers;
 	char *body; /* in batch_cxt: curl does not copy POSTFIELDS */
 	bool done;
-	long status;  /* HTTP status, 0 when none came */
-	char *error;  /* in batch_cxt; NULL when the receiver answered 2xx */
+	long status; /* HTTP status, 0 when none came */
+	char *error; /* in batch_cxt; NULL when the receiver answered 2xx */
 	char answer[ANSWER_KEEP + 1];
 	size_t answer_len;
 	char curl_error[CURL_ERROR_SIZE];
@@ -74,10 +74,9 @@ hublink_alerts_define_settings(void)
 		"hublink.alert_channel names files in this directory only. Empty: channels may name "
 		"no file.",
 		&alert_credentials_dir, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("hublink.alert_batch_size",
-							"Most alert deliveries the worker sends at once.", NULL,
-							&alert_batch_size, 8, 1, ALERT_BATCH_MAX, PGC_SIGHUP, 0, NULL, NULL,
-							NULL);
+	DefineCustomIntVariable(
+		"hublink.alert_batch_size", "Most alert deliveries the worker sends at once.", NULL,
+		&alert_batch_size, 8, 1, ALERT_BATCH_MAX, PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 
 void
@@ -284,8 +283,8 @@ record_results(void)
 {
 	Oid types[3] = {INT8OID, INT4OID, TEXTOID};
 
-	result_plan = hublink_spi_plan(result_plan, "SELECT hublink.alert_delivery_result($1, $2, $3)",
-								   3, types);
+	result_plan =
+		hublink_spi_plan(result_plan, "SELECT hublink.alert_delivery_result($1, $2, $3)", 3, types);
 	for (int i = 0; i < n_transfers; i++)
 	{
 		Transfer *t = &transfers[i];

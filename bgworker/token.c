@@ -57,7 +57,7 @@ static CURL *easy = NULL;
 static StringInfoData answer;
 static char curl_error[CURL_ERROR_SIZE];
 
-static char *token = NULL; /* in TopMemoryContext; wiped when replaced */
+static char *token = NULL;          /* in TopMemoryContext; wiped when replaced */
 static char *token_settings = NULL; /* hublink_token_signature() when it was obtained */
 static TimestampTz expires_at = 0;
 static TimestampTz renew_at = 0;
@@ -316,9 +316,9 @@ finish_fetch(CURLcode result)
 	if (failing)
 		ereport(LOG, (errmsg("hublink worker obtained a broker access token again")));
 	failing = false;
-	ereport(LOG, (errmsg("hublink worker obtained a broker access token for %s, valid %lld s",
-						 parsed.principal ? parsed.principal : "?",
-						 (long long) parsed.expires_in)));
+	ereport(LOG,
+			(errmsg("hublink worker obtained a broker access token for %s, valid %lld s",
+					parsed.principal ? parsed.principal : "?", (long long) parsed.expires_in)));
 	token_answer_free(&parsed);
 }
 
@@ -383,8 +383,8 @@ hublink_token_report(void)
 	if (alert_error == NULL)
 		return;
 	values[0] = CStringGetTextDatum(alert_error);
-	report_plan = hublink_spi_plan(report_plan, "SELECT hublink.report_broker_token_failure($1)",
-								   1, types);
+	report_plan =
+		hublink_spi_plan(report_plan, "SELECT hublink.report_broker_token_failure($1)", 1, types);
 	hublink_spi_run(report_plan, values, NULL, false, 0, SPI_OK_SELECT);
 	pfree(alert_error);
 	alert_error = NULL;
