@@ -64,6 +64,8 @@ static int n_running = 0;
 static bool look = true; /* rows may be due: claim in the next transaction */
 static TimestampTz next_due = DT_NOBEGIN;
 static SPIPlanPtr claim_plan = NULL, result_plan = NULL, next_plan = NULL;
+/* The database's hublink has alert delivery (0.2.0 on): a 0.1.0 not yet updated has not. */
+static bool available = false;
 
 void
 hublink_alerts_define_settings(void)
@@ -321,6 +323,21 @@ hublink_alerts_exchange(void)
 		record_results();
 	}
 	look = false;
+	if (!available)
+	{
+		/* Looked up each time until found: ALTER EXTENSION hublink UPDATE sends no signal. */
+		if (SPI_execute("SELECT to_regprocedure('hublink.alert_deliveries_claim(integer)') IS NOT "
+						"NULL",
+						true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look up hublink.alert_deliveries_claim");
+		available =
+			DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (!available)
+		{
+			next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ALERT_IDLE_RECHECK_MS);
+			return;
+		}
+	}
 	values[0] = Int32GetDatum(alert_batch_size);
 	claim_plan = hublink_spi_plan(claim_plan,
 								  "SELECT delivery_id, url, content_type, body, idempotency_key, "

@@ -382,6 +382,16 @@ hublink_token_report(void)
 
 	if (alert_error == NULL)
 		return;
+	/* A database still on 0.1.0 has no such function: the log and worker_status must do. */
+	if (SPI_execute("SELECT to_regprocedure('hublink.report_broker_token_failure(text)') IS NULL",
+					true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1 &&
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
+	{
+		pfree(alert_error);
+		alert_error = NULL;
+		return;
+	}
 	values[0] = CStringGetTextDatum(alert_error);
 	report_plan =
 		hublink_spi_plan(report_plan, "SELECT hublink.report_broker_token_failure($1)", 1, types);
