@@ -5,7 +5,7 @@
 -- reports reach the channels that want them; the checks alert once per episode and recover.
 -- The worker sending over HTTPS is tested against a real receiver in test/e2e/alerts.
 BEGIN;
-SELECT plan(53);
+SELECT plan(59);
 
 UPDATE hublink.worker_job SET enabled = false;
 INSERT INTO hublink.alert_kind VALUES ('test_kind_a', 'warning', 'test', 'test/sql/82_alert_delivery.sql'),
@@ -163,6 +163,40 @@ SELECT is((SELECT count(*) FROM hublink.alert WHERE kind = 'alert_delivery_faili
           'each enabled channel with a pending delivery is alerted once');
 SELECT throws_ok($$INSERT INTO hublink.alert_threshold (check_name, alert_kind, description) VALUES ('outbox_backlog2', 'outbox_backlog', 'x')$$,
                  '23514', NULL, 'a threshold row for an age check needs its after');
+
+-- Backlogs, rejections and late timers, on rows made directly (replica role: no sealing, no
+-- foreign keys), so each check sees exactly its condition.
+SET session_replication_role = replica;
+INSERT INTO hublink.outbox (message_id, message_type, queue, message, created_at)
+VALUES ('t-out-1', 'EscortQuoteRequest', 'escort-quote-request', '{}', now() - interval '1 hour');
+INSERT INTO hublink.inbox (queue, message, status, next_attempt_at, received_at)
+VALUES ('escort-quote-request', '{"messageId": "t-in-1"}', 'retrying', now() + interval '1 minute', now() - interval '1 hour');
+INSERT INTO hublink.inbox (queue, message, status, received_at)
+SELECT 'escort-quote-request', jsonb_build_object('messageId', 't-rej-' || g), 'rejected', now() FROM generate_series(1, 3) g;
+INSERT INTO hublink.timer (kind, party, removal_id, machine, watches, anchor_at, due_at, status, fired_at, lateness, late)
+VALUES ((SELECT kind FROM hublink.timer_kind LIMIT 1), 'hub', -1, 'removal', 't', now() - interval '2 hours',
+        now() - interval '2 hours', 'fired', clock_timestamp(), interval '2 hours', true),
+       ((SELECT kind FROM hublink.timer_kind LIMIT 1), 'hub', -1, 'removal', 't2', now() - interval '1 minute',
+        now() - interval '1 minute', 'fired', clock_timestamp(), interval '1 minute', false);
+SET session_replication_role = origin;
+UPDATE hublink.alert_threshold SET after = '10 minutes' WHERE check_name IN ('outbox_backlog', 'inbox_backlog', 'timers_late');
+UPDATE hublink.alert_threshold SET max_count = 2, within = '1 hour' WHERE check_name = 'rejections';
+SELECT hublink.operational_checks();
+SELECT is((SELECT detail ->> 'backlog' FROM hublink.alert WHERE kind = 'outbox_backlog'), '1',
+          'an outbound message waiting an hour raises outbox_backlog');
+SELECT is((SELECT detail ->> 'retrying' FROM hublink.alert WHERE kind = 'inbox_backlog'), '1',
+          'an inbound message waiting an hour for a retry raises inbox_backlog');
+SELECT is((SELECT detail ->> 'rejected' FROM hublink.alert WHERE kind = 'rejections_high'), '3',
+          '3 rejections within the hour, above the threshold of 2, raise rejections_high');
+SELECT is((SELECT detail ->> 'timers' FROM hublink.alert WHERE kind = 'timers_late'), '1',
+          'a timer fired two hours late raises timers_late; the one a minute late does not count');
+SELECT hublink.operational_checks();
+SELECT is((SELECT count(*) FROM hublink.alert WHERE kind IN ('outbox_backlog', 'inbox_backlog', 'rejections_high', 'timers_late')),
+          4::bigint, 'the next run raises none of them again');
+UPDATE hublink.outbox SET sent_at = now() WHERE message_id = 't-out-1';
+SELECT hublink.operational_checks();
+SELECT is((SELECT count(*) FROM hublink.alert WHERE kind = 'operational_recovered' AND detail ->> 'check' = 'outbox_backlog'),
+          1::bigint, 'the backlog sent: outbox_backlog recovered');
 
 -- A hostile admin: may edit channels and thresholds, not the queue or the worker's functions.
 CREATE ROLE test_alert_admin IN ROLE hublink_admin;
