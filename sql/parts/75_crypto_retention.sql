@@ -301,3 +301,92 @@ COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
     'with the reason. Returns what each class removed.';
 REVOKE ALL ON FUNCTION hublink.erase_removal(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.erase_removal(text, text) TO hublink_admin;
+
+-- Erasure against copies of the database (docs/security-crypto.md, "Erasure and backups").
+INSERT INTO hublink.audit_action VALUES
+    ('master_key_destroyed', 'An admin recorded that a retired master key is destroyed (hublink.master_key_destroyed).');
+
+CREATE VIEW hublink.data_key_erasure AS
+SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, l.reason,
+       coalesce(pending.ids, '{}') AS master_keys_to_destroy,
+       pending.ids IS NULL AS complete,
+       done.at AS complete_since
+  FROM hublink.purge_log l
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
+          FROM hublink.data_key_master g
+         WHERE g.first_used_at <= l.purged_at AND g.destroyed_at IS NULL) pending ON true
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.max(g.destroyed_at) AS at
+          FROM hublink.data_key_master g
+         WHERE g.first_used_at <= l.purged_at) done ON pending.ids IS NULL
+ WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
+COMMENT ON VIEW hublink.data_key_erasure IS
+    'Each destruction of data keys (an erasure on direction or a retention purge, from '
+    'hublink.purge_log) and how far it holds against copies of the database made before it '
+    '(base backups, archived WAL, standbys, dumps): master_keys_to_destroy lists the master keys '
+    'in use up to then whose destruction is not yet recorded; while one remains, such a copy and '
+    'that key still open the data. complete: none remains, and since when. Read by hublink_admin.';
+COMMENT ON COLUMN hublink.data_key_erasure.purge_id IS 'The purge (hublink.purge_log).';
+COMMENT ON COLUMN hublink.data_key_erasure.key_scope IS 'The removal reference, or the day key, destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.data_class IS 'The class whose purge destroyed the keys.';
+COMMENT ON COLUMN hublink.data_key_erasure.purged_at IS 'When: from then on the live database and copies made after cannot open the data.';
+COMMENT ON COLUMN hublink.data_key_erasure.reason IS '"retention", or the reason given to hublink.erase_removal.';
+COMMENT ON COLUMN hublink.data_key_erasure.master_keys_to_destroy IS
+    'Ids of the master keys first used up to the purge and not yet recorded destroyed: any of '
+    'them may have wrapped the destroyed key in an older copy (rotate, then destroy them).';
+COMMENT ON COLUMN hublink.data_key_erasure.complete IS
+    'True when every master key that can have wrapped the destroyed key is recorded destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.complete_since IS 'When the last of them was recorded destroyed.';
+REVOKE ALL ON hublink.data_key_erasure FROM PUBLIC;
+GRANT SELECT ON hublink.data_key_erasure TO hublink_admin;
+
+CREATE FUNCTION hublink.master_key_destroyed(p_master_key_id text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    g hublink.data_key_master;
+BEGIN
+    SELECT * INTO g FROM hublink.data_key_master x WHERE x.master_key_id = p_master_key_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'master key % never wrapped a data key here', p_master_key_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'hublink.data_key_master lists the master keys that did.',
+                  HINT = 'A master key id is the first 16 hex digits of the key''s SHA-256.';
+    END IF;
+    IF g.destroyed_at IS NOT NULL THEN
+        RETURN g.destroyed_at;
+    END IF;
+    IF EXISTS (SELECT FROM hublink.data_key d WHERE d.master_key_id = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % still wraps data keys', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Destroying it would make the personal data of those keys unreadable.',
+                  HINT = 'Append a new key to the key file and run hublink.rotate_master_key() first.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.unnest(hublink.master_keys()) k
+                WHERE hublink.crypto_key_id(k) = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % is still in the master key file', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'A key in hublink.master_key_file is not destroyed.',
+                  HINT = 'Remove its line from the file and from every copy of the file, reload, then call this again.';
+    END IF;
+    UPDATE hublink.data_key_master x
+       SET destroyed_at = pg_catalog.clock_timestamp(), destroyed_by = session_user,
+           retired_at = coalesce(x.retired_at, pg_catalog.clock_timestamp())
+     WHERE x.master_key_id = p_master_key_id
+    RETURNING * INTO g;
+    PERFORM hublink.audit_note('master_key_destroyed', NULL,
+        pg_catalog.jsonb_build_object('master_key_id', p_master_key_id, 'first_used_at', g.first_used_at,
+            'erasures_completed', (SELECT pg_catalog.count(*) FROM hublink.data_key_erasure e
+                                    WHERE e.complete_since = g.destroyed_at)));
+    RETURN g.destroyed_at;
+END;
+$$;
+COMMENT ON FUNCTION hublink.master_key_destroyed(text) IS
+    'Records that a retired master key is destroyed: gone from hublink.master_key_file (checked) '
+    'and, on the admin''s word, from every copy of the key file. Refused while a data key is '
+    'wrapped by it or the file holds it. Completes the erasures of hublink.data_key_erasure that '
+    'waited on it; audited (master_key_destroyed). Returns when. For hublink_admin.';
+REVOKE ALL ON FUNCTION hublink.master_key_destroyed(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.master_key_destroyed(text) TO hublink_admin;
