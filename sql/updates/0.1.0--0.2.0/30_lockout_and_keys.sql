@@ -7,6 +7,7 @@
 -- gains the address column (a new result type: dropped first).
 DROP FUNCTION hublink.security_logon_state();
 -- @function hublink.security_logon_state
+REVOKE ALL ON FUNCTION hublink.security_logon_state() FROM PUBLIC;
 -- @function hublink.unlock_role
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description)
 SELECT kind, default_severity, source, description FROM (VALUES
@@ -89,6 +90,7 @@ SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, 
 REVOKE ALL ON hublink.data_key_erasure FROM PUBLIC;
 GRANT SELECT ON hublink.data_key_erasure TO hublink_admin;
 -- @function hublink.master_key_destroyed
+REVOKE ALL ON FUNCTION hublink.master_key_destroyed(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.master_key_destroyed(text) TO hublink_admin;
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
