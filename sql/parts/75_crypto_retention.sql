@@ -2,9 +2,10 @@
 --
 -- A policy per data class says how many days after a removal closes its data is kept. The
 -- worker job retention_purge applies them: messages (the inbox and outbox rows) are deleted,
--- personal data is crypto-shredded (the removal's data key is destroyed, so every sealed copy
--- of it, in live rows, dead tuples, WAL or backups, can no longer be read, even with the
--- master key), and the removal's own rows are deleted. Each purge is logged in
+-- personal data is crypto-shredded (the removal's data key is destroyed, so the database can
+-- no longer read it, even with the master key; copies made before, such as backups and WAL,
+-- hold the key wrapped by the master key in use, and become unreadable once that master key is
+-- destroyed: hublink.data_key_erasure at the end), and the removal's own rows are deleted. Each purge is logged in
 -- hublink.purge_log and audited (action purge). hublink.erase_removal does all of it at once
 -- when the Authority directs that data is no longer required.
 
