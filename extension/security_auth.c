@@ -271,6 +271,21 @@ release_entry(LogonEntry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* Whether a role may log on at all: only such roles are counted (bounds the table by them). */
+static bool
+role_can_login(Oid roleid)
+{
+	HeapTuple tuple = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	bool can = false;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		can = ((Form_pg_authid) GETSTRUCT(tuple))->rolcanlogin;
+		ReleaseSysCache(tuple);
+	}
+	return can;
+}
+
 /*
  * Why a role is protected from a role-wide lock-out, or NULL for an ordinary role. Reads the
  * catalog: the hook runs inside InitPostgres's transaction, after the password check did too.
@@ -393,9 +408,12 @@ client_auth(Port *port, int status)
 	if (status == STATUS_EOF || auth == NULL || port->user_name == NULL)
 		return;
 
-	/* A made-up name is recorded but never counted: it would only take a real role's slot. */
+	/*
+	 * A made-up name, or a group role that cannot log on, is recorded but never counted: it
+	 * would only take the slot of a login that exists.
+	 */
 	roleid = get_role_oid(port->user_name, true);
-	if (!OidIsValid(roleid))
+	if (!OidIsValid(roleid) || !role_can_login(roleid))
 	{
 		record_logon(port, status == STATUS_OK ? "succeeded" : "failed", 0);
 		return;
