@@ -20,6 +20,7 @@ extern int hublink_security_event_slots;
 extern int hublink_lockout_failures;
 extern int hublink_lockout_slots;
 extern int hublink_lockout_source_duration;
+extern int hublink_lockout_sources_per_role;
 extern char *hublink_lockout_service_roles;
 extern char *hublink_audit_relations;
 

@@ -58,13 +58,18 @@
  *   so it is never replicated, restored after a restart or enforced by a promoted standby. A
  *   stranger can so lock an admin out of the stranger's own address, not the admin's; a
  *   replica with a stale password stops only itself, and resumes once its password is right.
+ * - addresses of a protected role beyond hublink.lockout_sources_per_role counted at once
+ *   share one entry, source "*" (OTHER_SOURCES): an attacker rotating addresses gets no more
+ *   guesses, and once it locks, every address without an entry of its own is refused for the
+ *   duration, except a Unix socket ("[local]"), so an admin on the server can still log on.
  * A slot is free when unused or no longer counting (no failure and no lock, or an address
  * lock or count that has lapsed). A counting entry is never evicted: when no slot is free the
  * failure is not counted and a lockout_untracked event says so.
  */
 #define SOURCE_LEN 64
-/* Addresses counted at once for one protected role, so one role cannot take the whole table. */
-#define SOURCES_PER_ROLE 8
+/* The shared entry of a protected role's addresses beyond its quota. */
+#define OTHER_SOURCES "*"
+#define LOCAL_SOURCE  "[local]"
 /* At most one lockout_untracked event per this many seconds (a full table is one incident). */
 #define UNTRACKED_EVENT_SECS 60
 
@@ -227,10 +232,11 @@ entry_lapsed(const LogonEntry *e, TimestampTz now)
 /*
  * The entry of (role, source), under the exclusive lock. A lapsed entry found is reset first.
  * Created if create, in a free or lapsed slot: never in place of a counting entry, and at most
- * SOURCES_PER_ROLE address entries per role. NULL if absent or if there is no room.
+ * hublink.lockout_sources_per_role address entries per role (*quota_full set when that is
+ * why it is not created). NULL if absent or if there is no room.
  */
 static LogonEntry *
-find_entry(const char *role, const char *source, bool create, TimestampTz now)
+find_entry(const char *role, const char *source, bool create, TimestampTz now, bool *quota_full)
 {
 	LogonEntry *slot = NULL;
 	int sources = 0;
@@ -250,13 +256,17 @@ find_entry(const char *role, const char *source, bool create, TimestampTz now)
 				}
 				return e;
 			}
-			if (e->source[0] != '\0' && !entry_lapsed(e, now))
+			if (e->source[0] != '\0' && strcmp(e->source, OTHER_SOURCES) != 0 &&
+				!entry_lapsed(e, now))
 				sources++;
 		}
 		if (slot == NULL && entry_lapsed(e, now))
 			slot = e;
 	}
-	if (!create || slot == NULL || (source[0] != '\0' && sources >= SOURCES_PER_ROLE))
+	if (quota_full != NULL)
+		*quota_full = source[0] != '\0' && strcmp(source, OTHER_SOURCES) != 0 &&
+					  sources >= hublink_lockout_sources_per_role;
+	if (!create || slot == NULL || (quota_full != NULL && *quota_full))
 		return NULL;
 	memset(slot, 0, sizeof(*slot));
 	strlcpy(slot->role, role, sizeof(slot->role));
@@ -372,7 +382,15 @@ record_lock(Port *port, const char *source, const char *reason, int failures)
 	hublink_security_record(source[0] != '\0' ? "source_locked" : "account_locked", port->user_name,
 							d.data);
 	pfree(d.data);
-	if (source[0] != '\0')
+	if (strcmp(source, OTHER_SOURCES) == 0)
+		ereport(LOG, (errmsg("hublink locked role \"%s\" out from every address without a count of "
+							 "its own for %d s after %d failed logons from more than %d addresses",
+							 port->user_name, hublink_lockout_source_duration, failures,
+							 hublink_lockout_sources_per_role),
+					  errdetail("The role is protected from a role-wide lock-out (%s): the "
+								"addresses counted one by one, and Unix sockets, may still log on.",
+								reason)));
+	else if (source[0] != '\0')
 		ereport(LOG, (errmsg("hublink locked role \"%s\" out from address %s for %d s after %d "
 							 "consecutive failed logons",
 							 port->user_name, source, hublink_lockout_source_duration, failures),
@@ -435,7 +453,15 @@ client_auth(Port *port, int status)
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	if (status != STATUS_OK)
 	{
-		e = find_entry(port->user_name, source, true, now);
+		bool quota_full = false;
+
+		e = find_entry(port->user_name, source, true, now, &quota_full);
+		/* An address beyond the role's quota counts with the others beyond it. */
+		if (e == NULL && quota_full)
+		{
+			source = OTHER_SOURCES;
+			e = find_entry(port->user_name, source, true, now, NULL);
+		}
 		if (e == NULL)
 		{
 			counted = false;
@@ -465,12 +491,16 @@ client_auth(Port *port, int status)
 	else
 	{
 		/* A role-wide lock-out (restored from the table too) holds for every role class. */
-		LogonEntry *all = find_entry(port->user_name, "", false, now);
+		LogonEntry *all = find_entry(port->user_name, "", false, now, NULL);
 		LogonEntry *here =
-			source[0] != '\0' ? find_entry(port->user_name, source, false, now) : NULL;
+			source[0] != '\0' ? find_entry(port->user_name, source, false, now, NULL) : NULL;
+		LogonEntry *others = NULL;
 
+		/* An address without an entry of its own is judged with the others (not a socket). */
+		if (source[0] != '\0' && here == NULL && strcmp(source, LOCAL_SOURCE) != 0)
+			others = find_entry(port->user_name, OTHER_SOURCES, false, now, NULL);
 		locked_everywhere = all != NULL && all->locked;
-		locked_here = here != NULL && here->locked;
+		locked_here = (here != NULL && here->locked) || (others != NULL && others->locked);
 		if (all != NULL && !all->locked)
 			release_entry(all);
 		if (here != NULL && !here->locked && !locked_everywhere)
@@ -490,8 +520,7 @@ client_auth(Port *port, int status)
 			initStringInfo(&d);
 			appendStringInfoString(&d, "{\"role\": ");
 			hublink_security_json_string(&d, port->user_name);
-			appendStringInfo(&d, ", \"lockout_slots\": %d, \"sources_per_role\": %d}", auth->slots,
-							 SOURCES_PER_ROLE);
+			appendStringInfo(&d, ", \"lockout_slots\": %d}", auth->slots);
 			hublink_security_record("lockout_untracked", port->user_name, d.data);
 		}
 		return;
@@ -577,7 +606,7 @@ hublink_security_set_lockout(PG_FUNCTION_ARGS)
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	if (lock)
 	{
-		LogonEntry *e = find_entry(role, "", true, now);
+		LogonEntry *e = find_entry(role, "", true, now, NULL);
 
 		/*
 		 * A lock-out to restore and no free slot: it takes the place of an address entry or

@@ -20,6 +20,7 @@ int hublink_security_event_slots = 1024;
 int hublink_lockout_failures = 10;
 int hublink_lockout_slots = 1024;
 int hublink_lockout_source_duration = 900;
+int hublink_lockout_sources_per_role = 8;
 char *hublink_lockout_service_roles = NULL;
 char *hublink_audit_relations = NULL;
 
@@ -57,6 +58,12 @@ hublink_security_define_settings(bool preloaded)
 		"Also how long a count of failures from one address lasts without a new failure.",
 		&hublink_lockout_source_duration, 900, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL,
 		NULL);
+	DefineCustomIntVariable(
+		"hublink.lockout_sources_per_role",
+		"Failing addresses of one protected role counted one by one.",
+		"Failures from further addresses share one count; when it locks, every address without "
+		"a count of its own but a Unix socket is refused for hublink.lockout_source_duration.",
+		&hublink_lockout_sources_per_role, 8, 1, 64, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable(
 		"hublink.lockout_service_roles",
 		"Login roles, comma-separated, locked out per address only, like REPLICATION roles.",
@@ -68,7 +75,8 @@ hublink_security_define_settings(bool preloaded)
 			"hublink.lockout_slots",
 			"Entries of the shared-memory table that counts failed logons.",
 			"One per existing role with failures, and one per failing address of a protected "
-			"role (at most 8 per role). A counting entry is never evicted: when the table is "
+			"role (hublink.lockout_sources_per_role, plus one for the others). A counting entry is "
+			"never evicted: when the table is "
 			"full a failure is not counted and lockout_untracked is raised.",
 			&hublink_lockout_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable(

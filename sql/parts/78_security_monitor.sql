@@ -45,8 +45,8 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
      'find out who tried (hublink.logon, hublink.security_event name the address).'),
     ('security_lockout_untracked', 'critical', 'monitoring',
      'A failed logon of an existing role could not be counted towards lock-out: the logon '
-     'table (hublink.lockout_slots) is full of counting entries, or the role already has 8 '
-     'failing addresses. Many roles or addresses are failing at once: investigate, raise '
+     'table (hublink.lockout_slots) is full of counting entries. Many roles or addresses are '
+     'failing at once: investigate, raise '
      'hublink.lockout_slots (restart).'),
     ('security_account_unlocked', 'info', 'monitoring',
      'An admin lifted a lock-out with hublink.unlock_role (NFR 0020 3d).'),

@@ -20,8 +20,8 @@ SELECT kind, default_severity, source, description FROM (VALUES
      'find out who tried (hublink.logon, hublink.security_event name the address).'),
     ('security_lockout_untracked', 'critical', 'monitoring',
      'A failed logon of an existing role could not be counted towards lock-out: the logon '
-     'table (hublink.lockout_slots) is full of counting entries, or the role already has 8 '
-     'failing addresses. Many roles or addresses are failing at once: investigate, raise '
+     'table (hublink.lockout_slots) is full of counting entries. Many roles or addresses are '
+     'failing at once: investigate, raise '
      'hublink.lockout_slots (restart).')) v (kind, default_severity, source, description)
 ON CONFLICT (kind) DO NOTHING;
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
