@@ -40,8 +40,10 @@ COMMENT ON TABLE hublink.purge_log IS
     '(counts, never data). Also in the audit trail (action purge).';
 COMMENT ON COLUMN hublink.purge_log.purge_id IS 'Order of purges.';
 COMMENT ON COLUMN hublink.purge_log.removal_reference IS
-    'The removal purged; for messages that named no removal, the day key destroyed ("messages <YYYY-MM-DD>").';
-COMMENT ON COLUMN hublink.purge_log.data_class IS 'The class purged (hublink.retention_policy).';
+    'The removal purged; for messages that named no removal, the day key destroyed ("messages '
+    '<YYYY-MM-DD>"); for an escort erased at an escort provider, its key ("escort <id>").';
+COMMENT ON COLUMN hublink.purge_log.data_class IS
+    'The class purged (hublink.retention_policy), or escort for hublink.esp_erase_escort.';
 COMMENT ON COLUMN hublink.purge_log.retain_days IS 'The policy''s period then; NULL for an erasure on direction.';
 COMMENT ON COLUMN hublink.purge_log.closed_at IS 'When the removal closed; NULL for an erasure of an open removal.';
 COMMENT ON COLUMN hublink.purge_log.purged_at IS 'When.';
@@ -94,19 +96,25 @@ CREATE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS js
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n bigint;
+    ids jsonb;
 BEGIN
-    DELETE FROM hublink.data_key k
-     WHERE k.key_scope = p_removal_reference
-        OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
-                            WHERE b.removal_id = p_removal_reference);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN pg_catalog.jsonb_build_object('data_keys_destroyed', n);
+    WITH gone AS (
+        DELETE FROM hublink.data_key k
+         WHERE k.key_scope = p_removal_reference
+            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                                WHERE b.removal_id = p_removal_reference)
+        RETURNING k.master_key_id)
+    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
+               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
+      INTO ids FROM gone g;
+    RETURN ids;
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
     'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
-    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL.';
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
+    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
+    '(hublink.data_key_erasure).';
 REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 
 CREATE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
@@ -179,6 +187,7 @@ DECLARE
     n_in   bigint;
     n_out  bigint;
     n      integer := 0;
+    wrapped_by text;
 BEGIN
     -- Every message whose key belongs to no removal here: a day's ("messages <date>"), or a
     -- reference no removal has (rejected as unknown), which no removal's purge would reach.
@@ -207,10 +216,11 @@ BEGIN
         PERFORM hublink.audit_note('purge', NULL,
             pg_catalog.jsonb_build_object('key_scope', k.key_scope, 'data_class', p_policy.data_class,
                                           'retain_days', p_policy.retain_days, 'reason', 'retention'));
-        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope;
+        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope RETURNING d.master_key_id INTO wrapped_by;
         INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
-        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end,
-                'retention', '{"data_keys_destroyed": 1}');
+        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end, 'retention',
+                pg_catalog.jsonb_build_object('data_keys_destroyed', 1,
+                                              'master_key_ids', pg_catalog.jsonb_build_array(wrapped_by)));
         n := n + 1;
     END LOOP;
     RETURN n;
@@ -316,11 +326,13 @@ SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, 
   LEFT JOIN LATERAL (
         SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
           FROM hublink.data_key_master g
-         WHERE g.first_used_at <= l.purged_at AND g.destroyed_at IS NULL) pending ON true
+         WHERE (g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id)
+           AND g.destroyed_at IS NULL) pending ON true
   LEFT JOIN LATERAL (
         SELECT pg_catalog.max(g.destroyed_at) AS at
           FROM hublink.data_key_master g
-         WHERE g.first_used_at <= l.purged_at) done ON pending.ids IS NULL
+         WHERE g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id) done
+    ON pending.ids IS NULL
  WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
 COMMENT ON VIEW hublink.data_key_erasure IS
     'Each destruction of data keys (an erasure on direction or a retention purge, from '
@@ -334,8 +346,9 @@ COMMENT ON COLUMN hublink.data_key_erasure.data_class IS 'The class whose purge 
 COMMENT ON COLUMN hublink.data_key_erasure.purged_at IS 'When: from then on the live database and copies made after cannot open the data.';
 COMMENT ON COLUMN hublink.data_key_erasure.reason IS '"retention", or the reason given to hublink.erase_removal.';
 COMMENT ON COLUMN hublink.data_key_erasure.master_keys_to_destroy IS
-    'Ids of the master keys first used up to the purge and not yet recorded destroyed: any of '
-    'them may have wrapped the destroyed key in an older copy (rotate, then destroy them).';
+    'Ids of the master keys first used up to the purge, or recorded by it as wrapping a key it '
+    'destroyed, and not yet recorded destroyed: any of them may have wrapped the destroyed key in '
+    'an older copy (rotate, then destroy them).';
 COMMENT ON COLUMN hublink.data_key_erasure.complete IS
     'True when every master key that can have wrapped the destroyed key is recorded destroyed.';
 COMMENT ON COLUMN hublink.data_key_erasure.complete_since IS 'When the last of them was recorded destroyed.';

@@ -72,11 +72,13 @@ SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, 
   LEFT JOIN LATERAL (
         SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
           FROM hublink.data_key_master g
-         WHERE g.first_used_at <= l.purged_at AND g.destroyed_at IS NULL) pending ON true
+         WHERE (g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id)
+           AND g.destroyed_at IS NULL) pending ON true
   LEFT JOIN LATERAL (
         SELECT pg_catalog.max(g.destroyed_at) AS at
           FROM hublink.data_key_master g
-         WHERE g.first_used_at <= l.purged_at) done ON pending.ids IS NULL
+         WHERE g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id) done
+    ON pending.ids IS NULL
  WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
 -- @comment VIEW hublink.data_key_erasure
 -- @comment COLUMN hublink.data_key_erasure.purge_id
@@ -90,6 +92,13 @@ SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, 
 REVOKE ALL ON hublink.data_key_erasure FROM PUBLIC;
 GRANT SELECT ON hublink.data_key_erasure TO hublink_admin;
 -- @function hublink.master_key_destroyed
+-- An escort erased at an escort provider is logged in purge_log too, so the view tracks it.
+-- @function hublink.esp_erase_escort
+-- The purges record the ids of the master keys that wrapped the keys they destroy.
+-- @function hublink.purge_personal_data
+-- @function hublink.purge_message_days
+-- @comment COLUMN hublink.purge_log.removal_reference
+-- @comment COLUMN hublink.purge_log.data_class
 REVOKE ALL ON FUNCTION hublink.master_key_destroyed(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.master_key_destroyed(text) TO hublink_admin;
 SELECT hublink.apply_access_policy();
