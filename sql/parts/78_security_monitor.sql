@@ -176,14 +176,19 @@ CREATE FUNCTION hublink.sync_security_shared_memory() RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM hublink.security_set_lockout(role_name, true, locked_at)
-       FROM hublink.security_lockout WHERE unlocked_at IS NULL;
+    -- Only logins that exist: a lock-out of a name that is not one (recorded before 0.2.0, or of
+    -- a role dropped since) would only take a slot of the logon hook's table.
+    PERFORM hublink.security_set_lockout(l.role_name, true, l.locked_at)
+       FROM hublink.security_lockout l
+      WHERE l.unlocked_at IS NULL
+        AND EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = l.role_name AND r.rolcanlogin);
     PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
 END;
 $$;
 COMMENT ON FUNCTION hublink.sync_security_shared_memory() IS
-    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout and the '
-    'text of hublink.security_login_warning (both are lost when the server restarts).';
+    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout of '
+    'logins that exist and the text of hublink.security_login_warning (both are lost when the '
+    'server restarts).';
 REVOKE ALL ON FUNCTION hublink.sync_security_shared_memory() FROM PUBLIC;
 
 -- Dormant roles (NFR 0020 3e).

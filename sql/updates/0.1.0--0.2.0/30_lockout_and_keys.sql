@@ -9,6 +9,7 @@ DROP FUNCTION hublink.security_logon_state();
 -- @function hublink.security_logon_state
 REVOKE ALL ON FUNCTION hublink.security_logon_state() FROM PUBLIC;
 -- @function hublink.unlock_role
+-- @function hublink.sync_security_shared_memory
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description)
 SELECT kind, default_severity, source, description FROM (VALUES
     ('security_source_locked', 'critical', 'monitoring',
