@@ -296,11 +296,12 @@ hublink_create_master_key_file(PG_FUNCTION_ARGS)
 	{
 		if (errno == EEXIST)
 			PG_RETURN_BOOL(false);
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create master key file \"%s\": %m", path),
-				 errdetail("A new key file is created only where none exists."),
-				 errhint("Check that the server's user may write to the file's directory.")));
+		ereport(ERROR, (errcode_for_file_access(),
+						errmsg("could not create master key file \"%s\": %m", path),
+						errdetail("A new key file is created only where none exists."),
+						errhint("Let the server's user write to the file's directory, or set "
+								"hublink.master_key_file to a path outside the data directory that "
+								"it may write, and reload.")));
 	}
 	if (!pg_strong_random(key, KEY_BYTES))
 	{
