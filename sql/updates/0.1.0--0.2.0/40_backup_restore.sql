@@ -45,9 +45,7 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('tsp_tig_rule_kind', 'The kinds of Travel Information Guide rule quoting enforces.'),
     ('export_format', 'The formats hublink.export_mi writes.'),
     ('report_granularity', 'The periods hublink.mi_volume counts in.'),
-    ('rollup_mi_source', 'The MI rollup''s source tables and the SQL a change runs (85_mi_rollup.sql): code.'),
-    ('worker_job', 'The worker''s jobs: names of functions run as the owner; next_run_at is rewritten '
-                   'at every run and the worker sets it again after a restore.');
+    ('rollup_mi_source', 'The MI rollup''s source tables and the SQL a change runs (85_mi_rollup.sql): code.');
 
 -- @function hublink.backup_register
 -- @function hublink.restore_prepare
