@@ -17,6 +17,24 @@
 
 bool hublink_restoring = false;
 
+/*
+ * On only from the client (pg_restore's PGOPTIONS) or a SET in the session: never from
+ * postgresql.conf, ALTER SYSTEM, ALTER DATABASE or ALTER ROLE, where it would silence the audit
+ * of every later session. PGC_S_TEST is ALTER ... SET checking a value: refused too.
+ */
+static bool
+restoring_check(bool *newval, void **extra, GucSource source)
+{
+	if (!*newval || source == PGC_S_DEFAULT || source == PGC_S_CLIENT || source >= PGC_S_SESSION)
+		return true;
+	GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+	GUC_check_errdetail("hublink.restoring may only be turned on for one session, by the client "
+						"(PGOPTIONS) or SET.");
+	GUC_check_errhint("Run pg_restore with PGOPTIONS='-c hublink.restoring=on -c "
+					  "session_replication_role=replica' (docs/operations.md \"Restore\").");
+	return false;
+}
+
 void
 hublink_define_restoring_setting(void)
 {
@@ -25,5 +43,6 @@ hublink_define_restoring_setting(void)
 		"On, CREATE EXTENSION hublink empties the tables whose rows the dump brings and writes "
 		"no audit rows, and the audit triggers neither record nor seal the restored rows. "
 		"Only for pg_restore, with session_replication_role = replica (docs/operations.md).",
-		&hublink_restoring, false, PGC_SUSET, 0, NULL, NULL, NULL);
+		&hublink_restoring, false, PGC_SUSET, GUC_DISALLOW_IN_FILE | GUC_NOT_IN_SAMPLE,
+		restoring_check, NULL, NULL);
 }

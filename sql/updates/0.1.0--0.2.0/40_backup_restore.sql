@@ -49,6 +49,8 @@ INSERT INTO hublink.backup_exclusion VALUES
 
 -- @function hublink.backup_register
 -- @function hublink.restore_prepare
+REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.restore_prepare() FROM PUBLIC;
 
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('database_restored', NULL, 'A dump was restored with hublink.restoring on: the audit triggers were quiet in that session');
