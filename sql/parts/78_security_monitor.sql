@@ -47,7 +47,8 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('account_locked', 'security_account_locked', 'Role locked out after failed logons'),
     ('account_unlocked', 'security_account_unlocked', 'Lock-out lifted'),
-    ('audit_alter', 'security_audit_tampering', 'ALTER TABLE of an audit table');
+    ('audit_alter', 'security_audit_tampering', 'ALTER TABLE of an audit table'),
+    ('audit_rename', 'security_audit_tampering', 'Rename or SET SCHEMA of an audit table, its column, constraint or trigger, or its schema');
 
 CREATE TABLE hublink.security_lockout (
     role_name   text PRIMARY KEY,
