@@ -197,8 +197,8 @@ reconcile() {
 
 # crash_run KILL_FUNCTION: 1,000 requests in flight; KILL_FUNCTION runs once 200 are applied;
 # then every request must be applied exactly once and every reply published at least once.
-# KILL_FUNCTION sets IN_FLIGHT, read from the broker right after its kill: the requests not
-# yet acked (so not yet committed) when the kill landed.
+# KILL_FUNCTION sets IN_FLIGHT, read from the broker right after its kill (just before it, when
+# the broker itself is stopped): the requests not yet acked (so not yet committed) then.
 crash_run() {
     local kill_fn=$1 n=1000
     IN_FLIGHT=''
