@@ -377,7 +377,7 @@ SELECT is_empty($$SELECT f FROM definer_call WHERE NOT names_a_removal$$,
 SELECT alike((SELECT v FROM public.access_obs WHERE k = 'check alone'), '42501 removal % is not accessible reads %',
             'the clearance check alone refuses the standard caseworker the sensitive removal');
 SELECT is_empty($$SELECT f || ': ' || outcome FROM definer_call
-                   WHERE outcome NOT SIMILAR TO '42501 (removal [0-9]+ is not accessible|sensitivity "sensitive" is not one this login is cleared for) reads [0-9]+'$$,
+                   WHERE outcome NOT SIMILAR TO '42501 (removal [^ ]+ is not accessible|sensitivity "sensitive" is not one this login is cleared for) reads [0-9]+'$$,
                 'every SECURITY DEFINER function a caseworker or reporting may call refuses a removal above the clearance with the clearance check''s own error');
 SELECT is_empty($$SELECT f || ': ' || outcome FROM definer_call
                    WHERE substring(outcome FROM ' reads ([0-9]+)$')::bigint
