@@ -91,7 +91,8 @@ EOF
 }
 
 worker_stack_up() {
-    [[ -x $HUBTOOL_BIN ]] || make -s -C "$REPO" -f test/e2e/e2e.mk e2e-tools >/dev/null
+    # make rebuilds it when hubtool.c changed (a stale binary lacks options the tests use)
+    make -s -C "$REPO" -f test/e2e/e2e.mk e2e-tools >/dev/null
     STACK_DIR=$(mktemp -d /tmp/hublink-e2e-worker.XXXXXX)
     chmod 0755 "$STACK_DIR"
     trap cleanup EXIT
