@@ -1,0 +1,4 @@
+-- 0.2.0: the message hot path (issue 15). Functions the worker calls on every message are
+-- PL/pgSQL rather than SQL (a SQL function with SET or SECURITY DEFINER is parsed and planned
+-- again in every subtransaction; PL/pgSQL keeps its plans for the session).
+-- @function hublink.removal_access_allowed
