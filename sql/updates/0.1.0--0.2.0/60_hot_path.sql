@@ -2,3 +2,19 @@
 -- PL/pgSQL rather than SQL (a SQL function with SET or SECURITY DEFINER is parsed and planned
 -- again in every subtransaction; PL/pgSQL keeps its plans for the session).
 -- @function hublink.removal_access_allowed
+-- @function hublink.message_key_scope
+-- @function hublink.open_message
+-- @function hublink.seal
+
+-- hublink.reason_code_problems once per message: hublink.handle_message checks the codes and
+-- applies through conversation_apply_codes_checked, which does not check them again.
+-- @function hublink.conversation_apply_codes_checked
+-- @function hublink.conversation_apply
+-- @function hublink.handle_message
+
+-- A handler's rejection is read from its inbox row (bgworker/inbox.c): no flag, so
+-- reject_message no longer calls hublink.note_handler_rejection, which goes.
+-- @function hublink.reject_message
+DROP FUNCTION hublink.note_handler_rejection();
+
+SELECT hublink.apply_access_policy();
