@@ -143,6 +143,19 @@ enqueue_time(HublinkDelivery *d, Jsonb *message, Datum *value, bool *isnull, Dat
 	char *sent_at;
 
 	*isnull = false;
+	/*
+	 * Our header, when it names an instant of the AMQP timestamp's second: the sender sets both,
+	 * and a header that disagrees with its own timestamp is not trusted beyond it.
+	 */
+	if (d->has_timestamp && d->has_enqueued_us && d->enqueued_us >= d->amqp_timestamp * 1000000 &&
+		d->enqueued_us < (d->amqp_timestamp + 1) * 1000000)
+	{
+		*value = TimestampTzGetDatum(
+			(TimestampTz) (d->enqueued_us -
+						   ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)));
+		*source = CStringGetTextDatum("amqp-timestamp-us");
+		return;
+	}
 	if (d->has_timestamp)
 	{
 		*value = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) d->amqp_timestamp));

@@ -28,6 +28,8 @@ COMMENT ON COLUMN hublink.enqueue_time_source.description IS 'What the source is
 
 INSERT INTO hublink.enqueue_time_source VALUES
     ('amqp-timestamp', 'The AMQP timestamp property of the delivery (whole seconds).'),
+    ('amqp-timestamp-us', 'The AMQP timestamp to the microsecond, from the header hublink-enqueued-us that a '
+                          'hublink worker publishes beside it (used only when it falls within the timestamp''s second).'),
     ('sent-at',        'The envelope''s sentAt: the delivery had no AMQP timestamp.');
 
 CREATE TABLE hublink.inbox (

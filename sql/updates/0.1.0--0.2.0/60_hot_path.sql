@@ -18,4 +18,10 @@ REVOKE ALL ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) FRO
 -- @function hublink.reject_message
 DROP FUNCTION hublink.note_handler_rejection();
 
+-- Sub-second SLA times: the worker publishes the enqueue time in microseconds beside the AMQP
+-- timestamp (whole seconds), and records it as this source (bgworker/broker.c, inbox.c).
+INSERT INTO hublink.enqueue_time_source VALUES
+    ('amqp-timestamp-us', 'The AMQP timestamp to the microsecond, from the header hublink-enqueued-us that a '
+                          'hublink worker publishes beside it (used only when it falls within the timestamp''s second).');
+
 SELECT hublink.apply_access_policy();
