@@ -79,9 +79,13 @@ COMMENT ON FUNCTION hublink.json_pointer_values(jsonb, text[], text) IS
     'The members of doc at a JSON pointer pattern split into its tokens (* = every array '
     'element), each with its concrete JSON pointer.';
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.reason_code_problems(message jsonb) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'instanceLocation', v.pointer || '/code',
                        'keywordLocation', '',
@@ -92,6 +96,8 @@ CREATE FUNCTION hublink.reason_code_problems(message jsonb) RETURNS jsonb
                    hublink.json_pointer_values(message, (string_to_array(l.path, '/'))[2:]) v
              WHERE l.message_type = message ->> 'messageType'
                AND NOT hublink.reason_code_valid(l.list, v.value ->> 'code'));
+END;
+$$;
 COMMENT ON FUNCTION hublink.reason_code_problems(jsonb) IS
     'The reason codes of a message that are not active codes of their list '
     '(hublink.reason_code_location), as Error message problems; [] when all are.';

@@ -5,6 +5,8 @@
 -- @function hublink.message_key_scope
 -- @function hublink.open_message
 -- @function hublink.seal
+-- @function hublink.reason_code_valid
+-- @function hublink.reason_code_problems
 
 -- hublink.reason_code_problems once per message: hublink.handle_message checks the codes and
 -- applies through conversation_apply_codes_checked, which does not check them again.
