@@ -852,8 +852,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) IS
     'hublink.conversation_apply without the reason-code check, for a caller that made it '
-    '(hublink.handle_message). Internal.';
-REVOKE ALL ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) FROM PUBLIC;
+    '(hublink.handle_message). Granted as hublink.conversation_apply is (an invoker''s function: '
+    'the caller''s own rights on the domain tables apply).';
 
 -- Reject an inbound message to its error queue from inside its handler.
 CREATE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text

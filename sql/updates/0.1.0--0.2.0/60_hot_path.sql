@@ -11,7 +11,6 @@
 -- hublink.reason_code_problems once per message: hublink.handle_message checks the codes and
 -- applies through conversation_apply_codes_checked, which does not check them again.
 -- @function hublink.conversation_apply_codes_checked
-REVOKE ALL ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) FROM PUBLIC;
 -- @function hublink.conversation_apply
 -- @function hublink.handle_message
 
