@@ -3,7 +3,6 @@
 -- again in every subtransaction; PL/pgSQL keeps its plans for the session).
 -- @function hublink.removal_access_allowed
 -- @function hublink.message_key_scope
--- @function hublink.open_message
 -- @function hublink.seal
 -- @function hublink.reason_code_valid
 -- @function hublink.reason_code_problems
