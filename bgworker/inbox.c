@@ -38,16 +38,51 @@
 #include "spi_util.h"
 #include "worker.h"
 
-/* The seam table joined with the queues, loaded once per transaction. */
+/*
+ * The seam table joined with the queues (hublink.broker_route), loaded once per transaction:
+ * each queue's message type, its handler, and the party that publishes on it. An error queue
+ * carries Error messages from the party that consumes the queue it reports on.
+ */
 typedef struct HandlerEntry
 {
 	char *message_type;
 	char *queue;
-	Oid handler; /* InvalidOid when no handler is registered */
+	Oid handler;		 /* InvalidOid when no handler is registered */
+	char *sender_party;	 /* the only party that may publish on the queue */
+	char *sender_code;	 /* its envelope "sender" */
 } HandlerEntry;
+
+/* hublink.broker_identity: which party each broker user speaks for. */
+typedef struct IdentityEntry
+{
+	char *broker_user;
+	char *party;
+} IdentityEntry;
 
 static HandlerEntry *handlers = NULL;
 static int n_handlers = 0;
+static IdentityEntry *identities = NULL;
+static int n_identities = 0;
+
+static void
+load_identities(void)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext old;
+
+	plan = hublink_spi_plan(plan, "SELECT broker_user, party FROM hublink.broker_identity", 0,
+							NULL);
+	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	n_identities = (int) SPI_processed;
+	identities = palloc0(sizeof(IdentityEntry) * Max(n_identities, 1));
+	for (int i = 0; i < n_identities; i++)
+	{
+		identities[i].broker_user = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		identities[i].party = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	MemoryContextSwitchTo(old);
+}
 
 void
 hublink_inbox_begin_transaction(void)
@@ -55,11 +90,16 @@ hublink_inbox_begin_transaction(void)
 	static SPIPlanPtr plan = NULL;
 	MemoryContext old;
 
-	plan = hublink_spi_plan(plan,
-							"SELECT t.message_type, t.queue, h.handler::oid "
-							"FROM hublink.message_type t LEFT JOIN hublink.message_handler h "
-							"ON h.message_type = t.message_type WHERE t.queue IS NOT NULL",
-							0, NULL);
+	plan = hublink_spi_plan(
+		plan,
+		"SELECT t.message_type, r.queue, h.handler::oid, r.party, p.sender_code "
+		"FROM hublink.broker_route r "
+		"JOIN hublink.party p ON p.party = r.party "
+		"CROSS JOIN LATERAL (SELECT CASE r.role WHEN 'report' THEN 'Error' "
+		"ELSE r.message_type END AS message_type) t "
+		"LEFT JOIN hublink.message_handler h ON h.message_type = t.message_type "
+		"WHERE r.role IN ('send', 'report')",
+		0, NULL);
 	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
 
 	/* Lives until the commit, across the per-message subtransactions. */
@@ -77,16 +117,30 @@ hublink_inbox_begin_transaction(void)
 		handlers[i].queue = SPI_getvalue(tuple, desc, 2);
 		handler = SPI_getbinval(tuple, desc, 3, &isnull);
 		handlers[i].handler = isnull ? InvalidOid : DatumGetObjectId(handler);
+		handlers[i].sender_party = SPI_getvalue(tuple, desc, 4);
+		handlers[i].sender_code = SPI_getvalue(tuple, desc, 5);
 	}
 	MemoryContextSwitchTo(old);
+	load_identities();
 }
 
+/* The entry of a message type on a queue: NULL when the type does not belong there. */
 static HandlerEntry *
-find_handler(const char *message_type)
+find_handler(const char *message_type, const char *queue)
 {
 	for (int i = 0; i < n_handlers; i++)
-		if (strcmp(handlers[i].message_type, message_type) == 0)
+		if (strcmp(handlers[i].message_type, message_type) == 0 &&
+			strcmp(handlers[i].queue, queue) == 0)
 			return &handlers[i];
+	return NULL;
+}
+
+static const char *
+party_of_broker_user(const char *user)
+{
+	for (int i = 0; i < n_identities; i++)
+		if (strcmp(identities[i].broker_user, user) == 0)
+			return identities[i].party;
 	return NULL;
 }
 
@@ -219,8 +273,9 @@ try_parse(HublinkDelivery *d)
 	return in_subtransaction(parse_jsonb, &a, NULL) ? a.result : NULL;
 }
 
+/* A problems array of one entry; code (an Error problem class) may be NULL. */
 static Jsonb *
-one_problem(const char *instance_location, const char *error)
+coded_problem(const char *instance_location, const char *error, const char *code)
 {
 	StringInfoData buf;
 
@@ -229,8 +284,19 @@ one_problem(const char *instance_location, const char *error)
 	escape_json(&buf, instance_location);
 	appendStringInfoString(&buf, ",\"keywordLocation\":\"\",\"error\":");
 	escape_json(&buf, error);
+	if (code != NULL)
+	{
+		appendStringInfoString(&buf, ",\"code\":");
+		escape_json(&buf, code);
+	}
 	appendStringInfoString(&buf, "}]");
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+static Jsonb *
+one_problem(const char *instance_location, const char *error)
+{
+	return coded_problem(instance_location, error, NULL);
 }
 
 /*
@@ -421,6 +487,106 @@ call_handler(const HandlerEntry *entry, Jsonb *message)
 	(void) FunctionCallInvoke(fcinfo);
 }
 
+/*
+ * Why the broker-validated publisher may not have sent this message (issue 12 section 2):
+ * NULL when the delivery's AMQP user_id is a broker user mapped to the party that publishes on
+ * the queue, and the envelope's sender is that party. The broker refuses a user_id that is not
+ * the connection's login, so the user_id is the one fact about the sender nobody can forge.
+ */
+static char *
+sender_problem(HublinkDelivery *d, Jsonb *message, const HandlerEntry *entry)
+{
+	char *sender = jsonb_string_member(message, "sender");
+	const char *party;
+
+	if (d->user_id == NULL)
+		return psprintf("the delivery has no AMQP user_id property, so the broker did not vouch "
+						"for its sender; a party publishes with user_id set to its broker user");
+	party = party_of_broker_user(d->user_id);
+	if (party == NULL)
+		return psprintf("broker user \"%s\" speaks for no party (hublink.broker_identity)",
+						d->user_id);
+	if (strcmp(party, entry->sender_party) != 0)
+		return psprintf("broker user \"%s\" speaks for party %s, but %s messages on queue "
+						"\"%s\" come from party %s",
+						d->user_id, party, entry->message_type, d->queue, entry->sender_party);
+	if (sender == NULL || strcmp(sender, entry->sender_code) != 0)
+		return psprintf("the envelope's sender \"%s\" is not %s, the party of broker user "
+						"\"%s\" that published it",
+						sender ? sender : "", entry->sender_code, d->user_id);
+	return NULL;
+}
+
+/* Raise a worker alert through hublink.worker_alert (the worker may raise no other kind). */
+static void
+worker_alert(const char *kind, const char *subject, Jsonb *detail, const char *removal_reference)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Datum values[4];
+	char nulls[4] = "    ";
+
+	plan = hublink_spi_plan(plan, "SELECT hublink.worker_alert($1, $2, $3, $4)", 4, types);
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = CStringGetTextDatum(subject);
+	values[2] = JsonbPGetDatum(detail);
+	values[3] = removal_reference ? CStringGetTextDatum(removal_reference) : (Datum) 0;
+	nulls[3] = removal_reference ? ' ' : 'n';
+	hublink_spi_run(plan, values, nulls, false, 1, SPI_OK_SELECT);
+}
+
+static Jsonb *
+sender_alert_detail(HublinkDelivery *d, Jsonb *message)
+{
+	StringInfoData buf;
+	char *id = jsonb_string_member(message, "messageId");
+	char *sender = jsonb_string_member(message, "sender");
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"queue\":");
+	escape_json(&buf, d->queue);
+	appendStringInfoString(&buf, ",\"message_id\":");
+	if (id)
+		escape_json(&buf, id);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ",\"broker_user\":");
+	if (d->user_id)
+		escape_json(&buf, d->user_id);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ",\"sender\":");
+	if (sender)
+		escape_json(&buf, sender);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * Its messageId is already in the inbox: a redelivery of the same message on the same queue
+ * has no effect; anything else gets an Error saying what to do (hublink.inbox_duplicate).
+ */
+static HublinkOutcome
+duplicate_outcome(HublinkDelivery *d, Jsonb *message)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[2] = {TEXTOID, JSONBOID};
+	Datum values[2];
+	bool isnull;
+
+	if (message == NULL)
+		return HUBLINK_DUPLICATE;
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_duplicate($1, $2)", 2, types);
+	values[0] = CStringGetTextDatum(d->queue);
+	values[1] = JsonbPGetDatum(message);
+	hublink_spi_run(plan, values, NULL, false, 1, SPI_OK_SELECT);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+			   ? HUBLINK_DUPLICATE
+			   : HUBLINK_REJECTED;
+}
+
 typedef struct ApplyArgs
 {
 	HublinkDelivery *d;
@@ -436,28 +602,46 @@ apply(void *arg)
 	Jsonb *problems = hublink_validate_message_bytes(d->body, d->len);
 	HandlerEntry *entry;
 	char *message_type;
+	char *text;
 
 	if (JB_ROOT_COUNT(problems) > 0)
 	{
 		a->message = try_parse(d);
-		a->outcome = reject(d, a->message, problems) ? HUBLINK_REJECTED : HUBLINK_DUPLICATE;
+		a->outcome = reject(d, a->message, problems) ? HUBLINK_REJECTED
+													 : duplicate_outcome(d, a->message);
 		return;
 	}
 	a->message = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
 	message_type = jsonb_string_member(a->message, "messageType");
-	entry = message_type ? find_handler(message_type) : NULL;
-	if (entry == NULL || strcmp(entry->queue, d->queue) != 0)
+	entry = message_type ? find_handler(message_type, d->queue) : NULL;
+	if (entry == NULL)
 	{
 		char *text = psprintf("%s messages do not belong on queue \"%s\"",
 							  message_type ? message_type : "these", d->queue);
 
-		a->outcome = reject(d, a->message, one_problem("/messageType", text)) ? HUBLINK_REJECTED
-																			  : HUBLINK_DUPLICATE;
+		a->outcome = reject(d, a->message, one_problem("/messageType", text))
+						 ? HUBLINK_REJECTED
+						 : duplicate_outcome(d, a->message);
+		return;
+	}
+	if ((text = sender_problem(d, a->message, entry)) != NULL)
+	{
+		char *id = jsonb_string_member(a->message, "messageId");
+
+		/* Alerted even when its messageId was seen before: someone tried. */
+		worker_alert("broker_sender_mismatch",
+					 psprintf("message %s on queue %s rejected: %s", id ? id : "(no messageId)",
+							  d->queue, text),
+					 sender_alert_detail(d, a->message),
+					 jsonb_string_member(a->message, "removalId"));
+		a->outcome = reject(d, a->message, coded_problem("/sender", text, "FORBIDDEN_SENDER"))
+						 ? HUBLINK_REJECTED
+						 : HUBLINK_DUPLICATE;
 		return;
 	}
 	if (!store_applied(d, a->message))
 	{
-		a->outcome = HUBLINK_DUPLICATE;
+		a->outcome = duplicate_outcome(d, a->message);
 		return;
 	}
 	handler_rejected = false;
@@ -581,7 +765,7 @@ retry_once(void *arg)
 	Oid types[1] = {INT8OID};
 	Datum values[1];
 	char *message_type = jsonb_string_member(a->message, "messageType");
-	HandlerEntry *entry = message_type ? find_handler(message_type) : NULL;
+	HandlerEntry *entry = message_type ? find_handler(message_type, a->queue) : NULL;
 
 	if (entry == NULL)
 		ereport(ERROR,

@@ -93,6 +93,7 @@ typedef struct HublinkDelivery
 	int64 amqp_timestamp; /* seconds since the Unix epoch */
 	TimestampTz received_at;
 	bool redelivered;
+	char *user_id; /* the AMQP user_id property (validated by the broker), NULL when absent */
 } HublinkDelivery;
 
 /* What became of a delivery (inbox.c). */

@@ -5,11 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 worker_stack_up
 
-"$HUBTOOL_BIN" --cert "$HUBLINK_TLS_ROGUE_CERT" --key "$HUBLINK_TLS_ROGUE_KEY" declare tls-probe >/dev/null 2>&1
+# count: a passive declare, which needs a login and no permission.
+"$HUBTOOL_BIN" --cert "$HUBLINK_TLS_ROGUE_CERT" --key "$HUBLINK_TLS_ROGUE_KEY" count escort-quote-request >/dev/null 2>&1
 check_eq "a certificate from an unknown CA is refused" "2" "$?"
-"$HUBTOOL_BIN" declare tls-probe >/dev/null 2>&1
+"$HUBTOOL_BIN" count escort-quote-request >/dev/null 2>&1
 check_eq "a connection without a client certificate is refused" "2" "$?"
-hub declare tls-probe >/dev/null 2>&1
+hub count escort-quote-request >/dev/null 2>&1
 check_eq "the Hub's certificate is accepted" "0" "$?"
 
 # The worker with the rogue certificate: refused, one WARNING, the reason in worker_status.

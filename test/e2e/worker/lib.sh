@@ -55,8 +55,11 @@ sql() { psql -XqAt -v ON_ERROR_STOP=1 -c "$1"; }
 # send_file FILE: hublink.send() of the message in FILE, in its own transaction.
 send_file() { psql -Xq -v ON_ERROR_STOP=1 -v m="$(cat "$1")" <<<"SELECT hublink.send(:'m')" >/dev/null; }
 
-# hub: traffic as the Home Office, by certificate.
-hub() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_HUB_CERT" --key "$HUBLINK_TLS_HUB_KEY" "$@"; }
+# hub: traffic as the Home Office, by certificate, through the Hub's exchange and with its
+# broker user as user_id, as the Hub's worker publishes (docs/worker.md).
+hub() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_HUB_CERT" --key "$HUBLINK_TLS_HUB_KEY" --exchange hublink.hub --user-id hub "$@"; }
+# tsp: the travel provider's certificate, for the tests of what it may not do.
+tsp() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_TSP_CERT" --key "$HUBLINK_TLS_TSP_KEY" --exchange hublink.tsp --user-id tsp "$@"; }
 
 # wait_for SECONDS SQL: until the query returns t.
 wait_for() {
@@ -101,6 +104,9 @@ worker_stack_up() {
     worker_conf
     sql "SELECT pg_reload_conf()" >/dev/null
     sql "CREATE EXTENSION hublink CASCADE" >/dev/null 2>&1 || { echo "Bail out! CREATE EXTENSION failed"; exit 1; }
+    # The Hub operator's step: exchanges, queues, bindings and each party's permissions.
+    "$REPO/scripts/stack" broker-permissions "$STACK_DIR" postgres >"$STACK_DIR/permissions.log" 2>&1 ||
+        { cat "$STACK_DIR/permissions.log"; echo "Bail out! scripts/broker-permissions failed"; exit 1; }
     install_test_handler
     if ! wait_for 30 "SELECT state = 'connected' FROM hublink.worker_status"; then
         echo "Bail out! the worker did not connect: $(sql "SELECT last_error FROM hublink.worker_status")"
