@@ -134,6 +134,9 @@ BEGIN
                'instanceLocation', coalesce(p ->> 'instanceLocation', ''),
                'keywordLocation', coalesce(p ->> 'keywordLocation', ''),
                'error', left(coalesce(nullif(p ->> 'error', ''), 'unknown problem'), max_length))
+               -- the problem class (FORBIDDEN_SENDER, DUPLICATE...), when it is a valid code
+               || CASE WHEN p ->> 'code' ~ '^[A-Z][A-Z0-9_]{1,39}$' THEN jsonb_build_object('code', p -> 'code')
+                       ELSE '{}' END
                ORDER BY n), '[]')
       INTO problems
       FROM jsonb_array_elements(problems) WITH ORDINALITY AS e(p, n)

@@ -106,7 +106,7 @@ worker_stack_up() {
     sql "CREATE EXTENSION hublink CASCADE" >/dev/null 2>&1 || { echo "Bail out! CREATE EXTENSION failed"; exit 1; }
     # The Hub operator's step: exchanges, queues, bindings and each party's permissions.
     "$REPO/scripts/stack" broker-permissions "$STACK_DIR" postgres >"$STACK_DIR/permissions.log" 2>&1 ||
-        { cat "$STACK_DIR/permissions.log"; echo "Bail out! scripts/broker-permissions failed"; exit 1; }
+        { sed 's/^/# /' "$STACK_DIR/permissions.log"; echo "Bail out! scripts/broker-permissions failed"; exit 1; }
     install_test_handler
     if ! wait_for 30 "SELECT state = 'connected' FROM hublink.worker_status"; then
         echo "Bail out! the worker did not connect: $(sql "SELECT last_error FROM hublink.worker_status")"
