@@ -34,6 +34,7 @@
 #include "counters.h"
 #include "hublink.h"
 #include "inbox.h"
+#include "json_strings.h"
 #include "message_validation.h"
 #include "spi_util.h"
 #include "worker.h"
@@ -213,6 +214,9 @@ enqueue_time(HublinkDelivery *d, Jsonb *message, Datum *value, bool *isnull, Dat
 	*isnull = true;
 }
 
+/* The SQLSTATE of the last error in_subtransaction caught. */
+static int caught_sqlerrcode = 0;
+
 /* Run fn inside a subtransaction; false (and *error, in the caller's context) if it raised. */
 static bool
 in_subtransaction(void (*fn)(void *), void *arg, char **error)
@@ -238,6 +242,7 @@ in_subtransaction(void (*fn)(void *), void *arg, char **error)
 		RollbackAndReleaseCurrentSubTransaction();
 		if (error)
 			*error = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
+		caught_sqlerrcode = edata->sqlerrcode;
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -654,9 +659,45 @@ typedef struct DeferArgs
 	HublinkDelivery *d;
 	Jsonb *message;
 	const char *error;
+	int sqlerrcode; /* of the handler's failure */
 	bool rejected;
 	TimestampTz retry_at;
 } DeferArgs;
+
+/*
+ * A handler failure that will fail the same way on every attempt: bad data in the message
+ * (SQLSTATE class 22: a value out of range, a date that does not exist, text that is no
+ * number), or a row the message would make that a constraint refuses. Retrying only delays
+ * the Error; anything else (a lock, a serialization failure, a handler not granted yet, a
+ * premature message raising to wait for its cause) may pass later and is retried.
+ */
+static bool
+deterministic_failure(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		   sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || sqlerrcode == ERRCODE_CHECK_VIOLATION;
+}
+
+/*
+ * The message passed validation but is not storable as jsonb: name the string that is the
+ * reason (\u0000, a lone surrogate) by its JSON pointer.
+ */
+static Jsonb *
+unstorable_problem(HublinkDelivery *d, const char *error)
+{
+	char pointer[1024];
+	const char *what;
+	bool in_member_name;
+
+	if (!hublink_json_find_unstorable(d->body, d->len, pointer, sizeof(pointer), &what,
+									  &in_member_name))
+		return one_problem("", error);
+	return coded_problem(pointer,
+						 psprintf(in_member_name ? "a member name here holds %s"
+												 : "this string holds %s",
+								  what),
+						 "INVALID_STRING");
+}
 
 /* The handler failed on first delivery: store the message for a retry. */
 static void
@@ -674,7 +715,18 @@ defer(void *arg)
 	{
 		/* Valid by the validator yet not storable as jsonb (e.g. \u0000): reject it. */
 		a->rejected = true;
-		(void) reject(a->d, NULL, one_problem("", a->error));
+		(void) reject(a->d, NULL, unstorable_problem(a->d, a->error));
+		return;
+	}
+	if (deterministic_failure(a->sqlerrcode))
+	{
+		char *text = psprintf("the message cannot be applied: %s (SQLSTATE %s); it would fail the "
+							  "same way on every attempt, so it is rejected at once",
+							  a->error, unpack_sql_state(a->sqlerrcode));
+
+		a->rejected = true;
+		if (!reject(a->d, a->message, coded_problem("", text, "DATA_ERROR")))
+			(void) duplicate_outcome(a->d, a->message);
 		return;
 	}
 	plan =
@@ -723,6 +775,7 @@ hublink_inbox_apply(HublinkDelivery *d, TimestampTz *retry_at)
 	f.d = d;
 	f.message = a.message;
 	f.error = error;
+	f.sqlerrcode = caught_sqlerrcode;
 	f.rejected = false;
 	f.retry_at = 0;
 	if (!in_subtransaction(defer, &f, &error2))

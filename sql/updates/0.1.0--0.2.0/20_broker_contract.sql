@@ -157,6 +157,17 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
 -- @function hublink.inbox_duplicate
 -- @function hublink.enqueue_error
 
+-- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
+-- @function hublink.json_integer
+-- @function hublink.record_returnees
+-- @function hublink.record_escorts
+-- @function hublink.record_message_rows
+-- @function hublink.tsp_quote
+-- @function hublink.apply_reference_list
+-- @function hublink.esp_effort
+-- @function hublink.esp_quote
+-- @function hublink.esp_amend
+
 -- 49_broker_alerts.sql: the alert kinds, and the handler of Error messages.
 INSERT INTO hublink.alert_kind VALUES
     ('broker_sender_mismatch', 'critical', 'worker',
