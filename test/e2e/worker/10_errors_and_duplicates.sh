@@ -103,4 +103,32 @@ err=$(hub --count 1 --idle 10000 drain escort-booking-request-error 2>/dev/null)
 check_eq "the messageId of a request reused on another queue gets an Error naming the first queue" \
     "$used|true" \
     "$(jq -r '"\(.body.failedMessageId)|\(.body.problems[0].error | test("already used on queue escort-quote-request"))"' <<<"$err")"
+# --- a string PostgreSQL cannot store, named by its JSON pointer ------------------------------
+gen 1 940 | jq -c '.body.returnees[0].escortRiskAssessment.notes = "cell\u0000B"' >"$W/nul"
+gen 1 941 | jq -c '.body.notes = "LONE-SURROGATE"' | sed 's/LONE-SURROGATE/\\ud800 alone/' >"$W/surrogate"
+hub publish escort-quote-request "$W/nul" "$W/surrogate" 2>/dev/null
+errs=$(hub --count 2 --idle 10000 drain escort-quote-request-error 2>/dev/null)
+check_eq "\\u0000 in a free-text field: the Error names it by its JSON pointer" \
+    "/body/returnees/0/escortRiskAssessment/notes|INVALID_STRING|true" \
+    "$(jq -r 'select(.removalId == "RMV-2026-000940") | .body.problems[0] | "\(.instanceLocation)|\(.code)|\(.error | test("NUL character"))"' <<<"$errs")"
+check_eq "a lone surrogate: named by its JSON pointer" "/body/notes|INVALID_STRING|true" \
+    "$(jq -r 'select(.removalId == "RMV-2026-000941") | .body.problems[0] | "\(.instanceLocation)|\(.code)|\(.error | test("lone high surrogate"))"' <<<"$errs")"
+
+# --- a handler failure that will recur is rejected at once, not retried -----------------------
+psql -Xq -v ON_ERROR_STOP=1 <<'EOF2'
+CREATE FUNCTION public.test_bad_data(msg jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM (msg #>> '{body,notes}')::integer; -- text that is no number: SQLSTATE 22P02
+END $$;
+GRANT EXECUTE ON FUNCTION public.test_bad_data(jsonb) TO hublink_worker;
+UPDATE hublink.message_handler SET handler = 'public.test_bad_data(jsonb)'::regprocedure
+ WHERE message_type = 'EscortQuoteRequest';
+EOF2
+retried=$(sql "SELECT retried FROM hublink.worker_status")
+gen 1 950 | jq -c '.body.notes = "three"' | hub publish escort-quote-request 2>/dev/null
+err=$(hub --count 1 --idle 10000 drain escort-quote-request-error 2>/dev/null)
+check_eq "a data exception in the handler: rejected at once with a clear problem" "DATA_ERROR|true|true" \
+    "$(jq -r '.body.problems[0] | "\(.code)|\(.error | test("SQLSTATE 22P02"))|\(.error | test("every attempt"))"' <<<"$err")"
+check_eq "never retried" "$retried|rejected" \
+    "$(sql "SELECT (SELECT retried FROM hublink.worker_status) || '|' || status FROM hublink.inbox WHERE removal_id = 'RMV-2026-000950'")"
 finish
