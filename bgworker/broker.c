@@ -223,9 +223,9 @@ declare_topology(amqp_connection_state_t conn, const HublinkTopology *t)
 
 	amqp_exchange_declare(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->exchange),
 						  amqp_cstring_bytes("direct"), passive, 1, 0, 0, amqp_empty_table);
-	error = describe_reply(amqp_get_rpc_reply(conn),
-						   psprintf("%s exchange \"%s\"%s", passive ? "checking" : "declaring",
-									t->exchange, hint));
+	error = describe_reply(
+		amqp_get_rpc_reply(conn),
+		psprintf("%s exchange \"%s\"%s", passive ? "checking" : "declaring", t->exchange, hint));
 	if (error)
 		return error;
 	for (int i = 0; i < t->n_declare; i++)
@@ -233,9 +233,9 @@ declare_topology(amqp_connection_state_t conn, const HublinkTopology *t)
 		/* Durable, not exclusive, not auto-deleted: the queues outlive any consumer. */
 		amqp_queue_declare(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->declare[i]), passive, 1, 0,
 						   0, amqp_empty_table);
-		error = describe_reply(amqp_get_rpc_reply(conn),
-							   psprintf("%s queue \"%s\"%s", passive ? "checking" : "declaring",
-										t->declare[i], hint));
+		error = describe_reply(
+			amqp_get_rpc_reply(conn),
+			psprintf("%s queue \"%s\"%s", passive ? "checking" : "declaring", t->declare[i], hint));
 		if (error)
 			return error;
 	}
@@ -244,9 +244,9 @@ declare_topology(amqp_connection_state_t conn, const HublinkTopology *t)
 		amqp_queue_bind(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->bind[i]),
 						amqp_cstring_bytes(t->exchange), amqp_cstring_bytes(t->bind[i]),
 						amqp_empty_table);
-		error = describe_reply(amqp_get_rpc_reply(conn),
-							   psprintf("binding queue \"%s\" to exchange \"%s\"", t->bind[i],
-										t->exchange));
+		error = describe_reply(
+			amqp_get_rpc_reply(conn),
+			psprintf("binding queue \"%s\" to exchange \"%s\"", t->bind[i], t->exchange));
 		if (error)
 			return error;
 	}

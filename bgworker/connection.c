@@ -197,8 +197,8 @@ hublink_conn_try(void)
 	hublink_shmem_set_state(HUBLINK_STATE_CONNECTED);
 	ereport(LOG, (errmsg("hublink worker connected to the broker at %s:%d as party %s (user "
 						 "%s, exchange %s), consuming %d queues",
-						 hublink_broker_host, hublink_broker_port, hublink_party,
-						 topology.user_id, topology.exchange, topology.n_consume)));
+						 hublink_broker_host, hublink_broker_port, hublink_party, topology.user_id,
+						 topology.exchange, topology.n_consume)));
 	warned = false;
 }
 

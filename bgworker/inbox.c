@@ -48,9 +48,9 @@ typedef struct HandlerEntry
 {
 	char *message_type;
 	char *queue;
-	Oid handler;		 /* InvalidOid when no handler is registered */
-	char *sender_party;	 /* the only party that may publish on the queue */
-	char *sender_code;	 /* its envelope "sender" */
+	Oid handler;        /* InvalidOid when no handler is registered */
+	char *sender_party; /* the only party that may publish on the queue */
+	char *sender_code;  /* its envelope "sender" */
 } HandlerEntry;
 
 /* hublink.broker_identity: which party each broker user speaks for. */
@@ -71,8 +71,8 @@ load_identities(void)
 	static SPIPlanPtr plan = NULL;
 	MemoryContext old;
 
-	plan = hublink_spi_plan(plan, "SELECT broker_user, party FROM hublink.broker_identity", 0,
-							NULL);
+	plan =
+		hublink_spi_plan(plan, "SELECT broker_user, party FROM hublink.broker_identity", 0, NULL);
 	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	n_identities = (int) SPI_processed;
@@ -91,16 +91,16 @@ hublink_inbox_begin_transaction(void)
 	static SPIPlanPtr plan = NULL;
 	MemoryContext old;
 
-	plan = hublink_spi_plan(
-		plan,
-		"SELECT t.message_type, r.queue, h.handler::oid, r.party, p.sender_code "
-		"FROM hublink.broker_route r "
-		"JOIN hublink.party p ON p.party = r.party "
-		"CROSS JOIN LATERAL (SELECT CASE r.role WHEN 'report' THEN 'Error' "
-		"ELSE r.message_type END AS message_type) t "
-		"LEFT JOIN hublink.message_handler h ON h.message_type = t.message_type "
-		"WHERE r.role IN ('send', 'report')",
-		0, NULL);
+	plan =
+		hublink_spi_plan(plan,
+						 "SELECT t.message_type, r.queue, h.handler::oid, r.party, p.sender_code "
+						 "FROM hublink.broker_route r "
+						 "JOIN hublink.party p ON p.party = r.party "
+						 "CROSS JOIN LATERAL (SELECT CASE r.role WHEN 'report' THEN 'Error' "
+						 "ELSE r.message_type END AS message_type) t "
+						 "LEFT JOIN hublink.message_handler h ON h.message_type = t.message_type "
+						 "WHERE r.role IN ('send', 'report')",
+						 0, NULL);
 	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
 
 	/* Lives until the commit, across the per-message subtransactions. */
@@ -612,8 +612,8 @@ apply(void *arg)
 	if (JB_ROOT_COUNT(problems) > 0)
 	{
 		a->message = try_parse(d);
-		a->outcome = reject(d, a->message, problems) ? HUBLINK_REJECTED
-													 : duplicate_outcome(d, a->message);
+		a->outcome =
+			reject(d, a->message, problems) ? HUBLINK_REJECTED : duplicate_outcome(d, a->message);
 		return;
 	}
 	a->message = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
@@ -692,11 +692,10 @@ unstorable_problem(HublinkDelivery *d, const char *error)
 	if (!hublink_json_find_unstorable(d->body, d->len, pointer, sizeof(pointer), &what,
 									  &in_member_name))
 		return one_problem("", error);
-	return coded_problem(pointer,
-						 psprintf(in_member_name ? "a member name here holds %s"
-												 : "this string holds %s",
-								  what),
-						 "INVALID_STRING");
+	return coded_problem(
+		pointer,
+		psprintf(in_member_name ? "a member name here holds %s" : "this string holds %s", what),
+		"INVALID_STRING");
 }
 
 /* The handler failed on first delivery: store the message for a retry. */

@@ -19,7 +19,7 @@ typedef struct Reader
 	size_t size;
 	size_t len;
 	const char *what; /* set when found */
-	bool in_key;	  /* ... in a member name */
+	bool in_key;      /* ... in a member name */
 	int depth;
 } Reader;
 

@@ -473,8 +473,8 @@ cmd_declare_exchange(int argc, char **argv)
 	if (argc != 1)
 		die(1, "usage: declare-exchange NAME");
 	conn = connect_broker();
-	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[0]), amqp_cstring_bytes("direct"), 0,
-						  1, 0, 0, amqp_empty_table);
+	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[0]), amqp_cstring_bytes("direct"), 0, 1,
+						  0, 0, amqp_empty_table);
 	check_reply(amqp_get_rpc_reply(conn), "exchange.declare", 1);
 	close_broker(conn);
 	return 0;
