@@ -350,7 +350,6 @@ BEGIN
         ('hublink.inbox_duplicate(text,jsonb)', 'hublink_worker'),
         ('hublink.receive_error(jsonb)', 'hublink_worker'),
         ('hublink.clear_attention(bigint,text)', 'hublink_admin'),
-        ('hublink.clear_attention(bigint,text)', 'hublink_caseworker'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
         -- and the opener of sealed message bodies it publishes or retries.
         ('hublink.handle_message(jsonb)', 'hublink_worker'),

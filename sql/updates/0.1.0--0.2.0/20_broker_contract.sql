@@ -202,10 +202,15 @@ BEGIN
                          'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
         ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
                             'no message content, for the people who clear them.');
+    -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
+    REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.receive_error(jsonb) TO hublink_worker;
-    GRANT EXECUTE ON FUNCTION hublink.clear_attention(bigint, text) TO hublink_admin, hublink_caseworker;
+    GRANT EXECUTE ON FUNCTION hublink.clear_attention(bigint, text) TO hublink_admin;
 END;
 $$;
 SELECT hublink.apply_access_policy();
