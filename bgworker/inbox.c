@@ -307,7 +307,7 @@ one_problem(const char *instance_location, const char *error)
 /*
  * For bytes that are not JSON (invalid UTF-8 somewhere in a body, a message over the size
  * limit): read the envelope's identifying strings by a plain scan of the first bytes, so the
- * Error message can still name the failed message ("where readable", DESIGN.md). Values the
+ * Error message can still name the failed message ("where readable", docs/architecture.md). Values the
  * Error schema does not accept are dropped by hublink.enqueue_error.
  */
 #define SALVAGE_SCAN_BYTES 65536

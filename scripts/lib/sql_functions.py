@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Expands `-- @function schema.name` lines of an update part into the function's current
 definition, taken from sql/parts/*.sql, so that an update script never holds a second copy of a
-function body (docs/operations.md "Upgrades"). Likewise `-- @comment KIND schema.name[.column]`
+function body (docs/upgrades.md). Likewise `-- @comment KIND schema.name[.column]`
 (KIND: TABLE, VIEW, COLUMN, TYPE, ...) copies that object's COMMENT statement.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION

@@ -92,7 +92,7 @@ COMMENT ON FUNCTION hublink.send(jsonb) IS
     'publishes it to its queue after the transaction commits. Returns its messageId.';
 REVOKE ALL ON FUNCTION hublink.send(jsonb) FROM PUBLIC;
 
--- The Error message of DESIGN.md and schemas/error.json, for a message consumed from queue
+-- The Error message of docs/architecture.md and schemas/error.json, for a message consumed from queue
 -- that cannot be processed: written to the outbox for queue-error. failed is the message
 -- where it was JSON at all. What could be read of it (messageId, messageType, sentAt,
 -- removalId) is copied when it is valid in an Error message, dropped otherwise: the Error

@@ -105,7 +105,7 @@ for (const stem of messageStems) {
 	sections.set(s['x-hublink-section'], stem);
 	if (!s.title || !s.description)
 		problems.push('title or description missing');
-	// Direction (DESIGN.md "The three parties"): the Hub sends requests, amendments and
+	// Direction (docs/architecture.md "The three parties"): the Hub sends requests, amendments and
 	// cancellations to the provider named by the queue; providers answer the Hub.
 	const sender = s.properties?.sender?.const;
 	const recipient = s['x-hublink-recipient'];

@@ -3,7 +3,7 @@ BEGIN;
 SELECT plan(9);
 
 SELECT has_extension('hublink', 'hublink is installed');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'hublink'), '0.1.0', 'version 0.1.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'hublink'), '0.2.0', 'version 0.2.0');
 SELECT ok(EXISTS (SELECT FROM pg_extension WHERE extname = 'pgcrypto'), 'pgcrypto is required and installed');
 
 -- Every object of the extension has a COMMENT (house rule).

@@ -1,4 +1,4 @@
--- The schema registry and message validation (issue 2, sections 4 and 6; DESIGN.md "The message contract").
+-- The schema registry and message validation (issue 2, sections 4 and 6; docs/architecture.md "The message contract").
 BEGIN;
 SELECT plan(15);
 

@@ -21,7 +21,12 @@ JSONSCHEMA_SAVED_GOAL := $(.DEFAULT_GOAL)
 JSONSCHEMA_DIR ?= extension/jsonschema
 JSONSCHEMA_TEST_DIR ?= test/unit/jsonschema
 JSONSCHEMA_BUILD ?= build/jsonschema
-JSONSCHEMA_SUITE_DIR ?= ../shared/testdata/JSON-Schema-Test-Suite
+# The official suite stays outside the repository (third-party): HUBLINK_TESTDATA, default
+# ../shared/testdata. Where it is missing the suite runs below are skipped with a message
+# (test/run-all says so loudly, and fails under CI=true).
+HUBLINK_TESTDATA ?= ../shared/testdata
+JSONSCHEMA_SUITE_DIR ?= $(HUBLINK_TESTDATA)/JSON-Schema-Test-Suite
+JSONSCHEMA_HAVE_SUITE = test -d $(JSONSCHEMA_SUITE_DIR)/tests || { echo "SKIPPED: no JSON-Schema-Test-Suite at $(JSONSCHEMA_SUITE_DIR) (set HUBLINK_TESTDATA)"; exit 0; }
 # test ids the suite may fail (file | group | test); empty: every required test must pass
 JSONSCHEMA_ALLOW_FAILURES ?= $(JSONSCHEMA_TEST_DIR)/allowed-failures.txt
 
@@ -90,7 +95,7 @@ jsonschema-unit: $(JSONSCHEMA_BUILD)/unit-tests
 
 # each run prints its failures and ends with "<draft>: N passed, M failed"
 jsonschema-suite: $(JSONSCHEMA_BUILD)/suite-runner
-	@for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
+	@$(JSONSCHEMA_HAVE_SUITE); for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
 		echo "== suite-runner $$args"; \
 		$(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) $$args $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/suite.log; rc=$$?; \
 		grep -E '^  FAIL|^      error' $(JSONSCHEMA_BUILD)/suite.log; tail -n 1 $(JSONSCHEMA_BUILD)/suite.log; \
@@ -105,13 +110,14 @@ jsonschema-optional: $(JSONSCHEMA_BUILD)/suite-runner
 jsonschema-valgrind: $(JSONSCHEMA_BUILD)/unit-tests $(JSONSCHEMA_BUILD)/suite-runner
 	$(JSONSCHEMA_VALGRIND) $(JSONSCHEMA_BUILD)/unit-tests > $(JSONSCHEMA_BUILD)/valgrind-unit.log || { cat $(JSONSCHEMA_BUILD)/valgrind-unit.log; exit 1; }
 	@tail -n 1 $(JSONSCHEMA_BUILD)/valgrind-unit.log
-	$(JSONSCHEMA_VALGRIND) $(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) draft2020-12 $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/valgrind-suite.log 2>&1 || { grep -v '^  ' $(JSONSCHEMA_BUILD)/valgrind-suite.log | tail -n 40; exit 1; }
-	@tail -n 1 $(JSONSCHEMA_BUILD)/valgrind-suite.log
+	@$(JSONSCHEMA_HAVE_SUITE); \
+	$(JSONSCHEMA_VALGRIND) $(JSONSCHEMA_BUILD)/suite-runner $(JSONSCHEMA_SUITE_DIR) draft2020-12 $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/valgrind-suite.log 2>&1 || { grep -v '^  ' $(JSONSCHEMA_BUILD)/valgrind-suite.log | tail -n 40; exit 1; }; \
+	tail -n 1 $(JSONSCHEMA_BUILD)/valgrind-suite.log
 
 jsonschema-asan: $(JSONSCHEMA_BUILD)/asan/unit-tests $(JSONSCHEMA_BUILD)/asan/suite-runner
 	$(JSONSCHEMA_BUILD)/asan/unit-tests > $(JSONSCHEMA_BUILD)/asan-unit.log || { cat $(JSONSCHEMA_BUILD)/asan-unit.log; exit 1; }
 	@tail -n 1 $(JSONSCHEMA_BUILD)/asan-unit.log
-	@for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
+	@$(JSONSCHEMA_HAVE_SUITE); for args in "draft2020-12" "draft7" "draft2020-12 --format" "draft7 --format"; do \
 		$(JSONSCHEMA_BUILD)/asan/suite-runner $(JSONSCHEMA_SUITE_DIR) $$args $(JSONSCHEMA_ALLOW_ARG) > $(JSONSCHEMA_BUILD)/asan-suite.log 2>&1; rc=$$?; \
 		tail -n 1 $(JSONSCHEMA_BUILD)/asan-suite.log; \
 		[ $$rc -eq 0 ] || { grep -E 'ERROR|runtime error|FAIL' $(JSONSCHEMA_BUILD)/asan-suite.log | head -20; exit 1; }; \
