@@ -307,8 +307,8 @@ one_problem(const char *instance_location, const char *error)
 /*
  * For bytes that are not JSON (invalid UTF-8 somewhere in a body, a message over the size
  * limit): read the envelope's identifying strings by a plain scan of the first bytes, so the
- * Error message can still name the failed message ("where readable", docs/architecture.md). Values the
- * Error schema does not accept are dropped by hublink.enqueue_error.
+ * Error message can still name the failed message ("where readable", docs/architecture.md). Values
+ * the Error schema does not accept are dropped by hublink.enqueue_error.
  */
 #define SALVAGE_SCAN_BYTES 65536
 #define SALVAGE_VALUE_MAX  200
