@@ -21,7 +21,7 @@ check "worker with a rogue certificate: disconnected, with the reason" \
 note "last_error: $(sql "SELECT last_error FROM hublink.worker_status")"
 sleep 4
 check_eq "one WARNING however many attempts fail" "1" \
-    "$(grep -c 'WARNING:  hublink worker could not connect' "$HUBLINK_PG_LOG")"
+    "$(grep -c 'WARNING:  hublink worker could not connect' <(log_since_setup))"
 
 # Messages sent while disconnected wait in the outbox and go out once connected.
 gen 1 7 | jq -c '.messageType = "EscortQuoteResponse" | .sender = "ESP" | .body = input.body' \

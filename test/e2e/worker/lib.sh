@@ -112,7 +112,13 @@ worker_stack_up() {
         echo "Bail out! the worker did not connect: $(sql "SELECT last_error FROM hublink.worker_status")"
         exit 1
     fi
+    # The worker met the broker before the operator's permissions were there (one WARNING):
+    # the tests read the log from here on (log_since_setup).
+    SETUP_LOG_LINES=$(wc -l <"$HUBLINK_PG_LOG")
 }
+
+# The PostgreSQL log written since worker_stack_up finished.
+log_since_setup() { tail -n +"$((SETUP_LOG_LINES + 1))" "$HUBLINK_PG_LOG"; }
 
 # The seam's test handler: reply to each escort quote request with the example response,
 # under a new messageId and the request's removalId.
