@@ -2,8 +2,8 @@
  * jsonschema.h - a JSON Schema validator (draft 2020-12 and draft-07) on json-c.
  *
  * Pure C11: no PostgreSQL headers, so it is unit-tested, fuzzed and benchmarked on its own
- * (docs/architecture.md "Layout"). All memory is malloc'd and owned by the objects below; callers inside
- * PostgreSQL copy what they keep into palloc'd memory and free these before any ereport.
+ * (docs/architecture.md "Layout"). All memory is malloc'd and owned by the objects below; callers
+ * inside PostgreSQL copy what they keep into palloc'd memory and free these before any ereport.
  *
  * Life cycle:
  *   js_registry *reg = js_registry_new();          documents reachable by $ref, by URI
