@@ -678,6 +678,17 @@ deterministic_failure(int sqlerrcode)
 		   sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || sqlerrcode == ERRCODE_CHECK_VIOLATION;
 }
 
+/* The problem sent for such a failure: what failed, and why it is not retried. */
+static Jsonb *
+data_error_problem(const char *error, int sqlerrcode)
+{
+	return coded_problem("",
+						 psprintf("the message cannot be applied: %s (SQLSTATE %s); it would fail "
+								  "the same way on every attempt, so it is rejected at once",
+								  error, unpack_sql_state(sqlerrcode)),
+						 "DATA_ERROR");
+}
+
 /*
  * The message passed validation but is not storable as jsonb: name the string that is the
  * reason (\u0000, a lone surrogate) by its JSON pointer.
@@ -719,12 +730,8 @@ defer(void *arg)
 	}
 	if (deterministic_failure(a->sqlerrcode))
 	{
-		char *text = psprintf("the message cannot be applied: %s (SQLSTATE %s); it would fail the "
-							  "same way on every attempt, so it is rejected at once",
-							  a->error, unpack_sql_state(a->sqlerrcode));
-
 		a->rejected = true;
-		if (!reject(a->d, a->message, coded_problem("", text, "DATA_ERROR")))
+		if (!reject(a->d, a->message, data_error_problem(a->error, a->sqlerrcode)))
 			(void) duplicate_outcome(a->d, a->message);
 		return;
 	}
@@ -805,6 +812,7 @@ typedef struct RetryArgs
 	char *queue;
 	Jsonb *message;
 	const char *error;
+	int sqlerrcode;       /* of the failed retry */
 	TimestampTz retry_at; /* 0 when rejected */
 	bool rejected_by_handler;
 } RetryArgs;
@@ -846,6 +854,20 @@ record_retry_failure(void *arg)
 	bool isnull;
 	Datum result;
 
+	if (deterministic_failure(a->sqlerrcode))
+	{
+		static SPIPlanPtr reject_plan = NULL;
+		Oid reject_types[2] = {INT8OID, JSONBOID};
+
+		/* Rejected now: retrying would only delay the Error (docs/worker.md). */
+		reject_plan = hublink_spi_plan(reject_plan, "SELECT hublink.inbox_reject_retrying($1, $2)",
+									   2, reject_types);
+		values[0] = Int64GetDatum(a->id);
+		values[1] = JsonbPGetDatum(data_error_problem(a->error, a->sqlerrcode));
+		hublink_spi_run(reject_plan, values, NULL, false, 1, SPI_OK_SELECT);
+		a->retry_at = 0;
+		return;
+	}
 	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_retry_failed($1, $2)", 2, types);
 	values[0] = Int64GetDatum(a->id);
 	values[1] = CStringGetTextDatum(a->error);
@@ -897,6 +919,7 @@ hublink_inbox_run_retries(int limit)
 			continue;
 		}
 		rows[i].error = error;
+		rows[i].sqlerrcode = caught_sqlerrcode;
 		if (!in_subtransaction(record_retry_failure, &rows[i], &error))
 			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 							errmsg("could not record a failed retry of inbox message %lld",

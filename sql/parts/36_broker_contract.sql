@@ -294,3 +294,31 @@ COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
     'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
     'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
 REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+
+-- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
+-- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
+-- hublink.handler_max_retries.
+CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.inbox;
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', attempts = i.attempts + 1, next_attempt_at = NULL,
+           processed_at = now(), problems = p_problems
+     WHERE i.id = p_inbox_id AND i.status = 'retrying'
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.enqueue_error(r.queue, r.message, p_problems);
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
+    'Rejects a retrying inbox message at once with the given problems and writes its Error '
+    'message: its handler failed in a way that will fail every attempt. False when the row is '
+    'not retrying. Used by the worker.';
+REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;

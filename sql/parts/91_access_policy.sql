@@ -348,6 +348,7 @@ BEGIN
         -- the broker contract (36_broker_contract.sql): alerts, reused messageIds, Errors received
         ('hublink.worker_alert(text,text,jsonb,text)', 'hublink_worker'),
         ('hublink.inbox_duplicate(text,jsonb)', 'hublink_worker'),
+        ('hublink.inbox_reject_retrying(bigint,jsonb)', 'hublink_worker'),
         ('hublink.receive_error(jsonb)', 'hublink_worker'),
         ('hublink.clear_attention(bigint,text)', 'hublink_admin'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)

@@ -155,6 +155,7 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
 -- @function hublink.receive_error
 -- @function hublink.clear_attention
 -- @function hublink.inbox_duplicate
+-- @function hublink.inbox_reject_retrying
 -- @function hublink.enqueue_error
 
 -- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
@@ -205,10 +206,12 @@ BEGIN
     -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
     REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
     REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
     REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
     REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
+    GRANT EXECUTE ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.receive_error(jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.clear_attention(bigint, text) TO hublink_admin;
 END;

@@ -131,4 +131,22 @@ check_eq "a data exception in the handler: rejected at once with a clear problem
     "$(jq -r '.body.problems[0] | "\(.code)|\(.error | test("SQLSTATE 22P02"))|\(.error | test("every attempt"))"' <<<"$err")"
 check_eq "never retried" "$retried|rejected" \
     "$(sql "SELECT (SELECT retried FROM hublink.worker_status) || '|' || status FROM hublink.inbox WHERE removal_id = 'RMV-2026-000950'")"
+# A message first retried (its handler raised, e.g. it overtook its cause), whose retry then
+# meets a data exception: rejected at that retry, not after hublink.handler_max_retries.
+psql -Xq -v ON_ERROR_STOP=1 <<'EOF2'
+CREATE FUNCTION public.test_late_bad_data(msg jsonb) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM hublink.inbox i WHERE i.message_id = msg ->> 'messageId' AND i.status = 'retrying') THEN
+        RAISE EXCEPTION 'not yet: waiting for its cause'; -- P0001: retried
+    END IF;
+    PERFORM (msg #>> '{body,notes}')::integer; -- then 22P02
+END $$;
+GRANT EXECUTE ON FUNCTION public.test_late_bad_data(jsonb) TO hublink_worker;
+UPDATE hublink.message_handler SET handler = 'public.test_late_bad_data(jsonb)'::regprocedure
+ WHERE message_type = 'EscortQuoteRequest';
+EOF2
+gen 1 951 | jq -c '.body.notes = "four"' | hub publish escort-quote-request 2>/dev/null
+err=$(hub --count 1 --idle 10000 drain escort-quote-request-error 2>/dev/null)
+check_eq "a retry that meets a data exception is rejected at that retry (attempt 2 of 4)" "rejected|2|DATA_ERROR" \
+    "$(sql "SELECT status || '|' || attempts FROM hublink.inbox WHERE removal_id = 'RMV-2026-000951'")|$(jq -r '.body.problems[0].code' <<<"$err")"
 finish
