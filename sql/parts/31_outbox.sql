@@ -313,6 +313,7 @@ CREATE TABLE hublink.error_report (
     failed_message_type text,
     removal_reference   text,
     outbox_id           bigint REFERENCES hublink.outbox ON DELETE SET NULL,
+    matched             boolean NOT NULL,
     problem_count       integer NOT NULL CHECK (problem_count >= 0),
     problem_locations   jsonb NOT NULL CHECK (jsonb_typeof(problem_locations) = 'array'),
     received_at         timestamptz NOT NULL DEFAULT now(),
@@ -332,7 +333,8 @@ COMMENT ON COLUMN hublink.error_report.queue IS 'The queue our message was consu
 COMMENT ON COLUMN hublink.error_report.failed_message_id IS 'The Error''s body.failedMessageId, when it had one.';
 COMMENT ON COLUMN hublink.error_report.failed_message_type IS 'The Error''s body.failedMessageType, when it had one.';
 COMMENT ON COLUMN hublink.error_report.removal_reference IS 'The Error''s removalId (the removal reference), when it had one.';
-COMMENT ON COLUMN hublink.error_report.outbox_id IS 'Our outbox row the Error names (same messageId, same queue); NULL when it names no message of ours.';
+COMMENT ON COLUMN hublink.error_report.outbox_id IS 'Our outbox row the Error names (same messageId, same queue); NULL when it names no message of ours, or once retention purged the row.';
+COMMENT ON COLUMN hublink.error_report.matched IS 'True when the Error named a message we sent on that queue (kept when retention purges the outbox row).';
 COMMENT ON COLUMN hublink.error_report.problem_count IS 'How many problems the Error lists.';
 COMMENT ON COLUMN hublink.error_report.problem_locations IS
     'Where each problem is: instanceLocation, keywordLocation and code of each, without the '

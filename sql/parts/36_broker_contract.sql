@@ -141,7 +141,7 @@ REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
        r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
-       r.outbox_id IS NULL AS unmatched, r.problem_count, r.problem_locations
+       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
  WHERE r.cleared_at IS NULL;
@@ -155,7 +155,7 @@ COMMENT ON COLUMN hublink.needs_attention.queue IS 'The queue our message was re
 COMMENT ON COLUMN hublink.needs_attention.removal_reference IS 'The removal reference, when the Error had one.';
 COMMENT ON COLUMN hublink.needs_attention.failed_message_id IS 'Our messageId the Error names.';
 COMMENT ON COLUMN hublink.needs_attention.failed_message_type IS 'Its type, as the Error says.';
-COMMENT ON COLUMN hublink.needs_attention.outbox_id IS 'Our outbox row; NULL when unmatched.';
+COMMENT ON COLUMN hublink.needs_attention.outbox_id IS 'Our outbox row; NULL when unmatched or purged by retention.';
 COMMENT ON COLUMN hublink.needs_attention.sent_at IS 'When that row was confirmed by the broker.';
 COMMENT ON COLUMN hublink.needs_attention.unmatched IS 'True when the Error names no message we sent on that queue.';
 COMMENT ON COLUMN hublink.needs_attention.problem_count IS 'How many problems.';
@@ -177,10 +177,10 @@ BEGIN
     SELECT * INTO v_outbox FROM hublink.outbox o
      WHERE o.message_id = b ->> 'failedMessageId' AND o.queue = b ->> 'queue';
     INSERT INTO hublink.error_report (error_message_id, reported_by, queue, failed_message_id,
-                                      failed_message_type, removal_reference, outbox_id,
+                                      failed_message_type, removal_reference, outbox_id, matched,
                                       problem_count, problem_locations)
     VALUES (message ->> 'messageId', v_party, b ->> 'queue', b ->> 'failedMessageId',
-            b ->> 'failedMessageType', message ->> 'removalId', v_outbox.id,
+            b ->> 'failedMessageType', message ->> 'removalId', v_outbox.id, v_outbox.id IS NOT NULL,
             jsonb_array_length(b -> 'problems'),
             (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                         'instanceLocation', p -> 'instanceLocation',

@@ -21,6 +21,7 @@ CREATE TABLE hublink.error_report (
     failed_message_type text,
     removal_reference   text,
     outbox_id           bigint REFERENCES hublink.outbox ON DELETE SET NULL,
+    matched             boolean NOT NULL,
     problem_count       integer NOT NULL CHECK (problem_count >= 0),
     problem_locations   jsonb NOT NULL CHECK (jsonb_typeof(problem_locations) = 'array'),
     received_at         timestamptz NOT NULL DEFAULT now(),
@@ -38,6 +39,7 @@ CREATE TABLE hublink.error_report (
 -- @comment COLUMN hublink.error_report.failed_message_type
 -- @comment COLUMN hublink.error_report.removal_reference
 -- @comment COLUMN hublink.error_report.outbox_id
+-- @comment COLUMN hublink.error_report.matched
 -- @comment COLUMN hublink.error_report.problem_count
 -- @comment COLUMN hublink.error_report.problem_locations
 -- @comment COLUMN hublink.error_report.received_at
@@ -135,7 +137,7 @@ SELECT t.sender_party, NULL, t.queue || '-error', 'read errors', t.message_type
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
        r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
-       r.outbox_id IS NULL AS unmatched, r.problem_count, r.problem_locations
+       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
  WHERE r.cleared_at IS NULL;
