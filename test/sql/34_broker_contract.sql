@@ -7,7 +7,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(27);
+SELECT plan(41);
 
 -- --- the broker's definitions -------------------------------------------------------------
 CREATE TEMP TABLE defs AS SELECT hublink.broker_definitions('/') AS d;
@@ -83,6 +83,38 @@ SELECT lives_ok($$SELECT hublink.handle_message(
                 'the TSP applies a travel quote request with escortsRequired 1.0');
 SELECT is((SELECT min(escorts_required) FROM hublink.risk_assessment WHERE audience = 'tsp'), 1,
           'and records 1 escort');
+
+-- --- Errors read by their sender (as the worker would call the handler) --------------------
+CREATE TEMP TABLE sent AS
+SELECT hublink.send(jsonb_set(e.body::jsonb, '{messageId}', to_jsonb(gen_random_uuid()::text))) AS message_id
+  FROM hublink_test.example e WHERE e.name = 'travel-quote-response.json';
+CREATE FUNCTION pg_temp.error_for(failed text, q text DEFAULT 'travel-quote-response') RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('messageId', gen_random_uuid()::text, 'messageType', 'Error', 'schemaVersion', '1.0',
+               'sentAt', '2026-03-01T10:00:00+00:00', 'sender', 'HUB', 'removalId', 'RMV-2026-000123',
+               'body', jsonb_build_object('queue', q, 'failedMessageId', failed, 'failedMessageType', 'TravelQuoteResponse',
+                   'problems', jsonb_build_array(jsonb_build_object('instanceLocation', '/body/quotes/0',
+                       'keywordLocation', '', 'error', 'the returnee Chinedu Okafor is not on this removal', 'code', 'INVALID_STATE')))) $$;
+CREATE TEMP TABLE e1 AS SELECT pg_temp.error_for((SELECT message_id FROM sent)) AS m;
+SELECT lives_ok($$SELECT hublink.receive_error(m) FROM e1$$, 'an Error naming our TravelQuoteResponse is received');
+SELECT is((SELECT format('%s %s %s %s', r.reported_by, r.matched, r.problem_count, o.message_id = (SELECT message_id FROM sent))
+             FROM hublink.error_report r JOIN hublink.outbox o ON o.id = r.outbox_id),
+          'hub t 1 t', 'matched to our outbox row by messageId and queue, one problem');
+SELECT ok((SELECT problem_locations::text NOT LIKE '%Okafor%' FROM hublink.error_report), 'the problem texts (personal data) are not copied');
+SELECT is((SELECT count(*)::int FROM hublink.alert WHERE kind = 'error_received'), 1, 'error_received raised');
+SELECT lives_ok($$SELECT hublink.receive_error(m) FROM e1$$, 'the same Error again');
+SELECT is((SELECT count(*)::int FROM hublink.error_report), 1, 'makes no second report');
+SELECT lives_ok($$SELECT hublink.receive_error(pg_temp.error_for((SELECT message_id FROM sent), 'travel-update'))$$,
+                'an Error naming our message on a queue we did not send it to');
+SELECT is((SELECT count(*)::int FROM hublink.needs_attention WHERE unmatched), 1, 'is kept, unmatched');
+SELECT is((SELECT count(*)::int FROM hublink.alert WHERE kind = 'error_unmatched'), 1, 'and alerted');
+SELECT throws_ok($$SELECT hublink.clear_attention((SELECT min(id) FROM hublink.error_report), ' ')$$, '22023', NULL,
+                 'clearing without a note is refused');
+SELECT lives_ok($$SELECT hublink.clear_attention((SELECT min(id) FROM hublink.error_report), 'quoted again')$$, 'cleared with a note');
+SELECT is((SELECT needs_attention FROM hublink.worker_status), 1::bigint, 'worker_status counts the one left');
+SELECT is(hublink.enqueue_error('travel-quote-response-error', (SELECT m FROM e1), '[]'), NULL,
+          'an Error is never answered with an Error');
+SELECT throws_ok($$SELECT hublink.worker_alert('quote_expiring', 'x')$$, '22023', NULL,
+                 'the worker raises only its own kinds of alert');
 ROLLBACK;
 \o /dev/null
 ALTER SYSTEM RESET hublink.party;
