@@ -14,6 +14,7 @@
 
 #include "crypto_key.h"
 #include "hublink.h"
+#include "log_privacy.h"
 #include "security.h"
 
 PG_MODULE_MAGIC;
@@ -35,6 +36,8 @@ _PG_init(void)
 
 	if (hublink_preloaded)
 	{
+		/* Personal data kept out of the server log (log_privacy.c). */
+		hublink_log_privacy_install();
 		hublink_worker_define_settings();
 		hublink_worker_register();
 	}

@@ -3,13 +3,15 @@
  * "security log-data deletion/reset").
  *
  * A ProcessUtility hook sees CREATE/ALTER/DROP ROLE, ALTER ROLE ... SET, ALTER ROLE ... RENAME
- * and GRANT/REVOKE of role membership, and TRUNCATE, DROP and ALTER TABLE of the tables listed
- * in hublink.audit_relations. It records one event per statement in the security ring after
- * the statement ran, with "outcome" executed or failed, so a refused attempt is recorded too
- * and the record survives a rollback (a TRUNCATE of an audit table that the privilege check
- * refuses is recorded once, as audit_truncate_refused). A role change is an admin_role_change when
- * a role involved is, or is made, a superuser, CREATEROLE, or a member of hublink_admin; otherwise
- * a user_role_change. The event records that the statement ran, not that its transaction committed.
+ * and GRANT/REVOKE of role membership, and TRUNCATE, DROP, ALTER TABLE, renames (of the table,
+ * a column, constraint or trigger, or its schema) and SET SCHEMA of the tables listed in
+ * hublink.audit_relations, in every statement but those of hublink's own extension script. It
+ * records one event per statement in the security ring after the statement ran, with "outcome"
+ * executed or failed, so a refused attempt is recorded too and the record survives a rollback (a
+ * TRUNCATE of an audit table that the privilege check refuses is recorded once, as
+ * audit_truncate_refused). A role change is an admin_role_change when a role involved is, or is
+ * made, a superuser, CREATEROLE, or a member of hublink_admin; otherwise a user_role_change. The
+ * event records that the statement ran, not that its transaction committed.
  */
 #include "postgres.h"
 
@@ -192,6 +194,47 @@ add_table(Watched *w, RangeVar *rv, const char *kind)
 		&w->names, rv->schemaname ? psprintf("%s.%s", rv->schemaname, rv->relname) : rv->relname);
 }
 
+/* A schema that holds one of hublink.audit_relations (ALTER SCHEMA ... RENAME). */
+static void
+add_schema(Watched *w, const char *schema, const char *kind)
+{
+	char *list;
+	List *names;
+	ListCell *lc;
+
+	if (schema == NULL || hublink_audit_relations == NULL)
+		return;
+	list = pstrdup(hublink_audit_relations);
+	if (!SplitIdentifierString(list, ',', &names))
+		return;
+	foreach (lc, names)
+	{
+		char *qualified = lfirst(lc);
+		char *dot = strchr(qualified, '.');
+
+		if (dot != NULL && strncmp(qualified, schema, dot - qualified) == 0 &&
+			schema[dot - qualified] == '\0')
+		{
+			w->kind = kind;
+			if (w->names.len > 1)
+				appendStringInfoString(&w->names, ", ");
+			hublink_security_json_string(&w->names, qualified);
+		}
+	}
+}
+
+/*
+ * Whether this statement runs inside hublink's own install or update script, which sets up its
+ * roles and its audit tables. Any other extension's script is watched like any statement: its
+ * role changes are role changes (a superuser made by an extension script is still made).
+ */
+static bool
+in_own_extension_script(void)
+{
+	return creating_extension && OidIsValid(CurrentExtensionObject) &&
+		   CurrentExtensionObject == get_extension_oid("hublink", true);
+}
+
 static void
 watch(Node *node, Watched *w)
 {
@@ -245,12 +288,35 @@ watch(Node *node, Watched *w)
 		{
 			RenameStmt *s = (RenameStmt *) node;
 
+			/*
+			 * An audit table renamed, or its column, constraint or trigger (the append-only
+			 * one), or the schema that holds it: the store is no longer where
+			 * hublink.audit_relations and the monitoring look for it.
+			 */
 			if (s->renameType != OBJECT_ROLE)
+			{
+				if (s->relation != NULL && s->renameType != OBJECT_INDEX)
+					add_table(w, s->relation, "audit_rename");
+				else if (s->renameType == OBJECT_SCHEMA)
+					add_schema(w, s->subname, "audit_rename");
+				if (w->kind)
+					w->action = "rename";
 				return;
+			}
 			w->action = "rename";
 			add_role(w, s->subname);
 			add_role(w, s->newname);
 			break;
+		}
+		case T_AlterObjectSchemaStmt:
+		{
+			AlterObjectSchemaStmt *s = (AlterObjectSchemaStmt *) node;
+
+			if (s->relation != NULL)
+				add_table(w, s->relation, "audit_rename");
+			if (w->kind)
+				w->action = "set_schema";
+			return;
 		}
 		case T_TruncateStmt:
 			foreach (lc, ((TruncateStmt *) node)->relations)
@@ -325,8 +391,8 @@ utility_hook(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 	initStringInfo(&w.names);
 	appendStringInfoChar(&w.names, '[');
-	/* An extension's own install or update script (hublink's sets up the audit tables). */
-	if (!creating_extension)
+	/* Not hublink's own install or update script (it sets up its roles and audit tables). */
+	if (!in_own_extension_script())
 		watch(pstmt->utilityStmt, &w);
 	if (w.kind != NULL)
 	{

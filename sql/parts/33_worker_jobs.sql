@@ -90,6 +90,12 @@ BEGIN
             -- the owner's own functions may be jobs, so a job row cannot lend its rights.
             IF (SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.oid = j.job_function)
                IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+                PERFORM hublink.record_security_event('stored_function_refused', jsonb_build_object(
+                    'place', 'hublink.worker_job.job_function', 'function', j.job_function::text,
+                    'at', 'call', 'function_owner', (SELECT p.proowner::regrole::text FROM pg_catalog.pg_proc p
+                                                       WHERE p.oid = j.job_function),
+                    'responsible_role', coalesce((SELECT p.proowner::regrole::text FROM pg_catalog.pg_proc p
+                                                   WHERE p.oid = j.job_function), session_user)));
                 RAISE EXCEPTION 'job function % is not owned by %', j.job_function, current_user
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = 'Jobs run with the rights of the owner of hublink.run_worker_jobs.',
@@ -127,3 +133,91 @@ COMMENT ON FUNCTION hublink.run_worker_jobs() IS
     'admin to run due jobs at once. SECURITY DEFINER, so the worker''s role needs no right on '
     'what the jobs touch; a job whose function another role owns fails (insufficient_privilege).';
 REVOKE ALL ON FUNCTION hublink.run_worker_jobs() FROM PUBLIC;
+
+-- Code stored as data (issue 12 section 1; docs/security-access.md "Code stored as data"): a
+-- function named by a row that someone other than the owner may write (hublink.timer_kind,
+-- hublink.timer_rule: hublink_admin) and that runs later with the owner's rights must be one
+-- of the extension's own: owned by the extension's owner, in the extension's schema. Checked
+-- when the row is written (a trigger of each such table) and again when the function is
+-- called, by its oid, so neither a function the admin makes in pg_temp nor one of the owner's
+-- elsewhere (every pg_catalog function belongs to the bootstrap superuser) ever runs.
+CREATE FUNCTION hublink.stored_function_allowed(p_function oid) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                         JOIN pg_catalog.pg_extension e ON e.extname = 'hublink'
+                        WHERE p.oid = p_function AND p.proowner = e.extowner
+                          AND p.pronamespace = e.extnamespace);
+    END;
+COMMENT ON FUNCTION hublink.stored_function_allowed(oid) IS
+    'True when the function may be named by a row and run with the owner''s rights: it is owned '
+    'by the extension''s owner and lives in the extension''s schema (docs/security-access.md '
+    '"Code stored as data").';
+
+CREATE FUNCTION hublink.require_stored_function(p_function regprocedure, p_place text, p_at text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    fn    text;
+    owner text;
+BEGIN
+    IF p_function IS NULL OR hublink.stored_function_allowed(p_function) THEN
+        RETURN;
+    END IF;
+    -- pg_temp_7.f(bigint) reads pg_temp.f(bigint): the number is only the session's.
+    fn := regexp_replace(p_function::text, '^pg_temp_[0-9]+\.', 'pg_temp.');
+    SELECT p.proowner::regrole::text INTO owner FROM pg_catalog.pg_proc p WHERE p.oid = p_function;
+    -- Kept even though the statement fails. Whoever wrote the row is responsible when it is
+    -- written; when it is called (by the worker), the function's owner is, who made it.
+    PERFORM hublink.record_security_event('stored_function_refused', jsonb_build_object(
+        'place', p_place, 'function', fn, 'function_owner', owner, 'at', p_at,
+        'responsible_role', CASE WHEN p_at = 'write' THEN session_user::text
+                                 ELSE coalesce(owner, session_user::text) END));
+    RAISE EXCEPTION 'function % may % %', fn,
+                    CASE WHEN p_at = 'write' THEN 'not be stored in' ELSE 'not be run from' END, p_place
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('It runs with the rights of the extension''s owner, so it must be owned by %s and '
+                              'in schema %s; it is owned by %s.',
+                              (SELECT e.extowner::regrole::text FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink'),
+                              (SELECT e.extnamespace::regnamespace::text FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink'),
+                              coalesce(owner, 'nobody (it was dropped)')),
+              HINT = 'Name one of the extension''s functions (docs/timers.md lists them), or ask the '
+                     'extension''s owner to add one to its schema.';
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_stored_function(regprocedure, text, text) IS
+    'Raises insufficient_privilege, after recording a stored_function_refused security event '
+    'naming the role responsible, unless hublink.stored_function_allowed(p_function) (NULL '
+    'passes). p_place names the column; p_at is write (a row being written) or call.';
+REVOKE ALL ON FUNCTION hublink.require_stored_function(regprocedure, text, text) FROM PUBLIC;
+
+-- The write check, a trigger of the tables an admin writes: its arguments name the columns.
+CREATE FUNCTION hublink.check_stored_functions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    col  text;
+    fn   oid;
+    old_ oid;
+BEGIN
+    FOREACH col IN ARRAY TG_ARGV LOOP
+        EXECUTE format('SELECT ($1).%I::oid', col) INTO fn USING NEW;
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE format('SELECT ($1).%I::oid', col) INTO old_ USING OLD;
+            CONTINUE WHEN fn IS NOT DISTINCT FROM old_;
+        END IF;
+        PERFORM hublink.require_stored_function(fn::regprocedure,
+                                                format('%s.%I', TG_RELID::regclass, col), 'write');
+    END LOOP;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.check_stored_functions() IS
+    'BEFORE INSERT OR UPDATE trigger: every column named by its arguments (regprocedure) must '
+    'name one of the extension''s own functions (hublink.require_stored_function), else the '
+    'write fails with insufficient_privilege and a security event names the writer.';
+REVOKE ALL ON FUNCTION hublink.check_stored_functions() FROM PUBLIC;

@@ -108,6 +108,26 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
     FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
         -- As the owner this sees every live removal, whatever the caller's clearance (4.22
         -- holds across sensitivities). The caller learns only that one exists: its reference
@@ -160,7 +180,9 @@ COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[
     '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
-    'cleared for it. Runs hublink.profile_risk. SECURITY DEFINER, for hublink_caseworker.';
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
 REVOKE ALL ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) TO hublink_caseworker;
 

@@ -359,16 +359,65 @@ CREATE TRIGGER inbox_applied_clears_error BEFORE UPDATE ON hublink.inbox
     EXECUTE FUNCTION hublink.inbox_applied_clears_error();
 
 CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN p_sealed_body IS NULL THEN p_message
-                ELSE p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body)) END;
+    AS $$
+BEGIN
+    IF p_sealed_body IS NULL THEN
+        RETURN p_message;
+    END IF;
+    -- Audited like every other read of a sealed value: hublink_worker reads every message at
+    -- every clearance, so whoever holds that role (the worker, or a login granted it) leaves a
+    -- row per body opened (docs/security-access.md "Who may hold hublink_worker").
+    PERFORM hublink.audit_note('decrypt',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_key_scope),
+        pg_catalog.jsonb_build_object('function', 'hublink.open_message', 'key_scope', p_key_scope,
+                                      'message_id', p_message ->> 'messageId',
+                                      'message_type', p_message ->> 'messageType'));
+    RETURN p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body));
+END;
+$$;
 COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
     'The whole message of an inbox or outbox row (envelope and decrypted body), for the worker '
-    'that publishes or retries it; not audited (transport, not a reader). Revoked from PUBLIC.';
+    'that publishes or retries it. Audited (action decrypt: key scope, messageId, type, and the '
+    'login) whenever it decrypts a body, whoever calls it. Revoked from PUBLIC; hublink_worker.';
 REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
 
 -- One audited opener for both message logs: they share the columns it reads.
+-- The check of the message readers: a row that does not exist and one of a removal the login
+-- may not see get the same error, naming only the row id the caller gave (not the removal's
+-- reference, which require_key_scope_access would name). The owner, superusers and the worker
+-- get no error for a missing row (the readers then return NULL).
+CREATE FUNCTION hublink.require_message_access(p_log regclass, p_id bigint, p_key_scope text,
+                                               p_removal_id text, p_missing boolean)
+    RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_missing AND coalesce(hublink.removal_access_allowed(NULL), false) THEN
+        RETURN;
+    END IF;
+    IF NOT p_missing THEN
+        BEGIN
+            PERFORM hublink.require_key_scope_access(coalesce(p_key_scope, p_removal_id, ''));
+            RETURN;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL; -- the same error as a missing row, below
+        END;
+    END IF;
+    RAISE EXCEPTION '% row % is not accessible', pg_catalog.replace(p_log::text, 'hublink.', ''), p_id
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'The message does not exist, or it belongs to a removal above the clearance of this login.',
+              HINT = 'An admin sets clearances with hublink.set_clearance().';
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_message_access(regclass, bigint, text, text, boolean) IS
+    'Raises insufficient_privilege ("<log> row <id> is not accessible") unless the login may open '
+    'row p_id of the inbox or outbox (hublink.require_key_scope_access of its key scope); the same '
+    'error for a row that does not exist (p_missing), except for the owner, superusers and the worker.';
+REVOKE ALL ON FUNCTION hublink.require_message_access(regclass, bigint, text, text, boolean) FROM PUBLIC;
+
 CREATE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -383,15 +432,18 @@ BEGIN
     END IF;
     EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
                    'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
-    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages
-    PERFORM hublink.require_key_scope_access(coalesce(m.key_scope, m.removal_id, ''));
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages;
+    -- one answer for a row that does not exist and one the login may not open
+    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, NOT FOUND);
     IF m.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',
             (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),
             pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
                                           'message_id', m.message_id, 'message_type', m.message_type));
     END IF;
-    RETURN hublink.open_message(m.message, m.key_scope, m.sealed_body);
+    -- Not through hublink.open_message: audited above, with the table.
+    RETURN CASE WHEN m.sealed_body IS NULL THEN m.message
+                ELSE m.message || pg_catalog.jsonb_build_object('body', hublink.unseal(m.key_scope, m.sealed_body)) END;
 END;
 $$;
 COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS
@@ -429,10 +481,11 @@ DECLARE
     i hublink.inbox;
 BEGIN
     SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
-    IF NOT FOUND THEN
+    PERFORM hublink.require_message_access('hublink.inbox', p_id, i.key_scope, i.removal_id, NOT FOUND);
+    IF i.id IS NULL THEN
         RETURN;
     END IF;
-    i := hublink.unsealed(i); -- checks the clearance (require_key_scope_access) and audits
+    i := hublink.unsealed(i); -- audits the decryption
     raw := i.raw;
     problems := i.problems;
     last_error := i.last_error;

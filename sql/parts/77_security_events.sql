@@ -60,6 +60,11 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
     ('security_events_lost', 'critical', 'monitoring',
      'The shared-memory ring of security events overflowed before the worker flushed it, so '
      'events were lost. Raise hublink.security_event_slots or check the worker runs.'),
+    ('security_stored_function_refused', 'critical', 'monitoring',
+     'A function named in a table and run with the extension owner''s rights (a timer''s check '
+     'or action, a worker job) is not one of the extension''s own, and was refused when written '
+     'or when called (docs/security-access.md "Code stored as data"). Investigate the role named: '
+     'it may have tried to gain the owner''s rights.'),
     ('security_event_unclassified', 'warning', 'monitoring',
      'A security event of a kind hublink.security_event_kind does not list. Add the kind.');
 
@@ -73,7 +78,8 @@ INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('audit_delete_refused', 'security_audit_tampering', 'Refused DELETE of audit data'),
     ('audit_truncate_refused', 'security_audit_tampering', 'Refused TRUNCATE of audit data'),
     ('audit_reset_refused', 'security_audit_tampering', 'Refused reset of audit data'),
-    ('security_events_lost', 'security_events_lost', 'Security events lost to ring overflow');
+    ('security_events_lost', 'security_events_lost', 'Security events lost to ring overflow'),
+    ('stored_function_refused', 'security_stored_function_refused', 'Stored function refused');
 
 CREATE TABLE hublink.security_event (
     security_event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -132,7 +138,9 @@ BEGIN
     END IF;
     RETURN hublink.raise_alert(
         k.alert_kind,
-        format('%s (role %s)', k.description, coalesce(e.role_name, 'unknown')),
+        -- The role responsible, when the event names one (a refused stored function: its
+        -- writer or owner, not the worker that found it), else the session's.
+        format('%s (role %s)', k.description, coalesce(e.detail ->> 'responsible_role', e.role_name, 'unknown')),
         NULL,
         jsonb_build_object('security_event_id', e.security_event_id, 'event_kind', e.kind,
                            'role_name', e.role_name, 'recorded_at', e.recorded_at)

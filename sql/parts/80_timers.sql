@@ -108,6 +108,17 @@ COMMENT ON COLUMN hublink.timer_rule.enabled IS 'False: no timer for what this r
 COMMENT ON COLUMN hublink.timer_rule.description IS 'Where the target comes from.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.timer_rule TO hublink_admin;
 GRANT SELECT, UPDATE ON hublink.timer_kind TO hublink_admin;
+-- The admin writes these functions' names; they run as the owner (docs/security-access.md
+-- "Code stored as data"), so only the extension's own may be named, checked here and again by
+-- hublink.fire_timer when it calls them.
+CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
+    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
+COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
+    'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
+    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
+COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
+    'action runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
 
 -- Which answer stops the response SLA of which request: answer_event is a LIKE pattern on the
 -- state machine's events (hublink.state_machine_events()).
@@ -344,6 +355,7 @@ BEGIN
     SELECT * INTO rule FROM hublink.timer_rule x WHERE x.timer_rule_id = t.timer_rule_id;
     SELECT r.removal_reference INTO ref FROM hublink.removal r WHERE r.removal_id = t.removal_id;
     IF k.still_due_function IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(k.still_due_function, 'hublink.timer_kind.still_due_function', 'call');
         EXECUTE format('SELECT %s($1)', k.still_due_function::regproc) USING t.timer_id INTO still;
     END IF;
     IF NOT coalesce(still, false) THEN
@@ -370,6 +382,7 @@ BEGIN
     -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
     -- other timers it concerns, not this one.
     IF rule.action IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(rule.action, 'hublink.timer_rule.action', 'call');
         EXECUTE format('SELECT %s($1)', rule.action::regproc) USING t.timer_id INTO sent;
         UPDATE hublink.timer x SET action_message_id = sent WHERE x.timer_id = t.timer_id;
     END IF;

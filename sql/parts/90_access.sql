@@ -138,14 +138,21 @@ CREATE FUNCTION hublink.require_removal_access(removal_reference text) RETURNS v
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM hublink.require_removal_access(
-        coalesce((SELECT r.removal_id FROM hublink.removal r
-                   WHERE r.removal_reference = require_removal_access.removal_reference), -1));
+    -- Its own error, naming only the reference the caller gave: the removal's internal id (or
+    -- a -1 for one that does not exist) would tell the two apart.
+    IF NOT coalesce(hublink.removal_access_allowed(
+                        (SELECT r.removal_id FROM hublink.removal r
+                          WHERE r.removal_reference = require_removal_access.removal_reference)), false) THEN
+        RAISE EXCEPTION 'removal % is not accessible', coalesce(removal_reference, 'NULL')
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The removal does not exist or its sensitivity is above the clearance of this login.',
+                  HINT = 'An admin sets clearances with hublink.set_clearance().';
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION hublink.require_removal_access(text) IS
     'hublink.require_removal_access by removal reference (RMV-...); an unknown reference is refused '
-    'to a caseworker like an invisible one.';
+    'to a caseworker like an invisible one, with the same error naming only the reference given.';
 REVOKE ALL ON FUNCTION hublink.require_removal_access(text) FROM PUBLIC;
 
 CREATE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void

@@ -15,7 +15,8 @@ BEGIN;
 SELECT plan(51);
 CREATE TABLE timer_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION timer_test.r(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM timer_test.v WHERE k = key $$;
-CREATE FUNCTION timer_test.fail(timer_id bigint) RETURNS text LANGUAGE plpgsql AS $$
+-- An action must be one of the extension's own functions (docs/security-access.md "Code stored as data").
+CREATE FUNCTION hublink.timer_test_fail(timer_id bigint) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'test action fails';
 END $$;
@@ -187,9 +188,9 @@ SELECT is((SELECT o.message_type FROM hublink.timer t JOIN hublink.outbox o ON o
 SELECT is(timer_test.timers(timer_test.r('r6')), 'response_sla:cancelled quote_expiry:fired response_sla:pending',
           'and the re-quote has its own SLA');
 INSERT INTO hublink.timer_rule (kind, message_type, destination, fire_offset, action, description)
-VALUES ('response_sla', 'TravelQuoteRequest', 'FRA', interval '1 minute', 'timer_test.fail(bigint)'::regprocedure, 'test');
+VALUES ('response_sla', 'TravelQuoteRequest', 'FRA', interval '1 minute', 'hublink.timer_test_fail(bigint)'::regprocedure, 'test');
 UPDATE hublink.timer t SET due_at = clock_timestamp() - interval '1 second',
-                           timer_rule_id = (SELECT timer_rule_id FROM hublink.timer_rule WHERE action = 'timer_test.fail(bigint)'::regprocedure)
+                           timer_rule_id = (SELECT timer_rule_id FROM hublink.timer_rule WHERE action = 'hublink.timer_test_fail(bigint)'::regprocedure)
   FROM hublink.removal r WHERE r.removal_id = t.removal_id AND r.removal_reference = timer_test.r('r6') AND t.status = 'pending';
 SELECT is(hublink.fire_due_timers(), 0, 'a timer whose action fails does not count as fired');
 SELECT is((SELECT row(t.status, t.attempts, t.last_error, t.alert_id)::text FROM hublink.timer t JOIN hublink.removal r USING (removal_id)

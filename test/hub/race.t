@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One live removal per returnee under concurrency (Appendix B 4.22; issue 12 section 6): eight
+# sessions call hublink.create_removal for the same returnee at once. They are held on a barrier
+# (an advisory lock held here) and released only once all eight are seen waiting on it in
+# pg_locks, so their calls overlap: exactly one removal is created, seven are refused
+# (unique_violation, "already has a live removal"). Then deterministically: A creates a removal
+# and keeps its transaction open; B, for the same returnee, must wait on A (seen in pg_locks),
+# and is refused once A commits. Without the lock B succeeds at once: two live removals. A call
+# in a REPEATABLE READ transaction is refused (its snapshot predates the wait). TAP
+# output, closing line "N passed, M failed". Runs on its own throwaway stack.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/test/lib/race.sh"
+race_start hublink-hub-race
+export PGOPTIONS='-c client_min_messages=warning'
+psql -qX -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || { echo "not ok 1 - setup"; echo "0 passed, 1 failed"; exit 1; }
+ALTER SYSTEM SET hublink.party = 'hub';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+CREATE EXTENSION hublink CASCADE;
+-- One returnee, as a caseworker would give it.
+CREATE FUNCTION public.create_for(ho text) RETURNS text LANGUAGE sql AS $$
+    SELECT hublink.create_removal('CASE-RACE', jsonb_build_array(jsonb_build_object(
+        'personalDetails', jsonb_build_object('hoReturneeReference', ho,
+            'name', jsonb_build_object('givenNames', 'Race', 'familyName', 'Returnee'),
+            'dateOfBirth', '1980-01-01', 'nationality', 'NGA', 'gender', 'M'),
+        'travelDocuments', '[]'::jsonb,
+        'location', jsonb_build_object('detentionCentreId', 'HARMONDSWORTH_IRC'),
+        'risk', jsonb_build_object('flags', '[]'::jsonb))),
+        current_date + 10, current_date + 13, jsonb_build_object('description', 'Lagos', 'country', 'NGA')) $$;
+SQL
+# Poll until a query returns the wanted value (at most 60 s).
+wait_for() { for _ in $(seq 600); do [ "$(psql -XAtc "$1")" = "${2:-1}" ] && return 0; sleep 0.1; done; return 1; }
+echo "1..9"
+sessions=8
+mkfifo "$dir/barrier"
+psql -qXAt <"$dir/barrier" >/dev/null 2>&1 &
+exec 3>"$dir/barrier"
+echo "SELECT pg_advisory_lock(4222);" >&3
+wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4222 AND granted"
+for i in $(seq "$sessions"); do
+    psql -XAt -c "SELECT pg_advisory_lock_shared(4222)" -c "SELECT 'created', public.create_for('HO-RACE1')" \
+         >"$dir/s$i.out" 2>"$dir/s$i.err" &
+done
+check "$(wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4222 AND NOT granted" "$sessions" && echo all)" \
+      all "all $sessions sessions are seen waiting on the barrier before it is released"
+echo "SELECT pg_advisory_unlock(4222);" >&3
+exec 3>&-
+wait
+check "$(cat "$dir"/s*.out | grep -c '^created|RMV-')" 1 "exactly one of the $sessions overlapping calls creates a removal"
+check "$(cat "$dir"/s*.err | grep -c 'returnee HO-RACE1 already has a live removal')" $((sessions - 1)) \
+      "the other $((sessions - 1)) are refused: already has a live removal"
+check "$(psql -XAtc "SELECT count(*) FROM hublink.live_returnee WHERE ho_returnee_reference = 'HO-RACE1'")" 1 \
+      "one live removal for the returnee"
+
+# Deterministically: A's transaction stays open after its create_removal; B must wait for it.
+mkfifo "$dir/holder"
+psql -qXAt <"$dir/holder" >/dev/null 2>&1 &
+exec 4>"$dir/holder"
+echo "SELECT pg_advisory_lock(5252);" >&4
+wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5252 AND granted"
+psql -XAt -c "BEGIN" -c "SELECT 'A', public.create_for('HO-RACE2') IS NOT NULL" \
+     -c "SELECT 'A waits', pg_advisory_lock(5252)" -c "COMMIT" >"$dir/A.out" 2>"$dir/A.err" &
+wait_for "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%A waits%' AND wait_event = 'advisory'"
+psql -XAt -c "SELECT 'B', public.create_for('HO-RACE2')" >"$dir/B.out" 2>"$dir/B.err" &
+check "$(wait_for "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%''B'', public.create_for%' AND wait_event_type = 'Lock'" && echo waiting)" \
+      waiting "B waits on a lock while A's removal of the same returnee is not committed"
+echo "SELECT pg_advisory_unlock(5252);" >&4
+exec 4>&-
+wait
+check "$(grep -c '^A|t$' "$dir/A.out")" 1 "A creates its removal"
+check "$(grep -c 'returnee HO-RACE2 already has a live removal' "$dir/B.err")" 1 \
+      "B, run while A was open, is refused once A commits"
+check "$(psql -XAtc "SELECT count(*) FROM hublink.live_returnee WHERE ho_returnee_reference = 'HO-RACE2'")" 1 \
+      "one live removal for that returnee too"
+check "$(psql -XAt -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT public.create_for('HO-RACE3')" 2>&1 | grep -c 'cannot run under REPEATABLE READ')" 1 \
+      "refused in a REPEATABLE READ transaction, whose snapshot would hide a removal committed while it waited"
+[ "$fail" -eq 0 ] || { cat "$dir"/*.err | grep -v NOTICE | sort | uniq -c | sed 's/^/# /'; }
+race_done
