@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_authid.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -361,13 +362,13 @@ record_logon(Port *port, const char *outcome, int failures)
 
 /* Records a lock-out in the ring and, at once, in the server log (so monitoring sees it now). */
 static void
-record_lock(Port *port, const char *source, const char *reason, int failures)
+record_lock(const char *role, const char *source, const char *reason, int failures)
 {
 	StringInfoData d;
 
 	initStringInfo(&d);
 	appendStringInfoString(&d, "{\"locked_role\": ");
-	hublink_security_json_string(&d, port->user_name);
+	hublink_security_json_string(&d, role);
 	appendStringInfo(&d, ", \"failures\": %d, \"lockout_failures\": %d", failures,
 					 hublink_lockout_failures);
 	if (source[0] != '\0')
@@ -379,13 +380,12 @@ record_lock(Port *port, const char *source, const char *reason, int failures)
 		appendStringInfo(&d, ", \"lapses_after_seconds\": %d", hublink_lockout_source_duration);
 	}
 	appendStringInfoChar(&d, '}');
-	hublink_security_record(source[0] != '\0' ? "source_locked" : "account_locked", port->user_name,
-							d.data);
+	hublink_security_record(source[0] != '\0' ? "source_locked" : "account_locked", role, d.data);
 	pfree(d.data);
 	if (strcmp(source, OTHER_SOURCES) == 0)
 		ereport(LOG, (errmsg("hublink locked role \"%s\" out from every address without a count of "
 							 "its own for %d s after %d failed logons from more than %d addresses",
-							 port->user_name, hublink_lockout_source_duration, failures,
+							 role, hublink_lockout_source_duration, failures,
 							 hublink_lockout_sources_per_role),
 					  errdetail("The role is protected from a role-wide lock-out (%s): the "
 								"addresses counted one by one, and Unix sockets, may still log on.",
@@ -393,31 +393,144 @@ record_lock(Port *port, const char *source, const char *reason, int failures)
 	else if (source[0] != '\0')
 		ereport(LOG, (errmsg("hublink locked role \"%s\" out from address %s for %d s after %d "
 							 "consecutive failed logons",
-							 port->user_name, source, hublink_lockout_source_duration, failures),
+							 role, source, hublink_lockout_source_duration, failures),
 					  errdetail("The role is protected from a role-wide lock-out (%s): it may "
 								"still log on from other addresses.",
 								reason)));
 	else
 		ereport(LOG, (errmsg("hublink locked role \"%s\" out after %d consecutive failed logons",
-							 port->user_name, failures),
+							 role, failures),
 					  errdetail("Every logon of the role is refused until an administrator "
 								"runs hublink.unlock_role().")));
+}
+
+/* What counting one logon attempt did (count_attempt). */
+typedef struct Attempt
+{
+	bool tracked;           /* false: a made-up name, a role that cannot log on, the bootstrap
+							 * superuser: recorded, never counted */
+	const char *source;     /* "" (role-wide), the address, or OTHER_SOURCES */
+	const char *reason;     /* why the role is protected, or NULL */
+	bool counted;           /* a failure found a slot */
+	bool newly_locked;      /* this failure locked it out */
+	bool locked_everywhere; /* a success of a role locked out everywhere */
+	bool locked_here;       /* a success from an address locked out */
+	bool untracked_event;   /* a lockout_untracked event is due */
+	int failures;
+} Attempt;
+
+/*
+ * Counts one logon attempt of role from remote_host in the lock-out table (the rules at the
+ * top of this file). Shared by database logons (the hook below) and web sign-ins
+ * (hublink_security_web_logon), so both count towards one lock-out.
+ */
+static void
+count_attempt(const char *role, const char *remote_host, bool ok, Attempt *a)
+{
+	LogonEntry *e;
+	Oid roleid;
+	TimestampTz now = GetCurrentTimestamp();
+
+	memset(a, 0, sizeof(*a));
+	a->source = "";
+	a->counted = true;
+
+	/*
+	 * A made-up name, or a group role that cannot log on, is recorded but never counted: it
+	 * would only take the slot of a login that exists. Locking out the bootstrap superuser
+	 * could leave nobody able to unlock anybody.
+	 */
+	roleid = get_role_oid(role, true);
+	if (!OidIsValid(roleid) || !role_can_login(roleid) || roleid == BOOTSTRAP_SUPERUSERID)
+		return;
+	a->tracked = true;
+	a->reason = protected_reason(roleid, role);
+	if (a->reason != NULL)
+		a->source = remote_host ? remote_host : "";
+	if (a->reason != NULL && a->source[0] == '\0')
+		a->source = "[unknown]";
+
+	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
+	if (!ok)
+	{
+		bool quota_full = false;
+
+		e = find_entry(role, a->source, true, now, &quota_full);
+		/* An address beyond the role's quota counts with the others beyond it. */
+		if (e == NULL && quota_full)
+		{
+			a->source = OTHER_SOURCES;
+			e = find_entry(role, a->source, true, now, NULL);
+		}
+		if (e == NULL)
+		{
+			a->counted = false;
+			if (auth->untracked_event_at == 0 ||
+				TimestampDifferenceExceeds(auth->untracked_event_at, now,
+										   UNTRACKED_EVENT_SECS * 1000))
+			{
+				auth->untracked_event_at = now;
+				a->untracked_event = true;
+			}
+		}
+		else
+		{
+			e->last_seen = now;
+			a->failures = ++e->failures;
+			if (!e->locked && hublink_lockout_failures > 0 &&
+				e->failures >= hublink_lockout_failures)
+			{
+				e->locked = true;
+				e->locked_at = now;
+				a->newly_locked = true;
+				if (a->source[0] == '\0')
+					save_lockouts();
+			}
+		}
+	}
+	else
+	{
+		/* A role-wide lock-out (restored from the table too) holds for every role class. */
+		LogonEntry *all = find_entry(role, "", false, now, NULL);
+		LogonEntry *here =
+			a->source[0] != '\0' ? find_entry(role, a->source, false, now, NULL) : NULL;
+		LogonEntry *others = NULL;
+
+		/* An address without an entry of its own is judged with the others (not a socket). */
+		if (a->source[0] != '\0' && here == NULL && strcmp(a->source, LOCAL_SOURCE) != 0)
+			others = find_entry(role, OTHER_SOURCES, false, now, NULL);
+		a->locked_everywhere = all != NULL && all->locked;
+		a->locked_here = (here != NULL && here->locked) || (others != NULL && others->locked);
+		if (all != NULL && !all->locked)
+			release_entry(all);
+		if (here != NULL && !here->locked && !a->locked_everywhere)
+			release_entry(here);
+	}
+	LWLockRelease(auth->lock);
+}
+
+/* The events of a failed attempt beyond the logon itself: a lock-out, a full table. */
+static void
+record_failure_effects(const char *role, const Attempt *a)
+{
+	if (a->newly_locked)
+		record_lock(role, a->source, a->reason, a->failures);
+	if (!a->counted && a->untracked_event)
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		appendStringInfoString(&d, "{\"role\": ");
+		hublink_security_json_string(&d, role);
+		appendStringInfo(&d, ", \"lockout_slots\": %d}", auth->slots);
+		hublink_security_record("lockout_untracked", role, d.data);
+	}
 }
 
 static void
 client_auth(Port *port, int status)
 {
-	LogonEntry *e;
-	Oid roleid;
-	const char *reason;
-	const char *source = "";
-	bool counted = true;
-	bool newly_locked = false;
-	bool locked_everywhere = false;
-	bool locked_here = false;
-	bool untracked_event = false;
-	int failures = 0;
-	TimestampTz now = GetCurrentTimestamp();
+	Attempt a;
 
 	if (prev_client_auth_hook)
 		prev_client_auth_hook(port, status);
@@ -426,106 +539,21 @@ client_auth(Port *port, int status)
 	if (status == STATUS_EOF || auth == NULL || port->user_name == NULL)
 		return;
 
-	/*
-	 * A made-up name, or a group role that cannot log on, is recorded but never counted: it
-	 * would only take the slot of a login that exists.
-	 */
-	roleid = get_role_oid(port->user_name, true);
-	if (!OidIsValid(roleid) || !role_can_login(roleid))
-	{
-		record_logon(port, status == STATUS_OK ? "succeeded" : "failed", 0);
-		return;
-	}
-	/* Locking out the bootstrap superuser could leave nobody able to unlock anybody. */
-	if (roleid == BOOTSTRAP_SUPERUSERID)
+	count_attempt(port->user_name, port->remote_host, status == STATUS_OK, &a);
+	if (!a.tracked)
 	{
 		record_logon(port, status == STATUS_OK ? "succeeded" : "failed", 0);
 		if (status == STATUS_OK)
 			warning_pending = true;
 		return;
 	}
-	reason = protected_reason(roleid, port->user_name);
-	if (reason != NULL)
-		source = port->remote_host ? port->remote_host : "";
-	if (reason != NULL && source[0] == '\0')
-		source = "[unknown]";
-
-	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	if (status != STATUS_OK)
 	{
-		bool quota_full = false;
-
-		e = find_entry(port->user_name, source, true, now, &quota_full);
-		/* An address beyond the role's quota counts with the others beyond it. */
-		if (e == NULL && quota_full)
-		{
-			source = OTHER_SOURCES;
-			e = find_entry(port->user_name, source, true, now, NULL);
-		}
-		if (e == NULL)
-		{
-			counted = false;
-			if (auth->untracked_event_at == 0 ||
-				TimestampDifferenceExceeds(auth->untracked_event_at, now,
-										   UNTRACKED_EVENT_SECS * 1000))
-			{
-				auth->untracked_event_at = now;
-				untracked_event = true;
-			}
-		}
-		else
-		{
-			e->last_seen = now;
-			failures = ++e->failures;
-			if (!e->locked && hublink_lockout_failures > 0 &&
-				e->failures >= hublink_lockout_failures)
-			{
-				e->locked = true;
-				e->locked_at = now;
-				newly_locked = true;
-				if (source[0] == '\0')
-					save_lockouts();
-			}
-		}
-	}
-	else
-	{
-		/* A role-wide lock-out (restored from the table too) holds for every role class. */
-		LogonEntry *all = find_entry(port->user_name, "", false, now, NULL);
-		LogonEntry *here =
-			source[0] != '\0' ? find_entry(port->user_name, source, false, now, NULL) : NULL;
-		LogonEntry *others = NULL;
-
-		/* An address without an entry of its own is judged with the others (not a socket). */
-		if (source[0] != '\0' && here == NULL && strcmp(source, LOCAL_SOURCE) != 0)
-			others = find_entry(port->user_name, OTHER_SOURCES, false, now, NULL);
-		locked_everywhere = all != NULL && all->locked;
-		locked_here = (here != NULL && here->locked) || (others != NULL && others->locked);
-		if (all != NULL && !all->locked)
-			release_entry(all);
-		if (here != NULL && !here->locked && !locked_everywhere)
-			release_entry(here);
-	}
-	LWLockRelease(auth->lock);
-
-	if (status != STATUS_OK)
-	{
-		record_logon(port, "failed", failures);
-		if (newly_locked)
-			record_lock(port, source, reason, failures);
-		if (!counted && untracked_event)
-		{
-			StringInfoData d;
-
-			initStringInfo(&d);
-			appendStringInfoString(&d, "{\"role\": ");
-			hublink_security_json_string(&d, port->user_name);
-			appendStringInfo(&d, ", \"lockout_slots\": %d}", auth->slots);
-			hublink_security_record("lockout_untracked", port->user_name, d.data);
-		}
+		record_logon(port, "failed", a.failures);
+		record_failure_effects(port->user_name, &a);
 		return;
 	}
-	if (locked_everywhere)
+	if (a.locked_everywhere)
 	{
 		record_logon(port, "refused_locked", 0);
 		ereport(FATAL, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -533,7 +561,7 @@ client_auth(Port *port, int status)
 						errdetail("Too many consecutive failed logons locked this role out."),
 						errhint("Ask an administrator to run hublink.unlock_role().")));
 	}
-	if (locked_here)
+	if (a.locked_here)
 	{
 		record_logon(port, "refused_locked", 0);
 		ereport(FATAL,
@@ -711,5 +739,103 @@ hublink_security_publish_warning(PG_FUNCTION_ARGS)
 	LWLockAcquire(auth->lock, LW_EXCLUSIVE);
 	strlcpy(auth->warning, warning, sizeof(auth->warning));
 	LWLockRelease(auth->lock);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_web_logon);
+
+/*
+ * hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+ * p_extra text) RETURNS text: a sign-in through the web interface (docs/web.md), counted and
+ * recorded exactly like a database logon of that role from the browser's address (NFR 0020
+ * 3c-e): the same lock-out table and rules (count_attempt), a "logon" event with method
+ * "oidc" that the flush copies to hublink.logon (so the failed-logon alert and the
+ * dormant-role check see it), and the lock-out events when this failure locks the role out.
+ * p_extra, a JSON object (the provider's issuer and subject, the reason of a failure), is added
+ * to the event's detail. Returns the outcome: succeeded, failed, or refused_locked when p_ok
+ * but the role is locked out (everywhere, or from that address for a protected role).
+ */
+Datum
+hublink_security_web_logon(PG_FUNCTION_ARGS)
+{
+	char *role;
+	bool ok;
+	char *client_addr;
+	char *extra;
+	const char *outcome;
+	Attempt a;
+	StringInfoData d;
+
+	check_auth();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("a web sign-in needs a role name and an outcome"),
+						errdetail("The role name or the outcome was NULL."),
+						errhint("Pass the role the identity maps to, or the identity's name.")));
+	role = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strlen(role) == 0 || strlen(role) >= NAMEDATALEN)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_NAME),
+						errmsg("web sign-in role name \"%s\" is not a role name", role),
+						errdetail("A role name has 1 to %d bytes.", NAMEDATALEN - 1),
+						errhint("Pass the role the identity maps to.")));
+	ok = PG_GETARG_BOOL(1);
+	client_addr = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	extra = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+	count_attempt(role, client_addr, ok, &a);
+	outcome = !ok                                      ? "failed"
+			  : (a.locked_everywhere || a.locked_here) ? "refused_locked"
+													   : "succeeded";
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"outcome\": ");
+	hublink_security_json_string(&d, outcome);
+	appendStringInfoString(&d, ", \"database\": ");
+	hublink_security_json_string(&d, get_database_name(MyDatabaseId));
+	appendStringInfoString(&d, ", \"client_addr\": ");
+	hublink_security_json_string(&d, client_addr);
+	appendStringInfo(&d, ", \"method\": \"oidc\", \"consecutive_failures\": %d", a.failures);
+	/* p_extra is a JSON object: splice its members after ours. */
+	if (extra != NULL && extra[0] == '{')
+	{
+		const char *members = extra + 1;
+
+		while (*members == ' ')
+			members++;
+		if (*members != '}')
+			appendStringInfo(&d, ", %s", members);
+		else
+			appendStringInfoChar(&d, '}');
+	}
+	else
+		appendStringInfoChar(&d, '}');
+	hublink_security_record("logon", role, d.data);
+	if (!ok && a.tracked)
+		record_failure_effects(role, &a);
+	pfree(d.data);
+	PG_RETURN_TEXT_P(cstring_to_text(outcome));
+}
+
+PG_FUNCTION_INFO_V1(hublink_security_web_sign_out);
+
+/*
+ * hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void: records that the
+ * person signed in as p_role_name through the web interface signed out or was timed out
+ * (event "web_sign_out", docs/web.md). p_detail is a JSON object (the reason), from the owner's
+ * SQL wrapper.
+ */
+Datum
+hublink_security_web_sign_out(PG_FUNCTION_ARGS)
+{
+	char *role;
+
+	check_auth();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("a web sign-out needs a role name"), errdetail("The role name was NULL."),
+				 errhint("Pass the role the session was signed in as.")));
+	role = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	hublink_security_record("web_sign_out", role,
+							PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_VOID();
 }

@@ -129,6 +129,10 @@ CREATE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) R
 DECLARE
     message_type text;
 BEGIN
+    -- A restore brings the schemas as they were in the dump (hublink.restore_prepare).
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN;
+    END IF;
     SELECT t.message_type INTO message_type
       FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
     IF message_type IS NULL THEN
@@ -148,7 +152,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
     'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
-    'one, replaces a changed one, leaves an unchanged one alone.';
+    'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
+    'restored (hublink.restoring): the dump holds the schemas.';
 
 CREATE FUNCTION hublink.validate_message_bytes(message bytea) RETURNS jsonb
     LANGUAGE c STABLE STRICT PARALLEL SAFE

@@ -112,7 +112,7 @@ DECLARE
 BEGIN
     -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
     PERFORM hublink.flush_security_events();
-    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = session_user
+    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = hublink.acting_login()
      WHERE role_name = p_role_name AND unlocked_at IS NULL;
     was_locked := FOUND;
     PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());

@@ -106,7 +106,7 @@ check_reply(amqp_rpc_reply_t r, const char *what, int status)
 static char *
 read_password(const char *path)
 {
-	static char buf[512];
+	static char buf[8192]; /* a password, or an access token (a JWT) */
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL)
