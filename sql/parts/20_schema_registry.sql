@@ -42,6 +42,16 @@ CREATE FUNCTION hublink.schema_registry_changed() RETURNS trigger
 COMMENT ON FUNCTION hublink.schema_registry_changed() IS
     'Statement trigger: makes every backend drop its compiled schemas after a registry change.';
 
+CREATE FUNCTION hublink.schema_cache_stats(OUT registry_loads bigint, OUT message_compiles bigint,
+                                           OUT message_hits bigint)
+    RETURNS record
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_schema_cache_stats';
+COMMENT ON FUNCTION hublink.schema_cache_stats() IS
+    'This backend''s compiled-schema cache since it started: how often the registry was loaded '
+    '(after a start or a registry change), how many message schemas were compiled, and how many '
+    'were found already compiled. Tells a cache hit from a recompile (test/sql/05_cache_across_backends.sql).';
+
 CREATE TRIGGER schema_document_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hublink.schema_document
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.schema_registry_changed();

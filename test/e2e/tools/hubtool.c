@@ -11,7 +11,10 @@
  *   hubtool [connection] declare|purge|delete QUEUE...   durable queues (declare is active)
  *   hubtool [connection] declare-exchange NAME     a durable direct exchange
  *   hubtool [connection] bind QUEUE EXCHANGE KEY   queue.bind
- *   hubtool [connection] count QUEUE               messages ready on QUEUE
+ *   hubtool [connection] count QUEUE               messages READY on QUEUE: AMQP cannot see
+ *                                                  deliveries held unacked, so a test that
+ *                                                  means "nothing left" uses queue_state
+ *                                                  (test/e2e/worker/lib.sh, rabbitmqctl)
  *   hubtool gen TEMPLATE N [FIRST]                 N messages, one per line, from TEMPLATE
  *   hubtool [connection] bench-raw N SIZE          broker ceiling: publish+consume+ack N
  *   hubtool [connection] burst TEMPLATE IN OUT N   N requests on IN, wait for N replies on OUT
