@@ -31,6 +31,8 @@ struct HublinkBroker
 {
 	amqp_connection_state_t conn;
 	uint64 next_seq; /* confirm sequence number of the next publish */
+	char *exchange;  /* the party's exchange: every publish goes through it */
+	char *user_id;   /* the broker user we publish as */
 };
 
 static void
@@ -216,9 +218,54 @@ login(amqp_connection_state_t conn)
 	return describe_reply(reply, "login");
 }
 
+/*
+ * The exchange, the queues and (when we declare) the bindings. By default the worker only
+ * checks that they exist (passive declares, which need no permission): the Hub's operator
+ * creates them and grants each party nothing to configure (scripts/broker-permissions).
+ */
 static char *
-open_channels(amqp_connection_state_t conn, char **consume, int n_consume, char **declare,
-			  int n_declare)
+declare_topology(amqp_connection_state_t conn, const HublinkTopology *t)
+{
+	bool passive = !hublink_declare_queues;
+	const char *hint = passive ? " (the Hub's operator creates it: scripts/broker-permissions, or "
+								 "set hublink.declare_queues on a development broker)"
+							   : "";
+	char *error;
+
+	amqp_exchange_declare(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->exchange),
+						  amqp_cstring_bytes("direct"), passive, 1, 0, 0, amqp_empty_table);
+	error = describe_reply(
+		amqp_get_rpc_reply(conn),
+		psprintf("%s exchange \"%s\"%s", passive ? "checking" : "declaring", t->exchange, hint));
+	if (error)
+		return error;
+	for (int i = 0; i < t->n_declare; i++)
+	{
+		/* Durable, not exclusive, not auto-deleted: the queues outlive any consumer. */
+		amqp_queue_declare(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->declare[i]), passive, 1, 0,
+						   0, amqp_empty_table);
+		error = describe_reply(
+			amqp_get_rpc_reply(conn),
+			psprintf("%s queue \"%s\"%s", passive ? "checking" : "declaring", t->declare[i], hint));
+		if (error)
+			return error;
+	}
+	for (int i = 0; i < t->n_bind && !passive; i++)
+	{
+		amqp_queue_bind(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(t->bind[i]),
+						amqp_cstring_bytes(t->exchange), amqp_cstring_bytes(t->bind[i]),
+						amqp_empty_table);
+		error = describe_reply(
+			amqp_get_rpc_reply(conn),
+			psprintf("binding queue \"%s\" to exchange \"%s\"", t->bind[i], t->exchange));
+		if (error)
+			return error;
+	}
+	return NULL;
+}
+
+static char *
+open_channels(amqp_connection_state_t conn, const HublinkTopology *t)
 {
 	char *error;
 
@@ -228,32 +275,21 @@ open_channels(amqp_connection_state_t conn, char **consume, int n_consume, char 
 	amqp_channel_open(conn, PUBLISH_CHANNEL);
 	if ((error = describe_reply(amqp_get_rpc_reply(conn), "opening the publishing channel")))
 		return error;
-	if (hublink_declare_queues)
-	{
-		for (int i = 0; i < n_declare; i++)
-		{
-			/* Durable, not exclusive, not auto-deleted: the queues outlive any consumer. */
-			amqp_queue_declare(conn, PUBLISH_CHANNEL, amqp_cstring_bytes(declare[i]), 0, 1, 0, 0,
-							   amqp_empty_table);
-			error = describe_reply(amqp_get_rpc_reply(conn),
-								   psprintf("declaring queue \"%s\"", declare[i]));
-			if (error)
-				return error;
-		}
-	}
+	if ((error = declare_topology(conn, t)))
+		return error;
 	amqp_confirm_select(conn, PUBLISH_CHANNEL);
 	if ((error = describe_reply(amqp_get_rpc_reply(conn), "enabling publisher confirms")))
 		return error;
 	amqp_basic_qos(conn, CONSUME_CHANNEL, 0, (uint16_t) hublink_prefetch, 0);
 	if ((error = describe_reply(amqp_get_rpc_reply(conn), "setting the prefetch")))
 		return error;
-	for (int i = 0; i < n_consume; i++)
+	for (int i = 0; i < t->n_consume; i++)
 	{
 		/* The consumer tag is the queue's name, so a delivery names its queue. */
-		amqp_basic_consume(conn, CONSUME_CHANNEL, amqp_cstring_bytes(consume[i]),
-						   amqp_cstring_bytes(consume[i]), 0, 0, 0, amqp_empty_table);
+		amqp_basic_consume(conn, CONSUME_CHANNEL, amqp_cstring_bytes(t->consume[i]),
+						   amqp_cstring_bytes(t->consume[i]), 0, 0, 0, amqp_empty_table);
 		error = describe_reply(amqp_get_rpc_reply(conn),
-							   psprintf("consuming queue \"%s\"", consume[i]));
+							   psprintf("consuming queue \"%s\"", t->consume[i]));
 		if (error)
 			return error;
 	}
@@ -261,7 +297,7 @@ open_channels(amqp_connection_state_t conn, char **consume, int n_consume, char 
 }
 
 HublinkBroker *
-hublink_broker_connect(char **consume, int n_consume, char **declare, int n_declare, char **error)
+hublink_broker_connect(const HublinkTopology *topology, char **error)
 {
 	amqp_connection_state_t conn = amqp_new_connection();
 	amqp_socket_t *sock;
@@ -294,7 +330,7 @@ hublink_broker_connect(char **consume, int n_consume, char **declare, int n_decl
 	amqp_set_rpc_timeout(conn, &timeout);
 	*error = login(conn);
 	if (*error == NULL)
-		*error = open_channels(conn, consume, n_consume, declare, n_declare);
+		*error = open_channels(conn, topology);
 	if (*error != NULL)
 	{
 		amqp_destroy_connection(conn);
@@ -303,6 +339,8 @@ hublink_broker_connect(char **consume, int n_consume, char **declare, int n_decl
 	broker = MemoryContextAllocZero(TopMemoryContext, sizeof(HublinkBroker));
 	broker->conn = conn;
 	broker->next_seq = 1;
+	broker->exchange = MemoryContextStrdup(TopMemoryContext, topology->exchange);
+	broker->user_id = MemoryContextStrdup(TopMemoryContext, topology->user_id);
 	return broker;
 }
 
@@ -316,6 +354,8 @@ hublink_broker_close(HublinkBroker *broker)
 	 * the broker requeue every unacked delivery, which is what a crash would do anyway.
 	 */
 	amqp_destroy_connection(broker->conn);
+	pfree(broker->exchange);
+	pfree(broker->user_id);
 	pfree(broker);
 }
 
@@ -387,6 +427,9 @@ handle_deliver(HublinkBroker *broker, amqp_frame_t *frame, const HublinkBrokerCa
 			}
 		}
 	}
+	/* The broker refuses a user_id that is not the publisher's login: it names the sender. */
+	if (message.properties._flags & AMQP_BASIC_USER_ID_FLAG)
+		d->user_id = bytes_to_cstring(message.properties.user_id);
 	MemoryContextSwitchTo(old);
 	amqp_destroy_message(&message);
 	callbacks->on_delivery(d);
@@ -517,7 +560,7 @@ hublink_broker_publish(HublinkBroker *broker, const char *queue, const char *mes
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 				   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG |
-				   AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
+				   AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_USER_ID_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	props.message_id = amqp_cstring_bytes(message_id);
@@ -534,10 +577,16 @@ hublink_broker_publish(HublinkBroker *broker, const char *queue, const char *mes
 	props.headers.entries = &header;
 	props.type = amqp_cstring_bytes(message_type);
 	props.app_id = amqp_cstring_bytes("hublink");
+	/* Who we are, as the broker validated it: the receiver compares it with the sender. */
+	props.user_id = amqp_cstring_bytes(broker->user_id);
 	content.bytes = (void *) body;
 	content.len = len;
 	/* Mandatory: an unroutable message comes back instead of vanishing. */
-	status = amqp_basic_publish(broker->conn, PUBLISH_CHANNEL, amqp_empty_bytes,
+	/*
+	 * Through our own exchange, never the default one: write permission on amq.default would
+	 * reach every queue, ours reaches only the queues the operator bound to it.
+	 */
+	status = amqp_basic_publish(broker->conn, PUBLISH_CHANNEL, amqp_cstring_bytes(broker->exchange),
 								amqp_cstring_bytes(queue), 1, 0, &props, content);
 	if (status != AMQP_STATUS_OK)
 	{

@@ -29,11 +29,29 @@ typedef struct HublinkBrokerCallbacks
 } HublinkBrokerCallbacks;
 
 /*
- * Connect, log in, open the channels, declare the queues (when hublink.declare_queues), set
- * the prefetch and start consuming every queue in consume. NULL and *error on failure.
+ * What this party reaches on the broker, from hublink.broker_route (connection.c loads it):
+ * the queues it consumes (its inbound queues and the error queues of the queues it sends
+ * on), every queue it uses, the queues its exchange is bound to (it writes through them),
+ * its exchange, and the broker user it publishes as (the AMQP user_id of every message).
  */
-extern HublinkBroker *hublink_broker_connect(char **consume, int n_consume, char **declare,
-											 int n_declare, char **error);
+typedef struct HublinkTopology
+{
+	char **consume;
+	int n_consume;
+	char **declare;
+	int n_declare;
+	char **bind;
+	int n_bind;
+	char *exchange;
+	char *user_id;
+} HublinkTopology;
+
+/*
+ * Connect, log in, open the channels, check that the exchange and the queues exist (or declare
+ * them and the bindings when hublink.declare_queues), set the prefetch and start consuming
+ * every queue in topology->consume. NULL and *error on failure. The topology is copied.
+ */
+extern HublinkBroker *hublink_broker_connect(const HublinkTopology *topology, char **error);
 extern void hublink_broker_close(HublinkBroker *broker);
 extern int hublink_broker_socket(HublinkBroker *broker);
 
@@ -51,8 +69,9 @@ extern bool hublink_broker_drain(HublinkBroker *broker, const HublinkBrokerCallb
 extern bool hublink_broker_ack(HublinkBroker *broker, uint64 tag, char **error);
 
 /*
- * Publish body persistently to queue through the default exchange, mandatory, with its
- * messageId and type as properties. *seq is its publisher-confirm sequence number.
+ * Publish body persistently to queue through the party's exchange (routing key: the queue),
+ * mandatory, with its messageId, type and the broker user (user_id, which the broker checks)
+ * as properties. *seq is its publisher-confirm sequence number.
  */
 extern bool hublink_broker_publish(HublinkBroker *broker, const char *queue, const char *message_id,
 								   const char *message_type, const char *body, size_t len,

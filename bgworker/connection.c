@@ -26,8 +26,7 @@
 
 static MemoryContext conn_cxt = NULL;
 static HublinkBroker *broker = NULL;
-static char **consume = NULL, **declare = NULL;
-static int n_consume = 0, n_declare = 0;
+static HublinkTopology topology;
 static int backoff_ms = 0;
 static TimestampTz next_attempt_at = 0;
 static TimestampTz connected_at = 0;
@@ -57,30 +56,64 @@ party_query(const char *sql, int *n)
 	return result;
 }
 
+/*
+ * The broker user we publish as: hublink.broker_user when set (it is the login of a password
+ * login), else the one user hublink.broker_identity maps to our party (a certificate login,
+ * whose user name the broker takes from the certificate).
+ */
+static char *
+load_user_id(void)
+{
+	char **users;
+	int n;
+
+	if (hublink_broker_user[0] != '\0')
+		return MemoryContextStrdup(conn_cxt, hublink_broker_user);
+	users = party_query("SELECT broker_user FROM hublink.broker_identity WHERE party = $1 "
+						"ORDER BY broker_user",
+						&n);
+	return n == 1 ? users[0] : NULL;
+}
+
 char *
 hublink_conn_load_queues(void)
 {
-	int n_parties;
+	int n_parties, n_exchanges, n_routes;
+	char **exchange;
 
 	if (conn_cxt == NULL)
 		conn_cxt =
 			AllocSetContextCreate(TopMemoryContext, "hublink connection", ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(conn_cxt);
-	n_consume = n_declare = 0;
+	memset(&topology, 0, sizeof(topology));
 	(void) party_query("SELECT party FROM hublink.party WHERE party = $1", &n_parties);
 	if (n_parties == 0)
 		return psprintf("hublink.party is \"%s\", which is not one of the parties in table "
 						"hublink.party",
 						hublink_party);
-	consume = party_query("SELECT queue FROM hublink.message_type "
-						  "WHERE receiver_party = $1 AND queue IS NOT NULL ORDER BY queue",
-						  &n_consume);
-	/* Every queue this party reads or writes, and each one's error queue. */
-	declare = party_query("SELECT DISTINCT q FROM hublink.message_type t, "
-						  "LATERAL (VALUES (t.queue), (t.queue || '-error')) v(q) "
-						  "WHERE t.queue IS NOT NULL AND $1 IN (t.sender_party, t.receiver_party) "
-						  "ORDER BY q",
-						  &n_declare);
+	(void) party_query("SELECT 1 WHERE to_regclass('hublink.broker_route') IS NOT NULL "
+					   "AND $1 IS NOT NULL",
+					   &n_routes);
+	if (n_routes == 0)
+		return pstrdup("the hublink extension in this database is older than its library: run "
+					   "ALTER EXTENSION hublink UPDATE");
+	/* hublink.broker_route is the one source of the queues, for us and for the broker. */
+	topology.consume = party_query("SELECT DISTINCT queue FROM hublink.broker_route "
+								   "WHERE party = $1 AND exchange IS NULL ORDER BY queue",
+								   &topology.n_consume);
+	topology.declare = party_query("SELECT DISTINCT queue FROM hublink.broker_route "
+								   "WHERE party = $1 ORDER BY queue",
+								   &topology.n_declare);
+	topology.bind = party_query("SELECT DISTINCT queue FROM hublink.broker_route "
+								"WHERE party = $1 AND exchange IS NOT NULL ORDER BY queue",
+								&topology.n_bind);
+	exchange = party_query("SELECT exchange FROM hublink.party WHERE party = $1", &n_exchanges);
+	topology.exchange = exchange[0];
+	topology.user_id = load_user_id();
+	if (topology.user_id == NULL)
+		return psprintf("no broker user to publish as: hublink.broker_user is not set and "
+						"hublink.broker_identity does not map exactly one user to party \"%s\"",
+						hublink_party);
 	return NULL;
 }
 
@@ -158,7 +191,7 @@ hublink_conn_try(void)
 	if (hublink_broker_login == HUBLINK_LOGIN_TOKEN && hublink_token_current() == NULL)
 		return;
 	hublink_shmem_set_state(HUBLINK_STATE_CONNECTING);
-	broker = hublink_broker_connect(consume, n_consume, declare, n_declare, &error);
+	broker = hublink_broker_connect(&topology, &error);
 	if (broker == NULL)
 	{
 		hublink_conn_failed(error);
@@ -167,9 +200,10 @@ hublink_conn_try(void)
 	connected_at = GetCurrentTimestamp();
 	hublink_token_used();
 	hublink_shmem_set_state(HUBLINK_STATE_CONNECTED);
-	ereport(LOG, (errmsg("hublink worker connected to the broker at %s:%d as party %s, "
-						 "consuming %d queues",
-						 hublink_broker_host, hublink_broker_port, hublink_party, n_consume)));
+	ereport(LOG, (errmsg("hublink worker connected to the broker at %s:%d as party %s (user "
+						 "%s, exchange %s), consuming %d queues",
+						 hublink_broker_host, hublink_broker_port, hublink_party, topology.user_id,
+						 topology.exchange, topology.n_consume)));
 	warned = false;
 }
 

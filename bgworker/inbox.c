@@ -34,20 +34,56 @@
 #include "counters.h"
 #include "hublink.h"
 #include "inbox.h"
+#include "json_strings.h"
 #include "message_validation.h"
 #include "spi_util.h"
 #include "worker.h"
 
-/* The seam table joined with the queues, loaded once per transaction. */
+/*
+ * The seam table joined with the queues (hublink.broker_route), loaded once per transaction:
+ * each queue's message type, its handler, and the party that publishes on it. An error queue
+ * carries Error messages from the party that consumes the queue it reports on.
+ */
 typedef struct HandlerEntry
 {
 	char *message_type;
 	char *queue;
-	Oid handler; /* InvalidOid when no handler is registered */
+	Oid handler;        /* InvalidOid when no handler is registered */
+	char *sender_party; /* the only party that may publish on the queue */
+	char *sender_code;  /* its envelope "sender" */
 } HandlerEntry;
+
+/* hublink.broker_identity: which party each broker user speaks for. */
+typedef struct IdentityEntry
+{
+	char *broker_user;
+	char *party;
+} IdentityEntry;
 
 static HandlerEntry *handlers = NULL;
 static int n_handlers = 0;
+static IdentityEntry *identities = NULL;
+static int n_identities = 0;
+
+static void
+load_identities(void)
+{
+	static SPIPlanPtr plan = NULL;
+	MemoryContext old;
+
+	plan =
+		hublink_spi_plan(plan, "SELECT broker_user, party FROM hublink.broker_identity", 0, NULL);
+	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	n_identities = (int) SPI_processed;
+	identities = palloc0(sizeof(IdentityEntry) * Max(n_identities, 1));
+	for (int i = 0; i < n_identities; i++)
+	{
+		identities[i].broker_user = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		identities[i].party = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	MemoryContextSwitchTo(old);
+}
 
 void
 hublink_inbox_begin_transaction(void)
@@ -55,11 +91,16 @@ hublink_inbox_begin_transaction(void)
 	static SPIPlanPtr plan = NULL;
 	MemoryContext old;
 
-	plan = hublink_spi_plan(plan,
-							"SELECT t.message_type, t.queue, h.handler::oid "
-							"FROM hublink.message_type t LEFT JOIN hublink.message_handler h "
-							"ON h.message_type = t.message_type WHERE t.queue IS NOT NULL",
-							0, NULL);
+	plan =
+		hublink_spi_plan(plan,
+						 "SELECT t.message_type, r.queue, h.handler::oid, r.party, p.sender_code "
+						 "FROM hublink.broker_route r "
+						 "JOIN hublink.party p ON p.party = r.party "
+						 "CROSS JOIN LATERAL (SELECT CASE r.role WHEN 'report' THEN 'Error' "
+						 "ELSE r.message_type END AS message_type) t "
+						 "LEFT JOIN hublink.message_handler h ON h.message_type = t.message_type "
+						 "WHERE r.role IN ('send', 'report')",
+						 0, NULL);
 	hublink_spi_run(plan, NULL, NULL, false, 0, SPI_OK_SELECT);
 
 	/* Lives until the commit, across the per-message subtransactions. */
@@ -77,16 +118,30 @@ hublink_inbox_begin_transaction(void)
 		handlers[i].queue = SPI_getvalue(tuple, desc, 2);
 		handler = SPI_getbinval(tuple, desc, 3, &isnull);
 		handlers[i].handler = isnull ? InvalidOid : DatumGetObjectId(handler);
+		handlers[i].sender_party = SPI_getvalue(tuple, desc, 4);
+		handlers[i].sender_code = SPI_getvalue(tuple, desc, 5);
 	}
 	MemoryContextSwitchTo(old);
+	load_identities();
 }
 
+/* The entry of a message type on a queue: NULL when the type does not belong there. */
 static HandlerEntry *
-find_handler(const char *message_type)
+find_handler(const char *message_type, const char *queue)
 {
 	for (int i = 0; i < n_handlers; i++)
-		if (strcmp(handlers[i].message_type, message_type) == 0)
+		if (strcmp(handlers[i].message_type, message_type) == 0 &&
+			strcmp(handlers[i].queue, queue) == 0)
 			return &handlers[i];
+	return NULL;
+}
+
+static const char *
+party_of_broker_user(const char *user)
+{
+	for (int i = 0; i < n_identities; i++)
+		if (strcmp(identities[i].broker_user, user) == 0)
+			return identities[i].party;
 	return NULL;
 }
 
@@ -172,6 +227,9 @@ enqueue_time(HublinkDelivery *d, Jsonb *message, Datum *value, bool *isnull, Dat
 	*isnull = true;
 }
 
+/* The SQLSTATE of the last error in_subtransaction caught. */
+static int caught_sqlerrcode = 0;
+
 /* Run fn inside a subtransaction; false (and *error, in the caller's context) if it raised. */
 static bool
 in_subtransaction(void (*fn)(void *), void *arg, char **error)
@@ -197,6 +255,7 @@ in_subtransaction(void (*fn)(void *), void *arg, char **error)
 		RollbackAndReleaseCurrentSubTransaction();
 		if (error)
 			*error = edata->message ? pstrdup(edata->message) : pstrdup("unknown error");
+		caught_sqlerrcode = edata->sqlerrcode;
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -232,8 +291,9 @@ try_parse(HublinkDelivery *d)
 	return in_subtransaction(parse_jsonb, &a, NULL) ? a.result : NULL;
 }
 
+/* A problems array of one entry; code (an Error problem class) may be NULL. */
 static Jsonb *
-one_problem(const char *instance_location, const char *error)
+coded_problem(const char *instance_location, const char *error, const char *code)
 {
 	StringInfoData buf;
 
@@ -242,8 +302,19 @@ one_problem(const char *instance_location, const char *error)
 	escape_json(&buf, instance_location);
 	appendStringInfoString(&buf, ",\"keywordLocation\":\"\",\"error\":");
 	escape_json(&buf, error);
+	if (code != NULL)
+	{
+		appendStringInfoString(&buf, ",\"code\":");
+		escape_json(&buf, code);
+	}
 	appendStringInfoString(&buf, "}]");
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+static Jsonb *
+one_problem(const char *instance_location, const char *error)
+{
+	return coded_problem(instance_location, error, NULL);
 }
 
 /*
@@ -457,6 +528,106 @@ call_handler(const HandlerEntry *entry, Jsonb *message)
 	(void) FunctionCallInvoke(fcinfo);
 }
 
+/*
+ * Why the broker-validated publisher may not have sent this message (issue 12 section 2):
+ * NULL when the delivery's AMQP user_id is a broker user mapped to the party that publishes on
+ * the queue, and the envelope's sender is that party. The broker refuses a user_id that is not
+ * the connection's login, so the user_id is the one fact about the sender nobody can forge.
+ */
+static char *
+sender_problem(HublinkDelivery *d, Jsonb *message, const HandlerEntry *entry)
+{
+	char *sender = jsonb_string_member(message, "sender");
+	const char *party;
+
+	if (d->user_id == NULL)
+		return psprintf("the delivery has no AMQP user_id property, so the broker did not vouch "
+						"for its sender; a party publishes with user_id set to its broker user");
+	party = party_of_broker_user(d->user_id);
+	if (party == NULL)
+		return psprintf("broker user \"%s\" speaks for no party (hublink.broker_identity)",
+						d->user_id);
+	if (strcmp(party, entry->sender_party) != 0)
+		return psprintf("broker user \"%s\" speaks for party %s, but %s messages on queue "
+						"\"%s\" come from party %s",
+						d->user_id, party, entry->message_type, d->queue, entry->sender_party);
+	if (sender == NULL || strcmp(sender, entry->sender_code) != 0)
+		return psprintf("the envelope's sender \"%s\" is not %s, the party of broker user "
+						"\"%s\" that published it",
+						sender ? sender : "", entry->sender_code, d->user_id);
+	return NULL;
+}
+
+/* Raise a worker alert through hublink.worker_alert (the worker may raise no other kind). */
+static void
+worker_alert(const char *kind, const char *subject, Jsonb *detail, const char *removal_reference)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[4] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Datum values[4];
+	char nulls[4] = "    ";
+
+	plan = hublink_spi_plan(plan, "SELECT hublink.worker_alert($1, $2, $3, $4)", 4, types);
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = CStringGetTextDatum(subject);
+	values[2] = JsonbPGetDatum(detail);
+	values[3] = removal_reference ? CStringGetTextDatum(removal_reference) : (Datum) 0;
+	nulls[3] = removal_reference ? ' ' : 'n';
+	hublink_spi_run(plan, values, nulls, false, 1, SPI_OK_SELECT);
+}
+
+static Jsonb *
+sender_alert_detail(HublinkDelivery *d, Jsonb *message)
+{
+	StringInfoData buf;
+	char *id = jsonb_string_member(message, "messageId");
+	char *sender = jsonb_string_member(message, "sender");
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"queue\":");
+	escape_json(&buf, d->queue);
+	appendStringInfoString(&buf, ",\"message_id\":");
+	if (id)
+		escape_json(&buf, id);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ",\"broker_user\":");
+	if (d->user_id)
+		escape_json(&buf, d->user_id);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ",\"sender\":");
+	if (sender)
+		escape_json(&buf, sender);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * Its messageId is already in the inbox: a redelivery of the same message on the same queue
+ * has no effect; anything else gets an Error saying what to do (hublink.inbox_duplicate).
+ */
+static HublinkOutcome
+duplicate_outcome(HublinkDelivery *d, Jsonb *message)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[2] = {TEXTOID, JSONBOID};
+	Datum values[2];
+	bool isnull;
+
+	if (message == NULL)
+		return HUBLINK_DUPLICATE;
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_duplicate($1, $2)", 2, types);
+	values[0] = CStringGetTextDatum(d->queue);
+	values[1] = JsonbPGetDatum(message);
+	hublink_spi_run(plan, values, NULL, false, 1, SPI_OK_SELECT);
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+			   ? HUBLINK_DUPLICATE
+			   : HUBLINK_REJECTED;
+}
+
 typedef struct ApplyArgs
 {
 	HublinkDelivery *d;
@@ -473,29 +644,47 @@ apply(void *arg)
 	HandlerEntry *entry;
 	char *message_type;
 	int64 id;
+	char *text;
 
 	if (JB_ROOT_COUNT(problems) > 0)
 	{
 		a->message = try_parse(d);
-		a->outcome = reject(d, a->message, problems) ? HUBLINK_REJECTED : HUBLINK_DUPLICATE;
+		a->outcome =
+			reject(d, a->message, problems) ? HUBLINK_REJECTED : duplicate_outcome(d, a->message);
 		return;
 	}
 	a->message = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(d->body)));
 	message_type = jsonb_string_member(a->message, "messageType");
-	entry = message_type ? find_handler(message_type) : NULL;
-	if (entry == NULL || strcmp(entry->queue, d->queue) != 0)
+	entry = message_type ? find_handler(message_type, d->queue) : NULL;
+	if (entry == NULL)
 	{
 		char *text = psprintf("%s messages do not belong on queue \"%s\"",
 							  message_type ? message_type : "these", d->queue);
 
-		a->outcome = reject(d, a->message, one_problem("/messageType", text)) ? HUBLINK_REJECTED
-																			  : HUBLINK_DUPLICATE;
+		a->outcome = reject(d, a->message, one_problem("/messageType", text))
+						 ? HUBLINK_REJECTED
+						 : duplicate_outcome(d, a->message);
+		return;
+	}
+	if ((text = sender_problem(d, a->message, entry)) != NULL)
+	{
+		char *message_id = jsonb_string_member(a->message, "messageId");
+
+		/* Alerted even when its messageId was seen before: someone tried. */
+		worker_alert("broker_sender_mismatch",
+					 psprintf("message %s on queue %s rejected: %s",
+							  message_id ? message_id : "(no messageId)", d->queue, text),
+					 sender_alert_detail(d, a->message),
+					 jsonb_string_member(a->message, "removalId"));
+		a->outcome = reject(d, a->message, coded_problem("/sender", text, "FORBIDDEN_SENDER"))
+						 ? HUBLINK_REJECTED
+						 : HUBLINK_DUPLICATE;
 		return;
 	}
 	id = store_applied(d, a->message);
 	if (id == 0)
 	{
-		a->outcome = HUBLINK_DUPLICATE;
+		a->outcome = duplicate_outcome(d, a->message);
 		return;
 	}
 	call_handler(entry, a->message);
@@ -507,9 +696,55 @@ typedef struct DeferArgs
 	HublinkDelivery *d;
 	Jsonb *message;
 	const char *error;
+	int sqlerrcode; /* of the handler's failure */
 	bool rejected;
 	TimestampTz retry_at;
 } DeferArgs;
+
+/*
+ * A handler failure that will fail the same way on every attempt: bad data in the message
+ * (SQLSTATE class 22: a value out of range, a date that does not exist, text that is no
+ * number), or a row the message would make that a constraint refuses. Retrying only delays
+ * the Error; anything else (a lock, a serialization failure, a handler not granted yet, a
+ * premature message raising to wait for its cause) may pass later and is retried.
+ */
+static bool
+deterministic_failure(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_DATA_EXCEPTION ||
+		   sqlerrcode == ERRCODE_NOT_NULL_VIOLATION || sqlerrcode == ERRCODE_CHECK_VIOLATION;
+}
+
+/* The problem sent for such a failure: what failed, and why it is not retried. */
+static Jsonb *
+data_error_problem(const char *error, int sqlerrcode)
+{
+	return coded_problem("",
+						 psprintf("the message cannot be applied: %s (SQLSTATE %s); it would fail "
+								  "the same way on every attempt, so it is rejected at once",
+								  error, unpack_sql_state(sqlerrcode)),
+						 "DATA_ERROR");
+}
+
+/*
+ * The message passed validation but is not storable as jsonb: name the string that is the
+ * reason (\u0000, a lone surrogate) by its JSON pointer.
+ */
+static Jsonb *
+unstorable_problem(HublinkDelivery *d, const char *error)
+{
+	char pointer[1024];
+	const char *what;
+	bool in_member_name;
+
+	if (!hublink_json_find_unstorable(d->body, d->len, pointer, sizeof(pointer), &what,
+									  &in_member_name))
+		return one_problem("", error);
+	return coded_problem(
+		pointer,
+		psprintf(in_member_name ? "a member name here holds %s" : "this string holds %s", what),
+		"INVALID_STRING");
+}
 
 /* The handler failed on first delivery: store the message for a retry. */
 static void
@@ -527,7 +762,14 @@ defer(void *arg)
 	{
 		/* Valid by the validator yet not storable as jsonb (e.g. \u0000): reject it. */
 		a->rejected = true;
-		(void) reject(a->d, NULL, one_problem("", a->error));
+		(void) reject(a->d, NULL, unstorable_problem(a->d, a->error));
+		return;
+	}
+	if (deterministic_failure(a->sqlerrcode))
+	{
+		a->rejected = true;
+		if (!reject(a->d, a->message, data_error_problem(a->error, a->sqlerrcode)))
+			(void) duplicate_outcome(a->d, a->message);
 		return;
 	}
 	plan =
@@ -576,6 +818,7 @@ hublink_inbox_apply(HublinkDelivery *d, TimestampTz *retry_at)
 	f.d = d;
 	f.message = a.message;
 	f.error = error;
+	f.sqlerrcode = caught_sqlerrcode;
 	f.rejected = false;
 	f.retry_at = 0;
 	if (!in_subtransaction(defer, &f, &error2))
@@ -606,6 +849,7 @@ typedef struct RetryArgs
 	char *queue;
 	Jsonb *message;
 	const char *error;
+	int sqlerrcode;       /* of the failed retry */
 	TimestampTz retry_at; /* 0 when rejected */
 	bool rejected_by_handler;
 } RetryArgs;
@@ -618,7 +862,7 @@ retry_once(void *arg)
 	Oid types[1] = {INT8OID};
 	Datum values[1];
 	char *message_type = jsonb_string_member(a->message, "messageType");
-	HandlerEntry *entry = message_type ? find_handler(message_type) : NULL;
+	HandlerEntry *entry = message_type ? find_handler(message_type, a->queue) : NULL;
 
 	if (entry == NULL)
 		ereport(ERROR,
@@ -646,6 +890,20 @@ record_retry_failure(void *arg)
 	bool isnull;
 	Datum result;
 
+	if (deterministic_failure(a->sqlerrcode))
+	{
+		static SPIPlanPtr reject_plan = NULL;
+		Oid reject_types[2] = {INT8OID, JSONBOID};
+
+		/* Rejected now: retrying would only delay the Error (docs/worker.md). */
+		reject_plan = hublink_spi_plan(reject_plan, "SELECT hublink.inbox_reject_retrying($1, $2)",
+									   2, reject_types);
+		values[0] = Int64GetDatum(a->id);
+		values[1] = JsonbPGetDatum(data_error_problem(a->error, a->sqlerrcode));
+		hublink_spi_run(reject_plan, values, NULL, false, 1, SPI_OK_SELECT);
+		a->retry_at = 0;
+		return;
+	}
 	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_retry_failed($1, $2)", 2, types);
 	values[0] = Int64GetDatum(a->id);
 	values[1] = CStringGetTextDatum(a->error);
@@ -697,6 +955,7 @@ hublink_inbox_run_retries(int limit)
 			continue;
 		}
 		rows[i].error = error;
+		rows[i].sqlerrcode = caught_sqlerrcode;
 		if (!in_subtransaction(record_retry_failure, &rows[i], &error))
 			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 							errmsg("could not record a failed retry of inbox message %lld",

@@ -102,6 +102,7 @@ typedef struct HublinkDelivery
 	int64 enqueued_us;    /* its value: microseconds since the Unix epoch */
 	TimestampTz received_at;
 	bool redelivered;
+	char *user_id; /* the AMQP user_id property (validated by the broker), NULL when absent */
 } HublinkDelivery;
 
 /* What became of a delivery (inbox.c). */

@@ -209,7 +209,9 @@ configure(void)
 				WARNING,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("hublink worker cannot start: %s", problem),
-				 errhint("Set hublink.party to hub, tsp or esp and reload the configuration.")));
+				 errhint("Set hublink.party to hub, tsp or esp (and hublink.broker_user, or one "
+						 "row of hublink.broker_identity for the party), then reload the "
+						 "configuration.")));
 		}
 		if (problem)
 			pfree(problem);

@@ -33,7 +33,7 @@ char *hublink_broker_user = NULL;
 char *hublink_broker_password_file = NULL;
 int hublink_broker_heartbeat = 30;
 int hublink_broker_connect_timeout = 5000;
-bool hublink_declare_queues = true;
+bool hublink_declare_queues = false;
 int hublink_reconnect_min_delay = 500;
 int hublink_reconnect_max_delay = 30000;
 int hublink_prefetch = 256;
@@ -128,11 +128,12 @@ hublink_worker_define_settings(void)
 							&hublink_broker_connect_timeout, 5000, 100, 600000, PGC_SIGHUP,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomBoolVariable("hublink.declare_queues",
-							 "Declares the party's queues and their error queues, durable, when "
-							 "missing.",
-							 "Off when the broker's owner creates the queues and the worker "
-							 "may not.",
-							 &hublink_declare_queues, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+							 "Declares the party's exchange, queues and bindings instead of "
+							 "checking that they exist.",
+							 "Off (the default): the Hub's operator creates them "
+							 "(scripts/broker-permissions) and no party may configure the "
+							 "broker. On only for a development broker.",
+							 &hublink_declare_queues, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable(
 		"hublink.reconnect_min_delay", "First delay before reconnecting to the broker.",
 		"The delay doubles after each failed attempt.", &hublink_reconnect_min_delay, 500, 10,

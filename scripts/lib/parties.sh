@@ -9,7 +9,8 @@
 #   parties_start BASE             start hub (PostgreSQL + RabbitMQ), tsp and esp (PostgreSQL
 #                                  only) in BASE/hub, BASE/tsp, BASE/esp (start logs in
 #                                  BASE/<party>.log); point each worker at the hub's broker;
-#                                  CREATE EXTENSION hublink at each
+#                                  CREATE EXTENSION hublink at each; the broker's exchanges,
+#                                  queues and permissions from the hub's queue table
 #   parties_stop BASE              stop the three (by their own PIDs; safe when nothing runs);
 #                                  HUBLINK_STACK_STOP=kill skips the clean shutdown
 #   parties_load BASE              find the parties of BASE again (for psql_at and the rest)
@@ -104,6 +105,12 @@ EOF
             return 1
         fi
     done
+    # The Hub's operator sets up the broker from the Hub's queue table: each party's exchange,
+    # the queues, the bindings and each party's permissions (docs/worker.md).
+    if ! "$PARTIES_STACK" broker-permissions "$base/hub" postgres >>"$base/hub.log" 2>&1; then
+        printf 'parties: scripts/broker-permissions failed (log: %s)\n' "$base/hub.log" >&2
+        return 1
+    fi
 }
 
 parties_load() {

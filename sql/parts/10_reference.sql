@@ -4,18 +4,23 @@
 CREATE TABLE hublink.party (
     party       text PRIMARY KEY CHECK (party ~ '^[a-z]{2,10}$'),
     sender_code text NOT NULL UNIQUE CHECK (sender_code ~ '^[A-Z]{2,10}$'),
-    name        text NOT NULL
+    name        text NOT NULL,
+    exchange    text NOT NULL UNIQUE CHECK (exchange ~ '^[a-z][a-z0-9.-]*$')
 );
 COMMENT ON TABLE hublink.party IS
     'The parties of the Escort & Travel interface; hublink.party (the setting) names one of them.';
 COMMENT ON COLUMN hublink.party.party IS 'The value of the hublink.party setting: hub, tsp or esp.';
 COMMENT ON COLUMN hublink.party.sender_code IS 'The envelope''s "sender" for messages this party sends.';
 COMMENT ON COLUMN hublink.party.name IS 'Readable name.';
+COMMENT ON COLUMN hublink.party.exchange IS
+    'The broker exchange this party publishes through (direct, routing key = queue name): bound '
+    'to the queues it sends on and to the error queues of the queues it consumes, and the only '
+    'exchange its broker users may write (hublink.broker_definitions, docs/worker.md).';
 
 INSERT INTO hublink.party VALUES
-    ('hub', 'HUB', 'Home Office Hub'),
-    ('tsp', 'TSP', 'Travel Service Provider'),
-    ('esp', 'ESP', 'Escort Service Provider');
+    ('hub', 'HUB', 'Home Office Hub', 'hublink.hub'),
+    ('tsp', 'TSP', 'Travel Service Provider', 'hublink.tsp'),
+    ('esp', 'ESP', 'Escort Service Provider', 'hublink.esp');
 
 CREATE TABLE hublink.message_type (
     message_type     text PRIMARY KEY CHECK (message_type ~ '^[A-Z][A-Za-z]+$'),

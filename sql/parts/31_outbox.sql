@@ -115,6 +115,18 @@ DECLARE
     document    jsonb;
     problem     jsonb;
 BEGIN
+    -- An Error is never answered with an Error (nobody reads <queue>-error-error, and two
+    -- parties could bounce Errors for ever): the bad Error stays rejected in the inbox and a
+    -- person is told.
+    IF EXISTS (SELECT FROM hublink.message_type t WHERE t.queue || '-error' = enqueue_error.queue) THEN
+        PERFORM hublink.worker_alert('error_not_processable',
+            format('a message on error queue %s could not be processed (%s problem(s)); no Error is sent back for it',
+                   queue, jsonb_array_length(problems)),
+            jsonb_build_object('queue', queue, 'message_id', failed ->> 'messageId',
+                               'problem_locations', (SELECT jsonb_agg(p -> 'instanceLocation')
+                                                       FROM jsonb_array_elements(problems) p)));
+        RETURN NULL;
+    END IF;
     SELECT s.schema_version, s.schema INTO version, schema
       FROM hublink.message_schema s
      WHERE s.message_type = 'Error' AND s.active
@@ -126,6 +138,9 @@ BEGIN
                'instanceLocation', coalesce(p ->> 'instanceLocation', ''),
                'keywordLocation', coalesce(p ->> 'keywordLocation', ''),
                'error', left(coalesce(nullif(p ->> 'error', ''), 'unknown problem'), max_length))
+               -- the problem class (FORBIDDEN_SENDER, DUPLICATE...), when it is a valid code
+               || CASE WHEN p ->> 'code' ~ '^[A-Z][A-Z0-9_]{1,39}$' THEN jsonb_build_object('code', p -> 'code')
+                       ELSE '{}' END
                ORDER BY n), '[]')
       INTO problems
       FROM jsonb_array_elements(problems) WITH ORDINALITY AS e(p, n)
@@ -175,7 +190,8 @@ $$;
 COMMENT ON FUNCTION hublink.enqueue_error(text, jsonb, jsonb) IS
     'Writes the Error message for a message from queue that cannot be processed to the outbox, '
     'for queue-error: a new messageId, the failed messageId, type, sentAt and removalId where '
-    'readable, the time, the queue and the problems. Used by the worker.';
+    'readable, the time, the queue and the problems. Used by the worker. A message from an error '
+    'queue is never answered with an Error: it raises error_not_processable instead (returns NULL).';
 REVOKE ALL ON FUNCTION hublink.enqueue_error(text, jsonb, jsonb) FROM PUBLIC;
 
 -- Retry delay of the handler after its n-th failed attempt: doubling, capped.
@@ -289,3 +305,52 @@ COMMENT ON FUNCTION hublink.inbox_retry_failed(bigint, text) IS
     'after hublink.handler_max_retries retries rejects it with an Error message. Returns when '
     'to retry, NULL when rejected. Used by the worker.';
 REVOKE ALL ON FUNCTION hublink.inbox_retry_failed(bigint, text) FROM PUBLIC;
+
+-- An Error received for one of our messages (issue 14 section 2): the functions that
+-- write and show it are in 36_broker_contract.sql; hublink.worker_status counts the open ones.
+CREATE TABLE hublink.error_report (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    error_message_id    text NOT NULL UNIQUE,
+    reported_by         text NOT NULL REFERENCES hublink.party,
+    queue               text NOT NULL,
+    failed_message_id   text,
+    failed_message_type text,
+    removal_reference   text,
+    outbox_id           bigint REFERENCES hublink.outbox ON DELETE SET NULL,
+    matched             boolean NOT NULL,
+    problem_count       integer NOT NULL CHECK (problem_count >= 0),
+    problem_locations   jsonb NOT NULL CHECK (jsonb_typeof(problem_locations) = 'array'),
+    received_at         timestamptz NOT NULL DEFAULT now(),
+    cleared_at          timestamptz,
+    cleared_by          text,
+    clear_note          text,
+    CHECK ((cleared_at IS NULL) = (cleared_by IS NULL))
+);
+COMMENT ON TABLE hublink.error_report IS
+    'Each Error message received on the error queue of a queue this party sends on: which of our '
+    'outbox rows it names (NULL when none), where the problems are, and whether a person has '
+    'cleared it. The Error itself (with the problems'' texts, sealed) is its row of hublink.inbox.';
+COMMENT ON COLUMN hublink.error_report.id IS 'Key.';
+COMMENT ON COLUMN hublink.error_report.error_message_id IS 'The Error message''s messageId (its row of hublink.inbox).';
+COMMENT ON COLUMN hublink.error_report.reported_by IS 'The party that rejected our message (the broker-validated sender of the Error).';
+COMMENT ON COLUMN hublink.error_report.queue IS 'The queue our message was consumed from (the Error''s body.queue).';
+COMMENT ON COLUMN hublink.error_report.failed_message_id IS 'The Error''s body.failedMessageId, when it had one.';
+COMMENT ON COLUMN hublink.error_report.failed_message_type IS 'The Error''s body.failedMessageType, when it had one.';
+COMMENT ON COLUMN hublink.error_report.removal_reference IS 'The Error''s removalId (the removal reference), when it had one.';
+COMMENT ON COLUMN hublink.error_report.outbox_id IS 'Our outbox row the Error names (same messageId, same queue); NULL when it names no message of ours, or once retention purged the row.';
+COMMENT ON COLUMN hublink.error_report.matched IS 'True when the Error named a message we sent on that queue (kept when retention purges the outbox row).';
+COMMENT ON COLUMN hublink.error_report.problem_count IS 'How many problems the Error lists.';
+COMMENT ON COLUMN hublink.error_report.problem_locations IS
+    'Where each problem is: instanceLocation, keywordLocation and code of each, without the '
+    'error texts (they can quote personal data; read them with hublink.message_document on the '
+    'Error''s inbox row).';
+COMMENT ON COLUMN hublink.error_report.received_at IS 'When the Error was applied.';
+COMMENT ON COLUMN hublink.error_report.cleared_at IS 'When a person cleared it (hublink.clear_attention); NULL while it needs attention.';
+COMMENT ON COLUMN hublink.error_report.cleared_by IS 'Who cleared it.';
+COMMENT ON COLUMN hublink.error_report.clear_note IS 'What was done about it.';
+CREATE INDEX error_report_open ON hublink.error_report (received_at) WHERE cleared_at IS NULL;
+COMMENT ON INDEX hublink.error_report_open IS 'The reports that still need attention.';
+CREATE INDEX error_report_outbox ON hublink.error_report (outbox_id);
+COMMENT ON INDEX hublink.error_report_outbox IS 'The reports of one outbox row.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.error_report', '');
+

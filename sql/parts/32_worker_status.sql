@@ -60,7 +60,8 @@ SELECT s.pid,
        c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
        o.backlog AS outbox_backlog,
        o.oldest_unsent_age,
-       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying
+       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention
   FROM hublink.worker_state() s
  CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
                     coalesce(sum(q.applied), 0)::bigint AS applied,
@@ -75,7 +76,8 @@ SELECT s.pid,
 COMMENT ON VIEW hublink.worker_status IS
     'One row: the worker''s process and broker connection state, since when, its last error, '
     'totals of its per-queue counters (hublink.worker_queue_status), the outbox backlog and the '
-    'age of its oldest unsent message, and how many messages wait for a handler retry.';
+    'age of its oldest unsent message, how many messages wait for a handler retry, and how many '
+    'Errors received for our messages still need attention.';
 COMMENT ON COLUMN hublink.worker_status.pid IS 'Process id of the worker; NULL when it is not running.';
 COMMENT ON COLUMN hublink.worker_status.party IS 'The hublink.party setting: hub, tsp or esp.';
 COMMENT ON COLUMN hublink.worker_status.state IS 'The broker connection state (for example connected, disconnected, waiting for extension, misconfigured).';
@@ -93,6 +95,8 @@ COMMENT ON COLUMN hublink.worker_status.published IS 'Messages published and con
 COMMENT ON COLUMN hublink.worker_status.outbox_backlog IS 'Outbox rows not yet confirmed by the broker.';
 COMMENT ON COLUMN hublink.worker_status.oldest_unsent_age IS 'Age of the oldest unconfirmed outbox row; NULL when none.';
 COMMENT ON COLUMN hublink.worker_status.retrying IS 'Inbox messages waiting for a handler retry.';
+COMMENT ON COLUMN hublink.worker_status.needs_attention IS
+    'Errors received for our messages (or naming none of ours) not yet cleared: rows of hublink.needs_attention.';
 
 -- CREATE EXTENSION wakes a worker that waits for it (docs/worker.md).
 SELECT hublink.wake_worker_at_commit();

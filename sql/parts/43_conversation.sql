@@ -319,7 +319,7 @@ BEGIN
              WHERE a.returnee_id = rid AND a.audience = record_returnees.audience AND a.current;
             INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, escorts_required, notes)
             VALUES (rid, audience, ARRAY(SELECT jsonb_array_elements_text(ra -> 'flags')),
-                    (ra ->> 'escortsRequired')::int, ra ->> 'notes');
+                    hublink.json_integer(ra -> 'escortsRequired')::int, ra ->> 'notes');
         END IF;
     END LOOP;
 END;
@@ -343,7 +343,7 @@ BEGIN
     FOR e IN SELECT * FROM jsonb_array_elements(coalesce(escorts, '[]')) LOOP
         api := coalesce(e -> 'advancePassengerInfo', '{}');
         INSERT INTO hublink.escort_person AS p (removal_id, escort_id, escort_number, special_meal)
-        VALUES (removal_id, e ->> 'escortId', (e ->> 'escortNumber')::int, e ->> 'specialMeal')
+        VALUES (removal_id, e ->> 'escortId', hublink.json_integer(e -> 'escortNumber')::int, e ->> 'specialMeal')
         ON CONFLICT ON CONSTRAINT escort_person_removal_id_escort_id_key DO UPDATE
            SET escort_number = coalesce(EXCLUDED.escort_number, p.escort_number),
                special_meal = coalesce(EXCLUDED.special_meal, p.special_meal), active = true
@@ -491,7 +491,7 @@ BEGIN
         INSERT INTO hublink.escort_quote_response (removal_id, message_id, notes)
         VALUES (rid, mid, b ->> 'notes') RETURNING escort_quote_response_id INTO resp_id;
         INSERT INTO hublink.escort_position
-        SELECT resp_id, (p ->> 'escortNumber')::int, p ->> 'role', p ->> 'gender', p ->> 'physique',
+        SELECT resp_id, hublink.json_integer(p -> 'escortNumber')::int, p ->> 'role', p ->> 'gender', p ->> 'physique',
                ARRAY(SELECT jsonb_array_elements_text(coalesce(p -> 'languages', '[]'))),
                coalesce((p ->> 'medic')::boolean, false)
           FROM jsonb_array_elements(b -> 'escortPositions') p;
@@ -502,8 +502,8 @@ BEGIN
                s ->> 'transportType', (s ->> 'returneePresent')::boolean
           FROM jsonb_array_elements(b -> 'segments') s;
         INSERT INTO hublink.escort_effort
-        SELECT resp_id, e ->> 'segmentId', (e ->> 'escortNumber')::int, hublink.money(e -> 'cost'),
-               e #>> '{cost,currency}', (e ->> 'durationMinutes')::int
+        SELECT resp_id, e ->> 'segmentId', hublink.json_integer(e -> 'escortNumber')::int, hublink.money(e -> 'cost'),
+               e #>> '{cost,currency}', hublink.json_integer(e -> 'durationMinutes')::int
           FROM jsonb_array_elements(b -> 'effort') e;
         FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
             x := b -> 'quotes' -> i;
@@ -689,7 +689,7 @@ BEGIN
                         VALUES (rid, x ->> 'segmentId', x -> 'startPoint', x -> 'finishPoint',
                                 x ->> 'transportType', (x ->> 'returneePresent')::boolean,
                                 (x ->> 'plannedStart')::timestamptz, (x ->> 'plannedFinish')::timestamptz,
-                                ARRAY(SELECT jsonb_array_elements_text(coalesce(x -> 'escortNumbers', '[]')))::int[]);
+                                ARRAY(SELECT hublink.json_integer(n)::int FROM jsonb_array_elements(coalesce(x -> 'escortNumbers', '[]')) n));
                     END LOOP;
                 ELSE
                     FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,tickets}', '[]')) LOOP

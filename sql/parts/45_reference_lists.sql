@@ -146,7 +146,7 @@ CREATE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
 DECLARE
     body     jsonb := message -> 'body';
     lst      text := body ->> 'list';
-    seq      bigint := (body ->> 'sequence')::bigint;
+    seq      bigint := hublink.json_integer(body -> 'sequence')::bigint;
     state    hublink.reference_list_state;
 BEGIN
     INSERT INTO hublink.reference_list_state (list, sequence, codes, changed_at)

@@ -347,7 +347,7 @@ BEGIN
 
     FOR d IN
         SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
-               (e ->> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
           FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
         UNION ALL
         SELECT NULL, g::date, 0, NULL

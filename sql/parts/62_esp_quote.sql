@@ -217,7 +217,7 @@ CREATE FUNCTION hublink.esp_effort(plan_id bigint)
     RETURNS TABLE (seq integer, segment_id text, escort_number integer, minutes integer, cost numeric)
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT s.ord::integer, s.seg #>> '{segment,segmentId}', p.escort_number, (s.seg ->> 'minutes')::integer,
+    SELECT s.ord::integer, s.seg #>> '{segment,segmentId}', p.escort_number, hublink.json_integer(s.seg -> 'minutes')::integer,
            round(r.hourly_rate * (s.seg ->> 'minutes')::numeric / 60, 2) + (s.seg ->> 'allowance')::numeric
       FROM hublink.esp_plan pl
      CROSS JOIN LATERAL jsonb_array_elements(pl.segments) WITH ORDINALITY s(seg, ord)
@@ -319,7 +319,7 @@ BEGIN
                                   duty_days, currency, segments, created_at)
     VALUES (removal_id, profiles, (request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
             request #> '{returnees,0,location}', request -> 'destination',
-            (SELECT max((s ->> 'dayOffset')::integer) + 1 FROM jsonb_array_elements(segs) s), cur, segs, at)
+            (SELECT max(hublink.json_integer(s -> 'dayOffset')::integer) + 1 FROM jsonb_array_elements(segs) s), cur, segs, at)
     RETURNING plan_id INTO pid;
     INSERT INTO hublink.esp_plan_position
     SELECT pid, p.* FROM hublink.esp_positions(profiles) p;

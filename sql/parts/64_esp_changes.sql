@@ -172,7 +172,7 @@ BEGIN
             SELECT jsonb_agg(coalesce(
                        (SELECT s || jsonb_build_object('segment', n, 'minutes', coalesce(
                                    extract(epoch FROM (n ->> 'plannedFinish')::timestamptz - (n ->> 'plannedStart')::timestamptz)::integer / 60,
-                                   (s ->> 'minutes')::integer))
+                                   hublink.json_integer(s -> 'minutes')::integer))
                           FROM jsonb_array_elements(c -> 'replacementSegments') n
                          WHERE n ->> 'segmentId' = s #>> '{segment,segmentId}'), s) ORDER BY o)
               INTO pl.segments FROM jsonb_array_elements(pl.segments) WITH ORDINALITY z(s, o);

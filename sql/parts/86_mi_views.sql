@@ -645,7 +645,8 @@ SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
        w.received, w.applied, w.duplicates, w.rejected, w.retried, w.published,
        w.outbox_backlog,
        round(extract(epoch FROM w.oldest_unsent_age)::numeric, 3) AS oldest_unsent_seconds,
-       w.retrying
+       w.retrying,
+       w.needs_attention
   FROM hublink.worker_status w;
 COMMENT ON VIEW hublink.mi_worker IS
     'Worker availability and the message backlog now (one row, from hublink.worker_status; '
@@ -666,6 +667,7 @@ COMMENT ON COLUMN hublink.mi_worker.published IS 'Messages published and confirm
 COMMENT ON COLUMN hublink.mi_worker.outbox_backlog IS 'Messages waiting to be published.';
 COMMENT ON COLUMN hublink.mi_worker.oldest_unsent_seconds IS 'Age in seconds of the oldest of them; NULL when none.';
 COMMENT ON COLUMN hublink.mi_worker.retrying IS 'Inbound messages waiting for a handler retry.';
+COMMENT ON COLUMN hublink.mi_worker.needs_attention IS 'Errors received for our messages not yet cleared (hublink.needs_attention).';
 
 CREATE VIEW hublink.mi_message_backlog AS
 SELECT q.queue, q.outbox_backlog,

@@ -419,7 +419,7 @@ BEGIN
         || hublink.mi_html_table('Escorting',
                format('SELECT * FROM hublink.mi_escorting WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
         || '<h2>Service now</h2>' || E'\n'
-        || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying FROM hublink.mi_worker')
+        || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying, needs_attention FROM hublink.mi_worker')
         || hublink.mi_html_table('Backlog per queue', 'SELECT * FROM hublink.mi_message_backlog ORDER BY queue')
         || '</body></html>' || E'\n';
     RETURN html;

@@ -61,7 +61,11 @@ INSERT INTO hublink.access_table_override VALUES
     ('rollup\_mi\_%', 'own_grants', 'The MI rollup (85_mi_rollup.sql, docs/mi.md): read with the owner''s '
                       'rights by the hublink.mi_* views, written by its job and triggers only.'),
     ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '
-                      'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.');
+                      'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.'),
+    ('error_report', 'reference', 'Errors received for our messages: ids, queue names, JSON pointers and '
+                     'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
+    ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
+                        'no message content, for the people who clear them.');
 
 CREATE TABLE hublink.access_grant (
     class      text NOT NULL REFERENCES hublink.access_class,
@@ -340,6 +344,12 @@ BEGIN
         -- the sealed bodies it publishes (bgworker/outbox.c) and retries (bgworker/inbox.c)
         ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),
+        -- the broker contract (36_broker_contract.sql): alerts, reused messageIds, Errors received
+        ('hublink.worker_alert(text,text,jsonb,text)', 'hublink_worker'),
+        ('hublink.inbox_duplicate(text,jsonb)', 'hublink_worker'),
+        ('hublink.inbox_reject_retrying(bigint,jsonb)', 'hublink_worker'),
+        ('hublink.receive_error(jsonb)', 'hublink_worker'),
+        ('hublink.clear_attention(bigint,text)', 'hublink_admin'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
         -- and the opener of sealed message bodies it publishes or retries.
         ('hublink.handle_message(jsonb)', 'hublink_worker'),

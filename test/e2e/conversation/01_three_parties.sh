@@ -130,6 +130,18 @@ check_eq "rejected because the state machine found it impossible (HL001's reason
               WHERE i.status = 'rejected' AND i.message_type = 'EscortUpdate'")"
 check_eq "with an Error message for escort-update-error" "escort-update-error" \
     "$(q hub "SELECT queue FROM hublink.outbox WHERE message_type = 'Error'")"
+# The esp reads the error queue of a queue it sends on (issue 14 section 2).
+if wait_for esp 20 "SELECT count(*) = 1 FROM hublink.needs_attention n JOIN hublink.outbox o ON o.id = n.outbox_id
+                    WHERE o.message_type = 'EscortUpdate' AND n.reported_by = 'hub' AND n.removal_reference = '$R'"; then
+    ok "the esp reads the hub's Error from escort-update-error: its EscortUpdate needs attention"
+else
+    not_ok "the esp reads the hub's Error from escort-update-error: its EscortUpdate needs attention"
+fi
+check_eq "the esp's worker_status and mi_worker count it, with one error_received alert" "1|1|1" \
+    "$(q esp "SELECT (SELECT needs_attention FROM hublink.worker_status), (SELECT needs_attention FROM hublink.mi_worker),
+                     (SELECT count(*) FROM hublink.alert WHERE kind = 'error_received')")"
+check_eq "no party met a forged sender or an unmatched Error" "0|0|0" \
+    "$(for p in hub tsp esp; do q "$p" "SELECT count(*) FROM hublink.alert WHERE kind IN ('broker_sender_mismatch', 'error_unmatched', 'error_not_processable')"; done | paste -sd'|')"
 
 # --- an unescorted removal ----------------------------------------------------------------
 R2=$(q hub "SELECT hublink.create_removal('CASE-88001', '[{\"personalDetails\": {\"hoReturneeReference\": \"HO-5550001\",

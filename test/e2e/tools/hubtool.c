@@ -7,7 +7,10 @@
  *
  *   hubtool [connection] publish QUEUE [FILE...]   each FILE (or each stdin line) is a message
  *   hubtool [connection] drain QUEUE               print each message on a line, ack it
- *   hubtool [connection] declare|purge QUEUE...    durable queues
+ *   hubtool [connection] get QUEUE                 basic.get one message, print it, ack it
+ *   hubtool [connection] declare|purge|delete QUEUE...   durable queues (declare is active)
+ *   hubtool [connection] declare-exchange NAME     a durable direct exchange
+ *   hubtool [connection] bind QUEUE EXCHANGE KEY   queue.bind
  *   hubtool [connection] count QUEUE               messages READY on QUEUE: AMQP cannot see
  *                                                  deliveries held unacked, so a test that
  *                                                  means "nothing left" uses queue_state
@@ -20,8 +23,11 @@
  * Connection: --host H --port P (default $AMQP_HOST, $AMQPS_PORT) --ca F --cert F --key F
  * (TLS, EXTERNAL login by the certificate) or --user U --password-file F (PLAIN login, TLS
  * still used when --ca is given); --plain for plain AMQP on $AMQP_PORT.
+ * Publishing: --exchange X (default $HUBTOOL_EXCHANGE, else the default exchange) with the
+ * queue as routing key, mandatory; --user-id U (default $HUBTOOL_USER_ID) sets the AMQP user_id.
  * Templates contain @@MESSAGE_ID@@, @@REMOVAL_ID@@ and @@SENT_AT@@, replaced per message.
- * Exit status: 0 ok, 1 failure, 2 connection refused or login failed.
+ * Exit status: 0 ok, 1 failure (the broker's reply text, e.g. 403 ACCESS_REFUSED, on stderr),
+ * 2 connection refused or login failed, 3 a published message was unroutable (returned).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +56,7 @@ typedef struct Options
 	bool plain;
 	const char *ca, *cert, *key;
 	const char *user, *password_file;
+	const char *exchange, *user_id;
 	bool timestamp;
 	bool has_enqueued_us; /* --enqueued-us: the header hublink-enqueued-us, timestamp + offset */
 	long long enqueued_us_offset;
@@ -166,6 +173,14 @@ declare(amqp_connection_state_t conn, const char *queue)
 	check_reply(amqp_get_rpc_reply(conn), "queue.declare", 1);
 }
 
+/* The queue must exist; needs no permission (the parties may configure nothing). */
+static void
+check_exists(amqp_connection_state_t conn, const char *queue)
+{
+	amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "queue.declare passive", 1);
+}
+
 /* --- publishing with confirms --------------------------------------------------------- */
 
 typedef struct Publisher
@@ -216,9 +231,27 @@ publisher_poll(Publisher *p, bool wait)
 			if (wait)
 				return;
 		}
-		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
-				 frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-			die(1, "the broker closed the channel while publishing");
+		else if (frame.payload.method.id == AMQP_BASIC_RETURN_METHOD)
+		{
+			amqp_basic_return_t *m = frame.payload.method.decoded;
+
+			die(3, "the broker returned a message as unroutable: %u %.*s", m->reply_code,
+				(int) m->reply_text.len, (char *) m->reply_text.bytes);
+		}
+		else if (frame.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
+		{
+			amqp_channel_close_t *m = frame.payload.method.decoded;
+
+			die(1, "the broker closed the channel while publishing: %u %.*s", m->reply_code,
+				(int) m->reply_text.len, (char *) m->reply_text.bytes);
+		}
+		else if (frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
+		{
+			amqp_connection_close_t *m = frame.payload.method.decoded;
+
+			die(1, "the broker closed the connection while publishing: %u %.*s", m->reply_code,
+				(int) m->reply_text.len, (char *) m->reply_text.bytes);
+		}
 	}
 }
 
@@ -248,8 +281,14 @@ publish(Publisher *p, const char *queue, const void *body, size_t len)
 		props.headers.num_entries = 1;
 		props.headers.entries = &header;
 	}
-	if (amqp_basic_publish(p->conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0, &props,
-						   b) != AMQP_STATUS_OK)
+	if (opt.user_id)
+	{
+		props._flags |= AMQP_BASIC_USER_ID_FLAG;
+		props.user_id = amqp_cstring_bytes(opt.user_id);
+	}
+	/* Mandatory: a message no binding routes comes back, and the tool fails (exit 3). */
+	if (amqp_basic_publish(p->conn, 1, amqp_cstring_bytes(opt.exchange ? opt.exchange : ""),
+						   amqp_cstring_bytes(queue), 1, 0, &props, b) != AMQP_STATUS_OK)
 		die(1, "publish failed");
 	p->published++;
 	publisher_poll(p, false);
@@ -356,7 +395,7 @@ cmd_drain(int argc, char **argv)
 	if (argc != 1)
 		die(1, "usage: drain QUEUE");
 	conn = connect_broker();
-	declare(conn, argv[0]);
+	check_exists(conn, argv[0]);
 	consume(conn, argv[0], opt.prefetch);
 	while (opt.count == 0 || got < opt.count)
 	{
@@ -384,20 +423,90 @@ cmd_drain(int argc, char **argv)
 	return 0;
 }
 
+typedef enum QueueOp
+{
+	OP_DECLARE,
+	OP_PURGE,
+	OP_DELETE
+} QueueOp;
+
 static int
-cmd_declare(int argc, char **argv, bool purge)
+cmd_queue_op(int argc, char **argv, QueueOp op)
 {
 	amqp_connection_state_t conn = connect_broker();
 
 	for (int i = 0; i < argc; i++)
 	{
-		declare(conn, argv[i]);
-		if (purge)
+		if (op == OP_DECLARE)
+			declare(conn, argv[i]);
+		else if (op == OP_PURGE)
 		{
 			amqp_queue_purge(conn, 1, amqp_cstring_bytes(argv[i]));
 			check_reply(amqp_get_rpc_reply(conn), "queue.purge", 1);
 		}
+		else
+		{
+			amqp_queue_delete(conn, 1, amqp_cstring_bytes(argv[i]), 0, 0);
+			check_reply(amqp_get_rpc_reply(conn), "queue.delete", 1);
+		}
 	}
+	close_broker(conn);
+	return 0;
+}
+
+static int
+cmd_get(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+	amqp_rpc_reply_t r;
+	amqp_message_t message;
+
+	if (argc != 1)
+		die(1, "usage: get QUEUE");
+	conn = connect_broker();
+	r = amqp_basic_get(conn, 1, amqp_cstring_bytes(argv[0]), 0);
+	check_reply(r, "basic.get", 1);
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+	{
+		fprintf(stderr, "hubtool: %s is empty\n", argv[0]);
+		close_broker(conn);
+		return 0;
+	}
+	check_reply(amqp_read_message(conn, 1, &message, 0), "reading the message", 1);
+	fwrite(message.body.bytes, 1, message.body.len, stdout);
+	fputc('\n', stdout);
+	amqp_basic_ack(conn, 1, ((amqp_basic_get_ok_t *) r.reply.decoded)->delivery_tag, 0);
+	amqp_destroy_message(&message);
+	close_broker(conn);
+	return 0;
+}
+
+static int
+cmd_declare_exchange(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+
+	if (argc != 1)
+		die(1, "usage: declare-exchange NAME");
+	conn = connect_broker();
+	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(argv[0]), amqp_cstring_bytes("direct"), 0, 1,
+						  0, 0, amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "exchange.declare", 1);
+	close_broker(conn);
+	return 0;
+}
+
+static int
+cmd_bind(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+
+	if (argc != 3)
+		die(1, "usage: bind QUEUE EXCHANGE KEY");
+	conn = connect_broker();
+	amqp_queue_bind(conn, 1, amqp_cstring_bytes(argv[0]), amqp_cstring_bytes(argv[1]),
+					amqp_cstring_bytes(argv[2]), amqp_empty_table);
+	check_reply(amqp_get_rpc_reply(conn), "queue.bind", 1);
 	close_broker(conn);
 	return 0;
 }
@@ -737,6 +846,8 @@ main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 'T'},
 		{"prefetch", required_argument, NULL, 'f'},
 		{"enqueued-us", required_argument, NULL, 'e'},
+		{"exchange", required_argument, NULL, 'x'},
+		{"user-id", required_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -744,6 +855,8 @@ main(int argc, char **argv)
 
 	opt.host = getenv("AMQP_HOST") ? getenv("AMQP_HOST") : "127.0.0.1";
 	opt.ca = getenv("HUBLINK_TLS_CA");
+	opt.exchange = getenv("HUBTOOL_EXCHANGE");
+	opt.user_id = getenv("HUBTOOL_USER_ID");
 	while ((ch = getopt_long(argc, argv, "+", long_options, NULL)) != -1)
 		switch (ch)
 		{
@@ -790,12 +903,18 @@ main(int argc, char **argv)
 			case 'f':
 				opt.prefetch = atoi(optarg);
 				break;
+			case 'x':
+				opt.exchange = optarg;
+				break;
+			case 'U':
+				opt.user_id = optarg;
+				break;
 			default:
 				die(1, "unknown option");
 		}
 	if (optind >= argc)
-		die(1, "usage: hubtool [options] publish|drain|declare|purge|count|gen|bench-raw|burst|"
-			   "steady ...");
+		die(1, "usage: hubtool [options] publish|drain|get|declare|purge|delete|declare-exchange|"
+			   "bind|count|gen|bench-raw|burst|steady ...");
 	if (opt.port == 0)
 	{
 		const char *env = getenv(opt.plain ? "AMQP_PORT" : "AMQPS_PORT");
@@ -812,9 +931,17 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "drain") == 0)
 		return cmd_drain(argc, argv);
 	if (strcmp(cmd, "declare") == 0)
-		return cmd_declare(argc, argv, false);
+		return cmd_queue_op(argc, argv, OP_DECLARE);
 	if (strcmp(cmd, "purge") == 0)
-		return cmd_declare(argc, argv, true);
+		return cmd_queue_op(argc, argv, OP_PURGE);
+	if (strcmp(cmd, "delete") == 0)
+		return cmd_queue_op(argc, argv, OP_DELETE);
+	if (strcmp(cmd, "get") == 0)
+		return cmd_get(argc, argv);
+	if (strcmp(cmd, "declare-exchange") == 0)
+		return cmd_declare_exchange(argc, argv);
+	if (strcmp(cmd, "bind") == 0)
+		return cmd_bind(argc, argv);
 	if (strcmp(cmd, "count") == 0)
 		return cmd_count(argc, argv);
 	if (strcmp(cmd, "gen") == 0)

@@ -5,11 +5,12 @@
 . "$(dirname "$0")/lib.sh"
 worker_stack_up
 
-"$HUBTOOL_BIN" --cert "$HUBLINK_TLS_ROGUE_CERT" --key "$HUBLINK_TLS_ROGUE_KEY" declare tls-probe >/dev/null 2>&1
+# count: a passive declare, which needs a login and no permission.
+"$HUBTOOL_BIN" --cert "$HUBLINK_TLS_ROGUE_CERT" --key "$HUBLINK_TLS_ROGUE_KEY" count escort-quote-request >/dev/null 2>&1
 check_eq "a certificate from an unknown CA is refused" "2" "$?"
-"$HUBTOOL_BIN" declare tls-probe >/dev/null 2>&1
+"$HUBTOOL_BIN" count escort-quote-request >/dev/null 2>&1
 check_eq "a connection without a client certificate is refused" "2" "$?"
-hub declare tls-probe >/dev/null 2>&1
+hub count escort-quote-request >/dev/null 2>&1
 check_eq "the Hub's certificate is accepted" "0" "$?"
 
 # The worker with the rogue certificate: refused, one WARNING, the reason in worker_status.
@@ -20,7 +21,7 @@ check "worker with a rogue certificate: disconnected, with the reason" \
 note "last_error: $(sql "SELECT last_error FROM hublink.worker_status")"
 sleep 4
 check_eq "one WARNING however many attempts fail" "1" \
-    "$(grep -c 'WARNING:  hublink worker could not connect' "$HUBLINK_PG_LOG")"
+    "$(grep -c 'WARNING:  hublink worker could not connect' <(log_since_setup))"
 
 # Messages sent while disconnected wait in the outbox and go out once connected.
 gen 1 7 | jq -c '.messageType = "EscortQuoteResponse" | .sender = "ESP" | .body = input.body' \

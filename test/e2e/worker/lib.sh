@@ -60,8 +60,11 @@ sql_error() {
 # send_file FILE: hublink.send() of the message in FILE, in its own transaction.
 send_file() { psql -Xq -v ON_ERROR_STOP=1 -v m="$(cat "$1")" <<<"SELECT hublink.send(:'m')" >/dev/null; }
 
-# hub: traffic as the Home Office, by certificate.
-hub() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_HUB_CERT" --key "$HUBLINK_TLS_HUB_KEY" "$@"; }
+# hub: traffic as the Home Office, by certificate, through the Hub's exchange and with its
+# broker user as user_id, as the Hub's worker publishes (docs/worker.md).
+hub() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_HUB_CERT" --key "$HUBLINK_TLS_HUB_KEY" --exchange hublink.hub --user-id hub "$@"; }
+# tsp: the travel provider's certificate, for the tests of what it may not do.
+tsp() { "$HUBTOOL_BIN" --cert "$HUBLINK_TLS_TSP_CERT" --key "$HUBLINK_TLS_TSP_KEY" --exchange hublink.tsp --user-id tsp "$@"; }
 
 # wait_for SECONDS SQL: until the query returns t.
 wait_for() {
@@ -107,12 +110,21 @@ worker_stack_up() {
     worker_conf
     sql "SELECT pg_reload_conf()" >/dev/null
     sql "CREATE EXTENSION hublink CASCADE" >/dev/null 2>&1 || { echo "Bail out! CREATE EXTENSION failed"; exit 1; }
+    # The Hub operator's step: exchanges, queues, bindings and each party's permissions.
+    "$REPO/scripts/stack" broker-permissions "$STACK_DIR" postgres >"$STACK_DIR/permissions.log" 2>&1 ||
+        { sed 's/^/# /' "$STACK_DIR/permissions.log"; echo "Bail out! scripts/broker-permissions failed"; exit 1; }
     install_test_handler
     if ! wait_for 30 "SELECT state = 'connected' FROM hublink.worker_status"; then
         echo "Bail out! the worker did not connect: $(sql "SELECT last_error FROM hublink.worker_status")"
         exit 1
     fi
+    # The worker met the broker before the operator's permissions were there (one WARNING):
+    # the tests read the log from here on (log_since_setup).
+    SETUP_LOG_LINES=$(wc -l <"$HUBLINK_PG_LOG")
 }
+
+# The PostgreSQL log written since worker_stack_up finished.
+log_since_setup() { tail -n +"$((SETUP_LOG_LINES + 1))" "$HUBLINK_PG_LOG"; }
 
 # The seam's test handler: reply to each escort quote request with the example response,
 # under a new messageId and the request's removalId.
