@@ -40,8 +40,9 @@ DESTINATIONS = [
     ("GHA", "ACC", "Accra, Ghana", 8),
     ("JAM", "KIN", "Kingston, Jamaica", 5),
 ]
-# Where returnees are held: places both providers know (data/demo-inventory, data/demo-escorts).
-LOCATIONS = ["HARMONDSWORTH_IRC", "COLNBROOK_IRC", "BROOK_HOUSE_IRC", "TINSLEY_HOUSE_IRC", "YARLS_WOOD_IRC"]
+# Where returnees are held: places both providers know (data/demo-inventory, data/demo-escorts),
+# served by Heathrow (Tinsley House, Gatwick only, has too few long-haul routes in the schedule).
+LOCATIONS = ["HARMONDSWORTH_IRC", "COLNBROOK_IRC", "BROOK_HOUSE_IRC", "YARLS_WOOD_IRC"]
 # Cancellations: the reason, its share of the cancellations, and the lead time before
 # departure in hours (low, mode, high of a triangular draw). Legal challenges come late (an
 # injunction the day before is common), medical unfitness within days, a no-show or disruption
@@ -107,7 +108,7 @@ def world(outdir, seed):
             g = "F" if i % 3 == 2 else "M"
             # The team leader speaks the destination's language where the ESP's rules ask
             # (hublink.esp_language_rule: Albanian, Urdu): every language on every fourth.
-            langs = ["en", "en;sq", "en;ur;pa", "en;sq;ur"][i % 4]
+            langs = ["en", "en;sq", "en;ur;pa", "en;sq;ur"][(i // 2) % 4]
             fh.write("ESC-%05d,%s,%s,%s,%s,%s,%s,Sim%d,Escort,19%02d-%02d-%02d,GBR,PASSPORT,5%08d,GBR,2032-01-01\n" % (
                 60000 + i, "true" if i % 10 == 3 else "false", "true" if i % 5 == 0 else "false", g,
                 "ENHANCED" if i % 2 == 0 else "STANDARD", langs, "Ms" if g == "F" else "Mr", i,
@@ -193,7 +194,7 @@ class Driver:
         r.planned_date = day
         r.ref = self.hub.one(
             "SELECT hublink.create_removal(%s, %s::jsonb, %s, %s, %s::jsonb, notes => 'simulated')",
-            (ev["case"], json.dumps(returnee_json(ev)), day, day + dt.timedelta(days=2),
+            (ev["case"], json.dumps(returnee_json(ev)), day, day + dt.timedelta(days=4),
              json.dumps({"description": ev["description"], "country": ev["country"], "airportCode": ev["airport"]})))
         if ev["escorted"]:
             self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
