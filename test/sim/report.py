@@ -30,6 +30,9 @@ ROWS = [
         Decimal(r["ledger"]["money"]["ticket_spend"]) - Decimal(r["ledger"]["money"]["refunds"])
         + Decimal(r["ledger"]["money"]["change_fees"]))),
     ("tickets per completed removal", lambda r: r["ledger"]["tickets_per_completed_removal"]),
+    ("cancelled after booking: < 24 h before departure", lambda r: sum(1 for h in r["cancel_leads"] if h < 24)),
+    ("  24 to 72 h", lambda r: sum(1 for h in r["cancel_leads"] if 24 <= h < 72)),
+    ("  72 h or more", lambda r: sum(1 for h in r["cancel_leads"] if h >= 72)),
     ("seconds to drive", lambda r: r["seconds"]),
 ]
 
