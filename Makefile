@@ -25,7 +25,7 @@ PG_CPPFLAGS = -I$(CURDIR)/extension $(JSONC_CFLAGS)
 # C11 with PostgreSQL's GNU extensions; every warning is an error.
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-declaration-after-statement
-SHLIB_LINK  = $(JSONC_LIBS) -lrabbitmq
+SHLIB_LINK  = $(JSONC_LIBS) -lrabbitmq -lcurl
 
 EXTRA_CLEAN = build $(DATA_built)
 

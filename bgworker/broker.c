@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "broker.h"
+#include "token.h"
 #include "worker.h"
 
 #define CONSUME_CHANNEL 1
@@ -189,6 +190,16 @@ login(amqp_connection_state_t conn)
 		 */
 		reply = amqp_login(conn, hublink_broker_vhost, 0, FRAME_MAX, hublink_broker_heartbeat,
 						   AMQP_SASL_METHOD_EXTERNAL, hublink_party);
+	}
+	else if (hublink_broker_login == HUBLINK_LOGIN_TOKEN)
+	{
+		const char *token = hublink_token_current();
+
+		/* The broker (auth_oauth2) takes the user from the token and ignores this name. */
+		if (token == NULL)
+			return pstrdup("no valid broker access token (hublink.broker_login is token)");
+		reply = amqp_login(conn, hublink_broker_vhost, 0, FRAME_MAX, hublink_broker_heartbeat,
+						   AMQP_SASL_METHOD_PLAIN, hublink_party, token);
 	}
 	else
 	{

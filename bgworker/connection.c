@@ -21,6 +21,7 @@
 #include "connection.h"
 #include "outbox.h"
 #include "pending.h"
+#include "token.h"
 #include "worker.h"
 
 static MemoryContext conn_cxt = NULL;
@@ -153,6 +154,9 @@ hublink_conn_try(void)
 
 	if (broker != NULL || GetCurrentTimestamp() < next_attempt_at)
 		return;
+	/* Token login waits for the token (token.c fetches it without blocking the loop). */
+	if (hublink_broker_login == HUBLINK_LOGIN_TOKEN && hublink_token_current() == NULL)
+		return;
 	hublink_shmem_set_state(HUBLINK_STATE_CONNECTING);
 	broker = hublink_broker_connect(consume, n_consume, declare, n_declare, &error);
 	if (broker == NULL)
@@ -161,6 +165,7 @@ hublink_conn_try(void)
 		return;
 	}
 	connected_at = GetCurrentTimestamp();
+	hublink_token_used();
 	hublink_shmem_set_state(HUBLINK_STATE_CONNECTED);
 	ereport(LOG, (errmsg("hublink worker connected to the broker at %s:%d as party %s, "
 						 "consuming %d queues",

@@ -40,7 +40,8 @@ extern int hublink_confirm_timeout;
 typedef enum HublinkLogin
 {
 	HUBLINK_LOGIN_EXTERNAL,
-	HUBLINK_LOGIN_PASSWORD
+	HUBLINK_LOGIN_PASSWORD,
+	HUBLINK_LOGIN_TOKEN /* an access token from the token service (token.c) */
 } HublinkLogin;
 
 /*

@@ -29,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "alert_delivery.h"
 #include "broker.h"
 #include "connection.h"
 #include "counters.h"
@@ -36,6 +37,7 @@
 #include "jobs.h"
 #include "outbox.h"
 #include "pending.h"
+#include "token.h"
 #include "worker.h"
 #include "worker_role.h"
 
@@ -44,7 +46,11 @@
 /* Wait between checks for CREATE EXTENSION when it is not installed yet. */
 #define EXTENSION_RECHECK_MS 60000
 
-static bool outbox_dirty = true; /* outbox rows may wait: fetch them */
+/* After a token renewal, reconnect once nothing is in flight, or after this long anyway. */
+#define TOKEN_RENEW_GRACE_MS 5000
+
+static bool outbox_dirty = true;
+static TimestampTz renewed_at = 0; /* outbox rows may wait: fetch them */
 /* What one iteration allocates outside a transaction (error texts); reset every iteration. */
 static MemoryContext loop_cxt = NULL;
 static TimestampTz next_retry_at = DT_NOEND;
@@ -372,8 +378,15 @@ wait_for_events(void)
 	}
 	{
 		long job = ms_until(hublink_jobs_next());
+		long alerts = hublink_alerts_timeout_ms();
 
 		timeout = timeout < 0 ? job : Min(timeout, job);
+		long token = hublink_token_timeout_ms();
+
+		if (alerts >= 0)
+			timeout = Min(timeout, alerts);
+		if (token >= 0)
+			timeout = Min(timeout, token);
 	}
 	if (timeout >= 0)
 		events |= WL_TIMEOUT;
@@ -387,8 +400,12 @@ wait_for_events(void)
 		ResetLatch(MyLatch);
 		/* Set by hublink.send at commit (or a signal): there may be rows to publish. */
 		outbox_dirty = true;
+		/* Also set when a transaction queued alert deliveries (hublink.alert_enqueue). */
 		if (hublink_shmem_take_jobs_changed())
+		{
 			hublink_jobs_reschedule();
+			hublink_alerts_wake();
+		}
 	}
 	CHECK_FOR_INTERRUPTS();
 }
@@ -412,6 +429,7 @@ hublink_worker_main(Datum arg)
 		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	hublink_pending_init();
 	hublink_outbox_init();
+	hublink_alerts_init();
 	loop_cxt =
 		AllocSetContextCreate(TopMemoryContext, "hublink worker loop", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(loop_cxt);
@@ -433,6 +451,25 @@ hublink_worker_main(Datum arg)
 			if (hublink_conn_broker() == NULL)
 				configure(); /* the party, and so the queues, may have changed */
 		}
+		/* Token login: fetch or renew the token; reconnect with a renewed one when quiet. */
+		hublink_token_drive();
+		if (hublink_token_want_transaction())
+		{
+			begin_transaction("reporting a token failure");
+			hublink_token_report();
+			commit_transaction();
+		}
+		if (hublink_conn_broker() != NULL && hublink_token_renewed())
+		{
+			if (renewed_at == 0)
+				renewed_at = GetCurrentTimestamp();
+			if ((hublink_pending_count() == 0 && hublink_outbox_in_flight() == 0) ||
+				TimestampDifferenceExceeds(renewed_at, GetCurrentTimestamp(), TOKEN_RENEW_GRACE_MS))
+			{
+				hublink_conn_drop("its broker access token was renewed");
+				renewed_at = 0;
+			}
+		}
 		hublink_conn_try();
 		(void) read_broker();
 
@@ -443,6 +480,14 @@ hublink_worker_main(Datum arg)
 			hublink_jobs_run();
 			commit_transaction();
 		}
+		/* Alert deliveries: claim and record in a transaction, send outside any (libcurl). */
+		if (hublink_alerts_want_transaction())
+		{
+			begin_transaction("delivering alerts");
+			hublink_alerts_exchange();
+			commit_transaction();
+		}
+		hublink_alerts_perform();
 
 		more = false;
 		if (hublink_pending_count() > 0 || hublink_outbox_has_confirmed() ||

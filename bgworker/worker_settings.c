@@ -10,7 +10,9 @@
 #include "lib/stringinfo.h"
 #include "utils/guc.h"
 
+#include "alert_delivery.h"
 #include "hublink.h"
+#include "token.h"
 #include "worker.h"
 #include "worker_role.h"
 
@@ -45,6 +47,7 @@ int hublink_confirm_timeout = 30000;
 static const struct config_enum_entry login_options[] = {
 	{"external", HUBLINK_LOGIN_EXTERNAL, false},
 	{"password", HUBLINK_LOGIN_PASSWORD, false},
+	{"token", HUBLINK_LOGIN_TOKEN, false},
 	{NULL, 0, false},
 };
 
@@ -107,7 +110,8 @@ hublink_worker_define_settings(void)
 	DefineCustomEnumVariable("hublink.broker_login", "How the worker logs in to the broker.",
 							 "external: by the client certificate (SASL EXTERNAL); password: "
 							 "hublink.broker_user with the password in "
-							 "hublink.broker_password_file.",
+							 "hublink.broker_password_file; token: an access token from "
+							 "hublink.broker_token_url obtained by Kerberos (SPNEGO).",
 							 &hublink_broker_login, HUBLINK_LOGIN_EXTERNAL, login_options,
 							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 	define_string("hublink.broker_user", "User name for password login.", NULL,
@@ -164,6 +168,8 @@ hublink_worker_define_settings(void)
 		"hublink.confirm_timeout", "Longest wait for a publisher confirm before reconnecting.",
 		"Unconfirmed messages are published again on the new connection.", &hublink_confirm_timeout,
 		30000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	hublink_alerts_define_settings();
+	hublink_token_define_settings();
 }
 
 char *
@@ -178,5 +184,6 @@ hublink_connection_signature(void)
 					 hublink_broker_key_file, hublink_broker_verify_hostname, hublink_broker_login,
 					 hublink_broker_user, hublink_broker_password_file, hublink_broker_heartbeat,
 					 hublink_declare_queues, hublink_prefetch, hublink_outbox_max_in_flight);
+	appendStringInfo(&buf, "|%s", hublink_token_signature());
 	return buf.data;
 }

@@ -29,6 +29,7 @@ _PG_init(void)
 	hublink_preloaded = process_shared_preload_libraries_in_progress;
 
 	hublink_define_settings();
+	hublink_define_restoring_setting();
 	hublink_crypto_define_settings();
 	hublink_schema_cache_init();
 	/* Protective monitoring: settings always; its shared memory and hooks when preloaded. */

@@ -17,6 +17,10 @@ extern bool hublink_jsonschema_format_assertion;
 
 extern void hublink_define_settings(void);
 
+/* hublink.restoring: the session restores a dump (extension/restoring.c). */
+extern bool hublink_restoring;
+extern void hublink_define_restoring_setting(void);
+
 /* The schema cache's invalidation hook (extension/schema_cache.c). */
 extern void hublink_schema_cache_init(void);
 

@@ -16,10 +16,12 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -53,6 +55,14 @@ static js_registry *registry = NULL;
 static compiled_message_schema *message_schemas = NULL;
 static adhoc_slot adhoc[ADHOC_SLOTS];
 static uint64 adhoc_clock = 0;
+
+/*
+ * What this backend's cache did, for hublink.schema_cache_stats(): a test tells a cache hit
+ * from a recompile by these, not by the verdicts (which are the same either way).
+ */
+static int64 registry_loads = 0;   /* the registry (re)built after a start or a change */
+static int64 message_compiles = 0; /* message schemas read and compiled */
+static int64 message_hits = 0;     /* message schemas found compiled */
 
 void
 hublink_message_limits(js_limits *limits)
@@ -207,6 +217,7 @@ ensure_registry(void)
 	}
 	registry = fresh;
 	cache_valid = true;
+	registry_loads++;
 }
 
 /* Compile JSON text against the registry; on failure ereport with the validator's reason. */
@@ -347,7 +358,9 @@ hublink_message_schema(const char *message_type, const char *schema_version, cha
 			strcmp(entry->schema_version, schema_version) == 0)
 			break;
 
-	if (entry == NULL)
+	if (entry != NULL)
+		message_hits++;
+	else
 	{
 		text = read_message_schema(message_type, schema_version, &active, &type_known);
 		if (text == NULL)
@@ -359,7 +372,10 @@ hublink_message_schema(const char *message_type, const char *schema_version, cha
 			return NULL;
 		}
 		if (active)
+		{
 			schema = compile_text(text, strlen(text), "the registered message schema", true);
+			message_compiles++;
+		}
 
 		entry = calloc(1, sizeof(compiled_message_schema));
 		if (entry == NULL || (entry->message_type = strdup(message_type)) == NULL ||
@@ -380,6 +396,26 @@ hublink_message_schema(const char *message_type, const char *schema_version, cha
 		*problem = psprintf("schema version \"%s\" of message type \"%s\" is not active",
 							schema_version, message_type);
 	return entry->schema;
+}
+
+PG_FUNCTION_INFO_V1(hublink_schema_cache_stats);
+
+/* hublink.schema_cache_stats(): this backend's counters since it started. */
+Datum
+hublink_schema_cache_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc tupdesc;
+	Datum values[3];
+	bool nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("hublink.schema_cache_stats() must return a record")));
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = Int64GetDatum(registry_loads);
+	values[1] = Int64GetDatum(message_compiles);
+	values[2] = Int64GetDatum(message_hits);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 PG_FUNCTION_INFO_V1(hublink_schema_registry_changed);

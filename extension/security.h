@@ -19,6 +19,9 @@
 extern int hublink_security_event_slots;
 extern int hublink_lockout_failures;
 extern int hublink_lockout_slots;
+extern int hublink_lockout_source_duration;
+extern int hublink_lockout_sources_per_role;
+extern char *hublink_lockout_service_roles;
 extern char *hublink_audit_relations;
 
 /* Called from _PG_init: settings always, shared memory and hooks only when preloaded. */

@@ -18,7 +18,10 @@
 
 int hublink_security_event_slots = 1024;
 int hublink_lockout_failures = 10;
-int hublink_lockout_slots = 256;
+int hublink_lockout_slots = 1024;
+int hublink_lockout_source_duration = 900;
+int hublink_lockout_sources_per_role = 8;
+char *hublink_lockout_service_roles = NULL;
 char *hublink_audit_relations = NULL;
 
 /* Settings read only by the SQL jobs: defined here so they are reserved and documented. */
@@ -44,14 +47,38 @@ hublink_security_define_settings(bool preloaded)
 			&hublink_security_event_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable(
 		"hublink.lockout_failures", "Consecutive failed logons after which a role is locked out.",
-		"0 turns lock-out off. The bootstrap superuser is never locked out. "
-		"hublink.unlock_role() lifts a lock-out.",
+		"An ordinary role is locked out everywhere until hublink.unlock_role(); a protected role "
+		"(superuser, CREATEROLE, REPLICATION, hublink_admin, hublink.lockout_service_roles) only "
+		"from the failing address, for hublink.lockout_source_duration. 0 turns lock-out off. "
+		"The bootstrap superuser is never locked out.",
 		&hublink_lockout_failures, 10, 0, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(
+		"hublink.lockout_source_duration",
+		"How long a protected role stays locked out from the address that failed.",
+		"Also how long a count of failures from one address lasts without a new failure.",
+		&hublink_lockout_source_duration, 900, 1, 7 * 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, NULL, NULL,
+		NULL);
+	DefineCustomIntVariable(
+		"hublink.lockout_sources_per_role",
+		"Failing addresses of one protected role counted one by one.",
+		"Failures from further addresses share one count; when it locks, every address without "
+		"a count of its own but a Unix socket is refused for hublink.lockout_source_duration.",
+		&hublink_lockout_sources_per_role, 8, 1, 64, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable(
+		"hublink.lockout_service_roles",
+		"Login roles, comma-separated, locked out per address only, like REPLICATION roles.",
+		"For service logins (the worker's, monitoring, backup) whose lock-out everywhere would "
+		"be an outage.",
+		&hublink_lockout_service_roles, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
 	if (preloaded)
 		DefineCustomIntVariable(
-			"hublink.lockout_slots", "Role names whose failed logons shared memory tracks.",
-			"When full, the role least recently seen that is not locked out is forgotten.",
-			&hublink_lockout_slots, 256, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+			"hublink.lockout_slots",
+			"Entries of the shared-memory table that counts failed logons.",
+			"One per existing role with failures, and one per failing address of a protected "
+			"role (hublink.lockout_sources_per_role, plus one for the others). A counting entry is "
+			"never evicted: when the table is "
+			"full a failure is not counted and lockout_untracked is raised.",
+			&hublink_lockout_slots, 1024, 16, 65536, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable(
 		"hublink.audit_relations", "The tables of the audit store, comma-separated.",
 		"TRUNCATE or DROP of one of them is recorded as a security event and alerted; the "

@@ -42,6 +42,16 @@ CREATE FUNCTION hublink.schema_registry_changed() RETURNS trigger
 COMMENT ON FUNCTION hublink.schema_registry_changed() IS
     'Statement trigger: makes every backend drop its compiled schemas after a registry change.';
 
+CREATE FUNCTION hublink.schema_cache_stats(OUT registry_loads bigint, OUT message_compiles bigint,
+                                           OUT message_hits bigint)
+    RETURNS record
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_schema_cache_stats';
+COMMENT ON FUNCTION hublink.schema_cache_stats() IS
+    'This backend''s compiled-schema cache since it started: how often the registry was loaded '
+    '(after a start or a registry change), how many message schemas were compiled, and how many '
+    'were found already compiled. Tells a cache hit from a recompile (test/sql/05_cache_across_backends.sql).';
+
 CREATE TRIGGER schema_document_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON hublink.schema_document
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.schema_registry_changed();
@@ -129,6 +139,10 @@ CREATE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) R
 DECLARE
     message_type text;
 BEGIN
+    -- A restore brings the schemas as they were in the dump (hublink.restore_prepare).
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN;
+    END IF;
     SELECT t.message_type INTO message_type
       FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
     IF message_type IS NULL THEN
@@ -148,7 +162,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
     'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
-    'one, replaces a changed one, leaves an unchanged one alone.';
+    'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
+    'restored (hublink.restoring): the dump holds the schemas.';
 
 CREATE FUNCTION hublink.validate_message_bytes(message bytea) RETURNS jsonb
     LANGUAGE c STABLE STRICT PARALLEL SAFE

@@ -57,8 +57,12 @@ DECLARE
     problems jsonb;
     kind     hublink.message_type;
     party    text := current_setting('hublink.party', true);
+    -- Need-to-know first (90_access.sql). A message of no removal (a reference list an admin's
+    -- edit announces, 4.17) has no removal to check.
 BEGIN
-    PERFORM hublink.require_removal_access(message ->> 'removalId'); -- need-to-know, 90_access.sql
+    IF message ? 'removalId' THEN
+        PERFORM hublink.require_removal_access(message ->> 'removalId');
+    END IF;
     problems := hublink.validate_message(message);
     IF jsonb_array_length(problems) > 0 THEN
         RAISE EXCEPTION 'message is not valid against its schema'

@@ -152,7 +152,7 @@ BEGIN
                                  constraints, notes, state, sensitivity, created_by)
     VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
             latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
-            new_level, session_user)
+            new_level, hublink.acting_login())
     RETURNING removal_id INTO rid;
     PERFORM hublink.require_removal_access(rid);
     PERFORM hublink.record_returnees(rid, returnees, 'hub');

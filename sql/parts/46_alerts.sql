@@ -100,17 +100,35 @@ CREATE FUNCTION hublink.acknowledge_alert(p_alert_id bigint) RETURNS void
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    a hublink.alert;
 BEGIN
-    UPDATE hublink.alert SET acknowledged_at = clock_timestamp(), acknowledged_by = session_user
-     WHERE alert_id = p_alert_id AND acknowledged_at IS NULL;
-    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM hublink.alert WHERE alert_id = p_alert_id) THEN
+    SELECT * INTO a FROM hublink.alert WHERE alert_id = p_alert_id;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'no alert %', p_alert_id
             USING ERRCODE = 'no_data_found',
                   DETAIL = 'hublink.alert has no row with that alert_id.',
                   HINT = 'SELECT alert_id, subject FROM hublink.alert WHERE acknowledged_at IS NULL lists the open alerts.';
     END IF;
+    -- It runs as the owner: the person (a caseworker, from the web interface's alerts page)
+    -- acknowledges only an alert of a removal they may see; an alert of no removal
+    -- (monitoring) only an admin or the owner.
+    IF a.removal_id IS NOT NULL THEN
+        PERFORM hublink.require_removal_access(a.removal_id);
+    ELSIF NOT (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                      OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                 FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'alert % belongs to no removal', p_alert_id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) are acknowledged by an admin.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    UPDATE hublink.alert SET acknowledged_at = clock_timestamp(), acknowledged_by = hublink.acting_login()
+     WHERE alert_id = p_alert_id AND acknowledged_at IS NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.acknowledge_alert(bigint) IS
-    'Marks an alert as seen by the session user; acknowledging twice keeps the first.';
+    'Marks an alert as seen by the person (hublink.acting_login()); acknowledging twice keeps the '
+    'first. A caseworker acknowledges alerts of removals it may see; alerts of no removal, an admin.';
 REVOKE ALL ON FUNCTION hublink.acknowledge_alert(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hublink_caseworker;

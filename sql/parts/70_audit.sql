@@ -135,7 +135,9 @@ CREATE FUNCTION hublink.audit_seal_needed() RETURNS boolean
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text THEN
+    -- A restore (hublink.restoring, docs/operations.md) copies links already sealed.
+    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text
+       OR pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
         RETURN false;
     END IF;
     PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
@@ -144,7 +146,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.audit_seal_needed() IS
     'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
-    'this transaction, so one deferred event seals the whole batch.';
+    'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
+    '(hublink.restoring), whose audit rows come with their links.';
 REVOKE ALL ON FUNCTION hublink.audit_seal_needed() FROM PUBLIC;
 
 CREATE FUNCTION hublink.audit_seal() RETURNS trigger

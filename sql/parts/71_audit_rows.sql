@@ -76,6 +76,11 @@ DECLARE
     rref    text;
     k       text;
 BEGIN
+    -- A restore (hublink.restoring, superuser only; docs/operations.md) loads rows whose audit
+    -- rows the dump brings: recording them again would fork the chain.
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP <> 'DELETE' THEN
         newj := pg_catalog.to_jsonb(NEW);
     END IF;
@@ -118,7 +123,8 @@ COMMENT ON FUNCTION hublink.audit_row_change() IS
     'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
     'action), the removal, the primary key, the changed column names and SHA-256 digests of '
     'to_jsonb(row)::text before and after (TimeZone UTC). No column value is copied except the '
-    'key and the detail columns of hublink.audit_table_rule.';
+    'key and the detail columns of hublink.audit_table_rule. Writes nothing while a dump is '
+    'restored (hublink.restoring).';
 REVOKE ALL ON FUNCTION hublink.audit_row_change() FROM PUBLIC;
 
 CREATE FUNCTION hublink.audit_truncate() RETURNS trigger
@@ -126,6 +132,9 @@ CREATE FUNCTION hublink.audit_truncate() RETURNS trigger
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO hublink.audit_log (role_name, action, table_name)
     VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
             'truncate', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
@@ -133,7 +142,8 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.audit_truncate() IS
-    'Statement trigger of every audited table: one hublink.audit_log row for a TRUNCATE.';
+    'Statement trigger of every audited table: one hublink.audit_log row for a TRUNCATE '
+    '(none while a dump is restored: hublink.restoring).';
 REVOKE ALL ON FUNCTION hublink.audit_truncate() FROM PUBLIC;
 
 -- How an audited table's row leads to its removal, from the catalog.

@@ -91,6 +91,37 @@ ALTER TABLE hublink.data_key SET (autovacuum_vacuum_threshold = 0, autovacuum_va
 REVOKE ALL ON hublink.data_key FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('hublink.data_key', '');
 
+-- The master keys that ever wrapped a data key, one row each (docs/security-crypto.md,
+-- "Erasure and backups"). A copy of the database made while a master key was in use (a base
+-- backup, archived WAL, a standby, a dump) holds data keys wrapped by it; a destroyed data key
+-- stays readable from such a copy for as long as that master key exists. So an erasure is
+-- complete against every copy once each master key in use up to the erasure is destroyed:
+-- hublink.data_key_erasure says which still are not.
+CREATE TABLE hublink.data_key_master (
+    master_key_id text PRIMARY KEY,
+    first_used_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    retired_at    timestamptz,
+    destroyed_at  timestamptz,
+    destroyed_by  text,
+    CHECK ((destroyed_at IS NULL) = (destroyed_by IS NULL)),
+    CHECK (destroyed_at IS NULL OR retired_at IS NOT NULL)
+);
+COMMENT ON TABLE hublink.data_key_master IS
+    'Each master key that wrapped a data key (by its id, never the key): when it was first used, '
+    'when hublink.rotate_master_key left no data key wrapped by it, and when an admin confirmed '
+    'with hublink.master_key_destroyed that it is gone from the key file and from every copy of it. '
+    'hublink.data_key_erasure reads it.';
+COMMENT ON COLUMN hublink.data_key_master.master_key_id IS 'hublink.crypto_key_id of the master key.';
+COMMENT ON COLUMN hublink.data_key_master.first_used_at IS 'When it first wrapped a data key.';
+COMMENT ON COLUMN hublink.data_key_master.retired_at IS
+    'When a rotation re-wrapped the last data key it wrapped; NULL while it is in use.';
+COMMENT ON COLUMN hublink.data_key_master.destroyed_at IS
+    'When an admin recorded its destruction (hublink.master_key_destroyed); NULL: it may still exist.';
+COMMENT ON COLUMN hublink.data_key_master.destroyed_by IS 'Who recorded it.';
+REVOKE ALL ON hublink.data_key_master FROM PUBLIC;
+GRANT SELECT ON hublink.data_key_master TO hublink_admin;
+SELECT pg_catalog.pg_extension_config_dump('hublink.data_key_master', '');
+
 -- The master key with the given id (NULL: the current one, the file's last line).
 CREATE FUNCTION hublink.master_key(p_key_id text, OUT key_id text, OUT key bytea)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -134,6 +165,9 @@ BEGIN
         VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
         ON CONFLICT (key_scope) DO NOTHING;
         IF FOUND THEN
+            -- The erasure status needs every master key that ever wrapped a data key.
+            INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+            ON CONFLICT (master_key_id) DO NOTHING;
             RETURN fresh;
         END IF;
         -- Another transaction made it first: use theirs.
@@ -197,6 +231,13 @@ BEGIN
          WHERE d.key_scope = k.key_scope;
         n := n + 1;
     END LOOP;
+    INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+    ON CONFLICT (master_key_id) DO UPDATE SET retired_at = NULL
+        WHERE hublink.data_key_master.destroyed_at IS NULL;
+    -- The keys it replaced now wrap nothing: copies made from now on no longer need them.
+    UPDATE hublink.data_key_master g SET retired_at = pg_catalog.clock_timestamp()
+     WHERE g.retired_at IS NULL AND g.master_key_id <> m.key_id
+       AND NOT EXISTS (SELECT FROM hublink.data_key d WHERE d.master_key_id = g.master_key_id);
     PERFORM hublink.audit_note('master_key_rotation', NULL,
         pg_catalog.jsonb_build_object('new_master_key_id', m.key_id, 'rewrapped', n,
                                       'previous_master_key_ids', coalesce(used, '{}')));
@@ -206,8 +247,8 @@ $$;
 COMMENT ON FUNCTION hublink.rotate_master_key() IS
     'Re-wraps every data key not wrapped by the current master key (the last line of '
     'hublink.master_key_file) with it; the sealed data is not touched. The older keys must '
-    'still be in the file; remove them after this returns. Returns how many keys it re-wrapped; '
-    'audited (master_key_rotation).';
+    'still be in the file; remove them after this returns. Marks the keys it replaced retired in '
+    'hublink.data_key_master. Returns how many keys it re-wrapped; audited (master_key_rotation).';
 REVOKE ALL ON FUNCTION hublink.rotate_master_key() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.rotate_master_key() TO hublink_admin;
 

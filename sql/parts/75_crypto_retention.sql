@@ -2,9 +2,10 @@
 --
 -- A policy per data class says how many days after a removal closes its data is kept. The
 -- worker job retention_purge applies them: messages (the inbox and outbox rows) are deleted,
--- personal data is crypto-shredded (the removal's data key is destroyed, so every sealed copy
--- of it, in live rows, dead tuples, WAL or backups, can no longer be read, even with the
--- master key), and the removal's own rows are deleted. Each purge is logged in
+-- personal data is crypto-shredded (the removal's data key is destroyed, so the database can
+-- no longer read it, even with the master key; copies made before, such as backups and WAL,
+-- hold the key wrapped by the master key in use, and become unreadable once that master key is
+-- destroyed: hublink.data_key_erasure at the end), and the removal's own rows are deleted. Each purge is logged in
 -- hublink.purge_log and audited (action purge). hublink.erase_removal does all of it at once
 -- when the Authority directs that data is no longer required.
 
@@ -39,8 +40,10 @@ COMMENT ON TABLE hublink.purge_log IS
     '(counts, never data). Also in the audit trail (action purge).';
 COMMENT ON COLUMN hublink.purge_log.purge_id IS 'Order of purges.';
 COMMENT ON COLUMN hublink.purge_log.removal_reference IS
-    'The removal purged; for messages that named no removal, the day key destroyed ("messages <YYYY-MM-DD>").';
-COMMENT ON COLUMN hublink.purge_log.data_class IS 'The class purged (hublink.retention_policy).';
+    'The removal purged; for messages that named no removal, the day key destroyed ("messages '
+    '<YYYY-MM-DD>"); for an escort erased at an escort provider, its key ("escort <id>").';
+COMMENT ON COLUMN hublink.purge_log.data_class IS
+    'The class purged (hublink.retention_policy), or escort for hublink.esp_erase_escort.';
 COMMENT ON COLUMN hublink.purge_log.retain_days IS 'The policy''s period then; NULL for an erasure on direction.';
 COMMENT ON COLUMN hublink.purge_log.closed_at IS 'When the removal closed; NULL for an erasure of an open removal.';
 COMMENT ON COLUMN hublink.purge_log.purged_at IS 'When.';
@@ -93,19 +96,25 @@ CREATE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS js
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n bigint;
+    ids jsonb;
 BEGIN
-    DELETE FROM hublink.data_key k
-     WHERE k.key_scope = p_removal_reference
-        OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
-                            WHERE b.removal_id = p_removal_reference);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN pg_catalog.jsonb_build_object('data_keys_destroyed', n);
+    WITH gone AS (
+        DELETE FROM hublink.data_key k
+         WHERE k.key_scope = p_removal_reference
+            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                                WHERE b.removal_id = p_removal_reference)
+        RETURNING k.master_key_id)
+    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
+               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
+      INTO ids FROM gone g;
+    RETURN ids;
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
     'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
-    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL.';
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
+    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
+    '(hublink.data_key_erasure).';
 REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 
 CREATE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
@@ -178,6 +187,7 @@ DECLARE
     n_in   bigint;
     n_out  bigint;
     n      integer := 0;
+    wrapped_by text;
 BEGIN
     -- Every message whose key belongs to no removal here: a day's ("messages <date>"), or a
     -- reference no removal has (rejected as unknown), which no removal's purge would reach.
@@ -206,10 +216,11 @@ BEGIN
         PERFORM hublink.audit_note('purge', NULL,
             pg_catalog.jsonb_build_object('key_scope', k.key_scope, 'data_class', p_policy.data_class,
                                           'retain_days', p_policy.retain_days, 'reason', 'retention'));
-        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope;
+        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope RETURNING d.master_key_id INTO wrapped_by;
         INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
-        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end,
-                'retention', '{"data_keys_destroyed": 1}');
+        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end, 'retention',
+                pg_catalog.jsonb_build_object('data_keys_destroyed', 1,
+                                              'master_key_ids', pg_catalog.jsonb_build_array(wrapped_by)));
         n := n + 1;
     END LOOP;
     RETURN n;
@@ -301,3 +312,95 @@ COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
     'with the reason. Returns what each class removed.';
 REVOKE ALL ON FUNCTION hublink.erase_removal(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.erase_removal(text, text) TO hublink_admin;
+
+-- Erasure against copies of the database (docs/security-crypto.md, "Erasure and backups").
+INSERT INTO hublink.audit_action VALUES
+    ('master_key_destroyed', 'An admin recorded that a retired master key is destroyed (hublink.master_key_destroyed).');
+
+CREATE VIEW hublink.data_key_erasure AS
+SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, l.reason,
+       coalesce(pending.ids, '{}') AS master_keys_to_destroy,
+       pending.ids IS NULL AS complete,
+       done.at AS complete_since
+  FROM hublink.purge_log l
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
+          FROM hublink.data_key_master g
+         WHERE (g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id)
+           AND g.destroyed_at IS NULL) pending ON true
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.max(g.destroyed_at) AS at
+          FROM hublink.data_key_master g
+         WHERE g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id) done
+    ON pending.ids IS NULL
+ WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
+COMMENT ON VIEW hublink.data_key_erasure IS
+    'Each destruction of data keys (an erasure on direction or a retention purge, from '
+    'hublink.purge_log) and how far it holds against copies of the database made before it '
+    '(base backups, archived WAL, standbys, dumps): master_keys_to_destroy lists the master keys '
+    'in use up to then whose destruction is not yet recorded; while one remains, such a copy and '
+    'that key still open the data. complete: none remains, and since when. Read by hublink_admin.';
+COMMENT ON COLUMN hublink.data_key_erasure.purge_id IS 'The purge (hublink.purge_log).';
+COMMENT ON COLUMN hublink.data_key_erasure.key_scope IS 'The removal reference, or the day key, destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.data_class IS 'The class whose purge destroyed the keys.';
+COMMENT ON COLUMN hublink.data_key_erasure.purged_at IS 'When: from then on the live database and copies made after cannot open the data.';
+COMMENT ON COLUMN hublink.data_key_erasure.reason IS '"retention", or the reason given to hublink.erase_removal.';
+COMMENT ON COLUMN hublink.data_key_erasure.master_keys_to_destroy IS
+    'Ids of the master keys first used up to the purge, or recorded by it as wrapping a key it '
+    'destroyed, and not yet recorded destroyed: any of them may have wrapped the destroyed key in '
+    'an older copy (rotate, then destroy them).';
+COMMENT ON COLUMN hublink.data_key_erasure.complete IS
+    'True when every master key that can have wrapped the destroyed key is recorded destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.complete_since IS 'When the last of them was recorded destroyed.';
+REVOKE ALL ON hublink.data_key_erasure FROM PUBLIC;
+GRANT SELECT ON hublink.data_key_erasure TO hublink_admin;
+
+CREATE FUNCTION hublink.master_key_destroyed(p_master_key_id text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    g hublink.data_key_master;
+BEGIN
+    SELECT * INTO g FROM hublink.data_key_master x WHERE x.master_key_id = p_master_key_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'master key % never wrapped a data key here', p_master_key_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'hublink.data_key_master lists the master keys that did.',
+                  HINT = 'A master key id is the first 16 hex digits of the key''s SHA-256.';
+    END IF;
+    IF g.destroyed_at IS NOT NULL THEN
+        RETURN g.destroyed_at;
+    END IF;
+    IF EXISTS (SELECT FROM hublink.data_key d WHERE d.master_key_id = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % still wraps data keys', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Destroying it would make the personal data of those keys unreadable.',
+                  HINT = 'Append a new key to the key file and run hublink.rotate_master_key() first.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.unnest(hublink.master_keys()) k
+                WHERE hublink.crypto_key_id(k) = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % is still in the master key file', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'A key in hublink.master_key_file is not destroyed.',
+                  HINT = 'Remove its line from the file and from every copy of the file, reload, then call this again.';
+    END IF;
+    UPDATE hublink.data_key_master x
+       SET destroyed_at = pg_catalog.clock_timestamp(), destroyed_by = session_user,
+           retired_at = coalesce(x.retired_at, pg_catalog.clock_timestamp())
+     WHERE x.master_key_id = p_master_key_id
+    RETURNING * INTO g;
+    PERFORM hublink.audit_note('master_key_destroyed', NULL,
+        pg_catalog.jsonb_build_object('master_key_id', p_master_key_id, 'first_used_at', g.first_used_at,
+            'erasures_completed', (SELECT pg_catalog.count(*) FROM hublink.data_key_erasure e
+                                    WHERE e.complete_since = g.destroyed_at)));
+    RETURN g.destroyed_at;
+END;
+$$;
+COMMENT ON FUNCTION hublink.master_key_destroyed(text) IS
+    'Records that a retired master key is destroyed: gone from hublink.master_key_file (checked) '
+    'and, on the admin''s word, from every copy of the key file. Refused while a data key is '
+    'wrapped by it or the file holds it. Completes the erasures of hublink.data_key_erasure that '
+    'waited on it; audited (master_key_destroyed). Returns when. For hublink_admin.';
+REVOKE ALL ON FUNCTION hublink.master_key_destroyed(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.master_key_destroyed(text) TO hublink_admin;

@@ -193,6 +193,7 @@ CREATE FUNCTION hublink.esp_erase_escort(p_escort_id text, p_reason text) RETURN
     AS $$
 DECLARE
     tz constant text := hublink.esp_setting('date_time_zone');
+    wrapped_by text;
 BEGIN
     IF NOT EXISTS (SELECT FROM hublink.esp_escort e WHERE e.escort_id = p_escort_id) THEN
         RAISE EXCEPTION 'escort % does not exist', p_escort_id
@@ -215,15 +216,24 @@ BEGIN
      WHERE r.escort_id = p_escort_id AND NOT EXISTS (SELECT FROM hublink.esp_duty d
                                                       WHERE d.escort_id = r.escort_id AND d.duty_date = r.duty_date);
     DELETE FROM hublink.esp_escort_personal p WHERE p.escort_id = p_escort_id;
-    -- Crypto-shredding: the sealed sex left in esp_escort (and any copy in dead tuples, WAL or
-    -- backups) can no longer be decrypted.
-    DELETE FROM hublink.data_key k WHERE k.key_scope = 'escort ' || p_escort_id;
+    -- Crypto-shredding: the sealed sex left in esp_escort can no longer be decrypted here; copies
+    -- made before (backups, WAL) once the master keys in use are destroyed. Logged like a
+    -- removal's purge, so hublink.data_key_erasure tracks that condition for it too.
+    DELETE FROM hublink.data_key k WHERE k.key_scope = 'escort ' || p_escort_id
+    RETURNING k.master_key_id INTO wrapped_by;
+    INSERT INTO hublink.purge_log (removal_reference, data_class, reason, removed)
+    VALUES ('escort ' || p_escort_id, 'escort', coalesce(nullif(p_reason, ''), 'escort erased'),
+            pg_catalog.jsonb_build_object('data_keys_destroyed', (wrapped_by IS NOT NULL)::integer,
+                'master_key_ids', CASE WHEN wrapped_by IS NULL THEN '[]'::jsonb
+                                       ELSE pg_catalog.jsonb_build_array(wrapped_by) END));
 END;
 $$;
 COMMENT ON FUNCTION hublink.esp_erase_escort(text, text) IS
     'The provider erases an escort who left (its staff data policy): audited (escort_erased), the '
     'escort made inactive, its free roster days and its name and passport deleted, and its data '
-    'key destroyed, so its sealed sex is unreadable for good. Refused while the escort is on duty '
-    'for an active booking from today on. Granted to hublink_admin.';
+    'key destroyed, so its sealed sex is unreadable here at once, and in older copies once the '
+    'master keys in use are destroyed (logged in hublink.purge_log, class escort; '
+    'hublink.data_key_erasure). Refused while the escort is on duty for an active booking from '
+    'today on. Granted to hublink_admin.';
 REVOKE ALL ON FUNCTION hublink.esp_erase_escort(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.esp_erase_escort(text, text) TO hublink_admin;

@@ -15,12 +15,14 @@ REVOKE ALL ON FUNCTION hublink.security_set_lockout(text, boolean, timestamptz) 
 
 CREATE FUNCTION hublink.security_logon_state()
     RETURNS TABLE (role_name text, consecutive_failures integer, locked boolean,
-                   locked_at timestamptz, last_seen timestamptz)
+                   locked_at timestamptz, last_seen timestamptz, client_addr text)
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'hublink_security_logon_state';
 COMMENT ON FUNCTION hublink.security_logon_state() IS
-    'The logon hook''s table in shared memory: consecutive failed logons and lock-out of each '
-    'role it has seen fail since the server started (or since a lock-out was restored).';
+    'The logon hook''s table in shared memory, entries still counting: consecutive failed logons '
+    'and lock-out of each existing role that failed since the server started (or since a '
+    'lock-out was restored); client_addr is NULL for a role-wide entry (an ordinary role), else '
+    'the address a protected role failed from (docs/security-monitoring.md, "Lock-out").';
 REVOKE ALL ON FUNCTION hublink.security_logon_state() FROM PUBLIC;
 
 CREATE FUNCTION hublink.security_publish_warning(p_text text) RETURNS void
@@ -34,6 +36,18 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
     ('security_account_locked', 'critical', 'monitoring',
      'A role was locked out after hublink.lockout_failures consecutive failed logons (NFR '
      '0020 3d). Find out who tried; hublink.unlock_role lifts it.'),
+    ('security_source_locked', 'critical', 'monitoring',
+     'A protected role (superuser, CREATEROLE, REPLICATION, hublink_admin or '
+     'hublink.lockout_service_roles) was locked out from one client address after '
+     'hublink.lockout_failures consecutive failed logons from it, for '
+     'hublink.lockout_source_duration (NFR 0020 3d). It may still log on from elsewhere. A '
+     'replica or service with a stale password stops until its password is fixed; otherwise '
+     'find out who tried (hublink.logon, hublink.security_event name the address).'),
+    ('security_lockout_untracked', 'critical', 'monitoring',
+     'A failed logon of an existing role could not be counted towards lock-out: the logon '
+     'table (hublink.lockout_slots) is full of counting entries. Many roles or addresses are '
+     'failing at once: investigate, raise '
+     'hublink.lockout_slots (restart).'),
     ('security_account_unlocked', 'info', 'monitoring',
      'An admin lifted a lock-out with hublink.unlock_role (NFR 0020 3d).'),
     ('security_dormant_role', 'warning', 'monitoring',
@@ -47,6 +61,8 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('account_locked', 'security_account_locked', 'Role locked out after failed logons'),
     ('account_unlocked', 'security_account_unlocked', 'Lock-out lifted'),
+    ('source_locked', 'security_source_locked', 'Protected role locked out from one address'),
+    ('lockout_untracked', 'security_lockout_untracked', 'Failed logon not counted: logon table full'),
     ('audit_alter', 'security_audit_tampering', 'ALTER TABLE of an audit table'),
     ('audit_rename', 'security_audit_tampering', 'Rename or SET SCHEMA of an audit table, its column, constraint or trigger, or its schema');
 
@@ -96,7 +112,7 @@ DECLARE
 BEGIN
     -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
     PERFORM hublink.flush_security_events();
-    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = session_user
+    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = hublink.acting_login()
      WHERE role_name = p_role_name AND unlocked_at IS NULL;
     was_locked := FOUND;
     PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());
@@ -113,8 +129,9 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.unlock_role(text) IS
-    'Lifts the lock-out of a role (NFR 0020 3d) and clears its count of failed logons; '
-    'records an account_unlocked event. Returns whether it was locked out. For hublink_admin.';
+    'Lifts the lock-out of a role (NFR 0020 3d), its address locks, and clears its counts of '
+    'failed logons; records an account_unlocked event. Returns whether it was locked out '
+    'everywhere. For hublink_admin.';
 REVOKE ALL ON FUNCTION hublink.unlock_role(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.unlock_role(text) TO hublink_admin;
 
@@ -160,14 +177,19 @@ CREATE FUNCTION hublink.sync_security_shared_memory() RETURNS void
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    PERFORM hublink.security_set_lockout(role_name, true, locked_at)
-       FROM hublink.security_lockout WHERE unlocked_at IS NULL;
+    -- Only logins that exist: a lock-out of a name that is not one (recorded before 0.2.0, or of
+    -- a role dropped since) would only take a slot of the logon hook's table.
+    PERFORM hublink.security_set_lockout(l.role_name, true, l.locked_at)
+       FROM hublink.security_lockout l
+      WHERE l.unlocked_at IS NULL
+        AND EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = l.role_name AND r.rolcanlogin);
     PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
 END;
 $$;
 COMMENT ON FUNCTION hublink.sync_security_shared_memory() IS
-    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout and the '
-    'text of hublink.security_login_warning (both are lost when the server restarts).';
+    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout of '
+    'logins that exist and the text of hublink.security_login_warning (both are lost when the '
+    'server restarts).';
 REVOKE ALL ON FUNCTION hublink.sync_security_shared_memory() FROM PUBLIC;
 
 -- Dormant roles (NFR 0020 3e).

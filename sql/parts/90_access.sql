@@ -50,7 +50,8 @@ COMMENT ON COLUMN hublink.role_clearance.granted_at IS 'When.';
 SELECT pg_catalog.pg_extension_config_dump('hublink.role_clearance', '');
 ALTER TABLE hublink.role_clearance ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_clearance ON hublink.role_clearance FOR SELECT
-    USING (role_name = session_user OR pg_catalog.pg_has_role(session_user, 'hublink_admin', 'USAGE'));
+    USING (role_name = hublink.acting_login()
+           OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE'));
 COMMENT ON POLICY own_clearance ON hublink.role_clearance IS
     'A login reads its own clearance; an admin reads them all.';
 GRANT SELECT ON hublink.sensitivity_level TO hublink_admin, hublink_caseworker;
@@ -78,7 +79,8 @@ COMMENT ON INDEX hublink.removal_sensitivity IS 'Row-level security filters on i
 
 -- The levels the calling login is cleared for. Invoker rights on purpose: it reads
 -- role_clearance under that table's own policy, and in a policy it runs as the querying role.
--- The subject is session_user, the login: SET ROLE does not change a clearance.
+-- The subject is the login (session_user): SET ROLE does not change a clearance, except for
+-- the web interface's login, which acts for the person it SET ROLE to (hublink.acting_login()).
 -- SECURITY DEFINER: the policies call it for every reader, and a reader that may not read
 -- hublink.role_clearance must get "no levels", not a permission error. It reveals only the
 -- caller's own clearance.
@@ -88,10 +90,11 @@ CREATE FUNCTION hublink.cleared_levels() RETURNS text[]
     RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
                   WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
                                      JOIN hublink.sensitivity_level m ON m.level = c.level
-                                    WHERE c.role_name = session_user)
+                                    WHERE c.role_name = hublink.acting_login())
                   ORDER BY l.rank);
 COMMENT ON FUNCTION hublink.cleared_levels() IS
-    'The sensitivity levels the login (session_user) is cleared for; empty without a clearance.';
+    'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
+    'web interface acts for) is cleared for; empty without a clearance.';
 
 -- Owner-side check for SECURITY DEFINER functions, which run as the extension owner and so
 -- bypass row-level security: the login behind the call must be cleared for the removal.
@@ -101,15 +104,15 @@ CREATE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolea
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(session_user, 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)
+                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = session_user
+                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
-    'True when the login (session_user) may see the removal: it is cleared at the removal''s '
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
     'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
 REVOKE ALL ON FUNCTION hublink.removal_access_allowed(bigint) FROM PUBLIC;
 
@@ -176,9 +179,10 @@ BEGIN
                   DETAIL = 'Clearances are levels of hublink.sensitivity_level.',
                   HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
     END IF;
-    INSERT INTO hublink.role_clearance AS c (role_name, level) VALUES (set_clearance.role_name, set_clearance.level)
+    INSERT INTO hublink.role_clearance AS c (role_name, level, granted_by)
+    VALUES (set_clearance.role_name, set_clearance.level, hublink.acting_login())
     ON CONFLICT ON CONSTRAINT role_clearance_pkey
-    DO UPDATE SET level = excluded.level, granted_by = session_user, granted_at = now();
+    DO UPDATE SET level = excluded.level, granted_by = excluded.granted_by, granted_at = now();
 END;
 $$;
 COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
@@ -192,7 +196,7 @@ CREATE FUNCTION hublink.set_removal_sensitivity(removal_reference text, level te
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    admin boolean := pg_catalog.pg_has_role(session_user, 'hublink_admin', 'USAGE');
+    admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
 BEGIN
     IF NOT admin THEN
         PERFORM hublink.require_removal_access(removal_reference);

@@ -5,7 +5,9 @@
 # three officers rostered. Exactly two can be staffed: 2 accepted, 10 declined
 # ESCORTS_UNAVAILABLE, no session fails (no deadlock, no unique violation: the roster locks make
 # the later sessions wait and see the duties taken), and every escort has at most one booking a
-# day. TAP output, closing line "N passed, M failed". Runs on its own throwaway stack.
+# day. The sessions are held on a lock until all twelve are seen waiting in pg_locks, then
+# released together, and the test shows their calls overlapped (test/lib/race.sh). TAP output,
+# closing line "N passed, M failed". Runs on its own throwaway stack.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/test/lib/race.sh"
@@ -31,21 +33,26 @@ SELECT hublink.esp_quote(jsonb_build_object(
   FROM generate_series(1, 12) g;
 SQL
 # Poll until a query returns 1 (at most 60 s: a session that never gets there fails the check).
-wait_for() { for _ in $(seq 600); do [ "$(psql -XAtc "$1")" = 1 ] && return 0; sleep 0.1; done; return 1; }
-echo "1..11"
+wait_for() { race_poll "$1"; }
+echo "1..14"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.esp_quote')" 12 "12 quotes, each staffable alone"
-# Every session waits on a barrier (an advisory lock held here) so that all book at once.
-psql -XAtc "SELECT pg_advisory_lock(4343), pg_sleep(3)" >/dev/null &
-sleep 0.5
+# The sessions wait on a barrier (an advisory lock held here) until all twelve are seen
+# waiting in pg_locks; then they are released together (test/lib/race.sh).
+race_log_create
+race_hold 4343 || echo "# the holder did not get the barrier lock"
 for q in $(psql -XAtc 'SELECT quote_ref FROM hublink.esp_quote ORDER BY quote_ref'); do
-    psql -XAt -v ON_ERROR_STOP=1 -c "SELECT pg_advisory_lock_shared(4343)" \
-         -c "SELECT hublink.esp_book(jsonb_build_object('escortQuoteReference', '$q', 'command', 'BOOK'), '2026-03-02 10:00+00') #>> '{declineReason,code}', 'x'" \
-         >"$dir/$q.out" 2>&1 &
+    race_session 4343 "$dir/$q.out" "coalesce(hublink.esp_book(jsonb_build_object('escortQuoteReference', '$q', 'command', 'BOOK'), '2026-03-02 10:00+00') #>> '{declineReason,code}', 'ACCEPTED')"
 done
+check "$(race_wait_all 4343 12 && echo yes)" yes "all twelve sessions wait at the barrier together (pg_locks)"
+check "$(psql -XAtc 'SELECT count(*) FROM race_log')" 0 "none booked before the barrier opened"
+race_release
 wait
-check "$(cat "$dir"/ESP-*.out | grep -c '^|x$')" 2 "exactly two bookings accepted"
-check "$(cat "$dir"/ESP-*.out | grep -c '^ESCORTS_UNAVAILABLE|x$')" 10 "ten declined ESCORTS_UNAVAILABLE"
-check "$(ls "$dir"/ESP-*.out | wc -l)" 12 "twelve sessions ran"
+overlap=$(race_overlap)
+echo "# $overlap of the 12 bookings had begun when the first one ended"
+check "$(psql -XAtc "SELECT count(*) FROM race_log WHERE result = 'ACCEPTED'")" 2 "exactly two bookings accepted"
+check "$(psql -XAtc "SELECT count(*) FROM race_log WHERE result = 'ESCORTS_UNAVAILABLE'")" 10 "ten declined ESCORTS_UNAVAILABLE"
+check "$(psql -XAtc 'SELECT count(DISTINCT pid) FROM race_log')" 12 "twelve sessions booked, each in its own backend"
+check "$([ "${overlap:-0}" -ge 2 ] && echo yes)" yes "the bookings overlapped (not one by one)"
 check "$(cat "$dir"/ESP-*.out | grep -ci 'error')" 0 "no session failed (no deadlock, no unique violation)"
 check "$(psql -XAtc "SELECT count(*) FROM hublink.esp_booking")" 2 "two bookings held"
 check "$(psql -XAtc "SELECT count(*) FROM (SELECT escort_id, duty_date FROM hublink.esp_duty GROUP BY 1, 2 HAVING count(DISTINCT booking_id) > 1) x")" 0 \

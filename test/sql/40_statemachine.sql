@@ -1,6 +1,6 @@
 -- The state machine's SQL face (issue 4, section 2): hublink.next_state and friends.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 SELECT is(hublink.next_state('escort', 'none', 'EscortQuoteRequest', 'out', 'hub'), 'quote_requested',
           'hub sends an escort quote request');
@@ -33,7 +33,17 @@ SELECT is((SELECT (c.verdict, c.next_state) FROM hublink.check_transition('escor
 SELECT is((SELECT c.verdict FROM hublink.check_transition('escort', 'cancelled', 'EscortAmendment',
               'out', 'hub') c), 'forbidden', 'check_transition: forbidden without raising');
 
-SELECT ok((SELECT count(*) FROM hublink.state_machine()) > 100, 'the table lists every allowed transition');
+-- hublink.state_machine() against the golden list written by hand from Appendix A/B
+-- (test/unit/statemachine/golden_transitions.h, loaded by test/sql/load-fixtures)
+SELECT cmp_ok((SELECT count(*) FROM hublink_test.golden_transition), '>=', 200::bigint,
+              'the golden list of allowed transitions is loaded');
+SELECT set_eq($$SELECT machine, from_state, event, to_state FROM hublink.state_machine()$$,
+              $$SELECT machine, from_state, event, to_state FROM hublink_test.golden_transition$$,
+              'the table lists exactly the allowed transitions of the golden list');
+SELECT is((SELECT count(*) FROM hublink.state_machine()),
+          (SELECT count(*) FROM (SELECT DISTINCT machine, from_state, event
+                                   FROM hublink.state_machine()) d),
+          'each (machine, from state, event) is listed once');
 SELECT is((SELECT count(*)::int FROM hublink.state_machine_events()), 30, 'thirty events');
 SELECT is((SELECT count(DISTINCT message_type)::int FROM hublink.state_machine_events()), 14,
           'every one of the fourteen message types is an event');

@@ -54,7 +54,7 @@ SELECT is((SELECT count(*)::int FROM hublink.purge_log), 1, 'a class is purged o
 UPDATE hublink.removal SET updated_at = now() - interval '800 days'
  WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'r1');
 SELECT hublink.retention_purge();
-SELECT is((SELECT data_class || ' ' || removed::text FROM hublink.purge_log ORDER BY purge_id DESC LIMIT 1),
+SELECT is((SELECT data_class || ' ' || (removed - 'master_key_ids')::text FROM hublink.purge_log ORDER BY purge_id DESC LIMIT 1),
           'personal_data {"data_keys_destroyed": 1}', '800 days after closing its data key is destroyed');
 SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = (SELECT v FROM hublink_test.v WHERE k = 'r1')), 0,
           'no key is left for it');
@@ -87,7 +87,8 @@ INSERT INTO hublink_test.v VALUES ('r2', hublink_test.new_removal('P73ERASE02'))
 SELECT throws_ok($$SELECT hublink.erase_removal((SELECT v FROM hublink_test.v WHERE k = 'r2'), '')$$,
                  '22023', 'an erasure needs a reason', 'an erasure without a reason is refused');
 SELECT is(hublink.erase_removal((SELECT v FROM hublink_test.v WHERE k = 'r2'), 'AUTH-DIR-0042') -> 'personal_data',
-          '{"data_keys_destroyed": 1}', 'erasure on direction destroys the key at once');
+          jsonb_build_object('data_keys_destroyed', 1, 'master_key_ids', jsonb_build_array(hublink.crypto_key_id((hublink.master_keys())[1]))),
+          'erasure on direction destroys the key at once (and names the master key that wrapped it)');
 SELECT is((SELECT count(*)::int FROM hublink.removal WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'r2')), 0,
           'and deletes the removal');
 SELECT is((SELECT string_agg(data_class || ' ' || reason, ', ' ORDER BY purge_id) FROM hublink.purge_log
@@ -131,7 +132,7 @@ SELECT is((SELECT count(*)::int FROM hublink.data_key WHERE key_scope = (SELECT 
 SELECT throws_ok($$SELECT hublink.unseal((SELECT v FROM hublink_test.v WHERE k = 'day'),
                                          decode((SELECT v FROM hublink_test.v WHERE k = 'day_sealed'), 'hex'))$$,
                  'HL060', NULL, 'so a copy of the sealed bytes (dead tuple, WAL, backup) cannot be opened');
-SELECT is((SELECT reason || ' ' || data_class || ' ' || retain_days || ' ' || removed::text FROM hublink.purge_log
+SELECT is((SELECT reason || ' ' || data_class || ' ' || retain_days || ' ' || (removed - 'master_key_ids')::text FROM hublink.purge_log
             WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'day')),
           'retention messages 90 {"data_keys_destroyed": 1}', 'logged under the day''s key scope');
 SELECT is((SELECT detail ->> 'data_class' FROM hublink.audit_log

@@ -4,7 +4,7 @@
 -- dormant roles once per dormancy, the audit capacity check, and who may do what.
 -- Shared memory is not transactional: the role names here are unique to this test.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 UPDATE hublink.worker_job SET enabled = true WHERE job_name IN ('security_event_flush', 'security_checks');
 
@@ -18,6 +18,7 @@ SELECT is(hublink.security_set_lockout('hublink_test_lock_a', false, clock_times
           'a newer one does');
 
 -- --- the lock-out table and hublink.unlock_role --------------------------------------------
+CREATE ROLE hublink_test_lock_b LOGIN;
 SELECT hublink.security_event_flushed('account_locked', 'hublink_test_lock_b', now(),
                                       '{"locked_role": "hublink_test_lock_b", "failures": 10}');
 SELECT is((SELECT failures FROM hublink.security_lockout WHERE role_name = 'hublink_test_lock_b' AND unlocked_at IS NULL),
@@ -25,11 +26,17 @@ SELECT is((SELECT failures FROM hublink.security_lockout WHERE role_name = 'hubl
 SELECT hublink.sync_security_shared_memory();
 SELECT is((SELECT locked FROM hublink.security_logon_state() WHERE role_name = 'hublink_test_lock_b'), true,
           'which the sync puts in shared memory (as after a restart)');
+SELECT hublink.security_event_flushed('account_locked', 'hublink_test_no_such_login', now(),
+                                      '{"locked_role": "hublink_test_no_such_login", "failures": 10}');
+SELECT hublink.sync_security_shared_memory();
+SELECT is((SELECT count(*)::int FROM hublink.security_logon_state() WHERE role_name = 'hublink_test_no_such_login'), 0,
+          'but not the lock-out of a name that is no login (it would only take a slot)');
 SELECT is(hublink.unlock_role('hublink_test_lock_b'), true, 'unlock_role returns that it was locked');
 SELECT is((SELECT unlocked_by FROM hublink.security_lockout WHERE role_name = 'hublink_test_lock_b'),
           session_user::text, 'records who unlocked');
-SELECT is((SELECT locked FROM hublink.security_logon_state() WHERE role_name = 'hublink_test_lock_b'), false,
-          'and lifts the lock-out in shared memory');
+SELECT is((SELECT count(*) FROM hublink.security_logon_state() WHERE role_name = 'hublink_test_lock_b')::integer, 0,
+          'and lifts the lock-out in shared memory (its entry freed: nothing left to count)');
+DROP ROLE hublink_test_lock_b;
 SELECT throws_ok($$SELECT hublink.unlock_role('hublink_test_never_failed')$$, 'P0002',
                  'role "hublink_test_never_failed" is not locked out', 'unlocking a role never locked out is an error');
 SELECT ok(has_function_privilege('hublink_admin', 'hublink.unlock_role(text)', 'EXECUTE')

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(61);
+SELECT plan(63);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -58,34 +58,8 @@ SELECT ok(has_function_privilege('hublink_caseworker', 'hublink.search_removals(
           AND has_function_privilege('hublink_audit_reader', 'hublink.audit_canonical(hublink.audit_log)', 'EXECUTE')
           AND NOT has_function_privilege('public', 'hublink.search_removals(text,text)', 'EXECUTE'),
           'invoker functions PUBLIC had are the group roles'' instead (access_grant, class invoker_function)');
--- A SECURITY DEFINER function bypasses row-level security: every one a caseworker or reporting
--- may call checks the clearance for the removal it is given (all of them take one today; one
--- that takes none would be listed here by name).
-SELECT is_empty($$
-    SELECT p.oid::regprocedure::text FROM pg_proc p
-     WHERE p.pronamespace = 'hublink'::regnamespace AND p.prosecdef
-       AND (has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
-            OR has_function_privilege('hublink_reporting', p.oid, 'EXECUTE'))
-       AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
-       -- require_key_scope_access (74_crypto_seal.sql) is require_removal_access for a removal's key
-       AND p.prosrc !~ 'hublink\.require_(removal|key_scope)_access\('
-       AND p.oid <> 'hublink.cleared_levels()'::regprocedure -- takes no removal: the caller's own levels
-$$, 'every SECURITY DEFINER function a caseworker or reporting may call checks the clearance');
-SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'hublink.send(jsonb)'::regprocedure)
-              ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(',
-          'hublink.send checks the clearance first');
--- The Hub functions a caseworker changes removals with (44_hub.sql) run as the owner and check
--- the clearance before they read anything of the removal: the check is the first statement,
--- and no DECLARE initialiser reads the removal before it.
-SELECT is_empty($$
-    SELECT p.oid::regprocedure::text FROM pg_proc p
-     WHERE p.pronamespace = 'hublink'::regnamespace AND p.prosecdef
-       AND has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
-       AND 'removal_reference' = ANY (p.proargnames)
-       AND NOT (p.prosrc ~ '^\s*DECLARE[^$]*BEGIN\s+PERFORM hublink\.require_removal_access\(removal_reference\);'
-                AND substring(p.prosrc FROM '^(.*?)\mBEGIN\M') !~ 'removal_by_reference|hublink\.removal\M[^;]*:=')
-       AND p.oid <> 'hublink.set_removal_sensitivity(text,text)'::regprocedure -- checks unless the caller is an admin
-$$, 'every SECURITY DEFINER Hub function a caseworker may call checks the clearance for its removal first');
+-- Every SECURITY DEFINER function a caseworker or reporting may call checks the clearance, and
+-- first: proven by calling each one below (after the fixtures), not by reading its source.
 SELECT is_empty($$
     SELECT f FROM unnest(ARRAY['hublink.create_removal(text,jsonb,date,date,jsonb,date[],boolean,boolean,jsonb,text,text)',
                                'hublink.set_risk(text,text,text[],text)', 'hublink.profile_risk(text)',
@@ -328,6 +302,89 @@ SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin removals'), 'error 4
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin clearances'), '2', 'the admin reads every clearance');
 SELECT is((SELECT v FROM public.access_obs WHERE k = 'admin message'), 'error 42501',
           'the admin, without a clearance, cannot open a message of a removal (outbox_document checks)');
+
+-- --- the SECURITY DEFINER functions' own clearance checks, by calling them --------------------
+-- A SECURITY DEFINER function bypasses row-level security, so each one a caseworker or reporting
+-- may call must check the clearance itself, before it reads the removal. Each is called here as
+-- the standard caseworker, naming the sensitive removal it is not cleared for (the argument
+-- removal_reference; the sensitivity of a new removal; the key scope of a sealed row), every
+-- other argument NULL. It must end in the clearance check's own refusal (42501, its words),
+-- having read no more of hublink.removal than that check alone does and called neither
+-- removal_by_reference nor booked_reference (pg_stat_xact_user_tables and _functions of this
+-- transaction): a check that is commented out, comes after a read, or is only the grant fails.
+SET LOCAL track_functions = 'all';
+GRANT EXECUTE ON FUNCTION hublink.require_removal_access(text) TO access_cw_standard;
+CREATE FUNCTION pg_temp.removal_reads() RETURNS bigint LANGUAGE sql AS $$
+    SELECT coalesce((SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) FROM pg_stat_xact_user_tables
+                      WHERE relid = 'hublink.removal'::regclass), 0)::bigint * 1000
+           + coalesce((SELECT sum(calls) FROM pg_stat_xact_user_functions
+                        WHERE schemaname = 'hublink' AND funcname IN ('removal_by_reference', 'booked_reference')), 0)::bigint
+$$;
+-- call SQL [AS login] -> 'SQLSTATE message' (or 'no error'), then ' reads N' (removal scans x 1000
+-- + calls of the two readers), in this transaction
+CREATE FUNCTION pg_temp.refusal(call text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := pg_temp.removal_reads();
+    outcome text;
+BEGIN
+    EXECUTE 'SET SESSION AUTHORIZATION access_cw_standard';
+    BEGIN
+        EXECUTE call;
+        outcome := 'no error';
+    EXCEPTION WHEN OTHERS THEN
+        outcome := SQLSTATE || ' ' || SQLERRM;
+    END;
+    EXECUTE 'RESET SESSION AUTHORIZATION';
+    RETURN outcome || ' reads ' || (pg_temp.removal_reads() - before);
+END $$;
+CREATE TEMP TABLE definer_call AS
+SELECT p.oid::regprocedure::text AS f,
+       format('SELECT %s(%s)', p.oid::regproc,
+              string_agg(CASE WHEN a.n = 'removal_reference' THEN quote_literal(h.ref)
+                              WHEN a.n = 'sensitivity' THEN quote_literal('sensitive')
+                              WHEN a.t = 'anyelement'::regtype
+                                   THEN format('jsonb_populate_record(NULL::hublink.returnee_personal, %L)',
+                                               jsonb_build_object('key_scope', h.ref, 'sealed', '\x00'))
+                              ELSE format('(SELECT NULL::%s)', format_type(a.t, NULL)) END,
+                         ', ' ORDER BY a.i)) AS call,
+       bool_or(a.n IN ('removal_reference', 'sensitivity') OR a.t = 'anyelement'::regtype) AS names_a_removal
+  FROM pg_proc p
+  CROSS JOIN (SELECT v AS ref FROM public.access_obs WHERE k = 'ref sensitive') h
+  CROSS JOIN LATERAL unnest(p.proargtypes::oid[], p.proargnames[1:p.pronargs]) WITH ORDINALITY AS a (t, n, i)
+ WHERE p.pronamespace = 'hublink'::regnamespace AND p.prosecdef
+   AND (has_function_privilege('hublink_caseworker', p.oid, 'EXECUTE')
+        OR has_function_privilege('hublink_reporting', p.oid, 'EXECUTE'))
+   AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+ GROUP BY p.oid, h.ref;
+-- hublink.cleared_levels() takes no argument: it returns the caller's own levels.
+DELETE FROM definer_call WHERE f = 'hublink.cleared_levels()';
+-- hublink.send is the worker's and the owner's, not a caseworker's; granted here for the call
+-- only, so that its own check is what refuses (rolled back with the rest)
+GRANT EXECUTE ON FUNCTION hublink.send(jsonb) TO access_cw_standard;
+INSERT INTO definer_call (f, call, names_a_removal)
+SELECT 'hublink.send(jsonb)', format('SELECT hublink.send(%L::jsonb)', hublink.new_message('TravelCancellation', v, '{}')), true
+  FROM public.access_obs WHERE k = 'ref sensitive';
+ALTER TABLE definer_call ADD COLUMN outcome text;
+UPDATE definer_call SET outcome = pg_temp.refusal(call);
+SELECT diag(f || ': ' || outcome) FROM definer_call ORDER BY f;
+INSERT INTO public.access_obs
+SELECT 'check alone', pg_temp.refusal(format('SELECT hublink.require_removal_access(%L)', v))
+  FROM public.access_obs WHERE k = 'ref sensitive';
+SELECT cmp_ok((SELECT count(*)::int FROM definer_call), '>=', 14,
+              'the SECURITY DEFINER functions a caseworker or reporting may call, and hublink.send, are all found (14 or more)');
+SELECT is_empty($$SELECT f FROM definer_call WHERE NOT names_a_removal$$,
+                'each of them takes a removal (a reference, a sensitivity or a sealed row) the test can name');
+SELECT alike((SELECT v FROM public.access_obs WHERE k = 'check alone'), '42501 removal % is not accessible reads %',
+            'the clearance check alone refuses the standard caseworker the sensitive removal');
+SELECT is_empty($$SELECT f || ': ' || outcome FROM definer_call
+                   WHERE outcome NOT SIMILAR TO '42501 (removal [^ ]+ is not accessible|sensitivity "sensitive" is not one this login is cleared for) reads [0-9]+'$$,
+                'every SECURITY DEFINER function a caseworker or reporting may call refuses a removal above the clearance with the clearance check''s own error');
+SELECT is_empty($$SELECT f || ': ' || outcome FROM definer_call
+                   WHERE substring(outcome FROM ' reads ([0-9]+)$')::bigint
+                         > substring((SELECT v FROM public.access_obs WHERE k = 'check alone') FROM ' reads ([0-9]+)$')::bigint$$,
+                'and checks first: before the refusal none reads hublink.removal more than the check alone, nor calls removal_by_reference or booked_reference');
+REVOKE EXECUTE ON FUNCTION hublink.require_removal_access(text) FROM access_cw_standard;
+REVOKE EXECUTE ON FUNCTION hublink.send(jsonb) FROM access_cw_standard;
 
 -- --- a table added later is covered by the loop ----------------------------------------------
 CREATE TABLE hublink.access_test_note (note_id bigint PRIMARY KEY, removal_id bigint NOT NULL REFERENCES hublink.removal);

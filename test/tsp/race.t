@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Concurrent bookings never oversell (issue 5 section 5): 12 sessions book 12 quotes of 3
-# seats each at once on a flight with 10 seats left. Exactly 3 must be accepted, 9 declined
-# NO_SEATS, and seats_sold must end at 9. TAP output, closing line "N passed, M failed".
-# Runs on its own throwaway stack (scripts/stack); needs hublink installed.
+# seats each at once on a flight of 200 seats with 190 sold (10 left). Exactly 3 must be
+# accepted, 9 declined NO_SEATS, and seats_sold must end at 190 + 3 x 3 = 199. The sessions are
+# held on a lock until all twelve are seen waiting in pg_locks, then released together; the
+# test shows their calls overlapped (test/lib/race.sh). TAP output, closing line
+# "N passed, M failed". Runs on its own throwaway stack (scripts/stack); needs hublink installed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/test/lib/race.sh"
@@ -29,19 +31,22 @@ SELECT hublink.tsp_quote(jsonb_build_object(
     'constraints', jsonb_build_object('refundableOnly', false)), NULL, '2026-02-18 14:20+00')
   FROM generate_series(1, 12) g;
 SQL
-echo "1..5"
+echo "1..9"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_quote')" 12 "12 quotes of 3 seats on a flight with 10 left"
-# Every session waits on a barrier (an advisory lock held here) so that all book at once.
-psql -XAtc "SELECT pg_advisory_lock(4242), pg_sleep(3)" >/dev/null &
-barrier=$!
-sleep 0.5
+race_log_create
+race_hold 4242 || echo "# the holder did not get the barrier lock"
 for q in $(psql -XAtc 'SELECT quote_ref FROM hublink.tsp_quote ORDER BY quote_ref'); do
-    psql -XAt -c "SELECT pg_advisory_lock_shared(4242)" \
-         -c "SELECT hublink.tsp_book(jsonb_build_object('travelQuoteReference', '$q'), '2026-02-19 10:00+00') ->> 'outcome', 'x'" \
-         >"$dir/$q.out" 2>&1 &
+    race_session 4242 "$dir/$q.out" "hublink.tsp_book(jsonb_build_object('travelQuoteReference', '$q'), '2026-02-19 10:00+00') ->> 'outcome'"
 done
+check "$(race_wait_all 4242 12 && echo yes)" yes "all twelve sessions wait at the barrier together (pg_locks)"
+check "$(psql -XAtc 'SELECT count(*) FROM race_log')" 0 "none booked before the barrier opened"
+race_release
 wait
-check "$(cat "$dir"/TSP-*.out | grep -c '^ACCEPTED|x$')" 3 "exactly three bookings accepted"
+overlap=$(race_overlap)
+echo "# $overlap of the 12 bookings had begun when the first one ended"
+check "$(psql -XAtc 'SELECT count(DISTINCT pid) FROM race_log')" 12 "twelve sessions booked, each in its own backend"
+check "$([ "${overlap:-0}" -ge 2 ] && echo yes)" yes "the bookings overlapped (not one by one)"
+check "$(psql -XAtc "SELECT count(*) FROM race_log WHERE result = 'ACCEPTED'")" 3 "exactly three bookings accepted"
 check "$(psql -XAtc "SELECT count(*) FROM hublink.tsp_quote WHERE status = 'QUOTED'")" 9 "nine quotes left unbooked (declined NO_SEATS)"
 check "$(psql -XAtc 'SELECT seats_sold FROM hublink.tsp_flight')" 199 "seats_sold 190 + 3 x 3 = 199, never above 200"
 check "$(psql -XAtc 'SELECT count(*) FROM hublink.tsp_ticket')" 9 "nine tickets issued"

@@ -7,6 +7,11 @@ N=0 PASSED=0 FAILED=0
 ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $*"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
 check_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi; }
+# q_error PARTY SQL: the SQLSTATE of the error the statement raises there; empty when it succeeds.
+q_error() {
+    psql_at "$1" -Xq -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$2" 2>&1 >/dev/null |
+        sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\): .*/\1/p' | head -n 1
+}
 
 # The parties and their helpers (q, qv, wait_for, example, answer...) are shared with the demo.
 # shellcheck source=scripts/lib/parties.sh

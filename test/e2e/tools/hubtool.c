@@ -8,7 +8,10 @@
  *   hubtool [connection] publish QUEUE [FILE...]   each FILE (or each stdin line) is a message
  *   hubtool [connection] drain QUEUE               print each message on a line, ack it
  *   hubtool [connection] declare|purge QUEUE...    durable queues
- *   hubtool [connection] count QUEUE               messages ready on QUEUE
+ *   hubtool [connection] count QUEUE               messages READY on QUEUE: AMQP cannot see
+ *                                                  deliveries held unacked, so a test that
+ *                                                  means "nothing left" uses queue_state
+ *                                                  (test/e2e/worker/lib.sh, rabbitmqctl)
  *   hubtool gen TEMPLATE N [FIRST]                 N messages, one per line, from TEMPLATE
  *   hubtool [connection] bench-raw N SIZE          broker ceiling: publish+consume+ack N
  *   hubtool [connection] burst TEMPLATE IN OUT N   N requests on IN, wait for N replies on OUT
@@ -99,7 +102,7 @@ check_reply(amqp_rpc_reply_t r, const char *what, int status)
 static char *
 read_password(const char *path)
 {
-	static char buf[512];
+	static char buf[8192]; /* a password, or an access token (a JWT) */
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL)

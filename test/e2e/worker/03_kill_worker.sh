@@ -4,15 +4,19 @@
 . "$(dirname "$0")/lib.sh"
 worker_stack_up
 kill_worker() {
-    local pid
-    pid=$(worker_pid)
-    note "SIGKILL to the worker, pid $pid"
-    kill -KILL "$pid"
-    sleep 1
+    local i
+    OLD_PID=$(worker_pid)
+    note "SIGKILL to the worker, pid $OLD_PID"
+    check "the worker runs before the kill (pid $OLD_PID)" test -n "$OLD_PID"
+    check "SIGKILL is delivered to it" kill -KILL "${OLD_PID:-none}"
+    IN_FLIGHT=$(queue_count escort-quote-request)
+    for ((i = 0; i < 100; i++)); do kill -0 "$OLD_PID" 2>/dev/null || break; sleep 0.05; done
+    check "the killed process is gone" bash -c "! kill -0 ${OLD_PID:-0} 2>/dev/null"
     wait_for 60 "SELECT state = 'connected' FROM hublink.worker_status" ||
         not_ok "the worker came back after the crash"
 }
 crash_run kill_worker
-check_eq "the worker is a new process" "t" \
-    "$(sql "SELECT pid IS NOT NULL FROM hublink.worker_status")"
+new_pid=$(worker_pid)
+check_eq "the worker is a new process (old pid $OLD_PID, new pid $new_pid), as worker_status says" "t|t" \
+    "$(sql "SELECT ${new_pid:-0} <> ${OLD_PID:-0}, pid = ${new_pid:-0} FROM hublink.worker_status")"
 finish

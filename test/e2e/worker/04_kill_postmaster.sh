@@ -8,7 +8,8 @@ kill_postmaster() {
     pm=$(head -1 "$HUBLINK_PG_DATA/postmaster.pid")
     children=$(pgrep -P "$pm" | tr '\n' ' ')
     note "SIGKILL to the postmaster, pid $pm"
-    kill -KILL "$pm"
+    check "SIGKILL is delivered to the postmaster (pid $pm)" kill -KILL "$pm"
+    IN_FLIGHT=$(queue_count escort-quote-request)
     # Its children notice the postmaster's death and exit; wait for every one of them.
     for ((i = 0; i < 300; i++)); do
         alive=0

@@ -5,6 +5,8 @@
 worker_stack_up
 restart_broker() {
     note "restarting the RabbitMQ application"
+    # read just before the stop: a stopped broker counts nothing
+    IN_FLIGHT=$(queue_count escort-quote-request)
     "$RABBITMQCTL" stop_app >/dev/null 2>&1
     sleep 3
     check_eq "while the broker is down the worker says so" "disconnected" \

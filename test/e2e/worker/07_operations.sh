@@ -39,9 +39,10 @@ check "DROP DATABASE of another database is not blocked" \
 check "DROP EXTENSION is not blocked by the worker" \
     timeout 10 psql -Xq -c "DROP EXTENSION hublink"
 gen 1 4 | hub publish escort-quote-request 2>/dev/null
-check "without the extension the worker leaves messages on the queue and waits" \
-    wait_for 30 "SELECT true FROM pg_stat_activity WHERE backend_type = 'hublink worker'" 
+check "without the extension the worker still runs, waiting" \
+    wait_for 30 "SELECT true FROM pg_stat_activity WHERE backend_type = 'hublink worker'"
 sleep 7
+check_eq "and leaves the message on the queue (ready, not held unacked)" "1 0" "$(queue_state escort-quote-request)"
 check_eq "it said it waits for CREATE EXTENSION" "2" \
     "$(grep -c 'waiting for CREATE EXTENSION hublink' "$HUBLINK_PG_LOG")"
 sql "CREATE EXTENSION hublink" >/dev/null

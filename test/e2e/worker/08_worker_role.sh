@@ -97,8 +97,8 @@ refused() { # refused WHAT ROLE EXPECTED_PHRASE N
         wait_for 10 "SELECT last_error LIKE '%$3%' FROM hublink.worker_status"
     gen 1 "$4" | hub publish escort-quote-request 2>/dev/null
     sleep 2
-    check_eq "$1: the message published meanwhile waits on the queue" "1" \
-        "$(hub count escort-quote-request 2>/dev/null)"
+    check_eq "$1: the message published meanwhile waits on the queue (ready, not held)" "1 0" \
+        "$(queue_state escort-quote-request)"
     check_eq "$1: and nothing of it is stored" "0" \
         "$(sql "SELECT count(*) FROM hublink.inbox WHERE removal_id = format('RMV-2026-%s', lpad('$4', 6, '0'))")"
 }

@@ -2,8 +2,10 @@
 -- of schema hublink, found in the catalog, and prints one tab-separated line per attempt:
 --   object  kind  action  outcome  detail
 -- outcome: allowed (detail: rows counted, updated, or the SQLSTATE the call ended with after
--- passing the privilege check), refused (permission denied for that very object or one it
--- reads; never for the schema: PUBLIC has USAGE on it), error.
+-- passing the privilege check and, for a SECURITY DEFINER function given the most sensitive
+-- removal, its own clearance check), refused (permission denied for that very object or one
+-- it reads; never for the schema: PUBLIC has USAGE on it), refused clearance (the function's
+-- own clearance check refused that removal), error.
 -- Every attempt is rolled back (a raised HLT01 ends its subtransaction), so nothing changes.
 SET statement_timeout = '10min';
 CREATE FUNCTION pg_temp.probe()
@@ -16,6 +18,7 @@ DECLARE
     n    bigint;
     col  name;
     args text;
+    names_removal boolean;
 BEGIN
     FOR o IN SELECT c.oid, c.oid::regclass::text AS name, c.relkind FROM pg_class c
               WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
@@ -61,8 +64,12 @@ BEGIN
     END LOOP;
 
     -- every callable function, with NULL arguments that are not constants (a constant NULL
-    -- lets the planner fold a STRICT call away before the privilege check)
-    FOR o IN SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.provariadic, p.proargtypes
+    -- lets the planner fold a STRICT call away before the privilege check); a SECURITY DEFINER
+    -- function's argument removal_reference names the most sensitive removal instead
+    -- (hublink_test.top_ref, set by run), so that its cell shows the function's own clearance
+    -- check: "refused clearance" (42501, the check's words) for a login not cleared for it
+    FOR o IN SELECT p.oid, p.oid::regprocedure::text AS sig, p.proname, p.provariadic, p.proargtypes,
+                    p.proargnames, p.prosecdef, p.pronargs
                FROM pg_proc p
               WHERE p.pronamespace = 'hublink'::regnamespace AND p.prokind = 'f'
                 AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype, 'internal'::regtype)
@@ -72,16 +79,19 @@ BEGIN
         kind := 'function';
         action := 'execute';
         SELECT string_agg(CASE WHEN o.provariadic <> 0 AND a.i = array_length(o.proargtypes::oid[], 1) THEN 'VARIADIC ' ELSE '' END
-                          || format('(SELECT NULL::%s)',
+                          || CASE WHEN o.prosecdef AND a.n = 'removal_reference'
+                                  THEN quote_literal(current_setting('hublink_test.top_ref'))
+                                  ELSE format('(SELECT NULL::%s)',
                                     CASE a.t WHEN 'anyelement'::regtype THEN 'text'
                                              WHEN 'anycompatible'::regtype THEN 'text'
                                              WHEN 'anynonarray'::regtype THEN 'text'
                                              WHEN 'anyarray'::regtype THEN 'text[]'
                                              WHEN 'anycompatiblearray'::regtype THEN 'text[]'
-                                             ELSE format_type(a.t, NULL) END),
-                          ', ' ORDER BY a.i)
-          INTO args
-          FROM unnest(o.proargtypes::oid[]) WITH ORDINALITY AS a (t, i);
+                                             ELSE format_type(a.t, NULL) END) END,
+                          ', ' ORDER BY a.i),
+               bool_or(o.prosecdef AND a.n = 'removal_reference')
+          INTO args, names_removal
+          FROM unnest(o.proargtypes::oid[], o.proargnames[1:o.pronargs]) WITH ORDINALITY AS a (t, n, i);
         BEGIN
             EXECUTE format('SELECT %I.%I(%s)', 'hublink', o.proname, coalesce(args, ''));
             RAISE SQLSTATE 'HLT01' USING MESSAGE = 'returned';
@@ -91,6 +101,8 @@ BEGIN
         WHEN OTHERS THEN
             IF SQLSTATE = '42501' AND SQLERRM = format('permission denied for function %s', o.proname) THEN
                 outcome := 'refused';
+            ELSIF names_removal AND SQLSTATE = '42501' AND SQLERRM LIKE 'removal % is not accessible' THEN
+                outcome := 'refused clearance';   -- the function's own check (require_removal_access)
             ELSE
                 outcome := 'allowed';   -- it ran past the privilege check and failed on the NULLs
             END IF;

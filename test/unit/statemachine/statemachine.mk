@@ -30,11 +30,11 @@ STATEMACHINE_SAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all
 STATEMACHINE_ALL_CFLAGS = $(STATEMACHINE_CFLAGS) -I$(STATEMACHINE_DIR)
 STATEMACHINE_VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet
 
-$(STATEMACHINE_BUILD)/unit-tests: $(STATEMACHINE_SRCS) $(STATEMACHINE_HDRS) $(STATEMACHINE_TEST_DIR)/unit_tests.c
+$(STATEMACHINE_BUILD)/unit-tests: $(STATEMACHINE_SRCS) $(STATEMACHINE_HDRS) $(STATEMACHINE_TEST_DIR)/unit_tests.c $(STATEMACHINE_TEST_DIR)/golden_transitions.h
 	@mkdir -p $(@D)
 	$(STATEMACHINE_CC) $(STATEMACHINE_ALL_CFLAGS) -o $@ $(STATEMACHINE_SRCS) $(STATEMACHINE_TEST_DIR)/unit_tests.c
 
-$(STATEMACHINE_BUILD)/asan/unit-tests: $(STATEMACHINE_SRCS) $(STATEMACHINE_HDRS) $(STATEMACHINE_TEST_DIR)/unit_tests.c
+$(STATEMACHINE_BUILD)/asan/unit-tests: $(STATEMACHINE_SRCS) $(STATEMACHINE_HDRS) $(STATEMACHINE_TEST_DIR)/unit_tests.c $(STATEMACHINE_TEST_DIR)/golden_transitions.h
 	@mkdir -p $(@D)
 	$(STATEMACHINE_SAN_CC) $(STATEMACHINE_ALL_CFLAGS) -O1 $(STATEMACHINE_SAN_FLAGS) -o $@ $(STATEMACHINE_SRCS) $(STATEMACHINE_TEST_DIR)/unit_tests.c
 
@@ -50,10 +50,13 @@ STATEMACHINE_FUZZ_SECONDS ?= 20
 
 .PHONY: statemachine-unit statemachine-valgrind statemachine-asan statemachine-fuzz statemachine-diagrams statemachine-clean
 
+# passes only when the fuzzer exits 0, leaves no crash and executed inputs (test/fuzz/check-run)
 statemachine-fuzz: $(STATEMACHINE_BUILD)/fuzz
 	@mkdir -p $(STATEMACHINE_BUILD)/fuzz-corpus
-	$(STATEMACHINE_BUILD)/fuzz -max_total_time=$(STATEMACHINE_FUZZ_SECONDS) -max_len=256 $(STATEMACHINE_BUILD)/fuzz-corpus > $(STATEMACHINE_BUILD)/fuzz.log 2>&1 || { tail -n 40 $(STATEMACHINE_BUILD)/fuzz.log; exit 1; }
-	@grep -E '^Done [0-9]+ runs' $(STATEMACHINE_BUILD)/fuzz.log
+	@rm -rf $(STATEMACHINE_BUILD)/fuzz-artifacts && mkdir -p $(STATEMACHINE_BUILD)/fuzz-artifacts
+	$(STATEMACHINE_BUILD)/fuzz -max_total_time=$(STATEMACHINE_FUZZ_SECONDS) -max_len=256 -print_final_stats=1 \
+		-artifact_prefix=$(STATEMACHINE_BUILD)/fuzz-artifacts/ $(STATEMACHINE_BUILD)/fuzz-corpus > $(STATEMACHINE_BUILD)/fuzz.log 2>&1; \
+		FUZZ_ARTIFACTS=$(STATEMACHINE_BUILD)/fuzz-artifacts test/fuzz/check-run statemachine $$? $(STATEMACHINE_BUILD)/fuzz.log
 
 statemachine-unit: $(STATEMACHINE_BUILD)/unit-tests
 	$(STATEMACHINE_BUILD)/unit-tests

@@ -2,19 +2,28 @@
  * unit_tests.c - the removal state machine on its own (TAP). Closing line:
  * "statemachine: N passed, M failed".
  *
- * 1. The whole cross-product (machine, state, event, direction, party) is tried: what the
- *    table allows gives its next state, everything else is refused.
+ * 1. The table against a golden list written by hand from Appendix A/B
+ *    (golden_transitions.h): the same transitions, no more, no fewer; then the whole
+ *    cross-product (machine, state, event, direction, party) is tried: what the golden list
+ *    allows gives its next state, every other inbound message is "premature" exactly when the
+ *    golden list says a message of its sender still to come could make it possible, and
+ *    everything else is "forbidden".
  * 2. The table is sound: rules disjoint, states of their machine, every state reachable,
  *    both parties of a message track the machine it moves.
  * 3. Conversations across the three parties (each party its own copy of the machines):
  *    escorted and unescorted happy paths, re-quote, cancellations, decline, escort change,
  *    delay, unsuccessful escorting, premature and impossible messages.
  */
+#define _POSIX_C_SOURCE 200809L /* strtok_r */
+
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "statemachine.h"
+
+#include "golden_transitions.h"
 
 static int passed, failed, counter;
 
@@ -37,33 +46,160 @@ ok(int cond, const char *fmt, ...)
 
 #define B(s) (1u << (s))
 
-/* --- 1. the cross-product ----------------------------------------------------------------- */
+/* --- 1. the cross-product, against the golden list ---------------------------------------- */
 
-/* Independent reading of the table: the rule for (m, s, e), if any. */
+/*
+ * golden[m][s][e]: the state the hand-written list (golden_transitions.h) says event e takes
+ * machine m to from state s, or -1 when it is not allowed. Filled once from the list; the
+ * table of statemachine.c is not read here.
+ */
+static int golden[HLSM_N_MACHINES][HLSM_N_STATES][HLSM_N_EVENTS];
+static int golden_sender[HLSM_N_EVENTS], golden_receiver[HLSM_N_EVENTS];
+static int golden_count; /* transitions in the list (a row with n from-states is n) */
+
 static int
-table_target(hlsm_machine m, hlsm_state s, hlsm_event e, hlsm_state *to)
+party_of(const char *name)
+{
+	hlsm_party p;
+
+	return hlsm_party_parse(name, &p) ? (int) p : -1;
+}
+
+/* Reads the golden list; every name in it must be known, every transition listed once. */
+static void
+load_golden(void)
+{
+	int bad_names = 0, duplicates = 0, events_named = 0;
+
+	for (int m = 0; m < HLSM_N_MACHINES; m++)
+		for (int s = 0; s < HLSM_N_STATES; s++)
+			for (int e = 0; e < HLSM_N_EVENTS; e++)
+				golden[m][s][e] = -1;
+	for (int e = 0; e < HLSM_N_EVENTS; e++)
+		golden_sender[e] = golden_receiver[e] = -1;
+	for (size_t i = 0; i < sizeof(golden_events) / sizeof(golden_events[0]); i++)
+	{
+		hlsm_event e;
+
+		if (!hlsm_event_parse(golden_events[i].event, &e) ||
+			strcmp(hlsm_event_get(e)->name, golden_events[i].event) != 0 ||
+			party_of(golden_events[i].sender) < 0 || party_of(golden_events[i].receiver) < 0)
+		{
+			printf("# golden: unknown event or party in \"%s\"\n", golden_events[i].event);
+			bad_names++;
+			continue;
+		}
+		golden_sender[e] = party_of(golden_events[i].sender);
+		golden_receiver[e] = party_of(golden_events[i].receiver);
+		events_named++;
+	}
+	ok(bad_names == 0 && events_named == HLSM_N_EVENTS,
+	   "the golden list names the sender and receiver of each of the %d events (%d named, %d "
+	   "unknown)",
+	   HLSM_N_EVENTS, events_named, bad_names);
+	for (int e = 0; e < HLSM_N_EVENTS; e++)
+	{
+		const hlsm_event_info *ev = hlsm_event_get(e);
+
+		ok(golden_sender[e] >= 0 && ev->sender == (hlsm_party) golden_sender[e] &&
+			   ev->receiver == (hlsm_party) golden_receiver[e] &&
+			   (ev->message_type == NULL) == (golden_sender[e] == golden_receiver[e]),
+		   "%s goes from %s to %s, as Appendix A says", ev->name,
+		   golden_sender[e] >= 0 ? hlsm_party_name(golden_sender[e]) : "?",
+		   golden_receiver[e] >= 0 ? hlsm_party_name(golden_receiver[e]) : "?");
+	}
+
+	for (size_t i = 0; i < sizeof(golden_transitions) / sizeof(golden_transitions[0]); i++)
+	{
+		const golden_transition *g = &golden_transitions[i];
+		hlsm_machine m;
+		hlsm_event e;
+		hlsm_state to = HLSM_S_NONE, from;
+		bool same = strcmp(g->to, "=") == 0;
+		char buf[256], *tok, *save = NULL;
+
+		if (!hlsm_machine_parse(g->machine, &m) || !hlsm_event_parse(g->event, &e) ||
+			strcmp(hlsm_event_get(e)->name, g->event) != 0 ||
+			(!same && !hlsm_state_parse(g->to, &to)))
+		{
+			printf("# golden: unknown name in row %zu (%s %s -> %s)\n", i, g->machine, g->event,
+				   g->to);
+			bad_names++;
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%s", g->from);
+		for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		{
+			if (!hlsm_state_parse(tok, &from))
+			{
+				printf("# golden: unknown state \"%s\" in row %zu\n", tok, i);
+				bad_names++;
+				continue;
+			}
+			if (golden[m][from][e] >= 0)
+			{
+				printf("# golden: %s %s %s listed twice\n", g->machine, tok, g->event);
+				duplicates++;
+			}
+			golden[m][from][e] = same ? (int) from : (int) to;
+			golden_count++;
+		}
+	}
+	ok(bad_names == 0 && duplicates == 0,
+	   "the golden list reads: %d transitions, no unknown name (%d), none listed twice (%d)",
+	   golden_count, bad_names, duplicates);
+}
+
+/* The C table, expanded, equals the golden list: the same transitions, no more, no fewer. */
+static void
+test_table_is_golden(void)
 {
 	size_t n;
 	const hlsm_rule *rules = hlsm_rules(&n);
-	int found = 0;
+	int in_table = 0, not_golden = 0, wrong_target = 0, missing = 0;
+	static int seen[HLSM_N_MACHINES][HLSM_N_STATES][HLSM_N_EVENTS];
 
 	for (size_t i = 0; i < n; i++)
-		if (rules[i].machine == m && rules[i].event == e && (rules[i].from_mask & B(s)))
-		{
-			*to = rules[i].to == HLSM_SAME ? s : rules[i].to;
-			found++;
-		}
-	return found;
-}
+		for (int s = 0; s < HLSM_N_STATES; s++)
+			if (rules[i].from_mask & B(s))
+			{
+				int to = rules[i].to == HLSM_SAME ? s : (int) rules[i].to;
+				int want = golden[rules[i].machine][s][rules[i].event];
 
-static int
-party_takes_part(hlsm_party p, hlsm_event e, hlsm_direction d)
-{
-	const hlsm_event_info *ev = hlsm_event_get(e);
-
-	if (ev->message_type == NULL)
-		return p == ev->sender && d == HLSM_LOCAL;
-	return (p == ev->sender && d == HLSM_OUT) || (p == ev->receiver && d == HLSM_IN);
+				in_table++;
+				seen[rules[i].machine][s][rules[i].event] = 1;
+				if (want < 0)
+				{
+					printf("# in the table, not in the golden list: %s %s --%s--> %s\n",
+						   hlsm_machine_name(rules[i].machine), hlsm_state_name(s),
+						   hlsm_event_get(rules[i].event)->name, hlsm_state_name(to));
+					not_golden++;
+				}
+				else if (want != to)
+				{
+					printf("# %s %s --%s--> %s in the table, %s in the golden list\n",
+						   hlsm_machine_name(rules[i].machine), hlsm_state_name(s),
+						   hlsm_event_get(rules[i].event)->name, hlsm_state_name(to),
+						   hlsm_state_name(want));
+					wrong_target++;
+				}
+			}
+	for (int m = 0; m < HLSM_N_MACHINES; m++)
+		for (int s = 0; s < HLSM_N_STATES; s++)
+			for (int e = 0; e < HLSM_N_EVENTS; e++)
+				if (golden[m][s][e] >= 0 && !seen[m][s][e])
+				{
+					printf("# in the golden list, not in the table: %s %s --%s--> %s\n",
+						   hlsm_machine_name(m), hlsm_state_name(s), hlsm_event_get(e)->name,
+						   hlsm_state_name(golden[m][s][e]));
+					missing++;
+				}
+	ok(not_golden == 0, "every transition of the table is in the golden list (%d are not)",
+	   not_golden);
+	ok(wrong_target == 0, "each leads where the golden list says (%d do not)", wrong_target);
+	ok(missing == 0, "every transition of the golden list is in the table (%d missing)", missing);
+	ok(in_table == golden_count, "the table has %d transitions, the golden list %d", in_table,
+	   golden_count);
 }
 
 static int
@@ -73,10 +209,61 @@ tracks(hlsm_party p, hlsm_machine m)
 		   (p == HLSM_ESP && m == HLSM_ESCORT);
 }
 
+/* The direction in which p takes part in e by the golden list, or -1. */
+static int
+golden_direction(hlsm_party p, hlsm_event e)
+{
+	if (golden_sender[e] == golden_receiver[e])
+		return (int) p == golden_sender[e] ? HLSM_LOCAL : -1;
+	if ((int) p == golden_sender[e])
+		return HLSM_OUT;
+	if ((int) p == golden_receiver[e])
+		return HLSM_IN;
+	return -1;
+}
+
+/*
+ * Premature, by the golden list: from s, the messages that `sender` sends to p (still on their
+ * queues) and p's own decisions reach a state where e is allowed.
+ */
+static bool
+golden_premature(hlsm_machine m, hlsm_state s, hlsm_event e, hlsm_party p)
+{
+	bool reached[HLSM_N_STATES] = {false};
+	bool grew = true;
+	int sender = golden_sender[e];
+
+	reached[s] = true;
+	while (grew)
+	{
+		grew = false;
+		for (int st = 0; st < HLSM_N_STATES; st++)
+			if (reached[st])
+				for (int ev = 0; ev < HLSM_N_EVENTS; ev++)
+				{
+					int to = golden[m][st][ev];
+					bool local = golden_sender[ev] == golden_receiver[ev];
+
+					if (to < 0 || reached[to])
+						continue;
+					if (local ? golden_sender[ev] == (int) p
+							  : golden_sender[ev] == sender && golden_receiver[ev] == (int) p)
+					{
+						reached[to] = true;
+						grew = true;
+					}
+				}
+	}
+	for (int st = 0; st < HLSM_N_STATES; st++)
+		if (reached[st] && golden[m][st][e] >= 0)
+			return true;
+	return false;
+}
+
 static void
 test_cross_product(void)
 {
-	int allowed = 0, refused = 0, premature = 0;
+	int allowed = 0, premature = 0, forbidden = 0;
 
 	for (int m = 0; m < HLSM_N_MACHINES; m++)
 		for (int s = 0; s < HLSM_N_STATES; s++)
@@ -84,10 +271,10 @@ test_cross_product(void)
 				for (int d = 0; d < HLSM_N_DIRECTIONS; d++)
 					for (int p = 0; p < HLSM_N_PARTIES; p++)
 					{
-						hlsm_state to = HLSM_S_NONE;
 						int in_machine = hlsm_machine_has_state(m, s);
-						int expect = in_machine && tracks(p, m) && party_takes_part(p, e, d) &&
-									 table_target(m, s, e, &to) == 1;
+						int takes_part = tracks(p, m) && golden_direction(p, e) == d;
+						int to = golden[m][s][e];
+						hlsm_verdict want;
 						hlsm_result r = hlsm_next(m, s, e, d, p);
 						const char *what = hlsm_event_get(e)->name;
 
@@ -100,35 +287,67 @@ test_cross_product(void)
 								   hlsm_state_name(s));
 							continue;
 						}
-						if (expect)
+						if (takes_part && to >= 0)
 						{
 							allowed++;
-							ok(r.verdict == HLSM_ALLOWED && r.next == to,
+							ok(r.verdict == HLSM_ALLOWED && (int) r.next == to,
 							   "allowed: %s %s --%s (%s %s)--> %s", hlsm_machine_name(m),
 							   hlsm_state_name(s), what, hlsm_party_name(p), hlsm_direction_name(d),
 							   hlsm_state_name(to));
+							continue;
 						}
+						want = takes_part && d == HLSM_IN && golden_premature(m, s, e, p)
+								   ? HLSM_PREMATURE
+								   : HLSM_FORBIDDEN;
+						if (want == HLSM_PREMATURE)
+							premature++;
 						else
-						{
-							refused++;
-							if (r.verdict == HLSM_PREMATURE)
-								premature++;
-							ok(r.verdict != HLSM_ALLOWED && r.reason[0] != '\0' &&
-								   (r.verdict == HLSM_FORBIDDEN || d == HLSM_IN),
-							   "refused (%s): %s %s %s (%s %s): %s", hlsm_verdict_name(r.verdict),
-							   hlsm_machine_name(m), hlsm_state_name(s), what, hlsm_party_name(p),
-							   hlsm_direction_name(d), r.reason);
-						}
+							forbidden++;
+						ok(r.verdict == want && r.reason[0] != '\0',
+						   "%s: %s %s %s (%s %s), got %s: %s", hlsm_verdict_name(want),
+						   hlsm_machine_name(m), hlsm_state_name(s), what, hlsm_party_name(p),
+						   hlsm_direction_name(d), hlsm_verdict_name(r.verdict), r.reason);
 					}
-	printf("# cross-product: %d allowed, %d refused (%d of them premature)\n", allowed, refused,
-		   premature);
-	ok(allowed > 100 && refused > 1000, "the cross-product has both allowed and refused entries");
+	printf("# cross-product: %d allowed, %d premature, %d forbidden\n", allowed, premature,
+		   forbidden);
+	/* each transition is allowed for the hub and, on a booking, for its provider */
+	ok(allowed > golden_count && premature > 0 && forbidden > 0,
+	   "the cross-product has allowed, premature and forbidden entries");
 	/* out-of-range input never crashes and is refused */
 	ok(hlsm_next(HLSM_N_MACHINES, 0, 0, 0, 0).verdict == HLSM_FORBIDDEN, "unknown machine");
 	ok(hlsm_next(0, HLSM_N_STATES, 0, 0, 0).verdict == HLSM_FORBIDDEN, "unknown state");
 	ok(hlsm_next(0, 0, HLSM_N_EVENTS, 0, 0).verdict == HLSM_FORBIDDEN, "unknown event");
 	ok(hlsm_next(0, 0, 0, HLSM_N_DIRECTIONS, 0).verdict == HLSM_FORBIDDEN, "unknown direction");
 	ok(hlsm_next(0, 0, 0, 0, HLSM_N_PARTIES).verdict == HLSM_FORBIDDEN, "unknown party");
+}
+
+/* The refusals written out by hand in golden_transitions.h. */
+static void
+test_golden_refusals(void)
+{
+	for (size_t i = 0; i < sizeof(golden_refusals) / sizeof(golden_refusals[0]); i++)
+	{
+		const golden_refusal *g = &golden_refusals[i];
+		hlsm_machine m;
+		hlsm_state s;
+		hlsm_event e;
+		hlsm_party p;
+		hlsm_direction d;
+		hlsm_result r;
+
+		if (!hlsm_machine_parse(g->machine, &m) || !hlsm_state_parse(g->state, &s) ||
+			!hlsm_event_parse(g->event, &e) || !hlsm_party_parse(g->party, &p) ||
+			golden_direction(p, e) < 0)
+		{
+			ok(0, "golden refusal %zu names something unknown", i);
+			continue;
+		}
+		d = (hlsm_direction) golden_direction(p, e);
+		r = hlsm_next(m, s, e, d, p);
+		ok(strcmp(hlsm_verdict_name(r.verdict), g->verdict) == 0,
+		   "%s: %s %s, %s receives %s (%s): %s", g->verdict, g->machine, g->state, g->party,
+		   g->event, g->why, r.reason);
+	}
 }
 
 /* --- 2. soundness of the table ---------------------------------------------------------- */
@@ -580,6 +799,9 @@ main(int argc, char **argv)
 	test_cancellation_before_booking();
 	test_escort_change_delay_unsuccessful();
 	test_premature_and_impossible();
+	load_golden();
+	test_table_is_golden();
+	test_golden_refusals();
 	test_cross_product();
 	printf("1..%d\n", counter);
 	printf("statemachine: %d passed, %d failed\n", passed, failed);

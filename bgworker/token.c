@@ -1,0 +1,401 @@
+/*
+ * token.c - the worker's broker access token (Schedule R Appendix D: "Providers will use GSS
+ * API to obtain an access token from the authentication service which will be used by the
+ * message broker to authorise users"; docs/worker.md "Access tokens").
+ *
+ * With hublink.broker_login = token the worker POSTs to hublink.broker_token_url with libcurl,
+ * authenticating by SPNEGO (CURLAUTH_NEGOTIATE: GSS-API, Kerberos) as the party's
+ * organisational principal, whose key is in hublink.broker_token_keytab (KRB5_CLIENT_KTNAME:
+ * no kinit, no ticket cache on disk). The service answers {"access_token", "expires_in",
+ * "principal"}; the worker checks the principal is hublink.broker_token_principal and logs in
+ * to the broker with the token as the PLAIN password, over the same mutual-TLS connection.
+ *
+ * The fetch runs on a curl multi handle driven from the worker's loop, never blocking it; it
+ * is cut off after hublink.broker_token_timeout. At three quarters of the token's lifetime a
+ * new one is fetched; the loop then reconnects when nothing is in flight (or after a short
+ * grace), because librabbitmq 0.11 has no connection.update-secret. A reconnect loses nothing
+ * and doubles no effect: unacked deliveries come again and dedup in the inbox, unconfirmed
+ * outbox rows are published again. A failure is shown in worker_status (last_error) and
+ * raises broker_token_failed once per run of failures; the fetch is retried with backoff.
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "spi_util.h"
+#include "token.h"
+#include "token_answer.h"
+#include "worker.h"
+
+/* How often the loop drives a running fetch. */
+#define TOKEN_POLL_MS 50
+/* Most bytes of the token service's answer read. */
+#define TOKEN_ANSWER_MAX 65536
+/* Backoff between failed fetches. */
+#define TOKEN_RETRY_MIN_MS 1000
+#define TOKEN_RETRY_MAX_MS 60000
+
+static char *token_url = NULL;
+static char *token_principal = NULL;
+static char *token_keytab = NULL;
+static char *token_ca_file = NULL;
+static char *token_krb5_config = NULL;
+static int token_timeout = 10000;
+
+static CURLM *multi = NULL;
+static CURL *easy = NULL;
+static StringInfoData answer;
+static char curl_error[CURL_ERROR_SIZE];
+
+static char *token = NULL;          /* in TopMemoryContext; wiped when replaced */
+static char *token_settings = NULL; /* hublink_token_signature() when it was obtained */
+static TimestampTz expires_at = 0;
+static TimestampTz renew_at = 0;
+static uint64 generation = 0; /* bumped with each new token */
+static uint64 used_generation = 0;
+static TimestampTz next_fetch_at = 0;
+static int backoff_ms = 0;
+static bool failing = false;
+static char *alert_error = NULL; /* a failure to alert, in TopMemoryContext */
+static SPIPlanPtr report_plan = NULL;
+
+void
+hublink_token_define_settings(void)
+{
+	DefineCustomStringVariable("hublink.broker_token_url",
+							   "HTTPS URL of the token service (hublink.broker_login = token).",
+							   "The worker POSTs to it authenticating by SPNEGO (Kerberos); its "
+							   "host name must match the service principal (HTTP/host).",
+							   &token_url, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("hublink.broker_token_principal",
+							   "The party's organisational Kerberos principal.",
+							   "The token service must say it authenticated this principal; the "
+							   "keytab holds its key.",
+							   &token_principal, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("hublink.broker_token_keytab",
+							   "Keytab with the key of hublink.broker_token_principal.",
+							   "Used as KRB5_CLIENT_KTNAME: no kinit and no ticket cache on disk.",
+							   &token_keytab, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("hublink.broker_token_ca_file",
+							   "PEM file of the CAs that sign the token service's certificate.",
+							   "Empty: hublink.broker_ca_file.", &token_ca_file, "", PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("hublink.broker_token_krb5_config",
+							   "krb5.conf for the token fetch (KRB5_CONFIG); empty: the system's.",
+							   NULL, &token_krb5_config, "", PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.broker_token_timeout",
+							"Longest time one token fetch may take.", NULL, &token_timeout, 10000,
+							100, 120000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
+
+char *
+hublink_token_signature(void)
+{
+	return psprintf("%s|%s|%s|%s|%s", token_url, token_principal, token_keytab, token_ca_file,
+					token_krb5_config);
+}
+
+static bool
+token_login(void)
+{
+	return hublink_broker_login == HUBLINK_LOGIN_TOKEN;
+}
+
+/* A token obtained under other settings (another principal, URL, keytab) is not used. */
+static void
+forget_if_settings_changed(void)
+{
+	char *now;
+
+	if (token == NULL)
+		return;
+	now = hublink_token_signature();
+	if (token_settings == NULL || strcmp(now, token_settings) != 0)
+	{
+		explicit_bzero(token, strlen(token));
+		pfree(token);
+		token = NULL;
+		renew_at = expires_at = 0;
+		next_fetch_at = 0;
+		backoff_ms = 0;
+	}
+	pfree(now);
+}
+
+const char *
+hublink_token_current(void)
+{
+	forget_if_settings_changed();
+	if (token == NULL || GetCurrentTimestamp() >= expires_at)
+		return NULL;
+	return token;
+}
+
+bool
+hublink_token_renewed(void)
+{
+	return token_login() && token != NULL && used_generation != generation;
+}
+
+void
+hublink_token_used(void)
+{
+	used_generation = generation;
+}
+
+static size_t
+keep_answer(char *data, size_t size, size_t nmemb, void *arg)
+{
+	size_t n = size * nmemb;
+
+	if (answer.len + n > TOKEN_ANSWER_MAX)
+		return 0; /* makes libcurl fail the transfer */
+	appendBinaryStringInfo(&answer, data, (int) n);
+	return n;
+}
+
+static void
+failed(const char *error)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char *message = psprintf("could not obtain a broker access token: %s", error);
+
+	backoff_ms = backoff_ms == 0 ? TOKEN_RETRY_MIN_MS : Min(backoff_ms * 2, TOKEN_RETRY_MAX_MS);
+	next_fetch_at = TimestampTzPlusMilliseconds(now, backoff_ms);
+	hublink_shmem_set_error(message);
+	if (!failing)
+	{
+		ereport(WARNING, (errcode(ERRCODE_CONNECTION_FAILURE),
+						  errmsg("hublink worker could not obtain a broker access token"),
+						  errdetail_internal("%s", error),
+						  errhint("The worker retries, at most %d s apart, and logs again when it "
+								  "has a token. Check hublink.broker_token_url, the keytab and "
+								  "the KDC.",
+								  TOKEN_RETRY_MAX_MS / 1000)));
+		failing = true;
+		if (alert_error != NULL)
+			pfree(alert_error);
+		alert_error = MemoryContextStrdup(TopMemoryContext, error);
+	}
+	pfree(message);
+}
+
+static void
+start_fetch(void)
+{
+	const char *ca = token_ca_file[0] != '\0' ? token_ca_file : hublink_broker_ca_file;
+
+	if (token_url[0] == '\0' || strncmp(token_url, "https://", 8) != 0)
+	{
+		failed("hublink.broker_token_url is not an https:// URL");
+		return;
+	}
+	if (token_keytab[0] == '\0')
+	{
+		failed("hublink.broker_token_keytab is not set");
+		return;
+	}
+	/* GSS-API reads these when libcurl asks it for a ticket: the keytab, a private cache. */
+	setenv("KRB5_CLIENT_KTNAME", token_keytab, 1);
+	setenv("KRB5CCNAME", "MEMORY:hublink_worker", 1);
+	if (token_krb5_config[0] != '\0')
+		setenv("KRB5_CONFIG", token_krb5_config, 1);
+	if (multi == NULL)
+	{
+		multi = curl_multi_init();
+		answer.data = NULL;
+	}
+	if (answer.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&answer);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&answer);
+	curl_error[0] = '\0';
+	easy = curl_easy_init();
+	if (multi == NULL || easy == NULL)
+	{
+		failed("could not create a libcurl handle");
+		return;
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, token_url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_NEGOTIATE);
+	/* Negotiate needs a user name set, though GSS-API picks the principal from the keytab. */
+	curl_easy_setopt(easy, CURLOPT_USERPWD, ":");
+	curl_easy_setopt(easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) token_timeout);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) token_timeout);
+	if (ca[0] != '\0')
+		curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
+	/* Mutual TLS to the token service too, with the party's certificate when it has one. */
+	if (hublink_broker_cert_file[0] != '\0' && hublink_broker_key_file[0] != '\0')
+	{
+		curl_easy_setopt(easy, CURLOPT_SSLCERT, hublink_broker_cert_file);
+		curl_easy_setopt(easy, CURLOPT_SSLKEY, hublink_broker_key_file);
+	}
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_answer);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
+	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+	{
+		curl_easy_cleanup(easy);
+		easy = NULL;
+		failed("could not start the token fetch");
+	}
+}
+
+static void
+finish_fetch(CURLcode result)
+{
+	long status = 0;
+	char *error = NULL;
+	TokenAnswer parsed = {0};
+	const char *problem;
+	TimestampTz now = GetCurrentTimestamp();
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_multi_remove_handle(multi, easy);
+	curl_easy_cleanup(easy);
+	easy = NULL;
+
+	if (result != CURLE_OK)
+		error = psprintf("%s", curl_error[0] ? curl_error : curl_easy_strerror(result));
+	else if (status != 200)
+		error = psprintf("the token service answered HTTP status %ld%s", status,
+						 status == 401 ? " (Kerberos authentication failed)" : "");
+	else if ((problem = token_answer_parse(answer.data, answer.len, &parsed)) != NULL)
+		error = pstrdup(problem);
+	else if (token_principal[0] != '\0' &&
+			 (parsed.principal == NULL || strcmp(parsed.principal, token_principal) != 0))
+		error = psprintf("the token service authenticated principal \"%s\", not "
+						 "hublink.broker_token_principal \"%s\"",
+						 parsed.principal ? parsed.principal : "(none)", token_principal);
+	explicit_bzero(answer.data, answer.len);
+	if (error != NULL)
+	{
+		token_answer_free(&parsed);
+		failed(error);
+		pfree(error);
+		return;
+	}
+	if (token != NULL)
+	{
+		explicit_bzero(token, strlen(token));
+		pfree(token);
+	}
+	token = MemoryContextStrdup(TopMemoryContext, parsed.access_token);
+	if (token_settings != NULL)
+		pfree(token_settings);
+	{
+		char *sig = hublink_token_signature();
+
+		token_settings = MemoryContextStrdup(TopMemoryContext, sig);
+		pfree(sig);
+	}
+	expires_at = now + parsed.expires_in * USECS_PER_SEC;
+	/* Renew at three quarters of the lifetime: time to fetch and reconnect before expiry. */
+	renew_at = now + parsed.expires_in * USECS_PER_SEC * 3 / 4;
+	generation++;
+	backoff_ms = 0;
+	next_fetch_at = 0;
+	if (failing)
+		ereport(LOG, (errmsg("hublink worker obtained a broker access token again")));
+	failing = false;
+	ereport(LOG,
+			(errmsg("hublink worker obtained a broker access token for %s, valid %lld s",
+					parsed.principal ? parsed.principal : "?", (long long) parsed.expires_in)));
+	token_answer_free(&parsed);
+}
+
+void
+hublink_token_drive(void)
+{
+	TimestampTz now;
+	int running = 0;
+	int queued;
+	CURLMsg *msg;
+
+	if (!token_login())
+		return;
+	forget_if_settings_changed();
+	if (easy == NULL)
+	{
+		now = GetCurrentTimestamp();
+		if ((token == NULL || now >= renew_at) && now >= next_fetch_at)
+			start_fetch();
+		if (easy == NULL)
+			return;
+	}
+	curl_multi_perform(multi, &running);
+	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+		{
+			finish_fetch(msg->data.result);
+			break;
+		}
+	}
+}
+
+long
+hublink_token_timeout_ms(void)
+{
+	TimestampTz at;
+	long secs;
+	int usecs;
+
+	if (!token_login())
+		return -1;
+	if (easy != NULL)
+		return TOKEN_POLL_MS;
+	at = token == NULL ? next_fetch_at : Max(renew_at, next_fetch_at);
+	TimestampDifference(GetCurrentTimestamp(), at, &secs, &usecs);
+	return secs * 1000 + usecs / 1000 + 1;
+}
+
+bool
+hublink_token_want_transaction(void)
+{
+	return alert_error != NULL;
+}
+
+void
+hublink_token_report(void)
+{
+	Oid types[1] = {TEXTOID};
+	Datum values[1];
+
+	if (alert_error == NULL)
+		return;
+	/* A database still on 0.1.0 has no such function: the log and worker_status must do. */
+	if (SPI_execute("SELECT to_regprocedure('hublink.report_broker_token_failure(text)') IS NULL",
+					true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1 &&
+		strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0)
+	{
+		pfree(alert_error);
+		alert_error = NULL;
+		return;
+	}
+	values[0] = CStringGetTextDatum(alert_error);
+	report_plan =
+		hublink_spi_plan(report_plan, "SELECT hublink.report_broker_token_failure($1)", 1, types);
+	hublink_spi_run(report_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	pfree(alert_error);
+	alert_error = NULL;
+}

@@ -1,0 +1,180 @@
+-- The caseworkers' web interface (issue 16; docs/web.md): who a web request acts as, the
+-- mapping of single sign-on identities to database roles (rows), and the sign-in, failure and
+-- sign-out records, which go into the same security events, alerts and lock-out as database
+-- logons (NFR 0020 3c-e; docs/security-monitoring.md).
+--
+-- The web server logs in as one pooled login role, a member of hublink_web, NOINHERIT, holding
+-- nothing of its own: it is granted each person's role (GRANT alice TO web_login) and runs
+-- every request in a transaction after SET LOCAL ROLE to the person's role. So row-level
+-- security, grants and the audit trail's "role" see the person. Clearances are decided by the
+-- login (session_user) for everyone else; for a member of hublink_web they are decided by the
+-- role it has SET ROLE to (hublink.acting_login()), which PostgreSQL lets it change only to a
+-- role it was granted, and never inside a SECURITY DEFINER function.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'hublink_web') THEN
+        CREATE ROLE hublink_web NOLOGIN;
+    END IF;
+END;
+$$;
+-- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
+
+-- Invoker rights: it reads only the caller's own session, and SECURITY DEFINER functions
+-- (which run as the owner) call it to learn the person behind the call. current_setting('role')
+-- is the role of the last SET ROLE; a SECURITY DEFINER function changes current_user but not
+-- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
+-- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
+-- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+CREATE FUNCTION hublink.acting_login() RETURNS name
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
+                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
+                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                     WHERE r.rolname = session_user))
+                THEN pg_catalog.current_setting('role')::name
+                ELSE session_user END;
+COMMENT ON FUNCTION hublink.acting_login() IS
+    'The person a call acts for, whose clearance applies: the login (session_user), except for '
+    'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
+    'to for the request (docs/web.md). Without a SET ROLE that is the web login itself, which '
+    'has no clearance.';
+
+CREATE TABLE hublink.security_web_identity (
+    issuer       text NOT NULL CHECK (issuer ~ '^https?://'),
+    subject      text NOT NULL CHECK (subject <> '' AND octet_length(subject) <= 255),
+    role_name    name NOT NULL,
+    display_name text NOT NULL CHECK (display_name <> ''),
+    added_by     name NOT NULL DEFAULT hublink.acting_login(),
+    added_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (issuer, subject)
+);
+COMMENT ON TABLE hublink.security_web_identity IS
+    'Single sign-on identities allowed into the web interface and the database role each acts '
+    'as (docs/web.md). The role''s memberships (hublink_caseworker, hublink_admin, ...) and its '
+    'clearance (hublink.role_clearance) decide what the person may do and see. Edited by '
+    'hublink_admin; an identity without a row is refused (a failed sign-in).';
+COMMENT ON COLUMN hublink.security_web_identity.issuer IS 'The OpenID provider''s issuer URL (the id token''s iss).';
+COMMENT ON COLUMN hublink.security_web_identity.subject IS 'The person''s subject at that provider (the id token''s sub).';
+COMMENT ON COLUMN hublink.security_web_identity.role_name IS
+    'The database role the person acts as; the web login must be granted it (GRANT role TO web login).';
+COMMENT ON COLUMN hublink.security_web_identity.display_name IS 'The person''s name, shown in the interface.';
+COMMENT ON COLUMN hublink.security_web_identity.added_by IS 'Who added the row.';
+COMMENT ON COLUMN hublink.security_web_identity.added_at IS 'When.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.security_web_identity', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink_admin;
+
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
+
+CREATE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+                                           p_extra text) RETURNS text
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_security_web_logon';
+COMMENT ON FUNCTION hublink.security_web_logon(text, boolean, text, text) IS
+    'Counts and records a web sign-in of a role like a database logon (same lock-out table, a '
+    'logon event with method oidc); p_extra is a JSON object added to the detail. Returns '
+    'succeeded, failed or refused_locked.';
+REVOKE ALL ON FUNCTION hublink.security_web_logon(text, boolean, text, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_security_web_sign_out';
+COMMENT ON FUNCTION hublink.security_web_sign_out(text, text) IS
+    'Records a web_sign_out security event for the role (p_detail: a JSON object).';
+REVOKE ALL ON FUNCTION hublink.security_web_sign_out(text, text) FROM PUBLIC;
+
+-- The role name a failed sign-in counts against: the mapped role when the identity is known
+-- (so web and database failures lock out the same role), else the subject, marked.
+CREATE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce((SELECT w.role_name::text FROM hublink.security_web_identity w
+                      WHERE w.issuer = p_issuer AND w.subject = p_subject),
+                    left('oidc:' || coalesce(nullif(p_subject, ''), 'unknown'), 63));
+COMMENT ON FUNCTION hublink.web_sign_in_role(text, text) IS
+    'The role a web sign-in of this identity counts against: its mapped role, or "oidc:" and '
+    'the subject for an identity without a row.';
+REVOKE ALL ON FUNCTION hublink.web_sign_in_role(text, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
+    RETURNS TABLE (outcome text, role_name name, display_name text, groups text[],
+                   clearance text, reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w hublink.security_web_identity;
+    why text;
+BEGIN
+    SELECT * INTO w FROM hublink.security_web_identity i
+     WHERE i.issuer = p_issuer AND i.subject = p_subject;
+    IF NOT FOUND THEN
+        why := 'identity not mapped to a role';
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
+        why := 'mapped role does not exist';
+    ELSIF NOT pg_catalog.pg_has_role(session_user, w.role_name, 'MEMBER') THEN
+        why := 'web login is not granted the mapped role';
+    ELSIF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
+        why := 'mapped role is a superuser or bypasses row-level security';
+    END IF;
+    outcome := hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), why IS NULL,
+                                          p_client_addr,
+                                          jsonb_build_object('issuer', p_issuer, 'subject', p_subject,
+                                                             'reason', why)::text);
+    reason := coalesce(why, CASE WHEN outcome = 'refused_locked' THEN 'role is locked out' END);
+    IF outcome = 'succeeded' THEN
+        role_name := w.role_name;
+        display_name := w.display_name;
+        groups := ARRAY(SELECT g FROM unnest(ARRAY['hublink_admin', 'hublink_caseworker', 'hublink_reporting']) g
+                         WHERE pg_catalog.pg_has_role(w.role_name, g, 'USAGE') ORDER BY g);
+        clearance := (SELECT c.level FROM hublink.role_clearance c WHERE c.role_name = w.role_name);
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_sign_in(text, text, text) IS
+    'A person signed in at the OpenID provider (issuer, subject verified by the web server): '
+    'maps the identity to its role, counts and records the sign-in like a database logon '
+    '(NFR 0020; lock-out) and returns the outcome (succeeded, failed, refused_locked), and on '
+    'success the role, name, group roles and clearance. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_in(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_in(text, text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
+                                           p_client_addr text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), false, p_client_addr,
+                                      jsonb_build_object('issuer', p_issuer, 'subject', p_subject,
+                                                         'reason', left(p_reason, 200))::text);
+COMMENT ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) IS
+    'Records a web sign-in that failed before an identity was established or verified (the '
+    'provider refused, a forged or replayed callback, a token that did not verify), against '
+    'the mapped role if the subject is known. Returns failed. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.security_web_sign_out(p_role_name,
+                                         jsonb_build_object('reason', left(p_reason, 200),
+                                                            'client_addr', p_client_addr)::text);
+COMMENT ON FUNCTION hublink.web_sign_out(text, text, text) IS
+    'Records that a person''s web session ended (reason: signed out, timed out). For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_out(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_out(text, text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_login_warning() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT w.warning_text FROM hublink.security_login_warning w);
+COMMENT ON FUNCTION hublink.web_login_warning() IS
+    'The login warning (NFR 0014, hublink.security_login_warning), which the web interface shows '
+    'before sign-in. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_login_warning() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;

@@ -1,0 +1,314 @@
+// Case pages (docs/web.md "Pages"): search (4.19), a case with its live timeline (4.21), new
+// removal with the duplicate refusal (4.22), quotes and booking (4.5-4.7), amend and cancel
+// (4.20). Each handler calls the Hub's SQL functions and views as the person (asPerson).
+import { asPerson } from './db.js';
+import { isNotAccessible, isShown, message } from './errors.js';
+
+const REF = /^RMV-[0-9]{4}-[0-9]{6}$/;
+
+function isCaseworker(user) {
+  return user.groups.includes('hublink_caseworker');
+}
+
+function requireCaseworker(req, res, next) {
+  if (isCaseworker(res.locals.user)) return next();
+  res.status(403).render('error.njk', { title: 'You cannot use this page', text: 'Case pages are for caseworkers.' });
+}
+
+function notFound(res) {
+  res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' });
+}
+
+// The timeline of a case: every state change (each with the message that caused it), every
+// amendment, cancellation and money event, oldest first.
+async function timeline(c, reference) {
+  const { rows } = await c.query(
+    `SELECT at, kind, title, detail FROM (
+       SELECT h.at, 'state' AS kind,
+              initcap(h.machine) || ': ' || coalesce(h.from_state, 'none') || ' → ' || h.to_state AS title,
+              h.event || CASE WHEN h.message_id IS NOT NULL THEN ' (message ' || h.direction || ', ' || h.message_id || ')' ELSE '' END AS detail,
+              h.state_transition_id AS ord
+         FROM hublink.removal_history h WHERE h.removal_reference = $1
+       UNION ALL
+       SELECT f.recorded_at, 'money', initcap(replace(f.kind, '_', ' ')) || ': ' || f.currency || ' ' || f.amount,
+              initcap(f.booking) || ' booking' || coalesce(', ' || f.reason_code, '') || coalesce(': ' || f.reason_text, ''), 0
+         FROM hublink.financial_consequence f JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1
+       UNION ALL
+       SELECT x.cancelled_at, 'cancellation', initcap(x.booking) || ' cancellation by ' || x.cancelled_by,
+              coalesce(x.reason_code, '') || coalesce(': ' || x.reason_text, ''), 0
+         FROM hublink.cancellation x JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1
+     ) t ORDER BY at, ord`,
+    [reference],
+  );
+  return rows;
+}
+
+export async function renderTimeline(env, pool, user, reference) {
+  const events = await asPerson(pool, user, (c) => timeline(c, reference));
+  return env.render('partials/timeline.njk', { events });
+}
+
+async function loadCase(c, reference) {
+  const found = await c.query('SELECT * FROM hublink.search_removals() s WHERE s.removal_reference = $1', [reference]);
+  if (found.rows.length === 0) return null;
+  const r = await c.query(
+    `SELECT r.sensitivity, r.escorted, r.earliest_leave_date, r.latest_leave_date, r.destination, r.created_by, r.exclusion_dates
+       FROM hublink.removal r WHERE r.removal_reference = $1`, [reference]);
+  return { ...found.rows[0], ...r.rows[0] };
+}
+
+async function reasons(c, list) {
+  const { rows } = await c.query(
+    'SELECT code, description FROM hublink.reason_code WHERE list = $1 AND active ORDER BY code', [list]);
+  return rows;
+}
+
+// Runs a Hub function; a refusal the person can act on is shown on the case page.
+async function act(req, res, next, reference, fn) {
+  const user = res.locals.user;
+  if (!REF.test(reference)) return notFound(res);
+  try {
+    await asPerson(req.app.locals.pool, user, fn);
+    res.redirect(303, `/cases/${reference}`);
+  } catch (err) {
+    if (isNotAccessible(err)) return notFound(res);
+    if (!isShown(err)) return next(err);
+    req.session.flash = { error: message(err) };
+    res.redirect(303, `/cases/${reference}`);
+  }
+}
+
+function blankForm() {
+  return { caseReference: '', hoReference: '', givenNames: '', familyName: '', dobDay: '', dobMonth: '', dobYear: '',
+    nationality: '', gender: '', documentType: 'PASSPORT', documentNumber: '', documentCountry: '', detentionCentre: '',
+    earliestDay: '', earliestMonth: '', earliestYear: '', latestDay: '', latestMonth: '', latestYear: '',
+    destinationDescription: '', destinationCountry: '', destinationAirport: '', flags: [], sensitivity: '' };
+}
+
+function isoDate(y, m, d) {
+  if (!/^\d{4}$/.test(y) || !/^\d{1,2}$/.test(m) || !/^\d{1,2}$/.test(d)) return null;
+  const s = `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}`;
+  const t = new Date(`${s}T00:00:00Z`);
+  return Number.isNaN(t.getTime()) || t.toISOString().slice(0, 10) !== s ? null : s;
+}
+
+// Form checks only (is each answer there, is a date a date): whether the removal may be made is
+// the Hub's to say (create_removal, its JSON Schema and 4.22).
+function checkForm(f) {
+  const errors = [];
+  const need = (field, text) => { if (!String(f[field] || '').trim()) errors.push({ field, text }); };
+  need('caseReference', 'Enter the case reference');
+  need('hoReference', 'Enter the Home Office returnee reference');
+  need('givenNames', 'Enter the returnee’s given names');
+  need('familyName', 'Enter the returnee’s family name');
+  if (!isoDate(f.dobYear, f.dobMonth, f.dobDay)) errors.push({ field: 'dobDay', text: 'Enter a real date of birth' });
+  need('nationality', 'Enter the nationality as a 3-letter country code');
+  need('gender', 'Select the gender');
+  need('documentNumber', 'Enter the travel document number');
+  need('documentCountry', 'Enter the country that issued the travel document');
+  need('detentionCentre', 'Enter the detention centre');
+  if (!isoDate(f.earliestYear, f.earliestMonth, f.earliestDay)) errors.push({ field: 'earliestDay', text: 'Enter a real earliest leave date' });
+  if (!isoDate(f.latestYear, f.latestMonth, f.latestDay)) errors.push({ field: 'latestDay', text: 'Enter a real latest leave date' });
+  need('destinationDescription', 'Enter the destination');
+  need('destinationCountry', 'Enter the destination country as a 3-letter code');
+  need('destinationAirport', 'Enter the destination airport code');
+  need('sensitivity', 'Select the sensitivity');
+  return errors;
+}
+
+async function newRemovalOptions(c) {
+  const flags = await c.query('SELECT flag, description FROM hublink.risk_flag ORDER BY flag');
+  const levels = await c.query(
+    'SELECT level, description FROM hublink.sensitivity_level WHERE level = ANY (hublink.cleared_levels()) ORDER BY rank');
+  return { flags: flags.rows, levels: levels.rows };
+}
+
+export function caseRoutes(app, { config, pool, live, store }) {
+  app.locals.pool = pool;
+
+  app.get('/cases', requireCaseworker, async (req, res, next) => {
+    const q = {
+      reference: String(req.query.reference || '').trim(),
+      returnee: String(req.query.returnee || '').trim(),
+      state: String(req.query.state || '').trim(),
+      from: String(req.query.from || '').trim(),
+      to: String(req.query.to || '').trim(),
+      destination: String(req.query.destination || '').trim(),
+    };
+    const errors = [];
+    for (const f of ['from', 'to']) if (q[f] && !/^\d{4}-\d{2}-\d{2}$/.test(q[f])) errors.push({ field: f, text: 'Enter a date like 2026-03-16' });
+    try {
+      const data = await asPerson(pool, res.locals.user, async (c) => {
+        const states = await c.query("SELECT state FROM hublink.state_machine_states() WHERE machine = 'removal' ORDER BY 1").catch(() => ({ rows: [] }));
+        if (errors.length) return { cases: [], states: states.rows };
+        const cases = await c.query(
+          `SELECT s.*, r.sensitivity, r.earliest_leave_date, r.latest_leave_date, r.destination->>'description' AS destination
+             FROM hublink.search_removals(case_reference => nullif($1, ''), returnee_name => nullif($2, '')) s
+             JOIN hublink.removal r USING (removal_reference)
+            WHERE ($3 = '' OR s.state = $3)
+              AND ($4 = '' OR r.latest_leave_date >= $4::date)
+              AND ($5 = '' OR r.earliest_leave_date <= $5::date)
+              AND ($6 = '' OR r.destination::text ILIKE '%' || $6 || '%')
+            ORDER BY s.created_at DESC LIMIT 200`,
+          [q.reference.toUpperCase() === q.reference ? q.reference : q.reference.toUpperCase(), q.returnee, q.state, q.from, q.to, q.destination],
+        );
+        return { cases: cases.rows, states: states.rows };
+      });
+      res.render('cases.njk', { q, errors, ...data });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/cases/new', requireCaseworker, async (req, res, next) => {
+    try {
+      const options = await asPerson(pool, res.locals.user, newRemovalOptions);
+      res.render('new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/cases/new', requireCaseworker, async (req, res, next) => {
+    const f = { ...blankForm(), ...req.body };
+    f.flags = [].concat(req.body.flags || []);
+    const errors = checkForm(f);
+    try {
+      const result = await asPerson(pool, res.locals.user, async (c) => {
+        const options = await newRemovalOptions(c);
+        if (errors.length) return { options };
+        const returnees = [{
+          personalDetails: {
+            hoReturneeReference: f.hoReference.trim(),
+            name: { givenNames: f.givenNames.trim(), familyName: f.familyName.trim() },
+            dateOfBirth: isoDate(f.dobYear, f.dobMonth, f.dobDay),
+            nationality: f.nationality.trim().toUpperCase(),
+            gender: f.gender,
+          },
+          travelDocuments: [{ type: f.documentType, number: f.documentNumber.trim(), issuingCountry: f.documentCountry.trim().toUpperCase() }],
+          location: { detentionCentreId: f.detentionCentre.trim() },
+          risk: { flags: f.flags },
+        }];
+        await c.query('SAVEPOINT create_removal');
+        try {
+          const { rows } = await c.query(
+            `SELECT hublink.create_removal(case_reference => $1, returnees => $2, earliest_leave_date => $3,
+                    latest_leave_date => $4, destination => $5, sensitivity => $6) AS reference`,
+            [f.caseReference.trim().toUpperCase(), JSON.stringify(returnees), isoDate(f.earliestYear, f.earliestMonth, f.earliestDay),
+              isoDate(f.latestYear, f.latestMonth, f.latestDay),
+              JSON.stringify({ description: f.destinationDescription.trim(), country: f.destinationCountry.trim().toUpperCase(), airportCode: f.destinationAirport.trim().toUpperCase() }),
+              f.sensitivity],
+          );
+          return { reference: rows[0].reference };
+        } catch (err) {
+          if (!isShown(err)) throw err;
+          await c.query('ROLLBACK TO SAVEPOINT create_removal');
+          const field = err.code === '23505' ? 'hoReference' : 'caseReference';
+          errors.push({ field, text: err.code === '23505' ? `This returnee already has a live removal: ${message(err)}` : message(err) });
+          return { options };
+        }
+      });
+      if (result.reference) return res.redirect(303, `/cases/${result.reference}`);
+      res.status(400).render('new-removal.njk', { f, errors, err: Object.fromEntries(errors.map((e) => [e.field, e.text])), ...result.options });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/cases/:ref', requireCaseworker, async (req, res, next) => {
+    const reference = req.params.ref;
+    if (!REF.test(reference)) return notFound(res);
+    try {
+      const data = await asPerson(pool, res.locals.user, async (c) => {
+        const removal = await loadCase(c, reference);
+        if (!removal) return null;
+        const quotes = await c.query('SELECT count(*)::int AS n FROM hublink.removal_quotes($1)', [reference]);
+        return {
+          removal,
+          events: await timeline(c, reference),
+          quoteCount: quotes.rows[0].n,
+          cancellationReasons: await reasons(c, 'cancellation'),
+          changeReasons: await reasons(c, 'change'),
+        };
+      });
+      if (!data) return notFound(res);
+      const flash = req.session.flash;
+      delete req.session.flash;
+      res.render('case.njk', { ...data, flash });
+    } catch (err) {
+      if (isNotAccessible(err)) return notFound(res);
+      next(err);
+    }
+  });
+
+  // Server-sent events: the timeline again whenever the removal changes (LISTEN hublink_status).
+  app.get('/cases/:ref/events', requireCaseworker, async (req, res, next) => {
+    const reference = req.params.ref;
+    if (!REF.test(reference)) return notFound(res);
+    try {
+      const visible = await asPerson(pool, res.locals.user, (c) => loadCase(c, reference));
+      if (!visible) return notFound(res);
+    } catch (err) {
+      return next(err);
+    }
+    res.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    res.write('retry: 5000\n\n');
+    const sessionId = req.session.id;
+    const stop = live.watch(reference, res.locals.user, res, () => store.sessions.has(sessionId) && !store.expired(store.sessions.get(sessionId), Date.now()));
+    req.on('close', stop);
+  });
+
+  app.post('/cases/:ref/request-quotes', requireCaseworker, (req, res, next) =>
+    act(req, res, next, req.params.ref, async (c) => {
+      const { rows } = await c.query('SELECT escorted, escort_state FROM hublink.removal WHERE removal_reference = $1', [req.params.ref]);
+      // Escorted removals ask the ESP first; travel follows on the escort's dates (docs/hub.md).
+      if (rows[0] && rows[0].escorted && rows[0].escort_state === 'none') {
+        await c.query('SELECT hublink.request_escort_quotes($1)', [req.params.ref]);
+      } else {
+        await c.query('SELECT hublink.request_travel_quotes($1, $2)', [req.params.ref, config.departureAirports]);
+      }
+    }));
+
+  app.get('/cases/:ref/quotes', requireCaseworker, async (req, res, next) => {
+    const reference = req.params.ref;
+    if (!REF.test(reference)) return notFound(res);
+    try {
+      const data = await asPerson(pool, res.locals.user, async (c) => {
+        const removal = await loadCase(c, reference);
+        if (!removal) return null;
+        const quotes = await c.query(
+          `SELECT q.*, t.conditions, t.hand_baggage_only,
+                  (SELECT json_agg(json_build_object('segment', i.segment_id, 'carrier', coalesce(i.carrier_code, i.provider_name),
+                          'flight', i.flight_number, 'from', coalesce(i.start_point->>'airportCode', i.start_point->>'name'),
+                          'to', coalesce(i.end_point->>'airportCode', i.end_point->>'name'), 'type', i.segment_type,
+                          'departs', i.start_time, 'arrives', i.end_time) ORDER BY i.start_time)
+                     FROM hublink.itinerary_segment i WHERE i.travel_quote_id = t.travel_quote_id AND i.current) AS itinerary
+             FROM hublink.removal_quotes($1) q
+             JOIN hublink.travel_quote t ON t.travel_quote_reference = q.travel_quote_reference
+            ORDER BY q.rank`, [reference]);
+        return { removal, quotes: quotes.rows };
+      });
+      if (!data) return notFound(res);
+      res.render('quotes.njk', data);
+    } catch (err) {
+      if (isNotAccessible(err)) return notFound(res);
+      next(err);
+    }
+  });
+
+  app.post('/cases/:ref/choose', requireCaseworker, (req, res, next) =>
+    act(req, res, next, req.params.ref, (c) =>
+      c.query('SELECT hublink.choose_quote($1, $2)', [req.params.ref, String(req.body.quote || '')])));
+
+  app.post('/cases/:ref/cancel', requireCaseworker, (req, res, next) =>
+    act(req, res, next, req.params.ref, (c) =>
+      c.query('SELECT hublink.cancel_removal($1, $2, nullif($3, \'\'), $4)',
+        [req.params.ref, String(req.body.reason || ''), String(req.body.reasonText || '').trim(), req.body.retain === 'yes'])));
+
+  app.post('/cases/:ref/amend', requireCaseworker, (req, res, next) =>
+    act(req, res, next, req.params.ref, (c) =>
+      c.query('SELECT hublink.amend_travel($1, $2)', [req.params.ref, JSON.stringify({
+        other: String(req.body.other || '').trim(),
+      })])));
+}

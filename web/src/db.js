@@ -1,0 +1,41 @@
+// Every read and write runs in a transaction as the signed-in person's own role: the pooled
+// connection is the web login, which holds nothing and may only SET ROLE to the roles it was
+// granted (docs/web.md "The database as the person"). SET LOCAL ends with the transaction, so a
+// connection goes back to the pool with no role left on it.
+import pg from 'pg';
+
+// numeric and date stay strings: money is shown as the database wrote it, dates are not moved
+// through the server's time zone.
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
+
+export function createPool(config) {
+  return new pg.Pool({ max: config.poolSize, application_name: 'hublink-web' });
+}
+
+async function inTransaction(pool, role, fn) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// As the person signed in (req.session.user.role).
+export function asPerson(pool, user, fn) {
+  if (!user || !user.role) throw new Error('no signed-in person');
+  return inTransaction(pool, user.role, fn);
+}
+
+// As hublink_web: only the sign-in, sign-out and login-warning functions (79_web_identity.sql).
+export function asGateway(pool, fn) {
+  return inTransaction(pool, 'hublink_web', fn);
+}
