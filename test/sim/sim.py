@@ -232,10 +232,14 @@ class Driver:
         if r.ev["prebook_disruption"] and r.requotes == 0:
             # The carrier cancels the flight before the booking request arrives: the TSP
             # declines, and the caseworker asks again (a re-booking).
-            self.tsp.one("""SELECT count(*) FROM hublink.tsp_quote_segment s,
+            # Only a flight no booking flies on yet: a flight event updates every booking on
+            # the flight, and one may be flown already in the collapsed timeline.
+            if self.tsp.one("""SELECT count(*) FROM hublink.tsp_quote_segment s,
                              LATERAL hublink.tsp_report_flight_event(s.flight_id, 'CANCELLED', note => 'simulated carrier cancellation') m
-                             WHERE s.quote_ref = %s AND s.seq = 1""", (q["travel_quote_reference"],))
-            r.requotes += 1
+                             WHERE s.quote_ref = %s AND s.seq = 1
+                               AND NOT EXISTS (SELECT FROM hublink.tsp_booking_segment o WHERE o.flight_id = s.flight_id)""",
+                            (q["travel_quote_reference"],)):
+                r.requotes += 1
         r.bookings.append({"quote": q["travel_quote_reference"], "amount": q["travel_amount"],
                            "escort_amount": q["escort_amount"], "refundable": q["refundable"],
                            "departs_at": q["departs_at"], "accepted": None})
