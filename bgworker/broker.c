@@ -370,6 +370,23 @@ handle_deliver(HublinkBroker *broker, amqp_frame_t *frame, const HublinkBrokerCa
 		d->has_timestamp = true;
 		d->amqp_timestamp = (int64) message.properties.timestamp;
 	}
+	if (message.properties._flags & AMQP_BASIC_HEADERS_FLAG)
+	{
+		amqp_table_t *headers = &message.properties.headers;
+
+		for (int i = 0; i < headers->num_entries; i++)
+		{
+			amqp_table_entry_t *e = &headers->entries[i];
+
+			if (e->value.kind == AMQP_FIELD_KIND_I64 &&
+				e->key.len == strlen(HUBLINK_ENQUEUED_US_HEADER) &&
+				memcmp(e->key.bytes, HUBLINK_ENQUEUED_US_HEADER, e->key.len) == 0)
+			{
+				d->has_enqueued_us = true;
+				d->enqueued_us = e->value.value.i64;
+			}
+		}
+	}
 	MemoryContextSwitchTo(old);
 	amqp_destroy_message(&message);
 	callbacks->on_delivery(d);
@@ -493,17 +510,28 @@ hublink_broker_publish(HublinkBroker *broker, const char *queue, const char *mes
 {
 	amqp_basic_properties_t props;
 	amqp_bytes_t content;
+	amqp_table_entry_t header;
+	struct timeval now;
 	int status;
 
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 				   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG |
-				   AMQP_BASIC_APP_ID_FLAG;
+				   AMQP_BASIC_APP_ID_FLAG | AMQP_BASIC_HEADERS_FLAG;
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	props.message_id = amqp_cstring_bytes(message_id);
-	/* The enqueue time the receiver counts its SLA from (Appendix D). */
-	props.timestamp = (uint64_t) time(NULL);
+	/*
+	 * The enqueue time the receiver counts its SLA from (Appendix D): the AMQP timestamp has
+	 * whole seconds, so the same instant goes in our header too, in microseconds.
+	 */
+	gettimeofday(&now, NULL);
+	props.timestamp = (uint64_t) now.tv_sec;
+	header.key = amqp_cstring_bytes(HUBLINK_ENQUEUED_US_HEADER);
+	header.value.kind = AMQP_FIELD_KIND_I64;
+	header.value.value.i64 = (int64_t) now.tv_sec * 1000000 + now.tv_usec;
+	props.headers.num_entries = 1;
+	props.headers.entries = &header;
 	props.type = amqp_cstring_bytes(message_type);
 	props.app_id = amqp_cstring_bytes("hublink");
 	content.bytes = (void *) body;

@@ -143,6 +143,19 @@ enqueue_time(HublinkDelivery *d, Jsonb *message, Datum *value, bool *isnull, Dat
 	char *sent_at;
 
 	*isnull = false;
+	/*
+	 * Our header, when it names an instant of the AMQP timestamp's second: the sender sets both,
+	 * and a header that disagrees with its own timestamp is not trusted beyond it.
+	 */
+	if (d->has_timestamp && d->has_enqueued_us && d->enqueued_us >= d->amqp_timestamp * 1000000 &&
+		d->enqueued_us < (d->amqp_timestamp + 1) * 1000000)
+	{
+		*value = TimestampTzGetDatum(
+			(TimestampTz) (d->enqueued_us -
+						   ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)));
+		*source = CStringGetTextDatum("amqp-timestamp-us");
+		return;
+	}
 	if (d->has_timestamp)
 	{
 		*value = TimestampTzGetDatum(time_t_to_timestamptz((pg_time_t) d->amqp_timestamp));
@@ -336,23 +349,44 @@ reject(HublinkDelivery *d, Jsonb *message, Jsonb *problems)
 
 /*
  * A handler may reject its own message (hublink.reject_message: impossible in the
- * conversation), which marks the inbox row rejected and writes the Error. reject_message calls
- * hublink.note_handler_rejection(), which sets this flag, so the worker counts the message as
- * rejected and a retry does not mark it applied again. Reset before every handler call.
+ * conversation), which marks the inbox row rejected and writes the Error. The worker reads
+ * that outcome from the row after the handler returned (no flag that a handler sets).
+ *
+ * 0.1.0's hublink.note_handler_rejection() set such a flag; the 0.2.0 update drops the
+ * function, and this entry point stays only so that a 0.1.0 database keeps loading the library.
  */
-static bool handler_rejected = false;
-
 PG_FUNCTION_INFO_V1(hublink_note_handler_rejection);
 
 Datum
 hublink_note_handler_rejection(PG_FUNCTION_ARGS)
 {
-	handler_rejected = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("hublink.note_handler_rejection() is no longer used"),
+			 errdetail("The worker reads a rejection from the message's row in hublink.inbox."),
+			 errhint("Run ALTER EXTENSION hublink UPDATE; a handler rejects its message with "
+					 "hublink.reject_message().")));
 	PG_RETURN_VOID();
 }
 
-/* Store as applied; false when its messageId is already in the inbox. */
+/* Whether the handler marked inbox row id rejected (hublink.reject_message). */
 static bool
+rejected_by_handler(int64 id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid types[1] = {INT8OID};
+	Datum values[1];
+
+	plan = hublink_spi_plan(
+		plan, "SELECT 1 FROM hublink.inbox WHERE id = $1 AND status = 'rejected'", 1, types);
+	values[0] = Int64GetDatum(id);
+	/* Not read-only: that advances the command counter, so the handler's update is seen. */
+	hublink_spi_run(plan, values, NULL, false, 1, SPI_OK_SELECT);
+	return SPI_processed == 1;
+}
+
+/* Store as applied; returns its inbox id, or 0 when its messageId is already in the inbox. */
+static int64
 store_applied(HublinkDelivery *d, Jsonb *message)
 {
 	static SPIPlanPtr plan = NULL;
@@ -375,7 +409,9 @@ store_applied(HublinkDelivery *d, Jsonb *message)
 	values[4] = TimestampTzGetDatum(d->received_at);
 	values[5] = BoolGetDatum(d->redelivered);
 	hublink_spi_run(plan, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
-	return SPI_processed == 1;
+	if (SPI_processed != 1)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 static AclResult
@@ -436,6 +472,7 @@ apply(void *arg)
 	Jsonb *problems = hublink_validate_message_bytes(d->body, d->len);
 	HandlerEntry *entry;
 	char *message_type;
+	int64 id;
 
 	if (JB_ROOT_COUNT(problems) > 0)
 	{
@@ -455,14 +492,14 @@ apply(void *arg)
 																			  : HUBLINK_DUPLICATE;
 		return;
 	}
-	if (!store_applied(d, a->message))
+	id = store_applied(d, a->message);
+	if (id == 0)
 	{
 		a->outcome = HUBLINK_DUPLICATE;
 		return;
 	}
-	handler_rejected = false;
 	call_handler(entry, a->message);
-	a->outcome = handler_rejected ? HUBLINK_REJECTED : HUBLINK_APPLIED;
+	a->outcome = rejected_by_handler(id) ? HUBLINK_REJECTED : HUBLINK_APPLIED;
 }
 
 typedef struct DeferArgs
@@ -587,10 +624,8 @@ retry_once(void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("message type \"%s\" is no longer known",
 														   message_type ? message_type : "")));
-	handler_rejected = false;
 	call_handler(entry, a->message);
-	a->rejected_by_handler = handler_rejected;
-	/* A row the handler rejected stays rejected. */
+	/* A row the handler rejected stays rejected: the update then finds no retrying row. */
 	plan = hublink_spi_plan(plan,
 							"UPDATE hublink.inbox SET status = 'applied', attempts = attempts + 1, "
 							"last_error = NULL, next_attempt_at = NULL, processed_at = now() "
@@ -598,6 +633,7 @@ retry_once(void *arg)
 							1, types);
 	values[0] = Int64GetDatum(a->id);
 	hublink_spi_run(plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	a->rejected_by_handler = SPI_processed == 0;
 }
 
 static void

@@ -83,6 +83,12 @@ extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint6
 /* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */
 extern bool hublink_shmem_take_jobs_changed(void);
 
+/*
+ * The enqueue time in microseconds since the Unix epoch, a header we publish beside the AMQP
+ * timestamp (whole seconds), so that response times count below the second (issue 15 §5).
+ */
+#define HUBLINK_ENQUEUED_US_HEADER "hublink-enqueued-us"
+
 /* --- one message taken off the broker, until it is acked --------------------------------- */
 typedef struct HublinkDelivery
 {
@@ -92,6 +98,8 @@ typedef struct HublinkDelivery
 	size_t len;
 	bool has_timestamp;   /* the AMQP timestamp property was set */
 	int64 amqp_timestamp; /* seconds since the Unix epoch */
+	bool has_enqueued_us; /* our header HUBLINK_ENQUEUED_US_HEADER was set, an int64 */
+	int64 enqueued_us;    /* its value: microseconds since the Unix epoch */
 	TimestampTz received_at;
 	bool redelivered;
 } HublinkDelivery;

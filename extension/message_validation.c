@@ -16,6 +16,7 @@
 #include "utils/jsonb.h"
 
 #include "hublink.h"
+#include "jsonb_to_json.h"
 #include "message_validation.h"
 #include "schema_cache.h"
 
@@ -138,19 +139,42 @@ hublink_validate_message_bytes(const char *data, size_t len)
 	return problems_to_jsonb(&buf);
 }
 
+/* A message given as jsonb: read straight from it, with the limits of the bytes path. */
+static Jsonb *
+validate_message_jsonb(Jsonb *message)
+{
+	StringInfoData buf;
+	js_limits limits;
+	char *problem = NULL;
+	struct json_object *doc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	hublink_message_limits(&limits);
+	doc = hublink_jsonb_to_json(message, &limits, &problem);
+	if (doc == NULL && problem == NULL)
+		append_problem(&buf, "", "", "a message must be a JSON object, not null");
+	else if (doc == NULL)
+		append_problem(&buf, "", "", psprintf("not valid JSON: %s", problem));
+	else
+		validate_parsed_message(&buf, doc);
+	return problems_to_jsonb(&buf);
+}
+
 static char *
 jsonb_text(Jsonb *value)
 {
 	return JsonbToCString(NULL, &value->root, VARSIZE(value));
 }
 
-/* Validate instance against an ad-hoc schema; fills buf with problems. */
+/*
+ * Validate instance against an ad-hoc schema; fills buf with problems. The compiled schema is
+ * kept at the call site (flinfo) and the instance read straight from its jsonb: no text.
+ */
 static void
-validate_adhoc(StringInfo buf, Jsonb *schema, Jsonb *instance)
+validate_adhoc(StringInfo buf, FmgrInfo *flinfo, Jsonb *schema, Jsonb *instance)
 {
-	char *schema_text = jsonb_text(schema);
-	char *instance_text = jsonb_text(instance);
-	const js_schema *compiled = hublink_adhoc_schema(schema_text, strlen(schema_text));
+	const js_schema *compiled = hublink_adhoc_schema_jsonb(flinfo, schema);
 	js_limits limits;
 	char *problem = NULL;
 	struct json_object *doc;
@@ -158,12 +182,11 @@ validate_adhoc(StringInfo buf, Jsonb *schema, Jsonb *instance)
 
 	hublink_message_limits(&limits);
 	/* json-c represents a JSON null as NULL: only a set problem means failure. */
-	doc = js_parse(instance_text, strlen(instance_text), &limits, &problem);
+	doc = hublink_jsonb_to_json(instance, &limits, &problem);
 	if (doc == NULL && problem != NULL)
 	{
-		char *detail = pstrdup(problem ? problem : "unknown problem");
+		char *detail = problem;
 
-		free(problem);
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the instance exceeds the validator's limits"), errdetail("%s", detail),
@@ -184,7 +207,7 @@ hublink_jsonschema_is_valid(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
-	validate_adhoc(&buf, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
+	validate_adhoc(&buf, fcinfo->flinfo, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
 	PG_RETURN_BOOL(buf.len == 1);
 }
 
@@ -197,7 +220,7 @@ hublink_jsonschema_errors(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
-	validate_adhoc(&buf, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
+	validate_adhoc(&buf, fcinfo->flinfo, PG_GETARG_JSONB_P(0), PG_GETARG_JSONB_P(1));
 	PG_RETURN_JSONB_P(problems_to_jsonb(&buf));
 }
 
@@ -206,9 +229,7 @@ PG_FUNCTION_INFO_V1(hublink_validate_message);
 Datum
 hublink_validate_message(PG_FUNCTION_ARGS)
 {
-	char *text = jsonb_text(PG_GETARG_JSONB_P(0));
-
-	PG_RETURN_JSONB_P(hublink_validate_message_bytes(text, strlen(text)));
+	PG_RETURN_JSONB_P(validate_message_jsonb(PG_GETARG_JSONB_P(0)));
 }
 
 PG_FUNCTION_INFO_V1(hublink_validate_message_raw);

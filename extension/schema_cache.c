@@ -24,6 +24,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
 #include "hublink.h"
@@ -41,8 +42,9 @@ typedef struct compiled_message_schema
 
 typedef struct adhoc_slot
 {
-	char *text; /* the schema's JSON text, the cache key */
+	char *text; /* the cache key: the schema's JSON text, or its jsonb bytes (is_jsonb) */
 	size_t len;
+	bool is_jsonb;
 	bool format_assertion; /* compiled with this setting: part of the key */
 	js_schema *schema;
 	uint64 last_used;
@@ -55,6 +57,8 @@ static js_registry *registry = NULL;
 static compiled_message_schema *message_schemas = NULL;
 static adhoc_slot adhoc[ADHOC_SLOTS];
 static uint64 adhoc_clock = 0;
+/* Changes whenever a compiled schema is freed: a call site's cached pointer is then stale. */
+static uint64 cache_generation = 1;
 
 /*
  * What this backend's cache did, for hublink.schema_cache_stats(): a test tells a cache hit
@@ -110,6 +114,7 @@ drop_cache(void)
 		js_registry_free(registry);
 	registry = NULL;
 	cache_valid = false;
+	cache_generation++;
 }
 
 static void
@@ -259,8 +264,12 @@ compile_text(const char *text, size_t len, const char *what, bool format_asserti
 	return schema;
 }
 
-const js_schema *
-hublink_adhoc_schema(const char *schema_text, size_t len)
+/*
+ * The slot whose key is (key, len, is_jsonb); compiled on a miss, from text (is_jsonb false)
+ * or from the jsonb whose bytes are the key.
+ */
+static const js_schema *
+adhoc_lookup(const char *key_bytes, size_t len, bool is_jsonb)
 {
 	int victim = 0;
 	char *key;
@@ -269,9 +278,9 @@ hublink_adhoc_schema(const char *schema_text, size_t len)
 	ensure_registry();
 	for (int i = 0; i < ADHOC_SLOTS; i++)
 	{
-		if (adhoc[i].schema && adhoc[i].len == len &&
+		if (adhoc[i].schema && adhoc[i].len == len && adhoc[i].is_jsonb == is_jsonb &&
 			adhoc[i].format_assertion == hublink_jsonschema_format_assertion &&
-			memcmp(adhoc[i].text, schema_text, len) == 0)
+			memcmp(adhoc[i].text, key_bytes, len) == 0)
 		{
 			adhoc[i].last_used = ++adhoc_clock;
 			return adhoc[i].schema;
@@ -281,25 +290,108 @@ hublink_adhoc_schema(const char *schema_text, size_t len)
 	}
 
 	/* Compile first: it may ereport, and nothing is allocated yet. */
-	schema = compile_text(schema_text, len, "the schema", hublink_jsonschema_format_assertion);
+	if (is_jsonb)
+	{
+		/* Compiling is rare (the result is kept): the text round trip costs nothing here. */
+		Jsonb *jb = (Jsonb *) key_bytes;
+		char *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+		schema =
+			compile_text(text, strlen(text), "the schema", hublink_jsonschema_format_assertion);
+		pfree(text);
+	}
+	else
+		schema = compile_text(key_bytes, len, "the schema", hublink_jsonschema_format_assertion);
 	key = malloc(len + 1);
 	if (key == NULL)
 	{
 		js_schema_free(schema);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
-	memcpy(key, schema_text, len);
+	memcpy(key, key_bytes, len);
 	key[len] = '\0';
 
 	if (adhoc[victim].schema)
+	{
 		js_schema_free(adhoc[victim].schema);
+		cache_generation++;
+	}
 	free(adhoc[victim].text);
 	adhoc[victim].schema = schema;
 	adhoc[victim].text = key;
 	adhoc[victim].len = len;
+	adhoc[victim].is_jsonb = is_jsonb;
 	adhoc[victim].format_assertion = hublink_jsonschema_format_assertion;
 	adhoc[victim].last_used = ++adhoc_clock;
 	return adhoc[victim].schema;
+}
+
+const js_schema *
+hublink_adhoc_schema(const char *schema_text, size_t len)
+{
+	return adhoc_lookup(schema_text, len, false);
+}
+
+/*
+ * Per call site (fn_extra): the last few schemas seen there, by their jsonb bytes, with the
+ * compiled schema and the generation it was found in. A hit costs one memcmp of the
+ * argument; no text is made and no slot of the backend's table searched.
+ */
+#define CALL_SITE_ENTRIES 4
+
+typedef struct call_site_entry
+{
+	char *bytes; /* a copy of the jsonb argument, in fn_mcxt */
+	size_t len;
+	bool format_assertion;
+	uint64 generation;
+	const js_schema *schema;
+} call_site_entry;
+
+typedef struct call_site_cache
+{
+	int next; /* the entry replaced on the next miss */
+	call_site_entry entries[CALL_SITE_ENTRIES];
+} call_site_cache;
+
+const js_schema *
+hublink_adhoc_schema_jsonb(FmgrInfo *flinfo, Jsonb *schema)
+{
+	call_site_cache *site = flinfo ? (call_site_cache *) flinfo->fn_extra : NULL;
+	size_t len = VARSIZE(schema);
+	const js_schema *compiled;
+	call_site_entry *e;
+
+	/* Drops everything, and moves the generation on, if the registry changed. */
+	ensure_registry();
+	if (site)
+		for (int i = 0; i < CALL_SITE_ENTRIES; i++)
+		{
+			e = &site->entries[i];
+			if (e->schema && e->generation == cache_generation && e->len == len &&
+				e->format_assertion == hublink_jsonschema_format_assertion &&
+				memcmp(e->bytes, schema, len) == 0)
+				return e->schema;
+		}
+	compiled = adhoc_lookup((const char *) schema, len, true);
+	if (flinfo == NULL)
+		return compiled;
+	if (site == NULL)
+		site = flinfo->fn_extra = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(call_site_cache));
+	e = &site->entries[site->next];
+	site->next = (site->next + 1) % CALL_SITE_ENTRIES;
+	if (e->bytes == NULL || e->len < len)
+	{
+		if (e->bytes)
+			pfree(e->bytes);
+		e->bytes = MemoryContextAlloc(flinfo->fn_mcxt, len);
+	}
+	memcpy(e->bytes, schema, len);
+	e->len = len;
+	e->format_assertion = hublink_jsonschema_format_assertion;
+	e->generation = cache_generation;
+	e->schema = compiled;
+	return compiled;
 }
 
 /* Look the row up; returns its schema text (palloc) or NULL, and whether it is active. */

@@ -98,4 +98,21 @@ bool js_json_is_object(const struct json_object *doc);
 /* The string member key of an object, or NULL when absent or not a string. */
 const char *js_json_string_member(const struct json_object *doc, const char *key);
 
+/*
+ * Building a document without text, for callers that hold it in another form (PostgreSQL's
+ * jsonb): the values are what js_parse makes of the same JSON. A JSON null is NULL. Each
+ * constructor returns NULL when out of memory (js_json_new_null's NULL is the null value).
+ * js_json_object_add and js_json_array_add take over value (also on failure) and return 0, or
+ * -1 when out of memory.
+ */
+struct json_object *js_json_new_object(void);
+struct json_object *js_json_new_array(void);
+struct json_object *js_json_new_string(const char *s, size_t len);
+struct json_object *js_json_new_bool(bool value);
+/* A number from its JSON text (e.g. "12", "-1.5e3"): int64, uint64 or double as js_parse. */
+struct json_object *js_json_new_number(const char *text, size_t len);
+int js_json_object_add(struct json_object *obj, const char *key, size_t key_len,
+					   struct json_object *value);
+int js_json_array_add(struct json_object *arr, struct json_object *value);
+
 #endif /* HUBLINK_JSONSCHEMA_H */

@@ -28,6 +28,8 @@ COMMENT ON COLUMN hublink.enqueue_time_source.description IS 'What the source is
 
 INSERT INTO hublink.enqueue_time_source VALUES
     ('amqp-timestamp', 'The AMQP timestamp property of the delivery (whole seconds).'),
+    ('amqp-timestamp-us', 'The AMQP timestamp to the microsecond, from the header hublink-enqueued-us that a '
+                          'hublink worker publishes beside it (used only when it falls within the timestamp''s second).'),
     ('sent-at',        'The envelope''s sentAt: the delivery had no AMQP timestamp.');
 
 CREATE TABLE hublink.inbox (
@@ -127,11 +129,3 @@ SELECT message_type, 'hublink.record_message(jsonb)'::regprocedure,
 -- Operational data, not part of the extension's definition: pg_dump must keep it.
 SELECT pg_catalog.pg_extension_config_dump('hublink.inbox', '');
 
--- The handler seam's way to reject: hublink.reject_message() calls this so the worker counts the
--- message as rejected and never marks it applied on a retry (bgworker/inbox.c).
-CREATE FUNCTION hublink.note_handler_rejection() RETURNS void
-    LANGUAGE c
-    AS 'MODULE_PATHNAME', 'hublink_note_handler_rejection';
-COMMENT ON FUNCTION hublink.note_handler_rejection() IS
-    'Tells the worker that the running handler rejected its message (called by hublink.reject_message).';
-REVOKE ALL ON FUNCTION hublink.note_handler_rejection() FROM PUBLIC;

@@ -193,12 +193,18 @@ GRANT SELECT ON hublink.reason_list, hublink.reason_code, hublink.risk_flag,
                 hublink.reference_change TO hublink_admin, hublink_caseworker;
 
 -- Is code an active member of list? (the handlers reject a message whose codes are not).
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.reason_code_valid(list text, code text) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN EXISTS (SELECT FROM hublink.reason_code r
                     WHERE r.list = reason_code_valid.list AND r.code = reason_code_valid.code
                       AND r.active);
+END;
+$$;
 COMMENT ON FUNCTION hublink.reason_code_valid(text, text) IS
     'True when code is an active code of the reason list.';
 

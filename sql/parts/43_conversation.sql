@@ -79,9 +79,13 @@ COMMENT ON FUNCTION hublink.json_pointer_values(jsonb, text[], text) IS
     'The members of doc at a JSON pointer pattern split into its tokens (* = every array '
     'element), each with its concrete JSON pointer.';
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.reason_code_problems(message jsonb) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
                        'instanceLocation', v.pointer || '/code',
                        'keywordLocation', '',
@@ -92,6 +96,8 @@ CREATE FUNCTION hublink.reason_code_problems(message jsonb) RETURNS jsonb
                    hublink.json_pointer_values(message, (string_to_array(l.path, '/'))[2:]) v
              WHERE l.message_type = message ->> 'messageType'
                AND NOT hublink.reason_code_valid(l.list, v.value ->> 'code'));
+END;
+$$;
 COMMENT ON FUNCTION hublink.reason_code_problems(jsonb) IS
     'The reason codes of a message that are not active codes of their list '
     '(hublink.reason_code_location), as Error message problems; [] when all are.';
@@ -793,18 +799,39 @@ CREATE FUNCTION hublink.conversation_apply(message jsonb, direction text) RETURN
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    party   text := hublink.current_party();
-    ref     text := message ->> 'removalId';
-    event   text := hublink.message_event(message);
     problems jsonb;
-    rid     bigint;
 BEGIN
-    IF ref IS NULL THEN
+    IF message ->> 'removalId' IS NULL THEN
         PERFORM hublink.impossible('/removalId', 'the message names no removal');
     END IF;
     problems := hublink.reason_code_problems(message);
     IF jsonb_array_length(problems) > 0 THEN
         PERFORM hublink.impossible(problems -> 0 ->> 'instanceLocation', problems -> 0 ->> 'error');
+    END IF;
+    RETURN hublink.conversation_apply_codes_checked(message, direction);
+END;
+$$;
+COMMENT ON FUNCTION hublink.conversation_apply(jsonb, text) IS
+    'Applies one message (direction in or out) to its removal: checks its reason codes, moves '
+    'the state machines (hublink.transition), records its rows (hublink.record_message_rows) '
+    'and, at the Hub, confirms the removal when every booking is. A provider creates the '
+    'removal when the first message of the Hub arrives. Raises HL001 or HL002 as '
+    'hublink.transition. Returns the removal_id.';
+
+-- The same once the caller has checked the reason codes (hublink.handle_message has, to
+-- reject with all of them): hublink.reason_code_problems runs once per message.
+CREATE FUNCTION hublink.conversation_apply_codes_checked(message jsonb, direction text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    party   text := hublink.current_party();
+    ref     text := message ->> 'removalId';
+    event   text := hublink.message_event(message);
+    rid     bigint;
+BEGIN
+    IF ref IS NULL THEN
+        PERFORM hublink.impossible('/removalId', 'the message names no removal');
     END IF;
     SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = ref FOR UPDATE;
     IF NOT FOUND THEN
@@ -823,12 +850,10 @@ BEGIN
     RETURN rid;
 END;
 $$;
-COMMENT ON FUNCTION hublink.conversation_apply(jsonb, text) IS
-    'Applies one message (direction in or out) to its removal: checks its reason codes, moves '
-    'the state machines (hublink.transition), records its rows (hublink.record_message_rows) '
-    'and, at the Hub, confirms the removal when every booking is. A provider creates the '
-    'removal when the first message of the Hub arrives. Raises HL001 or HL002 as '
-    'hublink.transition. Returns the removal_id.';
+COMMENT ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) IS
+    'hublink.conversation_apply without the reason-code check, for a caller that made it '
+    '(hublink.handle_message). Granted as hublink.conversation_apply is (an invoker''s function: '
+    'the caller''s own rights on the domain tables apply).';
 
 -- Reject an inbound message to its error queue from inside its handler.
 CREATE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text
@@ -847,7 +872,6 @@ BEGIN
         SELECT t.queue INTO q FROM hublink.message_type t
          WHERE t.message_type = reject_message.message ->> 'messageType';
     END IF;
-    PERFORM hublink.note_handler_rejection();
     RETURN hublink.enqueue_error(q, reject_message.message, reject_message.problems);
 END;
 $$;
@@ -930,10 +954,11 @@ DECLARE
     pointer   text;
     responder regprocedure;
 BEGIN
+    -- Once per message: the codes checked here are not checked again.
     problems := hublink.reason_code_problems(message);
     IF jsonb_array_length(problems) = 0 THEN
         BEGIN
-            PERFORM hublink.conversation_apply(message, 'in');
+            PERFORM hublink.conversation_apply_codes_checked(message, 'in');
             SELECT r.responder INTO responder FROM hublink.message_responder r
              WHERE r.message_type = message ->> 'messageType';
             IF FOUND THEN

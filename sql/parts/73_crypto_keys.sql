@@ -187,21 +187,33 @@ COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     'Raises HL010 when it was destroyed. Internal.';
 REVOKE ALL ON FUNCTION hublink.data_key_for(text, boolean) FROM PUBLIC;
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.seal(p_scope text, p_value jsonb) RETURNS bytea
-    LANGUAGE sql STRICT VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql STRICT VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN hublink.crypto_encrypt(pg_catalog.convert_to(p_value::text, 'UTF8'),
                                   hublink.data_key_for(p_scope, true));
+END;
+$$;
 COMMENT ON FUNCTION hublink.seal(text, jsonb) IS
     'Seals a JSON value under the data key of p_scope (made on first use). Internal: the seal '
     'triggers call it.';
 REVOKE ALL ON FUNCTION hublink.seal(text, jsonb) FROM PUBLIC;
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.unseal(p_scope text, p_sealed bytea) RETURNS jsonb
-    LANGUAGE sql STRICT VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql STRICT VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN pg_catalog.convert_from(hublink.crypto_decrypt(p_sealed, hublink.data_key_for(p_scope, false)),
                                    'UTF8')::jsonb;
+END;
+$$;
 COMMENT ON FUNCTION hublink.unseal(text, bytea) IS
     'Opens a value sealed by hublink.seal. Not audited by itself: the authorised reads '
     '(hublink.unsealed and the functions of 74_crypto_seal.sql) audit. Internal.';

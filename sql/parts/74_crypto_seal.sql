@@ -267,11 +267,17 @@ COMMENT ON COLUMN hublink.personal_data_column.sealed IS 'True when no plaintext
 -- hublink.inbox_failure. Every trigger here is SECURITY DEFINER: the worker's role
 -- (hublink_worker) holds no key and no right on hublink.data_key.
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.message_key_scope(p_message jsonb, p_at timestamptz) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN CASE WHEN p_message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN p_message ->> 'removalId'
                 ELSE 'messages ' || pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END;
+END;
+$$;
 COMMENT ON FUNCTION hublink.message_key_scope(jsonb, timestamptz) IS
     'The data key sealing an inbox or outbox row: the envelope''s removalId when it is a removal '
     'reference, else "messages <YYYY-MM-DD>", the UTC day p_at the row was stored.';
@@ -358,6 +364,8 @@ CREATE TRIGGER inbox_applied_clears_error BEFORE UPDATE ON hublink.inbox
     FOR EACH ROW WHEN (NEW.status = 'applied' AND OLD.status <> 'applied' AND OLD.sealed IS NOT NULL)
     EXECUTE FUNCTION hublink.inbox_applied_clears_error();
 
+-- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
+-- where a SQL function with SET is parsed and planned again (docs/performance.md).
 CREATE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

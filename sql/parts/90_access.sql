@@ -100,9 +100,13 @@ COMMENT ON FUNCTION hublink.cleared_levels() IS
 -- bypass row-level security: the login behind the call must be cleared for the removal.
 -- The extension owner, superusers and members of hublink_worker pass (the worker and the
 -- handlers process every removal).
+-- PL/pgSQL, not SQL: a SECURITY DEFINER SQL function is planned again on every call in a new
+-- (sub)transaction, and the worker calls this once per message in one (docs/performance.md).
 CREATE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
                    OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
               FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
@@ -111,6 +115,8 @@ CREATE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolea
                      JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
 COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
     'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
     'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';

@@ -340,7 +340,6 @@ BEGIN
         -- the sealed bodies it publishes (bgworker/outbox.c) and retries (bgworker/inbox.c)
         ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),
-        ('hublink.note_handler_rejection()', 'hublink_worker'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
         -- and the opener of sealed message bodies it publishes or retries.
         ('hublink.handle_message(jsonb)', 'hublink_worker'),

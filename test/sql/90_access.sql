@@ -364,6 +364,16 @@ GRANT EXECUTE ON FUNCTION hublink.send(jsonb) TO access_cw_standard;
 INSERT INTO definer_call (f, call, names_a_removal)
 SELECT 'hublink.send(jsonb)', format('SELECT hublink.send(%L::jsonb)', hublink.new_message('TravelCancellation', v, '{}')), true
   FROM public.access_obs WHERE k = 'ref sensitive';
+-- hublink.acknowledge_alert takes an alert, not a removal: it is called with an alert raised for
+-- the sensitive removal, so its own check of that removal's clearance is what must refuse.
+DELETE FROM definer_call WHERE f = 'hublink.acknowledge_alert(bigint)';
+INSERT INTO hublink.alert_kind VALUES ('access_test', 'warning', 'test', 'raised by test/sql/90_access.sql')
+    ON CONFLICT DO NOTHING;
+INSERT INTO definer_call (f, call, names_a_removal)
+SELECT 'hublink.acknowledge_alert(bigint)',
+       format('SELECT hublink.acknowledge_alert(%s)',
+              hublink.raise_alert('access_test', 'access test: an alert of the sensitive removal', r.removal_id)), true
+  FROM public.access_obs o JOIN hublink.removal r ON r.removal_reference = o.v WHERE o.k = 'ref sensitive';
 ALTER TABLE definer_call ADD COLUMN outcome text;
 UPDATE definer_call SET outcome = pg_temp.refusal(call);
 SELECT diag(f || ': ' || outcome) FROM definer_call ORDER BY f;

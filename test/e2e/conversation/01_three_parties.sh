@@ -251,5 +251,15 @@ check_eq "the tsp records it as before booking, and has nothing to answer" "t|0"
     "$(q tsp "SELECT c.before_booking, (SELECT count(*) FROM hublink.outbox o WHERE o.removal_id = '$R4' AND o.message_type = 'TravelUpdate')
               FROM hublink.cancellation c JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = '$R4'")"
 
+# Sub-second SLA times (issue 15 §5): what a hublink worker publishes carries its enqueue time
+# to the microsecond beside the AMQP timestamp, and the receiver records it.
+check_eq "the providers' messages reach the hub with their enqueue time to the microsecond" "t|t" \
+    "$(q hub "SELECT count(*) FILTER (WHERE enqueued_at_source = 'amqp-timestamp-us') > 0,
+                     bool_or(extract(microseconds FROM enqueued_at)::bigint % 1000000 <> 0)
+                FROM hublink.inbox WHERE enqueued_at_source = 'amqp-timestamp-us'")"
+check_eq "and the SLA compliance figures count below the second" "t" \
+    "$(q hub "SELECT bool_or(max_response_seconds <> round(max_response_seconds))
+                FROM hublink.mi_sla_compliance WHERE month IS NULL")"
+
 echo "$PASSED passed, $FAILED failed"
 ((FAILED == 0 && N > 0))

@@ -51,6 +51,8 @@ typedef struct Options
 	const char *ca, *cert, *key;
 	const char *user, *password_file;
 	bool timestamp;
+	bool has_enqueued_us; /* --enqueued-us: the header hublink-enqueued-us, timestamp + offset */
+	long long enqueued_us_offset;
 	int count;   /* drain: stop after this many (0 = no limit) */
 	int idle_ms; /* drain: stop after this long without a message */
 	int timeout_ms;
@@ -225,6 +227,7 @@ publish(Publisher *p, const char *queue, const void *body, size_t len)
 {
 	amqp_basic_properties_t props;
 	amqp_bytes_t b = {len, (void *) body};
+	amqp_table_entry_t header;
 
 	memset(&props, 0, sizeof(props));
 	props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
@@ -234,6 +237,16 @@ publish(Publisher *p, const char *queue, const void *body, size_t len)
 	{
 		props._flags |= AMQP_BASIC_TIMESTAMP_FLAG;
 		props.timestamp = (uint64_t) time(NULL);
+	}
+	if (opt.has_enqueued_us)
+	{
+		/* As a hublink worker publishes it (bgworker/broker.c), or a forged one. */
+		header.key = amqp_cstring_bytes("hublink-enqueued-us");
+		header.value.kind = AMQP_FIELD_KIND_I64;
+		header.value.value.i64 = (int64_t) props.timestamp * 1000000 + opt.enqueued_us_offset;
+		props._flags |= AMQP_BASIC_HEADERS_FLAG;
+		props.headers.num_entries = 1;
+		props.headers.entries = &header;
 	}
 	if (amqp_basic_publish(p->conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0, &props,
 						   b) != AMQP_STATUS_OK)
@@ -710,13 +723,21 @@ int
 main(int argc, char **argv)
 {
 	static struct option long_options[] = {
-		{"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'P'},
-		{"plain", no_argument, NULL, 'p'},          {"ca", required_argument, NULL, 'a'},
-		{"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
-		{"user", required_argument, NULL, 'u'},     {"password-file", required_argument, NULL, 'w'},
-		{"timestamp", no_argument, NULL, 't'},      {"count", required_argument, NULL, 'n'},
-		{"idle", required_argument, NULL, 'i'},     {"timeout", required_argument, NULL, 'T'},
-		{"prefetch", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0},
+		{"host", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'P'},
+		{"plain", no_argument, NULL, 'p'},
+		{"ca", required_argument, NULL, 'a'},
+		{"cert", required_argument, NULL, 'c'},
+		{"key", required_argument, NULL, 'k'},
+		{"user", required_argument, NULL, 'u'},
+		{"password-file", required_argument, NULL, 'w'},
+		{"timestamp", no_argument, NULL, 't'},
+		{"count", required_argument, NULL, 'n'},
+		{"idle", required_argument, NULL, 'i'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"prefetch", required_argument, NULL, 'f'},
+		{"enqueued-us", required_argument, NULL, 'e'},
+		{NULL, 0, NULL, 0},
 	};
 	int ch;
 	const char *cmd;
@@ -752,6 +773,10 @@ main(int argc, char **argv)
 				break;
 			case 't':
 				opt.timestamp = true;
+				break;
+			case 'e':
+				opt.has_enqueued_us = true;
+				opt.enqueued_us_offset = atoll(optarg);
 				break;
 			case 'n':
 				opt.count = atoi(optarg);

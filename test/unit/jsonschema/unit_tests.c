@@ -442,6 +442,59 @@ test_keywords(void)
 	js_schema_free(s);
 }
 
+/* A document built with the js_json_new_* calls equals js_parse's of the same text. */
+static void
+test_builder(void)
+{
+	static const char *const numbers[] = {
+		"0",
+		"-1",
+		"9223372036854775807",
+		"-9223372036854775808",
+		"9223372036854775808",
+		"18446744073709551615",
+		"18446744073709551616",
+		"-9223372036854775809",
+		"1.5",
+		"-0.25",
+		"1e30",
+		"2.0",
+		"123456789012345678901234567890",
+	};
+	json_object *built = js_json_new_object();
+	json_object *arr = js_json_new_array();
+	json_object *parsed;
+	char text[4096] = "{\"numbers\":[";
+
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+	{
+		json_object *n = js_json_new_number(numbers[i], strlen(numbers[i]));
+		json_object *p = parse(numbers[i]);
+		char name[200];
+
+		snprintf(name, sizeof(name), "js_json_new_number(\"%s\") is js_parse's number", numbers[i]);
+		ok(n && p && json_object_get_type(n) == json_object_get_type(p) && json_object_equal(n, p),
+		   name);
+		json_object_put(p);
+		js_json_array_add(arr, n);
+		strcat(text, i ? "," : "");
+		strcat(text, numbers[i]);
+	}
+	strcat(text, "],\"s\":\"a\\\"b\\u00e9\",\"t\":true,\"f\":false,\"z\":null,\"d\":1,\"d\":2}");
+	js_json_object_add(built, "numbers", 7, arr);
+	js_json_object_add(built, "s\x01ignored", 1, js_json_new_string("a\"b\xc3\xa9", 5));
+	js_json_object_add(built, "t", 1, js_json_new_bool(true));
+	js_json_object_add(built, "f", 1, js_json_new_bool(false));
+	js_json_object_add(built, "z", 1, NULL);
+	js_json_object_add(built, "d", 1, js_json_new_number("1", 1));
+	js_json_object_add(built, "d", 1, js_json_new_number("2", 1));
+	parsed = parse(text);
+	ok(parsed && json_object_equal(built, parsed),
+	   "a built document (keys by length, a repeated key) equals the parsed one");
+	json_object_put(parsed);
+	json_object_put(built);
+}
+
 int
 main(void)
 {
@@ -451,6 +504,7 @@ main(void)
 	test_compile_errors();
 	test_registry();
 	test_keywords();
+	test_builder();
 	printf("1..%d\n", n_tests);
 	if (n_failed)
 		printf("# %d of %d tests failed\n", n_failed, n_tests);
