@@ -31,16 +31,21 @@ EXTRA_CLEAN = build $(DATA_built)
 
 # PGXS defines a "check" that refuses to run; ours runs the whole suite (test/run-all), which
 # builds and installs through this same Makefile. So PGXS is left out for check and demo.
-ifeq ($(filter check demo,$(MAKECMDGOALS)),)
+ifeq ($(filter check demo sim soak,$(MAKECMDGOALS)),)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 include test/e2e/e2e.mk
 else
-.PHONY: check demo
+.PHONY: check demo sim soak
 check:
 	test/run-all
 demo:
 	scripts/demo
+# The simulation and the soak (docs/simulation.md): long runs, not part of check.
+sim:
+	test/sim/run $(SIM_ARGS)
+soak:
+	test/sim/run --soak --scale 0.5 --policies best $(SIM_ARGS)
 endif
 
 sql/hublink--$(EXTVERSION).sql: scripts/build-install-sql $(wildcard sql/parts/*.sql) $(wildcard schemas/*.json)

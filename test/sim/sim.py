@@ -1,0 +1,513 @@
+#!/usr/bin/python3
+"""test/sim/sim.py - a year of removals driven through the three hublink parties (issue 17).
+
+Called by test/sim/run, which starts the parties (scripts/lib/parties.sh) and passes their
+connection strings. Subcommands:
+
+  sim.py world OUTDIR --seed N            the escort roster the ESP loads (escorts.csv, ...)
+  sim.py drive --policy P --seed N --scale F --hub DSN --tsp DSN --esp DSN --out FILE.json
+      generates the events of the year (the same for every policy: the generator's random
+      stream never depends on what the parties answer) and drives them through the Hub's SQL
+      API, many removals in flight at once; the TSP and ESP engines answer over the broker.
+      Writes the sim's own ledger, the MI views' figures and their comparison to FILE.json.
+
+Simulated time: every removal's timeline is collapsed (docs/simulation.md). A removal that
+the generator cancels L hours before departure is planned for the date of now + L, so the
+flight it books departs about L hours after the moment the sim books and then cancels it: the
+TSP's refund rules see the true hours before departure, with no clock in the product faked.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg2
+import psycopg2.extras
+
+# --- the generator ----------------------------------------------------------------------------
+
+# Destinations with the ESP's flight times (data/demo-escorts/flight_times.csv).
+DESTINATIONS = [
+    ("NGA", "LOS", "Lagos, Nigeria", 30),
+    ("ALB", "TIA", "Tirana, Albania", 25),
+    ("PAK", "ISB", "Islamabad, Pakistan", 20),
+    ("IND", "DEL", "Delhi, India", 12),
+    ("GHA", "ACC", "Accra, Ghana", 8),
+    ("JAM", "KIN", "Kingston, Jamaica", 5),
+]
+# Where returnees are held: places both providers know (data/demo-inventory, data/demo-escorts),
+# served by Heathrow (Tinsley House, Gatwick only, has too few long-haul routes in the schedule).
+LOCATIONS = ["HARMONDSWORTH_IRC", "COLNBROOK_IRC", "BROOK_HOUSE_IRC", "YARLS_WOOD_IRC"]
+# Cancellations: the reason, its share of the cancellations, and the lead time before
+# departure in hours (low, mode, high of a triangular draw). Legal challenges come late (an
+# injunction the day before is common), medical unfitness within days, a no-show or disruption
+# at the airport within hours; released or documents at any time.
+CANCEL_REASONS = [
+    ("LEGAL_CHALLENGE", 0.45, (2, 30, 240)),
+    ("RETURNEE_ILL", 0.20, (3, 24, 96)),
+    ("CARRIER_REFUSED", 0.10, (0.5, 2, 8)),  # refused to board / disruptive: a no-show
+    ("RETURNEE_RELEASED", 0.15, (12, 96, 330)),
+    ("DOCUMENTS_INVALID", 0.10, (24, 120, 330)),
+]
+CANCEL_RATE = 0.40           # the published rate of planned removals cancelled
+CANCEL_BEFORE_BOOKING = 0.20  # of those, cancelled while still being quoted
+ESCORTED = 0.35              # removals with a risk flag (escorted)
+AMEND = 0.10                 # an escort is replaced on the tickets after booking (name change)
+DELAY = 0.05                 # the carrier delays the first flight after booking
+PREBOOK_DISRUPTION = 0.04    # the carrier cancels the chosen flight before the booking request
+HORIZON_DAYS = 14            # the planned dates fall within this many days of now
+
+
+def generate(seed, scale):
+    """The events of a year, as a list of dicts: the same for a seed and scale, whatever the policy."""
+    rng = random.Random(seed)
+    n = max(1, round(8000 * scale))
+    out = []
+    for i in range(n):
+        dest = rng.choices(DESTINATIONS, weights=[d[3] for d in DESTINATIONS])[0]
+        escorted = rng.random() < ESCORTED
+        cancel = rng.random() < CANCEL_RATE
+        ev = {
+            "n": i, "case": "SIM-%05d" % i, "returnee": "HO-SIM%06d" % (seed % 1000 * 10000 + i),
+            "country": dest[0], "airport": dest[1], "description": dest[2],
+            "location": rng.choice(LOCATIONS), "escorted": escorted,
+            "flags": [rng.choice(["ABSCONDER", "VIOLENT", "SELF_HARM"])] if escorted else [],
+            "gender": rng.choice("MMMF"), "born": "19%02d-%02d-%02d" % (rng.randint(60, 99), rng.randint(1, 12), rng.randint(1, 28)),
+            "cancel": None, "lead_hours": None, "cancel_before_booking": False,
+            "amend": False, "delay": False, "prebook_disruption": False,
+        }
+        if cancel:
+            reason = rng.choices(CANCEL_REASONS, weights=[r[1] for r in CANCEL_REASONS])[0]
+            lo, mode, hi = reason[2]
+            ev["cancel"] = reason[0]
+            ev["lead_hours"] = round(rng.triangular(lo, hi, mode), 2)
+            ev["cancel_before_booking"] = rng.random() < CANCEL_BEFORE_BOOKING
+        else:
+            ev["lead_hours"] = round(rng.uniform(30, HORIZON_DAYS * 24), 2)
+        ev["amend"] = escorted and rng.random() < AMEND
+        ev["delay"] = rng.random() < DELAY
+        ev["prebook_disruption"] = rng.random() < PREBOOK_DISRUPTION
+        out.append(ev)
+    return out
+
+
+def world(outdir, seed):
+    """An escort roster big enough for the escorted share of a scale-1 day (about 40 escorts a
+    day), beside the demo roster's places and flight times."""
+    rng = random.Random(seed)
+    os.makedirs(outdir, exist_ok=True)
+    with open(os.path.join(outdir, "escorts.csv"), "w") as fh:
+        fh.write("escort_id,medic,team_leader,gender,physique,languages,title,given_names,family_name,"
+                 "date_of_birth,nationality,document_type,document_number,document_issuing_country,document_expiry_date\n")
+        for i in range(160):
+            g = "F" if i % 3 == 2 else "M"
+            # The team leader speaks the destination's language where the ESP's rules ask
+            # (hublink.esp_language_rule: Albanian, Urdu): every language on every fourth.
+            langs = ["en", "en;sq", "en;ur;pa", "en;sq;ur"][(i // 2) % 4]
+            fh.write("ESC-%05d,%s,%s,%s,%s,%s,%s,Sim%d,Escort,19%02d-%02d-%02d,GBR,PASSPORT,5%08d,GBR,2032-01-01\n" % (
+                60000 + i, "true" if i % 10 == 3 else "false", "true" if i % 5 == 0 else "false", g,
+                "ENHANCED" if i % 2 == 0 else "STANDARD", langs, "Ms" if g == "F" else "Mr", i,
+                rng.randint(70, 99), rng.randint(1, 12), rng.randint(1, 28), 60000 + i))
+
+
+# --- talking to the parties -------------------------------------------------------------------
+
+class Party:
+    def __init__(self, dsn):
+        self.conn = psycopg2.connect(dsn)
+        self.conn.autocommit = True
+
+    def rows(self, sql, args=()):
+        with self.conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+    def one(self, sql, args=()):
+        with self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+            return row[0] if row else None
+
+
+LONDON = "Europe/London"
+LONDON_TZ = ZoneInfo(LONDON)
+
+
+class Removal:
+    def __init__(self, ev):
+        self.ev = ev
+        self.ref = None
+        self.phase = "new"
+        self.since = time.monotonic()
+        self.updates_seen = 0
+        self.updates_wanted = 0
+        self.bookings = []       # [{quote, amount, refundable, departs_at, cheapest}]
+        self.requotes = 0
+        self.outcome = None      # completed | cancelled | failed
+        self.note = ""
+        self.planned_date = None
+
+
+def choose(quotes, policy):
+    """The quote a policy books: quotes are removal_quotes() rows that can still be flown."""
+    if policy == "cheapest":
+        return min(quotes, key=lambda q: (q["total_amount"], q["rank"]))
+    if policy == "refundable":
+        ref = [q for q in quotes if q["refundable"]]
+        return min(ref or quotes, key=lambda q: (q["total_amount"], q["rank"]))
+    return min(quotes, key=lambda q: q["rank"])
+
+
+def returnee_json(ev):
+    return [{
+        "personalDetails": {"hoReturneeReference": ev["returnee"], "name": {"givenNames": "Sim", "familyName": "Returnee%d" % ev["n"]},
+                            "dateOfBirth": ev["born"], "nationality": ev["country"], "gender": ev["gender"]},
+        "travelDocuments": [{"type": "PASSPORT", "number": "S%08d" % ev["n"], "issuingCountry": ev["country"]}],
+        "location": {"detentionCentreId": ev["location"]},
+        "risk": {"flags": ev["flags"]},
+    }]
+
+
+class Driver:
+    def __init__(self, args, events):
+        self.args = args
+        self.hub, self.tsp, self.esp = Party(args.hub), Party(args.tsp), Party(args.esp)
+        self.events = events
+        self.policy = args.policy
+        self.log = open(args.out + ".log", "w")
+
+    def say(self, r, text):
+        print("%s %s %s" % (r.ev["case"], r.ref, text), file=self.log)
+
+    def go(self, r, phase):
+        r.phase, r.since = phase, time.monotonic()
+
+    def start(self, r):
+        ev = r.ev
+        # The planned date: the UK date of now + the lead time (collapsed timeline).
+        day = self.hub.one("SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date", (ev["lead_hours"], LONDON))
+        r.planned_date = day
+        r.ref = self.hub.one(
+            "SELECT hublink.create_removal(%s, %s::jsonb, %s, %s, %s::jsonb, notes => 'simulated')",
+            (ev["case"], json.dumps(returnee_json(ev)), day, day + dt.timedelta(days=4),
+             json.dumps({"description": ev["description"], "country": ev["country"], "airportCode": ev["airport"]})))
+        if ev["escorted"]:
+            self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
+            self.go(r, "escort_quoting")
+        else:
+            self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
+            self.go(r, "travel_quoting")
+
+    def fail(self, r, why):
+        r.outcome, r.note = "failed", why
+        self.say(r, "FAILED " + why)
+
+    def quotes(self, r):
+        return self.hub.rows("SELECT * FROM hublink.removal_quotes(%s)", (r.ref,))
+
+    def book(self, r, s):
+        all_quotes = self.quotes(r)
+        # A caseworker books nothing that leaves within the hour (or has left).
+        fly = [q for q in all_quotes if q["departs_at"] is not None and
+               q["departs_at"] > self.hub.one("SELECT now() + interval '1 hour'")]
+        if not fly:
+            if r.ev["cancel"]:
+                # Nothing to book: the removal is cancelled when it would have been.
+                self.cancel(r, s, booked=False)
+                return
+            self.fail(r, "no quote that can still be flown (%d quotes)" % len(all_quotes))
+            return
+        # The caseworker books the first date with flights (the planned date): the policy
+        # chooses the fare, not the day.
+        first = min(q["departs_at"].astimezone(LONDON_TZ).date() for q in fly)
+        fly = [q for q in fly if q["departs_at"].astimezone(LONDON_TZ).date() == first]
+        if r.requotes == 0 and not r.bookings:
+            r.planned_date = first
+        q = choose(fly, self.policy)
+        if r.ev["prebook_disruption"] and r.requotes == 0:
+            # The carrier cancels the flight before the booking request arrives: the TSP
+            # declines, and the caseworker asks again (a re-booking).
+            # Only a flight no booking flies on yet: a flight event updates every booking on
+            # the flight, and one may be flown already in the collapsed timeline.
+            if self.tsp.one("""SELECT count(*) FROM hublink.tsp_quote_segment s,
+                             LATERAL hublink.tsp_report_flight_event(s.flight_id, 'CANCELLED', note => 'simulated carrier cancellation') m
+                             WHERE s.quote_ref = %s AND s.seq = 1
+                               AND NOT EXISTS (SELECT FROM hublink.tsp_booking_segment o WHERE o.flight_id = s.flight_id)""",
+                            (q["travel_quote_reference"],)):
+                r.requotes += 1
+        r.bookings.append({"quote": q["travel_quote_reference"], "amount": q["travel_amount"],
+                           "escort_amount": q["escort_amount"], "refundable": q["refundable"],
+                           "departs_at": q["departs_at"], "accepted": None})
+        self.hub.one("SELECT hublink.choose_quote(%s, %s)", (r.ref, q["travel_quote_reference"]))
+        self.go(r, "booking")
+
+    def cancel(self, r, s, booked):
+        r.updates_wanted = s["updates"] + (1 if booked else 0) + (1 if booked and r.ev["escorted"] else 0)
+        self.hub.one("SELECT hublink.cancel_removal(%s, %s, 'simulated')", (r.ref, r.ev["cancel"]))
+        if booked:
+            r.bookings[-1]["cancelled_lead_hours"] = float(
+                self.hub.one("SELECT extract(epoch FROM %s::timestamptz - now()) / 3600", (r.bookings[-1]["departs_at"],)))
+        self.go(r, "cancelling")
+
+    def complete(self, r):
+        b = r.bookings[-1]
+        if r.ev["escorted"]:
+            eq = self.hub.one("""SELECT k.escort_quote_reference FROM hublink.escort_booking k JOIN hublink.removal x USING (removal_id)
+                                  WHERE x.removal_reference = %s AND k.outcome = 'ACCEPTED' ORDER BY k.escort_booking_id DESC LIMIT 1""", (r.ref,))
+            self.esp.one("SELECT hublink.esp_send_update(hublink.esp_completed(%s, %s::jsonb))", (eq, json.dumps(
+                [{"segmentId": "S1", "departedAt": b["departs_at"].isoformat(), "arrivedAt": b["departs_at"].isoformat()}])))
+        segs = self.hub.rows("""SELECT s.segment_id, s.start_time, s.end_time FROM hublink.itinerary_segment s
+                                 JOIN hublink.travel_quote t USING (travel_quote_id)
+                                WHERE t.travel_quote_reference = %s AND s.current ORDER BY s.start_time""", (b["quote"],))
+        msg = {"messageType": "TravelUpdate", "schemaVersion": "1.0", "sender": "TSP", "removalId": r.ref,
+               "body": {"travelQuoteReference": b["quote"], "completed": {"segments": [
+                   {"segmentId": x["segment_id"], "departedAt": x["start_time"].isoformat(), "arrivedAt": x["end_time"].isoformat()}
+                   for x in segs]}}}
+        self.tsp.one("SELECT hublink.send_message(hublink.new_message('TravelUpdate', %s, %s::jsonb))",
+                     (r.ref, json.dumps(msg["body"])))
+        b["flown_date"] = self.hub.one("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (segs[0]["start_time"], LONDON))
+        self.go(r, "completing")
+
+    def step(self, r, s):
+        ph = r.phase
+        if ph == "escort_quoting":
+            if s["escort_state"] == "quoted":
+                self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
+                self.go(r, "travel_quoting")
+            elif s["escort_state"] in ("declined", "failed", "cancelled"):
+                self.fail(r, "escort quoting ended " + s["escort_state"])
+        elif ph == "travel_quoting":
+            if s["travel_state"] == "no_quote":
+                self.fail(r, "no flights on the planned dates")
+            elif s["travel_state"] == "quoted":
+                if r.ev["cancel"] and r.ev["cancel_before_booking"]:
+                    self.cancel(r, s, booked=False)
+                else:
+                    self.book(r, s)
+        elif ph == "booking":
+            if s["state"] == "booked":
+                r.bookings[-1]["accepted"] = True
+                if r.ev["amend"]:
+                    r.amendment = self.hub.one("SELECT hublink.amend_travel(%s, %s::jsonb)", (r.ref, json.dumps({
+                        "passengerUpdates": [{"traveller": {"escortNumber": 1}, "name": {"title": "Mr", "givenNames": "Relief", "familyName": "Escort"}}]})))
+                    self.go(r, "amending")
+                else:
+                    self.after_booking(r, s)
+            elif s["travel_state"] == "declined":
+                r.bookings[-1]["accepted"] = False
+                if r.requotes > 3:
+                    self.fail(r, "declined %d times" % r.requotes)
+                    return
+                self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
+                self.go(r, "travel_quoting")
+            elif s["escort_state"] == "declined":
+                self.fail(r, "escort booking declined")
+        elif ph == "amending":
+            if self.hub.one("SELECT outcome_accepted IS NOT NULL FROM hublink.amendment WHERE message_id = %s", (r.amendment,)):
+                self.after_booking(r, s)
+        elif ph == "cancelling":
+            if s["state"] == "cancelled" and s["updates"] >= r.updates_wanted:
+                r.outcome = "cancelled"
+        elif ph == "completing":
+            if s["state"] == "completed":
+                r.outcome = "completed"
+
+    def after_booking(self, r, s):
+        if r.ev["delay"]:
+            # The carrier delays the first flight, unless another booking flies on it: a flight
+            # event updates every booking on the flight, and one of those may be flown already
+            # in the collapsed timeline (docs/simulation.md).
+            r.delayed = self.tsp.one("""SELECT count(*) FROM hublink.tsp_booking_segment s JOIN hublink.tsp_booking b USING (booking_ref)
+                             JOIN hublink.tsp_flight f USING (flight_id),
+                             LATERAL hublink.tsp_report_flight_event(f.flight_id, 'DELAY', f.departs_at + interval '95 minutes',
+                                                                     f.arrives_at + interval '95 minutes', 'simulated late inbound aircraft') m
+                            WHERE b.quote_ref = %s AND s.status = 'ACTIVE' AND s.seq = 1
+                              AND NOT EXISTS (SELECT FROM hublink.tsp_booking_segment o
+                                               WHERE o.flight_id = s.flight_id AND o.booking_ref <> s.booking_ref)""",
+                                     (r.bookings[-1]["quote"],))
+        if r.ev["cancel"]:
+            self.cancel(r, s, booked=True)
+        else:
+            self.complete(r)
+
+    def run(self):
+        pending = [Removal(ev) for ev in self.events]
+        todo = list(pending)
+        inflight = []
+        t0 = time.monotonic()
+        while todo or inflight:
+            while todo and len(inflight) < self.args.concurrency:
+                r = todo.pop(0)
+                try:
+                    self.start(r)
+                    inflight.append(r)
+                except psycopg2.Error as e:
+                    self.fail(r, "create: %s" % str(e).strip())
+            states = {x["removal_reference"]: x for x in self.hub.rows(
+                """SELECT r.removal_reference, r.state, coalesce(r.escort_state, 'none') AS escort_state,
+                          coalesce(r.travel_state, 'none') AS travel_state,
+                          (SELECT count(*) FROM hublink.inbox i WHERE i.removal_id = r.removal_reference AND i.status = 'applied'
+                              AND i.message_type IN ('TravelUpdate', 'EscortUpdate')) AS updates
+                     FROM hublink.removal r WHERE r.removal_reference = ANY(%s)""", ([x.ref for x in inflight],))}
+            for r in list(inflight):
+                s = states.get(r.ref)
+                try:
+                    if s:
+                        self.step(r, s)
+                except psycopg2.Error as e:
+                    self.fail(r, "%s: %s" % (r.phase, str(e).strip().splitlines()[0]))
+                if r.outcome is None and time.monotonic() - r.since > self.args.stuck_seconds:
+                    self.fail(r, "stuck in %s (%s)" % (r.phase, s))
+                if r.outcome:
+                    self.say(r, "%s %s" % (r.outcome, r.note))
+                    inflight.remove(r)
+            time.sleep(0.05)
+        self.elapsed = time.monotonic() - t0
+        return pending
+
+
+# --- the ledger and the MI --------------------------------------------------------------------
+
+def money(x):
+    return Decimal(x or 0).quantize(Decimal("0.01"))
+
+
+def ledger(drv, removals):
+    """The sim's own books: what it chose (its record) and what the providers recorded (their
+    own tables), never the Hub's figures, which are what is being checked."""
+    L = {k: Decimal(0) for k in ("ticket_spend", "refunds", "change_fees", "cancellation_fees",
+                                 "lost_non_refundable", "lost_to_cancellations", "cheapest_fare_total")}
+    bookings = bookings_not_cheapest = 0
+    completed = cancelled = failed = on_planned_date = 0
+    # The cheapest fare of the response each booked quote came in, from the TSP's own record of
+    # the quotes it sent (a response's quotes share the reference up to the last "-n").
+    booked = [b["quote"] for r in removals for b in r.bookings if b["accepted"]]
+    cheapest_of = {row["quote_ref"]: row["cheapest"] for row in drv.tsp.rows(
+        """SELECT b AS quote_ref, (SELECT min(q.price) FROM hublink.tsp_quote q
+                                    WHERE regexp_replace(q.quote_ref, '-[0-9]+$', '') = regexp_replace(b, '-[0-9]+$', '')) AS cheapest
+             FROM unnest(%s::text[]) b""", (booked,))}
+    for r in removals:
+        accepted = [b for b in r.bookings if b["accepted"]]
+        for b in accepted:
+            b["cheapest_in_response"] = cheapest_of[b["quote"]]
+            L["ticket_spend"] += b["amount"]
+            L["cheapest_fare_total"] += b["cheapest_in_response"]
+            bookings += 1
+            bookings_not_cheapest += b["amount"] > b["cheapest_in_response"]
+        if r.outcome == "completed":
+            completed += 1
+            on_planned_date += accepted[-1].get("flown_date") == r.planned_date
+        elif r.outcome == "cancelled":
+            cancelled += 1
+        else:
+            failed += 1
+    # The providers' own records of the money: every TravelUpdate and EscortUpdate body each made.
+    for party, table in ((drv.tsp, "tsp_update"), (drv.esp, "esp_update")):
+        for k, member in (("refunds", "refund"), ("change_fees", "changeFee"), ("cancellation_fees", "cancellationFee")):
+            L[k] += money(party.one("SELECT sum((body #>> %s)::numeric) FROM hublink." + table, ("{financial,%s,amount}" % member,)))
+    # Per cancelled removal with a booking: what its travel cost less the refund the TSP made.
+    refund_of = {row["removal_id"]: money(row["refund"]) for row in drv.tsp.rows(
+        """SELECT b.removal_id, sum((u.body #>> '{financial,refund,amount}')::numeric) AS refund
+             FROM hublink.tsp_update u JOIN hublink.tsp_booking b USING (quote_ref) GROUP BY 1""")}
+    for r in removals:
+        accepted = [b for b in r.bookings if b["accepted"]]
+        if r.outcome == "cancelled" and accepted:
+            lost = max(Decimal(0), accepted[-1]["amount"] - refund_of.get(r.ref, Decimal(0)))
+            L["lost_to_cancellations"] += lost
+            if not accepted[-1]["refundable"]:
+                L["lost_non_refundable"] += lost
+    tickets = drv.tsp.one("""SELECT count(*) FROM hublink.tsp_ticket t JOIN hublink.tsp_booking b USING (booking_ref)
+                              WHERE b.removal_id = ANY(%s)""", ([r.ref for r in removals if r.outcome == "completed"],))
+    return {
+        "money": {k: str(money(v)) for k, v in L.items()},
+        "bookings": bookings, "bookings_not_cheapest": bookings_not_cheapest,
+        "completed": completed, "cancelled": cancelled, "failed": failed,
+        "completed_on_planned_date": on_planned_date, "tickets_completed": tickets,
+        "tickets_per_completed_removal": str((Decimal(tickets) / completed).quantize(Decimal("0.01"))) if completed else None,
+        "cancelled_after_booking": sum(1 for r in removals if r.outcome == "cancelled" and any(b["accepted"] for b in r.bookings)),
+        "refundable_bookings": sum(1 for r in removals for b in r.bookings if b["accepted"] and b["refundable"]),
+    }
+
+
+def mi(drv):
+    hub = drv.hub
+    m = hub.rows("""SELECT sum(ticket_spend) AS ticket_spend, sum(refunds_owed) AS refunds, sum(change_fees) AS change_fees,
+                           sum(cancellation_fees) AS cancellation_fees, sum(lost_non_refundable) AS lost_non_refundable
+                      FROM hublink.mi_money""")[0]
+    b = hub.rows("""SELECT sum(bookings) AS bookings, sum(bookings_not_cheapest) AS bookings_not_cheapest,
+                           sum(booked_total) AS booked_total, sum(cheapest_fare_total) AS cheapest_fare_total
+                      FROM hublink.mi_best_value""")[0]
+    o = hub.rows("""SELECT sum(completed) AS completed, sum(cancelled) AS cancelled, sum(unsuccessful) AS unsuccessful,
+                           sum(tickets_completed) AS tickets_completed FROM hublink.mi_removal_outcome""")[0]
+    return {"mi_money": {k: str(money(v)) for k, v in m.items()},
+            "mi_best_value": {k: (str(money(v)) if "total" in k else int(v or 0)) for k, v in b.items()},
+            "mi_removal_outcome": {k: int(v or 0) for k, v in o.items()}}
+
+
+def compare(led, m):
+    """Each MI figure beside the ledger's: (view, column, ledger, MI, equal)."""
+    lm = led["money"]
+    pairs = [
+        ("mi_money", "ticket_spend", lm["ticket_spend"], m["mi_money"]["ticket_spend"]),
+        ("mi_money", "refunds_owed", lm["refunds"], m["mi_money"]["refunds"]),
+        ("mi_money", "change_fees", lm["change_fees"], m["mi_money"]["change_fees"]),
+        ("mi_money", "cancellation_fees", lm["cancellation_fees"], m["mi_money"]["cancellation_fees"]),
+        ("mi_money", "lost_non_refundable", lm["lost_non_refundable"], m["mi_money"]["lost_non_refundable"]),
+        ("mi_best_value", "bookings", led["bookings"], m["mi_best_value"]["bookings"]),
+        ("mi_best_value", "bookings_not_cheapest", led["bookings_not_cheapest"], m["mi_best_value"]["bookings_not_cheapest"]),
+        ("mi_best_value", "booked_total", lm["ticket_spend"], m["mi_best_value"]["booked_total"]),
+        ("mi_best_value", "cheapest_fare_total", lm["cheapest_fare_total"], m["mi_best_value"]["cheapest_fare_total"]),
+        ("mi_removal_outcome", "completed", led["completed"], m["mi_removal_outcome"]["completed"]),
+        ("mi_removal_outcome", "cancelled", led["cancelled"], m["mi_removal_outcome"]["cancelled"]),
+        ("mi_removal_outcome", "tickets_completed", led["tickets_completed"], m["mi_removal_outcome"]["tickets_completed"]),
+    ]
+    return [{"view": v, "column": c, "ledger": str(a), "mi": str(b), "equal": str(a) == str(b)} for v, c, a, b in pairs]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("world")
+    w.add_argument("outdir")
+    w.add_argument("--seed", type=int, default=17)
+    g = sub.add_parser("events")
+    g.add_argument("--seed", type=int, default=17)
+    g.add_argument("--scale", type=float, default=0.05)
+    d = sub.add_parser("drive")
+    d.add_argument("--policy", choices=["cheapest", "refundable", "best"], required=True)
+    d.add_argument("--seed", type=int, default=17)
+    d.add_argument("--scale", type=float, default=0.05)
+    d.add_argument("--concurrency", type=int, default=40)
+    d.add_argument("--stuck-seconds", type=float, default=90)
+    for p in ("hub", "tsp", "esp"):
+        d.add_argument("--" + p, required=True)
+    d.add_argument("--out", required=True)
+    args = ap.parse_args()
+    if args.cmd == "world":
+        world(args.outdir, args.seed)
+        return 0
+    events = generate(args.seed, args.scale)
+    if args.cmd == "events":
+        json.dump(events, sys.stdout, indent=1)
+        return 0
+    drv = Driver(args, events)
+    removals = drv.run()
+    led = ledger(drv, removals)
+    m = mi(drv)
+    cmp = compare(led, m)
+    result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
+              "seconds": round(drv.elapsed, 1), "ledger": led, "mi": m, "agreement": cmp,
+              "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
+              "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b]}
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
