@@ -432,6 +432,7 @@ CREATE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS js
     AS $$
 DECLARE
     m record;
+    found_rows bigint;
 BEGIN
     IF p_log NOT IN ('hublink.inbox'::regclass, 'hublink.outbox'::regclass) THEN
         RAISE EXCEPTION '% is not a message log', p_log
@@ -440,9 +441,11 @@ BEGIN
     END IF;
     EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
                    'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
+    -- EXECUTE does not set FOUND: the row count says whether the row exists.
+    GET DIAGNOSTICS found_rows = ROW_COUNT;
     -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages;
     -- one answer for a row that does not exist and one the login may not open
-    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, NOT FOUND);
+    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, found_rows = 0);
     IF m.sealed_body IS NOT NULL THEN
         PERFORM hublink.audit_note('decrypt',
             (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),

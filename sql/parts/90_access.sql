@@ -175,6 +175,15 @@ BEGIN
                   DETAIL = 'A clearance belongs to a login role (one per person).',
                   HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker first.';
     END IF;
+    -- Two people for a clearance: an admin cleared by itself could read any removal's personal
+    -- data through the audited readers (the attacker pass of issue 12). Superusers excepted.
+    IF set_clearance.role_name = hublink.acting_login()
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'a login may not set its own clearance'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s tried to set the clearance of its own login.', hublink.acting_login()),
+                  HINT = 'Another admin sets it; each change is audited.';
+    END IF;
     IF level IS NULL THEN
         DELETE FROM hublink.role_clearance c WHERE c.role_name = set_clearance.role_name;
         RETURN;
@@ -193,7 +202,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
     'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
-    'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users).';
+    'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
+    'never a login''s own, except a superuser''s.';
 REVOKE ALL ON FUNCTION hublink.set_clearance(name, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_clearance(name, text) TO hublink_admin;
 

@@ -1,0 +1,5 @@
+-- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
+-- (never set there), so no admin or caseworker could open a message; an admin could set its own
+-- clearance and then decrypt personal data (test/sql/94_attacker_pass.sql).
+-- @function hublink.message_document
+-- @function hublink.set_clearance
