@@ -14,9 +14,11 @@ PG_CONFIG  ?= pg_config
 
 C_SOURCES   = $(sort $(wildcard extension/*.c extension/jsonschema/*.c extension/statemachine/*.c bgworker/*.c))
 OBJS        = $(C_SOURCES:.c=.o)
-UPDATES     = $(notdir $(wildcard sql/updates/*--*))
-DATA_built  = sql/hublink--$(EXTVERSION).sql $(foreach u,$(UPDATES),sql/hublink--$(u).sql)
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/hublink--*.sql))
+# Update scripts are built from sql/updates/FROM--TO/ and committed, so a change to them shows in
+# review as the SQL a DBA will run; `make` rebuilds them when their parts change.
+UPDATES     = $(foreach u,$(notdir $(wildcard sql/updates/*--*)),sql/hublink--$(u).sql)
+DATA_built  = sql/hublink--$(EXTVERSION).sql
+DATA        = $(sort $(filter-out $(DATA_built),$(wildcard sql/hublink--*.sql)) $(UPDATES))
 
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
@@ -27,7 +29,7 @@ PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-declaration-after-statement
 SHLIB_LINK  = $(JSONC_LIBS) -lrabbitmq -lcurl
 
-EXTRA_CLEAN = build $(DATA_built)
+EXTRA_CLEAN = build
 
 # PGXS defines a "check" that refuses to run; ours runs the whole suite (test/run-all), which
 # builds and installs through this same Makefile. So PGXS is left out for check and demo.
@@ -35,6 +37,7 @@ ifeq ($(filter check demo sim soak,$(MAKECMDGOALS)),)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 include test/e2e/e2e.mk
+all: $(UPDATES)
 else
 .PHONY: check demo sim soak
 check:

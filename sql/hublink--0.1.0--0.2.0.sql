@@ -1,0 +1,6910 @@
+-- hublink update script 0.1.0--0.2.0, built by scripts/build-install-sql from sql/updates/0.1.0--0.2.0/*.sql
+-- and schemas/*.json; do not edit by hand.
+
+\echo Use "ALTER EXTENSION hublink UPDATE" to load this file. \quit
+
+-- from sql/updates/0.1.0--0.2.0/01_install_shipped_schema.sql
+-- 0.2.0: the update scripts load the shipped schemas again, so the loader leaves an unchanged
+-- schema alone and replaces a changed one (CHANGELOG.md).
+-- hublink.install_shipped_schema, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    message_type text;
+BEGIN
+    -- A restore brings the schemas as they were in the dump (hublink.restore_prepare).
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT t.message_type INTO message_type
+      FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
+    IF message_type IS NULL THEN
+        IF NOT EXISTS (SELECT FROM hublink.schema_document d
+                        WHERE d.uri = schema->>'$id' AND d.document = schema) THEN
+            PERFORM hublink.register_schema_document(schema->>'$id', schema);
+        END IF;
+    ELSE
+        -- The version is the last segment of the $id: https://.../schemas/<name>/<version>
+        INSERT INTO hublink.message_schema AS m (message_type, schema_version, schema)
+        VALUES (message_type, substring(schema->>'$id' from '/([0-9]+\.[0-9]+)$'), schema)
+        ON CONFLICT ON CONSTRAINT message_schema_pkey
+        DO UPDATE SET schema = excluded.schema, registered_at = now(), registered_by = current_user
+        WHERE m.schema IS DISTINCT FROM excluded.schema;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
+    'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
+    'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
+    'restored (hublink.restoring): the dump holds the schemas.';
+
+-- from sql/updates/0.1.0--0.2.0/02_renumbered_parts.sql
+-- 0.2.0: every part of sql/parts has a number of its own (issue 13 section 3), and the comments
+-- and function bodies that name a renumbered part say its new name.
+-- hublink.esp_copy_plan, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_copy_plan(plan_id bigint, at timestamptz) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pid bigint;
+BEGIN
+    -- returnees is sealed (76_crypto_seal_esp.sql): the copy takes the sealed value and its key
+    -- scope, which the seal trigger re-seals without anyone reading it.
+    INSERT INTO hublink.esp_plan (removal_ref, key_scope, sealed, international, escort_on_transport, location,
+                                  destination, duty_days, currency, segments, created_at)
+    SELECT p.removal_ref, p.key_scope, p.sealed, p.international, p.escort_on_transport, p.location,
+           p.destination, p.duty_days, p.currency, p.segments, at
+      FROM hublink.esp_plan p WHERE p.plan_id = esp_copy_plan.plan_id
+    RETURNING esp_plan.plan_id INTO pid;
+    -- So is a position's sex (gender): copied sealed, under the same key.
+    INSERT INTO hublink.esp_plan_position (plan_id, escort_number, role, gender, physique, languages, medic,
+                                           for_returnee, key_scope, sealed)
+    SELECT pid, p.escort_number, p.role, NULL, p.physique, p.languages, p.medic, p.for_returnee, p.key_scope, p.sealed
+      FROM hublink.esp_plan_position p WHERE p.plan_id = esp_copy_plan.plan_id;
+    RETURN pid;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_copy_plan(bigint, timestamptz) IS 'A copy of a plan and its positions, for an amendment to change.';
+-- hublink.esp_fill_team, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_fill_team(plan_id bigint, first_day date, keep_booking bigint DEFAULT NULL,
+                                      sexes jsonb DEFAULT NULL)
+    RETURNS TABLE (escort_number integer, escort_id text)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    days   constant integer := (SELECT pl.duty_days FROM hublink.esp_plan pl WHERE pl.plan_id = esp_fill_team.plan_id);
+    -- The positions with their sex decrypted (sealed, 76_crypto_seal_esp.sql; audited when any
+    -- position asks for a sex), once per call.
+    positions constant hublink.esp_plan_position[] :=
+        ARRAY(SELECT x FROM hublink.esp_plan_positions(esp_fill_team.plan_id) x);
+    cands  text[];
+    elig   jsonb;
+    assign jsonb := '{}';
+    p      hublink.esp_plan_position;
+    pick   text;
+    r      jsonb;
+BEGIN
+    cands := ARRAY(SELECT e.escort_id FROM hublink.esp_escort e
+                    WHERE e.active AND hublink.esp_free(e.escort_id, first_day, days, keep_booking));
+    -- The sex is sealed: decrypted only when a position asks for one, only for the free escorts
+    -- (unless the caller, hublink.esp_quote, decrypted it once for every date).
+    IF sexes IS NULL AND EXISTS (SELECT FROM unnest(positions) x WHERE x.gender IS NOT NULL) THEN
+        sexes := hublink.esp_escort_sexes(cands, (SELECT pl.removal_ref FROM hublink.esp_plan pl
+                                                   WHERE pl.plan_id = esp_fill_team.plan_id));
+    END IF;
+    -- Per position its fit free escorts, best first: the booking's own escort for it, then the
+    -- least qualified (fit for the fewest positions of the plan, weakest physique, not a
+    -- leader, fewest languages, then by ID), so that scarce skills stay free.
+    SELECT coalesce(jsonb_object_agg(x.escort_number::text, coalesce(
+               (SELECT jsonb_agg(c.escort_id ORDER BY
+                        NOT EXISTS (SELECT FROM hublink.esp_booking_escort b
+                                     WHERE b.booking_id = keep_booking AND b.escort_number = x.escort_number
+                                       AND b.escort_id = c.escort_id),
+                        (SELECT count(*) FROM unnest(positions) y
+                          WHERE hublink.esp_eligible(y, c, sexes ->> c.escort_id)),
+                        (SELECT ph.strength FROM hublink.esp_physique ph WHERE ph.physique = c.physique),
+                        c.team_leader, cardinality(c.languages), c.escort_id)
+                  FROM hublink.esp_escort c WHERE c.escort_id = ANY (cands) AND hublink.esp_eligible(x, c, sexes ->> c.escort_id)), '[]')), '{}')
+      INTO elig
+      FROM unnest(positions) x;
+    -- Greedy first, most constrained position first, each taking its best free candidate ...
+    FOR p IN SELECT x.* FROM hublink.esp_plan_position x
+              WHERE x.plan_id = esp_fill_team.plan_id
+              ORDER BY jsonb_array_length(elig -> x.escort_number::text), x.escort_number LOOP
+        SELECT c INTO pick FROM jsonb_array_elements_text(elig -> p.escort_number::text) WITH ORDINALITY y(c, o)
+         WHERE NOT EXISTS (SELECT FROM jsonb_each_text(assign) z(k, v) WHERE v = c)
+         ORDER BY o LIMIT 1;
+        IF FOUND THEN
+            assign := assign || jsonb_build_object(p.escort_number::text, pick);
+        END IF;
+    END LOOP;
+    -- ... then an augmenting path for each position left, so that a team is found whenever
+    -- one exists (a maximum matching of positions to escorts).
+    FOR p IN SELECT x.* FROM hublink.esp_plan_position x
+              WHERE x.plan_id = esp_fill_team.plan_id AND NOT assign ? x.escort_number::text
+              ORDER BY x.escort_number LOOP
+        r := hublink.esp_augment(elig, assign, p.escort_number::text, '{}');
+        IF jsonb_typeof(r -> 'assign') = 'object' THEN
+            assign := r -> 'assign';
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT k::integer, v FROM jsonb_each_text(assign) z(k, v) ORDER BY k::integer;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint, jsonb) IS
+    'Assigns free escorts (hublink.esp_free) to the positions of a plan for the duty days from '
+    'first_day (sexes: {escort_id: sex} already decrypted, else decrypted here for the free '
+    'escorts when a position asks for a sex): greedily, most constrained position first, each taking keep_booking''s own escort '
+    'when fit, else the least qualified fit escort (fewest positions fit, weakest physique, not a '
+    'leader, fewest languages, then ID); then augmenting paths for the positions left, so the '
+    'result is a maximum matching: fewer rows than positions means no team exists.';
+-- hublink.esp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_quote(request jsonb, removal_id text DEFAULT NULL, at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tz        constant text := hublink.esp_setting('date_time_zone');
+    notice    constant interval := hublink.esp_setting('min_notice_hours')::integer * interval '1 hour';
+    maxdates  constant integer := hublink.esp_setting('max_escort_dates')::integer;
+    cur       constant char(3) := hublink.esp_setting('currency');
+    expires   constant timestamptz := at + hublink.esp_setting('quote_validity_minutes')::integer * interval '1 minute';
+    profiles  jsonb;
+    segs      jsonb;
+    pid       bigint;
+    npos      integer;
+    total     numeric;
+    serial    text;
+    d         date;
+    quotes    jsonb := '[]';
+    skipped   text[] := '{}';
+    ref       text;
+    body      jsonb;
+    sexes     jsonb;
+BEGIN
+    -- What the rules read of each returnee: no names, no dates of birth.
+    SELECT jsonb_agg(jsonb_build_object(
+               'hoReturneeReference', r #>> '{personalDetails,hoReturneeReference}',
+               'gender', r #>> '{personalDetails,gender}',
+               'nationality', r #>> '{personalDetails,nationality}',
+               'flags', coalesce(r #> '{escortRiskAssessment,flags}', '[]'),
+               'conditions', coalesce((SELECT jsonb_agg(c -> 'code')
+                                         FROM jsonb_array_elements(r #> '{personalDetails,conditions}') c), '[]'),
+               'location', r -> 'location') ORDER BY o)
+      INTO profiles
+      FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY x(r, o);
+    segs := hublink.esp_segments((request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
+                                 request #> '{returnees,0,location}', request -> 'destination');
+    INSERT INTO hublink.esp_plan (removal_ref, returnees, international, escort_on_transport, location, destination,
+                                  duty_days, currency, segments, created_at)
+    VALUES (removal_id, profiles, (request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
+            request #> '{returnees,0,location}', request -> 'destination',
+            (SELECT max(hublink.json_integer(s -> 'dayOffset')::integer) + 1 FROM jsonb_array_elements(segs) s), cur, segs, at)
+    RETURNING plan_id INTO pid;
+    INSERT INTO hublink.esp_plan_position
+    SELECT pid, p.* FROM hublink.esp_positions(profiles) p;
+    GET DIAGNOSTICS npos = ROW_COUNT;
+    total := hublink.esp_plan_cost(pid);
+    serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
+    -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
+    -- for the escorts who could serve on some date of the range (active, named, rostered then).
+    -- (A position sealed a sex exactly when it asks for one: 76_crypto_seal_esp.sql.)
+    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.sealed IS NOT NULL) THEN
+        sexes := hublink.esp_escort_sexes(ARRAY(
+            SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)
+             WHERE e.active AND r.duty_date BETWEEN (request #>> '{dates,earliestLeaveDate}')::date
+                                                AND (request #>> '{dates,latestLeaveDate}')::date
+                                                    + (SELECT pl.duty_days - 1 FROM hublink.esp_plan pl WHERE pl.plan_id = pid)
+               AND EXISTS (SELECT FROM hublink.esp_escort_personal x WHERE x.escort_id = e.escort_id)), removal_id);
+    END IF;
+
+    FOR d IN SELECT g::date FROM generate_series((request #>> '{dates,earliestLeaveDate}')::date,
+                                                 (request #>> '{dates,latestLeaveDate}')::date, interval '1 day') g LOOP
+        EXIT WHEN jsonb_array_length(quotes) >= maxdates;
+        IF coalesce(request #> '{dates,exclusionDates}', '[]') ? d::text THEN
+            CONTINUE;
+        ELSIF d::timestamp AT TIME ZONE tz < at + notice THEN
+            skipped := skipped || (d || ' (less than ' || hublink.esp_setting('min_notice_hours') || ' hours'' notice)');
+        ELSIF (SELECT count(*) FROM hublink.esp_fill_team(pid, d, NULL, sexes)) < npos THEN
+            skipped := skipped || (d || ' (escorts unavailable)');
+        ELSE
+            ref := hublink.esp_setting('quote_reference_prefix') || serial || '-' || chr(65 + jsonb_array_length(quotes));
+            INSERT INTO hublink.esp_quote VALUES (ref, pid, d, total, cur, at, expires);
+            quotes := quotes || jsonb_build_object('escortQuoteReference', ref, 'escortDate', d,
+                'totalCost', hublink.esp_money(total, cur),
+                'notes', 'Bookable until ' || to_char(expires AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' UK time.');
+        END IF;
+    END LOOP;
+
+    body := hublink.esp_plan_body(pid) || jsonb_build_object('quotes', quotes, 'notes',
+        (SELECT count(*) FILTER (WHERE NOT p.medic) || ' escort officer(s)'
+                || CASE WHEN bool_or(p.medic) THEN ' and a medic' ELSE '' END
+           FROM hublink.esp_plan_position p WHERE p.plan_id = pid)
+        || ' for ' || (SELECT string_agg(x ->> 'hoReturneeReference' || coalesce(' (' || nullif(
+                                   (SELECT string_agg(f, ', ') FROM jsonb_array_elements_text((x -> 'flags') || (x -> 'conditions')) f),
+                                   '') || ')', ''), ', ' ORDER BY o)
+                         FROM jsonb_array_elements(profiles) WITH ORDINALITY y(x, o))
+        || CASE WHEN cardinality(skipped) > 0 THEN '. Not offered: ' || array_to_string(skipped, ', ') ELSE '' END
+        || '.');
+    RETURN body;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_quote(jsonb, text, timestamptz) IS
+    'Quotes an EscortQuoteRequest body at instant at: makes the plan (positions by the escort '
+    'rules, segments by the templates, effort and cost by the role rates) and offers each date '
+    'of the range, without exclusion dates, starting at least min_notice_hours after at, on which '
+    'the roster can staff the team (up to max_escort_dates). Returns the EscortQuoteResponse '
+    'body; quotes is empty when no date can be staffed, and notes name the dates not offered.';
+-- hublink.record_escorts, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_escorts(removal_id bigint, escorts jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    e   jsonb;
+    pid bigint;
+    api jsonb;
+BEGIN
+    FOR e IN SELECT * FROM jsonb_array_elements(coalesce(escorts, '[]')) LOOP
+        api := coalesce(e -> 'advancePassengerInfo', '{}');
+        INSERT INTO hublink.escort_person AS p (removal_id, escort_id, escort_number, special_meal)
+        VALUES (removal_id, e ->> 'escortId', hublink.json_integer(e -> 'escortNumber')::int, e ->> 'specialMeal')
+        ON CONFLICT ON CONSTRAINT escort_person_removal_id_escort_id_key DO UPDATE
+           SET escort_number = coalesce(EXCLUDED.escort_number, p.escort_number),
+               special_meal = coalesce(EXCLUDED.special_meal, p.special_meal), active = true
+        RETURNING escort_person_id INTO pid;
+        INSERT INTO hublink.escort_personal AS q (escort_person_id, title, given_names, family_name,
+                                                  date_of_birth, nationality, gender, document_type,
+                                                  document_number, document_issuing_country,
+                                                  document_expiry_date)
+        VALUES (pid, e #>> '{name,title}', e #>> '{name,givenNames}', e #>> '{name,familyName}',
+                (api ->> 'dateOfBirth')::date, api ->> 'nationality', api ->> 'gender',
+                api #>> '{travelDocument,type}', api #>> '{travelDocument,number}',
+                api #>> '{travelDocument,issuingCountry}', (api #>> '{travelDocument,expiryDate}')::date)
+        -- The details are sealed (74_crypto_seal.sql): EXCLUDED holds them encrypted, and the
+        -- seal trigger merges them into the stored ones, the values given replacing the old.
+        ON CONFLICT (escort_person_id) DO UPDATE
+           SET key_scope = EXCLUDED.key_scope, sealed = EXCLUDED.sealed;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_escorts(bigint, jsonb) IS
+    'Records named escorts and their advance passenger information; later details of the same '
+    'escortId complete or replace earlier ones.';
+-- hublink.unseal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.unseal(p_scope text, p_sealed bytea) RETURNS jsonb
+    LANGUAGE plpgsql STRICT VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN pg_catalog.convert_from(hublink.crypto_decrypt(p_sealed, hublink.data_key_for(p_scope, false)),
+                                   'UTF8')::jsonb;
+END;
+$$;
+COMMENT ON FUNCTION hublink.unseal(text, bytea) IS
+    'Opens a value sealed by hublink.seal. Not audited by itself: the authorised reads '
+    '(hublink.unsealed and the functions of 74_crypto_seal.sql) audit. Internal.';
+COMMENT ON COLUMN hublink.removal.notes IS
+    'PERSONAL DATA: free text passed to the providers (it can name people or places). Sealed (74_crypto_seal.sql).';
+COMMENT ON COLUMN hublink.esp_plan_position.gender IS
+    'PERSONAL DATA: the sex the escort must be, or NULL when any; a same-sex position tells the sex of '
+    'the returnee it escorts (for_returnee). Sealed (76_crypto_seal_esp.sql): read with '
+    'hublink.esp_plan_positions(plan_id), which audits.';
+COMMENT ON COLUMN hublink.inbox.message IS
+    'The message''s envelope, when it was JSON at all; its body is sealed in sealed_body (74_crypto_seal.sql).';
+COMMENT ON COLUMN hublink.inbox.raw IS
+    'PERSONAL DATA: the bytes as received (at most hublink.max_message_bytes), only when they were '
+    'not JSON; a garbled message can still carry names or document numbers. Sealed (74_crypto_seal.sql).';
+COMMENT ON COLUMN hublink.inbox.problems IS
+    'PERSONAL DATA: why the message was rejected, the problems sent in the Error message; they can '
+    'quote the message''s values. Sealed (74_crypto_seal.sql).';
+COMMENT ON COLUMN hublink.inbox.last_error IS
+    'PERSONAL DATA: the handler''s last error message, which can quote the message''s values. '
+    'Sealed (74_crypto_seal.sql); cleared when a retry applies the message.';
+COMMENT ON COLUMN hublink.outbox.message IS
+    'The message''s envelope; its body is sealed in sealed_body (74_crypto_seal.sql).';
+COMMENT ON COLUMN hublink.returnee.location IS
+    'PERSONAL DATA: where the returnee is likely to be at departure (detention centre, prison, '
+    'address), as in the messages. Sealed (74_crypto_seal.sql).';
+COMMENT ON TABLE hublink.tsp_passenger IS
+    'Passenger details for ticketing (escort names, API, meals). The PERSONAL DATA columns are '
+    'sealed under the removal''s data key (74_crypto_seal.sql).';
+
+-- from sql/updates/0.1.0--0.2.0/10_security_definer_data.sql
+-- 0.2.0, issue 12 sections 1, 4 and 6 (docs/security-access.md "Code stored as data",
+-- docs/security-crypto.md "Personal data and the server log").
+
+-- Section 1: functions named by rows an admin writes run only if they are the extension's own.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_stored_function_refused', 'critical', 'monitoring',
+     'A function named in a table and run with the extension owner''s rights (a timer''s check '
+     'or action, a worker job) is not one of the extension''s own, and was refused when written '
+     'or when called (docs/security-access.md "Code stored as data"). Investigate the role named: '
+     'it may have tried to gain the owner''s rights.')
+ON CONFLICT (kind) DO NOTHING;
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('stored_function_refused', 'security_stored_function_refused', 'Stored function refused')
+ON CONFLICT (kind) DO NOTHING;
+-- hublink.stored_function_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.stored_function_allowed(p_function oid) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                         JOIN pg_catalog.pg_extension e ON e.extname = 'hublink'
+                        WHERE p.oid = p_function AND p.proowner = e.extowner
+                          AND p.pronamespace = e.extnamespace);
+    END;
+COMMENT ON FUNCTION hublink.stored_function_allowed(oid) IS
+    'True when the function may be named by a row and run with the owner''s rights: it is owned '
+    'by the extension''s owner and lives in the extension''s schema (docs/security-access.md '
+    '"Code stored as data").';
+-- hublink.require_stored_function, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.require_stored_function(p_function regprocedure, p_place text, p_at text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    fn    text;
+    owner text;
+BEGIN
+    IF p_function IS NULL OR hublink.stored_function_allowed(p_function) THEN
+        RETURN;
+    END IF;
+    -- pg_temp_7.f(bigint) reads pg_temp.f(bigint): the number is only the session's.
+    fn := regexp_replace(p_function::text, '^pg_temp_[0-9]+\.', 'pg_temp.');
+    SELECT p.proowner::regrole::text INTO owner FROM pg_catalog.pg_proc p WHERE p.oid = p_function;
+    -- Kept even though the statement fails. Whoever wrote the row is responsible when it is
+    -- written; when it is called (by the worker), the function's owner is, who made it.
+    PERFORM hublink.record_security_event('stored_function_refused', jsonb_build_object(
+        'place', p_place, 'function', fn, 'function_owner', owner, 'at', p_at,
+        'responsible_role', CASE WHEN p_at = 'write' THEN session_user::text
+                                 ELSE coalesce(owner, session_user::text) END));
+    RAISE EXCEPTION 'function % may % %', fn,
+                    CASE WHEN p_at = 'write' THEN 'not be stored in' ELSE 'not be run from' END, p_place
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('It runs with the rights of the extension''s owner, so it must be owned by %s and '
+                              'in schema %s; it is owned by %s.',
+                              (SELECT e.extowner::regrole::text FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink'),
+                              (SELECT e.extnamespace::regnamespace::text FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink'),
+                              coalesce(owner, 'nobody (it was dropped)')),
+              HINT = 'Name one of the extension''s functions (docs/timers.md lists them), or ask the '
+                     'extension''s owner to add one to its schema.';
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_stored_function(regprocedure, text, text) IS
+    'Raises insufficient_privilege, after recording a stored_function_refused security event '
+    'naming the role responsible, unless hublink.stored_function_allowed(p_function) (NULL '
+    'passes). p_place names the column; p_at is write (a row being written) or call.';
+-- hublink.check_stored_functions, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.check_stored_functions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    col  text;
+    fn   oid;
+    old_ oid;
+BEGIN
+    FOREACH col IN ARRAY TG_ARGV LOOP
+        EXECUTE format('SELECT ($1).%I::oid', col) INTO fn USING NEW;
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE format('SELECT ($1).%I::oid', col) INTO old_ USING OLD;
+            CONTINUE WHEN fn IS NOT DISTINCT FROM old_;
+        END IF;
+        PERFORM hublink.require_stored_function(fn::regprocedure,
+                                                format('%s.%I', TG_RELID::regclass, col), 'write');
+    END LOOP;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.check_stored_functions() IS
+    'BEFORE INSERT OR UPDATE trigger: every column named by its arguments (regprocedure) must '
+    'name one of the extension''s own functions (hublink.require_stored_function), else the '
+    'write fails with insufficient_privilege and a security event names the writer.';
+-- hublink.run_worker_jobs, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.run_worker_jobs() RETURNS timestamptz
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    j         hublink.worker_job;
+    wanted    timestamptz;
+    started   timestamptz;
+    message   text;
+BEGIN
+    FOR j IN SELECT * FROM hublink.worker_job
+              WHERE enabled AND next_run_at <= clock_timestamp()
+              ORDER BY next_run_at, job_name
+              FOR UPDATE SKIP LOCKED
+    LOOP
+        started := clock_timestamp();
+        BEGIN
+            -- This function runs as its owner for the worker's role; so does every job. Only
+            -- the owner's own functions may be jobs, so a job row cannot lend its rights.
+            IF (SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.oid = j.job_function)
+               IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+                PERFORM hublink.record_security_event('stored_function_refused', jsonb_build_object(
+                    'place', 'hublink.worker_job.job_function', 'function', j.job_function::text,
+                    'at', 'call', 'function_owner', (SELECT p.proowner::regrole::text FROM pg_catalog.pg_proc p
+                                                       WHERE p.oid = j.job_function),
+                    'responsible_role', coalesce((SELECT p.proowner::regrole::text FROM pg_catalog.pg_proc p
+                                                   WHERE p.oid = j.job_function), session_user)));
+                RAISE EXCEPTION 'job function % is not owned by %', j.job_function, current_user
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = 'Jobs run with the rights of the owner of hublink.run_worker_jobs.',
+                          HINT = 'Create the job function as that role, or ALTER FUNCTION ... OWNER TO it.';
+            END IF;
+            EXECUTE format('SELECT %s()', j.job_function::regproc) INTO wanted;
+            UPDATE hublink.worker_job
+               SET next_run_at = least(coalesce(wanted, started + run_every), started + run_every),
+                   last_started_at = started,
+                   last_duration = clock_timestamp() - started,
+                   runs = runs + 1
+             WHERE job_name = j.job_name;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+            RAISE WARNING 'hublink worker job "%" failed: %', j.job_name, message
+                USING DETAIL = 'The job runs again after its run_every.',
+                      HINT = 'See hublink.worker_job.last_error.';
+            UPDATE hublink.worker_job
+               SET next_run_at = started + run_every,
+                   last_started_at = started,
+                   last_duration = clock_timestamp() - started,
+                   last_error = message,
+                   last_error_at = clock_timestamp(),
+                   runs = runs + 1,
+                   failures = failures + 1
+             WHERE job_name = j.job_name;
+        END;
+    END LOOP;
+    RETURN (SELECT min(next_run_at) FROM hublink.worker_job WHERE enabled);
+END;
+$$;
+COMMENT ON FUNCTION hublink.run_worker_jobs() IS
+    'Runs every enabled worker job that is due, each in its own subtransaction, and returns '
+    'when the next one is due (NULL: no job enabled). Called by the worker; callable by an '
+    'admin to run due jobs at once. SECURITY DEFINER, so the worker''s role needs no right on '
+    'what the jobs touch; a job whose function another role owns fails (insufficient_privilege).';
+-- hublink.fire_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.fire_timer(p_timer_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t       hublink.timer;
+    k       hublink.timer_kind;
+    rule    hublink.timer_rule;
+    ref     text;
+    still   boolean := true;
+    now_    timestamptz;
+    v_lateness interval;
+    alert   bigint;
+    sent    text;
+BEGIN
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO k FROM hublink.timer_kind x WHERE x.kind = t.kind;
+    SELECT * INTO rule FROM hublink.timer_rule x WHERE x.timer_rule_id = t.timer_rule_id;
+    SELECT r.removal_reference INTO ref FROM hublink.removal r WHERE r.removal_id = t.removal_id;
+    IF k.still_due_function IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(k.still_due_function, 'hublink.timer_kind.still_due_function', 'call');
+        EXECUTE format('SELECT %s($1)', k.still_due_function::regproc) USING t.timer_id INTO still;
+    END IF;
+    IF NOT coalesce(still, false) THEN
+        PERFORM hublink.cancel_timers(t.removal_id, t.kind, t.watches, 'its cause was gone when it was due');
+        RETURN false;
+    END IF;
+    -- Lateness counts from when the timer could first fire: one started already overdue (a
+    -- deadline nearer than its warning) is not late, one held up by downtime is.
+    now_ := clock_timestamp();
+    v_lateness := now_ - greatest(t.due_at, t.created_at);
+    alert := hublink.raise_alert(
+        k.alert_kind, format(k.subject_template, ref, t.watches), t.removal_id,
+        t.detail || jsonb_build_object(
+            'timerId', t.timer_id, 'timerKind', t.kind, 'watches', t.watches,
+            'causeMessageId', t.cause_message_id, 'anchorAt', t.anchor_at, 'dueAt', t.due_at,
+            'firedAt', now_, 'late', v_lateness > k.late_after,
+            'latenessSeconds', round(extract(epoch FROM v_lateness)::numeric, 3),
+            'timerRuleId', t.timer_rule_id),
+        rule.severity, t.due_at);
+    UPDATE hublink.timer x
+       SET status = 'fired', fired_at = now_, lateness = v_lateness,
+           late = v_lateness > k.late_after, alert_id = alert
+     WHERE x.timer_id = t.timer_id;
+    -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
+    -- other timers it concerns, not this one.
+    IF rule.action IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(rule.action, 'hublink.timer_rule.action', 'call');
+        EXECUTE format('SELECT %s($1)', rule.action::regproc) USING t.timer_id INTO sent;
+        UPDATE hublink.timer x SET action_message_id = sent WHERE x.timer_id = t.timer_id;
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
+    'Fires one pending timer: cancels it instead when its kind''s still_due_function says its '
+    'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
+    'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
+    'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
+    'rule''s action. True when it fired.';
+-- hublink.security_event_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_event_alert(e hublink.security_event) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k hublink.security_event_kind;
+BEGIN
+    SELECT * INTO k FROM hublink.security_event_kind WHERE kind = e.kind;
+    IF NOT FOUND THEN
+        k.alert_kind := 'security_event_unclassified';
+        k.description := 'Unclassified security event ' || e.kind;
+    END IF;
+    IF k.alert_kind IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN hublink.raise_alert(
+        k.alert_kind,
+        -- The role responsible, when the event names one (a refused stored function: its
+        -- writer or owner, not the worker that found it), else the session's.
+        format('%s (role %s)', k.description, coalesce(e.detail ->> 'responsible_role', e.role_name, 'unknown')),
+        NULL,
+        jsonb_build_object('security_event_id', e.security_event_id, 'event_kind', e.kind,
+                           'role_name', e.role_name, 'recorded_at', e.recorded_at)
+            || (e.detail - 'client_addr'));
+END;
+$$;
+COMMENT ON FUNCTION hublink.security_event_alert(hublink.security_event) IS
+    'Raises the alert a flushed security event calls for (hublink.security_event_kind), if '
+    'any; returns its alert_id.';
+CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
+    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
+COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
+    'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
+    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
+COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
+    'action runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+
+
+-- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).
+-- hublink.create_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
+BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state, sensitivity, created_by)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, hublink.acting_login())
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
+
+-- Section 6: one error for a removal or message the login may not see and for one that does
+-- not exist, naming only what the caller gave.
+-- hublink.require_removal_access, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.require_removal_access(removal_id bigint) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce(hublink.removal_access_allowed(removal_id), false) THEN
+        -- The same words for a removal that exists and one that does not: no existence leak.
+        RAISE EXCEPTION 'removal % is not accessible', coalesce(removal_id::text, 'NULL')
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The removal does not exist or its sensitivity is above the clearance of this login.',
+                  HINT = 'An admin sets clearances with hublink.set_clearance().';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_removal_access(bigint) IS
+    'Raises insufficient_privilege unless the login may see the removal (hublink.removal_access_allowed). '
+    'Every SECURITY DEFINER function that takes a removal and that a caseworker may call '
+    'PERFORMs it first: such functions bypass row-level security.';
+CREATE OR REPLACE FUNCTION hublink.require_removal_access(removal_reference text) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- Its own error, naming only the reference the caller gave: the removal's internal id (or
+    -- a -1 for one that does not exist) would tell the two apart.
+    IF NOT coalesce(hublink.removal_access_allowed(
+                        (SELECT r.removal_id FROM hublink.removal r
+                          WHERE r.removal_reference = require_removal_access.removal_reference)), false) THEN
+        RAISE EXCEPTION 'removal % is not accessible', coalesce(removal_reference, 'NULL')
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The removal does not exist or its sensitivity is above the clearance of this login.',
+                  HINT = 'An admin sets clearances with hublink.set_clearance().';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_removal_access(text) IS
+    'hublink.require_removal_access by removal reference (RMV-...); an unknown reference is refused '
+    'to a caseworker like an invisible one, with the same error naming only the reference given.';
+-- hublink.require_message_access, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.require_message_access(p_log regclass, p_id bigint, p_key_scope text,
+                                               p_removal_id text, p_missing boolean)
+    RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_missing AND coalesce(hublink.removal_access_allowed(NULL), false) THEN
+        RETURN;
+    END IF;
+    IF NOT p_missing THEN
+        BEGIN
+            PERFORM hublink.require_key_scope_access(coalesce(p_key_scope, p_removal_id, ''));
+            RETURN;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL; -- the same error as a missing row, below
+        END;
+    END IF;
+    RAISE EXCEPTION '% row % is not accessible', pg_catalog.replace(p_log::text, 'hublink.', ''), p_id
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'The message does not exist, or it belongs to a removal above the clearance of this login.',
+              HINT = 'An admin sets clearances with hublink.set_clearance().';
+END;
+$$;
+COMMENT ON FUNCTION hublink.require_message_access(regclass, bigint, text, text, boolean) IS
+    'Raises insufficient_privilege ("<log> row <id> is not accessible") unless the login may open '
+    'row p_id of the inbox or outbox (hublink.require_key_scope_access of its key scope); the same '
+    'error for a row that does not exist (p_missing), except for the owner, superusers and the worker.';
+-- hublink.message_document, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m record;
+    found_rows bigint;
+BEGIN
+    IF p_log NOT IN ('hublink.inbox'::regclass, 'hublink.outbox'::regclass) THEN
+        RAISE EXCEPTION '% is not a message log', p_log
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use hublink.inbox or hublink.outbox.';
+    END IF;
+    EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
+                   'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
+    -- EXECUTE does not set FOUND: the row count says whether the row exists.
+    GET DIAGNOSTICS found_rows = ROW_COUNT;
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages;
+    -- one answer for a row that does not exist and one the login may not open
+    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, found_rows = 0);
+    IF m.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),
+            pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
+                                          'message_id', m.message_id, 'message_type', m.message_type));
+    END IF;
+    -- Not through hublink.open_message: audited above, with the table.
+    RETURN CASE WHEN m.sealed_body IS NULL THEN m.message
+                ELSE m.message || pg_catalog.jsonb_build_object('body', hublink.unseal(m.key_scope, m.sealed_body)) END;
+END;
+$$;
+COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS
+    'The whole message of row p_id of the inbox or the outbox, its body decrypted; audited (action '
+    'decrypt) when it had a sealed body. Checks the clearance for its removal (a message that named '
+    'no removal: hublink_admin). Behind hublink.inbox_document and hublink.outbox_document.';
+-- hublink.inbox_failure, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_failure(p_id bigint, OUT raw bytea, OUT problems jsonb, OUT last_error text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    i hublink.inbox;
+BEGIN
+    SELECT * INTO i FROM hublink.inbox x WHERE x.id = p_id;
+    PERFORM hublink.require_message_access('hublink.inbox', p_id, i.key_scope, i.removal_id, NOT FOUND);
+    IF i.id IS NULL THEN
+        RETURN;
+    END IF;
+    i := hublink.unsealed(i); -- audits the decryption
+    raw := i.raw;
+    problems := i.problems;
+    last_error := i.last_error;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_failure(bigint) IS
+    'What went wrong with inbox row p_id, decrypted: the bytes of a delivery that was not JSON, the '
+    'problems of its Error message, the handler''s last error; audited (action decrypt, through '
+    'hublink.unsealed). Needs a clearance for its removal; a message that named no removal, hublink_admin.';
+
+-- Section 6: every opening of a sealed message body by the worker's role is audited.
+-- hublink.open_message, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.open_message(p_message jsonb, p_key_scope text, p_sealed_body bytea) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_sealed_body IS NULL THEN
+        RETURN p_message;
+    END IF;
+    -- Audited like every other read of a sealed value: hublink_worker reads every message at
+    -- every clearance, so whoever holds that role (the worker, or a login granted it) leaves a
+    -- row per body opened (docs/security-access.md "Who may hold hublink_worker").
+    PERFORM hublink.audit_note('decrypt',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_key_scope),
+        pg_catalog.jsonb_build_object('function', 'hublink.open_message', 'key_scope', p_key_scope,
+                                      'message_id', p_message ->> 'messageId',
+                                      'message_type', p_message ->> 'messageType'));
+    RETURN p_message || pg_catalog.jsonb_build_object('body', hublink.unseal(p_key_scope, p_sealed_body));
+END;
+$$;
+COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
+    'The whole message of an inbox or outbox row (envelope and decrypted body), for the worker '
+    'that publishes or retries it. Audited (action decrypt: key scope, messageId, type, and the '
+    'login) whenever it decrypts a body, whoever calls it. Revoked from PUBLIC; hublink_worker.';
+
+-- Section 6: renames of the audit store are security events (extension/security_utility.c).
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('audit_rename', 'security_audit_tampering', 'Rename or SET SCHEMA of an audit table, its column, constraint or trigger, or its schema')
+ON CONFLICT (kind) DO NOTHING;
+
+-- New functions get their grants (none but the loop's defaults).
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/20_broker_contract.sql
+-- 0.2.0: the broker contract (issue 12 section 2, issue 14 sections 2 and 3; docs/worker.md).
+-- Each party publishes through an exchange of its own; the broker users and the parties they
+-- speak for are rows; Errors received on the error queues of the queues a party sends on are
+-- kept as error reports that need attention; a reused messageId is answered with an Error.
+
+-- hublink.party.exchange (10_reference.sql), at the end of the table as in a fresh install.
+ALTER TABLE hublink.party ADD COLUMN exchange text;
+UPDATE hublink.party SET exchange = 'hublink.' || party;
+ALTER TABLE hublink.party ALTER COLUMN exchange SET NOT NULL;
+ALTER TABLE hublink.party ADD CONSTRAINT party_exchange_key UNIQUE (exchange);
+ALTER TABLE hublink.party ADD CONSTRAINT party_exchange_check CHECK (exchange ~ '^[a-z][a-z0-9.-]*$');
+COMMENT ON COLUMN hublink.party.exchange IS
+    'The broker exchange this party publishes through (direct, routing key = queue name): bound '
+    'to the queues it sends on and to the error queues of the queues it consumes, and the only '
+    'exchange its broker users may write (hublink.broker_definitions, docs/worker.md).';
+
+-- hublink.error_report (31_outbox.sql)
+CREATE TABLE hublink.error_report (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    error_message_id    text NOT NULL UNIQUE,
+    reported_by         text NOT NULL REFERENCES hublink.party,
+    queue               text NOT NULL,
+    failed_message_id   text,
+    failed_message_type text,
+    removal_reference   text,
+    outbox_id           bigint REFERENCES hublink.outbox ON DELETE SET NULL,
+    matched             boolean NOT NULL,
+    problem_count       integer NOT NULL CHECK (problem_count >= 0),
+    problem_locations   jsonb NOT NULL CHECK (jsonb_typeof(problem_locations) = 'array'),
+    received_at         timestamptz NOT NULL DEFAULT now(),
+    cleared_at          timestamptz,
+    cleared_by          text,
+    clear_note          text,
+    CHECK ((cleared_at IS NULL) = (cleared_by IS NULL))
+);
+COMMENT ON TABLE hublink.error_report IS
+    'Each Error message received on the error queue of a queue this party sends on: which of our '
+    'outbox rows it names (NULL when none), where the problems are, and whether a person has '
+    'cleared it. The Error itself (with the problems'' texts, sealed) is its row of hublink.inbox.';
+COMMENT ON COLUMN hublink.error_report.id IS 'Key.';
+COMMENT ON COLUMN hublink.error_report.error_message_id IS 'The Error message''s messageId (its row of hublink.inbox).';
+COMMENT ON COLUMN hublink.error_report.reported_by IS 'The party that rejected our message (the broker-validated sender of the Error).';
+COMMENT ON COLUMN hublink.error_report.queue IS 'The queue our message was consumed from (the Error''s body.queue).';
+COMMENT ON COLUMN hublink.error_report.failed_message_id IS 'The Error''s body.failedMessageId, when it had one.';
+COMMENT ON COLUMN hublink.error_report.failed_message_type IS 'The Error''s body.failedMessageType, when it had one.';
+COMMENT ON COLUMN hublink.error_report.removal_reference IS 'The Error''s removalId (the removal reference), when it had one.';
+COMMENT ON COLUMN hublink.error_report.outbox_id IS 'Our outbox row the Error names (same messageId, same queue); NULL when it names no message of ours, or once retention purged the row.';
+COMMENT ON COLUMN hublink.error_report.matched IS 'True when the Error named a message we sent on that queue (kept when retention purges the outbox row).';
+COMMENT ON COLUMN hublink.error_report.problem_count IS 'How many problems the Error lists.';
+COMMENT ON COLUMN hublink.error_report.problem_locations IS
+    'Where each problem is: instanceLocation, keywordLocation and code of each, without the '
+    'error texts (they can quote personal data; read them with hublink.message_document on the '
+    'Error''s inbox row).';
+COMMENT ON COLUMN hublink.error_report.received_at IS 'When the Error was applied.';
+COMMENT ON COLUMN hublink.error_report.cleared_at IS 'When a person cleared it (hublink.clear_attention); NULL while it needs attention.';
+COMMENT ON COLUMN hublink.error_report.cleared_by IS 'Who cleared it.';
+COMMENT ON COLUMN hublink.error_report.clear_note IS 'What was done about it.';
+CREATE INDEX error_report_open ON hublink.error_report (received_at) WHERE cleared_at IS NULL;
+COMMENT ON INDEX hublink.error_report_open IS 'The reports that still need attention.';
+CREATE INDEX error_report_outbox ON hublink.error_report (outbox_id);
+COMMENT ON INDEX hublink.error_report_outbox IS 'The reports of one outbox row.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.error_report', '');
+
+-- hublink.worker_status and hublink.mi_worker gain needs_attention (32_worker_status.sql,
+-- 86_mi_views.sql): a column added at the end, so CREATE OR REPLACE keeps the dependants.
+CREATE OR REPLACE VIEW hublink.worker_status AS
+SELECT s.pid,
+       current_setting('hublink.party', true) AS party,
+       s.state,
+       s.state_since,
+       s.last_error,
+       s.last_error_at,
+       s.started_at,
+       c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
+       o.backlog AS outbox_backlog,
+       o.oldest_unsent_age,
+       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention
+  FROM hublink.worker_state() s
+ CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
+                    coalesce(sum(q.applied), 0)::bigint AS applied,
+                    coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
+                    coalesce(sum(q.rejected), 0)::bigint AS rejected,
+                    coalesce(sum(q.retried), 0)::bigint AS retried,
+                    coalesce(sum(q.acked), 0)::bigint AS acked,
+                    coalesce(sum(q.published), 0)::bigint AS published
+               FROM hublink.worker_queue_counters() q) c
+ CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
+               FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
+COMMENT ON VIEW hublink.worker_status IS
+    'One row: the worker''s process and broker connection state, since when, its last error, '
+    'totals of its per-queue counters (hublink.worker_queue_status), the outbox backlog and the '
+    'age of its oldest unsent message, how many messages wait for a handler retry, and how many '
+    'Errors received for our messages still need attention.';
+COMMENT ON COLUMN hublink.worker_status.needs_attention IS
+    'Errors received for our messages (or naming none of ours) not yet cleared: rows of hublink.needs_attention.';
+CREATE OR REPLACE VIEW hublink.mi_worker AS
+SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
+       round(extract(epoch FROM now() - w.state_since)::numeric, 3) AS seconds_in_state,
+       w.last_error_at, w.started_at,
+       w.received, w.applied, w.duplicates, w.rejected, w.retried, w.published,
+       w.outbox_backlog,
+       round(extract(epoch FROM w.oldest_unsent_age)::numeric, 3) AS oldest_unsent_seconds,
+       w.retrying,
+       w.needs_attention
+  FROM hublink.worker_status w;
+COMMENT ON COLUMN hublink.mi_worker.needs_attention IS 'Errors received for our messages not yet cleared (hublink.needs_attention).';
+-- hublink.mi_report_html, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET "DateStyle" = 'ISO, YMD'
+    SET "TimeZone" = 'UTC'
+    AS $$
+DECLARE
+    tz          text := (SELECT c.time_zone FROM hublink.mi_reporting_settings c);
+    since       date;
+    until       date;
+    month_list  date[];
+    report_currency char(3);
+    volume      jsonb;
+    sla         jsonb;
+    money       jsonb;
+    e2e         jsonb;
+    html        text;
+BEGIN
+    IF months IS NULL OR months < 1 THEN
+        RAISE EXCEPTION 'months must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The report was asked for %s months.', coalesce(months::text, 'NULL')),
+                  HINT = 'Give the number of months the charts and tables cover, e.g. 24.';
+    END IF;
+    until := date_trunc('month', coalesce(last_month, (now() AT TIME ZONE tz)::date))::date;
+    since := (until - make_interval(months => months - 1))::date;
+    month_list := ARRAY(SELECT generate_series(since, until, interval '1 month')::date);
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(m, 'YYYY-MM') ORDER BY m) FROM unnest(month_list) m),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Removal requests', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removal_requests'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Travel bookings', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'bookings' AND v.booking = 'travel'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Completed removals', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removals_completed'), 0) ORDER BY m)
+                          FROM unnest(month_list) m))))
+      INTO volume;
+
+    SELECT jsonb_build_object(
+               'labels', coalesce(jsonb_agg(s.request_type ORDER BY s.request_type), '[]'),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.median_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', '95th percentile (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.p95_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', 'Target (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.target_seconds / 3600, 2) ORDER BY s.request_type), '[]'))))
+      INTO sla
+      FROM hublink.mi_sla_compliance s
+     WHERE s.month IS NULL;
+
+    SELECT m.currency INTO report_currency
+      FROM hublink.mi_money m WHERE m.month BETWEEN since AND until
+     GROUP BY m.currency ORDER BY sum(m.ticket_spend) DESC, m.currency LIMIT 1;
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Ticket spend', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.ticket_spend FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Refunds owed', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.refunds_owed FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Lost to non-refundable fares', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.lost_non_refundable FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO money;
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median hours to booked', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_booked FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Median hours to departure', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_departure FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO e2e;
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<title>Removals Hub: management information</title>'
+        || '<style>body{font:13px sans-serif;margin:24px;color:#111;background:#fff}'
+        || 'h1{font-size:20px}h2{font-size:16px;margin-top:28px}'
+        || 'table{border-collapse:collapse;margin:8px 0 16px}caption{text-align:left;font-weight:bold;padding:4px 0}'
+        || 'th,td{border:1px solid #999;padding:2px 5px;text-align:right;font-size:11px}th{background:#eee}td.null{background:#f6f6f6}'
+        || 'svg{display:block;margin:8px 0;page-break-inside:avoid}'
+        || '@media print{body{margin:0}h2{page-break-before:auto}}</style></head><body>' || E'\n'
+        || '<h1>Removals Hub: management information</h1>' || E'\n'
+        || '<p>Generated ' || hublink.html_escape(to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI'))
+        || ' (' || hublink.html_escape(tz) || '), covering the ' || months || ' months from '
+        || hublink.html_escape(to_char(since, 'YYYY-MM')) || ' to ' || hublink.html_escape(to_char(until, 'YYYY-MM'))
+        || '. No personal data. Definitions: docs/mi.md.</p>' || E'\n'
+        || '<h2>Volumes</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-volume', 'Removals per month', 'bar', volume) || E'\n'
+        || '<h2>Response times against the SLA (Appendix D)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-sla', 'Response time by request, whole history', 'bar', sla, 'h') || E'\n'
+        || hublink.mi_html_table('SLA compliance, whole history',
+               'SELECT request_type, provider, target_seconds, requests, answered, unanswered, median_response_seconds, '
+               || 'p95_response_seconds, breaches, within_target_percent FROM hublink.mi_sla_compliance '
+               || 'WHERE month IS NULL ORDER BY request_type')
+        || '<h2>End-to-end times (GSO 8)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-end-to-end', 'Request to booked and to departure (hours)', 'line', e2e, 'h') || E'\n'
+        || hublink.mi_html_table('End-to-end times per month of request',
+               format('SELECT * FROM hublink.mi_end_to_end WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Money</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-money', 'Money per month (' || coalesce(report_currency, 'no spend') || ')', 'bar', money) || E'\n'
+        || hublink.mi_html_table('Money per month and currency',
+               format('SELECT * FROM hublink.mi_money WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || hublink.mi_html_table('Best value against cheapest fare',
+               format('SELECT * FROM hublink.mi_best_value WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || '<h2>Outcomes and escorting</h2>' || E'\n'
+        || hublink.mi_html_table('Removals that ended',
+               format('SELECT * FROM hublink.mi_removal_outcome WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || hublink.mi_html_table('Escorting',
+               format('SELECT * FROM hublink.mi_escorting WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Service now</h2>' || E'\n'
+        || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying, needs_attention FROM hublink.mi_worker')
+        || hublink.mi_html_table('Backlog per queue', 'SELECT * FROM hublink.mi_message_backlog ORDER BY queue')
+        || '</body></html>' || E'\n';
+    RETURN html;
+END;
+$$;
+COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
+    'The printable management-information report: one HTML document with SVG charts drawn '
+    'here (volumes, SLA response times, end-to-end times, money) and the tables of the MI '
+    'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
+    '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
+
+-- The rest of 36_broker_contract.sql: the broker users, the routes, the broker's definitions.
+CREATE TABLE hublink.broker_identity (
+    broker_user text PRIMARY KEY CHECK (broker_user <> '' AND broker_user !~ '[[:cntrl:]]'),
+    party       text NOT NULL REFERENCES hublink.party,
+    description text
+);
+COMMENT ON TABLE hublink.broker_identity IS
+    'The broker users (the user name RabbitMQ validated: the certificate''s CN, or the password '
+    'login) and the party each speaks for. The worker rejects a message whose AMQP user_id is '
+    'missing, unknown here, or mapped to another party than the envelope''s sender; '
+    'hublink.broker_definitions grants each user its party''s permissions.';
+COMMENT ON COLUMN hublink.broker_identity.broker_user IS
+    'User name as the broker knows it (with ssl_cert_login_from = common_name, the client '
+    'certificate''s CN).';
+COMMENT ON COLUMN hublink.broker_identity.party IS 'The party whose messages this user may send.';
+COMMENT ON COLUMN hublink.broker_identity.description IS 'Whose login it is, for the operator.';
+INSERT INTO hublink.broker_identity VALUES
+    ('hub', 'hub', 'The Home Office Hub''s certificate (CN=hub) on the local test stack.'),
+    ('tsp', 'tsp', 'The travel provider''s certificate (CN=tsp) on the local test stack.'),
+    ('esp', 'esp', 'The escort provider''s certificate (CN=esp) on the local test stack.');
+-- hublink.broker_name_pattern, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN cardinality(p_names) = 0 THEN '^$'
+                ELSE '^(' || (SELECT string_agg(regexp_replace(n, '([^A-Za-z0-9_-])', '\\\1', 'g'), '|' ORDER BY n)
+                                FROM unnest(p_names) n) || ')$' END;
+COMMENT ON FUNCTION hublink.broker_name_pattern(text[]) IS
+    'An anchored RabbitMQ permission pattern matching exactly the given names (''^$'' for none).';
+
+CREATE VIEW hublink.broker_route AS
+SELECT t.sender_party AS party, p.exchange, t.queue, 'send'::text AS role, t.message_type
+  FROM hublink.message_type t JOIN hublink.party p ON p.party = t.sender_party
+ WHERE t.queue IS NOT NULL
+UNION ALL
+SELECT t.receiver_party, p.exchange, t.queue || '-error', 'report', t.message_type
+  FROM hublink.message_type t JOIN hublink.party p ON p.party = t.receiver_party
+ WHERE t.queue IS NOT NULL
+UNION ALL
+SELECT t.receiver_party, NULL, t.queue, 'consume', t.message_type
+  FROM hublink.message_type t
+ WHERE t.queue IS NOT NULL
+UNION ALL
+SELECT t.sender_party, NULL, t.queue || '-error', 'read errors', t.message_type
+  FROM hublink.message_type t
+ WHERE t.queue IS NOT NULL;
+COMMENT ON VIEW hublink.broker_route IS
+    'Every queue a party reaches on the broker, derived from hublink.message_type: "send" and '
+    '"report" (an Error to the error queue of a queue it consumes) are writes through the '
+    'party''s exchange, "consume" and "read errors" (the error queue of a queue it sends on) are '
+    'reads. The worker and hublink.broker_definitions use the same rows.';
+COMMENT ON COLUMN hublink.broker_route.party IS 'The party.';
+COMMENT ON COLUMN hublink.broker_route.exchange IS 'The party''s exchange for writes; NULL for reads.';
+COMMENT ON COLUMN hublink.broker_route.queue IS 'The queue (an error queue ends in -error).';
+COMMENT ON COLUMN hublink.broker_route.role IS 'send, report, consume or read errors.';
+COMMENT ON COLUMN hublink.broker_route.message_type IS 'The message type of the queue (or of the failed messages an error queue reports on).';
+-- hublink.broker_definitions, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.broker_definitions(p_vhost text DEFAULT '/') RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (
+    SELECT jsonb_build_object(
+        'exchanges', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                          'name', p.exchange, 'vhost', p_vhost, 'type', 'direct', 'durable', true,
+                          'auto_delete', false, 'internal', false, 'arguments', '{}'::jsonb) ORDER BY p.exchange), '[]')
+                        FROM hublink.party p),
+        'queues', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'name', q.queue, 'vhost', p_vhost, 'durable', true, 'auto_delete', false,
+                       'arguments', '{}'::jsonb) ORDER BY q.queue), '[]')
+                     FROM (SELECT DISTINCT r.queue FROM hublink.broker_route r) q),
+        'bindings', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                         'source', r.exchange, 'vhost', p_vhost, 'destination', r.queue,
+                         'destination_type', 'queue', 'routing_key', r.queue, 'arguments', '{}'::jsonb)
+                         ORDER BY r.exchange, r.queue), '[]')
+                       FROM hublink.broker_route r WHERE r.exchange IS NOT NULL),
+        'permissions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                            'user', i.broker_user, 'vhost', p_vhost,
+                            'configure', '^$',
+                            'write', hublink.broker_name_pattern(ARRAY[p.exchange]),
+                            'read', hublink.broker_name_pattern(ARRAY(
+                                SELECT DISTINCT r.queue FROM hublink.broker_route r
+                                 WHERE r.party = i.party AND r.exchange IS NULL)))
+                            ORDER BY i.broker_user), '[]')
+                          FROM hublink.broker_identity i JOIN hublink.party p ON p.party = i.party),
+        -- The exchanges are direct: topic permissions do not apply to them. An empty pattern
+        -- on amq.topic keeps every party off the one topic exchange a vhost always has.
+        'topic_permissions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                  'user', i.broker_user, 'vhost', p_vhost, 'exchange', 'amq.topic',
+                                  'write', '^$', 'read', '^$') ORDER BY i.broker_user), '[]')
+                                FROM hublink.broker_identity i)));
+COMMENT ON FUNCTION hublink.broker_definitions(text) IS
+    'The broker''s side of the contract as a RabbitMQ definitions document (rabbitmqctl '
+    'import_definitions, or POST /api/definitions): one direct exchange per party, the durable '
+    'queues and error queues, a binding from each party''s exchange to each queue it writes '
+    '(hublink.broker_route), and per broker user (hublink.broker_identity) configure nothing, '
+    'write only its party''s exchange, read only the queues it consumes and the error queues of '
+    'the queues it sends on. scripts/broker-permissions applies it.';
+-- hublink.worker_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.worker_alert(p_kind text, p_subject text, p_detail jsonb DEFAULT '{}',
+                                     p_removal_reference text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM hublink.alert_kind k WHERE k.kind = p_kind AND k.source = 'worker') THEN
+        RAISE EXCEPTION 'alert kind "%" is not raised by the worker', p_kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'hublink.worker_alert raises only the kinds of hublink.alert_kind whose source is worker.';
+    END IF;
+    RETURN hublink.raise_alert(p_kind, p_subject,
+                               (SELECT r.removal_id FROM hublink.removal r
+                                 WHERE r.removal_reference = p_removal_reference),
+                               coalesce(p_detail, '{}'));
+END;
+$$;
+COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
+    'Raises an alert of a kind whose source is the worker (hublink.alert_kind), naming the removal '
+    'by its reference when this database has it. For the worker role, which may not raise other '
+    'kinds.';
+
+CREATE VIEW hublink.needs_attention AS
+SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
+       r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
+       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
+  FROM hublink.error_report r
+  LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
+ WHERE r.cleared_at IS NULL;
+COMMENT ON VIEW hublink.needs_attention IS
+    'The cases that need a person: each Error received and not yet cleared, with the outbox row '
+    'it names (unmatched when it names no message of ours). Clear one with hublink.clear_attention.';
+COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
+COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';
+COMMENT ON COLUMN hublink.needs_attention.reported_by IS 'The party that rejected our message.';
+COMMENT ON COLUMN hublink.needs_attention.queue IS 'The queue our message was rejected on.';
+COMMENT ON COLUMN hublink.needs_attention.removal_reference IS 'The removal reference, when the Error had one.';
+COMMENT ON COLUMN hublink.needs_attention.failed_message_id IS 'Our messageId the Error names.';
+COMMENT ON COLUMN hublink.needs_attention.failed_message_type IS 'Its type, as the Error says.';
+COMMENT ON COLUMN hublink.needs_attention.outbox_id IS 'Our outbox row; NULL when unmatched or purged by retention.';
+COMMENT ON COLUMN hublink.needs_attention.sent_at IS 'When that row was confirmed by the broker.';
+COMMENT ON COLUMN hublink.needs_attention.unmatched IS 'True when the Error names no message we sent on that queue.';
+COMMENT ON COLUMN hublink.needs_attention.problem_count IS 'How many problems.';
+COMMENT ON COLUMN hublink.needs_attention.problem_locations IS 'Where they are (JSON pointers and codes, no texts).';
+-- hublink.receive_error, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.receive_error(message jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    b         jsonb := message -> 'body';
+    v_outbox  hublink.outbox;
+    v_report  bigint;
+    v_party   text := (SELECT p.party FROM hublink.party p WHERE p.sender_code = message ->> 'sender');
+BEGIN
+    SELECT * INTO v_outbox FROM hublink.outbox o
+     WHERE o.message_id = b ->> 'failedMessageId' AND o.queue = b ->> 'queue';
+    INSERT INTO hublink.error_report (error_message_id, reported_by, queue, failed_message_id,
+                                      failed_message_type, removal_reference, outbox_id, matched,
+                                      problem_count, problem_locations)
+    VALUES (message ->> 'messageId', v_party, b ->> 'queue', b ->> 'failedMessageId',
+            b ->> 'failedMessageType', message ->> 'removalId', v_outbox.id, v_outbox.id IS NOT NULL,
+            jsonb_array_length(b -> 'problems'),
+            (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                        'instanceLocation', p -> 'instanceLocation',
+                        'keywordLocation', p -> 'keywordLocation', 'code', p -> 'code')) ORDER BY n), '[]')
+               FROM jsonb_array_elements(b -> 'problems') WITH ORDINALITY e(p, n)))
+    ON CONFLICT (error_message_id) DO NOTHING
+    RETURNING id INTO v_report;
+    IF v_report IS NULL THEN
+        RETURN;
+    END IF;
+    IF v_outbox.id IS NOT NULL THEN
+        PERFORM hublink.worker_alert('error_received',
+            format('%s rejected our %s %s on queue %s (%s problem(s)): the case needs attention',
+                   upper(v_party), v_outbox.message_type, v_outbox.message_id, v_outbox.queue,
+                   jsonb_array_length(b -> 'problems')),
+            jsonb_build_object('report_id', v_report, 'outbox_id', v_outbox.id,
+                               'message_id', v_outbox.message_id, 'queue', v_outbox.queue,
+                               'removal_reference', message ->> 'removalId'),
+            message ->> 'removalId');
+    ELSE
+        PERFORM hublink.worker_alert('error_unmatched',
+            format('%s sent an Error on %s-error naming %s, which is no message we sent there',
+                   upper(v_party), b ->> 'queue', coalesce(b ->> 'failedMessageId', 'no message')),
+            jsonb_build_object('report_id', v_report, 'failed_message_id', b ->> 'failedMessageId',
+                               'queue', b ->> 'queue', 'error_message_id', message ->> 'messageId'),
+            message ->> 'removalId');
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.receive_error(jsonb) IS
+    'The handler of Error messages read from the error queues of the queues this party sends on: '
+    'matches the Error to our outbox row by the failed messageId and queue, records a '
+    'hublink.error_report (the case then shows in hublink.needs_attention and worker_status) and '
+    'raises an alert; an Error naming no message of ours is kept and alerted too.';
+-- hublink.clear_attention, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.clear_attention(p_report_id bigint, p_note text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF coalesce(btrim(p_note), '') = '' THEN
+        RAISE EXCEPTION 'a note is required to clear an error report'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Say what was done, e.g. ''sent again as message ...''.';
+    END IF;
+    UPDATE hublink.error_report
+       SET cleared_at = clock_timestamp(), cleared_by = session_user, clear_note = p_note
+     WHERE id = p_report_id AND cleared_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no open error report %', p_report_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'SELECT report_id FROM hublink.needs_attention lists the open ones.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
+    'Marks an error report as dealt with, by the session user, with a note saying what was done.';
+-- hublink.inbox_duplicate, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    prior   record;
+    v_text  text;
+BEGIN
+    SELECT i.id, i.queue, i.status, i.processed_at,
+           hublink.open_message(i.message, i.key_scope, i.sealed_body) AS document
+      INTO prior
+      FROM hublink.inbox i WHERE i.message_id = p_message ->> 'messageId';
+    IF NOT FOUND OR (prior.queue = p_queue AND prior.document = p_message) THEN
+        RETURN true;
+    END IF;
+    v_text := CASE
+        WHEN prior.queue <> p_queue THEN
+            format('messageId %s was already used on queue %s at %s (%s); every message needs a '
+                   'messageId of its own: send this one again with a new messageId',
+                   p_message ->> 'messageId', prior.queue,
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
+        WHEN prior.status = 'rejected' THEN
+            format('messageId %s was rejected at %s and is not processed again; send the corrected '
+                   'message with a new messageId',
+                   p_message ->> 'messageId',
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+        ELSE
+            format('messageId %s was already received at %s (%s) with other content; a changed '
+                   'message needs a new messageId',
+                   p_message ->> 'messageId',
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
+        END;
+    PERFORM hublink.enqueue_error(p_queue, p_message, jsonb_build_array(jsonb_build_object(
+        'instanceLocation', '/messageId', 'keywordLocation', '', 'error', v_text, 'code', 'DUPLICATE')));
+    PERFORM hublink.worker_alert('message_id_reused',
+        format('messageId %s reused on queue %s (first seen on %s, %s): answered with an Error',
+               p_message ->> 'messageId', p_queue, prior.queue, prior.status),
+        jsonb_build_object('message_id', p_message ->> 'messageId', 'queue', p_queue,
+                           'first_queue', prior.queue, 'first_status', prior.status,
+                           'first_inbox_id', prior.id));
+    RETURN false;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
+    'For a delivery whose messageId is already in the inbox: true when it is the same message on '
+    'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
+    'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
+-- hublink.inbox_reject_retrying, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.inbox;
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', attempts = i.attempts + 1, next_attempt_at = NULL,
+           processed_at = now(), problems = p_problems
+     WHERE i.id = p_inbox_id AND i.status = 'retrying'
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.enqueue_error(r.queue, r.message, p_problems);
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
+    'Rejects a retrying inbox message at once with the given problems and writes its Error '
+    'message: its handler failed in a way that will fail every attempt. False when the row is '
+    'not retrying. Used by the worker.';
+-- hublink.enqueue_error, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id          text := gen_random_uuid()::text;
+    version     text;
+    schema      jsonb;
+    max_items   int;
+    max_length  int;
+    body        jsonb;
+    document    jsonb;
+    problem     jsonb;
+BEGIN
+    -- An Error is never answered with an Error (nobody reads <queue>-error-error, and two
+    -- parties could bounce Errors for ever): the bad Error stays rejected in the inbox and a
+    -- person is told.
+    IF EXISTS (SELECT FROM hublink.message_type t WHERE t.queue || '-error' = enqueue_error.queue) THEN
+        PERFORM hublink.worker_alert('error_not_processable',
+            format('a message on error queue %s could not be processed (%s problem(s)); no Error is sent back for it',
+                   queue, jsonb_array_length(problems)),
+            jsonb_build_object('queue', queue, 'message_id', failed ->> 'messageId',
+                               'problem_locations', (SELECT jsonb_agg(p -> 'instanceLocation')
+                                                       FROM jsonb_array_elements(problems) p)));
+        RETURN NULL;
+    END IF;
+    SELECT s.schema_version, s.schema INTO version, schema
+      FROM hublink.message_schema s
+     WHERE s.message_type = 'Error' AND s.active
+     ORDER BY string_to_array(s.schema_version, '.')::int[] DESC
+     LIMIT 1;
+    max_items := coalesce((schema #>> '{properties,body,properties,problems,maxItems}')::int, 100);
+    max_length := coalesce((schema #>> '{properties,body,properties,problems,items,properties,error,maxLength}')::int, 1000);
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'instanceLocation', coalesce(p ->> 'instanceLocation', ''),
+               'keywordLocation', coalesce(p ->> 'keywordLocation', ''),
+               'error', left(coalesce(nullif(p ->> 'error', ''), 'unknown problem'), max_length))
+               -- the problem class (FORBIDDEN_SENDER, DUPLICATE...), when it is a valid code
+               || CASE WHEN p ->> 'code' ~ '^[A-Z][A-Z0-9_]{1,39}$' THEN jsonb_build_object('code', p -> 'code')
+                       ELSE '{}' END
+               ORDER BY n), '[]')
+      INTO problems
+      FROM jsonb_array_elements(problems) WITH ORDINALITY AS e(p, n)
+     WHERE n <= max_items;
+    IF jsonb_array_length(problems) = 0 THEN
+        problems := jsonb_build_array(jsonb_build_object(
+            'instanceLocation', '', 'keywordLocation', '', 'error', 'the message could not be processed'));
+    END IF;
+    body := jsonb_build_object('queue', queue, 'problems', problems);
+    IF jsonb_typeof(failed -> 'messageId') = 'string' THEN
+        body := body || jsonb_build_object('failedMessageId', failed -> 'messageId');
+    END IF;
+    IF jsonb_typeof(failed -> 'messageType') = 'string' THEN
+        body := body || jsonb_build_object('failedMessageType', failed -> 'messageType');
+    END IF;
+    IF jsonb_typeof(failed -> 'sentAt') = 'string' THEN
+        body := body || jsonb_build_object('failedSentAt', failed -> 'sentAt');
+    END IF;
+    document := jsonb_build_object(
+        'messageId', id,
+        'messageType', 'Error',
+        'schemaVersion', coalesce(version, '1.0'),
+        'sentAt', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"'),
+        'sender', (SELECT p.sender_code FROM hublink.party p
+                    WHERE p.party = current_setting('hublink.party', true)),
+        'body', body);
+    IF jsonb_typeof(failed -> 'removalId') = 'string' THEN
+        document := document || jsonb_build_object('removalId', failed -> 'removalId');
+    END IF;
+    -- Drop the copied values the Error schema does not accept (a malformed messageId, say).
+    IF version IS NOT NULL THEN
+        FOR problem IN SELECT * FROM jsonb_array_elements(hublink.validate_message(document)) LOOP
+            CASE problem ->> 'instanceLocation'
+                WHEN '/removalId' THEN document := document - 'removalId';
+                WHEN '/body/failedMessageId' THEN document := document #- '{body,failedMessageId}';
+                WHEN '/body/failedMessageType' THEN document := document #- '{body,failedMessageType}';
+                WHEN '/body/failedSentAt' THEN document := document #- '{body,failedSentAt}';
+                ELSE NULL;
+            END CASE;
+        END LOOP;
+    END IF;
+    INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message)
+    VALUES (id, 'Error', queue || '-error', document ->> 'removalId', document);
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.enqueue_error(text, jsonb, jsonb) IS
+    'Writes the Error message for a message from queue that cannot be processed to the outbox, '
+    'for queue-error: a new messageId, the failed messageId, type, sentAt and removalId where '
+    'readable, the time, the queue and the problems. Used by the worker. A message from an error '
+    'queue is never answered with an Error: it raises error_not_processable instead (returns NULL).';
+
+-- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
+-- hublink.json_integer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.json_integer(v jsonb) RETURNS bigint
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n numeric;
+    d double precision;
+BEGIN
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(v) <> 'number' THEN
+        RAISE EXCEPTION 'expected an integer, got a JSON %', jsonb_typeof(v)
+            USING ERRCODE = 'invalid_text_representation';
+    END IF;
+    n := v::numeric;
+    IF n = trunc(n) THEN
+        RETURN n::bigint; -- numeric_value_out_of_range beyond bigint
+    END IF;
+    -- Not integral as a decimal: the validator reads JSON numbers as doubles, so a value a
+    -- double rounds to an integer (1.0e-400 is 0) is an integer to it, and must be to us.
+    BEGIN
+        d := n::double precision;
+    EXCEPTION WHEN numeric_value_out_of_range THEN
+        d := 0; -- too small for a double: it rounds to zero
+    END;
+    IF d = trunc(d) THEN
+        RETURN d::bigint;
+    END IF;
+    RAISE EXCEPTION 'expected an integer, got %', v::text
+        USING ERRCODE = 'invalid_text_representation';
+END;
+$$;
+COMMENT ON FUNCTION hublink.json_integer(jsonb) IS
+    'A JSON integer as every spelling JSON Schema accepts (1, 1.0, -0.0, 1e2, 1.0e-400), for the '
+    'handlers: NULL for a missing value or JSON null; invalid_text_representation for a value that '
+    'is not an integer, numeric_value_out_of_range beyond bigint.';
+-- hublink.record_returnees, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_returnees(removal_id bigint, returnees jsonb, audience text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    x   jsonb;
+    pd  jsonb;
+    ra  jsonb;
+    rid bigint;
+    doc jsonb;
+BEGIN
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        pd := x -> 'personalDetails';
+        ra := coalesce(x -> 'escortRiskAssessment', x -> 'travelRiskAssessment');
+        SELECT t.returnee_id INTO rid FROM hublink.returnee t
+         WHERE t.removal_id = record_returnees.removal_id
+           AND t.ho_returnee_reference = pd ->> 'hoReturneeReference';
+        IF NOT FOUND THEN
+            INSERT INTO hublink.returnee (removal_id, ho_returnee_reference, location)
+            VALUES (removal_id, pd ->> 'hoReturneeReference', x -> 'location')
+            RETURNING returnee_id INTO rid;
+            -- The fields hublink.returnee_details_json writes.
+            INSERT INTO hublink.returnee_personal (returnee_id, title, given_names, family_name,
+                                                   date_of_birth, nationality, gender, conditions)
+            VALUES (rid, pd #>> '{name,title}', pd #>> '{name,givenNames}', pd #>> '{name,familyName}',
+                    (pd ->> 'dateOfBirth')::date, pd ->> 'nationality', pd ->> 'gender',
+                    coalesce(pd -> 'conditions', '[]'));
+        ELSIF audience <> 'hub' THEN
+            UPDATE hublink.returnee t SET location = x -> 'location' WHERE t.returnee_id = rid;
+        END IF;
+        IF audience = 'hub' THEN
+            CONTINUE; -- the Hub keeps its own full assessment; what it sent is in the outbox
+        END IF;
+        IF x ? 'travelDocuments' THEN
+            DELETE FROM hublink.travel_document d WHERE d.returnee_id = rid;
+            FOR doc IN SELECT * FROM jsonb_array_elements(x -> 'travelDocuments') LOOP
+                INSERT INTO hublink.travel_document (returnee_id, document_type, document_number,
+                                                     issuing_country, expiry_date)
+                VALUES (rid, doc ->> 'type', doc ->> 'number', doc ->> 'issuingCountry',
+                        (doc ->> 'expiryDate')::date);
+            END LOOP;
+        END IF;
+        IF ra IS NOT NULL THEN
+            UPDATE hublink.risk_assessment a SET current = false
+             WHERE a.returnee_id = rid AND a.audience = record_returnees.audience AND a.current;
+            INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, escorts_required, notes)
+            VALUES (rid, audience, ARRAY(SELECT jsonb_array_elements_text(ra -> 'flags')),
+                    hublink.json_integer(ra -> 'escortsRequired')::int, ra ->> 'notes');
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_returnees(bigint, jsonb, text) IS
+    'Records the returnees of a quote request at the party that receives it (audience esp or '
+    'tsp): personal details, travel documents and the risk assessment it was given; a re-quote '
+    'replaces the assessment and location. At the Hub (audience hub) it only adds returnees it '
+    'does not know.';
+-- hublink.record_escorts, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_escorts(removal_id bigint, escorts jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    e   jsonb;
+    pid bigint;
+    api jsonb;
+BEGIN
+    FOR e IN SELECT * FROM jsonb_array_elements(coalesce(escorts, '[]')) LOOP
+        api := coalesce(e -> 'advancePassengerInfo', '{}');
+        INSERT INTO hublink.escort_person AS p (removal_id, escort_id, escort_number, special_meal)
+        VALUES (removal_id, e ->> 'escortId', hublink.json_integer(e -> 'escortNumber')::int, e ->> 'specialMeal')
+        ON CONFLICT ON CONSTRAINT escort_person_removal_id_escort_id_key DO UPDATE
+           SET escort_number = coalesce(EXCLUDED.escort_number, p.escort_number),
+               special_meal = coalesce(EXCLUDED.special_meal, p.special_meal), active = true
+        RETURNING escort_person_id INTO pid;
+        INSERT INTO hublink.escort_personal AS q (escort_person_id, title, given_names, family_name,
+                                                  date_of_birth, nationality, gender, document_type,
+                                                  document_number, document_issuing_country,
+                                                  document_expiry_date)
+        VALUES (pid, e #>> '{name,title}', e #>> '{name,givenNames}', e #>> '{name,familyName}',
+                (api ->> 'dateOfBirth')::date, api ->> 'nationality', api ->> 'gender',
+                api #>> '{travelDocument,type}', api #>> '{travelDocument,number}',
+                api #>> '{travelDocument,issuingCountry}', (api #>> '{travelDocument,expiryDate}')::date)
+        -- The details are sealed (74_crypto_seal.sql): EXCLUDED holds them encrypted, and the
+        -- seal trigger merges them into the stored ones, the values given replacing the old.
+        ON CONFLICT (escort_person_id) DO UPDATE
+           SET key_scope = EXCLUDED.key_scope, sealed = EXCLUDED.sealed;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_escorts(bigint, jsonb) IS
+    'Records named escorts and their advance passenger information; later details of the same '
+    'escortId complete or replace earlier ones.';
+-- hublink.record_message_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_message_rows(removal_id bigint, message jsonb, direction text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    party   text := hublink.current_party();
+    b       jsonb := message -> 'body';
+    mid     text := message ->> 'messageId';
+    rid     bigint := removal_id;
+    resp_id bigint;
+    q_id    bigint;
+    x       jsonb;
+    y       jsonb;
+    i       int;
+    st      hublink.removal;
+BEGIN
+    SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
+    CASE message ->> 'messageType'
+    WHEN 'EscortQuoteRequest', 'TravelQuoteRequest' THEN
+        IF party <> 'hub' THEN
+            UPDATE hublink.removal r
+               SET international = coalesce((b ->> 'international')::boolean, r.international),
+                   escort_on_transport = coalesce((b ->> 'escortOnTransport')::boolean, r.escort_on_transport),
+                   earliest_leave_date = coalesce((b #>> '{dates,earliestLeaveDate}')::date, r.earliest_leave_date),
+                   latest_leave_date = coalesce((b #>> '{dates,latestLeaveDate}')::date, r.latest_leave_date),
+                   exclusion_dates = coalesce(ARRAY(SELECT jsonb_array_elements_text(b #> '{dates,exclusionDates}'))::date[],
+                                              r.exclusion_dates),
+                   destination = coalesce(b -> 'destination', r.destination),
+                   constraints = coalesce(b -> 'constraints', r.constraints),
+                   notes = coalesce(b ->> 'notes', r.notes)
+             WHERE r.removal_id = rid;
+        END IF;
+        PERFORM hublink.record_returnees(rid, b -> 'returnees', party);
+        IF message ->> 'messageType' = 'EscortQuoteRequest' THEN
+            UPDATE hublink.escort_quote q SET superseded = true WHERE q.removal_id = rid;
+        ELSE
+            UPDATE hublink.travel_quote q SET superseded = true WHERE q.removal_id = rid;
+        END IF;
+
+    WHEN 'EscortQuoteResponse' THEN
+        INSERT INTO hublink.escort_quote_response (removal_id, message_id, notes)
+        VALUES (rid, mid, b ->> 'notes') RETURNING escort_quote_response_id INTO resp_id;
+        INSERT INTO hublink.escort_position
+        SELECT resp_id, hublink.json_integer(p -> 'escortNumber')::int, p ->> 'role', p ->> 'gender', p ->> 'physique',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(p -> 'languages', '[]'))),
+               coalesce((p ->> 'medic')::boolean, false)
+          FROM jsonb_array_elements(b -> 'escortPositions') p;
+        UPDATE hublink.escort_segment s SET current = false WHERE s.removal_id = rid;
+        INSERT INTO hublink.escort_segment (escort_quote_response_id, removal_id, segment_id,
+                                            start_point, finish_point, transport_type, returnee_present)
+        SELECT resp_id, rid, s ->> 'segmentId', s -> 'startPoint', s -> 'finishPoint',
+               s ->> 'transportType', (s ->> 'returneePresent')::boolean
+          FROM jsonb_array_elements(b -> 'segments') s;
+        INSERT INTO hublink.escort_effort
+        SELECT resp_id, e ->> 'segmentId', hublink.json_integer(e -> 'escortNumber')::int, hublink.money(e -> 'cost'),
+               e #>> '{cost,currency}', hublink.json_integer(e -> 'durationMinutes')::int
+          FROM jsonb_array_elements(b -> 'effort') e;
+        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
+            x := b -> 'quotes' -> i;
+            PERFORM hublink.require_new_quote(rid, 'escort', x ->> 'escortQuoteReference',
+                                              format('/body/quotes/%s/escortQuoteReference', i));
+            INSERT INTO hublink.escort_quote (escort_quote_response_id, removal_id, escort_quote_reference,
+                                              escort_date, total_amount, currency, notes)
+            VALUES (resp_id, rid, x ->> 'escortQuoteReference', (x ->> 'escortDate')::date,
+                    hublink.money(x -> 'totalCost'), x #>> '{totalCost,currency}', x ->> 'notes');
+        END LOOP;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+        END IF;
+
+    WHEN 'TravelQuoteResponse' THEN
+        INSERT INTO hublink.travel_quote_response (removal_id, message_id, no_quote_reason_code,
+                                                   no_quote_reason_text)
+        VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
+        RETURNING travel_quote_response_id INTO resp_id;
+        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
+            x := b -> 'quotes' -> i;
+            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
+                                              format('/body/quotes/%s/travelQuoteReference', i));
+            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
+               AND party = 'hub' THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                    format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+            END IF;
+            INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
+                                              escort_quote_reference, total_amount, expected_amount,
+                                              currency, refundable, hand_baggage_only, expires_at,
+                                              conditions)
+            VALUES (resp_id, rid, x ->> 'travelQuoteReference', x ->> 'escortQuoteReference',
+                    hublink.money(x #> '{costs,total}'), hublink.money(x #> '{costs,expectedCost}'),
+                    x #>> '{costs,total,currency}',
+                    (x #>> '{conditions,refundable}')::boolean,
+                    (x #>> '{conditions,handBaggageOnly}')::boolean,
+                    (x #>> '{conditions,expiresAt}')::timestamptz, x -> 'conditions')
+            RETURNING travel_quote_id INTO q_id;
+            INSERT INTO hublink.travel_quote_cost
+            SELECT q_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM jsonb_array_elements(x #> '{costs,perTraveller}') c;
+            INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                                   provider_name, carrier_code, flight_number,
+                                                   start_point, end_point, start_time, end_time,
+                                                   travellers)
+            SELECT q_id, s ->> 'segmentId', s ->> 'segmentType', s ->> 'providerName',
+                   s ->> 'carrierCode', s ->> 'flightNumber', s -> 'startPoint', s -> 'endPoint',
+                   (s ->> 'startTime')::timestamptz, (s ->> 'endTime')::timestamptz, s -> 'travellers'
+              FROM jsonb_array_elements(x -> 'itinerary') s;
+        END LOOP;
+
+    WHEN 'EscortBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('escort quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'escortQuoteReference'));
+        END IF;
+        INSERT INTO hublink.escort_booking (removal_id, escort_quote_reference, travel_quote_reference,
+                                            request_message_id)
+        VALUES (rid, b ->> 'escortQuoteReference', b ->> 'travelQuoteReference', mid);
+
+    WHEN 'TravelBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'travel', b ->> 'travelQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('travel quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id)
+        VALUES (rid, b ->> 'travelQuoteReference', mid);
+        PERFORM hublink.record_escorts(rid, b -> 'escorts');
+
+    WHEN 'EscortBookingResponse' THEN
+        UPDATE hublink.escort_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               response_message_id = mid, responded_at = now()
+         WHERE k.escort_booking_id = (SELECT max(k2.escort_booking_id) FROM hublink.escort_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.escort_quote_reference = b ->> 'escortQuoteReference');
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('no booking of escort quote "%s" waits for an answer', b ->> 'escortQuoteReference'));
+        END IF;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+            INSERT INTO hublink.escort_assignment
+            SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+              FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+            ON CONFLICT DO NOTHING;
+        END IF;
+
+    WHEN 'TravelBookingResponse' THEN
+        UPDATE hublink.travel_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               total_amount = hublink.money(b #> '{confirmation,totalCost}'),
+               currency = b #>> '{confirmation,totalCost,currency}',
+               confirmation = b -> 'confirmation', response_message_id = mid, responded_at = now()
+         WHERE k.travel_booking_id = (SELECT max(k2.travel_booking_id) FROM hublink.travel_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.travel_quote_reference = b ->> 'travelQuoteReference')
+        RETURNING k.travel_booking_id INTO q_id;
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('no booking of travel quote "%s" waits for an answer', b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller, segment_ids, message_id)
+        SELECT rid, q_id, t ->> 'ticketNumber', t -> 'traveller',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(t -> 'segmentIds', '[]'))), mid
+          FROM jsonb_array_elements(coalesce(b #> '{confirmation,tickets}', '[]')) t;
+
+    WHEN 'EscortAmendment', 'TravelAmendment' THEN
+        IF message ->> 'messageType' = 'EscortAmendment' THEN
+            PERFORM hublink.require_booked(rid, 'escort', b ->> 'escortQuoteReference', '/body/escortQuoteReference');
+        ELSE
+            PERFORM hublink.require_booked(rid, 'travel', b ->> 'travelQuoteReference', '/body/travelQuoteReference');
+            FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b -> 'passengerUpdates', '[]')) LOOP
+                IF x ? 'escortId' AND x ? 'name' THEN
+                    PERFORM hublink.record_escorts(rid, jsonb_build_array(
+                        jsonb_strip_nulls(jsonb_build_object('escortId', x -> 'escortId',
+                            'escortNumber', x #> '{traveller,escortNumber}', 'name', x -> 'name',
+                            'advancePassengerInfo', x -> 'advancePassengerInfo'))));
+                END IF;
+            END LOOP;
+        END IF;
+        INSERT INTO hublink.amendment (removal_id, booking, message_id, quote_reference, details)
+        VALUES (rid, CASE WHEN message ->> 'messageType' = 'EscortAmendment' THEN 'escort' ELSE 'travel' END,
+                mid, coalesce(CASE WHEN message ->> 'messageType' = 'EscortAmendment'
+                                   THEN b ->> 'escortQuoteReference' ELSE b ->> 'travelQuoteReference' END, ''),
+                b);
+
+    WHEN 'EscortUpdate', 'TravelUpdate' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortUpdate' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+            v_sect    text;
+            v_kind    text;
+        BEGIN
+            PERFORM hublink.require_booked(rid, v_booking, v_ref,
+                                           CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                          ELSE '/body/travelQuoteReference' END);
+            FOR v_sect, v_kind IN VALUES ('completed', 'completed'), ('cancellation', 'cancellation'),
+                                     ('unsuccessful', 'unsuccessful'), ('delayed', 'delayed'),
+                                     ('escortChanges', 'escort-change'), ('escortDetails', 'details'),
+                                     ('amendmentOutcome', 'amendment-outcome'),
+                                     ('flightChanges', 'flight-change'), ('financial', 'financial'),
+                                     ('other', 'other') LOOP
+                CONTINUE WHEN NOT b ? v_sect;
+                IF jsonb_typeof(b -> v_sect) = 'array' THEN
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    SELECT rid, v_booking, mid, v_kind, e #>> '{reason,code}', e #>> '{reason,text}', e
+                      FROM jsonb_array_elements(b -> v_sect) e;
+                ELSE
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    VALUES (rid, v_booking, mid, v_kind, b #>> ARRAY[v_sect, 'reason', 'code'],
+                            b #>> ARRAY[v_sect, 'reason', 'text'], b -> v_sect);
+                END IF;
+            END LOOP;
+            IF b ? 'amendmentOutcome' THEN
+                UPDATE hublink.amendment a
+                   SET outcome_accepted = (b #>> '{amendmentOutcome,accepted}')::boolean,
+                       outcome_reason_code = b #>> '{amendmentOutcome,reason,code}',
+                       outcome_reason_text = b #>> '{amendmentOutcome,reason,text}',
+                       outcome_message_id = mid, outcome_at = now()
+                 WHERE a.removal_id = rid AND a.booking = v_booking
+                   AND a.message_id = b #>> '{amendmentOutcome,amendmentMessageId}';
+                IF NOT FOUND THEN
+                    PERFORM hublink.impossible('/body/amendmentOutcome/amendmentMessageId',
+                        format('no %s amendment "%s" was sent for this removal', v_booking,
+                               b #>> '{amendmentOutcome,amendmentMessageId}'));
+                END IF;
+                IF v_booking = 'escort' THEN
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,segments}', '[]')) LOOP
+                        UPDATE hublink.escort_segment s SET current = false
+                         WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                        INSERT INTO hublink.escort_segment (removal_id, segment_id, start_point, finish_point,
+                                                            transport_type, returnee_present, planned_start,
+                                                            planned_finish, escort_numbers)
+                        VALUES (rid, x ->> 'segmentId', x -> 'startPoint', x -> 'finishPoint',
+                                x ->> 'transportType', (x ->> 'returneePresent')::boolean,
+                                (x ->> 'plannedStart')::timestamptz, (x ->> 'plannedFinish')::timestamptz,
+                                ARRAY(SELECT hublink.json_integer(n)::int FROM jsonb_array_elements(coalesce(x -> 'escortNumbers', '[]')) n));
+                    END LOOP;
+                ELSE
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,tickets}', '[]')) LOOP
+                        UPDATE hublink.ticket t SET current = false
+                         WHERE t.removal_id = rid AND t.traveller = x -> 'traveller' AND t.current;
+                        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller,
+                                                    segment_ids, message_id)
+                        VALUES (rid, (SELECT max(k.travel_booking_id) FROM hublink.travel_booking k
+                                       WHERE k.removal_id = rid AND k.outcome = 'ACCEPTED'),
+                                x ->> 'ticketNumber', x -> 'traveller',
+                                ARRAY(SELECT jsonb_array_elements_text(coalesce(x -> 'segmentIds', '[]'))), mid);
+                    END LOOP;
+                END IF;
+            END IF;
+            IF b ? 'delayed' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b #> '{delayed,segments}') LOOP
+                    UPDATE hublink.escort_segment s
+                       SET planned_start = (x ->> 'newStart')::timestamptz,
+                           planned_finish = (x ->> 'newFinish')::timestamptz
+                     WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                END LOOP;
+            END IF;
+            IF b ? 'escortChanges' THEN
+                UPDATE hublink.escort_person p SET active = false
+                 WHERE p.removal_id = rid
+                   AND p.escort_id IN (SELECT e ->> 'removedEscortId' FROM jsonb_array_elements(b -> 'escortChanges') e)
+                   AND p.escort_id NOT IN (SELECT coalesce(e ->> 'addedEscortId', '')
+                                             FROM jsonb_array_elements(b -> 'escortChanges') e);
+                DELETE FROM hublink.escort_assignment a
+                 USING jsonb_array_elements(b -> 'escortChanges') e
+                 WHERE a.removal_id = rid AND a.segment_id = e ->> 'segmentId'
+                   AND a.escort_id = e ->> 'removedEscortId';
+            END IF;
+            IF b ? 'escortDetails' THEN
+                PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+                INSERT INTO hublink.escort_assignment
+                SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+                  FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+                ON CONFLICT ON CONSTRAINT escort_assignment_pkey DO UPDATE SET vehicle_id = EXCLUDED.vehicle_id;
+            END IF;
+            IF b ? 'flightChanges' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b -> 'flightChanges') LOOP
+                    SELECT s.travel_quote_id INTO q_id FROM hublink.itinerary_segment s
+                      JOIN hublink.travel_quote q USING (travel_quote_id)
+                     WHERE q.removal_id = rid AND q.travel_quote_reference = v_ref
+                       AND s.segment_id = x #>> '{oldSegment,segmentId}' AND s.current;
+                    IF FOUND THEN
+                        UPDATE hublink.itinerary_segment s SET current = false
+                         WHERE s.travel_quote_id = q_id AND s.segment_id = x #>> '{oldSegment,segmentId}';
+                        y := x -> 'newSegment';
+                        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                                               provider_name, carrier_code, flight_number,
+                                                               start_point, end_point, start_time, end_time,
+                                                               travellers)
+                        VALUES (q_id, y ->> 'segmentId', y ->> 'segmentType', y ->> 'providerName',
+                                y ->> 'carrierCode', y ->> 'flightNumber', y -> 'startPoint', y -> 'endPoint',
+                                (y ->> 'startTime')::timestamptz, (y ->> 'endTime')::timestamptz,
+                                y -> 'travellers');
+                    END IF;
+                END LOOP;
+            END IF;
+            IF b ? 'financial' THEN
+                PERFORM hublink.record_financial(rid, v_booking, mid, b -> 'financial');
+            END IF;
+            IF b ? 'cancellation' AND NOT EXISTS (SELECT FROM hublink.cancellation c WHERE c.message_id = mid) THEN
+                INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                                  reason_code, reason_text, before_booking)
+                VALUES (rid, v_booking, CASE v_booking WHEN 'escort' THEN 'esp' ELSE 'tsp' END, mid, v_ref,
+                        b #>> '{cancellation,reason,code}', b #>> '{cancellation,reason,text}', false);
+            END IF;
+        END;
+
+    WHEN 'EscortCancellation', 'TravelCancellation' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortCancellation' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+        BEGIN
+            IF v_ref IS NOT NULL AND NOT hublink.quote_issued(rid, v_booking, v_ref) THEN
+                PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                        ELSE '/body/travelQuoteReference' END,
+                                           format('%s quote "%s" was never issued for this removal', v_booking, v_ref));
+            END IF;
+            INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                              reason_code, reason_text, retain_for_reuse, before_booking)
+            VALUES (rid, v_booking, 'hub', mid, v_ref, b #>> '{reason,code}', b #>> '{reason,text}',
+                    (b ->> 'retainForReuse')::boolean,
+                    (CASE v_booking WHEN 'escort' THEN st.escort_state ELSE st.travel_state END)
+                        NOT IN ('booked', 'amended'));
+        END;
+    ELSE
+        PERFORM hublink.impossible('/messageType',
+            format('message type "%s" has no place in a removal conversation', message ->> 'messageType'));
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_message_rows(bigint, jsonb, text) IS
+    'Records what a message says as rows of the domain tables, at the party that sends or '
+    'receives it. Raises HL001 for references the conversation does not know (a booking of a '
+    'quote never issued or superseded, an update of a booking never confirmed, the outcome of '
+    'an amendment never sent, a quote reference issued twice).';
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        FOR it IN
+            SELECT i.* FROM unnest(cands) i
+             WHERE i.seats_free >= n_ret + d.escorts
+               AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+               AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                WHERE r.active AND r.kind = 'COST_LIMIT'
+                                  AND coalesce(r.destination_country, dest_country) = dest_country
+                                  AND (r.currency <> i.currency OR i.price > r.amount))
+             ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2
+             LIMIT per_date
+        LOOP
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
+              INTO costs FROM jsonb_array_elements(travellers) t;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            INSERT INTO hublink.tsp_quote (quote_ref, removal_id, escort_quote_ref, travel_date, created_at,
+                                           expires_at, currency, price, expected_cost, refundable,
+                                           destination_country, travellers, quote)
+            VALUES (qref, removal_id, d.eq_ref, d.day, at, expires, it.currency, it.price,
+                    it.expected_cost, it.refundable, dest_country, travellers, q);
+            INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S1', 1, it.flight1, it.fare1);
+            IF it.flight2 IS NOT NULL THEN
+                INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S2', 2, it.flight2, it.fare2);
+            END IF;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, obeying the TIG rules and the request''s '
+    'constraints; stores them in tsp_quote and returns the TravelQuoteResponse body, with '
+    'noQuoteReason (a decline code) naming the dates without quotes.';
+-- hublink.apply_reference_list, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    body     jsonb := message -> 'body';
+    lst      text := body ->> 'list';
+    seq      bigint := hublink.json_integer(body -> 'sequence')::bigint;
+    state    hublink.reference_list_state;
+BEGIN
+    INSERT INTO hublink.reference_list_state (list, sequence, codes, changed_at)
+    VALUES (lst, 0, '[]', '-infinity')
+    ON CONFLICT ON CONSTRAINT reference_list_state_pkey DO NOTHING;
+    SELECT * INTO state FROM hublink.reference_list_state s WHERE s.list = lst FOR UPDATE;
+    IF state.sequence >= seq THEN
+        RAISE LOG 'hublink: ignored % of reason list "%" with sequence %: sequence % is applied',
+            message ->> 'messageType', lst, seq, state.sequence;
+        RETURN;
+    END IF;
+    INSERT INTO hublink.reason_list AS l (list, description) VALUES (lst, body ->> 'description')
+    ON CONFLICT (list) DO UPDATE SET description = excluded.description
+     WHERE l.description IS DISTINCT FROM excluded.description;
+    DELETE FROM hublink.reason_code c
+     WHERE c.list = lst
+       AND c.code NOT IN (SELECT x ->> 'code' FROM jsonb_array_elements(body -> 'codes') x);
+    INSERT INTO hublink.reason_code AS c (list, code, description, active, changed_at, changed_by)
+    SELECT lst, x ->> 'code', x ->> 'text', (x ->> 'active')::boolean,
+           (body ->> 'changedAt')::timestamptz, message ->> 'sender'
+      FROM jsonb_array_elements(body -> 'codes') x
+    ON CONFLICT (list, code) DO UPDATE
+       SET description = excluded.description, active = excluded.active,
+           changed_at = excluded.changed_at, changed_by = excluded.changed_by
+     WHERE (c.description, c.active) IS DISTINCT FROM (excluded.description, excluded.active);
+    UPDATE hublink.reference_list_state s
+       SET description = body ->> 'description', sequence = seq, codes = body -> 'codes',
+           changed_at = (body ->> 'changedAt')::timestamptz, recorded_at = now(),
+           message_id = message ->> 'messageId'
+     WHERE s.list = lst;
+END;
+$$;
+COMMENT ON FUNCTION hublink.apply_reference_list(jsonb) IS
+    'The handler of TravelReferenceListUpdate and EscortReferenceListUpdate at a provider: '
+    'replaces the local reason list with the full state received (codes not in the message are '
+    'deleted, the others inserted or updated), unless the list already holds this sequence or a '
+    'later one, in which case the message changes nothing. Outside the removal state machine.';
+-- hublink.esp_effort, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_effort(plan_id bigint)
+    RETURNS TABLE (seq integer, segment_id text, escort_number integer, minutes integer, cost numeric)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.ord::integer, s.seg #>> '{segment,segmentId}', p.escort_number, hublink.json_integer(s.seg -> 'minutes')::integer,
+           round(r.hourly_rate * (s.seg ->> 'minutes')::numeric / 60, 2) + (s.seg ->> 'allowance')::numeric
+      FROM hublink.esp_plan pl
+     CROSS JOIN LATERAL jsonb_array_elements(pl.segments) WITH ORDINALITY s(seg, ord)
+      JOIN hublink.esp_plan_position p ON p.plan_id = pl.plan_id
+      JOIN hublink.esp_role r ON r.role = p.role
+     WHERE pl.plan_id = esp_effort.plan_id
+       AND (NOT s.seg -> 'segment' ? 'escortNumbers'
+            OR s.seg #> '{segment,escortNumbers}' @> to_jsonb(p.escort_number))
+     ORDER BY s.ord, p.escort_number
+$$;
+COMMENT ON FUNCTION hublink.esp_effort(bigint) IS
+    'Escort effort of a plan: per segment and position on it (all positions unless the segment '
+    'names escortNumbers), minutes and cost = role hourly rate x minutes / 60 (rounded half away '
+    'from zero to the penny) + the segment''s allowance.';
+-- hublink.esp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_quote(request jsonb, removal_id text DEFAULT NULL, at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tz        constant text := hublink.esp_setting('date_time_zone');
+    notice    constant interval := hublink.esp_setting('min_notice_hours')::integer * interval '1 hour';
+    maxdates  constant integer := hublink.esp_setting('max_escort_dates')::integer;
+    cur       constant char(3) := hublink.esp_setting('currency');
+    expires   constant timestamptz := at + hublink.esp_setting('quote_validity_minutes')::integer * interval '1 minute';
+    profiles  jsonb;
+    segs      jsonb;
+    pid       bigint;
+    npos      integer;
+    total     numeric;
+    serial    text;
+    d         date;
+    quotes    jsonb := '[]';
+    skipped   text[] := '{}';
+    ref       text;
+    body      jsonb;
+    sexes     jsonb;
+BEGIN
+    -- What the rules read of each returnee: no names, no dates of birth.
+    SELECT jsonb_agg(jsonb_build_object(
+               'hoReturneeReference', r #>> '{personalDetails,hoReturneeReference}',
+               'gender', r #>> '{personalDetails,gender}',
+               'nationality', r #>> '{personalDetails,nationality}',
+               'flags', coalesce(r #> '{escortRiskAssessment,flags}', '[]'),
+               'conditions', coalesce((SELECT jsonb_agg(c -> 'code')
+                                         FROM jsonb_array_elements(r #> '{personalDetails,conditions}') c), '[]'),
+               'location', r -> 'location') ORDER BY o)
+      INTO profiles
+      FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY x(r, o);
+    segs := hublink.esp_segments((request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
+                                 request #> '{returnees,0,location}', request -> 'destination');
+    INSERT INTO hublink.esp_plan (removal_ref, returnees, international, escort_on_transport, location, destination,
+                                  duty_days, currency, segments, created_at)
+    VALUES (removal_id, profiles, (request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
+            request #> '{returnees,0,location}', request -> 'destination',
+            (SELECT max(hublink.json_integer(s -> 'dayOffset')::integer) + 1 FROM jsonb_array_elements(segs) s), cur, segs, at)
+    RETURNING plan_id INTO pid;
+    INSERT INTO hublink.esp_plan_position
+    SELECT pid, p.* FROM hublink.esp_positions(profiles) p;
+    GET DIAGNOSTICS npos = ROW_COUNT;
+    total := hublink.esp_plan_cost(pid);
+    serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
+    -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
+    -- for the escorts who could serve on some date of the range (active, named, rostered then).
+    -- (A position sealed a sex exactly when it asks for one: 76_crypto_seal_esp.sql.)
+    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.sealed IS NOT NULL) THEN
+        sexes := hublink.esp_escort_sexes(ARRAY(
+            SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)
+             WHERE e.active AND r.duty_date BETWEEN (request #>> '{dates,earliestLeaveDate}')::date
+                                                AND (request #>> '{dates,latestLeaveDate}')::date
+                                                    + (SELECT pl.duty_days - 1 FROM hublink.esp_plan pl WHERE pl.plan_id = pid)
+               AND EXISTS (SELECT FROM hublink.esp_escort_personal x WHERE x.escort_id = e.escort_id)), removal_id);
+    END IF;
+
+    FOR d IN SELECT g::date FROM generate_series((request #>> '{dates,earliestLeaveDate}')::date,
+                                                 (request #>> '{dates,latestLeaveDate}')::date, interval '1 day') g LOOP
+        EXIT WHEN jsonb_array_length(quotes) >= maxdates;
+        IF coalesce(request #> '{dates,exclusionDates}', '[]') ? d::text THEN
+            CONTINUE;
+        ELSIF d::timestamp AT TIME ZONE tz < at + notice THEN
+            skipped := skipped || (d || ' (less than ' || hublink.esp_setting('min_notice_hours') || ' hours'' notice)');
+        ELSIF (SELECT count(*) FROM hublink.esp_fill_team(pid, d, NULL, sexes)) < npos THEN
+            skipped := skipped || (d || ' (escorts unavailable)');
+        ELSE
+            ref := hublink.esp_setting('quote_reference_prefix') || serial || '-' || chr(65 + jsonb_array_length(quotes));
+            INSERT INTO hublink.esp_quote VALUES (ref, pid, d, total, cur, at, expires);
+            quotes := quotes || jsonb_build_object('escortQuoteReference', ref, 'escortDate', d,
+                'totalCost', hublink.esp_money(total, cur),
+                'notes', 'Bookable until ' || to_char(expires AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' UK time.');
+        END IF;
+    END LOOP;
+
+    body := hublink.esp_plan_body(pid) || jsonb_build_object('quotes', quotes, 'notes',
+        (SELECT count(*) FILTER (WHERE NOT p.medic) || ' escort officer(s)'
+                || CASE WHEN bool_or(p.medic) THEN ' and a medic' ELSE '' END
+           FROM hublink.esp_plan_position p WHERE p.plan_id = pid)
+        || ' for ' || (SELECT string_agg(x ->> 'hoReturneeReference' || coalesce(' (' || nullif(
+                                   (SELECT string_agg(f, ', ') FROM jsonb_array_elements_text((x -> 'flags') || (x -> 'conditions')) f),
+                                   '') || ')', ''), ', ' ORDER BY o)
+                         FROM jsonb_array_elements(profiles) WITH ORDINALITY y(x, o))
+        || CASE WHEN cardinality(skipped) > 0 THEN '. Not offered: ' || array_to_string(skipped, ', ') ELSE '' END
+        || '.');
+    RETURN body;
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_quote(jsonb, text, timestamptz) IS
+    'Quotes an EscortQuoteRequest body at instant at: makes the plan (positions by the escort '
+    'rules, segments by the templates, effort and cost by the role rates) and offers each date '
+    'of the range, without exclusion dates, starting at least min_notice_hours after at, on which '
+    'the roster can staff the team (up to max_escort_dates). Returns the EscortQuoteResponse '
+    'body; quotes is empty when no date can be staffed, and notes name the dates not offered.';
+-- hublink.esp_amend, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_amend(request jsonb, amendment_message_id uuid, at timestamptz DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k       hublink.esp_booking := hublink.esp_booking_of(request ->> 'escortQuoteReference');
+    pid     bigint := hublink.esp_copy_plan(k.plan_id, at);
+    pl      hublink.esp_plan;
+    c       jsonb;
+    r       jsonb;
+    x       jsonb;
+    segs    jsonb;
+    missing text;
+    reason  text;
+    team    jsonb;
+    npos    integer;
+    hours   numeric := hublink.esp_notice_hours(k.escort_date, at);
+    fee     numeric;
+    new_total numeric;
+    outcome jsonb := jsonb_build_object('amendmentMessageId', amendment_message_id::text);
+
+BEGIN
+    SELECT * INTO pl FROM hublink.esp_plan p WHERE p.plan_id = pid;
+    IF request ? 'returneeChanges' THEN
+        pl.returnees := hublink.esp_plan_returnees(pid); -- sealed: decrypted (audited) only when changed
+    END IF;
+    -- Returnee changes: new risk or conditions change the positions, a new location of the
+    -- first returnee the segments (rebuilt from the templates).
+    FOR r IN SELECT * FROM jsonb_array_elements(coalesce(request -> 'returneeChanges', '[]')) LOOP
+        SELECT jsonb_agg(CASE WHEN p ->> 'hoReturneeReference' = r ->> 'hoReturneeReference' THEN
+                   p || jsonb_strip_nulls(jsonb_build_object(
+                       'flags', r #> '{escortRiskAssessment,flags}',
+                       'conditions', (SELECT jsonb_agg(y -> 'code') FROM jsonb_array_elements(r -> 'conditions') y),
+                       'location', r -> 'location'))
+                   ELSE p END ORDER BY o)
+          INTO pl.returnees FROM jsonb_array_elements(pl.returnees) WITH ORDINALITY z(p, o);
+        IF r ? 'location' AND pl.returnees -> 0 ->> 'hoReturneeReference' = r ->> 'hoReturneeReference' THEN
+            pl.location := r -> 'location';
+            pl.segments := hublink.esp_segments(pl.international, pl.escort_on_transport, pl.location, pl.destination);
+            reason := coalesce(reason, 'LOCATION_CHANGE');
+        END IF;
+        reason := coalesce(reason, 'RISK_CHANGED');
+    END LOOP;
+    IF request ? 'returneeChanges' THEN
+        DELETE FROM hublink.esp_plan_position p WHERE p.plan_id = pid;
+        INSERT INTO hublink.esp_plan_position SELECT pid, p.* FROM hublink.esp_positions(pl.returnees) p;
+    END IF;
+    -- Segment changes: cancel, replace, add or amend in place.
+    FOR c IN SELECT * FROM jsonb_array_elements(coalesce(request -> 'segmentChanges', '[]')) LOOP
+        reason := coalesce(reason, c #>> '{reason,code}');
+        SELECT string_agg(a, ', ') INTO missing FROM jsonb_array_elements_text(c -> 'affectedSegmentIds') a
+         WHERE NOT EXISTS (SELECT FROM jsonb_array_elements(pl.segments) s WHERE s #>> '{segment,segmentId}' = a);
+        IF missing IS NOT NULL THEN
+            DELETE FROM hublink.esp_plan p WHERE p.plan_id = pid;
+            RETURN hublink.esp_record_update(k.booking_id, 'amend', jsonb_build_object(
+                'escortQuoteReference', k.quote_ref,
+                'amendmentOutcome', outcome || jsonb_build_object('accepted', false, 'reason',
+                    jsonb_build_object('code', 'OTHER', 'text', 'The booking has no segment ' || missing || '; nothing was changed.'))), at);
+        END IF;
+        IF (c ->> 'cancelled')::boolean THEN
+            SELECT coalesce(jsonb_agg(s ORDER BY o), '[]') INTO segs FROM jsonb_array_elements(pl.segments) WITH ORDINALITY z(s, o)
+             WHERE NOT c -> 'affectedSegmentIds' ? (s #>> '{segment,segmentId}');
+            pl.segments := segs || coalesce((SELECT jsonb_agg(jsonb_build_object('segment', n, 'kind', 'REPLACEMENT',
+                    'minutes', coalesce(extract(epoch FROM (n ->> 'plannedFinish')::timestamptz - (n ->> 'plannedStart')::timestamptz)::integer / 60,
+                                        hublink.esp_setting('default_segment_minutes')::integer),
+                    'allowance', 0, 'dayOffset', 0) ORDER BY o)
+                FROM jsonb_array_elements(c -> 'replacementSegments') WITH ORDINALITY z(n, o)), '[]');
+        ELSE
+            SELECT jsonb_agg(coalesce(
+                       (SELECT s || jsonb_build_object('segment', n, 'minutes', coalesce(
+                                   extract(epoch FROM (n ->> 'plannedFinish')::timestamptz - (n ->> 'plannedStart')::timestamptz)::integer / 60,
+                                   hublink.json_integer(s -> 'minutes')::integer))
+                          FROM jsonb_array_elements(c -> 'replacementSegments') n
+                         WHERE n ->> 'segmentId' = s #>> '{segment,segmentId}'), s) ORDER BY o)
+              INTO pl.segments FROM jsonb_array_elements(pl.segments) WITH ORDINALITY z(s, o);
+        END IF;
+    END LOOP;
+    IF NOT (request ? 'returneeChanges' OR request ? 'segmentChanges') THEN
+        DELETE FROM hublink.esp_plan p WHERE p.plan_id = pid;
+        RETURN hublink.esp_record_update(k.booking_id, 'amend', jsonb_build_object(
+            'escortQuoteReference', k.quote_ref,
+            'amendmentOutcome', outcome || jsonb_build_object('accepted', false, 'reason', jsonb_build_object(
+                'code', 'OTHER', 'text', 'Free-text amendments are handled by escort staff; nothing was changed.'))), at);
+    END IF;
+    -- pl.returnees is NULL unless returnees changed: the seal trigger then keeps the sealed value.
+    UPDATE hublink.esp_plan p SET returnees = pl.returnees, location = pl.location, segments = pl.segments
+     WHERE p.plan_id = pid;
+
+    -- The amended plan must be staffed on the same days, keeping the booking's own escorts.
+    PERFORM hublink.esp_lock_days(k.escort_date, pl.duty_days);
+    SELECT count(*) INTO npos FROM hublink.esp_plan_position p WHERE p.plan_id = pid;
+    SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') INTO team FROM hublink.esp_fill_team(pid, k.escort_date, k.booking_id) t;
+    IF jsonb_array_length(team) < npos THEN
+        DELETE FROM hublink.esp_plan p WHERE p.plan_id = pid;
+        RETURN hublink.esp_record_update(k.booking_id, 'amend', jsonb_build_object(
+            'escortQuoteReference', k.quote_ref,
+            'amendmentOutcome', outcome || jsonb_build_object('accepted', false, 'reason', jsonb_build_object(
+                'code', 'STAFF_UNAVAILABLE', 'text', 'The roster cannot staff the amended team on '
+                        || k.escort_date || '; the booking is unchanged.'))), at);
+    END IF;
+    new_total := hublink.esp_plan_cost(pid);
+    fee := hublink.esp_fee('AMENDMENT', new_total, hours);
+    UPDATE hublink.esp_booking b SET plan_id = pid, total = new_total, fees = b.fees + fee
+     WHERE b.booking_id = k.booking_id;
+    PERFORM hublink.esp_take_team(k.booking_id, team);
+    RETURN hublink.esp_record_update(k.booking_id, 'amend', jsonb_build_object(
+        'escortQuoteReference', k.quote_ref,
+        'amendmentOutcome', outcome || jsonb_build_object('accepted', true,
+            'reason', jsonb_build_object('code', coalesce(reason, 'OTHER')),
+            'segments', (SELECT jsonb_agg(s -> 'segment' ORDER BY o) FROM jsonb_array_elements(pl.segments) WITH ORDINALITY z(s, o))),
+        'escortDetails', hublink.esp_escort_details(k.booking_id),
+        'financial', jsonb_build_object(
+            'changeFee', hublink.esp_money(fee, k.currency),
+            'reason', jsonb_build_object('code', coalesce(reason, 'OTHER')),
+            'notes', 'Amended ' || hublink.esp_fee_note('AMENDMENT', new_total, hours) || ' Escort cost was '
+                     || to_char(k.total, 'FM999999999990.00') || ', now ' || to_char(new_total, 'FM999999999990.00')
+                     || ' ' || k.currency || '.')), at);
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_amend(jsonb, uuid, timestamptz) IS
+    'Applies an EscortAmendment body at instant at to the active booking: returnee changes '
+    'recompute the positions (and, for a new location, the segments), segment changes cancel, '
+    'replace, add or amend segments (duration from planned times, else default_segment_minutes); '
+    'the amended plan is staffed on the same days keeping the booking''s escorts where it can. '
+    'Accepted: new cost, AMENDMENT fee by notice, escortDetails. Not accepted (nothing changes): '
+    'an unknown segment (OTHER), free text only (OTHER), the roster cannot staff it '
+    '(STAFF_UNAVAILABLE). No active booking: no_data_found.';
+
+-- 49_broker_alerts.sql: the alert kinds, and the handler of Error messages.
+INSERT INTO hublink.alert_kind VALUES
+    ('broker_sender_mismatch', 'critical', 'worker',
+     'A delivery''s envelope sender is not the party of the broker user that published it (or it '
+     'has no AMQP user_id, or a user hublink.broker_identity does not map): someone may be '
+     'speaking for another party. It was rejected to its error queue. Check the broker''s '
+     'permissions (scripts/broker-permissions) and who holds that user''s certificate.'),
+    ('error_received', 'warning', 'worker',
+     'A party rejected one of our messages and said why on the error queue: the case needs '
+     'attention (hublink.needs_attention). Correct it and send a new message with a new '
+     'messageId, then hublink.clear_attention.'),
+    ('error_unmatched', 'warning', 'worker',
+     'An Error arrived on the error queue of a queue we send on but names no message we sent '
+     'there: it is kept in hublink.needs_attention. Find out who sent what.'),
+    ('error_not_processable', 'warning', 'worker',
+     'A message received on an error queue could not be processed (invalid, forged or unknown '
+     'type). It is stored as rejected in hublink.inbox; no Error is sent back for an Error.'),
+    ('message_id_reused', 'warning', 'worker',
+     'A message reused a messageId we had already received (a corrected resend of a rejected '
+     'message, or the same id on another queue). It was not applied; an Error told its sender '
+     'to send it again with a new messageId.');
+INSERT INTO hublink.message_handler VALUES
+    ('Error', 'hublink.receive_error(jsonb)'::regprocedure,
+     'An Error on the error queue of a queue we send on: matched to our outbox row, kept as an '
+     'error report that needs attention, alerted.');
+
+-- The grants of 91_access_policy.sql for what this part adds.
+DO $$
+BEGIN
+    INSERT INTO hublink.access_table_override VALUES
+        ('error_report', 'reference', 'Errors received for our messages: ids, queue names, JSON pointers and '
+                         'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
+        ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
+                            'no message content, for the people who clear them.');
+    -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
+    REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
+    GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
+    GRANT EXECUTE ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) TO hublink_worker;
+    GRANT EXECUTE ON FUNCTION hublink.receive_error(jsonb) TO hublink_worker;
+    GRANT EXECUTE ON FUNCTION hublink.clear_attention(bigint, text) TO hublink_admin;
+END;
+$$;
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/30_lockout_and_keys.sql
+-- 0.2.0, issue 12 sections 3 and 5 (docs/security-monitoring.md "Lock-out",
+-- docs/security-crypto.md "Erasure and backups").
+--
+-- Lock-out: the logon table counts only roles that exist and never evicts a counting entry;
+-- protected roles (superuser, CREATEROLE, REPLICATION, hublink_admin, hublink.lockout_service_roles)
+-- are locked out per client address, for a while, never everywhere. security_logon_state()
+-- gains the address column (a new result type: dropped first).
+DROP FUNCTION hublink.security_logon_state();
+-- hublink.security_logon_state, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_logon_state()
+    RETURNS TABLE (role_name text, consecutive_failures integer, locked boolean,
+                   locked_at timestamptz, last_seen timestamptz, client_addr text)
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_security_logon_state';
+COMMENT ON FUNCTION hublink.security_logon_state() IS
+    'The logon hook''s table in shared memory, entries still counting: consecutive failed logons '
+    'and lock-out of each existing role that failed since the server started (or since a '
+    'lock-out was restored); client_addr is NULL for a role-wide entry (an ordinary role), else '
+    'the address a protected role failed from (docs/security-monitoring.md, "Lock-out").';
+REVOKE ALL ON FUNCTION hublink.security_logon_state() FROM PUBLIC;
+-- hublink.unlock_role, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.unlock_role(p_role_name text) RETURNS boolean
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    was_locked boolean;
+BEGIN
+    -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
+    PERFORM hublink.flush_security_events();
+    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = hublink.acting_login()
+     WHERE role_name = p_role_name AND unlocked_at IS NULL;
+    was_locked := FOUND;
+    PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());
+    IF NOT was_locked AND NOT EXISTS (SELECT 1 FROM hublink.security_logon_state() s
+                                       WHERE s.role_name = p_role_name) THEN
+        RAISE EXCEPTION 'role "%" is not locked out', p_role_name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Neither hublink.security_lockout nor the logon hook has a lock-out or failures for it.',
+                  HINT = 'SELECT role_name FROM hublink.security_lockout WHERE unlocked_at IS NULL lists the roles locked out.';
+    END IF;
+    PERFORM hublink.record_security_event('account_unlocked',
+        jsonb_build_object('unlocked_role', p_role_name, 'was_locked', was_locked));
+    RETURN was_locked;
+END;
+$$;
+COMMENT ON FUNCTION hublink.unlock_role(text) IS
+    'Lifts the lock-out of a role (NFR 0020 3d), its address locks, and clears its counts of '
+    'failed logons; records an account_unlocked event. Returns whether it was locked out '
+    'everywhere. For hublink_admin.';
+-- hublink.sync_security_shared_memory, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.sync_security_shared_memory() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- Only logins that exist: a lock-out of a name that is not one (recorded before 0.2.0, or of
+    -- a role dropped since) would only take a slot of the logon hook's table.
+    PERFORM hublink.security_set_lockout(l.role_name, true, l.locked_at)
+       FROM hublink.security_lockout l
+      WHERE l.unlocked_at IS NULL
+        AND EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = l.role_name AND r.rolcanlogin);
+    PERFORM hublink.security_publish_warning((SELECT warning_text FROM hublink.security_login_warning));
+END;
+$$;
+COMMENT ON FUNCTION hublink.sync_security_shared_memory() IS
+    'Makes shared memory agree with the tables: the lock-outs in hublink.security_lockout of '
+    'logins that exist and the text of hublink.security_login_warning (both are lost when the '
+    'server restarts).';
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description)
+SELECT kind, default_severity, source, description FROM (VALUES
+    ('security_source_locked', 'critical', 'monitoring',
+     'A protected role (superuser, CREATEROLE, REPLICATION, hublink_admin or '
+     'hublink.lockout_service_roles) was locked out from one client address after '
+     'hublink.lockout_failures consecutive failed logons from it, for '
+     'hublink.lockout_source_duration (NFR 0020 3d). It may still log on from elsewhere. A '
+     'replica or service with a stale password stops until its password is fixed; otherwise '
+     'find out who tried (hublink.logon, hublink.security_event name the address).'),
+    ('security_lockout_untracked', 'critical', 'monitoring',
+     'A failed logon of an existing role could not be counted towards lock-out: the logon '
+     'table (hublink.lockout_slots) is full of counting entries. Many roles or addresses are '
+     'failing at once: investigate, raise '
+     'hublink.lockout_slots (restart).')) v (kind, default_severity, source, description)
+ON CONFLICT (kind) DO NOTHING;
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('source_locked', 'security_source_locked', 'Protected role locked out from one address'),
+    ('lockout_untracked', 'security_lockout_untracked', 'Failed logon not counted: logon table full')
+ON CONFLICT (kind) DO NOTHING;
+
+-- Keys and erasure against copies: the master keys that ever wrapped a data key, the erasure
+-- status per destruction, and the record of a retired master key's destruction. The key file
+-- itself moves out of the data directory by the operator (docs/upgrades.md): the new library's
+-- default is ../hublink_master.key, and a key file inside the data directory is refused.
+CREATE TABLE hublink.data_key_master (
+    master_key_id text PRIMARY KEY,
+    first_used_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    retired_at    timestamptz,
+    destroyed_at  timestamptz,
+    destroyed_by  text,
+    CHECK ((destroyed_at IS NULL) = (destroyed_by IS NULL)),
+    CHECK (destroyed_at IS NULL OR retired_at IS NOT NULL)
+);
+COMMENT ON TABLE hublink.data_key_master IS
+    'Each master key that wrapped a data key (by its id, never the key): when it was first used, '
+    'when hublink.rotate_master_key left no data key wrapped by it, and when an admin confirmed '
+    'with hublink.master_key_destroyed that it is gone from the key file and from every copy of it. '
+    'hublink.data_key_erasure reads it.';
+COMMENT ON COLUMN hublink.data_key_master.master_key_id IS 'hublink.crypto_key_id of the master key.';
+COMMENT ON COLUMN hublink.data_key_master.first_used_at IS 'When it first wrapped a data key.';
+COMMENT ON COLUMN hublink.data_key_master.retired_at IS
+    'When a rotation re-wrapped the last data key it wrapped; NULL while it is in use.';
+COMMENT ON COLUMN hublink.data_key_master.destroyed_at IS
+    'When an admin recorded its destruction (hublink.master_key_destroyed); NULL: it may still exist.';
+COMMENT ON COLUMN hublink.data_key_master.destroyed_by IS 'Who recorded it.';
+REVOKE ALL ON hublink.data_key_master FROM PUBLIC;
+GRANT SELECT ON hublink.data_key_master TO hublink_admin;
+SELECT pg_catalog.pg_extension_config_dump('hublink.data_key_master', '');
+-- The master keys in use before this version tracked them: assumed in use since the first data
+-- key or purge recorded, so no earlier erasure is reported complete before they are destroyed.
+INSERT INTO hublink.data_key_master (master_key_id, first_used_at)
+SELECT d.master_key_id,
+       least(pg_catalog.min(d.created_at), (SELECT pg_catalog.min(l.purged_at) FROM hublink.purge_log l))
+  FROM hublink.data_key d
+ GROUP BY d.master_key_id;
+INSERT INTO hublink.audit_action VALUES
+    ('master_key_destroyed', 'An admin recorded that a retired master key is destroyed (hublink.master_key_destroyed).')
+ON CONFLICT DO NOTHING;
+-- hublink.data_key_for, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k    hublink.data_key;
+    m    record;
+    fresh bytea;
+BEGIN
+    SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    IF NOT FOUND AND p_create THEN
+        m := hublink.master_key(NULL);
+        fresh := hublink.crypto_random_key();
+        INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
+        VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
+        ON CONFLICT (key_scope) DO NOTHING;
+        IF FOUND THEN
+            -- The erasure status needs every master key that ever wrapped a data key.
+            INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+            ON CONFLICT (master_key_id) DO NOTHING;
+            RETURN fresh;
+        END IF;
+        -- Another transaction made it first: use theirs.
+        SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    END IF;
+    IF k.key_scope IS NULL THEN
+        RAISE EXCEPTION 'no data key for "%"', p_scope
+            USING ERRCODE = 'HL060',
+                  DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
+                  HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
+    END IF;
+    RETURN hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+END;
+$$;
+COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
+    'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
+    'Raises HL010 when it was destroyed. Internal.';
+-- hublink.rotate_master_key, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.rotate_master_key() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m     record := hublink.master_key(NULL);
+    k     hublink.data_key;
+    n     integer := 0;
+    used  jsonb;
+BEGIN
+    SELECT pg_catalog.jsonb_object_agg(s.master_key_id, s.n) INTO used
+      FROM (SELECT d.master_key_id, pg_catalog.count(*) AS n FROM hublink.data_key d
+             WHERE d.master_key_id <> m.key_id GROUP BY 1) s;
+    FOR k IN SELECT * FROM hublink.data_key d WHERE d.master_key_id <> m.key_id FOR UPDATE LOOP
+        UPDATE hublink.data_key d
+           SET wrapped_key = hublink.crypto_encrypt(
+                   hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key), m.key),
+               master_key_id = m.key_id, rewrapped_at = pg_catalog.now()
+         WHERE d.key_scope = k.key_scope;
+        n := n + 1;
+    END LOOP;
+    INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+    ON CONFLICT (master_key_id) DO UPDATE SET retired_at = NULL
+        WHERE hublink.data_key_master.destroyed_at IS NULL;
+    -- The keys it replaced now wrap nothing: copies made from now on no longer need them.
+    UPDATE hublink.data_key_master g SET retired_at = pg_catalog.clock_timestamp()
+     WHERE g.retired_at IS NULL AND g.master_key_id <> m.key_id
+       AND NOT EXISTS (SELECT FROM hublink.data_key d WHERE d.master_key_id = g.master_key_id);
+    PERFORM hublink.audit_note('master_key_rotation', NULL,
+        pg_catalog.jsonb_build_object('new_master_key_id', m.key_id, 'rewrapped', n,
+                                      'previous_master_key_ids', coalesce(used, '{}')));
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rotate_master_key() IS
+    'Re-wraps every data key not wrapped by the current master key (the last line of '
+    'hublink.master_key_file) with it; the sealed data is not touched. The older keys must '
+    'still be in the file; remove them after this returns. Marks the keys it replaced retired in '
+    'hublink.data_key_master. Returns how many keys it re-wrapped; audited (master_key_rotation).';
+CREATE VIEW hublink.data_key_erasure AS
+SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, l.reason,
+       coalesce(pending.ids, '{}') AS master_keys_to_destroy,
+       pending.ids IS NULL AS complete,
+       done.at AS complete_since
+  FROM hublink.purge_log l
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
+          FROM hublink.data_key_master g
+         WHERE (g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id)
+           AND g.destroyed_at IS NULL) pending ON true
+  LEFT JOIN LATERAL (
+        SELECT pg_catalog.max(g.destroyed_at) AS at
+          FROM hublink.data_key_master g
+         WHERE g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id) done
+    ON pending.ids IS NULL
+ WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
+COMMENT ON VIEW hublink.data_key_erasure IS
+    'Each destruction of data keys (an erasure on direction or a retention purge, from '
+    'hublink.purge_log) and how far it holds against copies of the database made before it '
+    '(base backups, archived WAL, standbys, dumps): master_keys_to_destroy lists the master keys '
+    'in use up to then whose destruction is not yet recorded; while one remains, such a copy and '
+    'that key still open the data. complete: none remains, and since when. Read by hublink_admin.';
+COMMENT ON COLUMN hublink.data_key_erasure.purge_id IS 'The purge (hublink.purge_log).';
+COMMENT ON COLUMN hublink.data_key_erasure.key_scope IS 'The removal reference, or the day key, destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.data_class IS 'The class whose purge destroyed the keys.';
+COMMENT ON COLUMN hublink.data_key_erasure.purged_at IS 'When: from then on the live database and copies made after cannot open the data.';
+COMMENT ON COLUMN hublink.data_key_erasure.reason IS '"retention", or the reason given to hublink.erase_removal.';
+COMMENT ON COLUMN hublink.data_key_erasure.master_keys_to_destroy IS
+    'Ids of the master keys first used up to the purge, or recorded by it as wrapping a key it '
+    'destroyed, and not yet recorded destroyed: any of them may have wrapped the destroyed key in '
+    'an older copy (rotate, then destroy them).';
+COMMENT ON COLUMN hublink.data_key_erasure.complete IS
+    'True when every master key that can have wrapped the destroyed key is recorded destroyed.';
+COMMENT ON COLUMN hublink.data_key_erasure.complete_since IS 'When the last of them was recorded destroyed.';
+REVOKE ALL ON hublink.data_key_erasure FROM PUBLIC;
+GRANT SELECT ON hublink.data_key_erasure TO hublink_admin;
+-- hublink.master_key_destroyed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.master_key_destroyed(p_master_key_id text) RETURNS timestamptz
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    g hublink.data_key_master;
+BEGIN
+    SELECT * INTO g FROM hublink.data_key_master x WHERE x.master_key_id = p_master_key_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'master key % never wrapped a data key here', p_master_key_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'hublink.data_key_master lists the master keys that did.',
+                  HINT = 'A master key id is the first 16 hex digits of the key''s SHA-256.';
+    END IF;
+    IF g.destroyed_at IS NOT NULL THEN
+        RETURN g.destroyed_at;
+    END IF;
+    IF EXISTS (SELECT FROM hublink.data_key d WHERE d.master_key_id = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % still wraps data keys', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Destroying it would make the personal data of those keys unreadable.',
+                  HINT = 'Append a new key to the key file and run hublink.rotate_master_key() first.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.unnest(hublink.master_keys()) k
+                WHERE hublink.crypto_key_id(k) = p_master_key_id) THEN
+        RAISE EXCEPTION 'master key % is still in the master key file', p_master_key_id
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'A key in hublink.master_key_file is not destroyed.',
+                  HINT = 'Remove its line from the file and from every copy of the file, reload, then call this again.';
+    END IF;
+    UPDATE hublink.data_key_master x
+       SET destroyed_at = pg_catalog.clock_timestamp(), destroyed_by = session_user,
+           retired_at = coalesce(x.retired_at, pg_catalog.clock_timestamp())
+     WHERE x.master_key_id = p_master_key_id
+    RETURNING * INTO g;
+    PERFORM hublink.audit_note('master_key_destroyed', NULL,
+        pg_catalog.jsonb_build_object('master_key_id', p_master_key_id, 'first_used_at', g.first_used_at,
+            'erasures_completed', (SELECT pg_catalog.count(*) FROM hublink.data_key_erasure e
+                                    WHERE e.complete_since = g.destroyed_at)));
+    RETURN g.destroyed_at;
+END;
+$$;
+COMMENT ON FUNCTION hublink.master_key_destroyed(text) IS
+    'Records that a retired master key is destroyed: gone from hublink.master_key_file (checked) '
+    'and, on the admin''s word, from every copy of the key file. Refused while a data key is '
+    'wrapped by it or the file holds it. Completes the erasures of hublink.data_key_erasure that '
+    'waited on it; audited (master_key_destroyed). Returns when. For hublink_admin.';
+-- An escort erased at an escort provider is logged in purge_log too, so the view tracks it.
+-- hublink.esp_erase_escort, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_erase_escort(p_escort_id text, p_reason text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tz constant text := hublink.esp_setting('date_time_zone');
+    wrapped_by text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM hublink.esp_escort e WHERE e.escort_id = p_escort_id) THEN
+        RAISE EXCEPTION 'escort % does not exist', p_escort_id
+            USING ERRCODE = 'no_data_found', DETAIL = 'Only an escort of hublink.esp_escort can be erased.',
+                  HINT = 'Check the escort ID.';
+    END IF;
+    IF EXISTS (SELECT FROM hublink.esp_duty d JOIN hublink.esp_booking k USING (booking_id)
+                WHERE d.escort_id = p_escort_id AND k.status = 'ACTIVE'
+                  AND d.duty_date >= (pg_catalog.now() AT TIME ZONE tz)::date) THEN
+        RAISE EXCEPTION 'escort % is on duty for an active booking', p_escort_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The booking would lose the name and passport it sent to the Home Office.',
+                  HINT = 'Replace the escort first with hublink.esp_change_escort.';
+    END IF;
+    PERFORM hublink.audit_note('escort_erased', NULL,
+        pg_catalog.jsonb_build_object('escort_id', p_escort_id, 'key_scope', 'escort ' || p_escort_id, 'reason', p_reason));
+    -- Not escorting any more; the row stays for the history of bookings (esp_booking_escort).
+    UPDATE hublink.esp_escort e SET active = false WHERE e.escort_id = p_escort_id;
+    DELETE FROM hublink.esp_roster r
+     WHERE r.escort_id = p_escort_id AND NOT EXISTS (SELECT FROM hublink.esp_duty d
+                                                      WHERE d.escort_id = r.escort_id AND d.duty_date = r.duty_date);
+    DELETE FROM hublink.esp_escort_personal p WHERE p.escort_id = p_escort_id;
+    -- Crypto-shredding: the sealed sex left in esp_escort can no longer be decrypted here; copies
+    -- made before (backups, WAL) once the master keys in use are destroyed. Logged like a
+    -- removal's purge, so hublink.data_key_erasure tracks that condition for it too.
+    DELETE FROM hublink.data_key k WHERE k.key_scope = 'escort ' || p_escort_id
+    RETURNING k.master_key_id INTO wrapped_by;
+    INSERT INTO hublink.purge_log (removal_reference, data_class, reason, removed)
+    VALUES ('escort ' || p_escort_id, 'escort', coalesce(nullif(p_reason, ''), 'escort erased'),
+            pg_catalog.jsonb_build_object('data_keys_destroyed', (wrapped_by IS NOT NULL)::integer,
+                'master_key_ids', CASE WHEN wrapped_by IS NULL THEN '[]'::jsonb
+                                       ELSE pg_catalog.jsonb_build_array(wrapped_by) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_erase_escort(text, text) IS
+    'The provider erases an escort who left (its staff data policy): audited (escort_erased), the '
+    'escort made inactive, its free roster days and its name and passport deleted, and its data '
+    'key destroyed, so its sealed sex is unreadable here at once, and in older copies once the '
+    'master keys in use are destroyed (logged in hublink.purge_log, class escort; '
+    'hublink.data_key_erasure). Refused while the escort is on duty for an active booking from '
+    'today on. Granted to hublink_admin.';
+-- The purges record the ids of the master keys that wrapped the keys they destroy.
+-- hublink.purge_personal_data, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids jsonb;
+BEGIN
+    WITH gone AS (
+        DELETE FROM hublink.data_key k
+         WHERE k.key_scope = p_removal_reference
+            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                                WHERE b.removal_id = p_removal_reference)
+        RETURNING k.master_key_id)
+    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
+               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
+      INTO ids FROM gone g;
+    RETURN ids;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
+    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
+    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
+    '(hublink.data_key_erasure).';
+-- hublink.purge_message_days, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_message_days(p_policy hublink.retention_policy) RETURNS integer
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    cutoff constant timestamptz := pg_catalog.now() - pg_catalog.make_interval(days => p_policy.retain_days);
+    k      record;
+    n_in   bigint;
+    n_out  bigint;
+    n      integer := 0;
+    wrapped_by text;
+BEGIN
+    -- Every message whose key belongs to no removal here: a day's ("messages <date>"), or a
+    -- reference no removal has (rejected as unknown), which no removal's purge would reach.
+    DELETE FROM hublink.inbox i
+     WHERE i.processed_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = coalesce(i.key_scope, i.removal_id));
+    DELETE FROM hublink.outbox o
+     WHERE o.sent_at IS NOT NULL AND o.created_at <= cutoff
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = coalesce(o.key_scope, o.removal_id));
+    -- The keys: each day's once the day is past the period, each orphan reference's once it was
+    -- made before the cutoff; and only when no row of theirs is left.
+    FOR k IN SELECT x.key_scope, x.ended AS day_end
+               FROM (SELECT d.key_scope,
+                            (pg_catalog.substr(d.key_scope, 10)::date + 1)::timestamp AT TIME ZONE 'UTC' AS ended
+                       FROM hublink.data_key d
+                      WHERE d.key_scope ~ '^messages [0-9]{4}-[0-9]{2}-[0-9]{2}$'
+                     UNION ALL
+                     SELECT d.key_scope, d.created_at
+                       FROM hublink.data_key d
+                      WHERE d.key_scope ~ '^RMV-[0-9]{4}-[0-9]{6}$' -- as hublink.message_key_scope
+                        AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = d.key_scope)) x
+              WHERE x.ended <= cutoff
+              ORDER BY 1 LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM hublink.inbox i WHERE i.key_scope = k.key_scope)
+                   OR EXISTS (SELECT FROM hublink.outbox o WHERE o.key_scope = k.key_scope);
+        PERFORM hublink.audit_note('purge', NULL,
+            pg_catalog.jsonb_build_object('key_scope', k.key_scope, 'data_class', p_policy.data_class,
+                                          'retain_days', p_policy.retain_days, 'reason', 'retention'));
+        DELETE FROM hublink.data_key d WHERE d.key_scope = k.key_scope RETURNING d.master_key_id INTO wrapped_by;
+        INSERT INTO hublink.purge_log (removal_reference, data_class, retain_days, closed_at, reason, removed)
+        VALUES (k.key_scope, p_policy.data_class, p_policy.retain_days, k.day_end, 'retention',
+                pg_catalog.jsonb_build_object('data_keys_destroyed', 1,
+                                              'master_key_ids', pg_catalog.jsonb_build_array(wrapped_by)));
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_message_days(hublink.retention_policy) IS
+    'The messages retention of messages that named no removal, or a removal reference no removal '
+    'here has (rejected as unknown): deletes them after the period, and destroys the data key of '
+    'each day ("messages <YYYY-MM-DD>") past the period and of each such reference made before it, '
+    'once no row of it is left, audited (purge) and logged (purge_log, the key scope as '
+    'removal_reference). Returns the number of keys destroyed. Internal to hublink.retention_purge.';
+COMMENT ON COLUMN hublink.purge_log.removal_reference IS
+    'The removal purged; for messages that named no removal, the day key destroyed ("messages '
+    '<YYYY-MM-DD>"); for an escort erased at an escort provider, its key ("escort <id>").';
+COMMENT ON COLUMN hublink.purge_log.data_class IS
+    'The class purged (hublink.retention_policy), or escort for hublink.esp_erase_escort.';
+REVOKE ALL ON FUNCTION hublink.master_key_destroyed(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.master_key_destroyed(text) TO hublink_admin;
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/40_backup_restore.sql
+-- 0.2.0: backup and restore that is exact (issue 13 section 1; docs/operations.md "Backup and
+-- restore"; sql/parts/97_backup.sql): every table but the product tables of
+-- hublink.backup_exclusion is dumped whole with its sequences; a restore with
+-- hublink.restoring = on empties what CREATE EXTENSION shipped, writes and seals no audit row
+-- and loads no shipped schema; the role hublink_backup takes the dumps.
+
+-- The audit triggers and the schema loader stay quiet while a dump is restored.
+-- hublink.audit_seal_needed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A restore (hublink.restoring, docs/operations.md) copies links already sealed.
+    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text
+       OR pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN false;
+    END IF;
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal_needed() IS
+    'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
+    'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
+    '(hublink.restoring), whose audit rows come with their links.';
+-- hublink.audit_row_change, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- The digests hash to_jsonb(row)::text; these make that text the same in every session.
+    SET TimeZone = 'UTC'
+    SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1
+    AS $$
+DECLARE
+    -- Arguments (set by hublink.audit_attach): 0 action of an insert, 1 primary key columns
+    -- (a text[] literal), 2 detail columns (a text[] literal), 3 how to find the removal (id,
+    -- reference, lookup, none), 4 the column that leads to it, 5 the lookup query ($1 text).
+    newj    jsonb;
+    oldj    jsonb;
+    rowj    jsonb;
+    rowkey  jsonb;
+    detail  jsonb := '{}';
+    changed text[];
+    rid     bigint;
+    rref    text;
+    k       text;
+BEGIN
+    -- A restore (hublink.restoring, superuser only; docs/operations.md) loads rows whose audit
+    -- rows the dump brings: recording them again would fork the chain.
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        newj := pg_catalog.to_jsonb(NEW);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        oldj := pg_catalog.to_jsonb(OLD);
+    END IF;
+    rowj := coalesce(newj, oldj);
+    -- Simple expressions only (no query per row): they run without the executor.
+    FOREACH k IN ARRAY TG_ARGV[1]::text[] LOOP
+        rowkey := coalesce(rowkey, '{}') || pg_catalog.jsonb_build_object(k, rowj -> k);
+    END LOOP;
+    FOREACH k IN ARRAY TG_ARGV[2]::text[] LOOP
+        detail := detail || pg_catalog.jsonb_build_object(k, rowj -> k);
+    END LOOP;
+    IF TG_OP = 'UPDATE' THEN
+        SELECT coalesce(pg_catalog.array_agg(n.key ORDER BY n.key), '{}') INTO changed
+          FROM pg_catalog.jsonb_each(newj) n WHERE n.value IS DISTINCT FROM oldj -> n.key;
+    END IF;
+    IF TG_ARGV[3] = 'id' THEN
+        rid := (rowj ->> TG_ARGV[4])::bigint;
+    ELSIF TG_ARGV[3] = 'reference' THEN
+        rref := rowj ->> TG_ARGV[4];
+        SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = rref;
+    ELSIF TG_ARGV[3] = 'lookup' AND rowj ->> TG_ARGV[4] IS NOT NULL THEN
+        EXECUTE TG_ARGV[5] INTO rid, rref USING rowj ->> TG_ARGV[4];
+    END IF;
+    INSERT INTO hublink.audit_log (role_name, action, table_name, removal_id, removal_reference, row_key,
+                                   changed_columns, before_digest, after_digest, detail)
+    VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
+            CASE WHEN TG_OP = 'INSERT' THEN TG_ARGV[0] ELSE pg_catalog.lower(TG_OP) END,
+            TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, rid, rref, rowkey, changed,
+            pg_catalog.sha256(pg_catalog.convert_to(oldj::text, 'UTF8')),
+            pg_catalog.sha256(pg_catalog.convert_to(newj::text, 'UTF8')),
+            coalesce(detail, '{}'));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_row_change() IS
+    'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
+    'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
+    'action), the removal, the primary key, the changed column names and SHA-256 digests of '
+    'to_jsonb(row)::text before and after (TimeZone UTC). No column value is copied except the '
+    'key and the detail columns of hublink.audit_table_rule. Writes nothing while a dump is '
+    'restored (hublink.restoring).';
+-- hublink.audit_truncate, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.audit_log (role_name, action, table_name)
+    VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
+            'truncate', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_truncate() IS
+    'Statement trigger of every audited table: one hublink.audit_log row for a TRUNCATE '
+    '(none while a dump is restored: hublink.restoring).';
+-- hublink.install_shipped_schema, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    message_type text;
+BEGIN
+    -- A restore brings the schemas as they were in the dump (hublink.restore_prepare).
+    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
+        RETURN;
+    END IF;
+    SELECT t.message_type INTO message_type
+      FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
+    IF message_type IS NULL THEN
+        IF NOT EXISTS (SELECT FROM hublink.schema_document d
+                        WHERE d.uri = schema->>'$id' AND d.document = schema) THEN
+            PERFORM hublink.register_schema_document(schema->>'$id', schema);
+        END IF;
+    ELSE
+        -- The version is the last segment of the $id: https://.../schemas/<name>/<version>
+        INSERT INTO hublink.message_schema AS m (message_type, schema_version, schema)
+        VALUES (message_type, substring(schema->>'$id' from '/([0-9]+\.[0-9]+)$'), schema)
+        ON CONFLICT ON CONSTRAINT message_schema_pkey
+        DO UPDATE SET schema = excluded.schema, registered_at = now(), registered_by = current_user
+        WHERE m.schema IS DISTINCT FROM excluded.schema;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
+    'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
+    'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
+    'restored (hublink.restoring): the dump holds the schemas.';
+
+CREATE TABLE hublink.backup_exclusion (
+    table_name text PRIMARY KEY,
+    reason     text NOT NULL
+);
+COMMENT ON TABLE hublink.backup_exclusion IS
+    'Tables of schema hublink that pg_dump leaves out (reference data): product tables whose rows '
+    'the install ships and no site role or function changes, so CREATE EXTENSION recreates them '
+    'exactly. Every other table is registered with pg_extension_config_dump by '
+    'hublink.backup_register() (docs/operations.md "What a dump holds").';
+COMMENT ON COLUMN hublink.backup_exclusion.table_name IS 'Table name in schema hublink.';
+COMMENT ON COLUMN hublink.backup_exclusion.reason IS 'Why its rows are the code''s, not the site''s.';
+INSERT INTO hublink.backup_exclusion VALUES
+    ('backup_exclusion', 'This list: the code''s.'),
+    ('access_class', 'The access policy''s classes (91_access_policy.sql).'),
+    ('access_grant', 'The access policy: what each group role gets (91_access_policy.sql).'),
+    ('access_public_function', 'The functions PUBLIC may run (91_access_policy.sql).'),
+    ('access_table_override', 'The access policy''s exceptions (91_access_policy.sql).'),
+    ('audit_action', 'The actions an audit row may record (70_audit.sql).'),
+    ('audit_exclusion', 'Which tables are not audited (71_audit_rows.sql).'),
+    ('audit_table_rule', 'How inserts of some tables are audited (71_audit_rows.sql).'),
+    ('sealed_table', 'Which tables hold sealed personal data and how (74_crypto_seal.sql).'),
+    ('message_type', 'The message types of the interface and their queues (20_schema_registry.sql).'),
+    ('message_handler', 'The function that applies each message type: names of code the worker runs.'),
+    ('party', 'The three parties of the interface.'),
+    ('reason_code_location', 'Where each message type carries a reason code (42_reference_codes.sql).'),
+    ('inbox_status', 'The states of an inbound message.'),
+    ('enqueue_time_source', 'Where an inbound message''s enqueue time came from.'),
+    ('alert_severity', 'The severities of an alert.'),
+    ('alert_kind', 'The kinds of alert each part raises.'),
+    ('logon_outcome', 'The outcomes of a logon.'),
+    ('security_event_kind', 'The kinds of security event and their alerts.'),
+    ('timer_status', 'The states of a timer.'),
+    ('timer_kind_party', 'Which party keeps timers of each kind.'),
+    ('esp_booking_status', 'The states of an escort booking.'),
+    ('esp_fee_kind', 'What an ESP fee rule charges for.'),
+    ('esp_place_kind', 'Where an escort segment starts or ends.'),
+    ('tsp_tig_rule_kind', 'The kinds of Travel Information Guide rule quoting enforces.'),
+    ('export_format', 'The formats hublink.export_mi writes.'),
+    ('report_granularity', 'The periods hublink.mi_volume counts in.'),
+    ('rollup_mi_source', 'The MI rollup''s source tables and the SQL a change runs (85_mi_rollup.sql): code.');
+
+-- hublink.backup_register, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.backup_register() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rel regclass;
+    n   integer := 0;
+BEGIN
+    -- Tables: every one of the schema but the product tables, whole (no WHERE condition).
+    FOR rel IN SELECT c.oid::regclass FROM pg_catalog.pg_class c
+                WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')
+                  AND NOT c.relispartition
+                  AND c.relname NOT IN (SELECT x.table_name FROM hublink.backup_exclusion x)
+                ORDER BY c.relname LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(rel, '');
+        n := n + 1;
+    END LOOP;
+    -- Sequences: those owned by a dumped table (serial and identity columns) and those owned by
+    -- none (hublink.removal_serial), so restored rows and new ones never share a key.
+    FOR rel IN SELECT s.oid::regclass FROM pg_catalog.pg_class s
+                WHERE s.relnamespace = 'hublink'::regnamespace AND s.relkind = 'S'
+                  AND NOT EXISTS (
+                      SELECT FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = s.oid
+                         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')
+                         AND t.relname IN (SELECT x.table_name FROM hublink.backup_exclusion x))
+                ORDER BY s.relname LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(rel, '');
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.backup_register() IS
+    'Registers with pg_extension_config_dump every table of schema hublink not in '
+    'hublink.backup_exclusion (all rows) and the sequences they own, and the sequences no table '
+    'owns. Only callable from the install or update script (pg_extension_config_dump refuses '
+    'otherwise); run by 97_backup.sql and by any later part or update that adds tables. Returns '
+    'the number of tables.';
+-- hublink.restore_prepare, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.restore_prepare() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rel regclass;
+    n   integer := 0;
+BEGIN
+    IF pg_catalog.current_setting('hublink.restoring') <> 'on' THEN
+        -- pg_restore names itself in application_name: a restore without the restore settings
+        -- would duplicate the shipped rows, write a new audit chain and run the business
+        -- triggers over the restored rows. Refuse before anything is loaded.
+        IF pg_catalog.current_setting('application_name') = 'pg_restore' THEN
+            RAISE EXCEPTION 'restoring hublink needs hublink.restoring = on and session_replication_role = replica'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Without them the restored rows would meet the rows CREATE EXTENSION ships, '
+                               'the audit chain would be rebuilt and the triggers would run again.',
+                      HINT = 'Run pg_restore with PGOPTIONS=''-c hublink.restoring=on -c session_replication_role=replica'' '
+                             'as a superuser (docs/operations.md "Restore").';
+        END IF;
+        RETURN 0;
+    END IF;
+    IF pg_catalog.current_setting('session_replication_role') <> 'replica' THEN
+        RAISE EXCEPTION 'hublink.restoring needs session_replication_role = replica'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The timer, MI and sealing triggers would run again over the restored rows.',
+                  HINT = 'Add -c session_replication_role=replica to PGOPTIONS (docs/operations.md "Restore").';
+    END IF;
+    -- The audit triggers wrote nothing during this install; the dump brings the chain.
+    IF EXISTS (SELECT FROM hublink.audit_log) OR EXISTS (SELECT FROM hublink.audit_chain) THEN
+        RAISE EXCEPTION 'the audit trail of a database being restored is not empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The restored chain must be the only chain.',
+                  HINT = 'Restore into a new, empty database (docs/operations.md "Restore").';
+    END IF;
+    -- The rows CREATE EXTENSION shipped into dumped tables make way for the dump's. Replica
+    -- mode: no foreign key check or cascade, no trigger but the audit's (quiet while restoring).
+    FOR rel IN SELECT c.oid::regclass FROM pg_catalog.pg_extension e
+                CROSS JOIN LATERAL pg_catalog.unnest(e.extconfig) AS x(oid)
+                JOIN pg_catalog.pg_class c ON c.oid = x.oid
+               WHERE e.extname = 'hublink' AND c.relkind IN ('r', 'p')
+                 AND c.relname NOT IN ('audit_log', 'audit_chain')
+               ORDER BY c.relname LOOP
+        EXECUTE pg_catalog.format('DELETE FROM %s', rel);
+        n := n + 1;
+    END LOOP;
+    -- Visible to protective monitoring: the audit triggers were quiet in this session.
+    PERFORM hublink.record_security_event('database_restored', pg_catalog.jsonb_build_object(
+        'database', pg_catalog.current_database(), 'session_user', session_user::text,
+        'backend_pid', pg_catalog.pg_backend_pid(), 'client_addr', pg_catalog.inet_client_addr()::text));
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.restore_prepare() IS
+    'Run at the end of CREATE EXTENSION hublink. With hublink.restoring on (pg_restore, docs/operations.md): '
+    'requires session_replication_role = replica and an empty audit trail, empties every table '
+    'pg_dump dumps so the dump''s rows replace the shipped ones, and records a security event '
+    'database_restored. Off: refuses when the client is pg_restore (a restore without the '
+    'settings), else does nothing. Returns the number of tables emptied.';
+REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.restore_prepare() FROM PUBLIC;
+
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('database_restored', NULL, 'A dump was restored with hublink.restoring on: the audit triggers were quiet in that session');
+
+-- The role backups are taken as (docs/operations.md "The backup role"): reads every row of the
+-- database, personal data only sealed, and writes nothing. BYPASSRLS is a role attribute that
+-- membership does not pass on, so pg_dump runs with --role=hublink_backup; a login holding it
+-- (NOINHERIT) has no privilege of its own. NOLOGIN: nobody logs in as it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'hublink_backup') THEN
+        CREATE ROLE hublink_backup NOLOGIN BYPASSRLS;
+    END IF;
+END;
+$$;
+GRANT pg_read_all_data TO hublink_backup;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+SELECT hublink.backup_register();
+
+-- from sql/updates/0.1.0--0.2.0/50_tests.sql
+-- 0.2.0: hublink.schema_cache_stats(), the counters of a backend's compiled-schema cache, so a
+-- test tells a cache hit from a recompile (issue 18 section 4).
+-- hublink.schema_cache_stats, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.schema_cache_stats(OUT registry_loads bigint, OUT message_compiles bigint,
+                                           OUT message_hits bigint)
+    RETURNS record
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_schema_cache_stats';
+COMMENT ON FUNCTION hublink.schema_cache_stats() IS
+    'This backend''s compiled-schema cache since it started: how often the registry was loaded '
+    '(after a start or a registry change), how many message schemas were compiled, and how many '
+    'were found already compiled. Tells a cache hit from a recompile (test/sql/05_cache_across_backends.sql).';
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/60_hot_path.sql
+-- 0.2.0: the message hot path (issue 15). Functions the worker calls on every message are
+-- PL/pgSQL rather than SQL (a SQL function with SET or SECURITY DEFINER is parsed and planned
+-- again in every subtransaction; PL/pgSQL keeps its plans for the session).
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.message_key_scope, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.message_key_scope(p_message jsonb, p_at timestamptz) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN CASE WHEN p_message ->> 'removalId' ~ '^RMV-[0-9]{4}-[0-9]{6}$' THEN p_message ->> 'removalId'
+                ELSE 'messages ' || pg_catalog.to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') END;
+END;
+$$;
+COMMENT ON FUNCTION hublink.message_key_scope(jsonb, timestamptz) IS
+    'The data key sealing an inbox or outbox row: the envelope''s removalId when it is a removal '
+    'reference, else "messages <YYYY-MM-DD>", the UTC day p_at the row was stored.';
+-- hublink.seal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.seal(p_scope text, p_value jsonb) RETURNS bytea
+    LANGUAGE plpgsql STRICT VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN hublink.crypto_encrypt(pg_catalog.convert_to(p_value::text, 'UTF8'),
+                                  hublink.data_key_for(p_scope, true));
+END;
+$$;
+COMMENT ON FUNCTION hublink.seal(text, jsonb) IS
+    'Seals a JSON value under the data key of p_scope (made on first use). Internal: the seal '
+    'triggers call it.';
+-- hublink.reason_code_valid, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reason_code_valid(list text, code text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN EXISTS (SELECT FROM hublink.reason_code r
+                    WHERE r.list = reason_code_valid.list AND r.code = reason_code_valid.code
+                      AND r.active);
+END;
+$$;
+COMMENT ON FUNCTION hublink.reason_code_valid(text, text) IS
+    'True when code is an active code of the reason list.';
+-- hublink.reason_code_problems, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reason_code_problems(message jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'instanceLocation', v.pointer || '/code',
+                       'keywordLocation', '',
+                       'error', format('reason code "%s" is not in the %s list',
+                                       v.value ->> 'code', l.list))
+                       ORDER BY v.pointer), '[]')
+              FROM hublink.reason_code_location l,
+                   hublink.json_pointer_values(message, (string_to_array(l.path, '/'))[2:]) v
+             WHERE l.message_type = message ->> 'messageType'
+               AND NOT hublink.reason_code_valid(l.list, v.value ->> 'code'));
+END;
+$$;
+COMMENT ON FUNCTION hublink.reason_code_problems(jsonb) IS
+    'The reason codes of a message that are not active codes of their list '
+    '(hublink.reason_code_location), as Error message problems; [] when all are.';
+
+-- hublink.reason_code_problems once per message: hublink.handle_message checks the codes and
+-- applies through conversation_apply_codes_checked, which does not check them again.
+-- hublink.conversation_apply_codes_checked, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.conversation_apply_codes_checked(message jsonb, direction text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    party   text := hublink.current_party();
+    ref     text := message ->> 'removalId';
+    event   text := hublink.message_event(message);
+    rid     bigint;
+BEGIN
+    IF ref IS NULL THEN
+        PERFORM hublink.impossible('/removalId', 'the message names no removal');
+    END IF;
+    SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = ref FOR UPDATE;
+    IF NOT FOUND THEN
+        IF party = 'hub' OR direction <> 'in' THEN
+            PERFORM hublink.impossible('/removalId', format('removal "%s" is unknown', ref));
+        END IF;
+        -- a provider hears of a removal first through a message of the Hub
+        INSERT INTO hublink.removal (removal_reference, state)
+        VALUES (ref, NULL)
+        ON CONFLICT (removal_reference) DO NOTHING;
+        SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = ref FOR UPDATE;
+    END IF;
+    PERFORM hublink.transition(rid, event, direction, message ->> 'messageId');
+    PERFORM hublink.record_message_rows(rid, message, direction);
+    PERFORM hublink.confirm_if_booked(rid);
+    RETURN rid;
+END;
+$$;
+COMMENT ON FUNCTION hublink.conversation_apply_codes_checked(jsonb, text) IS
+    'hublink.conversation_apply without the reason-code check, for a caller that made it '
+    '(hublink.handle_message). Granted as hublink.conversation_apply is (an invoker''s function: '
+    'the caller''s own rights on the domain tables apply).';
+-- hublink.conversation_apply, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.conversation_apply(message jsonb, direction text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    problems jsonb;
+BEGIN
+    IF message ->> 'removalId' IS NULL THEN
+        PERFORM hublink.impossible('/removalId', 'the message names no removal');
+    END IF;
+    problems := hublink.reason_code_problems(message);
+    IF jsonb_array_length(problems) > 0 THEN
+        PERFORM hublink.impossible(problems -> 0 ->> 'instanceLocation', problems -> 0 ->> 'error');
+    END IF;
+    RETURN hublink.conversation_apply_codes_checked(message, direction);
+END;
+$$;
+COMMENT ON FUNCTION hublink.conversation_apply(jsonb, text) IS
+    'Applies one message (direction in or out) to its removal: checks its reason codes, moves '
+    'the state machines (hublink.transition), records its rows (hublink.record_message_rows) '
+    'and, at the Hub, confirms the removal when every booking is. A provider creates the '
+    'removal when the first message of the Hub arrives. Raises HL001 or HL002 as '
+    'hublink.transition. Returns the removal_id.';
+-- hublink.handle_message, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.handle_message(message jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    problems  jsonb;
+    errtext   text;
+    pointer   text;
+    responder regprocedure;
+BEGIN
+    -- Once per message: the codes checked here are not checked again.
+    problems := hublink.reason_code_problems(message);
+    IF jsonb_array_length(problems) = 0 THEN
+        BEGIN
+            PERFORM hublink.conversation_apply_codes_checked(message, 'in');
+            SELECT r.responder INTO responder FROM hublink.message_responder r
+             WHERE r.message_type = message ->> 'messageType';
+            IF FOUND THEN
+                EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
+            END IF;
+            RETURN;
+        EXCEPTION WHEN SQLSTATE 'HL001' THEN
+            GET STACKED DIAGNOSTICS errtext = MESSAGE_TEXT, pointer = COLUMN_NAME;
+            problems := jsonb_build_array(jsonb_build_object(
+                'instanceLocation', coalesce(nullif(pointer, ''), '/messageType'),
+                'keywordLocation', '', 'error', errtext));
+        END;
+    END IF;
+    PERFORM hublink.reject_message(message, problems);
+END;
+$$;
+COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
+    'The handler of every inbound message type (hublink.message_handler): applies the message '
+    'to its conversation (hublink.conversation_apply). A message impossible in the '
+    'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
+    'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
+    'error propagate, so the worker retries it. Then the responder of hublink.message_responder '
+    'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
+    'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
+    'itself, it applies messages only through this function.';
+
+-- A handler's rejection is read from its inbox row (bgworker/inbox.c): no flag, so
+-- reject_message no longer calls hublink.note_handler_rejection, which goes.
+-- hublink.reject_message, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q text;
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', problems = reject_message.problems, next_attempt_at = NULL,
+           last_error = reject_message.problems -> 0 ->> 'error'
+     WHERE i.message_id = reject_message.message ->> 'messageId'
+    RETURNING i.queue INTO q;
+    IF NOT FOUND THEN
+        SELECT t.queue INTO q FROM hublink.message_type t
+         WHERE t.message_type = reject_message.message ->> 'messageType';
+    END IF;
+    RETURN hublink.enqueue_error(q, reject_message.message, reject_message.problems);
+END;
+$$;
+COMMENT ON FUNCTION hublink.reject_message(jsonb, jsonb) IS
+    'Marks an inbound message rejected in hublink.inbox (when it is there) and writes its Error '
+    'message for <queue>-error with the problems. Returns the Error''s messageId.';
+DROP FUNCTION hublink.note_handler_rejection();
+
+-- Sub-second SLA times: the worker publishes the enqueue time in microseconds beside the AMQP
+-- timestamp (whole seconds), and records it as this source (bgworker/broker.c, inbox.c).
+INSERT INTO hublink.enqueue_time_source VALUES
+    ('amqp-timestamp-us', 'The AMQP timestamp to the microsecond, from the header hublink-enqueued-us that a '
+                          'hublink worker publishes beside it (used only when it falls within the timestamp''s second).');
+
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
+-- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
+-- hublink_web) acts for the person it SET ROLE to (hublink.acting_login()), whose clearance
+-- then applies; single sign-on identities map to roles as rows; web sign-ins, failures and
+-- sign-outs are recorded like database logons (NFR 0020). sql/parts/79_web_identity.sql.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'hublink_web') THEN
+        CREATE ROLE hublink_web NOLOGIN;
+    END IF;
+END;
+$$;
+-- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
+
+-- hublink.acting_login, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.acting_login() RETURNS name
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
+                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
+                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                     WHERE r.rolname = session_user))
+                THEN pg_catalog.current_setting('role')::name
+                ELSE session_user END;
+COMMENT ON FUNCTION hublink.acting_login() IS
+    'The person a call acts for, whose clearance applies: the login (session_user), except for '
+    'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
+    'to for the request (docs/web.md). Without a SET ROLE that is the web login itself, which '
+    'has no clearance.';
+
+CREATE TABLE hublink.security_web_identity (
+    issuer       text NOT NULL CHECK (issuer ~ '^https?://'),
+    subject      text NOT NULL CHECK (subject <> '' AND octet_length(subject) <= 255),
+    role_name    name NOT NULL,
+    display_name text NOT NULL CHECK (display_name <> ''),
+    added_by     name NOT NULL DEFAULT hublink.acting_login(),
+    added_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (issuer, subject)
+);
+COMMENT ON TABLE hublink.security_web_identity IS
+    'Single sign-on identities allowed into the web interface and the database role each acts '
+    'as (docs/web.md). The role''s memberships (hublink_caseworker, hublink_admin, ...) and its '
+    'clearance (hublink.role_clearance) decide what the person may do and see. Edited by '
+    'hublink_admin; an identity without a row is refused (a failed sign-in).';
+COMMENT ON COLUMN hublink.security_web_identity.issuer IS 'The OpenID provider''s issuer URL (the id token''s iss).';
+COMMENT ON COLUMN hublink.security_web_identity.subject IS 'The person''s subject at that provider (the id token''s sub).';
+COMMENT ON COLUMN hublink.security_web_identity.role_name IS
+    'The database role the person acts as; the web login must be granted it (GRANT role TO web login).';
+COMMENT ON COLUMN hublink.security_web_identity.display_name IS 'The person''s name, shown in the interface.';
+COMMENT ON COLUMN hublink.security_web_identity.added_by IS 'Who added the row.';
+COMMENT ON COLUMN hublink.security_web_identity.added_at IS 'When.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.security_web_identity', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink_admin;
+
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
+
+-- hublink.security_web_logon, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+                                           p_extra text) RETURNS text
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_security_web_logon';
+COMMENT ON FUNCTION hublink.security_web_logon(text, boolean, text, text) IS
+    'Counts and records a web sign-in of a role like a database logon (same lock-out table, a '
+    'logon event with method oidc); p_extra is a JSON object added to the detail. Returns '
+    'succeeded, failed or refused_locked.';
+REVOKE ALL ON FUNCTION hublink.security_web_logon(text, boolean, text, text) FROM PUBLIC;
+-- hublink.security_web_sign_out, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_security_web_sign_out';
+COMMENT ON FUNCTION hublink.security_web_sign_out(text, text) IS
+    'Records a web_sign_out security event for the role (p_detail: a JSON object).';
+REVOKE ALL ON FUNCTION hublink.security_web_sign_out(text, text) FROM PUBLIC;
+-- hublink.web_sign_in_role, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce((SELECT w.role_name::text FROM hublink.security_web_identity w
+                      WHERE w.issuer = p_issuer AND w.subject = p_subject),
+                    left('oidc:' || coalesce(nullif(p_subject, ''), 'unknown'), 63));
+COMMENT ON FUNCTION hublink.web_sign_in_role(text, text) IS
+    'The role a web sign-in of this identity counts against: its mapped role, or "oidc:" and '
+    'the subject for an identity without a row.';
+REVOKE ALL ON FUNCTION hublink.web_sign_in_role(text, text) FROM PUBLIC;
+-- hublink.web_sign_in, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
+    RETURNS TABLE (outcome text, role_name name, display_name text, groups text[],
+                   clearance text, reason text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    w hublink.security_web_identity;
+    why text;
+BEGIN
+    SELECT * INTO w FROM hublink.security_web_identity i
+     WHERE i.issuer = p_issuer AND i.subject = p_subject;
+    IF NOT FOUND THEN
+        why := 'identity not mapped to a role';
+    ELSIF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
+        why := 'mapped role does not exist';
+    ELSIF NOT pg_catalog.pg_has_role(session_user, w.role_name, 'MEMBER') THEN
+        why := 'web login is not granted the mapped role';
+    ELSIF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
+        why := 'mapped role is a superuser or bypasses row-level security';
+    END IF;
+    outcome := hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), why IS NULL,
+                                          p_client_addr,
+                                          jsonb_build_object('issuer', p_issuer, 'subject', p_subject,
+                                                             'reason', why)::text);
+    reason := coalesce(why, CASE WHEN outcome = 'refused_locked' THEN 'role is locked out' END);
+    IF outcome = 'succeeded' THEN
+        role_name := w.role_name;
+        display_name := w.display_name;
+        groups := ARRAY(SELECT g FROM unnest(ARRAY['hublink_admin', 'hublink_caseworker', 'hublink_reporting']) g
+                         WHERE pg_catalog.pg_has_role(w.role_name, g, 'USAGE') ORDER BY g);
+        clearance := (SELECT c.level FROM hublink.role_clearance c WHERE c.role_name = w.role_name);
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_sign_in(text, text, text) IS
+    'A person signed in at the OpenID provider (issuer, subject verified by the web server): '
+    'maps the identity to its role, counts and records the sign-in like a database logon '
+    '(NFR 0020; lock-out) and returns the outcome (succeeded, failed, refused_locked), and on '
+    'success the role, name, group roles and clearance. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_in(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_in(text, text, text) TO hublink_web;
+-- hublink.web_sign_in_failed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
+                                           p_client_addr text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), false, p_client_addr,
+                                      jsonb_build_object('issuer', p_issuer, 'subject', p_subject,
+                                                         'reason', left(p_reason, 200))::text);
+COMMENT ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) IS
+    'Records a web sign-in that failed before an identity was established or verified (the '
+    'provider refused, a forged or replayed callback, a token that did not verify), against '
+    'the mapped role if the subject is known. Returns failed. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) TO hublink_web;
+-- hublink.web_sign_out, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN hublink.security_web_sign_out(p_role_name,
+                                         jsonb_build_object('reason', left(p_reason, 200),
+                                                            'client_addr', p_client_addr)::text);
+COMMENT ON FUNCTION hublink.web_sign_out(text, text, text) IS
+    'Records that a person''s web session ended (reason: signed out, timed out). For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_sign_out(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_sign_out(text, text, text) TO hublink_web;
+-- hublink.web_login_warning, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.web_login_warning() RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT w.warning_text FROM hublink.security_login_warning w);
+COMMENT ON FUNCTION hublink.web_login_warning() IS
+    'The login warning (NFR 0014, hublink.security_login_warning), which the web interface shows '
+    'before sign-in. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_login_warning() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
+
+-- The clearance and the records of who did what follow hublink.acting_login().
+-- hublink.cleared_levels, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
+                  WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
+                                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                                    WHERE c.role_name = hublink.acting_login())
+                  ORDER BY l.rank);
+COMMENT ON FUNCTION hublink.cleared_levels() IS
+    'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
+    'web interface acts for) is cleared for; empty without a clearance.';
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.set_clearance, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = set_clearance.role_name AND r.rolcanlogin) THEN
+        RAISE EXCEPTION 'role "%" is not a login role', role_name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'A clearance belongs to a login role (one per person).',
+                  HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker first.';
+    END IF;
+    -- Two people for a clearance: an admin cleared by itself could read any removal's personal
+    -- data through the audited readers (the attacker pass of issue 12). Superusers excepted.
+    IF set_clearance.role_name = hublink.acting_login()
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'a login may not set its own clearance'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s tried to set the clearance of its own login.', hublink.acting_login()),
+                  HINT = 'Another admin sets it; each change is audited.';
+    END IF;
+    IF level IS NULL THEN
+        DELETE FROM hublink.role_clearance c WHERE c.role_name = set_clearance.role_name;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_clearance.level) THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clearances are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    INSERT INTO hublink.role_clearance AS c (role_name, level, granted_by)
+    VALUES (set_clearance.role_name, set_clearance.level, hublink.acting_login())
+    ON CONFLICT ON CONSTRAINT role_clearance_pkey
+    DO UPDATE SET level = excluded.level, granted_by = excluded.granted_by, granted_at = now();
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
+    'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
+    'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
+    'never a login''s own, except a superuser''s.';
+-- hublink.set_removal_sensitivity, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_removal_sensitivity(removal_reference text, level text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+BEGIN
+    IF NOT admin THEN
+        PERFORM hublink.require_removal_access(removal_reference);
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_removal_sensitivity.level) THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Sensitivities are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    IF NOT admin AND NOT level = ANY (hublink.cleared_levels()) THEN
+        RAISE EXCEPTION 'sensitivity "%" is above the clearance of this login', level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker may not hide a removal from itself.',
+                  HINT = 'Ask an admin (hublink_admin) to set it.';
+    END IF;
+    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level
+     WHERE r.removal_reference = set_removal_sensitivity.removal_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'removal "%" does not exist', removal_reference USING ERRCODE = 'no_data_found',
+            DETAIL = 'No removal has this reference.', HINT = 'hublink.search_removals() finds removals.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
+    'Sets the sensitivity of a removal. A caseworker may set it on a removal it sees, up to its own '
+    'clearance; an admin on any removal, to any level.';
+-- hublink.create_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
+BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state, sensitivity, created_by)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, hublink.acting_login())
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
+-- hublink.acknowledge_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.acknowledge_alert(p_alert_id bigint) RETURNS void
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a hublink.alert;
+BEGIN
+    SELECT * INTO a FROM hublink.alert WHERE alert_id = p_alert_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no alert %', p_alert_id
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'hublink.alert has no row with that alert_id.',
+                  HINT = 'SELECT alert_id, subject FROM hublink.alert WHERE acknowledged_at IS NULL lists the open alerts.';
+    END IF;
+    -- It runs as the owner: the person (a caseworker, from the web interface's alerts page)
+    -- acknowledges only an alert of a removal they may see; an alert of no removal
+    -- (monitoring) only an admin or the owner.
+    IF a.removal_id IS NOT NULL THEN
+        PERFORM hublink.require_removal_access(a.removal_id);
+    ELSIF NOT (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                      OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                 FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'alert % belongs to no removal', p_alert_id
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) are acknowledged by an admin.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    UPDATE hublink.alert SET acknowledged_at = clock_timestamp(), acknowledged_by = hublink.acting_login()
+     WHERE alert_id = p_alert_id AND acknowledged_at IS NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.acknowledge_alert(bigint) IS
+    'Marks an alert as seen by the person (hublink.acting_login()); acknowledging twice keeps the '
+    'first. A caseworker acknowledges alerts of removals it may see; alerts of no removal, an admin.';
+-- hublink.unlock_role, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.unlock_role(p_role_name text) RETURNS boolean
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    was_locked boolean;
+BEGIN
+    -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
+    PERFORM hublink.flush_security_events();
+    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = hublink.acting_login()
+     WHERE role_name = p_role_name AND unlocked_at IS NULL;
+    was_locked := FOUND;
+    PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());
+    IF NOT was_locked AND NOT EXISTS (SELECT 1 FROM hublink.security_logon_state() s
+                                       WHERE s.role_name = p_role_name) THEN
+        RAISE EXCEPTION 'role "%" is not locked out', p_role_name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Neither hublink.security_lockout nor the logon hook has a lock-out or failures for it.',
+                  HINT = 'SELECT role_name FROM hublink.security_lockout WHERE unlocked_at IS NULL lists the roles locked out.';
+    END IF;
+    PERFORM hublink.record_security_event('account_unlocked',
+        jsonb_build_object('unlocked_role', p_role_name, 'was_locked', was_locked));
+    RETURN was_locked;
+END;
+$$;
+COMMENT ON FUNCTION hublink.unlock_role(text) IS
+    'Lifts the lock-out of a role (NFR 0020 3d), its address locks, and clears its counts of '
+    'failed logons; records an account_unlocked event. Returns whether it was locked out '
+    'everywhere. For hublink_admin.';
+-- A reference list an admin edits is announced by a message of no removal: hublink.send has no
+-- removal to check for it (it refused every admin but a superuser before).
+-- hublink.send, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.send(message jsonb) RETURNS text
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    problems jsonb;
+    kind     hublink.message_type;
+    party    text := current_setting('hublink.party', true);
+    -- Need-to-know first (90_access.sql). A message of no removal (a reference list an admin's
+    -- edit announces, 4.17) has no removal to check.
+BEGIN
+    IF message ? 'removalId' THEN
+        PERFORM hublink.require_removal_access(message ->> 'removalId');
+    END IF;
+    problems := hublink.validate_message(message);
+    IF jsonb_array_length(problems) > 0 THEN
+        RAISE EXCEPTION 'message is not valid against its schema'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s problem(s); the first is at "%s": %s.',
+                                  jsonb_array_length(problems),
+                                  problems -> 0 ->> 'instanceLocation',
+                                  problems -> 0 ->> 'error'),
+                  HINT = 'Check the message with hublink.validate_message(), which lists every problem.';
+    END IF;
+    SELECT * INTO kind FROM hublink.message_type t WHERE t.message_type = message ->> 'messageType';
+    IF kind.queue IS NULL THEN
+        RAISE EXCEPTION 'message type "%" cannot be sent with hublink.send()', message ->> 'messageType'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Error messages are written by the worker when a message cannot be processed.';
+    END IF;
+    IF kind.sender_party IS DISTINCT FROM party THEN
+        RAISE EXCEPTION 'party "%" does not send % messages', coalesce(party, ''), kind.message_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('%s messages are sent by party "%s".', kind.message_type, kind.sender_party),
+                  HINT = 'Check the hublink.party setting.';
+    END IF;
+    INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message)
+    VALUES (message ->> 'messageId', kind.message_type, kind.queue, message ->> 'removalId', message);
+    PERFORM hublink.wake_worker_at_commit();
+    RETURN message ->> 'messageId';
+END;
+$$;
+COMMENT ON FUNCTION hublink.send(jsonb) IS
+    'Validates a message and writes it to hublink.outbox in the caller''s transaction; the worker '
+    'publishes it to its queue after the transaction commits. Returns its messageId.';
+ALTER POLICY own_clearance ON hublink.role_clearance
+    USING (role_name = hublink.acting_login()
+           OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE'));
+-- Caseworkers acknowledge the alerts of their removals from the web interface's alerts page
+-- (the function checks the clearance); admins the alerts of no removal.
+GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hublink_caseworker;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
+-- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
+-- deliveries with idempotency keys sent by the worker with libcurl, operational checks against
+-- thresholds as rows, availability reports; and the alert kind of the worker's broker token.
+-- Tables, triggers and grants are written here as in sql/parts/82_alert_delivery.sql,
+-- 83_alert_checks.sql and 92_alert_access.sql; functions come from the parts (@function).
+
+-- from 82_alert_delivery.sql
+CREATE DOMAIN hublink.credential_file AS text
+    CHECK (VALUE ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$');
+COMMENT ON DOMAIN hublink.credential_file IS
+    'A file name in the directory of the hublink.alert_credentials_dir setting: no directory '
+    'part, not hidden, so a channel row can name only files the server''s administrator put '
+    'there (never the master key or another secret of the server).';
+CREATE TABLE hublink.alert_format (
+    format       text PRIMARY KEY,
+    content_type text NOT NULL,
+    description  text NOT NULL
+);
+COMMENT ON TABLE hublink.alert_format IS
+    'The request bodies a channel can send (reference data); hublink.alert_render draws them.';
+COMMENT ON COLUMN hublink.alert_format.format IS 'Name of the format.';
+COMMENT ON COLUMN hublink.alert_format.content_type IS 'The Content-Type header sent with it.';
+COMMENT ON COLUMN hublink.alert_format.description IS 'What receives it and what it looks like.';
+INSERT INTO hublink.alert_format VALUES
+    ('generic_json', 'application/json',
+     'The structured event itself (schema hublink.event/1): any JSON receiver, a log pipeline.'),
+    ('chat', 'application/json',
+     'An incoming-webhook message {"text": ...} as Slack, Mattermost, Rocket.Chat and Teams '
+     'workflows accept: one line for a person.'),
+    ('ticket', 'application/json',
+     'An incident record for a ticketing system (ServiceNow table API field names: '
+     'short_description, description, urgency, impact, category, correlation_id = the '
+     'idempotency key, so a resend updates rather than duplicates).'),
+    ('siem_hec', 'application/json',
+     'A Splunk HTTP Event Collector event {"time", "host", "source", "sourcetype", "event"} '
+     'with the structured event inside; other SIEMs (Elastic, Sentinel) ingest the same JSON.');
+CREATE TABLE hublink.alert_channel (
+    channel_name     text PRIMARY KEY CHECK (channel_name ~ '^[a-z][a-z0-9_]*$'),
+    url              text NOT NULL CHECK (url ~ '^https://[^/@[:space:]]+(/[^[:space:]]*)?$'),
+    format           text NOT NULL REFERENCES hublink.alert_format,
+    event_types      text[] NOT NULL DEFAULT '{alert}'
+                     CHECK (cardinality(event_types) > 0
+                            AND event_types <@ '{alert,security_event,availability}'::text[]),
+    kinds            text[],
+    min_severity     text NOT NULL DEFAULT 'warning' REFERENCES hublink.alert_severity,
+    client_cert_file hublink.credential_file,
+    client_key_file  hublink.credential_file,
+    ca_file          hublink.credential_file,
+    header_file      hublink.credential_file,
+    timeout_ms       integer NOT NULL DEFAULT 5000 CHECK (timeout_ms BETWEEN 100 AND 60000),
+    retry_min_delay  interval NOT NULL DEFAULT '5 seconds' CHECK (retry_min_delay > interval '0'),
+    retry_max_delay  interval NOT NULL DEFAULT '1 hour',
+    enabled          boolean NOT NULL DEFAULT true,
+    description      text NOT NULL DEFAULT '',
+    CHECK ((client_cert_file IS NULL) = (client_key_file IS NULL)),
+    CHECK (retry_max_delay >= retry_min_delay)
+);
+COMMENT ON TABLE hublink.alert_channel IS
+    'Where alerts, security events and availability reports are sent (docs/alerts.md '
+    '"Delivery"): one HTTPS endpoint each, with its format and its filter. Edited by admins; '
+    'files are named inside hublink.alert_credentials_dir only.';
+COMMENT ON COLUMN hublink.alert_channel.channel_name IS 'Name of the channel (lower case, underscores).';
+COMMENT ON COLUMN hublink.alert_channel.url IS
+    'The HTTPS URL events are POSTed to (no user:password part: credentials go in header_file). '
+    'Redirects are not followed.';
+COMMENT ON COLUMN hublink.alert_channel.format IS 'The request body (hublink.alert_format).';
+COMMENT ON COLUMN hublink.alert_channel.event_types IS
+    'Which events it gets: alert (hublink.alert), security_event (hublink.security_event and '
+    'hublink.logon, NFR 0020), availability (hublink.availability_report, GSO 80-81).';
+COMMENT ON COLUMN hublink.alert_channel.kinds IS
+    'Only these kinds (alert kinds, security event kinds, or logon); NULL: every kind.';
+COMMENT ON COLUMN hublink.alert_channel.min_severity IS
+    'Alerts and security events below this severity are not sent; availability reports always are.';
+COMMENT ON COLUMN hublink.alert_channel.client_cert_file IS
+    'PEM client certificate presented to the receiver (mutual TLS), a file in hublink.alert_credentials_dir.';
+COMMENT ON COLUMN hublink.alert_channel.client_key_file IS 'Its private key, a file in hublink.alert_credentials_dir.';
+COMMENT ON COLUMN hublink.alert_channel.ca_file IS
+    'PEM certificate authorities that sign the receiver''s certificate, a file in '
+    'hublink.alert_credentials_dir; NULL: the system''s. The host name is always verified.';
+COMMENT ON COLUMN hublink.alert_channel.header_file IS
+    'A file in hublink.alert_credentials_dir whose lines are extra HTTP headers (for example '
+    '"Authorization: Splunk <token>"), so no secret is a table value.';
+COMMENT ON COLUMN hublink.alert_channel.timeout_ms IS 'Longest time one attempt may take, connection included.';
+COMMENT ON COLUMN hublink.alert_channel.retry_min_delay IS 'Delay before the first retry; doubles after each failed attempt.';
+COMMENT ON COLUMN hublink.alert_channel.retry_max_delay IS 'Longest delay between two attempts.';
+COMMENT ON COLUMN hublink.alert_channel.enabled IS 'False: nothing is queued for it, and its queued deliveries wait.';
+COMMENT ON COLUMN hublink.alert_channel.description IS 'Who reads it, for the admin.';
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.alert_channel TO hublink_admin;
+-- hublink.alert_channel_check, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_channel_check() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    unknown text;
+BEGIN
+    SELECT string_agg(k, ', ') INTO unknown
+      FROM unnest(NEW.kinds) k
+     WHERE k NOT IN (SELECT kind FROM hublink.alert_kind)
+       AND k NOT IN (SELECT kind FROM hublink.security_event_kind);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown kinds in alert channel "%": %', NEW.channel_name, unknown
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Every kind a channel filters on is an alert kind (hublink.alert_kind) '
+                           'or a security event kind (hublink.security_event_kind).',
+                  HINT = 'SELECT kind FROM hublink.alert_kind UNION SELECT kind FROM hublink.security_event_kind lists them.';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_channel_check() IS
+    'Trigger: refuses a channel whose kinds filter names a kind that exists nowhere.';
+CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE OF kinds ON hublink.alert_channel
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
+COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
+    'Checks the kinds filter (hublink.alert_channel_check).';
+CREATE TABLE hublink.availability_report (
+    report_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    period_start timestamptz NOT NULL,
+    period_end   timestamptz NOT NULL,
+    figures      jsonb NOT NULL CHECK (jsonb_typeof(figures) = 'object'),
+    CHECK (period_end >= period_start)
+);
+COMMENT ON TABLE hublink.availability_report IS
+    'Availability and performance figures per period (Schedule R GSO 80-81), written by the '
+    'availability_report job and sent to the channels that want availability events.';
+COMMENT ON COLUMN hublink.availability_report.report_id IS 'Key, increasing.';
+COMMENT ON COLUMN hublink.availability_report.period_start IS 'Start of the period reported.';
+COMMENT ON COLUMN hublink.availability_report.period_end IS 'End of the period reported.';
+COMMENT ON COLUMN hublink.availability_report.figures IS
+    'The figures as JSON (docs/alerts.md "Availability"): broker connectivity, traffic, backlog, '
+    'failing jobs, open alerts.';
+CREATE TABLE hublink.alert_delivery (
+    delivery_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel_name    text NOT NULL REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
+    source          text NOT NULL CHECK (source IN ('alert', 'security_event', 'logon', 'availability_report')),
+    event_id        bigint NOT NULL,
+    event_type      text NOT NULL,
+    kind            text NOT NULL,
+    severity        text NOT NULL REFERENCES hublink.alert_severity,
+    idempotency_key uuid NOT NULL UNIQUE,
+    payload         jsonb NOT NULL,
+    state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered')),
+    attempts        integer NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+    last_attempt_at timestamptz,
+    last_status     integer,
+    last_error      text,
+    delivered_at    timestamptz,
+    UNIQUE (channel_name, source, event_id),
+    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL))
+);
+COMMENT ON TABLE hublink.alert_delivery IS
+    'One row per event per channel that wants it: the request body and idempotency key fixed '
+    'when the event was raised, and the state of its delivery. Pending rows are sent by the '
+    'worker until the receiver answers 2xx (at least once); they survive restarts.';
+COMMENT ON COLUMN hublink.alert_delivery.delivery_id IS 'Key, increasing.';
+COMMENT ON COLUMN hublink.alert_delivery.channel_name IS 'The channel (hublink.alert_channel).';
+COMMENT ON COLUMN hublink.alert_delivery.source IS 'The table the event is a row of: alert, security_event, logon, availability_report.';
+COMMENT ON COLUMN hublink.alert_delivery.event_id IS 'The key of that row.';
+COMMENT ON COLUMN hublink.alert_delivery.event_type IS 'alert, security_event or availability (the channel filter).';
+COMMENT ON COLUMN hublink.alert_delivery.kind IS 'The alert or security event kind.';
+COMMENT ON COLUMN hublink.alert_delivery.severity IS 'Its severity.';
+COMMENT ON COLUMN hublink.alert_delivery.idempotency_key IS
+    'Sent as the Idempotency-Key header and inside the body; the same on every attempt, so a '
+    'receiver drops the copies an at-least-once delivery may send.';
+COMMENT ON COLUMN hublink.alert_delivery.payload IS 'The request body, rendered once (hublink.alert_render).';
+COMMENT ON COLUMN hublink.alert_delivery.state IS 'pending until a 2xx answer, then delivered.';
+COMMENT ON COLUMN hublink.alert_delivery.attempts IS 'Attempts started (an attempt cut short by a crash counts).';
+COMMENT ON COLUMN hublink.alert_delivery.created_at IS 'When the event was queued for this channel.';
+COMMENT ON COLUMN hublink.alert_delivery.next_attempt_at IS 'When the worker next tries (backoff after a failure).';
+COMMENT ON COLUMN hublink.alert_delivery.last_attempt_at IS 'When the last attempt started.';
+COMMENT ON COLUMN hublink.alert_delivery.last_status IS 'HTTP status of the last answer; NULL when none came (refused, timed out).';
+COMMENT ON COLUMN hublink.alert_delivery.last_error IS 'Why the last attempt failed.';
+COMMENT ON COLUMN hublink.alert_delivery.delivered_at IS 'When the receiver accepted it.';
+CREATE INDEX alert_delivery_due ON hublink.alert_delivery (next_attempt_at, delivery_id) WHERE state = 'pending';
+COMMENT ON INDEX hublink.alert_delivery_due IS 'The pending deliveries in the order the worker sends them.';
+GRANT SELECT ON hublink.alert_delivery, hublink.availability_report TO hublink_admin;
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('alert_channel_test', 'info', 'delivery',
+     'A test event sent by hublink.test_alert_channel to check that a channel reaches its receiver.');
+-- hublink.alert_event, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_event(p_event_type text, p_event_id bigint, p_kind text,
+                                    p_severity text, p_subject text, p_occurred_at timestamptz,
+                                    p_detail jsonb, p_idempotency_key uuid)
+    RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT jsonb_build_object(
+    'schema', 'hublink.event/1',
+    'idempotency_key', p_idempotency_key,
+    'event_type', p_event_type,
+    'event_id', p_event_id,
+    'kind', p_kind,
+    'severity', p_severity,
+    'subject', p_subject,
+    'occurred_at', p_occurred_at,
+    'party', current_setting('hublink.party', true),
+    'database', current_database(),
+    'source', 'hublink',
+    'detail', coalesce(p_detail, '{}'));
+$$;
+COMMENT ON FUNCTION hublink.alert_event(text, bigint, text, text, text, timestamptz, jsonb, uuid) IS
+    'The structured event (schema hublink.event/1) every channel format is drawn from.';
+-- hublink.alert_render, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_render(p_format text, p_event jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rank smallint := (SELECT s.rank FROM hublink.alert_severity s WHERE s.severity = p_event ->> 'severity');
+BEGIN
+    CASE p_format
+    WHEN 'generic_json' THEN
+        RETURN p_event;
+    WHEN 'chat' THEN
+        RETURN jsonb_build_object('text', format('[hublink %s] %s %s: %s (%s %s)',
+            coalesce(p_event ->> 'party', '?'), upper(p_event ->> 'severity'), p_event ->> 'kind',
+            p_event ->> 'subject', p_event ->> 'event_type', p_event ->> 'event_id'));
+    WHEN 'ticket' THEN
+        RETURN jsonb_build_object(
+            'short_description', left(format('hublink %s: %s', p_event ->> 'kind', p_event ->> 'subject'), 160),
+            'description', format(E'%s\n\n%s', p_event ->> 'subject', jsonb_pretty(p_event)),
+            'urgency', CASE WHEN rank >= 3 THEN '1' WHEN rank = 2 THEN '2' ELSE '3' END,
+            'impact', CASE WHEN rank >= 3 THEN '1' WHEN rank = 2 THEN '2' ELSE '3' END,
+            'category', 'hublink',
+            'subcategory', p_event ->> 'kind',
+            'correlation_id', p_event ->> 'idempotency_key',
+            'correlation_display', 'hublink');
+    WHEN 'siem_hec' THEN
+        RETURN jsonb_build_object(
+            'time', round(extract(epoch FROM (p_event ->> 'occurred_at')::timestamptz), 3),
+            'host', coalesce(p_event ->> 'party', current_database()),
+            'source', 'hublink',
+            'sourcetype', 'hublink:' || (p_event ->> 'event_type'),
+            'event', p_event);
+    ELSE
+        RAISE EXCEPTION 'unknown alert format "%"', p_format
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'hublink.alert_render draws the formats of hublink.alert_format.',
+                  HINT = 'Use generic_json, chat, ticket or siem_hec.';
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_render(text, jsonb) IS
+    'The request body of a channel format for a structured event (hublink.alert_event).';
+-- hublink.alert_enqueue, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_enqueue(p_source text, p_event_type text, p_event_id bigint,
+                                      p_kind text, p_severity text, p_subject text,
+                                      p_occurred_at timestamptz, p_detail jsonb,
+                                      p_only_channel text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    c     hublink.alert_channel;
+    k     uuid;
+    n     integer := 0;
+    floor smallint;
+    rank  smallint := (SELECT s.rank FROM hublink.alert_severity s WHERE s.severity = p_severity);
+BEGIN
+    FOR c IN SELECT * FROM hublink.alert_channel ch
+              WHERE ch.enabled
+                AND (p_only_channel IS NULL OR ch.channel_name = p_only_channel)
+                AND (p_only_channel IS NOT NULL OR p_event_type = ANY (ch.event_types))
+                AND (p_only_channel IS NOT NULL OR ch.kinds IS NULL OR p_kind = ANY (ch.kinds))
+              ORDER BY ch.channel_name
+    LOOP
+        SELECT s.rank INTO floor FROM hublink.alert_severity s WHERE s.severity = c.min_severity;
+        CONTINUE WHEN p_only_channel IS NULL AND p_event_type <> 'availability' AND rank < floor;
+        k := gen_random_uuid();
+        INSERT INTO hublink.alert_delivery (channel_name, source, event_id, event_type, kind, severity,
+                                            idempotency_key, payload)
+        VALUES (c.channel_name, p_source, p_event_id, p_event_type, p_kind, p_severity, k,
+                hublink.alert_render(c.format,
+                    hublink.alert_event(p_event_type, p_event_id, p_kind, p_severity, p_subject,
+                                        p_occurred_at, p_detail, k)))
+        ON CONFLICT (channel_name, source, event_id) DO NOTHING;
+        IF FOUND THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    IF n > 0 THEN
+        PERFORM hublink.wake_worker_for_jobs_at_commit();
+    END IF;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, timestamptz, jsonb, text) IS
+    'Queues an event (a row of hublink.alert, security_event, logon or availability_report) for '
+    'every enabled channel whose event types, kinds and minimum severity take it (or for one '
+    'named channel, whatever its filter), rendering the body and drawing the idempotency key '
+    'once; an event already queued for a channel is not queued again. Wakes the worker at '
+    'commit (hublink.wake_worker_for_jobs_at_commit, which also makes it look for due deliveries). Returns how many deliveries it queued.';
+REVOKE ALL ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, timestamptz, jsonb, text) FROM PUBLIC;
+-- hublink.alert_delivery_on_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_alert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM hublink.alert_enqueue('alert', 'alert', NEW.alert_id, NEW.kind, NEW.severity, NEW.subject,
+                                  NEW.raised_at,
+                                  NEW.detail || jsonb_strip_nulls(jsonb_build_object(
+                                      'alert_id', NEW.alert_id, 'removal_id', NEW.removal_id,
+                                      'due_at', NEW.due_at, 'raised_by', NEW.raised_by)));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_on_alert() IS
+    'Trigger: queues a new alert for the channels that want it.';
+CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.alert
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_alert();
+COMMENT ON TRIGGER alert_delivery ON hublink.alert IS 'Queues the alert for delivery (hublink.alert_enqueue).';
+-- hublink.alert_delivery_on_security_event, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_security_event() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k hublink.security_event_kind;
+BEGIN
+    SELECT * INTO k FROM hublink.security_event_kind WHERE kind = NEW.kind;
+    PERFORM hublink.alert_enqueue('security_event', 'security_event', NEW.security_event_id, NEW.kind,
+                                  coalesce((SELECT a.default_severity FROM hublink.alert_kind a
+                                             WHERE a.kind = k.alert_kind), 'info'),
+                                  format('%s (role %s)', coalesce(k.description, 'security event ' || NEW.kind),
+                                         coalesce(NEW.role_name, 'unknown')),
+                                  NEW.recorded_at,
+                                  jsonb_build_object('security_event_id', NEW.security_event_id,
+                                                     'role_name', NEW.role_name, 'pid', NEW.pid,
+                                                     'database_oid', NEW.database_oid) || NEW.detail);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_on_security_event() IS
+    'Trigger: queues a new security event for the channels that want security events.';
+CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.security_event
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_security_event();
+COMMENT ON TRIGGER alert_delivery ON hublink.security_event IS 'Queues the event for delivery (hublink.alert_enqueue).';
+-- hublink.alert_delivery_on_logon, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_logon() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    failure boolean := (SELECT o.failure FROM hublink.logon_outcome o WHERE o.outcome = NEW.outcome);
+BEGIN
+    PERFORM hublink.alert_enqueue('logon', 'security_event', NEW.logon_id, 'logon',
+                                  CASE WHEN failure THEN 'warning' ELSE 'info' END,
+                                  format('logon %s for role %s', NEW.outcome, NEW.role_name),
+                                  NEW.logon_at,
+                                  jsonb_build_object('logon_id', NEW.logon_id, 'role_name', NEW.role_name,
+                                                     'database_name', NEW.database_name,
+                                                     'client_addr', NEW.client_addr, 'method', NEW.method,
+                                                     'outcome', NEW.outcome));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_on_logon() IS
+    'Trigger: queues a logon (kind logon; warning when it failed) for the channels that want security events.';
+CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.logon
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_logon();
+COMMENT ON TRIGGER alert_delivery ON hublink.logon IS 'Queues the logon for delivery (hublink.alert_enqueue).';
+-- hublink.alert_delivery_on_availability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_availability() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM hublink.alert_enqueue('availability_report', 'availability', NEW.report_id, 'availability_report',
+                                  'info',
+                                  format('availability %s%% from %s to %s',
+                                         coalesce(NEW.figures ->> 'broker_connected_percent', '?'),
+                                         NEW.period_start, NEW.period_end),
+                                  NEW.period_end,
+                                  NEW.figures || jsonb_build_object('report_id', NEW.report_id,
+                                                                    'period_start', NEW.period_start,
+                                                                    'period_end', NEW.period_end));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_on_availability() IS
+    'Trigger: queues an availability report for the channels that want availability events.';
+CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.availability_report
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_availability();
+COMMENT ON TRIGGER alert_delivery ON hublink.availability_report IS 'Queues the report for delivery (hublink.alert_enqueue).';
+-- hublink.alert_deliveries_claim, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
+    RETURNS TABLE (delivery_id bigint, url text, content_type text, body text, idempotency_key uuid,
+                   client_cert_file text, client_key_file text, ca_file text, header_file text,
+                   timeout_ms integer)
+    LANGUAGE sql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+WITH due AS (
+    SELECT d.delivery_id
+      FROM hublink.alert_delivery d
+      JOIN hublink.alert_channel c USING (channel_name)
+     WHERE d.state = 'pending' AND d.next_attempt_at <= clock_timestamp() AND c.enabled
+     ORDER BY d.next_attempt_at, d.delivery_id
+     LIMIT p_limit
+       FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+    UPDATE hublink.alert_delivery d
+       SET attempts = d.attempts + 1,
+           last_attempt_at = clock_timestamp(),
+           next_attempt_at = clock_timestamp()
+               + least(c.retry_min_delay * power(2, least(d.attempts, 30)), c.retry_max_delay)
+      FROM due, hublink.alert_channel c
+     WHERE d.delivery_id = due.delivery_id AND c.channel_name = d.channel_name
+    RETURNING d.delivery_id, d.channel_name, d.payload, d.idempotency_key
+)
+SELECT x.delivery_id, c.url, f.content_type, x.payload::text, x.idempotency_key,
+       c.client_cert_file, c.client_key_file, c.ca_file, c.header_file, c.timeout_ms
+  FROM claimed x
+  JOIN hublink.alert_channel c USING (channel_name)
+  JOIN hublink.alert_format f ON f.format = c.format
+ ORDER BY x.delivery_id;
+$$;
+COMMENT ON FUNCTION hublink.alert_deliveries_claim(integer) IS
+    'For the worker: up to p_limit due pending deliveries of enabled channels, each counted as '
+    'an attempt and given its next attempt time (backoff) before it is sent.';
+REVOKE ALL ON FUNCTION hublink.alert_deliveries_claim(integer) FROM PUBLIC;
+-- hublink.alert_delivery_result, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF p_http_status BETWEEN 200 AND 299 THEN
+        UPDATE hublink.alert_delivery
+           SET state = 'delivered', delivered_at = clock_timestamp(), last_status = p_http_status,
+               last_error = NULL
+         WHERE delivery_id = p_delivery_id AND state = 'pending';
+    ELSE
+        UPDATE hublink.alert_delivery
+           SET last_status = p_http_status,
+               last_error = left(coalesce(p_error, format('HTTP status %s', p_http_status)), 500)
+         WHERE delivery_id = p_delivery_id AND state = 'pending';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) IS
+    'For the worker: records the outcome of an attempt. 2xx: delivered. Anything else (an HTTP '
+    'error, no answer): stays pending until its next attempt time, with the status and error.';
+REVOKE ALL ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) FROM PUBLIC;
+-- hublink.alert_delivery_next, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT min(d.next_attempt_at)
+  FROM hublink.alert_delivery d JOIN hublink.alert_channel c USING (channel_name)
+ WHERE d.state = 'pending' AND c.enabled;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_next() IS
+    'For the worker: when the next pending delivery is due (NULL: none), so it sleeps until then.';
+REVOKE ALL ON FUNCTION hublink.alert_delivery_next() FROM PUBLIC;
+-- hublink.test_alert_channel, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.test_alert_channel(p_channel_name text) RETURNS bigint
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM hublink.alert_channel WHERE channel_name = p_channel_name AND enabled) THEN
+        RAISE EXCEPTION 'no enabled alert channel "%"', p_channel_name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'hublink.alert_channel has no enabled row with that channel_name.',
+                  HINT = 'SELECT channel_name, enabled FROM hublink.alert_channel lists the channels.';
+    END IF;
+    id := hublink.raise_alert('alert_channel_test', format('test of alert channel %s', p_channel_name),
+                              NULL, jsonb_build_object('channel_name', p_channel_name));
+    PERFORM hublink.alert_enqueue('alert', 'alert', id, 'alert_channel_test', 'info',
+                                  format('test of alert channel %s', p_channel_name), clock_timestamp(),
+                                  jsonb_build_object('channel_name', p_channel_name, 'alert_id', id),
+                                  p_channel_name);
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.test_alert_channel(text) IS
+    'Raises an alert_channel_test alert and queues it for the named channel whatever its '
+    'filter (other channels get it only if their filter takes it); returns the alert_id. '
+    'Watch hublink.alert_delivery for its outcome.';
+REVOKE ALL ON FUNCTION hublink.test_alert_channel(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.test_alert_channel(text) TO hublink_admin;
+-- hublink.retry_alert_channel, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.retry_alert_channel(p_channel_name text) RETURNS integer
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    UPDATE hublink.alert_delivery SET next_attempt_at = clock_timestamp()
+     WHERE channel_name = p_channel_name AND state = 'pending';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        PERFORM hublink.wake_worker_for_jobs_at_commit();
+    END IF;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.retry_alert_channel(text) IS
+    'Makes every pending delivery of a channel due now (after the receiver was fixed) and wakes '
+    'the worker at commit; returns how many.';
+REVOKE ALL ON FUNCTION hublink.retry_alert_channel(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.retry_alert_channel(text) TO hublink_admin;
+CREATE VIEW hublink.alert_channel_status AS
+SELECT c.channel_name, c.enabled, c.format, c.url,
+       count(*) FILTER (WHERE d.state = 'pending') AS pending,
+       count(*) FILTER (WHERE d.state = 'delivered') AS delivered,
+       clock_timestamp() - min(d.created_at) FILTER (WHERE d.state = 'pending') AS oldest_pending_age,
+       max(d.delivered_at) AS last_delivered_at,
+       (SELECT x.last_error FROM hublink.alert_delivery x
+         WHERE x.channel_name = c.channel_name AND x.last_error IS NOT NULL
+         ORDER BY x.last_attempt_at DESC NULLS LAST LIMIT 1) AS last_error
+  FROM hublink.alert_channel c
+  LEFT JOIN hublink.alert_delivery d USING (channel_name)
+ GROUP BY c.channel_name;
+COMMENT ON VIEW hublink.alert_channel_status IS
+    'One row per channel: deliveries pending and delivered, how long the oldest pending one has '
+    'waited, when the receiver last accepted one, and the last error.';
+COMMENT ON COLUMN hublink.alert_channel_status.channel_name IS 'The channel.';
+COMMENT ON COLUMN hublink.alert_channel_status.enabled IS 'Whether it is enabled.';
+COMMENT ON COLUMN hublink.alert_channel_status.format IS 'Its format.';
+COMMENT ON COLUMN hublink.alert_channel_status.url IS 'Its URL.';
+COMMENT ON COLUMN hublink.alert_channel_status.pending IS 'Deliveries not yet accepted by the receiver.';
+COMMENT ON COLUMN hublink.alert_channel_status.delivered IS 'Deliveries accepted.';
+COMMENT ON COLUMN hublink.alert_channel_status.oldest_pending_age IS 'How long the oldest pending delivery has waited; NULL when none.';
+COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the receiver last accepted a delivery.';
+COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
+GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_delivery', '');
+SELECT pg_catalog.pg_extension_config_dump('hublink.availability_report', '');
+
+-- from 83_alert_checks.sql
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('broker_unreachable', 'critical', 'operations',
+     'The worker has had no broker connection for longer than the threshold: nothing is received '
+     'or sent. See hublink.worker_status.last_error; check the broker, the network, the certificates.'),
+    ('outbox_backlog', 'warning', 'operations',
+     'An outbound message has waited longer than the threshold for the broker''s confirm. See '
+     'hublink.worker_queue_status.'),
+    ('inbox_backlog', 'warning', 'operations',
+     'An inbound message has waited for a handler retry longer than the threshold. See '
+     'hublink.inbox rows with status retrying and their last_error.'),
+    ('rejections_high', 'warning', 'operations',
+     'More inbound messages were rejected within the window than the threshold allows: a '
+     'sender may be broken or hostile. See hublink.inbox rows with status rejected.'),
+    ('worker_job_failed', 'warning', 'operations',
+     'A worker job''s last run failed. See hublink.worker_job.last_error.'),
+    ('timers_late', 'warning', 'operations',
+     'Workflow timers fired later than the threshold after they were due (the worker was down '
+     'or busy). See hublink.timer.lateness.'),
+    ('alert_delivery_failing', 'critical', 'operations',
+     'An alert channel has had a delivery pending longer than the threshold: its receiver does '
+     'not accept them. See hublink.alert_channel_status.'),
+    ('broker_token_failed', 'critical', 'operations',
+     'The worker could not obtain or renew its broker access token (docs/worker.md "Access '
+     'tokens"). See hublink.worker_status.last_error.'),
+    ('operational_recovered', 'info', 'operations',
+     'A condition an operational alert reported has cleared (detail.recovered names the alert).');
+CREATE TABLE hublink.alert_threshold (
+    check_name  text PRIMARY KEY,
+    alert_kind  text NOT NULL REFERENCES hublink.alert_kind,
+    after       interval CHECK (after >= interval '0'),
+    max_count   integer CHECK (max_count >= 0),
+    within      interval CHECK (within > interval '0'),
+    severity    text REFERENCES hublink.alert_severity,
+    enabled     boolean NOT NULL DEFAULT true,
+    description text NOT NULL,
+    CHECK (CASE check_name
+               WHEN 'rejections' THEN max_count IS NOT NULL AND within IS NOT NULL
+               WHEN 'worker_job_failed' THEN true
+               ELSE after IS NOT NULL END)
+);
+COMMENT ON TABLE hublink.alert_threshold IS
+    'The thresholds of the operational checks (NFR 0008), one row per check; admins change '
+    'them. The checks themselves are code (hublink.operational_checks): a row names no function.';
+COMMENT ON COLUMN hublink.alert_threshold.check_name IS 'The check (see description).';
+COMMENT ON COLUMN hublink.alert_threshold.alert_kind IS 'The alert it raises.';
+COMMENT ON COLUMN hublink.alert_threshold.after IS 'How long the condition must last (or how old, how late) before the alert.';
+COMMENT ON COLUMN hublink.alert_threshold.max_count IS 'For rates: the most events allowed within the window.';
+COMMENT ON COLUMN hublink.alert_threshold.within IS 'For rates: the window.';
+COMMENT ON COLUMN hublink.alert_threshold.severity IS 'The alert''s severity; NULL: the kind''s default.';
+COMMENT ON COLUMN hublink.alert_threshold.enabled IS 'False: the check does not run.';
+COMMENT ON COLUMN hublink.alert_threshold.description IS 'What the check looks at.';
+INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, within, description) VALUES
+    ('broker_unreachable', 'broker_unreachable', '2 minutes', NULL, NULL,
+     'The worker is not connected to the broker (worker_status.state) for longer than after.'),
+    ('outbox_backlog', 'outbox_backlog', '10 minutes', NULL, NULL,
+     'The oldest unconfirmed outbox row is older than after.'),
+    ('inbox_backlog', 'inbox_backlog', '10 minutes', NULL, NULL,
+     'The oldest inbox row waiting for a handler retry was received longer than after ago.'),
+    ('rejections', 'rejections_high', NULL, 10, '1 hour',
+     'More than max_count inbound messages rejected within the last within.'),
+    ('worker_job_failed', 'worker_job_failed', NULL, NULL, NULL,
+     'A worker job''s last run failed (one alert per job until a run succeeds).'),
+    ('timers_late', 'timers_late', '5 minutes', NULL, NULL,
+     'Timers fired since the last check with a lateness above after (one alert per check run).'),
+    ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
+     'A channel''s oldest pending delivery is older than after (one alert per channel).');
+GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
+CREATE TABLE hublink.alert_check_state (
+    check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,
+    subject    text NOT NULL DEFAULT '',
+    since      timestamptz NOT NULL,
+    alert_id   bigint REFERENCES hublink.alert ON DELETE SET NULL,
+    PRIMARY KEY (check_name, subject)
+);
+COMMENT ON TABLE hublink.alert_check_state IS
+    'The conditions the operational checks see now, one row per episode: since when, and the '
+    'alert raised for it (NULL while under the threshold). Written by the checks only.';
+COMMENT ON COLUMN hublink.alert_check_state.check_name IS 'The check.';
+COMMENT ON COLUMN hublink.alert_check_state.subject IS 'What it is about (a job, a channel), or empty.';
+COMMENT ON COLUMN hublink.alert_check_state.since IS 'When the condition started (as well as the check can tell).';
+COMMENT ON COLUMN hublink.alert_check_state.alert_id IS 'The alert raised for this episode, once the threshold was passed.';
+CREATE TABLE hublink.alert_check_watermark (
+    check_name text PRIMARY KEY REFERENCES hublink.alert_threshold ON DELETE CASCADE,
+    checked_to timestamptz NOT NULL
+);
+COMMENT ON TABLE hublink.alert_check_watermark IS
+    'For checks that count events (timers_late): up to when events were already looked at.';
+COMMENT ON COLUMN hublink.alert_check_watermark.check_name IS 'The check.';
+COMMENT ON COLUMN hublink.alert_check_watermark.checked_to IS 'Events up to this time were counted.';
+CREATE TABLE hublink.availability_sample (
+    sampled_at timestamptz PRIMARY KEY,
+    state      text NOT NULL,
+    connected  boolean NOT NULL
+);
+COMMENT ON TABLE hublink.availability_sample IS
+    'The worker''s broker connection state as each operational_checks run saw it, for the '
+    'availability figures (GSO 80); kept 35 days.';
+COMMENT ON COLUMN hublink.availability_sample.sampled_at IS 'When it was sampled.';
+COMMENT ON COLUMN hublink.availability_sample.state IS 'hublink.worker_status.state then.';
+COMMENT ON COLUMN hublink.availability_sample.connected IS 'True when the worker was connected to the broker.';
+-- hublink.alert_episode, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.alert_episode(p_check text, p_subject text, p_active boolean,
+                                      p_since timestamptz, p_text text, p_detail jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t  hublink.alert_threshold;
+    s  hublink.alert_check_state;
+    id bigint;
+BEGIN
+    SELECT * INTO t FROM hublink.alert_threshold WHERE check_name = p_check;
+    SELECT * INTO s FROM hublink.alert_check_state WHERE check_name = p_check AND subject = p_subject;
+    IF NOT p_active THEN
+        IF FOUND THEN
+            DELETE FROM hublink.alert_check_state WHERE check_name = p_check AND subject = p_subject;
+            IF s.alert_id IS NOT NULL THEN
+                PERFORM hublink.raise_alert('operational_recovered',
+                    format('recovered: %s%s', p_check, CASE WHEN p_subject <> '' THEN ' ' || p_subject ELSE '' END),
+                    NULL, jsonb_build_object('recovered', s.alert_id, 'check', p_check, 'subject', p_subject,
+                                             'since', s.since, 'lasted', clock_timestamp() - s.since));
+            END IF;
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF NOT FOUND THEN
+        s := ROW(p_check, p_subject, least(coalesce(p_since, clock_timestamp()), clock_timestamp()), NULL);
+        INSERT INTO hublink.alert_check_state VALUES (s.*);
+    END IF;
+    IF s.alert_id IS NULL AND clock_timestamp() - s.since >= coalesce(t.after, interval '0') THEN
+        id := hublink.raise_alert(t.alert_kind, p_text, NULL,
+                                  coalesce(p_detail, '{}') || jsonb_build_object(
+                                      'check', p_check, 'since', s.since, 'threshold', t.after),
+                                  t.severity);
+        UPDATE hublink.alert_check_state SET alert_id = id WHERE check_name = p_check AND subject = p_subject;
+    END IF;
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text, jsonb) IS
+    'One episode of an operational check: starts it when the condition appears, raises the '
+    'check''s alert once when it has lasted the threshold''s after, and ends it (with an '
+    'operational_recovered alert when it had alerted) when the condition clears.';
+REVOKE ALL ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text, jsonb) FROM PUBLIC;
+-- hublink.operational_checks, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.operational_checks() RETURNS timestamptz
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t       hublink.alert_threshold;
+    w       record;
+    r       record;
+    n       bigint;
+    oldest  timestamptz;
+    since   timestamptz;
+BEGIN
+    SELECT * INTO w FROM hublink.worker_state();
+    INSERT INTO hublink.availability_sample VALUES (clock_timestamp(), coalesce(w.state, 'stopped'),
+                                                    w.state IS NOT DISTINCT FROM 'connected')
+        ON CONFLICT DO NOTHING;
+    DELETE FROM hublink.availability_sample WHERE sampled_at < clock_timestamp() - interval '35 days';
+
+    FOR t IN SELECT * FROM hublink.alert_threshold ORDER BY check_name LOOP
+        IF NOT t.enabled THEN
+            DELETE FROM hublink.alert_check_state WHERE check_name = t.check_name;
+            CONTINUE;
+        END IF;
+        CASE t.check_name
+        WHEN 'broker_unreachable' THEN
+            PERFORM hublink.alert_episode(t.check_name, '', w.state IS DISTINCT FROM 'connected', w.state_since,
+                format('the worker has had no broker connection since %s (%s)',
+                       to_char(w.state_since, 'YYYY-MM-DD HH24:MI:SSOF'), coalesce(w.last_error, w.state)),
+                jsonb_build_object('state', w.state, 'last_error', w.last_error));
+        WHEN 'outbox_backlog' THEN
+            SELECT min(o.created_at), count(*) INTO oldest, n FROM hublink.outbox o WHERE o.sent_at IS NULL;
+            PERFORM hublink.alert_episode(t.check_name, '',
+                oldest IS NOT NULL AND clock_timestamp() - oldest > t.after, oldest,
+                format('%s outbound messages wait for the broker, the oldest since %s', n,
+                       to_char(oldest, 'YYYY-MM-DD HH24:MI:SSOF')),
+                jsonb_build_object('backlog', n, 'oldest_created_at', oldest));
+        WHEN 'inbox_backlog' THEN
+            SELECT min(i.received_at), count(*) INTO oldest, n FROM hublink.inbox i WHERE i.status = 'retrying';
+            PERFORM hublink.alert_episode(t.check_name, '',
+                oldest IS NOT NULL AND clock_timestamp() - oldest > t.after, oldest,
+                format('%s inbound messages wait for a handler retry, the oldest received %s', n,
+                       to_char(oldest, 'YYYY-MM-DD HH24:MI:SSOF')),
+                jsonb_build_object('retrying', n, 'oldest_received_at', oldest));
+        WHEN 'rejections' THEN
+            SELECT count(*) INTO n FROM hublink.inbox i
+             WHERE i.status = 'rejected' AND i.processed_at > clock_timestamp() - t.within;
+            PERFORM hublink.alert_episode(t.check_name, '', n > t.max_count, clock_timestamp(),
+                format('%s inbound messages rejected within %s (threshold %s)', n, t.within, t.max_count),
+                jsonb_build_object('rejected', n, 'within', t.within, 'max_count', t.max_count));
+        WHEN 'worker_job_failed' THEN
+            FOR r IN SELECT j.job_name, j.last_error, j.last_error_at, j.failures,
+                            j.enabled AND j.last_error_at IS NOT NULL
+                            AND j.last_error_at >= coalesce(j.last_started_at, '-infinity') AS failing
+                       FROM hublink.worker_job j
+                      UNION ALL
+                     SELECT s.subject, NULL, NULL, NULL, false
+                       FROM hublink.alert_check_state s
+                      WHERE s.check_name = t.check_name
+                        AND s.subject NOT IN (SELECT job_name FROM hublink.worker_job) LOOP
+                PERFORM hublink.alert_episode(t.check_name, r.job_name, r.failing, r.last_error_at,
+                    format('worker job %s failed: %s', r.job_name, left(r.last_error, 200)),
+                    jsonb_build_object('job_name', r.job_name, 'last_error', r.last_error,
+                                       'failures', r.failures));
+            END LOOP;
+        WHEN 'timers_late' THEN
+            SELECT checked_to INTO since FROM hublink.alert_check_watermark WHERE check_name = t.check_name;
+            oldest := clock_timestamp();
+            SELECT count(*), max(tm.lateness) INTO r
+              FROM hublink.timer tm
+             WHERE tm.fired_at > coalesce(since, '-infinity') AND tm.fired_at <= oldest
+               AND tm.lateness > t.after;
+            IF r.count > 0 THEN
+                PERFORM hublink.raise_alert(t.alert_kind,
+                    format('%s timers fired more than %s late (the latest by %s)', r.count, t.after, r.max),
+                    NULL, jsonb_build_object('check', t.check_name, 'timers', r.count,
+                                             'max_lateness', r.max, 'threshold', t.after),
+                    t.severity);
+            END IF;
+            INSERT INTO hublink.alert_check_watermark VALUES (t.check_name, oldest)
+                ON CONFLICT (check_name) DO UPDATE SET checked_to = EXCLUDED.checked_to;
+        WHEN 'alert_delivery_failing' THEN
+            FOR r IN SELECT c.channel_name, min(d.created_at) AS oldest, count(d.delivery_id) AS pending,
+                            (array_agg(d.last_error ORDER BY d.last_attempt_at DESC NULLS LAST))[1] AS last_error
+                       FROM hublink.alert_channel c
+                       LEFT JOIN hublink.alert_delivery d ON d.channel_name = c.channel_name AND d.state = 'pending'
+                      WHERE c.enabled
+                      GROUP BY c.channel_name
+                      UNION ALL
+                     SELECT s.subject, NULL, 0, NULL
+                       FROM hublink.alert_check_state s
+                      WHERE s.check_name = t.check_name
+                        AND s.subject NOT IN (SELECT channel_name FROM hublink.alert_channel WHERE enabled) LOOP
+                PERFORM hublink.alert_episode(t.check_name, r.channel_name,
+                    r.oldest IS NOT NULL AND clock_timestamp() - r.oldest > t.after, r.oldest,
+                    format('alert channel %s has %s deliveries pending since %s: %s', r.channel_name, r.pending,
+                           to_char(r.oldest, 'YYYY-MM-DD HH24:MI:SSOF'), coalesce(r.last_error, 'no attempt yet')),
+                    jsonb_build_object('channel_name', r.channel_name, 'pending', r.pending,
+                                       'last_error', r.last_error));
+            END LOOP;
+        ELSE
+            NULL; -- a row for a check this version does not know: nothing to run
+        END CASE;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.operational_checks() IS
+    'The operational_checks job (NFR 0008): samples the broker connection for the availability '
+    'figures, then runs each enabled check of hublink.alert_threshold and raises its alert once '
+    'per episode (hublink.alert_episode).';
+REVOKE ALL ON FUNCTION hublink.operational_checks() FROM PUBLIC;
+-- hublink.availability_report_job, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.availability_report_job() RETURNS timestamptz
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p_start timestamptz := coalesce((SELECT max(period_end) FROM hublink.availability_report),
+                                    (SELECT min(sampled_at) FROM hublink.availability_sample),
+                                    clock_timestamp());
+    p_end   timestamptz := clock_timestamp();
+    s       record;
+    ws      record;
+BEGIN
+    SELECT count(*) AS samples, count(*) FILTER (WHERE connected) AS connected
+      INTO s FROM hublink.availability_sample WHERE sampled_at > p_start AND sampled_at <= p_end;
+    SELECT * INTO ws FROM hublink.worker_status;
+    INSERT INTO hublink.availability_report (period_start, period_end, figures)
+    VALUES (p_start, p_end, jsonb_build_object(
+        'samples', s.samples,
+        'broker_connected_percent',
+            CASE WHEN s.samples > 0 THEN round(100.0 * s.connected / s.samples, 2) END,
+        'state', ws.state,
+        'state_since', ws.state_since,
+        'worker_started_at', ws.started_at,
+        'received_since_start', ws.received,
+        'applied_since_start', ws.applied,
+        'rejected_since_start', ws.rejected,
+        'published_since_start', ws.published,
+        'inbox_received_in_period', (SELECT count(*) FROM hublink.inbox i
+                                      WHERE i.received_at > p_start AND i.received_at <= p_end),
+        'inbox_rejected_in_period', (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'rejected'
+                                        AND i.processed_at > p_start AND i.processed_at <= p_end),
+        'outbox_sent_in_period', (SELECT count(*) FROM hublink.outbox o
+                                   WHERE o.sent_at > p_start AND o.sent_at <= p_end),
+        'outbox_backlog', ws.outbox_backlog,
+        'oldest_unsent_seconds', extract(epoch FROM ws.oldest_unsent_age),
+        'retrying', ws.retrying,
+        'failing_jobs', (SELECT count(*) FROM hublink.worker_job j WHERE j.enabled
+                            AND j.last_error_at >= coalesce(j.last_started_at, '-infinity')),
+        'open_alerts', (SELECT count(*) FROM hublink.alert a WHERE a.acknowledged_at IS NULL)));
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.availability_report_job() IS
+    'The availability_report job (GSO 80-81): writes the availability and performance figures of '
+    'the period since the last report to hublink.availability_report, which queues them for the '
+    'channels that want availability events.';
+REVOKE ALL ON FUNCTION hublink.availability_report_job() FROM PUBLIC;
+INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) VALUES
+    ('operational_checks', 'hublink.operational_checks()', interval '30 seconds',
+     'Operational alerts (NFR 0008): broker unreachable, backlogs, rejections, failing jobs, late '
+     'timers, failing alert channels, against hublink.alert_threshold (docs/alerts.md).'),
+    ('availability_report', 'hublink.availability_report_job()', interval '15 minutes',
+     'Availability and performance figures to hublink.availability_report and the channels that '
+     'want them (GSO 80-81, docs/alerts.md).');
+-- hublink.report_broker_token_failure, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN hublink.raise_alert('broker_token_failed',
+                               'the worker could not obtain a broker access token: ' || left(p_error, 300),
+                               NULL, jsonb_build_object('error', left(p_error, 1000),
+                                                        'token_url', current_setting('hublink.broker_token_url', true)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.report_broker_token_failure(text) IS
+    'For the worker: raises broker_token_failed with the error of a failed token fetch '
+    '(docs/worker.md "Access tokens"). Returns the alert_id.';
+REVOKE ALL ON FUNCTION hublink.report_broker_token_failure(text) FROM PUBLIC;
+
+-- from 92_alert_access.sql
+INSERT INTO hublink.access_table_override VALUES
+    ('alert\_delivery', 'own_grants', 'Alert delivery (82_alert_delivery.sql, docs/alerts.md): admins read '
+                        'the state; only its triggers and the worker''s functions write it.'),
+    ('alert\_channel\_status', 'own_grants', 'Delivery state per channel, for admins (82_alert_delivery.sql).'),
+    ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).');
+GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
+-- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
+-- (never set there), so no admin or caseworker could open a message; an admin could set its own
+-- clearance and then decrypt personal data (test/sql/94_attacker_pass.sql).
+-- hublink.message_document, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    m record;
+    found_rows bigint;
+BEGIN
+    IF p_log NOT IN ('hublink.inbox'::regclass, 'hublink.outbox'::regclass) THEN
+        RAISE EXCEPTION '% is not a message log', p_log
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use hublink.inbox or hublink.outbox.';
+    END IF;
+    EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
+                   'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
+    -- EXECUTE does not set FOUND: the row count says whether the row exists.
+    GET DIAGNOSTICS found_rows = ROW_COUNT;
+    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages;
+    -- one answer for a row that does not exist and one the login may not open
+    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, found_rows = 0);
+    IF m.sealed_body IS NOT NULL THEN
+        PERFORM hublink.audit_note('decrypt',
+            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),
+            pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
+                                          'message_id', m.message_id, 'message_type', m.message_type));
+    END IF;
+    -- Not through hublink.open_message: audited above, with the table.
+    RETURN CASE WHEN m.sealed_body IS NULL THEN m.message
+                ELSE m.message || pg_catalog.jsonb_build_object('body', hublink.unseal(m.key_scope, m.sealed_body)) END;
+END;
+$$;
+COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS
+    'The whole message of row p_id of the inbox or the outbox, its body decrypted; audited (action '
+    'decrypt) when it had a sealed body. Checks the clearance for its removal (a message that named '
+    'no removal: hublink_admin). Behind hublink.inbox_document and hublink.outbox_document.';
+-- hublink.set_clearance, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = set_clearance.role_name AND r.rolcanlogin) THEN
+        RAISE EXCEPTION 'role "%" is not a login role', role_name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'A clearance belongs to a login role (one per person).',
+                  HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker first.';
+    END IF;
+    -- Two people for a clearance: an admin cleared by itself could read any removal's personal
+    -- data through the audited readers (the attacker pass of issue 12). Superusers excepted.
+    IF set_clearance.role_name = hublink.acting_login()
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'a login may not set its own clearance'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s tried to set the clearance of its own login.', hublink.acting_login()),
+                  HINT = 'Another admin sets it; each change is audited.';
+    END IF;
+    IF level IS NULL THEN
+        DELETE FROM hublink.role_clearance c WHERE c.role_name = set_clearance.role_name;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_clearance.level) THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clearances are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    INSERT INTO hublink.role_clearance AS c (role_name, level, granted_by)
+    VALUES (set_clearance.role_name, set_clearance.level, hublink.acting_login())
+    ON CONFLICT ON CONSTRAINT role_clearance_pkey
+    DO UPDATE SET level = excluded.level, granted_by = excluded.granted_by, granted_at = now();
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
+    'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
+    'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
+    'never a login''s own, except a superuser''s.';
+
+-- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
+SELECT hublink.backup_register();
+
+-- The shipped schemas, from schemas/*.json
+SELECT hublink.install_shipped_schema('common', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/common/1.0",
+  "title": "Common definitions",
+  "description": "Data sets shared by several messages of Schedule R Appendix A (returnee, travel document, risk assessment, location, escort, escort segment, itinerary segment, money, reason). Not a message: the message schemas reference these by absolute URI, e.g. https://hublink.example/schemas/common/1.0#/$defs/money.",
+  "$comment": "Conventions. (1) Every object is closed with additionalProperties:false. (2) Codes that are reference data (reasons, conditions, risk flags, transport types, detention centre and prison IDs) are strings matching ^[A-Z][A-Z0-9_]{1,39}$ and are checked against tables by the extension, never enums here: the lists change without a schema version. enum/const are used only where Appendix A fixes the list. (3) Patterns use only the subset shared by ECMA-262 and POSIX ERE ([...], {m,n}, ^, $, |, ?) so that ajv and the C validator agree. (4) Conditional subschemas repeat \"properties\": {\"x\": true} next to \"required\": [\"x\"] so that ajv's strictRequired accepts them; they change nothing for validation.",
+  "$defs": {
+    "removalId": {
+      "type": "string",
+      "pattern": "^RMV-[0-9]{4}-[0-9]{6}$",
+      "description": "Travel request identifier (Appendix A 'Removal reference'), issued by the Hub: RMV-, the year the removal was opened, a hyphen and a six-digit serial, e.g. RMV-2026-000123. The business key of the whole conversation."
+    },
+    "code": {
+      "type": "string",
+      "pattern": "^[A-Z][A-Z0-9_]{1,39}$",
+      "description": "A reference-data code: upper-case letters, digits and underscores, 2 to 40 characters, starting with a letter. Valid values are rows in the extension's reference tables, not part of the schema."
+    },
+    "reason": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["code"],
+      "description": "A reason from a predefined, changeable list (reference data), with optional free text. Appendix A 4.8 'one of a list of predefined options (that realistically will be modified over time)'.",
+      "properties": {
+        "code": { "$ref": "#/$defs/code", "description": "Reason code, e.g. FLIGHT_CANCELLED, RETURNEE_ILL, LEGAL_CHALLENGE; checked against the reason-code table." },
+        "text": { "$ref": "#/$defs/freeText", "description": "Free-text detail of the reason, for the case worker; not used for reporting." }
+      }
+    },
+    "codedValue": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["code"],
+      "description": "A coded value from reference data with optional free-text detail (e.g. a medical or noted condition).",
+      "properties": {
+        "code": { "$ref": "#/$defs/code", "description": "The code, e.g. WHEELCHAIR, BLIND." },
+        "text": { "$ref": "#/$defs/freeText", "description": "Free-text detail." }
+      }
+    },
+    "freeText": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 4000,
+      "description": "Free text (Appendix A fall-back fields 'Other', 'Free text'), 1 to 4000 characters."
+    },
+    "name": {
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 100,
+      "description": "A name part, 1 to 100 characters, as written on the travel document."
+    },
+    "providerReference": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9/._-]{2,39}$",
+      "description": "A reference issued by a party: upper-case letters, digits and / . _ -, 3 to 40 characters."
+    },
+    "escortQuoteReference": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9/._-]{2,39}$",
+      "description": "Escort quote reference (Appendix A 4.2 'Escort quote ID'), issued by the Escort Service Provider, one per escort quote (per date); upper-case letters, digits and / . _ -, 3 to 40 characters."
+    },
+    "travelQuoteReference": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9/._-]{2,39}$",
+      "description": "Travel quote reference (Appendix A 4.4), issued by the Travel Service Provider, one per travel quote; upper-case letters, digits and / . _ -, 3 to 40 characters."
+    },
+    "hoReturneeReference": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9/-]{2,29}$",
+      "description": "Home Office returnee reference (HO returnee ID), e.g. HO-7731904."
+    },
+    "segmentId": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9_-]{0,15}$",
+      "description": "Segment ID, unique within the quote that defines it (escort segments: the Escort Service Provider's; itinerary segments: the Travel Service Provider's), e.g. S1."
+    },
+    "escortId": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9_-]{1,19}$",
+      "description": "The Escort Service Provider's identifier of one escort officer (a person), e.g. ESC-40117."
+    },
+    "escortNumber": {
+      "type": "integer",
+      "minimum": 1,
+      "maximum": 99,
+      "description": "Ordinal of an escort position in the escort quote (escort 1, escort 2, ...), the key that links escort types, effort, seats and names."
+    },
+    "vehicleId": {
+      "type": "string",
+      "pattern": "^[A-Z0-9][A-Z0-9 -]{1,19}$",
+      "description": "Vehicle identifier: registration mark or fleet number, e.g. LX24 EKU."
+    },
+    "date": {
+      "type": "string",
+      "format": "date",
+      "description": "A calendar date, RFC 3339 full-date (YYYY-MM-DD), in UK local terms."
+    },
+    "dateTime": {
+      "type": "string",
+      "format": "date-time",
+      "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$",
+      "description": "A timestamp with its UTC offset, RFC 3339 date-time with an upper-case T, seconds, at most six fractional digits (PostgreSQL timestamptz precision) and a mandatory offset, e.g. 2026-03-17T11:10:00+00:00. Local times carry the local offset of the place."
+    },
+    "uuid": {
+      "type": "string",
+      "format": "uuid",
+      "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+      "description": "A UUID (RFC 4122) in canonical lower-case hyphenated form, so that equal IDs are equal strings (no urn:uuid: prefix, no upper case)."
+    },
+    "countryCode": {
+      "type": "string",
+      "pattern": "^[A-Z]{3}$",
+      "description": "Country, ISO 3166-1 alpha-3, e.g. GBR, NGA."
+    },
+    "languageCode": {
+      "type": "string",
+      "pattern": "^[a-z]{2,3}$",
+      "description": "Language, ISO 639-1 (two letters) or ISO 639-3 (three letters) code, e.g. en, yo."
+    },
+    "gender": {
+      "type": "string",
+      "pattern": "^[MFX]$",
+      "description": "Sex as shown on travel documents, ICAO Doc 9303 marker: M, F or X (unspecified)."
+    },
+    "iataAirportCode": {
+      "type": "string",
+      "pattern": "^[A-Z]{3}$",
+      "description": "IATA airport (location) code, e.g. LHR, LOS."
+    },
+    "iataCarrierCode": {
+      "type": "string",
+      "pattern": "^[A-Z0-9]{2}$",
+      "description": "IATA airline designator (two characters), e.g. BA, VS, W3."
+    },
+    "flightNumber": {
+      "type": "string",
+      "pattern": "^[0-9]{1,4}[A-Z]?$",
+      "description": "Flight number without the carrier designator: 1 to 4 digits and an optional operational suffix letter, e.g. 75 (with carrierCode BA: BA75)."
+    },
+    "currencyCode": {
+      "type": "string",
+      "pattern": "^[A-Z]{3}$",
+      "description": "Currency, ISO 4217 alphabetic code, e.g. GBP."
+    },
+    "money": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["amount", "currency"],
+      "description": "An amount of money: a decimal string and an ISO 4217 currency. Strings avoid binary floating-point error; the extension stores them as numeric(14,2).",
+      "properties": {
+        "amount": {
+          "type": "string",
+          "pattern": "^(0|[1-9][0-9]{0,11})[.][0-9]{2}$",
+          "description": "Non-negative decimal amount as a string with exactly two fractional digits and no sign, exponent or thousands separator, e.g. \"1234.50\". Direction (charge, refund) is given by the field that holds it."
+        },
+        "currency": { "$ref": "#/$defs/currencyCode", "description": "ISO 4217 currency of the amount, e.g. GBP." }
+      }
+    },
+    "personName": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["givenNames", "familyName"],
+      "description": "A person's name in parts, as on the travel document.",
+      "properties": {
+        "title": { "type": "string", "minLength": 1, "maxLength": 20, "description": "Title or honorific, e.g. Mr, Ms." },
+        "givenNames": { "$ref": "#/$defs/name", "description": "All given names, space-separated, in document order." },
+        "familyName": { "$ref": "#/$defs/name", "description": "Family name (surname)." }
+      }
+    },
+    "personalDetails": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["hoReturneeReference", "name", "dateOfBirth", "nationality", "gender"],
+      "description": "Personal, static information about one returnee (Appendix A 4.1 and 4.3 'Personal Details').",
+      "properties": {
+        "hoReturneeReference": { "$ref": "#/$defs/hoReturneeReference", "description": "Home Office returnee reference." },
+        "name": { "$ref": "#/$defs/personName", "description": "The returnee's name." },
+        "dateOfBirth": { "$ref": "#/$defs/date", "description": "Date of birth." },
+        "nationality": { "$ref": "#/$defs/countryCode", "description": "Nationality, ISO 3166-1 alpha-3." },
+        "gender": { "$ref": "#/$defs/gender", "description": "Sex as on the travel document (M, F, X)." },
+        "conditions": {
+          "type": "array",
+          "items": { "$ref": "#/$defs/codedValue" },
+          "description": "Medical or noted conditions the providers must plan for, e.g. {\"code\": \"WHEELCHAIR\"}, {\"code\": \"BLIND\"}; empty or absent when none."
+        }
+      }
+    },
+    "travelDocument": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["type", "number", "issuingCountry"],
+      "description": "A document that lets the holder travel (Appendix A 4.3 'Travel Document').",
+      "properties": {
+        "type": {
+          "type": "string",
+          "enum": ["PASSPORT", "NATIONAL_IDENTITY_CARD", "EMERGENCY_TRAVEL_DOCUMENT"],
+          "description": "Document type, the list fixed by Appendix A 4.3: passport, national identity card, emergency travel document."
+        },
+        "number": {
+          "type": "string",
+          "pattern": "^[A-Z0-9]{5,20}$",
+          "description": "Document number, upper-case letters and digits, 5 to 20 characters."
+        },
+        "issuingCountry": { "$ref": "#/$defs/countryCode", "description": "Issuing state, ISO 3166-1 alpha-3." },
+        "expiryDate": { "$ref": "#/$defs/date", "description": "Date of expiry, when known." }
+      }
+    },
+    "riskFlags": {
+      "type": "array",
+      "uniqueItems": true,
+      "items": { "$ref": "#/$defs/code" },
+      "description": "A set of risk flag codes (reference data), e.g. VIOLENT, DISRUPTIVE, SEXUAL_OFFENDER, SELF_HARM; empty when none apply."
+    },
+    "escortRiskAssessment": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["flags"],
+      "description": "Escort risk assessment of one returnee (Appendix A 4.1): the variable attributes the Escort Service Provider needs, more than the Travel Service Provider sees but not the Home Office's full risk record.",
+      "properties": {
+        "flags": { "$ref": "#/$defs/riskFlags", "description": "Risk flags for escorting, e.g. VIOLENT, DISRUPTIVE, SEXUAL_OFFENDER." },
+        "notes": { "$ref": "#/$defs/freeText", "description": "Free-text detail the escorts need." }
+      }
+    },
+    "travelRiskAssessment": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["flags"],
+      "description": "Travel risk assessment of one returnee (Appendix A 4.3): the small subset of risk information carriers may refuse travel on.",
+      "properties": {
+        "flags": { "$ref": "#/$defs/riskFlags", "description": "Risk flags for carriers, a subset of the escort flags, e.g. VIOLENT, DISRUPTIVE; which flags may be passed to a TSP is reference data." },
+        "escortsRequired": { "type": "integer", "minimum": 0, "maximum": 20, "description": "Number of escorts who travel with this returnee (0 for unescorted)." }
+      }
+    },
+    "address": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["lines", "town", "country"],
+      "description": "A postal address.",
+      "properties": {
+        "lines": {
+          "type": "array",
+          "minItems": 1,
+          "maxItems": 4,
+          "items": { "type": "string", "minLength": 1, "maxLength": 100 },
+          "description": "Address lines before the town, 1 to 4."
+        },
+        "town": { "type": "string", "minLength": 1, "maxLength": 100, "description": "Post town or city." },
+        "postcode": { "type": "string", "pattern": "^[A-Z0-9][A-Z0-9 -]{1,9}$", "description": "Postcode in upper case, e.g. UB7 0HB." },
+        "country": { "$ref": "#/$defs/countryCode", "description": "Country, ISO 3166-1 alpha-3." }
+      }
+    },
+    "returneeLocation": {
+      "description": "Where a returnee is most likely to be at departure (Appendix A 4.1, 4.3 'Returnee Location'): exactly one of a detention centre, a prison or a specific address.",
+      "oneOf": [
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["detentionCentreId"],
+          "title": "Detention centre",
+          "properties": {
+            "detentionCentreId": { "$ref": "#/$defs/code", "description": "Immigration removal centre ID (reference data), e.g. HARMONDSWORTH_IRC." }
+          }
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["prisonId"],
+          "title": "Prison",
+          "properties": {
+            "prisonId": { "$ref": "#/$defs/code", "description": "Prison ID (reference data), e.g. HMP_WANDSWORTH." }
+          }
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["address"],
+          "title": "Specific address",
+          "properties": {
+            "address": { "$ref": "#/$defs/address", "description": "A specific address." }
+          }
+        }
+      ]
+    },
+    "place": {
+      "description": "A start or finish point of an escort segment: a returnee location (detention centre, prison, address), an airport, or another named place.",
+      "oneOf": [
+        { "$ref": "#/$defs/returneeLocation" },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["airportCode"],
+          "title": "Airport",
+          "properties": {
+            "airportCode": { "$ref": "#/$defs/iataAirportCode", "description": "IATA airport code." },
+            "terminal": { "type": "string", "minLength": 1, "maxLength": 20, "description": "Terminal, e.g. 5." }
+          }
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["description"],
+          "title": "Other place",
+          "properties": {
+            "description": { "type": "string", "minLength": 1, "maxLength": 200, "description": "A place named in free text (station, port, escort base)." }
+          }
+        }
+      ]
+    },
+    "dateRange": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["earliestLeaveDate", "latestLeaveDate"],
+      "description": "The dates over which the returnee(s) may travel (Appendix A 4.1 'Dates'). latestLeaveDate >= earliestLeaveDate is checked by the extension.",
+      "properties": {
+        "earliestLeaveDate": { "$ref": "#/$defs/date", "description": "Earliest leave date." },
+        "latestLeaveDate": { "$ref": "#/$defs/date", "description": "Latest leave date." },
+        "exclusionDates": {
+          "type": "array",
+          "uniqueItems": true,
+          "items": { "$ref": "#/$defs/date" },
+          "description": "Dates within the range on which travel must not take place."
+        }
+      }
+    },
+    "destination": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["description", "country"],
+      "description": "Where the returnee(s) are to go (Appendix A 4.3 'Destination', free text location), with the country and, when known, the airport.",
+      "properties": {
+        "description": { "type": "string", "minLength": 1, "maxLength": 200, "description": "Free-text destination, e.g. Lagos, Nigeria." },
+        "country": { "$ref": "#/$defs/countryCode", "description": "Destination country, ISO 3166-1 alpha-3." },
+        "airportCode": { "$ref": "#/$defs/iataAirportCode", "description": "Preferred arrival airport, IATA code." }
+      }
+    },
+    "escortPosition": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortNumber", "medic"],
+      "description": "One escort position and its type (Appendix A 4.2 'Escort Info': escort number and type by gender, physique, language, medic).",
+      "properties": {
+        "escortNumber": { "$ref": "#/$defs/escortNumber", "description": "Escort number: the position's ordinal, 1 for escort 1." },
+        "gender": { "$ref": "#/$defs/gender", "description": "Required gender of the escort, when it matters." },
+        "physique": { "$ref": "#/$defs/code", "description": "Physique category (reference data), e.g. STANDARD, ENHANCED." },
+        "languages": {
+          "type": "array",
+          "uniqueItems": true,
+          "items": { "$ref": "#/$defs/languageCode" },
+          "description": "Languages the escort must speak, ISO 639 codes."
+        },
+        "medic": { "type": "boolean", "description": "True when this position is a medic (paramedic, nurse) rather than an escort officer." },
+        "role": { "$ref": "#/$defs/code", "description": "Role in the team (reference data), e.g. TEAM_LEADER, ESCORT, MEDIC." }
+      }
+    },
+    "escortSegment": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentId", "startPoint", "finishPoint", "transportType", "returneePresent"],
+      "description": "One journey of the escorting (Appendix A 4.2 'Escort Segment'): segments vary by means of transport, by whether the returnee is present and by escort team (hand-overs).",
+      "properties": {
+        "segmentId": { "$ref": "#/$defs/segmentId", "description": "Segment ID, unique in the escort quote response." },
+        "startPoint": { "$ref": "#/$defs/place", "description": "Start point." },
+        "finishPoint": { "$ref": "#/$defs/place", "description": "Finish point." },
+        "transportType": { "$ref": "#/$defs/code", "description": "Means of transport (reference data), e.g. ESCORT_VEHICLE, SCHEDULED_FLIGHT, CHARTER_FLIGHT, TRAIN, FERRY." },
+        "returneePresent": { "type": "boolean", "description": "True when the returnee travels on this segment (false e.g. for the escorts' journey home)." },
+        "plannedStart": { "$ref": "#/$defs/dateTime", "description": "Planned start, local time with offset, when known." },
+        "plannedFinish": { "$ref": "#/$defs/dateTime", "description": "Planned finish, local time with offset, when known." },
+        "escortNumbers": {
+          "type": "array",
+          "uniqueItems": true,
+          "items": { "$ref": "#/$defs/escortNumber" },
+          "description": "The escort positions on this segment; all when absent."
+        }
+      }
+    },
+    "escortEffort": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentId", "escortNumber"],
+      "description": "Effort of one escort on one segment (Appendix A 4.2 'Escort Effort': per segment per escort a cost or a time duration); at least one of cost and durationMinutes.",
+      "properties": {
+        "segmentId": { "$ref": "#/$defs/segmentId", "description": "The escort segment." },
+        "escortNumber": { "$ref": "#/$defs/escortNumber", "description": "The escort position." },
+        "cost": { "$ref": "#/$defs/money", "description": "Cost of this escort on this segment." },
+        "durationMinutes": { "type": "integer", "minimum": 0, "maximum": 10080, "description": "Time this escort spends on this segment, in minutes." }
+      },
+      "anyOf": [
+        { "properties": { "cost": true }, "required": ["cost"] },
+        { "properties": { "durationMinutes": true }, "required": ["durationMinutes"] }
+      ]
+    },
+    "advancePassengerInfo": {
+      "type": "object",
+      "additionalProperties": false,
+      "minProperties": 1,
+      "description": "Advance passenger information (API) of an escort; optional and possibly partial until travel (Appendix A 4.2, 4.7, 4.10, 4.11).",
+      "properties": {
+        "dateOfBirth": { "$ref": "#/$defs/date", "description": "Date of birth." },
+        "nationality": { "$ref": "#/$defs/countryCode", "description": "Nationality, ISO 3166-1 alpha-3." },
+        "gender": { "$ref": "#/$defs/gender", "description": "Sex as on the travel document." },
+        "travelDocument": { "$ref": "#/$defs/travelDocument", "description": "The escort's travel document (passport number, issuing country, expiry)." }
+      }
+    },
+    "escort": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortId", "name"],
+      "description": "One named escort (officer or medic).",
+      "properties": {
+        "escortId": { "$ref": "#/$defs/escortId", "description": "The Escort Service Provider's ID of the person." },
+        "escortNumber": { "$ref": "#/$defs/escortNumber", "description": "The escort position this person fills, when assigned to one." },
+        "name": { "$ref": "#/$defs/personName", "description": "Name as on the travel document (mandatory for ticketing)." },
+        "specialMeal": { "type": "string", "pattern": "^[A-Z]{4}$", "description": "In-flight meal request, IATA SSR special meal code, e.g. VGML (vegetarian)." },
+        "advancePassengerInfo": { "$ref": "#/$defs/advancePassengerInfo", "description": "Advance passenger information, when available." }
+      }
+    },
+    "escortAssignment": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentId", "escortId"],
+      "description": "Which escort works on which segment, and in which vehicle (Appendix A 4.2 'Escort details': per segment, the names of the escorts and the vehicle ID).",
+      "properties": {
+        "segmentId": { "$ref": "#/$defs/segmentId", "description": "The escort segment." },
+        "escortId": { "$ref": "#/$defs/escortId", "description": "The escort, one of escortDetails/escorts." },
+        "vehicleId": { "$ref": "#/$defs/vehicleId", "description": "Vehicle for road segments." }
+      }
+    },
+    "escortDetails": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escorts"],
+      "description": "Named escorts and their segment assignments for one escort quote (Appendix A 4.2 'Escort details', 4.6).",
+      "properties": {
+        "escorts": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "#/$defs/escort" },
+          "description": "The named escorts."
+        },
+        "assignments": {
+          "type": "array",
+          "items": { "$ref": "#/$defs/escortAssignment" },
+          "description": "Per segment, the escorts and vehicle."
+        }
+      }
+    },
+    "travellerRef": {
+      "description": "One traveller on a travel quote or booking: a returnee (by HO reference) or an escort position (by escort number).",
+      "oneOf": [
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["hoReturneeReference"],
+          "title": "Returnee",
+          "properties": {
+            "hoReturneeReference": { "$ref": "#/$defs/hoReturneeReference", "description": "The returnee." }
+          }
+        },
+        {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["escortNumber"],
+          "title": "Escort",
+          "properties": {
+            "escortNumber": { "$ref": "#/$defs/escortNumber", "description": "The escort position." }
+          }
+        }
+      ]
+    },
+    "itineraryPoint": {
+      "type": "object",
+      "additionalProperties": false,
+      "minProperties": 1,
+      "description": "Start or end point of an itinerary segment: an airport (IATA code) for PLANE segments, otherwise a named station, port or hotel.",
+      "properties": {
+        "airportCode": { "$ref": "#/$defs/iataAirportCode", "description": "IATA airport code (required for PLANE segments)." },
+        "terminal": { "type": "string", "minLength": 1, "maxLength": 20, "description": "Terminal, when known." },
+        "name": { "type": "string", "minLength": 1, "maxLength": 200, "description": "Name of the station, port, hotel or airport." }
+      }
+    },
+    "itinerarySegment": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentId", "segmentType", "providerName", "startPoint", "startTime", "endTime"],
+      "description": "One segment of a travel itinerary (Appendix A 4.4 'Travel itinerary': start and end times and locations, reference IDs, carrier ID, segment type). For HOTEL, startTime/endTime are check-in/check-out and endPoint is absent. PLANE segments require carrierCode, flightNumber and airport codes at both ends.",
+      "properties": {
+        "segmentId": { "$ref": "#/$defs/segmentId", "description": "Segment ID, unique in the travel quote." },
+        "segmentType": {
+          "type": "string",
+          "enum": ["PLANE", "FERRY", "TRAIN", "COACH", "HOTEL"],
+          "description": "Segment type (Appendix A 4.4 'plane, ferry etc.'): PLANE, FERRY, TRAIN, COACH, HOTEL. An enum because the required fields depend on it; a new type is a new schema version."
+        },
+        "providerName": { "type": "string", "minLength": 1, "maxLength": 100, "description": "Provider name, e.g. British Airways, Marriott." },
+        "carrierCode": { "$ref": "#/$defs/iataCarrierCode", "description": "IATA designator of the marketing carrier (PLANE)." },
+        "flightNumber": { "$ref": "#/$defs/flightNumber", "description": "Flight number (PLANE), with carrierCode the flight designator." },
+        "providerReference": { "$ref": "#/$defs/providerReference", "description": "The provider's own reference for the segment (e.g. hotel reservation number), when it has one." },
+        "startPoint": { "$ref": "#/$defs/itineraryPoint", "description": "Departure point (the hotel for HOTEL)." },
+        "endPoint": { "$ref": "#/$defs/itineraryPoint", "description": "Arrival point; absent for HOTEL." },
+        "startTime": { "$ref": "#/$defs/dateTime", "description": "Local departure (check-in) time with the offset of startPoint." },
+        "endTime": { "$ref": "#/$defs/dateTime", "description": "Local arrival (check-out) time with the offset of endPoint." },
+        "travellers": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "#/$defs/travellerRef" },
+          "description": "Who travels on this segment; everyone on the quote when absent."
+        }
+      },
+      "if": {
+        "properties": { "segmentType": { "const": "PLANE" } },
+        "required": ["segmentType"]
+      },
+      "then": {
+        "properties": {
+          "carrierCode": true,
+          "flightNumber": true,
+          "startPoint": { "type": "object", "properties": { "airportCode": true }, "required": ["airportCode"] },
+          "endPoint": { "type": "object", "properties": { "airportCode": true }, "required": ["airportCode"] }
+        },
+        "required": ["carrierCode", "flightNumber", "endPoint"]
+      },
+      "else": {
+        "if": {
+          "properties": { "segmentType": { "const": "HOTEL" } },
+          "required": ["segmentType"]
+        },
+        "then": { "properties": { "endPoint": false } },
+        "else": { "properties": { "endPoint": true }, "required": ["endPoint"] }
+      }
+    },
+    "segmentActuals": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentId", "departedAt", "arrivedAt"],
+      "description": "Actual times of one completed segment (Appendix A 4.10, 4.12 'Completed info': date time leave, date time arrive).",
+      "properties": {
+        "segmentId": { "$ref": "#/$defs/segmentId", "description": "The segment completed." },
+        "departedAt": { "$ref": "#/$defs/dateTime", "description": "Actual departure, local time with offset." },
+        "arrivedAt": { "$ref": "#/$defs/dateTime", "description": "Actual arrival, local time with offset." }
+      }
+    },
+    "financial": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["reason"],
+      "description": "Financial consequence of post-booking changes (Appendix A 4.12 'Financial': refund info, fee info, reason); at least one amount.",
+      "properties": {
+        "refund": { "$ref": "#/$defs/money", "description": "Amount refunded to the Home Office." },
+        "changeFee": { "$ref": "#/$defs/money", "description": "Change fee charged." },
+        "cancellationFee": { "$ref": "#/$defs/money", "description": "Cancellation fee charged." },
+        "reason": { "$ref": "#/$defs/reason", "description": "Why the amounts arise, e.g. NAME_CHANGE, CANCELLED_BY_HO." },
+        "notes": { "$ref": "#/$defs/freeText", "description": "Free-text detail." }
+      },
+      "anyOf": [
+        { "properties": { "refund": true }, "required": ["refund"] },
+        { "properties": { "changeFee": true }, "required": ["changeFee"] },
+        { "properties": { "cancellationFee": true }, "required": ["cancellationFee"] }
+      ]
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('envelope', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/envelope/1.0",
+  "title": "Message envelope",
+  "description": "The envelope every Hub message shares (docs/architecture.md 'The message contract'; Schedule R Appendix D 'Message format'): identity, type, schema version, time, sender and removal, with the message's Appendix A data set in body. Not a message of its own: each message schema references it and narrows messageType, schemaVersion, sender and body.",
+  "$comment": "The envelope declares all seven properties and is closed with additionalProperties:false. A message schema is {\"$ref\": envelope, \"properties\": {messageType: const, schemaVersion: const, sender: const, body: the message's body}}: it only narrows properties the envelope already declares and never adds one, so additionalProperties:false here is correct under 2020-12 (and draft-07) without unevaluatedProperties, whose annotation tracking every validator would need. body is closed by the message schema's own additionalProperties:false.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["messageId", "messageType", "schemaVersion", "sentAt", "sender", "removalId", "body"],
+  "properties": {
+    "messageId": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid",
+      "description": "Unique ID of this message (RFC 4122 UUID), chosen by the sender; the idempotency key: a message seen twice has one effect."
+    },
+    "messageType": {
+      "type": "string",
+      "pattern": "^[A-Z][A-Za-z]{2,63}$",
+      "description": "Message type in PascalCase, e.g. TravelQuoteRequest; each message schema fixes it with const."
+    },
+    "schemaVersion": {
+      "type": "string",
+      "pattern": "^[0-9]+[.][0-9]+$",
+      "description": "Version of the message schema the sender used, major.minor, e.g. 1.0; the last segment of the schema's $id."
+    },
+    "sentAt": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime",
+      "description": "When the sender published the message, RFC 3339 date-time with offset."
+    },
+    "sender": {
+      "type": "string",
+      "enum": ["HUB", "TSP", "ESP"],
+      "description": "The party that sent the message: HUB (Home Office), TSP (Travel Service Provider) or ESP (Escort Service Provider); each message schema fixes it with const."
+    },
+    "removalId": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/removalId",
+      "description": "Travel request identifier (removal reference), the business key of the conversation, e.g. RMV-2026-000123."
+    },
+    "body": {
+      "type": "object",
+      "description": "The message's data set from Schedule R Appendix A; its shape is defined by each message schema."
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('error', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/error/1.0",
+  "title": "Error",
+  "description": "Schedule R Appendix D 'Error handling' (docs/architecture.md 'The message contract'). The consumer of a queue Q answers a message it cannot process (not JSON, invalid against its schema, unknown references, impossible in the conversation's state) on Q-error, with a new messageId, the failed message's messageId and removalId where they could be read, the time, the queue and one entry per problem. Business refusals (no flights, escorts unavailable, quote expired) are not errors: they are declines in the business messages.",
+  "$comment": "Same top-level shape as the envelope so consumers parse every message alike, but a standalone schema: removalId is optional here (absent when the failed message could not be read), whereas the envelope requires it.",
+  "x-hublink-section": "D",
+  "x-hublink-queue": "<queue>-error",
+  "x-hublink-recipient": "the party that published the failed message",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["messageId", "messageType", "schemaVersion", "sentAt", "sender", "body"],
+  "properties": {
+    "messageId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid", "description": "New, unique ID of this error message." },
+    "messageType": { "const": "Error", "description": "Always Error." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sentAt": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "When the problem was found and this error published." },
+    "sender": { "type": "string", "enum": ["HUB", "TSP", "ESP"], "description": "The party that consumed the failed message and reports the error." },
+    "removalId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/removalId", "description": "removalId of the failed message, when it could be read; absent otherwise." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["queue", "problems"],
+      "description": "What failed and why.",
+      "properties": {
+        "failedMessageId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid", "description": "messageId of the failed message, when it could be read; absent otherwise." },
+        "failedMessageType": { "type": "string", "pattern": "^[A-Z][A-Za-z]{2,63}$", "description": "messageType of the failed message, when it could be read." },
+        "failedSentAt": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "sentAt (time stamp) of the failed message, when it could be read." },
+        "queue": {
+          "type": "string",
+          "pattern": "^(escort|travel)-(quote-request|quote-response|booking-request|booking-response|amendment|update|cancellation|reference-list-update)$",
+          "description": "The queue the failed message was consumed from (this error is published on <queue>-error)."
+        },
+        "problems": {
+          "type": "array",
+          "minItems": 1,
+          "maxItems": 100,
+          "description": "One entry per problem found (at most 100; validation stops there).",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["instanceLocation", "keywordLocation", "error"],
+            "description": "One problem.",
+            "properties": {
+              "instanceLocation": {
+                "type": "string",
+                "pattern": "^(/([^~/]|~[01])*)*$",
+                "description": "JSON pointer (RFC 6901) to the offending value in the failed message; \"\" for the whole message (e.g. not JSON)."
+              },
+              "keywordLocation": {
+                "type": "string",
+                "pattern": "^(/([^~/]|~[01])*)*$",
+                "description": "JSON pointer into the message's schema to the keyword that failed, e.g. /properties/body/properties/quotes/items/required; \"\" when the problem is not a schema violation (not JSON, unknown reference, state)."
+              },
+              "error": { "type": "string", "minLength": 1, "maxLength": 1000, "description": "Readable description of the problem, lower case, e.g. \"must have required property 'travelQuoteReference'\"." },
+              "code": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/code", "description": "Problem class, e.g. NOT_JSON, SCHEMA, UNKNOWN_REFERENCE, INVALID_STATE, DUPLICATE." }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-amendment', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-amendment/1.0",
+  "title": "Escort amendment",
+  "description": "Schedule R Appendix A 4.9 (Message 9). The Home Office asks the Escort Service Provider to change a confirmed booking: segments affected are identified and their new detail specified (a segment cancelled, two segments replaced by one), returnee changes (location, risk profile) passed on, and anything else in free text. Most amendments are answered by an escort update.",
+  "$comment": "At least one of segmentChanges, returneeChanges and other.",
+  "x-hublink-section": "4.9",
+  "x-hublink-queue": "escort-amendment",
+  "x-hublink-recipient": "ESP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortAmendment", "description": "Always EscortAmendment." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortQuoteReference"],
+      "description": "The requested changes.",
+      "properties": {
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The booked escort quote to amend." },
+        "segmentChanges": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Escort request details: changes by segment.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["affectedSegmentIds", "cancelled"],
+            "description": "One change: the affected segments are cancelled (cancelled true), replaced by replacementSegments (cancelled true with replacements), or amended in place (cancelled false: replacementSegments carry the same segment IDs with the new detail). No affected segment and a replacement adds a segment.",
+            "properties": {
+              "affectedSegmentIds": {
+                "type": "array",
+                "uniqueItems": true,
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+                "description": "The booked segments this change affects; empty when a segment is added."
+              },
+              "cancelled": { "type": "boolean", "description": "True when the affected segments are cancelled (and, with replacementSegments, replaced)." },
+              "replacementSegments": {
+                "type": "array",
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortSegment" },
+                "description": "New segment details: locations, times, transport. New segment IDs when replacing, the same IDs when amending in place."
+              },
+              "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the change is needed." }
+            },
+            "if": {
+              "properties": { "cancelled": { "const": false } },
+              "required": ["cancelled"]
+            },
+            "then": {
+              "properties": { "replacementSegments": { "type": "array", "minItems": 1 } },
+              "required": ["replacementSegments"]
+            }
+          }
+        },
+        "returneeChanges": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Changes to returnee information the escorting depends on.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["hoReturneeReference"],
+            "minProperties": 2,
+            "description": "New information about one returnee; only what changed.",
+            "properties": {
+              "hoReturneeReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/hoReturneeReference", "description": "The returnee." },
+              "location": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/returneeLocation", "description": "New location." },
+              "escortRiskAssessment": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortRiskAssessment", "description": "New escort risk assessment (replaces the previous one)." },
+              "conditions": {
+                "type": "array",
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/codedValue" },
+                "description": "New list of medical or noted conditions (replaces the previous one)."
+              }
+            }
+          }
+        },
+        "other": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Other: catch-all free text for scenarios out of scope." }
+      },
+      "anyOf": [
+        { "properties": { "segmentChanges": true }, "required": ["segmentChanges"] },
+        { "properties": { "returneeChanges": true }, "required": ["returneeChanges"] },
+        { "properties": { "other": true }, "required": ["other"] }
+      ]
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-booking-request', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-booking-request/1.0",
+  "title": "Escort booking request",
+  "description": "Schedule R Appendix A 4.5 (Message 5). Having checked that the returnee information is unchanged since the quotes were sourced, the Home Office asks the Escort Service Provider to book against one of its escort quotes.",
+  "x-hublink-section": "4.5",
+  "x-hublink-queue": "escort-booking-request",
+  "x-hublink-recipient": "ESP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortBookingRequest", "description": "Always EscortBookingRequest." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortQuoteReference", "command"],
+      "description": "The booking command.",
+      "properties": {
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The escort quote to book." },
+        "command": { "type": "string", "const": "BOOK", "description": "Booking command: always BOOK." },
+        "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "The travel quote chosen with it, for the escorts' planning." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-booking-response', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-booking-response/1.0",
+  "title": "Escort booking response",
+  "description": "Schedule R Appendix A 4.6 (Message 6, 'Escort confirmation response'). The Escort Service Provider confirms the booking with the names of the escorts and as much as it can tell now about its people and vehicles, or declines it and says why.",
+  "$comment": "outcome DECLINED requires declineReason; ACCEPTED forbids declineReason and declineDetails.",
+  "x-hublink-section": "4.6",
+  "x-hublink-queue": "escort-booking-response",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortBookingResponse", "description": "Always EscortBookingResponse." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "ESP", "description": "Always ESP: sent by the Escort Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortQuoteReference", "outcome"],
+      "description": "The confirmation or decline.",
+      "properties": {
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The escort quote the booking request referred to." },
+        "outcome": { "type": "string", "enum": ["ACCEPTED", "DECLINED"], "description": "ACCEPTED: the booking is made (Appendix A 'Confirmed'); DECLINED: it cannot be." },
+        "declineReason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the booking is declined (reason code from the predefined list), e.g. ESCORTS_UNAVAILABLE." },
+        "declineDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "A fuller reason for the decline, free text." },
+        "escortDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortDetails", "description": "Accepted: the named escorts, their segments and vehicles, with advance passenger information where available." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      },
+      "if": {
+        "properties": { "outcome": { "const": "DECLINED" } },
+        "required": ["outcome"]
+      },
+      "then": {
+        "properties": { "declineReason": true, "escortDetails": false },
+        "required": ["declineReason"]
+      },
+      "else": {
+        "properties": { "declineReason": false, "declineDetails": false }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-cancellation', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-cancellation/1.0",
+  "title": "Escort cancellation",
+  "description": "Schedule R Appendix A 4.14 (Message 14). The Home Office tells the Escort Service Provider that the escort booking is to be cancelled. May be answered by an escort update with the financial consequences.",
+  "x-hublink-section": "4.14",
+  "x-hublink-queue": "escort-cancellation",
+  "x-hublink-recipient": "ESP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortCancellation", "description": "Always EscortCancellation." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortQuoteReference", "command"],
+      "description": "The cancel command.",
+      "properties": {
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The booked escort quote to cancel." },
+        "command": { "type": "string", "const": "CANCEL", "description": "Cancel command: always CANCEL." },
+        "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the escort is cancelled, e.g. LEGAL_CHALLENGE." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-quote-request', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-quote-request/1.0",
+  "title": "Escort quote request",
+  "description": "Schedule R Appendix A 4.1 (Message 1). The Home Office case worker gives the Escort Service Provider the details of a removal (returnees, escort risk assessment, locations, dates) so that it can answer with the escort options it can fulfil. For escorted removals the workflow starts here.",
+  "$comment": "Complete document: the envelope (closed, see envelope.json) plus messageType, schemaVersion and sender fixed by const and the body of Appendix A 4.1.",
+  "x-hublink-section": "4.1",
+  "x-hublink-queue": "escort-quote-request",
+  "x-hublink-recipient": "ESP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortQuoteRequest", "description": "Always EscortQuoteRequest." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["returnees", "international", "escortOnTransport", "dates"],
+      "description": "The removal to quote for.",
+      "properties": {
+        "returnees": {
+          "type": "array",
+          "minItems": 1,
+          "description": "The returnees of this removal (there may be more than one, e.g. a family group).",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["personalDetails", "escortRiskAssessment", "location"],
+            "description": "One returnee.",
+            "properties": {
+              "personalDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/personalDetails", "description": "Personal, static information: HO returnee reference, name, date of birth, nationality, gender, medical conditions." },
+              "escortRiskAssessment": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortRiskAssessment", "description": "The escort risk assessment of this returnee." },
+              "location": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/returneeLocation", "description": "Where this returnee is most likely to be at departure (per returnee: a family may be held apart)." }
+            }
+          }
+        },
+        "international": { "type": "boolean", "description": "International indicator: true for an out-of-country removal, false for an in-country move." },
+        "escortOnTransport": { "type": "boolean", "description": "Escort on transport indicator: true when escorts travel on the transport; false in low-risk cases where escorts leave the returnee at the gate and wait for departure." },
+        "dates": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateRange", "description": "The range of dates the returnee(s) may travel over, with exclusion dates." },
+        "destination": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/destination", "description": "Where the returnee(s) are to go, when known (not in Appendix A 4.1, but escorting depends on it)." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes for the Escort Service Provider." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-quote-response', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-quote-response/1.0",
+  "title": "Escort quote response",
+  "description": "Schedule R Appendix A 4.2 (Message 2). The Escort Service Provider answers an escort quote request with its risk evaluation (how many escorts of which types, medics), its segments and effort, and one escort quote per date it can support: the more dates, the better the chance of a cheaper removal.",
+  "$comment": "Escort info, segments and effort are a function of the returnees and the route, so they are given once for the response and are common to all quotes (Appendix A 4.2); each quote adds its date and, optionally, named escorts.",
+  "x-hublink-section": "4.2",
+  "x-hublink-queue": "escort-quote-response",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortQuoteResponse", "description": "Always EscortQuoteResponse." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "ESP", "description": "Always ESP: sent by the Escort Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortPositions", "segments", "effort", "quotes"],
+      "description": "The escort options.",
+      "properties": {
+        "escortPositions": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortPosition" },
+          "description": "Escort info: one entry per escort needed (the escort number is the length of this list), with the type of each (gender, physique, language, medic)."
+        },
+        "segments": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortSegment" },
+          "description": "Escort segments: the journeys of the escorting, with start and finish points, transport type and whether the returnee is present."
+        },
+        "effort": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortEffort" },
+          "description": "Escort effort: per segment per escort, a cost and/or a duration."
+        },
+        "quotes": {
+          "type": "array",
+          "minItems": 1,
+          "description": "The escort quotes, one per date the Escort Service Provider can support.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["escortQuoteReference", "escortDate"],
+            "description": "One escort quote.",
+            "properties": {
+              "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "Escort quote ID; a new one whenever the quote changes (the risk profile may change for the same removal)." },
+              "escortDate": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/date", "description": "The date this escort quote is valid for." },
+              "totalCost": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Total escort cost of this quote, when priced." },
+              "escortDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortDetails", "description": "Escort names and vehicles per segment, with advance passenger information if available now (not mandatory: may follow in the booking response or an escort update)." },
+              "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes on this quote." }
+            }
+          }
+        },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes on the risk evaluation." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-reference-list-update', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-reference-list-update/1.0",
+  "title": "Escort reference list update",
+  "description": "Schedule R Appendix B 4.17 (not a message of Appendix A). The Home Office announces to the Escort Service Provider the new content of one reason-code list (decline, cancellation, delay, change, unsuccessful) after its system administrator edited it: \"the system administrator role will have the ability to edit these lists of options which will prompt communication to the Travel Service Provider of the new data\". The body is the full state of the list, not the change, so a provider that missed a message converges on the next one; sequence orders the announcements of one list, and a provider ignores one older than the list it holds.",
+  "$comment": "Same top-level shape as the envelope so consumers parse every message alike, but a standalone schema like the Error message: a reference list belongs to no removal, so there is no removalId (the envelope requires it). One message type per receiving provider, because each queue has one consumer.",
+  "x-hublink-section": "B 4.17 ESP",
+  "x-hublink-queue": "escort-reference-list-update",
+  "x-hublink-recipient": "ESP",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "messageId",
+    "messageType",
+    "schemaVersion",
+    "sentAt",
+    "sender",
+    "body"
+  ],
+  "properties": {
+    "messageId": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid",
+      "description": "Unique ID of this message (RFC 4122 UUID), chosen by the Hub; the idempotency key."
+    },
+    "messageType": {
+      "const": "EscortReferenceListUpdate",
+      "description": "Always EscortReferenceListUpdate."
+    },
+    "schemaVersion": {
+      "const": "1.0",
+      "description": "Always 1.0 for this schema."
+    },
+    "sentAt": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime",
+      "description": "When the Hub published the message, RFC 3339 date-time with offset."
+    },
+    "sender": {
+      "const": "HUB",
+      "description": "Always HUB: sent by the Home Office."
+    },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "list",
+        "description",
+        "sequence",
+        "changedAt",
+        "codes"
+      ],
+      "description": "The full new content of one reason-code list.",
+      "properties": {
+        "list": {
+          "type": "string",
+          "pattern": "^[a-z]{1,63}$",
+          "description": "Name of the reason-code list, lower case, e.g. decline, cancellation, delay, change, unsuccessful. Lists are reference data: a name the provider does not know yet is a new list."
+        },
+        "description": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText",
+          "description": "Where the list's codes are used."
+        },
+        "sequence": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 9007199254740991,
+          "description": "Version of this list at the Hub, 1 for its first announcement and one more for each later one. A provider applies a message only when its sequence is higher than that of the list it holds, so a redelivered or late message changes nothing."
+        },
+        "changedAt": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime",
+          "description": "When the change was committed at the Hub (the time of the transaction that made it)."
+        },
+        "codes": {
+          "type": "array",
+          "maxItems": 1000,
+          "description": "Every code of the list, in code order, active or not; a code that is not here was deleted. Empty when the list has no codes.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "code",
+              "text",
+              "active"
+            ],
+            "description": "One code of the list.",
+            "properties": {
+              "code": {
+                "$ref": "https://hublink.example/schemas/common/1.0#/$defs/code",
+                "description": "The code as sent in messages, e.g. FLIGHT_CANCELLED."
+              },
+              "text": {
+                "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText",
+                "description": "What the code means."
+              },
+              "active": {
+                "type": "boolean",
+                "description": "Whether the code may be used in new messages; an inactive code is kept for the history of earlier messages."
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('escort-update', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/escort-update/1.0",
+  "title": "Escort update",
+  "description": "Schedule R Appendix A 4.10 (Message 10). The Escort Service Provider's flexible exception message: escorting completed, cancelled, unsuccessful or delayed, an escort changed, new or later escort information (e.g. passport numbers), the consequence of a Home Office amendment, or the financial consequence of a cancellation. It may be sent before the escorts depart, during the escort, at the airport or in the air.",
+  "$comment": "Each update carries one or more sections; at least one besides notes. completed, cancellation and unsuccessful are outcomes and exclude each other (dependentSchemas).",
+  "x-hublink-section": "4.10",
+  "x-hublink-queue": "escort-update",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "EscortUpdate", "description": "Always EscortUpdate." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "ESP", "description": "Always ESP: sent by the Escort Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["escortQuoteReference"],
+      "description": "The update.",
+      "properties": {
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The booked escort quote this update is about." },
+        "completed": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["segments"],
+          "description": "Completed info: the escorting was completed successfully (confirmed), per segment with actual times.",
+          "properties": {
+            "segments": {
+              "type": "array",
+              "minItems": 1,
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentActuals" },
+              "description": "Per segment: date-time left, date-time arrived."
+            },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text if needed." }
+          }
+        },
+        "cancellation": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["reason"],
+          "description": "Cancellation: the escorting is aborted before it starts.",
+          "properties": {
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Cancellation reason, e.g. ESCORTS_UNAVAILABLE." },
+            "returneeRedirectedTo": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/place", "description": "Where the returnee is taken instead of the starting location, when redirected." },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text if needed." }
+          }
+        },
+        "unsuccessful": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["reason"],
+          "description": "Unsuccessful: the escorting started and was abandoned (returnee disruptive or ill, serious delay). Likely to make the Home Office cancel the travel booking.",
+          "properties": {
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the escorting was abandoned, e.g. RETURNEE_DISRUPTIVE, RETURNEE_ILL." },
+            "segmentId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId", "description": "The segment during which it was abandoned." },
+            "occurredAt": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "When it was abandoned." },
+            "returneeLocation": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/place", "description": "Where the returnee is now." },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text." }
+          }
+        },
+        "delayed": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["reason", "segments"],
+          "description": "Delayed: where the escort is delayed and the new itinerary; a delay to one segment may knock on to others.",
+          "properties": {
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Delay reason, e.g. TRAFFIC, VEHICLE_BREAKDOWN." },
+            "segments": {
+              "type": "array",
+              "minItems": 1,
+              "description": "The affected segments with their new times (the delayed one first, then knock-on effects).",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["segmentId", "newStart", "newFinish"],
+                "description": "One affected segment.",
+                "properties": {
+                  "segmentId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId", "description": "Affected segment ID." },
+                  "newStart": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "New start time." },
+                  "newFinish": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "New end time." }
+                }
+              }
+            },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text." }
+          }
+        },
+        "escortChanges": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Escort change: per segment, the escort removed and/or the escort added. Almost certainly requires a name change on flight tickets.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["segmentId"],
+            "description": "One change on one segment; at least one of removedEscortId and addedEscortId.",
+            "properties": {
+              "segmentId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId", "description": "The escort segment." },
+              "removedEscortId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortId", "description": "Escort ID to be removed." },
+              "addedEscortId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortId", "description": "Escort ID to be added; the person's details are in escortDetails when new to the Home Office." },
+              "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the escort changes." }
+            },
+            "anyOf": [
+              { "properties": { "removedEscortId": true }, "required": ["removedEscortId"] },
+              { "properties": { "addedEscortId": true }, "required": ["addedEscortId"] }
+            ]
+          }
+        },
+        "escortDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortDetails", "description": "New or later information about the escorts (names, vehicles, advance passenger information such as passport numbers); escorts listed here replace earlier details of the same escortId." },
+        "amendmentOutcome": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["amendmentMessageId", "accepted"],
+          "description": "The consequence of a Home Office escort amendment.",
+          "properties": {
+            "amendmentMessageId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid", "description": "messageId of the escort amendment answered." },
+            "accepted": { "type": "boolean", "description": "True when the amendment is carried out, false when it cannot be." },
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why it cannot be carried out, or what it entails." },
+            "segments": {
+              "type": "array",
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortSegment" },
+              "description": "The segments as now booked, when they changed."
+            }
+          }
+        },
+        "financial": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/financial", "description": "Financial consequence, e.g. of an escort cancellation (Appendix A 4.14)." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text for anything else." }
+      },
+      "anyOf": [
+        { "properties": { "completed": true }, "required": ["completed"] },
+        { "properties": { "cancellation": true }, "required": ["cancellation"] },
+        { "properties": { "unsuccessful": true }, "required": ["unsuccessful"] },
+        { "properties": { "delayed": true }, "required": ["delayed"] },
+        { "properties": { "escortChanges": true }, "required": ["escortChanges"] },
+        { "properties": { "escortDetails": true }, "required": ["escortDetails"] },
+        { "properties": { "amendmentOutcome": true }, "required": ["amendmentOutcome"] },
+        { "properties": { "financial": true }, "required": ["financial"] }
+      ],
+      "dependentSchemas": {
+        "completed": { "properties": { "cancellation": false, "unsuccessful": false } },
+        "cancellation": { "properties": { "completed": false, "unsuccessful": false } },
+        "unsuccessful": { "properties": { "completed": false, "cancellation": false } }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-amendment', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-amendment/1.0",
+  "title": "Travel amendment",
+  "description": "Schedule R Appendix A 4.11 (Message 11). The Home Office asks the Travel Service Provider to change a confirmed booking: add or amend passenger details (e.g. an escort's passport number or expiry date, a name change) or change the itinerary (the old affected section and the new specification). Some changes incur charges or are impossible; most are answered by a travel update.",
+  "$comment": "At least one of passengerUpdates, itineraryChanges and other. Appendix A 4.11 names the 'escort quote reference' but means the booked quote; the travel quote reference is required and the escort quote reference optional.",
+  "x-hublink-section": "4.11",
+  "x-hublink-queue": "travel-amendment",
+  "x-hublink-recipient": "TSP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelAmendment", "description": "Always TravelAmendment." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office (or routed from the Escort Service Provider through it)." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["travelQuoteReference"],
+      "description": "The requested changes.",
+      "properties": {
+        "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "The booked travel quote to amend." },
+        "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The escort quote booked with it, when escorted." },
+        "passengerUpdates": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Travel details update: passenger details to add or amend.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["traveller"],
+            "minProperties": 2,
+            "description": "New details of one traveller; only what changed.",
+            "properties": {
+              "traveller": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travellerRef", "description": "The returnee or escort position concerned." },
+              "escortId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortId", "description": "The escort now filling the position (with name: a name change)." },
+              "name": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/personName", "description": "New name on the ticket (a name change; may incur a fee or be refused)." },
+              "specialMeal": { "type": "string", "pattern": "^[A-Z]{4}$", "description": "Meal request, IATA SSR special meal code, e.g. VGML." },
+              "advancePassengerInfo": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/advancePassengerInfo", "description": "Advance passenger information to add or replace (passport number, expiry date...)." },
+              "travelDocument": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelDocument", "description": "A returnee's new or corrected travel document." }
+            }
+          }
+        },
+        "itineraryChanges": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Flight details update: changes to the routing.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["affectedSegmentIds", "requestedSegments"],
+            "description": "One change: the old affected itinerary section and the new specification (an empty specification cancels the section).",
+            "properties": {
+              "affectedSegmentIds": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": true,
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+                "description": "Old affected itinerary section: the booked segment IDs."
+              },
+              "requestedSegments": {
+                "type": "array",
+                "items": { "$ref": "#/$defs/segmentSpecification" },
+                "description": "New itinerary specification, in travel order; empty to drop the section."
+              },
+              "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the change is requested." }
+            }
+          }
+        },
+        "other": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Other: catch-all free text for scenarios out of scope." }
+      },
+      "anyOf": [
+        { "properties": { "passengerUpdates": true }, "required": ["passengerUpdates"] },
+        { "properties": { "itineraryChanges": true }, "required": ["itineraryChanges"] },
+        { "properties": { "other": true }, "required": ["other"] }
+      ]
+    }
+  },
+  "$defs": {
+    "segmentSpecification": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["segmentType", "startPoint", "endPoint", "date"],
+      "description": "A requested itinerary segment, before the Travel Service Provider books it.",
+      "properties": {
+        "segmentType": {
+          "type": "string",
+          "enum": ["PLANE", "FERRY", "TRAIN", "COACH", "HOTEL"],
+          "description": "Segment type, as in itinerary segments."
+        },
+        "startPoint": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itineraryPoint", "description": "Departure point." },
+        "endPoint": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itineraryPoint", "description": "Arrival point (the hotel for HOTEL)." },
+        "date": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/date", "description": "Travel date (check-in date for HOTEL)." },
+        "earliestStart": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "Earliest acceptable departure." },
+        "latestStart": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "Latest acceptable departure." },
+        "carrierCode": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/iataCarrierCode", "description": "Requested carrier, when a specific flight is wanted." },
+        "flightNumber": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/flightNumber", "description": "Requested flight number, with carrierCode." },
+        "travellers": {
+          "type": "array",
+          "minItems": 1,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travellerRef" },
+          "description": "Who travels on it; the same travellers as the affected section when absent."
+        }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-booking-request', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-booking-request/1.0",
+  "title": "Travel booking request",
+  "description": "Schedule R Appendix A 4.7 (Message 7). The Home Office asks the Travel Service Provider to book one of its travel quotes, with the escorts' names (mandatory) and advance passenger information (not mandatory yet). It may be sent at the same time as the escort booking request.",
+  "x-hublink-section": "4.7",
+  "x-hublink-queue": "travel-booking-request",
+  "x-hublink-recipient": "TSP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": {
+      "const": "TravelBookingRequest",
+      "description": "Always TravelBookingRequest."
+    },
+    "schemaVersion": {
+      "const": "1.0",
+      "description": "Always 1.0 for this schema."
+    },
+    "sender": {
+      "const": "HUB",
+      "description": "Always HUB: sent by the Home Office."
+    },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "travelQuoteReference",
+        "command"
+      ],
+      "description": "The booking command and the escorts to ticket.",
+      "properties": {
+        "travelQuoteReference": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference",
+          "description": "The travel quote to book."
+        },
+        "command": {
+          "type": "string",
+          "const": "BOOK",
+          "description": "Booking command: always BOOK."
+        },
+        "escorts": {
+          "type": "array",
+          "items": {
+            "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escort",
+            "type": "object",
+            "properties": {
+              "escortNumber": true
+            },
+            "required": [
+              "escortNumber"
+            ]
+          },
+          "description": "Escort details for ticketing: one entry per escort position (escortNumber), name mandatory, advance passenger information and meal request optional. Absent for unescorted removals."
+        },
+        "notes": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText",
+          "description": "Free-text notes."
+        }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-booking-response', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-booking-response/1.0",
+  "title": "Travel booking response",
+  "description": "Schedule R Appendix A 4.8 (Message 8). The Travel Service Provider confirms the booking and sends what was booked (booking references, e-ticket numbers), or declines it (e.g. it could, but no longer can, deliver the quote) with a reason code and details.",
+  "$comment": "outcome ACCEPTED requires confirmation; DECLINED requires declineReason and forbids confirmation.",
+  "x-hublink-section": "4.8",
+  "x-hublink-queue": "travel-booking-response",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelBookingResponse", "description": "Always TravelBookingResponse." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "TSP", "description": "Always TSP: sent by the Travel Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["travelQuoteReference", "outcome"],
+      "description": "The confirmation or decline.",
+      "properties": {
+        "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "The travel quote the booking request referred to." },
+        "outcome": { "type": "string", "enum": ["ACCEPTED", "DECLINED"], "description": "ACCEPTED: booked; DECLINED: the booking cannot be made (Appendix A 'Booked', 'Declined')." },
+        "declineReason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Decline reason, one of a predefined and changing list, e.g. FLIGHT_CANCELLED, QUOTE_EXPIRED, FARE_UNAVAILABLE." },
+        "declineDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Decline details: a fuller reason, free text." },
+        "confirmation": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["bookingReferences", "tickets"],
+          "description": "Travel confirmation details: what has been booked.",
+          "properties": {
+            "bookingReferences": {
+              "type": "array",
+              "minItems": 1,
+              "description": "Booking references (PNR record locators), per provider.",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["reference", "segmentIds"],
+                "description": "One booking reference.",
+                "properties": {
+                  "reference": { "type": "string", "pattern": "^[A-Z0-9]{6}$", "description": "Booking reference (record locator), six upper-case letters or digits, e.g. X7K2PQ." },
+                  "carrierCode": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/iataCarrierCode", "description": "Carrier holding the booking, for airline references." },
+                  "segmentIds": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+                    "description": "The itinerary segments of the quote covered by this reference."
+                  }
+                }
+              }
+            },
+            "tickets": {
+              "type": "array",
+              "description": "E-tickets issued, one per traveller per ticket; empty when nothing is ticketed (e.g. hotel only).",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["ticketNumber", "traveller"],
+                "description": "One e-ticket.",
+                "properties": {
+                  "ticketNumber": { "type": "string", "pattern": "^[0-9]{13}$", "description": "E-ticket number, 13 digits (3-digit airline prefix and 10-digit serial), e.g. 1252400123456." },
+                  "traveller": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travellerRef", "description": "The returnee or escort position ticketed." },
+                  "segmentIds": {
+                    "type": "array",
+                    "uniqueItems": true,
+                    "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+                    "description": "The segments the ticket covers; all PLANE segments when absent."
+                  }
+                }
+              }
+            },
+            "totalCost": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Total booked cost, when it differs from the quote's or for the record." },
+            "ticketingDeadline": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "When bookings not yet ticketed will lapse." },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Other confirmation details in free text (e.g. where e-ticket documents can be collected)." }
+          }
+        },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      },
+      "if": {
+        "properties": { "outcome": { "const": "DECLINED" } },
+        "required": ["outcome"]
+      },
+      "then": {
+        "properties": { "declineReason": true, "confirmation": false },
+        "required": ["declineReason"]
+      },
+      "else": {
+        "properties": { "confirmation": true, "declineReason": false, "declineDetails": false },
+        "required": ["confirmation"]
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-cancellation', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-cancellation/1.0",
+  "title": "Travel cancellation",
+  "description": "Schedule R Appendix A 4.13 (Message 13). The Home Office tells the Travel Service Provider that the booked travel is to be cancelled; possibly only some segments, keeping the tickets for reuse where the carrier's terms allow. Likely to be answered by a travel update with the financial consequences. Appendix A notes the structure is subject to change.",
+  "x-hublink-section": "4.13",
+  "x-hublink-queue": "travel-cancellation",
+  "x-hublink-recipient": "TSP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelCancellation", "description": "Always TravelCancellation." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["travelQuoteReference", "command"],
+      "description": "The cancel command.",
+      "properties": {
+        "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "The booked travel quote to cancel." },
+        "command": { "type": "string", "const": "CANCEL", "description": "Cancel command: always CANCEL." },
+        "segmentIds": {
+          "type": "array",
+          "minItems": 1,
+          "uniqueItems": true,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+          "description": "Only these segments are cancelled; the whole booking when absent."
+        },
+        "retainForReuse": { "type": "boolean", "description": "True to keep the unused tickets for reuse on a later removal where the carrier's terms allow." },
+        "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why the travel is cancelled, e.g. LEGAL_CHALLENGE, RETURNEE_ILL." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-quote-request', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-quote-request/1.0",
+  "title": "Travel quote request",
+  "description": "Schedule R Appendix A 4.3 (Message 3). The Home Office tells the Travel Service Provider what travel is needed and for whom. For escorted removals the escort dates come from the Escort Service Provider's quotes; for unescorted removals the workflow starts here and the Home Office gives the travel dates.",
+  "$comment": "Exactly one of escortDates (escorted) and travelDates (unescorted).",
+  "x-hublink-section": "4.3",
+  "x-hublink-queue": "travel-quote-request",
+  "x-hublink-recipient": "TSP",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelQuoteRequest", "description": "Always TravelQuoteRequest." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "HUB", "description": "Always HUB: sent by the Home Office." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["returnees", "destination", "constraints"],
+      "description": "The travel to quote for.",
+      "properties": {
+        "returnees": {
+          "type": "array",
+          "minItems": 1,
+          "description": "The returnees (there may be more than one).",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["personalDetails", "travelDocuments", "travelRiskAssessment", "location"],
+            "description": "One returnee.",
+            "properties": {
+              "personalDetails": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/personalDetails", "description": "Personal, static information: HO returnee ID, name, date of birth, nationality, gender, noted conditions (blind, wheelchair...)." },
+              "travelDocuments": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelDocument" },
+                "description": "The document(s) this returnee will travel on."
+              },
+              "travelRiskAssessment": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelRiskAssessment", "description": "The travel risk assessment: only what carriers need (violent, disruptive, number of escorts)." },
+              "location": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/returneeLocation", "description": "Where this returnee is most likely to be at departure, so that local airports can be considered." }
+            }
+          }
+        },
+        "escortDates": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Escorted removals: the dates returned by the Escort Service Provider, each with its escort quote.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["escortQuoteReference", "date", "escortCount"],
+            "description": "One escort date.",
+            "properties": {
+              "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The escort quote the date comes from; travel quotes refer back to it." },
+              "date": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/date", "description": "The escort date." },
+              "escortCount": { "type": "integer", "minimum": 0, "maximum": 20, "description": "Number of escorts travelling (seats needed besides the returnees)." },
+              "earliestDeparture": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "Earliest departure the escorting allows on this date, when constrained." }
+            }
+          }
+        },
+        "travelDates": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateRange", "description": "Unescorted removals: the travel dates specified by the Home Office user." },
+        "departureAirports": {
+          "type": "array",
+          "uniqueItems": true,
+          "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/iataAirportCode" },
+          "description": "UK airports the escorting can reach, IATA codes; any when absent."
+        },
+        "destination": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/destination", "description": "Where the returnee(s) are to go." },
+        "constraints": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["refundableOnly"],
+          "description": "Constraints from the Travel Information Guide (TIG) that apply to this request.",
+          "properties": {
+            "refundableOnly": { "type": "boolean", "description": "True when only refundable fares may be quoted." },
+            "excludedCarriers": {
+              "type": "array",
+              "uniqueItems": true,
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/iataCarrierCode" },
+              "description": "Airlines that must not be used, IATA designators."
+            },
+            "costLimit": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Maximum total cost of a quote." },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Other TIG constraints in free text." }
+          }
+        },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes for the Travel Service Provider." }
+      },
+      "oneOf": [
+        { "properties": { "escortDates": true }, "required": ["escortDates"] },
+        { "properties": { "travelDates": true }, "required": ["travelDates"] }
+      ]
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-quote-response', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-quote-response/1.0",
+  "title": "Travel quote response",
+  "description": "Schedule R Appendix A 4.4 (Message 4). The Travel Service Provider answers a travel quote request with travel quotes for each of the Escort Service Provider's dates: itinerary, cost per traveller and total, and conditions, for the Home Office to choose from.",
+  "x-hublink-section": "4.4",
+  "x-hublink-queue": "travel-quote-response",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelQuoteResponse", "description": "Always TravelQuoteResponse." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "TSP", "description": "Always TSP: sent by the Travel Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["quotes"],
+      "description": "The travel quotes. An empty list means no travel can be offered (with noQuoteReason).",
+      "properties": {
+        "quotes": {
+          "type": "array",
+          "description": "The travel quotes.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["travelQuoteReference", "costs", "itinerary", "conditions"],
+            "description": "One travel quote.",
+            "properties": {
+              "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "Unique reference of this quote." },
+              "escortQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/escortQuoteReference", "description": "The escort quote (date) this travel quote matches; absent for unescorted removals." },
+              "costs": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["perTraveller", "total"],
+                "description": "Travel cost: per traveller and in total (Appendix A 4.4 'Travel Cost').",
+                "properties": {
+                  "perTraveller": {
+                    "type": "array",
+                    "minItems": 1,
+                    "description": "Cost for each returnee and each escort.",
+                    "items": {
+                      "type": "object",
+                      "additionalProperties": false,
+                      "required": ["traveller", "cost"],
+                      "description": "Cost of one traveller.",
+                      "properties": {
+                        "traveller": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travellerRef", "description": "The returnee or escort position." },
+                        "cost": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Cost for this traveller." }
+                      }
+                    }
+                  },
+                  "total": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Total cost of the quote, all travellers, taxes and fees included." },
+                  "expectedCost": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/money", "description": "Expected cost: the total plus the expected loss if the removal is cancelled (the provider's cancellation probability times what the fare's refund rules would keep). The best-value ranking key; optional, a provider that does not compute it leaves it out." }
+                }
+              },
+              "itinerary": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itinerarySegment" },
+                "description": "Travel itinerary: the segments in travel order (flights, ferries, trains, coaches, hotels)."
+              },
+              "conditions": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["refundable", "handBaggageOnly", "expiresAt"],
+                "description": "Travel conditions of this quote (Appendix A 4.4): refundability, fare restrictions, expiry.",
+                "properties": {
+                  "refundable": { "type": "boolean", "description": "False for a non-refundable fare." },
+                  "handBaggageOnly": { "type": "boolean", "description": "True for a hand-baggage-only fare." },
+                  "expiresAt": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime", "description": "When the quote expires: a booking request after this time may be declined." },
+                  "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Other conditions in free text." }
+                }
+              }
+            }
+          }
+        },
+        "noQuoteReason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why no (or fewer) quotes are offered, e.g. NO_FLIGHTS." },
+        "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free-text notes." }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-reference-list-update', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-reference-list-update/1.0",
+  "title": "Travel reference list update",
+  "description": "Schedule R Appendix B 4.17 (not a message of Appendix A). The Home Office announces to the Travel Service Provider the new content of one reason-code list (decline, cancellation, delay, change, unsuccessful) after its system administrator edited it: \"the system administrator role will have the ability to edit these lists of options which will prompt communication to the Travel Service Provider of the new data\". The body is the full state of the list, not the change, so a provider that missed a message converges on the next one; sequence orders the announcements of one list, and a provider ignores one older than the list it holds.",
+  "$comment": "Same top-level shape as the envelope so consumers parse every message alike, but a standalone schema like the Error message: a reference list belongs to no removal, so there is no removalId (the envelope requires it). One message type per receiving provider, because each queue has one consumer.",
+  "x-hublink-section": "B 4.17 TSP",
+  "x-hublink-queue": "travel-reference-list-update",
+  "x-hublink-recipient": "TSP",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "messageId",
+    "messageType",
+    "schemaVersion",
+    "sentAt",
+    "sender",
+    "body"
+  ],
+  "properties": {
+    "messageId": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid",
+      "description": "Unique ID of this message (RFC 4122 UUID), chosen by the Hub; the idempotency key."
+    },
+    "messageType": {
+      "const": "TravelReferenceListUpdate",
+      "description": "Always TravelReferenceListUpdate."
+    },
+    "schemaVersion": {
+      "const": "1.0",
+      "description": "Always 1.0 for this schema."
+    },
+    "sentAt": {
+      "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime",
+      "description": "When the Hub published the message, RFC 3339 date-time with offset."
+    },
+    "sender": {
+      "const": "HUB",
+      "description": "Always HUB: sent by the Home Office."
+    },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "list",
+        "description",
+        "sequence",
+        "changedAt",
+        "codes"
+      ],
+      "description": "The full new content of one reason-code list.",
+      "properties": {
+        "list": {
+          "type": "string",
+          "pattern": "^[a-z]{1,63}$",
+          "description": "Name of the reason-code list, lower case, e.g. decline, cancellation, delay, change, unsuccessful. Lists are reference data: a name the provider does not know yet is a new list."
+        },
+        "description": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText",
+          "description": "Where the list's codes are used."
+        },
+        "sequence": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 9007199254740991,
+          "description": "Version of this list at the Hub, 1 for its first announcement and one more for each later one. A provider applies a message only when its sequence is higher than that of the list it holds, so a redelivered or late message changes nothing."
+        },
+        "changedAt": {
+          "$ref": "https://hublink.example/schemas/common/1.0#/$defs/dateTime",
+          "description": "When the change was committed at the Hub (the time of the transaction that made it)."
+        },
+        "codes": {
+          "type": "array",
+          "maxItems": 1000,
+          "description": "Every code of the list, in code order, active or not; a code that is not here was deleted. Empty when the list has no codes.",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "code",
+              "text",
+              "active"
+            ],
+            "description": "One code of the list.",
+            "properties": {
+              "code": {
+                "$ref": "https://hublink.example/schemas/common/1.0#/$defs/code",
+                "description": "The code as sent in messages, e.g. FLIGHT_CANCELLED."
+              },
+              "text": {
+                "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText",
+                "description": "What the code means."
+              },
+              "active": {
+                "type": "boolean",
+                "description": "Whether the code may be used in new messages; an inactive code is kept for the history of earlier messages."
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
+SELECT hublink.install_shipped_schema('travel-update', $hublink_schema_json${
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "$id": "https://hublink.example/schemas/travel-update/1.0",
+  "title": "Travel update",
+  "description": "Schedule R Appendix A 4.12 (Message 12). The Travel Service Provider's exception message: travel completed, a flight changed (retimed, new terminal, delayed), travel cancelled, the financial consequence of post-booking changes, the outcome of a Home Office amendment, or anything else in free text.",
+  "$comment": "Each update carries one or more sections; at least one besides notes. completed and cancellation exclude each other (dependentSchemas).",
+  "x-hublink-section": "4.12",
+  "x-hublink-queue": "travel-update",
+  "x-hublink-recipient": "HUB",
+  "$ref": "https://hublink.example/schemas/envelope/1.0",
+  "type": "object",
+  "properties": {
+    "messageType": { "const": "TravelUpdate", "description": "Always TravelUpdate." },
+    "schemaVersion": { "const": "1.0", "description": "Always 1.0 for this schema." },
+    "sender": { "const": "TSP", "description": "Always TSP: sent by the Travel Service Provider." },
+    "body": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["travelQuoteReference"],
+      "description": "The update.",
+      "properties": {
+        "travelQuoteReference": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travelQuoteReference", "description": "The booked travel quote this update is about." },
+        "completed": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["segments"],
+          "description": "Completed info: the travel took place (confirmed), with actual times where known.",
+          "properties": {
+            "segments": {
+              "type": "array",
+              "minItems": 1,
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentActuals" },
+              "description": "Per segment: date-time left, date-time arrived."
+            },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text if needed." }
+          }
+        },
+        "flightChanges": {
+          "type": "array",
+          "minItems": 1,
+          "description": "Flight change: which flight changed and by how much (a formal change of time or terminal, or a delay).",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["reason", "oldSegment", "newSegment"],
+            "description": "One changed segment.",
+            "properties": {
+              "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Change reason, e.g. SCHEDULE_CHANGE, DELAY, TERMINAL_CHANGE." },
+              "oldSegment": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itinerarySegment", "description": "Old flight details, as booked." },
+              "newSegment": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itinerarySegment", "description": "New flight details (same segmentId when the flight is retimed, a new one when replaced)." }
+            }
+          }
+        },
+        "cancellation": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["reason", "segmentIds"],
+          "description": "Cancellation details: like a flight change but more serious; which references are cancelled (probably all).",
+          "properties": {
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Cancellation reason, e.g. FLIGHT_CANCELLED, CARRIER_REFUSED." },
+            "segmentIds": {
+              "type": "array",
+              "minItems": 1,
+              "uniqueItems": true,
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/segmentId" },
+              "description": "The cancelled segments."
+            },
+            "oldSegments": {
+              "type": "array",
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itinerarySegment" },
+              "description": "Old flight details of the cancelled segments."
+            },
+            "bookingReferences": {
+              "type": "array",
+              "uniqueItems": true,
+              "items": { "type": "string", "pattern": "^[A-Z0-9]{6}$", "description": "A cancelled booking reference." },
+              "description": "The booking references cancelled."
+            },
+            "notes": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Free text." }
+          }
+        },
+        "financial": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/financial", "description": "Financial: refund, change fee or cancellation fee and the reason, for Home Office requested changes." },
+        "amendmentOutcome": {
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["amendmentMessageId", "accepted"],
+          "description": "The outcome of a Home Office travel amendment.",
+          "properties": {
+            "amendmentMessageId": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/uuid", "description": "messageId of the travel amendment answered." },
+            "accepted": { "type": "boolean", "description": "True when the amendment was made, false when it cannot be." },
+            "reason": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/reason", "description": "Why it cannot be made, or what it entailed." },
+            "itinerary": {
+              "type": "array",
+              "items": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/itinerarySegment" },
+              "description": "The itinerary as now booked, when it changed."
+            },
+            "tickets": {
+              "type": "array",
+              "description": "E-tickets reissued.",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["ticketNumber", "traveller"],
+                "description": "One reissued e-ticket.",
+                "properties": {
+                  "ticketNumber": { "type": "string", "pattern": "^[0-9]{13}$", "description": "E-ticket number, 13 digits." },
+                  "traveller": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/travellerRef", "description": "The returnee or escort position ticketed." }
+                }
+              }
+            }
+          }
+        },
+        "other": { "$ref": "https://hublink.example/schemas/common/1.0#/$defs/freeText", "description": "Unknown other exceptions: free-text fall-back for emergencies." }
+      },
+      "anyOf": [
+        { "properties": { "completed": true }, "required": ["completed"] },
+        { "properties": { "flightChanges": true }, "required": ["flightChanges"] },
+        { "properties": { "cancellation": true }, "required": ["cancellation"] },
+        { "properties": { "financial": true }, "required": ["financial"] },
+        { "properties": { "amendmentOutcome": true }, "required": ["amendmentOutcome"] },
+        { "properties": { "other": true }, "required": ["other"] }
+      ],
+      "dependentSchemas": {
+        "completed": { "properties": { "cancellation": false } }
+      }
+    }
+  }
+}
+$hublink_schema_json$::jsonb);
