@@ -485,7 +485,20 @@ DECLARE
     alert   bigint;
     sent    text;
 BEGIN
-    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending' FOR UPDATE;
+    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
+    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
+    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
+    -- removal another transaction is changing (it would hold this timer meanwhile, and that
+    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
+    -- stays pending and the next run fires it.
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
+       FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -532,7 +545,8 @@ COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
     'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
     'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
     'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
-    'rule''s action. True when it fired.';
+    'rule''s action. Locks the removal row, then the timer, skipping either when another '
+    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
 -- hublink.security_event_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.security_event_alert(e hublink.security_event) RETURNS bigint
     LANGUAGE plpgsql
@@ -4884,6 +4898,246 @@ GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_w
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/85_cancellation_risk.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the simulation's findings): the lock order of the workflow timers
+-- (docs/timers.md "Locks": the removal row before its timers, in every path; the soak's
+-- deadlock between cancel_removal and the fire_timers job).
+
+-- hublink.cancel_timers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_timers(p_removal_id bigint, p_kind text, p_watches text, p_reason text,
+                                      p_machine text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- Lock order: the removal row before its timers, in every path (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r WHERE r.removal_id = p_removal_id FOR NO KEY UPDATE;
+    UPDATE hublink.timer t
+       SET status = 'cancelled', cancelled_at = clock_timestamp(), cancel_reason = p_reason
+     WHERE t.removal_id = p_removal_id AND t.status = 'pending'
+       AND (p_kind IS NULL OR t.kind = p_kind)
+       AND (p_watches IS NULL OR t.watches = p_watches)
+       AND (p_machine IS NULL OR t.machine = p_machine);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_timers(bigint, text, text, text, text) IS
+    'Cancels the pending timers of a removal (of a kind, watching a thing, of a machine; NULL: '
+    'any) because their cause went away, with the reason. Returns how many.';
+-- hublink.start_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.start_timer(p_kind text, p_removal_id bigint, p_machine text, p_watches text,
+                                    p_anchor_at timestamptz, p_message_type text DEFAULT NULL,
+                                    p_provider text DEFAULT NULL, p_cause_message_id text DEFAULT NULL,
+                                    p_detail jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_party text := current_setting('hublink.party', true);
+    dest   text;
+    rule   hublink.timer_rule;
+    id     bigint;
+    due    timestamptz;
+BEGIN
+    IF p_anchor_at IS NULL
+       OR NOT EXISTS (SELECT FROM hublink.timer_kind_party k WHERE k.kind = p_kind AND k.party = v_party) THEN
+        RETURN NULL;
+    END IF;
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    SELECT r.destination ->> 'country' INTO dest FROM hublink.removal r WHERE r.removal_id = p_removal_id
+       FOR NO KEY UPDATE;
+    rule := hublink.timer_rule_for(p_kind, p_message_type, p_provider, dest);
+    IF rule.timer_rule_id IS NULL OR NOT rule.enabled THEN
+        RETURN NULL;
+    END IF;
+    due := p_anchor_at + rule.fire_offset;
+    -- The same timer again (each quote of a response re-arms quote_expiry): keep the pending one.
+    SELECT t.timer_id INTO id FROM hublink.timer t
+     WHERE t.kind = p_kind AND t.removal_id = p_removal_id AND t.watches = p_watches AND t.status = 'pending'
+       AND t.due_at = due AND t.detail = coalesce(p_detail, '{}') AND t.timer_rule_id = rule.timer_rule_id;
+    IF FOUND THEN
+        RETURN id;
+    END IF;
+    PERFORM hublink.cancel_timers(p_removal_id, p_kind, p_watches, 'replaced by a newer timer for the same thing');
+    INSERT INTO hublink.timer (kind, party, removal_id, machine, watches, message_type, provider,
+                               destination, timer_rule_id, cause_message_id, anchor_at, due_at, detail)
+    VALUES (p_kind, v_party, p_removal_id, p_machine, p_watches, p_message_type, p_provider,
+            dest, rule.timer_rule_id, p_cause_message_id, p_anchor_at, due, coalesce(p_detail, '{}'))
+    RETURNING timer_id INTO id;
+    PERFORM hublink.schedule_worker_job('fire_timers', due);
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.start_timer(text, bigint, text, text, timestamptz, text, text, text, jsonb) IS
+    'Starts a timer of a kind on a removal when this party holds that kind and a rule matches: '
+    'due at p_anchor_at plus the rule''s offset; replaces the pending timer of the same kind, '
+    'removal and thing watched; brings the worker''s fire_timers job forward to the due time '
+    '(woken at commit). Returns the timer_id, NULL when no timer is kept.';
+-- hublink.reanchor_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reanchor_timer(p_timer_id bigint, p_anchor_at timestamptz) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    due timestamptz;
+BEGIN
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE;
+    UPDATE hublink.timer t
+       SET anchor_at = p_anchor_at, due_at = p_anchor_at + r.fire_offset
+      FROM hublink.timer_rule r
+     WHERE t.timer_id = p_timer_id AND t.status = 'pending' AND r.timer_rule_id = t.timer_rule_id
+       AND t.anchor_at IS DISTINCT FROM p_anchor_at
+    RETURNING t.due_at INTO due;
+    IF due IS NOT NULL THEN
+        PERFORM hublink.schedule_worker_job('fire_timers', due);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.reanchor_timer(bigint, timestamptz) IS
+    'Moves a pending timer to a new anchor, keeping its rule''s offset (e.g. an SLA re-counted '
+    'from the broker''s confirm of the request, a refund deadline after a flight change).';
+-- hublink.fire_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.fire_timer(p_timer_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t       hublink.timer;
+    k       hublink.timer_kind;
+    rule    hublink.timer_rule;
+    ref     text;
+    still   boolean := true;
+    now_    timestamptz;
+    v_lateness interval;
+    alert   bigint;
+    sent    text;
+BEGIN
+    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
+    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
+    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
+    -- removal another transaction is changing (it would hold this timer meanwhile, and that
+    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
+    -- stays pending and the next run fires it.
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO k FROM hublink.timer_kind x WHERE x.kind = t.kind;
+    SELECT * INTO rule FROM hublink.timer_rule x WHERE x.timer_rule_id = t.timer_rule_id;
+    SELECT r.removal_reference INTO ref FROM hublink.removal r WHERE r.removal_id = t.removal_id;
+    IF k.still_due_function IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(k.still_due_function, 'hublink.timer_kind.still_due_function', 'call');
+        EXECUTE format('SELECT %s($1)', k.still_due_function::regproc) USING t.timer_id INTO still;
+    END IF;
+    IF NOT coalesce(still, false) THEN
+        PERFORM hublink.cancel_timers(t.removal_id, t.kind, t.watches, 'its cause was gone when it was due');
+        RETURN false;
+    END IF;
+    -- Lateness counts from when the timer could first fire: one started already overdue (a
+    -- deadline nearer than its warning) is not late, one held up by downtime is.
+    now_ := clock_timestamp();
+    v_lateness := now_ - greatest(t.due_at, t.created_at);
+    alert := hublink.raise_alert(
+        k.alert_kind, format(k.subject_template, ref, t.watches), t.removal_id,
+        t.detail || jsonb_build_object(
+            'timerId', t.timer_id, 'timerKind', t.kind, 'watches', t.watches,
+            'causeMessageId', t.cause_message_id, 'anchorAt', t.anchor_at, 'dueAt', t.due_at,
+            'firedAt', now_, 'late', v_lateness > k.late_after,
+            'latenessSeconds', round(extract(epoch FROM v_lateness)::numeric, 3),
+            'timerRuleId', t.timer_rule_id),
+        rule.severity, t.due_at);
+    UPDATE hublink.timer x
+       SET status = 'fired', fired_at = now_, lateness = v_lateness,
+           late = v_lateness > k.late_after, alert_id = alert
+     WHERE x.timer_id = t.timer_id;
+    -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
+    -- other timers it concerns, not this one.
+    IF rule.action IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(rule.action, 'hublink.timer_rule.action', 'call');
+        EXECUTE format('SELECT %s($1)', rule.action::regproc) USING t.timer_id INTO sent;
+        UPDATE hublink.timer x SET action_message_id = sent WHERE x.timer_id = t.timer_id;
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
+    'Fires one pending timer: cancels it instead when its kind''s still_due_function says its '
+    'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
+    'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
+    'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
+    'rule''s action. Locks the removal row, then the timer, skipping either when another '
+    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
+-- hublink.fire_due_timers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.fire_due_timers(p_limit integer DEFAULT 500) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id      bigint;
+    fired   integer := 0;
+    message text;
+BEGIN
+    FOR id IN SELECT t.timer_id FROM hublink.timer t
+               WHERE t.status = 'pending' AND t.due_at <= clock_timestamp()
+               ORDER BY t.due_at, t.timer_id
+               LIMIT p_limit
+    LOOP
+        -- Not locked here: fire_timer locks the removal first, then the timer (lock order).
+        BEGIN
+            IF hublink.fire_timer(id) THEN
+                fired := fired + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+            RAISE WARNING 'hublink timer % failed to fire: %', id, message
+                USING DETAIL = 'Its effects were rolled back; it stays pending and is tried at the next run.',
+                      HINT = 'See hublink.timer.last_error.';
+            UPDATE hublink.timer t SET attempts = t.attempts + 1, last_error = message WHERE t.timer_id = id;
+        END;
+    END LOOP;
+    RETURN fired;
+END;
+$$;
+COMMENT ON FUNCTION hublink.fire_due_timers(integer) IS
+    'Fires the pending timers that are due, oldest due time first (at most p_limit), each in a '
+    'subtransaction with its alert and action, skipping timers whose removal or row another '
+    'transaction holds. A '
+    'timer whose firing fails stays pending and is retried. Returns how many fired.';
+-- hublink.timer_job, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_job() RETURNS timestamptz
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    next_due timestamptz;
+BEGIN
+    PERFORM hublink.fire_due_timers();
+    SELECT min(t.due_at) INTO next_due FROM hublink.timer t
+     WHERE t.status = 'pending' AND (t.attempts = 0 OR t.due_at > clock_timestamp());
+    -- Still due now: skipped (its removal was locked) or beyond the batch. Again in a second,
+    -- not at once, so a removal held open does not spin the worker.
+    RETURN CASE WHEN next_due IS NOT NULL THEN greatest(next_due, clock_timestamp() + interval '1 second') END;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_job() IS
+    'The worker job fire_timers: fires the due timers and returns when the next one is due '
+    '(timers that failed to fire wait for the job''s run_every).';
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
