@@ -1,0 +1,200 @@
+-- Best value: hublink.removal_quotes ranks the quotes of a removal by expected cost, with the
+-- per-removal chance of cancellation the Hub ranks quotes with (issue 17; docs/hub.md
+-- "Best value"). The TSP prices each quote's expected cost with one constant probability (its
+-- cancel_probability); the Hub knows the case: the factors a caseworker records (a pending legal
+-- challenge, an earlier failed removal, a medical concern) and its own history of removals with
+-- the same factors. It re-prices each quote's expected loss with that estimate in
+-- hublink.removal_quotes, within the quotes Appendix A already carries: no message changes.
+
+CREATE TABLE hublink.cancel_factor (
+    code        text PRIMARY KEY CHECK (code ~ '^[A-Z][A-Z_]*$'),
+    description text NOT NULL
+);
+COMMENT ON TABLE hublink.cancel_factor IS
+    'What a caseworker may record about a case that bears on its chance of cancellation (reference data).';
+COMMENT ON COLUMN hublink.cancel_factor.code IS 'The factor''s code.';
+COMMENT ON COLUMN hublink.cancel_factor.description IS 'What it means, for the caseworker recording it.';
+INSERT INTO hublink.cancel_factor VALUES
+    ('LEGAL_CHALLENGE_PENDING', 'A judicial review, appeal or injunction application is pending or announced.'),
+    ('PRIOR_FAILED_REMOVAL', 'An earlier removal of the returnee was cancelled or failed.'),
+    ('MEDICAL_CONCERN', 'A medical or fitness-to-fly concern is recorded and not yet resolved.');
+
+CREATE TABLE hublink.removal_cancel_factor (
+    removal_id  bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    factor      text NOT NULL REFERENCES hublink.cancel_factor,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_by text NOT NULL,
+    PRIMARY KEY (removal_id, factor)
+);
+COMMENT ON TABLE hublink.removal_cancel_factor IS
+    'The cancellation factors recorded for a removal (hublink.record_cancel_factors): the case '
+    'attributes the Hub''s estimate of its chance of cancellation is made from.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.factor IS 'The factor (hublink.cancel_factor).';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_at IS 'When it was recorded.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_by IS 'Who recorded it (hublink.acting_login).';
+
+-- One row: the estimate's prior and bounds. Typed columns with checks, so an admin's edit is
+-- bounded by the table itself; audited like every table (hublink.audit_attach).
+CREATE TABLE hublink.cancel_estimate_config (
+    only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
+    max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
+    provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
+    CHECK (min_probability <= max_probability)
+);
+COMMENT ON TABLE hublink.cancel_estimate_config IS
+    'How the Hub estimates a removal''s chance of cancellation after booking (one row; docs/hub.md "Best value").';
+COMMENT ON COLUMN hublink.cancel_estimate_config.only_row IS 'Always true: the table has one row.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_probability IS
+    'The rate assumed with no history (the published 40 %; also the TSP''s constant, so that with '
+    'no history the ranking is the TSP''s).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_weight IS
+    'How many closed removals the prior counts as: a rate from fewer removals than this is pulled '
+    'toward the prior (the global rate toward prior_probability, a profile''s rate toward the global).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.min_probability IS 'The estimate is never below this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.max_probability IS 'The estimate is never above this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.provider_probability IS
+    'The probability the TSP prices its expectedCost with (its conditions notes state it: "price + P x '
+    'loss"): the Hub recovers the quote''s loss on cancellation as (expectedCost - total) / P.';
+INSERT INTO hublink.cancel_estimate_config
+    (prior_probability, prior_weight, min_probability, max_probability, provider_probability)
+VALUES (0.4, 20, 0.05, 0.95, 0.4);
+GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
+
+-- The history, as counts per profile (the sorted factors of a removal): closed removals whose
+-- travel was booked, completed or cancelled after booking. SECURITY DEFINER so that the
+-- estimate is the same whoever asks (a caseworker sees only the removals of their clearance):
+-- it returns aggregates only, like the MI views, never a removal.
+CREATE FUNCTION hublink.cancel_history()
+    RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT h.profile, count(*), count(*) FILTER (WHERE h.cancelled)
+          FROM (SELECT r.state = 'cancelled' AS cancelled,
+                       coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                  WHERE f.removal_id = r.removal_id), '{}') AS profile
+                  FROM hublink.removal r
+                 WHERE r.state = 'completed'
+                    OR (r.state = 'cancelled'
+                        AND EXISTS (SELECT FROM hublink.cancellation c
+                                     WHERE c.removal_id = r.removal_id AND c.booking = 'travel'
+                                       AND NOT c.before_booking))) h
+         GROUP BY h.profile;
+    END;
+COMMENT ON FUNCTION hublink.cancel_history() IS
+    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded, '
+    'hublink.removal_cancel_factor), the closed removals whose travel was booked and how many of '
+    'them were cancelled after booking. Aggregates only; what retention keeps.';
+REVOKE ALL ON FUNCTION hublink.cancel_history() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublink_admin;
+
+-- The estimate: the cancellation rate after booking among the Hub's closed removals with the
+-- same profile, shrunk toward the global rate, itself shrunk toward the prior.
+CREATE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
+
+CREATE FUNCTION hublink.record_cancel_factors(removal_reference text, factors text[])
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r   hublink.removal;
+    bad text[];
+    n   integer;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT array_agg(x) INTO bad FROM unnest(factors) x
+     WHERE x IS NULL OR NOT EXISTS (SELECT FROM hublink.cancel_factor f WHERE f.code = x);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown cancellation factor %', array_to_string(bad, ', ', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Nothing was recorded.',
+                  HINT = 'SELECT code, description FROM hublink.cancel_factor lists the factors.';
+    END IF;
+    INSERT INTO hublink.removal_cancel_factor (removal_id, factor, recorded_by)
+    SELECT DISTINCT r.removal_id, x, hublink.acting_login() FROM unnest(factors) x
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_cancel_factors(text, text[]) IS
+    'Records cancellation factors of a removal (hublink.cancel_factor codes; already recorded ones '
+    'are kept as they were). Returns how many were new. The caseworker records facts of the case, '
+    'never the estimate: hublink.removal_cancel_probability makes it from the history.';
+REVOKE ALL ON FUNCTION hublink.record_cancel_factors(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink_caseworker;
+
+CREATE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz,
+                   cancel_probability numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5), re-priced with the Hub's own estimate of
+        -- this removal's chance of cancellation (issue 17, hublink.removal_cancel_probability):
+        -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
+        -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
+        -- price + P_removal x loss; a quote without an expected cost counts its price.
+        SELECT rank() OVER (ORDER BY x.expected_travel + coalesce(e.total_amount, 0), x.first_departure),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               x.expected_travel + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at, p.p
+          FROM hublink.removal r
+         CROSS JOIN LATERAL (SELECT hublink.removal_cancel_probability(r.removal_id) AS p,
+                                    c.provider_probability AS p_tsp
+                               FROM hublink.cancel_estimate_config c) p
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         CROSS JOIN LATERAL (SELECT CASE WHEN t.expected_amount IS NULL THEN t.total_amount
+                                         ELSE round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
+                                                                    / p.p_tsp, 2) END AS expected_travel,
+                                    (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                      WHERE s.travel_quote_id = t.travel_quote_id) AS first_departure) x
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the travel price plus the Hub''s estimate of this removal''s '
+    'chance of cancellation, cancel_probability from hublink.removal_cancel_probability, times '
+    'the quote''s loss on cancellation as the TSP''s expected cost states it; a quote without one '
+    'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
+    'quotes are left out.';
