@@ -5203,17 +5203,17 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history()
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
-        SELECT h.profile, count(*), count(*) FILTER (WHERE h.cancelled)
-          FROM (SELECT r.state = 'cancelled' AS cancelled,
-                       coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                                  WHERE f.removal_id = r.removal_id), '{}') AS profile
-                  FROM hublink.removal r
-                 WHERE r.state = 'completed'
-                    OR (r.state = 'cancelled'
-                        AND EXISTS (SELECT FROM hublink.cancellation c
-                                     WHERE c.removal_id = r.removal_id AND c.booking = 'travel'
-                                       AND NOT c.before_booking))) h
-         GROUP BY h.profile;
+        -- Set-based (hash joins), not a subquery per removal: it is read on every ranking.
+        SELECT coalesce(f.profile, '{}'), count(*), count(*) FILTER (WHERE r.state = 'cancelled')
+          FROM hublink.removal r
+          LEFT JOIN (SELECT x.removal_id, array_agg(x.factor ORDER BY x.factor) AS profile
+                       FROM hublink.removal_cancel_factor x GROUP BY x.removal_id) f
+                 ON f.removal_id = r.removal_id
+         WHERE r.state = 'completed'
+            OR (r.state = 'cancelled'
+                AND r.removal_id IN (SELECT c.removal_id FROM hublink.cancellation c
+                                      WHERE c.booking = 'travel' AND NOT c.before_booking))
+         GROUP BY 1;
     END;
 COMMENT ON FUNCTION hublink.cancel_history() IS
     'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded, '
@@ -5304,9 +5304,10 @@ CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
                x.expected_travel + coalesce(e.total_amount, 0), t.currency,
                t.refundable, t.expires_at, p.p
           FROM hublink.removal r
+         -- OFFSET 0: computed once for the removal, not inlined into every quote's expression.
          CROSS JOIN LATERAL (SELECT hublink.removal_cancel_probability(r.removal_id) AS p,
                                     c.provider_probability AS p_tsp
-                               FROM hublink.cancel_estimate_config c) p
+                               FROM hublink.cancel_estimate_config c OFFSET 0) p
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
