@@ -70,8 +70,9 @@ GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 -- it returns aggregates only, like the MI views, never a removal.
 CREATE FUNCTION hublink.cancel_history()
     RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 8
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     BEGIN ATOMIC
         -- Set-based (hash joins), not a subquery per removal: it is read on every ranking.
         SELECT coalesce(f.profile, '{}'), count(*), count(*) FILTER (WHERE r.state = 'cancelled')
@@ -97,6 +98,7 @@ GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublin
 CREATE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     BEGIN ATOMIC
         WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
         mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
@@ -160,32 +162,38 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
                    cancel_probability numeric)
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
+    -- No JIT: the estimate's functions lift the plan's cost estimate over jit_above_cost, and
+    -- compiling it took 2 to 3 s per call on a busy machine (the simulation's worker stalled
+    -- on it); the query itself takes milliseconds.
+    SET jit = off
     BEGIN ATOMIC
         -- Best value is the expected cost (issue 5), re-priced with the Hub's own estimate of
         -- this removal's chance of cancellation (issue 17, hublink.removal_cancel_probability):
         -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
         -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
-        -- price + P_removal x loss; a quote without an expected cost counts its price.
-        SELECT rank() OVER (ORDER BY x.expected_travel + coalesce(e.total_amount, 0), x.first_departure),
+        -- price + P_removal x loss; a quote without an expected cost counts its price. The
+        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
+                                                                    / p.p_tsp, 2), t.total_amount)
+                                     + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
                t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
                (SELECT min(s.start_time) FROM hublink.itinerary_segment s
                  WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
                t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
-               x.expected_travel + coalesce(e.total_amount, 0), t.currency,
+               coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0) / p.p_tsp, 2),
+                        t.total_amount) + coalesce(e.total_amount, 0), t.currency,
                t.refundable, t.expires_at, p.p
           FROM hublink.removal r
-         -- OFFSET 0: computed once for the removal, not inlined into every quote's expression.
-         CROSS JOIN LATERAL (SELECT hublink.removal_cancel_probability(r.removal_id) AS p,
-                                    c.provider_probability AS p_tsp
-                               FROM hublink.cancel_estimate_config c OFFSET 0) p
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN LATERAL (SELECT CASE WHEN t.expected_amount IS NULL THEN t.total_amount
-                                         ELSE round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
-                                                                    / p.p_tsp, 2) END AS expected_travel,
-                                    (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                                      WHERE s.travel_quote_id = t.travel_quote_id) AS first_departure) x
+         CROSS JOIN (SELECT hublink.removal_cancel_probability(
+                                (SELECT x.removal_id FROM hublink.removal x
+                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                            c.provider_probability AS p_tsp
+                       FROM hublink.cancel_estimate_config c) p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
            AND (t.escort_quote_reference IS NULL OR NOT e.superseded)

@@ -283,6 +283,7 @@ class Driver:
         if r.requotes == 0 and not r.bookings:
             r.planned_date = first
         q = choose(fly, self.policy)
+        r.cancel_probability = str(q["cancel_probability"])
         if r.ev["prebook_disruption"] and r.requotes == 0:
             # The carrier cancels the flight before the booking request arrives: the TSP
             # declines, and the caseworker asks again (a re-booking).
@@ -472,6 +473,7 @@ def ledger(drv, removals):
         accepted = [b for b in r.bookings if b["accepted"]]
         if r.outcome == "cancelled" and accepted:
             lost = max(Decimal(0), accepted[-1]["amount"] - refund_of.get(r.ref, Decimal(0)))
+            r.lost = lost
             L["lost_to_cancellations"] += lost
             if not accepted[-1]["refundable"]:
                 L["lost_non_refundable"] += lost
@@ -557,7 +559,13 @@ def main():
     result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
               "seconds": round(drv.elapsed, 1), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
-              "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b]}
+              "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
+              # Per removal, for the report's split by recorded profile and by half of the year.
+              "removal_rows": [{"n": r.ev["n"], "factors": r.ev["factors"], "outcome": r.outcome,
+                                "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
+                                "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
+                                "cancel_probability": getattr(r, "cancel_probability", None)}
+                               for r in removals]}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=str)
     return 0
