@@ -5197,6 +5197,53 @@ INSERT INTO hublink.cancel_estimate_config
 VALUES (0.4, 20, 0.05, 0.95, 0.4);
 GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 
+CREATE TABLE hublink.cancel_history_count (
+    profile   text[] PRIMARY KEY,
+    booked    bigint NOT NULL CHECK (booked >= 0),
+    cancelled bigint NOT NULL CHECK (cancelled >= 0 AND cancelled <= booked)
+);
+COMMENT ON TABLE hublink.cancel_history_count IS
+    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded '
+    'when the removal closed), the closed removals whose travel booking had been accepted, and how '
+    'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+-- hublink.cancel_history_on_close, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
+                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION hublink.cancel_history_on_close();
+-- @comment TRIGGER cancel_history_on_close ON hublink.removal
+-- The history a 0.1.0 Hub already has: its closed removals whose travel was booked (no factor
+-- was recorded before 0.2.0: all under the empty profile).
+INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)
+SELECT '{}', count(*), count(*) FILTER (WHERE r.state = 'cancelled')
+  FROM hublink.removal r
+ WHERE current_setting('hublink.party', true) = 'hub' AND r.state IN ('completed', 'cancelled')
+   AND EXISTS (SELECT FROM hublink.travel_booking k WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+HAVING count(*) > 0;
 -- hublink.cancel_history, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_history()
     RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
@@ -5204,22 +5251,12 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history()
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     BEGIN ATOMIC
-        -- Set-based (hash joins), not a subquery per removal: it is read on every ranking.
-        SELECT coalesce(f.profile, '{}'), count(*), count(*) FILTER (WHERE r.state = 'cancelled')
-          FROM hublink.removal r
-          LEFT JOIN (SELECT x.removal_id, array_agg(x.factor ORDER BY x.factor) AS profile
-                       FROM hublink.removal_cancel_factor x GROUP BY x.removal_id) f
-                 ON f.removal_id = r.removal_id
-         WHERE r.state = 'completed'
-            OR (r.state = 'cancelled'
-                AND r.removal_id IN (SELECT c.removal_id FROM hublink.cancellation c
-                                      WHERE c.booking = 'travel' AND NOT c.before_booking))
-         GROUP BY 1;
+        SELECT h.profile, h.booked, h.cancelled FROM hublink.cancel_history_count h;
     END;
 COMMENT ON FUNCTION hublink.cancel_history() IS
-    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded, '
-    'hublink.removal_cancel_factor), the closed removals whose travel was booked and how many of '
-    'them were cancelled after booking. Aggregates only; what retention keeps.';
+    'The Hub''s history for the cancellation estimate (hublink.cancel_history_count): per profile, '
+    'the closed removals whose travel was booked and how many were cancelled. Aggregates only; '
+    'SECURITY DEFINER so the estimate is the same whoever ranks.';
 -- hublink.removal_cancel_probability, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
     LANGUAGE sql STABLE

@@ -64,32 +64,63 @@ INSERT INTO hublink.cancel_estimate_config
 VALUES (0.4, 20, 0.05, 0.95, 0.4);
 GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 
--- The history, as counts per profile (the sorted factors of a removal): closed removals whose
--- travel was booked, completed or cancelled after booking. SECURITY DEFINER so that the
--- estimate is the same whoever asks (a caseworker sees only the removals of their clearance):
--- it returns aggregates only, like the MI views, never a removal.
+-- The history, as counts per profile (the sorted factors of a removal), kept as removals
+-- close: the estimate reads a handful of rows on every ranking (hublink.removal_quotes runs
+-- for every quote a response inserts, through the quote_expiry timer's trigger), never the
+-- removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
+CREATE TABLE hublink.cancel_history_count (
+    profile   text[] PRIMARY KEY,
+    booked    bigint NOT NULL CHECK (booked >= 0),
+    cancelled bigint NOT NULL CHECK (cancelled >= 0 AND cancelled <= booked)
+);
+COMMENT ON TABLE hublink.cancel_history_count IS
+    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded '
+    'when the removal closed), the closed removals whose travel booking had been accepted, and how '
+    'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+
+CREATE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
+                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION hublink.cancel_history_on_close();
+COMMENT ON TRIGGER cancel_history_on_close ON hublink.removal IS
+    'Counts a closed, booked removal in hublink.cancel_history_count (the cancellation estimate''s history).';
+
 CREATE FUNCTION hublink.cancel_history()
     RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
     LANGUAGE sql STABLE SECURITY DEFINER ROWS 8
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     BEGIN ATOMIC
-        -- Set-based (hash joins), not a subquery per removal: it is read on every ranking.
-        SELECT coalesce(f.profile, '{}'), count(*), count(*) FILTER (WHERE r.state = 'cancelled')
-          FROM hublink.removal r
-          LEFT JOIN (SELECT x.removal_id, array_agg(x.factor ORDER BY x.factor) AS profile
-                       FROM hublink.removal_cancel_factor x GROUP BY x.removal_id) f
-                 ON f.removal_id = r.removal_id
-         WHERE r.state = 'completed'
-            OR (r.state = 'cancelled'
-                AND r.removal_id IN (SELECT c.removal_id FROM hublink.cancellation c
-                                      WHERE c.booking = 'travel' AND NOT c.before_booking))
-         GROUP BY 1;
+        SELECT h.profile, h.booked, h.cancelled FROM hublink.cancel_history_count h;
     END;
 COMMENT ON FUNCTION hublink.cancel_history() IS
-    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded, '
-    'hublink.removal_cancel_factor), the closed removals whose travel was booked and how many of '
-    'them were cancelled after booking. Aggregates only; what retention keeps.';
+    'The Hub''s history for the cancellation estimate (hublink.cancel_history_count): per profile, '
+    'the closed removals whose travel was booked and how many were cancelled. Aggregates only; '
+    'SECURITY DEFINER so the estimate is the same whoever ranks.';
 REVOKE ALL ON FUNCTION hublink.cancel_history() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublink_admin;
 

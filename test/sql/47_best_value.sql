@@ -28,6 +28,8 @@ DECLARE
     id  bigint := (SELECT removal_id FROM hublink.removal WHERE removal_reference = ref);
 BEGIN
     PERFORM hublink.record_cancel_factors(ref, factors);
+    INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id, outcome)
+    VALUES (id, 'BV-Q-' || ho, gen_random_uuid()::text, 'ACCEPTED');
     UPDATE hublink.removal SET state = CASE WHEN cancelled THEN 'cancelled' ELSE 'completed' END WHERE removal_id = id;
     IF cancelled THEN
         INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, before_booking)
@@ -80,14 +82,12 @@ SELECT hublink_test.bv_closed('HO-BV1' || lpad(i::text, 4, '0'), '{LEGAL_CHALLEN
 SELECT hublink_test.bv_closed('HO-BV2' || lpad(i::text, 4, '0'), '{}', i <= 2) FROM generate_series(1, 10) i;
 -- Not history: cancelled before booking, and still open.
 SELECT hublink_test.bv_removal('HO-BV30001') IS NOT NULL AS open_removal \gset
-SELECT hublink_test.bv_closed('HO-BV30002', '{LEGAL_CHALLENGE_PENDING}', false);
-UPDATE hublink.removal SET state = 'cancelled' WHERE removal_reference = (SELECT removal_reference FROM hublink.returnee t
-    JOIN hublink.removal USING (removal_id) WHERE t.ho_returnee_reference = 'HO-BV30002');
-INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, before_booking)
-SELECT removal_id, 'travel', 'hub', 'bv-before', true FROM hublink.returnee WHERE ho_returnee_reference = 'HO-BV30002';
+SELECT hublink.record_cancel_factors(hublink_test.bv_removal('HO-BV30002'), '{LEGAL_CHALLENGE_PENDING}') AS recorded \gset
+UPDATE hublink.removal SET state = 'cancelled' WHERE removal_id = (SELECT removal_id FROM hublink.returnee
+                                                                     WHERE ho_returnee_reference = 'HO-BV30002');
 SELECT is((SELECT array_agg(format('%s %s/%s', profile, cancelled, booked) ORDER BY profile) FROM hublink.cancel_history()),
           ARRAY['{} 2/10', '{LEGAL_CHALLENGE_PENDING} 9/10'],
-          'the history: booked closed removals per profile; before-booking cancellations and open removals left out');
+          'the history: closed removals whose travel was booked, per profile; one cancelled before booking and an open one left out');
 -- G = (11 + 20 x 0.4) / (20 + 20) = 0.475; legal: (9 + 20 x 0.475) / 30 = 0.61667; none: (2 + 9.5) / 30 = 0.38333
 SELECT is(hublink_test.bv_rank((SELECT v FROM hublink_test.v WHERE k = 'bv1')),
           'BV-A:968.31:0.3833 BV-B:1019.17:0.3833',

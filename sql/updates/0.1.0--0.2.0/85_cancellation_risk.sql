@@ -57,6 +57,29 @@ INSERT INTO hublink.cancel_estimate_config
 VALUES (0.4, 20, 0.05, 0.95, 0.4);
 GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 
+CREATE TABLE hublink.cancel_history_count (
+    profile   text[] PRIMARY KEY,
+    booked    bigint NOT NULL CHECK (booked >= 0),
+    cancelled bigint NOT NULL CHECK (cancelled >= 0 AND cancelled <= booked)
+);
+-- @comment TABLE hublink.cancel_history_count
+-- @comment COLUMN hublink.cancel_history_count.profile
+-- @comment COLUMN hublink.cancel_history_count.booked
+-- @comment COLUMN hublink.cancel_history_count.cancelled
+-- @function hublink.cancel_history_on_close
+REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION hublink.cancel_history_on_close();
+-- @comment TRIGGER cancel_history_on_close ON hublink.removal
+-- The history a 0.1.0 Hub already has: its closed removals whose travel was booked (no factor
+-- was recorded before 0.2.0: all under the empty profile).
+INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)
+SELECT '{}', count(*), count(*) FILTER (WHERE r.state = 'cancelled')
+  FROM hublink.removal r
+ WHERE current_setting('hublink.party', true) = 'hub' AND r.state IN ('completed', 'cancelled')
+   AND EXISTS (SELECT FROM hublink.travel_booking k WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+HAVING count(*) > 0;
 -- @function hublink.cancel_history
 -- @function hublink.removal_cancel_probability
 -- @function hublink.record_cancel_factors
