@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
 CREATE FUNCTION hublink_test.bv_removal(ho text) RETURNS text LANGUAGE sql AS $$
@@ -115,6 +115,8 @@ SELECT throws_ok($$UPDATE hublink.cancel_estimate_config SET max_probability = 0
 SELECT throws_ok($$INSERT INTO hublink.removal_cancel_factor (removal_id, factor, recorded_by)
                    SELECT removal_id, 'MEDICAL_CONCERN', 'x' FROM hublink.removal LIMIT 1$$, '42501', NULL,
                  'nor write factors but through record_cancel_factors (which checks access and records who)');
+SELECT throws_ok($$UPDATE hublink.cancel_history_count SET cancelled = booked$$, '42501', NULL,
+                 'nor rewrite the history the estimate is made from');
 SELECT ok(NOT EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = 'hublink'::regnamespace
                         AND p.proname ~ 'cancel' AND pg_get_function_arguments(p.oid) ~ 'probab'),
           'no function takes a probability to set: the estimate is computed from the history');
