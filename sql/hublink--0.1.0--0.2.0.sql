@@ -3997,6 +3997,153 @@ GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hu
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/72_web_actions.sql
+-- 0.2.0: the web interface's page actions (issue 16; docs/web.md): set_risk refuses risk
+-- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
+-- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
+-- checks its reason code and refuses plainly when that booking was never requested or is over
+-- (test/sql/44_hub_web_actions.sql).
+-- hublink.set_risk, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
+                                 notes text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    rid     bigint;
+    unknown text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT t.returnee_id INTO rid FROM hublink.returnee t
+     WHERE t.removal_id = r.removal_id AND t.ho_returnee_reference = set_risk.ho_returnee_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    -- Profiling reads only the flags hublink.risk_flag knows: an unknown one would be kept in
+    -- the Hub's record yet never reach a provider or make the removal escorted.
+    SELECT string_agg(f, ', ') INTO unknown FROM unnest(coalesce(set_risk.flags, '{NULL}')) f
+     WHERE f IS NULL OR NOT EXISTS (SELECT FROM hublink.risk_flag k WHERE k.flag = f);
+    IF unknown IS NOT NULL OR flags IS NULL THEN
+        RAISE EXCEPTION 'risk flags must be flags of hublink.risk_flag'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Not a risk flag: %s.', coalesce(unknown, 'NULL')),
+                  HINT = 'SELECT flag FROM hublink.risk_flag lists them; an empty array means none apply.';
+    END IF;
+    UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
+    -- clock_timestamp(): hublink.removal_quotes compares it with the time of the quote
+    -- requests, which may come later in the same transaction.
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes, assessed_at)
+    VALUES (rid, 'hub', coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM unnest(flags) f), '{}'), notes, clock_timestamp());
+    PERFORM hublink.profile_risk(removal_reference);
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
+    'Records a new full risk assessment of a returnee (flags of hublink.risk_flag only, else '
+    'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
+    'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
+    'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+-- hublink.removal_quotes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5): the TSP's expected cost when it states
+        -- one, else its price, plus the escort quote.
+        SELECT rank() OVER (ORDER BY coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
+    'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
+    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
+    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.cancel_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
+                                       reason_text text DEFAULT NULL,
+                                       retain_for_reuse boolean DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal;
+    reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    state  text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    IF booking IS DISTINCT FROM 'travel' AND booking IS DISTINCT FROM 'escort' THEN
+        RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    -- A cancellation names the booked quote: say so plainly when there is none, rather than
+    -- let the message fail its schema.
+    state := CASE booking WHEN 'travel' THEN r.travel_state ELSE r.escort_state END;
+    IF hublink.booked_reference(r, booking) IS NULL
+       OR state IN ('none', 'cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % has no % booking to cancel', removal_reference, booking
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s booking is %s.', booking, replace(state, '_', ' ')),
+                  HINT = 'Before a booking is requested, hublink.cancel_removal cancels the quotes.';
+    END IF;
+    IF booking = 'travel' THEN
+        RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
+            jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
+                               'retainForReuse', retain_for_reuse, 'reason', reason)));
+    ELSIF booking = 'escort' THEN
+        RETURN hublink.send_message(hublink.new_message('EscortCancellation', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort'), 'command', 'CANCEL',
+                               'reason', reason)));
+    END IF;
+    RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
+    'Cancels one booking of a removal (escort or travel, Appendix B 4.20), e.g. the travel after '
+    'an unsuccessful escorting, with a reason from the cancellation list. Refused '
+    '(object_not_in_prerequisite_state) when that booking was never requested or is already '
+    'over. Returns the messageId.';
+
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
 -- deliveries with idempotency keys sent by the worker with libcurl, operational checks against

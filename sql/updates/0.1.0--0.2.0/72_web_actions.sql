@@ -1,0 +1,8 @@
+-- 0.2.0: the web interface's page actions (issue 16; docs/web.md): set_risk refuses risk
+-- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
+-- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
+-- checks its reason code and refuses plainly when that booking was never requested or is over
+-- (test/sql/44_hub_web_actions.sql).
+-- @function hublink.set_risk
+-- @function hublink.removal_quotes
+-- @function hublink.cancel_booking
