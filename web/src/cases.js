@@ -4,23 +4,24 @@
 import { asPerson } from './db.js';
 import { isNotAccessible, isShown, message } from './errors.js';
 
-const REF = /^RMV-[0-9]{4}-[0-9]{6}$/;
+export const REF = /^RMV-[0-9]{4}-[0-9]{6}$/;
 
 function isCaseworker(user) {
   return user.groups.includes('hublink_caseworker');
 }
 
-function requireCaseworker(req, res, next) {
+export function requireCaseworker(req, res, next) {
   if (isCaseworker(res.locals.user)) return next();
   res.status(403).render('error.njk', { title: 'You cannot use this page', text: 'Case pages are for caseworkers.' });
 }
 
-function notFound(res) {
+export function notFound(res) {
   res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' });
 }
 
 // The timeline of a case: every state change (each with the message that caused it), every
-// amendment, cancellation and money event, oldest first.
+// amendment and its outcome, cancellation, money event and risk assessment (not its flags),
+// oldest first.
 async function timeline(c, reference) {
   const { rows } = await c.query(
     `SELECT at, kind, title, detail FROM (
@@ -37,6 +38,18 @@ async function timeline(c, reference) {
        SELECT x.cancelled_at, 'cancellation', initcap(x.booking) || ' cancellation by ' || x.cancelled_by,
               coalesce(x.reason_code, '') || coalesce(': ' || x.reason_text, ''), 0
          FROM hublink.cancellation x JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1
+       UNION ALL
+       SELECT a.sent_at, 'amendment', initcap(a.booking) || ' amendment sent', 'Quote ' || a.quote_reference, 0
+         FROM hublink.amendment a JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1
+       UNION ALL
+       SELECT a.outcome_at, 'amendment', initcap(a.booking) || ' amendment ' || CASE WHEN a.outcome_accepted THEN 'accepted' ELSE 'not accepted' END,
+              coalesce(a.outcome_reason_code, '') || coalesce(': ' || a.outcome_reason_text, ''), 0
+         FROM hublink.amendment a JOIN hublink.removal r USING (removal_id)
+        WHERE r.removal_reference = $1 AND a.outcome_at IS NOT NULL
+       UNION ALL
+       SELECT k.assessed_at, 'risk', 'Risk assessment of ' || t.ho_returnee_reference || ' recorded', 'Appendix B 4.18', 0
+         FROM hublink.risk_assessment k JOIN hublink.returnee t USING (returnee_id) JOIN hublink.removal r USING (removal_id)
+        WHERE r.removal_reference = $1 AND k.audience = 'hub'
      ) t ORDER BY at, ord`,
     [reference],
   );
@@ -48,7 +61,7 @@ export async function renderTimeline(env, pool, user, reference) {
   return env.render('partials/timeline.njk', { events });
 }
 
-async function loadCase(c, reference) {
+export async function loadCase(c, reference) {
   const found = await c.query('SELECT * FROM hublink.search_removals() s WHERE s.removal_reference = $1', [reference]);
   if (found.rows.length === 0) return null;
   const r = await c.query(
@@ -57,7 +70,7 @@ async function loadCase(c, reference) {
   return { ...found.rows[0], ...r.rows[0] };
 }
 
-async function reasons(c, list) {
+export async function reasons(c, list) {
   const { rows } = await c.query(
     'SELECT code, description FROM hublink.reason_code WHERE list = $1 AND active ORDER BY code', [list]);
   return rows;
@@ -85,7 +98,7 @@ function blankForm() {
     destinationDescription: '', destinationCountry: '', destinationAirport: '', flags: [], sensitivity: '' };
 }
 
-function isoDate(y, m, d) {
+export function isoDate(y, m, d) {
   if (!/^\d{4}$/.test(y) || !/^\d{1,2}$/.test(m) || !/^\d{1,2}$/.test(d)) return null;
   const s = `${y}-${m.padStart(2, '0')}-${d.padStart(2, '0')}`;
   const t = new Date(`${s}T00:00:00Z`);

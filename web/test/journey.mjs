@@ -30,18 +30,11 @@ const live = (re) => page.waitForFunction((src) => new RegExp(src).test((documen
   .then(() => true, () => false);
 const streaming = () => page.waitForLoadState().then(() => page.waitForFunction(() => /updates by itself/.test((document.getElementById('live-status') || {}).textContent)));
 
-try {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.fill('#username', 'rita');
-  await page.fill('#password', users.rita.password);
-  await page.click('button[type=submit]');
-  await page.waitForURL((u) => u.href.startsWith(base));
-  check('rita signs in', new URL(page.url()).pathname === '/cases');
-
+// The new removal form, filled in (its keyboard use is checked in browser.mjs).
+async function createRemoval(caseRef, ho, flags) {
   await page.goto('/cases/new');
-  await page.fill('#caseReference', 'CASE-WEB-3P');
-  await page.fill('#hoReference', 'HO-WEB3P1');
+  await page.fill('#caseReference', caseRef);
+  await page.fill('#hoReference', ho);
   await page.fill('#givenNames', 'Ada');
   await page.fill('#familyName', 'Obi');
   await page.fill('#dobDay', '2'); await page.fill('#dobMonth', '11'); await page.fill('#dobYear', '1990');
@@ -50,7 +43,7 @@ try {
   await page.fill('#documentNumber', 'A1234567');
   await page.fill('#documentCountry', 'NGA');
   await page.fill('#detentionCentre', 'HARMONDSWORTH_IRC');
-  await page.check('input[name=flags][value=SELF_HARM]');
+  for (const f of flags) await page.check(`input[name=flags][value=${f}]`);
   const d1 = new Date(Date.now() + 8 * 86400e3);
   const d2 = new Date(Date.now() + 12 * 86400e3);
   for (const [p, d] of [['earliest', d1], ['latest', d2]]) {
@@ -64,7 +57,19 @@ try {
   await page.check('input[name=sensitivity][value=standard]');
   await page.getByRole('button', { name: 'Create removal' }).click();
   await page.waitForURL(/\/cases\/RMV-/);
-  const ref = page.url().split('/').pop();
+  return page.url().split('/').pop();
+}
+
+try {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.fill('#username', 'rita');
+  await page.fill('#password', users.rita.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL((u) => u.href.startsWith(base));
+  check('rita signs in', new URL(page.url()).pathname === '/cases');
+
+  const ref = await createRemoval('CASE-WEB-3P', 'HO-WEB3P1', ['SELF_HARM']);
   const profiled = (await db.query('SELECT escorted FROM hublink.removal WHERE removal_reference = $1', [ref])).rows[0];
   check('a removal with a self-harm flag is created and profiled as escorted (4.18)', profiled && profiled.escorted === true && (await states(ref)) === 'new/none/none', `${JSON.stringify(profiled)} ${await states(ref)}`);
 
@@ -104,15 +109,110 @@ try {
   await streaming();
   check('the amendment goes to the TSP and its answer (a travel update) appears live', updatesBefore === 0 && await live(/TravelUpdate/), `${updatesBefore} ${await states(ref)}`);
 
+  const axeClean = async (what) => {
+    const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']).analyze();
+    check(`axe: no WCAG 2.2 AA violation on ${what}`, r.violations.length === 0, r.violations.map((v) => `${v.id}: ${v.nodes[0] && v.nodes[0].target}`).join(' '));
+  };
+  const summary = async () => ((await page.locator('.govuk-error-summary').textContent().catch(() => '')) || '').replace(/\s+/g, ' ');
+
+  // --- 1. escort amendment (4.9, 4.10): the ESP answers with its outcome and cost -----------
+  await page.waitForFunction(() => /Travel: amended → booked/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 30000 }).catch(() => {});
+  await page.goto(`/cases/${ref}`);
+  await page.getByRole('link', { name: 'Amend the escort booking' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref}/amend-escort$`));
+  await axeClean('the escort amendment page');
+  await page.getByRole('button', { name: 'Send the escort amendment' }).click();
+  check('an empty escort amendment gets the GOV.UK error summary, nothing sent', /There is a problem.*Choose a segment/.test(await summary())
+    && (await db.query("SELECT count(*)::int AS n FROM hublink.amendment a JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1 AND a.booking = 'escort'", [ref])).rows[0].n === 0, await summary());
+  await axeClean('the escort amendment page with errors');
+  const seg = (await db.query(
+    `SELECT s.segment_id, q.escort_date::text AS d FROM hublink.escort_segment s JOIN hublink.removal r USING (removal_id)
+       JOIN hublink.escort_booking k ON k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED'
+       JOIN hublink.escort_quote q ON q.removal_id = r.removal_id AND q.escort_quote_reference = k.escort_quote_reference
+      WHERE r.removal_reference = $1 AND s.current AND s.returnee_present ORDER BY s.segment_id LIMIT 1`, [ref])).rows[0];
+  const [y, m, d] = seg.d.split('-');
+  await page.check(`input[name=segment][value="${seg.segment_id}"]`);
+  await page.fill('#startDay', d); await page.fill('#startMonth', m); await page.fill('#startYear', y);
+  await page.fill('#startTime', '05:30');
+  await page.fill('#finishDay', d); await page.fill('#finishMonth', m); await page.fill('#finishYear', y);
+  await page.fill('#finishTime', '09:45');
+  await page.selectOption('#reason', 'EARLIER_COLLECTION');
+  await page.getByRole('button', { name: 'Send the escort amendment' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref}$`));
+  await streaming();
+  check('the escort amendment goes to the ESP and its outcome appears live', await live(/Escort amendment accepted/), await states(ref));
+  check('with its cost (the ESP\'s change fee) (4.20)', await live(/Change Fee: GBP [0-9.]+\s+Escort booking/));
+
+  // --- 2. cancelling one booking (4.20): travel, then escort, each with the provider's money --
+  await page.goto(`/cases/${ref}/cancel-booking`);
+  await axeClean('the cancel-one-booking page');
+  await page.getByRole('button', { name: 'Cancel this booking' }).click();
+  check('cancelling without choosing gets the error summary', /Select the booking to cancel.*Select the reason/.test(await summary()), await summary());
+  await page.check('input[name=booking][value=travel]');
+  await page.selectOption('#reason', 'RETURNEE_ILL');
+  await page.fill('#reasonText', 'Admitted to hospital.');
+  await page.getByRole('button', { name: 'Cancel this booking' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref}$`));
+  await streaming();
+  check('the travel booking alone is cancelled and the TSP\'s money appears live', await live(/(Refund|Cancellation Fee): GBP [0-9.]+\s+Travel booking/) && /^cancelled\/booked\/cancelled$/.test(await states(ref)), await states(ref));
+  await page.goto(`/cases/${ref}/cancel-booking`);
+  await page.check('input[name=booking][value=travel]');
+  await page.selectOption('#reason', 'RETURNEE_ILL');
+  await page.getByRole('button', { name: 'Cancel this booking' }).click();
+  check('cancelling it again: the Hub\'s refusal in the error summary', /has no travel booking to cancel/.test(await summary()), await summary());
+  await page.check('input[name=booking][value=escort]');
+  await page.selectOption('#reason', 'RETURNEE_ILL');
+  await page.getByRole('button', { name: 'Cancel this booking' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref}$`));
+  await streaming();
+  check('then the escort booking, the ESP\'s cancellation fee shown live', await live(/Cancellation Fee: GBP [0-9.]+\s+Escort booking/), await states(ref));
+  await page.waitForFunction(() => /Escort: booked → cancelled/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 30000 }).catch(() => {});
+  check('both bookings are cancelled at the Hub', (await states(ref)) === 'cancelled/cancelled/cancelled', await states(ref));
+  await page.goto(`/cases/${ref}/cancel-booking`);
+  const costs = (await page.locator('main table tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '));
+  check('the cancel page lists the providers\' costs', costs.some((t) => /Escort ?Cancellation fee ?GBP [0-9.]+/.test(t)) && costs.some((t) => /Travel ?(Refund|Cancellation fee) ?GBP/.test(t)), costs.join(' | '));
+
+  // --- 3, 4. a risk change after quotes (4.18): escorts now needed, re-quote, choose again -----
+  const ref2 = await createRemoval('CASE-WEB-3P-B', 'HO-WEB3P2', []);
+  check('a removal without risk flags is not escorted', (await db.query('SELECT escorted FROM hublink.removal WHERE removal_reference = $1', [ref2])).rows[0].escorted === false);
+  await page.getByRole('button', { name: 'Request quotes' }).click();
+  await streaming();
+  check('the TSP\'s quotes appear live', await live(/Travel: quote requested → quoted/), await states(ref2));
+  await page.reload();
+  await page.getByRole('link', { name: 'Change the risk profile' }).click();
+  await axeClean('the risk profile page');
+  await page.check('input[name=flags][value=SELF_HARM]');
+  await page.fill('#notes-HO-WEB3P2', 'Open ACDT plan since Monday.');
+  await page.getByRole('button', { name: 'Record the assessment of HO-WEB3P2' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref2}/risk\\?done=1$`));
+  const riskPage = (await page.textContent('main')).replace(/\s+/g, ' ');
+  check('the new risk is profiled: escorted, an escort, the old quotes no longer bookable', /Escorted Yes/.test(riskPage) && /Escorts required: 1/.test(riskPage) && /Quotes that can be booked 0/.test(riskPage), riskPage.slice(0, 600));
+  await page.getByRole('button', { name: 'Ask for new quotes' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
+  await streaming();
+  check('the re-quote goes to the ESP, whose quotes appear live', await live(/Escort: quote requested → quoted/), await states(ref2));
+  await page.reload();
+  await page.getByRole('button', { name: 'Request travel quotes' }).click();
+  await streaming();
+  await page.waitForFunction(() => (document.getElementById('timeline') || {}).textContent.match(/Travel: quote requested → quoted/g)?.length >= 2, null, { timeout: 30000 }).catch(() => {});
+  await page.goto(`/cases/${ref2}/quotes`);
+  const table2 = await page.textContent('#quotes').catch(() => '');
+  check('the new quotes carry the escort the new risk needs', /ESP-/.test(table2), table2.slice(0, 200));
+  await page.getByRole('button', { name: /Book option 1/ }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
+  await streaming();
+  check('chosen again and booked with both providers, live', await live(/Removal: booking → booked/), await states(ref2));
+
+  // The whole removal cancelled, the providers' money shown.
   await page.reload();
   await page.getByText('Cancel the removal').click();
   await page.fill('#reasonText', 'Judicial review lodged.');
   await page.getByRole('button', { name: 'Cancel removal' }).click();
-  await page.waitForURL(new RegExp(`/cases/${ref}$`));
+  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
   await streaming();
   check('the cancellation is answered with the providers\' money, shown live (4.20)', await live(/Refund|Cancellation Fee/));
   await page.waitForFunction(() => /Escort: .*→ cancelled/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 30000 }).catch(() => {});
-  check('the removal is cancelled at the Hub', (await states(ref)).startsWith('cancelled/'), await states(ref));
+  check('the removal is cancelled at the Hub', (await states(ref2)).startsWith('cancelled/'), await states(ref2));
 } catch (err) {
   check('the journey ran to its end', false, err.stack);
 } finally {
