@@ -612,6 +612,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -681,7 +691,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -3799,6 +3809,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -3868,7 +3888,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -4002,7 +4022,8 @@ SELECT hublink.audit_attach();
 -- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
 -- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
 -- checks its reason code and refuses plainly when that booking was never requested or is over
--- (test/sql/44_hub_web_actions.sql).
+-- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
+-- removal (its second entry was dropped while its documents and risk went to the first).
 -- hublink.set_risk, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
                                  notes text DEFAULT NULL)
@@ -4143,6 +4164,129 @@ COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
     'an unsuccessful escorting, with a reason from the cancellation list. Refused '
     '(object_not_in_prerequisite_state) when that booking was never requested or is already '
     'over. Returns the messageId.';
+-- hublink.create_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
+BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state, sensitivity, created_by)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, hublink.acting_login())
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
 
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,

@@ -108,6 +108,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -177,7 +187,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '

@@ -10,7 +10,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(22);
+SELECT plan(25);
 
 CREATE FUNCTION hublink_test.wa_ex(name text, ref text, replacements text[] DEFAULT '{}')
     RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -45,6 +45,23 @@ SELECT 'r', hublink.create_removal('CASE-WA-1', $$[
   "location": {"detentionCentreId": "HARMONDSWORTH_IRC"}, "risk": {"flags": ["DISRUPTIVE"]}}
 ]$$, '2026-03-16', '2026-03-20', '{"description": "Lagos, Nigeria", "country": "NGA", "airportCode": "LOS"}');
 CREATE FUNCTION hublink_test.wa_ref() RETURNS text LANGUAGE sql AS $$ SELECT v FROM hublink_test.wa WHERE k = 'r' $$;
+
+-- --- several returnees: each checked (4.22), each once ------------------------------------------
+CREATE FUNCTION hublink_test.wa_returnee(ho text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('personalDetails', jsonb_build_object('hoReturneeReference', ho,
+               'name', jsonb_build_object('givenNames', 'Ngozi', 'familyName', 'Eze'), 'dateOfBirth', '1988-02-03',
+               'nationality', 'NGA', 'gender', 'F'),
+           'travelDocuments', jsonb_build_array(jsonb_build_object('type', 'PASSPORT', 'number', 'P' || ho, 'issuingCountry', 'NGA')),
+           'location', '{"detentionCentreId": "YARLS_WOOD_IRC"}'::jsonb, 'risk', jsonb_build_object('flags', '[]'::jsonb)) $$;
+SELECT throws_ok($$SELECT hublink.create_removal('CASE-WA-2', jsonb_build_array(hublink_test.wa_returnee('HO-WA9'), hublink_test.wa_returnee('HO-WA9')),
+                   '2026-03-16', '2026-03-20', '{"description": "Lagos", "country": "NGA", "airportCode": "LOS"}')$$, '22023',
+                 'returnee HO-WA9 is named more than once in this removal',
+                 'the same returnee twice in one removal is refused (its second entry would be dropped)');
+SELECT throws_ok($$SELECT hublink.create_removal('CASE-WA-2', jsonb_build_array(hublink_test.wa_returnee('HO-WA8'), hublink_test.wa_returnee('HO-7731905')),
+                   '2026-03-16', '2026-03-20', '{"description": "Lagos", "country": "NGA", "airportCode": "LOS"}')$$, '23505',
+                 'returnee HO-7731905 already has a live removal',
+                 '4.22 is checked for each returnee: the second one has a live removal, named in the refusal');
+SELECT is((SELECT count(*)::int FROM hublink.removal WHERE case_reference = 'CASE-WA-2'), 0, 'and neither created anything');
 
 -- quotes for the risk as created
 \o /dev/null

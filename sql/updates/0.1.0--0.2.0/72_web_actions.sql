@@ -2,7 +2,9 @@
 -- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
 -- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
 -- checks its reason code and refuses plainly when that booking was never requested or is over
--- (test/sql/44_hub_web_actions.sql).
+-- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
+-- removal (its second entry was dropped while its documents and risk went to the first).
 -- @function hublink.set_risk
 -- @function hublink.removal_quotes
 -- @function hublink.cancel_booking
+-- @function hublink.create_removal
