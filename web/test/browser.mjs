@@ -247,6 +247,60 @@ try {
   const found2 = await rita.textContent('#cases');
   check('search by case reference, state and destination', found2.includes(standard) && !found2.includes(restricted));
 
+  // --- Several returnees per removal (a family): add another, 4.22 for each ------------------
+  await rita.goto('/cases/new');
+  await fillRemoval(rita, { caseReference: 'CASE-WEB-F1', hoReference: 'HO-WEBF1', givenNames: 'Femi', familyName: 'Family', sensitivity: 'standard' });
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_2');
+  check('"Add another returnee" adds a second returnee, keeps what was entered and moves focus to it',
+    (await rita.inputValue('#hoReference')) === 'HO-WEBF1' && (await rita.inputValue('#earliestDay')) !== ''
+      && (await rita.evaluate(() => document.activeElement.id)) === 'hoReference_2');
+  const fillSecond = async (ho, given) => {
+    await rita.fill('#hoReference_2', ho); await rita.fill('#givenNames_2', given); await rita.fill('#familyName_2', 'Family');
+    await rita.fill('#dobDay_2', '5'); await rita.fill('#dobMonth_2', '6'); await rita.fill('#dobYear_2', '2012');
+    await rita.fill('#nationality_2', 'NGA'); await rita.check('input[name=gender_2][value=F]');
+    await rita.fill('#documentNumber_2', `P${ho.replace(/-/g, '')}`); await rita.fill('#documentCountry_2', 'NGA');
+    await rita.fill('#detentionCentre_2', 'HARMONDSWORTH_IRC');
+  };
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twoErrors = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('an empty second returnee: the error summary names returnee 2 and links to its fields',
+    /Returnee 2: Enter the Home Office returnee reference/.test(twoErrors) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twoErrors.trim().slice(0, 300));
+  await axe(rita, 'the new removal page with two returnees and errors');
+  const nBefore = (await one('SELECT count(*)::int AS n FROM hublink.removal')).n;
+  await fillSecond('HO-WEBS1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const famDup = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('4.22 for each returnee: the second has a live removal, refused and linked to its field',
+    /HO-WEBS1 already has a live removal/.test(famDup) && famDup.includes(standard)
+      && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, famDup.trim());
+  await fillSecond('HO-WEBF1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twice = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('the same returnee twice is refused by the Hub, linked to the second',
+    /named more than once/.test(twice) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twice.trim());
+  check('and nothing was created', (await one('SELECT count(*)::int AS n FROM hublink.removal')).n === nBefore);
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_3');
+  await rita.getByRole('button', { name: 'Remove returnee 2' }).click();
+  await rita.waitForSelector('#hoReference_3', { state: 'detached' });
+  check('"Remove returnee 2" removes it and moves the third up', (await rita.locator('#hoReference_2').count()) === 1 && (await rita.inputValue('#hoReference_2')) === '');
+  await fillSecond('HO-WEBF2', 'Sade');
+  await rita.focus('#familyName_2');
+  await rita.keyboard.press('Enter');
+  await rita.waitForURL(/\/cases\/RMV-/);
+  const family = rita.url().split('/').pop();
+  const famRows = await db.query(`SELECT t.ho_returnee_reference AS ho FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+                                   WHERE r.removal_reference = $1 ORDER BY t.returnee_id`, [family]);
+  check('Enter in a field creates the removal (never "add" or "remove"), with both returnees', famRows.rows.map((r) => r.ho).join(',') === 'HO-WEBF1,HO-WEBF2', famRows.rows.map((r) => r.ho).join(','));
+  const famPage = await rita.textContent('.govuk-summary-list');
+  check('the case page shows both returnees', /Femi Family \(HO-WEBF1\)/.test(famPage) && /Sade Family \(HO-WEBF2\)/.test(famPage));
+  await rita.goto('/cases?returnee=sade');
+  check('search finds the family by the second returnee, listing both', /HO-WEBF1/.test(await rita.textContent('#cases')) && (await rita.textContent('#cases')).includes(family));
+  await rita.goto(`/cases/${family}/risk`);
+  check('the risk page has a form for each returnee', (await rita.locator('form[action$="/risk"]').count()) === 2);
+  await axe(rita, 'the risk page of two returnees');
+
   // --- Quotes, live timeline, compare, book, amend, cancel -----------------------------------
   await rita.goto(`/cases/${standard}`);
   await rita.getByRole('button', { name: 'Request quotes' }).click();
