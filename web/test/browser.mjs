@@ -299,6 +299,15 @@ try {
   check('search finds the family by the second returnee, listing both', /HO-WEBF1/.test(await rita.textContent('#cases')) && (await rita.textContent('#cases')).includes(family));
   await rita.goto(`/cases/${family}/risk`);
   check('the risk page has a form for each returnee', (await rita.locator('form[action$="/risk"]').count()) === 2);
+  const famToken = await rita.inputValue('input[name=_csrf]');
+  const badFlag = await rita.request.post(`/cases/${family}/risk`, { form: { _csrf: famToken, returnee: 'HO-WEBF1', flags: 'NOT_A_FLAG' }, maxRedirects: 0 });
+  check('a forged risk flag is refused by the Hub and shown in the error summary (400), nothing recorded',
+    badFlag.status() === 400 && /Not a risk flag: NOT_A_FLAG/.test(await badFlag.text())
+      && (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                     WHERE t.ho_returnee_reference = 'HO-WEBF1' AND a.audience = 'hub'`)).n === 1, String(badFlag.status()));
+  const noBooking = await rita.request.post(`/cases/${family}/cancel-booking`, { form: { _csrf: famToken, booking: 'escort', reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
+  check('cancelling a booking never requested: the Hub\'s plain refusal (400), nothing sent',
+    noBooking.status() === 400 && /has no escort booking to cancel/.test(await noBooking.text()) && (await states(family)) === 'new/none/none', `${noBooking.status()} ${await states(family)}`);
   await axe(rita, 'the risk page of two returnees');
 
   // --- Quotes, live timeline, compare, book, amend, cancel -----------------------------------
@@ -364,7 +373,8 @@ try {
   check('but not the restricted one', !samList.includes(restricted));
   await sam.goto('/cases?returnee=rhea');
   check('nor does a search by its returnee find it', !(await sam.textContent('#cases')).includes(restricted));
-  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`]) {
+  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`,
+    `/cases/${restricted}/risk`, `/cases/${restricted}/amend-escort`, `/cases/${restricted}/cancel-booking`]) {
     const r = await sam.goto(path);
     check(`sam gets "not found" for ${path.replace(restricted, 'the restricted case')}`, r.status() === 404 && !(await sam.textContent('body')).includes('Rhea'));
   }
@@ -372,6 +382,17 @@ try {
   const stateBefore = await states(restricted);
   const r1 = await sam.request.post(`/cases/${restricted}/cancel`, { form: { _csrf: token, reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
   check('sam cannot cancel it either (404, unchanged)', r1.status() === 404 && (await states(restricted)) === stateBefore, `${r1.status()} ${await states(restricted)}`);
+  const risks = async () => (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                                         JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1`, [restricted])).n;
+  const risksBefore = await risks();
+  const posts = await Promise.all([
+    sam.request.post(`/cases/${restricted}/risk`, { form: { _csrf: token, returnee: 'HO-WEBR1', flags: 'VIOLENT' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/requote`, { form: { _csrf: token }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/cancel-booking`, { form: { _csrf: token, booking: 'travel', reason: 'RETURNEE_ILL' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/amend-escort`, { form: { _csrf: token, other: 'x' }, maxRedirects: 0 })]);
+  check('nor change its risk, re-quote, cancel one booking or amend its escort (404 each, unchanged)',
+    posts.every((r) => r.status() === 404) && (await states(restricted)) === stateBefore && (await risks()) === risksBefore,
+    `${posts.map((r) => r.status())} ${await states(restricted)}`);
   await sam.goto('/cases/new');
   await fillRemoval(sam, { caseReference: 'CASE-WEB-S2', hoReference: 'HO-WEBR1', givenNames: 'Rhea', familyName: 'Secret', sensitivity: 'standard' });
   await sam.getByRole('button', { name: 'Create removal' }).click();

@@ -60,14 +60,57 @@ async function createRemoval(caseRef, ho, flags) {
   return page.url().split('/').pop();
 }
 
+// --- The keyboard alone (issue 16 "the main journey works with the keyboard alone") -------------
+// Only Tab, Shift+Tab, Enter, Space and the arrow keys move around and act; text is typed into
+// the field that has focus. keys counts the presses, so a page that traps or loses focus fails.
+const kb = page.keyboard;
+const keys = { Tab: 0, 'Shift+Tab': 0, Enter: 0, Space: 0, ArrowDown: 0, ArrowRight: 0 };
+const press = async (k) => {
+  if (!(k in keys)) throw new Error(`${k} is not a key of the keyboard-only journey`);
+  keys[k]++;
+  await kb.press(k);
+};
+const focused = () => page.evaluate(() => {
+  const e = document.activeElement;
+  return { id: e.id, name: e.getAttribute('name'), value: e.value, text: (e.innerText || '').replace(/\s+/g, ' ').trim(), tag: e.tagName };
+});
+// Tab (or Shift+Tab) until the focused element matches; throws after max presses.
+async function tabTo(match, what, { back = false, max = 120 } = {}) {
+  for (let i = 0; i < max; i++) {
+    await press(back ? 'Shift+Tab' : 'Tab');
+    const a = await focused();
+    if (match(a)) return a;
+  }
+  throw new Error(`the keyboard never reached ${what}`);
+}
+const id = (x) => (a) => a.id === x;
+const text = (re) => (a) => re.test(a.text);
+async function typeInto(fieldId, value) {
+  await tabTo(id(fieldId), `#${fieldId}`);
+  await kb.type(value);
+}
+// Enter on the focused link or button, then wait for the page it leads to.
+async function enterAndLoad(url) {
+  await Promise.all([page.waitForURL(url, { timeout: 30000 }), press('Enter')]);
+  await page.waitForLoadState();
+}
+// A case page loaded again by keyboard: Cases in the menu, then the case's link.
+async function openCaseByKeyboard(ref) {
+  await tabTo((a) => a.tag === 'A' && a.text === 'Cases', 'the Cases link');
+  await enterAndLoad(/\/cases$/);
+  await tabTo((a) => a.tag === 'A' && a.text === ref, `the link to ${ref}`);
+  await enterAndLoad(new RegExp(`/cases/${ref}$`));
+}
+
 try {
+  // Signing in by keyboard: Tab to "Sign in", Enter; at the provider, type, Tab, type, Enter.
   await page.goto('/');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.fill('#username', 'rita');
-  await page.fill('#password', users.rita.password);
-  await page.click('button[type=submit]');
-  await page.waitForURL((u) => u.href.startsWith(base));
-  check('rita signs in', new URL(page.url()).pathname === '/cases');
+  await tabTo(text(/^Sign in$/), 'Sign in');
+  await enterAndLoad((u) => !u.href.startsWith(base));
+  await typeInto('username', 'rita');
+  await typeInto('password', users.rita.password);
+  await enterAndLoad((u) => u.href.startsWith(base));
+  check('rita signs in with the keyboard alone', new URL(page.url()).pathname === '/cases');
 
   const ref = await createRemoval('CASE-WEB-3P', 'HO-WEB3P1', ['SELF_HARM']);
   const profiled = (await db.query('SELECT escorted FROM hublink.removal WHERE removal_reference = $1', [ref])).rows[0];
@@ -148,6 +191,7 @@ try {
   await axeClean('the cancel-one-booking page');
   await page.getByRole('button', { name: 'Cancel this booking' }).click();
   check('cancelling without choosing gets the error summary', /Select the booking to cancel.*Select the reason/.test(await summary()), await summary());
+  await axeClean('the cancel-one-booking page with errors');
   await page.check('input[name=booking][value=travel]');
   await page.selectOption('#reason', 'RETURNEE_ILL');
   await page.fill('#reasonText', 'Admitted to hospital.');
@@ -172,47 +216,98 @@ try {
   const costs = (await page.locator('main table tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '));
   check('the cancel page lists the providers\' costs', costs.some((t) => /Escort ?Cancellation fee ?GBP [0-9.]+/.test(t)) && costs.some((t) => /Travel ?(Refund|Cancellation fee) ?GBP/.test(t)), costs.join(' | '));
 
-  // --- 3, 4. a risk change after quotes (4.18): escorts now needed, re-quote, choose again -----
-  const ref2 = await createRemoval('CASE-WEB-3P-B', 'HO-WEB3P2', []);
-  check('a removal without risk flags is not escorted', (await db.query('SELECT escorted FROM hublink.removal WHERE removal_reference = $1', [ref2])).rows[0].escorted === false);
-  await page.getByRole('button', { name: 'Request quotes' }).click();
+  // --- 3, 4, 6. by keyboard alone: create, quotes, a risk change after them (4.18: escorts now
+  // needed), re-quote, choose again, book, amend, cancel -------------------------------------
+  await tabTo((a) => a.tag === 'A' && a.text === 'New removal', 'New removal in the menu');
+  await enterAndLoad(/\/cases\/new$/);
+  await typeInto('caseReference', 'CASE-WEB-3P-B');
+  await typeInto('hoReference', 'HO-WEB3P2');
+  await typeInto('givenNames', 'Bola');
+  await typeInto('familyName', 'Ade');
+  await typeInto('dobDay', '4'); await typeInto('dobMonth', '7'); await typeInto('dobYear', '1985');
+  await typeInto('nationality', 'NGA');
+  await tabTo((a) => a.name === 'gender', 'the gender radios');   // the first radio of the group
+  await press('ArrowRight');                                        // arrows move to and choose F
+  await typeInto('documentNumber', 'B7654321');
+  await typeInto('documentCountry', 'NGA');
+  await typeInto('detentionCentre', 'HARMONDSWORTH_IRC');
+  const k1 = new Date(Date.now() + 8 * 86400e3);
+  const k2 = new Date(Date.now() + 12 * 86400e3);
+  for (const [p, d] of [['earliest', k1], ['latest', k2]]) {
+    await typeInto(`${p}Day`, String(d.getUTCDate())); await typeInto(`${p}Month`, String(d.getUTCMonth() + 1)); await typeInto(`${p}Year`, String(d.getUTCFullYear()));
+  }
+  await typeInto('destinationDescription', 'Lagos, Nigeria');
+  await typeInto('destinationCountry', 'NGA');
+  await typeInto('destinationAirport', 'LOS');
+  await tabTo((a) => a.name === 'sensitivity', 'the sensitivity radios');
+  await press('Space');                                             // the first level: standard
+  const chosen = await page.evaluate(() => [document.querySelector('input[name=gender]:checked')?.value, document.querySelector('input[name=sensitivity]:checked')?.value]);
+  await tabTo(text(/^Create removal$/), 'Create removal');
+  await enterAndLoad(/\/cases\/RMV-/);
+  const ref2 = page.url().split('/').pop();
+  const rowB = (await db.query('SELECT escorted, sensitivity, created_by FROM hublink.removal WHERE removal_reference = $1', [ref2])).rows[0];
+  check('keyboard: a removal is created (radios chosen with arrows and Space), not escorted', chosen.join() === 'F,standard' && rowB && rowB.escorted === false && rowB.sensitivity === 'standard', `${chosen} ${JSON.stringify(rowB)}`);
+  await tabTo(text(/^Request quotes$/), 'Request quotes');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
   await streaming();
-  check('the TSP\'s quotes appear live', await live(/Travel: quote requested → quoted/), await states(ref2));
-  await page.reload();
-  await page.getByRole('link', { name: 'Change the risk profile' }).click();
+  check('keyboard: quotes requested, the TSP\'s appear live', await live(/Travel: quote requested → quoted/), await states(ref2));
+
+  await tabTo(text(/^Change the risk profile$/), 'Change the risk profile');
+  await enterAndLoad(new RegExp(`/cases/${ref2}/risk$`));
   await axeClean('the risk profile page');
-  await page.check('input[name=flags][value=SELF_HARM]');
-  await page.fill('#notes-HO-WEB3P2', 'Open ACDT plan since Monday.');
-  await page.getByRole('button', { name: 'Record the assessment of HO-WEB3P2' }).click();
-  await page.waitForURL(new RegExp(`/cases/${ref2}/risk\\?done=1$`));
+  await tabTo((a) => a.name === 'flags' && a.value === 'SELF_HARM', 'the SELF_HARM checkbox');
+  await press('Space');
+  await typeInto('notes-HO-WEB3P2', 'Open ACDT plan since Monday.');
+  await tabTo(text(/^Record the assessment of HO-WEB3P2$/), 'Record the assessment');
+  await enterAndLoad(new RegExp(`/cases/${ref2}/risk\\?done=1$`));
   const riskPage = (await page.textContent('main')).replace(/\s+/g, ' ');
-  check('the new risk is profiled: escorted, an escort, the old quotes no longer bookable', /Escorted Yes/.test(riskPage) && /Escorts required: 1/.test(riskPage) && /Quotes that can be booked 0/.test(riskPage), riskPage.slice(0, 600));
-  await page.getByRole('button', { name: 'Ask for new quotes' }).click();
-  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
+  check('keyboard: the new risk is profiled: escorted, an escort, the old quotes no longer bookable (4.18)',
+    /Escorted Yes/.test(riskPage) && /Escorts required: 1/.test(riskPage) && /Quotes that can be booked 0/.test(riskPage), riskPage.slice(0, 600));
+  await tabTo(text(/^Ask for new quotes$/), 'Ask for new quotes');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
   await streaming();
-  check('the re-quote goes to the ESP, whose quotes appear live', await live(/Escort: quote requested → quoted/), await states(ref2));
-  await page.reload();
-  await page.getByRole('button', { name: 'Request travel quotes' }).click();
+  check('keyboard: the re-quote goes to the ESP, whose quotes appear live', await live(/Escort: quote requested → quoted/), await states(ref2));
+  await openCaseByKeyboard(ref2);
+  await tabTo(text(/^Request travel quotes$/), 'Request travel quotes');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
   await streaming();
-  await page.waitForFunction(() => (document.getElementById('timeline') || {}).textContent.match(/Travel: quote requested → quoted/g)?.length >= 2, null, { timeout: 30000 }).catch(() => {});
-  await page.goto(`/cases/${ref2}/quotes`);
+  check('keyboard: travel quotes on the escort\'s dates appear live',
+    await page.waitForFunction(() => ((document.getElementById('timeline') || {}).textContent.match(/Travel: quote requested → quoted/g) || []).length >= 2, null, { timeout: 30000 }).then(() => true, () => false), await states(ref2));
+  await openCaseByKeyboard(ref2);
+  await tabTo(text(/^Compare \d+ quotes?$/), 'Compare quotes');
+  await enterAndLoad(new RegExp(`/cases/${ref2}/quotes$`));
   const table2 = await page.textContent('#quotes').catch(() => '');
   check('the new quotes carry the escort the new risk needs', /ESP-/.test(table2), table2.slice(0, 200));
-  await page.getByRole('button', { name: /Book option 1/ }).click();
-  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
+  await tabTo(text(/^Book option 1/), 'Book option 1');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
   await streaming();
-  check('chosen again and booked with both providers, live', await live(/Removal: booking → booked/), await states(ref2));
+  check('keyboard: chosen again and booked with both providers, live', await live(/Removal: booking → booked/), await states(ref2));
+
+  await openCaseByKeyboard(ref2);
+  await tabTo(text(/^Amend the travel booking$/), 'Amend the travel booking');
+  await press('Enter');                                             // opens the details
+  await typeInto('other', 'Aisle seat for the escort, please.');
+  await tabTo(text(/^Send amendment$/), 'Send amendment');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
+  await streaming();
+  check('keyboard: the travel amendment is answered by the TSP, live', await live(/TravelUpdate/), await states(ref2));
 
   // The whole removal cancelled, the providers' money shown.
-  await page.reload();
-  await page.getByText('Cancel the removal').click();
-  await page.fill('#reasonText', 'Judicial review lodged.');
-  await page.getByRole('button', { name: 'Cancel removal' }).click();
-  await page.waitForURL(new RegExp(`/cases/${ref2}$`));
+  await tabTo(text(/^Cancel the removal$/), 'Cancel the removal');
+  await press('Space');                                             // details open with Space too
+  await tabTo(id('reason'), 'the reason');
+  const firstReason = await page.inputValue('#reason');
+  await press('ArrowDown');                                         // the next reason of the list
+  const reason = await page.inputValue('#reason');
+  await typeInto('reasonText', 'Judicial review lodged.');
+  await tabTo(text(/^Cancel removal$/), 'Cancel removal');
+  await enterAndLoad(new RegExp(`/cases/${ref2}$`));
   await streaming();
-  check('the cancellation is answered with the providers\' money, shown live (4.20)', await live(/Refund|Cancellation Fee/));
+  check('keyboard: the cancellation, its reason chosen with an arrow key, is answered with the providers\' money, live (4.20)',
+    reason !== firstReason && await live(/Refund|Cancellation Fee/) && (await page.textContent('#timeline')).includes(`${reason}: Judicial review lodged.`), `${firstReason} → ${reason}`);
   await page.waitForFunction(() => /Escort: .*→ cancelled/.test((document.getElementById('timeline') || {}).textContent), null, { timeout: 30000 }).catch(() => {});
   check('the removal is cancelled at the Hub', (await states(ref2)).startsWith('cancelled/'), await states(ref2));
+  console.log(`# keys pressed: ${JSON.stringify(keys)}`);
 } catch (err) {
   check('the journey ran to its end', false, err.stack);
 } finally {
