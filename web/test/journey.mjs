@@ -186,6 +186,26 @@ try {
   check('the escort amendment goes to the ESP and its outcome appears live', await live(/Escort amendment accepted/), await states(ref));
   check('with its cost (the ESP\'s change fee) (4.20)', await live(/Change Fee: GBP [0-9.]+\s+Escort booking/));
 
+  // A risk change after booking (4.18) reaches the ESP as an escort amendment: the subset the
+  // Hub's profiling made for it (ABSCONDER and SELF_HARM, never HIGH_PROFILE).
+  await page.goto(`/cases/${ref}/risk`);
+  await page.check('input[name=flags][value=ABSCONDER]');
+  await page.check('input[name=flags][value=HIGH_PROFILE]');
+  await page.getByRole('button', { name: 'Record the assessment of HO-WEB3P1' }).click();
+  await page.waitForURL(/\/risk\?done=1$/);
+  await page.getByRole('link', { name: 'an escort amendment' }).click();
+  await page.check('input[name=sendRisk][value=yes]');
+  await page.getByRole('button', { name: 'Send the escort amendment' }).click();
+  await page.waitForURL(new RegExp(`/cases/${ref}$`));
+  await streaming();
+  const sentRisk = (await db.query(`SELECT a.details::text AS d FROM hublink.amendment a JOIN hublink.removal r USING (removal_id)
+                                     WHERE r.removal_reference = $1 AND a.booking = 'escort' ORDER BY a.amendment_id DESC LIMIT 1`, [ref])).rows[0];
+  check('the new risk goes to the ESP as an escort amendment with the flags it may see, not HIGH_PROFILE',
+    sentRisk && /"escortRiskAssessment": \{"flags": \["ABSCONDER", "SELF_HARM"\]/.test(sentRisk.d) && !/HIGH_PROFILE/.test(sentRisk.d), sentRisk && sentRisk.d);
+  check('and the ESP\'s answer to it appears live',
+    await page.waitForFunction(() => ((document.getElementById('timeline') || {}).textContent.match(/Escort amendment (accepted|not accepted)/g) || []).length >= 2, null, { timeout: 30000 }).then(() => true, () => false),
+    await states(ref));
+
   // --- 2. cancelling one booking (4.20): travel, then escort, each with the provider's money --
   await page.goto(`/cases/${ref}/cancel-booking`);
   await axeClean('the cancel-one-booking page');
