@@ -283,7 +283,7 @@ try {
   await rita.getByRole('button', { name: 'Add another returnee' }).click();
   await rita.waitForSelector('#hoReference_3');
   await rita.getByRole('button', { name: 'Remove returnee 2' }).click();
-  await rita.waitForSelector('#hoReference_3', { state: 'detached' });
+  await rita.waitForFunction(() => document.readyState === 'complete' && document.querySelectorAll('input[name^=hoReference]').length === 2);
   check('"Remove returnee 2" removes it and moves the third up', (await rita.locator('#hoReference_2').count()) === 1 && (await rita.inputValue('#hoReference_2')) === '');
   await fillSecond('HO-WEBF2', 'Sade');
   await rita.focus('#familyName_2');
@@ -329,6 +329,16 @@ try {
     ['Price', 'Expected cost', 'Refundable', 'Deadlines', 'Itinerary', 'LOS'].every((w) => table.includes(w)), table.slice(0, 200));
   await axe(rita, 'the quotes page');
   await shot(rita, 'quotes');
+  // Quotes past their expiry are not offered; the page asks for new ones (re-quote, 4.5).
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = now() - interval '1 minute' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
+  check('expired quotes cannot be booked: the compare page offers "Ask for new quotes" instead',
+    (await rita.locator('#quotes').count()) === 0 && (await rita.getByRole('button', { name: 'Ask for new quotes' }).count()) === 1);
+  await axe(rita, 'the quotes page with no quote to book');
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = '2099-01-01' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
   const best = await one('SELECT travel_quote_reference FROM hublink.removal_quotes($1) ORDER BY rank LIMIT 1', [standard]);
   await rita.getByRole('button', { name: /Book option 1/ }).click();
   await rita.waitForURL(new RegExp(`/cases/${standard}$`));
