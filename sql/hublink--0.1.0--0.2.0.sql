@@ -4023,7 +4023,8 @@ SELECT hublink.audit_attach();
 -- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
 -- checks its reason code and refuses plainly when that booking was never requested or is over
 -- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
--- removal (its second entry was dropped while its documents and risk went to the first).
+-- removal (its second entry was dropped while its documents and risk went to the first); the
+-- quote_expiry timer no longer warns of a quote a risk change made unbookable.
 -- hublink.set_risk, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
                                  notes text DEFAULT NULL)
@@ -4287,6 +4288,27 @@ COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
     'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
     'DEFINER, for hublink_caseworker.';
+-- hublink.timer_quote_still_due, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_quote_still_due(p_timer_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT FROM hublink.timer t
+                         JOIN hublink.travel_quote q ON q.removal_id = t.removal_id
+                                                    AND q.travel_quote_reference = t.detail ->> 'travelQuoteReference'
+                        WHERE t.timer_id = p_timer_id AND NOT q.superseded
+                          AND NOT EXISTS (SELECT FROM hublink.travel_booking k
+                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at)
+                          -- still bookable (not asked for before a risk change, 4.18), unless
+                          -- it lapsed already: a late check still warns of that.
+                          AND (q.expires_at <= now()
+                               OR EXISTS (SELECT FROM hublink.removal r CROSS JOIN LATERAL hublink.removal_quotes(r.removal_reference) x
+                                           WHERE r.removal_id = t.removal_id AND x.travel_quote_reference = q.travel_quote_reference)));
+    END;
+COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
+    'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
+    'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
+    'already, and no travel booking was requested since the timer started.';
 
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,

@@ -10,7 +10,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 CREATE FUNCTION hublink_test.wa_ex(name text, ref text, replacements text[] DEFAULT '{}')
     RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -80,6 +80,10 @@ SELECT throws_ok($$SELECT hublink.set_risk(hublink_test.wa_ref(), 'HO-7731904', 
 SELECT is((SELECT count(*)::int FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
             WHERE t.ho_returnee_reference = 'HO-7731904' AND a.audience = 'hub'), 1, 'nothing was recorded');
 SELECT is((SELECT count(*)::int FROM hublink.removal_quotes(hublink_test.wa_ref())), 2, 'and the quotes can still be booked');
+CREATE FUNCTION hublink_test.wa_expiry_due() RETURNS boolean LANGUAGE sql AS $$
+    SELECT hublink.timer_quote_still_due(t.timer_id) FROM hublink.timer t JOIN hublink.removal r USING (removal_id)
+     WHERE r.removal_reference = hublink_test.wa_ref() AND t.kind = 'quote_expiry' AND t.status = 'pending' $$;
+SELECT is(hublink_test.wa_expiry_due(), true, 'the best quote''s expiry timer is due');
 SELECT lives_ok($$SELECT hublink.set_risk(hublink_test.wa_ref(), 'HO-7731904', '{VIOLENT,VIOLENT}', 'Assaulted an officer.')$$,
                 'a new risk assessment');
 SELECT is((SELECT (hublink.unsealed(a)).flags FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
@@ -92,6 +96,7 @@ SELECT is((SELECT count(*)::int FROM hublink.removal_quotes(hublink_test.wa_ref(
           'quotes asked for before the risk changed can no longer be booked');
 SELECT throws_ok($$SELECT hublink.choose_quote(hublink_test.wa_ref(), 'TSP-TQ-88412-2')$$, '55000', NULL,
                  'choosing one is refused');
+SELECT is(hublink_test.wa_expiry_due(), false, 'and its expiry timer no longer warns of it (it cannot be booked)');
 SELECT is(hublink_test.wa_states(hublink_test.wa_ref()), 'quoted/quoted/quoted', 'and nothing was sent');
 SELECT lives_ok($$SELECT hublink.requote(hublink_test.wa_ref())$$, 're-quote on the new risk');
 SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.wa_ex('escort-quote-response', hublink_test.wa_ref(),

@@ -3,8 +3,10 @@
 -- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
 -- checks its reason code and refuses plainly when that booking was never requested or is over
 -- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
--- removal (its second entry was dropped while its documents and risk went to the first).
+-- removal (its second entry was dropped while its documents and risk went to the first); the
+-- quote_expiry timer no longer warns of a quote a risk change made unbookable.
 -- @function hublink.set_risk
 -- @function hublink.removal_quotes
 -- @function hublink.cancel_booking
 -- @function hublink.create_removal
+-- @function hublink.timer_quote_still_due
