@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # 01_three_parties: the impossible EscortUpdate must be rejected because the state machine found
 # it impossible (HL001's reason), not for any other error. hublink.send refuses an invalid
 # message, so the other reason is made at the Hub instead: its delay reason code TRAFFIC is

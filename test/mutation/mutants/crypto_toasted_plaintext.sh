@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # The crypto scan must find a name stored in clear in a toasted, compressed value: planted in
 # throwaway tables of the Hub's database, the family name in a pglz-compressed value and the
 # passport number in an lz4-compressed one (its halves stored apart first, so that lz4 writes it
@@ -5,6 +6,7 @@
 # rebuilt (scan-files of commit 19b5988) passes this mutant's family-name check.
 TARGET=test/security/crypto/run
 RUN=direct
+# shellcheck disable=SC2016  # a regular expression naming the shell variables literally
 BEFORE='^scan_all "\$PASSPORT" "\$FAMILY" "\$RAW_NAME" .*"\$ref"$'
 WHAT="the family name and the passport number stored in clear, toasted and compressed (pglz, lz4)"
 SNIPPET=$(cat <<'SH'

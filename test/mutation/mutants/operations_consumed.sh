@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # 07_operations "leaves the message on the queue" reads the queue (queue_state), not only the
 # worker process: a message consumed and acked while the extension is missing fails it.
 TARGET=test/e2e/worker/07_operations.sh

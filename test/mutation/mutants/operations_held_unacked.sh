@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # 07_operations "leaves the message on the queue (ready, not held unacked)": a consumer that holds
 # the delivery without acking it (as a worker waiting for CREATE EXTENSION must not) fails it.
 TARGET=test/e2e/worker/07_operations.sh

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # 01_roundtrip's two refusals of hublink.send must name their SQLSTATE (issue 18 section 4): the
 # same texts raised with another SQLSTATE (P0001, raise_exception) fail both checks.
 TARGET=test/e2e/worker/01_roundtrip.sh

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced by test/mutation/run, which reads these variables
 # 01_roundtrip's two refusals of hublink.send fail when hublink.send checks neither the schema
 # nor the party (issue 18 section 4).
 TARGET=test/e2e/worker/01_roundtrip.sh
