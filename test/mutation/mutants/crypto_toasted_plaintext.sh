@@ -3,7 +3,7 @@
 # throwaway tables of the Hub's database, the family name in a pglz-compressed value and the
 # passport number in an lz4-compressed one (its halves stored apart first, so that lz4 writes it
 # as back-references), both moved out of line into chunks. The scan before TOAST values were
-# rebuilt (scan-files of commit 19b5988) passes this mutant's family-name check.
+# rebuilt (scan-files of commit 19b5988) passed both checks of this mutant: it found neither.
 TARGET=test/security/crypto/run
 RUN=direct
 # shellcheck disable=SC2016  # a regular expression naming the shell variables literally
