@@ -16,8 +16,8 @@ export function createPool(config) {
 async function inTransaction(pool, role, fn) {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
+    // One round trip for both (a simple-protocol query of two statements).
+    await client.query(`BEGIN; SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
