@@ -3274,13 +3274,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -3672,13 +3677,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -4099,6 +4109,31 @@ COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, te
     'leave_from..leave_to) and part of the destination (going_to). '
     'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
     'the removals it had to look at; more says whether another page follows.';
+-- The clearance check behind every decryption, ten times cheaper (90_access.sql).
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = me
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
 CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
 COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
 
@@ -4197,7 +4232,7 @@ COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
     'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
 REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
 -- hublink.web_session_get, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_get(p_id text)
+CREATE OR REPLACE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
     RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -4213,7 +4248,7 @@ BEGIN
         PERFORM hublink.web_session_close(s, 'timed out');
         outcome := 'ended';
     ELSE
-        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash;
+        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash AND p_touch;
         outcome := 'live';
         role_name := s.role_name;
         csrf_token := s.csrf_token;
@@ -4223,12 +4258,12 @@ BEGIN
     RETURN NEXT;
 END;
 $$;
-COMMENT ON FUNCTION hublink.web_session_get(text) IS
-    'The web session of the id a browser sent, touched (outcome live), or unknown, or ended: one '
-    'idle longer than its idle_seconds or older than its max_seconds is deleted and its end '
-    'recorded (timed out). For the web login (hublink_web).';
-REVOKE ALL ON FUNCTION hublink.web_session_get(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.web_session_get(text) TO hublink_web;
+COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
+    'The web session of the id a browser sent, touched unless p_touch is false (outcome live), '
+    'or unknown, or ended: one idle longer than its idle_seconds or older than its max_seconds '
+    'is deleted and its end recorded (timed out). For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
 -- hublink.web_session_save, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
@@ -4291,6 +4326,38 @@ COMMENT ON FUNCTION hublink.web_session_sweep() IS
     'returns how many. The web servers call it every 30 seconds. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+
+-- Alerts of no removal for admins (92_alert_access.sql).
+-- hublink.monitoring_alerts, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
+    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
+                   acknowledged_at timestamptz, acknowledged_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
+        RAISE EXCEPTION 'alerts of no removal are for admins'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    RETURN QUERY
+        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
+          FROM hublink.alert a
+         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
+         ORDER BY a.raised_at DESC, a.alert_id DESC
+         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
+END;
+$$;
+COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
+    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
+    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
+    'hublink_admin), whom row-level security shows no row of hublink.alert.';
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();

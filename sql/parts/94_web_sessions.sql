@@ -105,7 +105,7 @@ COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
     'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
 REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
 
-CREATE FUNCTION hublink.web_session_get(p_id text)
+CREATE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
     RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -121,7 +121,7 @@ BEGIN
         PERFORM hublink.web_session_close(s, 'timed out');
         outcome := 'ended';
     ELSE
-        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash;
+        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash AND p_touch;
         outcome := 'live';
         role_name := s.role_name;
         csrf_token := s.csrf_token;
@@ -131,12 +131,12 @@ BEGIN
     RETURN NEXT;
 END;
 $$;
-COMMENT ON FUNCTION hublink.web_session_get(text) IS
-    'The web session of the id a browser sent, touched (outcome live), or unknown, or ended: one '
-    'idle longer than its idle_seconds or older than its max_seconds is deleted and its end '
-    'recorded (timed out). For the web login (hublink_web).';
-REVOKE ALL ON FUNCTION hublink.web_session_get(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.web_session_get(text) TO hublink_web;
+COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
+    'The web session of the id a browser sent, touched unless p_touch is false (outcome live), '
+    'or unknown, or ended: one idle longer than its idle_seconds or older than its max_seconds '
+    'is deleted and its end recorded (timed out). For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
 
 CREATE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER

@@ -260,7 +260,7 @@ export function caseRoutes(app, { config, pool, live, store }) {
     res.flushHeaders();
     res.write('retry: 5000\n\n');
     const sessionId = req.session.id;
-    const stop = live.watch(reference, res.locals.user, res, () => store.sessions.has(sessionId) && !store.expired(store.sessions.get(sessionId), Date.now()));
+    const stop = live.watch(reference, res.locals.user, res, () => store.alive(sessionId));
     req.on('close', stop);
   });
 

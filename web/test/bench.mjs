@@ -3,6 +3,7 @@
 // session cookie and CSRF token. Prints per page p50/p95 in ms and, for pages that are one Hub
 // call, the ratio to that call made straight to PostgreSQL as the same person.
 import fs from 'node:fs';
+import os from 'node:os';
 import { chromium } from 'playwright-core';
 import pg from 'pg';
 
@@ -67,9 +68,12 @@ const cookies = [];
 for (const u of users) cookies.push(await signIn(browser, u));
 await browser.close();
 
+// The machine may be shared: its load average is printed with the figures.
+const loadBefore = os.loadavg();
 const t0 = performance.now();
 await Promise.all(users.map(async (u, i) => { for (let j = 1; j <= journeys; j++) await journey(cookies[i], u, j); }));
 const wall = performance.now() - t0;
+const loadAfter = os.loadavg();
 
 // The same Hub calls straight to PostgreSQL, as the web server makes them: the web login (libpq
 // variables), SET LOCAL ROLE to one of the people, one transaction each, nothing else running.
@@ -86,11 +90,12 @@ async function direct(name, text, args) {
     await db.query('ROLLBACK');
   }
 }
-await direct('cases list', 'SELECT * FROM hublink.search_removals() LIMIT 200');
-await direct('search by name', 'SELECT * FROM hublink.search_removals(returnee_name => $1)', [`Person ${users[0].username}`]);
+await direct('cases list', 'SELECT * FROM hublink.find_removals(page_size => 25)');
+await direct('search by name', 'SELECT * FROM hublink.find_removals(returnee => $1, page_size => 25)', [`Person ${users[0].username}`]);
 await db.end();
 
-console.log(`${users.length} caseworkers x ${journeys} journeys at once, ${Object.values(times).flat().length} requests in ${(wall / 1000).toFixed(1)} s`);
+console.log(`${users.length} caseworkers x ${journeys} journeys at once, ${Object.values(times).flat().length} requests in ${(wall / 1000).toFixed(1)} s`
+  + ` (load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}; ${os.cpus().length} cores)`);
 console.log('page                 requests   p50 ms   p95 ms   SQL p95 ms   page/SQL (p95)');
 for (const [name, xs] of Object.entries(times)) {
   const s = sql[name];

@@ -4,6 +4,8 @@
 -- (94_web_sessions.sql).
 
 -- @function hublink.find_removals
+-- The clearance check behind every decryption, ten times cheaper (90_access.sql).
+-- @function hublink.removal_access_allowed
 CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
 -- @comment INDEX hublink.removal_created
 
@@ -48,8 +50,8 @@ GRANT EXECUTE ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, 
 -- @function hublink.web_session_close
 REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
 -- @function hublink.web_session_get
-REVOKE ALL ON FUNCTION hublink.web_session_get(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.web_session_get(text) TO hublink_web;
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
 -- @function hublink.web_session_save
 REVOKE ALL ON FUNCTION hublink.web_session_save(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_save(text, jsonb) TO hublink_web;
@@ -59,6 +61,11 @@ GRANT EXECUTE ON FUNCTION hublink.web_session_end(text, text) TO hublink_web;
 -- @function hublink.web_session_sweep
 REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+
+-- Alerts of no removal for admins (92_alert_access.sql).
+-- @function hublink.monitoring_alerts
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
