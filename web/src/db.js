@@ -2,7 +2,9 @@
 // connection is the web login, which holds nothing and may only SET ROLE to the roles it was
 // granted (docs/web.md "The database as the person"). SET LOCAL ends with the transaction, so a
 // connection goes back to the pool with no role left on it.
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { measure, note } from './timing.js';
 
 // numeric and date stay strings: money is shown as the database wrote it, dates are not moved
 // through the server's time zone.
@@ -14,7 +16,8 @@ export function createPool(config) {
 }
 
 async function inTransaction(pool, role, fn) {
-  const client = await pool.connect();
+  const client = await measure('pool', () => pool.connect());
+  const t0 = performance.now();
   try {
     // One round trip for both (a simple-protocol query of two statements).
     await client.query(`BEGIN; SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
@@ -26,6 +29,7 @@ async function inTransaction(pool, role, fn) {
     throw err;
   } finally {
     client.release();
+    note('db', performance.now() - t0);
   }
 }
 

@@ -9,6 +9,8 @@ import { loadConfig } from './config.js';
 import { createPool, asGateway } from './db.js';
 import { SessionStore, COOKIE, readCookie, csrfMatches } from './session.js';
 import { securityHeaders } from './security.js';
+import { timingMiddleware, note, serverTiming } from './timing.js';
+import { performance } from 'node:perf_hooks';
 import { authRoutes, discover } from './auth.js';
 import { LiveCases } from './live.js';
 import { caseRoutes, renderTimeline } from './cases.js';
@@ -45,6 +47,7 @@ export async function start(config = loadConfig()) {
   // The session, if any; a cookie whose session has ended marks a time-out for the start page.
   // The session is in PostgreSQL (session.js): what a handler changes in it (a message for the
   // next page) is written before the response goes, so the next request sees it.
+  app.use(timingMiddleware);
   app.use(async (req, res, next) => {
     try {
       const { session, ended } = await store.get(readCookie(req, COOKIE));
@@ -61,7 +64,24 @@ export async function start(config = loadConfig()) {
       res[method] = (...args) => {
         // A message that could not be kept is lost; the page is still sent.
         store.save(req.session).catch((err) => console.error(`hublink-web: could not save the session: ${err.message}`))
-          .then(() => send(...args));
+          .then(() => {
+            if (method === 'redirect' || !config.serverTiming) return send(...args);
+            // Rendered to a string first, so that its time is in the header.
+            const t0 = performance.now();
+            req.app.render(args[0], { ...res.locals, ...(args[1] || {}) }, (err, html) => {
+              if (err) return next(err);
+              note('render', performance.now() - t0);
+              res.set('Server-Timing', serverTiming());
+              res.send(html);
+            });
+          });
+      };
+    }
+    if (config.serverTiming) {
+      const redirect = res.redirect;
+      res.redirect = (...args) => {
+        res.set('Server-Timing', serverTiming());
+        redirect(...args);
       };
     }
     next();

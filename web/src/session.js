@@ -6,6 +6,7 @@
 // its end recorded as a security event. Each session has its own CSRF token.
 import crypto from 'node:crypto';
 import { asGateway } from './db.js';
+import { measure } from './timing.js';
 
 export const COOKIE = '__Host-hublink-session';
 const ID = /^[A-Za-z0-9_-]{43}$/; // what web_session_start makes; anything else names no session
@@ -47,11 +48,11 @@ export class SessionStore {
   async get(id, { touch = true } = {}) {
     if (!id || !ID.test(id)) return { session: null, ended: Boolean(id) };
     // One round trip: the role and the call in one simple-protocol query (the id is checked above).
-    const client = await this.pool.connect();
+    const client = await measure('pool', () => this.pool.connect());
     let row;
     try {
-      const results = await client.query(
-        `SET LOCAL ROLE hublink_web; SELECT * FROM hublink.web_session_get('${id}', ${touch ? 'true' : 'false'})`);
+      const results = await measure('session', () => client.query(
+        `SET LOCAL ROLE hublink_web; SELECT * FROM hublink.web_session_get('${id}', ${touch ? 'true' : 'false'})`));
       row = results[1].rows[0];
     } finally {
       client.release();

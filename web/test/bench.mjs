@@ -11,6 +11,7 @@ const [base, usersFile, journeysArg] = process.argv.slice(2);
 const users = JSON.parse(fs.readFileSync(usersFile, 'utf8'));
 const journeys = Number(journeysArg || 5);
 const times = {};
+const parts = {};
 const note = (page, ms) => (times[page] ||= []).push(ms);
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
@@ -38,6 +39,11 @@ async function request(cookie, name, path, form) {
   });
   const body = await res.text();
   note(name, performance.now() - t0);
+  // The server's own account of the time (HUBLINK_WEB_SERVER_TIMING=1): pool, session, db, render.
+  for (const m of (res.headers.get('server-timing') || '').split(',')) {
+    const [, part, dur] = /^\s*(\w+);dur=([0-9.]+)/.exec(m) || [];
+    if (part) ((parts[name] ||= {})[part] ||= []).push(Number(dur));
+  }
   if (res.status >= 400) throw new Error(`${name} ${path}: ${res.status}`);
   return { res, body };
 }
@@ -101,6 +107,13 @@ for (const [name, xs] of Object.entries(times)) {
   const s = sql[name];
   console.log(`${name.padEnd(20)} ${String(xs.length).padStart(8)} ${pct(xs, 0.5).toFixed(1).padStart(8)} ${pct(xs, 0.95).toFixed(1).padStart(8)}`
     + (s ? ` ${pct(s, 0.95).toFixed(1).padStart(12)} ${(pct(xs, 0.95) / pct(s, 0.95)).toFixed(1).padStart(16)}` : ''));
+}
+console.log('\nwhere the time goes, p50 (p95) ms in the server: waiting for a pooled connection, reading the session,');
+console.log('the page\'s database transaction(s), the template');
+console.log('page                 pool          session       db            render');
+for (const [name, p] of Object.entries(parts)) {
+  const cell = (k) => (p[k] ? `${pct(p[k], 0.5).toFixed(1)} (${pct(p[k], 0.95).toFixed(1)})` : '-').padEnd(14);
+  console.log(`${name.padEnd(20)} ${cell('pool')}${cell('session')}${cell('db')}${cell('render')}`);
 }
 const all = Object.values(times).flat();
 console.log(`all pages            ${String(all.length).padStart(8)} ${pct(all, 0.5).toFixed(1).padStart(8)} ${pct(all, 0.95).toFixed(1).padStart(8)}`);
