@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import nunjucks from 'nunjucks';
 import { loadConfig } from './config.js';
-import { createPool, asGateway } from './db.js';
+import { createPool, warmPool, asGateway } from './db.js';
 import { SessionStore, COOKIE, readCookie, csrfMatches } from './session.js';
 import { securityHeaders } from './security.js';
 import { timingMiddleware, note, serverTiming } from './timing.js';
@@ -21,6 +21,7 @@ const root = path.join(here, '..');
 
 export async function start(config = loadConfig()) {
   const pool = createPool(config);
+  await warmPool(pool, config.poolSize);
   const store = new SessionStore({ pool, idleSeconds: config.idleSeconds, maxSeconds: config.maxSeconds });
   let oidcConfig = null;
   const getOidc = async () => (oidcConfig ||= await discover(config));
