@@ -3,6 +3,7 @@
 // (4.20). Each handler calls the Hub's SQL functions and views as the person (asPerson).
 import { asPerson } from './db.js';
 import { isNotAccessible, isShown, message } from './errors.js';
+import { PageCache } from './page-cache.js';
 
 const REF = /^RMV-[0-9]{4}-[0-9]{6}$/;
 const PAGE_SIZE = 25; // the cases list: only the rows of one page are decrypted
@@ -163,10 +164,13 @@ export function caseRoutes(app, { config, pool, live, store }) {
     }
   });
 
+  const blankForms = new PageCache();
   app.get('/cases/new', requireCaseworker, async (req, res, next) => {
     try {
       const options = await asPerson(pool, res.locals.user, newRemovalOptions);
-      res.render('new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
+      const u = res.locals.user;
+      blankForms.send(req, res, JSON.stringify([u.role, u.name, u.groups, u.clearance, options]),
+        'new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
     } catch (err) {
       next(err);
     }
