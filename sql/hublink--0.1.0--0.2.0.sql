@@ -4112,7 +4112,7 @@ SELECT hublink.audit_attach();
 -- 0.2.0: the web interface's speed and stateless sessions (issue 16, docs/web.md "Figures",
 -- "Sessions"). hublink.find_removals pages the cases list before it decrypts names (44_hub.sql);
 -- the sessions live in hublink.web_session behind SECURITY DEFINER functions for the web login
--- (94_web_sessions.sql).
+-- (94_web_sessions.sql, wholly new: included verbatim).
 
 -- hublink.find_removals, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
@@ -4238,6 +4238,17 @@ COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
 CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
 COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
 
+-- The sessions' part is wholly new: copied verbatim.
+-- sql/parts/94_web_sessions.sql, verbatim (a part wholly new in this version)
+-- Web sessions in the database (issue 16; docs/web.md "Sessions"): the web tier is stateless,
+-- so any number of web server processes share the sessions, and a restart signs nobody out.
+-- The web login reaches the table only through the SECURITY DEFINER functions below (as
+-- hublink_web, like web_sign_in): it cannot list, read or change a session whose id it was not
+-- given by the browser. The id is made here (never chosen by the web tier, so never planted)
+-- and stored only as its SHA-256: a copy of the table, a backup or a look by an admin gives no
+-- cookie that works. The idle and absolute time-outs are checked here on every read, and an
+-- ended session's row is deleted; its end is a web_sign_out security event (NFR 0020).
+
 CREATE TABLE hublink.web_session (
     id_hash      bytea PRIMARY KEY CHECK (octet_length(id_hash) = 32),
     role_name    name,
@@ -4275,16 +4286,17 @@ INSERT INTO hublink.audit_exclusion VALUES
                     'events (hublink.logon, web_sign_out), and the pages'' reads and writes are audited '
                     'as the person.');
 
--- hublink.web_session_hash, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_hash(p_id text) RETURNS bytea
+-- The hash of a session id as the browser sent it; NULL for anything that is not an id made
+-- by web_session_start (43 base64url characters), so a stored hash given as an id matches nothing.
+CREATE FUNCTION hublink.web_session_hash(p_id text) RETURNS bytea
     LANGUAGE sql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN p_id ~ '^[A-Za-z0-9_-]{43}$' THEN pg_catalog.sha256(pg_catalog.convert_to(p_id, 'UTF8')) END;
 COMMENT ON FUNCTION hublink.web_session_hash(text) IS
     'SHA-256 of a session id of the right form, else NULL. Internal (web_session_*).';
 REVOKE ALL ON FUNCTION hublink.web_session_hash(text) FROM PUBLIC;
--- hublink.web_session_start, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_start(p_role_name text, p_data jsonb, p_client_addr text,
+
+CREATE FUNCTION hublink.web_session_start(p_role_name text, p_data jsonb, p_client_addr text,
                                           p_idle_seconds integer, p_max_seconds integer)
     RETURNS TABLE (session_id text, csrf_token text)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4317,8 +4329,10 @@ COMMENT ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, intege
     'login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) TO hublink_web;
--- hublink.web_session_close, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_close(s hublink.web_session, p_reason text) RETURNS void
+
+-- Deletes a session and records the end of a signed-in one (sign-out, time-out) as a
+-- web_sign_out security event. Internal.
+CREATE FUNCTION hublink.web_session_close(s hublink.web_session, p_reason text) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4332,8 +4346,8 @@ $$;
 COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
     'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
 REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
--- hublink.web_session_get, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
+
+CREATE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
     RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -4365,8 +4379,8 @@ COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
     'is deleted and its end recorded (timed out). For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
--- hublink.web_session_save, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
+
+CREATE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
@@ -4381,8 +4395,8 @@ COMMENT ON FUNCTION hublink.web_session_save(text, jsonb) IS
     'id names no live session. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_save(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_save(text, jsonb) TO hublink_web;
--- hublink.web_session_end, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_end(p_id text, p_reason text) RETURNS boolean
+
+CREATE FUNCTION hublink.web_session_end(p_id text, p_reason text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4403,8 +4417,8 @@ COMMENT ON FUNCTION hublink.web_session_end(text, text) IS
     'login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_end(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_end(text, text) TO hublink_web;
--- hublink.web_session_sweep, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_session_sweep() RETURNS integer
+
+CREATE FUNCTION hublink.web_session_sweep() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4427,38 +4441,10 @@ COMMENT ON FUNCTION hublink.web_session_sweep() IS
     'returns how many. The web servers call it every 30 seconds. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+-- end of sql/parts/94_web_sessions.sql
 
--- Alerts of no removal for admins (92_alert_access.sql).
--- hublink.monitoring_alerts, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
-    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
-                   acknowledged_at timestamptz, acknowledged_by text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
-                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
-        RAISE EXCEPTION 'alerts of no removal are for admins'
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
-                  HINT = 'Ask a member of hublink_admin.';
-    END IF;
-    RETURN QUERY
-        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
-          FROM hublink.alert a
-         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
-         ORDER BY a.raised_at DESC, a.alert_id DESC
-         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
-END;
-$$;
-COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
-    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
-    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
-    'hublink_admin), whom row-level security shows no row of hublink.alert.';
-REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
+-- hublink.monitoring_alerts (alerts of no removal for admins) is in 92_alert_access.sql, which
+-- 80_alert_delivery_and_tokens.sql includes whole.
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
@@ -5393,6 +5379,41 @@ GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_wor
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+
+-- Alerts of no removal (protective monitoring, the worker, the broker; docs/web.md "Alerts"):
+-- hublink.alert is removal data, so row-level security shows an admin none of its rows, and
+-- these alerts belong to no removal a clearance could open. Admins (the same rule as
+-- acknowledge_alert: a member of hublink_admin, the owner or a superuser, as
+-- hublink.acting_login(), so the person behind the web login) read them here.
+CREATE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
+    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
+                   acknowledged_at timestamptz, acknowledged_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
+        RAISE EXCEPTION 'alerts of no removal are for admins'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    RETURN QUERY
+        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
+          FROM hublink.alert a
+         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
+         ORDER BY a.raised_at DESC, a.alert_id DESC
+         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
+END;
+$$;
+COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
+    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
+    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
+    'hublink_admin), whom row-level security shows no row of hublink.alert.';
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 -- end of sql/parts/92_alert_access.sql
 
 SELECT hublink.apply_access_policy();
