@@ -227,6 +227,17 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
                        FROM hublink.cancel_estimate_config c) p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
            AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
            AND (e.currency IS NULL OR e.currency = t.currency)
          ORDER BY 1, 2;
@@ -237,4 +248,5 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
     'chance of cancellation, cancel_probability from hublink.removal_cancel_probability, times '
     'the quote''s loss on cancellation as the TSP''s expected cost states it; a quote without one '
     'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
-    'quotes are left out.';
+    'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
+    'returnee (hublink.set_risk, 4.18: re-quote).';

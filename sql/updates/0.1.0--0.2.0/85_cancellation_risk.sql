@@ -88,9 +88,15 @@ REVOKE ALL ON FUNCTION hublink.cancel_history() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublink_admin;
 REVOKE ALL ON FUNCTION hublink.record_cancel_factors(text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink_caseworker;
--- removal_quotes gains cancel_probability: a new result type.
+-- removal_quotes gains cancel_probability: a new result type. timer_quote_still_due (72) calls
+-- it in its body: dropped first and made again, and the timer kind that names it (by oid)
+-- pointed at the new one.
+DROP FUNCTION hublink.timer_quote_still_due(bigint);
 DROP FUNCTION hublink.removal_quotes(text);
 -- @function hublink.removal_quotes
+-- @function hublink.timer_quote_still_due
+UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_due(bigint)'::regprocedure
+ WHERE kind = 'quote_expiry';
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
