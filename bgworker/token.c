@@ -60,7 +60,8 @@ static int token_timeout = 10000;
 static pid_t child = 0;   /* the running fetch, or 0 */
 static int child_fd = -1; /* the read end of its pipe */
 static TimestampTz child_deadline = 0;
-static StringInfoData answer; /* in TopMemoryContext: the child's header and body */
+static char *child_settings = NULL; /* hublink_token_signature() when the child started */
+static StringInfoData answer;       /* in TopMemoryContext: the child's header and body */
 static bool exit_hook = false;
 
 static char *token = NULL;          /* in TopMemoryContext; wiped when replaced */
@@ -260,6 +261,14 @@ start_fetch(void)
 	}
 	child_deadline =
 		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), token_timeout + TOKEN_KILL_GRACE_MS);
+	if (child_settings != NULL)
+		pfree(child_settings);
+	{
+		char *sig = hublink_token_signature();
+
+		child_settings = MemoryContextStrdup(TopMemoryContext, sig);
+		pfree(sig);
+	}
 }
 
 /* The child's outcome, read whole from its pipe: a failure's text, or NULL with *parsed set. */
@@ -315,12 +324,8 @@ finish_fetch(void)
 	token = MemoryContextStrdup(TopMemoryContext, parsed.access_token);
 	if (token_settings != NULL)
 		pfree(token_settings);
-	{
-		char *sig = hublink_token_signature();
-
-		token_settings = MemoryContextStrdup(TopMemoryContext, sig);
-		pfree(sig);
-	}
+	/* The settings it was fetched under (a change meanwhile stopped the fetch). */
+	token_settings = MemoryContextStrdup(TopMemoryContext, child_settings);
 	expires_at = now + parsed.expires_in * USECS_PER_SEC;
 	/* Renew at three quarters of the lifetime: time to fetch and reconnect before expiry. */
 	renew_at = now + parsed.expires_in * USECS_PER_SEC * 3 / 4;
@@ -379,6 +384,19 @@ hublink_token_drive(void)
 		if ((token == NULL || now >= renew_at) && now >= next_fetch_at)
 			start_fetch();
 		return;
+	}
+	{
+		char *now_settings = hublink_token_signature();
+		bool changed = strcmp(now_settings, child_settings) != 0;
+
+		pfree(now_settings);
+		if (changed)
+		{
+			/* A fetch under the old URL, keytab or principal: its token is not wanted. */
+			stop_child();
+			next_fetch_at = 0;
+			return;
+		}
 	}
 	if (read_child())
 		finish_fetch();
