@@ -1102,7 +1102,19 @@ COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
     'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
     '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
 
--- The rest of 36_broker_contract.sql: the broker users, the routes, the broker's definitions.
+-- sql/parts/36_broker_contract.sql is wholly new in 0.2.0 (the broker users, the routes, the
+-- broker's definitions, the worker's alerts, the Errors that need attention): copied verbatim.
+-- sql/parts/36_broker_contract.sql, verbatim (a part wholly new in this version)
+-- The broker contract (issue 12 section 2, issue 14 sections 2 and 3; docs/worker.md "Who may
+-- do what on the broker", "Errors read by their sender", "Nothing dropped in silence").
+--
+-- Which broker user speaks for which party is a row here; the worker compares each delivery's
+-- AMQP user_id (which RabbitMQ checks against the connection's login) with the envelope's
+-- sender. The broker's permissions, exchanges and bindings are derived from
+-- hublink.message_type by hublink.broker_definitions(), which scripts/broker-permissions
+-- applies. An Error a party receives on the error queue of a queue it sends on is matched to
+-- its outbox row and kept as a hublink.error_report until a person clears it.
+
 CREATE TABLE hublink.broker_identity (
     broker_user text PRIMARY KEY CHECK (broker_user <> '' AND broker_user !~ '[[:cntrl:]]'),
     party       text NOT NULL REFERENCES hublink.party,
@@ -1118,12 +1130,17 @@ COMMENT ON COLUMN hublink.broker_identity.broker_user IS
     'certificate''s CN).';
 COMMENT ON COLUMN hublink.broker_identity.party IS 'The party whose messages this user may send.';
 COMMENT ON COLUMN hublink.broker_identity.description IS 'Whose login it is, for the operator.';
+
+-- The users of the local stack (scripts/stack: certificates CN=hub, tsp, esp). A real
+-- deployment replaces these rows with its own users (docs/worker.md).
 INSERT INTO hublink.broker_identity VALUES
     ('hub', 'hub', 'The Home Office Hub''s certificate (CN=hub) on the local test stack.'),
     ('tsp', 'tsp', 'The travel provider''s certificate (CN=tsp) on the local test stack.'),
     ('esp', 'esp', 'The escort provider''s certificate (CN=esp) on the local test stack.');
--- hublink.broker_name_pattern, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS text
+
+-- RabbitMQ permissions are regular expressions on resource names: quote every character that
+-- is not a letter, digit, '_' or '-', so a name matches only itself.
+CREATE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN cardinality(p_names) = 0 THEN '^$'
@@ -1132,6 +1149,9 @@ CREATE OR REPLACE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS t
 COMMENT ON FUNCTION hublink.broker_name_pattern(text[]) IS
     'An anchored RabbitMQ permission pattern matching exactly the given names (''^$'' for none).';
 
+-- Who reaches which queue, from the queue table: the sender of a queue's messages publishes
+-- them through its exchange and reads the queue's error queue; the consumer reads the queue
+-- and publishes its Error messages to the error queue through its own exchange.
 CREATE VIEW hublink.broker_route AS
 SELECT t.sender_party AS party, p.exchange, t.queue, 'send'::text AS role, t.message_type
   FROM hublink.message_type t JOIN hublink.party p ON p.party = t.sender_party
@@ -1158,8 +1178,8 @@ COMMENT ON COLUMN hublink.broker_route.exchange IS 'The party''s exchange for wr
 COMMENT ON COLUMN hublink.broker_route.queue IS 'The queue (an error queue ends in -error).';
 COMMENT ON COLUMN hublink.broker_route.role IS 'send, report, consume or read errors.';
 COMMENT ON COLUMN hublink.broker_route.message_type IS 'The message type of the queue (or of the failed messages an error queue reports on).';
--- hublink.broker_definitions, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.broker_definitions(p_vhost text DEFAULT '/') RETURNS jsonb
+
+CREATE FUNCTION hublink.broker_definitions(p_vhost text DEFAULT '/') RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN (
@@ -1199,8 +1219,9 @@ COMMENT ON FUNCTION hublink.broker_definitions(text) IS
     '(hublink.broker_route), and per broker user (hublink.broker_identity) configure nothing, '
     'write only its party''s exchange, read only the queues it consumes and the error queues of '
     'the queues it sends on. scripts/broker-permissions applies it.';
--- hublink.worker_alert, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.worker_alert(p_kind text, p_subject text, p_detail jsonb DEFAULT '{}',
+
+-- The worker's only way to raise an alert: kinds whose source is the worker.
+CREATE FUNCTION hublink.worker_alert(p_kind text, p_subject text, p_detail jsonb DEFAULT '{}',
                                      p_removal_reference text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1222,6 +1243,7 @@ COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
     'Raises an alert of a kind whose source is the worker (hublink.alert_kind), naming the removal '
     'by its reference when this database has it. For the worker role, which may not raise other '
     'kinds.';
+REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
 
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
@@ -1245,8 +1267,11 @@ COMMENT ON COLUMN hublink.needs_attention.sent_at IS 'When that row was confirme
 COMMENT ON COLUMN hublink.needs_attention.unmatched IS 'True when the Error names no message we sent on that queue.';
 COMMENT ON COLUMN hublink.needs_attention.problem_count IS 'How many problems.';
 COMMENT ON COLUMN hublink.needs_attention.problem_locations IS 'Where they are (JSON pointers and codes, no texts).';
--- hublink.receive_error, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.receive_error(message jsonb) RETURNS void
+
+-- The handler of Error messages (hublink.message_handler row 'Error'): the worker calls it for
+-- an Error consumed from the error queue of a queue this party sends on, after checking that
+-- its broker user is the party that consumes that queue and storing it in the inbox.
+CREATE FUNCTION hublink.receive_error(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1297,8 +1322,9 @@ COMMENT ON FUNCTION hublink.receive_error(jsonb) IS
     'matches the Error to our outbox row by the failed messageId and queue, records a '
     'hublink.error_report (the case then shows in hublink.needs_attention and worker_status) and '
     'raises an alert; an Error naming no message of ours is kept and alerted too.';
--- hublink.clear_attention, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.clear_attention(p_report_id bigint, p_note text) RETURNS void
+REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION hublink.clear_attention(p_report_id bigint, p_note text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1320,8 +1346,14 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
     'Marks an error report as dealt with, by the session user, with a note saying what was done.';
--- hublink.inbox_duplicate, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
+
+-- A message whose messageId is already in the inbox (issue 14 section 3). The same message
+-- again on the same queue is the broker redelivering it: no effect, as before. Anything else
+-- (a corrected resend of a message we rejected, the id of an applied message reused for other
+-- content, the same id on another queue) is never applied and never dropped in silence: its
+-- sender gets an Error saying what happened and what to do. Returns true for a redelivery.
+CREATE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1368,8 +1400,12 @@ COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
     'For a delivery whose messageId is already in the inbox: true when it is the same message on '
     'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
     'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
--- hublink.inbox_reject_retrying, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+
+-- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
+-- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
+-- hublink.handler_max_retries.
+CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1392,6 +1428,8 @@ COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
     'Rejects a retrying inbox message at once with the given problems and writes its Error '
     'message: its handler failed in a way that will fail every attempt. False when the row is '
     'not retrying. Used by the worker.';
+REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
+-- end of sql/parts/36_broker_contract.sql
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
     LANGUAGE plpgsql
@@ -1485,9 +1523,15 @@ COMMENT ON FUNCTION hublink.enqueue_error(text, jsonb, jsonb) IS
     'readable, the time, the queue and the problems. Used by the worker. A message from an error '
     'queue is never answered with an Error: it raises error_not_processable instead (returns NULL).';
 
--- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
--- hublink.json_integer, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.json_integer(v jsonb) RETURNS bigint
+-- Integers read from messages through one helper (issue 14 section 3): a part new in 0.2.0.
+-- sql/parts/12_json_integer.sql, verbatim (a part wholly new in this version)
+-- Integers from messages (issue 14 section 3): JSON Schema counts 1.0, -0.0, 1e2 and even
+-- 1.0e-400 (which a double rounds to 0) as integers, and the validator accepts them where a
+-- schema says "integer". A handler that read them with (x ->> 'k')::int would fail on the text
+-- "1.0" after the message was accepted. Every handler reads an integer through this one helper,
+-- which reads exactly what the validator accepted.
+
+CREATE FUNCTION hublink.json_integer(v jsonb) RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1524,6 +1568,7 @@ COMMENT ON FUNCTION hublink.json_integer(jsonb) IS
     'A JSON integer as every spelling JSON Schema accepts (1, 1.0, -0.0, 1e2, 1.0e-400), for the '
     'handlers: NULL for a missing value or JSON null; invalid_text_representation for a value that '
     'is not an integer, numeric_value_out_of_range beyond bigint.';
+-- end of sql/parts/12_json_integer.sql
 -- hublink.record_returnees, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.record_returnees(removal_id bigint, returnees jsonb, audience text)
     RETURNS void
@@ -2453,7 +2498,12 @@ COMMENT ON FUNCTION hublink.esp_amend(jsonb, uuid, timestamptz) IS
     'an unknown segment (OTHER), free text only (OTHER), the roster cannot staff it '
     '(STAFF_UNAVAILABLE). No active booking: no_data_found.';
 
--- 49_broker_alerts.sql: the alert kinds, and the handler of Error messages.
+-- sql/parts/49_broker_alerts.sql (new in 0.2.0): the alert kinds, and the handler of Error messages.
+-- sql/parts/49_broker_alerts.sql, verbatim (a part wholly new in this version)
+-- The alert kinds of the broker contract (36_broker_contract.sql; docs/worker.md), here because
+-- hublink.alert_kind is made by 46_alerts.sql, and the handler of Error messages, here because
+-- 43_conversation.sql sets the handlers of every queue's type.
+
 INSERT INTO hublink.alert_kind VALUES
     ('broker_sender_mismatch', 'critical', 'worker',
      'A delivery''s envelope sender is not the party of the broker user that published it (or it '
@@ -2474,10 +2524,13 @@ INSERT INTO hublink.alert_kind VALUES
      'A message reused a messageId we had already received (a corrected resend of a rejected '
      'message, or the same id on another queue). It was not applied; an Error told its sender '
      'to send it again with a new messageId.');
+
+
 INSERT INTO hublink.message_handler VALUES
     ('Error', 'hublink.receive_error(jsonb)'::regprocedure,
      'An Error on the error queue of a queue we send on: matched to our outbox row, kept as an '
      'error report that needs attention, alerted.');
+-- end of sql/parts/49_broker_alerts.sql
 
 -- The grants of 91_access_policy.sql for what this part adds.
 DO $$
@@ -2487,12 +2540,6 @@ BEGIN
                          'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
         ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
                             'no message content, for the people who clear them.');
-    -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
-    REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) TO hublink_worker;
@@ -3087,6 +3134,33 @@ COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
     'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
     'restored (hublink.restoring): the dump holds the schemas.';
 
+-- sql/parts/97_backup.sql is wholly new in 0.2.0: the build copies it verbatim (the table of
+-- product tables, backup_register, restore_prepare, the role hublink_backup).
+-- sql/parts/97_backup.sql, verbatim (a part wholly new in this version)
+-- Backup and restore (issue 13 section 1; docs/operations.md "Backup and restore").
+--
+-- pg_dump writes an extension's tables only if they are registered with
+-- pg_extension_config_dump; everything else comes back from CREATE EXTENSION. The rule here is
+-- the reverse of a list of site tables: every table of schema hublink is the site's and is
+-- dumped whole, rows and sequences, except the product tables of hublink.backup_exclusion,
+-- whose rows are the code's (what the install ships and only an upgrade changes). A table a
+-- later part adds is therefore dumped unless someone says why not.
+--
+-- A table that ships rows the site may edit, delete or add to (reason codes, timer rules, engine
+-- settings, the message schemas) is dumped whole too, shipped rows included. A restore must then
+-- not keep the rows the new CREATE EXTENSION shipped: with hublink.restoring on (a superuser-only
+-- setting, extension/restoring.c) the install empties every dumped table at its end
+-- (hublink.restore_prepare) and the shipped schemas are not loaded, so COPY brings the rows
+-- exactly as they were: an edited shipped row keeps its edit, a deleted one stays deleted, a
+-- site row comes back once. A WHERE condition on pg_extension_config_dump (dump only the site's
+-- rows) could not keep edits or deletions of shipped rows, so it is not used.
+--
+-- The restore runs with session_replication_role = replica as well: the business triggers
+-- (timers, MI marks, sealing, reference-list announcements) and the foreign key checks are
+-- ENABLE ORIGIN and do not fire over restored rows; the audit triggers are ENABLE ALWAYS and
+-- write and seal nothing while hublink.restoring is on, so the audit trail comes back as the
+-- chain it was, and hublink.verify_audit checks it against an anchor taken at backup time.
+
 CREATE TABLE hublink.backup_exclusion (
     table_name text PRIMARY KEY,
     reason     text NOT NULL
@@ -3128,8 +3202,7 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('report_granularity', 'The periods hublink.mi_volume counts in.'),
     ('rollup_mi_source', 'The MI rollup''s source tables and the SQL a change runs (85_mi_rollup.sql): code.');
 
--- hublink.backup_register, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.backup_register() RETURNS integer
+CREATE FUNCTION hublink.backup_register() RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -3167,8 +3240,9 @@ COMMENT ON FUNCTION hublink.backup_register() IS
     'owns. Only callable from the install or update script (pg_extension_config_dump refuses '
     'otherwise); run by 97_backup.sql and by any later part or update that adds tables. Returns '
     'the number of tables.';
--- hublink.restore_prepare, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.restore_prepare() RETURNS integer
+REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
+
+CREATE FUNCTION hublink.restore_prepare() RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -3227,7 +3301,6 @@ COMMENT ON FUNCTION hublink.restore_prepare() IS
     'pg_dump dumps so the dump''s rows replace the shipped ones, and records a security event '
     'database_restored. Off: refuses when the client is pg_restore (a restore without the '
     'settings), else does nothing. Returns the number of tables emptied.';
-REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.restore_prepare() FROM PUBLIC;
 
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
@@ -3245,6 +3318,12 @@ BEGIN
 END;
 $$;
 GRANT pg_read_all_data TO hublink_backup;
+
+-- The table above gets its grants like every table (93_access_apply.sql ran before it).
+SELECT hublink.apply_access_policy();
+SELECT hublink.backup_register();
+SELECT hublink.restore_prepare();
+-- end of sql/parts/97_backup.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
@@ -3491,7 +3570,22 @@ SELECT hublink.apply_access_policy();
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
 -- hublink_web) acts for the person it SET ROLE to (hublink.acting_login()), whose clearance
 -- then applies; single sign-on identities map to roles as rows; web sign-ins, failures and
--- sign-outs are recorded like database logons (NFR 0020). sql/parts/79_web_identity.sql.
+-- sign-outs are recorded like database logons (NFR 0020).
+-- sql/parts/79_web_identity.sql is wholly new in 0.2.0: the build copies it verbatim.
+-- sql/parts/79_web_identity.sql, verbatim (a part wholly new in this version)
+-- The caseworkers' web interface (issue 16; docs/web.md): who a web request acts as, the
+-- mapping of single sign-on identities to database roles (rows), and the sign-in, failure and
+-- sign-out records, which go into the same security events, alerts and lock-out as database
+-- logons (NFR 0020 3c-e; docs/security-monitoring.md).
+--
+-- The web server logs in as one pooled login role, a member of hublink_web, NOINHERIT, holding
+-- nothing of its own: it is granted each person's role (GRANT alice TO web_login) and runs
+-- every request in a transaction after SET LOCAL ROLE to the person's role. So row-level
+-- security, grants and the audit trail's "role" see the person. Clearances are decided by the
+-- login (session_user) for everyone else; for a member of hublink_web they are decided by the
+-- role it has SET ROLE to (hublink.acting_login()), which PostgreSQL lets it change only to a
+-- role it was granted, and never inside a SECURITY DEFINER function.
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'hublink_web') THEN
@@ -3501,8 +3595,13 @@ END;
 $$;
 -- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
 
--- hublink.acting_login, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.acting_login() RETURNS name
+-- Invoker rights: it reads only the caller's own session, and SECURITY DEFINER functions
+-- (which run as the owner) call it to learn the person behind the call. current_setting('role')
+-- is the role of the last SET ROLE; a SECURITY DEFINER function changes current_user but not
+-- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
+-- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
+-- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+CREATE FUNCTION hublink.acting_login() RETURNS name
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
@@ -3545,8 +3644,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
 
--- hublink.security_web_logon, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+CREATE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
                                            p_extra text) RETURNS text
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'hublink_security_web_logon';
@@ -3555,15 +3653,17 @@ COMMENT ON FUNCTION hublink.security_web_logon(text, boolean, text, text) IS
     'logon event with method oidc); p_extra is a JSON object added to the detail. Returns '
     'succeeded, failed or refused_locked.';
 REVOKE ALL ON FUNCTION hublink.security_web_logon(text, boolean, text, text) FROM PUBLIC;
--- hublink.security_web_sign_out, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
+
+CREATE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'hublink_security_web_sign_out';
 COMMENT ON FUNCTION hublink.security_web_sign_out(text, text) IS
     'Records a web_sign_out security event for the role (p_detail: a JSON object).';
 REVOKE ALL ON FUNCTION hublink.security_web_sign_out(text, text) FROM PUBLIC;
--- hublink.web_sign_in_role, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
+
+-- The role name a failed sign-in counts against: the mapped role when the identity is known
+-- (so web and database failures lock out the same role), else the subject, marked.
+CREATE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN coalesce((SELECT w.role_name::text FROM hublink.security_web_identity w
@@ -3573,8 +3673,8 @@ COMMENT ON FUNCTION hublink.web_sign_in_role(text, text) IS
     'The role a web sign-in of this identity counts against: its mapped role, or "oidc:" and '
     'the subject for an identity without a row.';
 REVOKE ALL ON FUNCTION hublink.web_sign_in_role(text, text) FROM PUBLIC;
--- hublink.web_sign_in, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
+
+CREATE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
     RETURNS TABLE (outcome text, role_name name, display_name text, groups text[],
                    clearance text, reason text)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3617,8 +3717,8 @@ COMMENT ON FUNCTION hublink.web_sign_in(text, text, text) IS
     'success the role, name, group roles and clearance. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_in(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_in(text, text, text) TO hublink_web;
--- hublink.web_sign_in_failed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
+
+CREATE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
                                            p_client_addr text) RETURNS text
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -3631,8 +3731,8 @@ COMMENT ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) IS
     'the mapped role if the subject is known. Returns failed. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) TO hublink_web;
--- hublink.web_sign_out, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
+
+CREATE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN hublink.security_web_sign_out(p_role_name,
@@ -3643,8 +3743,8 @@ COMMENT ON FUNCTION hublink.web_sign_out(text, text, text) IS
     'login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_out(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_out(text, text, text) TO hublink_web;
--- hublink.web_login_warning, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_login_warning() RETURNS text
+
+CREATE FUNCTION hublink.web_login_warning() RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN (SELECT w.warning_text FROM hublink.security_login_warning w);
@@ -3653,6 +3753,7 @@ COMMENT ON FUNCTION hublink.web_login_warning() IS
     'before sign-in. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_login_warning() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
+-- end of sql/parts/79_web_identity.sql
 
 -- The clearance and the records of who did what follow hublink.acting_login().
 -- hublink.cleared_levels, as defined in sql/parts
@@ -4001,16 +4102,24 @@ SELECT hublink.audit_attach();
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
 -- deliveries with idempotency keys sent by the worker with libcurl, operational checks against
 -- thresholds as rows, availability reports; and the alert kind of the worker's broker token.
--- Tables, triggers and grants are written here as in sql/parts/82_alert_delivery.sql,
--- 83_alert_checks.sql and 92_alert_access.sql; functions come from the parts (@function).
+-- The three parts are wholly new in 0.2.0: the build copies them verbatim (@include).
 
--- from 82_alert_delivery.sql
+-- sql/parts/82_alert_delivery.sql, verbatim (a part wholly new in this version)
+-- Alert delivery (docs/alerts.md "Delivery"; NFR 0008, NFR 0020, GSO 80-84): alerts, security
+-- events and availability reports go out to people and to the Home Office's tools over HTTPS.
+-- Channels are rows; every event a channel wants becomes one row of hublink.alert_delivery in
+-- the transaction that raised it, with the request body rendered and an idempotency key drawn
+-- once, so every attempt sends the same bytes under the same key. The worker sends due rows
+-- with libcurl (bgworker/alert_delivery.c) and records each outcome; a row stays pending, and
+-- is retried with backoff, until the receiver answered 2xx. Nothing here runs stored names.
+
 CREATE DOMAIN hublink.credential_file AS text
     CHECK (VALUE ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$');
 COMMENT ON DOMAIN hublink.credential_file IS
     'A file name in the directory of the hublink.alert_credentials_dir setting: no directory '
     'part, not hidden, so a channel row can name only files the server''s administrator put '
     'there (never the master key or another secret of the server).';
+
 CREATE TABLE hublink.alert_format (
     format       text PRIMARY KEY,
     content_type text NOT NULL,
@@ -4034,6 +4143,7 @@ INSERT INTO hublink.alert_format VALUES
     ('siem_hec', 'application/json',
      'A Splunk HTTP Event Collector event {"time", "host", "source", "sourcetype", "event"} '
      'with the structured event inside; other SIEMs (Elastic, Sentinel) ingest the same JSON.');
+
 CREATE TABLE hublink.alert_channel (
     channel_name     text PRIMARY KEY CHECK (channel_name ~ '^[a-z][a-z0-9_]*$'),
     url              text NOT NULL CHECK (url ~ '^https://[^/@[:space:]]+(/[^[:space:]]*)?$'),
@@ -4086,8 +4196,9 @@ COMMENT ON COLUMN hublink.alert_channel.retry_max_delay IS 'Longest delay betwee
 COMMENT ON COLUMN hublink.alert_channel.enabled IS 'False: nothing is queued for it, and its queued deliveries wait.';
 COMMENT ON COLUMN hublink.alert_channel.description IS 'Who reads it, for the admin.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.alert_channel TO hublink_admin;
--- hublink.alert_channel_check, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_channel_check() RETURNS trigger
+
+-- A kind that exists nowhere would silently filter out everything: refuse it.
+CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4114,6 +4225,7 @@ CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE OF kinds ON hublink.a
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
 COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
     'Checks the kinds filter (hublink.alert_channel_check).';
+
 CREATE TABLE hublink.availability_report (
     report_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     period_start timestamptz NOT NULL,
@@ -4130,6 +4242,7 @@ COMMENT ON COLUMN hublink.availability_report.period_end IS 'End of the period r
 COMMENT ON COLUMN hublink.availability_report.figures IS
     'The figures as JSON (docs/alerts.md "Availability"): broker connectivity, traffic, backlog, '
     'failing jobs, open alerts.';
+
 CREATE TABLE hublink.alert_delivery (
     delivery_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     channel_name    text NOT NULL REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
@@ -4176,12 +4289,15 @@ COMMENT ON COLUMN hublink.alert_delivery.last_error IS 'Why the last attempt fai
 COMMENT ON COLUMN hublink.alert_delivery.delivered_at IS 'When the receiver accepted it.';
 CREATE INDEX alert_delivery_due ON hublink.alert_delivery (next_attempt_at, delivery_id) WHERE state = 'pending';
 COMMENT ON INDEX hublink.alert_delivery_due IS 'The pending deliveries in the order the worker sends them.';
+-- Read by admins (delivery state); written only by the triggers and the worker's functions.
 GRANT SELECT ON hublink.alert_delivery, hublink.availability_report TO hublink_admin;
+
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
     ('alert_channel_test', 'info', 'delivery',
      'A test event sent by hublink.test_alert_channel to check that a channel reaches its receiver.');
--- hublink.alert_event, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_event(p_event_type text, p_event_id bigint, p_kind text,
+
+-- The structured event every format is drawn from (docs/alerts.md "The event").
+CREATE FUNCTION hublink.alert_event(p_event_type text, p_event_id bigint, p_kind text,
                                     p_severity text, p_subject text, p_occurred_at timestamptz,
                                     p_detail jsonb, p_idempotency_key uuid)
     RETURNS jsonb
@@ -4204,8 +4320,8 @@ SELECT jsonb_build_object(
 $$;
 COMMENT ON FUNCTION hublink.alert_event(text, bigint, text, text, text, timestamptz, jsonb, uuid) IS
     'The structured event (schema hublink.event/1) every channel format is drawn from.';
--- hublink.alert_render, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_render(p_format text, p_event jsonb) RETURNS jsonb
+
+CREATE FUNCTION hublink.alert_render(p_format text, p_event jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4246,8 +4362,9 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.alert_render(text, jsonb) IS
     'The request body of a channel format for a structured event (hublink.alert_event).';
--- hublink.alert_enqueue, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_enqueue(p_source text, p_event_type text, p_event_id bigint,
+
+-- Queues one event for every enabled channel whose filter takes it; wakes the worker at commit.
+CREATE FUNCTION hublink.alert_enqueue(p_source text, p_event_type text, p_event_id bigint,
                                       p_kind text, p_severity text, p_subject text,
                                       p_occurred_at timestamptz, p_detail jsonb,
                                       p_only_channel text DEFAULT NULL)
@@ -4296,8 +4413,8 @@ COMMENT ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, 
     'once; an event already queued for a channel is not queued again. Wakes the worker at '
     'commit (hublink.wake_worker_for_jobs_at_commit, which also makes it look for due deliveries). Returns how many deliveries it queued.';
 REVOKE ALL ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, timestamptz, jsonb, text) FROM PUBLIC;
--- hublink.alert_delivery_on_alert, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_alert() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_alert() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4315,8 +4432,10 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_alert() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.alert
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_alert();
 COMMENT ON TRIGGER alert_delivery ON hublink.alert IS 'Queues the alert for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_security_event, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_security_event() RETURNS trigger
+
+-- Security events go out whole (NFR 0020, GSO 82-84): the client address too, for the SOC;
+-- the severity is that of the alert the kind raises, else info.
+CREATE FUNCTION hublink.alert_delivery_on_security_event() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4341,8 +4460,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_security_event() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.security_event
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_security_event();
 COMMENT ON TRIGGER alert_delivery ON hublink.security_event IS 'Queues the event for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_logon, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_logon() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_logon() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4365,8 +4484,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_logon() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.logon
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_logon();
 COMMENT ON TRIGGER alert_delivery ON hublink.logon IS 'Queues the logon for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_availability, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_availability() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_availability() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4388,8 +4507,10 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_availability() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.availability_report
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_availability();
 COMMENT ON TRIGGER alert_delivery ON hublink.availability_report IS 'Queues the report for delivery (hublink.alert_enqueue).';
--- hublink.alert_deliveries_claim, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
+
+-- The worker's side (bgworker/alert_delivery.c). Claiming schedules the next attempt at once,
+-- so a delivery whose attempt is cut short by a crash waits its backoff, never loops hot.
+CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
     RETURNS TABLE (delivery_id bigint, url text, content_type text, body text, idempotency_key uuid,
                    client_cert_file text, client_key_file text, ca_file text, header_file text,
                    timeout_ms integer)
@@ -4425,8 +4546,8 @@ COMMENT ON FUNCTION hublink.alert_deliveries_claim(integer) IS
     'For the worker: up to p_limit due pending deliveries of enabled channels, each counted as '
     'an attempt and given its next attempt time (backoff) before it is sent.';
 REVOKE ALL ON FUNCTION hublink.alert_deliveries_claim(integer) FROM PUBLIC;
--- hublink.alert_delivery_result, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
+
+CREATE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -4449,8 +4570,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) IS
     'For the worker: records the outcome of an attempt. 2xx: delivered. Anything else (an HTTP '
     'error, no answer): stays pending until its next attempt time, with the status and error.';
 REVOKE ALL ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) FROM PUBLIC;
--- hublink.alert_delivery_next, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
+
+CREATE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4461,8 +4582,9 @@ $$;
 COMMENT ON FUNCTION hublink.alert_delivery_next() IS
     'For the worker: when the next pending delivery is due (NULL: none), so it sleeps until then.';
 REVOKE ALL ON FUNCTION hublink.alert_delivery_next() FROM PUBLIC;
--- hublink.test_alert_channel, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.test_alert_channel(p_channel_name text) RETURNS bigint
+
+-- For admins.
+CREATE FUNCTION hublink.test_alert_channel(p_channel_name text) RETURNS bigint
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4490,8 +4612,8 @@ COMMENT ON FUNCTION hublink.test_alert_channel(text) IS
     'Watch hublink.alert_delivery for its outcome.';
 REVOKE ALL ON FUNCTION hublink.test_alert_channel(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.test_alert_channel(text) TO hublink_admin;
--- hublink.retry_alert_channel, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.retry_alert_channel(p_channel_name text) RETURNS integer
+
+CREATE FUNCTION hublink.retry_alert_channel(p_channel_name text) RETURNS integer
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4512,6 +4634,7 @@ COMMENT ON FUNCTION hublink.retry_alert_channel(text) IS
     'the worker at commit; returns how many.';
 REVOKE ALL ON FUNCTION hublink.retry_alert_channel(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.retry_alert_channel(text) TO hublink_admin;
+
 CREATE VIEW hublink.alert_channel_status AS
 SELECT c.channel_name, c.enabled, c.format, c.url,
        count(*) FILTER (WHERE d.state = 'pending') AS pending,
@@ -4537,11 +4660,20 @@ COMMENT ON COLUMN hublink.alert_channel_status.oldest_pending_age IS 'How long t
 COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the receiver last accepted a delivery.';
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
+
+-- The site's own rows: channels an admin made, deliveries still pending, reports sent.
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_delivery', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.availability_report', '');
+-- end of sql/parts/82_alert_delivery.sql
+-- sql/parts/83_alert_checks.sql, verbatim (a part wholly new in this version)
+-- Operational alerts (NFR 0008 "early alerting"; docs/alerts.md "Operational alerts"): the
+-- operational_checks job looks at the worker's state, the backlogs, the rejections, the jobs,
+-- the timers and the alert channels, and raises an alert once per episode when a threshold (a
+-- row of hublink.alert_threshold) is passed; when the condition clears it raises an
+-- operational_recovered alert. The same job samples the broker connection for the
+-- availability_report job (GSO 80-81).
 
--- from 83_alert_checks.sql
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
     ('broker_unreachable', 'critical', 'operations',
      'The worker has had no broker connection for longer than the threshold: nothing is received '
@@ -4568,6 +4700,7 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
      'tokens"). See hublink.worker_status.last_error.'),
     ('operational_recovered', 'info', 'operations',
      'A condition an operational alert reported has cleared (detail.recovered names the alert).');
+
 CREATE TABLE hublink.alert_threshold (
     check_name  text PRIMARY KEY,
     alert_kind  text NOT NULL REFERENCES hublink.alert_kind,
@@ -4609,6 +4742,7 @@ INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, w
     ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
      'A channel''s oldest pending delivery is older than after (one alert per channel).');
 GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
+
 CREATE TABLE hublink.alert_check_state (
     check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,
     subject    text NOT NULL DEFAULT '',
@@ -4623,6 +4757,7 @@ COMMENT ON COLUMN hublink.alert_check_state.check_name IS 'The check.';
 COMMENT ON COLUMN hublink.alert_check_state.subject IS 'What it is about (a job, a channel), or empty.';
 COMMENT ON COLUMN hublink.alert_check_state.since IS 'When the condition started (as well as the check can tell).';
 COMMENT ON COLUMN hublink.alert_check_state.alert_id IS 'The alert raised for this episode, once the threshold was passed.';
+
 CREATE TABLE hublink.alert_check_watermark (
     check_name text PRIMARY KEY REFERENCES hublink.alert_threshold ON DELETE CASCADE,
     checked_to timestamptz NOT NULL
@@ -4631,6 +4766,7 @@ COMMENT ON TABLE hublink.alert_check_watermark IS
     'For checks that count events (timers_late): up to when events were already looked at.';
 COMMENT ON COLUMN hublink.alert_check_watermark.check_name IS 'The check.';
 COMMENT ON COLUMN hublink.alert_check_watermark.checked_to IS 'Events up to this time were counted.';
+
 CREATE TABLE hublink.availability_sample (
     sampled_at timestamptz PRIMARY KEY,
     state      text NOT NULL,
@@ -4642,8 +4778,10 @@ COMMENT ON TABLE hublink.availability_sample IS
 COMMENT ON COLUMN hublink.availability_sample.sampled_at IS 'When it was sampled.';
 COMMENT ON COLUMN hublink.availability_sample.state IS 'hublink.worker_status.state then.';
 COMMENT ON COLUMN hublink.availability_sample.connected IS 'True when the worker was connected to the broker.';
--- hublink.alert_episode, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_episode(p_check text, p_subject text, p_active boolean,
+
+-- One episode of one check: start it, alert once it lasted `after`, end it (with a recovery
+-- alert if it had alerted). Returns the alert raised now, if any.
+CREATE FUNCTION hublink.alert_episode(p_check text, p_subject text, p_active boolean,
                                       p_since timestamptz, p_text text, p_detail jsonb)
     RETURNS bigint
     LANGUAGE plpgsql
@@ -4687,8 +4825,8 @@ COMMENT ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text
     'check''s alert once when it has lasted the threshold''s after, and ends it (with an '
     'operational_recovered alert when it had alerted) when the condition clears.';
 REVOKE ALL ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text, jsonb) FROM PUBLIC;
--- hublink.operational_checks, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.operational_checks() RETURNS timestamptz
+
+CREATE FUNCTION hublink.operational_checks() RETURNS timestamptz
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4799,8 +4937,8 @@ COMMENT ON FUNCTION hublink.operational_checks() IS
     'figures, then runs each enabled check of hublink.alert_threshold and raises its alert once '
     'per episode (hublink.alert_episode).';
 REVOKE ALL ON FUNCTION hublink.operational_checks() FROM PUBLIC;
--- hublink.availability_report_job, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.availability_report_job() RETURNS timestamptz
+
+CREATE FUNCTION hublink.availability_report_job() RETURNS timestamptz
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4847,6 +4985,7 @@ COMMENT ON FUNCTION hublink.availability_report_job() IS
     'the period since the last report to hublink.availability_report, which queues them for the '
     'channels that want availability events.';
 REVOKE ALL ON FUNCTION hublink.availability_report_job() FROM PUBLIC;
+
 INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) VALUES
     ('operational_checks', 'hublink.operational_checks()', interval '30 seconds',
      'Operational alerts (NFR 0008): broker unreachable, backlogs, rejections, failing jobs, late '
@@ -4854,8 +4993,10 @@ INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) 
     ('availability_report', 'hublink.availability_report_job()', interval '15 minutes',
      'Availability and performance figures to hublink.availability_report and the channels that '
      'want them (GSO 80-81, docs/alerts.md).');
--- hublink.report_broker_token_failure, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
+
+-- The worker reports a failed token fetch (bgworker/token.c) once per run of failures; it may
+-- not raise alerts of its own choosing, so this names the kind.
+CREATE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4870,17 +5011,24 @@ COMMENT ON FUNCTION hublink.report_broker_token_failure(text) IS
     'For the worker: raises broker_token_failed with the error of a failed token fetch '
     '(docs/worker.md "Access tokens"). Returns the alert_id.';
 REVOKE ALL ON FUNCTION hublink.report_broker_token_failure(text) FROM PUBLIC;
-
--- from 92_alert_access.sql
+-- end of sql/parts/83_alert_checks.sql
+-- sql/parts/92_alert_access.sql, verbatim (a part wholly new in this version)
+-- Access classes of the alert delivery tables (82_alert_delivery.sql, 83_alert_checks.sql):
+-- their own parts grant every privilege; security events and logons inside the bodies are for
+-- admins only, like the monitoring records themselves.
 INSERT INTO hublink.access_table_override VALUES
     ('alert\_delivery', 'own_grants', 'Alert delivery (82_alert_delivery.sql, docs/alerts.md): admins read '
                         'the state; only its triggers and the worker''s functions write it.'),
     ('alert\_channel\_status', 'own_grants', 'Delivery state per channel, for admins (82_alert_delivery.sql).'),
     ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).');
+
+-- The worker claims, records and sleeps through these (bgworker/alert_delivery.c); its role
+-- exists from 90_access.sql on.
 GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+-- end of sql/parts/92_alert_access.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
