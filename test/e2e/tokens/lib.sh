@@ -2,6 +2,7 @@
 # mod_auth_gssapi and token.cgi) and the broker settings of RabbitMQ's OAuth 2.0 backend. Used by
 # test/e2e/tokens/run (one worker) and test/e2e/tokens/three_parties (the three workers).
 # Needs TOKENS_HERE (this directory). Sets TOK, REALM, KDC_PORT, TOKEN_PORT, URL.
+# shellcheck shell=bash disable=SC2034 # the variables set here are the callers'
 
 REALM=HUBLINK.TEST
 TOK=$(mktemp -d /tmp/hublink-e2e-tokens.XXXXXX)
