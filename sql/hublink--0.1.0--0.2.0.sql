@@ -612,6 +612,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -681,7 +691,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -3353,13 +3363,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -3773,13 +3788,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -3900,6 +3920,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -3969,7 +3999,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -4097,6 +4127,640 @@ GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hu
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/71_web_speed_sessions.sql
+-- 0.2.0: the web interface's speed and stateless sessions (issue 16, docs/web.md "Figures",
+-- "Sessions"). hublink.find_removals pages the cases list before it decrypts names (44_hub.sql);
+-- the sessions live in hublink.web_session behind SECURITY DEFINER functions for the web login
+-- (94_web_sessions.sql, wholly new: included verbatim).
+
+-- hublink.find_removals, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
+                                      returnee text DEFAULT NULL, in_state text DEFAULT NULL,
+                                      leave_from date DEFAULT NULL, leave_to date DEFAULT NULL,
+                                      going_to text DEFAULT NULL, page_size integer DEFAULT 50,
+                                      page_offset integer DEFAULT 0)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz,
+                   sensitivity text, earliest_leave_date date, latest_leave_date date,
+                   destination text, more boolean)
+    LANGUAGE plpgsql VOLATILE -- it decrypts names, and each decryption is audited
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    name_like text;
+    dest_like text;
+    r         hublink.removal;
+    rows      hublink.removal[] := '{}';
+    names     text[] := '{}';
+    matched   boolean;
+    v_names   text;
+    skipped   integer := 0;
+    found_more boolean := false;
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 OR page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'page_size must be 1 to 500 and page_offset 0 or more, not % and %', page_size, page_offset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Ask for the next page with page_offset = page_offset + page_size.';
+    END IF;
+    name_like := '%' || replace(replace(replace(nullif(find_removals.returnee, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    dest_like := '%' || replace(replace(replace(nullif(find_removals.going_to, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- Row-level security: only removals the caller is cleared for. The removal_created index
+    -- gives them newest first without a sort.
+    FOR r IN SELECT x.* FROM hublink.removal x
+              WHERE (find_removals.removal IS NULL OR x.removal_reference = find_removals.removal)
+                AND (find_removals.case_ref IS NULL OR x.case_reference = find_removals.case_ref)
+                AND (find_removals.in_state IS NULL OR x.state = find_removals.in_state)
+                AND (find_removals.leave_from IS NULL OR x.latest_leave_date >= find_removals.leave_from)
+                AND (find_removals.leave_to IS NULL OR x.earliest_leave_date <= find_removals.leave_to)
+                AND (dest_like IS NULL OR x.destination::text ILIKE dest_like)
+              ORDER BY x.created_at DESC, x.removal_id DESC LOOP
+        v_names := NULL;
+        IF name_like IS NOT NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id),
+                   bool_or((p.given_names || ' ' || p.family_name) ILIKE name_like)
+              INTO v_names, matched
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+            CONTINUE WHEN NOT coalesce(matched, false);
+        END IF;
+        IF skipped < page_offset THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        IF cardinality(rows) = page_size THEN
+            found_more := true;
+            EXIT;
+        END IF;
+        IF name_like IS NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id)
+              INTO v_names
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+        END IF;
+        rows := rows || r;
+        names := names || v_names;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rows) LOOP
+        r := rows[i];
+        removal_reference := r.removal_reference;
+        case_reference := r.case_reference;
+        state := r.state;
+        escort_state := r.escort_state;
+        travel_state := r.travel_state;
+        returnees := names[i];
+        created_at := r.created_at;
+        updated_at := r.updated_at;
+        sensitivity := r.sensitivity;
+        earliest_leave_date := r.earliest_leave_date;
+        latest_leave_date := r.latest_leave_date;
+        destination := r.destination ->> 'description';
+        more := found_more;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, text, integer, integer) IS
+    'One page of the removals the caller may see (Appendix B 4.19), newest first, filtered by '
+    'removal reference, case reference (case_ref), part of a returnee''s name (returnee, case '
+    'insensitive), state (in_state), leave dates (a removal whose window meets '
+    'leave_from..leave_to) and part of the destination (going_to). '
+    'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
+    'the removals it had to look at; more says whether another page follows.';
+-- The clearance check behind every decryption, ten times cheaper (90_access.sql).
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = me
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
+COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
+
+-- The sessions' part is wholly new: copied verbatim.
+-- sql/parts/94_web_sessions.sql, verbatim (a part wholly new in this version)
+-- Web sessions in the database (issue 16; docs/web.md "Sessions"): the web tier is stateless,
+-- so any number of web server processes share the sessions, and a restart signs nobody out.
+-- The web login reaches the table only through the SECURITY DEFINER functions below (as
+-- hublink_web, like web_sign_in): it cannot list, read or change a session whose id it was not
+-- given by the browser. The id is made here (never chosen by the web tier, so never planted)
+-- and stored only as its SHA-256: a copy of the table, a backup or a look by an admin gives no
+-- cookie that works. The idle and absolute time-outs are checked here on every read, and an
+-- ended session's row is deleted; its end is a web_sign_out security event (NFR 0020).
+
+CREATE TABLE hublink.web_session (
+    id_hash      bytea PRIMARY KEY CHECK (octet_length(id_hash) = 32),
+    role_name    name,
+    csrf_token   text NOT NULL,
+    data         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(data) = 'object'),
+    client_addr  text,
+    idle_seconds integer NOT NULL CHECK (idle_seconds BETWEEN 1 AND 28800),
+    max_seconds  integer NOT NULL CHECK (max_seconds BETWEEN 1 AND 86400),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    seen_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.web_session IS
+    'The web interface''s sessions (docs/web.md "Sessions"): written and read only through the '
+    'hublink.web_session_* functions; the id is kept as its SHA-256 only.';
+COMMENT ON COLUMN hublink.web_session.id_hash IS 'SHA-256 of the session id (the cookie''s value); the id itself is not stored.';
+COMMENT ON COLUMN hublink.web_session.role_name IS 'The signed-in person''s role; NULL while the sign-in is under way.';
+COMMENT ON COLUMN hublink.web_session.csrf_token IS 'The token every form of this session carries (CSRF).';
+COMMENT ON COLUMN hublink.web_session.data IS
+    'What the web tier keeps between requests: the sign-in under way (PKCE verifier, state, nonce, '
+    'where to go), the person''s name, groups and clearance at sign-in, a message for the next page.';
+COMMENT ON COLUMN hublink.web_session.client_addr IS 'The address the person signed in from (security events).';
+COMMENT ON COLUMN hublink.web_session.idle_seconds IS 'The session ends after this long without a request.';
+COMMENT ON COLUMN hublink.web_session.max_seconds IS 'The session ends this long after it started, whatever.';
+COMMENT ON COLUMN hublink.web_session.created_at IS 'When it started.';
+COMMENT ON COLUMN hublink.web_session.seen_at IS 'Its last request.';
+CREATE INDEX web_session_seen ON hublink.web_session (seen_at);
+COMMENT ON INDEX hublink.web_session_seen IS 'The sweep of idle sessions.';
+REVOKE ALL ON hublink.web_session FROM PUBLIC;
+
+INSERT INTO hublink.access_table_override VALUES
+    ('web\_session', 'own_grants', 'Web sessions (94_web_sessions.sql, docs/web.md): no role reads '
+                     'or writes them but through the web_session_* functions.');
+INSERT INTO hublink.audit_exclusion VALUES
+    ('web_session', 'Web sessions: every request touches its row; sign-ins and sign-outs are security '
+                    'events (hublink.logon, web_sign_out), and the pages'' reads and writes are audited '
+                    'as the person.');
+
+-- The hash of a session id as the browser sent it; NULL for anything that is not an id made
+-- by web_session_start (43 base64url characters), so a stored hash given as an id matches nothing.
+CREATE FUNCTION hublink.web_session_hash(p_id text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_id ~ '^[A-Za-z0-9_-]{43}$' THEN pg_catalog.sha256(pg_catalog.convert_to(p_id, 'UTF8')) END;
+COMMENT ON FUNCTION hublink.web_session_hash(text) IS
+    'SHA-256 of a session id of the right form, else NULL. Internal (web_session_*).';
+REVOKE ALL ON FUNCTION hublink.web_session_hash(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_start(p_role_name text, p_data jsonb, p_client_addr text,
+                                          p_idle_seconds integer, p_max_seconds integer)
+    RETURNS TABLE (session_id text, csrf_token text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A session acts for a person only if the web login may act for them (web_sign_in's checks
+    -- on the mapped role: it was granted, it is no superuser and obeys row-level security).
+    IF p_role_name IS NOT NULL AND NOT EXISTS (
+           SELECT FROM hublink.security_web_identity w JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
+            WHERE w.role_name = p_role_name AND NOT r.rolsuper AND NOT r.rolbypassrls
+              AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'no web session for role "%"', p_role_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The role is not mapped from a web identity, the web login was not granted it, or it is a superuser or bypasses row-level security.',
+                  HINT = 'Start a session for a person after hublink.web_sign_in succeeded for them.';
+    END IF;
+    session_id := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    csrf_token := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    INSERT INTO hublink.web_session (id_hash, role_name, csrf_token, data, client_addr, idle_seconds, max_seconds)
+    VALUES (hublink.web_session_hash(session_id), p_role_name, csrf_token, coalesce(p_data, '{}'), p_client_addr,
+            p_idle_seconds, p_max_seconds);
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) IS
+    'Starts a web session, for a sign-in under way (p_role_name NULL) or for a person signed in '
+    '(a role mapped from a web identity, granted to the web login): returns a new random id for '
+    'the cookie and the session''s CSRF token. The id is stored as its SHA-256 only. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) TO hublink_web;
+
+-- Deletes a session and records the end of a signed-in one (sign-out, time-out) as a
+-- web_sign_out security event. Internal.
+CREATE FUNCTION hublink.web_session_close(s hublink.web_session, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM hublink.web_session w WHERE w.id_hash = s.id_hash;
+    IF FOUND AND s.role_name IS NOT NULL THEN
+        PERFORM hublink.web_sign_out(s.role_name, p_reason, coalesce(s.client_addr, ''));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
+    'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
+REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
+    RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'unknown';
+    ELSIF pg_catalog.now() - s.seen_at > pg_catalog.make_interval(secs => s.idle_seconds)
+          OR pg_catalog.now() - s.created_at > pg_catalog.make_interval(secs => s.max_seconds) THEN
+        PERFORM hublink.web_session_close(s, 'timed out');
+        outcome := 'ended';
+    ELSE
+        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash AND p_touch;
+        outcome := 'live';
+        role_name := s.role_name;
+        csrf_token := s.csrf_token;
+        data := s.data;
+        client_addr := s.client_addr;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
+    'The web session of the id a browser sent, touched unless p_touch is false (outcome live), '
+    'or unknown, or ended: one idle longer than its idle_seconds or older than its max_seconds '
+    'is deleted and its end recorded (timed out). For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        UPDATE hublink.web_session w SET data = coalesce(p_data, '{}'::jsonb)
+         WHERE w.id_hash = hublink.web_session_hash(p_id)
+           AND pg_catalog.now() - w.seen_at <= pg_catalog.make_interval(secs => w.idle_seconds)
+           AND pg_catalog.now() - w.created_at <= pg_catalog.make_interval(secs => w.max_seconds)
+        RETURNING true;
+    END;
+COMMENT ON FUNCTION hublink.web_session_save(text, jsonb) IS
+    'Replaces what the web tier keeps in a live session (hublink.web_session.data); NULL when the '
+    'id names no live session. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_save(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_save(text, jsonb) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_end(p_id text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.web_session_close(s, left(coalesce(p_reason, 'signed out'), 200));
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_end(text, text) IS
+    'Ends a web session (sign-out, or the sign-in session replaced at sign-in): deletes it and '
+    'records a signed-in one''s end with the reason. False when there was none. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_end(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_end(text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_sweep() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+    n integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM hublink.web_session w
+              WHERE pg_catalog.now() - w.seen_at > pg_catalog.make_interval(secs => w.idle_seconds)
+                 OR pg_catalog.now() - w.created_at > pg_catalog.make_interval(secs => w.max_seconds)
+              FOR UPDATE SKIP LOCKED LOOP
+        PERFORM hublink.web_session_close(s, 'timed out');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_sweep() IS
+    'Ends every web session past its idle or absolute time-out (each recorded as timed out); '
+    'returns how many. The web servers call it every 30 seconds. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+-- end of sql/parts/94_web_sessions.sql
+
+-- hublink.monitoring_alerts (alerts of no removal for admins) is in 92_alert_access.sql, which
+-- 80_alert_delivery_and_tokens.sql includes whole.
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/72_web_actions.sql
+-- 0.2.0: the web interface's page actions (issue 16; docs/web.md): set_risk refuses risk
+-- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
+-- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
+-- checks its reason code and refuses plainly when that booking was never requested or is over
+-- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
+-- removal (its second entry was dropped while its documents and risk went to the first); the
+-- quote_expiry timer no longer warns of a quote a risk change made unbookable.
+-- hublink.set_risk, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
+                                 notes text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    rid     bigint;
+    unknown text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT t.returnee_id INTO rid FROM hublink.returnee t
+     WHERE t.removal_id = r.removal_id AND t.ho_returnee_reference = set_risk.ho_returnee_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    -- Profiling reads only the flags hublink.risk_flag knows: an unknown one would be kept in
+    -- the Hub's record yet never reach a provider or make the removal escorted.
+    SELECT string_agg(f, ', ') INTO unknown FROM unnest(coalesce(set_risk.flags, '{NULL}')) f
+     WHERE f IS NULL OR NOT EXISTS (SELECT FROM hublink.risk_flag k WHERE k.flag = f);
+    IF unknown IS NOT NULL OR flags IS NULL THEN
+        RAISE EXCEPTION 'risk flags must be flags of hublink.risk_flag'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Not a risk flag: %s.', coalesce(unknown, 'NULL')),
+                  HINT = 'SELECT flag FROM hublink.risk_flag lists them; an empty array means none apply.';
+    END IF;
+    UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
+    -- clock_timestamp(): hublink.removal_quotes compares it with the time of the quote
+    -- requests, which may come later in the same transaction.
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes, assessed_at)
+    VALUES (rid, 'hub', coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM unnest(flags) f), '{}'), notes, clock_timestamp());
+    PERFORM hublink.profile_risk(removal_reference);
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
+    'Records a new full risk assessment of a returnee (flags of hublink.risk_flag only, else '
+    'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
+    'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
+    'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+-- hublink.removal_quotes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5): the TSP's expected cost when it states
+        -- one, else its price, plus the escort quote.
+        SELECT rank() OVER (ORDER BY coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
+    'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
+    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
+    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.cancel_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
+                                       reason_text text DEFAULT NULL,
+                                       retain_for_reuse boolean DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal;
+    reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    state  text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    IF booking IS DISTINCT FROM 'travel' AND booking IS DISTINCT FROM 'escort' THEN
+        RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    -- A cancellation names the booked quote: say so plainly when there is none, rather than
+    -- let the message fail its schema.
+    state := CASE booking WHEN 'travel' THEN r.travel_state ELSE r.escort_state END;
+    IF hublink.booked_reference(r, booking) IS NULL
+       OR state IN ('none', 'cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % has no % booking to cancel', removal_reference, booking
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s booking is %s.', booking, replace(state, '_', ' ')),
+                  HINT = 'Before a booking is requested, hublink.cancel_removal cancels the quotes.';
+    END IF;
+    IF booking = 'travel' THEN
+        RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
+            jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
+                               'retainForReuse', retain_for_reuse, 'reason', reason)));
+    ELSIF booking = 'escort' THEN
+        RETURN hublink.send_message(hublink.new_message('EscortCancellation', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort'), 'command', 'CANCEL',
+                               'reason', reason)));
+    END IF;
+    RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
+    'Cancels one booking of a removal (escort or travel, Appendix B 4.20), e.g. the travel after '
+    'an unsuccessful escorting, with a reason from the cancellation list. Refused '
+    '(object_not_in_prerequisite_state) when that booking was never requested or is already '
+    'over. Returns the messageId.';
+-- hublink.create_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
+BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state, sensitivity, created_by)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, hublink.acting_login())
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
+-- hublink.timer_quote_still_due, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_quote_still_due(p_timer_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT FROM hublink.timer t
+                         JOIN hublink.travel_quote q ON q.removal_id = t.removal_id
+                                                    AND q.travel_quote_reference = t.detail ->> 'travelQuoteReference'
+                        WHERE t.timer_id = p_timer_id AND NOT q.superseded
+                          AND NOT EXISTS (SELECT FROM hublink.travel_booking k
+                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at)
+                          -- still bookable (not asked for before a risk change, 4.18), unless
+                          -- it lapsed already: a late check still warns of that.
+                          AND (q.expires_at <= now()
+                               OR EXISTS (SELECT FROM hublink.removal r CROSS JOIN LATERAL hublink.removal_quotes(r.removal_reference) x
+                                           WHERE r.removal_id = t.removal_id AND x.travel_quote_reference = q.travel_quote_reference)));
+    END;
+COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
+    'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
+    'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
+    'already, and no travel booking was requested since the timer started.';
 
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
@@ -5028,6 +5692,41 @@ GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_wor
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+
+-- Alerts of no removal (protective monitoring, the worker, the broker; docs/web.md "Alerts"):
+-- hublink.alert is removal data, so row-level security shows an admin none of its rows, and
+-- these alerts belong to no removal a clearance could open. Admins (the same rule as
+-- acknowledge_alert: a member of hublink_admin, the owner or a superuser, as
+-- hublink.acting_login(), so the person behind the web login) read them here.
+CREATE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
+    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
+                   acknowledged_at timestamptz, acknowledged_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
+        RAISE EXCEPTION 'alerts of no removal are for admins'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    RETURN QUERY
+        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
+          FROM hublink.alert a
+         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
+         ORDER BY a.raised_at DESC, a.alert_id DESC
+         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
+END;
+$$;
+COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
+    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
+    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
+    'hublink_admin), whom row-level security shows no row of hublink.alert.';
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 -- end of sql/parts/92_alert_access.sql
 
 SELECT hublink.apply_access_policy();
