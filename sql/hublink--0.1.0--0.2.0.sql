@@ -3671,6 +3671,7 @@ CREATE TABLE hublink.rollup_mi_sla_month_times (
 );
 
 CREATE INDEX rollup_mi_sla_month_times_start ON hublink.rollup_mi_sla_month_times (month);
+COMMENT ON INDEX hublink.rollup_mi_sla_month_times_start IS 'The counts of a month.';
 
 COMMENT ON TABLE hublink.rollup_mi_sla_month_times IS
     'hublink.mi_sla_compliance folded per month: how many answered requests took each exact '

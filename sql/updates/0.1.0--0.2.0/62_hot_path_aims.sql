@@ -168,6 +168,7 @@ CREATE TABLE hublink.rollup_mi_sla_month_times (
 );
 
 CREATE INDEX rollup_mi_sla_month_times_start ON hublink.rollup_mi_sla_month_times (month);
+-- @comment INDEX hublink.rollup_mi_sla_month_times_start
 
 -- @comment TABLE hublink.rollup_mi_sla_month_times
 -- @comment COLUMN hublink.rollup_mi_sla_month_times.month
