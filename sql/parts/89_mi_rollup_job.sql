@@ -213,10 +213,14 @@ BEGIN
         END IF;
     END IF;
     IF cardinality(refs) > 0 THEN
+        -- each removal's messages sent before today, by hublink.outbox_mi_removal_sent: an
+        -- answer to a request of today (the usual case) reads no row
         INSERT INTO hublink.rollup_mi_dirty_day (day)
-        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date FROM hublink.outbox o
-         WHERE o.removal_id = ANY (refs) AND o.sent_at < today
-           AND o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date
+          FROM (SELECT DISTINCT x.ref FROM unnest(refs) x(ref)) r
+          JOIN LATERAL (SELECT m.sent_at, m.message_type FROM hublink.outbox m
+                         WHERE m.removal_id = r.ref AND m.sent_at < today OFFSET 0) o ON true
+         WHERE o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
     END IF;
     RETURN NULL;
 END;
@@ -226,6 +230,9 @@ COMMENT ON FUNCTION hublink.rollup_mi_mark_sla() IS
     'hublink.rollup_mi_dirty_day the ended days on which the requests whose SLA figures the '
     'changed rows touch were sent (hublink.mi_sla_compliance).';
 REVOKE ALL ON FUNCTION hublink.rollup_mi_mark_sla() FROM PUBLIC;
+CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
+COMMENT ON INDEX hublink.outbox_mi_removal_sent IS
+    'hublink.rollup_mi_mark_sla: the requests of a removal sent before a day (the days an answer touches).';
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox

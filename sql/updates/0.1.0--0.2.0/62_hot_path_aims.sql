@@ -320,6 +320,8 @@ $$;
 -- The job folds them; the marks of the SLA's source rows.
 -- @function hublink.rollup_mi_fold
 -- @function hublink.rollup_mi_mark_sla
+CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
+-- @comment INDEX hublink.outbox_mi_removal_sent
 
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
