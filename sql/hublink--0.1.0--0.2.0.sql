@@ -3981,12 +3981,13 @@ DECLARE
     refs  text[] := '{}';
 BEGIN
     IF TG_TABLE_NAME = 'outbox' THEN
+        -- (a row inserted as sent: hublink.rollup_mi_mark_sla_sent)
         IF TG_OP IN ('UPDATE', 'DELETE') THEN
             INSERT INTO hublink.rollup_mi_dirty_day (day)
             SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_old t
              WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
         END IF;
-        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        IF TG_OP = 'UPDATE' THEN
             INSERT INTO hublink.rollup_mi_dirty_day (day)
             SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_new t
              WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
@@ -4027,10 +4028,14 @@ BEGIN
         END IF;
     END IF;
     IF cardinality(refs) > 0 THEN
+        -- each removal's messages sent before today, by hublink.outbox_mi_removal_sent: an
+        -- answer to a request of today (the usual case) reads no row
         INSERT INTO hublink.rollup_mi_dirty_day (day)
-        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date FROM hublink.outbox o
-         WHERE o.removal_id = ANY (refs) AND o.sent_at < today
-           AND o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date
+          FROM (SELECT DISTINCT x.ref FROM unnest(refs) x(ref)) r
+          JOIN LATERAL (SELECT m.sent_at, m.message_type FROM hublink.outbox m
+                         WHERE m.removal_id = r.ref AND m.sent_at < today OFFSET 0) o ON true
+         WHERE o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
     END IF;
     RETURN NULL;
 END;
@@ -4039,9 +4044,32 @@ COMMENT ON FUNCTION hublink.rollup_mi_mark_sla() IS
     'Statement trigger on hublink.outbox, inbox, state_transition and removal: marks in '
     'hublink.rollup_mi_dirty_day the ended days on which the requests whose SLA figures the '
     'changed rows touch were sent (hublink.mi_sla_compliance).';
+CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
+COMMENT ON INDEX hublink.outbox_mi_removal_sent IS
+    'hublink.rollup_mi_mark_sla: the requests of a removal sent before a day (the days an answer touches).';
 
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.rollup_mi_mark_sla_sent, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.rollup_mi_mark_sla_sent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tz  text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    sent_day date := (NEW.sent_at AT TIME ZONE tz)::date;
+BEGIN
+    IF sent_day < (clock_timestamp() AT TIME ZONE tz)::date
+       AND NEW.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)
+       AND NOT EXISTS (SELECT FROM hublink.rollup_mi_dirty_day d WHERE d.day = sent_day AND NOT d.claimed) THEN
+        INSERT INTO hublink.rollup_mi_dirty_day (day) VALUES (sent_day);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
+    'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
+    'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
+    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old

@@ -167,12 +167,13 @@ DECLARE
     refs  text[] := '{}';
 BEGIN
     IF TG_TABLE_NAME = 'outbox' THEN
+        -- (a row inserted as sent: hublink.rollup_mi_mark_sla_sent)
         IF TG_OP IN ('UPDATE', 'DELETE') THEN
             INSERT INTO hublink.rollup_mi_dirty_day (day)
             SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_old t
              WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
         END IF;
-        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        IF TG_OP = 'UPDATE' THEN
             INSERT INTO hublink.rollup_mi_dirty_day (day)
             SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_new t
              WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
@@ -233,8 +234,30 @@ REVOKE ALL ON FUNCTION hublink.rollup_mi_mark_sla() FROM PUBLIC;
 CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
 COMMENT ON INDEX hublink.outbox_mi_removal_sent IS
     'hublink.rollup_mi_mark_sla: the requests of a removal sent before a day (the days an answer touches).';
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- A new outbox row is unsent (the broker's confirmation sets sent_at, an update): only a row
+-- inserted as sent (a copy, a test) can touch an ended day, and only it calls a function.
+CREATE FUNCTION hublink.rollup_mi_mark_sla_sent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tz  text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    sent_day date := (NEW.sent_at AT TIME ZONE tz)::date;
+BEGIN
+    IF sent_day < (clock_timestamp() AT TIME ZONE tz)::date
+       AND NEW.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)
+       AND NOT EXISTS (SELECT FROM hublink.rollup_mi_dirty_day d WHERE d.day = sent_day AND NOT d.claimed) THEN
+        INSERT INTO hublink.rollup_mi_dirty_day (day) VALUES (sent_day);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
+    'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
+    'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+REVOKE ALL ON FUNCTION hublink.rollup_mi_mark_sla_sent() FROM PUBLIC;
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
+    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
