@@ -3492,7 +3492,8 @@ SELECT hublink.apply_access_policy();
 -- docs/mi.md "The rollup"): its month rows folded per month, its whole-history percentiles read
 -- from exact counts of the folded response times, the rest computed live; the SLA rules join
 -- the configuration the rollup depends on (a rollup folded before this update is rebuilt by the
--- job's next runs, as after any change of configuration).
+-- job's next runs, as after any change of configuration). Further down: the quote engine's
+-- faster functions (same answers).
 
 CREATE OR REPLACE VIEW hublink.rollup_mi_config AS
 SELECT c.time_zone,
