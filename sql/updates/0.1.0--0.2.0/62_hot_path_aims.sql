@@ -92,20 +92,16 @@ CREATE TABLE hublink.rollup_mi_sla_compliance_month (
     max_response_seconds    numeric,
     late_responses          bigint,
     open_breaches           bigint,
-    last_unanswered_at      timestamptz,
-    max_target              interval
+    settled_at              timestamptz
 );
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_month.last_unanswered_at
--- @comment COLUMN hublink.rollup_mi_sla_compliance_month.max_target
 
 CREATE VIEW hublink.rollup_mi_sla_live_month AS
 SELECT m.month FROM hublink.rollup_mi_live_month m CROSS JOIN hublink.rollup_mi_window w
  WHERE m.month < w.months_until
 UNION
 SELECT r.month FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
- WHERE r.month < w.months_until AND r.last_unanswered_at IS NOT NULL
-   AND NOT now() - r.last_unanswered_at > r.max_target;
+ WHERE r.month < w.months_until AND r.settled_at >= now();
 
 -- @comment VIEW hublink.rollup_mi_sla_live_month
 -- @comment COLUMN hublink.rollup_mi_sla_live_month.month
@@ -150,13 +146,18 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        round(max(x.seconds), 3) AS max_response_seconds,
        count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
        count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches,
-       max(x.sent_at) FILTER (WHERE x.answered_at IS NULL) AS last_unanswered_at,
-       max(x.target) FILTER (WHERE x.answered_at IS NULL) AS max_target
+       -- now() - sent_at > target compares spans (a day 24 hours, a month 30 days): the same
+       -- span in seconds added to the last unanswered request, and a second more, is an
+       -- instant after which every unanswered request of the group is past its target
+       max(x.sent_at) FILTER (WHERE x.answered_at IS NULL)
+           + make_interval(secs => max((extract(year FROM x.target) * 360 + extract(month FROM x.target) * 30
+                                        + extract(day FROM x.target)) * 86400
+                                       + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
+                                       + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
+           AS settled_at
   FROM hublink.rollup_mi_sla_live_request x
  GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_live.last_unanswered_at
--- @comment COLUMN hublink.rollup_mi_sla_compliance_live.max_target
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
     month          date NOT NULL,
@@ -239,16 +240,23 @@ WITH live_month AS MATERIALIZED (
             UNION ALL
             SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
-             WHERE s.month >= w.months_until OR s.month IN (SELECT m.month FROM live_month m)
+             WHERE s.month >= w.months_until
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
+              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
             SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
               FROM hublink.rollup_mi_sla_live_times s) t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (
-    SELECT t.*, sum(t.n) OVER (PARTITION BY t.request_type, t.response_type, t.provider, t.target_seconds
+    -- (the groups compared bytewise: the same groups, a cheaper sort)
+    SELECT t.*, sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                            t.provider COLLATE "C", t.target_seconds
                                 ORDER BY t.seconds) AS upto,
-           sum(t.n) OVER (PARTITION BY t.request_type, t.response_type, t.provider, t.target_seconds) AS total
+           sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                       t.provider COLLATE "C", t.target_seconds) AS total
       FROM times t
 ), ranks AS (
     SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
@@ -310,13 +318,11 @@ BEGIN
 END;
 $$;
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_live.last_unanswered_at
+-- @comment COLUMN hublink.rollup_mi_sla_compliance_live.settled_at
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_live.max_target
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_month.last_unanswered_at
+-- @comment COLUMN hublink.rollup_mi_sla_compliance_month.settled_at
 
--- @comment COLUMN hublink.rollup_mi_sla_compliance_month.max_target
 
 -- The job folds them; the marks of the SLA's source rows.
 -- @function hublink.rollup_mi_fold
