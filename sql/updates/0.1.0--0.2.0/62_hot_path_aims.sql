@@ -163,7 +163,7 @@ CREATE TABLE hublink.rollup_mi_sla_month_times (
     month          date NOT NULL,
     request_type   text NOT NULL,
     response_type  text NOT NULL,
-    provider       text NOT NULL,
+    provider       text,
     target_seconds numeric NOT NULL,
     seconds        numeric NOT NULL,
     n              bigint NOT NULL
@@ -184,11 +184,12 @@ CREATE INDEX rollup_mi_sla_month_times_start ON hublink.rollup_mi_sla_month_time
 CREATE TABLE hublink.rollup_mi_sla_times (
     request_type   text NOT NULL,
     response_type  text NOT NULL,
-    provider       text NOT NULL,
+    provider       text,
     target_seconds numeric NOT NULL,
     seconds        numeric NOT NULL,
     n              bigint NOT NULL,
-    PRIMARY KEY (request_type, response_type, provider, target_seconds, seconds)
+    CONSTRAINT rollup_mi_sla_times_key UNIQUE NULLS NOT DISTINCT
+        (request_type, response_type, provider, target_seconds, seconds)
 );
 
 -- @comment TABLE hublink.rollup_mi_sla_times
@@ -289,7 +290,7 @@ WITH live_month AS MATERIALIZED (
            h.max_response_seconds, h.late_responses, h.open_breaches
       FROM history h
       LEFT JOIN percentile p ON p.request_type = h.request_type AND p.response_type = h.response_type
-                            AND p.provider = h.provider AND p.target_seconds = h.target_seconds
+                            AND p.provider IS NOT DISTINCT FROM h.provider AND p.target_seconds = h.target_seconds
 )
 SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
        x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
