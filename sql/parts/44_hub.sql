@@ -108,6 +108,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -177,7 +187,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -249,8 +259,9 @@ CREATE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference t
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r   hublink.removal;
-    rid bigint;
+    r       hublink.removal;
+    rid     bigint;
+    unknown text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
@@ -260,14 +271,29 @@ BEGIN
         RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
             USING ERRCODE = 'no_data_found';
     END IF;
+    -- Profiling reads only the flags hublink.risk_flag knows: an unknown one would be kept in
+    -- the Hub's record yet never reach a provider or make the removal escorted.
+    SELECT string_agg(f, ', ') INTO unknown FROM unnest(coalesce(set_risk.flags, '{NULL}')) f
+     WHERE f IS NULL OR NOT EXISTS (SELECT FROM hublink.risk_flag k WHERE k.flag = f);
+    IF unknown IS NOT NULL OR flags IS NULL THEN
+        RAISE EXCEPTION 'risk flags must be flags of hublink.risk_flag'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Not a risk flag: %s.', coalesce(unknown, 'NULL')),
+                  HINT = 'SELECT flag FROM hublink.risk_flag lists them; an empty array means none apply.';
+    END IF;
     UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
-    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes) VALUES (rid, 'hub', flags, notes);
+    -- clock_timestamp(): hublink.removal_quotes compares it with the time of the quote
+    -- requests, which may come later in the same transaction.
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes, assessed_at)
+    VALUES (rid, 'hub', coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM unnest(flags) f), '{}'), notes, clock_timestamp());
     PERFORM hublink.profile_risk(removal_reference);
 END;
 $$;
 COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
-    'Records a new full risk assessment of a returnee and profiles the removal again. Before '
-    'booking, follow it with hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+    'Records a new full risk assessment of a returnee (flags of hublink.risk_flag only, else '
+    'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
+    'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
+    'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
 REVOKE ALL ON FUNCTION hublink.set_risk(text, text, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_risk(text, text, text[], text) TO hublink_caseworker;
 
@@ -394,6 +420,17 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
                                           AND e.escort_quote_reference = t.escort_quote_reference
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
            AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
            AND (e.currency IS NULL OR e.currency = t.currency)
          ORDER BY 1, 2;
@@ -402,7 +439,8 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
     'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
     'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
     'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
-    'earliest departure. Superseded and expired quotes are left out.';
+    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
+    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
 
 CREATE FUNCTION hublink.choose_quote(removal_reference text, travel_quote_reference text,
                                      notes text DEFAULT NULL)
@@ -594,9 +632,28 @@ CREATE FUNCTION hublink.cancel_booking(removal_reference text, booking text, rea
 DECLARE
     r      hublink.removal;
     reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    state  text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
+    IF booking IS DISTINCT FROM 'travel' AND booking IS DISTINCT FROM 'escort' THEN
+        RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    -- A cancellation names the booked quote: say so plainly when there is none, rather than
+    -- let the message fail its schema.
+    state := CASE booking WHEN 'travel' THEN r.travel_state ELSE r.escort_state END;
+    IF hublink.booked_reference(r, booking) IS NULL
+       OR state IN ('none', 'cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % has no % booking to cancel', removal_reference, booking
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s booking is %s.', booking, replace(state, '_', ' ')),
+                  HINT = 'Before a booking is requested, hublink.cancel_removal cancels the quotes.';
+    END IF;
     IF booking = 'travel' THEN
         RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
             jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
@@ -610,8 +667,10 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
-    'Cancels one booking of a removal (escort or travel), e.g. the travel after an unsuccessful '
-    'escorting. Returns the messageId.';
+    'Cancels one booking of a removal (escort or travel, Appendix B 4.20), e.g. the travel after '
+    'an unsuccessful escorting, with a reason from the cancellation list. Refused '
+    '(object_not_in_prerequisite_state) when that booking was never requested or is already '
+    'over. Returns the messageId.';
 REVOKE ALL ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) TO hublink_caseworker;
 

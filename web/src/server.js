@@ -13,6 +13,7 @@ import { authRoutes, discover, recordSignOut } from './auth.js';
 import { LiveCases } from './live.js';
 import { caseRoutes, renderTimeline } from './cases.js';
 import { adminRoutes } from './admin.js';
+import { actionRoutes } from './actions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -96,6 +97,7 @@ export async function start(config = loadConfig()) {
   const live = new LiveCases((user, reference) => renderTimeline(env, pool, user, reference));
   await live.start();
   caseRoutes(app, { config, pool, live, store });
+  actionRoutes(app, { pool });
   adminRoutes(app, { pool, config });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));

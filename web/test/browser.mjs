@@ -247,6 +247,69 @@ try {
   const found2 = await rita.textContent('#cases');
   check('search by case reference, state and destination', found2.includes(standard) && !found2.includes(restricted));
 
+  // --- Several returnees per removal (a family): add another, 4.22 for each ------------------
+  await rita.goto('/cases/new');
+  await fillRemoval(rita, { caseReference: 'CASE-WEB-F1', hoReference: 'HO-WEBF1', givenNames: 'Femi', familyName: 'Family', sensitivity: 'standard' });
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_2');
+  check('"Add another returnee" adds a second returnee, keeps what was entered and moves focus to it',
+    (await rita.inputValue('#hoReference')) === 'HO-WEBF1' && (await rita.inputValue('#earliestDay')) !== ''
+      && (await rita.evaluate(() => document.activeElement.id)) === 'hoReference_2');
+  const fillSecond = async (ho, given) => {
+    await rita.fill('#hoReference_2', ho); await rita.fill('#givenNames_2', given); await rita.fill('#familyName_2', 'Family');
+    await rita.fill('#dobDay_2', '5'); await rita.fill('#dobMonth_2', '6'); await rita.fill('#dobYear_2', '2012');
+    await rita.fill('#nationality_2', 'NGA'); await rita.check('input[name=gender_2][value=F]');
+    await rita.fill('#documentNumber_2', `P${ho.replace(/-/g, '')}`); await rita.fill('#documentCountry_2', 'NGA');
+    await rita.fill('#detentionCentre_2', 'HARMONDSWORTH_IRC');
+  };
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twoErrors = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('an empty second returnee: the error summary names returnee 2 and links to its fields',
+    /Returnee 2: Enter the Home Office returnee reference/.test(twoErrors) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twoErrors.trim().slice(0, 300));
+  await axe(rita, 'the new removal page with two returnees and errors');
+  const nBefore = (await one('SELECT count(*)::int AS n FROM hublink.removal')).n;
+  await fillSecond('HO-WEBS1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const famDup = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('4.22 for each returnee: the second has a live removal, refused and linked to its field',
+    /HO-WEBS1 already has a live removal/.test(famDup) && famDup.includes(standard)
+      && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, famDup.trim());
+  await fillSecond('HO-WEBF1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twice = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('the same returnee twice is refused by the Hub, linked to the second',
+    /named more than once/.test(twice) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twice.trim());
+  check('and nothing was created', (await one('SELECT count(*)::int AS n FROM hublink.removal')).n === nBefore);
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_3');
+  await rita.getByRole('button', { name: 'Remove returnee 2' }).click();
+  await rita.waitForFunction(() => document.readyState === 'complete' && document.querySelectorAll('input[name^=hoReference]').length === 2);
+  check('"Remove returnee 2" removes it and moves the third up', (await rita.locator('#hoReference_2').count()) === 1 && (await rita.inputValue('#hoReference_2')) === '');
+  await fillSecond('HO-WEBF2', 'Sade');
+  await rita.focus('#familyName_2');
+  await rita.keyboard.press('Enter');
+  await rita.waitForURL(/\/cases\/RMV-/);
+  const family = rita.url().split('/').pop();
+  const famRows = await db.query(`SELECT t.ho_returnee_reference AS ho FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+                                   WHERE r.removal_reference = $1 ORDER BY t.returnee_id`, [family]);
+  check('Enter in a field creates the removal (never "add" or "remove"), with both returnees', famRows.rows.map((r) => r.ho).join(',') === 'HO-WEBF1,HO-WEBF2', famRows.rows.map((r) => r.ho).join(','));
+  const famPage = await rita.textContent('.govuk-summary-list');
+  check('the case page shows both returnees', /Femi Family \(HO-WEBF1\)/.test(famPage) && /Sade Family \(HO-WEBF2\)/.test(famPage));
+  await rita.goto('/cases?returnee=sade');
+  check('search finds the family by the second returnee, listing both', /HO-WEBF1/.test(await rita.textContent('#cases')) && (await rita.textContent('#cases')).includes(family));
+  await rita.goto(`/cases/${family}/risk`);
+  check('the risk page has a form for each returnee', (await rita.locator('form[action$="/risk"]').count()) === 2);
+  const famToken = await rita.inputValue('input[name=_csrf]');
+  const badFlag = await rita.request.post(`/cases/${family}/risk`, { form: { _csrf: famToken, returnee: 'HO-WEBF1', flags: 'NOT_A_FLAG' }, maxRedirects: 0 });
+  check('a forged risk flag is refused by the Hub and shown in the error summary (400), nothing recorded',
+    badFlag.status() === 400 && /Not a risk flag: NOT_A_FLAG/.test(await badFlag.text())
+      && (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                     WHERE t.ho_returnee_reference = 'HO-WEBF1' AND a.audience = 'hub'`)).n === 1, String(badFlag.status()));
+  const noBooking = await rita.request.post(`/cases/${family}/cancel-booking`, { form: { _csrf: famToken, booking: 'escort', reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
+  check('cancelling a booking never requested: the Hub\'s plain refusal (400), nothing sent',
+    noBooking.status() === 400 && /has no escort booking to cancel/.test(await noBooking.text()) && (await states(family)) === 'new/none/none', `${noBooking.status()} ${await states(family)}`);
+  await axe(rita, 'the risk page of two returnees');
+
   // --- Quotes, live timeline, compare, book, amend, cancel -----------------------------------
   await rita.goto(`/cases/${standard}`);
   await rita.getByRole('button', { name: 'Request quotes' }).click();
@@ -266,6 +329,16 @@ try {
     ['Price', 'Expected cost', 'Refundable', 'Deadlines', 'Itinerary', 'LOS'].every((w) => table.includes(w)), table.slice(0, 200));
   await axe(rita, 'the quotes page');
   await shot(rita, 'quotes');
+  // Quotes past their expiry are not offered; the page asks for new ones (re-quote, 4.5).
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = now() - interval '1 minute' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
+  check('expired quotes cannot be booked: the compare page offers "Ask for new quotes" instead',
+    (await rita.locator('#quotes').count()) === 0 && (await rita.getByRole('button', { name: 'Ask for new quotes' }).count()) === 1);
+  await axe(rita, 'the quotes page with no quote to book');
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = '2099-01-01' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
   const best = await one('SELECT travel_quote_reference FROM hublink.removal_quotes($1) ORDER BY rank LIMIT 1', [standard]);
   await rita.getByRole('button', { name: /Book option 1/ }).click();
   await rita.waitForURL(new RegExp(`/cases/${standard}$`));
@@ -310,7 +383,8 @@ try {
   check('but not the restricted one', !samList.includes(restricted));
   await sam.goto('/cases?returnee=rhea');
   check('nor does a search by its returnee find it', !(await sam.textContent('#cases')).includes(restricted));
-  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`]) {
+  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`,
+    `/cases/${restricted}/risk`, `/cases/${restricted}/amend-escort`, `/cases/${restricted}/cancel-booking`]) {
     const r = await sam.goto(path);
     check(`sam gets "not found" for ${path.replace(restricted, 'the restricted case')}`, r.status() === 404 && !(await sam.textContent('body')).includes('Rhea'));
   }
@@ -318,6 +392,17 @@ try {
   const stateBefore = await states(restricted);
   const r1 = await sam.request.post(`/cases/${restricted}/cancel`, { form: { _csrf: token, reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
   check('sam cannot cancel it either (404, unchanged)', r1.status() === 404 && (await states(restricted)) === stateBefore, `${r1.status()} ${await states(restricted)}`);
+  const risks = async () => (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                                         JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1`, [restricted])).n;
+  const risksBefore = await risks();
+  const posts = await Promise.all([
+    sam.request.post(`/cases/${restricted}/risk`, { form: { _csrf: token, returnee: 'HO-WEBR1', flags: 'VIOLENT' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/requote`, { form: { _csrf: token }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/cancel-booking`, { form: { _csrf: token, booking: 'travel', reason: 'RETURNEE_ILL' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/amend-escort`, { form: { _csrf: token, other: 'x' }, maxRedirects: 0 })]);
+  check('nor change its risk, re-quote, cancel one booking or amend its escort (404 each, unchanged)',
+    posts.every((r) => r.status() === 404) && (await states(restricted)) === stateBefore && (await risks()) === risksBefore,
+    `${posts.map((r) => r.status())} ${await states(restricted)}`);
   await sam.goto('/cases/new');
   await fillRemoval(sam, { caseReference: 'CASE-WEB-S2', hoReference: 'HO-WEBR1', givenNames: 'Rhea', familyName: 'Secret', sensitivity: 'standard' });
   await sam.getByRole('button', { name: 'Create removal' }).click();
