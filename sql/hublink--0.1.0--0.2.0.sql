@@ -3363,13 +3363,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -4588,13 +4593,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -4919,6 +4929,347 @@ ALTER POLICY own_clearance ON hublink.role_clearance
 -- Caseworkers acknowledge the alerts of their removals from the web interface's alerts page
 -- (the function checks the clearance); admins the alerts of no removal.
 GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hublink_caseworker;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/71_web_speed_sessions.sql
+-- 0.2.0: the web interface's speed and stateless sessions (issue 16, docs/web.md "Figures",
+-- "Sessions"). hublink.find_removals pages the cases list before it decrypts names (44_hub.sql);
+-- the sessions live in hublink.web_session behind SECURITY DEFINER functions for the web login
+-- (94_web_sessions.sql, wholly new: included verbatim).
+
+-- hublink.find_removals, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
+                                      returnee text DEFAULT NULL, in_state text DEFAULT NULL,
+                                      leave_from date DEFAULT NULL, leave_to date DEFAULT NULL,
+                                      going_to text DEFAULT NULL, page_size integer DEFAULT 50,
+                                      page_offset integer DEFAULT 0)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz,
+                   sensitivity text, earliest_leave_date date, latest_leave_date date,
+                   destination text, more boolean)
+    LANGUAGE plpgsql VOLATILE -- it decrypts names, and each decryption is audited
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    name_like text;
+    dest_like text;
+    r         hublink.removal;
+    rows      hublink.removal[] := '{}';
+    names     text[] := '{}';
+    matched   boolean;
+    v_names   text;
+    skipped   integer := 0;
+    found_more boolean := false;
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 OR page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'page_size must be 1 to 500 and page_offset 0 or more, not % and %', page_size, page_offset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Ask for the next page with page_offset = page_offset + page_size.';
+    END IF;
+    name_like := '%' || replace(replace(replace(nullif(find_removals.returnee, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    dest_like := '%' || replace(replace(replace(nullif(find_removals.going_to, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- Row-level security: only removals the caller is cleared for. The removal_created index
+    -- gives them newest first without a sort.
+    FOR r IN SELECT x.* FROM hublink.removal x
+              WHERE (find_removals.removal IS NULL OR x.removal_reference = find_removals.removal)
+                AND (find_removals.case_ref IS NULL OR x.case_reference = find_removals.case_ref)
+                AND (find_removals.in_state IS NULL OR x.state = find_removals.in_state)
+                AND (find_removals.leave_from IS NULL OR x.latest_leave_date >= find_removals.leave_from)
+                AND (find_removals.leave_to IS NULL OR x.earliest_leave_date <= find_removals.leave_to)
+                AND (dest_like IS NULL OR x.destination::text ILIKE dest_like)
+              ORDER BY x.created_at DESC, x.removal_id DESC LOOP
+        v_names := NULL;
+        IF name_like IS NOT NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id),
+                   bool_or((p.given_names || ' ' || p.family_name) ILIKE name_like)
+              INTO v_names, matched
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+            CONTINUE WHEN NOT coalesce(matched, false);
+        END IF;
+        IF skipped < page_offset THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        IF cardinality(rows) = page_size THEN
+            found_more := true;
+            EXIT;
+        END IF;
+        IF name_like IS NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id)
+              INTO v_names
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+        END IF;
+        rows := rows || r;
+        names := names || v_names;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rows) LOOP
+        r := rows[i];
+        removal_reference := r.removal_reference;
+        case_reference := r.case_reference;
+        state := r.state;
+        escort_state := r.escort_state;
+        travel_state := r.travel_state;
+        returnees := names[i];
+        created_at := r.created_at;
+        updated_at := r.updated_at;
+        sensitivity := r.sensitivity;
+        earliest_leave_date := r.earliest_leave_date;
+        latest_leave_date := r.latest_leave_date;
+        destination := r.destination ->> 'description';
+        more := found_more;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, text, integer, integer) IS
+    'One page of the removals the caller may see (Appendix B 4.19), newest first, filtered by '
+    'removal reference, case reference (case_ref), part of a returnee''s name (returnee, case '
+    'insensitive), state (in_state), leave dates (a removal whose window meets '
+    'leave_from..leave_to) and part of the destination (going_to). '
+    'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
+    'the removals it had to look at; more says whether another page follows.';
+-- The clearance check behind every decryption, ten times cheaper (90_access.sql).
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = me
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
+COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
+
+-- The sessions' part is wholly new: copied verbatim.
+-- sql/parts/94_web_sessions.sql, verbatim (a part wholly new in this version)
+-- Web sessions in the database (issue 16; docs/web.md "Sessions"): the web tier is stateless,
+-- so any number of web server processes share the sessions, and a restart signs nobody out.
+-- The web login reaches the table only through the SECURITY DEFINER functions below (as
+-- hublink_web, like web_sign_in): it cannot list, read or change a session whose id it was not
+-- given by the browser. The id is made here (never chosen by the web tier, so never planted)
+-- and stored only as its SHA-256: a copy of the table, a backup or a look by an admin gives no
+-- cookie that works. The idle and absolute time-outs are checked here on every read, and an
+-- ended session's row is deleted; its end is a web_sign_out security event (NFR 0020).
+
+CREATE TABLE hublink.web_session (
+    id_hash      bytea PRIMARY KEY CHECK (octet_length(id_hash) = 32),
+    role_name    name,
+    csrf_token   text NOT NULL,
+    data         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(data) = 'object'),
+    client_addr  text,
+    idle_seconds integer NOT NULL CHECK (idle_seconds BETWEEN 1 AND 28800),
+    max_seconds  integer NOT NULL CHECK (max_seconds BETWEEN 1 AND 86400),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    seen_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.web_session IS
+    'The web interface''s sessions (docs/web.md "Sessions"): written and read only through the '
+    'hublink.web_session_* functions; the id is kept as its SHA-256 only.';
+COMMENT ON COLUMN hublink.web_session.id_hash IS 'SHA-256 of the session id (the cookie''s value); the id itself is not stored.';
+COMMENT ON COLUMN hublink.web_session.role_name IS 'The signed-in person''s role; NULL while the sign-in is under way.';
+COMMENT ON COLUMN hublink.web_session.csrf_token IS 'The token every form of this session carries (CSRF).';
+COMMENT ON COLUMN hublink.web_session.data IS
+    'What the web tier keeps between requests: the sign-in under way (PKCE verifier, state, nonce, '
+    'where to go), the person''s name, groups and clearance at sign-in, a message for the next page.';
+COMMENT ON COLUMN hublink.web_session.client_addr IS 'The address the person signed in from (security events).';
+COMMENT ON COLUMN hublink.web_session.idle_seconds IS 'The session ends after this long without a request.';
+COMMENT ON COLUMN hublink.web_session.max_seconds IS 'The session ends this long after it started, whatever.';
+COMMENT ON COLUMN hublink.web_session.created_at IS 'When it started.';
+COMMENT ON COLUMN hublink.web_session.seen_at IS 'Its last request.';
+CREATE INDEX web_session_seen ON hublink.web_session (seen_at);
+COMMENT ON INDEX hublink.web_session_seen IS 'The sweep of idle sessions.';
+REVOKE ALL ON hublink.web_session FROM PUBLIC;
+
+INSERT INTO hublink.access_table_override VALUES
+    ('web\_session', 'own_grants', 'Web sessions (94_web_sessions.sql, docs/web.md): no role reads '
+                     'or writes them but through the web_session_* functions.');
+INSERT INTO hublink.audit_exclusion VALUES
+    ('web_session', 'Web sessions: every request touches its row; sign-ins and sign-outs are security '
+                    'events (hublink.logon, web_sign_out), and the pages'' reads and writes are audited '
+                    'as the person.');
+
+-- The hash of a session id as the browser sent it; NULL for anything that is not an id made
+-- by web_session_start (43 base64url characters), so a stored hash given as an id matches nothing.
+CREATE FUNCTION hublink.web_session_hash(p_id text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_id ~ '^[A-Za-z0-9_-]{43}$' THEN pg_catalog.sha256(pg_catalog.convert_to(p_id, 'UTF8')) END;
+COMMENT ON FUNCTION hublink.web_session_hash(text) IS
+    'SHA-256 of a session id of the right form, else NULL. Internal (web_session_*).';
+REVOKE ALL ON FUNCTION hublink.web_session_hash(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_start(p_role_name text, p_data jsonb, p_client_addr text,
+                                          p_idle_seconds integer, p_max_seconds integer)
+    RETURNS TABLE (session_id text, csrf_token text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A session acts for a person only if the web login may act for them (web_sign_in's checks
+    -- on the mapped role: it was granted, it is no superuser and obeys row-level security).
+    IF p_role_name IS NOT NULL AND NOT EXISTS (
+           SELECT FROM hublink.security_web_identity w JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
+            WHERE w.role_name = p_role_name AND NOT r.rolsuper AND NOT r.rolbypassrls
+              AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'no web session for role "%"', p_role_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The role is not mapped from a web identity, the web login was not granted it, or it is a superuser or bypasses row-level security.',
+                  HINT = 'Start a session for a person after hublink.web_sign_in succeeded for them.';
+    END IF;
+    session_id := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    csrf_token := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    INSERT INTO hublink.web_session (id_hash, role_name, csrf_token, data, client_addr, idle_seconds, max_seconds)
+    VALUES (hublink.web_session_hash(session_id), p_role_name, csrf_token, coalesce(p_data, '{}'), p_client_addr,
+            p_idle_seconds, p_max_seconds);
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) IS
+    'Starts a web session, for a sign-in under way (p_role_name NULL) or for a person signed in '
+    '(a role mapped from a web identity, granted to the web login): returns a new random id for '
+    'the cookie and the session''s CSRF token. The id is stored as its SHA-256 only. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) TO hublink_web;
+
+-- Deletes a session and records the end of a signed-in one (sign-out, time-out) as a
+-- web_sign_out security event. Internal.
+CREATE FUNCTION hublink.web_session_close(s hublink.web_session, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM hublink.web_session w WHERE w.id_hash = s.id_hash;
+    IF FOUND AND s.role_name IS NOT NULL THEN
+        PERFORM hublink.web_sign_out(s.role_name, p_reason, coalesce(s.client_addr, ''));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
+    'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
+REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
+    RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'unknown';
+    ELSIF pg_catalog.now() - s.seen_at > pg_catalog.make_interval(secs => s.idle_seconds)
+          OR pg_catalog.now() - s.created_at > pg_catalog.make_interval(secs => s.max_seconds) THEN
+        PERFORM hublink.web_session_close(s, 'timed out');
+        outcome := 'ended';
+    ELSE
+        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash AND p_touch;
+        outcome := 'live';
+        role_name := s.role_name;
+        csrf_token := s.csrf_token;
+        data := s.data;
+        client_addr := s.client_addr;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
+    'The web session of the id a browser sent, touched unless p_touch is false (outcome live), '
+    'or unknown, or ended: one idle longer than its idle_seconds or older than its max_seconds '
+    'is deleted and its end recorded (timed out). For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        UPDATE hublink.web_session w SET data = coalesce(p_data, '{}'::jsonb)
+         WHERE w.id_hash = hublink.web_session_hash(p_id)
+           AND pg_catalog.now() - w.seen_at <= pg_catalog.make_interval(secs => w.idle_seconds)
+           AND pg_catalog.now() - w.created_at <= pg_catalog.make_interval(secs => w.max_seconds)
+        RETURNING true;
+    END;
+COMMENT ON FUNCTION hublink.web_session_save(text, jsonb) IS
+    'Replaces what the web tier keeps in a live session (hublink.web_session.data); NULL when the '
+    'id names no live session. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_save(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_save(text, jsonb) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_end(p_id text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.web_session_close(s, left(coalesce(p_reason, 'signed out'), 200));
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_end(text, text) IS
+    'Ends a web session (sign-out, or the sign-in session replaced at sign-in): deletes it and '
+    'records a signed-in one''s end with the reason. False when there was none. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_end(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_end(text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_sweep() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+    n integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM hublink.web_session w
+              WHERE pg_catalog.now() - w.seen_at > pg_catalog.make_interval(secs => w.idle_seconds)
+                 OR pg_catalog.now() - w.created_at > pg_catalog.make_interval(secs => w.max_seconds)
+              FOR UPDATE SKIP LOCKED LOOP
+        PERFORM hublink.web_session_close(s, 'timed out');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_sweep() IS
+    'Ends every web session past its idle or absolute time-out (each recorded as timed out); '
+    'returns how many. The web servers call it every 30 seconds. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+-- end of sql/parts/94_web_sessions.sql
+
+-- hublink.monitoring_alerts (alerts of no removal for admins) is in 92_alert_access.sql, which
+-- 80_alert_delivery_and_tokens.sql includes whole.
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
@@ -6146,6 +6497,41 @@ GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_wor
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+
+-- Alerts of no removal (protective monitoring, the worker, the broker; docs/web.md "Alerts"):
+-- hublink.alert is removal data, so row-level security shows an admin none of its rows, and
+-- these alerts belong to no removal a clearance could open. Admins (the same rule as
+-- acknowledge_alert: a member of hublink_admin, the owner or a superuser, as
+-- hublink.acting_login(), so the person behind the web login) read them here.
+CREATE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
+    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
+                   acknowledged_at timestamptz, acknowledged_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
+        RAISE EXCEPTION 'alerts of no removal are for admins'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    RETURN QUERY
+        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
+          FROM hublink.alert a
+         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
+         ORDER BY a.raised_at DESC, a.alert_id DESC
+         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
+END;
+$$;
+COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
+    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
+    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
+    'hublink_admin), whom row-level security shows no row of hublink.alert.';
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 -- end of sql/parts/92_alert_access.sql
 
 SELECT hublink.apply_access_policy();

@@ -699,6 +699,109 @@ COMMENT ON FUNCTION hublink.search_removals(text, text) IS
     'Search (Appendix B 4.19) by case reference and/or part of a returnee''s name (case '
     'insensitive): the removals with their states and returnees, newest first.';
 
+-- The cases page (docs/web.md "Figures"): filter, order and page on the removal's own columns,
+-- and decrypt (and so audit) only what is needed. Without a name, the returnees' names of the
+-- rows shown only; with one, each candidate's names in the order shown, until the page (and one
+-- more match, for "more") is found: a name can only be matched decrypted (sealed, NFR 0011).
+CREATE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
+                                      returnee text DEFAULT NULL, in_state text DEFAULT NULL,
+                                      leave_from date DEFAULT NULL, leave_to date DEFAULT NULL,
+                                      going_to text DEFAULT NULL, page_size integer DEFAULT 50,
+                                      page_offset integer DEFAULT 0)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz,
+                   sensitivity text, earliest_leave_date date, latest_leave_date date,
+                   destination text, more boolean)
+    LANGUAGE plpgsql VOLATILE -- it decrypts names, and each decryption is audited
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    name_like text;
+    dest_like text;
+    r         hublink.removal;
+    rows      hublink.removal[] := '{}';
+    names     text[] := '{}';
+    matched   boolean;
+    v_names   text;
+    skipped   integer := 0;
+    found_more boolean := false;
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 OR page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'page_size must be 1 to 500 and page_offset 0 or more, not % and %', page_size, page_offset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Ask for the next page with page_offset = page_offset + page_size.';
+    END IF;
+    name_like := '%' || replace(replace(replace(nullif(find_removals.returnee, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    dest_like := '%' || replace(replace(replace(nullif(find_removals.going_to, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- Row-level security: only removals the caller is cleared for. The removal_created index
+    -- gives them newest first without a sort.
+    FOR r IN SELECT x.* FROM hublink.removal x
+              WHERE (find_removals.removal IS NULL OR x.removal_reference = find_removals.removal)
+                AND (find_removals.case_ref IS NULL OR x.case_reference = find_removals.case_ref)
+                AND (find_removals.in_state IS NULL OR x.state = find_removals.in_state)
+                AND (find_removals.leave_from IS NULL OR x.latest_leave_date >= find_removals.leave_from)
+                AND (find_removals.leave_to IS NULL OR x.earliest_leave_date <= find_removals.leave_to)
+                AND (dest_like IS NULL OR x.destination::text ILIKE dest_like)
+              ORDER BY x.created_at DESC, x.removal_id DESC LOOP
+        v_names := NULL;
+        IF name_like IS NOT NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id),
+                   bool_or((p.given_names || ' ' || p.family_name) ILIKE name_like)
+              INTO v_names, matched
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+            CONTINUE WHEN NOT coalesce(matched, false);
+        END IF;
+        IF skipped < page_offset THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        IF cardinality(rows) = page_size THEN
+            found_more := true;
+            EXIT;
+        END IF;
+        IF name_like IS NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id)
+              INTO v_names
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+        END IF;
+        rows := rows || r;
+        names := names || v_names;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rows) LOOP
+        r := rows[i];
+        removal_reference := r.removal_reference;
+        case_reference := r.case_reference;
+        state := r.state;
+        escort_state := r.escort_state;
+        travel_state := r.travel_state;
+        returnees := names[i];
+        created_at := r.created_at;
+        updated_at := r.updated_at;
+        sensitivity := r.sensitivity;
+        earliest_leave_date := r.earliest_leave_date;
+        latest_leave_date := r.latest_leave_date;
+        destination := r.destination ->> 'description';
+        more := found_more;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, text, integer, integer) IS
+    'One page of the removals the caller may see (Appendix B 4.19), newest first, filtered by '
+    'removal reference, case reference (case_ref), part of a returnee''s name (returnee, case '
+    'insensitive), state (in_state), leave dates (a removal whose window meets '
+    'leave_from..leave_to) and part of the destination (going_to). '
+    'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
+    'the removals it had to look at; more says whether another page follows.';
+
+CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
+COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
+
 CREATE VIEW hublink.removal_history AS
 SELECT r.removal_reference, s.state_transition_id, s.machine, s.from_state, s.to_state, s.event,
        s.direction, s.party, s.message_id, s.at

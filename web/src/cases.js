@@ -3,8 +3,10 @@
 // (4.20). Each handler calls the Hub's SQL functions and views as the person (asPerson).
 import { asPerson } from './db.js';
 import { isNotAccessible, isShown, message } from './errors.js';
+import { PageCache } from './page-cache.js';
 
 export const REF = /^RMV-[0-9]{4}-[0-9]{6}$/;
+const PAGE_SIZE = 25; // the cases list: only the rows of one page are decrypted
 
 function isCaseworker(user) {
   return user.groups.includes('hublink_caseworker');
@@ -62,7 +64,8 @@ export async function renderTimeline(env, pool, user, reference) {
 }
 
 export async function loadCase(c, reference) {
-  const found = await c.query('SELECT * FROM hublink.search_removals() s WHERE s.removal_reference = $1', [reference]);
+  // This removal's names only (find_removals decrypts, and audits, the rows it returns).
+  const found = await c.query('SELECT * FROM hublink.find_removals(removal => $1, page_size => 1)', [reference]);
   if (found.rows.length === 0) return null;
   const r = await c.query(
     `SELECT r.sensitivity, r.escorted, r.earliest_leave_date, r.latest_leave_date, r.destination, r.created_by, r.exclusion_dates
@@ -185,35 +188,39 @@ export function caseRoutes(app, { config, pool, live, store }) {
       to: String(req.query.to || '').trim(),
       destination: String(req.query.destination || '').trim(),
     };
+    const page = /^[1-9][0-9]{0,4}$/.test(String(req.query.page || '')) ? Number(req.query.page) : 1;
+    let more = false;
     const errors = [];
     for (const f of ['from', 'to']) if (q[f] && !/^\d{4}-\d{2}-\d{2}$/.test(q[f])) errors.push({ field: f, text: 'Enter a date like 2026-03-16' });
     try {
       const data = await asPerson(pool, res.locals.user, async (c) => {
         const states = await c.query("SELECT state FROM hublink.state_machine_states() WHERE machine = 'removal' ORDER BY 1").catch(() => ({ rows: [] }));
         if (errors.length) return { cases: [], states: states.rows };
+        // One page, filtered and ordered in SQL before any name is decrypted (docs/web.md "Figures").
         const cases = await c.query(
-          `SELECT s.*, r.sensitivity, r.earliest_leave_date, r.latest_leave_date, r.destination->>'description' AS destination
-             FROM hublink.search_removals(case_reference => nullif($1, ''), returnee_name => nullif($2, '')) s
-             JOIN hublink.removal r USING (removal_reference)
-            WHERE ($3 = '' OR s.state = $3)
-              AND ($4 = '' OR r.latest_leave_date >= $4::date)
-              AND ($5 = '' OR r.earliest_leave_date <= $5::date)
-              AND ($6 = '' OR r.destination::text ILIKE '%' || $6 || '%')
-            ORDER BY s.created_at DESC LIMIT 200`,
-          [q.reference.toUpperCase() === q.reference ? q.reference : q.reference.toUpperCase(), q.returnee, q.state, q.from, q.to, q.destination],
+          `SELECT * FROM hublink.find_removals(case_ref => nullif($1, ''), returnee => nullif($2, ''),
+                  in_state => nullif($3, ''), leave_from => nullif($4, '')::date, leave_to => nullif($5, '')::date,
+                  going_to => nullif($6, ''), page_size => $7, page_offset => $8)`,
+          [q.reference.toUpperCase(), q.returnee, q.state, q.from, q.to, q.destination, PAGE_SIZE, (page - 1) * PAGE_SIZE],
         );
+        more = cases.rows.length > 0 && cases.rows[0].more;
         return { cases: cases.rows, states: states.rows };
       });
-      res.render('cases.njk', { q, errors, ...data });
+      const pageLink = (n) => `/cases?${new URLSearchParams({ ...q, page: String(n) })}`;
+      res.render('cases.njk', { q, errors, page, first: (page - 1) * PAGE_SIZE + 1,
+        previous: page > 1 ? pageLink(page - 1) : null, next: more ? pageLink(page + 1) : null, ...data });
     } catch (err) {
       next(err);
     }
   });
 
+  const blankForms = new PageCache();
   app.get('/cases/new', requireCaseworker, async (req, res, next) => {
     try {
       const options = await asPerson(pool, res.locals.user, newRemovalOptions);
-      res.render('new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
+      const u = res.locals.user;
+      blankForms.send(req, res, JSON.stringify([u.role, u.name, u.groups, u.clearance, options]),
+        'new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
     } catch (err) {
       next(err);
     }
@@ -307,8 +314,10 @@ export function caseRoutes(app, { config, pool, live, store }) {
     const reference = req.params.ref;
     if (!REF.test(reference)) return notFound(res);
     try {
-      const visible = await asPerson(pool, res.locals.user, (c) => loadCase(c, reference));
-      if (!visible) return notFound(res);
+      // Whether the person may see it (row-level security); no name needs decrypting here.
+      const visible = await asPerson(pool, res.locals.user, (c) =>
+        c.query('SELECT FROM hublink.removal WHERE removal_reference = $1', [reference]));
+      if (visible.rowCount === 0) return notFound(res);
     } catch (err) {
       return next(err);
     }
@@ -316,7 +325,7 @@ export function caseRoutes(app, { config, pool, live, store }) {
     res.flushHeaders();
     res.write('retry: 5000\n\n');
     const sessionId = req.session.id;
-    const stop = live.watch(reference, res.locals.user, res, () => store.sessions.has(sessionId) && !store.expired(store.sessions.get(sessionId), Date.now()));
+    const stop = live.watch(reference, res.locals.user, res, () => store.alive(sessionId));
     req.on('close', stop);
   });
 

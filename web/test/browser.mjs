@@ -5,6 +5,7 @@
 // worker would apply them from the broker. TAP lines; closing line "web: N passed, M failed".
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import pg from 'pg';
@@ -169,6 +170,16 @@ try {
     cookies.some((c) => /__Host-hublink-session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Lax/.test(c)), cookies.join(' | '));
   check('the page names the person and clearance', (await rita.textContent('body')).includes('Rita Restricted'));
   await axe(rita, 'the cases page');
+  // Sessions are in the database (docs/web.md "Sessions"): a careless operator restarts the web
+  // server mid-session and nobody is signed out; another server process honours the session.
+  execFileSync(env.HUBLINK_WEB_TEST_RESTART);
+  const afterRestart = await rita.goto('/cases');
+  check('after the web server restarts, rita is still signed in', afterRestart.status() === 200
+    && new URL(rita.url()).pathname === '/cases' && (await rita.textContent('body')).includes('Rita Restricted'), rita.url());
+  const ritaCookie = (await rita.context().cookies()).find((c) => c.name === '__Host-hublink-session');
+  const elsewhere = await fetch(`${BASE2}/cases`, { headers: { Cookie: `${ritaCookie.name}=${ritaCookie.value}` }, redirect: 'manual' });
+  check('and another web server process honours her session', elsewhere.status === 200 && (await elsewhere.text()).includes('Rita Restricted'),
+    String(elsewhere.status));
 
   await rita.goto('/cases/new');
   await axe(rita, 'the new removal page');
@@ -370,10 +381,20 @@ try {
   check('cancel with a reason sends the travel cancellation', cancelled.n === 1, `${await states(standard)} ${flash.trim()}`);
   check('the timeline shows the cancellation', /cancel/i.test(await rita.textContent('#timeline')));
 
+  const stolen = (await rita.context().cookies()).find((c) => c.name === '__Host-hublink-session');
   await rita.getByRole('button', { name: 'Sign out' }).click();
   check('sign out ends the session', /signed out/.test(await rita.textContent('h1')));
   await rita.goto('/cases');
   check('after sign-out the cases page needs sign-in again', new URL(rita.url()).pathname === '/');
+  // A hostile copy of the cookie taken before the sign-out, and forged ones, open nothing.
+  const tryCookie = async (value) => (await fetch(`${BASE}/cases`, { headers: { Cookie: `__Host-hublink-session=${value}` }, redirect: 'manual' }));
+  const replay = await tryCookie(stolen.value);
+  check('a cookie copied before the sign-out is refused after it', replay.status === 303 && replay.headers.get('location').startsWith('/?'),
+    `${replay.status} ${replay.headers.get('location')}`);
+  const forgedCookie = await tryCookie(crypto.randomBytes(32).toString("base64url"));
+  const hashed = await tryCookie(crypto.createHash('sha256').update(stolen.value).digest('base64url'));
+  check("a forged cookie, or one holding a session id's hash, is refused", forgedCookie.status === 303 && hashed.status === 303,
+    `${forgedCookie.status} ${hashed.status}`);
 
   // --- Sam (standard clearance) never sees the restricted case ------------------------------
   const sam = await newPage();
@@ -482,7 +503,46 @@ try {
   // --- Ada (admin): alerts, admin, MI -------------------------------------------------------
   const ada = await newPage();
   await signIn(ada, 'ada');
-  check('an admin gets 403 for the alerts page (alerts are removal data)', (await ada.goto('/alerts')).status() === 403);
+  // Alerts of no removal (protective monitoring) are the admins': hublink.monitoring_alerts.
+  const monitoringAlert = (await one("SELECT hublink.raise_alert('quote_expiring', 'Monitoring: a test alert of no removal') AS id")).id;
+  const adaAlerts = await ada.goto('/alerts');
+  const adaAlertsText = adaAlerts.status() === 200 ? await ada.textContent('#monitoring-alerts') : '';
+  check('an admin sees the alerts of no removal', adaAlertsText.includes('Monitoring: a test alert of no removal'), String(adaAlerts.status()));
+  check('but no alert of a case (alerts of removals are removal data)', (await ada.locator('#alerts').count()) === 0
+    && !adaAlertsText.includes('standard case'));
+  await axe(ada, 'the alerts page as an admin');
+  await ada.getByRole('button', { name: `Acknowledge alert ${monitoringAlert}` }).click();
+  await ada.waitForURL(/\/alerts$/);
+  const adaAck = await one('SELECT acknowledged_by FROM hublink.alert WHERE alert_id = $1', [monitoringAlert]);
+  check('ada acknowledges it as herself', adaAck.acknowledged_by === 'ada', JSON.stringify(adaAck));
+  const samAgain = await newPage();
+  await signIn(samAgain, 'sam');
+  await samAgain.goto('/alerts?all=1');
+  check('a caseworker does not see alerts of no removal', !(await samAgain.textContent('main')).includes('Monitoring: a test alert')
+    && (await samAgain.locator('#monitoring-alerts').count()) === 0);
+
+  // The cases list pages (25 a page, docs/web.md "Figures"): only the page shown is decrypted.
+  await db.query(`SELECT hublink.create_removal('CASE-PAGE-' || i, jsonb_build_array(jsonb_build_object(
+      'personalDetails', jsonb_build_object('hoReturneeReference', 'HO-PAGE' || i, 'name', jsonb_build_object('givenNames', 'Paige', 'familyName', 'Number' || i),
+                                            'dateOfBirth', '1990-01-01', 'nationality', 'NGA', 'gender', 'F'),
+      'travelDocuments', '[{"type": "PASSPORT", "number": "P12345", "issuingCountry": "NGA"}]'::jsonb,
+      'location', '{"detentionCentreId": "HARMONDSWORTH_IRC"}'::jsonb)),
+    current_date + 10, current_date + 20, '{"description": "Lagos", "country": "NGA", "airportCode": "LOS"}', sensitivity => 'standard')
+    FROM generate_series(1, 26) i`);
+  const auditMark = (await one('SELECT max(audit_id) AS id FROM hublink.audit_log')).id;
+  await samAgain.goto('/cases');
+  const firstPage = await samAgain.textContent('#cases');
+  check('the cases list shows 25 a page, newest first, with a link to the next',
+    /Cases 1 to 25/.test(firstPage) && firstPage.includes('Number26') && !firstPage.includes('Number1 ')
+    && (await samAgain.getByRole('link', { name: /Next/ }).count()) === 1, firstPage.slice(0, 80));
+  const decrypted = await one(`SELECT count(*)::int AS n FROM hublink.audit_log WHERE audit_id > $1 AND action = 'decrypt' AND role_name = 'sam'`, [auditMark]);
+  check('and decrypts, audited as the person, the names of those 25 only', decrypted.n === 25, String(decrypted.n));
+  await axe(samAgain, 'the cases page with pages');
+  await samAgain.getByRole('link', { name: /Next/ }).click();
+  await samAgain.waitForURL(/page=2/);
+  const secondPage = await samAgain.textContent('#cases');
+  check('the next page goes on from there', secondPage.includes('Number1 ') && !secondPage.includes('Number26')
+    && (await samAgain.getByRole('link', { name: /Previous/ }).count()) === 1, secondPage.slice(0, 80));
   await ada.goto('/admin');
   await axe(ada, 'the admin page');
   await ada.selectOption('#role', 'sam');
@@ -516,7 +576,7 @@ try {
 
   check('no page had a CSP violation, a script error or a resource that failed to load',
     problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p)).length === 0, problems.join(' | '));
-  check(`axe ran on ${axePages.length} pages`, axePages.length >= 9);
+  check(`axe ran on ${axePages.length} pages`, axePages.length >= 11);
 } catch (err) {
   check('the browser journey ran to its end', false, err.stack);
 } finally {
