@@ -145,9 +145,12 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
  WHERE r.cleared_at IS NULL;
+-- 90_access.sql replaces it, once it can say who may see which Error.
 COMMENT ON VIEW hublink.needs_attention IS
     'The cases that need a person: each Error received and not yet cleared, with the outbox row '
-    'it names (unmatched when it names no message of ours). Clear one with hublink.clear_attention.';
+    'it names (unmatched when it names no message of ours). Each login sees the Errors of the '
+    'removals it is cleared for (hublink.removal_access_allowed) and those naming no removal. '
+    'Clear one with hublink.clear_attention.';
 COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
 COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';
 COMMENT ON COLUMN hublink.needs_attention.reported_by IS 'The party that rejected our message.';
@@ -229,7 +232,10 @@ BEGIN
     END IF;
     UPDATE hublink.error_report
        SET cleared_at = clock_timestamp(), cleared_by = session_user, clear_note = p_note
-     WHERE id = p_report_id AND cleared_at IS NULL;
+     WHERE id = p_report_id AND cleared_at IS NULL
+       -- only one the caller sees (a removal it is cleared for, or none): a hidden report is
+       -- refused like a missing one
+       AND id IN (SELECT a.report_id FROM hublink.needs_attention a);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no open error report %', p_report_id
             USING ERRCODE = 'no_data_found',
@@ -238,7 +244,9 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
-    'Marks an error report as dealt with, by the session user, with a note saying what was done.';
+    'Marks an error report as dealt with, by the session user, with a note saying what was done. '
+    'Only a report the caller sees in hublink.needs_attention (its removal within the caller''s '
+    'clearance, or none); any other is refused as not open.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
 -- A message whose messageId is already in the inbox (issue 14 section 3). The same message

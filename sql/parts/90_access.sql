@@ -55,7 +55,14 @@ CREATE POLICY own_clearance ON hublink.role_clearance FOR SELECT
 COMMENT ON POLICY own_clearance ON hublink.role_clearance IS
     'A login reads its own clearance; an admin reads them all.';
 GRANT SELECT ON hublink.sensitivity_level TO hublink_admin, hublink_caseworker;
-GRANT INSERT, UPDATE, DELETE ON hublink.sensitivity_level TO hublink_admin;
+-- The ranks decide what every clearance sees: adding, removing or re-ranking a level is the
+-- extension owner's (a change of the access model, like a new policy), not the admin's, who
+-- may only reword a description (the attacker pass of 0.2.0; docs/security-access.md).
+GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.sensitivity_level
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
+COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
+    'Every change of a level is a critical alert (hublink.security_config_changed).';
 GRANT SELECT ON hublink.role_clearance TO hublink_admin, hublink_caseworker;
 
 CREATE FUNCTION hublink.lowest_sensitivity() RETURNS text
@@ -242,3 +249,20 @@ COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
     'clearance; an admin on any removal, to any level.';
 REVOKE ALL ON FUNCTION hublink.set_removal_sensitivity(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_removal_sensitivity(text, text) TO hublink_admin, hublink_caseworker;
+
+-- The open Errors (36_broker_contract.sql), now that this part can say who may see which: a
+-- view with the owner's rights (an admin clears them and holds no SELECT on removal data), so
+-- it filters itself: each login sees the Errors of the removals it is cleared for and those
+-- that name no removal (the attacker pass of 0.2.0: a caseworker or admin of low clearance
+-- read the Errors of a restricted removal here).
+CREATE OR REPLACE VIEW hublink.needs_attention AS
+SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
+       r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
+       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
+  FROM hublink.error_report r
+  LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
+ WHERE r.cleared_at IS NULL
+   AND (r.removal_reference IS NULL
+        OR hublink.removal_access_allowed((SELECT x.removal_id FROM hublink.removal x
+                                             WHERE x.removal_reference = r.removal_reference)));
+-- (its comment, in 36_broker_contract.sql, already says so)
