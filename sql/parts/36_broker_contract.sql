@@ -149,7 +149,7 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
 COMMENT ON VIEW hublink.needs_attention IS
     'The cases that need a person: each Error received and not yet cleared, with the outbox row '
     'it names (unmatched when it names no message of ours). Each login sees the Errors of the '
-    'removals it is cleared for (hublink.removal_access_allowed) and those naming no removal. '
+    'removals it is cleared for (hublink.cleared_levels) and those naming no removal; the owner, superusers and the worker see every one. '
     'Clear one with hublink.clear_attention.';
 COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
 COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';

@@ -64,7 +64,7 @@ INSERT INTO hublink.access_table_override VALUES
                       'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.'),
     ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
                         'no message content, for the people who clear them; it shows each login only the '
-                        'reports of removals it is cleared for (hublink.removal_access_allowed), and those '
+                        'reports of removals it is cleared for (hublink.cleared_levels), and those '
                         'naming no removal.');
 
 CREATE TABLE hublink.access_grant (

@@ -44,7 +44,7 @@ DELETE FROM hublink.access_table_override WHERE table_name = 'error_report';
 UPDATE hublink.access_table_override
    SET reason = 'The open error reports with their outbox row''s id and send time: '
                 'no message content, for the people who clear them; it shows each login only the '
-                'reports of removals it is cleared for (hublink.removal_access_allowed), and those '
+                'reports of removals it is cleared for (hublink.cleared_levels), and those '
                 'naming no removal.'
  WHERE table_name = 'needs_attention';
 -- They were reference tables, read by admins, caseworkers and the worker: now removal data,
@@ -62,8 +62,14 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
  WHERE r.cleared_at IS NULL
    AND (r.removal_reference IS NULL
-        OR hublink.removal_access_allowed((SELECT x.removal_id FROM hublink.removal x
-                                             WHERE x.removal_reference = r.removal_reference)));
+        OR EXISTS (SELECT FROM hublink.removal x
+                    WHERE x.removal_reference = r.removal_reference
+                      AND x.sensitivity = ANY (hublink.cleared_levels()))
+        OR EXISTS (SELECT FROM pg_catalog.pg_roles u
+                    WHERE u.rolname = hublink.acting_login()
+                      AND (u.rolsuper
+                           OR u.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                           OR pg_catalog.pg_has_role(u.oid, 'hublink_worker', 'USAGE'))));
 -- @comment VIEW hublink.needs_attention
 
 -- Changes to the rows that decide who is alerted, who signs in and what a clearance sees are
