@@ -17,6 +17,7 @@ default_ca = attack
 database = $A/index.txt
 new_certs_dir = $A
 serial = $A/serial
+crlnumber = $A/crlnumber
 default_md = sha256
 policy = anything
 unique_subject = no
@@ -31,6 +32,7 @@ extendedKeyUsage = clientAuth
 EOF
 : >"$A/index.txt"
 echo 01 >"$A/serial"
+echo 01 >"$A/crlnumber"
 # leaf NAME SUBJECT CA_PEM CA_KEY [START END]: a client certificate $A/NAME.pem and key.
 leaf() {
     local name=$1 subject=$2 ca=$3 cakey=$4 validity=(-days 30)
@@ -68,6 +70,27 @@ login_refused "a certificate for CN=hub from a rogue CA" --cert "$A/rogue-hub.pe
 login_refused "an expired certificate of the Hub's CA for CN=tsp" --cert "$A/expired.pem" --key "$A/expired.key"
 login_refused "a certificate of the Hub's CA with no CN" --cert "$A/no-cn.pem" --key "$A/no-cn.key"
 login_refused "a certificate of the Hub's CA whose CN is no broker user" --cert "$A/stranger.pem" --key "$A/stranger.key"
+
+# Revocation: the broker checks the CA's revocation list (scripts/stack write_crl) for every new
+# connection. A certificate of the Hub's CA for CN=tsp works until the CA revokes it.
+leaf to-revoke "/O=hublink test/CN=tsp" "$HUBLINK_TLS_CA" "$HUBLINK_TLS_DIR/ca.key"
+allowed "a new certificate of the Hub's CA for CN=tsp, not revoked, logs in" \
+    "$HUBTOOL_BIN" --cert "$A/to-revoke.pem" --key "$A/to-revoke.key" count travel-quote-request
+# The CA's list, drawn from this test's own CA database ($A/index.txt), where the broker reads it.
+ca_db=(-batch -config "$A/ca.cnf" -cert "$HUBLINK_TLS_CA" -keyfile "$HUBLINK_TLS_DIR/ca.key")
+mkdir -p "$HUBLINK_TLS_DIR/crl"
+openssl ca "${ca_db[@]}" -revoke "$A/to-revoke.pem" >/dev/null 2>&1 &&
+    openssl ca "${ca_db[@]}" -gencrl -crldays 30 -out "$HUBLINK_TLS_DIR/crl/ca.crl.pem" >/dev/null 2>&1 &&
+    openssl rehash "$HUBLINK_TLS_DIR/crl" >/dev/null 2>&1 ||
+    not_ok "the CA revokes the certificate and publishes its revocation list"
+out=$("$HUBTOOL_BIN" --cert "$A/to-revoke.pem" --key "$A/to-revoke.key" count travel-quote-request 2>&1)
+rc=$?
+if ((rc == 2)) && [[ $out == *"SSL error"* ]]; then
+    ok "refused by the broker: the same certificate once revoked (at the TLS handshake)"
+else
+    not_ok "refused by the broker: the same certificate once revoked (exit $rc: $out)"
+fi
+allowed "tsp's own certificate, not revoked, still logs in" tsp count travel-quote-request
 
 # --- password logins: the travel provider tries to be the Hub or the escort provider --------------
 printf '%s' 'not-the-password' >"$A/wrong.password"
