@@ -108,6 +108,8 @@ login_refused "the default guest/guest, plain AMQP" --plain --user guest --passw
 login_refused "the default guest/guest, over TLS" --cert "$HUBLINK_TLS_TSP_CERT" --key "$HUBLINK_TLS_TSP_KEY" \
     --ca "$HUBLINK_TLS_CA" --user guest --password-file "$A/guest.password"
 login_refused "plain AMQP with no password (EXTERNAL needs a certificate)" --plain
+login_refused "PLAIN as tsp with its own right password, plain AMQP (the stack opens no plain listener)" \
+    --plain --user tsp --password-file "$A/tsp.password"
 
 # --- what tsp may not do with its own, valid identity ---------------------------------------------
 for x in amq.direct amq.fanout amq.topic amq.headers amq.match; do
