@@ -138,18 +138,41 @@ COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
     'kinds.';
 REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
 
+-- Whether the person behind the call may see an Error naming this removal reference: one naming
+-- none, or a removal within its clearance (hublink.removal_access_allowed, 90_access.sql, run
+-- when called). SECURITY DEFINER: the view below runs it as its reader, and an admin may not
+-- read hublink.removal itself. It answers yes or no for a reference the caller names, as the
+-- caller's own reads would.
+CREATE FUNCTION hublink.error_report_visible(p_removal_reference text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN p_removal_reference IS NULL
+        OR coalesce(hublink.removal_access_allowed((SELECT r.removal_id FROM hublink.removal r
+                                                     WHERE r.removal_reference = p_removal_reference)), false);
+END;
+$$;
+COMMENT ON FUNCTION hublink.error_report_visible(text) IS
+    'True when the login (hublink.acting_login()) may see an Error naming this removal reference: '
+    'it names none, or a removal the login is cleared for (the owner, superusers and the worker see '
+    'all). For hublink.needs_attention.';
+REVOKE ALL ON FUNCTION hublink.error_report_visible(text) FROM PUBLIC;
+
+-- With the owner's rights (an admin clears Errors and reads no removal data), so it filters
+-- itself (the attacker pass of 0.2.0: a caseworker or admin of low clearance read the Errors of
+-- a restricted removal here).
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
        r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
        NOT r.matched AS unmatched, r.problem_count, r.problem_locations
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL;
--- 90_access.sql replaces it, once it can say who may see which Error.
+ WHERE r.cleared_at IS NULL AND hublink.error_report_visible(r.removal_reference);
 COMMENT ON VIEW hublink.needs_attention IS
     'The cases that need a person: each Error received and not yet cleared, with the outbox row '
     'it names (unmatched when it names no message of ours). Each login sees the Errors of the '
-    'removals it is cleared for (hublink.cleared_levels) and those naming no removal; the owner, superusers and the worker see every one. '
+    'removals it is cleared for (hublink.error_report_visible) and those naming no removal; the owner, superusers and the worker see every one. '
     'Clear one with hublink.clear_attention.';
 COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
 COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';

@@ -165,10 +165,7 @@ CREATE TRIGGER web_identity_guard BEFORE INSERT OR UPDATE ON hublink.security_we
     FOR EACH ROW EXECUTE FUNCTION hublink.web_identity_guard();
 COMMENT ON TRIGGER web_identity_guard ON hublink.security_web_identity IS
     'Four eyes on mappings (hublink.web_identity_guard).';
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.security_web_identity
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('role_name', 'issuer', 'added_by', 'confirmed_by');
-COMMENT ON TRIGGER security_config_changed ON hublink.security_web_identity IS
-    'Every change of a mapping is a critical alert (hublink.security_config_changed).';
+-- Every change is alerted: 95_config_alerts.sql.
 
 CREATE FUNCTION hublink.confirm_web_identity(p_issuer text, p_subject text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER

@@ -632,58 +632,7 @@ COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the re
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
 
--- Every change to a channel is a critical alert naming the person (hublink.security_config_alert),
--- sent to the channels as they now are and, when the change moved, muted or deleted this
--- channel, also to the channel as it was: a redirect or a disable is announced where people
--- were listening (the attacker pass of 0.2.0; docs/alerts.md "Changes to channels").
-CREATE FUNCTION hublink.alert_channel_changed() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    a  hublink.alert;
-    id bigint;
-    k  uuid;
-BEGIN
-    id := hublink.security_config_alert(
-        lower(TG_OP), 'hublink.alert_channel',
-        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
-        ARRAY['channel_name', 'url', 'enabled', 'format', 'event_types', 'kinds', 'min_severity',
-              'header_file', 'client_cert_file', 'client_key_file', 'ca_file']);
-    IF id IS NULL OR TG_OP = 'INSERT' OR NOT OLD.enabled THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'UPDATE'
-       AND (NEW.url, NEW.format, NEW.enabled, NEW.event_types, NEW.kinds, NEW.min_severity, NEW.client_cert_file,
-            NEW.client_key_file, NEW.ca_file, NEW.header_file)
-           IS NOT DISTINCT FROM
-           (OLD.url, OLD.format, OLD.enabled, OLD.event_types, OLD.kinds, OLD.min_severity, OLD.client_cert_file,
-            OLD.client_key_file, OLD.ca_file, OLD.header_file) THEN
-        RETURN NULL; -- where and what it sends is unchanged: the alert reaches it as it is
-    END IF;
-    SELECT * INTO a FROM hublink.alert x WHERE x.alert_id = id;
-    k := gen_random_uuid();
-    INSERT INTO hublink.alert_delivery (channel_name, channel_as_was, source, event_id, event_type, kind, severity,
-                                        idempotency_key, payload)
-    VALUES (NULL, to_jsonb(OLD), 'alert', a.alert_id, 'alert', a.kind, a.severity, k,
-            hublink.alert_render(OLD.format,
-                hublink.alert_event('alert', a.alert_id, a.kind, a.severity, a.subject, a.raised_at,
-                                    a.detail || jsonb_build_object('alert_id', a.alert_id, 'raised_by', a.raised_by,
-                                                                   'sent_to_channel_as_was', OLD.channel_name),
-                                    k)));
-    PERFORM hublink.wake_worker_for_jobs_at_commit();
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION hublink.alert_channel_changed() IS
-    'AFTER ROW trigger of hublink.alert_channel: a critical security_config_changed alert for every '
-    'change, and when an enabled channel was redirected, muted, refiltered or deleted, a delivery '
-    'of that alert to the channel as it was (alert_delivery.channel_as_was), whatever its filter.';
-REVOKE ALL ON FUNCTION hublink.alert_channel_changed() FROM PUBLIC;
-CREATE TRIGGER alert_channel_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_channel
-    FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_changed();
-COMMENT ON TRIGGER alert_channel_changed ON hublink.alert_channel IS
-    'Announces every change (hublink.alert_channel_changed).';
+-- Every change to a channel is announced: 95_config_alerts.sql.
 
 -- The site's own rows: channels an admin made, deliveries still pending, reports sent.
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');

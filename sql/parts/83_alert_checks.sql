@@ -73,13 +73,7 @@ INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, w
     ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
      'A channel''s oldest pending delivery is older than after (one alert per channel).');
 GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
--- Raising a threshold or disabling a check silences it: every change is a critical alert
--- naming the person (the attacker pass of 0.2.0; docs/alerts.md "Changes to channels").
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_threshold
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('check_name', 'alert_kind', 'after',
-                                                                  'max_count', 'within', 'severity', 'enabled');
-COMMENT ON TRIGGER security_config_changed ON hublink.alert_threshold IS
-    'Every change of a threshold is a critical alert (hublink.security_config_changed).';
+-- Every change is alerted: 95_config_alerts.sql.
 
 CREATE TABLE hublink.alert_check_state (
     check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,

@@ -59,10 +59,7 @@ GRANT SELECT ON hublink.sensitivity_level TO hublink_admin, hublink_caseworker;
 -- extension owner's (a change of the access model, like a new policy), not the admin's, who
 -- may only reword a description (the attacker pass of 0.2.0; docs/security-access.md).
 GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.sensitivity_level
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
-COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
-    'Every change of a level is a critical alert (hublink.security_config_changed).';
+-- Every change is alerted: 95_config_alerts.sql.
 GRANT SELECT ON hublink.role_clearance TO hublink_admin, hublink_caseworker;
 
 CREATE FUNCTION hublink.lowest_sensitivity() RETURNS text
@@ -113,13 +110,18 @@ CREATE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolea
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -250,27 +252,3 @@ COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
 REVOKE ALL ON FUNCTION hublink.set_removal_sensitivity(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_removal_sensitivity(text, text) TO hublink_admin, hublink_caseworker;
 
--- The open Errors (36_broker_contract.sql), now that this part can say who may see which: a
--- view with the owner's rights (an admin clears them and holds no SELECT on removal data), so
--- it filters itself: each login sees the Errors of the removals it is cleared for and those
--- that name no removal (the attacker pass of 0.2.0: a caseworker or admin of low clearance
--- read the Errors of a restricted removal here).
-CREATE OR REPLACE VIEW hublink.needs_attention AS
-SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
-       r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
-       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
-  FROM hublink.error_report r
-  LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL
-   -- inline, not hublink.removal_access_allowed: a view checks EXECUTE on the functions it
-   -- calls as its reader, and that one is the owner's (cleared_levels and acting_login are not)
-   AND (r.removal_reference IS NULL
-        OR EXISTS (SELECT FROM hublink.removal x
-                    WHERE x.removal_reference = r.removal_reference
-                      AND x.sensitivity = ANY (hublink.cleared_levels()))
-        OR EXISTS (SELECT FROM pg_catalog.pg_roles u
-                    WHERE u.rolname = hublink.acting_login()
-                      AND (u.rolsuper
-                           OR u.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                           OR pg_catalog.pg_has_role(u.oid, 'hublink_worker', 'USAGE'))));
--- (its comment, in 36_broker_contract.sql, already says so)

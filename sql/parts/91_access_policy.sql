@@ -62,10 +62,12 @@ INSERT INTO hublink.access_table_override VALUES
                       'rights by the hublink.mi_* views, written by its job and triggers only.'),
     ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '
                       'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.'),
-    ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
-                        'no message content, for the people who clear them; it shows each login only the '
-                        'reports of removals it is cleared for (hublink.cleared_levels), and those '
-                        'naming no removal.');
+    ('needs_attention', 'own_grants', 'The open error reports with their outbox row''s id and send time: '
+                        'no message content, for the admins who clear them (granted below); it shows each '
+                        'login only the reports of removals it is cleared for (hublink.error_report_visible), '
+                        'and those naming no removal.');
+-- The admins clear Errors (hublink.clear_attention); the view checks their clearance.
+GRANT SELECT ON hublink.needs_attention TO hublink_admin;
 
 CREATE TABLE hublink.access_grant (
     class      text NOT NULL REFERENCES hublink.access_class,
@@ -358,6 +360,8 @@ BEGIN
         ('hublink.inbox_reject_retrying(bigint,jsonb)', 'hublink_worker'),
         ('hublink.receive_error(jsonb)', 'hublink_worker'),
         ('hublink.clear_attention(bigint,text)', 'hublink_admin'),
+        -- hublink.needs_attention calls it as its reader
+        ('hublink.error_report_visible(text)', 'hublink_admin'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
         -- and the opener of sealed message bodies it publishes or retries.
         ('hublink.handle_message(jsonb)', 'hublink_worker'),

@@ -1,6 +1,9 @@
 -- 0.2.0: the gaps the attacker pass of 0.2.0 left open (issue 12; docs/security.md "After the
--- attacker passes of 0.2.0"). Numbered after every part that creates the tables it changes
--- (error_report in 20, security_web_identity in 70, the alert channels in 80).
+-- attacker passes of 0.2.0"). The parts wholly new in 0.2.0 bring their own changes through
+-- their @include (36 by 20: needs_attention filtered, error_report_visible; 79 by 70: web
+-- identities four eyes; 82, 83, 92 by 80: header files bound to a host, announcements to a
+-- channel as it was). Numbered after them: this part changes what 20 made (error_report's
+-- class) and adds the triggers on their tables (95_config_alerts.sql).
 
 -- 1. Provider tables keyed by a removal reference (removal_ref, removal_reference) get
 -- row-level security like every other table of removal data (91_access_policy.sql).
@@ -42,8 +45,12 @@ SELECT DISTINCT ON (p.relid)
  ORDER BY p.relid, p.depth, p.key_column;
 DELETE FROM hublink.access_table_override WHERE table_name = 'error_report';
 UPDATE hublink.access_table_override
-   SET reason = 'The open error reports with their outbox row''s id and send time: '
-                'no message content, for the people who clear them; it shows each login only the '
+   SET class = 'own_grants',
+       reason = 'The open error reports with their outbox row''s id and send time: '
+                'no message content, for the admins who clear them (granted below); it shows each '
+                'login only the reports of removals it is cleared for (hublink.error_report_visible), '
+                'and those naming no removal.'
+ WHERE table_name = 'needs_attention'; it shows each login only the '
                 'reports of removals it is cleared for (hublink.cleared_levels), and those '
                 'naming no removal.'
  WHERE table_name = 'needs_attention';
@@ -53,24 +60,12 @@ REVOKE ALL ON hublink.esp_plan, hublink.esp_plan_position, hublink.esp_quote, hu
               hublink.esp_booking_escort, hublink.esp_duty, hublink.esp_update, hublink.error_report,
               hublink.purge_log
     FROM hublink_admin, hublink_caseworker, hublink_worker;
--- @function hublink.clear_attention
-CREATE OR REPLACE VIEW hublink.needs_attention AS
-SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
-       r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
-       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
-  FROM hublink.error_report r
-  LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL
-   AND (r.removal_reference IS NULL
-        OR EXISTS (SELECT FROM hublink.removal x
-                    WHERE x.removal_reference = r.removal_reference
-                      AND x.sensitivity = ANY (hublink.cleared_levels()))
-        OR EXISTS (SELECT FROM pg_catalog.pg_roles u
-                    WHERE u.rolname = hublink.acting_login()
-                      AND (u.rolsuper
-                           OR u.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                           OR pg_catalog.pg_has_role(u.oid, 'hublink_worker', 'USAGE'))));
--- @comment VIEW hublink.needs_attention
+-- hublink.needs_attention and hublink.error_report_visible come with 36_broker_contract.sql
+-- (included by 20_broker_contract.sql); the grants of 91_access_policy.sql:
+GRANT EXECUTE ON FUNCTION hublink.error_report_visible(text) TO hublink_admin;
+-- For the admins who clear Errors only (it was a reference view, read by caseworkers and the worker).
+REVOKE ALL ON hublink.needs_attention FROM hublink_caseworker, hublink_worker;
+GRANT SELECT ON hublink.needs_attention TO hublink_admin;
 
 -- Changes to the rows that decide who is alerted, who signs in and what a clearance sees are
 -- critical alerts (77_security_events.sql).
@@ -87,81 +82,9 @@ REVOKE ALL ON FUNCTION hublink.security_config_changed() FROM PUBLIC;
 -- 4. Sensitivity levels: the owner's, but the wording (90_access.sql).
 REVOKE INSERT, UPDATE, DELETE ON hublink.sensitivity_level FROM hublink_admin;
 GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.sensitivity_level
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
-COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
-    'Every change of a level is a critical alert (hublink.security_config_changed).';
 
--- 2. Alert channels and thresholds (82_alert_delivery.sql, 83_alert_checks.sql).
-CREATE TABLE hublink.alert_header_binding (
-    header_file hublink.credential_file PRIMARY KEY,
-    host        text NOT NULL CHECK (host ~ '^[a-z0-9.-]+(:[0-9]{1,5})?$'),
-    bound_by    name NOT NULL DEFAULT session_user,
-    bound_at    timestamptz NOT NULL DEFAULT now()
-);
--- @comment TABLE hublink.alert_header_binding
--- @comment COLUMN hublink.alert_header_binding.header_file
--- @comment COLUMN hublink.alert_header_binding.host
--- @comment COLUMN hublink.alert_header_binding.bound_by
--- @comment COLUMN hublink.alert_header_binding.bound_at
-SELECT pg_catalog.pg_extension_config_dump('hublink.alert_header_binding', '');
-GRANT SELECT ON hublink.alert_header_binding TO hublink_admin;
-INSERT INTO hublink.access_table_override VALUES
-    ('alert\_header\_binding', 'own_grants', 'The host each header file may go to: the owner writes it, '
-                                  'admins read it (82_alert_delivery.sql).');
--- @function hublink.alert_url_host
--- @function hublink.alert_header_allowed
--- @function hublink.alert_channel_check
-DROP TRIGGER alert_channel_check ON hublink.alert_channel;
-CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE ON hublink.alert_channel
-    FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
-COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
-    'Checks the kinds filter and the header file''s host (hublink.alert_channel_check).';
-
-ALTER TABLE hublink.alert_delivery ALTER COLUMN channel_name DROP NOT NULL,
-    ADD COLUMN channel_as_was jsonb,
-    ADD CONSTRAINT alert_delivery_channel_or_as_was CHECK ((channel_name IS NULL) = (channel_as_was IS NOT NULL));
--- @comment COLUMN hublink.alert_delivery.channel_name
--- @comment COLUMN hublink.alert_delivery.channel_as_was
--- @function hublink.alert_delivery_target
--- @function hublink.alert_deliveries_claim
--- @function hublink.alert_delivery_next
--- @function hublink.alert_channel_changed
-REVOKE ALL ON FUNCTION hublink.alert_channel_changed() FROM PUBLIC;
-CREATE TRIGGER alert_channel_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_channel
-    FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_changed();
-COMMENT ON TRIGGER alert_channel_changed ON hublink.alert_channel IS
-    'Announces every change (hublink.alert_channel_changed).';
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_threshold
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('check_name', 'alert_kind', 'after',
-                                                                  'max_count', 'within', 'severity', 'enabled');
-COMMENT ON TRIGGER security_config_changed ON hublink.alert_threshold IS
-    'Every change of a threshold is a critical alert (hublink.security_config_changed).';
-
--- 3. Web identities: four eyes (79_web_identity.sql).
-ALTER TABLE hublink.security_web_identity ADD COLUMN confirmed_by name, ADD COLUMN confirmed_at timestamptz,
-    ADD CONSTRAINT security_web_identity_confirmed CHECK ((confirmed_by IS NULL) = (confirmed_at IS NULL));
--- @comment COLUMN hublink.security_web_identity.confirmed_by
--- @comment COLUMN hublink.security_web_identity.confirmed_at
-REVOKE INSERT, UPDATE ON hublink.security_web_identity FROM hublink_admin;
-GRANT INSERT (issuer, subject, role_name, display_name), UPDATE (issuer, subject, role_name, display_name)
-    ON hublink.security_web_identity TO hublink_admin;
--- @function hublink.web_identity_role_protected
--- @function hublink.web_identity_privileged
--- @function hublink.web_identity_guard
-REVOKE ALL ON FUNCTION hublink.web_identity_guard() FROM PUBLIC;
-CREATE TRIGGER web_identity_guard BEFORE INSERT OR UPDATE ON hublink.security_web_identity
-    FOR EACH ROW EXECUTE FUNCTION hublink.web_identity_guard();
-COMMENT ON TRIGGER web_identity_guard ON hublink.security_web_identity IS
-    'Four eyes on mappings (hublink.web_identity_guard).';
-CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.security_web_identity
-    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('role_name', 'issuer', 'added_by', 'confirmed_by');
-COMMENT ON TRIGGER security_config_changed ON hublink.security_web_identity IS
-    'Every change of a mapping is a critical alert (hublink.security_config_changed).';
--- @function hublink.confirm_web_identity
-REVOKE ALL ON FUNCTION hublink.confirm_web_identity(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.confirm_web_identity(text, text) TO hublink_admin;
--- @function hublink.web_sign_in
+-- The triggers: a part wholly new in 0.2.0.
+-- @include sql/parts/95_config_alerts.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
