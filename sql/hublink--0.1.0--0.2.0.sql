@@ -6131,9 +6131,6 @@ UPDATE hublink.access_table_override
                 'no message content, for the admins who clear them (granted below); it shows each '
                 'login only the reports of removals it is cleared for (hublink.error_report_visible), '
                 'and those naming no removal.'
- WHERE table_name = 'needs_attention'; it shows each login only the '
-                'reports of removals it is cleared for (hublink.cleared_levels), and those '
-                'naming no removal.'
  WHERE table_name = 'needs_attention';
 -- They were reference tables, read by admins, caseworkers and the worker: now removal data,
 -- read by caseworkers within their clearance (apply_access_policy grants it back).
