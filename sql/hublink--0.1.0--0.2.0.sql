@@ -1269,16 +1269,42 @@ COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
     'kinds.';
 REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
 
+-- Whether the person behind the call may see an Error naming this removal reference: one naming
+-- none, or a removal within its clearance (hublink.removal_access_allowed, 90_access.sql, run
+-- when called). SECURITY DEFINER: the view below runs it as its reader, and an admin may not
+-- read hublink.removal itself. It answers yes or no for a reference the caller names, as the
+-- caller's own reads would.
+CREATE FUNCTION hublink.error_report_visible(p_removal_reference text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN p_removal_reference IS NULL
+        OR coalesce(hublink.removal_access_allowed((SELECT r.removal_id FROM hublink.removal r
+                                                     WHERE r.removal_reference = p_removal_reference)), false);
+END;
+$$;
+COMMENT ON FUNCTION hublink.error_report_visible(text) IS
+    'True when the login (hublink.acting_login()) may see an Error naming this removal reference: '
+    'it names none, or a removal the login is cleared for (the owner, superusers and the worker see '
+    'all). For hublink.needs_attention.';
+REVOKE ALL ON FUNCTION hublink.error_report_visible(text) FROM PUBLIC;
+
+-- With the owner's rights (an admin clears Errors and reads no removal data), so it filters
+-- itself (the attacker pass of 0.2.0: a caseworker or admin of low clearance read the Errors of
+-- a restricted removal here).
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
        r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
        NOT r.matched AS unmatched, r.problem_count, r.problem_locations
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL;
+ WHERE r.cleared_at IS NULL AND hublink.error_report_visible(r.removal_reference);
 COMMENT ON VIEW hublink.needs_attention IS
     'The cases that need a person: each Error received and not yet cleared, with the outbox row '
-    'it names (unmatched when it names no message of ours). Clear one with hublink.clear_attention.';
+    'it names (unmatched when it names no message of ours). Each login sees the Errors of the '
+    'removals it is cleared for (hublink.error_report_visible) and those naming no removal; the owner, superusers and the worker see every one. '
+    'Clear one with hublink.clear_attention.';
 COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
 COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';
 COMMENT ON COLUMN hublink.needs_attention.reported_by IS 'The party that rejected our message.';
@@ -1360,7 +1386,10 @@ BEGIN
     END IF;
     UPDATE hublink.error_report
        SET cleared_at = clock_timestamp(), cleared_by = session_user, clear_note = p_note
-     WHERE id = p_report_id AND cleared_at IS NULL;
+     WHERE id = p_report_id AND cleared_at IS NULL
+       -- only one the caller sees (a removal it is cleared for, or none): a hidden report is
+       -- refused like a missing one
+       AND id IN (SELECT a.report_id FROM hublink.needs_attention a);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no open error report %', p_report_id
             USING ERRCODE = 'no_data_found',
@@ -1369,7 +1398,9 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
-    'Marks an error report as dealt with, by the session user, with a note saying what was done.';
+    'Marks an error report as dealt with, by the session user, with a note saying what was done. '
+    'Only a report the caller sees in hublink.needs_attention (its removal within the caller''s '
+    'clearance, or none); any other is refused as not open.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
 -- A message whose messageId is already in the inbox (issue 14 section 3). The same message
@@ -4458,7 +4489,10 @@ CREATE TABLE hublink.security_web_identity (
     display_name text NOT NULL CHECK (display_name <> ''),
     added_by     name NOT NULL DEFAULT hublink.acting_login(),
     added_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (issuer, subject)
+    confirmed_by name,
+    confirmed_at timestamptz,
+    PRIMARY KEY (issuer, subject),
+    CONSTRAINT security_web_identity_confirmed CHECK ((confirmed_by IS NULL) = (confirmed_at IS NULL))
 );
 COMMENT ON TABLE hublink.security_web_identity IS
     'Single sign-on identities allowed into the web interface and the database role each acts '
@@ -4472,8 +4506,145 @@ COMMENT ON COLUMN hublink.security_web_identity.role_name IS
 COMMENT ON COLUMN hublink.security_web_identity.display_name IS 'The person''s name, shown in the interface.';
 COMMENT ON COLUMN hublink.security_web_identity.added_by IS 'Who added the row.';
 COMMENT ON COLUMN hublink.security_web_identity.added_at IS 'When.';
+COMMENT ON COLUMN hublink.security_web_identity.confirmed_by IS
+    'The second admin who confirmed the mapping (hublink.confirm_web_identity), or the superuser '
+    'or extension owner who made it; NULL: not confirmed, and the identity cannot sign in.';
+COMMENT ON COLUMN hublink.security_web_identity.confirmed_at IS 'When it was confirmed.';
 SELECT pg_catalog.pg_extension_config_dump('hublink.security_web_identity', '');
-GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink_admin;
+-- Columns, not the table: added_by and confirmed_by are set by the trigger and by
+-- hublink.confirm_web_identity only.
+GRANT SELECT, DELETE ON hublink.security_web_identity TO hublink_admin;
+GRANT INSERT (issuer, subject, role_name, display_name), UPDATE (issuer, subject, role_name, display_name)
+    ON hublink.security_web_identity TO hublink_admin;
+
+-- Four eyes on who may sign in as whom (the attacker pass of 0.2.0: an admin could map its own
+-- identity to any person's role). An admin may map an identity only to a role that exists and
+-- is neither its own nor a privileged one (hublink.web_identity_role_protected); the mapping
+-- works only once a different admin confirms it; superusers and the extension owner map any
+-- role, confirmed at once. Every change is a critical alert (hublink.security_config_changed).
+-- docs/security-access.md "Web identities: four eyes".
+CREATE FUNCTION hublink.web_identity_role_protected(p_role_name name) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (SELECT FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = p_role_name
+                      AND (r.rolsuper OR r.rolcreaterole OR r.rolbypassrls OR r.rolreplication
+                           OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                           OR EXISTS (SELECT FROM pg_catalog.pg_roles g
+                                       WHERE g.rolname IN ('hublink_admin', 'hublink_worker', 'hublink_web',
+                                                           'hublink_backup', 'hublink_audit_reader')
+                                         AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER'))));
+COMMENT ON FUNCTION hublink.web_identity_role_protected(name) IS
+    'True for a role only the owner may map a web identity to: a superuser, CREATEROLE, BYPASSRLS '
+    'or REPLICATION role, the extension owner, or a member of hublink_admin, hublink_worker, '
+    'hublink_web, hublink_backup or hublink_audit_reader.';
+
+CREATE FUNCTION hublink.web_identity_privileged() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (SELECT FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = hublink.acting_login()
+                      AND (r.rolsuper
+                           OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')));
+COMMENT ON FUNCTION hublink.web_identity_privileged() IS
+    'True when the person behind the call (hublink.acting_login()) is a superuser or the extension '
+    'owner, who map any web identity, confirmed at once.';
+
+CREATE FUNCTION hublink.web_identity_guard() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    who  name := hublink.acting_login();
+    boss boolean := hublink.web_identity_privileged();
+    moved boolean := TG_OP = 'INSERT'
+                     OR (NEW.issuer, NEW.subject, NEW.role_name) IS DISTINCT FROM (OLD.issuer, OLD.subject, OLD.role_name);
+BEGIN
+    IF NOT moved THEN
+        RETURN NEW; -- the display name, or a confirmation (hublink.confirm_web_identity)
+    END IF;
+    IF NOT boss THEN
+        IF NEW.role_name = who THEN
+            RAISE EXCEPTION 'an admin may not map a web identity to its own role'
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('%s tried to map identity %s at %s to its own role.', who, NEW.subject, NEW.issuer),
+                      HINT = 'Another admin maps it, and a third confirms it.';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.role_name) THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.role_name
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'A web identity is mapped to an existing role.',
+                      HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker, then GRANT it to the web login.';
+        END IF;
+        IF hublink.web_identity_role_protected(NEW.role_name) THEN
+            RAISE EXCEPTION 'an admin may not map a web identity to the privileged role "%"', NEW.role_name
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Admin, worker, backup, audit reader, web login, superuser and owner roles are mapped by the extension''s owner only.',
+                      HINT = 'Ask the owner (a superuser) to map it.';
+        END IF;
+        NEW.added_by := who;
+        NEW.added_at := now();
+        NEW.confirmed_by := NULL;
+        NEW.confirmed_at := NULL;
+    ELSIF TG_OP = 'UPDATE' OR NEW.confirmed_by IS NULL THEN
+        NEW.added_by := CASE WHEN TG_OP = 'UPDATE' THEN who ELSE NEW.added_by END;
+        NEW.confirmed_by := who;
+        NEW.confirmed_at := now();
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_identity_guard() IS
+    'BEFORE INSERT OR UPDATE trigger of hublink.security_web_identity: a mapping an admin adds or '
+    'moves (issuer, subject, role) must name an existing role that is not its own nor privileged '
+    '(hublink.web_identity_role_protected), is recorded as added by it and is unconfirmed until '
+    'another admin confirms it (hublink.confirm_web_identity); one a superuser or the owner adds '
+    'or moves is confirmed by them at once.';
+REVOKE ALL ON FUNCTION hublink.web_identity_guard() FROM PUBLIC;
+CREATE TRIGGER web_identity_guard BEFORE INSERT OR UPDATE ON hublink.security_web_identity
+    FOR EACH ROW EXECUTE FUNCTION hublink.web_identity_guard();
+COMMENT ON TRIGGER web_identity_guard ON hublink.security_web_identity IS
+    'Four eyes on mappings (hublink.web_identity_guard).';
+-- Every change is alerted: 95_config_alerts.sql.
+
+CREATE FUNCTION hublink.confirm_web_identity(p_issuer text, p_subject text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    who name := hublink.acting_login();
+    w   hublink.security_web_identity;
+BEGIN
+    SELECT * INTO w FROM hublink.security_web_identity i
+     WHERE i.issuer = p_issuer AND i.subject = p_subject AND i.confirmed_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no unconfirmed web identity % at %', p_subject, p_issuer
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'SELECT issuer, subject, role_name, added_by FROM hublink.security_web_identity WHERE confirmed_at IS NULL.';
+    END IF;
+    IF w.added_by = who THEN
+        RAISE EXCEPTION 'an admin may not confirm a web identity it mapped itself'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s mapped identity %s at %s to role %s.', who, p_subject, p_issuer, w.role_name),
+                  HINT = 'A second admin confirms it.';
+    END IF;
+    IF w.role_name = who OR hublink.web_identity_role_protected(w.role_name) THEN
+        RAISE EXCEPTION 'an admin may not confirm a web identity for its own or a privileged role'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The identity is mapped to role %s.', w.role_name),
+                  HINT = 'The extension''s owner maps privileged roles.';
+    END IF;
+    UPDATE hublink.security_web_identity i SET confirmed_by = who, confirmed_at = now()
+     WHERE i.issuer = p_issuer AND i.subject = p_subject;
+END;
+$$;
+COMMENT ON FUNCTION hublink.confirm_web_identity(text, text) IS
+    'A second admin confirms a web identity mapping another admin added or moved: only then may '
+    'the identity sign in. Refused to the admin who mapped it, and for its own or a privileged '
+    'role. Alerted like every change of the mapping.';
+REVOKE ALL ON FUNCTION hublink.confirm_web_identity(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.confirm_web_identity(text, text) TO hublink_admin;
 
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
@@ -4528,6 +4699,16 @@ BEGIN
         why := 'web login is not granted the mapped role';
     ELSIF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
         why := 'mapped role is a superuser or bypasses row-level security';
+    ELSIF w.confirmed_at IS NULL THEN
+        why := 'identity mapping not yet confirmed by a second admin';
+    -- a privileged role only when a superuser or the owner confirmed it (it may have become
+    -- privileged after an admin's mapping was confirmed)
+    ELSIF hublink.web_identity_role_protected(w.role_name)
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                           WHERE r.rolname = w.confirmed_by
+                             AND (r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e
+                                                          WHERE e.extname = 'hublink'))) THEN
+        why := 'mapping of a privileged role not confirmed by the owner';
     END IF;
     outcome := hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), why IS NULL,
                                           p_client_addr,
@@ -5634,7 +5815,47 @@ COMMENT ON COLUMN hublink.alert_channel.enabled IS 'False: nothing is queued for
 COMMENT ON COLUMN hublink.alert_channel.description IS 'Who reads it, for the admin.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.alert_channel TO hublink_admin;
 
--- A kind that exists nowhere would silently filter out everything: refuse it.
+-- A header file holds a secret (a SIEM's token) that goes to whatever URL the channel names:
+-- an admin who may edit the channel must not be able to send it elsewhere. Each header file is
+-- bound to one host (the URL's authority, host[:port]) by the extension's owner, who put the
+-- file in hublink.alert_credentials_dir in the first place; a channel may name it only with a
+-- URL on that host (the attacker pass of 0.2.0; docs/alerts.md "Credentials and their host").
+CREATE TABLE hublink.alert_header_binding (
+    header_file hublink.credential_file PRIMARY KEY,
+    host        text NOT NULL CHECK (host ~ '^[a-z0-9.-]+(:[0-9]{1,5})?$'),
+    bound_by    name NOT NULL DEFAULT session_user,
+    bound_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.alert_header_binding IS
+    'The host each alert channel header file may be sent to (docs/alerts.md "Credentials and '
+    'their host"). Written by the extension''s owner only; an admin reads it.';
+COMMENT ON COLUMN hublink.alert_header_binding.header_file IS 'The file in hublink.alert_credentials_dir.';
+COMMENT ON COLUMN hublink.alert_header_binding.host IS
+    'The only host (lower case, with :port when the URL names one) a channel naming the file may POST to.';
+COMMENT ON COLUMN hublink.alert_header_binding.bound_by IS 'Who bound it.';
+COMMENT ON COLUMN hublink.alert_header_binding.bound_at IS 'When.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_header_binding', '');
+GRANT SELECT ON hublink.alert_header_binding TO hublink_admin;
+
+CREATE FUNCTION hublink.alert_url_host(p_url text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN pg_catalog.lower(pg_catalog.substring(p_url, '^https://([^/@[:space:]]+)'));
+COMMENT ON FUNCTION hublink.alert_url_host(text) IS
+    'The authority (host, and :port if given) of an alert channel URL, lower case.';
+
+CREATE FUNCTION hublink.alert_header_allowed(p_header_file text, p_url text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN p_header_file IS NULL
+        OR EXISTS (SELECT FROM hublink.alert_header_binding b
+                    WHERE b.header_file = p_header_file AND b.host = hublink.alert_url_host(p_url));
+COMMENT ON FUNCTION hublink.alert_header_allowed(text, text) IS
+    'True when a channel may send the header file to the URL: no header file, or one bound to '
+    'the URL''s host (hublink.alert_header_binding).';
+
+-- A kind that exists nowhere would silently filter out everything: refuse it. A header file
+-- goes only to the host it is bound to.
 CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -5642,6 +5863,15 @@ CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
 DECLARE
     unknown text;
 BEGIN
+    IF NOT hublink.alert_header_allowed(NEW.header_file, NEW.url) THEN
+        RAISE EXCEPTION 'header file "%" of alert channel "%" is not bound to host %', NEW.header_file,
+                        NEW.channel_name, hublink.alert_url_host(NEW.url)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A header file holds a secret; it is sent only to the host the extension''s '
+                           'owner bound it to (hublink.alert_header_binding).',
+                  HINT = 'The owner binds it: INSERT INTO hublink.alert_header_binding (header_file, host) '
+                         'VALUES (''file'', ''host'') ON CONFLICT (header_file) DO UPDATE SET host = excluded.host.';
+    END IF;
     SELECT string_agg(k, ', ') INTO unknown
       FROM unnest(NEW.kinds) k
      WHERE k NOT IN (SELECT kind FROM hublink.alert_kind)
@@ -5657,11 +5887,12 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.alert_channel_check() IS
-    'Trigger: refuses a channel whose kinds filter names a kind that exists nowhere.';
-CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE OF kinds ON hublink.alert_channel
+    'Trigger: refuses a channel whose kinds filter names a kind that exists nowhere, or whose '
+    'header file is not bound to its URL''s host (hublink.alert_header_binding).';
+CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE ON hublink.alert_channel
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
 COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
-    'Checks the kinds filter (hublink.alert_channel_check).';
+    'Checks the kinds filter and the header file''s host (hublink.alert_channel_check).';
 
 CREATE TABLE hublink.availability_report (
     report_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -5682,7 +5913,7 @@ COMMENT ON COLUMN hublink.availability_report.figures IS
 
 CREATE TABLE hublink.alert_delivery (
     delivery_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    channel_name    text NOT NULL REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
+    channel_name    text REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
     source          text NOT NULL CHECK (source IN ('alert', 'security_event', 'logon', 'availability_report')),
     event_id        bigint NOT NULL,
     event_type      text NOT NULL,
@@ -5698,15 +5929,19 @@ CREATE TABLE hublink.alert_delivery (
     last_status     integer,
     last_error      text,
     delivered_at    timestamptz,
+    channel_as_was  jsonb,
     UNIQUE (channel_name, source, event_id),
-    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL))
+    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL)),
+    CONSTRAINT alert_delivery_channel_or_as_was CHECK ((channel_name IS NULL) = (channel_as_was IS NOT NULL))
 );
 COMMENT ON TABLE hublink.alert_delivery IS
     'One row per event per channel that wants it: the request body and idempotency key fixed '
     'when the event was raised, and the state of its delivery. Pending rows are sent by the '
     'worker until the receiver answers 2xx (at least once); they survive restarts.';
 COMMENT ON COLUMN hublink.alert_delivery.delivery_id IS 'Key, increasing.';
-COMMENT ON COLUMN hublink.alert_delivery.channel_name IS 'The channel (hublink.alert_channel).';
+COMMENT ON COLUMN hublink.alert_delivery.channel_name IS
+    'The channel (hublink.alert_channel); NULL for an announcement sent to a channel as it was '
+    'before a change (channel_as_was).';
 COMMENT ON COLUMN hublink.alert_delivery.source IS 'The table the event is a row of: alert, security_event, logon, availability_report.';
 COMMENT ON COLUMN hublink.alert_delivery.event_id IS 'The key of that row.';
 COMMENT ON COLUMN hublink.alert_delivery.event_type IS 'alert, security_event or availability (the channel filter).';
@@ -5724,6 +5959,10 @@ COMMENT ON COLUMN hublink.alert_delivery.last_attempt_at IS 'When the last attem
 COMMENT ON COLUMN hublink.alert_delivery.last_status IS 'HTTP status of the last answer; NULL when none came (refused, timed out).';
 COMMENT ON COLUMN hublink.alert_delivery.last_error IS 'Why the last attempt failed.';
 COMMENT ON COLUMN hublink.alert_delivery.delivered_at IS 'When the receiver accepted it.';
+COMMENT ON COLUMN hublink.alert_delivery.channel_as_was IS
+    'For the alert announcing a change to a channel: the channel''s row as it was before the change '
+    '(URL, files, format), where the alert is sent whatever the channel now is or whether it still '
+    'exists, so a redirect, a disable or a delete is told to whoever listened there (docs/alerts.md).';
 CREATE INDEX alert_delivery_due ON hublink.alert_delivery (next_attempt_at, delivery_id) WHERE state = 'pending';
 COMMENT ON INDEX hublink.alert_delivery_due IS 'The pending deliveries in the order the worker sends them.';
 -- Read by admins (delivery state); written only by the triggers and the worker's functions.
@@ -5945,6 +6184,21 @@ CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.availability_report
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_availability();
 COMMENT ON TRIGGER alert_delivery ON hublink.availability_report IS 'Queues the report for delivery (hublink.alert_enqueue).';
 
+-- Where a delivery goes: its channel as it is now, or as it was before a change (the
+-- announcement of that change, hublink.alert_channel_changed).
+CREATE FUNCTION hublink.alert_delivery_target(d hublink.alert_delivery) RETURNS SETOF hublink.alert_channel
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT * FROM hublink.alert_channel c WHERE c.channel_name = d.channel_name
+UNION ALL
+SELECT * FROM pg_catalog.jsonb_populate_record(NULL::hublink.alert_channel, d.channel_as_was)
+ WHERE d.channel_as_was IS NOT NULL;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_target(hublink.alert_delivery) IS
+    'The channel a delivery goes to: its row of hublink.alert_channel, or the row as it was '
+    '(alert_delivery.channel_as_was) for the announcement of a change.';
+
 -- The worker's side (bgworker/alert_delivery.c). Claiming schedules the next attempt at once,
 -- so a delivery whose attempt is cut short by a crash waits its backoff, never loops hot.
 CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
@@ -5955,10 +6209,13 @@ CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
     SET search_path = pg_catalog, pg_temp
     AS $$
 WITH due AS (
-    SELECT d.delivery_id
+    SELECT d.delivery_id, c.*
       FROM hublink.alert_delivery d
-      JOIN hublink.alert_channel c USING (channel_name)
+     CROSS JOIN LATERAL hublink.alert_delivery_target(d) c
      WHERE d.state = 'pending' AND d.next_attempt_at <= clock_timestamp() AND c.enabled
+       -- checked again at each send: a binding the owner moved, or a row written around the
+       -- trigger, never sends the secret to another host
+       AND hublink.alert_header_allowed(c.header_file, c.url)
      ORDER BY d.next_attempt_at, d.delivery_id
      LIMIT p_limit
        FOR UPDATE OF d SKIP LOCKED
@@ -5967,21 +6224,23 @@ WITH due AS (
        SET attempts = d.attempts + 1,
            last_attempt_at = clock_timestamp(),
            next_attempt_at = clock_timestamp()
-               + least(c.retry_min_delay * power(2, least(d.attempts, 30)), c.retry_max_delay)
-      FROM due, hublink.alert_channel c
-     WHERE d.delivery_id = due.delivery_id AND c.channel_name = d.channel_name
-    RETURNING d.delivery_id, d.channel_name, d.payload, d.idempotency_key
+               + least(due.retry_min_delay * power(2, least(d.attempts, 30)), due.retry_max_delay)
+      FROM due
+     WHERE d.delivery_id = due.delivery_id
+    RETURNING d.delivery_id, d.payload, d.idempotency_key
 )
 SELECT x.delivery_id, c.url, f.content_type, x.payload::text, x.idempotency_key,
        c.client_cert_file, c.client_key_file, c.ca_file, c.header_file, c.timeout_ms
   FROM claimed x
-  JOIN hublink.alert_channel c USING (channel_name)
+  JOIN due c USING (delivery_id)
   JOIN hublink.alert_format f ON f.format = c.format
  ORDER BY x.delivery_id;
 $$;
 COMMENT ON FUNCTION hublink.alert_deliveries_claim(integer) IS
-    'For the worker: up to p_limit due pending deliveries of enabled channels, each counted as '
-    'an attempt and given its next attempt time (backoff) before it is sent.';
+    'For the worker: up to p_limit due pending deliveries of enabled channels (or of a channel '
+    'as it was, for the announcement of its change), each counted as an attempt and given its '
+    'next attempt time (backoff) before it is sent. A delivery whose header file is not bound to '
+    'its URL''s host is never claimed.';
 REVOKE ALL ON FUNCTION hublink.alert_deliveries_claim(integer) FROM PUBLIC;
 
 CREATE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
@@ -6013,8 +6272,8 @@ CREATE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
     SET search_path = pg_catalog, pg_temp
     AS $$
 SELECT min(d.next_attempt_at)
-  FROM hublink.alert_delivery d JOIN hublink.alert_channel c USING (channel_name)
- WHERE d.state = 'pending' AND c.enabled;
+  FROM hublink.alert_delivery d CROSS JOIN LATERAL hublink.alert_delivery_target(d) c
+ WHERE d.state = 'pending' AND c.enabled AND hublink.alert_header_allowed(c.header_file, c.url);
 $$;
 COMMENT ON FUNCTION hublink.alert_delivery_next() IS
     'For the worker: when the next pending delivery is due (NULL: none), so it sleeps until then.';
@@ -6098,6 +6357,8 @@ COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the re
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
 
+-- Every change to a channel is announced: 95_config_alerts.sql.
+
 -- The site's own rows: channels an admin made, deliveries still pending, reports sent.
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_delivery', '');
@@ -6179,6 +6440,7 @@ INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, w
     ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
      'A channel''s oldest pending delivery is older than after (one alert per channel).');
 GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
+-- Every change is alerted: 95_config_alerts.sql.
 
 CREATE TABLE hublink.alert_check_state (
     check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,
@@ -6457,7 +6719,9 @@ INSERT INTO hublink.access_table_override VALUES
     ('alert\_delivery', 'own_grants', 'Alert delivery (82_alert_delivery.sql, docs/alerts.md): admins read '
                         'the state; only its triggers and the worker''s functions write it.'),
     ('alert\_channel\_status', 'own_grants', 'Delivery state per channel, for admins (82_alert_delivery.sql).'),
-    ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).');
+    ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).'),
+    ('alert\_header\_binding', 'own_grants', 'The host each header file may go to: the owner writes it, '
+                                  'admins read it (82_alert_delivery.sql).');
 
 -- The worker claims, records and sleeps through these (bgworker/alert_delivery.c); its role
 -- exists from 90_access.sql on.
@@ -7104,6 +7368,223 @@ COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
     'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
     'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
     'never a login''s own, except a superuser''s.';
+
+-- from sql/updates/0.1.0--0.2.0/96_attacker_gaps.sql
+-- 0.2.0: the gaps the attacker pass of 0.2.0 left open (issue 12; docs/security.md "After the
+-- attacker passes of 0.2.0"). The parts wholly new in 0.2.0 bring their own changes through
+-- their @include (36 by 20: needs_attention filtered, error_report_visible; 79 by 70: web
+-- identities four eyes; 82, 83, 92 by 80: header files bound to a host, announcements to a
+-- channel as it was). Numbered after them: this part changes what 20 made (error_report's
+-- class) and adds the triggers on their tables (95_config_alerts.sql).
+
+-- 1. Provider tables keyed by a removal reference (removal_ref, removal_reference) get
+-- row-level security like every other table of removal data (91_access_policy.sql).
+CREATE OR REPLACE VIEW hublink.removal_data_path AS
+WITH RECURSIVE
+tables AS (
+    SELECT c.oid AS relid
+      FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')
+),
+direct AS (
+    SELECT DISTINCT ON (t.relid) t.relid, a.attname AS key_column,
+           CASE WHEN a.atttypid = 'pg_catalog.text'::regtype THEN 'removal_reference' ELSE 'removal_id' END AS parent_column
+      FROM tables t
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND NOT a.attisdropped
+                                    AND (a.attname = 'removal_id'
+                                         OR (a.attname IN ('removal_ref', 'removal_reference')
+                                             AND a.atttypid = 'pg_catalog.text'::regtype))
+     WHERE t.relid <> 'hublink.removal'::regclass
+     ORDER BY t.relid, a.attname = 'removal_id' DESC, a.attname
+),
+path (relid, key_column, parent, parent_column, depth) AS (
+    SELECT d.relid, d.key_column, 'hublink.removal'::regclass::oid, d.parent_column::name COLLATE "C", 1 FROM direct d
+    UNION ALL
+    SELECT f.conrelid, ka.attname, f.confrelid, pa.attname, p.depth + 1
+      FROM path p
+      JOIN pg_catalog.pg_constraint f ON f.contype = 'f' AND f.confrelid = p.relid
+                                      AND pg_catalog.cardinality(f.conkey) = 1
+      JOIN pg_catalog.pg_attribute ka ON ka.attrelid = f.conrelid AND ka.attnum = f.conkey[1]
+      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = f.confrelid AND pa.attnum = f.confkey[1]
+     WHERE f.conrelid IN (SELECT t.relid FROM tables t)
+       AND f.conrelid NOT IN (SELECT d.relid FROM direct d)
+       AND f.conrelid <> 'hublink.removal'::regclass
+       AND p.depth < 8
+)
+SELECT DISTINCT ON (p.relid)
+       p.relid::regclass AS table_name, p.key_column, p.parent::regclass AS parent, p.parent_column, p.depth
+  FROM path p
+ ORDER BY p.relid, p.depth, p.key_column;
+DELETE FROM hublink.access_table_override WHERE table_name = 'error_report';
+UPDATE hublink.access_table_override
+   SET class = 'own_grants',
+       reason = 'The open error reports with their outbox row''s id and send time: '
+                'no message content, for the admins who clear them (granted below); it shows each '
+                'login only the reports of removals it is cleared for (hublink.error_report_visible), '
+                'and those naming no removal.'
+ WHERE table_name = 'needs_attention';
+-- They were reference tables, read by admins, caseworkers and the worker: now removal data,
+-- read by caseworkers within their clearance (apply_access_policy grants it back).
+REVOKE ALL ON hublink.esp_plan, hublink.esp_plan_position, hublink.esp_quote, hublink.esp_booking,
+              hublink.esp_booking_escort, hublink.esp_duty, hublink.esp_update, hublink.error_report,
+              hublink.purge_log
+    FROM hublink_admin, hublink_caseworker, hublink_worker;
+-- hublink.needs_attention and hublink.error_report_visible come with 36_broker_contract.sql
+-- (included by 20_broker_contract.sql); the grants of 91_access_policy.sql:
+GRANT EXECUTE ON FUNCTION hublink.error_report_visible(text) TO hublink_admin;
+-- For the admins who clear Errors only (it was a reference view, read by caseworkers and the worker).
+REVOKE ALL ON hublink.needs_attention FROM hublink_caseworker, hublink_worker;
+GRANT SELECT ON hublink.needs_attention TO hublink_admin;
+
+-- Changes to the rows that decide who is alerted, who signs in and what a clearance sees are
+-- critical alerts (77_security_events.sql).
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_config_changed', 'critical', 'monitoring',
+     'A row that decides who is alerted (alert channels, thresholds), who may sign in on the web '
+     '(web identities) or what a clearance sees (sensitivity levels) was added, changed or '
+     'removed. Check that the role named was authorised to make the change.');
+-- hublink.security_config_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_config_alert(p_operation text, p_table text, p_old jsonb, p_new jsonb,
+                                              p_shown text[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed text[];
+    who     text := hublink.acting_login();
+BEGIN
+    SELECT pg_catalog.array_agg(k.k ORDER BY k.k) INTO changed
+      FROM pg_catalog.jsonb_object_keys(coalesce(p_new, p_old)) k (k)
+     WHERE (p_old -> k.k) IS DISTINCT FROM (p_new -> k.k);
+    IF changed IS NULL THEN
+        RETURN NULL; -- an UPDATE that changed nothing
+    END IF;
+    RETURN hublink.raise_alert('security_config_changed',
+        pg_catalog.format('%s of %s %s by role %s%s', p_operation, p_table,
+                          coalesce(coalesce(p_new, p_old) ->> p_shown[1], ''), who,
+                          CASE WHEN who <> session_user THEN pg_catalog.format(' (login %s)', session_user) ELSE '' END),
+        NULL,
+        pg_catalog.jsonb_build_object(
+            'table', p_table, 'operation', p_operation,
+            'role_name', who, 'session_user', session_user::text, 'changed', pg_catalog.to_jsonb(changed),
+            'old', (SELECT pg_catalog.jsonb_object_agg(k.k, p_old -> k.k) FROM pg_catalog.unnest(p_shown) k (k) WHERE p_old ? k.k),
+            'new', (SELECT pg_catalog.jsonb_object_agg(k.k, p_new -> k.k) FROM pg_catalog.unnest(p_shown) k (k) WHERE p_new ? k.k)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.security_config_alert(text, text, jsonb, jsonb, text[]) IS
+    'Raises the critical security_config_changed alert for a change (insert, update, delete) of a '
+    'row of p_table from p_old to p_new (as JSON), naming the person (hublink.acting_login()) and '
+    'the login, the columns changed, and the old and new values of the columns p_shown only (never '
+    'personal data; the first names the row in the subject). NULL, and no alert, when nothing '
+    'changed. Returns the alert_id.';
+REVOKE ALL ON FUNCTION hublink.security_config_alert(text, text, jsonb, jsonb, text[]) FROM PUBLIC;
+-- hublink.security_config_changed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.security_config_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM hublink.security_config_alert(pg_catalog.lower(TG_OP), 'hublink.' || TG_TABLE_NAME,
+                                          CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END,
+                                          CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END,
+                                          TG_ARGV[0:TG_NARGS - 1]); -- numbered from 1
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.security_config_changed() IS
+    'AFTER ROW trigger: a critical security_config_changed alert for every insert, update (that '
+    'changes a value) and delete of the row (hublink.security_config_alert); the trigger''s '
+    'arguments are the columns the alert may show, the first naming the row.';
+REVOKE ALL ON FUNCTION hublink.security_config_changed() FROM PUBLIC;
+
+-- 4. Sensitivity levels: the owner's, but the wording (90_access.sql).
+REVOKE INSERT, UPDATE, DELETE ON hublink.sensitivity_level FROM hublink_admin;
+GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
+
+-- The triggers: a part wholly new in 0.2.0.
+-- sql/parts/95_config_alerts.sql, verbatim (a part wholly new in this version)
+-- Changes that are alerts (the attacker pass of 0.2.0; docs/security-access.md "Changes that
+-- are alerts"): every change to the rows that decide who is alerted (alert channels and
+-- thresholds, 82/83), who may sign in on the web (web identities, 79) and what each clearance
+-- sees (sensitivity levels, 90) raises a critical alert naming the person, in the same
+-- transaction (hublink.security_config_alert, 77_security_events.sql). Here, after every part
+-- that makes those tables, so that an update script can take this part whole.
+
+-- Every change to a channel is a critical alert naming the person (hublink.security_config_alert),
+-- sent to the channels as they now are and, when the change moved, muted or deleted this
+-- channel, also to the channel as it was: a redirect or a disable is announced where people
+-- were listening (the attacker pass of 0.2.0; docs/alerts.md "Changes to channels").
+CREATE FUNCTION hublink.alert_channel_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    a  hublink.alert;
+    id bigint;
+    k  uuid;
+BEGIN
+    id := hublink.security_config_alert(
+        lower(TG_OP), 'hublink.alert_channel',
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END, CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+        ARRAY['channel_name', 'url', 'enabled', 'format', 'event_types', 'kinds', 'min_severity',
+              'header_file', 'client_cert_file', 'client_key_file', 'ca_file']);
+    IF id IS NULL OR TG_OP = 'INSERT' OR NOT OLD.enabled THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE'
+       AND (NEW.url, NEW.format, NEW.enabled, NEW.event_types, NEW.kinds, NEW.min_severity, NEW.client_cert_file,
+            NEW.client_key_file, NEW.ca_file, NEW.header_file)
+           IS NOT DISTINCT FROM
+           (OLD.url, OLD.format, OLD.enabled, OLD.event_types, OLD.kinds, OLD.min_severity, OLD.client_cert_file,
+            OLD.client_key_file, OLD.ca_file, OLD.header_file) THEN
+        RETURN NULL; -- where and what it sends is unchanged: the alert reaches it as it is
+    END IF;
+    SELECT * INTO a FROM hublink.alert x WHERE x.alert_id = id;
+    k := gen_random_uuid();
+    INSERT INTO hublink.alert_delivery (channel_name, channel_as_was, source, event_id, event_type, kind, severity,
+                                        idempotency_key, payload)
+    VALUES (NULL, to_jsonb(OLD), 'alert', a.alert_id, 'alert', a.kind, a.severity, k,
+            hublink.alert_render(OLD.format,
+                hublink.alert_event('alert', a.alert_id, a.kind, a.severity, a.subject, a.raised_at,
+                                    a.detail || jsonb_build_object('alert_id', a.alert_id, 'raised_by', a.raised_by,
+                                                                   'sent_to_channel_as_was', OLD.channel_name),
+                                    k)));
+    PERFORM hublink.wake_worker_for_jobs_at_commit();
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.alert_channel_changed() IS
+    'AFTER ROW trigger of hublink.alert_channel: a critical security_config_changed alert for every '
+    'change, and when an enabled channel was redirected, muted, refiltered or deleted, a delivery '
+    'of that alert to the channel as it was (alert_delivery.channel_as_was), whatever its filter.';
+REVOKE ALL ON FUNCTION hublink.alert_channel_changed() FROM PUBLIC;
+CREATE TRIGGER alert_channel_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_channel
+    FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_changed();
+COMMENT ON TRIGGER alert_channel_changed ON hublink.alert_channel IS
+    'Announces every change (hublink.alert_channel_changed).';
+
+-- Raising a threshold or disabling a check silences it (docs/alerts.md "Changes to channels").
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.alert_threshold
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('check_name', 'alert_kind', 'after',
+                                                                  'max_count', 'within', 'severity', 'enabled');
+COMMENT ON TRIGGER security_config_changed ON hublink.alert_threshold IS
+    'Every change of a threshold is a critical alert (hublink.security_config_changed).';
+
+-- Who may sign in as whom (docs/security-access.md "Web identities: four eyes").
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.security_web_identity
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('role_name', 'issuer', 'added_by', 'confirmed_by');
+COMMENT ON TRIGGER security_config_changed ON hublink.security_web_identity IS
+    'Every change of a mapping is a critical alert (hublink.security_config_changed).';
+
+-- What each clearance sees (docs/security-access.md "Clearances and sensitivities").
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.sensitivity_level
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
+COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
+    'Every change of a level is a critical alert (hublink.security_config_changed).';
+-- end of sql/parts/95_config_alerts.sql
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
 SELECT hublink.backup_register();

@@ -138,16 +138,42 @@ COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
     'kinds.';
 REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
 
+-- Whether the person behind the call may see an Error naming this removal reference: one naming
+-- none, or a removal within its clearance (hublink.removal_access_allowed, 90_access.sql, run
+-- when called). SECURITY DEFINER: the view below runs it as its reader, and an admin may not
+-- read hublink.removal itself. It answers yes or no for a reference the caller names, as the
+-- caller's own reads would.
+CREATE FUNCTION hublink.error_report_visible(p_removal_reference text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN p_removal_reference IS NULL
+        OR coalesce(hublink.removal_access_allowed((SELECT r.removal_id FROM hublink.removal r
+                                                     WHERE r.removal_reference = p_removal_reference)), false);
+END;
+$$;
+COMMENT ON FUNCTION hublink.error_report_visible(text) IS
+    'True when the login (hublink.acting_login()) may see an Error naming this removal reference: '
+    'it names none, or a removal the login is cleared for (the owner, superusers and the worker see '
+    'all). For hublink.needs_attention.';
+REVOKE ALL ON FUNCTION hublink.error_report_visible(text) FROM PUBLIC;
+
+-- With the owner's rights (an admin clears Errors and reads no removal data), so it filters
+-- itself (the attacker pass of 0.2.0: a caseworker or admin of low clearance read the Errors of
+-- a restricted removal here).
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
        r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
        NOT r.matched AS unmatched, r.problem_count, r.problem_locations
   FROM hublink.error_report r
   LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL;
+ WHERE r.cleared_at IS NULL AND hublink.error_report_visible(r.removal_reference);
 COMMENT ON VIEW hublink.needs_attention IS
     'The cases that need a person: each Error received and not yet cleared, with the outbox row '
-    'it names (unmatched when it names no message of ours). Clear one with hublink.clear_attention.';
+    'it names (unmatched when it names no message of ours). Each login sees the Errors of the '
+    'removals it is cleared for (hublink.error_report_visible) and those naming no removal; the owner, superusers and the worker see every one. '
+    'Clear one with hublink.clear_attention.';
 COMMENT ON COLUMN hublink.needs_attention.report_id IS 'hublink.error_report.id.';
 COMMENT ON COLUMN hublink.needs_attention.received_at IS 'When the Error arrived.';
 COMMENT ON COLUMN hublink.needs_attention.reported_by IS 'The party that rejected our message.';
@@ -229,7 +255,10 @@ BEGIN
     END IF;
     UPDATE hublink.error_report
        SET cleared_at = clock_timestamp(), cleared_by = session_user, clear_note = p_note
-     WHERE id = p_report_id AND cleared_at IS NULL;
+     WHERE id = p_report_id AND cleared_at IS NULL
+       -- only one the caller sees (a removal it is cleared for, or none): a hidden report is
+       -- refused like a missing one
+       AND id IN (SELECT a.report_id FROM hublink.needs_attention a);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no open error report %', p_report_id
             USING ERRCODE = 'no_data_found',
@@ -238,7 +267,9 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
-    'Marks an error report as dealt with, by the session user, with a note saying what was done.';
+    'Marks an error report as dealt with, by the session user, with a note saying what was done. '
+    'Only a report the caller sees in hublink.needs_attention (its removal within the caller''s '
+    'clearance, or none); any other is refused as not open.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
 -- A message whose messageId is already in the inbox (issue 14 section 3). The same message

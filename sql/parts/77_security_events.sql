@@ -120,6 +120,70 @@ COMMENT ON TABLE hublink.security_ring_flushed IS
 COMMENT ON COLUMN hublink.security_ring_flushed.server_started_at IS 'The ring''s numbering.';
 COMMENT ON COLUMN hublink.security_ring_flushed.last_seq IS 'The last event copied.';
 
+-- Rows an admin may write that decide who is told of what (alert channels, thresholds), who
+-- may sign in on the web (web identities) and what each clearance sees (sensitivity levels):
+-- every change to them is a critical alert naming the person, so an admin cannot make one
+-- unseen (the attacker pass of 0.2.0; docs/security-access.md "Changes that are alerts").
+-- A trigger in the same transaction: the alert exists exactly when the change does.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_config_changed', 'critical', 'monitoring',
+     'A row that decides who is alerted (alert channels, thresholds), who may sign in on the web '
+     '(web identities) or what a clearance sees (sensitivity levels) was added, changed or '
+     'removed. Check that the role named was authorised to make the change.');
+
+CREATE FUNCTION hublink.security_config_alert(p_operation text, p_table text, p_old jsonb, p_new jsonb,
+                                              p_shown text[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    changed text[];
+    who     text := hublink.acting_login();
+BEGIN
+    SELECT pg_catalog.array_agg(k.k ORDER BY k.k) INTO changed
+      FROM pg_catalog.jsonb_object_keys(coalesce(p_new, p_old)) k (k)
+     WHERE (p_old -> k.k) IS DISTINCT FROM (p_new -> k.k);
+    IF changed IS NULL THEN
+        RETURN NULL; -- an UPDATE that changed nothing
+    END IF;
+    RETURN hublink.raise_alert('security_config_changed',
+        pg_catalog.format('%s of %s %s by role %s%s', p_operation, p_table,
+                          coalesce(coalesce(p_new, p_old) ->> p_shown[1], ''), who,
+                          CASE WHEN who <> session_user THEN pg_catalog.format(' (login %s)', session_user) ELSE '' END),
+        NULL,
+        pg_catalog.jsonb_build_object(
+            'table', p_table, 'operation', p_operation,
+            'role_name', who, 'session_user', session_user::text, 'changed', pg_catalog.to_jsonb(changed),
+            'old', (SELECT pg_catalog.jsonb_object_agg(k.k, p_old -> k.k) FROM pg_catalog.unnest(p_shown) k (k) WHERE p_old ? k.k),
+            'new', (SELECT pg_catalog.jsonb_object_agg(k.k, p_new -> k.k) FROM pg_catalog.unnest(p_shown) k (k) WHERE p_new ? k.k)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.security_config_alert(text, text, jsonb, jsonb, text[]) IS
+    'Raises the critical security_config_changed alert for a change (insert, update, delete) of a '
+    'row of p_table from p_old to p_new (as JSON), naming the person (hublink.acting_login()) and '
+    'the login, the columns changed, and the old and new values of the columns p_shown only (never '
+    'personal data; the first names the row in the subject). NULL, and no alert, when nothing '
+    'changed. Returns the alert_id.';
+REVOKE ALL ON FUNCTION hublink.security_config_alert(text, text, jsonb, jsonb, text[]) FROM PUBLIC;
+
+CREATE FUNCTION hublink.security_config_changed() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    PERFORM hublink.security_config_alert(pg_catalog.lower(TG_OP), 'hublink.' || TG_TABLE_NAME,
+                                          CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END,
+                                          CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END,
+                                          TG_ARGV[0:TG_NARGS - 1]); -- numbered from 1
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.security_config_changed() IS
+    'AFTER ROW trigger: a critical security_config_changed alert for every insert, update (that '
+    'changes a value) and delete of the row (hublink.security_config_alert); the trigger''s '
+    'arguments are the columns the alert may show, the first naming the row.';
+REVOKE ALL ON FUNCTION hublink.security_config_changed() FROM PUBLIC;
+
 -- Later parts (76) add what a logon event does; this function handles every other kind.
 CREATE FUNCTION hublink.security_event_alert(e hublink.security_event) RETURNS bigint
     LANGUAGE plpgsql

@@ -49,7 +49,10 @@ CREATE TABLE hublink.security_web_identity (
     display_name text NOT NULL CHECK (display_name <> ''),
     added_by     name NOT NULL DEFAULT hublink.acting_login(),
     added_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (issuer, subject)
+    confirmed_by name,
+    confirmed_at timestamptz,
+    PRIMARY KEY (issuer, subject),
+    CONSTRAINT security_web_identity_confirmed CHECK ((confirmed_by IS NULL) = (confirmed_at IS NULL))
 );
 COMMENT ON TABLE hublink.security_web_identity IS
     'Single sign-on identities allowed into the web interface and the database role each acts '
@@ -63,8 +66,145 @@ COMMENT ON COLUMN hublink.security_web_identity.role_name IS
 COMMENT ON COLUMN hublink.security_web_identity.display_name IS 'The person''s name, shown in the interface.';
 COMMENT ON COLUMN hublink.security_web_identity.added_by IS 'Who added the row.';
 COMMENT ON COLUMN hublink.security_web_identity.added_at IS 'When.';
+COMMENT ON COLUMN hublink.security_web_identity.confirmed_by IS
+    'The second admin who confirmed the mapping (hublink.confirm_web_identity), or the superuser '
+    'or extension owner who made it; NULL: not confirmed, and the identity cannot sign in.';
+COMMENT ON COLUMN hublink.security_web_identity.confirmed_at IS 'When it was confirmed.';
 SELECT pg_catalog.pg_extension_config_dump('hublink.security_web_identity', '');
-GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink_admin;
+-- Columns, not the table: added_by and confirmed_by are set by the trigger and by
+-- hublink.confirm_web_identity only.
+GRANT SELECT, DELETE ON hublink.security_web_identity TO hublink_admin;
+GRANT INSERT (issuer, subject, role_name, display_name), UPDATE (issuer, subject, role_name, display_name)
+    ON hublink.security_web_identity TO hublink_admin;
+
+-- Four eyes on who may sign in as whom (the attacker pass of 0.2.0: an admin could map its own
+-- identity to any person's role). An admin may map an identity only to a role that exists and
+-- is neither its own nor a privileged one (hublink.web_identity_role_protected); the mapping
+-- works only once a different admin confirms it; superusers and the extension owner map any
+-- role, confirmed at once. Every change is a critical alert (hublink.security_config_changed).
+-- docs/security-access.md "Web identities: four eyes".
+CREATE FUNCTION hublink.web_identity_role_protected(p_role_name name) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (SELECT FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = p_role_name
+                      AND (r.rolsuper OR r.rolcreaterole OR r.rolbypassrls OR r.rolreplication
+                           OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                           OR EXISTS (SELECT FROM pg_catalog.pg_roles g
+                                       WHERE g.rolname IN ('hublink_admin', 'hublink_worker', 'hublink_web',
+                                                           'hublink_backup', 'hublink_audit_reader')
+                                         AND pg_catalog.pg_has_role(r.oid, g.oid, 'MEMBER'))));
+COMMENT ON FUNCTION hublink.web_identity_role_protected(name) IS
+    'True for a role only the owner may map a web identity to: a superuser, CREATEROLE, BYPASSRLS '
+    'or REPLICATION role, the extension owner, or a member of hublink_admin, hublink_worker, '
+    'hublink_web, hublink_backup or hublink_audit_reader.';
+
+CREATE FUNCTION hublink.web_identity_privileged() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (SELECT FROM pg_catalog.pg_roles r
+                    WHERE r.rolname = hublink.acting_login()
+                      AND (r.rolsuper
+                           OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')));
+COMMENT ON FUNCTION hublink.web_identity_privileged() IS
+    'True when the person behind the call (hublink.acting_login()) is a superuser or the extension '
+    'owner, who map any web identity, confirmed at once.';
+
+CREATE FUNCTION hublink.web_identity_guard() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    who  name := hublink.acting_login();
+    boss boolean := hublink.web_identity_privileged();
+    moved boolean := TG_OP = 'INSERT'
+                     OR (NEW.issuer, NEW.subject, NEW.role_name) IS DISTINCT FROM (OLD.issuer, OLD.subject, OLD.role_name);
+BEGIN
+    IF NOT moved THEN
+        RETURN NEW; -- the display name, or a confirmation (hublink.confirm_web_identity)
+    END IF;
+    IF NOT boss THEN
+        IF NEW.role_name = who THEN
+            RAISE EXCEPTION 'an admin may not map a web identity to its own role'
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = pg_catalog.format('%s tried to map identity %s at %s to its own role.', who, NEW.subject, NEW.issuer),
+                      HINT = 'Another admin maps it, and a third confirms it.';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.role_name) THEN
+            RAISE EXCEPTION 'role "%" does not exist', NEW.role_name
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'A web identity is mapped to an existing role.',
+                      HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker, then GRANT it to the web login.';
+        END IF;
+        IF hublink.web_identity_role_protected(NEW.role_name) THEN
+            RAISE EXCEPTION 'an admin may not map a web identity to the privileged role "%"', NEW.role_name
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Admin, worker, backup, audit reader, web login, superuser and owner roles are mapped by the extension''s owner only.',
+                      HINT = 'Ask the owner (a superuser) to map it.';
+        END IF;
+        NEW.added_by := who;
+        NEW.added_at := now();
+        NEW.confirmed_by := NULL;
+        NEW.confirmed_at := NULL;
+    ELSIF TG_OP = 'UPDATE' OR NEW.confirmed_by IS NULL THEN
+        NEW.added_by := CASE WHEN TG_OP = 'UPDATE' THEN who ELSE NEW.added_by END;
+        NEW.confirmed_by := who;
+        NEW.confirmed_at := now();
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_identity_guard() IS
+    'BEFORE INSERT OR UPDATE trigger of hublink.security_web_identity: a mapping an admin adds or '
+    'moves (issuer, subject, role) must name an existing role that is not its own nor privileged '
+    '(hublink.web_identity_role_protected), is recorded as added by it and is unconfirmed until '
+    'another admin confirms it (hublink.confirm_web_identity); one a superuser or the owner adds '
+    'or moves is confirmed by them at once.';
+REVOKE ALL ON FUNCTION hublink.web_identity_guard() FROM PUBLIC;
+CREATE TRIGGER web_identity_guard BEFORE INSERT OR UPDATE ON hublink.security_web_identity
+    FOR EACH ROW EXECUTE FUNCTION hublink.web_identity_guard();
+COMMENT ON TRIGGER web_identity_guard ON hublink.security_web_identity IS
+    'Four eyes on mappings (hublink.web_identity_guard).';
+-- Every change is alerted: 95_config_alerts.sql.
+
+CREATE FUNCTION hublink.confirm_web_identity(p_issuer text, p_subject text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    who name := hublink.acting_login();
+    w   hublink.security_web_identity;
+BEGIN
+    SELECT * INTO w FROM hublink.security_web_identity i
+     WHERE i.issuer = p_issuer AND i.subject = p_subject AND i.confirmed_at IS NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no unconfirmed web identity % at %', p_subject, p_issuer
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'SELECT issuer, subject, role_name, added_by FROM hublink.security_web_identity WHERE confirmed_at IS NULL.';
+    END IF;
+    IF w.added_by = who THEN
+        RAISE EXCEPTION 'an admin may not confirm a web identity it mapped itself'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s mapped identity %s at %s to role %s.', who, p_subject, p_issuer, w.role_name),
+                  HINT = 'A second admin confirms it.';
+    END IF;
+    IF w.role_name = who OR hublink.web_identity_role_protected(w.role_name) THEN
+        RAISE EXCEPTION 'an admin may not confirm a web identity for its own or a privileged role'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('The identity is mapped to role %s.', w.role_name),
+                  HINT = 'The extension''s owner maps privileged roles.';
+    END IF;
+    UPDATE hublink.security_web_identity i SET confirmed_by = who, confirmed_at = now()
+     WHERE i.issuer = p_issuer AND i.subject = p_subject;
+END;
+$$;
+COMMENT ON FUNCTION hublink.confirm_web_identity(text, text) IS
+    'A second admin confirms a web identity mapping another admin added or moved: only then may '
+    'the identity sign in. Refused to the admin who mapped it, and for its own or a privileged '
+    'role. Alerted like every change of the mapping.';
+REVOKE ALL ON FUNCTION hublink.confirm_web_identity(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.confirm_web_identity(text, text) TO hublink_admin;
 
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
@@ -119,6 +259,16 @@ BEGIN
         why := 'web login is not granted the mapped role';
     ELSIF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = w.role_name) THEN
         why := 'mapped role is a superuser or bypasses row-level security';
+    ELSIF w.confirmed_at IS NULL THEN
+        why := 'identity mapping not yet confirmed by a second admin';
+    -- a privileged role only when a superuser or the owner confirmed it (it may have become
+    -- privileged after an admin's mapping was confirmed)
+    ELSIF hublink.web_identity_role_protected(w.role_name)
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                           WHERE r.rolname = w.confirmed_by
+                             AND (r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e
+                                                          WHERE e.extname = 'hublink'))) THEN
+        why := 'mapping of a privileged role not confirmed by the owner';
     END IF;
     outcome := hublink.security_web_logon(hublink.web_sign_in_role(p_issuer, p_subject), why IS NULL,
                                           p_client_addr,

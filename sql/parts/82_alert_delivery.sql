@@ -90,7 +90,47 @@ COMMENT ON COLUMN hublink.alert_channel.enabled IS 'False: nothing is queued for
 COMMENT ON COLUMN hublink.alert_channel.description IS 'Who reads it, for the admin.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.alert_channel TO hublink_admin;
 
--- A kind that exists nowhere would silently filter out everything: refuse it.
+-- A header file holds a secret (a SIEM's token) that goes to whatever URL the channel names:
+-- an admin who may edit the channel must not be able to send it elsewhere. Each header file is
+-- bound to one host (the URL's authority, host[:port]) by the extension's owner, who put the
+-- file in hublink.alert_credentials_dir in the first place; a channel may name it only with a
+-- URL on that host (the attacker pass of 0.2.0; docs/alerts.md "Credentials and their host").
+CREATE TABLE hublink.alert_header_binding (
+    header_file hublink.credential_file PRIMARY KEY,
+    host        text NOT NULL CHECK (host ~ '^[a-z0-9.-]+(:[0-9]{1,5})?$'),
+    bound_by    name NOT NULL DEFAULT session_user,
+    bound_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.alert_header_binding IS
+    'The host each alert channel header file may be sent to (docs/alerts.md "Credentials and '
+    'their host"). Written by the extension''s owner only; an admin reads it.';
+COMMENT ON COLUMN hublink.alert_header_binding.header_file IS 'The file in hublink.alert_credentials_dir.';
+COMMENT ON COLUMN hublink.alert_header_binding.host IS
+    'The only host (lower case, with :port when the URL names one) a channel naming the file may POST to.';
+COMMENT ON COLUMN hublink.alert_header_binding.bound_by IS 'Who bound it.';
+COMMENT ON COLUMN hublink.alert_header_binding.bound_at IS 'When.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.alert_header_binding', '');
+GRANT SELECT ON hublink.alert_header_binding TO hublink_admin;
+
+CREATE FUNCTION hublink.alert_url_host(p_url text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN pg_catalog.lower(pg_catalog.substring(p_url, '^https://([^/@[:space:]]+)'));
+COMMENT ON FUNCTION hublink.alert_url_host(text) IS
+    'The authority (host, and :port if given) of an alert channel URL, lower case.';
+
+CREATE FUNCTION hublink.alert_header_allowed(p_header_file text, p_url text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN p_header_file IS NULL
+        OR EXISTS (SELECT FROM hublink.alert_header_binding b
+                    WHERE b.header_file = p_header_file AND b.host = hublink.alert_url_host(p_url));
+COMMENT ON FUNCTION hublink.alert_header_allowed(text, text) IS
+    'True when a channel may send the header file to the URL: no header file, or one bound to '
+    'the URL''s host (hublink.alert_header_binding).';
+
+-- A kind that exists nowhere would silently filter out everything: refuse it. A header file
+-- goes only to the host it is bound to.
 CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -98,6 +138,15 @@ CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
 DECLARE
     unknown text;
 BEGIN
+    IF NOT hublink.alert_header_allowed(NEW.header_file, NEW.url) THEN
+        RAISE EXCEPTION 'header file "%" of alert channel "%" is not bound to host %', NEW.header_file,
+                        NEW.channel_name, hublink.alert_url_host(NEW.url)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A header file holds a secret; it is sent only to the host the extension''s '
+                           'owner bound it to (hublink.alert_header_binding).',
+                  HINT = 'The owner binds it: INSERT INTO hublink.alert_header_binding (header_file, host) '
+                         'VALUES (''file'', ''host'') ON CONFLICT (header_file) DO UPDATE SET host = excluded.host.';
+    END IF;
     SELECT string_agg(k, ', ') INTO unknown
       FROM unnest(NEW.kinds) k
      WHERE k NOT IN (SELECT kind FROM hublink.alert_kind)
@@ -113,11 +162,12 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.alert_channel_check() IS
-    'Trigger: refuses a channel whose kinds filter names a kind that exists nowhere.';
-CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE OF kinds ON hublink.alert_channel
+    'Trigger: refuses a channel whose kinds filter names a kind that exists nowhere, or whose '
+    'header file is not bound to its URL''s host (hublink.alert_header_binding).';
+CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE ON hublink.alert_channel
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
 COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
-    'Checks the kinds filter (hublink.alert_channel_check).';
+    'Checks the kinds filter and the header file''s host (hublink.alert_channel_check).';
 
 CREATE TABLE hublink.availability_report (
     report_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -138,7 +188,7 @@ COMMENT ON COLUMN hublink.availability_report.figures IS
 
 CREATE TABLE hublink.alert_delivery (
     delivery_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    channel_name    text NOT NULL REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
+    channel_name    text REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
     source          text NOT NULL CHECK (source IN ('alert', 'security_event', 'logon', 'availability_report')),
     event_id        bigint NOT NULL,
     event_type      text NOT NULL,
@@ -154,15 +204,19 @@ CREATE TABLE hublink.alert_delivery (
     last_status     integer,
     last_error      text,
     delivered_at    timestamptz,
+    channel_as_was  jsonb,
     UNIQUE (channel_name, source, event_id),
-    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL))
+    CHECK ((state = 'delivered') = (delivered_at IS NOT NULL)),
+    CONSTRAINT alert_delivery_channel_or_as_was CHECK ((channel_name IS NULL) = (channel_as_was IS NOT NULL))
 );
 COMMENT ON TABLE hublink.alert_delivery IS
     'One row per event per channel that wants it: the request body and idempotency key fixed '
     'when the event was raised, and the state of its delivery. Pending rows are sent by the '
     'worker until the receiver answers 2xx (at least once); they survive restarts.';
 COMMENT ON COLUMN hublink.alert_delivery.delivery_id IS 'Key, increasing.';
-COMMENT ON COLUMN hublink.alert_delivery.channel_name IS 'The channel (hublink.alert_channel).';
+COMMENT ON COLUMN hublink.alert_delivery.channel_name IS
+    'The channel (hublink.alert_channel); NULL for an announcement sent to a channel as it was '
+    'before a change (channel_as_was).';
 COMMENT ON COLUMN hublink.alert_delivery.source IS 'The table the event is a row of: alert, security_event, logon, availability_report.';
 COMMENT ON COLUMN hublink.alert_delivery.event_id IS 'The key of that row.';
 COMMENT ON COLUMN hublink.alert_delivery.event_type IS 'alert, security_event or availability (the channel filter).';
@@ -180,6 +234,10 @@ COMMENT ON COLUMN hublink.alert_delivery.last_attempt_at IS 'When the last attem
 COMMENT ON COLUMN hublink.alert_delivery.last_status IS 'HTTP status of the last answer; NULL when none came (refused, timed out).';
 COMMENT ON COLUMN hublink.alert_delivery.last_error IS 'Why the last attempt failed.';
 COMMENT ON COLUMN hublink.alert_delivery.delivered_at IS 'When the receiver accepted it.';
+COMMENT ON COLUMN hublink.alert_delivery.channel_as_was IS
+    'For the alert announcing a change to a channel: the channel''s row as it was before the change '
+    '(URL, files, format), where the alert is sent whatever the channel now is or whether it still '
+    'exists, so a redirect, a disable or a delete is told to whoever listened there (docs/alerts.md).';
 CREATE INDEX alert_delivery_due ON hublink.alert_delivery (next_attempt_at, delivery_id) WHERE state = 'pending';
 COMMENT ON INDEX hublink.alert_delivery_due IS 'The pending deliveries in the order the worker sends them.';
 -- Read by admins (delivery state); written only by the triggers and the worker's functions.
@@ -401,6 +459,21 @@ CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.availability_report
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_availability();
 COMMENT ON TRIGGER alert_delivery ON hublink.availability_report IS 'Queues the report for delivery (hublink.alert_enqueue).';
 
+-- Where a delivery goes: its channel as it is now, or as it was before a change (the
+-- announcement of that change, hublink.alert_channel_changed).
+CREATE FUNCTION hublink.alert_delivery_target(d hublink.alert_delivery) RETURNS SETOF hublink.alert_channel
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+SELECT * FROM hublink.alert_channel c WHERE c.channel_name = d.channel_name
+UNION ALL
+SELECT * FROM pg_catalog.jsonb_populate_record(NULL::hublink.alert_channel, d.channel_as_was)
+ WHERE d.channel_as_was IS NOT NULL;
+$$;
+COMMENT ON FUNCTION hublink.alert_delivery_target(hublink.alert_delivery) IS
+    'The channel a delivery goes to: its row of hublink.alert_channel, or the row as it was '
+    '(alert_delivery.channel_as_was) for the announcement of a change.';
+
 -- The worker's side (bgworker/alert_delivery.c). Claiming schedules the next attempt at once,
 -- so a delivery whose attempt is cut short by a crash waits its backoff, never loops hot.
 CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
@@ -411,10 +484,13 @@ CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
     SET search_path = pg_catalog, pg_temp
     AS $$
 WITH due AS (
-    SELECT d.delivery_id
+    SELECT d.delivery_id, c.*
       FROM hublink.alert_delivery d
-      JOIN hublink.alert_channel c USING (channel_name)
+     CROSS JOIN LATERAL hublink.alert_delivery_target(d) c
      WHERE d.state = 'pending' AND d.next_attempt_at <= clock_timestamp() AND c.enabled
+       -- checked again at each send: a binding the owner moved, or a row written around the
+       -- trigger, never sends the secret to another host
+       AND hublink.alert_header_allowed(c.header_file, c.url)
      ORDER BY d.next_attempt_at, d.delivery_id
      LIMIT p_limit
        FOR UPDATE OF d SKIP LOCKED
@@ -423,21 +499,23 @@ WITH due AS (
        SET attempts = d.attempts + 1,
            last_attempt_at = clock_timestamp(),
            next_attempt_at = clock_timestamp()
-               + least(c.retry_min_delay * power(2, least(d.attempts, 30)), c.retry_max_delay)
-      FROM due, hublink.alert_channel c
-     WHERE d.delivery_id = due.delivery_id AND c.channel_name = d.channel_name
-    RETURNING d.delivery_id, d.channel_name, d.payload, d.idempotency_key
+               + least(due.retry_min_delay * power(2, least(d.attempts, 30)), due.retry_max_delay)
+      FROM due
+     WHERE d.delivery_id = due.delivery_id
+    RETURNING d.delivery_id, d.payload, d.idempotency_key
 )
 SELECT x.delivery_id, c.url, f.content_type, x.payload::text, x.idempotency_key,
        c.client_cert_file, c.client_key_file, c.ca_file, c.header_file, c.timeout_ms
   FROM claimed x
-  JOIN hublink.alert_channel c USING (channel_name)
+  JOIN due c USING (delivery_id)
   JOIN hublink.alert_format f ON f.format = c.format
  ORDER BY x.delivery_id;
 $$;
 COMMENT ON FUNCTION hublink.alert_deliveries_claim(integer) IS
-    'For the worker: up to p_limit due pending deliveries of enabled channels, each counted as '
-    'an attempt and given its next attempt time (backoff) before it is sent.';
+    'For the worker: up to p_limit due pending deliveries of enabled channels (or of a channel '
+    'as it was, for the announcement of its change), each counted as an attempt and given its '
+    'next attempt time (backoff) before it is sent. A delivery whose header file is not bound to '
+    'its URL''s host is never claimed.';
 REVOKE ALL ON FUNCTION hublink.alert_deliveries_claim(integer) FROM PUBLIC;
 
 CREATE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
@@ -469,8 +547,8 @@ CREATE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
     SET search_path = pg_catalog, pg_temp
     AS $$
 SELECT min(d.next_attempt_at)
-  FROM hublink.alert_delivery d JOIN hublink.alert_channel c USING (channel_name)
- WHERE d.state = 'pending' AND c.enabled;
+  FROM hublink.alert_delivery d CROSS JOIN LATERAL hublink.alert_delivery_target(d) c
+ WHERE d.state = 'pending' AND c.enabled AND hublink.alert_header_allowed(c.header_file, c.url);
 $$;
 COMMENT ON FUNCTION hublink.alert_delivery_next() IS
     'For the worker: when the next pending delivery is due (NULL: none), so it sleeps until then.';
@@ -553,6 +631,8 @@ COMMENT ON COLUMN hublink.alert_channel_status.oldest_pending_age IS 'How long t
 COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the receiver last accepted a delivery.';
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
+
+-- Every change to a channel is announced: 95_config_alerts.sql.
 
 -- The site's own rows: channels an admin made, deliveries still pending, reports sent.
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');

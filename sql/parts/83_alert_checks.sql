@@ -73,6 +73,7 @@ INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, w
     ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
      'A channel''s oldest pending delivery is older than after (one alert per channel).');
 GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
+-- Every change is alerted: 95_config_alerts.sql.
 
 CREATE TABLE hublink.alert_check_state (
     check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,

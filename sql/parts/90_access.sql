@@ -55,7 +55,11 @@ CREATE POLICY own_clearance ON hublink.role_clearance FOR SELECT
 COMMENT ON POLICY own_clearance ON hublink.role_clearance IS
     'A login reads its own clearance; an admin reads them all.';
 GRANT SELECT ON hublink.sensitivity_level TO hublink_admin, hublink_caseworker;
-GRANT INSERT, UPDATE, DELETE ON hublink.sensitivity_level TO hublink_admin;
+-- The ranks decide what every clearance sees: adding, removing or re-ranking a level is the
+-- extension owner's (a change of the access model, like a new policy), not the admin's, who
+-- may only reword a description (the attacker pass of 0.2.0; docs/security-access.md).
+GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
+-- Every change is alerted: 95_config_alerts.sql.
 GRANT SELECT ON hublink.role_clearance TO hublink_admin, hublink_caseworker;
 
 CREATE FUNCTION hublink.lowest_sensitivity() RETURNS text
@@ -247,3 +251,4 @@ COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
     'clearance; an admin on any removal, to any level.';
 REVOKE ALL ON FUNCTION hublink.set_removal_sensitivity(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_removal_sensitivity(text, text) TO hublink_admin, hublink_caseworker;
+

@@ -62,10 +62,12 @@ INSERT INTO hublink.access_table_override VALUES
                       'rights by the hublink.mi_* views, written by its job and triggers only.'),
     ('worker%status', 'reference_view', 'Counts and queue names, no message content: read with the '
                       'owner''s rights by hublink.mi_worker and hublink.mi_message_backlog for reporting.'),
-    ('error_report', 'reference', 'Errors received for our messages: ids, queue names, JSON pointers and '
-                     'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
-    ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
-                        'no message content, for the people who clear them.');
+    ('needs_attention', 'own_grants', 'The open error reports with their outbox row''s id and send time: '
+                        'no message content, for the admins who clear them (granted below); it shows each '
+                        'login only the reports of removals it is cleared for (hublink.error_report_visible), '
+                        'and those naming no removal.');
+-- The admins clear Errors (hublink.clear_attention); the view checks their clearance.
+GRANT SELECT ON hublink.needs_attention TO hublink_admin;
 
 CREATE TABLE hublink.access_grant (
     class      text NOT NULL REFERENCES hublink.access_class,
@@ -125,7 +127,11 @@ INSERT INTO hublink.access_public_function VALUES
                                  'the caller''s own levels (none for a login without a clearance).');
 
 -- How each table reaches its removal: a removal_id column (bigint: the key; text: the
--- reference), or a one-column foreign key to a table that does.
+-- reference), a text column removal_ref or removal_reference (the reference: the escort
+-- provider's plans and bookings, Errors received, the purge log), or a one-column foreign key
+-- to a table that does. Not key_scope: it names a data key, which is a removal's reference or
+-- something else ("escort <id>", "esp plan <id>", "messages <day>"); every table whose
+-- key_scope can be a removal's reference reaches it by one of the ways above.
 CREATE VIEW hublink.removal_data_path AS
 WITH RECURSIVE
 tables AS (
@@ -134,11 +140,15 @@ tables AS (
      WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')
 ),
 direct AS (
-    SELECT t.relid, a.attname AS key_column,
+    SELECT DISTINCT ON (t.relid) t.relid, a.attname AS key_column,
            CASE WHEN a.atttypid = 'pg_catalog.text'::regtype THEN 'removal_reference' ELSE 'removal_id' END AS parent_column
       FROM tables t
-      JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attname = 'removal_id' AND NOT a.attisdropped
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND NOT a.attisdropped
+                                    AND (a.attname = 'removal_id'
+                                         OR (a.attname IN ('removal_ref', 'removal_reference')
+                                             AND a.atttypid = 'pg_catalog.text'::regtype))
      WHERE t.relid <> 'hublink.removal'::regclass
+     ORDER BY t.relid, a.attname = 'removal_id' DESC, a.attname
 ),
 path (relid, key_column, parent, parent_column, depth) AS (
     SELECT d.relid, d.key_column, 'hublink.removal'::regclass::oid, d.parent_column::name COLLATE "C", 1 FROM direct d
@@ -350,6 +360,8 @@ BEGIN
         ('hublink.inbox_reject_retrying(bigint,jsonb)', 'hublink_worker'),
         ('hublink.receive_error(jsonb)', 'hublink_worker'),
         ('hublink.clear_attention(bigint,text)', 'hublink_admin'),
+        -- hublink.needs_attention calls it as its reader
+        ('hublink.error_report_visible(text)', 'hublink_admin'),
         -- The handlers (hublink.message_handler; the worker checks EXECUTE before it calls one)
         -- and the opener of sealed message bodies it publishes or retries.
         ('hublink.handle_message(jsonb)', 'hublink_worker'),

@@ -5,7 +5,9 @@ INSERT INTO hublink.access_table_override VALUES
     ('alert\_delivery', 'own_grants', 'Alert delivery (82_alert_delivery.sql, docs/alerts.md): admins read '
                         'the state; only its triggers and the worker''s functions write it.'),
     ('alert\_channel\_status', 'own_grants', 'Delivery state per channel, for admins (82_alert_delivery.sql).'),
-    ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).');
+    ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).'),
+    ('alert\_header\_binding', 'own_grants', 'The host each header file may go to: the owner writes it, '
+                                  'admins read it (82_alert_delivery.sql).');
 
 -- The worker claims, records and sleeps through these (bgworker/alert_delivery.c); its role
 -- exists from 90_access.sql on.

@@ -39,6 +39,10 @@ INSERT INTO hublink.alert_channel (channel_name, url, format, min_severity, kind
     ('c_avail', 'https://r.example/avail', 'generic_json', 'critical', NULL, '{availability}', '1 second', '1 hour'),
     ('c_off', 'https://r.example/off', 'generic_json', 'info', NULL, '{alert,security_event,availability}', '1 second', '1 hour');
 UPDATE hublink.alert_channel SET enabled = false WHERE channel_name = 'c_off';
+-- Making and muting channels is announced (critical alerts, test/sql/95_attacker_gaps.sql):
+-- start from no alert and no delivery.
+DELETE FROM hublink.alert_delivery;
+DELETE FROM hublink.alert WHERE kind = 'security_config_changed';
 
 SELECT hublink.raise_alert('test_kind_a', 'warning a', NULL, '{"n": 1}') AS a1 \gset
 SELECT hublink.raise_alert('test_kind_b', 'critical b', NULL, '{"n": 2}', 'critical') AS a2 \gset
@@ -112,7 +116,8 @@ UPDATE hublink.alert_channel SET enabled = false WHERE channel_name = 'c_crit';
 SELECT is((SELECT count(*) FROM hublink.alert_deliveries_claim(100) c JOIN hublink.alert_delivery d USING (delivery_id)
             WHERE d.channel_name = 'c_crit'), 0::bigint, 'a disabled channel''s deliveries wait');
 UPDATE hublink.alert_channel SET enabled = true WHERE channel_name = 'c_crit';
-SELECT is(hublink.retry_alert_channel('c_crit'), 1, 'retry_alert_channel makes a channel''s pending deliveries due');
+SELECT is(hublink.retry_alert_channel('c_crit'), 2,
+          'retry_alert_channel makes a channel''s pending deliveries due (the critical alert, and the one announcing that it was enabled again)');
 
 -- Security events, logons, availability.
 INSERT INTO hublink.security_event (server_started_at, seq, recorded_at, kind, role_name, detail)

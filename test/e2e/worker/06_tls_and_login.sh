@@ -3,6 +3,8 @@
 # in by certificate (EXTERNAL) or by password file; settings reload on SIGHUP (issue 3,
 # sections 1, 5 and 6).
 . "$(dirname "$0")/lib.sh"
+# This test alone needs the plain AMQP listener (hublink.broker_plaintext, below).
+export HUBLINK_STACK_PLAIN_AMQP=1
 worker_stack_up
 
 # count: a passive declare, which needs a login and no permission.

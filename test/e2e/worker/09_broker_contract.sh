@@ -3,7 +3,8 @@
 # derives from the queue table, the broker refuses each party's certificate every read, write,
 # purge, declare, delete, bind and consume outside its own queues, and a user_id that is not
 # its own; the worker (the escort provider here) rejects and alerts a message whose envelope
-# sender is not the party of the broker-validated user, or that has no user_id.
+# sender is not the party of the broker-validated user, or that has no user_id. Then the attacker
+# pass over the broker and the certificates (broker_attacks.sh).
 . "$(dirname "$0")/lib.sh"
 worker_stack_up
 W=$STACK_DIR/contract
@@ -105,4 +106,8 @@ check "the Hub's own messages are applied" \
     wait_for 20 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000914' AND status = 'applied'"
 check_eq "the worker publishes with its own user_id through its own exchange (the broker accepted it)" "t" \
     "$(sql "SELECT count(*) > 0 FROM hublink.outbox WHERE message_type = 'EscortQuoteResponse' AND sent_at IS NOT NULL")"
+
+# The attacker pass over the broker and the certificates, on the same stack.
+. "$E2E_DIR/broker_attacks.sh"
+check "after the attacks the worker is still connected" wait_for 10 "SELECT state = 'connected' FROM hublink.worker_status"
 finish
