@@ -3774,6 +3774,51 @@ REVOKE ALL ON FUNCTION hublink.inbox_retry_applied(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.inbox_retry_applied(bigint) TO hublink_worker;
+
+-- Jobs off the message path (issue 15 section 4): the jobs worker's state in worker_status.
+-- hublink.jobs_worker_state, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.jobs_worker_state(
+    OUT pid integer, OUT state text, OUT state_since timestamptz, OUT started_at timestamptz)
+    RETURNS record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_jobs_worker_state';
+COMMENT ON FUNCTION hublink.jobs_worker_state() IS
+    'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
+    'hublink.jobs_worker is on), its state and since when, and when it started.';
+CREATE OR REPLACE VIEW hublink.worker_status AS
+SELECT s.pid,
+       current_setting('hublink.party', true) AS party,
+       s.state,
+       s.state_since,
+       s.last_error,
+       s.last_error_at,
+       s.started_at,
+       c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
+       o.backlog AS outbox_backlog,
+       o.oldest_unsent_age,
+       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
+       j.pid AS jobs_pid,
+       j.state AS jobs_state,
+       j.state_since AS jobs_state_since
+  FROM hublink.worker_state() s
+ CROSS JOIN hublink.jobs_worker_state() j
+ CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
+                    coalesce(sum(q.applied), 0)::bigint AS applied,
+                    coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
+                    coalesce(sum(q.rejected), 0)::bigint AS rejected,
+                    coalesce(sum(q.retried), 0)::bigint AS retried,
+                    coalesce(sum(q.acked), 0)::bigint AS acked,
+                    coalesce(sum(q.published), 0)::bigint AS published
+               FROM hublink.worker_queue_counters() q) c
+ CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
+               FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
+COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
+    'Process id of the jobs worker (hublink.worker_job runs there when hublink.jobs_worker is on); NULL when it is not running.';
+COMMENT ON COLUMN hublink.worker_status.jobs_state IS
+    'What the jobs worker does: idle, running jobs, waiting for the message worker''s configuration, or off (the message worker runs the jobs).';
+COMMENT ON COLUMN hublink.worker_status.jobs_state_since IS 'When the jobs worker entered that state.';
+
 SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql

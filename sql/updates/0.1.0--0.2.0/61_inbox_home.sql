@@ -61,4 +61,39 @@ REVOKE ALL ON FUNCTION hublink.inbox_retry_applied(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.inbox_retry_applied(bigint) TO hublink_worker;
+
+-- Jobs off the message path (issue 15 section 4): the jobs worker's state in worker_status.
+-- @function hublink.jobs_worker_state
+CREATE OR REPLACE VIEW hublink.worker_status AS
+SELECT s.pid,
+       current_setting('hublink.party', true) AS party,
+       s.state,
+       s.state_since,
+       s.last_error,
+       s.last_error_at,
+       s.started_at,
+       c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
+       o.backlog AS outbox_backlog,
+       o.oldest_unsent_age,
+       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
+       j.pid AS jobs_pid,
+       j.state AS jobs_state,
+       j.state_since AS jobs_state_since
+  FROM hublink.worker_state() s
+ CROSS JOIN hublink.jobs_worker_state() j
+ CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
+                    coalesce(sum(q.applied), 0)::bigint AS applied,
+                    coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
+                    coalesce(sum(q.rejected), 0)::bigint AS rejected,
+                    coalesce(sum(q.retried), 0)::bigint AS retried,
+                    coalesce(sum(q.acked), 0)::bigint AS acked,
+                    coalesce(sum(q.published), 0)::bigint AS published
+               FROM hublink.worker_queue_counters() q) c
+ CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
+               FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
+-- @comment COLUMN hublink.worker_status.jobs_pid
+-- @comment COLUMN hublink.worker_status.jobs_state
+-- @comment COLUMN hublink.worker_status.jobs_state_since
+
 SELECT hublink.apply_access_policy();
