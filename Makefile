@@ -39,7 +39,7 @@ include $(PGXS)
 include test/e2e/e2e.mk
 all: $(UPDATES)
 else
-.PHONY: check demo sim soak
+.PHONY: check demo sim soak mutation
 check:
 	test/run-all
 demo:
@@ -49,6 +49,10 @@ sim:
 	test/sim/run $(SIM_ARGS)
 soak:
 	test/sim/run --soak --scale 0.5 --policies best $(SIM_ARGS)
+# Mutants that break the product in a throwaway copy of a test and require its checks to fail
+# (test/README.md "Checks seen failing"): about 15 minutes, not part of check.
+mutation:
+	test/mutation/run $(MUTANTS)
 endif
 
 sql/hublink--$(EXTVERSION).sql: scripts/build-install-sql $(wildcard sql/parts/*.sql) $(wildcard schemas/*.json)

@@ -612,6 +612,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -681,7 +691,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -1102,7 +1112,19 @@ COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
     'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
     '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
 
--- The rest of 36_broker_contract.sql: the broker users, the routes, the broker's definitions.
+-- sql/parts/36_broker_contract.sql is wholly new in 0.2.0 (the broker users, the routes, the
+-- broker's definitions, the worker's alerts, the Errors that need attention): copied verbatim.
+-- sql/parts/36_broker_contract.sql, verbatim (a part wholly new in this version)
+-- The broker contract (issue 12 section 2, issue 14 sections 2 and 3; docs/worker.md "Who may
+-- do what on the broker", "Errors read by their sender", "Nothing dropped in silence").
+--
+-- Which broker user speaks for which party is a row here; the worker compares each delivery's
+-- AMQP user_id (which RabbitMQ checks against the connection's login) with the envelope's
+-- sender. The broker's permissions, exchanges and bindings are derived from
+-- hublink.message_type by hublink.broker_definitions(), which scripts/broker-permissions
+-- applies. An Error a party receives on the error queue of a queue it sends on is matched to
+-- its outbox row and kept as a hublink.error_report until a person clears it.
+
 CREATE TABLE hublink.broker_identity (
     broker_user text PRIMARY KEY CHECK (broker_user <> '' AND broker_user !~ '[[:cntrl:]]'),
     party       text NOT NULL REFERENCES hublink.party,
@@ -1118,12 +1140,17 @@ COMMENT ON COLUMN hublink.broker_identity.broker_user IS
     'certificate''s CN).';
 COMMENT ON COLUMN hublink.broker_identity.party IS 'The party whose messages this user may send.';
 COMMENT ON COLUMN hublink.broker_identity.description IS 'Whose login it is, for the operator.';
+
+-- The users of the local stack (scripts/stack: certificates CN=hub, tsp, esp). A real
+-- deployment replaces these rows with its own users (docs/worker.md).
 INSERT INTO hublink.broker_identity VALUES
     ('hub', 'hub', 'The Home Office Hub''s certificate (CN=hub) on the local test stack.'),
     ('tsp', 'tsp', 'The travel provider''s certificate (CN=tsp) on the local test stack.'),
     ('esp', 'esp', 'The escort provider''s certificate (CN=esp) on the local test stack.');
--- hublink.broker_name_pattern, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS text
+
+-- RabbitMQ permissions are regular expressions on resource names: quote every character that
+-- is not a letter, digit, '_' or '-', so a name matches only itself.
+CREATE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN cardinality(p_names) = 0 THEN '^$'
@@ -1132,6 +1159,9 @@ CREATE OR REPLACE FUNCTION hublink.broker_name_pattern(p_names text[]) RETURNS t
 COMMENT ON FUNCTION hublink.broker_name_pattern(text[]) IS
     'An anchored RabbitMQ permission pattern matching exactly the given names (''^$'' for none).';
 
+-- Who reaches which queue, from the queue table: the sender of a queue's messages publishes
+-- them through its exchange and reads the queue's error queue; the consumer reads the queue
+-- and publishes its Error messages to the error queue through its own exchange.
 CREATE VIEW hublink.broker_route AS
 SELECT t.sender_party AS party, p.exchange, t.queue, 'send'::text AS role, t.message_type
   FROM hublink.message_type t JOIN hublink.party p ON p.party = t.sender_party
@@ -1158,8 +1188,8 @@ COMMENT ON COLUMN hublink.broker_route.exchange IS 'The party''s exchange for wr
 COMMENT ON COLUMN hublink.broker_route.queue IS 'The queue (an error queue ends in -error).';
 COMMENT ON COLUMN hublink.broker_route.role IS 'send, report, consume or read errors.';
 COMMENT ON COLUMN hublink.broker_route.message_type IS 'The message type of the queue (or of the failed messages an error queue reports on).';
--- hublink.broker_definitions, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.broker_definitions(p_vhost text DEFAULT '/') RETURNS jsonb
+
+CREATE FUNCTION hublink.broker_definitions(p_vhost text DEFAULT '/') RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN (
@@ -1199,8 +1229,9 @@ COMMENT ON FUNCTION hublink.broker_definitions(text) IS
     '(hublink.broker_route), and per broker user (hublink.broker_identity) configure nothing, '
     'write only its party''s exchange, read only the queues it consumes and the error queues of '
     'the queues it sends on. scripts/broker-permissions applies it.';
--- hublink.worker_alert, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.worker_alert(p_kind text, p_subject text, p_detail jsonb DEFAULT '{}',
+
+-- The worker's only way to raise an alert: kinds whose source is the worker.
+CREATE FUNCTION hublink.worker_alert(p_kind text, p_subject text, p_detail jsonb DEFAULT '{}',
                                      p_removal_reference text DEFAULT NULL)
     RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1222,6 +1253,7 @@ COMMENT ON FUNCTION hublink.worker_alert(text, text, jsonb, text) IS
     'Raises an alert of a kind whose source is the worker (hublink.alert_kind), naming the removal '
     'by its reference when this database has it. For the worker role, which may not raise other '
     'kinds.';
+REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
 
 CREATE VIEW hublink.needs_attention AS
 SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
@@ -1245,8 +1277,11 @@ COMMENT ON COLUMN hublink.needs_attention.sent_at IS 'When that row was confirme
 COMMENT ON COLUMN hublink.needs_attention.unmatched IS 'True when the Error names no message we sent on that queue.';
 COMMENT ON COLUMN hublink.needs_attention.problem_count IS 'How many problems.';
 COMMENT ON COLUMN hublink.needs_attention.problem_locations IS 'Where they are (JSON pointers and codes, no texts).';
--- hublink.receive_error, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.receive_error(message jsonb) RETURNS void
+
+-- The handler of Error messages (hublink.message_handler row 'Error'): the worker calls it for
+-- an Error consumed from the error queue of a queue this party sends on, after checking that
+-- its broker user is the party that consumes that queue and storing it in the inbox.
+CREATE FUNCTION hublink.receive_error(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1297,8 +1332,9 @@ COMMENT ON FUNCTION hublink.receive_error(jsonb) IS
     'matches the Error to our outbox row by the failed messageId and queue, records a '
     'hublink.error_report (the case then shows in hublink.needs_attention and worker_status) and '
     'raises an alert; an Error naming no message of ours is kept and alerted too.';
--- hublink.clear_attention, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.clear_attention(p_report_id bigint, p_note text) RETURNS void
+REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
+
+CREATE FUNCTION hublink.clear_attention(p_report_id bigint, p_note text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1320,8 +1356,14 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
     'Marks an error report as dealt with, by the session user, with a note saying what was done.';
--- hublink.inbox_duplicate, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
+
+-- A message whose messageId is already in the inbox (issue 14 section 3). The same message
+-- again on the same queue is the broker redelivering it: no effect, as before. Anything else
+-- (a corrected resend of a message we rejected, the id of an applied message reused for other
+-- content, the same id on another queue) is never applied and never dropped in silence: its
+-- sender gets an Error saying what happened and what to do. Returns true for a redelivery.
+CREATE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1368,8 +1410,12 @@ COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
     'For a delivery whose messageId is already in the inbox: true when it is the same message on '
     'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
     'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
--- hublink.inbox_reject_retrying, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+
+-- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
+-- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
+-- hublink.handler_max_retries.
+CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1392,6 +1438,8 @@ COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
     'Rejects a retrying inbox message at once with the given problems and writes its Error '
     'message: its handler failed in a way that will fail every attempt. False when the row is '
     'not retrying. Used by the worker.';
+REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
+-- end of sql/parts/36_broker_contract.sql
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
     LANGUAGE plpgsql
@@ -1485,9 +1533,15 @@ COMMENT ON FUNCTION hublink.enqueue_error(text, jsonb, jsonb) IS
     'readable, the time, the queue and the problems. Used by the worker. A message from an error '
     'queue is never answered with an Error: it raises error_not_processable instead (returns NULL).';
 
--- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
--- hublink.json_integer, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.json_integer(v jsonb) RETURNS bigint
+-- Integers read from messages through one helper (issue 14 section 3): a part new in 0.2.0.
+-- sql/parts/12_json_integer.sql, verbatim (a part wholly new in this version)
+-- Integers from messages (issue 14 section 3): JSON Schema counts 1.0, -0.0, 1e2 and even
+-- 1.0e-400 (which a double rounds to 0) as integers, and the validator accepts them where a
+-- schema says "integer". A handler that read them with (x ->> 'k')::int would fail on the text
+-- "1.0" after the message was accepted. Every handler reads an integer through this one helper,
+-- which reads exactly what the validator accepted.
+
+CREATE FUNCTION hublink.json_integer(v jsonb) RETURNS bigint
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1524,6 +1578,7 @@ COMMENT ON FUNCTION hublink.json_integer(jsonb) IS
     'A JSON integer as every spelling JSON Schema accepts (1, 1.0, -0.0, 1e2, 1.0e-400), for the '
     'handlers: NULL for a missing value or JSON null; invalid_text_representation for a value that '
     'is not an integer, numeric_value_out_of_range beyond bigint.';
+-- end of sql/parts/12_json_integer.sql
 -- hublink.record_returnees, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.record_returnees(removal_id bigint, returnees jsonb, audience text)
     RETURNS void
@@ -2453,7 +2508,12 @@ COMMENT ON FUNCTION hublink.esp_amend(jsonb, uuid, timestamptz) IS
     'an unknown segment (OTHER), free text only (OTHER), the roster cannot staff it '
     '(STAFF_UNAVAILABLE). No active booking: no_data_found.';
 
--- 49_broker_alerts.sql: the alert kinds, and the handler of Error messages.
+-- sql/parts/49_broker_alerts.sql (new in 0.2.0): the alert kinds, and the handler of Error messages.
+-- sql/parts/49_broker_alerts.sql, verbatim (a part wholly new in this version)
+-- The alert kinds of the broker contract (36_broker_contract.sql; docs/worker.md), here because
+-- hublink.alert_kind is made by 46_alerts.sql, and the handler of Error messages, here because
+-- 43_conversation.sql sets the handlers of every queue's type.
+
 INSERT INTO hublink.alert_kind VALUES
     ('broker_sender_mismatch', 'critical', 'worker',
      'A delivery''s envelope sender is not the party of the broker user that published it (or it '
@@ -2474,10 +2534,13 @@ INSERT INTO hublink.alert_kind VALUES
      'A message reused a messageId we had already received (a corrected resend of a rejected '
      'message, or the same id on another queue). It was not applied; an Error told its sender '
      'to send it again with a new messageId.');
+
+
 INSERT INTO hublink.message_handler VALUES
     ('Error', 'hublink.receive_error(jsonb)'::regprocedure,
      'An Error on the error queue of a queue we send on: matched to our outbox row, kept as an '
      'error report that needs attention, alerted.');
+-- end of sql/parts/49_broker_alerts.sql
 
 -- The grants of 91_access_policy.sql for what this part adds.
 DO $$
@@ -2487,12 +2550,6 @@ BEGIN
                          'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
         ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
                             'no message content, for the people who clear them.');
-    -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
-    REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) TO hublink_worker;
@@ -3087,6 +3144,33 @@ COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
     'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
     'restored (hublink.restoring): the dump holds the schemas.';
 
+-- sql/parts/97_backup.sql is wholly new in 0.2.0: the build copies it verbatim (the table of
+-- product tables, backup_register, restore_prepare, the role hublink_backup).
+-- sql/parts/97_backup.sql, verbatim (a part wholly new in this version)
+-- Backup and restore (issue 13 section 1; docs/operations.md "Backup and restore").
+--
+-- pg_dump writes an extension's tables only if they are registered with
+-- pg_extension_config_dump; everything else comes back from CREATE EXTENSION. The rule here is
+-- the reverse of a list of site tables: every table of schema hublink is the site's and is
+-- dumped whole, rows and sequences, except the product tables of hublink.backup_exclusion,
+-- whose rows are the code's (what the install ships and only an upgrade changes). A table a
+-- later part adds is therefore dumped unless someone says why not.
+--
+-- A table that ships rows the site may edit, delete or add to (reason codes, timer rules, engine
+-- settings, the message schemas) is dumped whole too, shipped rows included. A restore must then
+-- not keep the rows the new CREATE EXTENSION shipped: with hublink.restoring on (a superuser-only
+-- setting, extension/restoring.c) the install empties every dumped table at its end
+-- (hublink.restore_prepare) and the shipped schemas are not loaded, so COPY brings the rows
+-- exactly as they were: an edited shipped row keeps its edit, a deleted one stays deleted, a
+-- site row comes back once. A WHERE condition on pg_extension_config_dump (dump only the site's
+-- rows) could not keep edits or deletions of shipped rows, so it is not used.
+--
+-- The restore runs with session_replication_role = replica as well: the business triggers
+-- (timers, MI marks, sealing, reference-list announcements) and the foreign key checks are
+-- ENABLE ORIGIN and do not fire over restored rows; the audit triggers are ENABLE ALWAYS and
+-- write and seal nothing while hublink.restoring is on, so the audit trail comes back as the
+-- chain it was, and hublink.verify_audit checks it against an anchor taken at backup time.
+
 CREATE TABLE hublink.backup_exclusion (
     table_name text PRIMARY KEY,
     reason     text NOT NULL
@@ -3128,8 +3212,7 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('report_granularity', 'The periods hublink.mi_volume counts in.'),
     ('rollup_mi_source', 'The MI rollup''s source tables and the SQL a change runs (85_mi_rollup.sql): code.');
 
--- hublink.backup_register, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.backup_register() RETURNS integer
+CREATE FUNCTION hublink.backup_register() RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -3167,8 +3250,9 @@ COMMENT ON FUNCTION hublink.backup_register() IS
     'owns. Only callable from the install or update script (pg_extension_config_dump refuses '
     'otherwise); run by 97_backup.sql and by any later part or update that adds tables. Returns '
     'the number of tables.';
--- hublink.restore_prepare, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.restore_prepare() RETURNS integer
+REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
+
+CREATE FUNCTION hublink.restore_prepare() RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -3227,7 +3311,6 @@ COMMENT ON FUNCTION hublink.restore_prepare() IS
     'pg_dump dumps so the dump''s rows replace the shipped ones, and records a security event '
     'database_restored. Off: refuses when the client is pg_restore (a restore without the '
     'settings), else does nothing. Returns the number of tables emptied.';
-REVOKE ALL ON FUNCTION hublink.backup_register() FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.restore_prepare() FROM PUBLIC;
 
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
@@ -3245,6 +3328,12 @@ BEGIN
 END;
 $$;
 GRANT pg_read_all_data TO hublink_backup;
+
+-- The table above gets its grants like every table (93_access_apply.sql ran before it).
+SELECT hublink.apply_access_policy();
+SELECT hublink.backup_register();
+SELECT hublink.restore_prepare();
+-- end of sql/parts/97_backup.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
@@ -3274,13 +3363,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -3825,7 +3919,22 @@ SELECT hublink.apply_access_policy();
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
 -- hublink_web) acts for the person it SET ROLE to (hublink.acting_login()), whose clearance
 -- then applies; single sign-on identities map to roles as rows; web sign-ins, failures and
--- sign-outs are recorded like database logons (NFR 0020). sql/parts/79_web_identity.sql.
+-- sign-outs are recorded like database logons (NFR 0020).
+-- sql/parts/79_web_identity.sql is wholly new in 0.2.0: the build copies it verbatim.
+-- sql/parts/79_web_identity.sql, verbatim (a part wholly new in this version)
+-- The caseworkers' web interface (issue 16; docs/web.md): who a web request acts as, the
+-- mapping of single sign-on identities to database roles (rows), and the sign-in, failure and
+-- sign-out records, which go into the same security events, alerts and lock-out as database
+-- logons (NFR 0020 3c-e; docs/security-monitoring.md).
+--
+-- The web server logs in as one pooled login role, a member of hublink_web, NOINHERIT, holding
+-- nothing of its own: it is granted each person's role (GRANT alice TO web_login) and runs
+-- every request in a transaction after SET LOCAL ROLE to the person's role. So row-level
+-- security, grants and the audit trail's "role" see the person. Clearances are decided by the
+-- login (session_user) for everyone else; for a member of hublink_web they are decided by the
+-- role it has SET ROLE to (hublink.acting_login()), which PostgreSQL lets it change only to a
+-- role it was granted, and never inside a SECURITY DEFINER function.
+
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'hublink_web') THEN
@@ -3835,8 +3944,13 @@ END;
 $$;
 -- No USAGE grant of its own: PUBLIC has USAGE on schema hublink (93_access_apply.sql).
 
--- hublink.acting_login, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.acting_login() RETURNS name
+-- Invoker rights: it reads only the caller's own session, and SECURITY DEFINER functions
+-- (which run as the owner) call it to learn the person behind the call. current_setting('role')
+-- is the role of the last SET ROLE; a SECURITY DEFINER function changes current_user but not
+-- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
+-- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
+-- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+CREATE FUNCTION hublink.acting_login() RETURNS name
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
@@ -3879,8 +3993,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.security_web_identity TO hublink
 INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
     ('web_sign_out', NULL, 'A person signed out of the web interface, or its session timed out');
 
--- hublink.security_web_logon, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
+CREATE FUNCTION hublink.security_web_logon(p_role_name text, p_ok boolean, p_client_addr text,
                                            p_extra text) RETURNS text
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'hublink_security_web_logon';
@@ -3889,15 +4002,17 @@ COMMENT ON FUNCTION hublink.security_web_logon(text, boolean, text, text) IS
     'logon event with method oidc); p_extra is a JSON object added to the detail. Returns '
     'succeeded, failed or refused_locked.';
 REVOKE ALL ON FUNCTION hublink.security_web_logon(text, boolean, text, text) FROM PUBLIC;
--- hublink.security_web_sign_out, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
+
+CREATE FUNCTION hublink.security_web_sign_out(p_role_name text, p_detail text) RETURNS void
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'hublink_security_web_sign_out';
 COMMENT ON FUNCTION hublink.security_web_sign_out(text, text) IS
     'Records a web_sign_out security event for the role (p_detail: a JSON object).';
 REVOKE ALL ON FUNCTION hublink.security_web_sign_out(text, text) FROM PUBLIC;
--- hublink.web_sign_in_role, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
+
+-- The role name a failed sign-in counts against: the mapped role when the identity is known
+-- (so web and database failures lock out the same role), else the subject, marked.
+CREATE FUNCTION hublink.web_sign_in_role(p_issuer text, p_subject text) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     RETURN coalesce((SELECT w.role_name::text FROM hublink.security_web_identity w
@@ -3907,8 +4022,8 @@ COMMENT ON FUNCTION hublink.web_sign_in_role(text, text) IS
     'The role a web sign-in of this identity counts against: its mapped role, or "oidc:" and '
     'the subject for an identity without a row.';
 REVOKE ALL ON FUNCTION hublink.web_sign_in_role(text, text) FROM PUBLIC;
--- hublink.web_sign_in, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
+
+CREATE FUNCTION hublink.web_sign_in(p_issuer text, p_subject text, p_client_addr text)
     RETURNS TABLE (outcome text, role_name name, display_name text, groups text[],
                    clearance text, reason text)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3951,8 +4066,8 @@ COMMENT ON FUNCTION hublink.web_sign_in(text, text, text) IS
     'success the role, name, group roles and clearance. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_in(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_in(text, text, text) TO hublink_web;
--- hublink.web_sign_in_failed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
+
+CREATE FUNCTION hublink.web_sign_in_failed(p_issuer text, p_subject text, p_reason text,
                                            p_client_addr text) RETURNS text
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -3965,8 +4080,8 @@ COMMENT ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) IS
     'the mapped role if the subject is known. Returns failed. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_in_failed(text, text, text, text) TO hublink_web;
--- hublink.web_sign_out, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
+
+CREATE FUNCTION hublink.web_sign_out(p_role_name text, p_reason text, p_client_addr text) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN hublink.security_web_sign_out(p_role_name,
@@ -3977,8 +4092,8 @@ COMMENT ON FUNCTION hublink.web_sign_out(text, text, text) IS
     'login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_sign_out(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_sign_out(text, text, text) TO hublink_web;
--- hublink.web_login_warning, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.web_login_warning() RETURNS text
+
+CREATE FUNCTION hublink.web_login_warning() RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     RETURN (SELECT w.warning_text FROM hublink.security_login_warning w);
@@ -3987,6 +4102,7 @@ COMMENT ON FUNCTION hublink.web_login_warning() IS
     'before sign-in. For the web login (hublink_web).';
 REVOKE ALL ON FUNCTION hublink.web_login_warning() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
+-- end of sql/parts/79_web_identity.sql
 
 -- The clearance and the records of who did what follow hublink.acting_login().
 -- hublink.cleared_levels, as defined in sql/parts
@@ -4006,13 +4122,18 @@ CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RET
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
 BEGIN
     RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login())
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
         OR EXISTS (SELECT FROM hublink.removal x
                      JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = hublink.acting_login()
+                     JOIN hublink.role_clearance c ON c.role_name = me
                      JOIN hublink.sensitivity_level m ON m.level = c.level
                     WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
 END;
@@ -4133,6 +4254,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -4202,7 +4333,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -4331,20 +4462,662 @@ GRANT EXECUTE ON FUNCTION hublink.acknowledge_alert(bigint) TO hublink_admin, hu
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/71_web_speed_sessions.sql
+-- 0.2.0: the web interface's speed and stateless sessions (issue 16, docs/web.md "Figures",
+-- "Sessions"). hublink.find_removals pages the cases list before it decrypts names (44_hub.sql);
+-- the sessions live in hublink.web_session behind SECURITY DEFINER functions for the web login
+-- (94_web_sessions.sql, wholly new: included verbatim).
+
+-- hublink.find_removals, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
+                                      returnee text DEFAULT NULL, in_state text DEFAULT NULL,
+                                      leave_from date DEFAULT NULL, leave_to date DEFAULT NULL,
+                                      going_to text DEFAULT NULL, page_size integer DEFAULT 50,
+                                      page_offset integer DEFAULT 0)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz,
+                   sensitivity text, earliest_leave_date date, latest_leave_date date,
+                   destination text, more boolean)
+    LANGUAGE plpgsql VOLATILE -- it decrypts names, and each decryption is audited
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    name_like text;
+    dest_like text;
+    r         hublink.removal;
+    rows      hublink.removal[] := '{}';
+    names     text[] := '{}';
+    matched   boolean;
+    v_names   text;
+    skipped   integer := 0;
+    found_more boolean := false;
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 OR page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'page_size must be 1 to 500 and page_offset 0 or more, not % and %', page_size, page_offset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Ask for the next page with page_offset = page_offset + page_size.';
+    END IF;
+    name_like := '%' || replace(replace(replace(nullif(find_removals.returnee, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    dest_like := '%' || replace(replace(replace(nullif(find_removals.going_to, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- Row-level security: only removals the caller is cleared for. The removal_created index
+    -- gives them newest first without a sort.
+    FOR r IN SELECT x.* FROM hublink.removal x
+              WHERE (find_removals.removal IS NULL OR x.removal_reference = find_removals.removal)
+                AND (find_removals.case_ref IS NULL OR x.case_reference = find_removals.case_ref)
+                AND (find_removals.in_state IS NULL OR x.state = find_removals.in_state)
+                AND (find_removals.leave_from IS NULL OR x.latest_leave_date >= find_removals.leave_from)
+                AND (find_removals.leave_to IS NULL OR x.earliest_leave_date <= find_removals.leave_to)
+                AND (dest_like IS NULL OR x.destination::text ILIKE dest_like)
+              ORDER BY x.created_at DESC, x.removal_id DESC LOOP
+        v_names := NULL;
+        IF name_like IS NOT NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id),
+                   bool_or((p.given_names || ' ' || p.family_name) ILIKE name_like)
+              INTO v_names, matched
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+            CONTINUE WHEN NOT coalesce(matched, false);
+        END IF;
+        IF skipped < page_offset THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        IF cardinality(rows) = page_size THEN
+            found_more := true;
+            EXIT;
+        END IF;
+        IF name_like IS NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id)
+              INTO v_names
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+        END IF;
+        rows := rows || r;
+        names := names || v_names;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rows) LOOP
+        r := rows[i];
+        removal_reference := r.removal_reference;
+        case_reference := r.case_reference;
+        state := r.state;
+        escort_state := r.escort_state;
+        travel_state := r.travel_state;
+        returnees := names[i];
+        created_at := r.created_at;
+        updated_at := r.updated_at;
+        sensitivity := r.sensitivity;
+        earliest_leave_date := r.earliest_leave_date;
+        latest_leave_date := r.latest_leave_date;
+        destination := r.destination ->> 'description';
+        more := found_more;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, text, integer, integer) IS
+    'One page of the removals the caller may see (Appendix B 4.19), newest first, filtered by '
+    'removal reference, case reference (case_ref), part of a returnee''s name (returnee, case '
+    'insensitive), state (in_state), leave dates (a removal whose window meets '
+    'leave_from..leave_to) and part of the destination (going_to). '
+    'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
+    'the removals it had to look at; more says whether another page follows.';
+-- The clearance check behind every decryption, ten times cheaper (90_access.sql).
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = me
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
+COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
+
+-- The sessions' part is wholly new: copied verbatim.
+-- sql/parts/94_web_sessions.sql, verbatim (a part wholly new in this version)
+-- Web sessions in the database (issue 16; docs/web.md "Sessions"): the web tier is stateless,
+-- so any number of web server processes share the sessions, and a restart signs nobody out.
+-- The web login reaches the table only through the SECURITY DEFINER functions below (as
+-- hublink_web, like web_sign_in): it cannot list, read or change a session whose id it was not
+-- given by the browser. The id is made here (never chosen by the web tier, so never planted)
+-- and stored only as its SHA-256: a copy of the table, a backup or a look by an admin gives no
+-- cookie that works. The idle and absolute time-outs are checked here on every read, and an
+-- ended session's row is deleted; its end is a web_sign_out security event (NFR 0020).
+
+CREATE TABLE hublink.web_session (
+    id_hash      bytea PRIMARY KEY CHECK (octet_length(id_hash) = 32),
+    role_name    name,
+    csrf_token   text NOT NULL,
+    data         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(data) = 'object'),
+    client_addr  text,
+    idle_seconds integer NOT NULL CHECK (idle_seconds BETWEEN 1 AND 28800),
+    max_seconds  integer NOT NULL CHECK (max_seconds BETWEEN 1 AND 86400),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    seen_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.web_session IS
+    'The web interface''s sessions (docs/web.md "Sessions"): written and read only through the '
+    'hublink.web_session_* functions; the id is kept as its SHA-256 only.';
+COMMENT ON COLUMN hublink.web_session.id_hash IS 'SHA-256 of the session id (the cookie''s value); the id itself is not stored.';
+COMMENT ON COLUMN hublink.web_session.role_name IS 'The signed-in person''s role; NULL while the sign-in is under way.';
+COMMENT ON COLUMN hublink.web_session.csrf_token IS 'The token every form of this session carries (CSRF).';
+COMMENT ON COLUMN hublink.web_session.data IS
+    'What the web tier keeps between requests: the sign-in under way (PKCE verifier, state, nonce, '
+    'where to go), the person''s name, groups and clearance at sign-in, a message for the next page.';
+COMMENT ON COLUMN hublink.web_session.client_addr IS 'The address the person signed in from (security events).';
+COMMENT ON COLUMN hublink.web_session.idle_seconds IS 'The session ends after this long without a request.';
+COMMENT ON COLUMN hublink.web_session.max_seconds IS 'The session ends this long after it started, whatever.';
+COMMENT ON COLUMN hublink.web_session.created_at IS 'When it started.';
+COMMENT ON COLUMN hublink.web_session.seen_at IS 'Its last request.';
+CREATE INDEX web_session_seen ON hublink.web_session (seen_at);
+COMMENT ON INDEX hublink.web_session_seen IS 'The sweep of idle sessions.';
+REVOKE ALL ON hublink.web_session FROM PUBLIC;
+
+INSERT INTO hublink.access_table_override VALUES
+    ('web\_session', 'own_grants', 'Web sessions (94_web_sessions.sql, docs/web.md): no role reads '
+                     'or writes them but through the web_session_* functions.');
+INSERT INTO hublink.audit_exclusion VALUES
+    ('web_session', 'Web sessions: every request touches its row; sign-ins and sign-outs are security '
+                    'events (hublink.logon, web_sign_out), and the pages'' reads and writes are audited '
+                    'as the person.');
+
+-- The hash of a session id as the browser sent it; NULL for anything that is not an id made
+-- by web_session_start (43 base64url characters), so a stored hash given as an id matches nothing.
+CREATE FUNCTION hublink.web_session_hash(p_id text) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN p_id ~ '^[A-Za-z0-9_-]{43}$' THEN pg_catalog.sha256(pg_catalog.convert_to(p_id, 'UTF8')) END;
+COMMENT ON FUNCTION hublink.web_session_hash(text) IS
+    'SHA-256 of a session id of the right form, else NULL. Internal (web_session_*).';
+REVOKE ALL ON FUNCTION hublink.web_session_hash(text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_start(p_role_name text, p_data jsonb, p_client_addr text,
+                                          p_idle_seconds integer, p_max_seconds integer)
+    RETURNS TABLE (session_id text, csrf_token text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A session acts for a person only if the web login may act for them (web_sign_in's checks
+    -- on the mapped role: it was granted, it is no superuser and obeys row-level security).
+    IF p_role_name IS NOT NULL AND NOT EXISTS (
+           SELECT FROM hublink.security_web_identity w JOIN pg_catalog.pg_roles r ON r.rolname = w.role_name
+            WHERE w.role_name = p_role_name AND NOT r.rolsuper AND NOT r.rolbypassrls
+              AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER')) THEN
+        RAISE EXCEPTION 'no web session for role "%"', p_role_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The role is not mapped from a web identity, the web login was not granted it, or it is a superuser or bypasses row-level security.',
+                  HINT = 'Start a session for a person after hublink.web_sign_in succeeded for them.';
+    END IF;
+    session_id := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    csrf_token := pg_catalog.translate(pg_catalog.rtrim(pg_catalog.encode(hublink.crypto_random_key(), 'base64'), '='), '+/', '-_');
+    INSERT INTO hublink.web_session (id_hash, role_name, csrf_token, data, client_addr, idle_seconds, max_seconds)
+    VALUES (hublink.web_session_hash(session_id), p_role_name, csrf_token, coalesce(p_data, '{}'), p_client_addr,
+            p_idle_seconds, p_max_seconds);
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) IS
+    'Starts a web session, for a sign-in under way (p_role_name NULL) or for a person signed in '
+    '(a role mapped from a web identity, granted to the web login): returns a new random id for '
+    'the cookie and the session''s CSRF token. The id is stored as its SHA-256 only. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_start(text, jsonb, text, integer, integer) TO hublink_web;
+
+-- Deletes a session and records the end of a signed-in one (sign-out, time-out) as a
+-- web_sign_out security event. Internal.
+CREATE FUNCTION hublink.web_session_close(s hublink.web_session, p_reason text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    DELETE FROM hublink.web_session w WHERE w.id_hash = s.id_hash;
+    IF FOUND AND s.role_name IS NOT NULL THEN
+        PERFORM hublink.web_sign_out(s.role_name, p_reason, coalesce(s.client_addr, ''));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_close(hublink.web_session, text) IS
+    'Deletes a web session; a signed-in one''s end is recorded (hublink.web_sign_out). Internal.';
+REVOKE ALL ON FUNCTION hublink.web_session_close(hublink.web_session, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.web_session_get(p_id text, p_touch boolean DEFAULT true)
+    RETURNS TABLE (outcome text, role_name name, csrf_token text, data jsonb, client_addr text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        outcome := 'unknown';
+    ELSIF pg_catalog.now() - s.seen_at > pg_catalog.make_interval(secs => s.idle_seconds)
+          OR pg_catalog.now() - s.created_at > pg_catalog.make_interval(secs => s.max_seconds) THEN
+        PERFORM hublink.web_session_close(s, 'timed out');
+        outcome := 'ended';
+    ELSE
+        UPDATE hublink.web_session w SET seen_at = pg_catalog.now() WHERE w.id_hash = s.id_hash AND p_touch;
+        outcome := 'live';
+        role_name := s.role_name;
+        csrf_token := s.csrf_token;
+        data := s.data;
+        client_addr := s.client_addr;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_get(text, boolean) IS
+    'The web session of the id a browser sent, touched unless p_touch is false (outcome live), '
+    'or unknown, or ended: one idle longer than its idle_seconds or older than its max_seconds '
+    'is deleted and its end recorded (timed out). For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_get(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_get(text, boolean) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_save(p_id text, p_data jsonb) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        UPDATE hublink.web_session w SET data = coalesce(p_data, '{}'::jsonb)
+         WHERE w.id_hash = hublink.web_session_hash(p_id)
+           AND pg_catalog.now() - w.seen_at <= pg_catalog.make_interval(secs => w.idle_seconds)
+           AND pg_catalog.now() - w.created_at <= pg_catalog.make_interval(secs => w.max_seconds)
+        RETURNING true;
+    END;
+COMMENT ON FUNCTION hublink.web_session_save(text, jsonb) IS
+    'Replaces what the web tier keeps in a live session (hublink.web_session.data); NULL when the '
+    'id names no live session. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_save(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_save(text, jsonb) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_end(p_id text, p_reason text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+BEGIN
+    SELECT * INTO s FROM hublink.web_session w WHERE w.id_hash = hublink.web_session_hash(p_id) FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.web_session_close(s, left(coalesce(p_reason, 'signed out'), 200));
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_end(text, text) IS
+    'Ends a web session (sign-out, or the sign-in session replaced at sign-in): deletes it and '
+    'records a signed-in one''s end with the reason. False when there was none. For the web '
+    'login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_end(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_end(text, text) TO hublink_web;
+
+CREATE FUNCTION hublink.web_session_sweep() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    s hublink.web_session;
+    n integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM hublink.web_session w
+              WHERE pg_catalog.now() - w.seen_at > pg_catalog.make_interval(secs => w.idle_seconds)
+                 OR pg_catalog.now() - w.created_at > pg_catalog.make_interval(secs => w.max_seconds)
+              FOR UPDATE SKIP LOCKED LOOP
+        PERFORM hublink.web_session_close(s, 'timed out');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.web_session_sweep() IS
+    'Ends every web session past its idle or absolute time-out (each recorded as timed out); '
+    'returns how many. The web servers call it every 30 seconds. For the web login (hublink_web).';
+REVOKE ALL ON FUNCTION hublink.web_session_sweep() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.web_session_sweep() TO hublink_web;
+-- end of sql/parts/94_web_sessions.sql
+
+-- hublink.monitoring_alerts (alerts of no removal for admins) is in 92_alert_access.sql, which
+-- 80_alert_delivery_and_tokens.sql includes whole.
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/72_web_actions.sql
+-- 0.2.0: the web interface's page actions (issue 16; docs/web.md): set_risk refuses risk
+-- flags hublink.risk_flag does not know; removal_quotes leaves out quotes asked for before the
+-- latest risk assessment (4.18: they were priced on another risk profile); cancel_booking
+-- checks its reason code and refuses plainly when that booking was never requested or is over
+-- (test/sql/44_hub_web_actions.sql); create_removal refuses the same returnee twice in one
+-- removal (its second entry was dropped while its documents and risk went to the first); the
+-- quote_expiry timer no longer warns of a quote a risk change made unbookable.
+-- hublink.set_risk, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference text, flags text[],
+                                 notes text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    rid     bigint;
+    unknown text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT t.returnee_id INTO rid FROM hublink.returnee t
+     WHERE t.removal_id = r.removal_id AND t.ho_returnee_reference = set_risk.ho_returnee_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    -- Profiling reads only the flags hublink.risk_flag knows: an unknown one would be kept in
+    -- the Hub's record yet never reach a provider or make the removal escorted.
+    SELECT string_agg(f, ', ') INTO unknown FROM unnest(coalesce(set_risk.flags, '{NULL}')) f
+     WHERE f IS NULL OR NOT EXISTS (SELECT FROM hublink.risk_flag k WHERE k.flag = f);
+    IF unknown IS NOT NULL OR flags IS NULL THEN
+        RAISE EXCEPTION 'risk flags must be flags of hublink.risk_flag'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Not a risk flag: %s.', coalesce(unknown, 'NULL')),
+                  HINT = 'SELECT flag FROM hublink.risk_flag lists them; an empty array means none apply.';
+    END IF;
+    UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
+    -- clock_timestamp(): hublink.removal_quotes compares it with the time of the quote
+    -- requests, which may come later in the same transaction.
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes, assessed_at)
+    VALUES (rid, 'hub', coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM unnest(flags) f), '{}'), notes, clock_timestamp());
+    PERFORM hublink.profile_risk(removal_reference);
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
+    'Records a new full risk assessment of a returnee (flags of hublink.risk_flag only, else '
+    'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
+    'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
+    'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+-- hublink.removal_quotes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5): the TSP's expected cost when it states
+        -- one, else its price, plus the escort quote.
+        SELECT rank() OVER (ORDER BY coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
+    'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
+    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
+    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.cancel_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
+                                       reason_text text DEFAULT NULL,
+                                       retain_for_reuse boolean DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r      hublink.removal;
+    reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    state  text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    IF booking IS DISTINCT FROM 'travel' AND booking IS DISTINCT FROM 'escort' THEN
+        RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    -- A cancellation names the booked quote: say so plainly when there is none, rather than
+    -- let the message fail its schema.
+    state := CASE booking WHEN 'travel' THEN r.travel_state ELSE r.escort_state END;
+    IF hublink.booked_reference(r, booking) IS NULL
+       OR state IN ('none', 'cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % has no % booking to cancel', removal_reference, booking
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s booking is %s.', booking, replace(state, '_', ' ')),
+                  HINT = 'Before a booking is requested, hublink.cancel_removal cancels the quotes.';
+    END IF;
+    IF booking = 'travel' THEN
+        RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
+            jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
+                               'retainForReuse', retain_for_reuse, 'reason', reason)));
+    ELSIF booking = 'escort' THEN
+        RETURN hublink.send_message(hublink.new_message('EscortCancellation', r.removal_reference,
+            jsonb_build_object('escortQuoteReference', hublink.booked_reference(r, 'escort'), 'command', 'CANCEL',
+                               'reason', reason)));
+    END IF;
+    RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
+    'Cancels one booking of a removal (escort or travel, Appendix B 4.20), e.g. the travel after '
+    'an unsuccessful escorting, with a reason from the cancellation list. Refused '
+    '(object_not_in_prerequisite_state) when that booking was never requested or is already '
+    'over. Returns the messageId.';
+-- hublink.create_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
+                                       earliest_leave_date date, latest_leave_date date,
+                                       destination jsonb,
+                                       exclusion_dates date[] DEFAULT '{}',
+                                       international boolean DEFAULT true,
+                                       escort_on_transport boolean DEFAULT true,
+                                       constraints jsonb DEFAULT NULL,
+                                       notes text DEFAULT NULL,
+                                       sensitivity text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ref       text;
+    rid       bigint;
+    x         jsonb;
+    live      record;
+    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
+BEGIN
+    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
+    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
+    -- check below) is read. The owner, superusers and the worker pass, as in
+    -- hublink.removal_access_allowed.
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
+       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
+        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
+                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
+    END IF;
+    IF hublink.current_party() <> 'hub' THEN
+        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
+        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
+    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
+    -- returnee. A second one waits on this lock until the first ends, and its check below then
+    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
+    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
+    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
+    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
+    -- removals of the same returnees never deadlock.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
+                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
+                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
+    END IF;
+    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
+               FROM jsonb_array_elements(returnees) y
+              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
+              ORDER BY 1 LOOP
+        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
+    END LOOP;
+    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
+        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
+        -- holds across sensitivities). The caller learns only that one exists: its reference
+        -- and state are told only when the caller is cleared for it.
+        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
+               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
+         ORDER BY 4 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
+        END IF;
+    END LOOP;
+    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
+    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
+                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
+                                 constraints, notes, state, sensitivity, created_by)
+    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
+            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
+            new_level, hublink.acting_login())
+    RETURNING removal_id INTO rid;
+    PERFORM hublink.require_removal_access(rid);
+    PERFORM hublink.record_returnees(rid, returnees, 'hub');
+    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
+     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
+    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
+           y #>> '{risk,notes}'
+      FROM jsonb_array_elements(returnees) y
+      JOIN hublink.returnee t ON t.removal_id = rid
+                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
+    PERFORM hublink.profile_risk(ref);
+    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
+                                                          'from', NULL, 'to', 'new')::text);
+    RETURN ref;
+END;
+$$;
+COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
+    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
+    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
+    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
+    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
+    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
+    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
+    'DEFINER, for hublink_caseworker.';
+-- hublink.timer_quote_still_due, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_quote_still_due(p_timer_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT FROM hublink.timer t
+                         JOIN hublink.travel_quote q ON q.removal_id = t.removal_id
+                                                    AND q.travel_quote_reference = t.detail ->> 'travelQuoteReference'
+                        WHERE t.timer_id = p_timer_id AND NOT q.superseded
+                          AND NOT EXISTS (SELECT FROM hublink.travel_booking k
+                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at)
+                          -- still bookable (not asked for before a risk change, 4.18), unless
+                          -- it lapsed already: a late check still warns of that.
+                          AND (q.expires_at <= now()
+                               OR EXISTS (SELECT FROM hublink.removal r CROSS JOIN LATERAL hublink.removal_quotes(r.removal_reference) x
+                                           WHERE r.removal_id = t.removal_id AND x.travel_quote_reference = q.travel_quote_reference)));
+    END;
+COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
+    'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
+    'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
+    'already, and no travel booking was requested since the timer started.';
+
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
 -- deliveries with idempotency keys sent by the worker with libcurl, operational checks against
 -- thresholds as rows, availability reports; and the alert kind of the worker's broker token.
--- Tables, triggers and grants are written here as in sql/parts/82_alert_delivery.sql,
--- 83_alert_checks.sql and 92_alert_access.sql; functions come from the parts (@function).
+-- The three parts are wholly new in 0.2.0: the build copies them verbatim (@include).
 
--- from 82_alert_delivery.sql
+-- sql/parts/82_alert_delivery.sql, verbatim (a part wholly new in this version)
+-- Alert delivery (docs/alerts.md "Delivery"; NFR 0008, NFR 0020, GSO 80-84): alerts, security
+-- events and availability reports go out to people and to the Home Office's tools over HTTPS.
+-- Channels are rows; every event a channel wants becomes one row of hublink.alert_delivery in
+-- the transaction that raised it, with the request body rendered and an idempotency key drawn
+-- once, so every attempt sends the same bytes under the same key. The worker sends due rows
+-- with libcurl (bgworker/alert_delivery.c) and records each outcome; a row stays pending, and
+-- is retried with backoff, until the receiver answered 2xx. Nothing here runs stored names.
+
 CREATE DOMAIN hublink.credential_file AS text
     CHECK (VALUE ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$');
 COMMENT ON DOMAIN hublink.credential_file IS
     'A file name in the directory of the hublink.alert_credentials_dir setting: no directory '
     'part, not hidden, so a channel row can name only files the server''s administrator put '
     'there (never the master key or another secret of the server).';
+
 CREATE TABLE hublink.alert_format (
     format       text PRIMARY KEY,
     content_type text NOT NULL,
@@ -4368,6 +5141,7 @@ INSERT INTO hublink.alert_format VALUES
     ('siem_hec', 'application/json',
      'A Splunk HTTP Event Collector event {"time", "host", "source", "sourcetype", "event"} '
      'with the structured event inside; other SIEMs (Elastic, Sentinel) ingest the same JSON.');
+
 CREATE TABLE hublink.alert_channel (
     channel_name     text PRIMARY KEY CHECK (channel_name ~ '^[a-z][a-z0-9_]*$'),
     url              text NOT NULL CHECK (url ~ '^https://[^/@[:space:]]+(/[^[:space:]]*)?$'),
@@ -4420,8 +5194,9 @@ COMMENT ON COLUMN hublink.alert_channel.retry_max_delay IS 'Longest delay betwee
 COMMENT ON COLUMN hublink.alert_channel.enabled IS 'False: nothing is queued for it, and its queued deliveries wait.';
 COMMENT ON COLUMN hublink.alert_channel.description IS 'Who reads it, for the admin.';
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.alert_channel TO hublink_admin;
--- hublink.alert_channel_check, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_channel_check() RETURNS trigger
+
+-- A kind that exists nowhere would silently filter out everything: refuse it.
+CREATE FUNCTION hublink.alert_channel_check() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4448,6 +5223,7 @@ CREATE TRIGGER alert_channel_check BEFORE INSERT OR UPDATE OF kinds ON hublink.a
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_channel_check();
 COMMENT ON TRIGGER alert_channel_check ON hublink.alert_channel IS
     'Checks the kinds filter (hublink.alert_channel_check).';
+
 CREATE TABLE hublink.availability_report (
     report_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     period_start timestamptz NOT NULL,
@@ -4464,6 +5240,7 @@ COMMENT ON COLUMN hublink.availability_report.period_end IS 'End of the period r
 COMMENT ON COLUMN hublink.availability_report.figures IS
     'The figures as JSON (docs/alerts.md "Availability"): broker connectivity, traffic, backlog, '
     'failing jobs, open alerts.';
+
 CREATE TABLE hublink.alert_delivery (
     delivery_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     channel_name    text NOT NULL REFERENCES hublink.alert_channel ON UPDATE CASCADE ON DELETE CASCADE,
@@ -4510,12 +5287,15 @@ COMMENT ON COLUMN hublink.alert_delivery.last_error IS 'Why the last attempt fai
 COMMENT ON COLUMN hublink.alert_delivery.delivered_at IS 'When the receiver accepted it.';
 CREATE INDEX alert_delivery_due ON hublink.alert_delivery (next_attempt_at, delivery_id) WHERE state = 'pending';
 COMMENT ON INDEX hublink.alert_delivery_due IS 'The pending deliveries in the order the worker sends them.';
+-- Read by admins (delivery state); written only by the triggers and the worker's functions.
 GRANT SELECT ON hublink.alert_delivery, hublink.availability_report TO hublink_admin;
+
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
     ('alert_channel_test', 'info', 'delivery',
      'A test event sent by hublink.test_alert_channel to check that a channel reaches its receiver.');
--- hublink.alert_event, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_event(p_event_type text, p_event_id bigint, p_kind text,
+
+-- The structured event every format is drawn from (docs/alerts.md "The event").
+CREATE FUNCTION hublink.alert_event(p_event_type text, p_event_id bigint, p_kind text,
                                     p_severity text, p_subject text, p_occurred_at timestamptz,
                                     p_detail jsonb, p_idempotency_key uuid)
     RETURNS jsonb
@@ -4538,8 +5318,8 @@ SELECT jsonb_build_object(
 $$;
 COMMENT ON FUNCTION hublink.alert_event(text, bigint, text, text, text, timestamptz, jsonb, uuid) IS
     'The structured event (schema hublink.event/1) every channel format is drawn from.';
--- hublink.alert_render, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_render(p_format text, p_event jsonb) RETURNS jsonb
+
+CREATE FUNCTION hublink.alert_render(p_format text, p_event jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4580,8 +5360,9 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.alert_render(text, jsonb) IS
     'The request body of a channel format for a structured event (hublink.alert_event).';
--- hublink.alert_enqueue, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_enqueue(p_source text, p_event_type text, p_event_id bigint,
+
+-- Queues one event for every enabled channel whose filter takes it; wakes the worker at commit.
+CREATE FUNCTION hublink.alert_enqueue(p_source text, p_event_type text, p_event_id bigint,
                                       p_kind text, p_severity text, p_subject text,
                                       p_occurred_at timestamptz, p_detail jsonb,
                                       p_only_channel text DEFAULT NULL)
@@ -4630,8 +5411,8 @@ COMMENT ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, 
     'once; an event already queued for a channel is not queued again. Wakes the worker at '
     'commit (hublink.wake_worker_for_jobs_at_commit, which also makes it look for due deliveries). Returns how many deliveries it queued.';
 REVOKE ALL ON FUNCTION hublink.alert_enqueue(text, text, bigint, text, text, text, timestamptz, jsonb, text) FROM PUBLIC;
--- hublink.alert_delivery_on_alert, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_alert() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_alert() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4649,8 +5430,10 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_alert() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.alert
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_alert();
 COMMENT ON TRIGGER alert_delivery ON hublink.alert IS 'Queues the alert for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_security_event, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_security_event() RETURNS trigger
+
+-- Security events go out whole (NFR 0020, GSO 82-84): the client address too, for the SOC;
+-- the severity is that of the alert the kind raises, else info.
+CREATE FUNCTION hublink.alert_delivery_on_security_event() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4675,8 +5458,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_security_event() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.security_event
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_security_event();
 COMMENT ON TRIGGER alert_delivery ON hublink.security_event IS 'Queues the event for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_logon, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_logon() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_logon() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4699,8 +5482,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_logon() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.logon
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_logon();
 COMMENT ON TRIGGER alert_delivery ON hublink.logon IS 'Queues the logon for delivery (hublink.alert_enqueue).';
--- hublink.alert_delivery_on_availability, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_on_availability() RETURNS trigger
+
+CREATE FUNCTION hublink.alert_delivery_on_availability() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4722,8 +5505,10 @@ COMMENT ON FUNCTION hublink.alert_delivery_on_availability() IS
 CREATE TRIGGER alert_delivery AFTER INSERT ON hublink.availability_report
     FOR EACH ROW EXECUTE FUNCTION hublink.alert_delivery_on_availability();
 COMMENT ON TRIGGER alert_delivery ON hublink.availability_report IS 'Queues the report for delivery (hublink.alert_enqueue).';
--- hublink.alert_deliveries_claim, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
+
+-- The worker's side (bgworker/alert_delivery.c). Claiming schedules the next attempt at once,
+-- so a delivery whose attempt is cut short by a crash waits its backoff, never loops hot.
+CREATE FUNCTION hublink.alert_deliveries_claim(p_limit integer)
     RETURNS TABLE (delivery_id bigint, url text, content_type text, body text, idempotency_key uuid,
                    client_cert_file text, client_key_file text, ca_file text, header_file text,
                    timeout_ms integer)
@@ -4759,8 +5544,8 @@ COMMENT ON FUNCTION hublink.alert_deliveries_claim(integer) IS
     'For the worker: up to p_limit due pending deliveries of enabled channels, each counted as '
     'an attempt and given its next attempt time (backoff) before it is sent.';
 REVOKE ALL ON FUNCTION hublink.alert_deliveries_claim(integer) FROM PUBLIC;
--- hublink.alert_delivery_result, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
+
+CREATE FUNCTION hublink.alert_delivery_result(p_delivery_id bigint, p_http_status integer, p_error text)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -4783,8 +5568,8 @@ COMMENT ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) IS
     'For the worker: records the outcome of an attempt. 2xx: delivered. Anything else (an HTTP '
     'error, no answer): stays pending until its next attempt time, with the status and error.';
 REVOKE ALL ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) FROM PUBLIC;
--- hublink.alert_delivery_next, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
+
+CREATE FUNCTION hublink.alert_delivery_next() RETURNS timestamptz
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4795,8 +5580,9 @@ $$;
 COMMENT ON FUNCTION hublink.alert_delivery_next() IS
     'For the worker: when the next pending delivery is due (NULL: none), so it sleeps until then.';
 REVOKE ALL ON FUNCTION hublink.alert_delivery_next() FROM PUBLIC;
--- hublink.test_alert_channel, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.test_alert_channel(p_channel_name text) RETURNS bigint
+
+-- For admins.
+CREATE FUNCTION hublink.test_alert_channel(p_channel_name text) RETURNS bigint
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4824,8 +5610,8 @@ COMMENT ON FUNCTION hublink.test_alert_channel(text) IS
     'Watch hublink.alert_delivery for its outcome.';
 REVOKE ALL ON FUNCTION hublink.test_alert_channel(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.test_alert_channel(text) TO hublink_admin;
--- hublink.retry_alert_channel, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.retry_alert_channel(p_channel_name text) RETURNS integer
+
+CREATE FUNCTION hublink.retry_alert_channel(p_channel_name text) RETURNS integer
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -4846,6 +5632,7 @@ COMMENT ON FUNCTION hublink.retry_alert_channel(text) IS
     'the worker at commit; returns how many.';
 REVOKE ALL ON FUNCTION hublink.retry_alert_channel(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.retry_alert_channel(text) TO hublink_admin;
+
 CREATE VIEW hublink.alert_channel_status AS
 SELECT c.channel_name, c.enabled, c.format, c.url,
        count(*) FILTER (WHERE d.state = 'pending') AS pending,
@@ -4871,11 +5658,20 @@ COMMENT ON COLUMN hublink.alert_channel_status.oldest_pending_age IS 'How long t
 COMMENT ON COLUMN hublink.alert_channel_status.last_delivered_at IS 'When the receiver last accepted a delivery.';
 COMMENT ON COLUMN hublink.alert_channel_status.last_error IS 'The error of the latest failed attempt, if any.';
 GRANT SELECT ON hublink.alert_channel_status TO hublink_admin;
+
+-- The site's own rows: channels an admin made, deliveries still pending, reports sent.
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_channel', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.alert_delivery', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.availability_report', '');
+-- end of sql/parts/82_alert_delivery.sql
+-- sql/parts/83_alert_checks.sql, verbatim (a part wholly new in this version)
+-- Operational alerts (NFR 0008 "early alerting"; docs/alerts.md "Operational alerts"): the
+-- operational_checks job looks at the worker's state, the backlogs, the rejections, the jobs,
+-- the timers and the alert channels, and raises an alert once per episode when a threshold (a
+-- row of hublink.alert_threshold) is passed; when the condition clears it raises an
+-- operational_recovered alert. The same job samples the broker connection for the
+-- availability_report job (GSO 80-81).
 
--- from 83_alert_checks.sql
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
     ('broker_unreachable', 'critical', 'operations',
      'The worker has had no broker connection for longer than the threshold: nothing is received '
@@ -4902,6 +5698,7 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
      'tokens"). See hublink.worker_status.last_error.'),
     ('operational_recovered', 'info', 'operations',
      'A condition an operational alert reported has cleared (detail.recovered names the alert).');
+
 CREATE TABLE hublink.alert_threshold (
     check_name  text PRIMARY KEY,
     alert_kind  text NOT NULL REFERENCES hublink.alert_kind,
@@ -4943,6 +5740,7 @@ INSERT INTO hublink.alert_threshold (check_name, alert_kind, after, max_count, w
     ('alert_delivery_failing', 'alert_delivery_failing', '15 minutes', NULL, NULL,
      'A channel''s oldest pending delivery is older than after (one alert per channel).');
 GRANT SELECT, UPDATE ON hublink.alert_threshold TO hublink_admin;
+
 CREATE TABLE hublink.alert_check_state (
     check_name text NOT NULL REFERENCES hublink.alert_threshold ON DELETE CASCADE,
     subject    text NOT NULL DEFAULT '',
@@ -4957,6 +5755,7 @@ COMMENT ON COLUMN hublink.alert_check_state.check_name IS 'The check.';
 COMMENT ON COLUMN hublink.alert_check_state.subject IS 'What it is about (a job, a channel), or empty.';
 COMMENT ON COLUMN hublink.alert_check_state.since IS 'When the condition started (as well as the check can tell).';
 COMMENT ON COLUMN hublink.alert_check_state.alert_id IS 'The alert raised for this episode, once the threshold was passed.';
+
 CREATE TABLE hublink.alert_check_watermark (
     check_name text PRIMARY KEY REFERENCES hublink.alert_threshold ON DELETE CASCADE,
     checked_to timestamptz NOT NULL
@@ -4965,6 +5764,7 @@ COMMENT ON TABLE hublink.alert_check_watermark IS
     'For checks that count events (timers_late): up to when events were already looked at.';
 COMMENT ON COLUMN hublink.alert_check_watermark.check_name IS 'The check.';
 COMMENT ON COLUMN hublink.alert_check_watermark.checked_to IS 'Events up to this time were counted.';
+
 CREATE TABLE hublink.availability_sample (
     sampled_at timestamptz PRIMARY KEY,
     state      text NOT NULL,
@@ -4976,8 +5776,10 @@ COMMENT ON TABLE hublink.availability_sample IS
 COMMENT ON COLUMN hublink.availability_sample.sampled_at IS 'When it was sampled.';
 COMMENT ON COLUMN hublink.availability_sample.state IS 'hublink.worker_status.state then.';
 COMMENT ON COLUMN hublink.availability_sample.connected IS 'True when the worker was connected to the broker.';
--- hublink.alert_episode, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.alert_episode(p_check text, p_subject text, p_active boolean,
+
+-- One episode of one check: start it, alert once it lasted `after`, end it (with a recovery
+-- alert if it had alerted). Returns the alert raised now, if any.
+CREATE FUNCTION hublink.alert_episode(p_check text, p_subject text, p_active boolean,
                                       p_since timestamptz, p_text text, p_detail jsonb)
     RETURNS bigint
     LANGUAGE plpgsql
@@ -5021,8 +5823,8 @@ COMMENT ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text
     'check''s alert once when it has lasted the threshold''s after, and ends it (with an '
     'operational_recovered alert when it had alerted) when the condition clears.';
 REVOKE ALL ON FUNCTION hublink.alert_episode(text, text, boolean, timestamptz, text, jsonb) FROM PUBLIC;
--- hublink.operational_checks, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.operational_checks() RETURNS timestamptz
+
+CREATE FUNCTION hublink.operational_checks() RETURNS timestamptz
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -5133,8 +5935,8 @@ COMMENT ON FUNCTION hublink.operational_checks() IS
     'figures, then runs each enabled check of hublink.alert_threshold and raises its alert once '
     'per episode (hublink.alert_episode).';
 REVOKE ALL ON FUNCTION hublink.operational_checks() FROM PUBLIC;
--- hublink.availability_report_job, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.availability_report_job() RETURNS timestamptz
+
+CREATE FUNCTION hublink.availability_report_job() RETURNS timestamptz
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -5181,6 +5983,7 @@ COMMENT ON FUNCTION hublink.availability_report_job() IS
     'the period since the last report to hublink.availability_report, which queues them for the '
     'channels that want availability events.';
 REVOKE ALL ON FUNCTION hublink.availability_report_job() FROM PUBLIC;
+
 INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) VALUES
     ('operational_checks', 'hublink.operational_checks()', interval '30 seconds',
      'Operational alerts (NFR 0008): broker unreachable, backlogs, rejections, failing jobs, late '
@@ -5188,8 +5991,10 @@ INSERT INTO hublink.worker_job (job_name, job_function, run_every, description) 
     ('availability_report', 'hublink.availability_report_job()', interval '15 minutes',
      'Availability and performance figures to hublink.availability_report and the channels that '
      'want them (GSO 80-81, docs/alerts.md).');
--- hublink.report_broker_token_failure, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
+
+-- The worker reports a failed token fetch (bgworker/token.c) once per run of failures; it may
+-- not raise alerts of its own choosing, so this names the kind.
+CREATE FUNCTION hublink.report_broker_token_failure(p_error text) RETURNS bigint
     LANGUAGE plpgsql STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -5204,17 +6009,59 @@ COMMENT ON FUNCTION hublink.report_broker_token_failure(text) IS
     'For the worker: raises broker_token_failed with the error of a failed token fetch '
     '(docs/worker.md "Access tokens"). Returns the alert_id.';
 REVOKE ALL ON FUNCTION hublink.report_broker_token_failure(text) FROM PUBLIC;
-
--- from 92_alert_access.sql
+-- end of sql/parts/83_alert_checks.sql
+-- sql/parts/92_alert_access.sql, verbatim (a part wholly new in this version)
+-- Access classes of the alert delivery tables (82_alert_delivery.sql, 83_alert_checks.sql):
+-- their own parts grant every privilege; security events and logons inside the bodies are for
+-- admins only, like the monitoring records themselves.
 INSERT INTO hublink.access_table_override VALUES
     ('alert\_delivery', 'own_grants', 'Alert delivery (82_alert_delivery.sql, docs/alerts.md): admins read '
                         'the state; only its triggers and the worker''s functions write it.'),
     ('alert\_channel\_status', 'own_grants', 'Delivery state per channel, for admins (82_alert_delivery.sql).'),
     ('availability\_report', 'own_grants', 'Availability figures for admins and the channels (82_alert_delivery.sql).');
+
+-- The worker claims, records and sleeps through these (bgworker/alert_delivery.c); its role
+-- exists from 90_access.sql on.
 GRANT EXECUTE ON FUNCTION hublink.alert_deliveries_claim(integer) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_result(bigint, integer, text) TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.alert_delivery_next() TO hublink_worker;
 GRANT EXECUTE ON FUNCTION hublink.report_broker_token_failure(text) TO hublink_worker;
+
+-- Alerts of no removal (protective monitoring, the worker, the broker; docs/web.md "Alerts"):
+-- hublink.alert is removal data, so row-level security shows an admin none of its rows, and
+-- these alerts belong to no removal a clearance could open. Admins (the same rule as
+-- acknowledge_alert: a member of hublink_admin, the owner or a superuser, as
+-- hublink.acting_login(), so the person behind the web login) read them here.
+CREATE FUNCTION hublink.monitoring_alerts(open_only boolean DEFAULT true, max_rows integer DEFAULT 200)
+    RETURNS TABLE (alert_id bigint, kind text, severity text, subject text, raised_at timestamptz,
+                   acknowledged_at timestamptz, acknowledged_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT coalesce((SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                            OR pg_catalog.pg_has_role(r.oid, 'hublink_admin', 'USAGE')
+                       FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()), false) THEN
+        RAISE EXCEPTION 'alerts of no removal are for admins'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Alerts of no removal (protective monitoring, the worker) name roles and systems, not cases.',
+                  HINT = 'Ask a member of hublink_admin.';
+    END IF;
+    RETURN QUERY
+        SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by
+          FROM hublink.alert a
+         WHERE a.removal_id IS NULL AND (NOT coalesce(open_only, true) OR a.acknowledged_at IS NULL)
+         ORDER BY a.raised_at DESC, a.alert_id DESC
+         LIMIT greatest(1, least(coalesce(max_rows, 200), 1000));
+END;
+$$;
+COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
+    'The alerts of no removal (protective monitoring, the worker, the broker), newest first, open '
+    'ones only unless open_only is false: for admins (hublink.acting_login() a member of '
+    'hublink_admin), whom row-level security shows no row of hublink.alert.';
+REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
+-- end of sql/parts/92_alert_access.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();

@@ -2,7 +2,9 @@
 """Expands `-- @function schema.name` lines of an update part into the function's current
 definition, taken from sql/parts/*.sql, so that an update script never holds a second copy of a
 function body (docs/upgrades.md). Likewise `-- @comment KIND schema.name[.column]`
-(KIND: TABLE, VIEW, COLUMN, TYPE, ...) copies that object's COMMENT statement.
+(KIND: TABLE, VIEW, COLUMN, TYPE, ...) copies that object's COMMENT statement. And
+`-- @include sql/parts/NN_name.sql` copies a part that is wholly new in this version verbatim
+(its tables, views, functions, rows and grants), so its DDL is written once, in the part.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -17,6 +19,7 @@ import sys
 
 DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
+INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
 def statements(text):
@@ -101,10 +104,39 @@ def comment_statement(parts_dir, kind, name):
     return None
 
 
+def include_part(parts_dir, name):
+    """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
+    itself holds a directive would be expanded differently in a fresh install."""
+    path = os.path.join(parts_dir, name)
+    if not os.path.isfile(path):
+        sys.stderr.write(f"sql_functions: no part {name} in {parts_dir}\n")
+        sys.exit(1)
+    text = open(path, encoding="utf-8").read()
+    for line in text.splitlines():
+        if DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line):
+            sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
+            sys.exit(1)
+    if not text.endswith("\n"):
+        text += "\n"
+    return f"-- sql/parts/{name}, verbatim (a part wholly new in this version)\n{text}-- end of sql/parts/{name}\n"
+
+
 def main():
     parts_dir = sys.argv[1]
     defs = None
+    included = set()
     for line in sys.stdin:
+        inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
+        if inc:
+            if inc.group(1) in included:
+                sys.stderr.write(f"sql_functions: sql/parts/{inc.group(1)} included twice\n")
+                sys.exit(1)
+            included.add(inc.group(1))
+            sys.stdout.write(include_part(parts_dir, inc.group(1)))
+            continue
+        if re.match(r"^--\s*@include\b", line):
+            sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
+            sys.exit(1)
         c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
         if c:
             stmt = comment_statement(parts_dir, c.group(1), c.group(2))

@@ -108,6 +108,16 @@ BEGIN
     IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
         RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Each returnee once: a second entry with the same reference would be dropped by
+    -- record_returnees while its documents and risk went to the first.
+    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
+                                   FROM jsonb_array_elements(returnees) e) y
+     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
+    END IF;
     -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
     -- returnee. A second one waits on this lock until the first ends, and its check below then
     -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
@@ -177,7 +187,7 @@ $$;
 COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
     'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
     'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages). sensitivity: the lowest level when NULL, else a level the login is '
+    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
     'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
     'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
     'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
@@ -249,8 +259,9 @@ CREATE FUNCTION hublink.set_risk(removal_reference text, ho_returnee_reference t
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    r   hublink.removal;
-    rid bigint;
+    r       hublink.removal;
+    rid     bigint;
+    unknown text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
@@ -260,14 +271,29 @@ BEGIN
         RAISE EXCEPTION 'returnee % is not part of removal %', ho_returnee_reference, removal_reference
             USING ERRCODE = 'no_data_found';
     END IF;
+    -- Profiling reads only the flags hublink.risk_flag knows: an unknown one would be kept in
+    -- the Hub's record yet never reach a provider or make the removal escorted.
+    SELECT string_agg(f, ', ') INTO unknown FROM unnest(coalesce(set_risk.flags, '{NULL}')) f
+     WHERE f IS NULL OR NOT EXISTS (SELECT FROM hublink.risk_flag k WHERE k.flag = f);
+    IF unknown IS NOT NULL OR flags IS NULL THEN
+        RAISE EXCEPTION 'risk flags must be flags of hublink.risk_flag'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Not a risk flag: %s.', coalesce(unknown, 'NULL')),
+                  HINT = 'SELECT flag FROM hublink.risk_flag lists them; an empty array means none apply.';
+    END IF;
     UPDATE hublink.risk_assessment a SET current = false WHERE a.returnee_id = rid AND a.audience = 'hub' AND a.current;
-    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes) VALUES (rid, 'hub', flags, notes);
+    -- clock_timestamp(): hublink.removal_quotes compares it with the time of the quote
+    -- requests, which may come later in the same transaction.
+    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes, assessed_at)
+    VALUES (rid, 'hub', coalesce((SELECT array_agg(DISTINCT f ORDER BY f) FROM unnest(flags) f), '{}'), notes, clock_timestamp());
     PERFORM hublink.profile_risk(removal_reference);
 END;
 $$;
 COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
-    'Records a new full risk assessment of a returnee and profiles the removal again. Before '
-    'booking, follow it with hublink.requote (Appendix A 4.5); after booking, with an amendment.';
+    'Records a new full risk assessment of a returnee (flags of hublink.risk_flag only, else '
+    'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
+    'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
+    'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
 REVOKE ALL ON FUNCTION hublink.set_risk(text, text, text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_risk(text, text, text[], text) TO hublink_caseworker;
 
@@ -394,6 +420,17 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
                                           AND e.escort_quote_reference = t.escort_quote_reference
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
            AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
            AND (e.currency IS NULL OR e.currency = t.currency)
          ORDER BY 1, 2;
@@ -402,7 +439,8 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
     'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
     'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
     'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
-    'earliest departure. Superseded and expired quotes are left out.';
+    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
+    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
 
 CREATE FUNCTION hublink.choose_quote(removal_reference text, travel_quote_reference text,
                                      notes text DEFAULT NULL)
@@ -594,9 +632,28 @@ CREATE FUNCTION hublink.cancel_booking(removal_reference text, booking text, rea
 DECLARE
     r      hublink.removal;
     reason jsonb := jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', reason_text));
+    state  text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
+    IF booking IS DISTINCT FROM 'travel' AND booking IS DISTINCT FROM 'escort' THEN
+        RAISE EXCEPTION 'booking must be escort or travel, not "%"', booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT hublink.reason_code_valid('cancellation', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the cancellation list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''cancellation'' AND active.';
+    END IF;
+    -- A cancellation names the booked quote: say so plainly when there is none, rather than
+    -- let the message fail its schema.
+    state := CASE booking WHEN 'travel' THEN r.travel_state ELSE r.escort_state END;
+    IF hublink.booked_reference(r, booking) IS NULL
+       OR state IN ('none', 'cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % has no % booking to cancel', removal_reference, booking
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The %s booking is %s.', booking, replace(state, '_', ' ')),
+                  HINT = 'Before a booking is requested, hublink.cancel_removal cancels the quotes.';
+    END IF;
     IF booking = 'travel' THEN
         RETURN hublink.send_message(hublink.new_message('TravelCancellation', r.removal_reference,
             jsonb_build_object('travelQuoteReference', hublink.booked_reference(r, 'travel'), 'command', 'CANCEL',
@@ -610,8 +667,10 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) IS
-    'Cancels one booking of a removal (escort or travel), e.g. the travel after an unsuccessful '
-    'escorting. Returns the messageId.';
+    'Cancels one booking of a removal (escort or travel, Appendix B 4.20), e.g. the travel after '
+    'an unsuccessful escorting, with a reason from the cancellation list. Refused '
+    '(object_not_in_prerequisite_state) when that booking was never requested or is already '
+    'over. Returns the messageId.';
 REVOKE ALL ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_booking(text, text, text, text, boolean) TO hublink_caseworker;
 
@@ -639,6 +698,109 @@ CREATE FUNCTION hublink.search_removals(case_reference text DEFAULT NULL, return
 COMMENT ON FUNCTION hublink.search_removals(text, text) IS
     'Search (Appendix B 4.19) by case reference and/or part of a returnee''s name (case '
     'insensitive): the removals with their states and returnees, newest first.';
+
+-- The cases page (docs/web.md "Figures"): filter, order and page on the removal's own columns,
+-- and decrypt (and so audit) only what is needed. Without a name, the returnees' names of the
+-- rows shown only; with one, each candidate's names in the order shown, until the page (and one
+-- more match, for "more") is found: a name can only be matched decrypted (sealed, NFR 0011).
+CREATE FUNCTION hublink.find_removals(removal text DEFAULT NULL, case_ref text DEFAULT NULL,
+                                      returnee text DEFAULT NULL, in_state text DEFAULT NULL,
+                                      leave_from date DEFAULT NULL, leave_to date DEFAULT NULL,
+                                      going_to text DEFAULT NULL, page_size integer DEFAULT 50,
+                                      page_offset integer DEFAULT 0)
+    RETURNS TABLE (removal_reference text, case_reference text, state text, escort_state text,
+                   travel_state text, returnees text, created_at timestamptz, updated_at timestamptz,
+                   sensitivity text, earliest_leave_date date, latest_leave_date date,
+                   destination text, more boolean)
+    LANGUAGE plpgsql VOLATILE -- it decrypts names, and each decryption is audited
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+#variable_conflict use_column
+DECLARE
+    name_like text;
+    dest_like text;
+    r         hublink.removal;
+    rows      hublink.removal[] := '{}';
+    names     text[] := '{}';
+    matched   boolean;
+    v_names   text;
+    skipped   integer := 0;
+    found_more boolean := false;
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 500 OR page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'page_size must be 1 to 500 and page_offset 0 or more, not % and %', page_size, page_offset
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Ask for the next page with page_offset = page_offset + page_size.';
+    END IF;
+    name_like := '%' || replace(replace(replace(nullif(find_removals.returnee, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    dest_like := '%' || replace(replace(replace(nullif(find_removals.going_to, ''), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    -- Row-level security: only removals the caller is cleared for. The removal_created index
+    -- gives them newest first without a sort.
+    FOR r IN SELECT x.* FROM hublink.removal x
+              WHERE (find_removals.removal IS NULL OR x.removal_reference = find_removals.removal)
+                AND (find_removals.case_ref IS NULL OR x.case_reference = find_removals.case_ref)
+                AND (find_removals.in_state IS NULL OR x.state = find_removals.in_state)
+                AND (find_removals.leave_from IS NULL OR x.latest_leave_date >= find_removals.leave_from)
+                AND (find_removals.leave_to IS NULL OR x.earliest_leave_date <= find_removals.leave_to)
+                AND (dest_like IS NULL OR x.destination::text ILIKE dest_like)
+              ORDER BY x.created_at DESC, x.removal_id DESC LOOP
+        v_names := NULL;
+        IF name_like IS NOT NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id),
+                   bool_or((p.given_names || ' ' || p.family_name) ILIKE name_like)
+              INTO v_names, matched
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+            CONTINUE WHEN NOT coalesce(matched, false);
+        END IF;
+        IF skipped < page_offset THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        IF cardinality(rows) = page_size THEN
+            found_more := true;
+            EXIT;
+        END IF;
+        IF name_like IS NULL THEN
+            SELECT string_agg(p.given_names || ' ' || p.family_name || ' (' || t.ho_returnee_reference || ')',
+                              ', ' ORDER BY t.returnee_id)
+              INTO v_names
+              FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+             WHERE t.removal_id = r.removal_id;
+        END IF;
+        rows := rows || r;
+        names := names || v_names;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rows) LOOP
+        r := rows[i];
+        removal_reference := r.removal_reference;
+        case_reference := r.case_reference;
+        state := r.state;
+        escort_state := r.escort_state;
+        travel_state := r.travel_state;
+        returnees := names[i];
+        created_at := r.created_at;
+        updated_at := r.updated_at;
+        sensitivity := r.sensitivity;
+        earliest_leave_date := r.earliest_leave_date;
+        latest_leave_date := r.latest_leave_date;
+        destination := r.destination ->> 'description';
+        more := found_more;
+        RETURN NEXT;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION hublink.find_removals(text, text, text, text, date, date, text, integer, integer) IS
+    'One page of the removals the caller may see (Appendix B 4.19), newest first, filtered by '
+    'removal reference, case reference (case_ref), part of a returnee''s name (returnee, case '
+    'insensitive), state (in_state), leave dates (a removal whose window meets '
+    'leave_from..leave_to) and part of the destination (going_to). '
+    'Decrypts (and audits) the names of the rows returned only, or with returnee_name those of '
+    'the removals it had to look at; more says whether another page follows.';
+
+CREATE INDEX removal_created ON hublink.removal (created_at DESC, removal_id DESC);
+COMMENT ON INDEX hublink.removal_created IS 'Removals newest first: the cases list pages (hublink.find_removals).';
 
 CREATE VIEW hublink.removal_history AS
 SELECT r.removal_reference, s.state_transition_id, s.machine, s.from_state, s.to_state, s.event,

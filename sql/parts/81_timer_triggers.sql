@@ -12,11 +12,17 @@ CREATE FUNCTION hublink.timer_quote_still_due(p_timer_id bigint) RETURNS boolean
                                                     AND q.travel_quote_reference = t.detail ->> 'travelQuoteReference'
                         WHERE t.timer_id = p_timer_id AND NOT q.superseded
                           AND NOT EXISTS (SELECT FROM hublink.travel_booking k
-                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at));
+                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at)
+                          -- still bookable (not asked for before a risk change, 4.18), unless
+                          -- it lapsed already: a late check still warns of that.
+                          AND (q.expires_at <= now()
+                               OR EXISTS (SELECT FROM hublink.removal r CROSS JOIN LATERAL hublink.removal_quotes(r.removal_reference) x
+                                           WHERE r.removal_id = t.removal_id AND x.travel_quote_reference = q.travel_quote_reference)));
     END;
 COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
-    'still_due_function of quote_expiry: the quote watched is not superseded and no travel '
-    'booking was requested since the timer started.';
+    'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
+    'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
+    'already, and no travel booking was requested since the timer started.';
 
 INSERT INTO hublink.timer_kind (kind, alert_kind, anchor, subject_template, still_due_function, description) VALUES
     ('response_sla', 'response_sla_breached',

@@ -1,11 +1,13 @@
--- Alerts (sql/parts/46_alerts.sql, docs/alerts.md): raise_alert writes a row with the kind's
--- default severity and notifies channel hublink_alert; unknown kinds are refused;
--- acknowledge_alert keeps the first acknowledgement.
+-- Alerts (sql/parts/46_alerts.sql, docs/alerts.md), in one session: raise_alert writes a row
+-- with the kind's default severity or the one the raiser sets, and keeps the detail; unknown
+-- kinds and severities are refused; acknowledge_alert records who acknowledged, and refuses an
+-- unknown alert. What needs a second session is checked by 46_alerts_notify.sh (run after this
+-- file by test/sql/run): the NOTIFY on channel hublink_alert seen by a listener, and the first
+-- of two concurrent acknowledgements kept.
 BEGIN;
 SELECT plan(9);
 
 INSERT INTO hublink.alert_kind VALUES ('test_kind', 'warning', 'test', 'raised by test/sql/46_alerts.sql');
-LISTEN hublink_alert;
 
 SELECT ok(hublink.raise_alert('test_kind', 'a test alert', NULL, '{"n": 1}') > 0, 'raise_alert returns the new alert_id');
 SELECT is((SELECT severity FROM hublink.alert WHERE kind = 'test_kind'), 'warning', 'the severity defaults to the kind''s');

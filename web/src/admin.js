@@ -20,22 +20,29 @@ export function adminRoutes(app, { pool, config }) {
 
   // Alerts are removal data: a caseworker reads those of the removals it may see (row-level
   // security on hublink.alert) and acknowledges them (acknowledge_alert checks the clearance).
-  const caseworker = requireGroup('hublink_caseworker');
-  app.get('/alerts', caseworker, async (req, res, next) => {
+  // Alerts of no removal (protective monitoring) are an admin's: hublink.monitoring_alerts.
+  const alertReaders = requireGroup('hublink_caseworker', 'hublink_admin');
+  app.get('/alerts', alertReaders, async (req, res, next) => {
     const open = req.query.all !== '1';
+    const groups = res.locals.user.groups;
     try {
-      const { rows } = await asPerson(pool, res.locals.user, (c) => c.query(
-        `SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by, r.removal_reference
-           FROM hublink.alert a LEFT JOIN hublink.removal r USING (removal_id) WHERE NOT $1 OR acknowledged_at IS NULL ORDER BY a.raised_at DESC LIMIT 200`, [open]));
+      const data = await asPerson(pool, res.locals.user, async (c) => ({
+        alerts: groups.includes('hublink_caseworker') ? (await c.query(
+          `SELECT a.alert_id, a.kind, a.severity, a.subject, a.raised_at, a.acknowledged_at, a.acknowledged_by, r.removal_reference
+             FROM hublink.alert a LEFT JOIN hublink.removal r USING (removal_id)
+            WHERE a.removal_id IS NOT NULL AND (NOT $1 OR acknowledged_at IS NULL) ORDER BY a.raised_at DESC LIMIT 200`, [open])).rows : null,
+        monitoring: groups.includes('hublink_admin') ? (await c.query(
+          'SELECT * FROM hublink.monitoring_alerts(open_only => $1, max_rows => 200)', [open])).rows : null,
+      }));
       const flash = req.session.flash;
       delete req.session.flash;
-      res.render('alerts.njk', { alerts: rows, open, flash });
+      res.render('alerts.njk', { ...data, open, flash });
     } catch (err) {
       next(err);
     }
   });
 
-  app.post('/alerts/:id/acknowledge', caseworker, async (req, res, next) => {
+  app.post('/alerts/:id/acknowledge', alertReaders, async (req, res, next) => {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id)) return res.redirect(303, '/alerts');
     try {

@@ -41,8 +41,8 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
         nonce: oidc.randomNonce(),
         returnTo: typeof req.query.returnTo === 'string' && /^\/[a-z]/.test(req.query.returnTo) ? req.query.returnTo : '/cases',
       };
-      if (req.session) store.end(req.session, 'replaced');
-      const s = store.create({ pending });
+      if (req.session) await store.end(req.session, 'replaced');
+      const s = await store.create({ pending });
       setSessionCookie(res, s.id);
       const url = oidc.buildAuthorizationUrl(oidcConfig, {
         redirect_uri: redirectUri,
@@ -66,7 +66,8 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
       await recordFailure(req, null, 'callback without a sign-in under way');
       return res.status(400).render('sign-in-failed.njk', { reason: 'The sign-in was not started here, or it took too long. Start again.' });
     }
-    store.end(req.session, 'sign-in');
+    await store.end(req.session, 'sign-in');
+    req.session = null;
     clearSessionCookie(res);
     let claims;
     try {
@@ -94,9 +95,9 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
         return res.status(403).render('sign-in-failed.njk', { reason });
       }
       // A new session id at sign-in: an id planted before cannot ride into the signed-in session.
-      const s = store.create({
+      const s = await store.create({
         user: { role: r.role_name, name: r.display_name, groups: r.groups, clearance: r.clearance, subject: claims.sub },
-      });
+      }, { role: r.role_name, clientAddr: clientAddr(req) });
       setSessionCookie(res, s.id);
       res.redirect(303, pending.returnTo);
     } catch (err) {
@@ -104,21 +105,16 @@ export function authRoutes(app, { config, pool, store, getOidc }) {
     }
   });
 
-  app.post('/sign-out', (req, res) => {
-    if (req.session) store.end(req.session, 'signed out');
+  app.post('/sign-out', async (req, res, next) => {
+    try {
+      if (req.session) await store.end(req.session, 'signed out');
+    } catch (err) {
+      return next(err);
+    }
+    req.session = null;
     clearSessionCookie(res);
     res.redirect(303, '/signed-out');
   });
 
   app.get('/signed-out', (req, res) => res.render('signed-out.njk'));
-}
-
-// Records the end of a signed-in session (sign-out or time-out) as a security event.
-export function recordSignOut(pool) {
-  return (session, reason) => {
-    asGateway(pool, (c) =>
-      c.query('SELECT hublink.web_sign_out($1, $2, $3)', [session.user.role, reason, session.clientAddr || ''])).catch((err) => {
-      console.error(`hublink-web: could not record the sign-out of ${session.user.role}: ${err.message}`);
-    });
-  };
 }

@@ -2,7 +2,9 @@
 // connection is the web login, which holds nothing and may only SET ROLE to the roles it was
 // granted (docs/web.md "The database as the person"). SET LOCAL ends with the transaction, so a
 // connection goes back to the pool with no role left on it.
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
+import { measure, note } from './timing.js';
 
 // numeric and date stay strings: money is shown as the database wrote it, dates are not moved
 // through the server's time zone.
@@ -10,14 +12,24 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export function createPool(config) {
-  return new pg.Pool({ max: config.poolSize, application_name: 'hublink-web' });
+  return new pg.Pool({ max: config.poolSize, application_name: 'hublink-web', idleTimeoutMillis: 0 });
+}
+
+// Opens the pool's connections at start: a new connection costs a backend start, the logon
+// hook and TLS, and the first requests after a start (or a quiet night) would wait for it
+// (test/bench/web: up to a second at the 95th percentile under load). Kept open
+// (idleTimeoutMillis 0); a connection that fails later is replaced by the pool.
+export async function warmPool(pool, n) {
+  const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+  for (const c of clients) c.release();
 }
 
 async function inTransaction(pool, role, fn) {
-  const client = await pool.connect();
+  const client = await measure('pool', () => pool.connect());
+  const t0 = performance.now();
   try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
+    // One round trip for both (a simple-protocol query of two statements).
+    await client.query(`BEGIN; SET LOCAL ROLE ${client.escapeIdentifier(role)}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
@@ -26,6 +38,7 @@ async function inTransaction(pool, role, fn) {
     throw err;
   } finally {
     client.release();
+    note('db', performance.now() - t0);
   }
 }
 

@@ -43,10 +43,11 @@ export class LiveCases {
     };
   }
 
-  ping() {
+  async ping() {
     for (const set of this.watchers.values()) {
       for (const w of set) {
-        if (w.alive()) w.res.write(': keepalive\n\n');
+        const alive = await Promise.resolve(w.alive()).catch(() => false);
+        if (alive) w.res.write(': keepalive\n\n');
         else w.res.end();
       }
     }
@@ -66,7 +67,7 @@ export class LiveCases {
 
   // Sends the timeline as the watcher's person sees it now.
   async send(w, reference) {
-    if (!w.alive()) {
+    if (!(await Promise.resolve(w.alive()).catch(() => false))) {
       w.res.end();
       return;
     }

@@ -6,20 +6,24 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import nunjucks from 'nunjucks';
 import { loadConfig } from './config.js';
-import { createPool, asGateway } from './db.js';
+import { createPool, warmPool, asGateway } from './db.js';
 import { SessionStore, COOKIE, readCookie, csrfMatches } from './session.js';
 import { securityHeaders } from './security.js';
-import { authRoutes, discover, recordSignOut } from './auth.js';
+import { timingMiddleware, note, serverTiming } from './timing.js';
+import { performance } from 'node:perf_hooks';
+import { authRoutes, discover } from './auth.js';
 import { LiveCases } from './live.js';
 import { caseRoutes, renderTimeline } from './cases.js';
 import { adminRoutes } from './admin.js';
+import { actionRoutes } from './actions.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
 
 export async function start(config = loadConfig()) {
   const pool = createPool(config);
-  const store = new SessionStore({ idleSeconds: config.idleSeconds, maxSeconds: config.maxSeconds, onExpire: recordSignOut(pool) });
+  await warmPool(pool, config.poolSize);
+  const store = new SessionStore({ pool, idleSeconds: config.idleSeconds, maxSeconds: config.maxSeconds });
   let oidcConfig = null;
   const getOidc = async () => (oidcConfig ||= await discover(config));
 
@@ -43,14 +47,45 @@ export async function start(config = loadConfig()) {
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   // The session, if any; a cookie whose session has ended marks a time-out for the start page.
-  app.use((req, res, next) => {
-    const id = readCookie(req, COOKIE);
-    req.session = store.get(id);
-    req.sessionEnded = Boolean(id) && !req.session;
-    if (req.session && req.session.user && !req.session.clientAddr) req.session.clientAddr = req.socket.remoteAddress;
+  // The session is in PostgreSQL (session.js): what a handler changes in it (a message for the
+  // next page) is written before the response goes, so the next request sees it.
+  app.use(timingMiddleware);
+  app.use(async (req, res, next) => {
+    try {
+      const { session, ended } = await store.get(readCookie(req, COOKIE));
+      req.session = session;
+      req.sessionEnded = ended;
+    } catch (err) {
+      return next(err);
+    }
     res.locals.user = req.session && req.session.user;
     res.locals.csrfToken = req.session ? req.session.csrf : '';
     res.locals.currentPath = req.path;
+    for (const method of ['redirect', 'render']) {
+      const send = res[method].bind(res);
+      res[method] = (...args) => {
+        // A message that could not be kept is lost; the page is still sent.
+        store.save(req.session).catch((err) => console.error(`hublink-web: could not save the session: ${err.message}`))
+          .then(() => {
+            if (method === 'redirect' || !config.serverTiming) return send(...args);
+            // Rendered to a string first, so that its time is in the header.
+            const t0 = performance.now();
+            req.app.render(args[0], { ...res.locals, ...(args[1] || {}) }, (err, html) => {
+              if (err) return next(err);
+              note('render', performance.now() - t0);
+              res.set('Server-Timing', serverTiming());
+              res.send(html);
+            });
+          });
+      };
+    }
+    if (config.serverTiming) {
+      const redirect = res.redirect;
+      res.redirect = (...args) => {
+        res.set('Server-Timing', serverTiming());
+        redirect(...args);
+      };
+    }
     next();
   });
 
@@ -96,6 +131,7 @@ export async function start(config = loadConfig()) {
   const live = new LiveCases((user, reference) => renderTimeline(env, pool, user, reference));
   await live.start();
   caseRoutes(app, { config, pool, live, store });
+  actionRoutes(app, { pool });
   adminRoutes(app, { pool, config });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
@@ -110,6 +146,7 @@ export async function start(config = loadConfig()) {
   });
   console.log(`hublink-web: listening on ${config.baseUrl} (bound to ${config.host}:${config.port})`);
   const stop = async () => {
+    store.stop();
     await live.stop();
     server.close();
     await pool.end();

@@ -1,53 +1,92 @@
-// Sessions: a random id in a Secure, HttpOnly, SameSite=Lax cookie with the __Host- prefix
-// (no Domain, Path=/, Secure: the browser sends it to this origin only); the session itself
-// stays on the server, so signing out or timing out ends it for good. A session ends after
-// idleSeconds without a request and after maxSeconds in all. Each has its own CSRF token.
+// Sessions (docs/web.md "Sessions"): kept in PostgreSQL (hublink.web_session), so the web tier
+// is stateless: any number of server processes share them and a restart signs nobody out. The
+// id, made by hublink.web_session_start and stored there only as its SHA-256, travels in a
+// Secure, HttpOnly, SameSite=Lax cookie with the __Host- prefix (no Domain, Path=/). The idle and
+// absolute time-outs are checked in SQL on every read; an ended session is deleted there and
+// its end recorded as a security event. Each session has its own CSRF token.
 import crypto from 'node:crypto';
+import { asGateway } from './db.js';
+import { measure } from './timing.js';
 
 export const COOKIE = '__Host-hublink-session';
+const ID = /^[A-Za-z0-9_-]{43}$/; // what web_session_start makes; anything else names no session
+
+// What the web tier keeps between requests (hublink.web_session.data).
+const KEPT = ['user', 'pending', 'flash'];
+const snapshot = (s) => JSON.stringify(KEPT.map((k) => s[k] ?? null));
 
 export class SessionStore {
-  constructor({ idleSeconds, maxSeconds, onExpire }) {
-    this.idleMs = idleSeconds * 1000;
-    this.maxMs = maxSeconds * 1000;
-    this.onExpire = onExpire || (() => {});
-    this.sessions = new Map();
+  constructor({ pool, idleSeconds, maxSeconds }) {
+    this.pool = pool;
+    this.idleSeconds = idleSeconds;
+    this.maxSeconds = maxSeconds;
+    // Any server may sweep: the sessions past their time-out are ended (and recorded) even when
+    // their person never comes back.
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
   }
 
-  create(data = {}) {
-    const id = crypto.randomBytes(32).toString('base64url');
-    const now = Date.now();
-    const s = { id, created: now, seen: now, csrf: crypto.randomBytes(32).toString('base64url'), ...data };
-    this.sessions.set(id, s);
+  // A new session: for a sign-in under way (no role) or for a person signed in (their role).
+  async create(data = {}, { role = null, clientAddr = null } = {}) {
+    const kept = Object.fromEntries(KEPT.filter((k) => data[k] !== undefined).map((k) => [k, data[k]]));
+    const { rows } = await asGateway(this.pool, (c) =>
+      c.query('SELECT * FROM hublink.web_session_start($1, $2, $3, $4, $5)',
+        [role, JSON.stringify(kept), clientAddr, this.idleSeconds, this.maxSeconds]));
+    return this.wrap(rows[0].session_id, { csrf_token: rows[0].csrf_token, data: kept, role_name: role, client_addr: clientAddr });
+  }
+
+  wrap(id, row) {
+    const s = { id, csrf: row.csrf_token, clientAddr: row.client_addr, ...row.data };
+    // The role is the row's, which only web_session_start sets (for a role mapped to a web identity).
+    if (s.user) s.user = { ...s.user, role: row.role_name };
+    s.saved = snapshot(s);
     return s;
   }
 
-  expired(s, now) {
-    return now - s.seen > this.idleMs || now - s.created > this.maxMs;
-  }
-
-  // The live session of this id, touched; an expired one is ended (reported once) and null.
-  get(id) {
-    const s = id && this.sessions.get(id);
-    if (!s) return null;
-    const now = Date.now();
-    if (this.expired(s, now)) {
-      this.end(s, 'timed out');
-      return null;
+  // { session, ended }: the live session of this id (touched unless touch is false), or null;
+  // ended when the id named a session that has just timed out.
+  async get(id, { touch = true } = {}) {
+    if (!id || !ID.test(id)) return { session: null, ended: Boolean(id) };
+    // One round trip: the role and the call in one simple-protocol query (the id is checked above).
+    const client = await measure('pool', () => this.pool.connect());
+    let row;
+    try {
+      const results = await measure('session', () => client.query(
+        `SET LOCAL ROLE hublink_web; SELECT * FROM hublink.web_session_get('${id}', ${touch ? 'true' : 'false'})`));
+      row = results[1].rows[0];
+    } finally {
+      client.release();
     }
-    s.seen = now;
-    return s;
+    if (row.outcome !== 'live') return { session: null, ended: true };
+    return { session: this.wrap(id, row), ended: false };
   }
 
-  end(s, reason) {
-    if (this.sessions.delete(s.id) && s.user) this.onExpire(s, reason);
+  // Writes what changed in the session (a message for the next page, a sign-in under way).
+  async save(s) {
+    if (!s || snapshot(s) === s.saved) return;
+    const data = Object.fromEntries(KEPT.filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+    await asGateway(this.pool, (c) => c.query('SELECT hublink.web_session_save($1, $2)', [s.id, JSON.stringify(data)]));
+    s.saved = snapshot(s);
   }
 
-  sweep() {
-    const now = Date.now();
-    for (const s of this.sessions.values()) if (this.expired(s, now)) this.end(s, 'timed out');
+  async end(s, reason) {
+    await asGateway(this.pool, (c) => c.query('SELECT hublink.web_session_end($1, $2)', [s.id, reason]));
+  }
+
+  async alive(id) {
+    return (await this.get(id, { touch: false })).session !== null;
+  }
+
+  async sweep() {
+    try {
+      await asGateway(this.pool, (c) => c.query('SELECT hublink.web_session_sweep()'));
+    } catch (err) {
+      console.error(`hublink-web: the session sweep failed: ${err.message}`);
+    }
+  }
+
+  stop() {
+    clearInterval(this.sweeper);
   }
 }
 

@@ -3,6 +3,7 @@
 // session cookie and CSRF token. Prints per page p50/p95 in ms and, for pages that are one Hub
 // call, the ratio to that call made straight to PostgreSQL as the same person.
 import fs from 'node:fs';
+import os from 'node:os';
 import { chromium } from 'playwright-core';
 import pg from 'pg';
 
@@ -10,6 +11,7 @@ const [base, usersFile, journeysArg] = process.argv.slice(2);
 const users = JSON.parse(fs.readFileSync(usersFile, 'utf8'));
 const journeys = Number(journeysArg || 5);
 const times = {};
+const parts = {};
 const note = (page, ms) => (times[page] ||= []).push(ms);
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 
@@ -37,6 +39,11 @@ async function request(cookie, name, path, form) {
   });
   const body = await res.text();
   note(name, performance.now() - t0);
+  // The server's own account of the time (HUBLINK_WEB_SERVER_TIMING=1): pool, session, db, render.
+  for (const m of (res.headers.get('server-timing') || '').split(',')) {
+    const [, part, dur] = /^\s*(\w+);dur=([0-9.]+)/.exec(m) || [];
+    if (part) ((parts[name] ||= {})[part] ||= []).push(Number(dur));
+  }
   if (res.status >= 400) throw new Error(`${name} ${path}: ${res.status}`);
   return { res, body };
 }
@@ -67,9 +74,12 @@ const cookies = [];
 for (const u of users) cookies.push(await signIn(browser, u));
 await browser.close();
 
+// The machine may be shared: its load average is printed with the figures.
+const loadBefore = os.loadavg();
 const t0 = performance.now();
 await Promise.all(users.map(async (u, i) => { for (let j = 1; j <= journeys; j++) await journey(cookies[i], u, j); }));
 const wall = performance.now() - t0;
+const loadAfter = os.loadavg();
 
 // The same Hub calls straight to PostgreSQL, as the web server makes them: the web login (libpq
 // variables), SET LOCAL ROLE to one of the people, one transaction each, nothing else running.
@@ -86,16 +96,24 @@ async function direct(name, text, args) {
     await db.query('ROLLBACK');
   }
 }
-await direct('cases list', 'SELECT * FROM hublink.search_removals() LIMIT 200');
-await direct('search by name', 'SELECT * FROM hublink.search_removals(returnee_name => $1)', [`Person ${users[0].username}`]);
+await direct('cases list', 'SELECT * FROM hublink.find_removals(page_size => 25)');
+await direct('search by name', 'SELECT * FROM hublink.find_removals(returnee => $1, page_size => 25)', [`Person ${users[0].username}`]);
 await db.end();
 
-console.log(`${users.length} caseworkers x ${journeys} journeys at once, ${Object.values(times).flat().length} requests in ${(wall / 1000).toFixed(1)} s`);
+console.log(`${users.length} caseworkers x ${journeys} journeys at once, ${Object.values(times).flat().length} requests in ${(wall / 1000).toFixed(1)} s`
+  + ` (load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}; ${os.cpus().length} cores)`);
 console.log('page                 requests   p50 ms   p95 ms   SQL p95 ms   page/SQL (p95)');
 for (const [name, xs] of Object.entries(times)) {
   const s = sql[name];
   console.log(`${name.padEnd(20)} ${String(xs.length).padStart(8)} ${pct(xs, 0.5).toFixed(1).padStart(8)} ${pct(xs, 0.95).toFixed(1).padStart(8)}`
     + (s ? ` ${pct(s, 0.95).toFixed(1).padStart(12)} ${(pct(xs, 0.95) / pct(s, 0.95)).toFixed(1).padStart(16)}` : ''));
+}
+console.log('\nwhere the time goes, p50 (p95) ms in the server: waiting for a pooled connection, reading the session,');
+console.log('the page\'s database transaction(s), the template');
+console.log('page                 pool          session       db            render');
+for (const [name, p] of Object.entries(parts)) {
+  const cell = (k) => (p[k] ? `${pct(p[k], 0.5).toFixed(1)} (${pct(p[k], 0.95).toFixed(1)})` : '-').padEnd(14);
+  console.log(`${name.padEnd(20)} ${cell('pool')}${cell('session')}${cell('db')}${cell('render')}`);
 }
 const all = Object.values(times).flat();
 console.log(`all pages            ${String(all.length).padStart(8)} ${pct(all, 0.5).toFixed(1).padStart(8)} ${pct(all, 0.95).toFixed(1).padStart(8)}`);

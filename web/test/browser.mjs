@@ -5,6 +5,7 @@
 // worker would apply them from the broker. TAP lines; closing line "web: N passed, M failed".
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 import pg from 'pg';
@@ -169,6 +170,16 @@ try {
     cookies.some((c) => /__Host-hublink-session=[^;]+; Path=\/; Secure; HttpOnly; SameSite=Lax/.test(c)), cookies.join(' | '));
   check('the page names the person and clearance', (await rita.textContent('body')).includes('Rita Restricted'));
   await axe(rita, 'the cases page');
+  // Sessions are in the database (docs/web.md "Sessions"): a careless operator restarts the web
+  // server mid-session and nobody is signed out; another server process honours the session.
+  execFileSync(env.HUBLINK_WEB_TEST_RESTART);
+  const afterRestart = await rita.goto('/cases');
+  check('after the web server restarts, rita is still signed in', afterRestart.status() === 200
+    && new URL(rita.url()).pathname === '/cases' && (await rita.textContent('body')).includes('Rita Restricted'), rita.url());
+  const ritaCookie = (await rita.context().cookies()).find((c) => c.name === '__Host-hublink-session');
+  const elsewhere = await fetch(`${BASE2}/cases`, { headers: { Cookie: `${ritaCookie.name}=${ritaCookie.value}` }, redirect: 'manual' });
+  check('and another web server process honours her session', elsewhere.status === 200 && (await elsewhere.text()).includes('Rita Restricted'),
+    String(elsewhere.status));
 
   await rita.goto('/cases/new');
   await axe(rita, 'the new removal page');
@@ -247,6 +258,69 @@ try {
   const found2 = await rita.textContent('#cases');
   check('search by case reference, state and destination', found2.includes(standard) && !found2.includes(restricted));
 
+  // --- Several returnees per removal (a family): add another, 4.22 for each ------------------
+  await rita.goto('/cases/new');
+  await fillRemoval(rita, { caseReference: 'CASE-WEB-F1', hoReference: 'HO-WEBF1', givenNames: 'Femi', familyName: 'Family', sensitivity: 'standard' });
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_2');
+  check('"Add another returnee" adds a second returnee, keeps what was entered and moves focus to it',
+    (await rita.inputValue('#hoReference')) === 'HO-WEBF1' && (await rita.inputValue('#earliestDay')) !== ''
+      && (await rita.evaluate(() => document.activeElement.id)) === 'hoReference_2');
+  const fillSecond = async (ho, given) => {
+    await rita.fill('#hoReference_2', ho); await rita.fill('#givenNames_2', given); await rita.fill('#familyName_2', 'Family');
+    await rita.fill('#dobDay_2', '5'); await rita.fill('#dobMonth_2', '6'); await rita.fill('#dobYear_2', '2012');
+    await rita.fill('#nationality_2', 'NGA'); await rita.check('input[name=gender_2][value=F]');
+    await rita.fill('#documentNumber_2', `P${ho.replace(/-/g, '')}`); await rita.fill('#documentCountry_2', 'NGA');
+    await rita.fill('#detentionCentre_2', 'HARMONDSWORTH_IRC');
+  };
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twoErrors = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('an empty second returnee: the error summary names returnee 2 and links to its fields',
+    /Returnee 2: Enter the Home Office returnee reference/.test(twoErrors) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twoErrors.trim().slice(0, 300));
+  await axe(rita, 'the new removal page with two returnees and errors');
+  const nBefore = (await one('SELECT count(*)::int AS n FROM hublink.removal')).n;
+  await fillSecond('HO-WEBS1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const famDup = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('4.22 for each returnee: the second has a live removal, refused and linked to its field',
+    /HO-WEBS1 already has a live removal/.test(famDup) && famDup.includes(standard)
+      && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, famDup.trim());
+  await fillSecond('HO-WEBF1', 'Sade');
+  await rita.getByRole('button', { name: 'Create removal' }).click();
+  const twice = await rita.locator('.govuk-error-summary').textContent().catch(() => '');
+  check('the same returnee twice is refused by the Hub, linked to the second',
+    /named more than once/.test(twice) && (await rita.locator('.govuk-error-summary a[href="#hoReference_2"]').count()) === 1, twice.trim());
+  check('and nothing was created', (await one('SELECT count(*)::int AS n FROM hublink.removal')).n === nBefore);
+  await rita.getByRole('button', { name: 'Add another returnee' }).click();
+  await rita.waitForSelector('#hoReference_3');
+  await rita.getByRole('button', { name: 'Remove returnee 2' }).click();
+  await rita.waitForFunction(() => document.readyState === 'complete' && document.querySelectorAll('input[name^=hoReference]').length === 2);
+  check('"Remove returnee 2" removes it and moves the third up', (await rita.locator('#hoReference_2').count()) === 1 && (await rita.inputValue('#hoReference_2')) === '');
+  await fillSecond('HO-WEBF2', 'Sade');
+  await rita.focus('#familyName_2');
+  await rita.keyboard.press('Enter');
+  await rita.waitForURL(/\/cases\/RMV-/);
+  const family = rita.url().split('/').pop();
+  const famRows = await db.query(`SELECT t.ho_returnee_reference AS ho FROM hublink.returnee t JOIN hublink.removal r USING (removal_id)
+                                   WHERE r.removal_reference = $1 ORDER BY t.returnee_id`, [family]);
+  check('Enter in a field creates the removal (never "add" or "remove"), with both returnees', famRows.rows.map((r) => r.ho).join(',') === 'HO-WEBF1,HO-WEBF2', famRows.rows.map((r) => r.ho).join(','));
+  const famPage = await rita.textContent('.govuk-summary-list');
+  check('the case page shows both returnees', /Femi Family \(HO-WEBF1\)/.test(famPage) && /Sade Family \(HO-WEBF2\)/.test(famPage));
+  await rita.goto('/cases?returnee=sade');
+  check('search finds the family by the second returnee, listing both', /HO-WEBF1/.test(await rita.textContent('#cases')) && (await rita.textContent('#cases')).includes(family));
+  await rita.goto(`/cases/${family}/risk`);
+  check('the risk page has a form for each returnee', (await rita.locator('form[action$="/risk"]').count()) === 2);
+  const famToken = await rita.inputValue('input[name=_csrf]');
+  const badFlag = await rita.request.post(`/cases/${family}/risk`, { form: { _csrf: famToken, returnee: 'HO-WEBF1', flags: 'NOT_A_FLAG' }, maxRedirects: 0 });
+  check('a forged risk flag is refused by the Hub and shown in the error summary (400), nothing recorded',
+    badFlag.status() === 400 && /Not a risk flag: NOT_A_FLAG/.test(await badFlag.text())
+      && (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                     WHERE t.ho_returnee_reference = 'HO-WEBF1' AND a.audience = 'hub'`)).n === 1, String(badFlag.status()));
+  const noBooking = await rita.request.post(`/cases/${family}/cancel-booking`, { form: { _csrf: famToken, booking: 'escort', reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
+  check('cancelling a booking never requested: the Hub\'s plain refusal (400), nothing sent',
+    noBooking.status() === 400 && /has no escort booking to cancel/.test(await noBooking.text()) && (await states(family)) === 'new/none/none', `${noBooking.status()} ${await states(family)}`);
+  await axe(rita, 'the risk page of two returnees');
+
   // --- Quotes, live timeline, compare, book, amend, cancel -----------------------------------
   await rita.goto(`/cases/${standard}`);
   await rita.getByRole('button', { name: 'Request quotes' }).click();
@@ -266,6 +340,16 @@ try {
     ['Price', 'Expected cost', 'Refundable', 'Deadlines', 'Itinerary', 'LOS'].every((w) => table.includes(w)), table.slice(0, 200));
   await axe(rita, 'the quotes page');
   await shot(rita, 'quotes');
+  // Quotes past their expiry are not offered; the page asks for new ones (re-quote, 4.5).
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = now() - interval '1 minute' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
+  check('expired quotes cannot be booked: the compare page offers "Ask for new quotes" instead',
+    (await rita.locator('#quotes').count()) === 0 && (await rita.getByRole('button', { name: 'Ask for new quotes' }).count()) === 1);
+  await axe(rita, 'the quotes page with no quote to book');
+  await db.query(`UPDATE hublink.travel_quote q SET expires_at = '2099-01-01' FROM hublink.removal r
+                   WHERE r.removal_id = q.removal_id AND r.removal_reference = $1`, [standard]);
+  await rita.reload();
   const best = await one('SELECT travel_quote_reference FROM hublink.removal_quotes($1) ORDER BY rank LIMIT 1', [standard]);
   await rita.getByRole('button', { name: /Book option 1/ }).click();
   await rita.waitForURL(new RegExp(`/cases/${standard}$`));
@@ -297,10 +381,20 @@ try {
   check('cancel with a reason sends the travel cancellation', cancelled.n === 1, `${await states(standard)} ${flash.trim()}`);
   check('the timeline shows the cancellation', /cancel/i.test(await rita.textContent('#timeline')));
 
+  const stolen = (await rita.context().cookies()).find((c) => c.name === '__Host-hublink-session');
   await rita.getByRole('button', { name: 'Sign out' }).click();
   check('sign out ends the session', /signed out/.test(await rita.textContent('h1')));
   await rita.goto('/cases');
   check('after sign-out the cases page needs sign-in again', new URL(rita.url()).pathname === '/');
+  // A hostile copy of the cookie taken before the sign-out, and forged ones, open nothing.
+  const tryCookie = async (value) => (await fetch(`${BASE}/cases`, { headers: { Cookie: `__Host-hublink-session=${value}` }, redirect: 'manual' }));
+  const replay = await tryCookie(stolen.value);
+  check('a cookie copied before the sign-out is refused after it', replay.status === 303 && replay.headers.get('location').startsWith('/?'),
+    `${replay.status} ${replay.headers.get('location')}`);
+  const forgedCookie = await tryCookie(crypto.randomBytes(32).toString("base64url"));
+  const hashed = await tryCookie(crypto.createHash('sha256').update(stolen.value).digest('base64url'));
+  check("a forged cookie, or one holding a session id's hash, is refused", forgedCookie.status === 303 && hashed.status === 303,
+    `${forgedCookie.status} ${hashed.status}`);
 
   // --- Sam (standard clearance) never sees the restricted case ------------------------------
   const sam = await newPage();
@@ -310,7 +404,8 @@ try {
   check('but not the restricted one', !samList.includes(restricted));
   await sam.goto('/cases?returnee=rhea');
   check('nor does a search by its returnee find it', !(await sam.textContent('#cases')).includes(restricted));
-  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`]) {
+  for (const path of [`/cases/${restricted}`, `/cases/${restricted}/quotes`, `/cases/${restricted}/events`,
+    `/cases/${restricted}/risk`, `/cases/${restricted}/amend-escort`, `/cases/${restricted}/cancel-booking`]) {
     const r = await sam.goto(path);
     check(`sam gets "not found" for ${path.replace(restricted, 'the restricted case')}`, r.status() === 404 && !(await sam.textContent('body')).includes('Rhea'));
   }
@@ -318,6 +413,17 @@ try {
   const stateBefore = await states(restricted);
   const r1 = await sam.request.post(`/cases/${restricted}/cancel`, { form: { _csrf: token, reason: 'RETURNEE_ILL' }, maxRedirects: 0 });
   check('sam cannot cancel it either (404, unchanged)', r1.status() === 404 && (await states(restricted)) === stateBefore, `${r1.status()} ${await states(restricted)}`);
+  const risks = async () => (await one(`SELECT count(*)::int AS n FROM hublink.risk_assessment a JOIN hublink.returnee t USING (returnee_id)
+                                         JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1`, [restricted])).n;
+  const risksBefore = await risks();
+  const posts = await Promise.all([
+    sam.request.post(`/cases/${restricted}/risk`, { form: { _csrf: token, returnee: 'HO-WEBR1', flags: 'VIOLENT' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/requote`, { form: { _csrf: token }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/cancel-booking`, { form: { _csrf: token, booking: 'travel', reason: 'RETURNEE_ILL' }, maxRedirects: 0 }),
+    sam.request.post(`/cases/${restricted}/amend-escort`, { form: { _csrf: token, other: 'x' }, maxRedirects: 0 })]);
+  check('nor change its risk, re-quote, cancel one booking or amend its escort (404 each, unchanged)',
+    posts.every((r) => r.status() === 404) && (await states(restricted)) === stateBefore && (await risks()) === risksBefore,
+    `${posts.map((r) => r.status())} ${await states(restricted)}`);
   await sam.goto('/cases/new');
   await fillRemoval(sam, { caseReference: 'CASE-WEB-S2', hoReference: 'HO-WEBR1', givenNames: 'Rhea', familyName: 'Secret', sensitivity: 'standard' });
   await sam.getByRole('button', { name: 'Create removal' }).click();
@@ -397,7 +503,46 @@ try {
   // --- Ada (admin): alerts, admin, MI -------------------------------------------------------
   const ada = await newPage();
   await signIn(ada, 'ada');
-  check('an admin gets 403 for the alerts page (alerts are removal data)', (await ada.goto('/alerts')).status() === 403);
+  // Alerts of no removal (protective monitoring) are the admins': hublink.monitoring_alerts.
+  const monitoringAlert = (await one("SELECT hublink.raise_alert('quote_expiring', 'Monitoring: a test alert of no removal') AS id")).id;
+  const adaAlerts = await ada.goto('/alerts');
+  const adaAlertsText = adaAlerts.status() === 200 ? await ada.textContent('#monitoring-alerts') : '';
+  check('an admin sees the alerts of no removal', adaAlertsText.includes('Monitoring: a test alert of no removal'), String(adaAlerts.status()));
+  check('but no alert of a case (alerts of removals are removal data)', (await ada.locator('#alerts').count()) === 0
+    && !adaAlertsText.includes('standard case'));
+  await axe(ada, 'the alerts page as an admin');
+  await ada.getByRole('button', { name: `Acknowledge alert ${monitoringAlert}` }).click();
+  await ada.waitForURL(/\/alerts$/);
+  const adaAck = await one('SELECT acknowledged_by FROM hublink.alert WHERE alert_id = $1', [monitoringAlert]);
+  check('ada acknowledges it as herself', adaAck.acknowledged_by === 'ada', JSON.stringify(adaAck));
+  const samAgain = await newPage();
+  await signIn(samAgain, 'sam');
+  await samAgain.goto('/alerts?all=1');
+  check('a caseworker does not see alerts of no removal', !(await samAgain.textContent('main')).includes('Monitoring: a test alert')
+    && (await samAgain.locator('#monitoring-alerts').count()) === 0);
+
+  // The cases list pages (25 a page, docs/web.md "Figures"): only the page shown is decrypted.
+  await db.query(`SELECT hublink.create_removal('CASE-PAGE-' || i, jsonb_build_array(jsonb_build_object(
+      'personalDetails', jsonb_build_object('hoReturneeReference', 'HO-PAGE' || i, 'name', jsonb_build_object('givenNames', 'Paige', 'familyName', 'Number' || i),
+                                            'dateOfBirth', '1990-01-01', 'nationality', 'NGA', 'gender', 'F'),
+      'travelDocuments', '[{"type": "PASSPORT", "number": "P12345", "issuingCountry": "NGA"}]'::jsonb,
+      'location', '{"detentionCentreId": "HARMONDSWORTH_IRC"}'::jsonb)),
+    current_date + 10, current_date + 20, '{"description": "Lagos", "country": "NGA", "airportCode": "LOS"}', sensitivity => 'standard')
+    FROM generate_series(1, 26) i`);
+  const auditMark = (await one('SELECT max(audit_id) AS id FROM hublink.audit_log')).id;
+  await samAgain.goto('/cases');
+  const firstPage = await samAgain.textContent('#cases');
+  check('the cases list shows 25 a page, newest first, with a link to the next',
+    /Cases 1 to 25/.test(firstPage) && firstPage.includes('Number26') && !firstPage.includes('Number1 ')
+    && (await samAgain.getByRole('link', { name: /Next/ }).count()) === 1, firstPage.slice(0, 80));
+  const decrypted = await one(`SELECT count(*)::int AS n FROM hublink.audit_log WHERE audit_id > $1 AND action = 'decrypt' AND role_name = 'sam'`, [auditMark]);
+  check('and decrypts, audited as the person, the names of those 25 only', decrypted.n === 25, String(decrypted.n));
+  await axe(samAgain, 'the cases page with pages');
+  await samAgain.getByRole('link', { name: /Next/ }).click();
+  await samAgain.waitForURL(/page=2/);
+  const secondPage = await samAgain.textContent('#cases');
+  check('the next page goes on from there', secondPage.includes('Number1 ') && !secondPage.includes('Number26')
+    && (await samAgain.getByRole('link', { name: /Previous/ }).count()) === 1, secondPage.slice(0, 80));
   await ada.goto('/admin');
   await axe(ada, 'the admin page');
   await ada.selectOption('#role', 'sam');
@@ -431,7 +576,7 @@ try {
 
   check('no page had a CSP violation, a script error or a resource that failed to load',
     problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p)).length === 0, problems.join(' | '));
-  check(`axe ran on ${axePages.length} pages`, axePages.length >= 9);
+  check(`axe ran on ${axePages.length} pages`, axePages.length >= 11);
 } catch (err) {
   check('the browser journey ran to its end', false, err.stack);
 } finally {

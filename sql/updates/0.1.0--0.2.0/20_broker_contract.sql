@@ -93,75 +93,13 @@ SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
 -- @comment COLUMN hublink.mi_worker.needs_attention
 -- @function hublink.mi_report_html
 
--- The rest of 36_broker_contract.sql: the broker users, the routes, the broker's definitions.
-CREATE TABLE hublink.broker_identity (
-    broker_user text PRIMARY KEY CHECK (broker_user <> '' AND broker_user !~ '[[:cntrl:]]'),
-    party       text NOT NULL REFERENCES hublink.party,
-    description text
-);
--- @comment TABLE hublink.broker_identity
--- @comment COLUMN hublink.broker_identity.broker_user
--- @comment COLUMN hublink.broker_identity.party
--- @comment COLUMN hublink.broker_identity.description
-INSERT INTO hublink.broker_identity VALUES
-    ('hub', 'hub', 'The Home Office Hub''s certificate (CN=hub) on the local test stack.'),
-    ('tsp', 'tsp', 'The travel provider''s certificate (CN=tsp) on the local test stack.'),
-    ('esp', 'esp', 'The escort provider''s certificate (CN=esp) on the local test stack.');
--- @function hublink.broker_name_pattern
-
-CREATE VIEW hublink.broker_route AS
-SELECT t.sender_party AS party, p.exchange, t.queue, 'send'::text AS role, t.message_type
-  FROM hublink.message_type t JOIN hublink.party p ON p.party = t.sender_party
- WHERE t.queue IS NOT NULL
-UNION ALL
-SELECT t.receiver_party, p.exchange, t.queue || '-error', 'report', t.message_type
-  FROM hublink.message_type t JOIN hublink.party p ON p.party = t.receiver_party
- WHERE t.queue IS NOT NULL
-UNION ALL
-SELECT t.receiver_party, NULL, t.queue, 'consume', t.message_type
-  FROM hublink.message_type t
- WHERE t.queue IS NOT NULL
-UNION ALL
-SELECT t.sender_party, NULL, t.queue || '-error', 'read errors', t.message_type
-  FROM hublink.message_type t
- WHERE t.queue IS NOT NULL;
--- @comment VIEW hublink.broker_route
--- @comment COLUMN hublink.broker_route.party
--- @comment COLUMN hublink.broker_route.exchange
--- @comment COLUMN hublink.broker_route.queue
--- @comment COLUMN hublink.broker_route.role
--- @comment COLUMN hublink.broker_route.message_type
--- @function hublink.broker_definitions
--- @function hublink.worker_alert
-
-CREATE VIEW hublink.needs_attention AS
-SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_reference,
-       r.failed_message_id, r.failed_message_type, r.outbox_id, o.sent_at,
-       NOT r.matched AS unmatched, r.problem_count, r.problem_locations
-  FROM hublink.error_report r
-  LEFT JOIN hublink.outbox o ON o.id = r.outbox_id
- WHERE r.cleared_at IS NULL;
--- @comment VIEW hublink.needs_attention
--- @comment COLUMN hublink.needs_attention.report_id
--- @comment COLUMN hublink.needs_attention.received_at
--- @comment COLUMN hublink.needs_attention.reported_by
--- @comment COLUMN hublink.needs_attention.queue
--- @comment COLUMN hublink.needs_attention.removal_reference
--- @comment COLUMN hublink.needs_attention.failed_message_id
--- @comment COLUMN hublink.needs_attention.failed_message_type
--- @comment COLUMN hublink.needs_attention.outbox_id
--- @comment COLUMN hublink.needs_attention.sent_at
--- @comment COLUMN hublink.needs_attention.unmatched
--- @comment COLUMN hublink.needs_attention.problem_count
--- @comment COLUMN hublink.needs_attention.problem_locations
--- @function hublink.receive_error
--- @function hublink.clear_attention
--- @function hublink.inbox_duplicate
--- @function hublink.inbox_reject_retrying
+-- sql/parts/36_broker_contract.sql is wholly new in 0.2.0 (the broker users, the routes, the
+-- broker's definitions, the worker's alerts, the Errors that need attention): copied verbatim.
+-- @include sql/parts/36_broker_contract.sql
 -- @function hublink.enqueue_error
 
--- Integers read from messages through one helper (12_json_integer.sql, issue 14 section 3).
--- @function hublink.json_integer
+-- Integers read from messages through one helper (issue 14 section 3): a part new in 0.2.0.
+-- @include sql/parts/12_json_integer.sql
 -- @function hublink.record_returnees
 -- @function hublink.record_escorts
 -- @function hublink.record_message_rows
@@ -171,31 +109,8 @@ SELECT r.id AS report_id, r.received_at, r.reported_by, r.queue, r.removal_refer
 -- @function hublink.esp_quote
 -- @function hublink.esp_amend
 
--- 49_broker_alerts.sql: the alert kinds, and the handler of Error messages.
-INSERT INTO hublink.alert_kind VALUES
-    ('broker_sender_mismatch', 'critical', 'worker',
-     'A delivery''s envelope sender is not the party of the broker user that published it (or it '
-     'has no AMQP user_id, or a user hublink.broker_identity does not map): someone may be '
-     'speaking for another party. It was rejected to its error queue. Check the broker''s '
-     'permissions (scripts/broker-permissions) and who holds that user''s certificate.'),
-    ('error_received', 'warning', 'worker',
-     'A party rejected one of our messages and said why on the error queue: the case needs '
-     'attention (hublink.needs_attention). Correct it and send a new message with a new '
-     'messageId, then hublink.clear_attention.'),
-    ('error_unmatched', 'warning', 'worker',
-     'An Error arrived on the error queue of a queue we send on but names no message we sent '
-     'there: it is kept in hublink.needs_attention. Find out who sent what.'),
-    ('error_not_processable', 'warning', 'worker',
-     'A message received on an error queue could not be processed (invalid, forged or unknown '
-     'type). It is stored as rejected in hublink.inbox; no Error is sent back for an Error.'),
-    ('message_id_reused', 'warning', 'worker',
-     'A message reused a messageId we had already received (a corrected resend of a rejected '
-     'message, or the same id on another queue). It was not applied; an Error told its sender '
-     'to send it again with a new messageId.');
-INSERT INTO hublink.message_handler VALUES
-    ('Error', 'hublink.receive_error(jsonb)'::regprocedure,
-     'An Error on the error queue of a queue we send on: matched to our outbox row, kept as an '
-     'error report that needs attention, alerted.');
+-- sql/parts/49_broker_alerts.sql (new in 0.2.0): the alert kinds, and the handler of Error messages.
+-- @include sql/parts/49_broker_alerts.sql
 
 -- The grants of 91_access_policy.sql for what this part adds.
 DO $$
@@ -205,12 +120,6 @@ BEGIN
                          'counts, no message content (36_broker_contract.sql); written only by hublink.receive_error.'),
         ('needs_attention', 'reference_view', 'The open error reports with their outbox row''s id and send time: '
                             'no message content, for the people who clear them.');
-    -- As their parts do: an @function line brings the definition and comment, not the REVOKE.
-    REVOKE ALL ON FUNCTION hublink.worker_alert(text, text, jsonb, text) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.receive_error(jsonb) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
     GRANT EXECUTE ON FUNCTION hublink.worker_alert(text, text, jsonb, text) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_duplicate(text, jsonb) TO hublink_worker;
     GRANT EXECUTE ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) TO hublink_worker;

@@ -8,6 +8,9 @@
  *   hubtool [connection] publish QUEUE [FILE...]   each FILE (or each stdin line) is a message
  *   hubtool [connection] drain QUEUE               print each message on a line, ack it
  *   hubtool [connection] get QUEUE                 basic.get one message, print it, ack it
+ *   hubtool [connection] hold QUEUE SECONDS        basic.get one message and hold it unacked for
+ *                                                  SECONDS, then close (the broker requeues it):
+ *                                                  a consumer that never acks (test/mutation)
  *   hubtool [connection] declare|purge|delete QUEUE...   durable queues (declare is active)
  *   hubtool [connection] declare-exchange NAME     a durable direct exchange
  *   hubtool [connection] bind QUEUE EXCHANGE KEY   queue.bind
@@ -482,6 +485,30 @@ cmd_get(int argc, char **argv)
 }
 
 static int
+cmd_hold(int argc, char **argv)
+{
+	amqp_connection_state_t conn;
+	amqp_rpc_reply_t r;
+	amqp_message_t message;
+	int seconds;
+
+	if (argc != 2 || (seconds = atoi(argv[1])) <= 0)
+		die(1, "usage: hold QUEUE SECONDS");
+	conn = connect_broker();
+	r = amqp_basic_get(conn, 1, amqp_cstring_bytes(argv[0]), 0);
+	check_reply(r, "basic.get", 1);
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		die(1, "%s is empty", argv[0]);
+	check_reply(amqp_read_message(conn, 1, &message, 0), "reading the message", 1);
+	printf("holding %zu bytes unacked for %d s\n", message.body.len, seconds);
+	fflush(stdout);
+	amqp_destroy_message(&message);
+	sleep((unsigned int) seconds);
+	close_broker(conn);
+	return 0;
+}
+
+static int
 cmd_declare_exchange(int argc, char **argv)
 {
 	amqp_connection_state_t conn;
@@ -938,6 +965,8 @@ main(int argc, char **argv)
 		return cmd_queue_op(argc, argv, OP_DELETE);
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(argc, argv);
+	if (strcmp(cmd, "hold") == 0)
+		return cmd_hold(argc, argv);
 	if (strcmp(cmd, "declare-exchange") == 0)
 		return cmd_declare_exchange(argc, argv);
 	if (strcmp(cmd, "bind") == 0)
