@@ -1358,87 +1358,6 @@ COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
     'Marks an error report as dealt with, by the session user, with a note saying what was done.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
--- A message whose messageId is already in the inbox (issue 14 section 3). The same message
--- again on the same queue is the broker redelivering it: no effect, as before. Anything else
--- (a corrected resend of a message we rejected, the id of an applied message reused for other
--- content, the same id on another queue) is never applied and never dropped in silence: its
--- sender gets an Error saying what happened and what to do. Returns true for a redelivery.
-CREATE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    prior   record;
-    v_text  text;
-BEGIN
-    SELECT i.id, i.queue, i.status, i.processed_at,
-           hublink.open_message(i.message, i.key_scope, i.sealed_body) AS document
-      INTO prior
-      FROM hublink.inbox i WHERE i.message_id = p_message ->> 'messageId';
-    IF NOT FOUND OR (prior.queue = p_queue AND prior.document = p_message) THEN
-        RETURN true;
-    END IF;
-    v_text := CASE
-        WHEN prior.queue <> p_queue THEN
-            format('messageId %s was already used on queue %s at %s (%s); every message needs a '
-                   'messageId of its own: send this one again with a new messageId',
-                   p_message ->> 'messageId', prior.queue,
-                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
-        WHEN prior.status = 'rejected' THEN
-            format('messageId %s was rejected at %s and is not processed again; send the corrected '
-                   'message with a new messageId',
-                   p_message ->> 'messageId',
-                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
-        ELSE
-            format('messageId %s was already received at %s (%s) with other content; a changed '
-                   'message needs a new messageId',
-                   p_message ->> 'messageId',
-                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
-        END;
-    PERFORM hublink.enqueue_error(p_queue, p_message, jsonb_build_array(jsonb_build_object(
-        'instanceLocation', '/messageId', 'keywordLocation', '', 'error', v_text, 'code', 'DUPLICATE')));
-    PERFORM hublink.worker_alert('message_id_reused',
-        format('messageId %s reused on queue %s (first seen on %s, %s): answered with an Error',
-               p_message ->> 'messageId', p_queue, prior.queue, prior.status),
-        jsonb_build_object('message_id', p_message ->> 'messageId', 'queue', p_queue,
-                           'first_queue', prior.queue, 'first_status', prior.status,
-                           'first_inbox_id', prior.id));
-    RETURN false;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
-    'For a delivery whose messageId is already in the inbox: true when it is the same message on '
-    'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
-    'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
-REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
-
--- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
--- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
--- hublink.handler_max_retries.
-CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    r hublink.inbox;
-BEGIN
-    UPDATE hublink.inbox i
-       SET status = 'rejected', attempts = i.attempts + 1, next_attempt_at = NULL,
-           processed_at = now(), problems = p_problems
-     WHERE i.id = p_inbox_id AND i.status = 'retrying'
-    RETURNING * INTO r;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    PERFORM hublink.enqueue_error(r.queue, r.message, p_problems);
-    RETURN true;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
-    'Rejects a retrying inbox message at once with the given problems and writes its Error '
-    'message: its handler failed in a way that will fail every attempt. False when the row is '
-    'not retrying. Used by the worker.';
-REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
 -- end of sql/parts/36_broker_contract.sql
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
@@ -3193,7 +3112,6 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('audit_table_rule', 'How inserts of some tables are audited (71_audit_rows.sql).'),
     ('sealed_table', 'Which tables hold sealed personal data and how (74_crypto_seal.sql).'),
     ('message_type', 'The message types of the interface and their queues (20_schema_registry.sql).'),
-    ('message_handler', 'The function that applies each message type: names of code the worker runs.'),
     ('party', 'The three parties of the interface.'),
     ('reason_code_location', 'Where each message type carries a reason code (42_reference_codes.sql).'),
     ('inbox_status', 'The states of an inbound message.'),
