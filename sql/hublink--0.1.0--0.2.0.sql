@@ -1359,6 +1359,82 @@ COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
 -- end of sql/parts/36_broker_contract.sql
+-- Also new in 0.2.0, and part of the broker contract, but kept with every other change of an
+-- inbox row in 38_inbox_state.sql (issue 15 section 2): by definition, not by include.
+-- hublink.inbox_duplicate, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    prior   record;
+    v_text  text;
+BEGIN
+    SELECT i.id, i.queue, i.status, i.processed_at,
+           hublink.open_message(i.message, i.key_scope, i.sealed_body) AS document
+      INTO prior
+      FROM hublink.inbox i WHERE i.message_id = p_message ->> 'messageId';
+    IF NOT FOUND OR (prior.queue = p_queue AND prior.document = p_message) THEN
+        RETURN true;
+    END IF;
+    v_text := CASE
+        WHEN prior.queue <> p_queue THEN
+            format('messageId %s was already used on queue %s at %s (%s); every message needs a '
+                   'messageId of its own: send this one again with a new messageId',
+                   p_message ->> 'messageId', prior.queue,
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
+        WHEN prior.status = 'rejected' THEN
+            format('messageId %s was rejected at %s and is not processed again; send the corrected '
+                   'message with a new messageId',
+                   p_message ->> 'messageId',
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+        ELSE
+            format('messageId %s was already received at %s (%s) with other content; a changed '
+                   'message needs a new messageId',
+                   p_message ->> 'messageId',
+                   to_char(prior.processed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), prior.status)
+        END;
+    PERFORM hublink.enqueue_error(p_queue, p_message, jsonb_build_array(jsonb_build_object(
+        'instanceLocation', '/messageId', 'keywordLocation', '', 'error', v_text, 'code', 'DUPLICATE')));
+    PERFORM hublink.worker_alert('message_id_reused',
+        format('messageId %s reused on queue %s (first seen on %s, %s): answered with an Error',
+               p_message ->> 'messageId', p_queue, prior.queue, prior.status),
+        jsonb_build_object('message_id', p_message ->> 'messageId', 'queue', p_queue,
+                           'first_queue', prior.queue, 'first_status', prior.status,
+                           'first_inbox_id', prior.id));
+    RETURN false;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
+    'For a delivery whose messageId is already in the inbox: true when it is the same message on '
+    'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
+    'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
+-- hublink.inbox_reject_retrying, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.inbox;
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', attempts = i.attempts + 1, next_attempt_at = NULL,
+           processed_at = now(), problems = p_problems
+     WHERE i.id = p_inbox_id AND i.status = 'retrying'
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM hublink.enqueue_error(r.queue, r.message, p_problems);
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
+    'Rejects a retrying inbox message at once with the given problems and writes its Error '
+    'message: its handler failed in a way that will fail every attempt. False when the row is '
+    'not retrying. Used by the worker.';
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
     LANGUAGE plpgsql
