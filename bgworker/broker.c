@@ -30,9 +30,10 @@
 struct HublinkBroker
 {
 	amqp_connection_state_t conn;
-	uint64 next_seq; /* confirm sequence number of the next publish */
-	char *exchange;  /* the party's exchange: every publish goes through it */
-	char *user_id;   /* the broker user we publish as */
+	uint64 next_seq;          /* confirm sequence number of the next publish */
+	char *exchange;           /* the party's exchange: every publish goes through it */
+	char *user_id;            /* the broker user we publish as */
+	TimestampTz keepalive_at; /* when hublink_broker_keepalive last sent a heartbeat */
 };
 
 static void
@@ -531,6 +532,34 @@ hublink_broker_drain(HublinkBroker *broker, const HublinkBrokerCallbacks *callba
 	if (*error == NULL)
 		amqp_maybe_release_buffers(broker->conn);
 	return *error == NULL;
+}
+
+void
+hublink_broker_keepalive(HublinkBroker *broker)
+{
+	TimestampTz now;
+	amqp_frame_t heartbeat;
+	int status;
+
+	if (broker == NULL || hublink_broker_heartbeat <= 0)
+		return;
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(broker->keepalive_at, now, hublink_broker_heartbeat * 500))
+		return;
+	/*
+	 * librabbitmq sends heartbeats only from inside its own calls, and a batch of messages is
+	 * one transaction with no call to it: under load that outlasted two heartbeat intervals,
+	 * the broker closed the connection, and the ack after the commit met a reset socket ("a
+	 * SSL error occurred"), so the batch came again. A heartbeat frame is always allowed.
+	 */
+	memset(&heartbeat, 0, sizeof(heartbeat));
+	heartbeat.frame_type = AMQP_FRAME_HEARTBEAT;
+	heartbeat.channel = 0;
+	status = amqp_send_frame(broker->conn, &heartbeat);
+	broker->keepalive_at = now;
+	if (status != AMQP_STATUS_OK)
+		ereport(DEBUG1, (errmsg_internal("hublink worker: sending a heartbeat: %s",
+										 amqp_error_string2(status))));
 }
 
 bool

@@ -65,6 +65,14 @@ extern bool hublink_broker_has_buffered(HublinkBroker *broker);
 extern bool hublink_broker_drain(HublinkBroker *broker, const HublinkBrokerCallbacks *callbacks,
 								 MemoryContext delivery_cxt, int max_frames, char **error);
 
+/*
+ * Within a long transaction, between messages: send a heartbeat frame when half the heartbeat
+ * interval has passed since the last, so the broker does not drop a connection that is only
+ * busy (docs/worker.md "Heartbeats during long batches"). Never fails: a broken connection
+ * shows at the next ack or read.
+ */
+extern void hublink_broker_keepalive(HublinkBroker *broker);
+
 /* Acknowledge every delivery up to and including tag. */
 extern bool hublink_broker_ack(HublinkBroker *broker, uint64 tag, char **error);
 

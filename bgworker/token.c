@@ -10,8 +10,10 @@
  * "principal"}; the worker checks the principal is hublink.broker_token_principal and logs in
  * to the broker with the token as the PLAIN password, over the same mutual-TLS connection.
  *
- * The fetch runs on a curl multi handle driven from the worker's loop, never blocking it; it
- * is cut off after hublink.broker_token_timeout. At three quarters of the token's lifetime a
+ * The fetch runs in a child process (token_fetch.c): GSS-API's talk with the KDC inside libcurl
+ * has no bound of its own, so only a process the worker can kill keeps the loop free. The loop
+ * reads the child's pipe between its other work and kills the child when
+ * hublink.broker_token_timeout has passed. At three quarters of the token's lifetime a
  * new one is fetched; the loop then reconnects when nothing is in flight (or after a short
  * grace), because librabbitmq 0.11 has no connection.update-secret. A reconnect loses nothing
  * and doubles no effect: unacked deliveries come again and dedup in the inbox, unconfirmed
@@ -20,12 +22,14 @@
  */
 #include "postgres.h"
 
-#include <stdlib.h>
-
-#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/ipc.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -35,12 +39,13 @@
 #include "spi_util.h"
 #include "token.h"
 #include "token_answer.h"
+#include "token_fetch.h"
 #include "worker.h"
 
-/* How often the loop drives a running fetch. */
+/* How often the loop reads a running fetch's pipe. */
 #define TOKEN_POLL_MS 50
-/* Most bytes of the token service's answer read. */
-#define TOKEN_ANSWER_MAX 65536
+/* Past the timeout, the child's libcurl gets this long to report its own timeout first. */
+#define TOKEN_KILL_GRACE_MS 250
 /* Backoff between failed fetches. */
 #define TOKEN_RETRY_MIN_MS 1000
 #define TOKEN_RETRY_MAX_MS 60000
@@ -52,10 +57,12 @@ static char *token_ca_file = NULL;
 static char *token_krb5_config = NULL;
 static int token_timeout = 10000;
 
-static CURLM *multi = NULL;
-static CURL *easy = NULL;
-static StringInfoData answer;
-static char curl_error[CURL_ERROR_SIZE];
+static pid_t child = 0;   /* the running fetch, or 0 */
+static int child_fd = -1; /* the read end of its pipe */
+static TimestampTz child_deadline = 0;
+static char *child_settings = NULL; /* hublink_token_signature() when the child started */
+static StringInfoData answer;       /* in TopMemoryContext: the child's header and body */
+static bool exit_hook = false;
 
 static char *token = NULL;          /* in TopMemoryContext; wiped when replaced */
 static char *token_settings = NULL; /* hublink_token_signature() when it was obtained */
@@ -153,17 +160,6 @@ hublink_token_used(void)
 	used_generation = generation;
 }
 
-static size_t
-keep_answer(char *data, size_t size, size_t nmemb, void *arg)
-{
-	size_t n = size * nmemb;
-
-	if (answer.len + n > TOKEN_ANSWER_MAX)
-		return 0; /* makes libcurl fail the transfer */
-	appendBinaryStringInfo(&answer, data, (int) n);
-	return n;
-}
-
 static void
 failed(const char *error)
 {
@@ -190,10 +186,37 @@ failed(const char *error)
 	pfree(message);
 }
 
+/* The child is the worker's: it never outlives it (it also bounds itself with alarm()). */
+static void
+stop_child(void)
+{
+	if (child != 0)
+	{
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		child = 0;
+	}
+	if (child_fd >= 0)
+		close(child_fd);
+	child_fd = -1;
+	if (answer.data != NULL)
+	{
+		explicit_bzero(answer.data, answer.len);
+		resetStringInfo(&answer);
+	}
+}
+
+static void
+stop_child_at_exit(int code, Datum arg)
+{
+	stop_child();
+}
+
 static void
 start_fetch(void)
 {
-	const char *ca = token_ca_file[0] != '\0' ? token_ca_file : hublink_broker_ca_file;
+	TokenFetchRequest request;
 
 	if (token_url[0] == '\0' || strncmp(token_url, "https://", 8) != 0)
 	{
@@ -205,16 +228,6 @@ start_fetch(void)
 		failed("hublink.broker_token_keytab is not set");
 		return;
 	}
-	/* GSS-API reads these when libcurl asks it for a ticket: the keytab, a private cache. */
-	setenv("KRB5_CLIENT_KTNAME", token_keytab, 1);
-	setenv("KRB5CCNAME", "MEMORY:hublink_worker", 1);
-	if (token_krb5_config[0] != '\0')
-		setenv("KRB5_CONFIG", token_krb5_config, 1);
-	if (multi == NULL)
-	{
-		multi = curl_multi_init();
-		answer.data = NULL;
-	}
 	if (answer.data == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -222,70 +235,80 @@ start_fetch(void)
 		initStringInfo(&answer);
 		MemoryContextSwitchTo(old);
 	}
-	resetStringInfo(&answer);
-	curl_error[0] = '\0';
-	easy = curl_easy_init();
-	if (multi == NULL || easy == NULL)
+	if (!exit_hook)
 	{
-		failed("could not create a libcurl handle");
+		on_proc_exit(stop_child_at_exit, (Datum) 0);
+		exit_hook = true;
+	}
+	resetStringInfo(&answer);
+	request.url = token_url;
+	request.keytab = token_keytab;
+	request.krb5_config = token_krb5_config;
+	request.ca_file = token_ca_file[0] != '\0' ? token_ca_file : hublink_broker_ca_file;
+	request.cert_file = hublink_broker_cert_file;
+	request.key_file = hublink_broker_key_file;
+	request.timeout_ms = token_timeout;
+	child = token_fetch_start(&request, &child_fd);
+	if (child < 0)
+	{
+		char *error = psprintf("could not start the token fetch process: %s", strerror(errno));
+
+		child = 0;
+		child_fd = -1;
+		failed(error);
+		pfree(error);
 		return;
 	}
-	curl_easy_setopt(easy, CURLOPT_URL, token_url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_NEGOTIATE);
-	/* Negotiate needs a user name set, though GSS-API picks the principal from the keytab. */
-	curl_easy_setopt(easy, CURLOPT_USERPWD, ":");
-	curl_easy_setopt(easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) token_timeout);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) token_timeout);
-	if (ca[0] != '\0')
-		curl_easy_setopt(easy, CURLOPT_CAINFO, ca);
-	/* Mutual TLS to the token service too, with the party's certificate when it has one. */
-	if (hublink_broker_cert_file[0] != '\0' && hublink_broker_key_file[0] != '\0')
+	child_deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), token_timeout + TOKEN_KILL_GRACE_MS);
+	if (child_settings != NULL)
+		pfree(child_settings);
 	{
-		curl_easy_setopt(easy, CURLOPT_SSLCERT, hublink_broker_cert_file);
-		curl_easy_setopt(easy, CURLOPT_SSLKEY, hublink_broker_key_file);
-	}
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_answer);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
-	if (curl_multi_add_handle(multi, easy) != CURLM_OK)
-	{
-		curl_easy_cleanup(easy);
-		easy = NULL;
-		failed("could not start the token fetch");
+		char *sig = hublink_token_signature();
+
+		child_settings = MemoryContextStrdup(TopMemoryContext, sig);
+		pfree(sig);
 	}
 }
 
-static void
-finish_fetch(CURLcode result)
+/* The child's outcome, read whole from its pipe: a failure's text, or NULL with *parsed set. */
+static char *
+read_outcome(TokenAnswer *parsed)
 {
-	long status = 0;
-	char *error = NULL;
-	TokenAnswer parsed = {0};
+	TokenFetchHeader header;
 	const char *problem;
+
+	if ((size_t) answer.len < sizeof header)
+		return pstrdup("the token fetch process ended without an answer");
+	memcpy(&header, answer.data, sizeof header);
+	header.error[sizeof header.error - 1] = '\0';
+	if ((size_t) answer.len != sizeof header + header.body_len)
+		return pstrdup("the token fetch process gave a truncated answer");
+	if (header.curl_code != 0)
+		return psprintf("%s", header.error[0] ? header.error : "the token fetch failed");
+	if (header.http_status != 200)
+		return psprintf("the token service answered HTTP status %ld%s", header.http_status,
+						header.http_status == 401 ? " (Kerberos authentication failed)" : "");
+	if ((problem = token_answer_parse(answer.data + sizeof header, header.body_len, parsed)) !=
+		NULL)
+		return pstrdup(problem);
+	if (token_principal[0] != '\0' &&
+		(parsed->principal == NULL || strcmp(parsed->principal, token_principal) != 0))
+		return psprintf("the token service authenticated principal \"%s\", not "
+						"hublink.broker_token_principal \"%s\"",
+						parsed->principal ? parsed->principal : "(none)", token_principal);
+	return NULL;
+}
+
+static void
+finish_fetch(void)
+{
+	char *error;
+	TokenAnswer parsed = {0};
 	TimestampTz now = GetCurrentTimestamp();
 
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(multi, easy);
-	curl_easy_cleanup(easy);
-	easy = NULL;
-
-	if (result != CURLE_OK)
-		error = psprintf("%s", curl_error[0] ? curl_error : curl_easy_strerror(result));
-	else if (status != 200)
-		error = psprintf("the token service answered HTTP status %ld%s", status,
-						 status == 401 ? " (Kerberos authentication failed)" : "");
-	else if ((problem = token_answer_parse(answer.data, answer.len, &parsed)) != NULL)
-		error = pstrdup(problem);
-	else if (token_principal[0] != '\0' &&
-			 (parsed.principal == NULL || strcmp(parsed.principal, token_principal) != 0))
-		error = psprintf("the token service authenticated principal \"%s\", not "
-						 "hublink.broker_token_principal \"%s\"",
-						 parsed.principal ? parsed.principal : "(none)", token_principal);
-	explicit_bzero(answer.data, answer.len);
+	error = read_outcome(&parsed);
+	stop_child(); /* reaps it (it has closed its pipe and is leaving) and wipes the answer */
 	if (error != NULL)
 	{
 		token_answer_free(&parsed);
@@ -301,12 +324,8 @@ finish_fetch(CURLcode result)
 	token = MemoryContextStrdup(TopMemoryContext, parsed.access_token);
 	if (token_settings != NULL)
 		pfree(token_settings);
-	{
-		char *sig = hublink_token_signature();
-
-		token_settings = MemoryContextStrdup(TopMemoryContext, sig);
-		pfree(sig);
-	}
+	/* The settings it was fetched under (a change meanwhile stopped the fetch). */
+	token_settings = MemoryContextStrdup(TopMemoryContext, child_settings);
 	expires_at = now + parsed.expires_in * USECS_PER_SEC;
 	/* Renew at three quarters of the lifetime: time to fetch and reconnect before expiry. */
 	renew_at = now + parsed.expires_in * USECS_PER_SEC * 3 / 4;
@@ -322,33 +341,74 @@ finish_fetch(CURLcode result)
 	token_answer_free(&parsed);
 }
 
+/* Reads what the child has written; true at end of file (the child is done). */
+static bool
+read_child(void)
+{
+	char buf[8192];
+
+	for (;;)
+	{
+		ssize_t n = read(child_fd, buf, sizeof buf);
+
+		if (n > 0)
+		{
+			/* More than a header and the largest body: the rest is not read. */
+			if ((size_t) answer.len + (size_t) n <= sizeof(TokenFetchHeader) + TOKEN_FETCH_BODY_MAX)
+				appendBinaryStringInfo(&answer, buf, (int) n);
+			continue;
+		}
+		if (n == 0)
+			return true;
+		if (errno == EINTR)
+			continue;
+		return errno != EAGAIN && errno != EWOULDBLOCK;
+	}
+}
+
 void
 hublink_token_drive(void)
 {
 	TimestampTz now;
-	int running = 0;
-	int queued;
-	CURLMsg *msg;
 
 	if (!token_login())
+	{
+		if (child != 0)
+			stop_child();
 		return;
+	}
 	forget_if_settings_changed();
-	if (easy == NULL)
+	if (child == 0)
 	{
 		now = GetCurrentTimestamp();
 		if ((token == NULL || now >= renew_at) && now >= next_fetch_at)
 			start_fetch();
-		if (easy == NULL)
-			return;
+		return;
 	}
-	curl_multi_perform(multi, &running);
-	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
 	{
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+		char *now_settings = hublink_token_signature();
+		bool changed = strcmp(now_settings, child_settings) != 0;
+
+		pfree(now_settings);
+		if (changed)
 		{
-			finish_fetch(msg->data.result);
-			break;
+			/* A fetch under the old URL, keytab or principal: its token is not wanted. */
+			stop_child();
+			next_fetch_at = 0;
+			return;
 		}
+	}
+	if (read_child())
+		finish_fetch();
+	else if (GetCurrentTimestamp() >= child_deadline)
+	{
+		char *error = psprintf("no token within hublink.broker_token_timeout (%d ms): the fetch "
+							   "(Kerberos KDC, then the token service) was stopped",
+							   token_timeout);
+
+		stop_child();
+		failed(error);
+		pfree(error);
 	}
 }
 
@@ -361,7 +421,7 @@ hublink_token_timeout_ms(void)
 
 	if (!token_login())
 		return -1;
-	if (easy != NULL)
+	if (child != 0)
 		return TOKEN_POLL_MS;
 	at = token == NULL ? next_fetch_at : Max(renew_at, next_fetch_at);
 	TimestampDifference(GetCurrentTimestamp(), at, &secs, &usecs);

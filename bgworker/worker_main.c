@@ -254,6 +254,7 @@ work(void)
 		if (hublink_inbox_apply(d, &retry_at) == HUBLINK_DEFERRED && retry_at < next_retry_at)
 			next_retry_at = retry_at;
 		last_tag = d->delivery_tag;
+		hublink_broker_keepalive(broker); /* a long batch must not look like a dead peer */
 	}
 	if (retries_due)
 	{

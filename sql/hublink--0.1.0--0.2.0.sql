@@ -1358,11 +1358,12 @@ COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
     'Marks an error report as dealt with, by the session user, with a note saying what was done.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
--- end of sql/parts/36_broker_contract.sql
--- Also new in 0.2.0, and part of the broker contract, but kept with every other change of an
--- inbox row in 38_inbox_state.sql (issue 15 section 2): by definition, not by include.
--- hublink.inbox_duplicate, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+-- A message whose messageId is already in the inbox (issue 14 section 3). The same message
+-- again on the same queue is the broker redelivering it: no effect, as before. Anything else
+-- (a corrected resend of a message we rejected, the id of an applied message reused for other
+-- content, the same id on another queue) is never applied and never dropped in silence: its
+-- sender gets an Error saying what happened and what to do. Returns true for a redelivery.
+CREATE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1409,8 +1410,12 @@ COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
     'For a delivery whose messageId is already in the inbox: true when it is the same message on '
     'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
     'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
--- hublink.inbox_reject_retrying, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+
+-- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
+-- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
+-- hublink.handler_max_retries.
+CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1433,8 +1438,8 @@ COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
     'Rejects a retrying inbox message at once with the given problems and writes its Error '
     'message: its handler failed in a way that will fail every attempt. False when the row is '
     'not retrying. Used by the worker.';
-REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
+-- end of sql/parts/36_broker_contract.sql
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
     LANGUAGE plpgsql
@@ -3188,6 +3193,7 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('audit_table_rule', 'How inserts of some tables are audited (71_audit_rows.sql).'),
     ('sealed_table', 'Which tables hold sealed personal data and how (74_crypto_seal.sql).'),
     ('message_type', 'The message types of the interface and their queues (20_schema_registry.sql).'),
+    ('message_handler', 'The function that applies each message type: names of code the worker runs.'),
     ('party', 'The three parties of the interface.'),
     ('reason_code_location', 'Where each message type carries a reason code (42_reference_codes.sql).'),
     ('inbox_status', 'The states of an inbound message.'),
@@ -3514,10 +3520,9 @@ BEGIN
     IF jsonb_array_length(problems) = 0 THEN
         BEGIN
             PERFORM hublink.conversation_apply_codes_checked(message, 'in');
-            -- the one dispatch table: the worker found the handler there, this its responder
-            SELECT h.responder INTO responder FROM hublink.message_handler h
-             WHERE h.message_type = message ->> 'messageType';
-            IF responder IS NOT NULL THEN
+            SELECT r.responder INTO responder FROM hublink.message_responder r
+             WHERE r.message_type = message ->> 'messageType';
+            IF FOUND THEN
                 EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
             END IF;
             RETURN;
@@ -3536,7 +3541,7 @@ COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
     'to its conversation (hublink.conversation_apply). A message impossible in the '
     'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
     'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
-    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
+    'error propagate, so the worker retries it. Then the responder of hublink.message_responder '
     'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
     'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
     'itself, it applies messages only through this function.';
@@ -3551,9 +3556,12 @@ CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb)
 DECLARE
     q text;
 BEGIN
-    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
-    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
-    IF q IS NULL THEN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', problems = reject_message.problems, next_attempt_at = NULL,
+           last_error = reject_message.problems -> 0 ->> 'error'
+     WHERE i.message_id = reject_message.message ->> 'messageId'
+    RETURNING i.queue INTO q;
+    IF NOT FOUND THEN
         SELECT t.queue INTO q FROM hublink.message_type t
          WHERE t.message_type = reject_message.message ->> 'messageType';
     END IF;
@@ -3573,341 +3581,810 @@ INSERT INTO hublink.enqueue_time_source VALUES
 
 SELECT hublink.apply_access_policy();
 
--- from sql/updates/0.1.0--0.2.0/61_inbox_home.sql
--- 0.2.0: the inbox's one home (issue 15 section 2). Every change of an inbox row is a function
--- of 38_inbox_state.sql; the worker calls them (bgworker/inbox.c) and writes no inbox SQL of its
--- own, and a handler's rejection goes through hublink.inbox_handler_rejected.
--- hublink.inbox_store_applied, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_store_applied(p_queue text, p_message jsonb, p_enqueued_at timestamptz,
-                                            p_enqueued_at_source text, p_received_at timestamptz,
-                                            p_redelivered boolean)
-    RETURNS bigint
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    v_id bigint;
-BEGIN
-    INSERT INTO hublink.inbox (queue, message, status, attempts, enqueued_at, enqueued_at_source,
-                               received_at, redelivered)
-    VALUES (p_queue, p_message, 'applied', 1, p_enqueued_at, p_enqueued_at_source, p_received_at,
-            p_redelivered)
-    ON CONFLICT ON CONSTRAINT inbox_message_id_key DO NOTHING
-    RETURNING id INTO v_id;
-    RETURN v_id;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) IS
-    'Stores a valid delivery as applied, before its handler runs in the same subtransaction; '
-    'returns its inbox id, NULL when its messageId is already in the inbox (nothing stored: see '
-    'hublink.inbox_duplicate). Used by the worker.';
--- hublink.inbox_retry_applied, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_retry_applied(p_inbox_id bigint) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    UPDATE hublink.inbox i
-       SET status = 'applied', attempts = i.attempts + 1, last_error = NULL, next_attempt_at = NULL,
-           processed_at = now(), sealed = NULL
-     WHERE i.id = p_inbox_id AND i.status = 'retrying';
-    RETURN FOUND;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_retry_applied(bigint) IS
-    'Marks a retrying inbox message applied once a retry''s handler returned, dropping its error '
-    'and the sealed copy of it. False when the row is not retrying: the handler rejected it '
-    '(hublink.reject_message), and it stays rejected. Used by the worker.';
--- hublink.inbox_handler_rejected, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.inbox_handler_rejected(p_message jsonb, p_problems jsonb) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    v_queue text;
-BEGIN
-    UPDATE hublink.inbox i
-       SET status = 'rejected', problems = p_problems, next_attempt_at = NULL,
-           last_error = p_problems -> 0 ->> 'error'
-     WHERE i.message_id = p_message ->> 'messageId'
-    RETURNING i.queue INTO v_queue;
-    RETURN v_queue;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) IS
-    'Marks the inbox row of a message its handler rejects as rejected, with the problems; returns '
-    'the queue it came from, NULL when the message is not in the inbox (a handler called by hand). '
-    'Called by hublink.reject_message, which writes the Error.';
--- hublink.reject_message, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    q text;
-BEGIN
-    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
-    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
-    IF q IS NULL THEN
-        SELECT t.queue INTO q FROM hublink.message_type t
-         WHERE t.message_type = reject_message.message ->> 'messageType';
-    END IF;
-    RETURN hublink.enqueue_error(q, reject_message.message, reject_message.problems);
-END;
-$$;
-COMMENT ON FUNCTION hublink.reject_message(jsonb, jsonb) IS
-    'Marks an inbound message rejected in hublink.inbox (when it is there) and writes its Error '
-    'message for <queue>-error with the problems. Returns the Error''s messageId.';
+-- from sql/updates/0.1.0--0.2.0/62_hot_path_aims.sql
+-- 0.2.0: hublink.mi_sla_compliance from the MI rollup (issue 15 section 5; docs/performance.md,
+-- docs/mi.md "The rollup"): its month rows folded per month, its whole-history percentiles read
+-- from exact counts of the folded response times, the rest computed live; the SLA rules join
+-- the configuration the rollup depends on (a rollup folded before this update is rebuilt by the
+-- job's next runs, as after any change of configuration). Further down: the quote engine's
+-- faster functions (same answers).
 
--- The compensating trigger goes: hublink.inbox_retry_applied clears the sealed error itself.
-DROP TRIGGER inbox_applied_clears_error ON hublink.inbox;
-DROP FUNCTION hublink.inbox_applied_clears_error();
+CREATE OR REPLACE VIEW hublink.rollup_mi_config AS
+SELECT c.time_zone,
+       (SELECT string_agg(l::text, ';' ORDER BY l.band) FROM hublink.lead_time_band l)
+       || ' ' || (SELECT string_agg(g.granularity, ';' ORDER BY g.granularity) FROM hublink.report_granularity g)
+       || ' ' || coalesce((SELECT string_agg(a::text, ';' ORDER BY a.request_type, a.answer_event)
+                             FROM hublink.timer_answer a), '')
+       || ' ' || coalesce((SELECT string_agg(format('%s %s %s %s %s %s', r.message_type, r.provider, r.destination,
+                                                    r.fire_offset, r.enabled, r.timer_rule_id), ';'
+                                             ORDER BY r.timer_rule_id)
+                             FROM hublink.timer_rule r WHERE r.kind = 'response_sla'), '')
+       || ' ' || coalesce((SELECT string_agg(format('%s %s %s', m.message_type, m.sender_party, m.receiver_party), ';'
+                                             ORDER BY m.message_type)
+                             FROM hublink.message_type m
+                            WHERE m.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)), '')
+       AS config
+  FROM hublink.reporting_config c;
 
--- One dispatch table: the responders of hublink.message_responder become a column of
--- hublink.message_handler, which now holds site data (a provider engine's switch) and is dumped.
-ALTER TABLE hublink.message_handler
-    ADD COLUMN responder regprocedure,
-    ADD COLUMN responder_description text,
-    ADD CONSTRAINT message_handler_check CHECK (responder IS NOT NULL OR responder_description IS NULL);
-COMMENT ON COLUMN hublink.message_handler.responder IS
-    'Optional: a function called as responder(message jsonb) after hublink.handle_message applied '
-    'the message to its conversation, in the same transaction (e.g. a provider''s booking logic '
-    'answering a request with hublink.send_message); its result is ignored. NULL: the message is '
-    'only applied, and a party answers by hand (docs/hub.md). Other handlers do not call it. '
-    'Set by hublink.tsp_auto_answer and hublink.esp_auto_answer; only the owner writes it '
-    '(docs/security-access.md "Code stored as data").';
-COMMENT ON COLUMN hublink.message_handler.responder_description IS 'What the responder does.';
-UPDATE hublink.message_handler h
-   SET responder = r.responder, responder_description = r.description
-  FROM hublink.message_responder r
- WHERE r.message_type = h.message_type;
-DO $$
-BEGIN
-    -- A responder of a type no handler row names was never called (only hublink.handle_message
-    -- calls responders); say so rather than drop it in silence.
-    IF EXISTS (SELECT FROM hublink.message_responder r
-                WHERE NOT EXISTS (SELECT FROM hublink.message_handler h WHERE h.message_type = r.message_type)) THEN
-        RAISE WARNING 'hublink.message_responder rows of message types without a handler were not kept: %',
-            (SELECT string_agg(r.message_type || ' ' || r.responder::text, ', ')
-               FROM hublink.message_responder r
-              WHERE NOT EXISTS (SELECT FROM hublink.message_handler h WHERE h.message_type = r.message_type));
-    END IF;
-END;
-$$;
-DROP FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean);
--- Out of the extension first: that also takes it off pg_dump's list (extconfig), which a
--- plain DROP TABLE leaves naming a table that is gone.
-ALTER EXTENSION hublink DROP TABLE hublink.message_responder;
-DROP TABLE hublink.message_responder;
-CREATE TYPE hublink.engine_responder AS (
-    message_type text,
-    responder    regprocedure,
-    description  text
+COMMENT ON VIEW hublink.rollup_mi_config IS
+    'The configuration the MI rollup depends on now: the reporting time zone, the lead-time '
+    'bands, the granularities and the response SLA rules (as text).';
+COMMENT ON COLUMN hublink.rollup_mi_config.time_zone IS 'hublink.reporting_config.time_zone.';
+COMMENT ON COLUMN hublink.rollup_mi_config.config IS
+    'The lead-time bands, the granularities, hublink.timer_answer, the response_sla rules of '
+    'hublink.timer_rule and the parties of the request types, as text.';
+
+CREATE VIEW hublink.rollup_mi_sla_request AS
+WITH pairing AS (
+    SELECT a.request_type, string_agg(DISTINCT a.answer_type, ' ') AS response_type
+      FROM hublink.timer_answer a
+     GROUP BY a.request_type
+)
+SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offset AS target,
+       round(extract(epoch FROM g.fire_offset), 3) AS target_seconds,
+       o.sent_at, a.answered_at,
+       CASE WHEN a.answered_at IS NOT NULL
+            THEN greatest(extract(epoch FROM a.answered_at - o.sent_at), 0) END AS seconds
+  FROM pairing p
+  JOIN hublink.message_type m ON m.message_type = p.request_type
+  JOIN hublink.outbox o ON o.message_type = p.request_type AND o.sent_at IS NOT NULL
+ CROSS JOIN LATERAL (
+       SELECT coalesce(nullif(m.receiver_party, 'hub'), nullif(m.sender_party, 'hub')) AS provider) v
+ -- the rule of hublink.timer_rule_for: lateral, once per request
+ CROSS JOIN LATERAL (
+       SELECT v.provider, r.fire_offset, r.enabled
+         FROM hublink.timer_rule r
+        WHERE r.kind = 'response_sla'
+          AND (r.message_type IS NULL OR r.message_type = o.message_type)
+          AND (r.provider IS NULL OR r.provider = v.provider)
+          AND (r.destination IS NULL
+               OR r.destination = (SELECT d.destination ->> 'country' FROM hublink.removal d
+                                    WHERE d.removal_reference = o.removal_id))
+        ORDER BY r.destination IS NULL, r.provider IS NULL, r.message_type IS NULL
+        LIMIT 1) g
+ -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
+ -- many aggregates read it
+ CROSS JOIN LATERAL (
+       SELECT min(i.enqueued_at) AS answered_at
+         FROM hublink.timer_answer x
+         JOIN hublink.inbox i ON i.removal_id = o.removal_id AND i.message_type = x.answer_type
+                             AND i.status <> 'rejected'
+                             AND i.enqueued_at >= date_trunc('second', o.sent_at)
+        WHERE x.request_type = o.message_type
+          AND (x.answer_event = x.answer_type || '%'
+               OR EXISTS (SELECT FROM hublink.state_transition s
+                           WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
+ WHERE g.enabled;
+
+COMMENT ON VIEW hublink.rollup_mi_sla_request IS
+    'Every request with a response SLA, with its answer (the live definition of hublink.mi_sla_compliance).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.target IS 'The target, as the timer rule''s fire_offset.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.sent_at IS 'When the request was confirmed on its queue (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.answered_at IS 'When its answer was enqueued; NULL: unanswered.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.seconds IS 'Seconds from the request to its answer; NULL: unanswered.';
+
+CREATE TABLE hublink.rollup_mi_sla_compliance_month (
+    month                   date,
+    request_type            text,
+    response_type           text,
+    provider                text,
+    target_seconds          numeric,
+    requests                bigint,
+    answered                bigint,
+    unanswered              bigint,
+    median_response_seconds numeric,
+    p95_response_seconds    numeric,
+    max_response_seconds    numeric,
+    late_responses          bigint,
+    open_breaches           bigint,
+    settled_at              timestamptz
 );
-COMMENT ON TYPE hublink.engine_responder IS
-    'One responder a provider engine registers (hublink.set_engine_responders): the inbound '
-    'message type, the function that answers it, and what it does.';
--- hublink.set_engine_responders, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.set_engine_responders(p_party text, p_requests text,
-                                              p_wanted hublink.engine_responder[], p_enabled boolean)
-    RETURNS integer
+
+
+CREATE VIEW hublink.rollup_mi_sla_live_month AS
+SELECT m.month FROM hublink.rollup_mi_live_month m CROSS JOIN hublink.rollup_mi_window w
+ WHERE m.month < w.months_until
+UNION
+SELECT r.month FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.settled_at >= now();
+
+COMMENT ON VIEW hublink.rollup_mi_sla_live_month IS
+    'Folded months that hublink.mi_sla_compliance computes live: a dirty day in them, or a request '
+    'unanswered and not yet past its target.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_month.month IS 'First day of the month.';
+
+CREATE VIEW hublink.rollup_mi_sla_live_range AS
+SELECT coalesce(w.months_until::timestamp AT TIME ZONE w.time_zone, '-infinity') AS lo,
+       timestamptz 'infinity' AS hi
+  FROM hublink.rollup_mi_window w
+UNION ALL
+SELECT m.month::timestamp AT TIME ZONE w.time_zone, (m.month + interval '1 month') AT TIME ZONE w.time_zone
+  FROM hublink.rollup_mi_sla_live_month m CROSS JOIN hublink.rollup_mi_window w;
+
+COMMENT ON VIEW hublink.rollup_mi_sla_live_range IS
+    'The instants whose requests hublink.mi_sla_compliance computes live: the months from the '
+    'watermark''s on and hublink.rollup_mi_sla_live_month.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.lo IS 'From (inclusive).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.hi IS 'To (exclusive).';
+
+CREATE VIEW hublink.rollup_mi_sla_live_request AS
+SELECT (date_trunc('month', y.sent_at AT TIME ZONE w.time_zone))::date AS month, y.*
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN hublink.rollup_mi_sla_live_range l
+ CROSS JOIN LATERAL (SELECT q.* FROM hublink.rollup_mi_sla_request q
+                      WHERE q.sent_at >= l.lo AND q.sent_at < l.hi OFFSET 0) y;
+
+COMMENT ON VIEW hublink.rollup_mi_sla_live_request IS
+    'The requests of the months hublink.mi_sla_compliance computes live (hublink.rollup_mi_sla_live_range).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.month IS 'First day of the month the request was sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.request_type IS 'As hublink.rollup_mi_sla_request.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.response_type IS 'As hublink.rollup_mi_sla_request.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.provider IS 'As hublink.rollup_mi_sla_request.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.target IS 'As hublink.rollup_mi_sla_request.target.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.target_seconds IS 'As hublink.rollup_mi_sla_request.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.rollup_mi_sla_request.sent_at.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
+
+CREATE VIEW hublink.rollup_mi_sla_compliance_live AS
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+       count(*) AS requests,
+       count(x.answered_at) AS answered,
+       count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
+       round(max(x.seconds), 3) AS max_response_seconds,
+       count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
+       count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches,
+       -- now() - sent_at > target compares spans (a day 24 hours, a month 30 days): the same
+       -- span in seconds added to the last unanswered request, and a second more, is an
+       -- instant after which every unanswered request of the group is past its target
+       max(x.sent_at) FILTER (WHERE x.answered_at IS NULL)
+           + make_interval(secs => max((extract(year FROM x.target) * 360 + extract(month FROM x.target) * 30
+                                        + extract(day FROM x.target)) * 86400
+                                       + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
+                                       + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
+           AS settled_at
+  FROM hublink.rollup_mi_sla_live_request x
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
+
+
+CREATE TABLE hublink.rollup_mi_sla_month_times (
+    month          date NOT NULL,
+    request_type   text NOT NULL,
+    response_type  text NOT NULL,
+    provider       text,
+    target_seconds numeric NOT NULL,
+    seconds        numeric NOT NULL,
+    n              bigint NOT NULL
+);
+
+CREATE INDEX rollup_mi_sla_month_times_start ON hublink.rollup_mi_sla_month_times (month);
+COMMENT ON INDEX hublink.rollup_mi_sla_month_times_start IS 'The counts of a month.';
+
+COMMENT ON TABLE hublink.rollup_mi_sla_month_times IS
+    'hublink.mi_sla_compliance folded per month: how many answered requests took each exact '
+    'response time (hublink.rollup_mi_sla_live_times for the folded months).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.n IS 'How many requests of the month were answered in that time.';
+
+CREATE TABLE hublink.rollup_mi_sla_times (
+    request_type   text NOT NULL,
+    response_type  text NOT NULL,
+    provider       text,
+    target_seconds numeric NOT NULL,
+    seconds        numeric NOT NULL,
+    n              bigint NOT NULL,
+    CONSTRAINT rollup_mi_sla_times_key UNIQUE NULLS NOT DISTINCT
+        (request_type, response_type, provider, target_seconds, seconds)
+);
+
+COMMENT ON TABLE hublink.rollup_mi_sla_times IS
+    'hublink.rollup_mi_sla_month_times summed over every folded month: how many answered requests '
+    'took each exact response time (the whole-history percentiles of hublink.mi_sla_compliance).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the folded months were answered in that time.';
+
+CREATE VIEW hublink.rollup_mi_sla_live_times AS
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
+  FROM hublink.rollup_mi_sla_live_request x
+ WHERE x.seconds IS NOT NULL
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+
+COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
+    'How many answered requests of the months computed live took each exact response time.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were answered in that time.';
+
+-- Same columns: the view keeps its grants and comments.
+
+CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
+WITH live_month AS MATERIALIZED (
+    SELECT m.month FROM hublink.rollup_mi_sla_live_month m
+), live AS MATERIALIZED (
+    SELECT v.* FROM hublink.rollup_mi_sla_compliance_live v
+), months AS (
+    SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
+           r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
+           r.late_responses, r.unanswered AS open_breaches
+      FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
+     WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM live_month m)
+    UNION ALL
+    SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
+           v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
+           v.late_responses, v.open_breaches
+      FROM live v
+), times AS (
+    SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
+      FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
+              FROM hublink.rollup_mi_sla_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE w.months_until IS NOT NULL
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
+              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE s.month >= w.months_until
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
+              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
+              FROM hublink.rollup_mi_sla_live_times s) t
+     GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
+    HAVING sum(t.n) <> 0
+), ranked AS (
+    -- (the groups compared bytewise: the same groups, a cheaper sort)
+    SELECT t.*, sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                            t.provider COLLATE "C", t.target_seconds
+                                ORDER BY t.seconds) AS upto,
+           sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                       t.provider COLLATE "C", t.target_seconds) AS total
+      FROM times t
+), ranks AS (
+    SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
+), percentile AS (
+    SELECT r.request_type, r.response_type, r.provider, r.target_seconds,
+           min(r.pos50) AS pos50, min(r.pos95) AS pos95,
+           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos50))::float8 AS lo50,
+           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos50))::float8 AS hi50,
+           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos95))::float8 AS lo95,
+           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos95))::float8 AS hi95
+      FROM ranks r
+     GROUP BY r.request_type, r.response_type, r.provider, r.target_seconds
+), history AS (
+    SELECT m.request_type, m.response_type, m.provider, m.target_seconds,
+           sum(m.requests)::bigint AS requests, sum(m.answered)::bigint AS answered,
+           sum(m.unanswered)::bigint AS unanswered, max(m.max_response_seconds) AS max_response_seconds,
+           sum(m.late_responses)::bigint AS late_responses, sum(m.open_breaches)::bigint AS open_breaches
+      FROM months m
+     GROUP BY m.request_type, m.response_type, m.provider, m.target_seconds
+), rows AS (
+    SELECT m.month, m.request_type, m.response_type, m.provider, m.target_seconds, m.requests, m.answered,
+           m.unanswered, m.median_response_seconds, m.p95_response_seconds, m.max_response_seconds,
+           m.late_responses, m.open_breaches
+      FROM months m
+    UNION ALL
+    SELECT NULL::date, h.request_type, h.response_type, h.provider, h.target_seconds, h.requests, h.answered,
+           h.unanswered,
+           round((p.lo50 + (p.hi50 - p.lo50) * (p.pos50 - floor(p.pos50)))::numeric, 3),
+           round((p.lo95 + (p.hi95 - p.lo95) * (p.pos95 - floor(p.pos95)))::numeric, 3),
+           h.max_response_seconds, h.late_responses, h.open_breaches
+      FROM history h
+      LEFT JOIN percentile p ON p.request_type = h.request_type AND p.response_type = h.response_type
+                            AND p.provider IS NOT DISTINCT FROM h.provider AND p.target_seconds = h.target_seconds
+)
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
+       x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
+       x.late_responses, x.open_breaches, x.late_responses + x.open_breaches AS breaches,
+       round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
+           AS within_target_percent
+  FROM rows x;
+
+-- The comments 86_mi_views.sql gives every live view and month table of the rollup (its view
+-- named as the install names it, with hublink on its search_path).
+DO $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT c.oid::regclass AS rel, c.relkind
+               FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'hublink'::regnamespace
+                AND c.relname IN ('rollup_mi_sla_compliance_live', 'rollup_mi_sla_compliance_month') LOOP
+        EXECUTE format('COMMENT ON %s %s IS %L', CASE o.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, o.rel,
+                       CASE o.relkind WHEN 'v' THEN 'mi_sla_compliance for the months the rollup does not cover (computed live).'
+                            ELSE 'mi_sla_compliance folded per month: its rows for the months hublink.rollup_mi_fold() has folded.' END);
+        EXECUTE (SELECT string_agg(format('COMMENT ON COLUMN %s.%I IS %L', o.rel, a.attname,
+                                          'As mi_sla_compliance.' || a.attname || '.'), '; ')
+                   FROM pg_catalog.pg_attribute a WHERE a.attrelid = o.rel AND a.attnum > 0 AND NOT a.attisdropped);
+    END LOOP;
+END;
+$$;
+
+COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_live.settled_at IS
+    'After this instant every request of the group still unanswered is past its target (the last '
+    'one''s send time plus the longest target, a second more): its open breaches no longer change with '
+    'the clock, and the folded row can be read. NULL: none unanswered.';
+
+
+COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_month.settled_at IS
+    'As hublink.rollup_mi_sla_compliance_live.settled_at.';
+
+
+-- The job folds them; the marks of the SLA's source rows.
+-- hublink.rollup_mi_fold, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.rollup_mi_fold() RETURNS timestamptz
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    other text;
-    n     integer;
+    s          hublink.rollup_mi_state;
+    c          record;
+    old_until  date;
+    new_until  date;
+    old_months date;
+    new_months date;
+    h_at       timestamptz;
+    h_xmax     xid8;
+    t          record;
 BEGIN
-    IF NOT coalesce(p_enabled, false) THEN
-        -- Only the engine's responders: one someone else registered for these types stays.
-        UPDATE hublink.message_handler m SET responder = NULL, responder_description = NULL
-          FROM unnest(p_wanted) t
-         WHERE m.message_type = t.message_type AND m.responder = t.responder;
-        RETURN 0;
+    SELECT * INTO s FROM hublink.rollup_mi_state FOR UPDATE;
+    SELECT * INTO c FROM hublink.rollup_mi_config;
+    IF s.time_zone IS DISTINCT FROM c.time_zone OR s.config IS DISTINCT FROM c.config THEN
+        -- first run, a changed configuration or a reset: start again from nothing
+        DELETE FROM hublink.rollup_mi_volume_day;
+        DELETE FROM hublink.rollup_mi_volume_period;
+        DELETE FROM hublink.rollup_mi_sla_month_times;
+        DELETE FROM hublink.rollup_mi_sla_times;
+        FOR t IN SELECT x.oid::regclass AS rel FROM pg_catalog.pg_class x
+                  WHERE x.relnamespace = 'hublink'::regnamespace AND x.relkind = 'r'
+                    AND x.relname ~ '^rollup_mi_.*_month$' LOOP
+            EXECUTE format('DELETE FROM %s', t.rel);
+        END LOOP;
+        UPDATE hublink.rollup_mi_state SET time_zone = c.time_zone, config = c.config, folded_until = NULL;
+        s.folded_until := NULL;
     END IF;
-    IF hublink.current_party() <> p_party THEN
-        RAISE EXCEPTION 'only the % answers % requests automatically',
-                        (SELECT lower(x.name) FROM hublink.party x WHERE x.party = p_party), p_requests
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('hublink.party is "%s".', hublink.current_party()),
-                  HINT = format('Set hublink.party to %s in postgresql.conf, or answer by hand with hublink.send_message.', p_party);
+    old_until := s.folded_until;
+    new_until := old_until;
+    IF s.horizon_xmax IS NOT NULL AND pg_snapshot_xmin(pg_current_snapshot()) >= s.horizon_xmax THEN
+        new_until := greatest(old_until, (s.horizon_at AT TIME ZONE c.time_zone)::date);
     END IF;
-    SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
-      FROM hublink.message_handler m JOIN unnest(p_wanted) t USING (message_type)
-     WHERE m.responder <> t.responder;
-    IF other IS NOT NULL THEN
-        RAISE EXCEPTION 'another responder answers some % requests', p_requests
-            USING ERRCODE = 'unique_violation',
-                  DETAIL = format('Registered in hublink.message_handler.responder: %s.', other),
-                  HINT = 'Set those responders of hublink.message_handler to NULL first if the engine should answer instead.';
+    -- the next horizon: the clock first, then the transactions that may have written before it
+    h_at := clock_timestamp();
+    h_xmax := pg_snapshot_xmax(pg_current_snapshot());
+    UPDATE hublink.rollup_mi_state SET horizon_at = h_at, horizon_xmax = h_xmax;
+    IF new_until IS NULL THEN
+        RETURN h_at + interval '1 minute';
     END IF;
-    UPDATE hublink.message_handler m SET responder = t.responder, responder_description = t.description
-      FROM unnest(p_wanted) t
-     WHERE m.message_type = t.message_type;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+
+    -- Fold: the claimed dirty days before the old watermark, and every day from it to the new.
+    UPDATE hublink.rollup_mi_dirty_day SET claimed = true WHERE day < new_until AND NOT claimed;
+    old_until := coalesce(old_until, '-infinity');
+    DELETE FROM hublink.rollup_mi_volume_day r
+     WHERE r.day IN (SELECT d.day FROM hublink.rollup_mi_dirty_day d WHERE d.claimed)
+        OR (r.day >= old_until AND r.day < new_until);
+    INSERT INTO hublink.rollup_mi_volume_day
+    SELECT v.day, v.measure, v.booking, v.reason_code, v.lead_time_band, v.count
+      FROM hublink.rollup_mi_volume_live v
+     WHERE v.day IN (SELECT d.day FROM hublink.rollup_mi_dirty_day d WHERE d.claimed AND d.day < old_until)
+        OR (v.day >= old_until AND v.day < new_until);
+    -- the longer periods wholly folded now that have a day folded in this run: sums of their days
+    WITH fold AS (
+        SELECT g.granularity, date_trunc(g.granularity, old_until::timestamp)::date AS from_start,
+               date_trunc(g.granularity, new_until::timestamp)::date AS until
+          FROM hublink.rollup_mi_granularity g WHERE NOT g.daily
+    ), period AS (
+        SELECT f.granularity, f.from_start, f.until, date_trunc(f.granularity, d.day::timestamp)::date AS period_start
+          FROM fold f CROSS JOIN hublink.rollup_mi_dirty_day d WHERE d.claimed
+    ), gone AS (
+        DELETE FROM hublink.rollup_mi_volume_period p USING fold f
+         WHERE p.granularity = f.granularity AND p.period_start < f.until
+           AND (p.period_start >= f.from_start
+                OR p.period_start IN (SELECT x.period_start FROM period x WHERE x.granularity = f.granularity))
+    )
+    INSERT INTO hublink.rollup_mi_volume_period
+    SELECT f.granularity, date_trunc(f.granularity, r.day::timestamp)::date, r.measure, r.booking, r.reason_code,
+           r.lead_time_band, sum(r.count)
+      FROM fold f CROSS JOIN hublink.rollup_mi_volume_day r
+     WHERE date_trunc(f.granularity, r.day::timestamp)::date < f.until
+       AND (date_trunc(f.granularity, r.day::timestamp)::date >= f.from_start
+            OR date_trunc(f.granularity, r.day::timestamp)::date
+               IN (SELECT x.period_start FROM period x WHERE x.granularity = f.granularity))
+     GROUP BY 1, 2, 3, 4, 5, 6;
+
+    -- Whole months only: those before the new watermark's month that are new or had a dirty day.
+    old_months := coalesce(date_trunc('month', old_until::timestamp)::date, '-infinity');
+    new_months := date_trunc('month', new_until::timestamp)::date;
+    FOR t IN SELECT x.oid::regclass AS rel, (regexp_replace(x.oid::regclass::text, '_month$', '_live'))::regclass AS live
+               FROM pg_catalog.pg_class x
+              WHERE x.relnamespace = 'hublink'::regnamespace AND x.relkind = 'r'
+                AND x.relname ~ '^rollup_mi_.*_month$' LOOP
+        EXECUTE format($q$
+            WITH fold AS (
+                SELECT date_trunc('month', d.day::timestamp)::date AS month
+                  FROM hublink.rollup_mi_dirty_day d WHERE d.claimed AND d.day < $1
+            ), gone AS (
+                DELETE FROM %1$s r
+                 WHERE (r.month IN (SELECT f.month FROM fold f) OR r.month >= $2) AND r.month < $3
+            )
+            INSERT INTO %1$s SELECT v.* FROM %2$s v
+             WHERE (v.month IN (SELECT f.month FROM fold f) OR v.month >= $2) AND v.month < $3$q$, t.rel, t.live)
+        USING old_until, old_months, new_months;
+    END LOOP;
+
+    -- The SLA response times of the same months: each month's counts anew, and the whole
+    -- history's less the months' old counts plus their new ones.
+    WITH fold AS (
+        SELECT date_trunc('month', d.day::timestamp)::date AS month
+          FROM hublink.rollup_mi_dirty_day d WHERE d.claimed AND d.day < old_until
+    ), gone AS (
+        DELETE FROM hublink.rollup_mi_sla_month_times r
+         WHERE (r.month IN (SELECT f.month FROM fold f) OR r.month >= old_months) AND r.month < new_months
+        RETURNING r.request_type, r.response_type, r.provider, r.target_seconds, r.seconds, -r.n AS n
+    ), fresh AS (
+        INSERT INTO hublink.rollup_mi_sla_month_times
+        SELECT v.* FROM hublink.rollup_mi_sla_live_times v
+         WHERE (v.month IN (SELECT f.month FROM fold f) OR v.month >= old_months) AND v.month < new_months
+        RETURNING request_type, response_type, provider, target_seconds, seconds, n
+    )
+    INSERT INTO hublink.rollup_mi_sla_times AS total
+    SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, sum(x.n)
+      FROM (SELECT * FROM gone UNION ALL SELECT * FROM fresh) x
+     GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds
+    HAVING sum(x.n) <> 0
+        ON CONFLICT (request_type, response_type, provider, target_seconds, seconds)
+        DO UPDATE SET n = total.n + excluded.n;
+    DELETE FROM hublink.rollup_mi_sla_times WHERE n = 0;
+
+    DELETE FROM hublink.rollup_mi_dirty_day WHERE claimed;
+    UPDATE hublink.rollup_mi_state SET folded_until = new_until;
+    -- The views' plans depend on these small tables' sizes (a stale estimate of thousands of
+    -- dirty days would make them plan, and JIT-compile, for a full live computation).
+    IF new_until IS DISTINCT FROM s.folded_until THEN
+        ANALYZE hublink.rollup_mi_state, hublink.rollup_mi_dirty_day, hublink.rollup_mi_volume_day,
+                hublink.rollup_mi_volume_period, hublink.rollup_mi_sla_compliance_month,
+                hublink.rollup_mi_sla_month_times, hublink.rollup_mi_sla_times;
+    END IF;
+    -- behind (a day ended since the horizon, or its writers had not ended): again in a minute
+    RETURN CASE WHEN new_until < (h_at AT TIME ZONE c.time_zone)::date THEN h_at + interval '1 minute' END;
 END;
 $$;
-COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) IS
-    'Registers (p_enabled) or removes a provider engine''s responders in '
-    'hublink.message_handler.responder. Enabling needs hublink.party = p_party '
-    '(object_not_in_prerequisite_state) and refuses to replace another responder of those types '
-    '(unique_violation); disabling removes only the engine''s responders. Returns the responders '
-    'registered, or 0 when disabled. p_requests names the requests in messages ("travel", "escort").';
-REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) FROM PUBLIC;
--- hublink.tsp_auto_answer, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_auto_answer(enabled boolean DEFAULT true) RETURNS integer
-    LANGUAGE plpgsql
+COMMENT ON FUNCTION hublink.rollup_mi_fold() IS
+    'The worker job mi_rollup (docs/mi.md "The rollup"): folds the ended days from the watermark '
+    'and the days marked dirty into the MI rollup tables. Returns when it wants to run again.';
+-- hublink.rollup_mi_mark_sla, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.rollup_mi_mark_sla() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
     AS $$
 DECLARE
-    -- The engine's responders, one per inbound message type of the tsp.
-    wanted constant hublink.engine_responder[] := ARRAY[
-        ('TravelQuoteRequest', 'hublink.tsp_answer_quote_request(jsonb)',
-         'tsp: quote with hublink.tsp_quote, send the TravelQuoteResponse (hublink.tsp_auto_answer).'),
-        ('TravelBookingRequest', 'hublink.tsp_answer_booking_request(jsonb)',
-         'tsp: book with hublink.tsp_book, send the TravelBookingResponse (hublink.tsp_auto_answer).'),
-        ('TravelAmendment', 'hublink.tsp_answer_amendment(jsonb)',
-         'tsp: amend with hublink.tsp_amend, send the TravelUpdate (hublink.tsp_auto_answer).'),
-        ('TravelCancellation', 'hublink.tsp_answer_cancellation(jsonb)',
-         'tsp: cancel with hublink.tsp_cancel, send the TravelUpdate (hublink.tsp_auto_answer).')
-    ]::hublink.engine_responder[];
+    tz    text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    today timestamptz := date_trunc('day', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz;
+    refs  text[] := '{}';
 BEGIN
-    RETURN hublink.set_engine_responders('tsp', 'travel', wanted, enabled);
+    IF TG_TABLE_NAME = 'outbox' THEN
+        -- (a row inserted as sent: hublink.rollup_mi_mark_sla_sent)
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            INSERT INTO hublink.rollup_mi_dirty_day (day)
+            SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_old t
+             WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        END IF;
+        IF TG_OP = 'UPDATE' THEN
+            INSERT INTO hublink.rollup_mi_dirty_day (day)
+            SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_new t
+             WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        END IF;
+        RETURN NULL;
+    ELSIF TG_TABLE_NAME = 'inbox' THEN
+        IF TG_OP = 'INSERT' THEN
+            refs := ARRAY(SELECT t.removal_id FROM rollup_new t WHERE t.removal_id IS NOT NULL);
+        ELSIF TG_OP = 'DELETE' THEN
+            refs := ARRAY(SELECT t.removal_id FROM rollup_old t WHERE t.removal_id IS NOT NULL);
+        ELSE
+            refs := ARRAY(SELECT x.removal_id
+                            FROM rollup_old o JOIN rollup_new n ON n.id = o.id
+                           CROSS JOIN LATERAL (VALUES (o.removal_id), (n.removal_id)) x(removal_id)
+                           WHERE x.removal_id IS NOT NULL
+                             AND ((o.status = 'rejected') IS DISTINCT FROM (n.status = 'rejected')
+                                  OR o.enqueued_at IS DISTINCT FROM n.enqueued_at
+                                  OR o.message IS DISTINCT FROM n.message));
+        END IF;
+    ELSIF TG_TABLE_NAME = 'state_transition' THEN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            refs := ARRAY(SELECT r.removal_reference FROM rollup_old t JOIN hublink.removal r ON r.removal_id = t.removal_id
+                           WHERE t.message_id IS NOT NULL);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            refs := refs || ARRAY(SELECT r.removal_reference FROM rollup_new t JOIN hublink.removal r ON r.removal_id = t.removal_id
+                                   WHERE t.message_id IS NOT NULL);
+        END IF;
+    ELSIF TG_TABLE_NAME = 'removal' THEN
+        IF TG_OP = 'DELETE' THEN
+            refs := ARRAY(SELECT t.removal_reference FROM rollup_old t);
+        ELSE
+            refs := ARRAY(SELECT x.ref
+                            FROM rollup_old o JOIN rollup_new n ON n.removal_id = o.removal_id
+                           CROSS JOIN LATERAL (VALUES (o.removal_reference), (n.removal_reference)) x(ref)
+                           WHERE o.destination IS DISTINCT FROM n.destination
+                              OR o.removal_reference IS DISTINCT FROM n.removal_reference);
+        END IF;
+    END IF;
+    IF cardinality(refs) > 0 THEN
+        -- each removal's messages sent before today, by hublink.outbox_mi_removal_sent: an
+        -- answer to a request of today (the usual case) reads no row
+        INSERT INTO hublink.rollup_mi_dirty_day (day)
+        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date
+          FROM (SELECT DISTINCT x.ref FROM unnest(refs) x(ref)) r
+          JOIN LATERAL (SELECT m.sent_at, m.message_type FROM hublink.outbox m
+                         WHERE m.removal_id = r.ref AND m.sent_at < today OFFSET 0) o ON true
+         WHERE o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+    END IF;
+    RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION hublink.tsp_auto_answer(boolean) IS
-    'Makes the travel provider answer automatically (true, the default) or by hand again '
-    '(false): registers or removes the engine''s responders in hublink.message_handler.responder for '
-    'TravelQuoteRequest, TravelBookingRequest, TravelAmendment and TravelCancellation. Off on a '
-    'fresh install. Enabling needs hublink.party = tsp (object_not_in_prerequisite_state) and '
-    'refuses to replace another responder of those types (unique_violation); disabling removes '
-    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
--- hublink.esp_auto_answer, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.esp_auto_answer(enabled boolean DEFAULT true) RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    wanted constant hublink.engine_responder[] := ARRAY[
-        ('EscortQuoteRequest', 'hublink.esp_answer_quote_request(jsonb)',
-         'esp: quote with hublink.esp_quote, send the EscortQuoteResponse (hublink.esp_auto_answer).'),
-        ('EscortBookingRequest', 'hublink.esp_answer_booking_request(jsonb)',
-         'esp: book with hublink.esp_book, send the EscortBookingResponse (hublink.esp_auto_answer).'),
-        ('EscortAmendment', 'hublink.esp_answer_amendment(jsonb)',
-         'esp: amend with hublink.esp_amend, send the EscortUpdate (hublink.esp_auto_answer).'),
-        ('EscortCancellation', 'hublink.esp_answer_cancellation(jsonb)',
-         'esp: cancel with hublink.esp_cancel, send the EscortUpdate (hublink.esp_auto_answer).')
-    ]::hublink.engine_responder[];
-BEGIN
-    RETURN hublink.set_engine_responders('esp', 'escort', wanted, enabled);
-END;
-$$;
-COMMENT ON FUNCTION hublink.esp_auto_answer(boolean) IS
-    'Makes the escort provider answer automatically (true, the default) or by hand again (false): '
-    'registers or removes the engine''s responders in hublink.message_handler.responder for '
-    'EscortQuoteRequest, EscortBookingRequest, EscortAmendment and EscortCancellation. Off on a '
-    'fresh install. Enabling needs hublink.party = esp (object_not_in_prerequisite_state) and '
-    'refuses to replace another responder of those types (unique_violation); disabling removes '
-    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
--- hublink.handle_message, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.handle_message(message jsonb) RETURNS void
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla() IS
+    'Statement trigger on hublink.outbox, inbox, state_transition and removal: marks in '
+    'hublink.rollup_mi_dirty_day the ended days on which the requests whose SLA figures the '
+    'changed rows touch were sent (hublink.mi_sla_compliance).';
+CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
+COMMENT ON INDEX hublink.outbox_mi_removal_sent IS
+    'hublink.rollup_mi_mark_sla: the requests of a removal sent before a day (the days an answer touches).';
+
+-- hublink.rollup_mi_mark_sla_sent, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.rollup_mi_mark_sla_sent() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    problems  jsonb;
-    errtext   text;
-    pointer   text;
-    responder regprocedure;
+    tz  text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    sent_day date := (NEW.sent_at AT TIME ZONE tz)::date;
 BEGIN
-    -- Once per message: the codes checked here are not checked again.
-    problems := hublink.reason_code_problems(message);
-    IF jsonb_array_length(problems) = 0 THEN
-        BEGIN
-            PERFORM hublink.conversation_apply_codes_checked(message, 'in');
-            -- the one dispatch table: the worker found the handler there, this its responder
-            SELECT h.responder INTO responder FROM hublink.message_handler h
-             WHERE h.message_type = message ->> 'messageType';
-            IF responder IS NOT NULL THEN
-                EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
-            END IF;
-            RETURN;
-        EXCEPTION WHEN SQLSTATE 'HL001' THEN
-            GET STACKED DIAGNOSTICS errtext = MESSAGE_TEXT, pointer = COLUMN_NAME;
-            problems := jsonb_build_array(jsonb_build_object(
-                'instanceLocation', coalesce(nullif(pointer, ''), '/messageType'),
-                'keywordLocation', '', 'error', errtext));
-        END;
+    IF sent_day < (clock_timestamp() AT TIME ZONE tz)::date
+       AND NEW.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)
+       AND NOT EXISTS (SELECT FROM hublink.rollup_mi_dirty_day d WHERE d.day = sent_day AND NOT d.claimed) THEN
+        INSERT INTO hublink.rollup_mi_dirty_day (day) VALUES (sent_day);
     END IF;
-    PERFORM hublink.reject_message(message, problems);
+    RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
-    'The handler of every inbound message type (hublink.message_handler): applies the message '
-    'to its conversation (hublink.conversation_apply). A message impossible in the '
-    'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
-    'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
-    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
-    'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
-    'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
-    'itself, it applies messages only through this function.';
-DELETE FROM hublink.backup_exclusion WHERE table_name = 'message_handler';
-SELECT hublink.backup_register();
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
+    'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
+    'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
+    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
+CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
 
--- The grants of 91_access_policy.sql for what this part adds (an @function line brings the
--- definition and comment, not the REVOKE).
-REVOKE ALL ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hublink.inbox_retry_applied(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) TO hublink_worker;
-GRANT EXECUTE ON FUNCTION hublink.inbox_retry_applied(bigint) TO hublink_worker;
+-- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
+-- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and
+-- local-time helpers are PL/pgSQL (their plans kept for the session).
+-- hublink.tsp_itineraries, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
+        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
+        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
+        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
+    RETURNS SETOF hublink.tsp_itinerary
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE
+    first_leg AS (
+        SELECT f.* FROM hublink.tsp_flight f
+         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
+           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
+           AND f.destination <> ALL (origins)),
+    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
+    -- connection time after the first lands, and no later than the longest wait allowed.
+    -- Settings read once, not once per candidate pair.
+    cfg AS MATERIALIZED (
+        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
+               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
+    hub AS MATERIALIZED (
+        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
+               a.arrives_at + cfg.max_wait AS last_at
+          FROM first_leg a CROSS JOIN cfg
+          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
+         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
+    routes AS (
+        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
+               a.seats_total - a.seats_sold AS seats_free
+          FROM first_leg a WHERE a.destination = ANY (destinations)
+        UNION ALL
+        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+          FROM hub a
+          JOIN hublink.tsp_flight b ON b.origin = a.destination
+               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
+         WHERE b.destination = ANY (destinations)
+           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
+    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
+    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
+    -- Prices per fare of every flight used, read once: a first flight pairs with many second
+    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
+    -- never inlined); one fallback level, as the shipped traveller types have.
+    fallback AS MATERIALIZED (
+        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
+               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
+    fare_info AS MATERIALIZED (
+        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+               fa.refund_rule_set, fa.cancellation_fee,
+               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+          FROM (SELECT DISTINCT x.flight_id FROM routes r
+                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
+                 WHERE x.flight_id IS NOT NULL) u
+          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
+               AND (fa.refundable OR NOT refundable_only)
+          CROSS JOIN fallback fb
+          CROSS JOIN LATERAL (
+              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
+                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
+                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
+                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
+                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+    leg_fare AS (
+        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
+               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+          FROM routes r
+          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
+          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          JOIN fare_info fi ON fi.flight_id = leg.flight_id
+          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
+                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
+                              WHERE rr.rule_set = fi.refund_rule_set
+                                AND rr.from_hours_before <= cancel_hours_before
+                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
+         WHERE p.price IS NOT NULL),
+    -- Costs add up over the legs, so the best combination per itinerary is made of the best
+    -- fare of each leg per currency and refundability (least expected cost, then price, then
+    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
+    -- itinerary), then one row per itinerary and currency holds the four.
+    best_leg AS (
+        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
+               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
+               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
+          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
+    best AS (
+        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
+               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
+          FROM best_leg l
+         GROUP BY l.flight1, l.flight2, l.currency),
+    combined AS (
+        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
+               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
+               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
+          FROM best b
+          CROSS JOIN LATERAL (VALUES
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
+              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
+         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
+           -- a direct flight has no second leg: its refundability is its one fare's
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
+           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
+           c.departs_at, c.arrives_at, c.price,
+           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
+      FROM combined c
+     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2
+$$;
+COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
+    'The itinerary search: direct and one-connection itineraries leaving origins in '
+    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
+    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
+    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
+    'and refundability, the fare combination (same currency) with the least expected cost = '
+    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+-- hublink.tsp_fare_amount, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_fare_amount(fare bigint, traveller_type text) RETURNS numeric
+    LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur_type text := traveller_type;
+    price    numeric;
+BEGIN
+    -- the type itself, then its fallback, then the fallback's, at most five steps
+    FOR depth IN 0..5 LOOP
+        SELECT p.amount INTO price FROM hublink.tsp_fare_price p
+         WHERE p.fare_id = fare AND p.traveller_type = cur_type;
+        IF FOUND THEN
+            RETURN price;
+        END IF;
+        EXIT WHEN depth = 5;
+        SELECT t.fallback INTO cur_type FROM hublink.tsp_traveller_type t WHERE t.code = cur_type;
+        EXIT WHEN cur_type IS NULL;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_fare_amount(bigint, text) IS
+    'Price of one ticket of a traveller type on a fare, following the type''s fallback chain; '
+    'NULL when the fare has no price for it.';
+-- hublink.tsp_local_time, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_local_time(at timestamptz, tz text) RETURNS text
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN to_char(at AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN (at AT TIME ZONE tz) < (at AT TIME ZONE 'UTC') THEN '-' ELSE '+' END
+        || to_char(abs(extract(epoch FROM (at AT TIME ZONE tz) - (at AT TIME ZONE 'UTC')))
+                   * interval '1 second', 'HH24:MI');
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_local_time(timestamptz, text) IS
+    'RFC 3339 local time of an instant in a time zone, with that zone''s offset at that instant, '
+    'e.g. 2026-03-17T18:25:00+01:00 for Lagos: what itinerary segments carry.';
 
--- Jobs off the message path (issue 15 section 4): the jobs worker's state in worker_status.
--- hublink.jobs_worker_state, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.jobs_worker_state(
-    OUT pid integer, OUT state text, OUT state_since timestamptz, OUT started_at timestamptz)
-    RETURNS record
-    LANGUAGE c STRICT
-    AS 'MODULE_PATHNAME', 'hublink_jobs_worker_state';
-COMMENT ON FUNCTION hublink.jobs_worker_state() IS
-    'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
-    'hublink.jobs_worker is on), its state and since when, and when it started.';
-CREATE OR REPLACE VIEW hublink.worker_status AS
-SELECT s.pid,
-       current_setting('hublink.party', true) AS party,
-       s.state,
-       s.state_since,
-       s.last_error,
-       s.last_error_at,
-       s.started_at,
-       c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
-       o.backlog AS outbox_backlog,
-       o.oldest_unsent_age,
-       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
-       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
-       j.pid AS jobs_pid,
-       j.state AS jobs_state,
-       j.state_since AS jobs_state_since
-  FROM hublink.worker_state() s
- CROSS JOIN hublink.jobs_worker_state() j
- CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
-                    coalesce(sum(q.applied), 0)::bigint AS applied,
-                    coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
-                    coalesce(sum(q.rejected), 0)::bigint AS rejected,
-                    coalesce(sum(q.retried), 0)::bigint AS retried,
-                    coalesce(sum(q.acked), 0)::bigint AS acked,
-                    coalesce(sum(q.published), 0)::bigint AS published
-               FROM hublink.worker_queue_counters() q) c
- CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
-               FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
-COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
-    'Process id of the jobs worker (hublink.worker_job runs there when hublink.jobs_worker is on); NULL when it is not running.';
-COMMENT ON COLUMN hublink.worker_status.jobs_state IS
-    'What the jobs worker does: idle, running jobs, waiting for the message worker''s configuration, or off (the message worker runs the jobs).';
-COMMENT ON COLUMN hublink.worker_status.jobs_state_since IS 'When the jobs worker entered that state.';
+INSERT INTO hublink.audit_exclusion VALUES
+    ('rollup_mi_sla_compliance_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_sla_month_times', 'MI rollup: counts derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_sla_times', 'MI rollup: counts derived from audited tables, rewritten by the job.');
 
 SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of

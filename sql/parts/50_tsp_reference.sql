@@ -116,12 +116,18 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_setting(text) IS
     'The value of a tsp_config row; an error names a missing one rather than guessing a default.';
 
+-- PL/pgSQL, not SQL: a SQL function that pins search_path is never inlined and is parsed again
+-- in every query that calls it (the quote engine calls it for every segment; docs/performance.md).
 CREATE FUNCTION hublink.tsp_local_time(at timestamptz, tz text) RETURNS text
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     RETURN to_char(at AT TIME ZONE tz, 'YYYY-MM-DD"T"HH24:MI:SS')
         || CASE WHEN (at AT TIME ZONE tz) < (at AT TIME ZONE 'UTC') THEN '-' ELSE '+' END
         || to_char(abs(extract(epoch FROM (at AT TIME ZONE tz) - (at AT TIME ZONE 'UTC')))
                    * interval '1 second', 'HH24:MI');
+END;
+$$;
 COMMENT ON FUNCTION hublink.tsp_local_time(timestamptz, text) IS
     'RFC 3339 local time of an instant in a time zone, with that zone''s offset at that instant, '
     'e.g. 2026-03-17T18:25:00+01:00 for Lagos: what itinerary segments carry.';

@@ -108,17 +108,29 @@ COMMENT ON COLUMN hublink.tsp_fare_price.fare_id IS 'The fare.';
 COMMENT ON COLUMN hublink.tsp_fare_price.traveller_type IS 'Traveller type.';
 COMMENT ON COLUMN hublink.tsp_fare_price.amount IS 'Price of one ticket on this flight for this traveller type.';
 
+-- PL/pgSQL, not SQL: its plans are kept for the session (a SQL function that pins search_path is
+-- planned again in every query that calls it), and the fallback chain is walked one index
+-- look-up at a time instead of by a recursive query (docs/performance.md).
 CREATE FUNCTION hublink.tsp_fare_amount(fare bigint, traveller_type text) RETURNS numeric
-    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE chain(code, depth) AS (
-        SELECT traveller_type, 0
-        UNION ALL
-        SELECT t.fallback, c.depth + 1
-          FROM chain c JOIN hublink.tsp_traveller_type t ON t.code = c.code
-         WHERE t.fallback IS NOT NULL AND c.depth < 5)
-    SELECT p.amount FROM chain c JOIN hublink.tsp_fare_price p ON p.fare_id = fare AND p.traveller_type = c.code
-     ORDER BY c.depth LIMIT 1
+DECLARE
+    cur_type text := traveller_type;
+    price    numeric;
+BEGIN
+    -- the type itself, then its fallback, then the fallback's, at most five steps
+    FOR depth IN 0..5 LOOP
+        SELECT p.amount INTO price FROM hublink.tsp_fare_price p
+         WHERE p.fare_id = fare AND p.traveller_type = cur_type;
+        IF FOUND THEN
+            RETURN price;
+        END IF;
+        EXIT WHEN depth = 5;
+        SELECT t.fallback INTO cur_type FROM hublink.tsp_traveller_type t WHERE t.code = cur_type;
+        EXIT WHEN cur_type IS NULL;
+    END LOOP;
+    RETURN NULL;
+END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_fare_amount(bigint, text) IS
     'Price of one ticket of a traveller type on a fare, following the type''s fallback chain; '

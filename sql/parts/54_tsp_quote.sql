@@ -205,27 +205,35 @@ AS $$
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
-    -- fare of each leg per currency and refundability: one aggregate, no self-join.
+    -- fare of each leg per currency and refundability (least expected cost, then price, then
+    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
+    -- itinerary), then one row per itinerary and currency holds the four.
+    best_leg AS (
+        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
+               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
+               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
+          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
     best AS (
         SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
                min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
-               (array_agg(l.fare_id ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable))[1] AS r1,
-               (array_agg(l.price ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable))[1] AS r1_price,
-               (array_agg(l.loss ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable))[1] AS r1_loss,
-               (array_agg(l.hand_baggage_only ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable))[1] AS r1_hbo,
-               (array_agg(l.fare_id ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable))[1] AS n1,
-               (array_agg(l.price ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable))[1] AS n1_price,
-               (array_agg(l.loss ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable))[1] AS n1_loss,
-               (array_agg(l.hand_baggage_only ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable))[1] AS n1_hbo,
-               (array_agg(l.fare_id ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable))[1] AS r2,
-               (array_agg(l.price ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable))[1] AS r2_price,
-               (array_agg(l.loss ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable))[1] AS r2_loss,
-               (array_agg(l.hand_baggage_only ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable))[1] AS r2_hbo,
-               (array_agg(l.fare_id ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable))[1] AS n2,
-               (array_agg(l.price ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable))[1] AS n2_price,
-               (array_agg(l.loss ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable))[1] AS n2_loss,
-               (array_agg(l.hand_baggage_only ORDER BY l.ec, l.price, l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable))[1] AS n2_hbo
-          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
+          FROM best_leg l
          GROUP BY l.flight1, l.flight2, l.currency),
     combined AS (
         SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,

@@ -117,17 +117,31 @@ COMMENT ON COLUMN hublink.rollup_mi_granularity.granularity IS 'The date_trunc f
 COMMENT ON COLUMN hublink.rollup_mi_granularity.daily IS 'True for a day or less: the period of an event is its day.';
 
 -- The configuration the folded figures depend on besides the time zone.
+-- The SLA rules (which answers stop which requests, the response_sla targets, the parties of
+-- the request types) decide hublink.mi_sla_compliance's groups and targets.
 CREATE VIEW hublink.rollup_mi_config AS
 SELECT c.time_zone,
        (SELECT string_agg(l::text, ';' ORDER BY l.band) FROM hublink.lead_time_band l)
        || ' ' || (SELECT string_agg(g.granularity, ';' ORDER BY g.granularity) FROM hublink.report_granularity g)
+       || ' ' || coalesce((SELECT string_agg(a::text, ';' ORDER BY a.request_type, a.answer_event)
+                             FROM hublink.timer_answer a), '')
+       || ' ' || coalesce((SELECT string_agg(format('%s %s %s %s %s %s', r.message_type, r.provider, r.destination,
+                                                    r.fire_offset, r.enabled, r.timer_rule_id), ';'
+                                             ORDER BY r.timer_rule_id)
+                             FROM hublink.timer_rule r WHERE r.kind = 'response_sla'), '')
+       || ' ' || coalesce((SELECT string_agg(format('%s %s %s', m.message_type, m.sender_party, m.receiver_party), ';'
+                                             ORDER BY m.message_type)
+                             FROM hublink.message_type m
+                            WHERE m.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)), '')
        AS config
   FROM hublink.reporting_config c;
 COMMENT ON VIEW hublink.rollup_mi_config IS
     'The configuration the MI rollup depends on now: the reporting time zone, the lead-time '
-    'bands and the granularities (as text).';
+    'bands, the granularities and the response SLA rules (as text).';
 COMMENT ON COLUMN hublink.rollup_mi_config.time_zone IS 'hublink.reporting_config.time_zone.';
-COMMENT ON COLUMN hublink.rollup_mi_config.config IS 'The lead-time bands and the granularities, as text.';
+COMMENT ON COLUMN hublink.rollup_mi_config.config IS
+    'The lead-time bands, the granularities, hublink.timer_answer, the response_sla rules of '
+    'hublink.timer_rule and the parties of the request types, as text.';
 
 CREATE VIEW hublink.rollup_mi_window AS
 SELECT c.time_zone,

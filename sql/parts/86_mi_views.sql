@@ -23,56 +23,127 @@
 -- the message (hublink.state_transition; the inbox keeps only the envelope, the body is sealed),
 -- looked up only for patterns narrower than every event of the answer type (an amendment's
 -- outcome among the updates). A request sent twice before one response is answered by it twice.
-CREATE VIEW hublink.mi_sla_compliance AS
+-- The facts, one row per request: its type, response type, provider, target, when it was put on
+-- its queue and when it was answered. The rollup (85_mi_rollup.sql) folds them per month of
+-- the request: the month rows, and how many answered requests took each exact time (the
+-- histogram the whole-history percentiles are read from); the view computes the rest live.
+CREATE VIEW hublink.rollup_mi_sla_request AS
 WITH pairing AS (
     SELECT a.request_type, string_agg(DISTINCT a.answer_type, ' ') AS response_type
       FROM hublink.timer_answer a
      GROUP BY a.request_type
-), request AS (
-    SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offset AS target,
-           o.sent_at,
-           (date_trunc('month', o.sent_at AT TIME ZONE c.time_zone))::date AS month,
-           a.answered_at
-      FROM pairing p
-      JOIN hublink.message_type m ON m.message_type = p.request_type
-      JOIN hublink.outbox o ON o.message_type = p.request_type AND o.sent_at IS NOT NULL
-     CROSS JOIN hublink.reporting_config c
-     CROSS JOIN LATERAL (
-           SELECT coalesce(nullif(m.receiver_party, 'hub'), nullif(m.sender_party, 'hub')) AS provider) v
-     -- the rule of hublink.timer_rule_for: lateral, once per request
-     CROSS JOIN LATERAL (
-           SELECT v.provider, r.fire_offset, r.enabled
-             FROM hublink.timer_rule r
-            WHERE r.kind = 'response_sla'
-              AND (r.message_type IS NULL OR r.message_type = o.message_type)
-              AND (r.provider IS NULL OR r.provider = v.provider)
-              AND (r.destination IS NULL
-                   OR r.destination = (SELECT d.destination ->> 'country' FROM hublink.removal d
-                                        WHERE d.removal_reference = o.removal_id))
-            ORDER BY r.destination IS NULL, r.provider IS NULL, r.message_type IS NULL
-            LIMIT 1) g
-     -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
-     -- many aggregates read it
-     CROSS JOIN LATERAL (
-           SELECT min(i.enqueued_at) AS answered_at
-             FROM hublink.timer_answer x
-             JOIN hublink.inbox i ON i.removal_id = o.removal_id AND i.message_type = x.answer_type
-                                 AND i.status <> 'rejected'
-                                 AND i.enqueued_at >= date_trunc('second', o.sent_at)
-            WHERE x.request_type = o.message_type
-              AND (x.answer_event = x.answer_type || '%'
-                   OR EXISTS (SELECT FROM hublink.state_transition s
-                               WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
-     WHERE g.enabled
-), timed AS (
-    SELECT r.*,
-           CASE WHEN r.answered_at IS NOT NULL
-                THEN greatest(extract(epoch FROM r.answered_at - r.sent_at), 0) END AS seconds,
-           round(extract(epoch FROM r.target), 3) AS target_seconds
-      FROM request r
 )
-SELECT x.month, x.request_type, x.response_type, x.provider,
-       x.target_seconds,
+SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offset AS target,
+       round(extract(epoch FROM g.fire_offset), 3) AS target_seconds,
+       o.sent_at, a.answered_at,
+       CASE WHEN a.answered_at IS NOT NULL
+            THEN greatest(extract(epoch FROM a.answered_at - o.sent_at), 0) END AS seconds
+  FROM pairing p
+  JOIN hublink.message_type m ON m.message_type = p.request_type
+  JOIN hublink.outbox o ON o.message_type = p.request_type AND o.sent_at IS NOT NULL
+ CROSS JOIN LATERAL (
+       SELECT coalesce(nullif(m.receiver_party, 'hub'), nullif(m.sender_party, 'hub')) AS provider) v
+ -- the rule of hublink.timer_rule_for: lateral, once per request
+ CROSS JOIN LATERAL (
+       SELECT v.provider, r.fire_offset, r.enabled
+         FROM hublink.timer_rule r
+        WHERE r.kind = 'response_sla'
+          AND (r.message_type IS NULL OR r.message_type = o.message_type)
+          AND (r.provider IS NULL OR r.provider = v.provider)
+          AND (r.destination IS NULL
+               OR r.destination = (SELECT d.destination ->> 'country' FROM hublink.removal d
+                                    WHERE d.removal_reference = o.removal_id))
+        ORDER BY r.destination IS NULL, r.provider IS NULL, r.message_type IS NULL
+        LIMIT 1) g
+ -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
+ -- many aggregates read it
+ CROSS JOIN LATERAL (
+       SELECT min(i.enqueued_at) AS answered_at
+         FROM hublink.timer_answer x
+         JOIN hublink.inbox i ON i.removal_id = o.removal_id AND i.message_type = x.answer_type
+                             AND i.status <> 'rejected'
+                             AND i.enqueued_at >= date_trunc('second', o.sent_at)
+        WHERE x.request_type = o.message_type
+          AND (x.answer_event = x.answer_type || '%'
+               OR EXISTS (SELECT FROM hublink.state_transition s
+                           WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
+ WHERE g.enabled;
+COMMENT ON VIEW hublink.rollup_mi_sla_request IS
+    'Every request with a response SLA, with its answer (the live definition of hublink.mi_sla_compliance).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.target IS 'The target, as the timer rule''s fire_offset.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.sent_at IS 'When the request was confirmed on its queue (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.answered_at IS 'When its answer was enqueued; NULL: unanswered.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_request.seconds IS 'Seconds from the request to its answer; NULL: unanswered.';
+
+-- The folded months that are computed live: those with a dirty day, and those with a request
+-- still unanswered and not yet past its target (whose open breaches the clock still changes:
+-- once every unanswered request of a month is past its target, they are all open breaches).
+CREATE TABLE hublink.rollup_mi_sla_compliance_month (
+    month                   date,
+    request_type            text,
+    response_type           text,
+    provider                text,
+    target_seconds          numeric,
+    requests                bigint,
+    answered                bigint,
+    unanswered              bigint,
+    median_response_seconds numeric,
+    p95_response_seconds    numeric,
+    max_response_seconds    numeric,
+    late_responses          bigint,
+    open_breaches           bigint,
+    settled_at              timestamptz
+);
+
+CREATE VIEW hublink.rollup_mi_sla_live_month AS
+SELECT m.month FROM hublink.rollup_mi_live_month m CROSS JOIN hublink.rollup_mi_window w
+ WHERE m.month < w.months_until
+UNION
+SELECT r.month FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
+ WHERE r.month < w.months_until AND r.settled_at >= now();
+COMMENT ON VIEW hublink.rollup_mi_sla_live_month IS
+    'Folded months that hublink.mi_sla_compliance computes live: a dirty day in them, or a request '
+    'unanswered and not yet past its target.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_month.month IS 'First day of the month.';
+
+CREATE VIEW hublink.rollup_mi_sla_live_range AS
+SELECT coalesce(w.months_until::timestamp AT TIME ZONE w.time_zone, '-infinity') AS lo,
+       timestamptz 'infinity' AS hi
+  FROM hublink.rollup_mi_window w
+UNION ALL
+SELECT m.month::timestamp AT TIME ZONE w.time_zone, (m.month + interval '1 month') AT TIME ZONE w.time_zone
+  FROM hublink.rollup_mi_sla_live_month m CROSS JOIN hublink.rollup_mi_window w;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_range IS
+    'The instants whose requests hublink.mi_sla_compliance computes live: the months from the '
+    'watermark''s on and hublink.rollup_mi_sla_live_month.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.lo IS 'From (inclusive).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.hi IS 'To (exclusive).';
+
+-- The live requests, each once.
+CREATE VIEW hublink.rollup_mi_sla_live_request AS
+SELECT (date_trunc('month', y.sent_at AT TIME ZONE w.time_zone))::date AS month, y.*
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN hublink.rollup_mi_sla_live_range l
+ CROSS JOIN LATERAL (SELECT q.* FROM hublink.rollup_mi_sla_request q
+                      WHERE q.sent_at >= l.lo AND q.sent_at < l.hi OFFSET 0) y;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_request IS
+    'The requests of the months hublink.mi_sla_compliance computes live (hublink.rollup_mi_sla_live_range).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.month IS 'First day of the month the request was sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.request_type IS 'As hublink.rollup_mi_sla_request.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.response_type IS 'As hublink.rollup_mi_sla_request.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.provider IS 'As hublink.rollup_mi_sla_request.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.target IS 'As hublink.rollup_mi_sla_request.target.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.target_seconds IS 'As hublink.rollup_mi_sla_request.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.rollup_mi_sla_request.sent_at.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
+
+CREATE VIEW hublink.rollup_mi_sla_compliance_live AS
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        count(*) AS requests,
        count(x.answered_at) AS answered,
        count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
@@ -81,14 +152,164 @@ SELECT x.month, x.request_type, x.response_type, x.provider,
        round(max(x.seconds), 3) AS max_response_seconds,
        count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
        count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches,
-       count(*) FILTER (WHERE x.seconds > x.target_seconds
-                           OR (x.answered_at IS NULL AND now() - x.sent_at > x.target)) AS breaches,
-       round(100.0 * count(*) FILTER (WHERE x.seconds <= x.target_seconds)
-             / nullif(count(*) FILTER (WHERE x.answered_at IS NOT NULL OR now() - x.sent_at > x.target), 0),
-             2) AS within_target_percent
-  FROM timed x
- GROUP BY GROUPING SETS ((x.request_type, x.response_type, x.provider, x.target_seconds),
-                         (x.month, x.request_type, x.response_type, x.provider, x.target_seconds));
+       -- now() - sent_at > target compares spans (a day 24 hours, a month 30 days): the same
+       -- span in seconds added to the last unanswered request, and a second more, is an
+       -- instant after which every unanswered request of the group is past its target
+       max(x.sent_at) FILTER (WHERE x.answered_at IS NULL)
+           + make_interval(secs => max((extract(year FROM x.target) * 360 + extract(month FROM x.target) * 30
+                                        + extract(day FROM x.target)) * 86400
+                                       + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
+                                       + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
+           AS settled_at
+  FROM hublink.rollup_mi_sla_live_request x
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
+
+-- How many answered requests took each exact time, per month (folded) and over every folded
+-- month: the whole-history percentiles are read from these counts, not from every request.
+CREATE TABLE hublink.rollup_mi_sla_month_times (
+    month          date NOT NULL,
+    request_type   text NOT NULL,
+    response_type  text NOT NULL,
+    provider       text,
+    target_seconds numeric NOT NULL,
+    seconds        numeric NOT NULL,
+    n              bigint NOT NULL
+);
+COMMENT ON TABLE hublink.rollup_mi_sla_month_times IS
+    'hublink.mi_sla_compliance folded per month: how many answered requests took each exact '
+    'response time (hublink.rollup_mi_sla_live_times for the folded months).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_month_times.n IS 'How many requests of the month were answered in that time.';
+CREATE INDEX rollup_mi_sla_month_times_start ON hublink.rollup_mi_sla_month_times (month);
+COMMENT ON INDEX hublink.rollup_mi_sla_month_times_start IS 'The counts of a month.';
+
+-- (provider is NULL for a request type the hub sends to itself: one group still)
+CREATE TABLE hublink.rollup_mi_sla_times (
+    request_type   text NOT NULL,
+    response_type  text NOT NULL,
+    provider       text,
+    target_seconds numeric NOT NULL,
+    seconds        numeric NOT NULL,
+    n              bigint NOT NULL,
+    CONSTRAINT rollup_mi_sla_times_key UNIQUE NULLS NOT DISTINCT
+        (request_type, response_type, provider, target_seconds, seconds)
+);
+COMMENT ON TABLE hublink.rollup_mi_sla_times IS
+    'hublink.rollup_mi_sla_month_times summed over every folded month: how many answered requests '
+    'took each exact response time (the whole-history percentiles of hublink.mi_sla_compliance).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the folded months were answered in that time.';
+
+CREATE VIEW hublink.rollup_mi_sla_live_times AS
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
+  FROM hublink.rollup_mi_sla_live_request x
+ WHERE x.seconds IS NOT NULL
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
+    'How many answered requests of the months computed live took each exact response time.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.seconds IS 'A response time, exact (seconds).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were answered in that time.';
+
+-- The month rows: folded (months whose every unanswered request is past its target: then each
+-- of them is an open breach) and live. The whole-history rows: the months' counts summed, and
+-- the percentiles of the exact times (the folded counts, less those of the months computed live
+-- or past the watermark, plus the live ones) as percentile_cont computes them: the values at
+-- ranks floor and ceil of p x (n - 1), interpolated in double precision.
+CREATE VIEW hublink.mi_sla_compliance AS
+WITH live_month AS MATERIALIZED (
+    SELECT m.month FROM hublink.rollup_mi_sla_live_month m
+), live AS MATERIALIZED (
+    SELECT v.* FROM hublink.rollup_mi_sla_compliance_live v
+), months AS (
+    SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
+           r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
+           r.late_responses, r.unanswered AS open_breaches
+      FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
+     WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM live_month m)
+    UNION ALL
+    SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
+           v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
+           v.late_responses, v.open_breaches
+      FROM live v
+), times AS (
+    SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
+      FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
+              FROM hublink.rollup_mi_sla_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE w.months_until IS NOT NULL
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
+              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE s.month >= w.months_until
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
+              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
+             WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
+            UNION ALL
+            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
+              FROM hublink.rollup_mi_sla_live_times s) t
+     GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
+    HAVING sum(t.n) <> 0
+), ranked AS (
+    -- (the groups compared bytewise: the same groups, a cheaper sort)
+    SELECT t.*, sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                            t.provider COLLATE "C", t.target_seconds
+                                ORDER BY t.seconds) AS upto,
+           sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
+                                       t.provider COLLATE "C", t.target_seconds) AS total
+      FROM times t
+), ranks AS (
+    SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
+), percentile AS (
+    SELECT r.request_type, r.response_type, r.provider, r.target_seconds,
+           min(r.pos50) AS pos50, min(r.pos95) AS pos95,
+           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos50))::float8 AS lo50,
+           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos50))::float8 AS hi50,
+           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos95))::float8 AS lo95,
+           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos95))::float8 AS hi95
+      FROM ranks r
+     GROUP BY r.request_type, r.response_type, r.provider, r.target_seconds
+), history AS (
+    SELECT m.request_type, m.response_type, m.provider, m.target_seconds,
+           sum(m.requests)::bigint AS requests, sum(m.answered)::bigint AS answered,
+           sum(m.unanswered)::bigint AS unanswered, max(m.max_response_seconds) AS max_response_seconds,
+           sum(m.late_responses)::bigint AS late_responses, sum(m.open_breaches)::bigint AS open_breaches
+      FROM months m
+     GROUP BY m.request_type, m.response_type, m.provider, m.target_seconds
+), rows AS (
+    SELECT m.month, m.request_type, m.response_type, m.provider, m.target_seconds, m.requests, m.answered,
+           m.unanswered, m.median_response_seconds, m.p95_response_seconds, m.max_response_seconds,
+           m.late_responses, m.open_breaches
+      FROM months m
+    UNION ALL
+    SELECT NULL::date, h.request_type, h.response_type, h.provider, h.target_seconds, h.requests, h.answered,
+           h.unanswered,
+           round((p.lo50 + (p.hi50 - p.lo50) * (p.pos50 - floor(p.pos50)))::numeric, 3),
+           round((p.lo95 + (p.hi95 - p.lo95) * (p.pos95 - floor(p.pos95)))::numeric, 3),
+           h.max_response_seconds, h.late_responses, h.open_breaches
+      FROM history h
+      LEFT JOIN percentile p ON p.request_type = h.request_type AND p.response_type = h.response_type
+                            AND p.provider IS NOT DISTINCT FROM h.provider AND p.target_seconds = h.target_seconds
+)
+SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
+       x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
+       x.late_responses, x.open_breaches, x.late_responses + x.open_breaches AS breaches,
+       round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
+           AS within_target_percent
+  FROM rows x;
 COMMENT ON VIEW hublink.mi_sla_compliance IS
     'Response-time SLA compliance per request message type and provider (Appendix D: from the '
     'request put on its queue to the response put on the Hub''s queue), per month of the '
@@ -636,6 +857,13 @@ BEGIN
     END LOOP;
 END;
 $$;
+-- A column of the SLA rollup that hublink.mi_sla_compliance has not: when its month may be read.
+COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_live.settled_at IS
+    'After this instant every request of the group still unanswered is past its target (the last '
+    'one''s send time plus the longest target, a second more): its open breaches no longer change with '
+    'the clock, and the folded row can be read. NULL: none unanswered.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_month.settled_at IS
+    'As hublink.rollup_mi_sla_compliance_live.settled_at.';
 
 -- --- the worker and the backlog ---------------------------------------------------------------
 CREATE VIEW hublink.mi_worker AS

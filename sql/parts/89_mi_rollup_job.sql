@@ -151,6 +151,139 @@ $f$, fn, format(mark, 'rollup_old'), format(mark, 'rollup_new'));
 END;
 $$;
 
+-- Marks for hublink.mi_sla_compliance, whose period is the month a request was sent: a request
+-- is touched by its own row (hublink.outbox), and by the rows of its removal that may answer it
+-- (an answer in the inbox, rejected or not; the event recorded for it) or choose its target (the
+-- removal's destination, for destination rules). Such a change marks the ended days on which
+-- the removal's requests were sent. An inbox row's other updates (sealing, applying) mark nothing.
+CREATE FUNCTION hublink.rollup_mi_mark_sla() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_generic_plan
+    AS $$
+DECLARE
+    tz    text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    today timestamptz := date_trunc('day', clock_timestamp() AT TIME ZONE tz) AT TIME ZONE tz;
+    refs  text[] := '{}';
+BEGIN
+    IF TG_TABLE_NAME = 'outbox' THEN
+        -- (a row inserted as sent: hublink.rollup_mi_mark_sla_sent)
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            INSERT INTO hublink.rollup_mi_dirty_day (day)
+            SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_old t
+             WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        END IF;
+        IF TG_OP = 'UPDATE' THEN
+            INSERT INTO hublink.rollup_mi_dirty_day (day)
+            SELECT DISTINCT (t.sent_at AT TIME ZONE tz)::date FROM rollup_new t
+             WHERE t.sent_at < today AND t.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+        END IF;
+        RETURN NULL;
+    ELSIF TG_TABLE_NAME = 'inbox' THEN
+        IF TG_OP = 'INSERT' THEN
+            refs := ARRAY(SELECT t.removal_id FROM rollup_new t WHERE t.removal_id IS NOT NULL);
+        ELSIF TG_OP = 'DELETE' THEN
+            refs := ARRAY(SELECT t.removal_id FROM rollup_old t WHERE t.removal_id IS NOT NULL);
+        ELSE
+            refs := ARRAY(SELECT x.removal_id
+                            FROM rollup_old o JOIN rollup_new n ON n.id = o.id
+                           CROSS JOIN LATERAL (VALUES (o.removal_id), (n.removal_id)) x(removal_id)
+                           WHERE x.removal_id IS NOT NULL
+                             AND ((o.status = 'rejected') IS DISTINCT FROM (n.status = 'rejected')
+                                  OR o.enqueued_at IS DISTINCT FROM n.enqueued_at
+                                  OR o.message IS DISTINCT FROM n.message));
+        END IF;
+    ELSIF TG_TABLE_NAME = 'state_transition' THEN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            refs := ARRAY(SELECT r.removal_reference FROM rollup_old t JOIN hublink.removal r ON r.removal_id = t.removal_id
+                           WHERE t.message_id IS NOT NULL);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            refs := refs || ARRAY(SELECT r.removal_reference FROM rollup_new t JOIN hublink.removal r ON r.removal_id = t.removal_id
+                                   WHERE t.message_id IS NOT NULL);
+        END IF;
+    ELSIF TG_TABLE_NAME = 'removal' THEN
+        IF TG_OP = 'DELETE' THEN
+            refs := ARRAY(SELECT t.removal_reference FROM rollup_old t);
+        ELSE
+            refs := ARRAY(SELECT x.ref
+                            FROM rollup_old o JOIN rollup_new n ON n.removal_id = o.removal_id
+                           CROSS JOIN LATERAL (VALUES (o.removal_reference), (n.removal_reference)) x(ref)
+                           WHERE o.destination IS DISTINCT FROM n.destination
+                              OR o.removal_reference IS DISTINCT FROM n.removal_reference);
+        END IF;
+    END IF;
+    IF cardinality(refs) > 0 THEN
+        -- each removal's messages sent before today, by hublink.outbox_mi_removal_sent: an
+        -- answer to a request of today (the usual case) reads no row
+        INSERT INTO hublink.rollup_mi_dirty_day (day)
+        SELECT DISTINCT (o.sent_at AT TIME ZONE tz)::date
+          FROM (SELECT DISTINCT x.ref FROM unnest(refs) x(ref)) r
+          JOIN LATERAL (SELECT m.sent_at, m.message_type FROM hublink.outbox m
+                         WHERE m.removal_id = r.ref AND m.sent_at < today OFFSET 0) o ON true
+         WHERE o.message_type IN (SELECT a.request_type FROM hublink.timer_answer a);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla() IS
+    'Statement trigger on hublink.outbox, inbox, state_transition and removal: marks in '
+    'hublink.rollup_mi_dirty_day the ended days on which the requests whose SLA figures the '
+    'changed rows touch were sent (hublink.mi_sla_compliance).';
+REVOKE ALL ON FUNCTION hublink.rollup_mi_mark_sla() FROM PUBLIC;
+CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHERE sent_at IS NOT NULL;
+COMMENT ON INDEX hublink.outbox_mi_removal_sent IS
+    'hublink.rollup_mi_mark_sla: the requests of a removal sent before a day (the days an answer touches).';
+-- A new outbox row is unsent (the broker's confirmation sets sent_at, an update): only a row
+-- inserted as sent (a copy, a test) can touch an ended day, and only it calls a function.
+CREATE FUNCTION hublink.rollup_mi_mark_sla_sent() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    tz  text := (SELECT c.time_zone FROM hublink.reporting_config c);
+    sent_day date := (NEW.sent_at AT TIME ZONE tz)::date;
+BEGIN
+    IF sent_day < (clock_timestamp() AT TIME ZONE tz)::date
+       AND NEW.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)
+       AND NOT EXISTS (SELECT FROM hublink.rollup_mi_dirty_day d WHERE d.day = sent_day AND NOT d.claimed) THEN
+        INSERT INTO hublink.rollup_mi_dirty_day (day) VALUES (sent_day);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
+    'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
+    'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+REVOKE ALL ON FUNCTION hublink.rollup_mi_mark_sla_sent() FROM PUBLIC;
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
+    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
+    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
+CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+
 -- --- the job ------------------------------------------------------------------------------------
 -- Folds the days that have ended (and whose writers have all ended: a writer whose trigger ran
 -- before a day ended did not mark it, so the job waits until every transaction running at
@@ -181,6 +314,8 @@ BEGIN
         -- first run, a changed configuration or a reset: start again from nothing
         DELETE FROM hublink.rollup_mi_volume_day;
         DELETE FROM hublink.rollup_mi_volume_period;
+        DELETE FROM hublink.rollup_mi_sla_month_times;
+        DELETE FROM hublink.rollup_mi_sla_times;
         FOR t IN SELECT x.oid::regclass AS rel FROM pg_catalog.pg_class x
                   WHERE x.relnamespace = 'hublink'::regnamespace AND x.relkind = 'r'
                     AND x.relname ~ '^rollup_mi_.*_month$' LOOP
@@ -257,13 +392,38 @@ BEGIN
         USING old_until, old_months, new_months;
     END LOOP;
 
+    -- The SLA response times of the same months: each month's counts anew, and the whole
+    -- history's less the months' old counts plus their new ones.
+    WITH fold AS (
+        SELECT date_trunc('month', d.day::timestamp)::date AS month
+          FROM hublink.rollup_mi_dirty_day d WHERE d.claimed AND d.day < old_until
+    ), gone AS (
+        DELETE FROM hublink.rollup_mi_sla_month_times r
+         WHERE (r.month IN (SELECT f.month FROM fold f) OR r.month >= old_months) AND r.month < new_months
+        RETURNING r.request_type, r.response_type, r.provider, r.target_seconds, r.seconds, -r.n AS n
+    ), fresh AS (
+        INSERT INTO hublink.rollup_mi_sla_month_times
+        SELECT v.* FROM hublink.rollup_mi_sla_live_times v
+         WHERE (v.month IN (SELECT f.month FROM fold f) OR v.month >= old_months) AND v.month < new_months
+        RETURNING request_type, response_type, provider, target_seconds, seconds, n
+    )
+    INSERT INTO hublink.rollup_mi_sla_times AS total
+    SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, sum(x.n)
+      FROM (SELECT * FROM gone UNION ALL SELECT * FROM fresh) x
+     GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds
+    HAVING sum(x.n) <> 0
+        ON CONFLICT (request_type, response_type, provider, target_seconds, seconds)
+        DO UPDATE SET n = total.n + excluded.n;
+    DELETE FROM hublink.rollup_mi_sla_times WHERE n = 0;
+
     DELETE FROM hublink.rollup_mi_dirty_day WHERE claimed;
     UPDATE hublink.rollup_mi_state SET folded_until = new_until;
     -- The views' plans depend on these small tables' sizes (a stale estimate of thousands of
     -- dirty days would make them plan, and JIT-compile, for a full live computation).
     IF new_until IS DISTINCT FROM s.folded_until THEN
         ANALYZE hublink.rollup_mi_state, hublink.rollup_mi_dirty_day, hublink.rollup_mi_volume_day,
-                hublink.rollup_mi_volume_period;
+                hublink.rollup_mi_volume_period, hublink.rollup_mi_sla_compliance_month,
+                hublink.rollup_mi_sla_month_times, hublink.rollup_mi_sla_times;
     END IF;
     -- behind (a day ended since the horizon, or its writers had not ended): again in a minute
     RETURN CASE WHEN new_until < (h_at AT TIME ZONE c.time_zone)::date THEN h_at + interval '1 minute' END;
@@ -304,4 +464,7 @@ INSERT INTO hublink.audit_exclusion VALUES
     ('rollup_mi_money_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
     ('rollup_mi_removal_outcome_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
     ('rollup_mi_best_value_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
-    ('rollup_mi_escorting_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.');
+    ('rollup_mi_escorting_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_sla_compliance_month', 'MI rollup: aggregates derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_sla_month_times', 'MI rollup: counts derived from audited tables, rewritten by the job.'),
+    ('rollup_mi_sla_times', 'MI rollup: counts derived from audited tables, rewritten by the job.');

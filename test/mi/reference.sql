@@ -252,3 +252,71 @@ SELECT (date_trunc('month', x.responded_at AT TIME ZONE c.time_zone))::date AS m
   FROM booking x
  CROSS JOIN hublink.reporting_config c
  GROUP BY 1;
+
+-- hublink.mi_sla_compliance as it was before its rollup (sql/parts/86_mi_views.sql at d1de68c).
+CREATE TEMP VIEW ref_mi_sla_compliance AS
+WITH pairing AS (
+    SELECT a.request_type, string_agg(DISTINCT a.answer_type, ' ') AS response_type
+      FROM hublink.timer_answer a
+     GROUP BY a.request_type
+), request AS (
+    SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offset AS target,
+           o.sent_at,
+           (date_trunc('month', o.sent_at AT TIME ZONE c.time_zone))::date AS month,
+           a.answered_at
+      FROM pairing p
+      JOIN hublink.message_type m ON m.message_type = p.request_type
+      JOIN hublink.outbox o ON o.message_type = p.request_type AND o.sent_at IS NOT NULL
+     CROSS JOIN hublink.reporting_config c
+     CROSS JOIN LATERAL (
+           SELECT coalesce(nullif(m.receiver_party, 'hub'), nullif(m.sender_party, 'hub')) AS provider) v
+     -- the rule of hublink.timer_rule_for: lateral, once per request
+     CROSS JOIN LATERAL (
+           SELECT v.provider, r.fire_offset, r.enabled
+             FROM hublink.timer_rule r
+            WHERE r.kind = 'response_sla'
+              AND (r.message_type IS NULL OR r.message_type = o.message_type)
+              AND (r.provider IS NULL OR r.provider = v.provider)
+              AND (r.destination IS NULL
+                   OR r.destination = (SELECT d.destination ->> 'country' FROM hublink.removal d
+                                        WHERE d.removal_reference = o.removal_id))
+            ORDER BY r.destination IS NULL, r.provider IS NULL, r.message_type IS NULL
+            LIMIT 1) g
+     -- a lateral join, not a scalar subquery: the answer is looked up once per request, however
+     -- many aggregates read it
+     CROSS JOIN LATERAL (
+           SELECT min(i.enqueued_at) AS answered_at
+             FROM hublink.timer_answer x
+             JOIN hublink.inbox i ON i.removal_id = o.removal_id AND i.message_type = x.answer_type
+                                 AND i.status <> 'rejected'
+                                 AND i.enqueued_at >= date_trunc('second', o.sent_at)
+            WHERE x.request_type = o.message_type
+              AND (x.answer_event = x.answer_type || '%'
+                   OR EXISTS (SELECT FROM hublink.state_transition s
+                               WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
+     WHERE g.enabled
+), timed AS (
+    SELECT r.*,
+           CASE WHEN r.answered_at IS NOT NULL
+                THEN greatest(extract(epoch FROM r.answered_at - r.sent_at), 0) END AS seconds,
+           round(extract(epoch FROM r.target), 3) AS target_seconds
+      FROM request r
+)
+SELECT x.month, x.request_type, x.response_type, x.provider,
+       x.target_seconds,
+       count(*) AS requests,
+       count(x.answered_at) AS answered,
+       count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
+       round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
+       round(max(x.seconds), 3) AS max_response_seconds,
+       count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
+       count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches,
+       count(*) FILTER (WHERE x.seconds > x.target_seconds
+                           OR (x.answered_at IS NULL AND now() - x.sent_at > x.target)) AS breaches,
+       round(100.0 * count(*) FILTER (WHERE x.seconds <= x.target_seconds)
+             / nullif(count(*) FILTER (WHERE x.answered_at IS NOT NULL OR now() - x.sent_at > x.target), 0),
+             2) AS within_target_percent
+  FROM timed x
+ GROUP BY GROUPING SETS ((x.request_type, x.response_type, x.provider, x.target_seconds),
+                         (x.month, x.request_type, x.response_type, x.provider, x.target_seconds));

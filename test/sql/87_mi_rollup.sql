@@ -8,7 +8,7 @@
 -- The job's horizon (every transaction that may have written before it has ended) cannot pass
 -- inside one test transaction, so pg_temp.fold() moves it to the transaction's snapshot first.
 BEGIN;
-SELECT plan(83);
+SELECT plan(122);
 SET LOCAL "DateStyle" = 'ISO, YMD';
 
 \o /dev/null
@@ -29,7 +29,7 @@ DECLARE
     v text;
 BEGIN
     FOREACH v IN ARRAY ARRAY['mi_volume', 'mi_money', 'mi_best_value', 'mi_escorting', 'mi_removal_outcome',
-                             'mi_end_to_end'] LOOP
+                             'mi_end_to_end', 'mi_sla_compliance'] LOOP
         RETURN NEXT bag_eq(format('SELECT * FROM hublink.%I', v), format('SELECT * FROM ref_%I', v),
                            format('%s: hublink.%s = its live definition', label, v));
     END LOOP;
@@ -47,7 +47,9 @@ SELECT is((SELECT folded_until FROM hublink.rollup_mi_state),
 SELECT ok((SELECT count(*) FROM hublink.rollup_mi_volume_day) > 0
           AND (SELECT count(*) FROM hublink.rollup_mi_volume_period) > 0
           AND (SELECT count(*) FROM hublink.rollup_mi_money_month) > 0
-          AND (SELECT count(*) FROM hublink.rollup_mi_end_to_end_month) > 0,
+          AND (SELECT count(*) FROM hublink.rollup_mi_end_to_end_month) > 0
+          AND (SELECT count(*) FROM hublink.rollup_mi_sla_compliance_month) > 0
+          AND (SELECT count(*) FROM hublink.rollup_mi_sla_times) > 0,
           'the rollup holds the scenario''s days and months');
 SELECT is_empty('SELECT * FROM hublink.rollup_mi_dirty_day', 'the fold cleared the dirty days it folded');
 SELECT * FROM pg_temp.same('folded');
@@ -80,6 +82,22 @@ SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-
                   'the late refund marks the day of the cancellation whose loss it changes');
 SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-03-06''',
                   'the late transition marks its own day');
+-- SLA (hublink.mi_sla_compliance, by the month the request was sent): R4's escort quote request
+-- of 16 January answered late, R2's first travel quote response rejected after the fold, R1's
+-- amendment outcome recorded again as another event, R3 going to another country.
+SELECT pg_temp.mi_in('EscortQuoteResponse', 'RMV-2025-000004', '2025-01-16 10:00:00.250Z');
+UPDATE hublink.inbox SET status = 'rejected', problems = '[]'
+ WHERE removal_id = 'RMV-2025-000002' AND message_type = 'TravelQuoteResponse';
+UPDATE hublink.state_transition SET event = 'TravelUpdate.financial' WHERE message_id = 'tu-amd-1';
+UPDATE hublink.removal SET destination = '{"country": "ALB"}' WHERE removal_reference = 'RMV-2025-000003';
+SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-01-16''',
+                  'a late answer marks the day its request was sent');
+SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-01-13''',
+                  'an answer rejected after the fold marks the day its request was sent');
+SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-01-10''',
+                  'an answer''s event changed marks the day of the request it answered');
+SELECT isnt_empty('SELECT * FROM hublink.rollup_mi_dirty_day WHERE day = ''2025-07-01''',
+                  'a destination changed marks the days its requests were sent (destination rules)');
 SELECT * FROM pg_temp.same('late rows, not folded again');
 
 SELECT pg_temp.fold();
@@ -108,6 +126,22 @@ UPDATE hublink.lead_time_band SET from_hours = 12 WHERE band = '1_to_3_days';
 SELECT * FROM pg_temp.same('lead-time bands changed, not folded');
 SELECT pg_temp.fold();
 SELECT * FROM pg_temp.same('lead-time bands changed, folded again');
+-- The SLA rules decide mi_sla_compliance's groups and targets: a change throws the rollup away.
+INSERT INTO hublink.timer_rule (kind, message_type, provider, fire_offset, description)
+VALUES ('response_sla', 'TravelBookingRequest', 'tsp', '3000 seconds', 'test: tighter');
+SELECT is((SELECT folded_until FROM hublink.rollup_mi_window), NULL, 'a new response_sla rule makes the views ignore the rollup');
+SELECT * FROM pg_temp.same('SLA rule added, not folded');
+SELECT pg_temp.fold();
+SELECT * FROM pg_temp.same('SLA rule added, folded again');
+-- A request unanswered and not yet past its target in a folded month: the clock still changes its
+-- open breaches, so its month is computed live (and once past, read from the rollup).
+UPDATE hublink.timer_rule SET fire_offset = interval '2000 days'
+ WHERE kind = 'response_sla' AND provider = 'esp' AND message_type IS NULL AND destination IS NULL;
+SELECT pg_temp.mi_out('EscortQuoteRequest', 'RMV-2025-000004', '2025-01-20 08:00:00Z');
+SELECT pg_temp.fold();
+SELECT is((SELECT array_agg(month ORDER BY month) FROM hublink.rollup_mi_sla_live_month), ARRAY[date '2025-01-01'],
+          'a folded month with a request unanswered before its target is computed live');
+SELECT * FROM pg_temp.same('an unanswered request within its target');
 
 -- --- TRUNCATE has no transition table: the rollup is thrown away -----------------------------------
 TRUNCATE hublink.refund_receipt;
