@@ -485,7 +485,20 @@ DECLARE
     alert   bigint;
     sent    text;
 BEGIN
-    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending' FOR UPDATE;
+    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
+    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
+    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
+    -- removal another transaction is changing (it would hold this timer meanwhile, and that
+    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
+    -- stays pending and the next run fires it.
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
+       FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -532,7 +545,8 @@ COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
     'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
     'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
     'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
-    'rule''s action. True when it fired.';
+    'rule''s action. Locks the removal row, then the timer, skipping either when another '
+    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
 -- hublink.security_event_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.security_event_alert(e hublink.security_event) RETURNS bigint
     LANGUAGE plpgsql
@@ -5653,53 +5667,7 @@ COMMENT ON FUNCTION hublink.set_risk(text, text, text[], text) IS
     'invalid_parameter_value) and profiles the removal again (Appendix B 4.18). Quotes asked for '
     'before it can no longer be booked (hublink.removal_quotes): before booking, follow it with '
     'hublink.requote (Appendix A 4.5); after booking, with an amendment.';
--- hublink.removal_quotes, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
-    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
-                   escort_date date, departs_at timestamptz, travel_amount numeric,
-                   escort_amount numeric, total_amount numeric, expected_total numeric,
-                   currency char(3), refundable boolean, expires_at timestamptz)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    BEGIN ATOMIC
-        -- Best value is the expected cost (issue 5): the TSP's expected cost when it states
-        -- one, else its price, plus the escort quote.
-        SELECT rank() OVER (ORDER BY coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0),
-                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                                       WHERE s.travel_quote_id = t.travel_quote_id)),
-               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
-               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
-               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
-               coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0), t.currency,
-               t.refundable, t.expires_at
-          FROM hublink.removal r
-          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
-          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
-                                          AND e.escort_quote_reference = t.escort_quote_reference
-         WHERE r.removal_reference = removal_quotes.removal_reference
-           AND (t.expires_at IS NULL OR t.expires_at > now())
-           -- 4.18: a quote asked for before the latest risk assessment was priced on another
-           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
-           AND NOT EXISTS (
-                SELECT FROM hublink.returnee x
-                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
-                 WHERE x.removal_id = r.removal_id
-                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
-                        OR (t.escort_quote_reference IS NOT NULL
-                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
-           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
-           AND (e.currency IS NULL OR e.currency = t.currency)
-         ORDER BY 1, 2;
-    END;
-COMMENT ON FUNCTION hublink.removal_quotes(text) IS
-    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
-    'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
-    'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
-    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
-    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
+-- (removal_quotes with that filter comes in 85_cancellation_risk.sql, which changes its result type.)
 -- hublink.cancel_booking, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_booking(removal_reference text, booking text, reason_code text,
                                        reason_text text DEFAULT NULL,
@@ -6861,6 +6829,524 @@ COMMENT ON FUNCTION hublink.monitoring_alerts(boolean, integer) IS
 REVOKE ALL ON FUNCTION hublink.monitoring_alerts(boolean, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.monitoring_alerts(boolean, integer) TO hublink_admin;
 -- end of sql/parts/92_alert_access.sql
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/85_cancellation_risk.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the simulation's findings): the lock order of the workflow timers
+-- (docs/timers.md "Locks": the removal row before its timers, in every path; the soak's
+-- deadlock between cancel_removal and the fire_timers job).
+
+-- hublink.cancel_timers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_timers(p_removal_id bigint, p_kind text, p_watches text, p_reason text,
+                                      p_machine text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer;
+BEGIN
+    -- Lock order: the removal row before its timers, in every path (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r WHERE r.removal_id = p_removal_id FOR NO KEY UPDATE;
+    UPDATE hublink.timer t
+       SET status = 'cancelled', cancelled_at = clock_timestamp(), cancel_reason = p_reason
+     WHERE t.removal_id = p_removal_id AND t.status = 'pending'
+       AND (p_kind IS NULL OR t.kind = p_kind)
+       AND (p_watches IS NULL OR t.watches = p_watches)
+       AND (p_machine IS NULL OR t.machine = p_machine);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_timers(bigint, text, text, text, text) IS
+    'Cancels the pending timers of a removal (of a kind, watching a thing, of a machine; NULL: '
+    'any) because their cause went away, with the reason. Returns how many.';
+-- hublink.start_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.start_timer(p_kind text, p_removal_id bigint, p_machine text, p_watches text,
+                                    p_anchor_at timestamptz, p_message_type text DEFAULT NULL,
+                                    p_provider text DEFAULT NULL, p_cause_message_id text DEFAULT NULL,
+                                    p_detail jsonb DEFAULT '{}')
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_party text := current_setting('hublink.party', true);
+    dest   text;
+    rule   hublink.timer_rule;
+    id     bigint;
+    due    timestamptz;
+BEGIN
+    IF p_anchor_at IS NULL
+       OR NOT EXISTS (SELECT FROM hublink.timer_kind_party k WHERE k.kind = p_kind AND k.party = v_party) THEN
+        RETURN NULL;
+    END IF;
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    SELECT r.destination ->> 'country' INTO dest FROM hublink.removal r WHERE r.removal_id = p_removal_id
+       FOR NO KEY UPDATE;
+    rule := hublink.timer_rule_for(p_kind, p_message_type, p_provider, dest);
+    IF rule.timer_rule_id IS NULL OR NOT rule.enabled THEN
+        RETURN NULL;
+    END IF;
+    due := p_anchor_at + rule.fire_offset;
+    -- The same timer again (each quote of a response re-arms quote_expiry): keep the pending one.
+    SELECT t.timer_id INTO id FROM hublink.timer t
+     WHERE t.kind = p_kind AND t.removal_id = p_removal_id AND t.watches = p_watches AND t.status = 'pending'
+       AND t.due_at = due AND t.detail = coalesce(p_detail, '{}') AND t.timer_rule_id = rule.timer_rule_id;
+    IF FOUND THEN
+        RETURN id;
+    END IF;
+    PERFORM hublink.cancel_timers(p_removal_id, p_kind, p_watches, 'replaced by a newer timer for the same thing');
+    INSERT INTO hublink.timer (kind, party, removal_id, machine, watches, message_type, provider,
+                               destination, timer_rule_id, cause_message_id, anchor_at, due_at, detail)
+    VALUES (p_kind, v_party, p_removal_id, p_machine, p_watches, p_message_type, p_provider,
+            dest, rule.timer_rule_id, p_cause_message_id, p_anchor_at, due, coalesce(p_detail, '{}'))
+    RETURNING timer_id INTO id;
+    PERFORM hublink.schedule_worker_job('fire_timers', due);
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.start_timer(text, bigint, text, text, timestamptz, text, text, text, jsonb) IS
+    'Starts a timer of a kind on a removal when this party holds that kind and a rule matches: '
+    'due at p_anchor_at plus the rule''s offset; replaces the pending timer of the same kind, '
+    'removal and thing watched; brings the worker''s fire_timers job forward to the due time '
+    '(woken at commit). Returns the timer_id, NULL when no timer is kept.';
+-- hublink.reanchor_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reanchor_timer(p_timer_id bigint, p_anchor_at timestamptz) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    due timestamptz;
+BEGIN
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE;
+    UPDATE hublink.timer t
+       SET anchor_at = p_anchor_at, due_at = p_anchor_at + r.fire_offset
+      FROM hublink.timer_rule r
+     WHERE t.timer_id = p_timer_id AND t.status = 'pending' AND r.timer_rule_id = t.timer_rule_id
+       AND t.anchor_at IS DISTINCT FROM p_anchor_at
+    RETURNING t.due_at INTO due;
+    IF due IS NOT NULL THEN
+        PERFORM hublink.schedule_worker_job('fire_timers', due);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.reanchor_timer(bigint, timestamptz) IS
+    'Moves a pending timer to a new anchor, keeping its rule''s offset (e.g. an SLA re-counted '
+    'from the broker''s confirm of the request, a refund deadline after a flight change).';
+-- hublink.fire_timer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.fire_timer(p_timer_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t       hublink.timer;
+    k       hublink.timer_kind;
+    rule    hublink.timer_rule;
+    ref     text;
+    still   boolean := true;
+    now_    timestamptz;
+    v_lateness interval;
+    alert   bigint;
+    sent    text;
+BEGIN
+    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
+    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
+    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
+    -- removal another transaction is changing (it would hold this timer meanwhile, and that
+    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
+    -- stays pending and the next run fires it.
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO k FROM hublink.timer_kind x WHERE x.kind = t.kind;
+    SELECT * INTO rule FROM hublink.timer_rule x WHERE x.timer_rule_id = t.timer_rule_id;
+    SELECT r.removal_reference INTO ref FROM hublink.removal r WHERE r.removal_id = t.removal_id;
+    IF k.still_due_function IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(k.still_due_function, 'hublink.timer_kind.still_due_function', 'call');
+        EXECUTE format('SELECT %s($1)', k.still_due_function::regproc) USING t.timer_id INTO still;
+    END IF;
+    IF NOT coalesce(still, false) THEN
+        PERFORM hublink.cancel_timers(t.removal_id, t.kind, t.watches, 'its cause was gone when it was due');
+        RETURN false;
+    END IF;
+    -- Lateness counts from when the timer could first fire: one started already overdue (a
+    -- deadline nearer than its warning) is not late, one held up by downtime is.
+    now_ := clock_timestamp();
+    v_lateness := now_ - greatest(t.due_at, t.created_at);
+    alert := hublink.raise_alert(
+        k.alert_kind, format(k.subject_template, ref, t.watches), t.removal_id,
+        t.detail || jsonb_build_object(
+            'timerId', t.timer_id, 'timerKind', t.kind, 'watches', t.watches,
+            'causeMessageId', t.cause_message_id, 'anchorAt', t.anchor_at, 'dueAt', t.due_at,
+            'firedAt', now_, 'late', v_lateness > k.late_after,
+            'latenessSeconds', round(extract(epoch FROM v_lateness)::numeric, 3),
+            'timerRuleId', t.timer_rule_id),
+        rule.severity, t.due_at);
+    UPDATE hublink.timer x
+       SET status = 'fired', fired_at = now_, lateness = v_lateness,
+           late = v_lateness > k.late_after, alert_id = alert
+     WHERE x.timer_id = t.timer_id;
+    -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
+    -- other timers it concerns, not this one.
+    IF rule.action IS NOT NULL THEN
+        PERFORM hublink.require_stored_function(rule.action, 'hublink.timer_rule.action', 'call');
+        EXECUTE format('SELECT %s($1)', rule.action::regproc) USING t.timer_id INTO sent;
+        UPDATE hublink.timer x SET action_message_id = sent WHERE x.timer_id = t.timer_id;
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
+    'Fires one pending timer: cancels it instead when its kind''s still_due_function says its '
+    'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
+    'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
+    'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
+    'rule''s action. Locks the removal row, then the timer, skipping either when another '
+    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
+-- hublink.fire_due_timers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.fire_due_timers(p_limit integer DEFAULT 500) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    id      bigint;
+    fired   integer := 0;
+    message text;
+BEGIN
+    FOR id IN SELECT t.timer_id FROM hublink.timer t
+               WHERE t.status = 'pending' AND t.due_at <= clock_timestamp()
+               ORDER BY t.due_at, t.timer_id
+               LIMIT p_limit
+    LOOP
+        -- Not locked here: fire_timer locks the removal first, then the timer (lock order).
+        BEGIN
+            IF hublink.fire_timer(id) THEN
+                fired := fired + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+            RAISE WARNING 'hublink timer % failed to fire: %', id, message
+                USING DETAIL = 'Its effects were rolled back; it stays pending and is tried at the next run.',
+                      HINT = 'See hublink.timer.last_error.';
+            UPDATE hublink.timer t SET attempts = t.attempts + 1, last_error = message WHERE t.timer_id = id;
+        END;
+    END LOOP;
+    RETURN fired;
+END;
+$$;
+COMMENT ON FUNCTION hublink.fire_due_timers(integer) IS
+    'Fires the pending timers that are due, oldest due time first (at most p_limit), each in a '
+    'subtransaction with its alert and action, skipping timers whose removal or row another '
+    'transaction holds. A '
+    'timer whose firing fails stays pending and is retried. Returns how many fired.';
+-- hublink.timer_job, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_job() RETURNS timestamptz
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    next_due timestamptz;
+BEGIN
+    PERFORM hublink.fire_due_timers();
+    SELECT min(t.due_at) INTO next_due FROM hublink.timer t
+     WHERE t.status = 'pending' AND (t.attempts = 0 OR t.due_at > clock_timestamp());
+    -- Still due now: skipped (its removal was locked) or beyond the batch. Again in a second,
+    -- not at once, so a removal held open does not spin the worker.
+    RETURN CASE WHEN next_due IS NOT NULL THEN greatest(next_due, clock_timestamp() + interval '1 second') END;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_job() IS
+    'The worker job fire_timers: fires the due timers and returns when the next one is due '
+    '(timers that failed to fire wait for the job''s run_every).';
+
+-- The Hub's per-removal chance of cancellation in the best-value ranking (docs/hub.md "Best
+-- value"): the factors, the configuration, the estimate; removal_quotes gains a column.
+CREATE TABLE hublink.cancel_factor (
+    code        text PRIMARY KEY CHECK (code ~ '^[A-Z][A-Z_]*$'),
+    description text NOT NULL
+);
+COMMENT ON TABLE hublink.cancel_factor IS
+    'What a caseworker may record about a case that bears on its chance of cancellation (reference data).';
+COMMENT ON COLUMN hublink.cancel_factor.code IS 'The factor''s code.';
+COMMENT ON COLUMN hublink.cancel_factor.description IS 'What it means, for the caseworker recording it.';
+INSERT INTO hublink.cancel_factor VALUES
+    ('LEGAL_CHALLENGE_PENDING', 'A judicial review, appeal or injunction application is pending or announced.'),
+    ('PRIOR_FAILED_REMOVAL', 'An earlier removal of the returnee was cancelled or failed.'),
+    ('MEDICAL_CONCERN', 'A medical or fitness-to-fly concern is recorded and not yet resolved.');
+
+CREATE TABLE hublink.removal_cancel_factor (
+    removal_id  bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    factor      text NOT NULL REFERENCES hublink.cancel_factor,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_by text NOT NULL,
+    PRIMARY KEY (removal_id, factor)
+);
+COMMENT ON TABLE hublink.removal_cancel_factor IS
+    'The cancellation factors recorded for a removal (hublink.record_cancel_factors): the case '
+    'attributes the Hub''s estimate of its chance of cancellation is made from.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.factor IS 'The factor (hublink.cancel_factor).';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_at IS 'When it was recorded.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_by IS 'Who recorded it (hublink.acting_login).';
+
+CREATE TABLE hublink.cancel_estimate_config (
+    only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
+    max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
+    provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
+    CHECK (min_probability <= max_probability)
+);
+COMMENT ON TABLE hublink.cancel_estimate_config IS
+    'How the Hub estimates a removal''s chance of cancellation after booking (one row; docs/hub.md "Best value").';
+COMMENT ON COLUMN hublink.cancel_estimate_config.only_row IS 'Always true: the table has one row.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_probability IS
+    'The rate assumed with no history (the published 40 %; also the TSP''s constant, so that with '
+    'no history the ranking is the TSP''s).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_weight IS
+    'How many closed removals the prior counts as: a rate from fewer removals than this is pulled '
+    'toward the prior (the global rate toward prior_probability, a profile''s rate toward the global).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.min_probability IS 'The estimate is never below this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.max_probability IS 'The estimate is never above this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.provider_probability IS
+    'The probability the TSP prices its expectedCost with (its conditions notes state it: "price + P x '
+    'loss"): the Hub recovers the quote''s loss on cancellation as (expectedCost - total) / P.';
+INSERT INTO hublink.cancel_estimate_config
+    (prior_probability, prior_weight, min_probability, max_probability, provider_probability)
+VALUES (0.4, 20, 0.05, 0.95, 0.4);
+GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
+
+CREATE TABLE hublink.cancel_history_count (
+    profile   text[] PRIMARY KEY,
+    booked    bigint NOT NULL CHECK (booked >= 0),
+    cancelled bigint NOT NULL CHECK (cancelled >= 0 AND cancelled <= booked)
+);
+COMMENT ON TABLE hublink.cancel_history_count IS
+    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded '
+    'when the removal closed), the closed removals whose travel booking had been accepted, and how '
+    'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+-- hublink.cancel_history_on_close, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
+                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION hublink.cancel_history_on_close();
+COMMENT ON TRIGGER cancel_history_on_close ON hublink.removal IS
+    'Counts a closed, booked removal in hublink.cancel_history_count (the cancellation estimate''s history).';
+-- The history a 0.1.0 Hub already has: its closed removals whose travel was booked (no factor
+-- was recorded before 0.2.0: all under the empty profile).
+INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)
+SELECT '{}', count(*), count(*) FILTER (WHERE r.state = 'cancelled')
+  FROM hublink.removal r
+ WHERE current_setting('hublink.party', true) = 'hub' AND r.state IN ('completed', 'cancelled')
+   AND EXISTS (SELECT FROM hublink.travel_booking k WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+HAVING count(*) > 0;
+-- hublink.cancel_history, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history()
+    RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 8
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        SELECT h.profile, h.booked, h.cancelled FROM hublink.cancel_history_count h;
+    END;
+COMMENT ON FUNCTION hublink.cancel_history() IS
+    'The Hub''s history for the cancellation estimate (hublink.cancel_history_count): per profile, '
+    'the closed removals whose travel was booked and how many were cancelled. Aggregates only; '
+    'SECURITY DEFINER so the estimate is the same whoever ranks.';
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
+-- hublink.record_cancel_factors, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_cancel_factors(removal_reference text, factors text[])
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r   hublink.removal;
+    bad text[];
+    n   integer;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT array_agg(x) INTO bad FROM unnest(factors) x
+     WHERE x IS NULL OR NOT EXISTS (SELECT FROM hublink.cancel_factor f WHERE f.code = x);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown cancellation factor %', array_to_string(bad, ', ', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Nothing was recorded.',
+                  HINT = 'SELECT code, description FROM hublink.cancel_factor lists the factors.';
+    END IF;
+    INSERT INTO hublink.removal_cancel_factor (removal_id, factor, recorded_by)
+    SELECT DISTINCT r.removal_id, x, hublink.acting_login() FROM unnest(factors) x
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_cancel_factors(text, text[]) IS
+    'Records cancellation factors of a removal (hublink.cancel_factor codes; already recorded ones '
+    'are kept as they were). Returns how many were new. The caseworker records facts of the case, '
+    'never the estimate: hublink.removal_cancel_probability makes it from the history.';
+REVOKE ALL ON FUNCTION hublink.cancel_history() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublink_admin;
+REVOKE ALL ON FUNCTION hublink.record_cancel_factors(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink_caseworker;
+-- removal_quotes gains cancel_probability: a new result type. timer_quote_still_due (72) calls
+-- it in its body: dropped first and made again, and the timer kind that names it (by oid)
+-- pointed at the new one.
+DROP FUNCTION hublink.timer_quote_still_due(bigint);
+DROP FUNCTION hublink.removal_quotes(text);
+-- hublink.removal_quotes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz,
+                   cancel_probability numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- No JIT: the estimate's functions lift the plan's cost estimate over jit_above_cost, and
+    -- compiling it took 2 to 3 s per call on a busy machine (the simulation's worker stalled
+    -- on it); the query itself takes milliseconds.
+    SET jit = off
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5), re-priced with the Hub's own estimate of
+        -- this removal's chance of cancellation (issue 17, hublink.removal_cancel_probability):
+        -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
+        -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
+        -- price + P_removal x loss; a quote without an expected cost counts its price. The
+        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
+                                                                    / p.p_tsp, 2), t.total_amount)
+                                     + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0) / p.p_tsp, 2),
+                        t.total_amount) + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at, p.p
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         CROSS JOIN (SELECT hublink.removal_cancel_probability(
+                                (SELECT x.removal_id FROM hublink.removal x
+                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                            c.provider_probability AS p_tsp
+                       FROM hublink.cancel_estimate_config c) p
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the travel price plus the Hub''s estimate of this removal''s '
+    'chance of cancellation, cancel_probability from hublink.removal_cancel_probability, times '
+    'the quote''s loss on cancellation as the TSP''s expected cost states it; a quote without one '
+    'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
+    'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
+    'returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.timer_quote_still_due, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_quote_still_due(p_timer_id bigint) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT FROM hublink.timer t
+                         JOIN hublink.travel_quote q ON q.removal_id = t.removal_id
+                                                    AND q.travel_quote_reference = t.detail ->> 'travelQuoteReference'
+                        WHERE t.timer_id = p_timer_id AND NOT q.superseded
+                          AND NOT EXISTS (SELECT FROM hublink.travel_booking k
+                                           WHERE k.removal_id = t.removal_id AND k.requested_at >= t.created_at)
+                          -- still bookable (not asked for before a risk change, 4.18), unless
+                          -- it lapsed already: a late check still warns of that.
+                          AND (q.expires_at <= now()
+                               OR EXISTS (SELECT FROM hublink.removal r CROSS JOIN LATERAL hublink.removal_quotes(r.removal_reference) x
+                                           WHERE r.removal_id = t.removal_id AND x.travel_quote_reference = q.travel_quote_reference)));
+    END;
+COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
+    'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
+    'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
+    'already, and no travel booking was requested since the timer started.';
+UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_due(bigint)'::regprocedure
+ WHERE kind = 'quote_expiry';
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();

@@ -395,52 +395,8 @@ COMMENT ON FUNCTION hublink.request_travel_quotes(text, text[]) IS
 REVOKE ALL ON FUNCTION hublink.request_travel_quotes(text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.request_travel_quotes(text, text[]) TO hublink_caseworker;
 
-CREATE FUNCTION hublink.removal_quotes(removal_reference text)
-    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
-                   escort_date date, departs_at timestamptz, travel_amount numeric,
-                   escort_amount numeric, total_amount numeric, expected_total numeric,
-                   currency char(3), refundable boolean, expires_at timestamptz)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    BEGIN ATOMIC
-        -- Best value is the expected cost (issue 5): the TSP's expected cost when it states
-        -- one, else its price, plus the escort quote.
-        SELECT rank() OVER (ORDER BY coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0),
-                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                                       WHERE s.travel_quote_id = t.travel_quote_id)),
-               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
-               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
-               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
-               coalesce(t.expected_amount, t.total_amount) + coalesce(e.total_amount, 0), t.currency,
-               t.refundable, t.expires_at
-          FROM hublink.removal r
-          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
-          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
-                                          AND e.escort_quote_reference = t.escort_quote_reference
-         WHERE r.removal_reference = removal_quotes.removal_reference
-           AND (t.expires_at IS NULL OR t.expires_at > now())
-           -- 4.18: a quote asked for before the latest risk assessment was priced on another
-           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
-           AND NOT EXISTS (
-                SELECT FROM hublink.returnee x
-                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
-                 WHERE x.removal_id = r.removal_id
-                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
-                        OR (t.escort_quote_reference IS NOT NULL
-                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
-           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
-           AND (e.currency IS NULL OR e.currency = t.currency)
-         ORDER BY 1, 2;
-    END;
-COMMENT ON FUNCTION hublink.removal_quotes(text) IS
-    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
-    'value: lowest expected total (the TSP''s expected cost, which prices in the chance of a '
-    'cancellation and the fare''s refund rules, else its price; plus the escort quote), then '
-    'earliest departure. Superseded and expired quotes are left out, and so are quotes asked for '
-    'before the latest risk assessment of a returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.removal_quotes, the best-value ranking, is in 47_best_value.sql (with the Hub's
+-- estimate of a removal's chance of cancellation it ranks with).
 
 CREATE FUNCTION hublink.choose_quote(removal_reference text, travel_quote_reference text,
                                      notes text DEFAULT NULL)

@@ -244,6 +244,8 @@ CREATE FUNCTION hublink.cancel_timers(p_removal_id bigint, p_kind text, p_watche
 DECLARE
     n integer;
 BEGIN
+    -- Lock order: the removal row before its timers, in every path (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r WHERE r.removal_id = p_removal_id FOR NO KEY UPDATE;
     UPDATE hublink.timer t
        SET status = 'cancelled', cancelled_at = clock_timestamp(), cancel_reason = p_reason
      WHERE t.removal_id = p_removal_id AND t.status = 'pending'
@@ -278,7 +280,9 @@ BEGIN
        OR NOT EXISTS (SELECT FROM hublink.timer_kind_party k WHERE k.kind = p_kind AND k.party = v_party) THEN
         RETURN NULL;
     END IF;
-    SELECT r.destination ->> 'country' INTO dest FROM hublink.removal r WHERE r.removal_id = p_removal_id;
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    SELECT r.destination ->> 'country' INTO dest FROM hublink.removal r WHERE r.removal_id = p_removal_id
+       FOR NO KEY UPDATE;
     rule := hublink.timer_rule_for(p_kind, p_message_type, p_provider, dest);
     IF rule.timer_rule_id IS NULL OR NOT rule.enabled THEN
         RETURN NULL;
@@ -316,6 +320,10 @@ CREATE FUNCTION hublink.reanchor_timer(p_timer_id bigint, p_anchor_at timestampt
 DECLARE
     due timestamptz;
 BEGIN
+    -- Lock order: the removal row before its timers (docs/timers.md "Locks").
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE;
     UPDATE hublink.timer t
        SET anchor_at = p_anchor_at, due_at = p_anchor_at + r.fire_offset
       FROM hublink.timer_rule r
@@ -347,7 +355,20 @@ DECLARE
     alert   bigint;
     sent    text;
 BEGIN
-    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending' FOR UPDATE;
+    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
+    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
+    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
+    -- removal another transaction is changing (it would hold this timer meanwhile, and that
+    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
+    -- stays pending and the next run fires it.
+    PERFORM FROM hublink.removal r
+      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
+        FOR NO KEY UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
+       FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
@@ -394,7 +415,8 @@ COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
     'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
     'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
     'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
-    'rule''s action. True when it fired.';
+    'rule''s action. Locks the removal row, then the timer, skipping either when another '
+    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
 REVOKE ALL ON FUNCTION hublink.fire_timer(bigint) FROM PUBLIC;
 
 CREATE FUNCTION hublink.fire_due_timers(p_limit integer DEFAULT 500) RETURNS integer
@@ -410,8 +432,8 @@ BEGIN
                WHERE t.status = 'pending' AND t.due_at <= clock_timestamp()
                ORDER BY t.due_at, t.timer_id
                LIMIT p_limit
-               FOR UPDATE SKIP LOCKED
     LOOP
+        -- Not locked here: fire_timer locks the removal first, then the timer (lock order).
         BEGIN
             IF hublink.fire_timer(id) THEN
                 fired := fired + 1;
@@ -429,7 +451,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.fire_due_timers(integer) IS
     'Fires the pending timers that are due, oldest due time first (at most p_limit), each in a '
-    'subtransaction with its alert and action, skipping timers another session is firing. A '
+    'subtransaction with its alert and action, skipping timers whose removal or row another '
+    'transaction holds. A '
     'timer whose firing fails stays pending and is retried. Returns how many fired.';
 REVOKE ALL ON FUNCTION hublink.fire_due_timers(integer) FROM PUBLIC;
 
@@ -443,7 +466,9 @@ BEGIN
     PERFORM hublink.fire_due_timers();
     SELECT min(t.due_at) INTO next_due FROM hublink.timer t
      WHERE t.status = 'pending' AND (t.attempts = 0 OR t.due_at > clock_timestamp());
-    RETURN next_due;
+    -- Still due now: skipped (its removal was locked) or beyond the batch. Again in a second,
+    -- not at once, so a removal held open does not spin the worker.
+    RETURN CASE WHEN next_due IS NOT NULL THEN greatest(next_due, clock_timestamp() + interval '1 second') END;
 END;
 $$;
 COMMENT ON FUNCTION hublink.timer_job() IS

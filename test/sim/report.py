@@ -74,6 +74,31 @@ def svg(results, path):
         fh.write("\n".join(out) + "\n")
 
 
+def split_table(results):
+    """Lost to cancellations by what the Hub was told (recorded factors) and by half of the
+    year (the estimate learns from the removals that closed before), per policy; with the
+    refundable share of the bookings. From the per-removal rows of the result."""
+    if not all("removal_rows" in r for r in results):
+        return ""
+    n = results[0]["removals"]
+    groups = [("no factor recorded", lambda x: not x["factors"]),
+              ("a factor recorded", lambda x: bool(x["factors"])),
+              ("first half of the year", lambda x: x["n"] < n // 2),
+              ("second half of the year", lambda x: x["n"] >= n // 2)]
+    names = [r["policy"] for r in results]
+    lines = ["| removals | " + " | ".join("%s: lost (GBP), refundable bookings" % p for p in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for label, keep in groups:
+        cells = []
+        for r in results:
+            rows = [x for x in r["removal_rows"] if keep(x)]
+            lost = sum(Decimal(x["lost"]) for x in rows if x["lost"] is not None)
+            booked = [x for x in rows if x["refundable"] is not None]
+            cells.append("%s, %d of %d" % (lost, sum(1 for x in booked if x["refundable"]), len(booked)))
+        lines.append("| %s | %s |" % (label, " | ".join(cells)))
+    return "\n".join(lines)
+
+
 def main(paths):
     results = [json.load(open(p)) for p in paths]
     names = [r["policy"] for r in results]
@@ -101,9 +126,12 @@ def main(paths):
         print("\nbest value loses %.1f%% %s to cancellations than cheapest fare (aim: at least 50%% less), completing %d against %d: %s"
               % (abs(cut), "less" if cut >= 0 else "more", done("best"), done("cheapest"),
                  "aim met" if cut >= 50 and done("best") >= done("cheapest") else "aim NOT met"))
+    split = split_table(results)
+    if split:
+        print("\n" + split)
     outdir = os.path.dirname(os.path.abspath(paths[0]))
     with open(os.path.join(outdir, "summary.md"), "w") as fh:
-        fh.write(table + "\n")
+        fh.write(table + "\n" + ("\n" + split + "\n" if split else ""))
     svg(results, os.path.join(outdir, "money.svg"))
     checks = sum(len(r["agreement"]) for r in results)
     differ = sum(1 for r in results for a in r["agreement"] if not a["equal"])

@@ -19,6 +19,7 @@ TSP's refund rules see the true hours before departure, with no clock in the pro
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import random
 import sys
@@ -54,7 +55,22 @@ CANCEL_REASONS = [
     ("RETURNEE_RELEASED", 0.15, (12, 96, 330)),
     ("DOCUMENTS_INVALID", 0.10, (24, 120, 330)),
 ]
-CANCEL_RATE = 0.40           # the published rate of planned removals cancelled
+CANCEL_RATE = 0.40           # the published rate of planned removals cancelled (the average hazard)
+# The hazard of each removal is not the average (docs/simulation.md "The cancellation model"):
+# logit(p) = a + the weights of its true factors + a hidden part (sd HIDDEN_SD) the Hub never
+# sees, with a solved so that the mean of p is CANCEL_RATE. Each true factor is recorded in
+# the case (hublink.record_cancel_factors) only with the probability the Hub knows of it.
+#   factor, prevalence, weight on the logit, share of the true cases the Hub has recorded
+FACTORS = [
+    ("LEGAL_CHALLENGE_PENDING", 0.25, 2.4, 0.85),
+    ("PRIOR_FAILED_REMOVAL", 0.20, 0.9, 0.95),
+    ("MEDICAL_CONCERN", 0.10, 1.2, 0.70),
+]
+HIDDEN_SD = 0.6
+# The reason of a cancellation follows its cause: a pending challenge ends mostly in a legal
+# cancellation, a medical concern in illness; otherwise the reasons' shares above.
+REASON_BY_FACTOR = {"LEGAL_CHALLENGE_PENDING": ("LEGAL_CHALLENGE", 0.8), "MEDICAL_CONCERN": ("RETURNEE_ILL", 0.6)}
+BOOKING_LEAD_FLOOR = 52      # hours: a removal is booked at least this long before its flight
 CANCEL_BEFORE_BOOKING = 0.20  # of those, cancelled while still being quoted
 ESCORTED = 0.35              # removals with a risk flag (escorted)
 AMEND = 0.10                 # an escort is replaced on the tickets after booking (name change)
@@ -63,15 +79,38 @@ PREBOOK_DISRUPTION = 0.04    # the carrier cancels the chosen flight before the 
 HORIZON_DAYS = 14            # the planned dates fall within this many days of now
 
 
+def logistic(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def intercept():
+    """a such that the mean hazard over the population is CANCEL_RATE (bisection over a fixed
+    sample of factor sets and hidden parts: deterministic, independent of the seed)."""
+    rng = random.Random(12345)
+    sample = [(sum(w for (_, prev, w, _) in FACTORS if rng.random() < prev), rng.gauss(0, HIDDEN_SD)) for _ in range(20000)]
+    lo, hi = -8.0, 4.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sum(logistic(mid + x + h) for x, h in sample) / len(sample) < CANCEL_RATE:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def generate(seed, scale):
     """The events of a year, as a list of dicts: the same for a seed and scale, whatever the policy."""
     rng = random.Random(seed)
     n = max(1, round(8000 * scale))
+    a = intercept()
     out = []
     for i in range(n):
         dest = rng.choices(DESTINATIONS, weights=[d[3] for d in DESTINATIONS])[0]
         escorted = rng.random() < ESCORTED
-        cancel = rng.random() < CANCEL_RATE
+        true_factors = [f for (f, prev, _, _) in FACTORS if rng.random() < prev]
+        recorded = [f for (f, _, _, known) in FACTORS if f in true_factors and rng.random() < known]
+        hazard = logistic(a + sum(w for (f, _, w, _) in FACTORS if f in true_factors) + rng.gauss(0, HIDDEN_SD))
+        cancel = rng.random() < hazard
         ev = {
             "n": i, "case": "SIM-%05d" % i, "returnee": "HO-SIM%06d" % (seed % 1000 * 10000 + i),
             "country": dest[0], "airport": dest[1], "description": dest[2],
@@ -80,12 +119,24 @@ def generate(seed, scale):
             "gender": rng.choice("MMMF"), "born": "19%02d-%02d-%02d" % (rng.randint(60, 99), rng.randint(1, 12), rng.randint(1, 28)),
             "cancel": None, "lead_hours": None, "cancel_before_booking": False,
             "amend": False, "delay": False, "prebook_disruption": False,
+            # What the Hub is told (recorded), and the truth it never sees (kept for the report).
+            "factors": recorded, "true_factors": true_factors, "hazard": round(hazard, 4),
         }
         if cancel:
             reason = rng.choices(CANCEL_REASONS, weights=[r[1] for r in CANCEL_REASONS])[0]
+            u = rng.random()
+            for f in true_factors:
+                code, share = REASON_BY_FACTOR.get(f, (None, 0))
+                if code and u < share:
+                    reason = next(r for r in CANCEL_REASONS if r[0] == code)
+                    break
             lo, mode, hi = reason[2]
             ev["cancel"] = reason[0]
-            ev["lead_hours"] = round(rng.triangular(lo, hi, mode), 2)
+            ev["drawn_lead_hours"] = round(rng.triangular(lo, hi, mode), 2)
+            # Booked at least BOOKING_LEAD_FLOOR hours ahead, as the Hub books days before a
+            # removal: every fare is still on sale, and no refund band changes (the TSP's fares
+            # change band at 24 and 72 hours; below 24 the collapsed timeline cannot reach).
+            ev["lead_hours"] = max(ev["drawn_lead_hours"], BOOKING_LEAD_FLOOR)
             ev["cancel_before_booking"] = rng.random() < CANCEL_BEFORE_BOOKING
         else:
             ev["lead_hours"] = round(rng.uniform(30, HORIZON_DAYS * 24), 2)
@@ -196,6 +247,9 @@ class Driver:
             "SELECT hublink.create_removal(%s, %s::jsonb, %s, %s, %s::jsonb, notes => 'simulated')",
             (ev["case"], json.dumps(returnee_json(ev)), day, day + dt.timedelta(days=4),
              json.dumps({"description": ev["description"], "country": ev["country"], "airportCode": ev["airport"]})))
+        if ev["factors"]:
+            # The caseworker records what the Hub knows of the case (never the hidden hazard).
+            self.hub.one("SELECT hublink.record_cancel_factors(%s, %s)", (r.ref, ev["factors"]))
         if ev["escorted"]:
             self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
             self.go(r, "escort_quoting")
@@ -229,6 +283,7 @@ class Driver:
         if r.requotes == 0 and not r.bookings:
             r.planned_date = first
         q = choose(fly, self.policy)
+        r.cancel_probability = str(q["cancel_probability"])
         if r.ev["prebook_disruption"] and r.requotes == 0:
             # The carrier cancels the flight before the booking request arrives: the TSP
             # declines, and the caseworker asks again (a re-booking).
@@ -418,6 +473,7 @@ def ledger(drv, removals):
         accepted = [b for b in r.bookings if b["accepted"]]
         if r.outcome == "cancelled" and accepted:
             lost = max(Decimal(0), accepted[-1]["amount"] - refund_of.get(r.ref, Decimal(0)))
+            r.lost = lost
             L["lost_to_cancellations"] += lost
             if not accepted[-1]["refundable"]:
                 L["lost_non_refundable"] += lost
@@ -503,7 +559,13 @@ def main():
     result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
               "seconds": round(drv.elapsed, 1), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
-              "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b]}
+              "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
+              # Per removal, for the report's split by recorded profile and by half of the year.
+              "removal_rows": [{"n": r.ev["n"], "factors": r.ev["factors"], "outcome": r.outcome,
+                                "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
+                                "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
+                                "cancel_probability": getattr(r, "cancel_probability", None)}
+                               for r in removals]}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=str)
     return 0

@@ -6,7 +6,7 @@
 -- removal (its second entry was dropped while its documents and risk went to the first); the
 -- quote_expiry timer no longer warns of a quote a risk change made unbookable.
 -- @function hublink.set_risk
--- @function hublink.removal_quotes
+-- (removal_quotes with that filter comes in 85_cancellation_risk.sql, which changes its result type.)
 -- @function hublink.cancel_booking
 -- @function hublink.create_removal
 -- @function hublink.timer_quote_still_due

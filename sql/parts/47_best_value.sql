@@ -1,0 +1,252 @@
+-- Best value: hublink.removal_quotes ranks the quotes of a removal by expected cost, with the
+-- per-removal chance of cancellation the Hub ranks quotes with (issue 17; docs/hub.md
+-- "Best value"). The TSP prices each quote's expected cost with one constant probability (its
+-- cancel_probability); the Hub knows the case: the factors a caseworker records (a pending legal
+-- challenge, an earlier failed removal, a medical concern) and its own history of removals with
+-- the same factors. It re-prices each quote's expected loss with that estimate in
+-- hublink.removal_quotes, within the quotes Appendix A already carries: no message changes.
+
+CREATE TABLE hublink.cancel_factor (
+    code        text PRIMARY KEY CHECK (code ~ '^[A-Z][A-Z_]*$'),
+    description text NOT NULL
+);
+COMMENT ON TABLE hublink.cancel_factor IS
+    'What a caseworker may record about a case that bears on its chance of cancellation (reference data).';
+COMMENT ON COLUMN hublink.cancel_factor.code IS 'The factor''s code.';
+COMMENT ON COLUMN hublink.cancel_factor.description IS 'What it means, for the caseworker recording it.';
+INSERT INTO hublink.cancel_factor VALUES
+    ('LEGAL_CHALLENGE_PENDING', 'A judicial review, appeal or injunction application is pending or announced.'),
+    ('PRIOR_FAILED_REMOVAL', 'An earlier removal of the returnee was cancelled or failed.'),
+    ('MEDICAL_CONCERN', 'A medical or fitness-to-fly concern is recorded and not yet resolved.');
+
+CREATE TABLE hublink.removal_cancel_factor (
+    removal_id  bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    factor      text NOT NULL REFERENCES hublink.cancel_factor,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_by text NOT NULL,
+    PRIMARY KEY (removal_id, factor)
+);
+COMMENT ON TABLE hublink.removal_cancel_factor IS
+    'The cancellation factors recorded for a removal (hublink.record_cancel_factors): the case '
+    'attributes the Hub''s estimate of its chance of cancellation is made from.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.factor IS 'The factor (hublink.cancel_factor).';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_at IS 'When it was recorded.';
+COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_by IS 'Who recorded it (hublink.acting_login).';
+
+-- One row: the estimate's prior and bounds. Typed columns with checks, so an admin's edit is
+-- bounded by the table itself; audited like every table (hublink.audit_attach).
+CREATE TABLE hublink.cancel_estimate_config (
+    only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
+    max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
+    provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
+    CHECK (min_probability <= max_probability)
+);
+COMMENT ON TABLE hublink.cancel_estimate_config IS
+    'How the Hub estimates a removal''s chance of cancellation after booking (one row; docs/hub.md "Best value").';
+COMMENT ON COLUMN hublink.cancel_estimate_config.only_row IS 'Always true: the table has one row.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_probability IS
+    'The rate assumed with no history (the published 40 %; also the TSP''s constant, so that with '
+    'no history the ranking is the TSP''s).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.prior_weight IS
+    'How many closed removals the prior counts as: a rate from fewer removals than this is pulled '
+    'toward the prior (the global rate toward prior_probability, a profile''s rate toward the global).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.min_probability IS 'The estimate is never below this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.max_probability IS 'The estimate is never above this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.provider_probability IS
+    'The probability the TSP prices its expectedCost with (its conditions notes state it: "price + P x '
+    'loss"): the Hub recovers the quote''s loss on cancellation as (expectedCost - total) / P.';
+INSERT INTO hublink.cancel_estimate_config
+    (prior_probability, prior_weight, min_probability, max_probability, provider_probability)
+VALUES (0.4, 20, 0.05, 0.95, 0.4);
+GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
+
+-- The history, as counts per profile (the sorted factors of a removal), kept as removals
+-- close: the estimate reads a handful of rows on every ranking (hublink.removal_quotes runs
+-- for every quote a response inserts, through the quote_expiry timer's trigger), never the
+-- removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
+CREATE TABLE hublink.cancel_history_count (
+    profile   text[] PRIMARY KEY,
+    booked    bigint NOT NULL CHECK (booked >= 0),
+    cancelled bigint NOT NULL CHECK (cancelled >= 0 AND cancelled <= booked)
+);
+COMMENT ON TABLE hublink.cancel_history_count IS
+    'The Hub''s history for the cancellation estimate: per profile (the sorted factors recorded '
+    'when the removal closed), the closed removals whose travel booking had been accepted, and how '
+    'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+
+CREATE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
+                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
+    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION hublink.cancel_history_on_close();
+COMMENT ON TRIGGER cancel_history_on_close ON hublink.removal IS
+    'Counts a closed, booked removal in hublink.cancel_history_count (the cancellation estimate''s history).';
+
+CREATE FUNCTION hublink.cancel_history()
+    RETURNS TABLE (profile text[], booked bigint, cancelled bigint)
+    LANGUAGE sql STABLE SECURITY DEFINER ROWS 8
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        SELECT h.profile, h.booked, h.cancelled FROM hublink.cancel_history_count h;
+    END;
+COMMENT ON FUNCTION hublink.cancel_history() IS
+    'The Hub''s history for the cancellation estimate (hublink.cancel_history_count): per profile, '
+    'the closed removals whose travel was booked and how many were cancelled. Aggregates only; '
+    'SECURITY DEFINER so the estimate is the same whoever ranks.';
+REVOKE ALL ON FUNCTION hublink.cancel_history() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.cancel_history() TO hublink_caseworker, hublink_admin;
+
+-- The estimate: the cancellation rate after booking among the Hub's closed removals with the
+-- same profile, shrunk toward the global rate, itself shrunk toward the prior.
+CREATE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
+
+CREATE FUNCTION hublink.record_cancel_factors(removal_reference text, factors text[])
+    RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r   hublink.removal;
+    bad text[];
+    n   integer;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT array_agg(x) INTO bad FROM unnest(factors) x
+     WHERE x IS NULL OR NOT EXISTS (SELECT FROM hublink.cancel_factor f WHERE f.code = x);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown cancellation factor %', array_to_string(bad, ', ', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Nothing was recorded.',
+                  HINT = 'SELECT code, description FROM hublink.cancel_factor lists the factors.';
+    END IF;
+    INSERT INTO hublink.removal_cancel_factor (removal_id, factor, recorded_by)
+    SELECT DISTINCT r.removal_id, x, hublink.acting_login() FROM unnest(factors) x
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_cancel_factors(text, text[]) IS
+    'Records cancellation factors of a removal (hublink.cancel_factor codes; already recorded ones '
+    'are kept as they were). Returns how many were new. The caseworker records facts of the case, '
+    'never the estimate: hublink.removal_cancel_probability makes it from the history.';
+REVOKE ALL ON FUNCTION hublink.record_cancel_factors(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink_caseworker;
+
+CREATE FUNCTION hublink.removal_quotes(removal_reference text)
+    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
+                   escort_date date, departs_at timestamptz, travel_amount numeric,
+                   escort_amount numeric, total_amount numeric, expected_total numeric,
+                   currency char(3), refundable boolean, expires_at timestamptz,
+                   cancel_probability numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    -- No JIT: the estimate's functions lift the plan's cost estimate over jit_above_cost, and
+    -- compiling it took 2 to 3 s per call on a busy machine (the simulation's worker stalled
+    -- on it); the query itself takes milliseconds.
+    SET jit = off
+    BEGIN ATOMIC
+        -- Best value is the expected cost (issue 5), re-priced with the Hub's own estimate of
+        -- this removal's chance of cancellation (issue 17, hublink.removal_cancel_probability):
+        -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
+        -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
+        -- price + P_removal x loss; a quote without an expected cost counts its price. The
+        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
+                                                                    / p.p_tsp, 2), t.total_amount)
+                                     + coalesce(e.total_amount, 0),
+                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                                       WHERE s.travel_quote_id = t.travel_quote_id)),
+               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
+               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
+                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
+               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
+               coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0) / p.p_tsp, 2),
+                        t.total_amount) + coalesce(e.total_amount, 0), t.currency,
+               t.refundable, t.expires_at, p.p
+          FROM hublink.removal r
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
+          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
+                                          AND e.escort_quote_reference = t.escort_quote_reference
+         CROSS JOIN (SELECT hublink.removal_cancel_probability(
+                                (SELECT x.removal_id FROM hublink.removal x
+                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                            c.provider_probability AS p_tsp
+                       FROM hublink.cancel_estimate_config c) p
+         WHERE r.removal_reference = removal_quotes.removal_reference
+           AND (t.expires_at IS NULL OR t.expires_at > now())
+           -- 4.18: a quote asked for before the latest risk assessment was priced on another
+           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
+           AND NOT EXISTS (
+                SELECT FROM hublink.returnee x
+                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
+                 WHERE x.removal_id = r.removal_id
+                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
+                        OR (t.escort_quote_reference IS NOT NULL
+                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
+                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
+           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
+           AND (e.currency IS NULL OR e.currency = t.currency)
+         ORDER BY 1, 2;
+    END;
+COMMENT ON FUNCTION hublink.removal_quotes(text) IS
+    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
+    'value: lowest expected total (the travel price plus the Hub''s estimate of this removal''s '
+    'chance of cancellation, cancel_probability from hublink.removal_cancel_probability, times '
+    'the quote''s loss on cancellation as the TSP''s expected cost states it; a quote without one '
+    'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
+    'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
+    'returnee (hublink.set_risk, 4.18: re-quote).';
