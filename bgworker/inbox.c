@@ -9,6 +9,9 @@
  * the outbox. Everything happens in the caller's transaction: the worker acks the batch only
  * after it committed.
  *
+ * Every change of an inbox row is a function of sql/parts/38_inbox_state.sql (the inbox's one
+ * home): this file decides which one to call and holds no SQL that writes the table.
+ *
  * The caller has started a transaction, connected SPI and pushed a snapshot.
  */
 #include "postgres.h"
@@ -456,7 +459,10 @@ rejected_by_handler(int64 id)
 	return SPI_processed == 1;
 }
 
-/* Store as applied; returns its inbox id, or 0 when its messageId is already in the inbox. */
+/*
+ * Store as applied (hublink.inbox_store_applied, 38_inbox_state.sql); returns its inbox id, or 0
+ * when its messageId is already in the inbox.
+ */
 static int64
 store_applied(HublinkDelivery *d, Jsonb *message)
 {
@@ -465,24 +471,19 @@ store_applied(HublinkDelivery *d, Jsonb *message)
 	Datum values[6];
 	char nulls[6] = "      ";
 	bool isnull;
+	Datum id;
 
-	plan = hublink_spi_plan(plan,
-							"INSERT INTO hublink.inbox (queue, message, status, attempts, "
-							"enqueued_at, enqueued_at_source, received_at, redelivered) "
-							"VALUES ($1, $2, 'applied', 1, $3, $4, $5, $6) "
-							"ON CONFLICT ON CONSTRAINT inbox_message_id_key DO NOTHING "
-							"RETURNING id",
-							6, types);
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_store_applied($1, $2, $3, $4, $5, $6)", 6,
+							types);
 	values[0] = CStringGetTextDatum(d->queue);
 	values[1] = JsonbPGetDatum(message);
 	enqueue_time(d, message, &values[2], &isnull, &values[3]);
 	nulls[2] = nulls[3] = isnull ? 'n' : ' ';
 	values[4] = TimestampTzGetDatum(d->received_at);
 	values[5] = BoolGetDatum(d->redelivered);
-	hublink_spi_run(plan, values, nulls, false, 0, SPI_OK_INSERT_RETURNING);
-	if (SPI_processed != 1)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	hublink_spi_run(plan, values, nulls, false, 1, SPI_OK_SELECT);
+	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(id);
 }
 
 static AclResult
@@ -861,6 +862,7 @@ retry_once(void *arg)
 	RetryArgs *a = arg;
 	Oid types[1] = {INT8OID};
 	Datum values[1];
+	bool isnull;
 	char *message_type = jsonb_string_member(a->message, "messageType");
 	HandlerEntry *entry = message_type ? find_handler(message_type, a->queue) : NULL;
 
@@ -869,15 +871,12 @@ retry_once(void *arg)
 				(errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("message type \"%s\" is no longer known",
 														   message_type ? message_type : "")));
 	call_handler(entry, a->message);
-	/* A row the handler rejected stays rejected: the update then finds no retrying row. */
-	plan = hublink_spi_plan(plan,
-							"UPDATE hublink.inbox SET status = 'applied', attempts = attempts + 1, "
-							"last_error = NULL, next_attempt_at = NULL, processed_at = now() "
-							"WHERE id = $1 AND status = 'retrying'",
-							1, types);
+	/* A row the handler rejected stays rejected: the call then finds no retrying row. */
+	plan = hublink_spi_plan(plan, "SELECT hublink.inbox_retry_applied($1)", 1, types);
 	values[0] = Int64GetDatum(a->id);
-	hublink_spi_run(plan, values, NULL, false, 0, SPI_OK_UPDATE);
-	a->rejected_by_handler = SPI_processed == 0;
+	hublink_spi_run(plan, values, NULL, false, 1, SPI_OK_SELECT);
+	a->rejected_by_handler =
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 static void

@@ -35,6 +35,7 @@ extern int hublink_batch_size;
 extern int hublink_handler_max_retries;
 extern int hublink_outbox_max_in_flight;
 extern int hublink_confirm_timeout;
+extern bool hublink_jobs_worker;
 
 /* hublink.broker_login values */
 typedef enum HublinkLogin
@@ -83,6 +84,21 @@ extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint6
 /* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */
 extern bool hublink_shmem_take_jobs_changed(void);
 
+/* The jobs worker (jobs_worker.c): what hublink.worker_status shows of it. */
+typedef enum HublinkJobsWorkerState
+{
+	HUBLINK_JOBS_STOPPED,
+	HUBLINK_JOBS_OFF,     /* hublink.jobs_worker is off: the message worker runs the jobs */
+	HUBLINK_JOBS_WAITING, /* for the message worker's configuration, or a usable role */
+	HUBLINK_JOBS_IDLE,    /* until the next job is due */
+	HUBLINK_JOBS_RUNNING
+} HublinkJobsWorkerState;
+
+extern void hublink_shmem_attach_jobs_worker(void);
+extern void hublink_shmem_set_jobs_worker_state(HublinkJobsWorkerState state);
+extern bool hublink_shmem_take_jobs_worker_changed(void);
+extern bool hublink_shmem_worker_configured(void);
+
 /*
  * The enqueue time in microseconds since the Unix epoch, a header we publish beside the AMQP
  * timestamp (whole seconds), so that response times count below the second (issue 15 §5).
@@ -116,5 +132,6 @@ typedef enum HublinkOutcome
 
 /* The worker's entry point, named in the BackgroundWorker registration. */
 extern PGDLLEXPORT void hublink_worker_main(Datum arg);
+extern PGDLLEXPORT void hublink_jobs_worker_main(Datum arg);
 
 #endif /* HUBLINK_WORKER_H */

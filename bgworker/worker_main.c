@@ -4,9 +4,10 @@
  * One iteration: read whatever the broker sent (deliveries, publisher confirms); run one
  * transaction that marks confirmed outbox rows sent, applies a batch of deliveries, runs due
  * handler retries and fetches outbox rows to publish; after the commit, ack the batch and
- * publish the fetched rows. Due jobs (hublink.worker_job: timers, purges) run in their own
- * transaction. Then wait on the latch (set by hublink.send at commit, and by signals) and the
- * broker socket, with a timeout only for heartbeats, backoff, retries and the next job.
+ * publish the fetched rows. Due jobs (hublink.worker_job: timers, purges) run in the jobs
+ * worker (jobs_worker.c), or here in their own transaction when hublink.jobs_worker is off.
+ * Then wait on the latch (set by hublink.send at commit, and by signals) and the broker
+ * socket, with a timeout only for heartbeats, backoff, retries and the next job.
  * No transaction, and so no lock, is open while waiting.
  *
  * Start-up finishes what a crash left half done without special code: unacked deliveries
@@ -380,16 +381,19 @@ wait_for_events(void)
 		timeout = timeout < 0 ? retry : Min(timeout, retry);
 	}
 	{
-		long job = ms_until(hublink_jobs_next());
 		long alerts = hublink_alerts_timeout_ms();
-
-		timeout = timeout < 0 ? job : Min(timeout, job);
 		long token = hublink_token_timeout_ms();
 
+		if (!hublink_jobs_worker)
+		{
+			long job = ms_until(hublink_jobs_next());
+
+			timeout = timeout < 0 ? job : Min(timeout, job);
+		}
 		if (alerts >= 0)
-			timeout = Min(timeout, alerts);
+			timeout = timeout < 0 ? alerts : Min(timeout, alerts);
 		if (token >= 0)
-			timeout = Min(timeout, token);
+			timeout = timeout < 0 ? token : Min(timeout, token);
 	}
 	if (timeout >= 0)
 		events |= WL_TIMEOUT;
@@ -476,8 +480,11 @@ hublink_worker_main(Datum arg)
 		hublink_conn_try();
 		(void) read_broker();
 
-		/* Jobs (timers, purges) run with or without a broker, in a transaction of their own. */
-		if (hublink_jobs_next() <= GetCurrentTimestamp())
+		/*
+		 * Jobs (timers, purges) run in the jobs worker (jobs_worker.c); with hublink.jobs_worker
+		 * off, here, with or without a broker, in a transaction of their own.
+		 */
+		if (!hublink_jobs_worker && hublink_jobs_next() <= GetCurrentTimestamp())
 		{
 			begin_transaction("running jobs");
 			hublink_jobs_run();

@@ -34,6 +34,7 @@ char *hublink_broker_password_file = NULL;
 int hublink_broker_heartbeat = 30;
 int hublink_broker_connect_timeout = 5000;
 bool hublink_declare_queues = false;
+bool hublink_jobs_worker = true;
 int hublink_reconnect_min_delay = 500;
 int hublink_reconnect_max_delay = 30000;
 int hublink_prefetch = 256;
@@ -134,6 +135,12 @@ hublink_worker_define_settings(void)
 							 "(scripts/broker-permissions) and no party may configure the "
 							 "broker. On only for a development broker.",
 							 &hublink_declare_queues, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("hublink.jobs_worker",
+							 "Runs the worker's jobs in a background worker of their own.",
+							 "On (the default): timers, the MI fold, purges and monitoring run in "
+							 "the hublink jobs worker, so a long job never holds up messages. "
+							 "Off: the message worker runs them in its loop (as before 0.2.0).",
+							 &hublink_jobs_worker, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable(
 		"hublink.reconnect_min_delay", "First delay before reconnecting to the broker.",
 		"The delay doubles after each failed attempt.", &hublink_reconnect_min_delay, 500, 10,

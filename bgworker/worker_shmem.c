@@ -4,7 +4,7 @@
  *
  * The shared block holds the worker's latch, so hublink.send() can wake it at commit (a
  * transaction callback) instead of the worker polling the outbox; and the state and counters
- * the status views show.
+ * the status views show. The jobs worker (jobs_worker.c) has a latch and a state of its own.
  */
 #include "postgres.h"
 
@@ -47,11 +47,27 @@ typedef struct WorkerShared
 	char last_error[ERROR_LEN];
 	TimestampTz last_error_at;
 	bool jobs_changed; /* hublink.worker_job changed: re-read when the next job is due */
+	/* The jobs worker: its latch (NULL while it does not run), process and state. */
+	Latch *jobs_latch;
+	pid_t jobs_pid;
+	HublinkJobsWorkerState jobs_state;
+	TimestampTz jobs_state_since;
+	TimestampTz jobs_started_at;
+	bool jobs_worker_changed; /* as jobs_changed, for the jobs worker */
 	int n_queues;
 	QueueStats queues[MAX_QUEUE_STATS];
 } WorkerShared;
 
 static WorkerShared *shared = NULL;
+
+/* The names hublink.worker_status shows for HublinkJobsWorkerState. */
+static const char *const jobs_state_names[] = {
+	[HUBLINK_JOBS_STOPPED] = "stopped",
+	[HUBLINK_JOBS_OFF] = "off (jobs run in the message worker)",
+	[HUBLINK_JOBS_WAITING] = "waiting for the message worker's configuration or a usable role",
+	[HUBLINK_JOBS_IDLE] = "idle",
+	[HUBLINK_JOBS_RUNNING] = "running jobs",
+};
 
 /* The names hublink.worker_status shows for HublinkWorkerState. */
 static const char *const state_names[] = {
@@ -109,6 +125,12 @@ hublink_worker_register(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "hublink worker");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "hublink worker");
 	RegisterBackgroundWorker(&worker);
+
+	/* The jobs, off the message path: same database, same start and restart rules. */
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "hublink_jobs_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "hublink jobs");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "hublink jobs");
+	RegisterBackgroundWorker(&worker);
 }
 
 /* Forget the latch before the PGPROC goes back to the pool. */
@@ -138,6 +160,60 @@ hublink_shmem_attach_worker(void)
 	shared->state_since = now;
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(detach_worker, (Datum) 0);
+}
+
+static void
+detach_jobs_worker(int code, Datum arg)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->jobs_latch = NULL;
+	shared->jobs_pid = 0;
+	shared->jobs_state = HUBLINK_JOBS_STOPPED;
+	shared->jobs_state_since = GetCurrentTimestamp();
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+hublink_shmem_attach_jobs_worker(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (shared == NULL)
+		elog(ERROR, "hublink shared memory is not initialised");
+	SpinLockAcquire(&shared->mutex);
+	shared->jobs_latch = MyLatch;
+	shared->jobs_pid = MyProcPid;
+	shared->jobs_started_at = now;
+	shared->jobs_state = HUBLINK_JOBS_WAITING;
+	shared->jobs_state_since = now;
+	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(detach_jobs_worker, (Datum) 0);
+}
+
+void
+hublink_shmem_set_jobs_worker_state(HublinkJobsWorkerState state)
+{
+	SpinLockAcquire(&shared->mutex);
+	if (shared->jobs_state != state)
+	{
+		shared->jobs_state = state;
+		shared->jobs_state_since = GetCurrentTimestamp();
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+/* The message worker runs and found its configuration: the condition for running jobs. */
+bool
+hublink_shmem_worker_configured(void)
+{
+	bool configured;
+
+	SpinLockAcquire(&shared->mutex);
+	configured = shared->pid != 0 && (shared->state == HUBLINK_STATE_CONNECTING ||
+									  shared->state == HUBLINK_STATE_CONNECTED ||
+									  shared->state == HUBLINK_STATE_DISCONNECTED);
+	SpinLockRelease(&shared->mutex);
+	return configured;
 }
 
 void
@@ -191,18 +267,22 @@ static bool jobs_wake_pending = false;
 static bool wake_callback_registered = false;
 
 static void
-wake_worker(void)
+wake_worker(bool jobs_worker_too)
 {
 	Latch *latch = NULL;
+	Latch *jobs_latch = NULL;
 
 	if (shared == NULL)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	latch = shared->latch;
+	jobs_latch = jobs_worker_too ? shared->jobs_latch : NULL;
 	SpinLockRelease(&shared->mutex);
 	/* A stale latch (the worker just exited) only causes a spurious wake-up of its successor. */
 	if (latch != NULL)
 		SetLatch(latch);
+	if (jobs_latch != NULL)
+		SetLatch(jobs_latch);
 }
 
 static void
@@ -218,10 +298,11 @@ wake_at_commit(XactEvent event, void *arg)
 			{
 				SpinLockAcquire(&shared->mutex);
 				shared->jobs_changed = true;
+				shared->jobs_worker_changed = true;
 				SpinLockRelease(&shared->mutex);
 			}
 			if (wake_pending || jobs_wake_pending)
-				wake_worker();
+				wake_worker(jobs_wake_pending);
 			wake_pending = false;
 			jobs_wake_pending = false;
 			break;
@@ -280,7 +361,56 @@ hublink_shmem_take_jobs_changed(void)
 	return changed;
 }
 
+bool
+hublink_shmem_take_jobs_worker_changed(void)
+{
+	bool changed;
+
+	SpinLockAcquire(&shared->mutex);
+	changed = shared->jobs_worker_changed;
+	shared->jobs_worker_changed = false;
+	SpinLockRelease(&shared->mutex);
+	return changed;
+}
+
 /* --- the status functions behind hublink.worker_status ----------------------------------- */
+
+PG_FUNCTION_INFO_V1(hublink_jobs_worker_state);
+
+/* hublink.jobs_worker_state(): the jobs worker's process, state and since when. */
+Datum
+hublink_jobs_worker_state(PG_FUNCTION_ARGS)
+{
+	TupleDesc tupdesc;
+	Datum values[4];
+	bool nulls[4] = {false};
+	pid_t pid;
+	HublinkJobsWorkerState state;
+	TimestampTz since, started;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hublink shared memory is not available"),
+				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
+	SpinLockAcquire(&shared->mutex);
+	pid = shared->jobs_pid;
+	state = shared->jobs_state;
+	since = shared->jobs_state_since;
+	started = shared->jobs_started_at;
+	SpinLockRelease(&shared->mutex);
+
+	values[0] = Int32GetDatum(pid);
+	nulls[0] = pid == 0;
+	values[1] = CStringGetTextDatum(jobs_state_names[state]);
+	values[2] = TimestampTzGetDatum(since);
+	nulls[2] = since == 0;
+	values[3] = TimestampTzGetDatum(started);
+	nulls[3] = started == 0;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
 
 PG_FUNCTION_INFO_V1(hublink_worker_state);
 

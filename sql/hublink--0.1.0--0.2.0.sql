@@ -1403,12 +1403,11 @@ COMMENT ON FUNCTION hublink.clear_attention(bigint, text) IS
     'clearance, or none); any other is refused as not open.';
 REVOKE ALL ON FUNCTION hublink.clear_attention(bigint, text) FROM PUBLIC;
 
--- A message whose messageId is already in the inbox (issue 14 section 3). The same message
--- again on the same queue is the broker redelivering it: no effect, as before. Anything else
--- (a corrected resend of a message we rejected, the id of an applied message reused for other
--- content, the same id on another queue) is never applied and never dropped in silence: its
--- sender gets an Error saying what happened and what to do. Returns true for a redelivery.
-CREATE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
+-- end of sql/parts/36_broker_contract.sql
+-- Also new in 0.2.0, and part of the broker contract, but kept with every other change of an
+-- inbox row in 38_inbox_state.sql (issue 15 section 2): by definition, not by include.
+-- hublink.inbox_duplicate, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_duplicate(p_queue text, p_message jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1455,12 +1454,8 @@ COMMENT ON FUNCTION hublink.inbox_duplicate(text, jsonb) IS
     'For a delivery whose messageId is already in the inbox: true when it is the same message on '
     'the same queue (a redelivery, no effect); otherwise writes an Error saying what happened and '
     'what to do (a new messageId), raises message_id_reused and returns false. Used by the worker.';
-REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
-
--- A retried message whose handler now fails in a way that will recur (bgworker/inbox.c
--- deterministic_failure): rejected at once, like a first delivery, instead of waiting out
--- hublink.handler_max_retries.
-CREATE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
+-- hublink.inbox_reject_retrying, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_reject_retrying(p_inbox_id bigint, p_problems jsonb) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
@@ -1483,8 +1478,8 @@ COMMENT ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) IS
     'Rejects a retrying inbox message at once with the given problems and writes its Error '
     'message: its handler failed in a way that will fail every attempt. False when the row is '
     'not retrying. Used by the worker.';
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
--- end of sql/parts/36_broker_contract.sql
 -- hublink.enqueue_error, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.enqueue_error(queue text, failed jsonb, problems jsonb) RETURNS text
     LANGUAGE plpgsql
@@ -3238,7 +3233,6 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('audit_table_rule', 'How inserts of some tables are audited (71_audit_rows.sql).'),
     ('sealed_table', 'Which tables hold sealed personal data and how (74_crypto_seal.sql).'),
     ('message_type', 'The message types of the interface and their queues (20_schema_registry.sql).'),
-    ('message_handler', 'The function that applies each message type: names of code the worker runs.'),
     ('party', 'The three parties of the interface.'),
     ('reason_code_location', 'Where each message type carries a reason code (42_reference_codes.sql).'),
     ('inbox_status', 'The states of an inbound message.'),
@@ -3565,9 +3559,10 @@ BEGIN
     IF jsonb_array_length(problems) = 0 THEN
         BEGIN
             PERFORM hublink.conversation_apply_codes_checked(message, 'in');
-            SELECT r.responder INTO responder FROM hublink.message_responder r
-             WHERE r.message_type = message ->> 'messageType';
-            IF FOUND THEN
+            -- the one dispatch table: the worker found the handler there, this its responder
+            SELECT h.responder INTO responder FROM hublink.message_handler h
+             WHERE h.message_type = message ->> 'messageType';
+            IF responder IS NOT NULL THEN
                 EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
             END IF;
             RETURN;
@@ -3586,7 +3581,7 @@ COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
     'to its conversation (hublink.conversation_apply). A message impossible in the '
     'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
     'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
-    'error propagate, so the worker retries it. Then the responder of hublink.message_responder '
+    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
     'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
     'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
     'itself, it applies messages only through this function.';
@@ -3601,12 +3596,9 @@ CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb)
 DECLARE
     q text;
 BEGIN
-    UPDATE hublink.inbox i
-       SET status = 'rejected', problems = reject_message.problems, next_attempt_at = NULL,
-           last_error = reject_message.problems -> 0 ->> 'error'
-     WHERE i.message_id = reject_message.message ->> 'messageId'
-    RETURNING i.queue INTO q;
-    IF NOT FOUND THEN
+    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
+    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
+    IF q IS NULL THEN
         SELECT t.queue INTO q FROM hublink.message_type t
          WHERE t.message_type = reject_message.message ->> 'messageType';
     END IF;
@@ -3623,6 +3615,342 @@ DROP FUNCTION hublink.note_handler_rejection();
 INSERT INTO hublink.enqueue_time_source VALUES
     ('amqp-timestamp-us', 'The AMQP timestamp to the microsecond, from the header hublink-enqueued-us that a '
                           'hublink worker publishes beside it (used only when it falls within the timestamp''s second).');
+
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/61_inbox_home.sql
+-- 0.2.0: the inbox's one home (issue 15 section 2). Every change of an inbox row is a function
+-- of 38_inbox_state.sql; the worker calls them (bgworker/inbox.c) and writes no inbox SQL of its
+-- own, and a handler's rejection goes through hublink.inbox_handler_rejected.
+-- hublink.inbox_store_applied, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_store_applied(p_queue text, p_message jsonb, p_enqueued_at timestamptz,
+                                            p_enqueued_at_source text, p_received_at timestamptz,
+                                            p_redelivered boolean)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    INSERT INTO hublink.inbox (queue, message, status, attempts, enqueued_at, enqueued_at_source,
+                               received_at, redelivered)
+    VALUES (p_queue, p_message, 'applied', 1, p_enqueued_at, p_enqueued_at_source, p_received_at,
+            p_redelivered)
+    ON CONFLICT ON CONSTRAINT inbox_message_id_key DO NOTHING
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) IS
+    'Stores a valid delivery as applied, before its handler runs in the same subtransaction; '
+    'returns its inbox id, NULL when its messageId is already in the inbox (nothing stored: see '
+    'hublink.inbox_duplicate). Used by the worker.';
+-- hublink.inbox_retry_applied, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_retry_applied(p_inbox_id bigint) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'applied', attempts = i.attempts + 1, last_error = NULL, next_attempt_at = NULL,
+           processed_at = now(), sealed = NULL
+     WHERE i.id = p_inbox_id AND i.status = 'retrying';
+    RETURN FOUND;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_retry_applied(bigint) IS
+    'Marks a retrying inbox message applied once a retry''s handler returned, dropping its error '
+    'and the sealed copy of it. False when the row is not retrying: the handler rejected it '
+    '(hublink.reject_message), and it stays rejected. Used by the worker.';
+-- hublink.inbox_handler_rejected, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.inbox_handler_rejected(p_message jsonb, p_problems jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    v_queue text;
+BEGIN
+    UPDATE hublink.inbox i
+       SET status = 'rejected', problems = p_problems, next_attempt_at = NULL,
+           last_error = p_problems -> 0 ->> 'error'
+     WHERE i.message_id = p_message ->> 'messageId'
+    RETURNING i.queue INTO v_queue;
+    RETURN v_queue;
+END;
+$$;
+COMMENT ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) IS
+    'Marks the inbox row of a message its handler rejects as rejected, with the problems; returns '
+    'the queue it came from, NULL when the message is not in the inbox (a handler called by hand). '
+    'Called by hublink.reject_message, which writes the Error.';
+-- hublink.reject_message, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q text;
+BEGIN
+    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
+    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
+    IF q IS NULL THEN
+        SELECT t.queue INTO q FROM hublink.message_type t
+         WHERE t.message_type = reject_message.message ->> 'messageType';
+    END IF;
+    RETURN hublink.enqueue_error(q, reject_message.message, reject_message.problems);
+END;
+$$;
+COMMENT ON FUNCTION hublink.reject_message(jsonb, jsonb) IS
+    'Marks an inbound message rejected in hublink.inbox (when it is there) and writes its Error '
+    'message for <queue>-error with the problems. Returns the Error''s messageId.';
+
+-- The compensating trigger goes: hublink.inbox_retry_applied clears the sealed error itself.
+DROP TRIGGER inbox_applied_clears_error ON hublink.inbox;
+DROP FUNCTION hublink.inbox_applied_clears_error();
+
+-- One dispatch table: the responders of hublink.message_responder become a column of
+-- hublink.message_handler, which now holds site data (a provider engine's switch) and is dumped.
+ALTER TABLE hublink.message_handler
+    ADD COLUMN responder regprocedure,
+    ADD COLUMN responder_description text,
+    ADD CONSTRAINT message_handler_check CHECK (responder IS NOT NULL OR responder_description IS NULL);
+COMMENT ON COLUMN hublink.message_handler.responder IS
+    'Optional: a function called as responder(message jsonb) after hublink.handle_message applied '
+    'the message to its conversation, in the same transaction (e.g. a provider''s booking logic '
+    'answering a request with hublink.send_message); its result is ignored. NULL: the message is '
+    'only applied, and a party answers by hand (docs/hub.md). Other handlers do not call it. '
+    'Set by hublink.tsp_auto_answer and hublink.esp_auto_answer; only the owner writes it '
+    '(docs/security-access.md "Code stored as data").';
+COMMENT ON COLUMN hublink.message_handler.responder_description IS 'What the responder does.';
+UPDATE hublink.message_handler h
+   SET responder = r.responder, responder_description = r.description
+  FROM hublink.message_responder r
+ WHERE r.message_type = h.message_type;
+DO $$
+BEGIN
+    -- A responder of a type no handler row names was never called (only hublink.handle_message
+    -- calls responders); say so rather than drop it in silence.
+    IF EXISTS (SELECT FROM hublink.message_responder r
+                WHERE NOT EXISTS (SELECT FROM hublink.message_handler h WHERE h.message_type = r.message_type)) THEN
+        RAISE WARNING 'hublink.message_responder rows of message types without a handler were not kept: %',
+            (SELECT string_agg(r.message_type || ' ' || r.responder::text, ', ')
+               FROM hublink.message_responder r
+              WHERE NOT EXISTS (SELECT FROM hublink.message_handler h WHERE h.message_type = r.message_type));
+    END IF;
+END;
+$$;
+DROP FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean);
+-- Out of the extension first: that also takes it off pg_dump's list (extconfig), which a
+-- plain DROP TABLE leaves naming a table that is gone.
+ALTER EXTENSION hublink DROP TABLE hublink.message_responder;
+DROP TABLE hublink.message_responder;
+CREATE TYPE hublink.engine_responder AS (
+    message_type text,
+    responder    regprocedure,
+    description  text
+);
+COMMENT ON TYPE hublink.engine_responder IS
+    'One responder a provider engine registers (hublink.set_engine_responders): the inbound '
+    'message type, the function that answers it, and what it does.';
+-- hublink.set_engine_responders, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_engine_responders(p_party text, p_requests text,
+                                              p_wanted hublink.engine_responder[], p_enabled boolean)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    other text;
+    n     integer;
+BEGIN
+    IF NOT coalesce(p_enabled, false) THEN
+        -- Only the engine's responders: one someone else registered for these types stays.
+        UPDATE hublink.message_handler m SET responder = NULL, responder_description = NULL
+          FROM unnest(p_wanted) t
+         WHERE m.message_type = t.message_type AND m.responder = t.responder;
+        RETURN 0;
+    END IF;
+    IF hublink.current_party() <> p_party THEN
+        RAISE EXCEPTION 'only the % answers % requests automatically',
+                        (SELECT lower(x.name) FROM hublink.party x WHERE x.party = p_party), p_requests
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('hublink.party is "%s".', hublink.current_party()),
+                  HINT = format('Set hublink.party to %s in postgresql.conf, or answer by hand with hublink.send_message.', p_party);
+    END IF;
+    SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
+      FROM hublink.message_handler m JOIN unnest(p_wanted) t USING (message_type)
+     WHERE m.responder <> t.responder;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'another responder answers some % requests', p_requests
+            USING ERRCODE = 'unique_violation',
+                  DETAIL = format('Registered in hublink.message_handler.responder: %s.', other),
+                  HINT = 'Set those responders of hublink.message_handler to NULL first if the engine should answer instead.';
+    END IF;
+    UPDATE hublink.message_handler m SET responder = t.responder, responder_description = t.description
+      FROM unnest(p_wanted) t
+     WHERE m.message_type = t.message_type;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) IS
+    'Registers (p_enabled) or removes a provider engine''s responders in '
+    'hublink.message_handler.responder. Enabling needs hublink.party = p_party '
+    '(object_not_in_prerequisite_state) and refuses to replace another responder of those types '
+    '(unique_violation); disabling removes only the engine''s responders. Returns the responders '
+    'registered, or 0 when disabled. p_requests names the requests in messages ("travel", "escort").';
+REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) FROM PUBLIC;
+-- hublink.tsp_auto_answer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_auto_answer(enabled boolean DEFAULT true) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- The engine's responders, one per inbound message type of the tsp.
+    wanted constant hublink.engine_responder[] := ARRAY[
+        ('TravelQuoteRequest', 'hublink.tsp_answer_quote_request(jsonb)',
+         'tsp: quote with hublink.tsp_quote, send the TravelQuoteResponse (hublink.tsp_auto_answer).'),
+        ('TravelBookingRequest', 'hublink.tsp_answer_booking_request(jsonb)',
+         'tsp: book with hublink.tsp_book, send the TravelBookingResponse (hublink.tsp_auto_answer).'),
+        ('TravelAmendment', 'hublink.tsp_answer_amendment(jsonb)',
+         'tsp: amend with hublink.tsp_amend, send the TravelUpdate (hublink.tsp_auto_answer).'),
+        ('TravelCancellation', 'hublink.tsp_answer_cancellation(jsonb)',
+         'tsp: cancel with hublink.tsp_cancel, send the TravelUpdate (hublink.tsp_auto_answer).')
+    ]::hublink.engine_responder[];
+BEGIN
+    RETURN hublink.set_engine_responders('tsp', 'travel', wanted, enabled);
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_auto_answer(boolean) IS
+    'Makes the travel provider answer automatically (true, the default) or by hand again '
+    '(false): registers or removes the engine''s responders in hublink.message_handler.responder for '
+    'TravelQuoteRequest, TravelBookingRequest, TravelAmendment and TravelCancellation. Off on a '
+    'fresh install. Enabling needs hublink.party = tsp (object_not_in_prerequisite_state) and '
+    'refuses to replace another responder of those types (unique_violation); disabling removes '
+    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
+-- hublink.esp_auto_answer, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.esp_auto_answer(enabled boolean DEFAULT true) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    wanted constant hublink.engine_responder[] := ARRAY[
+        ('EscortQuoteRequest', 'hublink.esp_answer_quote_request(jsonb)',
+         'esp: quote with hublink.esp_quote, send the EscortQuoteResponse (hublink.esp_auto_answer).'),
+        ('EscortBookingRequest', 'hublink.esp_answer_booking_request(jsonb)',
+         'esp: book with hublink.esp_book, send the EscortBookingResponse (hublink.esp_auto_answer).'),
+        ('EscortAmendment', 'hublink.esp_answer_amendment(jsonb)',
+         'esp: amend with hublink.esp_amend, send the EscortUpdate (hublink.esp_auto_answer).'),
+        ('EscortCancellation', 'hublink.esp_answer_cancellation(jsonb)',
+         'esp: cancel with hublink.esp_cancel, send the EscortUpdate (hublink.esp_auto_answer).')
+    ]::hublink.engine_responder[];
+BEGIN
+    RETURN hublink.set_engine_responders('esp', 'escort', wanted, enabled);
+END;
+$$;
+COMMENT ON FUNCTION hublink.esp_auto_answer(boolean) IS
+    'Makes the escort provider answer automatically (true, the default) or by hand again (false): '
+    'registers or removes the engine''s responders in hublink.message_handler.responder for '
+    'EscortQuoteRequest, EscortBookingRequest, EscortAmendment and EscortCancellation. Off on a '
+    'fresh install. Enabling needs hublink.party = esp (object_not_in_prerequisite_state) and '
+    'refuses to replace another responder of those types (unique_violation); disabling removes '
+    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
+-- hublink.handle_message, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.handle_message(message jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    problems  jsonb;
+    errtext   text;
+    pointer   text;
+    responder regprocedure;
+BEGIN
+    -- Once per message: the codes checked here are not checked again.
+    problems := hublink.reason_code_problems(message);
+    IF jsonb_array_length(problems) = 0 THEN
+        BEGIN
+            PERFORM hublink.conversation_apply_codes_checked(message, 'in');
+            -- the one dispatch table: the worker found the handler there, this its responder
+            SELECT h.responder INTO responder FROM hublink.message_handler h
+             WHERE h.message_type = message ->> 'messageType';
+            IF responder IS NOT NULL THEN
+                EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
+            END IF;
+            RETURN;
+        EXCEPTION WHEN SQLSTATE 'HL001' THEN
+            GET STACKED DIAGNOSTICS errtext = MESSAGE_TEXT, pointer = COLUMN_NAME;
+            problems := jsonb_build_array(jsonb_build_object(
+                'instanceLocation', coalesce(nullif(pointer, ''), '/messageType'),
+                'keywordLocation', '', 'error', errtext));
+        END;
+    END IF;
+    PERFORM hublink.reject_message(message, problems);
+END;
+$$;
+COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
+    'The handler of every inbound message type (hublink.message_handler): applies the message '
+    'to its conversation (hublink.conversation_apply). A message impossible in the '
+    'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
+    'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
+    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
+    'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
+    'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
+    'itself, it applies messages only through this function.';
+DELETE FROM hublink.backup_exclusion WHERE table_name = 'message_handler';
+SELECT hublink.backup_register();
+
+-- The grants of 91_access_policy.sql for what this part adds (an @function line brings the
+-- definition and comment, not the REVOKE).
+REVOKE ALL ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.inbox_retry_applied(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.inbox_handler_rejected(jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.inbox_store_applied(text, jsonb, timestamptz, text, timestamptz, boolean) TO hublink_worker;
+GRANT EXECUTE ON FUNCTION hublink.inbox_retry_applied(bigint) TO hublink_worker;
+
+-- Jobs off the message path (issue 15 section 4): the jobs worker's state in worker_status.
+-- hublink.jobs_worker_state, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.jobs_worker_state(
+    OUT pid integer, OUT state text, OUT state_since timestamptz, OUT started_at timestamptz)
+    RETURNS record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_jobs_worker_state';
+COMMENT ON FUNCTION hublink.jobs_worker_state() IS
+    'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
+    'hublink.jobs_worker is on), its state and since when, and when it started.';
+CREATE OR REPLACE VIEW hublink.worker_status AS
+SELECT s.pid,
+       current_setting('hublink.party', true) AS party,
+       s.state,
+       s.state_since,
+       s.last_error,
+       s.last_error_at,
+       s.started_at,
+       c.received, c.applied, c.duplicates, c.rejected, c.retried, c.acked, c.published,
+       o.backlog AS outbox_backlog,
+       o.oldest_unsent_age,
+       (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
+       j.pid AS jobs_pid,
+       j.state AS jobs_state,
+       j.state_since AS jobs_state_since
+  FROM hublink.worker_state() s
+ CROSS JOIN hublink.jobs_worker_state() j
+ CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
+                    coalesce(sum(q.applied), 0)::bigint AS applied,
+                    coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
+                    coalesce(sum(q.rejected), 0)::bigint AS rejected,
+                    coalesce(sum(q.retried), 0)::bigint AS retried,
+                    coalesce(sum(q.acked), 0)::bigint AS acked,
+                    coalesce(sum(q.published), 0)::bigint AS published
+               FROM hublink.worker_queue_counters() q) c
+ CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
+               FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
+COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
+    'Process id of the jobs worker (hublink.worker_job runs there when hublink.jobs_worker is on); NULL when it is not running.';
+COMMENT ON COLUMN hublink.worker_status.jobs_state IS
+    'What the jobs worker does: idle, running jobs, waiting for the message worker''s configuration, or off (the message worker runs the jobs).';
+COMMENT ON COLUMN hublink.worker_status.jobs_state_since IS 'When the jobs worker entered that state.';
 
 SELECT hublink.apply_access_policy();
 

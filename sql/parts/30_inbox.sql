@@ -97,10 +97,15 @@ COMMENT ON INDEX hublink.inbox_removal_id IS 'The messages of one conversation.'
 -- The handler seam (issue 3, section 2): the worker dispatches each valid message to the
 -- function registered for its type. The conversation issue replaces rows here; the worker
 -- is not touched.
+-- One table, one lookup (issue 15 section 2): the responder that answers an applied message
+-- (issue 4's seam, once a table of its own) is a column here.
 CREATE TABLE hublink.message_handler (
     message_type text PRIMARY KEY REFERENCES hublink.message_type,
     handler      regprocedure NOT NULL,
-    description  text
+    description  text,
+    responder    regprocedure,
+    responder_description text,
+    CONSTRAINT message_handler_check CHECK (responder IS NOT NULL OR responder_description IS NULL)
 );
 COMMENT ON TABLE hublink.message_handler IS
     'The seam between the worker and the business logic: the function that applies each '
@@ -112,6 +117,14 @@ COMMENT ON COLUMN hublink.message_handler.message_type IS 'The envelope''s messa
 COMMENT ON COLUMN hublink.message_handler.handler IS
     'A function taking one jsonb argument (SQL, PL/pgSQL or C); its result is ignored.';
 COMMENT ON COLUMN hublink.message_handler.description IS 'What the handler does.';
+COMMENT ON COLUMN hublink.message_handler.responder IS
+    'Optional: a function called as responder(message jsonb) after hublink.handle_message applied '
+    'the message to its conversation, in the same transaction (e.g. a provider''s booking logic '
+    'answering a request with hublink.send_message); its result is ignored. NULL: the message is '
+    'only applied, and a party answers by hand (docs/hub.md). Other handlers do not call it. '
+    'Set by hublink.tsp_auto_answer and hublink.esp_auto_answer; only the owner writes it '
+    '(docs/security-access.md "Code stored as data").';
+COMMENT ON COLUMN hublink.message_handler.responder_description IS 'What the responder does.';
 
 CREATE FUNCTION hublink.record_message(message jsonb) RETURNS void
     LANGUAGE plpgsql IMMUTABLE

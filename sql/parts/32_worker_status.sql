@@ -10,6 +10,15 @@ CREATE FUNCTION hublink.worker_state(
 COMMENT ON FUNCTION hublink.worker_state() IS
     'The worker''s process, its broker connection state and since when, and its last error.';
 
+CREATE FUNCTION hublink.jobs_worker_state(
+    OUT pid integer, OUT state text, OUT state_since timestamptz, OUT started_at timestamptz)
+    RETURNS record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_jobs_worker_state';
+COMMENT ON FUNCTION hublink.jobs_worker_state() IS
+    'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
+    'hublink.jobs_worker is on), its state and since when, and when it started.';
+
 CREATE FUNCTION hublink.worker_queue_counters(
     OUT queue text, OUT received bigint, OUT applied bigint, OUT duplicates bigint,
     OUT rejected bigint, OUT retried bigint, OUT acked bigint, OUT published bigint)
@@ -61,8 +70,12 @@ SELECT s.pid,
        o.backlog AS outbox_backlog,
        o.oldest_unsent_age,
        (SELECT count(*) FROM hublink.inbox i WHERE i.status = 'retrying') AS retrying,
-       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention
+       (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
+       j.pid AS jobs_pid,
+       j.state AS jobs_state,
+       j.state_since AS jobs_state_since
   FROM hublink.worker_state() s
+ CROSS JOIN hublink.jobs_worker_state() j
  CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
                     coalesce(sum(q.applied), 0)::bigint AS applied,
                     coalesce(sum(q.duplicates), 0)::bigint AS duplicates,
@@ -97,6 +110,11 @@ COMMENT ON COLUMN hublink.worker_status.oldest_unsent_age IS 'Age of the oldest 
 COMMENT ON COLUMN hublink.worker_status.retrying IS 'Inbox messages waiting for a handler retry.';
 COMMENT ON COLUMN hublink.worker_status.needs_attention IS
     'Errors received for our messages (or naming none of ours) not yet cleared: rows of hublink.needs_attention.';
+COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
+    'Process id of the jobs worker (hublink.worker_job runs there when hublink.jobs_worker is on); NULL when it is not running.';
+COMMENT ON COLUMN hublink.worker_status.jobs_state IS
+    'What the jobs worker does: idle, running jobs, waiting for the message worker''s configuration, or off (the message worker runs the jobs).';
+COMMENT ON COLUMN hublink.worker_status.jobs_state_since IS 'When the jobs worker entered that state.';
 
 -- CREATE EXTENSION wakes a worker that waits for it (docs/worker.md).
 SELECT hublink.wake_worker_at_commit();

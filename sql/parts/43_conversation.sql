@@ -863,12 +863,9 @@ CREATE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS te
 DECLARE
     q text;
 BEGIN
-    UPDATE hublink.inbox i
-       SET status = 'rejected', problems = reject_message.problems, next_attempt_at = NULL,
-           last_error = reject_message.problems -> 0 ->> 'error'
-     WHERE i.message_id = reject_message.message ->> 'messageId'
-    RETURNING i.queue INTO q;
-    IF NOT FOUND THEN
+    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
+    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
+    IF q IS NULL THEN
         SELECT t.queue INTO q FROM hublink.message_type t
          WHERE t.message_type = reject_message.message ->> 'messageType';
     END IF;
@@ -880,25 +877,20 @@ COMMENT ON FUNCTION hublink.reject_message(jsonb, jsonb) IS
     'message for <queue>-error with the problems. Returns the Error''s messageId.';
 REVOKE ALL ON FUNCTION hublink.reject_message(jsonb, jsonb) FROM PUBLIC;
 
--- The providers' seam (issue 4, section 4): the booking logic answers an applied message.
-CREATE TABLE hublink.message_responder (
-    message_type text PRIMARY KEY REFERENCES hublink.message_type,
-    responder    regprocedure NOT NULL,
+-- The providers' seam (issue 4, section 4): the booking logic answers an applied message. The
+-- responder is a column of hublink.message_handler (30_inbox.sql), the one dispatch table.
+CREATE TYPE hublink.engine_responder AS (
+    message_type text,
+    responder    regprocedure,
     description  text
 );
-COMMENT ON TABLE hublink.message_responder IS
-    'Optional: a function called as responder(message jsonb) after an inbound message was '
-    'applied to its conversation by hublink.handle_message, in the same transaction (e.g. a '
-    'provider''s booking logic answering a request with hublink.send_message). Without a row '
-    'the message is only applied; a party then answers by hand (docs/hub.md).';
-COMMENT ON COLUMN hublink.message_responder.message_type IS 'The inbound message type.';
-COMMENT ON COLUMN hublink.message_responder.responder IS 'A function taking one jsonb argument; its result is ignored.';
-COMMENT ON COLUMN hublink.message_responder.description IS 'What it does.';
-SELECT pg_catalog.pg_extension_config_dump('hublink.message_responder', '');
+COMMENT ON TYPE hublink.engine_responder IS
+    'One responder a provider engine registers (hublink.set_engine_responders): the inbound '
+    'message type, the function that answers it, and what it does.';
 
 -- One switch for a provider engine's responders (hublink.tsp_auto_answer, esp_auto_answer).
 CREATE FUNCTION hublink.set_engine_responders(p_party text, p_requests text,
-                                              p_wanted hublink.message_responder[], p_enabled boolean)
+                                              p_wanted hublink.engine_responder[], p_enabled boolean)
     RETURNS integer
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -908,8 +900,9 @@ DECLARE
     n     integer;
 BEGIN
     IF NOT coalesce(p_enabled, false) THEN
-        -- Only the engine's rows: a responder someone else registered for these types stays.
-        DELETE FROM hublink.message_responder m USING unnest(p_wanted) t
+        -- Only the engine's responders: one someone else registered for these types stays.
+        UPDATE hublink.message_handler m SET responder = NULL, responder_description = NULL
+          FROM unnest(p_wanted) t
          WHERE m.message_type = t.message_type AND m.responder = t.responder;
         RETURN 0;
     END IF;
@@ -921,28 +914,28 @@ BEGIN
                   HINT = format('Set hublink.party to %s in postgresql.conf, or answer by hand with hublink.send_message.', p_party);
     END IF;
     SELECT string_agg(format('%s (%s)', m.message_type, m.responder), ', ' ORDER BY m.message_type) INTO other
-      FROM hublink.message_responder m JOIN unnest(p_wanted) t USING (message_type)
+      FROM hublink.message_handler m JOIN unnest(p_wanted) t USING (message_type)
      WHERE m.responder <> t.responder;
     IF other IS NOT NULL THEN
         RAISE EXCEPTION 'another responder answers some % requests', p_requests
             USING ERRCODE = 'unique_violation',
-                  DETAIL = format('Registered in hublink.message_responder: %s.', other),
-                  HINT = 'Delete those rows of hublink.message_responder first if the engine should answer instead.';
+                  DETAIL = format('Registered in hublink.message_handler.responder: %s.', other),
+                  HINT = 'Set those responders of hublink.message_handler to NULL first if the engine should answer instead.';
     END IF;
-    INSERT INTO hublink.message_responder (message_type, responder, description)
-    SELECT t.message_type, t.responder, t.description FROM unnest(p_wanted) t
-    ON CONFLICT (message_type) DO UPDATE SET description = EXCLUDED.description;
+    UPDATE hublink.message_handler m SET responder = t.responder, responder_description = t.description
+      FROM unnest(p_wanted) t
+     WHERE m.message_type = t.message_type;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END;
 $$;
-COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean) IS
+COMMENT ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) IS
     'Registers (p_enabled) or removes a provider engine''s responders in '
-    'hublink.message_responder. Enabling needs hublink.party = p_party '
+    'hublink.message_handler.responder. Enabling needs hublink.party = p_party '
     '(object_not_in_prerequisite_state) and refuses to replace another responder of those types '
-    '(unique_violation); disabling removes only the engine''s rows. Returns the rows registered, '
-    'or 0 when disabled. p_requests names the requests in messages ("travel", "escort").';
-REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.message_responder[], boolean) FROM PUBLIC;
+    '(unique_violation); disabling removes only the engine''s responders. Returns the responders '
+    'registered, or 0 when disabled. p_requests names the requests in messages ("travel", "escort").';
+REVOKE ALL ON FUNCTION hublink.set_engine_responders(text, text, hublink.engine_responder[], boolean) FROM PUBLIC;
 
 CREATE FUNCTION hublink.handle_message(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -959,9 +952,10 @@ BEGIN
     IF jsonb_array_length(problems) = 0 THEN
         BEGIN
             PERFORM hublink.conversation_apply_codes_checked(message, 'in');
-            SELECT r.responder INTO responder FROM hublink.message_responder r
-             WHERE r.message_type = message ->> 'messageType';
-            IF FOUND THEN
+            -- the one dispatch table: the worker found the handler there, this its responder
+            SELECT h.responder INTO responder FROM hublink.message_handler h
+             WHERE h.message_type = message ->> 'messageType';
+            IF responder IS NOT NULL THEN
                 EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
             END IF;
             RETURN;
@@ -980,7 +974,7 @@ COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
     'to its conversation (hublink.conversation_apply). A message impossible in the '
     'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
     'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
-    'error propagate, so the worker retries it. Then the responder of hublink.message_responder '
+    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
     'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
     'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
     'itself, it applies messages only through this function.';

@@ -1,5 +1,5 @@
 -- Travel provider (tsp): answering automatically. One responder per inbound tsp message type
--- (hublink.message_responder, issue 4's seam), each wrapping an engine function's body in an
+-- (hublink.message_handler.responder, issue 4's seam), each wrapping an engine function's body in an
 -- envelope and sending it with hublink.send_message, in the transaction that applied the
 -- inbound message. Off by default: hublink.tsp_auto_answer() registers or removes them.
 
@@ -92,7 +92,7 @@ CREATE FUNCTION hublink.tsp_auto_answer(enabled boolean DEFAULT true) RETURNS in
     AS $$
 DECLARE
     -- The engine's responders, one per inbound message type of the tsp.
-    wanted constant hublink.message_responder[] := ARRAY[
+    wanted constant hublink.engine_responder[] := ARRAY[
         ('TravelQuoteRequest', 'hublink.tsp_answer_quote_request(jsonb)',
          'tsp: quote with hublink.tsp_quote, send the TravelQuoteResponse (hublink.tsp_auto_answer).'),
         ('TravelBookingRequest', 'hublink.tsp_answer_booking_request(jsonb)',
@@ -101,18 +101,18 @@ DECLARE
          'tsp: amend with hublink.tsp_amend, send the TravelUpdate (hublink.tsp_auto_answer).'),
         ('TravelCancellation', 'hublink.tsp_answer_cancellation(jsonb)',
          'tsp: cancel with hublink.tsp_cancel, send the TravelUpdate (hublink.tsp_auto_answer).')
-    ]::hublink.message_responder[];
+    ]::hublink.engine_responder[];
 BEGIN
     RETURN hublink.set_engine_responders('tsp', 'travel', wanted, enabled);
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_auto_answer(boolean) IS
     'Makes the travel provider answer automatically (true, the default) or by hand again '
-    '(false): registers or removes the engine''s responders in hublink.message_responder for '
+    '(false): registers or removes the engine''s responders in hublink.message_handler.responder for '
     'TravelQuoteRequest, TravelBookingRequest, TravelAmendment and TravelCancellation. Off on a '
     'fresh install. Enabling needs hublink.party = tsp (object_not_in_prerequisite_state) and '
     'refuses to replace another responder of those types (unique_violation); disabling removes '
-    'only the engine''s rows. Returns the number of rows registered (4), or 0 when disabled.';
+    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
 REVOKE ALL ON FUNCTION hublink.tsp_auto_answer(boolean) FROM PUBLIC;
 
 CREATE FUNCTION hublink.tsp_report_flight_event(flight bigint, event text,

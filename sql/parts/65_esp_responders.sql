@@ -1,5 +1,5 @@
 -- Escort provider (esp): answering automatically. One responder per inbound esp message type
--- (hublink.message_responder, issue 4's seam), each wrapping an engine function's body in an
+-- (hublink.message_handler.responder, issue 4's seam), each wrapping an engine function's body in an
 -- envelope and sending it with hublink.send_message, in the transaction that applied the
 -- inbound message. Off by default: hublink.esp_auto_answer() registers or removes them.
 
@@ -81,7 +81,7 @@ CREATE FUNCTION hublink.esp_auto_answer(enabled boolean DEFAULT true) RETURNS in
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    wanted constant hublink.message_responder[] := ARRAY[
+    wanted constant hublink.engine_responder[] := ARRAY[
         ('EscortQuoteRequest', 'hublink.esp_answer_quote_request(jsonb)',
          'esp: quote with hublink.esp_quote, send the EscortQuoteResponse (hublink.esp_auto_answer).'),
         ('EscortBookingRequest', 'hublink.esp_answer_booking_request(jsonb)',
@@ -90,16 +90,16 @@ DECLARE
          'esp: amend with hublink.esp_amend, send the EscortUpdate (hublink.esp_auto_answer).'),
         ('EscortCancellation', 'hublink.esp_answer_cancellation(jsonb)',
          'esp: cancel with hublink.esp_cancel, send the EscortUpdate (hublink.esp_auto_answer).')
-    ]::hublink.message_responder[];
+    ]::hublink.engine_responder[];
 BEGIN
     RETURN hublink.set_engine_responders('esp', 'escort', wanted, enabled);
 END;
 $$;
 COMMENT ON FUNCTION hublink.esp_auto_answer(boolean) IS
     'Makes the escort provider answer automatically (true, the default) or by hand again (false): '
-    'registers or removes the engine''s responders in hublink.message_responder for '
+    'registers or removes the engine''s responders in hublink.message_handler.responder for '
     'EscortQuoteRequest, EscortBookingRequest, EscortAmendment and EscortCancellation. Off on a '
     'fresh install. Enabling needs hublink.party = esp (object_not_in_prerequisite_state) and '
     'refuses to replace another responder of those types (unique_violation); disabling removes '
-    'only the engine''s rows. Returns the number of rows registered (4), or 0 when disabled.';
+    'only the engine''s responders. Returns the number of responders registered (4), or 0 when disabled.';
 REVOKE ALL ON FUNCTION hublink.esp_auto_answer(boolean) FROM PUBLIC;

@@ -345,24 +345,8 @@ INSERT INTO hublink.sealed_table VALUES ('hublink.inbox',
     'SELECT hublink.message_key_scope($1 -> ''message'', ($1 ->> ''processed_at'')::timestamptz)',
     'The message''s removal (removalId), else the day it was stored ("messages <YYYY-MM-DD>").');
 
--- A retry that applies the message clears its error (the worker sets last_error = NULL, which
--- on a sealed column keeps the sealed value): an applied row keeps no error text.
-CREATE FUNCTION hublink.inbox_applied_clears_error() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    NEW.sealed := NULL;
-    RETURN NEW;
-END;
-$$;
-COMMENT ON FUNCTION hublink.inbox_applied_clears_error() IS
-    'BEFORE UPDATE trigger of hublink.inbox: a row that becomes applied drops its sealed error '
-    'details (the worker''s "last_error = NULL" cannot clear a sealed column).';
-REVOKE ALL ON FUNCTION hublink.inbox_applied_clears_error() FROM PUBLIC;
-CREATE TRIGGER inbox_applied_clears_error BEFORE UPDATE ON hublink.inbox
-    FOR EACH ROW WHEN (NEW.status = 'applied' AND OLD.status <> 'applied' AND OLD.sealed IS NOT NULL)
-    EXECUTE FUNCTION hublink.inbox_applied_clears_error();
+-- A retry that applies the message clears its error, the sealed copy included:
+-- hublink.inbox_retry_applied (38_inbox_state.sql), the inbox's one home, does it.
 
 -- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,
 -- where a SQL function with SET is parsed and planned again (docs/performance.md).

@@ -351,6 +351,9 @@ BEGIN
         ('hublink.inbox_reject(text,jsonb,bytea,jsonb,timestamptz,text,timestamptz,boolean,jsonb)', 'hublink_worker'),
         ('hublink.inbox_defer(text,jsonb,text,timestamptz,text,timestamptz,boolean)', 'hublink_worker'),
         ('hublink.inbox_retry_failed(bigint,text)', 'hublink_worker'),
+        -- the inbox's one home (38_inbox_state.sql): the rows the worker stores and retries
+        ('hublink.inbox_store_applied(text,jsonb,timestamptz,text,timestamptz,boolean)', 'hublink_worker'),
+        ('hublink.inbox_retry_applied(bigint)', 'hublink_worker'),
         -- the sealed bodies it publishes (bgworker/outbox.c) and retries (bgworker/inbox.c)
         ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),

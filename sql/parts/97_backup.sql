@@ -44,7 +44,6 @@ INSERT INTO hublink.backup_exclusion VALUES
     ('audit_table_rule', 'How inserts of some tables are audited (71_audit_rows.sql).'),
     ('sealed_table', 'Which tables hold sealed personal data and how (74_crypto_seal.sql).'),
     ('message_type', 'The message types of the interface and their queues (20_schema_registry.sql).'),
-    ('message_handler', 'The function that applies each message type: names of code the worker runs.'),
     ('party', 'The three parties of the interface.'),
     ('reason_code_location', 'Where each message type carries a reason code (42_reference_codes.sql).'),
     ('inbox_status', 'The states of an inbound message.'),

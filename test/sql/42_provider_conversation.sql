@@ -59,7 +59,8 @@ BEGIN
     END IF;
     PERFORM hublink.send_message(hublink_test.pex('escort-booking-response'));
 END $$;
-INSERT INTO hublink.message_responder VALUES ('EscortBookingRequest', 'hublink_test.confirm(jsonb)', 'test');
+UPDATE hublink.message_handler SET responder = 'hublink_test.confirm(jsonb)', responder_description = 'test'
+ WHERE message_type = 'EscortBookingRequest';
 SELECT lives_ok($$SELECT hublink.handle_message(hublink_test.pex('escort-booking-request'))$$,
                 'the booking request arrives, and a responder answers it');
 SELECT is(hublink_test.escort_state(), 'booked/-/none', 'booked in the same transaction');

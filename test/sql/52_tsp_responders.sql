@@ -10,7 +10,7 @@ BEGIN;
 SELECT plan(47);
 
 SELECT is(current_setting('hublink.party'), 'tsp', 'this database plays the travel provider');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'a fresh install answers by hand: no responder');
+SELECT is((SELECT count(responder)::int FROM hublink.message_handler), 0, 'a fresh install answers by hand: no responder');
 
 -- A small world: London to Lagos, one BA departure 30 days from now, a flexible and a
 -- non-refundable fare.
@@ -64,7 +64,7 @@ SELECT is((SELECT hublink.validate_message(m) FROM req), '[]', 'the quote reques
 
 -- Switching on.
 SELECT is(hublink.tsp_auto_answer(), 4, 'auto-answer on: four responders registered');
-SELECT is((SELECT array_agg(message_type || '=' || responder::text ORDER BY message_type) FROM hublink.message_responder),
+SELECT is((SELECT array_agg(message_type || '=' || responder::text ORDER BY message_type) FROM hublink.message_handler WHERE responder IS NOT NULL),
           '{TravelAmendment=hublink.tsp_answer_amendment(jsonb),TravelBookingRequest=hublink.tsp_answer_booking_request(jsonb),TravelCancellation=hublink.tsp_answer_cancellation(jsonb),TravelQuoteRequest=hublink.tsp_answer_quote_request(jsonb)}',
           'one per inbound travel message type');
 SELECT is(hublink.tsp_auto_answer(true), 4, 'switching on twice is harmless');
@@ -154,18 +154,18 @@ SELECT is(hublink_test.travel_state('RMV-2026-905202') || '/' || (SELECT count(*
 \o /dev/null
 SELECT hublink.tsp_auto_answer(false);
 \o
-INSERT INTO hublink.message_responder VALUES ('TravelQuoteRequest', 'hublink.record_message(jsonb)', 'someone else');
+UPDATE hublink.message_handler SET responder = 'hublink.record_message(jsonb)', responder_description = 'someone else' WHERE message_type = 'TravelQuoteRequest';
 SELECT throws_ok('SELECT hublink.tsp_auto_answer()', '23505', 'another responder answers some travel requests',
                  'switching on refuses to replace another responder');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 1, 'and registers nothing');
-SELECT is(hublink.tsp_auto_answer(false) || '/' || (SELECT string_agg(responder::text, ',') FROM hublink.message_responder),
+SELECT is((SELECT count(responder)::int FROM hublink.message_handler), 1, 'and registers nothing');
+SELECT is(hublink.tsp_auto_answer(false) || '/' || (SELECT string_agg(responder::text, ',') FROM hublink.message_handler),
           '0/hublink.record_message(jsonb)', 'switching off leaves another responder in place');
-DELETE FROM hublink.message_responder;
+UPDATE hublink.message_handler SET responder = NULL, responder_description = NULL;
 \o /dev/null
 SELECT hublink.tsp_auto_answer();
 \o
 SELECT is(hublink.tsp_auto_answer(false), 0, 'auto-answer off');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'removes the rows');
+SELECT is((SELECT count(responder)::int FROM hublink.message_handler), 0, 'removes the rows');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -10,7 +10,7 @@ BEGIN;
 SELECT plan(37);
 
 SELECT is(current_setting('hublink.party'), 'esp', 'this database plays the escort provider');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'a fresh install answers by hand: no responder');
+SELECT is((SELECT count(responder)::int FROM hublink.message_handler), 0, 'a fresh install answers by hand: no responder');
 
 -- Three escorts rostered for four days from 30 days ahead: a male leader, a male and a female officer.
 CREATE TEMP TABLE d AS SELECT (now() AT TIME ZONE 'Europe/London')::date + 30 AS day;
@@ -44,7 +44,7 @@ SELECT is(hublink.validate_message(hublink_test.quote_request('RMV-2026-906201')
 
 -- Switching on.
 SELECT is(hublink.esp_auto_answer(), 4, 'auto-answer on: four responders registered');
-SELECT is((SELECT array_agg(message_type || '=' || responder::text ORDER BY message_type) FROM hublink.message_responder),
+SELECT is((SELECT array_agg(message_type || '=' || responder::text ORDER BY message_type) FROM hublink.message_handler WHERE responder IS NOT NULL),
           '{EscortAmendment=hublink.esp_answer_amendment(jsonb),EscortBookingRequest=hublink.esp_answer_booking_request(jsonb),EscortCancellation=hublink.esp_answer_cancellation(jsonb),EscortQuoteRequest=hublink.esp_answer_quote_request(jsonb)}',
           'one per inbound escort message type');
 SELECT is(hublink.esp_auto_answer(true), 4, 'switching on twice is harmless');
@@ -118,7 +118,7 @@ SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE hublink.validate_messa
 
 -- Switching off removes only the engine's rows.
 SELECT is(hublink.esp_auto_answer(false), 0, 'auto-answer off');
-SELECT is((SELECT count(*)::int FROM hublink.message_responder), 0, 'removes the rows');
+SELECT is((SELECT count(responder)::int FROM hublink.message_handler), 0, 'removes the rows');
 
 SELECT * FROM finish();
 ROLLBACK;

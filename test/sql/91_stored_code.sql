@@ -83,8 +83,8 @@ SELECT throws_ok($$UPDATE hublink.worker_job SET job_function = 'pg_temp.job()'$
                  'worker_job.job_function: the admin cannot write it');
 SELECT throws_ok($$INSERT INTO hublink.worker_job (job_name, job_function, run_every, description)
                    VALUES ('evil', 'pg_temp.job()', '1 minute', 'evil')$$, '42501', NULL, 'nor add a job');
-SELECT throws_ok($$INSERT INTO hublink.message_responder VALUES ('TravelQuoteResponse', 'pg_temp.respond(jsonb)', 'evil')$$,
-                 '42501', NULL, 'message_responder.responder: the admin cannot write it');
+SELECT throws_ok($$UPDATE hublink.message_handler SET responder = 'pg_temp.respond(jsonb)' WHERE message_type = 'TravelQuoteResponse'$$,
+                 '42501', NULL, 'message_handler.responder: the admin cannot write it');
 SELECT throws_ok($$UPDATE hublink.message_handler SET handler = 'pg_temp.respond(jsonb)'$$, '42501', NULL,
                  'message_handler.handler: the admin cannot write it');
 SELECT throws_ok($$UPDATE hublink.sealed_table SET scope_query = 'SELECT pg_temp.weapon()::text'$$, '42501', NULL,

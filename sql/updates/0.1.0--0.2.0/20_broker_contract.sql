@@ -96,6 +96,12 @@ SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
 -- sql/parts/36_broker_contract.sql is wholly new in 0.2.0 (the broker users, the routes, the
 -- broker's definitions, the worker's alerts, the Errors that need attention): copied verbatim.
 -- @include sql/parts/36_broker_contract.sql
+-- Also new in 0.2.0, and part of the broker contract, but kept with every other change of an
+-- inbox row in 38_inbox_state.sql (issue 15 section 2): by definition, not by include.
+-- @function hublink.inbox_duplicate
+-- @function hublink.inbox_reject_retrying
+REVOKE ALL ON FUNCTION hublink.inbox_duplicate(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION hublink.inbox_reject_retrying(bigint, jsonb) FROM PUBLIC;
 -- @function hublink.enqueue_error
 
 -- Integers read from messages through one helper (issue 14 section 3): a part new in 0.2.0.
