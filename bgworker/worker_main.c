@@ -434,6 +434,12 @@ hublink_worker_main(Datum arg)
 	 */
 	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * No JIT in the message worker: its statements are small and repeated, and a JIT-compiled
+	 * plan costs seconds of CPU on the message path and leaves tens of megabytes of compiled
+	 * code in this long-lived process (the soak's worker memory, docs/simulation.md).
+	 */
+	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	hublink_pending_init();
 	hublink_outbox_init();
 	hublink_alerts_init();
