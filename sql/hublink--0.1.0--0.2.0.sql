@@ -973,6 +973,7 @@ COMMENT ON VIEW hublink.worker_status IS
     'Errors received for our messages still need attention.';
 COMMENT ON COLUMN hublink.worker_status.needs_attention IS
     'Errors received for our messages (or naming none of ours) not yet cleared: rows of hublink.needs_attention.';
+-- hublink.mi_worker, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.mi_worker AS
 SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
        round(extract(epoch FROM now() - w.state_since)::numeric, 3) AS seconds_in_state,
@@ -983,6 +984,9 @@ SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
        w.retrying,
        w.needs_attention
   FROM hublink.worker_status w;
+COMMENT ON VIEW hublink.mi_worker IS
+    'Worker availability and the message backlog now (one row, from hublink.worker_status; '
+    'the error text is left out).';
 COMMENT ON COLUMN hublink.mi_worker.needs_attention IS 'Errors received for our messages not yet cleared (hublink.needs_attention).';
 -- hublink.mi_report_html, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
@@ -2806,7 +2810,8 @@ COMMENT ON FUNCTION hublink.rotate_master_key() IS
     'hublink.master_key_file) with it; the sealed data is not touched. The older keys must '
     'still be in the file; remove them after this returns. Marks the keys it replaced retired in '
     'hublink.data_key_master. Returns how many keys it re-wrapped; audited (master_key_rotation).';
-CREATE VIEW hublink.data_key_erasure AS
+-- hublink.data_key_erasure, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.data_key_erasure AS
 SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, l.reason,
        coalesce(pending.ids, '{}') AS master_keys_to_destroy,
        pending.ids IS NULL AS complete,
@@ -3918,6 +3923,7 @@ CREATE OR REPLACE FUNCTION hublink.jobs_worker_state(
 COMMENT ON FUNCTION hublink.jobs_worker_state() IS
     'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
     'hublink.jobs_worker is on), its state and since when, and when it started.';
+-- hublink.worker_status, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.worker_status AS
 SELECT s.pid,
        current_setting('hublink.party', true) AS party,
@@ -3946,6 +3952,11 @@ SELECT s.pid,
                FROM hublink.worker_queue_counters() q) c
  CROSS JOIN (SELECT count(*) AS backlog, now() - min(b.created_at) AS oldest_unsent_age
                FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
+COMMENT ON VIEW hublink.worker_status IS
+    'One row: the worker''s process and broker connection state, since when, its last error, '
+    'totals of its per-queue counters (hublink.worker_queue_status), the outbox backlog and the '
+    'age of its oldest unsent message, how many messages wait for a handler retry, and how many '
+    'Errors received for our messages still need attention.';
 COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
     'Process id of the jobs worker (hublink.worker_job runs there when hublink.jobs_worker is on); NULL when it is not running.';
 COMMENT ON COLUMN hublink.worker_status.jobs_state IS
@@ -3962,6 +3973,7 @@ SELECT hublink.apply_access_policy();
 -- job's next runs, as after any change of configuration). Further down: the quote engine's
 -- faster functions (same answers).
 
+-- hublink.rollup_mi_config, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.rollup_mi_config AS
 SELECT c.time_zone,
        (SELECT string_agg(l::text, ';' ORDER BY l.band) FROM hublink.lead_time_band l)
@@ -3978,16 +3990,17 @@ SELECT c.time_zone,
                             WHERE m.message_type IN (SELECT a.request_type FROM hublink.timer_answer a)), '')
        AS config
   FROM hublink.reporting_config c;
-
 COMMENT ON VIEW hublink.rollup_mi_config IS
     'The configuration the MI rollup depends on now: the reporting time zone, the lead-time '
     'bands, the granularities and the response SLA rules (as text).';
+
 COMMENT ON COLUMN hublink.rollup_mi_config.time_zone IS 'hublink.reporting_config.time_zone.';
 COMMENT ON COLUMN hublink.rollup_mi_config.config IS
     'The lead-time bands, the granularities, hublink.timer_answer, the response_sla rules of '
     'hublink.timer_rule and the parties of the request types, as text.';
 
-CREATE VIEW hublink.rollup_mi_sla_request AS
+-- hublink.rollup_mi_sla_request, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_request AS
 WITH pairing AS (
     SELECT a.request_type, string_agg(DISTINCT a.answer_type, ' ') AS response_type
       FROM hublink.timer_answer a
@@ -4028,9 +4041,9 @@ SELECT o.message_type AS request_type, p.response_type, g.provider, g.fire_offse
                OR EXISTS (SELECT FROM hublink.state_transition s
                            WHERE s.message_id = i.message_id AND s.event LIKE x.answer_event))) a
  WHERE g.enabled;
-
 COMMENT ON VIEW hublink.rollup_mi_sla_request IS
     'Every request with a response SLA, with its answer (the live definition of hublink.mi_sla_compliance).';
+
 COMMENT ON COLUMN hublink.rollup_mi_sla_request.request_type IS 'As hublink.mi_sla_compliance.request_type.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_request.response_type IS 'As hublink.mi_sla_compliance.response_type.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_request.provider IS 'As hublink.mi_sla_compliance.provider.';
@@ -4057,42 +4070,44 @@ CREATE TABLE hublink.rollup_mi_sla_compliance_month (
     settled_at              timestamptz
 );
 
-
-CREATE VIEW hublink.rollup_mi_sla_live_month AS
+-- hublink.rollup_mi_sla_live_month, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_month AS
 SELECT m.month FROM hublink.rollup_mi_live_month m CROSS JOIN hublink.rollup_mi_window w
  WHERE m.month < w.months_until
 UNION
 SELECT r.month FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
  WHERE r.month < w.months_until AND r.settled_at >= now();
-
 COMMENT ON VIEW hublink.rollup_mi_sla_live_month IS
     'Folded months that hublink.mi_sla_compliance computes live: a dirty day in them, or a request '
     'unanswered and not yet past its target.';
+
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_month.month IS 'First day of the month.';
 
-CREATE VIEW hublink.rollup_mi_sla_live_range AS
+-- hublink.rollup_mi_sla_live_range, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_range AS
 SELECT coalesce(w.months_until::timestamp AT TIME ZONE w.time_zone, '-infinity') AS lo,
        timestamptz 'infinity' AS hi
   FROM hublink.rollup_mi_window w
 UNION ALL
 SELECT m.month::timestamp AT TIME ZONE w.time_zone, (m.month + interval '1 month') AT TIME ZONE w.time_zone
   FROM hublink.rollup_mi_sla_live_month m CROSS JOIN hublink.rollup_mi_window w;
-
 COMMENT ON VIEW hublink.rollup_mi_sla_live_range IS
     'The instants whose requests hublink.mi_sla_compliance computes live: the months from the '
     'watermark''s on and hublink.rollup_mi_sla_live_month.';
+
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.lo IS 'From (inclusive).';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_range.hi IS 'To (exclusive).';
 
-CREATE VIEW hublink.rollup_mi_sla_live_request AS
+-- hublink.rollup_mi_sla_live_request, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_request AS
 SELECT (date_trunc('month', y.sent_at AT TIME ZONE w.time_zone))::date AS month, y.*
   FROM hublink.rollup_mi_window w
  CROSS JOIN hublink.rollup_mi_sla_live_range l
  CROSS JOIN LATERAL (SELECT q.* FROM hublink.rollup_mi_sla_request q
                       WHERE q.sent_at >= l.lo AND q.sent_at < l.hi OFFSET 0) y;
-
 COMMENT ON VIEW hublink.rollup_mi_sla_live_request IS
     'The requests of the months hublink.mi_sla_compliance computes live (hublink.rollup_mi_sla_live_range).';
+
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.month IS 'First day of the month the request was sent.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.request_type IS 'As hublink.rollup_mi_sla_request.request_type.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.response_type IS 'As hublink.rollup_mi_sla_request.response_type.';
@@ -4103,7 +4118,8 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.roll
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
 
-CREATE VIEW hublink.rollup_mi_sla_compliance_live AS
+-- hublink.rollup_mi_sla_compliance_live, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_compliance_live AS
 SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        count(*) AS requests,
        count(x.answered_at) AS answered,
@@ -4124,7 +4140,6 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
            AS settled_at
   FROM hublink.rollup_mi_sla_live_request x
  GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
-
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
     month          date NOT NULL,
@@ -4171,14 +4186,15 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_times.target_seconds IS 'As hublink.mi_s
 COMMENT ON COLUMN hublink.rollup_mi_sla_times.seconds IS 'A response time, exact (seconds).';
 COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the folded months were answered in that time.';
 
-CREATE VIEW hublink.rollup_mi_sla_live_times AS
+-- hublink.rollup_mi_sla_live_times, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_times AS
 SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
   FROM hublink.rollup_mi_sla_live_request x
  WHERE x.seconds IS NOT NULL
  GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
-
 COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
     'How many answered requests of the months computed live took each exact response time.';
+
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.month IS 'First day of the month the requests were sent.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.request_type IS 'As hublink.mi_sla_compliance.request_type.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.response_type IS 'As hublink.mi_sla_compliance.response_type.';
@@ -4189,6 +4205,7 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were 
 
 -- Same columns: the view keeps its grants and comments.
 
+-- hublink.mi_sla_compliance, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
@@ -4270,6 +4287,11 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
+COMMENT ON VIEW hublink.mi_sla_compliance IS
+    'Response-time SLA compliance per request message type and provider (Appendix D: from the '
+    'request put on its queue to the response put on the Hub''s queue), per month of the '
+    'request and over the whole history (month NULL), against the target of the response_sla '
+    'timer rule (hublink.timer_rule) and the answers of hublink.timer_answer, as the timers count.';
 
 -- The comments 86_mi_views.sql gives every live view and month table of the rollup (its view
 -- named as the install names it, with hublink on its search_path).
@@ -4296,10 +4318,8 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_live.settled_at IS
     'one''s send time plus the longest target, a second more): its open breaches no longer change with '
     'the clock, and the folded row can be read. NULL: none unanswered.';
 
-
 COMMENT ON COLUMN hublink.rollup_mi_sla_compliance_month.settled_at IS
     'As hublink.rollup_mi_sla_compliance_live.settled_at.';
-
 
 -- The job folds them; the marks of the SLA's source rows.
 -- hublink.rollup_mi_fold, as defined in sql/parts
@@ -7707,6 +7727,7 @@ COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
 
 -- 1. Provider tables keyed by a removal reference (removal_ref, removal_reference) get
 -- row-level security like every other table of removal data (91_access_policy.sql).
+-- hublink.removal_data_path, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.removal_data_path AS
 WITH RECURSIVE
 tables AS (
@@ -7743,6 +7764,10 @@ SELECT DISTINCT ON (p.relid)
        p.relid::regclass AS table_name, p.key_column, p.parent::regclass AS parent, p.parent_column, p.depth
   FROM path p
  ORDER BY p.relid, p.depth, p.key_column;
+COMMENT ON VIEW hublink.removal_data_path IS
+    'Every table holding removal data and how a row reaches its removal, derived from the catalog: '
+    'key_column of the table references parent_column of parent (hublink.removal itself for a '
+    'removal_id column). Row-level security follows these paths.';
 DELETE FROM hublink.access_table_override WHERE table_name = 'error_report';
 UPDATE hublink.access_table_override
    SET class = 'own_grants',

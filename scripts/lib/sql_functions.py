@@ -4,7 +4,9 @@ definition, taken from sql/parts/*.sql, so that an update script never holds a s
 function body (docs/upgrades.md). Likewise `-- @comment KIND schema.name[.column]`
 (KIND: TABLE, VIEW, COLUMN, TYPE, ...) copies that object's COMMENT statement. And
 `-- @include sql/parts/NN_name.sql` copies a part that is wholly new in this version verbatim
-(its tables, views, functions, rows and grants), so its DDL is written once, in the part.
+(its tables, views, functions, rows and grants), so its DDL is written once, in the part. And
+`-- @view schema.name` copies a view's current definition, as CREATE OR REPLACE VIEW, with its
+COMMENT ON VIEW (a view that loses or renames a column is dropped by the update part first).
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -19,6 +21,7 @@ import sys
 
 DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
+VIEW_DIRECTIVE = re.compile(r"^--\s*@view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
@@ -104,6 +107,23 @@ def comment_statement(parts_dir, kind, name):
     return None
 
 
+def view_statement(parts_dir, name):
+    """The CREATE VIEW statement of NAME in sql/parts, as CREATE OR REPLACE VIEW, or None."""
+    head = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+" + re.escape(name)
+                      + r"(?:\s|\()", re.I)
+    found = []
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            if head.match(text[a:b]):
+                stmt = re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", text[a:b]).strip()
+                found.append(re.sub(r"^CREATE\s+(?:OR\s+REPLACE\s+)?VIEW", "CREATE OR REPLACE VIEW", stmt, flags=re.I))
+    if len(found) > 1:
+        sys.stderr.write(f"sql_functions: view {name} is created {len(found)} times in {parts_dir}\n")
+        sys.exit(1)
+    return found[0] if found else None
+
+
 def include_part(parts_dir, name):
     """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
     itself holds a directive would be expanded differently in a fresh install."""
@@ -113,7 +133,8 @@ def include_part(parts_dir, name):
         sys.exit(1)
     text = open(path, encoding="utf-8").read()
     for line in text.splitlines():
-        if DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line):
+        if (DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line)
+                or VIEW_DIRECTIVE.match(line)):
             sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
             sys.exit(1)
     if not text.endswith("\n"):
@@ -137,6 +158,17 @@ def main():
         if re.match(r"^--\s*@include\b", line):
             sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
             sys.exit(1)
+        v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
+        if v:
+            stmt = view_statement(parts_dir, v.group(1).lower())
+            if stmt is None:
+                sys.stderr.write(f"sql_functions: no CREATE VIEW {v.group(1)} in {parts_dir}\n")
+                sys.exit(1)
+            sys.stdout.write(f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n")
+            comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
+            if comment is not None:
+                sys.stdout.write(comment + "\n")
+            continue
         c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
         if c:
             stmt = comment_statement(parts_dir, c.group(1), c.group(2))

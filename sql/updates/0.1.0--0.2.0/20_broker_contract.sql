@@ -80,16 +80,7 @@ SELECT s.pid,
                FROM hublink.outbox b WHERE b.sent_at IS NULL) o;
 -- @comment VIEW hublink.worker_status
 -- @comment COLUMN hublink.worker_status.needs_attention
-CREATE OR REPLACE VIEW hublink.mi_worker AS
-SELECT w.party, w.state, w.state_since, w.state = 'connected' AS connected,
-       round(extract(epoch FROM now() - w.state_since)::numeric, 3) AS seconds_in_state,
-       w.last_error_at, w.started_at,
-       w.received, w.applied, w.duplicates, w.rejected, w.retried, w.published,
-       w.outbox_backlog,
-       round(extract(epoch FROM w.oldest_unsent_age)::numeric, 3) AS oldest_unsent_seconds,
-       w.retrying,
-       w.needs_attention
-  FROM hublink.worker_status w;
+-- @view hublink.mi_worker
 -- @comment COLUMN hublink.mi_worker.needs_attention
 -- @function hublink.mi_report_html
 

@@ -64,24 +64,7 @@ INSERT INTO hublink.audit_action VALUES
 ON CONFLICT DO NOTHING;
 -- @function hublink.data_key_for
 -- @function hublink.rotate_master_key
-CREATE VIEW hublink.data_key_erasure AS
-SELECT l.purge_id, l.removal_reference AS key_scope, l.data_class, l.purged_at, l.reason,
-       coalesce(pending.ids, '{}') AS master_keys_to_destroy,
-       pending.ids IS NULL AS complete,
-       done.at AS complete_since
-  FROM hublink.purge_log l
-  LEFT JOIN LATERAL (
-        SELECT pg_catalog.array_agg(g.master_key_id ORDER BY g.first_used_at) AS ids
-          FROM hublink.data_key_master g
-         WHERE (g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id)
-           AND g.destroyed_at IS NULL) pending ON true
-  LEFT JOIN LATERAL (
-        SELECT pg_catalog.max(g.destroyed_at) AS at
-          FROM hublink.data_key_master g
-         WHERE g.first_used_at <= l.purged_at OR l.removed->'master_key_ids' ? g.master_key_id) done
-    ON pending.ids IS NULL
- WHERE (l.removed->>'data_keys_destroyed')::integer > 0;
--- @comment VIEW hublink.data_key_erasure
+-- @view hublink.data_key_erasure
 -- @comment COLUMN hublink.data_key_erasure.purge_id
 -- @comment COLUMN hublink.data_key_erasure.key_scope
 -- @comment COLUMN hublink.data_key_erasure.data_class

@@ -7,42 +7,7 @@
 
 -- 1. Provider tables keyed by a removal reference (removal_ref, removal_reference) get
 -- row-level security like every other table of removal data (91_access_policy.sql).
-CREATE OR REPLACE VIEW hublink.removal_data_path AS
-WITH RECURSIVE
-tables AS (
-    SELECT c.oid AS relid
-      FROM pg_catalog.pg_class c
-     WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')
-),
-direct AS (
-    SELECT DISTINCT ON (t.relid) t.relid, a.attname AS key_column,
-           CASE WHEN a.atttypid = 'pg_catalog.text'::regtype THEN 'removal_reference' ELSE 'removal_id' END AS parent_column
-      FROM tables t
-      JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND NOT a.attisdropped
-                                    AND (a.attname = 'removal_id'
-                                         OR (a.attname IN ('removal_ref', 'removal_reference')
-                                             AND a.atttypid = 'pg_catalog.text'::regtype))
-     WHERE t.relid <> 'hublink.removal'::regclass
-     ORDER BY t.relid, a.attname = 'removal_id' DESC, a.attname
-),
-path (relid, key_column, parent, parent_column, depth) AS (
-    SELECT d.relid, d.key_column, 'hublink.removal'::regclass::oid, d.parent_column::name COLLATE "C", 1 FROM direct d
-    UNION ALL
-    SELECT f.conrelid, ka.attname, f.confrelid, pa.attname, p.depth + 1
-      FROM path p
-      JOIN pg_catalog.pg_constraint f ON f.contype = 'f' AND f.confrelid = p.relid
-                                      AND pg_catalog.cardinality(f.conkey) = 1
-      JOIN pg_catalog.pg_attribute ka ON ka.attrelid = f.conrelid AND ka.attnum = f.conkey[1]
-      JOIN pg_catalog.pg_attribute pa ON pa.attrelid = f.confrelid AND pa.attnum = f.confkey[1]
-     WHERE f.conrelid IN (SELECT t.relid FROM tables t)
-       AND f.conrelid NOT IN (SELECT d.relid FROM direct d)
-       AND f.conrelid <> 'hublink.removal'::regclass
-       AND p.depth < 8
-)
-SELECT DISTINCT ON (p.relid)
-       p.relid::regclass AS table_name, p.key_column, p.parent::regclass AS parent, p.parent_column, p.depth
-  FROM path p
- ORDER BY p.relid, p.depth, p.key_column;
+-- @view hublink.removal_data_path
 DELETE FROM hublink.access_table_override WHERE table_name = 'error_report';
 UPDATE hublink.access_table_override
    SET class = 'own_grants',
