@@ -54,8 +54,12 @@ COMMENT ON COLUMN hublink.tsp_quote_segment.fare_id IS 'The fare quoted on it.';
 
 CREATE FUNCTION hublink.tsp_segment_json(flight bigint, segment_id text, travellers jsonb)
     RETURNS jsonb
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
+-- PL/pgSQL for its kept plan, as tsp_itineraries (a quote calls it per flight).
+DECLARE
+    result jsonb;
+BEGIN
     SELECT jsonb_strip_nulls(jsonb_build_object(
         'segmentId', segment_id,
         'segmentType', 'PLANE',
@@ -67,19 +71,28 @@ AS $$
         'startTime', hublink.tsp_local_time(f.departs_at, o.tz),
         'endTime', hublink.tsp_local_time(f.arrives_at, d.tz),
         'travellers', travellers))
+      INTO result
       FROM hublink.tsp_flight f
       JOIN hublink.tsp_airline a ON a.iata = f.carrier
       JOIN hublink.tsp_airport o ON o.iata = f.origin
       JOIN hublink.tsp_airport d ON d.iata = f.destination
-     WHERE f.flight_id = flight
+     WHERE f.flight_id = flight;
+    RETURN result;
+END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_segment_json(bigint, text, jsonb) IS
     'The itinerarySegment of a flight: airline name, airports with terminals and names, local '
     'start and end times with their offsets, the travellers on it.';
 
+-- PL/pgSQL: one simple expression, evaluated without a plan of its own (a SQL function that pins
+-- search_path is planned again in every query that calls it).
 CREATE FUNCTION hublink.tsp_money(amount numeric, currency text) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     RETURN jsonb_build_object('amount', to_char(amount, 'FM999999999990.00'), 'currency', currency);
+END;
+$$;
 COMMENT ON FUNCTION hublink.tsp_money(numeric, text) IS 'A money object: amount with two decimals as a string, and currency.';
 
 CREATE FUNCTION hublink.tsp_origin_airports(returnees jsonb, departure_airports jsonb)
@@ -130,8 +143,13 @@ CREATE FUNCTION hublink.tsp_itineraries(
         returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
         refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
     RETURNS SETOF hublink.tsp_itinerary
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
+-- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
+-- again at every call (about three quarters of the search's CPU on the world schedule,
+-- docs/performance.md "Quotes, third pass"); PL/pgSQL keeps the plan for the session.
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE
     first_leg AS (
         SELECT f.* FROM hublink.tsp_flight f
@@ -254,7 +272,8 @@ AS $$
            c.departs_at, c.arrives_at, c.price,
            round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
       FROM combined c
-     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2
+     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
+END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
     'The itinerary search: direct and one-connection itineraries leaving origins in '
@@ -268,8 +287,12 @@ CREATE FUNCTION hublink.tsp_conditions_text(fare1 bigint, fare2 bigint, q_price 
                                             q_expected numeric, q_currency text,
                                             p_cancel numeric, q_hours numeric, q_rank integer)
     RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $f$
+-- PL/pgSQL for its kept plan, as tsp_itineraries (called once per quote).
+DECLARE
+    result text;
+BEGIN
     SELECT format('Rank %s by expected cost. Price %s %s; expected cost %s %s (price + %s x loss if '
                   'cancelled %s h before departure). ', q_rank, q_currency, to_char(q_price, 'FM999999999990.00'),
                   q_currency, to_char(q_expected, 'FM999999999990.00'), p_cancel, q_hours)
@@ -280,8 +303,11 @@ AS $f$
                              fa.currency, to_char(fa.cancellation_fee, 'FM999999999990.00'),
                              CASE WHEN fa.baggage_kg IS NOT NULL THEN ', ' || fa.baggage_kg || ' kg baggage' ELSE '' END),
                       ' ' ORDER BY f.departs_at)
+      INTO result
       FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
-     WHERE fa.fare_id IN (fare1, fare2)
+     WHERE fa.fare_id IN (fare1, fare2);
+    RETURN result;
+END;
 $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
