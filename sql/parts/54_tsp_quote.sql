@@ -350,6 +350,9 @@ DECLARE
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
+    -- The quotes' rows, written by one INSERT per table once every date is quoted.
+    new_quotes   hublink.tsp_quote[] := '{}';
+    new_segments hublink.tsp_quote_segment[] := '{}';
 BEGIN
     IF request #>> '{destination,airportCode}' IS NOT NULL THEN
         dests := ARRAY[request #>> '{destination,airportCode}'];
@@ -471,14 +474,11 @@ BEGIN
                     'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
                                                         it.currency, p_cancel, h_cancel, k))));
             quotes := quotes || q;
-            INSERT INTO hublink.tsp_quote (quote_ref, removal_id, escort_quote_ref, travel_date, created_at,
-                                           expires_at, currency, price, expected_cost, refundable,
-                                           destination_country, travellers, quote)
-            VALUES (qref, removal_id, d.eq_ref, d.day, at, expires, it.currency, it.price,
-                    it.expected_cost, it.refundable, dest_country, travellers, q);
-            INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S1', 1, it.flight1, it.fare1);
+            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
+            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
             IF it.flight2 IS NOT NULL THEN
-                INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S2', 2, it.flight2, it.fare2);
+                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
             END IF;
         END LOOP;
         IF k = 0 THEN
@@ -495,6 +495,11 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+
+    -- Set-wise: two statements per request instead of two or three per quote (each row is
+    -- still audited by its own trigger).
+    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
+    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
 
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'quotes', quotes,
