@@ -4794,7 +4794,212 @@ SELECT hublink.audit_attach();
 -- 0.2.0: the quote engine's third pass (issue 15 section 5; docs/performance.md "Quotes, third
 -- pass"). The itinerary search and the quote's JSON helpers become PL/pgSQL, whose plans are kept
 -- for the session (a SQL function that pins search_path is parsed and planned again at every
--- call). Same arguments, same results.
+-- call); tsp_quote writes a request's quotes and their segments with one INSERT per table.
+-- Same arguments, same results, same rows.
+
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+    -- The quotes' rows, written by one INSERT per table once every date is quoted.
+    new_quotes   hublink.tsp_quote[] := '{}';
+    new_segments hublink.tsp_quote_segment[] := '{}';
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        FOR it IN
+            SELECT i.* FROM unnest(cands) i
+             WHERE i.seats_free >= n_ret + d.escorts
+               AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+               AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                WHERE r.active AND r.kind = 'COST_LIMIT'
+                                  AND coalesce(r.destination_country, dest_country) = dest_country
+                                  AND (r.currency <> i.currency OR i.price > r.amount))
+             ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2
+             LIMIT per_date
+        LOOP
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
+              INTO costs FROM jsonb_array_elements(travellers) t;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
+            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
+            IF it.flight2 IS NOT NULL THEN
+                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
+            END IF;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    -- Set-wise: two statements per request instead of two or three per quote (each row is
+    -- still audited by its own trigger).
+    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
+    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, obeying the TIG rules and the request''s '
+    'constraints; stores them in tsp_quote and returns the TravelQuoteResponse body, with '
+    'noQuoteReason (a decline code) naming the dates without quotes.';
 
 -- hublink.tsp_itineraries, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
