@@ -16,6 +16,7 @@ import { LiveCases } from './live.js';
 import { caseRoutes, renderTimeline } from './cases.js';
 import { adminRoutes } from './admin.js';
 import { actionRoutes } from './actions.js';
+import { identityRoutes } from './identities.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -133,6 +134,7 @@ export async function start(config = loadConfig()) {
   caseRoutes(app, { config, pool, live, store });
   actionRoutes(app, { pool });
   adminRoutes(app, { pool, config });
+  identityRoutes(app, { pool });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars
