@@ -17,6 +17,7 @@ import { caseRoutes, renderTimeline } from './cases.js';
 import { adminRoutes } from './admin.js';
 import { actionRoutes } from './actions.js';
 import { identityRoutes } from './identities.js';
+import { sensitivityRoutes } from './sensitivity.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -135,6 +136,7 @@ export async function start(config = loadConfig()) {
   actionRoutes(app, { pool });
   adminRoutes(app, { pool, config });
   identityRoutes(app, { pool });
+  sensitivityRoutes(app, { pool });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars

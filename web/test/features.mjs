@@ -55,6 +55,17 @@ async function signIn(page, username) {
   await page.waitForURL((u) => u.href.startsWith(BASE));
 }
 const errorSummary = async (page) => ((await page.locator('.govuk-error-summary').count()) ? page.textContent('.govuk-error-summary') : '');
+// A removal made in SQL as the superuser (the new removal form is browser.mjs's).
+async function makeRemoval(ho, sensitivity, name = 'Sena') {
+  return (await one(`SELECT hublink.create_removal('CASE-' || $1, jsonb_build_array(jsonb_build_object(
+      'personalDetails', jsonb_build_object('hoReturneeReference', $1::text, 'name', jsonb_build_object('givenNames', $3::text, 'familyName', 'Okoro'),
+                                            'dateOfBirth', '1990-01-01', 'nationality', 'NGA', 'gender', 'F'),
+      'travelDocuments', jsonb_build_array(jsonb_build_object('type', 'PASSPORT', 'number', 'P' || replace($1, '-', ''), 'issuingCountry', 'NGA')),
+      'location', '{"detentionCentreId": "HARMONDSWORTH_IRC"}'::jsonb)),
+    current_date + 10, current_date + 20, '{"description": "Lagos", "country": "NGA", "airportCode": "LOS"}', sensitivity => $2::text) AS ref`,
+  [ho, sensitivity, name])).ref;
+}
+const level = async (ref) => (await one('SELECT sensitivity FROM hublink.removal WHERE removal_reference = $1', [ref])).sensitivity;
 
 try {
   // --- Four eyes on sign-ins: a second admin confirms (confirm_web_identity) ----------------
@@ -122,6 +133,69 @@ try {
   await signIn(una2, 'una');
   check('now una signs in', una2.url().includes('/cases'), una2.url());
 
+
+  // --- A case's sensitivity (change_sensitivity, sensitivity_choices) -----------------------
+  await db.query('GRANT hublink_admin TO bo'); // an admin who is also a caseworker, cleared for sensitive
+  const sref = await makeRemoval('HO-WEBS1', 'restricted');
+  const cole = await newPage();
+  await signIn(cole, 'cole');
+  await cole.goto('/cases');
+  const coleToken = await cole.inputValue('input[name=_csrf]');
+  const coleGet = await cole.goto(`/cases/${sref}/sensitivity`);
+  const coleLower = await cole.request.post(`/cases/${sref}/sensitivity`, { form: { _csrf: coleToken, level: 'standard', reason: 'let me see it' }, maxRedirects: 0 });
+  check('a caseworker not cleared for a case gets 404 for its sensitivity page, and lowering it by a forged post to see it fails (404, unchanged)',
+    coleGet.status() === 404 && coleLower.status() === 404 && (await level(sref)) === 'restricted', `${coleGet.status()} ${coleLower.status()}`);
+
+  await rita.goto(`/cases/${sref}`);
+  await rita.getByRole('link', { name: 'Change the sensitivity' }).click();
+  await rita.waitForURL(/\/sensitivity$/);
+  await axe(rita, 'the sensitivity page');
+  await rita.getByRole('button', { name: 'Change the sensitivity' }).click();
+  await rita.waitForLoadState();
+  const empty = await errorSummary(rita);
+  check('an empty form is answered by the error summary (the level, the reason), linked to the fields',
+    empty.includes('Select the new sensitivity') && empty.includes('Enter why the sensitivity changes')
+      && (await rita.locator('.govuk-error-summary a[href="#level"]').count()) === 1 && (await rita.locator('.govuk-error-summary a[href="#reason"]').count()) === 1, empty);
+  await axe(rita, 'the sensitivity page with errors');
+  await rita.check('input[name=level][value=standard]');
+  await rita.fill('#reason', 'The Home Office no longer names it restricted.');
+  await rita.getByRole('button', { name: 'Change the sensitivity' }).click();
+  await rita.waitForURL(new RegExp(`/cases/${sref}$`));
+  const lowered = await one(`SELECT c.changed_by, c.reason, a.severity FROM hublink.sensitivity_change c JOIN hublink.removal r USING (removal_id)
+                               JOIN hublink.alert a ON a.removal_id = r.removal_id AND a.kind = 'removal_sensitivity_changed'
+                              WHERE r.removal_reference = $1`, [sref]);
+  check('rita lowers it with a reason: the case page shows standard, the change is kept as hers and is a warning alert',
+    (await level(sref)) === 'standard' && (await rita.textContent('main')).includes('standard')
+      && lowered && lowered.changed_by === 'rita' && lowered.severity === 'warning', JSON.stringify(lowered));
+  check('now a standard caseworker sees it', (await cole.goto(`/cases/${sref}`)).status() === 200);
+  const coleRaise = await cole.request.post(`/cases/${sref}/sensitivity`, { form: { _csrf: coleToken, level: 'restricted', reason: 'hide it' }, maxRedirects: 0 });
+  const raiseText = await coleRaise.text();
+  check('a caseworker raising it above its clearance by a forged post is refused by the Hub in the error summary (400), unchanged',
+    coleRaise.status() === 400 && raiseText.includes('above the clearance of this login') && (await level(sref)) === 'standard', String(coleRaise.status()));
+
+  const bo = await newPage();
+  await signIn(bo, 'bo');
+  await bo.goto(`/cases/${sref}/sensitivity`);
+  check('an admin who is also a caseworker is warned which level would hide the case from them',
+    (await bo.textContent('main')).includes('you would no longer see this case') && (await bo.locator('input[name=hide]').count()) === 1);
+  await bo.check('input[name=level][value=restricted]');
+  await bo.fill('#reason', 'Named restricted again.');
+  await bo.getByRole('button', { name: 'Change the sensitivity' }).click();
+  await bo.waitForLoadState();
+  const hideErr = await errorSummary(bo);
+  check('choosing it without ticking the confirmation is refused by the Hub, linked to the checkbox, unchanged',
+    /would hide removal .* from you/.test(hideErr) && (await bo.locator('.govuk-error-summary a[href="#hide"]').count()) === 1
+      && (await level(sref)) === 'standard', hideErr);
+  await axe(bo, 'the sensitivity page asking for the confirmation');
+  await bo.check('input[name=hide][value=yes]');
+  await bo.getByRole('button', { name: 'Change the sensitivity' }).click();
+  await bo.waitForURL(/\/cases$/);
+  check('with it ticked the case is restricted and gone from their view (404)',
+    (await level(sref)) === 'restricted' && (await bo.goto(`/cases/${sref}`)).status() === 404);
+  await rita.goto(`/cases/${sref}/sensitivity`);
+  const history = await rita.textContent('#sensitivity-changes');
+  check('the page lists every change with who and why', history.includes('bo') && history.includes('Named restricted again.')
+    && history.includes('rita') && history.includes('no longer names it restricted'), history.slice(0, 300));
   const real = problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p));
   check('no page had a CSP violation or a script error', real.length === 0, real.join(' | '));
 } catch (err) {
