@@ -18,6 +18,7 @@ import { adminRoutes } from './admin.js';
 import { actionRoutes } from './actions.js';
 import { identityRoutes } from './identities.js';
 import { sensitivityRoutes } from './sensitivity.js';
+import { travelAmendRoutes } from './travel-amend.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -137,6 +138,7 @@ export async function start(config = loadConfig()) {
   adminRoutes(app, { pool, config });
   identityRoutes(app, { pool });
   sensitivityRoutes(app, { pool });
+  travelAmendRoutes(app, { pool });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars

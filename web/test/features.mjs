@@ -66,6 +66,33 @@ async function makeRemoval(ho, sensitivity, name = 'Sena') {
   [ho, sensitivity, name])).ref;
 }
 const level = async (ref) => (await one('SELECT sensitivity FROM hublink.removal WHERE removal_reference = $1', [ref])).sensitivity;
+// The TSP's answers (messages 4 and 6) from the schema examples, for one returnee of this
+// removal (the examples' HO-7731904, renamed), applied as the worker would.
+function tspMessage(file, reference, hoRef, edit) {
+  const m = JSON.parse(fs.readFileSync(`${TOP}/schemas/examples/${file}`, 'utf8'));
+  m.removalId = reference;
+  m.messageId = crypto.randomUUID();
+  m.sentAt = new Date().toISOString();
+  const keep = (t) => t.hoReturneeReference === 'HO-7731904';
+  const rename = (t) => (t.hoReturneeReference ? { ...t, hoReturneeReference: hoRef } : t);
+  edit(m.body, keep, rename);
+  return m;
+}
+async function bookTravel(reference, hoRef) {
+  await db.query("SELECT hublink.request_travel_quotes($1, '{LHR}')", [reference]);
+  await db.query('SELECT hublink.handle_message($1)', [tspMessage('travel-quote-response.json', reference, hoRef, (b, keep, rename) => {
+    for (const q of b.quotes) {
+      delete q.escortQuoteReference;
+      q.conditions.expiresAt = '2099-01-01T00:00:00+00:00';
+      q.costs.perTraveller = q.costs.perTraveller.filter((p) => keep(p.traveller)).map((p) => ({ ...p, traveller: rename(p.traveller) }));
+      for (const seg of q.itinerary) seg.travellers = seg.travellers.filter(keep).map(rename);
+    }
+  })]);
+  await db.query("SELECT hublink.choose_quote($1, 'TSP-TQ-88412-1')", [reference]);
+  await db.query('SELECT hublink.handle_message($1)', [tspMessage('travel-booking-response.json', reference, hoRef, (b, keep, rename) => {
+    b.confirmation.tickets = b.confirmation.tickets.filter((t) => keep(t.traveller)).map((t) => ({ ...t, traveller: rename(t.traveller) }));
+  })]);
+}
 
 try {
   // --- Four eyes on sign-ins: a second admin confirms (confirm_web_identity) ----------------
@@ -196,6 +223,74 @@ try {
   const history = await rita.textContent('#sensitivity-changes');
   check('the page lists every change with who and why', history.includes('bo') && history.includes('Named restricted again.')
     && history.includes('rita') && history.includes('no longer names it restricted'), history.slice(0, 300));
+
+  // --- A structured travel amendment (amend_travel_itinerary) and the provider's answer --------
+  const tref = await makeRemoval('HO-WEBT1', 'standard', 'Tobi');
+  await bookTravel(tref, 'HO-WEBT1');
+  const sent = async () => (await one(`SELECT count(*)::int AS n FROM hublink.amendment a JOIN hublink.removal r USING (removal_id)
+                                        WHERE r.removal_reference = $1 AND a.booking = 'travel'`, [tref])).n;
+  await rita.goto(`/cases/${tref}`);
+  await rita.getByRole('link', { name: 'Change the travel date or destination' }).click();
+  await rita.waitForURL(/\/amend-travel$/);
+  check('the travel amendment page shows the booked flights', (await rita.textContent('#flights')).includes('LHR'), await rita.textContent('#flights'));
+  await axe(rita, 'the travel amendment page');
+  await rita.getByRole('button', { name: 'Send the amendment' }).click();
+  await rita.waitForLoadState();
+  check('an empty form: the error summary asks for the reason, linked to it, nothing sent',
+    (await errorSummary(rita)).includes('Select why the travel changes') && (await rita.locator('.govuk-error-summary a[href="#reason"]').count()) === 1
+      && (await sent()) === 0, await errorSummary(rita));
+  await axe(rita, 'the travel amendment page with errors');
+  await rita.selectOption('#reason', 'EARLIER_COLLECTION');
+  await rita.getByRole('button', { name: 'Send the amendment' }).click();
+  await rita.waitForLoadState();
+  check('a reason but nothing to change: the Hub refuses it in the error summary, nothing sent',
+    (await errorSummary(rita)).includes('needs a new date or a new destination airport') && (await sent()) === 0, await errorSummary(rita));
+  await rita.fill('#day', '1'); await rita.fill('#month', '1'); await rita.fill('#year', '2020');
+  await rita.getByRole('button', { name: 'Send the amendment' }).click();
+  await rita.waitForLoadState();
+  check('a date in the past: refused by the Hub, linked to the date, what was entered kept, nothing sent',
+    (await errorSummary(rita)).includes('is in the past') && (await rita.locator('.govuk-error-summary a[href="#day"]').count()) === 1
+      && (await rita.inputValue('#year')) === '2020' && (await sent()) === 0, await errorSummary(rita));
+  const d = new Date(Date.now() + 14 * 86400e3);
+  const iso = d.toISOString().slice(0, 10);
+  await rita.fill('#day', String(d.getUTCDate())); await rita.fill('#month', String(d.getUTCMonth() + 1)); await rita.fill('#year', String(d.getUTCFullYear()));
+  await rita.fill('#airport', 'abv');
+  await rita.fill('#reasonText', 'Lagos airport closed.');
+  await rita.getByRole('button', { name: 'Send the amendment' }).click();
+  await rita.waitForURL(/\/amend-travel$/);
+  const asked = await rita.textContent('#amendments');
+  const body = await one(`SELECT a.details -> 'itineraryChanges' -> 0 AS c FROM hublink.amendment a JOIN hublink.removal r USING (removal_id)
+                           WHERE r.removal_reference = $1`, [tref]);
+  check('a new date and airport with a reason are sent as the itinerary change of a travel amendment, shown waiting',
+    asked.includes(`LHR to ABV on ${iso}`) && asked.includes('Waiting for the provider') && body && body.c.requestedSegments[0].endPoint.airportCode === 'ABV'
+      && body.c.reason.code === 'EARLIER_COLLECTION', `${asked} ${JSON.stringify(body)}`);
+  await rita.selectOption('#reason', 'SCHEDULE_CHANGE');
+  await rita.fill('#airport', 'ABV');
+  await rita.getByRole('button', { name: 'Send the amendment' }).click();
+  await rita.waitForLoadState();
+  check('sending it again before the answer (a second click) is refused by the Hub, nothing more sent',
+    (await errorSummary(rita)).includes("waiting for the provider's answer") && (await sent()) === 1, await errorSummary(rita));
+  // The TSP's answer arrives while the case page is open: outcome and change fee, live.
+  await rita.goto(`/cases/${tref}`);
+  const amendmentId = (await one(`SELECT a.message_id FROM hublink.amendment a JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1`, [tref])).message_id;
+  await db.query('SELECT hublink.handle_message($1)', [{ messageId: crypto.randomUUID(), messageType: 'TravelUpdate', schemaVersion: '1.0',
+    sentAt: new Date().toISOString(), sender: 'TSP', removalId: tref,
+    body: { travelQuoteReference: 'TSP-TQ-88412-1', amendmentOutcome: { amendmentMessageId: amendmentId, accepted: true, reason: { code: 'EARLIER_COLLECTION' } },
+      financial: { changeFee: { amount: '120.00', currency: 'GBP' }, reason: { code: 'EARLIER_COLLECTION', text: 'Reissued for Abuja.' } } } }]);
+  let live = false;
+  try {
+    await rita.waitForFunction(() => /Travel amendment accepted/.test(document.querySelector('#timeline').textContent)
+      && /GBP 120.00/.test(document.querySelector('#timeline').textContent), null, { timeout: 10000 });
+    live = true;
+  } catch { /* reported below */ }
+  check('the provider\'s answer and its change fee appear on the open case page without a reload', live, await rita.textContent('#timeline'));
+  await rita.goto(`/cases/${tref}/amend-travel`);
+  const answered = await rita.textContent('#amendments');
+  const costs = await rita.textContent('#travel-costs');
+  check('the amendment page shows the answer and the provider\'s cost', answered.includes('Accepted') && costs.includes('GBP 120.00') && costs.includes('Reissued for Abuja'),
+    `${answered} | ${costs}`);
+  const coleAmend = await cole.request.post(`/cases/${sref}/amend-travel`, { form: { _csrf: coleToken, reason: 'SCHEDULE_CHANGE', airport: 'ABV' }, maxRedirects: 0 });
+  check('a caseworker not cleared for a case gets 404 for its travel amendment post', coleAmend.status() === 404, String(coleAmend.status()));
   const real = problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p));
   check('no page had a CSP violation or a script error', real.length === 0, real.join(' | '));
 } catch (err) {
