@@ -1,5 +1,5 @@
 -- A structured travel amendment (issue 16; docs/web.md "Amending the travel booking";
--- hublink.amend_travel_itinerary, 48_travel_amendment.sql): refused before booking, with a
+-- hublink.amend_travel_itinerary, 48_case_amendments.sql): refused before booking, with a
 -- reason outside the change list, with nothing to change, a date in the past or excluded, a
 -- malformed airport, and while an earlier amendment waits (a button pressed twice); when sent,
 -- the body replaces the returnees' booked flights with the requested one, passes the

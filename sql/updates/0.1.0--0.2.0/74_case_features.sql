@@ -5,8 +5,8 @@
 -- @include sql/parts/96_case_sensitivity.sql
 -- @function hublink.set_removal_sensitivity
 -- A structured travel amendment: a new date or arrival airport with a reason from the change
--- list (48_travel_amendment.sql, wholly new).
--- @include sql/parts/48_travel_amendment.sql
+-- list (48_case_amendments.sql, wholly new).
+-- @include sql/parts/48_case_amendments.sql
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
