@@ -19,6 +19,7 @@ import { actionRoutes } from './actions.js';
 import { identityRoutes } from './identities.js';
 import { sensitivityRoutes } from './sensitivity.js';
 import { travelAmendRoutes } from './travel-amend.js';
+import { returneeRoutes } from './returnees.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -139,6 +140,7 @@ export async function start(config = loadConfig()) {
   identityRoutes(app, { pool });
   sensitivityRoutes(app, { pool });
   travelAmendRoutes(app, { pool });
+  returneeRoutes(app, { pool });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars

@@ -291,6 +291,63 @@ try {
     `${answered} | ${costs}`);
   const coleAmend = await cole.request.post(`/cases/${sref}/amend-travel`, { form: { _csrf: coleToken, reason: 'SCHEDULE_CHANGE', airport: 'ABV' }, maxRedirects: 0 });
   check('a caseworker not cleared for a case gets 404 for its travel amendment post', coleAmend.status() === 404, String(coleAmend.status()));
+
+  // --- Editing a returnee (edit_returnee) -------------------------------------------------------
+  const eref = await makeRemoval('HO-WEBE1', 'standard', 'Ena');
+  await makeRemoval('HO-WEBE9', 'restricted', 'Hidden');
+  const nameOf = async (ho) => (await one(`SELECT p.given_names FROM hublink.returnee t CROSS JOIN LATERAL hublink.returnee_personal_of(t.returnee_id) p
+                                           JOIN hublink.removal r ON r.removal_id = t.removal_id WHERE r.removal_reference = $1 AND t.ho_returnee_reference = $2`, [eref, ho]) || {}).given_names;
+  await cole.goto(`/cases/${eref}`);
+  await cole.getByRole('link', { name: "Edit a returnee's details" }).click();
+  await cole.waitForURL(/\/edit-returnee$/);
+  check('the edit page is filled with the returnee\'s details as they are', (await cole.inputValue('#givenNames')) === 'Ena'
+    && (await cole.inputValue('#hoReference')) === 'HO-WEBE1' && (await cole.inputValue('#dobYear')) === '1990', await cole.inputValue('#givenNames'));
+  await axe(cole, 'the edit returnee page');
+  await cole.fill('#givenNames', '');
+  await cole.getByRole('button', { name: 'Save the changes' }).click();
+  await cole.waitForLoadState();
+  const blankErr = await errorSummary(cole);
+  check('a blank name and no reason: the error summary, linked to the fields, nothing changed',
+    blankErr.includes('Enter the returnee’s given names') && blankErr.includes('Enter why the details change')
+      && (await cole.locator('.govuk-error-summary a[href="#givenNames"]').count()) === 1 && (await nameOf('HO-WEBE1')) === 'Ena', blankErr);
+  await axe(cole, 'the edit returnee page with errors');
+  await cole.fill('#givenNames', 'Ena');
+  await cole.fill('#hoReference', 'HO-WEBE9');
+  await cole.fill('#reason', 'Reference mistyped.');
+  await cole.getByRole('button', { name: 'Save the changes' }).click();
+  await cole.waitForLoadState();
+  const dupErr = await errorSummary(cole);
+  check('a new reference with a live removal elsewhere is refused (4.22), not naming a removal above the clearance, linked to the reference',
+    dupErr.includes('returnee HO-WEBE9 already has a live removal') && dupErr.includes('above the clearance') && !/RMV-/.test(dupErr)
+      && (await cole.locator('.govuk-error-summary a[href="#hoReference"]').count()) === 1
+      && Boolean(await one("SELECT 1 AS x FROM hublink.returnee WHERE ho_returnee_reference = 'HO-WEBE1'")), dupErr);
+  await cole.fill('#hoReference', 'HO-WEBE1');
+  await cole.fill('#givenNames', 'Ena Grace');
+  await cole.getByRole('button', { name: 'Save the changes' }).click();
+  await cole.waitForURL(/\/edit-returnee\?ho=HO-WEBE1$/);
+  const kept = await one(`SELECT c.fields, c.changed_by FROM hublink.returnee_change c JOIN hublink.removal r USING (removal_id) WHERE r.removal_reference = $1`, [eref]);
+  check('the corrected name is saved as the person, kept with its reason, nothing sent before any quote',
+    (await nameOf('HO-WEBE1')) === 'Ena Grace' && kept && kept.changed_by === 'cole' && kept.fields.join() === 'givenNames'
+      && (await cole.textContent('main')).includes('The details were changed.'), JSON.stringify(kept));
+  await bookTravel(eref, 'HO-WEBE1');
+  await cole.goto(`/cases/${eref}/edit-returnee`);
+  await cole.fill('#documentNumber', 'P99887766');
+  await cole.fill('#reason', 'New passport issued.');
+  await cole.getByRole('button', { name: 'Save the changes' }).click();
+  await cole.waitForURL(/\/edit-returnee\?ho=HO-WEBE1$/);
+  const amended = await one(`SELECT hublink.outbox_document(o.id) #> '{body,passengerUpdates,0}' AS p FROM hublink.outbox o
+                              WHERE o.removal_id = $1 AND o.message_type = 'TravelAmendment'`, [eref]);
+  check('once booked, the new document goes to the travel provider as an amendment, and the page says so',
+    amended && amended.p.travelDocument.number === 'P99887766' && amended.p.traveller.hoReturneeReference === 'HO-WEBE1'
+      && (await cole.textContent('main')).includes('sent to the travel provider as an amendment'), JSON.stringify(amended));
+  await cole.fill('#familyName', 'Okoro-Bello');
+  await cole.fill('#reason', 'Married name.');
+  await cole.getByRole('button', { name: 'Save the changes' }).click();
+  await cole.waitForLoadState();
+  check('another edit while that amendment waits for its answer is refused by the Hub in the error summary',
+    (await errorSummary(cole)).includes("waiting for the provider's answer"), await errorSummary(cole));
+  const coleEdit = await cole.goto(`/cases/${sref}/edit-returnee`);
+  check('a caseworker not cleared for a case gets 404 for its edit page', coleEdit.status() === 404, String(coleEdit.status()));
   const real = problems.filter((p) => !/Failed to load resource: the server responded with a status of (400|401|403|404)/.test(p));
   check('no page had a CSP violation or a script error', real.length === 0, real.join(' | '));
 } catch (err) {
