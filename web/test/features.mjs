@@ -13,6 +13,7 @@ import pg from 'pg';
 const env = process.env;
 const BASE = env.HUBLINK_WEB_TEST_URL;
 const TOP = env.HUBLINK_WEB_TEST_TOP;
+const SHOTS = env.HUBLINK_WEB_TEST_SHOTS; // a directory: full-page pictures of the new pages (docs/web.md)
 const users = Object.fromEntries(JSON.parse(fs.readFileSync(env.HUBLINK_WEB_TEST_USERS, 'utf8')).map((u) => [u.username, u]));
 
 let passed = 0;
@@ -53,6 +54,9 @@ async function signIn(page, username) {
   await page.fill('#password', users[username].password);
   await page.click('button[type=submit]');
   await page.waitForURL((u) => u.href.startsWith(BASE));
+}
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 }
 const errorSummary = async (page) => ((await page.locator('.govuk-error-summary').count()) ? page.textContent('.govuk-error-summary') : '');
 // A removal made in SQL as the superuser (the new removal form is browser.mjs's).
@@ -121,6 +125,7 @@ try {
   check('the admin page lists the sign-ins waiting for a second admin, with who added them',
     listed.includes('Una Unconfirmed') && listed.includes('una_role') && listed.includes('ada (you)'), listed.slice(0, 200));
   await axe(ada, 'the sign-ins waiting page');
+  await shot(ada, 'web-admin-sign-ins');
   await ada.getByRole('button', { name: "Confirm Una Unconfirmed's sign-in as una_role" }).click();
   await ada.waitForLoadState();
   const own = await errorSummary(ada);
@@ -177,6 +182,7 @@ try {
   await rita.getByRole('link', { name: 'Change the sensitivity' }).click();
   await rita.waitForURL(/\/sensitivity$/);
   await axe(rita, 'the sensitivity page');
+  await shot(rita, 'web-case-sensitivity');
   await rita.getByRole('button', { name: 'Change the sensitivity' }).click();
   await rita.waitForLoadState();
   const empty = await errorSummary(rita);
@@ -285,6 +291,7 @@ try {
   } catch { /* reported below */ }
   check('the provider\'s answer and its change fee appear on the open case page without a reload', live, await rita.textContent('#timeline'));
   await rita.goto(`/cases/${tref}/amend-travel`);
+  await shot(rita, 'web-case-amend-travel');
   const answered = await rita.textContent('#amendments');
   const costs = await rita.textContent('#travel-costs');
   check('the amendment page shows the answer and the provider\'s cost', answered.includes('Accepted') && costs.includes('GBP 120.00') && costs.includes('Reissued for Abuja'),
@@ -303,6 +310,7 @@ try {
   check('the edit page is filled with the returnee\'s details as they are', (await cole.inputValue('#givenNames')) === 'Ena'
     && (await cole.inputValue('#hoReference')) === 'HO-WEBE1' && (await cole.inputValue('#dobYear')) === '1990', await cole.inputValue('#givenNames'));
   await axe(cole, 'the edit returnee page');
+  await shot(cole, 'web-case-edit-returnee');
   await cole.fill('#givenNames', '');
   await cole.getByRole('button', { name: 'Save the changes' }).click();
   await cole.waitForLoadState();
