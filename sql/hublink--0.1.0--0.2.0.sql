@@ -7872,10 +7872,44 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
     'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
 
--- The Hub: when to book.
+-- The Hub: when to book. The columns are added without a default and filled, then given their
+-- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
+-- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
 ALTER TABLE hublink.cancel_estimate_config
-    ADD COLUMN hold_from_probability numeric(5,4) NOT NULL DEFAULT 0.5 CHECK (hold_from_probability BETWEEN 0 AND 1),
-    ADD COLUMN hold_hours_before numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before > 0);
+    ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
+ALTER TABLE hublink.cancel_estimate_config
+    ALTER COLUMN hold_from_probability SET DEFAULT 0.5,
+    ALTER COLUMN hold_from_probability SET NOT NULL,
+    ALTER COLUMN hold_hours_before SET DEFAULT 72,
+    ALTER COLUMN hold_hours_before SET NOT NULL;
+-- Its body (SELECT * FROM the configuration) was bound to the columns of its time: made again.
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
     'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
     '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';

@@ -125,7 +125,7 @@ def main(paths):
             print("   FAILED removal %s (%s): %s" % (f["case"], f["ref"], f["why"]))
         bad += len(diffs) + len(r["failures"])
     by = {r["policy"]: r for r in results}
-    for best in ("best", "best-now"):
+    for best in ("best", "best-now", "best-hold-all"):
         if best not in by or "cheapest" not in by:
             continue
         lost = lambda p: Decimal(by[p]["ledger"]["money"]["lost_to_cancellations"])

@@ -9,10 +9,20 @@ INSERT INTO hublink.tsp_config VALUES
 ON CONFLICT (key) DO NOTHING;
 -- @function hublink.tsp_quote
 
--- The Hub: when to book.
+-- The Hub: when to book. The columns are added without a default and filled, then given their
+-- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
+-- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
 ALTER TABLE hublink.cancel_estimate_config
-    ADD COLUMN hold_from_probability numeric(5,4) NOT NULL DEFAULT 0.5 CHECK (hold_from_probability BETWEEN 0 AND 1),
-    ADD COLUMN hold_hours_before numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before > 0);
+    ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
+ALTER TABLE hublink.cancel_estimate_config
+    ALTER COLUMN hold_from_probability SET DEFAULT 0.5,
+    ALTER COLUMN hold_from_probability SET NOT NULL,
+    ALTER COLUMN hold_hours_before SET DEFAULT 72,
+    ALTER COLUMN hold_hours_before SET NOT NULL;
+-- Its body (SELECT * FROM the configuration) was bound to the columns of its time: made again.
+-- @function hublink.removal_cancel_probability
 -- @comment COLUMN hublink.cancel_estimate_config.hold_from_probability
 -- @comment COLUMN hublink.cancel_estimate_config.hold_hours_before
 CREATE TABLE hublink.booking_hold (
