@@ -50,7 +50,7 @@ def svg(results, path):
             ("lost to cancellations", lambda r: Decimal(r["ledger"]["money"]["lost_to_cancellations"])),
             ("net travel cost", lambda r: Decimal(r["ledger"]["money"]["ticket_spend"]) - Decimal(r["ledger"]["money"]["refunds"])
              + Decimal(r["ledger"]["money"]["change_fees"]))]
-    colours = ["#4e79a7", "#f28e2b", "#59a14f"]
+    colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"]
     top = max(f(r) for r in results for _, f in keys) or Decimal(1)
     w, h, left, bottom = 760, 360, 70, 300
     group = (w - left - 20) / len(keys)
@@ -70,11 +70,11 @@ def svg(results, path):
             v = f(r)
             hgt = float(v / top) * 250
             out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>'
-                       % (x0 + j * bar, bottom - hgt, bar - 2, hgt, colours[j % 3]))
+                       % (x0 + j * bar, bottom - hgt, bar - 2, hgt, colours[j % len(colours)]))
         out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (x0 + len(results) * bar / 2, bottom + 16, name))
     for j, r in enumerate(results):
         out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>'
-                   % (left + j * 150, bottom + 34, colours[j % 3], left + j * 150 + 16, bottom + 45, r["policy"]))
+                   % (left + j * 150, bottom + 34, colours[j % len(colours)], left + j * 150 + 16, bottom + 45, r["policy"]))
     out.append("</svg>")
     with open(path, "w") as fh:
         fh.write("\n".join(out) + "\n")
