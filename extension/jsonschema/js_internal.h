@@ -140,6 +140,18 @@ js_regex *js_regex_compile(const char *pat, size_t len, char **err);
 /* 1 match somewhere, 0 no match, -1 step budget exhausted or out of memory */
 int js_regex_search(const js_regex *re, const char *s, size_t len);
 void js_regex_free(js_regex *re);
+/* the backtracking engine alone, and whether js_regex_search uses regex_fast.c instead */
+int js_regex_search_general(const js_regex *re, const char *s, size_t len);
+bool js_regex_is_fast(const js_regex *re);
+
+/* ---- regex_fast.c: anchored runs of ASCII classes, matched without backtracking ---- */
+
+typedef struct js_regex_fast js_regex_fast;
+/* NULL when the pattern is not of that form (or out of memory): use the general engine */
+js_regex_fast *js_regex_fast_compile(const char *pat, size_t len);
+/* 1 the whole string matches, 0 not */
+int js_regex_fast_match(const js_regex_fast *f, const char *s, size_t len);
+void js_regex_fast_free(js_regex_fast *f);
 
 /* ---- format.c ---- */
 

@@ -42,6 +42,7 @@ JSONSCHEMA_SRCS := \
 	$(JSONSCHEMA_DIR)/parse.c \
 	$(JSONSCHEMA_DIR)/pointer.c \
 	$(JSONSCHEMA_DIR)/regex.c \
+	$(JSONSCHEMA_DIR)/regex_fast.c \
 	$(JSONSCHEMA_DIR)/registry.c \
 	$(JSONSCHEMA_DIR)/uri.c \
 	$(JSONSCHEMA_DIR)/utf8.c \

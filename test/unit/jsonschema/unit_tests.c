@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "js_internal.h"
 #include "jsonschema.h"
 
 static int n_tests, n_failed;
@@ -495,9 +496,114 @@ test_builder(void)
 	json_object_put(built);
 }
 
+/*
+ * The fast pattern matcher (regex_fast.c) against the general engine: generated anchored
+ * patterns and strings; both must agree on every pair. The patterns of the message schemas
+ * must all take the fast path.
+ */
+static void
+test_regex_fast(void)
+{
+	static const char *atoms[] = {"a",    "b",      "-",   "\\.",   "[ab]",         "[a-c]",
+								  "[b]",  "[0-9]",  "\\d", "\\w",   "[A-Z0-9/._-]", "[x-]",
+								  "[-a]", "[\\-z]", ".",   "(a|b)", "[^a]",         "\\s",
+								  "é",    "[a-cé]"};
+	static const char *quants[] = {"", "", "?", "*", "+", "{2}", "{0,3}", "{1,2}", "{2,}", "*?"};
+	static const char *chars[] = {"a", "b", "c", "0", "9", "_", "-", ".", "/", "x", "Z", " ", "é"};
+	static const char *schema_patterns[] = {
+		"^[A-Z]{3}$",
+		"^[A-Z0-9][A-Z0-9/._-]{2,39}$",
+		"^[a-z]{1,63}$",
+		"^[A-Z][A-Za-z]{2,63}$",
+		"^[0-9]{13}$",
+		"^[MFX]$",
+		"^[0-9]{1,4}[A-Z]?$",
+		"^[0-9]+[.][0-9]+$",
+		"^RMV-[0-9]{4}-[0-9]{6}$",
+		"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+	};
+	unsigned seed = 20261207;
+	int n_fast = 0, n_general = 0, n_pairs = 0, n_disagree = 0, n_matched = 0;
+	char pat[256], str[64], name[200];
+	int all_fast = 1;
+
+	for (size_t i = 0; i < sizeof(schema_patterns) / sizeof(schema_patterns[0]); i++)
+	{
+		char *err = NULL;
+		js_regex *re = js_regex_compile(schema_patterns[i], strlen(schema_patterns[i]), &err);
+
+		if (re == NULL || !js_regex_is_fast(re))
+		{
+			printf("# not on the fast path: %s\n", schema_patterns[i]);
+			all_fast = 0;
+		}
+		free(err);
+		js_regex_free(re);
+	}
+	ok(all_fast, "the message schemas' patterns take the fast path");
+
+	for (int p = 0; p < 3000; p++)
+	{
+		int n_atoms = 1 + (int) ((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+		js_regex *re;
+		char *err = NULL;
+
+		strcpy(pat, "^");
+		for (int a = 0; a < n_atoms; a++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			strcat(pat, atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))]);
+			seed = seed * 1103515245u + 12345u;
+			strcat(pat, quants[(seed >> 16) % (sizeof(quants) / sizeof(quants[0]))]);
+		}
+		strcat(pat, "$");
+		re = js_regex_compile(pat, strlen(pat), &err);
+		free(err);
+		if (re == NULL)
+			continue;
+		if (js_regex_is_fast(re))
+			n_fast++;
+		else
+			n_general++;
+		for (int k = 0; k < 40; k++)
+		{
+			int len;
+			int fast, general;
+
+			seed = seed * 1103515245u + 12345u;
+			len = (int) ((seed >> 16) % 8);
+			str[0] = '\0';
+			for (int c = 0; c < len; c++)
+			{
+				seed = seed * 1103515245u + 12345u;
+				strcat(str, chars[(seed >> 16) % (sizeof(chars) / sizeof(chars[0]))]);
+			}
+			fast = js_regex_search(re, str, strlen(str));
+			general = js_regex_search_general(re, str, strlen(str));
+			n_pairs++;
+			n_matched += general == 1;
+			if (fast != general)
+			{
+				if (n_disagree++ < 5)
+					printf("# disagree: /%s/ on \"%s\": fast %d, general %d\n", pat, str, fast,
+						   general);
+			}
+		}
+		js_regex_free(re);
+	}
+	snprintf(name, sizeof(name),
+			 "fast and general engines agree on %d pairs (%d fast patterns, %d general, %d "
+			 "matches)",
+			 n_pairs, n_fast, n_general, n_matched);
+	ok(n_disagree == 0, name);
+	ok(n_fast > 500 && n_general > 500 && n_matched > 1000,
+	   "the generated cases exercise both engines and both answers");
+}
+
 int
 main(void)
 {
+	test_regex_fast();
 	test_parse();
 	test_errors();
 	test_limits();
