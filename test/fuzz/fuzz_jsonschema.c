@@ -12,8 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
+#include "js_internal.h"
 #include "jsonschema.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -85,7 +84,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < N_SCHEMAS; i++)
 	{
 		char *err = NULL;
-		json_object *doc = js_parse(schema_texts[i], strlen(schema_texts[i]), NULL, &err);
+		js_doc *doc = js_parse(schema_texts[i], strlen(schema_texts[i]), NULL, &err);
 
 		if (doc)
 			schemas[i] = js_compile(NULL, doc, &limits, &err);
@@ -94,14 +93,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz schema %zu: %s\n", i, err ? err : "?");
 			abort();
 		}
-		json_object_put(doc);
+		js_doc_free(doc);
 	}
 #endif
 	return 0;
 }
 
 static void
-validate(const js_schema *s, json_object *inst)
+validate(const js_schema *s, const js_value *inst)
 {
 	js_result r;
 
@@ -124,36 +123,48 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *err = NULL;
 #ifndef FUZZ_SCHEMAS
-	json_object *inst = js_parse((const char *) data, size, &limits, &err);
+	js_doc *inst = js_parse((const char *) data, size, &limits, &err);
 
-	if (inst || err == NULL)
+	if ((inst == NULL) == (err == NULL))
+		abort();
+	if (inst)
 	{
+		/* the builder's copy of a parsed document equals it */
+		js_builder *b = js_builder_new(size);
+		js_doc *copy;
+
+		if (b == NULL || js_builder_value(b, js_doc_root(inst)) != 0)
+			abort();
+		copy = js_builder_finish(b);
+		if (copy == NULL || !js_json_equal(js_doc_root(inst), js_doc_root(copy), 1000))
+			abort();
+		js_doc_free(copy);
 		for (size_t i = 0; i < N_SCHEMAS; i++)
-			validate(schemas[i], inst);
+			validate(schemas[i], js_doc_root(inst));
 	}
-	json_object_put(inst);
+	js_doc_free(inst);
 	free(err);
 #else
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t slen = nl ? (size_t) (nl - data) : size;
-	json_object *sdoc = js_parse((const char *) data, slen, &limits, &err);
+	js_doc *sdoc = js_parse((const char *) data, slen, &limits, &err);
 	js_schema *s = NULL;
 
-	if (err == NULL)
+	if (sdoc)
 		s = js_compile(NULL, sdoc, &limits, &err);
 	free(err);
 	err = NULL;
 	if (s && nl)
 	{
-		json_object *inst = js_parse((const char *) nl + 1, size - slen - 1, &limits, &err);
+		js_doc *inst = js_parse((const char *) nl + 1, size - slen - 1, &limits, &err);
 
-		if (inst || err == NULL)
-			validate(s, inst);
-		json_object_put(inst);
+		if (inst)
+			validate(s, js_doc_root(inst));
+		js_doc_free(inst);
 		free(err);
 	}
 	js_schema_free(s);
-	json_object_put(sdoc);
+	js_doc_free(sdoc);
 #endif
 	return 0;
 }
