@@ -2,7 +2,10 @@
  * fuzz_jsonschema.c - libFuzzer target for the JSON Schema validator.
  *
  * Default mode: the input is JSON text for js_parse (size and depth limits on), validated
- * against a fixed set of compiled schemas that exercise every keyword family.
+ * against a fixed set of compiled schemas that exercise every keyword family; a document is
+ * also copied through js_builder (the copy must equal it), and an array whose first item is a
+ * pattern on the fast matcher has that matcher checked against the general engine on every
+ * further string item.
  * With -DFUZZ_SCHEMAS: the input is "schema text \n instance text"; the schema is compiled
  * (so the indexer, $ref resolution and the regex compiler are fuzzed too) and, when it
  * compiles, validates the instance.
@@ -118,6 +121,35 @@ validate(const js_schema *s, const js_value *inst)
 	js_result_clear(&r);
 }
 
+#ifndef FUZZ_SCHEMAS
+/*
+ * An instance ["PATTERN", "SUBJECT", ...]: when PATTERN takes the fast matcher
+ * (regex_fast.c), it must answer as the general engine does on every SUBJECT.
+ */
+static void
+regex_differential(const js_value *v)
+{
+	char *err = NULL;
+	js_regex *re;
+
+	if (v->type != JS_ARRAY || v->len < 2 || v->u.items[0].type != JS_STRING)
+		return;
+	re = js_regex_compile(v->u.items[0].u.s, v->u.items[0].len, &err);
+	free(err);
+	if (re == NULL)
+		return;
+	for (uint32_t i = 1; js_regex_is_fast(re) && i < v->len; i++)
+	{
+		const js_value *s = &v->u.items[i];
+
+		if (s->type == JS_STRING &&
+			js_regex_search(re, s->u.s, s->len) != js_regex_search_general(re, s->u.s, s->len))
+			abort();
+	}
+	js_regex_free(re);
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -139,6 +171,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (copy == NULL || !js_json_equal(js_doc_root(inst), js_doc_root(copy), 1000))
 			abort();
 		js_doc_free(copy);
+		regex_differential(js_doc_root(inst));
 		for (size_t i = 0; i < N_SCHEMAS; i++)
 			validate(schemas[i], js_doc_root(inst));
 	}
