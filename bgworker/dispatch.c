@@ -67,82 +67,77 @@ hublink_dispatch_new_generation(void)
 
 /* --- the partition key ------------------------------------------------------------------- */
 
-typedef struct KeyScan
-{
-	int depth;
-	bool at_key; /* the current member is the envelope's removalId */
-	char *key;   /* its last value, as jsonb would keep it */
-} KeyScan;
-
-#if PG_VERSION_NUM >= 160000
-#define SEM_RESULT JsonParseErrorType
-#define SEM_RETURN return JSON_SUCCESS
+#if PG_VERSION_NUM >= 170000
+#define make_lexer(json, len) makeJsonLexContextCstringLen(NULL, (json), (len), PG_UTF8, true)
 #else
-#define SEM_RESULT void
-#define SEM_RETURN return
+#define make_lexer(json, len) makeJsonLexContextCstringLen((json), (len), PG_UTF8, true)
 #endif
 
-static SEM_RESULT
-key_nest(void *state)
-{
-	((KeyScan *) state)->depth++;
-	SEM_RETURN;
-}
-
-static SEM_RESULT
-key_unnest(void *state)
-{
-	((KeyScan *) state)->depth--;
-	SEM_RETURN;
-}
-
-static SEM_RESULT
-key_field_start(void *state, char *fname, bool isnull)
-{
-	KeyScan *s = state;
-
-	s->at_key = s->depth == 1 && strcmp(fname, "removalId") == 0;
-	SEM_RETURN;
-}
-
-static SEM_RESULT
-key_scalar(void *state, char *token, JsonTokenType tokentype)
-{
-	KeyScan *s = state;
-
-	if (s->at_key && s->depth == 1)
-		s->key = tokentype == JSON_TOKEN_STRING ? token : NULL;
-	SEM_RETURN;
-}
-
 /*
- * The envelope's removalId, read by PostgreSQL's own JSON parser (escapes decoded, the last of
- * duplicate members kept, as in the jsonb the applier builds), so that two spellings of one
- * removal never land in two partitions. Bytes that are not JSON go to partition 0: they are
- * rejected wherever they go.
+ * The envelope's removalId: the value of the top-level member "removalId", read token by token
+ * by PostgreSQL's JSON lexer (strings de-escaped, so two spellings of one key or value are one)
+ * and, like jsonb, the last of duplicate members. The lexer does not recurse, so no nesting can
+ * raise an error in this process (which holds the broker connection). NULL when there is none
+ * or the bytes are not JSON: such a message is rejected wherever it goes.
  */
+static char *
+envelope_removal_id(const char *body, size_t len)
+{
+	JsonLexContext *lex;
+	char *key = NULL;
+	int depth = 0;
+	bool expect_key = false; /* at the top level, a member name comes next */
+	bool at_removal_id = false;
+	bool value_next = false; /* the top-level member's value comes next */
+
+	if (len > (size_t) hublink_max_message_bytes || !pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+		return NULL;
+	lex = make_lexer(unconstify(char *, body), (int) len);
+	for (;;)
+	{
+		JsonTokenType token;
+
+		if (json_lex(lex) != JSON_SUCCESS)
+			return NULL;
+		token = lex->token_type;
+		if (token == JSON_TOKEN_END)
+			return key;
+		if (depth == 0 && token != JSON_TOKEN_OBJECT_START)
+			return NULL;
+		if (depth == 1 && value_next)
+		{
+			/* The member's value: a string is the key; anything else replaces an earlier one. */
+			if (at_removal_id)
+				key = token == JSON_TOKEN_STRING ? pstrdup(lex->strval->data) : NULL;
+			value_next = false;
+		}
+		else if (depth == 1 && expect_key && token == JSON_TOKEN_STRING)
+		{
+			at_removal_id = strcmp(lex->strval->data, "removalId") == 0;
+			expect_key = false;
+		}
+		else if (depth == 1 && token == JSON_TOKEN_COLON)
+			value_next = true;
+		else if (depth == 1 && token == JSON_TOKEN_COMMA)
+			expect_key = true;
+		if (token == JSON_TOKEN_OBJECT_START || token == JSON_TOKEN_ARRAY_START)
+		{
+			if (++depth == 1)
+				expect_key = true;
+		}
+		else if (token == JSON_TOKEN_OBJECT_END || token == JSON_TOKEN_ARRAY_END)
+			depth--;
+	}
+}
+
 int
 hublink_dispatch_partition(const char *body, size_t len, int partitions)
 {
-	KeyScan scan = {0, false, NULL};
-	JsonSemAction sem = {0};
-	JsonLexContext *lex;
+	char *key;
 
-	if (partitions <= 1 || len > (size_t) hublink_max_message_bytes ||
-		!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+	if (partitions <= 1 || (key = envelope_removal_id(body, len)) == NULL)
 		return 0;
-	sem.semstate = &scan;
-	sem.object_start = key_nest;
-	sem.object_end = key_unnest;
-	sem.array_start = key_nest;
-	sem.array_end = key_unnest;
-	sem.object_field_start = key_field_start;
-	sem.scalar = key_scalar;
-	lex = makeJsonLexContextCstringLen(unconstify(char *, body), (int) len, PG_UTF8, true);
-	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || scan.key == NULL)
-		return 0;
-	return (int) (hash_bytes((const unsigned char *) scan.key, (int) strlen(scan.key)) %
-				  (uint32) partitions);
+	return (int) (hash_bytes((const unsigned char *) key, (int) strlen(key)) % (uint32) partitions);
 }
 
 /* --- starting and losing appliers -------------------------------------------------------- */
@@ -397,7 +392,8 @@ hublink_dispatch_poll(TimestampTz *retry_at)
 			TimestampDifferenceExceeds(appliers[k].started_at, GetCurrentTimestamp(),
 									   APPLIER_RESTART_MS))
 			start_applier(k);
-		if (!applier_alive(k) || !take_reports(k, retry_at, &progress))
+		/* Reports first: an applier that has just exited may have left some in its queue. */
+		if (appliers[k].seg == NULL || !take_reports(k, retry_at, &progress) || !applier_alive(k))
 			blocked[k] = true;
 	}
 	/* In delivery order; once a partition's queue is full, none of its later ones is sent. */

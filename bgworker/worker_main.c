@@ -246,7 +246,7 @@ work(void)
 	char *error = NULL;
 	TimestampTz started;
 
-	begin_transaction("applying messages");
+	begin_transaction(hublink_dispatch_enabled() ? "publishing messages" : "applying messages");
 	started = GetCurrentTimestamp();
 	hublink_outbox_mark_sent();
 	if (n > 0 || retries_due)

@@ -70,6 +70,18 @@ check_eq "both appliers applied messages; every removal by one only" "2|0" \
 check_eq "none applied by the message worker itself" "0" \
     "$(sql "SELECT count(*) FROM public.test_apply_log l, hublink.worker_status w WHERE l.pid = w.pid")"
 
+# The partition is the removalId as jsonb reads it: the same removal written with an escape
+# ("RMV-2026-70000\u0033") goes to the same applier, after the removal's earlier messages.
+interleaved 16 401 | sed 's/"removalId":"RMV-2026-7000\([0-9]\)\([0-9]\)"/"removalId":"RMV-2026-7000\1\\u003\2"/' |
+    hub --timestamp publish escort-quote-request 2>/dev/null
+check "16 more, each removalId written with an escape, applied" \
+    wait_for 60 "SELECT count(*) = 16 FROM public.test_apply_log WHERE $num BETWEEN 401 AND 416"
+check_eq "each by the applier of its removal, after its earlier messages" "0|0" \
+    "$(sql "SELECT count(*) FROM public.test_apply_log e
+             WHERE $num BETWEEN 401 AND 416
+               AND e.pid <> (SELECT l.pid FROM public.test_apply_log l WHERE l.removal_id = e.removal_id
+                             ORDER BY l.seq LIMIT 1)")|$(out_of_order 1 416)"
+
 # --- a removal that holds its applier stalls only its own partition -------------------------
 blocked=RMV-2026-700000
 mine=$(sql "SELECT pid FROM public.test_apply_log WHERE removal_id = '$blocked' LIMIT 1")
@@ -93,7 +105,7 @@ check "the other applier's deliveries are acked meanwhile (unacked on the broker
     test "${unacked:-160}" -lt 160
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test_gate'" >/dev/null
 wait
-check "released, all 160 applied" wait_for 60 "SELECT count(*) = 480 FROM public.test_apply_log"
+check "released, all 160 applied" wait_for 60 "SELECT count(*) = 496 FROM public.test_apply_log"
 check_eq "still in order within every removal" "0" "$(out_of_order 1001 1160)"
 sql "DELETE FROM public.test_block"
 
@@ -114,7 +126,7 @@ check_eq "a new applier 0 runs" "t" \
     "$(wait_for 30 "SELECT count(*) = 2 AND bool_and(pid IS NOT NULL) AND NOT bool_or(pid = $victim)
                      FROM hublink.worker_appliers()" && echo t)"
 check "every request has its inbox row and the broker holds nothing" \
-    wait_for 30 "SELECT (SELECT count(*) FROM hublink.inbox WHERE status = 'applied') = 1080"
+    wait_for 30 "SELECT (SELECT count(*) FROM hublink.inbox WHERE status = 'applied') = 1096"
 note "worker_status after the kill: $(sql "SELECT row(received, applied, duplicates, acked)::text FROM hublink.worker_status")"
 check_eq "the broker holds nothing unacked" "0 0" "$(queue_state escort-quote-request)"
 
