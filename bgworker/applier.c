@@ -217,15 +217,16 @@ hublink_applier_main(Datum arg)
 		MemoryContextSwitchTo(loop_cxt);
 		MemoryContextReset(loop_cxt);
 		CHECK_FOR_INTERRUPTS();
+		hublink_shmem_set_state(HUBLINK_SLOT_APPLIER_FIRST + my_index, HUBLINK_APPLIER_IDLE);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		/* Waits on the latch (interrupts are served there) until a delivery arrives. */
+		d = next_delivery(true, &generation);
+		/* A reload while it waited (SIGHUP only sets the latch): settings for this batch. */
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		hublink_shmem_set_state(HUBLINK_SLOT_APPLIER_FIRST + my_index, HUBLINK_APPLIER_IDLE);
-		pgstat_report_activity(STATE_IDLE, NULL);
-		/* Waits on the latch (interrupts are served there) until a delivery arrives. */
-		d = next_delivery(true, &generation);
 		apply_batch(d, generation, loop_cxt);
 	}
 }
