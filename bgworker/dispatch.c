@@ -90,7 +90,8 @@ envelope_removal_id(const char *body, size_t len)
 	bool at_removal_id = false;
 	bool value_next = false; /* the top-level member's value comes next */
 
-	if (len > (size_t) hublink_max_message_bytes || !pg_verify_mbstr(PG_UTF8, body, (int) len, true))
+	if (len > (size_t) hublink_max_message_bytes ||
+		!pg_verify_mbstr(PG_UTF8, body, (int) len, true))
 		return NULL;
 	lex = make_lexer(unconstify(char *, body), (int) len);
 	for (;;)
