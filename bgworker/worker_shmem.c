@@ -3,10 +3,10 @@
  * with it: read its status (hublink.worker_status) and wake it when they commit outbox rows.
  *
  * The shared block holds one slot per process (ProcSlot: the message worker, the jobs worker
- * of jobs_worker.c): its pid, its latch, so that hublink.send() can wake the message worker at
- * commit (a transaction callback) instead of it polling the outbox, and its state; and the
- * counters the status views show. Both processes attach, report and detach through the same
- * functions, keyed by HublinkSlot.
+ * of jobs_worker.c, each applier of applier.c): its pid, its latch, so that hublink.send() can
+ * wake the message worker at commit (a transaction callback) instead of it polling the outbox,
+ * and its state; and the counters the status views show. Every process attaches, reports and
+ * detaches through the same functions, keyed by HublinkSlot.
  */
 #include "postgres.h"
 
@@ -40,9 +40,10 @@ typedef struct QueueStats
 } QueueStats;
 
 /*
- * One process the status views show and other backends wake: the message worker and the
- * jobs worker each have one (HublinkSlot). state holds that process's own enum
- * (HublinkWorkerState, HublinkJobsWorkerState), whose value 0 is "stopped".
+ * One process the status views show and other backends wake: the message worker, the jobs
+ * worker and each applier have one (HublinkSlot). state holds that process's own enum
+ * (HublinkWorkerState, HublinkJobsWorkerState, HublinkApplierState), whose value 0 is
+ * "stopped".
  */
 typedef struct ProcSlot
 {
