@@ -3957,7 +3957,10 @@ SELECT s.pid,
        (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
        j.pid AS jobs_pid,
        j.state AS jobs_state,
-       j.state_since AS jobs_state_since
+       j.state_since AS jobs_state_since,
+       current_setting('hublink.appliers', true)::integer AS appliers,
+       (SELECT count(*) FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'hublink applier') AS appliers_running
   FROM hublink.worker_state() s
  CROSS JOIN hublink.jobs_worker_state() j
  CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
@@ -4802,6 +4805,32 @@ INSERT INTO hublink.audit_exclusion VALUES
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/64_appliers.sql
+-- 0.2.0: the message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"):
+-- hublink.appliers processes apply messages in parallel, each the removals that hash to it.
+-- hublink.worker_appliers() shows each; hublink.worker_status (its current definition, copied
+-- by 61_inbox_home.sql) shows the setting and how many run.
+
+-- hublink.worker_appliers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.worker_appliers(
+    OUT applier integer, OUT pid integer, OUT state text, OUT state_since timestamptz,
+    OUT started_at timestamptz)
+    RETURNS SETOF record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_worker_appliers';
+COMMENT ON FUNCTION hublink.worker_appliers() IS
+    'One row per applier process (hublink.appliers >= 2, docs/worker.md "Appliers"; none when the '
+    'message worker applies every message itself): its partition, process, state (starting, idle, '
+    'applying messages, stopped) and since when, and when it started.';
+
+COMMENT ON COLUMN hublink.worker_status.appliers IS
+    'The hublink.appliers setting: 1, the worker applies every message itself; N >= 2, N applier '
+    'processes apply them, each the removals that hash to it (hublink.worker_appliers()).';
+COMMENT ON COLUMN hublink.worker_status.appliers_running IS
+    'Applier processes running now (pg_stat_activity backend_type ''hublink applier'').';
+
+SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/66_quote_speed.sql
 -- 0.2.0: the quote engine's third pass (issue 15 section 5; docs/performance.md "Quotes, third
