@@ -4814,16 +4814,24 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+-- PL/pgSQL, not SQL: a SQL function with SET is planned again in every statement that calls it
+-- (0.5 ms: pg_roles is a view), and it is called several times for every name a page decrypts
+-- (removal_access_allowed, cleared_levels in each row-level security policy); PL/pgSQL keeps
+-- its plan for the session (docs/performance.md "The web pages").
 CREATE FUNCTION hublink.acting_login() RETURNS name
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
-                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
-                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
-                                                     WHERE r.rolname = session_user))
-                THEN pg_catalog.current_setting('role')::name
-                ELSE session_user END;
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = 'hublink_web')
+                      AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
 COMMENT ON FUNCTION hublink.acting_login() IS
     'The person a call acts for, whose clearance applies: the login (session_user), except for '
     'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
@@ -5121,13 +5129,19 @@ GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
 -- The clearance and the records of who did what follow hublink.acting_login().
 -- hublink.cleared_levels, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
     RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
                   WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
                                      JOIN hublink.sensitivity_level m ON m.level = c.level
-                                    WHERE c.role_name = hublink.acting_login())
+                                    WHERE c.role_name = me)
                   ORDER BY l.rank);
+END;
+$$;
 COMMENT ON FUNCTION hublink.cleared_levels() IS
     'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
     'web interface acts for) is cleared for; empty without a clearance.';
@@ -6063,6 +6077,107 @@ COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
     'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
     'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
     'already, and no travel booking was requested since the timer started.';
+
+-- from sql/updates/0.1.0--0.2.0/73_web_perf.sql
+-- 0.2.0: the web pages' database time (issue 16; docs/performance.md "The web pages").
+-- The decrypting functions' row estimates: their default of 1000 rows, joined LATERAL per
+-- returnee, lifted a message body's plan over jit_above_cost, and each quote request compiled
+-- it (0.4-0.6 s) (41_domain.sql).
+-- hublink.returnee_personal_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.returnee_personal_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.returnee_personal
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.returnee_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.returnee_id = p_returnee_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.returnee_personal_of(bigint) IS
+    'A returnee''s personal details, decrypted (audited: hublink.unsealed).';
+-- hublink.travel_documents_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.travel_documents_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.travel_document
+    LANGUAGE plpgsql VOLATILE ROWS 2
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.travel_document d CROSS JOIN LATERAL hublink.unsealed(d) u
+                 WHERE d.returnee_id = p_returnee_id
+                 ORDER BY d.travel_document_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.travel_documents_of(bigint) IS
+    'A returnee''s travel documents, decrypted, in the order recorded (audited: hublink.unsealed).';
+-- hublink.risk_assessment_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.risk_assessment_of(p_returnee_id bigint, p_audience text)
+    RETURNS SETOF hublink.risk_assessment
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.risk_assessment a CROSS JOIN LATERAL hublink.unsealed(a) u
+                 WHERE a.returnee_id = p_returnee_id AND a.audience = p_audience AND a.current;
+END;
+$$;
+COMMENT ON FUNCTION hublink.risk_assessment_of(bigint, text) IS
+    'A returnee''s current risk assessment for an audience (hub, esp, tsp), decrypted (audited: '
+    'hublink.unsealed).';
+-- hublink.escort_personal_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.escort_personal_of(p_escort_person_id bigint)
+    RETURNS SETOF hublink.escort_personal
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.escort_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.escort_person_id = p_escort_person_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.escort_personal_of(bigint) IS
+    'An escort''s name and passport details, decrypted (audited: hublink.unsealed).';
+-- The person behind a call and their levels in PL/pgSQL, whose plans are kept for the session:
+-- as SQL functions with SET they were planned again in every statement, several times for each
+-- name a page decrypts (79_web_identity.sql, 90_access.sql).
+-- hublink.acting_login, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.acting_login() RETURNS name
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = 'hublink_web')
+                      AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
+COMMENT ON FUNCTION hublink.acting_login() IS
+    'The person a call acts for, whose clearance applies: the login (session_user), except for '
+    'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
+    'to for the request (docs/web.md). Without a SET ROLE that is the web login itself, which '
+    'has no clearance.';
+-- hublink.cleared_levels, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
+    RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
+                  WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
+                                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                                    WHERE c.role_name = me)
+                  ORDER BY l.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.cleared_levels() IS
+    'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
+    'web interface acts for) is cleared for; empty without a clearance.';
 
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,

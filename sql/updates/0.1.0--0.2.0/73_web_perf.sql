@@ -1,0 +1,13 @@
+-- 0.2.0: the web pages' database time (issue 16; docs/performance.md "The web pages").
+-- The decrypting functions' row estimates: their default of 1000 rows, joined LATERAL per
+-- returnee, lifted a message body's plan over jit_above_cost, and each quote request compiled
+-- it (0.4-0.6 s) (41_domain.sql).
+-- @function hublink.returnee_personal_of
+-- @function hublink.travel_documents_of
+-- @function hublink.risk_assessment_of
+-- @function hublink.escort_personal_of
+-- The person behind a call and their levels in PL/pgSQL, whose plans are kept for the session:
+-- as SQL functions with SET they were planned again in every statement, several times for each
+-- name a page decrypts (79_web_identity.sql, 90_access.sql).
+-- @function hublink.acting_login
+-- @function hublink.cleared_levels
