@@ -11,3 +11,26 @@
 -- name a page decrypts (79_web_identity.sql, 90_access.sql).
 -- @function hublink.acting_login
 -- @function hublink.cleared_levels
+
+-- "Escorted removals ask the ESP first, else travel" and the departure airports were the web
+-- server's (an environment variable): now one Hub function and a reference table an admin
+-- keeps (44_hub.sql; docs/hub.md "Departure airports").
+CREATE TABLE hublink.departure_airport (
+    airport_code text PRIMARY KEY CHECK (airport_code ~ '^[A-Z]{3}$'),
+    name         text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    active       boolean NOT NULL DEFAULT true
+);
+-- @comment TABLE hublink.departure_airport
+-- @comment COLUMN hublink.departure_airport.airport_code
+-- @comment COLUMN hublink.departure_airport.name
+-- @comment COLUMN hublink.departure_airport.active
+INSERT INTO hublink.departure_airport VALUES ('LHR', 'London Heathrow', true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.departure_airport TO hublink_admin;
+-- @function hublink.departure_airports
+-- @function hublink.requote
+-- @function hublink.request_quotes
+REVOKE ALL ON FUNCTION hublink.request_quotes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.request_quotes(text) TO hublink_caseworker;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
