@@ -6275,6 +6275,120 @@ COMMENT ON FUNCTION hublink.request_quotes(text) IS
 REVOKE ALL ON FUNCTION hublink.request_quotes(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.request_quotes(text) TO hublink_caseworker;
 
+-- Row-level security of the tables below hublink.removal: a correlated probe of the row's
+-- parent instead of reading every visible parent row per statement (91_access_policy.sql);
+-- the call below makes the policies again.
+-- hublink.apply_access_policy, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.apply_access_policy() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    o       record;
+    g       record;
+    p       record;
+    f       record;
+    visible text;
+    n       integer := 0;
+BEGIN
+    FOR o IN SELECT a.object_name, a.relkind, a.class FROM hublink.access_object a ORDER BY a.object_name::text LOOP
+        IF o.class IN ('removal_data', 'message_log') THEN
+            IF o.object_name = 'hublink.removal'::regclass THEN
+                visible := 'sensitivity IN (SELECT l.l FROM pg_catalog.unnest(hublink.cleared_levels()) l)';
+            ELSE
+                SELECT * INTO p FROM hublink.removal_data_path d WHERE d.table_name = o.object_name;
+                -- Correlated: a row is checked by an index probe of its parent (whose own
+                -- policy applies in turn). "key IN (SELECT parent_column FROM parent)" read
+                -- every visible row of the parent (and of its parents) for each statement,
+                -- so reading one returnee's name cost a scan of every removal
+                -- (docs/performance.md "The web pages"); a scan of the whole table still
+                -- gets a hashed subplan from the planner.
+                visible := format('EXISTS (SELECT FROM %s x WHERE x.%I = %I.%I)', p.parent, p.parent_column,
+                                  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = o.object_name),
+                                  p.key_column);
+            END IF;
+            -- Not FORCE: the extension owner (the worker, SECURITY DEFINER functions) sees every row.
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', o.object_name);
+            IF EXISTS (SELECT FROM pg_catalog.pg_policy x WHERE x.polrelid = o.object_name AND x.polname = 'need_to_know') THEN
+                EXECUTE format('DROP POLICY need_to_know ON %s', o.object_name);
+            END IF;
+            EXECUTE format('CREATE POLICY need_to_know ON %s USING (%s) WITH CHECK (%s)', o.object_name, visible, visible);
+            EXECUTE format('COMMENT ON POLICY need_to_know ON %s IS %L', o.object_name,
+                           'Rows of removals whose sensitivity the login is cleared for (NFR 0015; hublink.cleared_levels).');
+            IF EXISTS (SELECT FROM pg_catalog.pg_policy x WHERE x.polrelid = o.object_name AND x.polname = 'worker_processes') THEN
+                EXECUTE format('DROP POLICY worker_processes ON %s', o.object_name);
+            END IF;
+            IF o.class = 'message_log' THEN
+                EXECUTE format('CREATE POLICY worker_processes ON %s TO hublink_worker USING (true) WITH CHECK (true)',
+                               o.object_name);
+                EXECUTE format('COMMENT ON POLICY worker_processes ON %s IS %L', o.object_name,
+                               'The worker processes every message.');
+            END IF;
+        ELSIF o.class IN ('removal_view', 'message_view') THEN
+            EXECUTE format('ALTER VIEW %s SET (security_invoker = true)', o.object_name);
+        END IF;
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = o.class LOOP
+            EXECUTE format('GRANT %s ON %s TO %I', array_to_string(g.privileges, ', '), o.object_name, g.role_name);
+        END LOOP;
+        n := n + 1;
+    END LOOP;
+    -- Free-standing sequences (hublink.removal_serial); identity columns need no grant. Not to
+    -- caseworkers: hublink.create_removal (SECURITY DEFINER) takes the number as the owner.
+    FOR o IN SELECT c.oid::regclass AS seq FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind = 'S'
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                                   AND d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hublink_worker', o.seq);
+    END LOOP;
+    -- Functions: EXECUTE is PUBLIC's by default. Every function of the schema that PUBLIC may
+    -- execute and hublink.access_public_function does not list goes to the group roles instead
+    -- (trigger functions to none: firing a trigger checks no EXECUTE).
+    FOR f IN SELECT fn.oid::regprocedure AS sig,
+                    CASE WHEN fn.prosecdef THEN 'definer_function' ELSE 'invoker_function' END AS class,
+                    fn.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) AS is_trigger
+               FROM pg_catalog.pg_proc fn
+              WHERE fn.pronamespace = 'hublink'::regnamespace
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(fn.proacl, pg_catalog.acldefault('f', fn.proowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+                AND NOT EXISTS (SELECT FROM hublink.access_public_function x
+                                 WHERE x.function_name = fn.oid::regprocedure::text)
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.sig);
+        CONTINUE WHEN f.is_trigger;
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = f.class LOOP
+            EXECUTE format('GRANT %s ON ROUTINE %s TO %I', array_to_string(g.privileges, ', '), f.sig, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Types: USAGE is PUBLIC's by default; an array type follows its element type.
+    FOR f IN SELECT ty.oid::regtype AS typ
+               FROM pg_catalog.pg_type ty
+              WHERE ty.typnamespace = 'hublink'::regnamespace
+                AND NOT (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::regproc)
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(ty.typacl, pg_catalog.acldefault('T', ty.typowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE USAGE ON TYPE %s FROM PUBLIC', f.typ);
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = 'schema_type' LOOP
+            EXECUTE format('GRANT %s ON TYPE %s TO %I', array_to_string(g.privileges, ', '), f.typ, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Only now, with no function or type left to PUBLIC but the functions listed: a login
+    -- without a hublink role looks names up and is refused by each object's own privileges
+    -- (never CREATE).
+    GRANT USAGE ON SCHEMA hublink TO PUBLIC;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.apply_access_policy() IS
+    'Applies row-level security and the grants of hublink.access_grant to every table and view of '
+    'the schema by its class (hublink.access_object); idempotent. Run at install after every part '
+    '(93_access_apply.sql) and again after any upgrade that adds tables or views. Returns the '
+    'number of objects. Row-level security is enabled but not forced: the owner (the '
+    'SECURITY DEFINER functions) sees every row. Functions that PUBLIC may execute, but those of '
+    'hublink.access_public_function, are revoked from PUBLIC and granted by hublink.access_grant '
+    '(classes invoker_function, definer_function), and so is USAGE on types (class schema_type); '
+    'then PUBLIC gets USAGE on the schema.';
+
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 

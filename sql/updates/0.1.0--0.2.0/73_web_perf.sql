@@ -32,5 +32,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.departure_airport TO hublink_adm
 REVOKE ALL ON FUNCTION hublink.request_quotes(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.request_quotes(text) TO hublink_caseworker;
 
+-- Row-level security of the tables below hublink.removal: a correlated probe of the row's
+-- parent instead of reading every visible parent row per statement (91_access_policy.sql);
+-- the call below makes the policies again.
+-- @function hublink.apply_access_policy
+
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
