@@ -219,7 +219,7 @@ export function caseRoutes(app, { pool, live, store }) {
     try {
       const options = await asPerson(pool, res.locals.user, newRemovalOptions);
       const u = res.locals.user;
-      blankForms.send(req, res, JSON.stringify([u.role, u.name, u.groups, u.clearance, options]),
+      blankForms.send(req, res, JSON.stringify([u.groups, u.clearance, options]),
         'new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
     } catch (err) {
       next(err);
