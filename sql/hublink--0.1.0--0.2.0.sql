@@ -2077,6 +2077,7 @@ DECLARE
     p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
     h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
     per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
     validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
     prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
     n_ret        integer := jsonb_array_length(request -> 'returnees');
@@ -2182,16 +2183,27 @@ BEGIN
                                                   n_ret, d.escorts, coalesce(excluded, '{}'),
                                                   coalesce(no_transit, '{}'), refund_only,
                                                   p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
         FOR it IN
-            SELECT i.* FROM unnest(cands) i
-             WHERE i.seats_free >= n_ret + d.escorts
-               AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-               AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                WHERE r.active AND r.kind = 'COST_LIMIT'
-                                  AND coalesce(r.destination_country, dest_country) = dest_country
-                                  AND (r.currency <> i.currency OR i.price > r.amount))
-             ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2
-             LIMIT per_date
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
         LOOP
             k := k + 1;
             n := n + 1;
@@ -2258,9 +2270,10 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, obeying the TIG rules and the request''s '
-    'constraints; stores them in tsp_quote and returns the TravelQuoteResponse body, with '
-    'noQuoteReason (a decline code) naming the dates without quotes.';
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
 -- hublink.apply_reference_list, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8314,8 +8327,8 @@ COMMENT ON TABLE hublink.cancel_history_count IS
     'when the removal closed), the closed removals whose travel booking had been accepted, and how '
     'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
 COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
-COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
-COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
 -- hublink.cancel_history_on_close, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8323,8 +8336,9 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     AS $$
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
-       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
-                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
@@ -8337,7 +8351,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
-    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile.';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -8520,6 +8535,364 @@ COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
     'already, and no travel booking was requested since the timer started.';
 UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_due(bigint)'::regprocedure
  WHERE kind = 'quote_expiry';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/87_booking_choice_and_timing.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the simulation, third pass; docs/simulation.md): the TSP offers the
+-- cheapest and the best refundable itinerary of each date beside its ranking (offer_choice),
+-- and the Hub advises when to book a removal likely to be cancelled (hublink.plan_booking,
+-- hublink.booking_hold), counting held removals in the estimate's history.
+
+-- The TSP: a new setting, and the quote that reads it.
+INSERT INTO hublink.tsp_config VALUES
+    ('offer_choice', 'true', 'true: also offer, per date, the cheapest and the best refundable itinerary when they are not among the quotes_per_date best (the buyer weighs refundability with its own chance of cancellation).')
+ON CONFLICT (key) DO NOTHING;
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        FOR it IN
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
+        LOOP
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
+              INTO costs FROM jsonb_array_elements(travellers) t;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            INSERT INTO hublink.tsp_quote (quote_ref, removal_id, escort_quote_ref, travel_date, created_at,
+                                           expires_at, currency, price, expected_cost, refundable,
+                                           destination_country, travellers, quote)
+            VALUES (qref, removal_id, d.eq_ref, d.day, at, expires, it.currency, it.price,
+                    it.expected_cost, it.refundable, dest_country, travellers, q);
+            INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S1', 1, it.flight1, it.fare1);
+            IF it.flight2 IS NOT NULL THEN
+                INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S2', 2, it.flight2, it.fare2);
+            END IF;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+
+-- The Hub: when to book. The columns are added without a default and filled, then given their
+-- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
+-- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
+ALTER TABLE hublink.cancel_estimate_config
+    ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
+ALTER TABLE hublink.cancel_estimate_config
+    ALTER COLUMN hold_from_probability SET DEFAULT 0.5,
+    ALTER COLUMN hold_from_probability SET NOT NULL,
+    ALTER COLUMN hold_hours_before SET DEFAULT 72,
+    ALTER COLUMN hold_hours_before SET NOT NULL;
+-- Its body (SELECT * FROM the configuration) was bound to the columns of its time: made again.
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
+    'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
+    '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_hours_before IS
+    'How long before its first departure a held removal is booked, in hours (default 72: after the '
+    'refundable fares'' 48-hour ticketing deadline and the escort provider''s 48 hours'' notice, '
+    'before the refund rules'' 72-hour band).';
+CREATE TABLE hublink.booking_hold (
+    removal_id         bigint PRIMARY KEY REFERENCES hublink.removal ON DELETE CASCADE,
+    cancel_probability numeric(5,4) NOT NULL,
+    book_from          timestamptz NOT NULL,
+    decided_at         timestamptz NOT NULL DEFAULT now(),
+    decided_by         text NOT NULL
+);
+COMMENT ON TABLE hublink.booking_hold IS
+    'Removals whose booking hublink.plan_booking advised holding: the estimate it saw and when to '
+    'book (the latest advice per removal).';
+COMMENT ON COLUMN hublink.booking_hold.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.booking_hold.cancel_probability IS 'The estimate the advice was made with (hublink.removal_cancel_probability).';
+COMMENT ON COLUMN hublink.booking_hold.book_from IS 'When to book: hold_hours_before the first departure quoted.';
+COMMENT ON COLUMN hublink.booking_hold.decided_at IS 'When the advice was given.';
+COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_login).';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
+-- hublink.cancel_history_on_close, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile.';
+-- hublink.plan_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    AS $$
+DECLARE
+    r   hublink.removal;
+    cfg hublink.cancel_estimate_config;
+    p   numeric;
+    dep timestamptz;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
+    p := hublink.removal_cancel_probability(r.removal_id);
+    -- The first departure the removal can book: its earliest quoted departure still bookable,
+    -- else the start of its earliest leave date (UK), else none (no advice to hold).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    cancel_probability := p;
+    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
+    hold := p >= cfg.hold_from_probability AND book_from IS NOT NULL AND now() < book_from;
+    IF hold THEN
+        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
+        VALUES (r.removal_id, p, book_from, hublink.acting_login())
+        ON CONFLICT (removal_id) DO UPDATE
+           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
+               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
+    END IF;
+    IF book_from IS NOT NULL AND NOT hold THEN
+        book_from := least(book_from, now());
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.plan_booking(text) IS
+    'When to book a removal: hold is true when the Hub''s estimate of its chance of cancellation '
+    '(hublink.removal_cancel_probability) is at least hold_from_probability and its first departure '
+    '(the earliest bookable quote, else its earliest leave date) is more than hold_hours_before away '
+    '(hublink.cancel_estimate_config); book_from is then when to book, and the advice is recorded in '
+    'hublink.booking_hold (such a removal counts in the estimate''s history like a booked one). '
+    'Otherwise book_from is now (or the time already passed). Advice only: choose_quote is not blocked.';
+REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
