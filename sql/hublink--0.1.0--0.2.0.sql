@@ -5310,16 +5310,24 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+-- PL/pgSQL, not SQL: a SQL function with SET is planned again in every statement that calls it
+-- (0.5 ms: pg_roles is a view), and it is called several times for every name a page decrypts
+-- (removal_access_allowed, cleared_levels in each row-level security policy); PL/pgSQL keeps
+-- its plan for the session (docs/performance.md "The web pages").
 CREATE FUNCTION hublink.acting_login() RETURNS name
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
-                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
-                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
-                                                     WHERE r.rolname = session_user))
-                THEN pg_catalog.current_setting('role')::name
-                ELSE session_user END;
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = 'hublink_web')
+                      AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
 COMMENT ON FUNCTION hublink.acting_login() IS
     'The person a call acts for, whose clearance applies: the login (session_user), except for '
     'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
@@ -5617,13 +5625,19 @@ GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
 -- The clearance and the records of who did what follow hublink.acting_login().
 -- hublink.cleared_levels, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
     RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
                   WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
                                      JOIN hublink.sensitivity_level m ON m.level = c.level
-                                    WHERE c.role_name = hublink.acting_login())
+                                    WHERE c.role_name = me)
                   ORDER BY l.rank);
+END;
+$$;
 COMMENT ON FUNCTION hublink.cleared_levels() IS
     'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
     'web interface acts for) is cleared for; empty without a clearance.';
@@ -6566,6 +6580,320 @@ COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
     'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
     'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
     'already, and no travel booking was requested since the timer started.';
+
+-- from sql/updates/0.1.0--0.2.0/73_web_perf.sql
+-- 0.2.0: the web pages' database time (issue 16; docs/performance.md "The web pages").
+-- The decrypting functions' row estimates: their default of 1000 rows, joined LATERAL per
+-- returnee, lifted a message body's plan over jit_above_cost, and each quote request compiled
+-- it (0.4-0.6 s) (41_domain.sql).
+-- hublink.returnee_personal_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.returnee_personal_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.returnee_personal
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.returnee_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.returnee_id = p_returnee_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.returnee_personal_of(bigint) IS
+    'A returnee''s personal details, decrypted (audited: hublink.unsealed).';
+-- hublink.travel_documents_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.travel_documents_of(p_returnee_id bigint)
+    RETURNS SETOF hublink.travel_document
+    LANGUAGE plpgsql VOLATILE ROWS 2
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.travel_document d CROSS JOIN LATERAL hublink.unsealed(d) u
+                 WHERE d.returnee_id = p_returnee_id
+                 ORDER BY d.travel_document_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.travel_documents_of(bigint) IS
+    'A returnee''s travel documents, decrypted, in the order recorded (audited: hublink.unsealed).';
+-- hublink.risk_assessment_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.risk_assessment_of(p_returnee_id bigint, p_audience text)
+    RETURNS SETOF hublink.risk_assessment
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.risk_assessment a CROSS JOIN LATERAL hublink.unsealed(a) u
+                 WHERE a.returnee_id = p_returnee_id AND a.audience = p_audience AND a.current;
+END;
+$$;
+COMMENT ON FUNCTION hublink.risk_assessment_of(bigint, text) IS
+    'A returnee''s current risk assessment for an audience (hub, esp, tsp), decrypted (audited: '
+    'hublink.unsealed).';
+-- hublink.escort_personal_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.escort_personal_of(p_escort_person_id bigint)
+    RETURNS SETOF hublink.escort_personal
+    LANGUAGE plpgsql VOLATILE ROWS 1
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN QUERY SELECT u.* FROM hublink.escort_personal p CROSS JOIN LATERAL hublink.unsealed(p) u
+                 WHERE p.escort_person_id = p_escort_person_id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.escort_personal_of(bigint) IS
+    'An escort''s name and passport details, decrypted (audited: hublink.unsealed).';
+-- The person behind a call and their levels in PL/pgSQL, whose plans are kept for the session:
+-- as SQL functions with SET they were planned again in every statement, several times for each
+-- name a page decrypts (79_web_identity.sql, 90_access.sql).
+-- hublink.acting_login, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.acting_login() RETURNS name
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = 'hublink_web')
+                      AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
+COMMENT ON FUNCTION hublink.acting_login() IS
+    'The person a call acts for, whose clearance applies: the login (session_user), except for '
+    'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
+    'to for the request (docs/web.md). Without a SET ROLE that is the web login itself, which '
+    'has no clearance.';
+-- hublink.cleared_levels, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
+    RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
+                  WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
+                                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                                    WHERE c.role_name = me)
+                  ORDER BY l.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.cleared_levels() IS
+    'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
+    'web interface acts for) is cleared for; empty without a clearance.';
+
+-- "Escorted removals ask the ESP first, else travel" and the departure airports were the web
+-- server's (an environment variable): now one Hub function and a reference table an admin
+-- keeps (44_hub.sql; docs/hub.md "Departure airports").
+CREATE TABLE hublink.departure_airport (
+    airport_code text PRIMARY KEY CHECK (airport_code ~ '^[A-Z]{3}$'),
+    name         text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    active       boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE hublink.departure_airport IS
+    'The UK airports removals may depart from (Appendix A 4.3 departureAirports), edited by '
+    'hublink_admin (audited): the active ones go in each travel quote request of '
+    'hublink.request_quotes and hublink.requote; none active: the request names none (any airport).';
+COMMENT ON COLUMN hublink.departure_airport.airport_code IS 'IATA code of the airport.';
+COMMENT ON COLUMN hublink.departure_airport.name IS 'Its name, for people.';
+COMMENT ON COLUMN hublink.departure_airport.active IS 'Whether quote requests name it now.';
+INSERT INTO hublink.departure_airport VALUES ('LHR', 'London Heathrow', true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.departure_airport TO hublink_admin;
+-- hublink.departure_airports, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.departure_airports() RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT array_agg(a.airport_code ORDER BY a.airport_code)
+              FROM hublink.departure_airport a WHERE a.active);
+END;
+$$;
+COMMENT ON FUNCTION hublink.departure_airports() IS
+    'The active rows of hublink.departure_airport, by code; NULL when none is active (a quote '
+    'request then names no airport: any).';
+-- hublink.requote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.requote(removal_reference text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    PERFORM hublink.profile_risk(removal_reference);
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_id = r.removal_id;
+    IF coalesce(r.escorted, false) THEN
+        RETURN hublink.request_escort_quotes(removal_reference);
+    END IF;
+    RETURN hublink.request_travel_quotes(removal_reference, hublink.departure_airports());
+END;
+$$;
+COMMENT ON FUNCTION hublink.requote(text) IS
+    'Re-quote before booking (Appendix A 4.5) after the returnee''s details or risk changed: '
+    'profiles the risk again and goes back to message 1 (escort quote request) for an escorted '
+    'removal, or to message 3 for an unescorted one (from hublink.departure_airport); earlier '
+    'quotes are superseded. Returns the messageId.';
+-- hublink.request_quotes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.request_quotes(removal_reference text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);   -- locked: one request at a time
+    -- The state machine's own rule (hublink.state_machine()), asked first for a plain refusal.
+    IF NOT EXISTS (SELECT FROM hublink.state_machine() m
+                    WHERE m.machine = 'removal' AND m.event = 'TravelQuoteRequest' AND m.from_state = r.state) THEN
+        RAISE EXCEPTION 'removal % is %: quotes cannot be requested', removal_reference, r.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE WHEN r.state IN ('booking', 'booked')
+                              THEN 'Amend or cancel the booking instead.'
+                              ELSE 'A removal that has ended cannot be quoted again; create a new removal.' END;
+    END IF;
+    IF coalesce(r.escorted, false) AND r.escort_state = 'none' THEN
+        RETURN hublink.request_escort_quotes(removal_reference);
+    END IF;
+    IF coalesce(r.escorted, false) AND NOT EXISTS (SELECT FROM hublink.escort_quote q
+                                                    WHERE q.removal_id = r.removal_id AND NOT q.superseded) THEN
+        RAISE EXCEPTION 'removal % is waiting for the escort quotes', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The escort is %s: travel is quoted on the dates of the escort quotes.',
+                                  replace(r.escort_state, '_', ' ')),
+                  HINT = 'Request travel quotes once the ESP has quoted, or ask for new quotes (hublink.requote).';
+    END IF;
+    RETURN hublink.request_travel_quotes(removal_reference, hublink.departure_airports());
+END;
+$$;
+COMMENT ON FUNCTION hublink.request_quotes(text) IS
+    'Sends the next quote request of a removal the caller is cleared for: escort quotes (4.1) '
+    'for an escorted removal not yet asked, else travel quotes (4.3) on the current escort '
+    'quotes'' dates (escorted) or the removal''s dates, from the active rows of '
+    'hublink.departure_airport. Refuses (object_not_in_prerequisite_state) a removal that is '
+    'booking, booked or ended, and an escorted one whose escort quotes have not come. Returns '
+    'the messageId.';
+REVOKE ALL ON FUNCTION hublink.request_quotes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.request_quotes(text) TO hublink_caseworker;
+
+-- Row-level security of the tables below hublink.removal: a correlated probe of the row's
+-- parent instead of reading every visible parent row per statement (91_access_policy.sql);
+-- the call below makes the policies again.
+-- hublink.apply_access_policy, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.apply_access_policy() RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    o       record;
+    g       record;
+    p       record;
+    f       record;
+    visible text;
+    n       integer := 0;
+BEGIN
+    FOR o IN SELECT a.object_name, a.relkind, a.class FROM hublink.access_object a ORDER BY a.object_name::text LOOP
+        IF o.class IN ('removal_data', 'message_log') THEN
+            IF o.object_name = 'hublink.removal'::regclass THEN
+                visible := 'sensitivity IN (SELECT l.l FROM pg_catalog.unnest(hublink.cleared_levels()) l)';
+            ELSE
+                SELECT * INTO p FROM hublink.removal_data_path d WHERE d.table_name = o.object_name;
+                -- Correlated: a row is checked by an index probe of its parent (whose own
+                -- policy applies in turn). "key IN (SELECT parent_column FROM parent)" read
+                -- every visible row of the parent (and of its parents) for each statement,
+                -- so reading one returnee's name cost a scan of every removal
+                -- (docs/performance.md "The web pages"); a scan of the whole table still
+                -- gets a hashed subplan from the planner.
+                visible := format('EXISTS (SELECT FROM %s x WHERE x.%I = %I.%I)', p.parent, p.parent_column,
+                                  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = o.object_name),
+                                  p.key_column);
+            END IF;
+            -- Not FORCE: the extension owner (the worker, SECURITY DEFINER functions) sees every row.
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', o.object_name);
+            IF EXISTS (SELECT FROM pg_catalog.pg_policy x WHERE x.polrelid = o.object_name AND x.polname = 'need_to_know') THEN
+                EXECUTE format('DROP POLICY need_to_know ON %s', o.object_name);
+            END IF;
+            EXECUTE format('CREATE POLICY need_to_know ON %s USING (%s) WITH CHECK (%s)', o.object_name, visible, visible);
+            EXECUTE format('COMMENT ON POLICY need_to_know ON %s IS %L', o.object_name,
+                           'Rows of removals whose sensitivity the login is cleared for (NFR 0015; hublink.cleared_levels).');
+            IF EXISTS (SELECT FROM pg_catalog.pg_policy x WHERE x.polrelid = o.object_name AND x.polname = 'worker_processes') THEN
+                EXECUTE format('DROP POLICY worker_processes ON %s', o.object_name);
+            END IF;
+            IF o.class = 'message_log' THEN
+                EXECUTE format('CREATE POLICY worker_processes ON %s TO hublink_worker USING (true) WITH CHECK (true)',
+                               o.object_name);
+                EXECUTE format('COMMENT ON POLICY worker_processes ON %s IS %L', o.object_name,
+                               'The worker processes every message.');
+            END IF;
+        ELSIF o.class IN ('removal_view', 'message_view') THEN
+            EXECUTE format('ALTER VIEW %s SET (security_invoker = true)', o.object_name);
+        END IF;
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = o.class LOOP
+            EXECUTE format('GRANT %s ON %s TO %I', array_to_string(g.privileges, ', '), o.object_name, g.role_name);
+        END LOOP;
+        n := n + 1;
+    END LOOP;
+    -- Free-standing sequences (hublink.removal_serial); identity columns need no grant. Not to
+    -- caseworkers: hublink.create_removal (SECURITY DEFINER) takes the number as the owner.
+    FOR o IN SELECT c.oid::regclass AS seq FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind = 'S'
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                                   AND d.objid = c.oid AND d.deptype IN ('a', 'i')) LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO hublink_worker', o.seq);
+    END LOOP;
+    -- Functions: EXECUTE is PUBLIC's by default. Every function of the schema that PUBLIC may
+    -- execute and hublink.access_public_function does not list goes to the group roles instead
+    -- (trigger functions to none: firing a trigger checks no EXECUTE).
+    FOR f IN SELECT fn.oid::regprocedure AS sig,
+                    CASE WHEN fn.prosecdef THEN 'definer_function' ELSE 'invoker_function' END AS class,
+                    fn.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype) AS is_trigger
+               FROM pg_catalog.pg_proc fn
+              WHERE fn.pronamespace = 'hublink'::regnamespace
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(fn.proacl, pg_catalog.acldefault('f', fn.proowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+                AND NOT EXISTS (SELECT FROM hublink.access_public_function x
+                                 WHERE x.function_name = fn.oid::regprocedure::text)
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE EXECUTE ON ROUTINE %s FROM PUBLIC', f.sig);
+        CONTINUE WHEN f.is_trigger;
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = f.class LOOP
+            EXECUTE format('GRANT %s ON ROUTINE %s TO %I', array_to_string(g.privileges, ', '), f.sig, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Types: USAGE is PUBLIC's by default; an array type follows its element type.
+    FOR f IN SELECT ty.oid::regtype AS typ
+               FROM pg_catalog.pg_type ty
+              WHERE ty.typnamespace = 'hublink'::regnamespace
+                AND NOT (ty.typelem <> 0 AND ty.typsubscript = 'pg_catalog.array_subscript_handler'::regproc)
+                AND EXISTS (SELECT FROM pg_catalog.aclexplode(coalesce(ty.typacl, pg_catalog.acldefault('T', ty.typowner))) a
+                             WHERE a.grantee = 0 AND a.privilege_type = 'USAGE')
+              ORDER BY 1 LOOP
+        EXECUTE format('REVOKE USAGE ON TYPE %s FROM PUBLIC', f.typ);
+        FOR g IN SELECT x.role_name, x.privileges FROM hublink.access_grant x WHERE x.class = 'schema_type' LOOP
+            EXECUTE format('GRANT %s ON TYPE %s TO %I', array_to_string(g.privileges, ', '), f.typ, g.role_name);
+        END LOOP;
+    END LOOP;
+    -- Only now, with no function or type left to PUBLIC but the functions listed: a login
+    -- without a hublink role looks names up and is refused by each object's own privileges
+    -- (never CREATE).
+    GRANT USAGE ON SCHEMA hublink TO PUBLIC;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.apply_access_policy() IS
+    'Applies row-level security and the grants of hublink.access_grant to every table and view of '
+    'the schema by its class (hublink.access_object); idempotent. Run at install after every part '
+    '(93_access_apply.sql) and again after any upgrade that adds tables or views. Returns the '
+    'number of objects. Row-level security is enabled but not forced: the owner (the '
+    'SECURITY DEFINER functions) sees every row. Functions that PUBLIC may execute, but those of '
+    'hublink.access_public_function, are revoked from PUBLIC and granted by hublink.access_grant '
+    '(classes invoker_function, definer_function), and so is USAGE on types (class schema_type); '
+    'then PUBLIC gets USAGE on the schema.';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- from sql/updates/0.1.0--0.2.0/74_case_features.sql
 -- 0.2.0: the web interface's later case features (issue 16, docs/web.md "Changing a case's

@@ -664,10 +664,13 @@ SELECT pg_catalog.pg_extension_config_dump('hublink.removal_serial', '');
 -- the table's rows that match, each passed once through hublink.unsealed in FROM (LATERAL, so
 -- it runs once per row: "(hublink.unsealed(p)).*" in a select list would run it, and audit,
 -- once per column). PL/pgSQL, bound late: hublink.unsealed comes later in the script.
+-- ROWS: a function's default estimate is 1000 rows. Joined LATERAL per returnee, that made a
+-- message body's query cost millions, over jit_above_cost: every hublink.request_travel_quotes
+-- compiled it with LLVM, 0.4-0.6 s of a call of a few ms (docs/performance.md "The web pages").
 
 CREATE FUNCTION hublink.returnee_personal_of(p_returnee_id bigint)
     RETURNS SETOF hublink.returnee_personal
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE ROWS 1
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -680,7 +683,7 @@ COMMENT ON FUNCTION hublink.returnee_personal_of(bigint) IS
 
 CREATE FUNCTION hublink.travel_documents_of(p_returnee_id bigint)
     RETURNS SETOF hublink.travel_document
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE ROWS 2
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -694,7 +697,7 @@ COMMENT ON FUNCTION hublink.travel_documents_of(bigint) IS
 
 CREATE FUNCTION hublink.risk_assessment_of(p_returnee_id bigint, p_audience text)
     RETURNS SETOF hublink.risk_assessment
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE ROWS 1
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
@@ -708,7 +711,7 @@ COMMENT ON FUNCTION hublink.risk_assessment_of(bigint, text) IS
 
 CREATE FUNCTION hublink.escort_personal_of(p_escort_person_id bigint)
     RETURNS SETOF hublink.escort_personal
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE plpgsql VOLATILE ROWS 1
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN

@@ -21,6 +21,38 @@ INSERT INTO hublink.escort_rule VALUES
      'In an escorted removal, the escorts each returnee needs at least, whatever its flags.');
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.escort_rule TO hublink_admin;
 
+-- The UK airports a removal may leave from, sent as departureAirports in every travel quote
+-- request a caseworker's call makes (hublink.request_quotes, hublink.requote): reference data
+-- an admin keeps, not a setting of the web server (docs/hub.md "Departure airports").
+CREATE TABLE hublink.departure_airport (
+    airport_code text PRIMARY KEY CHECK (airport_code ~ '^[A-Z]{3}$'),
+    name         text NOT NULL CHECK (pg_catalog.btrim(name) <> ''),
+    active       boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE hublink.departure_airport IS
+    'The UK airports removals may depart from (Appendix A 4.3 departureAirports), edited by '
+    'hublink_admin (audited): the active ones go in each travel quote request of '
+    'hublink.request_quotes and hublink.requote; none active: the request names none (any airport).';
+COMMENT ON COLUMN hublink.departure_airport.airport_code IS 'IATA code of the airport.';
+COMMENT ON COLUMN hublink.departure_airport.name IS 'Its name, for people.';
+COMMENT ON COLUMN hublink.departure_airport.active IS 'Whether quote requests name it now.';
+INSERT INTO hublink.departure_airport VALUES ('LHR', 'London Heathrow', true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.departure_airport TO hublink_admin;
+
+-- The departure airports of a travel quote request: the active rows, NULL when none is.
+CREATE FUNCTION hublink.departure_airports() RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    RETURN (SELECT array_agg(a.airport_code ORDER BY a.airport_code)
+              FROM hublink.departure_airport a WHERE a.active);
+END;
+$$;
+COMMENT ON FUNCTION hublink.departure_airports() IS
+    'The active rows of hublink.departure_airport, by code; NULL when none is active (a quote '
+    'request then names no airport: any).';
+
 -- An envelope from this party.
 CREATE FUNCTION hublink.new_message(message_type text, removal_reference text, body jsonb)
     RETURNS jsonb
@@ -460,16 +492,62 @@ BEGIN
     IF coalesce(r.escorted, false) THEN
         RETURN hublink.request_escort_quotes(removal_reference);
     END IF;
-    RETURN hublink.request_travel_quotes(removal_reference);
+    RETURN hublink.request_travel_quotes(removal_reference, hublink.departure_airports());
 END;
 $$;
 COMMENT ON FUNCTION hublink.requote(text) IS
     'Re-quote before booking (Appendix A 4.5) after the returnee''s details or risk changed: '
     'profiles the risk again and goes back to message 1 (escort quote request) for an escorted '
-    'removal, or to message 3 for an unescorted one; earlier quotes are superseded. Returns the '
-    'messageId.';
+    'removal, or to message 3 for an unescorted one (from hublink.departure_airport); earlier '
+    'quotes are superseded. Returns the messageId.';
 REVOKE ALL ON FUNCTION hublink.requote(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.requote(text) TO hublink_caseworker;
+
+-- The next quote request of a removal, the rule in one place (the web interface's "Request
+-- quotes" calls only this): an escorted removal asks the ESP first, and travel follows on the
+-- escort quotes' dates (Appendix A 4.1-4.3); an unescorted one asks the TSP. Travel requests
+-- name the departure airports of hublink.departure_airport.
+CREATE FUNCTION hublink.request_quotes(removal_reference text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r hublink.removal;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);   -- locked: one request at a time
+    -- The state machine's own rule (hublink.state_machine()), asked first for a plain refusal.
+    IF NOT EXISTS (SELECT FROM hublink.state_machine() m
+                    WHERE m.machine = 'removal' AND m.event = 'TravelQuoteRequest' AND m.from_state = r.state) THEN
+        RAISE EXCEPTION 'removal % is %: quotes cannot be requested', removal_reference, r.state
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = CASE WHEN r.state IN ('booking', 'booked')
+                              THEN 'Amend or cancel the booking instead.'
+                              ELSE 'A removal that has ended cannot be quoted again; create a new removal.' END;
+    END IF;
+    IF coalesce(r.escorted, false) AND r.escort_state = 'none' THEN
+        RETURN hublink.request_escort_quotes(removal_reference);
+    END IF;
+    IF coalesce(r.escorted, false) AND NOT EXISTS (SELECT FROM hublink.escort_quote q
+                                                    WHERE q.removal_id = r.removal_id AND NOT q.superseded) THEN
+        RAISE EXCEPTION 'removal % is waiting for the escort quotes', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('The escort is %s: travel is quoted on the dates of the escort quotes.',
+                                  replace(r.escort_state, '_', ' ')),
+                  HINT = 'Request travel quotes once the ESP has quoted, or ask for new quotes (hublink.requote).';
+    END IF;
+    RETURN hublink.request_travel_quotes(removal_reference, hublink.departure_airports());
+END;
+$$;
+COMMENT ON FUNCTION hublink.request_quotes(text) IS
+    'Sends the next quote request of a removal the caller is cleared for: escort quotes (4.1) '
+    'for an escorted removal not yet asked, else travel quotes (4.3) on the current escort '
+    'quotes'' dates (escorted) or the removal''s dates, from the active rows of '
+    'hublink.departure_airport. Refuses (object_not_in_prerequisite_state) a removal that is '
+    'booking, booked or ended, and an escorted one whose escort quotes have not come. Returns '
+    'the messageId.';
+REVOKE ALL ON FUNCTION hublink.request_quotes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.request_quotes(text) TO hublink_caseworker;
 
 CREATE FUNCTION hublink.booked_reference(r hublink.removal, booking text) RETURNS text
     LANGUAGE sql STABLE

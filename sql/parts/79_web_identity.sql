@@ -26,16 +26,24 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+-- PL/pgSQL, not SQL: a SQL function with SET is planned again in every statement that calls it
+-- (0.5 ms: pg_roles is a view), and it is called several times for every name a page decrypts
+-- (removal_access_allowed, cleared_levels in each row-level security policy); PL/pgSQL keeps
+-- its plan for the session (docs/performance.md "The web pages").
 CREATE FUNCTION hublink.acting_login() RETURNS name
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
-                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
-                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
-                                                     WHERE r.rolname = session_user))
-                THEN pg_catalog.current_setting('role')::name
-                ELSE session_user END;
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = (SELECT g.oid FROM pg_catalog.pg_roles g WHERE g.rolname = 'hublink_web')
+                      AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
 COMMENT ON FUNCTION hublink.acting_login() IS
     'The person a call acts for, whose clearance applies: the login (session_user), except for '
     'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '

@@ -88,14 +88,22 @@ COMMENT ON INDEX hublink.removal_sensitivity IS 'Row-level security filters on i
 -- SECURITY DEFINER: the policies call it for every reader, and a reader that may not read
 -- hublink.role_clearance must get "no levels", not a permission error. It reveals only the
 -- caller's own clearance.
+-- PL/pgSQL, not SQL, for the reason of hublink.acting_login(): every policy calls it once per
+-- statement, and every decryption of a name runs such statements.
 CREATE FUNCTION hublink.cleared_levels() RETURNS text[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
     RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
                   WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
                                      JOIN hublink.sensitivity_level m ON m.level = c.level
-                                    WHERE c.role_name = hublink.acting_login())
+                                    WHERE c.role_name = me)
                   ORDER BY l.rank);
+END;
+$$;
 COMMENT ON FUNCTION hublink.cleared_levels() IS
     'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
     'web interface acts for) is cleared for; empty without a clearance.';

@@ -253,7 +253,15 @@ BEGIN
                 visible := 'sensitivity IN (SELECT l.l FROM pg_catalog.unnest(hublink.cleared_levels()) l)';
             ELSE
                 SELECT * INTO p FROM hublink.removal_data_path d WHERE d.table_name = o.object_name;
-                visible := format('%I IN (SELECT x.%I FROM %s x)', p.key_column, p.parent_column, p.parent);
+                -- Correlated: a row is checked by an index probe of its parent (whose own
+                -- policy applies in turn). "key IN (SELECT parent_column FROM parent)" read
+                -- every visible row of the parent (and of its parents) for each statement,
+                -- so reading one returnee's name cost a scan of every removal
+                -- (docs/performance.md "The web pages"); a scan of the whole table still
+                -- gets a hashed subplan from the planner.
+                visible := format('EXISTS (SELECT FROM %s x WHERE x.%I = %I.%I)', p.parent, p.parent_column,
+                                  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = o.object_name),
+                                  p.key_column);
             END IF;
             -- Not FORCE: the extension owner (the worker, SECURITY DEFINER functions) sees every row.
             EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', o.object_name);

@@ -176,7 +176,7 @@ async function newRemovalOptions(c) {
   return { flags: flags.rows, levels: levels.rows };
 }
 
-export function caseRoutes(app, { config, pool, live, store }) {
+export function caseRoutes(app, { pool, live, store }) {
   app.locals.pool = pool;
 
   app.get('/cases', requireCaseworker, async (req, res, next) => {
@@ -219,7 +219,7 @@ export function caseRoutes(app, { config, pool, live, store }) {
     try {
       const options = await asPerson(pool, res.locals.user, newRemovalOptions);
       const u = res.locals.user;
-      blankForms.send(req, res, JSON.stringify([u.role, u.name, u.groups, u.clearance, options]),
+      blankForms.send(req, res, JSON.stringify([u.groups, u.clearance, options]),
         'new-removal.njk', { f: blankForm(), errors: [], err: {}, ...options });
     } catch (err) {
       next(err);
@@ -330,15 +330,9 @@ export function caseRoutes(app, { config, pool, live, store }) {
   });
 
   app.post('/cases/:ref/request-quotes', requireCaseworker, (req, res, next) =>
-    act(req, res, next, req.params.ref, async (c) => {
-      const { rows } = await c.query('SELECT escorted, escort_state FROM hublink.removal WHERE removal_reference = $1', [req.params.ref]);
-      // Escorted removals ask the ESP first; travel follows on the escort's dates (docs/hub.md).
-      if (rows[0] && rows[0].escorted && rows[0].escort_state === 'none') {
-        await c.query('SELECT hublink.request_escort_quotes($1)', [req.params.ref]);
-      } else {
-        await c.query('SELECT hublink.request_travel_quotes($1, $2)', [req.params.ref, config.departureAirports]);
-      }
-    }));
+    // Which request (escort first when escorted, else travel) and the departure airports are the
+    // Hub's rule and reference data (hublink.request_quotes; docs/hub.md "Requesting quotes").
+    act(req, res, next, req.params.ref, (c) => c.query('SELECT hublink.request_quotes($1)', [req.params.ref])));
 
   app.get('/cases/:ref/quotes', requireCaseworker, async (req, res, next) => {
     const reference = req.params.ref;

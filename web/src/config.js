@@ -33,6 +33,5 @@ export function loadConfig() {
     maxSeconds: seconds('HUBLINK_WEB_MAX_SECONDS', 8 * 3600),
     poolSize: Number(env.HUBLINK_WEB_POOL || 10),
     serverTiming: env.HUBLINK_WEB_SERVER_TIMING === '1',
-    departureAirports: (env.HUBLINK_WEB_DEPARTURE_AIRPORTS || 'LHR').split(',').filter(Boolean),
   };
 }
