@@ -7,6 +7,7 @@
 import { asPerson } from './db.js';
 import { isNotAccessible, isShown, message } from './errors.js';
 import { REF, requireCaseworker, notFound, loadCase } from './cases.js';
+import { caseFormPage } from './case-form.js';
 
 async function data(c, removal) {
   const choices = await c.query('SELECT * FROM hublink.sensitivity_choices($1)', [removal.removal_reference]);
@@ -18,20 +19,7 @@ async function data(c, removal) {
 }
 
 export function sensitivityRoutes(app, { pool }) {
-  app.get('/cases/:ref/sensitivity', requireCaseworker, async (req, res, next) => {
-    if (!REF.test(req.params.ref)) return notFound(res);
-    try {
-      const d = await asPerson(pool, res.locals.user, async (c) => {
-        const removal = await loadCase(c, req.params.ref);
-        return removal ? data(c, removal) : null;
-      });
-      if (!d) return notFound(res);
-      res.render('case-sensitivity.njk', { ...d, errors: [], err: {}, f: { level: '', reason: '', hide: false } });
-    } catch (err) {
-      if (isNotAccessible(err)) return notFound(res);
-      next(err);
-    }
-  });
+  caseFormPage(app, pool, '/cases/:ref/sensitivity', 'case-sensitivity.njk', data, () => ({ level: '', reason: '', hide: false }));
 
   app.post('/cases/:ref/sensitivity', requireCaseworker, async (req, res, next) => {
     if (!REF.test(req.params.ref)) return notFound(res);

@@ -44,20 +44,7 @@ async function data(c, removal) {
 const blank = () => ({ day: '', month: '', year: '', airport: '', reason: '', reasonText: '' });
 
 export function travelAmendRoutes(app, { pool }) {
-  app.get('/cases/:ref/amend-travel', requireCaseworker, async (req, res, next) => {
-    if (!REF.test(req.params.ref)) return notFound(res);
-    try {
-      const d = await asPerson(pool, res.locals.user, async (c) => {
-        const removal = await loadCase(c, req.params.ref);
-        return removal ? data(c, removal) : null;
-      });
-      if (!d) return notFound(res);
-      res.render('case-amend-travel.njk', { ...d, errors: [], err: {}, f: blank() });
-    } catch (err) {
-      if (isNotAccessible(err)) return notFound(res);
-      next(err);
-    }
-  });
+  caseFormPage(app, pool, '/cases/:ref/amend-travel', 'case-amend-travel.njk', data, blank);
 
   app.post('/cases/:ref/amend-travel', requireCaseworker, async (req, res, next) => {
     if (!REF.test(req.params.ref)) return notFound(res);
