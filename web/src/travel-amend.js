@@ -7,6 +7,7 @@
 import { asPerson } from './db.js';
 import { isNotAccessible, isShown, message } from './errors.js';
 import { REF, requireCaseworker, notFound, loadCase, reasons, isoDate } from './cases.js';
+import { caseFormPage } from './case-form.js';
 
 async function data(c, removal) {
   const ref = removal.removal_reference;
