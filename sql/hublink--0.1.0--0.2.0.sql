@@ -2738,21 +2738,24 @@ CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) 
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    k    hublink.data_key;
-    m    record;
-    fresh bytea;
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
 BEGIN
     SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
     IF NOT FOUND AND p_create THEN
         m := hublink.master_key(NULL);
         fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
         INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
-        VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
+        VALUES (p_scope, wrapped, m.key_id)
         ON CONFLICT (key_scope) DO NOTHING;
         IF FOUND THEN
             -- The erasure status needs every master key that ever wrapped a data key.
             INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
             ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
             RETURN fresh;
         END IF;
         -- Another transaction made it first: use theirs.
@@ -2764,12 +2767,19 @@ BEGIN
                   DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
                   HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
     END IF;
-    RETURN hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
 END;
 $$;
 COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
-    'Raises HL010 when it was destroyed. Internal.';
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
 -- hublink.rotate_master_key, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.rotate_master_key() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -4779,6 +4789,112 @@ INSERT INTO hublink.audit_exclusion VALUES
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/65_message_cost.sql
+-- 0.2.0: the cost of applying one message, third pass (issue 15 section 3; docs/performance.md
+-- "Per-message cost, third pass", docs/security-crypto.md "What is cached").
+
+-- The master keys in C, kept while the key file is unchanged; unwrapped data keys kept for the
+-- rest of the transaction, matched to the row they came from and wiped by any change of
+-- hublink.data_key and at the end of the transaction. hublink.master_key changes language (it
+-- was PL/pgSQL, SECURITY DEFINER): the C function reads only the key file, so it runs with the
+-- caller's rights; it stays revoked from PUBLIC.
+-- hublink.master_key, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.master_key(p_key_id text, OUT key_id text, OUT key bytea)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_master_key';
+COMMENT ON FUNCTION hublink.master_key(text) IS
+    'A master key read from hublink.master_key_file, by id, or the current one for NULL. Raises '
+    'when the file no longer holds it. Internal.';
+-- hublink.data_key_cached, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_cached(p_scope text, p_master_key_id text, p_wrapped bytea) RETURNS bytea
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cached';
+COMMENT ON FUNCTION hublink.data_key_cached(text, text, bytea) IS
+    'The data key this transaction already unwrapped or made for exactly this row of '
+    'hublink.data_key, or NULL. Raises when the master key is no longer in the key file. Internal.';
+-- hublink.data_key_remember, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_remember(p_scope text, p_master_key_id text, p_wrapped bytea, p_key bytea)
+    RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_remember';
+COMMENT ON FUNCTION hublink.data_key_remember(text, text, bytea, bytea) IS
+    'Keeps the unwrapped key of a row of hublink.data_key until the end of the transaction '
+    '(hublink.data_key_cached finds it). Internal.';
+-- hublink.data_key_cache_wipe, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_cache_wipe() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cache_wipe';
+COMMENT ON FUNCTION hublink.data_key_cache_wipe() IS
+    'Statement trigger on hublink.data_key: wipes every data key this backend keeps, so an '
+    'erased or re-wrapped key is not held for the rest of the transaction.';
+-- hublink.crypto_cache_stats, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.crypto_cache_stats(OUT master_key_file_reads bigint, OUT master_key_reuses bigint,
+                                           OUT data_key_hits bigint, OUT data_key_misses bigint,
+                                           OUT data_key_wipes bigint, OUT data_keys_held integer)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_crypto_cache_stats';
+COMMENT ON FUNCTION hublink.crypto_cache_stats() IS
+    'This backend''s key caches since it started: master key file reads and reuses, data key '
+    'hits and misses, wipes, and the data keys it holds now (none outside a transaction). For '
+    'tests and benchmarks; no key material. Internal.';
+-- hublink.data_key_for, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
+BEGIN
+    SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    IF NOT FOUND AND p_create THEN
+        m := hublink.master_key(NULL);
+        fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
+        INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
+        VALUES (p_scope, wrapped, m.key_id)
+        ON CONFLICT (key_scope) DO NOTHING;
+        IF FOUND THEN
+            -- The erasure status needs every master key that ever wrapped a data key.
+            INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+            ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
+            RETURN fresh;
+        END IF;
+        -- Another transaction made it first: use theirs.
+        SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    END IF;
+    IF k.key_scope IS NULL THEN
+        RAISE EXCEPTION 'no data key for "%"', p_scope
+            USING ERRCODE = 'HL060',
+                  DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
+                  HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
+    END IF;
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
+END;
+$$;
+COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
+    'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
+REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
+    hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
+CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
+COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
+    'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
+ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
+
+SELECT hublink.apply_access_policy();
+
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
 -- hublink_web) acts for the person it SET ROLE to (hublink.acting_login()), whose clearance
@@ -4814,16 +4930,24 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+-- PL/pgSQL, not SQL: a SQL function with SET is never inlined and is parsed and planned again
+-- in every subtransaction, and the worker's clearance check calls this once per message, each
+-- message in a subtransaction of its own (docs/performance.md "Per-message cost, third pass").
 CREATE FUNCTION hublink.acting_login() RETURNS name
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
-                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
-                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
-                                                     WHERE r.rolname = session_user))
-                THEN pg_catalog.current_setting('role')::name
-                ELSE session_user END;
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                     JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
+                    WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+                                       WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
 COMMENT ON FUNCTION hublink.acting_login() IS
     'The person a call acts for, whose clearance applies: the login (session_user), except for '
     'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '

@@ -26,16 +26,24 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
+-- PL/pgSQL, not SQL: a SQL function with SET is never inlined and is parsed and planned again
+-- in every subtransaction, and the worker's clearance check calls this once per message, each
+-- message in a subtransaction of its own (docs/performance.md "Per-message cost, third pass").
 CREATE FUNCTION hublink.acting_login() RETURNS name
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
-    RETURN CASE WHEN pg_catalog.current_setting('role') <> 'none'
-                     AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
-                                   JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
-                                  WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
-                                                     WHERE r.rolname = session_user))
-                THEN pg_catalog.current_setting('role')::name
-                ELSE session_user END;
+    AS $$
+BEGIN
+    IF pg_catalog.current_setting('role') <> 'none'
+       AND EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                     JOIN pg_catalog.pg_roles g ON g.oid = m.roleid AND g.rolname = 'hublink_web'
+                    WHERE m.member = (SELECT r.oid FROM pg_catalog.pg_roles r
+                                       WHERE r.rolname = session_user)) THEN
+        RETURN pg_catalog.current_setting('role')::name;
+    END IF;
+    RETURN session_user;
+END;
+$$;
 COMMENT ON FUNCTION hublink.acting_login() IS
     'The person a call acts for, whose clearance applies: the login (session_user), except for '
     'the web interface''s login (a member of hublink_web), which acts for the role it SET ROLE '
