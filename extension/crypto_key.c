@@ -236,11 +236,11 @@ hex_value(char c)
  * Until then every use reads the file again.
  */
 #define MASTER_KEY_SETTLE_SECONDS 2
-#define KEY_ID_CHARS			  16
+#define KEY_ID_CHARS              16
 
 typedef struct MasterKeyCache
 {
-	bool valid;	  /* holds the keys of the file described below */
+	bool valid;   /* holds the keys of the file described below */
 	bool trusted; /* the file had settled before the read: a same stat() means same bytes */
 	char path[MAXPGPATH];
 	dev_t dev;
@@ -249,8 +249,8 @@ typedef struct MasterKeyCache
 	struct timespec mtime;
 	struct timespec ctime;
 	int nkeys;
-	unsigned char (*keys)[KEY_BYTES];	/* oldest first, the current one last */
-	char (*ids)[KEY_ID_CHARS + 1];		/* hublink.crypto_key_id of each */
+	unsigned char (*keys)[KEY_BYTES]; /* oldest first, the current one last */
+	char (*ids)[KEY_ID_CHARS + 1];    /* hublink.crypto_key_id of each */
 } MasterKeyCache;
 
 static MasterKeyCache master_cache;
@@ -297,7 +297,8 @@ master_key_id(const unsigned char *key, char *id)
 	uint8 digest[PG_SHA256_DIGEST_LENGTH];
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 || pg_cryptohash_update(ctx, key, KEY_BYTES) < 0 ||
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, key, KEY_BYTES) < 0 ||
 		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
 	{
 		pg_cryptohash_free(ctx);
@@ -337,8 +338,8 @@ master_keys_load(bool force)
 	if (path == NULL || path[0] == '\0')
 		refuse_file("", "hublink.master_key_file is empty.",
 					"Set hublink.master_key_file in postgresql.conf and reload.");
-	if (!force && master_cache.valid && master_cache.trusted && strcmp(master_cache.path, path) == 0 &&
-		stat(path, &st) == 0 && same_file(&st))
+	if (!force && master_cache.valid && master_cache.trusted &&
+		strcmp(master_cache.path, path) == 0 && stat(path, &st) == 0 && same_file(&st))
 	{
 		master_key_cache_hits++;
 		return &master_cache;

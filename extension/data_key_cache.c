@@ -33,7 +33,7 @@
 
 #include "crypto_key.h"
 
-#define DATA_KEY_BYTES	  32
+#define DATA_KEY_BYTES    32
 #define DATA_KEY_ENTRIES  16
 #define MASTER_KEY_ID_MAX 64
 
@@ -83,9 +83,9 @@ append_part(pg_cryptohash_ctx *ctx, const void *data, uint32 len)
 	/* Length-prefixed, so ("ab", "c") and ("a", "bc") never give the same tag. */
 	if (pg_cryptohash_update(ctx, (const uint8 *) &len, sizeof(len)) < 0 ||
 		pg_cryptohash_update(ctx, data, len) < 0)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("could not compute the tag of a data key"),
-						errdetail("SHA-256 failed in this backend.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute the tag of a data key"),
+				 errdetail("SHA-256 failed in this backend.")));
 }
 
 static void
@@ -94,16 +94,16 @@ entry_tag(text *scope, text *master_key_id, bytea *wrapped, uint8 *tag)
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("could not compute the tag of a data key"),
-						errdetail("SHA-256 failed in this backend.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute the tag of a data key"),
+				 errdetail("SHA-256 failed in this backend.")));
 	append_part(ctx, VARDATA_ANY(scope), VARSIZE_ANY_EXHDR(scope));
 	append_part(ctx, VARDATA_ANY(master_key_id), VARSIZE_ANY_EXHDR(master_key_id));
 	append_part(ctx, VARDATA_ANY(wrapped), VARSIZE_ANY_EXHDR(wrapped));
 	if (pg_cryptohash_final(ctx, tag, PG_SHA256_DIGEST_LENGTH) < 0)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-						errmsg("could not compute the tag of a data key"),
-						errdetail("SHA-256 failed in this backend.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute the tag of a data key"),
+				 errdetail("SHA-256 failed in this backend.")));
 	pg_cryptohash_free(ctx);
 }
 

@@ -3058,88 +3058,20 @@ SELECT hublink.audit_attach();
 -- The audit triggers and the schema loader stay quiet while a dump is restored.
 -- hublink.audit_seal_needed, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    -- A restore (hublink.restoring, docs/operations.md) copies links already sealed.
-    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text
-       OR pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN false;
-    END IF;
-    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
-    RETURN true;
-END;
-$$;
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
 COMMENT ON FUNCTION hublink.audit_seal_needed() IS
     'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
     'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
     '(hublink.restoring), whose audit rows come with their links.';
 -- hublink.audit_row_change, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    -- The digests hash to_jsonb(row)::text; these make that text the same in every session.
     SET TimeZone = 'UTC'
     SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1
-    AS $$
-DECLARE
-    -- Arguments (set by hublink.audit_attach): 0 action of an insert, 1 primary key columns
-    -- (a text[] literal), 2 detail columns (a text[] literal), 3 how to find the removal (id,
-    -- reference, lookup, none), 4 the column that leads to it, 5 the lookup query ($1 text).
-    newj    jsonb;
-    oldj    jsonb;
-    rowj    jsonb;
-    rowkey  jsonb;
-    detail  jsonb := '{}';
-    changed text[];
-    rid     bigint;
-    rref    text;
-    k       text;
-BEGIN
-    -- A restore (hublink.restoring, superuser only; docs/operations.md) loads rows whose audit
-    -- rows the dump brings: recording them again would fork the chain.
-    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        newj := pg_catalog.to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        oldj := pg_catalog.to_jsonb(OLD);
-    END IF;
-    rowj := coalesce(newj, oldj);
-    -- Simple expressions only (no query per row): they run without the executor.
-    FOREACH k IN ARRAY TG_ARGV[1]::text[] LOOP
-        rowkey := coalesce(rowkey, '{}') || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    FOREACH k IN ARRAY TG_ARGV[2]::text[] LOOP
-        detail := detail || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    IF TG_OP = 'UPDATE' THEN
-        SELECT coalesce(pg_catalog.array_agg(n.key ORDER BY n.key), '{}') INTO changed
-          FROM pg_catalog.jsonb_each(newj) n WHERE n.value IS DISTINCT FROM oldj -> n.key;
-    END IF;
-    IF TG_ARGV[3] = 'id' THEN
-        rid := (rowj ->> TG_ARGV[4])::bigint;
-    ELSIF TG_ARGV[3] = 'reference' THEN
-        rref := rowj ->> TG_ARGV[4];
-        SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = rref;
-    ELSIF TG_ARGV[3] = 'lookup' AND rowj ->> TG_ARGV[4] IS NOT NULL THEN
-        EXECUTE TG_ARGV[5] INTO rid, rref USING rowj ->> TG_ARGV[4];
-    END IF;
-    INSERT INTO hublink.audit_log (role_name, action, table_name, removal_id, removal_reference, row_key,
-                                   changed_columns, before_digest, after_digest, detail)
-    VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
-            CASE WHEN TG_OP = 'INSERT' THEN TG_ARGV[0] ELSE pg_catalog.lower(TG_OP) END,
-            TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, rid, rref, rowkey, changed,
-            pg_catalog.sha256(pg_catalog.convert_to(oldj::text, 'UTF8')),
-            pg_catalog.sha256(pg_catalog.convert_to(newj::text, 'UTF8')),
-            coalesce(detail, '{}'));
-    RETURN NULL;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
 COMMENT ON FUNCTION hublink.audit_row_change() IS
     'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
     'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
@@ -4892,6 +4824,33 @@ CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
 COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
     'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
 ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
+
+-- The audit trigger and the seal's WHEN condition in C (extension/audit_trigger.c): the same rows,
+-- byte for byte (test/sql/71_audit_trigger_c.sql), without interpreting PL/pgSQL on every row.
+-- The triggers that call them keep their arguments.
+-- hublink.audit_seal_needed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
+COMMENT ON FUNCTION hublink.audit_seal_needed() IS
+    'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
+    'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
+    '(hublink.restoring), whose audit rows come with their links.';
+-- hublink.audit_row_change, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1
+    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
+COMMENT ON FUNCTION hublink.audit_row_change() IS
+    'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
+    'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
+    'action), the removal, the primary key, the changed column names and SHA-256 digests of '
+    'to_jsonb(row)::text before and after (TimeZone UTC). No column value is copied except the '
+    'key and the detail columns of hublink.audit_table_rule. Writes nothing while a dump is '
+    'restored (hublink.restoring).';
 
 SELECT hublink.apply_access_policy();
 

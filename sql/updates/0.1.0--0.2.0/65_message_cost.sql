@@ -20,4 +20,10 @@ COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
     'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
 ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
 
+-- The audit trigger and the seal's WHEN condition in C (extension/audit_trigger.c): the same rows,
+-- byte for byte (test/sql/71_audit_trigger_c.sql), without interpreting PL/pgSQL on every row.
+-- The triggers that call them keep their arguments.
+-- @function hublink.audit_seal_needed
+-- @function hublink.audit_row_change
+
 SELECT hublink.apply_access_policy();
