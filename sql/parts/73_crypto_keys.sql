@@ -25,8 +25,11 @@ COMMENT ON FUNCTION hublink.create_master_key_file() IS
 REVOKE ALL ON FUNCTION hublink.create_master_key_file() FROM PUBLIC;
 
 -- The extension requires pgcrypto but cannot know its schema when this script is written
--- (@extschema:pgcrypto@ needs PostgreSQL 16): the two wrappers that call it are made here,
--- schema-qualified, and everything else calls them.
+-- (@extschema:pgcrypto@ needs PostgreSQL 16): the wrappers that call it are made here,
+-- schema-qualified, and everything else calls them. PL/pgSQL, not SQL: a SQL function with SET
+-- is never inlined, and each call in a new (sub)transaction read its stored body and planned
+-- it again; sealing calls them several times per message (docs/performance.md "Per-message
+-- cost, third pass"). sql/updates/0.1.0--0.2.0/65_message_cost.sql makes them the same way.
 DO $$
 DECLARE
     s text := (SELECT n.nspname FROM pg_catalog.pg_extension e
@@ -34,26 +37,38 @@ DECLARE
                 WHERE e.extname = 'pgcrypto');
 BEGIN
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
-            LANGUAGE sql STRICT VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
             SET search_path = pg_catalog, pg_temp
+            AS $b$
+        BEGIN
             RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
-                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1')$f$, s);
+                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1');
+        END;
+        $b$$f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
-            LANGUAGE sql STRICT VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
             SET search_path = pg_catalog, pg_temp
-            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'))$f$, s);
+            AS $b$
+        BEGIN
+            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'));
+        END;
+        $b$$f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
+        CREATE OR REPLACE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
             LANGUAGE sql STRICT IMMUTABLE
             SET search_path = pg_catalog, pg_temp
             RETURN pg_catalog.left(pg_catalog.encode(%1$I.digest(p_key, 'sha256'), 'hex'), 16)$f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_random_key() RETURNS bytea
-            LANGUAGE sql VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_random_key() RETURNS bytea
+            LANGUAGE plpgsql VOLATILE
             SET search_path = pg_catalog, pg_temp
-            RETURN %1$I.gen_random_bytes(32)$f$, s);
+            AS $b$
+        BEGIN
+            RETURN %1$I.gen_random_bytes(32);
+        END;
+        $b$$f$, s);
 END;
 $$;
 COMMENT ON FUNCTION hublink.crypto_encrypt(bytea, bytea) IS
