@@ -45,7 +45,8 @@ BEGIN
             RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
                                               'cipher-algo=aes256, compress-algo=0, s2k-mode=1');
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
             LANGUAGE plpgsql STRICT VOLATILE
@@ -54,7 +55,8 @@ BEGIN
         BEGIN
             RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'));
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
             LANGUAGE sql STRICT IMMUTABLE
@@ -68,7 +70,8 @@ BEGIN
         BEGIN
             RETURN %1$I.gen_random_bytes(32);
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
 END;
 $$;
 COMMENT ON FUNCTION hublink.crypto_encrypt(bytea, bytea) IS

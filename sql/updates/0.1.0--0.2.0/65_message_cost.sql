@@ -25,7 +25,8 @@ BEGIN
             RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
                                               'cipher-algo=aes256, compress-algo=0, s2k-mode=1');
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
             LANGUAGE plpgsql STRICT VOLATILE
@@ -34,7 +35,8 @@ BEGIN
         BEGIN
             RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'));
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
             LANGUAGE sql STRICT IMMUTABLE
@@ -48,7 +50,8 @@ BEGIN
         BEGIN
             RETURN %1$I.gen_random_bytes(32);
         END;
-        $b$$f$, s);
+        $b$
+        $f$, s);
 END;
 $$;
 
