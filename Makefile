@@ -33,13 +33,13 @@ EXTRA_CLEAN = build
 
 # PGXS defines a "check" that refuses to run; ours runs the whole suite (test/run-all), which
 # builds and installs through this same Makefile. So PGXS is left out for check and demo.
-ifeq ($(filter check demo sim soak,$(MAKECMDGOALS)),)
+ifeq ($(filter check demo sim soak fuzz,$(MAKECMDGOALS)),)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 include test/e2e/e2e.mk
 all: $(UPDATES)
 else
-.PHONY: check demo sim soak mutation
+.PHONY: check demo sim soak mutation fuzz
 check:
 	test/run-all
 demo:
@@ -53,6 +53,12 @@ soak:
 # (test/README.md "Checks seen failing"): about 15 minutes, not part of check.
 mutation:
 	test/mutation/run $(MUTANTS)
+# Fuzzing proper (check runs only a short smoke of each fuzzer): the validator's two targets for
+# FUZZ_LONG_SECONDS (default 4 h) with FUZZ_JOBS workers, then the state machine's for as long.
+fuzz:
+	$(MAKE) --no-print-directory -f test/fuzz/fuzz.mk fuzz-long
+	$(MAKE) --no-print-directory -f test/unit/statemachine/statemachine.mk statemachine-fuzz \
+		STATEMACHINE_FUZZ_SECONDS=$${FUZZ_LONG_SECONDS:-14400}
 endif
 
 sql/hublink--$(EXTVERSION).sql: scripts/build-install-sql $(wildcard sql/parts/*.sql) $(wildcard schemas/*.json)

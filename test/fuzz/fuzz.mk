@@ -17,7 +17,7 @@ FUZZ_DIR ?= test/fuzz
 FUZZ_BUILD ?= build/fuzz
 FUZZ_CC ?= clang
 FUZZ_CFLAGS ?= -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SMOKE_SECONDS ?= 28
+FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_LONG_SECONDS ?= 14400
 FUZZ_JOBS ?= 4
 FUZZ_OPTS ?= -max_len=65536 -timeout=10 -rss_limit_mb=2048 -dict=$(FUZZ_DIR)/json.dict

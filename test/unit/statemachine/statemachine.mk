@@ -46,7 +46,7 @@ $(STATEMACHINE_BUILD)/fuzz: $(STATEMACHINE_SRCS) $(STATEMACHINE_HDRS) $(STATEMAC
 	@mkdir -p $(@D)
 	$(STATEMACHINE_SAN_CC) $(STATEMACHINE_ALL_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(STATEMACHINE_SRCS) $(STATEMACHINE_TEST_DIR)/fuzz_statemachine.c
 
-STATEMACHINE_FUZZ_SECONDS ?= 20
+STATEMACHINE_FUZZ_SECONDS ?= 8
 
 .PHONY: statemachine-unit statemachine-valgrind statemachine-asan statemachine-fuzz statemachine-diagrams statemachine-clean
 
