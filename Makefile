@@ -20,14 +20,11 @@ UPDATES     = $(foreach u,$(notdir $(wildcard sql/updates/*--*)),sql/hublink--$(
 DATA_built  = sql/hublink--$(EXTVERSION).sql
 DATA        = $(sort $(filter-out $(DATA_built),$(wildcard sql/hublink--*.sql)) $(UPDATES))
 
-JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
-JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
-
-PG_CPPFLAGS = -I$(CURDIR)/extension $(JSONC_CFLAGS)
+PG_CPPFLAGS = -I$(CURDIR)/extension
 # C11 with PostgreSQL's GNU extensions; every warning is an error.
 PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-declaration-after-statement
-SHLIB_LINK  = $(JSONC_LIBS) -lrabbitmq -lcurl
+SHLIB_LINK  = -lrabbitmq -lcurl
 
 EXTRA_CLEAN = build
 

@@ -1,7 +1,7 @@
 /*
  * json_strings.h - where a JSON text holds a string PostgreSQL cannot store (json_strings.c).
  *
- * The validator (json-c) accepts "\u0000" and a lone UTF-16 surrogate escape in a string, as
+ * The validator's parser accepts "\u0000" and a lone UTF-16 surrogate escape in a string, as
  * JSON allows; PostgreSQL's jsonb refuses both. This finds the first such string and names it
  * by a JSON pointer, so the Error can say what is wrong and where. Pure C, no PostgreSQL.
  */

@@ -6,46 +6,42 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
+#include "jsonschema/jsonschema.h"
 
 static char *
-string_field(struct json_object *doc, const char *name)
+string_field(const js_value *doc, const char *name)
 {
-	struct json_object *field;
+	const char *value = js_string_member(doc, name);
 
-	if (!json_object_object_get_ex(doc, name, &field) ||
-		!json_object_is_type(field, json_type_string))
-		return NULL;
-	return strdup(json_object_get_string(field));
+	return value ? strdup(value) : NULL;
 }
 
 const char *
 token_answer_parse(const char *text, size_t len, TokenAnswer *answer)
 {
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc, *field;
+	char *err = NULL;
+	js_doc *doc;
+	const js_value *root, *field;
 	const char *problem = NULL;
 
 	memset(answer, 0, sizeof *answer);
-	if (tok == NULL)
-		return "out of memory";
-	doc = json_tokener_parse_ex(tok, text, (int) len);
-	json_tokener_free(tok);
-	if (doc == NULL || !json_object_is_type(doc, json_type_object))
+	/* the validator's parser, with its default limits (16 MiB, depth 512) */
+	doc = js_parse(text, len, NULL, &err);
+	free(err);
+	root = doc ? js_doc_root(doc) : NULL;
+	if (root == NULL || root->type != JS_OBJECT)
 		problem = "the token service's answer is not a JSON object";
 	else
 	{
-		answer->access_token = string_field(doc, "access_token");
-		answer->principal = string_field(doc, "principal");
-		if (json_object_object_get_ex(doc, "expires_in", &field) &&
-			json_object_is_type(field, json_type_int))
-			answer->expires_in = json_object_get_int64(field);
+		answer->access_token = string_field(root, "access_token");
+		answer->principal = string_field(root, "principal");
+		if ((field = js_object_get(root, "expires_in")) != NULL && field->type == JS_INT)
+			answer->expires_in = field->u.i;
 		if (answer->access_token == NULL || answer->access_token[0] == '\0' ||
 			answer->expires_in <= 0)
 			problem = "the token service's answer has no access_token and expires_in";
 	}
-	if (doc != NULL)
-		json_object_put(doc);
+	js_doc_free(doc);
 	return problem;
 }
 

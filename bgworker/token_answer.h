@@ -1,6 +1,6 @@
 /*
- * token_answer.h - reads the token service's answer (token_answer.c): pure C on json-c, no
- * PostgreSQL headers (json-c's json_object clashes with PostgreSQL's SQL function of that name).
+ * token_answer.h - reads the token service's answer (token_answer.c): pure C on the
+ * validator's JSON parser (extension/jsonschema), no PostgreSQL headers.
  */
 #ifndef HUBLINK_TOKEN_ANSWER_H
 #define HUBLINK_TOKEN_ANSWER_H

@@ -1,14 +1,15 @@
 /*
- * jsonb_to_json.c - build the validator's json-c document straight from jsonb.
+ * jsonb_to_json.c - build the validator's document (jsonschema.h) straight from jsonb.
  *
- * Validating a jsonb used to print it as text (escape_json), then have json-c parse that text
- * again: about a quarter of hublink.jsonschema_is_valid's time (docs/performance.md). Here one
- * walk of the jsonb builds the same document. The text form's length is counted on the way
- * (the separators JsonbToCString writes, each string's escapes), so hublink.max_message_bytes
- * still refuses what it refused before, with the same words.
+ * Validating a jsonb used to print it as text (escape_json), then parse that text again:
+ * about a quarter of hublink.jsonschema_is_valid's time (docs/performance.md). Here one walk
+ * of the jsonb feeds the validator's js_builder, which makes the document js_parse would make
+ * of the text. The text form's length is counted on the way (the separators JsonbToCString
+ * writes, each string's escapes), so hublink.max_message_bytes still refuses what it refused
+ * before, with the same words.
  *
- * The json-c objects are malloc'd: nothing that can ereport runs while they are held, except
- * numeric_out (out of memory only), which PG_TRY guards.
+ * The builder and its document are malloc'd: nothing that can ereport runs while they are
+ * held, except numeric_out (out of memory only), which PG_TRY guards.
  */
 #include "postgres.h"
 
@@ -40,68 +41,47 @@ escaped_length(const char *s, int len)
 
 typedef struct build_state
 {
-	struct json_object **stack; /* the open containers, innermost last */
-	int depth;
-	int capacity;
-	int max_depth_seen;
+	js_builder *b;
 	size_t text_len;
-	bool out_of_memory;
-	struct json_object *root;
-	bool have_root;
+	bool failed; /* the builder refused a call: out of memory */
 } build_state;
 
-/* A scalar as a json-c value (NULL for null) and its text length. */
-static struct json_object *
+/* A scalar into the builder, and its text length. */
+static void
 scalar_value(JsonbValue *v, build_state *st)
 {
+	int rc = 0;
+
 	switch (v->type)
 	{
 		case jbvNull:
 			st->text_len += 4;
-			return NULL;
+			rc = js_builder_null(st->b);
+			break;
 		case jbvBool:
 			st->text_len += v->val.boolean ? 4 : 5;
-			return js_json_new_bool(v->val.boolean);
+			rc = js_builder_bool(st->b, v->val.boolean);
+			break;
 		case jbvString:
 			st->text_len += escaped_length(v->val.string.val, v->val.string.len);
-			return js_json_new_string(v->val.string.val, (size_t) v->val.string.len);
+			rc = js_builder_string(st->b, v->val.string.val, (size_t) v->val.string.len);
+			break;
 		case jbvNumeric:
 		{
 			char *text =
 				DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 			size_t len = strlen(text);
-			struct json_object *number = js_json_new_number(text, len);
 
+			rc = js_builder_number(st->b, text, len);
 			st->text_len += len;
 			pfree(text);
-			return number;
+			break;
 		}
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
 	}
-	return NULL;
-}
-
-/* Attach value to the innermost open container (key for objects), or make it the root. */
-static void
-attach(build_state *st, const JsonbValue *key, struct json_object *value, bool is_null)
-{
-	if (st->depth == 0)
-	{
-		st->root = value;
-		st->have_root = true;
-		return;
-	}
-	if (value == NULL && !is_null)
-		st->out_of_memory = true;
-	if (key)
-	{
-		if (js_json_object_add(st->stack[st->depth - 1], key->val.string.val,
-							   (size_t) key->val.string.len, value) != 0)
-			st->out_of_memory = true;
-	}
-	else if (js_json_array_add(st->stack[st->depth - 1], value) != 0)
-		st->out_of_memory = true;
+	if (rc != 0)
+		st->failed = true;
 }
 
 static void
@@ -110,22 +90,19 @@ walk(Jsonb *jb, build_state *st)
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbIteratorToken token;
 	JsonbValue v;
-	JsonbValue key;
 	bool have_key = false;
+	int depth = 0;
 	/* Members and elements written so far at each level, for the ", " separators. */
 	int *count = palloc0(sizeof(int) * 8);
 	int count_cap = 8;
 	bool raw_scalar = false;
 
-	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE && !st->out_of_memory)
+	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE && !st->failed)
 	{
 		switch (token)
 		{
 			case WJB_BEGIN_ARRAY:
 			case WJB_BEGIN_OBJECT:
-			{
-				struct json_object *container;
-
 				if (token == WJB_BEGIN_ARRAY && v.val.array.rawScalar)
 				{
 					/* A scalar document is stored as a one-element pseudo array. */
@@ -133,59 +110,44 @@ walk(Jsonb *jb, build_state *st)
 					break;
 				}
 				/* An object member's separator was counted with its key. */
-				if (!have_key && st->depth > 0 && count[st->depth - 1]++ > 0)
+				if (!have_key && depth > 0 && count[depth - 1]++ > 0)
 					st->text_len += 2;
 				st->text_len += 2; /* the brackets */
-				container = token == WJB_BEGIN_ARRAY ? js_json_new_array() : js_json_new_object();
-				if (container == NULL)
-				{
-					st->out_of_memory = true;
-					break;
-				}
-				attach(st, have_key ? &key : NULL, container, false);
+				if ((token == WJB_BEGIN_ARRAY ? js_builder_begin_array(st->b)
+											  : js_builder_begin_object(st->b)) != 0)
+					st->failed = true;
 				have_key = false;
-				if (st->depth == st->capacity)
-				{
-					st->capacity *= 2;
-					st->stack = repalloc(st->stack, sizeof(*st->stack) * st->capacity);
-				}
-				if (st->depth + 1 >= count_cap)
+				if (depth + 1 >= count_cap)
 				{
 					count = repalloc(count, sizeof(int) * count_cap * 2);
 					memset(count + count_cap, 0, sizeof(int) * count_cap);
 					count_cap *= 2;
 				}
-				st->stack[st->depth++] = container;
-				count[st->depth - 1] = 0;
-				if (st->depth > st->max_depth_seen)
-					st->max_depth_seen = st->depth;
+				count[depth++] = 0;
 				break;
-			}
 			case WJB_END_ARRAY:
 			case WJB_END_OBJECT:
-				if (raw_scalar && st->depth == 0)
+				if (raw_scalar && depth == 0)
 					break;
-				st->depth--;
+				depth--;
+				if (js_builder_end(st->b) != 0)
+					st->failed = true;
 				break;
 			case WJB_KEY:
-				if (count[st->depth - 1]++ > 0)
+				if (count[depth - 1]++ > 0)
 					st->text_len += 2;
 				st->text_len += escaped_length(v.val.string.val, v.val.string.len) + 2;
-				key = v;
+				if (js_builder_key(st->b, v.val.string.val, (size_t) v.val.string.len) != 0)
+					st->failed = true;
 				have_key = true;
 				break;
 			case WJB_VALUE:
 			case WJB_ELEM:
-			{
-				struct json_object *value;
-
-				if (token == WJB_ELEM && st->depth > 0 && count[st->depth - 1]++ > 0)
+				if (token == WJB_ELEM && depth > 0 && count[depth - 1]++ > 0)
 					st->text_len += 2;
-				value = scalar_value(&v, st);
-				attach(st, have_key ? &key : NULL, value, v.type == jbvNull);
+				scalar_value(&v, st);
 				have_key = false;
 				break;
-			}
 			default:
 				break;
 		}
@@ -193,46 +155,43 @@ walk(Jsonb *jb, build_state *st)
 	pfree(count);
 }
 
-struct json_object *
-hublink_jsonb_to_json(Jsonb *jb, const js_limits *limits, char **problem)
+js_doc *
+hublink_jsonb_to_doc(Jsonb *jb, const js_limits *limits, char **problem)
 {
 	build_state st = {0};
-	volatile struct json_object *root = NULL;
+	js_doc *doc;
+	int max_depth = limits->max_depth > 0 ? limits->max_depth : 512;
+	int depth_seen;
 
 	*problem = NULL;
-	st.capacity = 16;
-	st.stack = palloc(sizeof(*st.stack) * st.capacity);
+	/* about as many bytes of values as jsonb has: one arena chunk holds most documents */
+	st.b = js_builder_new(VARSIZE(jb));
+	if (st.b == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	PG_TRY();
 	{
 		walk(jb, &st);
 	}
 	PG_CATCH();
 	{
-		/* The containers hang from the root (or are it): freeing it frees them all. */
-		if (st.have_root && st.root)
-			js_json_free(st.root);
+		js_builder_free(st.b);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	root = st.root;
-	pfree(st.stack);
-	if (st.out_of_memory)
-	{
-		if (root)
-			js_json_free((struct json_object *) root);
+	depth_seen = js_builder_depth(st.b);
+	doc = st.failed ? (js_builder_free(st.b), NULL) : js_builder_finish(st.b);
+	if (doc == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	}
 	/* The order of js_parse's checks: the size first, then the nesting. */
 	if (limits->max_document_bytes && st.text_len > limits->max_document_bytes)
 		*problem = psprintf("document of %zu bytes exceeds the limit of %zu bytes", st.text_len,
 							limits->max_document_bytes);
-	else if (st.max_depth_seen > (limits->max_depth > 0 ? limits->max_depth : 512))
-		*problem = psprintf("document nesting exceeds the limit of %d levels",
-							limits->max_depth > 0 ? limits->max_depth : 512);
-	if (*problem && root)
+	else if (depth_seen > max_depth)
+		*problem = psprintf("document nesting exceeds the limit of %d levels", max_depth);
+	if (*problem)
 	{
-		js_json_free((struct json_object *) root);
-		root = NULL;
+		js_doc_free(doc);
+		doc = NULL;
 	}
-	return (struct json_object *) root;
+	return doc;
 }

@@ -61,22 +61,29 @@ problems_to_jsonb(StringInfo buf)
 
 /* Validate parsed JSON against its registered schema; releases doc. */
 static void
-validate_parsed_message(StringInfo buf, struct json_object *doc)
+validate_parsed_message(StringInfo buf, js_doc *doc)
 {
+	const js_value *root = js_doc_root(doc);
 	const char *message_type;
 	const char *schema_version;
 	const js_schema *schema = NULL;
 	char *problem = NULL;
 	js_result result;
 
-	if (!js_json_is_object(doc))
+	if (root->type == JS_NULL)
 	{
-		js_json_free(doc);
+		js_doc_free(doc);
+		append_problem(buf, "", "", "a message must be a JSON object, not null");
+		return;
+	}
+	if (root->type != JS_OBJECT)
+	{
+		js_doc_free(doc);
 		append_problem(buf, "", "", "a message must be a JSON object");
 		return;
 	}
-	message_type = js_json_string_member(doc, "messageType");
-	schema_version = js_json_string_member(doc, "schemaVersion");
+	message_type = js_string_member(root, "messageType");
+	schema_version = js_string_member(root, "schemaVersion");
 	if (message_type == NULL || schema_version == NULL)
 	{
 		if (message_type == NULL)
@@ -85,7 +92,7 @@ validate_parsed_message(StringInfo buf, struct json_object *doc)
 		if (schema_version == NULL)
 			append_problem(buf, "/schemaVersion", "",
 						   "schemaVersion is missing or not a string, so no schema can be chosen");
-		js_json_free(doc);
+		js_doc_free(doc);
 		return;
 	}
 
@@ -95,7 +102,7 @@ validate_parsed_message(StringInfo buf, struct json_object *doc)
 	}
 	PG_CATCH();
 	{
-		js_json_free(doc);
+		js_doc_free(doc);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -105,11 +112,11 @@ validate_parsed_message(StringInfo buf, struct json_object *doc)
 		append_problem(buf,
 					   problem && strstr(problem, "version") ? "/schemaVersion" : "/messageType",
 					   "", problem);
-		js_json_free(doc);
+		js_doc_free(doc);
 		return;
 	}
-	js_validate(schema, doc, &result);
-	js_json_free(doc);
+	js_validate(schema, root, &result);
+	js_doc_free(doc);
 	append_result(buf, &result);
 }
 
@@ -119,15 +126,13 @@ hublink_validate_message_bytes(const char *data, size_t len)
 	StringInfoData buf;
 	js_limits limits;
 	char *problem = NULL;
-	struct json_object *doc;
+	js_doc *doc;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
 	hublink_message_limits(&limits);
 	doc = js_parse(data, len, &limits, &problem);
-	if (doc == NULL && problem == NULL)
-		append_problem(&buf, "", "", "a message must be a JSON object, not null");
-	else if (doc == NULL)
+	if (doc == NULL)
 	{
 		char *text = psprintf("not valid JSON: %s", problem ? problem : "unknown problem");
 
@@ -146,15 +151,13 @@ validate_message_jsonb(Jsonb *message)
 	StringInfoData buf;
 	js_limits limits;
 	char *problem = NULL;
-	struct json_object *doc;
+	js_doc *doc;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
 	hublink_message_limits(&limits);
-	doc = hublink_jsonb_to_json(message, &limits, &problem);
-	if (doc == NULL && problem == NULL)
-		append_problem(&buf, "", "", "a message must be a JSON object, not null");
-	else if (doc == NULL)
+	doc = hublink_jsonb_to_doc(message, &limits, &problem);
+	if (doc == NULL)
 		append_problem(&buf, "", "", psprintf("not valid JSON: %s", problem));
 	else
 		validate_parsed_message(&buf, doc);
@@ -177,13 +180,12 @@ validate_adhoc(StringInfo buf, FmgrInfo *flinfo, Jsonb *schema, Jsonb *instance)
 	const js_schema *compiled = hublink_adhoc_schema_jsonb(flinfo, schema);
 	js_limits limits;
 	char *problem = NULL;
-	struct json_object *doc;
+	js_doc *doc;
 	js_result result;
 
 	hublink_message_limits(&limits);
-	/* json-c represents a JSON null as NULL: only a set problem means failure. */
-	doc = hublink_jsonb_to_json(instance, &limits, &problem);
-	if (doc == NULL && problem != NULL)
+	doc = hublink_jsonb_to_doc(instance, &limits, &problem);
+	if (doc == NULL)
 	{
 		char *detail = problem;
 
@@ -192,9 +194,8 @@ validate_adhoc(StringInfo buf, FmgrInfo *flinfo, Jsonb *schema, Jsonb *instance)
 				 errmsg("the instance exceeds the validator's limits"), errdetail("%s", detail),
 				 errhint("See hublink.max_message_bytes and hublink.max_json_depth.")));
 	}
-	js_validate(compiled, doc, &result);
-	if (doc)
-		js_json_free(doc);
+	js_validate(compiled, js_doc_root(doc), &result);
+	js_doc_free(doc);
 	append_result(buf, &result);
 }
 

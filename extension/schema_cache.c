@@ -196,17 +196,16 @@ ensure_registry(void)
 	foreach (lc, docs)
 	{
 		pending_document *doc = lfirst(lc);
-		struct json_object *parsed = js_parse(doc->text, strlen(doc->text), &limits, &problem);
+		js_doc *parsed = js_parse(doc->text, strlen(doc->text), &limits, &problem);
 
-		/* The tables' CHECK constraints keep out null documents; a NULL here is an error. */
+		/* The tables' CHECK constraints keep out null documents; a parse error is an error. */
 		if (parsed == NULL || js_registry_add(fresh, doc->uri, parsed, &problem) != 0)
 		{
-			if (parsed)
-				js_json_free(parsed);
+			js_doc_free(parsed);
 			problem_uri = doc->uri;
 			break;
 		}
-		js_json_free(parsed);
+		js_doc_free(parsed);
 	}
 	if (problem_uri)
 	{
@@ -231,16 +230,19 @@ compile_text(const char *text, size_t len, const char *what, bool format_asserti
 {
 	js_limits limits;
 	char *problem = NULL;
-	struct json_object *parsed;
+	js_doc *parsed;
 	js_schema *schema;
 
 	schema_limits(&limits);
 	limits.format_assertion = format_assertion;
 	parsed = js_parse(text, len, &limits, &problem);
-	if (parsed == NULL && problem == NULL)
+	if (parsed && js_doc_root(parsed)->type == JS_NULL)
+	{
+		js_doc_free(parsed);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s cannot be compiled", what),
 				 errdetail("A schema must be a JSON object or a boolean, not null.")));
+	}
 	if (parsed == NULL)
 	{
 		char *detail = pstrdup(problem ? problem : "unknown problem");
@@ -250,7 +252,7 @@ compile_text(const char *text, size_t len, const char *what, bool format_asserti
 						errmsg("%s is not valid JSON", what), errdetail("%s", detail)));
 	}
 	schema = js_compile(registry, parsed, &limits, &problem);
-	js_json_free(parsed);
+	js_doc_free(parsed);
 	if (schema == NULL)
 	{
 		char *detail = pstrdup(problem ? problem : "unknown problem");

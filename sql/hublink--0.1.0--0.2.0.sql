@@ -2077,6 +2077,7 @@ DECLARE
     p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
     h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
     per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
     validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
     prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
     n_ret        integer := jsonb_array_length(request -> 'returnees');
@@ -2182,16 +2183,27 @@ BEGIN
                                                   n_ret, d.escorts, coalesce(excluded, '{}'),
                                                   coalesce(no_transit, '{}'), refund_only,
                                                   p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
         FOR it IN
-            SELECT i.* FROM unnest(cands) i
-             WHERE i.seats_free >= n_ret + d.escorts
-               AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-               AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                WHERE r.active AND r.kind = 'COST_LIMIT'
-                                  AND coalesce(r.destination_country, dest_country) = dest_country
-                                  AND (r.currency <> i.currency OR i.price > r.amount))
-             ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2
-             LIMIT per_date
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
         LOOP
             k := k + 1;
             n := n + 1;
@@ -2258,9 +2270,10 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, obeying the TIG rules and the request''s '
-    'constraints; stores them in tsp_quote and returns the TravelQuoteResponse body, with '
-    'noQuoteReason (a decline code) naming the dates without quotes.';
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
 -- hublink.apply_reference_list, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5335,6 +5348,7 @@ CREATE OR REPLACE FUNCTION hublink.set_removal_sensitivity(removal_reference tex
     AS $$
 DECLARE
     admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+    x     record;
 BEGIN
     IF NOT admin THEN
         PERFORM hublink.require_removal_access(removal_reference);
@@ -5351,17 +5365,23 @@ BEGIN
                   DETAIL = 'A caseworker may not hide a removal from itself.',
                   HINT = 'Ask an admin (hublink_admin) to set it.';
     END IF;
-    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level
-     WHERE r.removal_reference = set_removal_sensitivity.removal_reference;
+    SELECT r.removal_id, r.sensitivity INTO x FROM hublink.removal r
+     WHERE r.removal_reference = set_removal_sensitivity.removal_reference FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'removal "%" does not exist', removal_reference USING ERRCODE = 'no_data_found',
             DETAIL = 'No removal has this reference.', HINT = 'hublink.search_removals() finds removals.';
+    END IF;
+    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level WHERE r.removal_id = x.removal_id;
+    -- Kept and alerted like a change from the web interface (96_case_sensitivity.sql), without a reason.
+    IF x.sensitivity <> set_removal_sensitivity.level THEN
+        PERFORM hublink.record_sensitivity_change(x.removal_id, x.sensitivity, set_removal_sensitivity.level, NULL);
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
     'Sets the sensitivity of a removal. A caseworker may set it on a removal it sees, up to its own '
-    'clearance; an admin on any removal, to any level.';
+    'clearance; an admin on any removal, to any level. Each change is kept (hublink.sensitivity_change, '
+    'no reason) and alerted (removal_sensitivity_changed); hublink.change_sensitivity takes a reason.';
 -- hublink.create_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
                                        earliest_leave_date date, latest_leave_date date,
@@ -6195,6 +6215,560 @@ COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
     'still_due_function of quote_expiry: the quote watched is not superseded, can still be '
     'booked (hublink.removal_quotes: not asked for before a risk change) unless it lapsed '
     'already, and no travel booking was requested since the timer started.';
+
+-- from sql/updates/0.1.0--0.2.0/74_case_features.sql
+-- 0.2.0: the web interface's later case features (issue 16, docs/web.md "Changing a case's
+-- sensitivity"). A removal's sensitivity changed with a reason, a confirmation before hiding it
+-- from oneself, each change kept and alerted (96_case_sensitivity.sql, wholly new: included
+-- verbatim); set_removal_sensitivity keeps and alerts its changes too (90_access.sql).
+-- sql/parts/96_case_sensitivity.sql, verbatim (a part wholly new in this version)
+-- Changing a removal's sensitivity with a reason, as the caseworkers' web interface does it
+-- (issue 16; docs/web.md "Changing a case's sensitivity"; NFR 0015, Appendix B 4.19). The rules
+-- of hublink.set_removal_sensitivity (90_access.sql) hold: a caseworker changes only a removal it
+-- sees, and only to a level it is cleared for (so never above its clearance, and never hides
+-- the removal from itself); an admin changes any removal to any level. Added here: a reason,
+-- a confirmation before a change that would hide the removal from the person making it (an
+-- admin who is also a caseworker), every change kept with who, when and why, and an alert on
+-- each: a warning when the sensitivity goes down (more people now see the case's personal
+-- data), for the record when it goes up. After the access policy is applied (93_access_apply.sql):
+-- it applies it again at its end for its new table and functions.
+
+CREATE TABLE hublink.sensitivity_change (
+    sensitivity_change_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_id            bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    from_level            text NOT NULL REFERENCES hublink.sensitivity_level ON UPDATE CASCADE,
+    to_level              text NOT NULL REFERENCES hublink.sensitivity_level ON UPDATE CASCADE,
+    reason                text,
+    changed_by            name NOT NULL,
+    changed_at            timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.sensitivity_change IS
+    'Every change of a removal''s sensitivity (hublink.change_sensitivity, hublink.set_removal_sensitivity): '
+    'from, to, why, who and when. Row-level security as the removal''s other rows.';
+COMMENT ON COLUMN hublink.sensitivity_change.sensitivity_change_id IS 'Identity.';
+COMMENT ON COLUMN hublink.sensitivity_change.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.sensitivity_change.from_level IS 'Its sensitivity before.';
+COMMENT ON COLUMN hublink.sensitivity_change.to_level IS 'Its sensitivity after.';
+COMMENT ON COLUMN hublink.sensitivity_change.reason IS 'Why (NULL: set with hublink.set_removal_sensitivity, which takes none).';
+COMMENT ON COLUMN hublink.sensitivity_change.changed_by IS 'The person (hublink.acting_login()).';
+COMMENT ON COLUMN hublink.sensitivity_change.changed_at IS 'When.';
+CREATE INDEX sensitivity_change_removal ON hublink.sensitivity_change (removal_id);
+COMMENT ON INDEX hublink.sensitivity_change_removal IS 'The changes of one removal.';
+
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('removal_sensitivity_changed', 'warning', 'hub',
+     'A removal''s sensitivity was changed (detail: from, to, by, reason). Lowered: a warning, more '
+     'people now see the case''s personal data; check the reason with the person. Raised: for the record.');
+
+-- Keeps a change and raises its alert; called by the two functions that change a sensitivity.
+CREATE FUNCTION hublink.record_sensitivity_change(p_removal_id bigint, p_from text, p_to text, p_reason text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    who   name := hublink.acting_login();
+    ref   text := (SELECT r.removal_reference FROM hublink.removal r WHERE r.removal_id = p_removal_id);
+    down  boolean := (SELECT t.rank < f.rank FROM hublink.sensitivity_level f, hublink.sensitivity_level t
+                       WHERE f.level = p_from AND t.level = p_to);
+BEGIN
+    INSERT INTO hublink.sensitivity_change (removal_id, from_level, to_level, reason, changed_by)
+    VALUES (p_removal_id, p_from, p_to, p_reason, who);
+    PERFORM hublink.raise_alert('removal_sensitivity_changed',
+        pg_catalog.format('Removal %s: sensitivity %s from %s to %s by %s', ref,
+                          CASE WHEN down THEN 'lowered' ELSE 'raised' END, p_from, p_to, who),
+        p_removal_id,
+        jsonb_build_object('removal_reference', ref, 'from', p_from, 'to', p_to, 'by', who,
+                           'reason', p_reason, 'lowered', down),
+        CASE WHEN down THEN 'warning' ELSE 'info' END);
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_sensitivity_change(bigint, text, text, text) IS
+    'Records a change of a removal''s sensitivity in hublink.sensitivity_change and raises a '
+    'removal_sensitivity_changed alert: warning when lowered, info when raised.';
+REVOKE ALL ON FUNCTION hublink.record_sensitivity_change(bigint, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION hublink.sensitivity_choices(removal_reference text)
+    RETURNS TABLE (level text, description text, current boolean, allowed boolean, hides_from_me boolean)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    admin   boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+    cleared text[] := hublink.cleared_levels();
+    r       hublink.removal;
+    sees    boolean;
+BEGIN
+    IF NOT admin THEN
+        PERFORM hublink.require_removal_access(sensitivity_choices.removal_reference);
+    END IF;
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_reference = sensitivity_choices.removal_reference;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'removal "%" does not exist', sensitivity_choices.removal_reference USING ERRCODE = 'no_data_found',
+            DETAIL = 'No removal has this reference.', HINT = 'hublink.find_removals() finds removals.';
+    END IF;
+    sees := coalesce(hublink.removal_access_allowed(r.removal_id), false);
+    RETURN QUERY
+    SELECT l.level, l.description, l.level = r.sensitivity,
+           admin OR l.level = ANY (cleared),
+           admin AND sees AND NOT (l.level = ANY (cleared)) AND NOT coalesce(hublink.removal_access_allowed(NULL), false)
+      FROM hublink.sensitivity_level l ORDER BY l.rank;
+END;
+$$;
+COMMENT ON FUNCTION hublink.sensitivity_choices(text) IS
+    'The levels a removal''s sensitivity could be changed to by the person calling, in rank order: '
+    'whether it is the current one, whether hublink.change_sensitivity would allow it (a caseworker: '
+    'the levels it is cleared for, on a removal it sees; an admin: every level), and whether it '
+    'would hide the removal from the person (they see it now and are not cleared for that level: '
+    'change_sensitivity then asks for hide_from_me).';
+REVOKE ALL ON FUNCTION hublink.sensitivity_choices(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.sensitivity_choices(text) TO hublink_admin, hublink_caseworker;
+
+CREATE FUNCTION hublink.change_sensitivity(removal_reference text, level text, reason text,
+                                           hide_from_me boolean DEFAULT false)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+    r     hublink.removal;
+    c     record;
+BEGIN
+    -- The same order as set_removal_sensitivity: nothing about the removal is told to a
+    -- caseworker who may not see it.
+    IF NOT admin THEN
+        PERFORM hublink.require_removal_access(change_sensitivity.removal_reference);
+    END IF;
+    IF nullif(btrim(coalesce(reason, '')), '') IS NULL THEN
+        RAISE EXCEPTION 'a change of sensitivity needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The reason is kept with the change and sent with its alert.',
+                  HINT = 'Say why the case is more or less sensitive now.';
+    END IF;
+    SELECT * INTO c FROM hublink.sensitivity_choices(change_sensitivity.removal_reference) s
+     WHERE s.level = change_sensitivity.level;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', change_sensitivity.level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Sensitivities are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    IF c.current THEN
+        RAISE EXCEPTION 'removal % is already %', change_sensitivity.removal_reference, change_sensitivity.level
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Nothing was changed.';
+    END IF;
+    IF NOT c.allowed THEN
+        RAISE EXCEPTION 'sensitivity "%" is above the clearance of this login', change_sensitivity.level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker sets a sensitivity at or below its own clearance: it may not hide a removal from itself.',
+                  HINT = 'Ask an admin (hublink_admin) to set it.';
+    END IF;
+    IF c.hides_from_me AND NOT coalesce(hide_from_me, false) THEN
+        RAISE EXCEPTION 'sensitivity "%" would hide removal % from you', change_sensitivity.level, change_sensitivity.removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'You are not cleared for that level: once it is set you will no longer see this case.',
+                  HINT = 'Confirm that you mean to hide it from yourself (hide_from_me => true), or choose a level you are cleared for.';
+    END IF;
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_reference = change_sensitivity.removal_reference FOR UPDATE;
+    UPDATE hublink.removal x SET sensitivity = change_sensitivity.level WHERE x.removal_id = r.removal_id;
+    PERFORM hublink.record_sensitivity_change(r.removal_id, r.sensitivity, change_sensitivity.level, btrim(reason));
+    RETURN r.sensitivity;
+END;
+$$;
+COMMENT ON FUNCTION hublink.change_sensitivity(text, text, text, boolean) IS
+    'Changes a removal''s sensitivity with a reason (the web interface''s way): a caseworker on a '
+    'removal it sees, to a level it is cleared for; an admin on any removal, to any level. A change '
+    'that would hide the removal from the person (hublink.sensitivity_choices) needs hide_from_me. '
+    'Kept in hublink.sensitivity_change and alerted (removal_sensitivity_changed: warning when '
+    'lowered). Returns the level before.';
+REVOKE ALL ON FUNCTION hublink.change_sensitivity(text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.change_sensitivity(text, text, text, boolean) TO hublink_admin, hublink_caseworker;
+
+SELECT hublink.apply_access_policy();
+-- end of sql/parts/96_case_sensitivity.sql
+-- hublink.set_removal_sensitivity, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_removal_sensitivity(removal_reference text, level text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+    x     record;
+BEGIN
+    IF NOT admin THEN
+        PERFORM hublink.require_removal_access(removal_reference);
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_removal_sensitivity.level) THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Sensitivities are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    IF NOT admin AND NOT level = ANY (hublink.cleared_levels()) THEN
+        RAISE EXCEPTION 'sensitivity "%" is above the clearance of this login', level
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A caseworker may not hide a removal from itself.',
+                  HINT = 'Ask an admin (hublink_admin) to set it.';
+    END IF;
+    SELECT r.removal_id, r.sensitivity INTO x FROM hublink.removal r
+     WHERE r.removal_reference = set_removal_sensitivity.removal_reference FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'removal "%" does not exist', removal_reference USING ERRCODE = 'no_data_found',
+            DETAIL = 'No removal has this reference.', HINT = 'hublink.search_removals() finds removals.';
+    END IF;
+    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level WHERE r.removal_id = x.removal_id;
+    -- Kept and alerted like a change from the web interface (96_case_sensitivity.sql), without a reason.
+    IF x.sensitivity <> set_removal_sensitivity.level THEN
+        PERFORM hublink.record_sensitivity_change(x.removal_id, x.sensitivity, set_removal_sensitivity.level, NULL);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
+    'Sets the sensitivity of a removal. A caseworker may set it on a removal it sees, up to its own '
+    'clearance; an admin on any removal, to any level. Each change is kept (hublink.sensitivity_change, '
+    'no reason) and alerted (removal_sensitivity_changed); hublink.change_sensitivity takes a reason.';
+-- A structured travel amendment: a new date or arrival airport with a reason from the change
+-- list (48_case_amendments.sql, wholly new).
+-- sql/parts/48_case_amendments.sql, verbatim (a part wholly new in this version)
+-- Case changes after creation (issue 16). First, a structured travel amendment (Appendix A
+-- 4.11, Appendix B 4.20; docs/web.md "Amending the travel booking"): a new travel date and/or
+-- a new arrival airport with a reason
+-- from the change list, sent as the TravelAmendment's itineraryChanges. The body is built here
+-- from the booked itinerary, so the caseworker (in the web interface or in psql) gives only
+-- what changes and why; hublink.amend_travel still takes a free-form body.
+
+CREATE FUNCTION hublink.amend_travel_itinerary(removal_reference text, reason_code text,
+                                               new_date date DEFAULT NULL, new_airport text DEFAULT NULL,
+                                               reason_text text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r        hublink.removal;
+    booked   text;
+    first    hublink.itinerary_segment;
+    last     hublink.itinerary_segment;
+    affected jsonb;
+    airport  text := upper(btrim(new_airport));
+    waiting  hublink.amendment;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    booked := hublink.booked_reference(r, 'travel');
+    IF r.travel_state NOT IN ('booked', 'amended') OR booked IS NULL THEN
+        RAISE EXCEPTION 'removal % has no confirmed travel booking to amend', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Its travel is %s.', replace(r.travel_state, '_', ' ')),
+                  HINT = 'Before booking, ask for new quotes instead (hublink.requote).';
+    END IF;
+    IF NOT hublink.reason_code_valid('change', reason_code) THEN
+        RAISE EXCEPTION 'reason code "%" is not in the change list', reason_code
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'SELECT code FROM hublink.reason_code WHERE list = ''change'' AND active.';
+    END IF;
+    IF new_date IS NULL AND nullif(airport, '') IS NULL THEN
+        RAISE EXCEPTION 'a travel amendment needs a new date or a new destination airport'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Anything else goes in a free-text amendment (hublink.amend_travel).';
+    END IF;
+    IF airport IS NOT NULL AND airport !~ '^[A-Z]{3}$' THEN
+        RAISE EXCEPTION 'destination airport "%" is not an IATA airport code', new_airport
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Three letters, like LOS.';
+    END IF;
+    IF new_date < current_date THEN
+        RAISE EXCEPTION 'the new travel date % is in the past', new_date USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF new_date = ANY (r.exclusion_dates) THEN
+        RAISE EXCEPTION 'the new travel date % is one of the removal''s exclusion dates', new_date
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The Home Office said the returnees may not travel on those days.';
+    END IF;
+    -- One change at a time: a second request (a button pressed twice) before the provider
+    -- answered the first would be a second, perhaps charged, change.
+    SELECT * INTO waiting FROM hublink.amendment a
+     WHERE a.removal_id = r.removal_id AND a.booking = 'travel' AND a.outcome_at IS NULL
+     ORDER BY a.sent_at DESC LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a travel amendment of removal % is waiting for the provider''s answer', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Amendment %s was sent at %s.', waiting.message_id, waiting.sent_at),
+                  HINT = 'Wait for the answer on the case''s timeline.';
+    END IF;
+    -- The returnees' flights as booked now (the current PLANE segments a returnee travels on)
+    -- are replaced by one requested flight from the first one's departure airport to the (new)
+    -- arrival airport of the last one, on the (new) date. Escorts' return legs and hotels are the
+    -- provider's to rearrange: its answer carries the itinerary as now booked.
+    SELECT s.* INTO first FROM hublink.itinerary_segment s JOIN hublink.travel_quote q USING (travel_quote_id)
+     WHERE q.removal_id = r.removal_id AND q.travel_quote_reference = booked AND s.current
+       AND s.segment_type = 'PLANE'
+       AND EXISTS (SELECT FROM jsonb_array_elements(coalesce(s.travellers, '[]')) t WHERE t ? 'hoReturneeReference')
+     ORDER BY s.start_time, s.segment_id LIMIT 1;
+    SELECT s.* INTO last FROM hublink.itinerary_segment s JOIN hublink.travel_quote q USING (travel_quote_id)
+     WHERE q.removal_id = r.removal_id AND q.travel_quote_reference = booked AND s.current
+       AND s.segment_type = 'PLANE'
+       AND EXISTS (SELECT FROM jsonb_array_elements(coalesce(s.travellers, '[]')) t WHERE t ? 'hoReturneeReference')
+     ORDER BY s.start_time DESC, s.segment_id DESC LIMIT 1;
+    SELECT jsonb_agg(s.segment_id ORDER BY s.start_time, s.segment_id) INTO affected
+      FROM hublink.itinerary_segment s JOIN hublink.travel_quote q USING (travel_quote_id)
+     WHERE q.removal_id = r.removal_id AND q.travel_quote_reference = booked AND s.current
+       AND s.segment_type = 'PLANE'
+       AND EXISTS (SELECT FROM jsonb_array_elements(coalesce(s.travellers, '[]')) t WHERE t ? 'hoReturneeReference');
+    IF affected IS NULL THEN
+        RAISE EXCEPTION 'the travel booking of removal % has no itinerary to amend', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF coalesce(new_date, (first.start_time AT TIME ZONE 'UTC')::date) = (first.start_time AT TIME ZONE 'UTC')::date
+       AND coalesce(airport, last.end_point ->> 'airportCode') = last.end_point ->> 'airportCode' THEN
+        RAISE EXCEPTION 'the travel booking of removal % already goes to % on %', removal_reference,
+                        last.end_point ->> 'airportCode', (first.start_time AT TIME ZONE 'UTC')::date
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Nothing would change.';
+    END IF;
+    RETURN hublink.amend_travel(removal_reference, jsonb_build_object('itineraryChanges', jsonb_build_array(
+        jsonb_build_object(
+            'affectedSegmentIds', affected,
+            'requestedSegments', jsonb_build_array(jsonb_build_object(
+                'segmentType', 'PLANE',
+                'startPoint', jsonb_strip_nulls(jsonb_build_object('airportCode', first.start_point ->> 'airportCode')),
+                'endPoint', CASE WHEN airport IS NULL OR airport = last.end_point ->> 'airportCode'
+                                 THEN jsonb_strip_nulls(jsonb_build_object('airportCode', last.end_point ->> 'airportCode'))
+                                 ELSE jsonb_build_object('airportCode', airport) END,
+                'date', coalesce(new_date, (first.start_time AT TIME ZONE 'UTC')::date))),
+            'reason', jsonb_strip_nulls(jsonb_build_object('code', reason_code, 'text', nullif(btrim(reason_text), '')))))));
+END;
+$$;
+COMMENT ON FUNCTION hublink.amend_travel_itinerary(text, text, date, text, text) IS
+    'Sends a structured travel amendment (4.11) of a confirmed travel booking: the returnees'' '
+    'booked flights replaced by one flight from the first one''s departure airport to new_airport '
+    '(or the same arrival) on new_date (or the same date), with a reason from the '
+    'change list. Refused before booking, with no change, a date in the past or excluded, and '
+    'while an earlier travel amendment waits for its answer. Returns the messageId.';
+REVOKE ALL ON FUNCTION hublink.amend_travel_itinerary(text, text, date, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.amend_travel_itinerary(text, text, date, text, text) TO hublink_caseworker;
+
+-- Editing a returnee's details after the removal was created (issue 16; docs/web.md "Editing a
+-- returnee"): name, date of birth, nationality, sex, travel document and, while nothing has
+-- been sent to a provider, the Home Office returnee reference (with Appendix B 4.22 checked
+-- again for the new one). The providers were given the details in the quote request, so the
+-- change must reach them or they would book and ticket the old ones: while quotes are being
+-- asked for or compared, the edit asks for new quotes (hublink.requote); once the travel is
+-- booked, it sends the TSP a travel amendment with the passenger's new details (4.11); while
+-- a booking request or an earlier travel amendment waits for its answer, it is refused. Each
+-- edit is kept in hublink.returnee_change (which fields, why, who, the message it sent: no
+-- values) and the row audit records the sealed rows it changed.
+
+CREATE TABLE hublink.returnee_change (
+    returnee_change_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_id         bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    returnee_id        bigint NOT NULL REFERENCES hublink.returnee ON DELETE CASCADE,
+    fields             text[] NOT NULL,
+    reason             text NOT NULL,
+    message_id         text,
+    changed_by         name NOT NULL,
+    changed_at         timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.returnee_change IS
+    'Every edit of a returnee''s details after creation (hublink.edit_returnee): which fields, why, '
+    'who, when and the message that told the providers. No values: those are sealed in their tables.';
+COMMENT ON COLUMN hublink.returnee_change.returnee_change_id IS 'Identity.';
+COMMENT ON COLUMN hublink.returnee_change.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.returnee_change.returnee_id IS 'The returnee.';
+COMMENT ON COLUMN hublink.returnee_change.fields IS 'The details changed (hoReturneeReference, givenNames, familyName, dateOfBirth, nationality, gender, document).';
+COMMENT ON COLUMN hublink.returnee_change.reason IS 'Why.';
+COMMENT ON COLUMN hublink.returnee_change.message_id IS 'The re-quote or travel amendment sent for it; NULL before any quote was asked for.';
+COMMENT ON COLUMN hublink.returnee_change.changed_by IS 'The person (hublink.acting_login()).';
+COMMENT ON COLUMN hublink.returnee_change.changed_at IS 'When.';
+CREATE INDEX returnee_change_removal ON hublink.returnee_change (removal_id);
+COMMENT ON INDEX hublink.returnee_change_removal IS 'The edits of one removal.';
+
+CREATE FUNCTION hublink.edit_returnee(removal_reference text, ho_returnee_reference text, changes jsonb, reason text)
+    RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    t       hublink.returnee;
+    p       hublink.returnee_personal;
+    d       hublink.travel_document;
+    doc     jsonb := changes -> 'document';
+    k       text;
+    fields  text[] := '{}';
+    new_ref text := upper(btrim(changes ->> 'hoReturneeReference'));
+    live    record;
+    sent    text;
+    booked  boolean;
+    api     jsonb;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT * INTO t FROM hublink.returnee x
+     WHERE x.removal_id = r.removal_id AND x.ho_returnee_reference = edit_returnee.ho_returnee_reference FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'removal % has no returnee %', removal_reference, ho_returnee_reference
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF r.state IN ('cancelled', 'completed', 'unsuccessful') THEN
+        RAISE EXCEPTION 'removal % is %: its returnees'' details are kept as they were', removal_reference, r.state
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF nullif(btrim(coalesce(reason, '')), '') IS NULL THEN
+        RAISE EXCEPTION 'an edit of a returnee''s details needs a reason'
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The reason is kept with the edit.';
+    END IF;
+    IF jsonb_typeof(changes) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'changes must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(changes) LOOP
+        IF k NOT IN ('hoReturneeReference', 'givenNames', 'familyName', 'dateOfBirth', 'nationality', 'gender', 'document') THEN
+            RAISE EXCEPTION 'a returnee has no detail "%" that can be edited', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'hoReturneeReference, givenNames, familyName, dateOfBirth, nationality, gender, document.';
+        END IF;
+    END LOOP;
+    -- The values, checked as the messages' JSON Schema would (schemas/common.json).
+    IF changes ? 'givenNames' AND NOT coalesce(length(btrim(changes ->> 'givenNames')) BETWEEN 1 AND 100, false)
+       OR changes ? 'familyName' AND NOT coalesce(length(btrim(changes ->> 'familyName')) BETWEEN 1 AND 100, false) THEN
+        RAISE EXCEPTION 'a name must have 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF changes ? 'nationality' AND coalesce(changes ->> 'nationality', '') !~ '^[A-Z]{3}$' THEN
+        RAISE EXCEPTION 'nationality "%" is not a 3-letter country code', changes ->> 'nationality' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF changes ? 'gender' AND coalesce(changes ->> 'gender', '') !~ '^[MFX]$' THEN
+        RAISE EXCEPTION 'sex "%" is not M, F or X', changes ->> 'gender' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF changes ? 'dateOfBirth' AND (changes ->> 'dateOfBirth' !~ '^\d{4}-\d{2}-\d{2}$'
+                                    OR (changes ->> 'dateOfBirth')::date > current_date) THEN
+        RAISE EXCEPTION 'date of birth "%" is not a date in the past', changes ->> 'dateOfBirth' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF doc IS NOT NULL AND (jsonb_typeof(doc) <> 'object'
+            OR coalesce(doc ->> 'type', '') NOT IN ('PASSPORT', 'NATIONAL_IDENTITY_CARD', 'EMERGENCY_TRAVEL_DOCUMENT')
+            OR coalesce(doc ->> 'number', '') !~ '^[A-Z0-9]{5,20}$'
+            OR coalesce(doc ->> 'issuingCountry', '') !~ '^[A-Z]{3}$'
+            OR (doc ? 'expiryDate' AND coalesce(doc ->> 'expiryDate', '') !~ '^\d{4}-\d{2}-\d{2}$')) THEN
+        RAISE EXCEPTION 'the travel document is not valid'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A document has a type (PASSPORT, NATIONAL_IDENTITY_CARD, EMERGENCY_TRAVEL_DOCUMENT), a number of 5 to 20 capital letters and digits, a 3-letter issuing country and optionally an expiry date.';
+    END IF;
+    IF new_ref IS NOT NULL AND new_ref !~ '^[A-Z0-9][A-Z0-9/-]{2,29}$' THEN
+        RAISE EXCEPTION 'returnee reference "%" is not a Home Office returnee reference', changes ->> 'hoReturneeReference'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- What really changes, against the details as they are (decrypted here, audited).
+    SELECT * INTO p FROM hublink.returnee_personal_of(t.returnee_id);
+    SELECT * INTO d FROM hublink.travel_documents_of(t.returnee_id) ORDER BY travel_document_id DESC LIMIT 1;
+    IF new_ref IS DISTINCT FROM t.ho_returnee_reference AND new_ref IS NOT NULL THEN fields := fields || 'hoReturneeReference'::text; END IF;
+    IF changes ? 'givenNames' AND btrim(changes ->> 'givenNames') IS DISTINCT FROM p.given_names THEN fields := fields || 'givenNames'::text; END IF;
+    IF changes ? 'familyName' AND btrim(changes ->> 'familyName') IS DISTINCT FROM p.family_name THEN fields := fields || 'familyName'::text; END IF;
+    IF changes ? 'dateOfBirth' AND (changes ->> 'dateOfBirth')::date IS DISTINCT FROM p.date_of_birth THEN fields := fields || 'dateOfBirth'::text; END IF;
+    IF changes ? 'nationality' AND changes ->> 'nationality' IS DISTINCT FROM p.nationality::text THEN fields := fields || 'nationality'::text; END IF;
+    IF changes ? 'gender' AND changes ->> 'gender' IS DISTINCT FROM p.gender THEN fields := fields || 'gender'::text; END IF;
+    IF doc IS NOT NULL AND (doc ->> 'type', doc ->> 'number', doc ->> 'issuingCountry', (doc ->> 'expiryDate')::date)
+                           IS DISTINCT FROM (d.document_type, d.document_number, d.issuing_country::text, d.expiry_date) THEN
+        fields := fields || 'document'::text;
+    END IF;
+    IF cardinality(fields) = 0 THEN
+        RAISE EXCEPTION 'the details of returnee % are already so', ho_returnee_reference
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'Nothing was changed.';
+    END IF;
+
+    booked := r.travel_state IN ('booked', 'amended');
+    -- Where the removal is decides how the providers hear of it.
+    IF 'hoReturneeReference' = ANY (fields) AND (r.state <> 'new' OR r.escort_state <> 'none' OR r.travel_state <> 'none') THEN
+        RAISE EXCEPTION 'the returnee reference of removal % can no longer be changed', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The providers know the returnee by this reference since the first quote request.',
+                  HINT = 'Cancel this removal and create one for the right returnee.';
+    END IF;
+    IF r.escort_state IN ('booking_requested') OR r.travel_state IN ('booking_requested')
+       OR (r.escort_state IN ('booked', 'amended') AND NOT booked) THEN
+        RAISE EXCEPTION 'removal % is being booked: its returnees'' details cannot change until the booking is confirmed', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Once the travel is booked, the edit is sent to the travel provider as an amendment.';
+    END IF;
+    IF booked AND EXISTS (SELECT FROM hublink.amendment a WHERE a.removal_id = r.removal_id AND a.booking = 'travel' AND a.outcome_at IS NULL) THEN
+        RAISE EXCEPTION 'a travel amendment of removal % is waiting for the provider''s answer', removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Wait for the answer on the case''s timeline.';
+    END IF;
+
+    -- 4.22 for a new reference, as in create_removal: one transaction at a time per reference.
+    IF 'hoReturneeReference' = ANY (fields) THEN
+        PERFORM pg_advisory_xact_lock(422, hashtext(new_ref));
+        SELECT l.removal_reference, l.state, coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
+          INTO live
+          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
+         WHERE l.ho_returnee_reference = new_ref ORDER BY 3 DESC LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'returnee % already has a live removal', new_ref
+                USING ERRCODE = 'unique_violation',
+                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
+                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
+                      HINT = 'Appendix B 4.22: a returnee has one live removal.';
+        END IF;
+        UPDATE hublink.returnee x SET ho_returnee_reference = new_ref WHERE x.returnee_id = t.returnee_id;
+    END IF;
+    IF fields && ARRAY['givenNames', 'familyName', 'dateOfBirth', 'nationality', 'gender'] THEN
+        UPDATE hublink.returnee_personal x
+           SET given_names = coalesce(btrim(changes ->> 'givenNames'), p.given_names),
+               family_name = coalesce(btrim(changes ->> 'familyName'), p.family_name),
+               date_of_birth = coalesce((changes ->> 'dateOfBirth')::date, p.date_of_birth),
+               nationality = coalesce(changes ->> 'nationality', p.nationality),
+               gender = coalesce(changes ->> 'gender', p.gender),
+               title = p.title, conditions = p.conditions
+         WHERE x.returnee_id = t.returnee_id;
+    END IF;
+    -- The document corrected replaces the latest one (a wrong number must not travel on).
+    IF 'document' = ANY (fields) AND d.travel_document_id IS NOT NULL THEN
+        UPDATE hublink.travel_document x
+           SET document_type = doc ->> 'type', document_number = doc ->> 'number',
+               issuing_country = doc ->> 'issuingCountry', expiry_date = (doc ->> 'expiryDate')::date
+         WHERE x.travel_document_id = d.travel_document_id;
+    ELSIF 'document' = ANY (fields) THEN
+        INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
+        VALUES (t.returnee_id, doc ->> 'type', doc ->> 'number', doc ->> 'issuingCountry', (doc ->> 'expiryDate')::date);
+    END IF;
+
+    IF booked THEN
+        api := jsonb_strip_nulls(jsonb_build_object(
+                   'dateOfBirth', CASE WHEN 'dateOfBirth' = ANY (fields) THEN changes -> 'dateOfBirth' END,
+                   'nationality', CASE WHEN 'nationality' = ANY (fields) THEN changes -> 'nationality' END,
+                   'gender', CASE WHEN 'gender' = ANY (fields) THEN changes -> 'gender' END));
+        sent := hublink.amend_travel(removal_reference, jsonb_build_object(
+            'passengerUpdates', jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                'traveller', jsonb_build_object('hoReturneeReference', t.ho_returnee_reference),
+                'name', CASE WHEN fields && ARRAY['givenNames', 'familyName'] THEN jsonb_strip_nulls(jsonb_build_object(
+                            'title', p.title,
+                            'givenNames', coalesce(btrim(changes ->> 'givenNames'), p.given_names),
+                            'familyName', coalesce(btrim(changes ->> 'familyName'), p.family_name))) END,
+                'advancePassengerInfo', nullif(api, '{}'),
+                'travelDocument', CASE WHEN 'document' = ANY (fields) THEN jsonb_strip_nulls(doc) END))),
+            'other', left('Returnee details corrected: ' || btrim(reason), 500)));
+    ELSIF r.state <> 'new' THEN
+        -- Quotes asked for with the old details: ask again with the new ones.
+        sent := hublink.requote(removal_reference);
+    END IF;
+    INSERT INTO hublink.returnee_change (removal_id, returnee_id, fields, reason, message_id, changed_by)
+    VALUES (r.removal_id, t.returnee_id, fields, btrim(reason), sent, hublink.acting_login());
+    RETURN sent;
+END;
+$$;
+COMMENT ON FUNCTION hublink.edit_returnee(text, text, jsonb, text) IS
+    'Edits a returnee''s details with a reason: changes is an object of givenNames, familyName, '
+    'dateOfBirth, nationality, gender, document {type, number, issuingCountry, expiryDate} and, '
+    'before any quote request, hoReturneeReference (Appendix B 4.22 checked for it). Before any '
+    'quote request it only records; while quotes are asked for or compared it asks for new quotes '
+    '(hublink.requote); once the travel is booked it sends a travel amendment with the passenger''s '
+    'new details (4.11). Refused while a booking or a travel amendment waits for its answer, on a '
+    'removal that is over, with nothing to change. Kept in hublink.returnee_change. Returns the '
+    'messageId sent, or NULL.';
+REVOKE ALL ON FUNCTION hublink.edit_returnee(text, text, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.edit_returnee(text, text, jsonb, text) TO hublink_caseworker;
+-- end of sql/parts/48_case_amendments.sql
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- from sql/updates/0.1.0--0.2.0/80_alert_delivery_and_tokens.sql
 -- 0.2.0: alerts that reach people (issue 14 section 4; docs/alerts.md): alert channels as rows,
@@ -7557,8 +8131,8 @@ COMMENT ON TABLE hublink.cancel_history_count IS
     'when the removal closed), the closed removals whose travel booking had been accepted, and how '
     'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
 COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
-COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
-COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
 -- hublink.cancel_history_on_close, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -7566,8 +8140,9 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     AS $$
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
-       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
-                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
@@ -7580,7 +8155,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
-    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile.';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -7763,6 +8339,364 @@ COMMENT ON FUNCTION hublink.timer_quote_still_due(bigint) IS
     'already, and no travel booking was requested since the timer started.';
 UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_due(bigint)'::regprocedure
  WHERE kind = 'quote_expiry';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/87_booking_choice_and_timing.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the simulation, third pass; docs/simulation.md): the TSP offers the
+-- cheapest and the best refundable itinerary of each date beside its ranking (offer_choice),
+-- and the Hub advises when to book a removal likely to be cancelled (hublink.plan_booking,
+-- hublink.booking_hold), counting held removals in the estimate's history.
+
+-- The TSP: a new setting, and the quote that reads it.
+INSERT INTO hublink.tsp_config VALUES
+    ('offer_choice', 'true', 'true: also offer, per date, the cheapest and the best refundable itinerary when they are not among the quotes_per_date best (the buyer weighs refundability with its own chance of cancellation).')
+ON CONFLICT (key) DO NOTHING;
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        FOR it IN
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
+        LOOP
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
+              INTO costs FROM jsonb_array_elements(travellers) t;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            INSERT INTO hublink.tsp_quote (quote_ref, removal_id, escort_quote_ref, travel_date, created_at,
+                                           expires_at, currency, price, expected_cost, refundable,
+                                           destination_country, travellers, quote)
+            VALUES (qref, removal_id, d.eq_ref, d.day, at, expires, it.currency, it.price,
+                    it.expected_cost, it.refundable, dest_country, travellers, q);
+            INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S1', 1, it.flight1, it.fare1);
+            IF it.flight2 IS NOT NULL THEN
+                INSERT INTO hublink.tsp_quote_segment VALUES (qref, 'S2', 2, it.flight2, it.fare2);
+            END IF;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+
+-- The Hub: when to book. The columns are added without a default and filled, then given their
+-- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
+-- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
+ALTER TABLE hublink.cancel_estimate_config
+    ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
+ALTER TABLE hublink.cancel_estimate_config
+    ALTER COLUMN hold_from_probability SET DEFAULT 0.5,
+    ALTER COLUMN hold_from_probability SET NOT NULL,
+    ALTER COLUMN hold_hours_before SET DEFAULT 72,
+    ALTER COLUMN hold_hours_before SET NOT NULL;
+-- Its body (SELECT * FROM the configuration) was bound to the columns of its time: made again.
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
+    'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
+    '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_hours_before IS
+    'How long before its first departure a held removal is booked, in hours (default 72: after the '
+    'refundable fares'' 48-hour ticketing deadline and the escort provider''s 48 hours'' notice, '
+    'before the refund rules'' 72-hour band).';
+CREATE TABLE hublink.booking_hold (
+    removal_id         bigint PRIMARY KEY REFERENCES hublink.removal ON DELETE CASCADE,
+    cancel_probability numeric(5,4) NOT NULL,
+    book_from          timestamptz NOT NULL,
+    decided_at         timestamptz NOT NULL DEFAULT now(),
+    decided_by         text NOT NULL
+);
+COMMENT ON TABLE hublink.booking_hold IS
+    'Removals whose booking hublink.plan_booking advised holding: the estimate it saw and when to '
+    'book (the latest advice per removal).';
+COMMENT ON COLUMN hublink.booking_hold.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.booking_hold.cancel_probability IS 'The estimate the advice was made with (hublink.removal_cancel_probability).';
+COMMENT ON COLUMN hublink.booking_hold.book_from IS 'When to book: hold_hours_before the first departure quoted.';
+COMMENT ON COLUMN hublink.booking_hold.decided_at IS 'When the advice was given.';
+COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_login).';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
+-- hublink.cancel_history_on_close, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}'),
+            1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile.';
+-- hublink.plan_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    AS $$
+DECLARE
+    r   hublink.removal;
+    cfg hublink.cancel_estimate_config;
+    p   numeric;
+    dep timestamptz;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
+    p := hublink.removal_cancel_probability(r.removal_id);
+    -- The first departure the removal can book: its earliest quoted departure still bookable,
+    -- else the start of its earliest leave date (UK), else none (no advice to hold).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    cancel_probability := p;
+    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
+    hold := p >= cfg.hold_from_probability AND book_from IS NOT NULL AND now() < book_from;
+    IF hold THEN
+        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
+        VALUES (r.removal_id, p, book_from, hublink.acting_login())
+        ON CONFLICT (removal_id) DO UPDATE
+           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
+               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
+    END IF;
+    IF book_from IS NOT NULL AND NOT hold THEN
+        book_from := least(book_from, now());
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.plan_booking(text) IS
+    'When to book a removal: hold is true when the Hub''s estimate of its chance of cancellation '
+    '(hublink.removal_cancel_probability) is at least hold_from_probability and its first departure '
+    '(the earliest bookable quote, else its earliest leave date) is more than hold_hours_before away '
+    '(hublink.cancel_estimate_config); book_from is then when to book, and the advice is recorded in '
+    'hublink.booking_hold (such a removal counts in the estimate''s history like a booked one). '
+    'Otherwise book_from is now (or the time already passed). Advice only: choose_quote is not blocked.';
+REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();

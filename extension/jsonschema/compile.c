@@ -14,7 +14,7 @@
 
 typedef struct sinfo
 {
-	json_object *obj;
+	const js_value *obj;
 	const char *base; /* absolute URI of the enclosing resource, no fragment */
 	int draft;
 	unsigned vocab;
@@ -27,7 +27,7 @@ typedef struct cctx
 	js_schema *s;
 	js_registry *reg;
 	js_arena *arena;
-	js_map objs;    /* json_object* bytes -> sinfo* */
+	js_map objs;    /* js_value* bytes -> sinfo* */
 	js_map uris;    /* resource URI -> sinfo* of its root */
 	js_map anchors; /* "uri#name" -> sinfo* */
 	js_map loaded;  /* document URIs already looked for */
@@ -55,25 +55,22 @@ oom(cctx *c)
 }
 
 static bool
-get_member(json_object *o, const char *key, json_object **val)
+get_member(const js_value *o, const char *key, const js_value **val)
 {
-	return json_object_object_get_ex(o, key, val);
+	*val = js_object_get(o, key);
+	return *val != NULL;
 }
 
 static const char *
-get_string(json_object *o, const char *key)
+get_string(const js_value *o, const char *key)
 {
-	json_object *v;
-
-	if (get_member(o, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
+	return js_string_member(o, key);
 }
 
 static bool
-is_schema_value(json_object *v)
+is_schema_value(const js_value *v)
 {
-	return json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_boolean);
+	return v->type == JS_OBJECT || v->type == JS_BOOL;
 }
 
 /* ---- drafts and vocabularies ---- */
@@ -100,7 +97,7 @@ known_draft(const char *uri)
 }
 
 static unsigned
-vocab_of(json_object *voc)
+vocab_of(const js_value *voc)
 {
 	unsigned v = 0;
 	static const struct
@@ -113,9 +110,10 @@ vocab_of(json_object *voc)
 		{"/vocab/format-assertion", JS_VOC_FORMAT},
 	};
 
-	json_object_object_foreach(voc, key, val)
+	JV_FOREACH(voc, m)
 	{
-		(void) val;
+		const char *key = m->key;
+
 		if (strncmp(key, "https://json-schema.org/draft/", 30) != 0)
 			continue;
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -129,14 +127,14 @@ vocab_of(json_object *voc)
 	return v;
 }
 
-static json_object *load_document(cctx *c, const char *uri, size_t len);
+static const js_value *load_document(cctx *c, const char *uri, size_t len);
 
 /* the draft and vocabularies a "$schema" value selects */
 static void
 dialect(cctx *c, const char *schema_uri, int *draft, unsigned *vocab)
 {
 	int d = known_draft(schema_uri);
-	json_object *meta, *voc;
+	const js_value *meta, *voc;
 	const char *meta_schema;
 
 	*vocab = JS_VOC_ALL;
@@ -147,20 +145,19 @@ dialect(cctx *c, const char *schema_uri, int *draft, unsigned *vocab)
 	}
 	/* a custom meta-schema: its own $schema gives the draft, its $vocabulary the keywords */
 	meta = load_document(c, schema_uri, js_uri_doc_len(schema_uri));
-	if (meta == NULL || !json_object_is_type(meta, json_type_object))
+	if (meta == NULL || meta->type != JS_OBJECT)
 		return;
 	meta_schema = get_string(meta, "$schema");
 	if (meta_schema && known_draft(meta_schema))
 		*draft = known_draft(meta_schema);
-	if (*draft == JS_DRAFT2020 && get_member(meta, "$vocabulary", &voc) &&
-		json_object_is_type(voc, json_type_object))
+	if (*draft == JS_DRAFT2020 && get_member(meta, "$vocabulary", &voc) && voc->type == JS_OBJECT)
 		*vocab = vocab_of(voc);
 }
 
 /* ---- indexing ---- */
 
 static sinfo *
-info_of(cctx *c, json_object *o)
+info_of(cctx *c, const js_value *o)
 {
 	return js_map_get(&c->objs, &o, sizeof(o));
 }
@@ -176,7 +173,7 @@ new_resource(cctx *c)
 }
 
 static void
-add_dyn_anchor(cctx *c, js_resource *r, const char *name, json_object *obj)
+add_dyn_anchor(cctx *c, js_resource *r, const char *name, const js_value *obj)
 {
 	if (r->n_dyn == r->cap_dyn)
 	{
@@ -209,44 +206,39 @@ put_anchor(cctx *c, const char *base, const char *name, sinfo *info)
 	free(key);
 }
 
-static void index_schema(cctx *c, json_object *o, const char *base, int draft, unsigned vocab,
+static void index_schema(cctx *c, const js_value *o, const char *base, int draft, unsigned vocab,
 						 js_resource *res, bool doc_root, int depth);
 
 static void
-index_map(cctx *c, json_object *m, sinfo *in, int depth)
+index_map(cctx *c, const js_value *m, sinfo *in, int depth)
 {
-	if (!json_object_is_type(m, json_type_object))
+	if (m->type != JS_OBJECT)
 		return;
-	json_object_object_foreach(m, key, val)
+	JV_FOREACH(m, mem)
 	{
-		(void) key;
-		index_schema(c, val, in->base, in->draft, in->vocab, in->res, false, depth + 1);
+		index_schema(c, &mem->val, in->base, in->draft, in->vocab, in->res, false, depth + 1);
 	}
 }
 
 static void
-index_array(cctx *c, json_object *a, sinfo *in, int depth)
+index_array(cctx *c, const js_value *a, sinfo *in, int depth)
 {
-	size_t n;
-
-	if (!json_object_is_type(a, json_type_array))
+	if (a->type != JS_ARRAY)
 		return;
-	n = json_object_array_length(a);
-	for (size_t i = 0; i < n; i++)
-		index_schema(c, json_object_array_get_idx(a, i), in->base, in->draft, in->vocab, in->res,
-					 false, depth + 1);
+	for (uint32_t i = 0; i < a->len; i++)
+		index_schema(c, &a->u.items[i], in->base, in->draft, in->vocab, in->res, false, depth + 1);
 }
 
 static void
-index_schema(cctx *c, json_object *o, const char *base, int draft, unsigned vocab, js_resource *res,
-			 bool doc_root, int depth)
+index_schema(cctx *c, const js_value *o, const char *base, int draft, unsigned vocab,
+			 js_resource *res, bool doc_root, int depth)
 {
 	const char *id, *sch, *anchor;
 	sinfo *in;
-	json_object *ref;
+	const js_value *ref;
 	bool is_root = doc_root;
 
-	if (c->err || !json_object_is_type(o, json_type_object) || info_of(c, o))
+	if (c->err || o->type != JS_OBJECT || info_of(c, o))
 		return;
 	if (depth > c->max_depth)
 	{
@@ -350,8 +342,11 @@ have_info:
 			add_dyn_anchor(c, res, anchor, o);
 		}
 	}
-	json_object_object_foreach(o, key, val)
+	JV_FOREACH(o, m)
 	{
+		const char *key = m->key;
+		const js_value *val = &m->val;
+
 		if (c->err)
 			return;
 		if (strcmp(key, "properties") == 0 || strcmp(key, "patternProperties") == 0 ||
@@ -362,7 +357,7 @@ have_info:
 				 strcmp(key, "oneOf") == 0 || strcmp(key, "prefixItems") == 0 ||
 				 strcmp(key, "items") == 0)
 		{
-			if (json_object_is_type(val, json_type_array))
+			if (val->type == JS_ARRAY)
 				index_array(c, val, in, depth);
 			else
 				index_schema(c, val, base, draft, vocab, res, false, depth + 1);
@@ -377,10 +372,11 @@ have_info:
 }
 
 /* find and index the document for uri (no fragment): registry, $id aliases, meta-schemas */
-static json_object *
+static const js_value *
 load_document(cctx *c, const char *uri, size_t len)
 {
-	json_object *doc;
+	js_doc *doc;
+	const js_value *root;
 	const char *alias, *text;
 	sinfo *in;
 	char *key;
@@ -418,14 +414,14 @@ load_document(cctx *c, const char *uri, size_t len)
 	else if (doc == NULL)
 		return NULL;
 	else
-		json_object_get(doc);
+		js_doc_ref(doc);
 	/* the schema keeps its documents alive, independently of the registry */
 	{
-		json_object **nd = realloc(c->s->docs, (size_t) (c->s->n_docs + 1) * sizeof(*nd));
+		js_doc **nd = realloc(c->s->docs, (size_t) (c->s->n_docs + 1) * sizeof(*nd));
 
 		if (nd == NULL)
 		{
-			json_object_put(doc);
+			js_doc_free(doc);
 			oom(c);
 			return NULL;
 		}
@@ -438,10 +434,11 @@ load_document(cctx *c, const char *uri, size_t len)
 		oom(c);
 		return NULL;
 	}
-	if (json_object_is_type(doc, json_type_object))
+	root = js_doc_root(doc);
+	if (root->type == JS_OBJECT)
 	{
-		index_schema(c, doc, key, draft, vocab, NULL, true, 0);
-		in = info_of(c, doc);
+		index_schema(c, root, key, draft, vocab, NULL, true, 0);
+		in = info_of(c, root);
 	}
 	else
 	{
@@ -449,18 +446,18 @@ load_document(cctx *c, const char *uri, size_t len)
 		in = js_arena_alloc(c->arena, sizeof(*in));
 		if (in)
 		{
-			in->obj = doc;
+			in->obj = root;
 			in->base = key;
 			in->draft = draft;
 			in->vocab = vocab;
 			in->res = new_resource(c);
-			if (js_map_put(&c->objs, &doc, sizeof(doc), in) < 0)
+			if (js_map_put(&c->objs, &root, sizeof(root), in) < 0)
 				oom(c);
 		}
 	}
 	if (in && js_map_put(&c->uris, uri, len, in) < 0)
 		oom(c);
-	return doc;
+	return root;
 }
 
 /* resolve ref against base; the target's info or NULL (with c->err unset: unresolvable) */
@@ -492,7 +489,7 @@ resolve(cctx *c, const char *base, const char *ref, sinfo *from)
 	else if (frag[0] == '/')
 	{
 		char *ptr = js_percent_decode(frag, strlen(frag));
-		json_object *t;
+		const js_value *t;
 
 		if (ptr == NULL)
 		{
@@ -505,7 +502,7 @@ resolve(cctx *c, const char *base, const char *ref, sinfo *from)
 		if (t && (target = info_of(c, t)) == NULL && is_schema_value(t))
 		{
 			/* a schema in a place the indexer does not treat as one */
-			if (json_object_is_type(t, json_type_object))
+			if (t->type == JS_OBJECT)
 			{
 				index_schema(c, t, root->base, root->draft, root->vocab, root->res, false, 0);
 				target = info_of(c, t);
@@ -545,8 +542,8 @@ node_for(cctx *c, sinfo *in)
 {
 	if (in == NULL)
 		return NULL;
-	if (json_object_is_type(in->obj, json_type_boolean))
-		return json_object_get_boolean(in->obj) ? c->true_node : c->false_node;
+	if (in->obj->type == JS_BOOL)
+		return in->obj->b ? c->true_node : c->false_node;
 	if (in->node)
 		return in->node;
 	in->node = js_arena_alloc(c->arena, sizeof(js_node));
@@ -574,13 +571,13 @@ node_for(cctx *c, sinfo *in)
 
 /* the node of a subschema value met lexically inside parent */
 static const js_node *
-sub_node(cctx *c, sinfo *parent, json_object *v)
+sub_node(cctx *c, sinfo *parent, const js_value *v)
 {
 	sinfo *in;
 
-	if (json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v) ? c->true_node : c->false_node;
-	if (!json_object_is_type(v, json_type_object))
+	if (v->type == JS_BOOL)
+		return v->b ? c->true_node : c->false_node;
+	if (v->type != JS_OBJECT)
 		return NULL;
 	in = info_of(c, v);
 	if (in == NULL)
@@ -625,7 +622,7 @@ kw_seg(cctx *c, const char *kw, const char *key, long idx)
 static void
 set_sub(cctx *c, sinfo *in, js_sub *sub, const char *kw)
 {
-	json_object *v;
+	const js_value *v;
 
 	if (get_member(in->obj, kw, &v) && is_schema_value(v))
 	{
@@ -635,12 +632,12 @@ set_sub(cctx *c, sinfo *in, js_sub *sub, const char *kw)
 }
 
 static int
-sub_array(cctx *c, sinfo *in, json_object *a, const char *kw, js_sub **out)
+sub_array(cctx *c, sinfo *in, const js_value *a, const char *kw, js_sub **out)
 {
 	size_t n;
 	js_sub *subs;
 
-	if (!json_object_is_type(a, json_type_array) || (n = json_object_array_length(a)) == 0)
+	if (a->type != JS_ARRAY || (n = a->len) == 0)
 		return 0;
 	subs = js_arena_alloc(c->arena, n * sizeof(*subs));
 	if (subs == NULL)
@@ -650,7 +647,7 @@ sub_array(cctx *c, sinfo *in, json_object *a, const char *kw, js_sub **out)
 	}
 	for (size_t i = 0; i < n; i++)
 	{
-		json_object *v = json_object_array_get_idx(a, i);
+		const js_value *v = &a->u.items[i];
 
 		subs[i].node = is_schema_value(v) ? sub_node(c, in, v) : NULL;
 		subs[i].kw = kw_seg(c, kw, NULL, (long) i);
@@ -660,9 +657,9 @@ sub_array(cctx *c, sinfo *in, json_object *a, const char *kw, js_sub **out)
 }
 
 static bool
-get_count(json_object *o, const char *key, int64_t *out)
+get_count(const js_value *o, const char *key, int64_t *out)
 {
-	json_object *v;
+	const js_value *v;
 	js_num n;
 
 	*out = -1;
@@ -678,9 +675,9 @@ get_count(json_object *o, const char *key, int64_t *out)
 }
 
 static void
-get_bound(json_object *o, const char *key, js_num *out, unsigned *flags, unsigned bit)
+get_bound(const js_value *o, const char *key, js_num *out, unsigned *flags, unsigned bit)
 {
-	json_object *v;
+	const js_value *v;
 
 	if (get_member(o, key, &v) && js_num_get(v, out))
 		*flags |= bit;
@@ -711,11 +708,11 @@ compile_regex(cctx *c, const char *src, size_t len, const char *where)
 	return re;
 }
 
-static const char **
-string_array(cctx *c, json_object *a, int *n_out)
+static js_name *
+string_array(cctx *c, const js_value *a, int *n_out)
 {
-	size_t n = json_object_array_length(a);
-	const char **names = js_arena_alloc(c->arena, (n ? n : 1) * sizeof(char *));
+	size_t n = a->len;
+	js_name *names = js_arena_alloc(c->arena, (n ? n : 1) * sizeof(*names));
 	int k = 0;
 
 	if (names == NULL)
@@ -725,10 +722,15 @@ string_array(cctx *c, json_object *a, int *n_out)
 	}
 	for (size_t i = 0; i < n; i++)
 	{
-		json_object *v = json_object_array_get_idx(a, i);
+		const js_value *v = &a->u.items[i];
 
-		if (json_object_is_type(v, json_type_string))
-			names[k++] = json_object_get_string(v);
+		if (v->type == JS_STRING)
+		{
+			names[k].s = v->u.s;
+			names[k].len = v->len;
+			names[k].hash = js_hash(v->u.s, v->len);
+			k++;
+		}
 	}
 	*n_out = k;
 	return names;
@@ -754,9 +756,9 @@ type_bit(const char *t)
 }
 
 static void
-compile_properties(cctx *c, sinfo *in, js_node *n, json_object *props)
+compile_properties(cctx *c, sinfo *in, js_node *n, const js_value *props)
 {
-	int count = json_object_object_length(props), i = 0, size = 4;
+	int count = (int) props->len, i = 0, size = 4;
 
 	if (count == 0)
 		return;
@@ -770,18 +772,19 @@ compile_properties(cctx *c, sinfo *in, js_node *n, json_object *props)
 		return;
 	}
 	n->prop_tab_size = size;
-	json_object_object_foreach(props, key, val)
+	JV_FOREACH(props, m)
 	{
 		js_prop *p = &n->props[i];
 		unsigned h;
 
-		if (!is_schema_value(val))
+		if (!is_schema_value(&m->val))
 			continue;
-		p->key = key;
-		p->klen = strlen(key);
-		p->hash = js_hash(key, p->klen);
-		p->sub.node = sub_node(c, in, val);
-		p->sub.kw = kw_seg(c, "properties", key, -1);
+		/* the key's hash, computed when the schema was read, is the instance keys' hash too */
+		p->key = m->key;
+		p->klen = m->klen;
+		p->hash = m->hash;
+		p->sub.node = sub_node(c, in, &m->val);
+		p->sub.kw = kw_seg(c, "properties", m->key, -1);
 		for (h = p->hash & (unsigned) (size - 1); n->prop_tab[h];
 			 h = (h + 1) & (unsigned) (size - 1))
 			;
@@ -794,7 +797,7 @@ compile_properties(cctx *c, sinfo *in, js_node *n, json_object *props)
 static void
 compile_node(cctx *c, sinfo *in)
 {
-	json_object *o = in->obj, *v;
+	const js_value *o = in->obj, *v;
 	js_node *n = in->node;
 	bool d7 = in->draft == JS_DRAFT7;
 	const char *s;
@@ -836,7 +839,7 @@ compile_node(cctx *c, sinfo *in)
 		}
 		n->dynref.node = node_for(c, t);
 		n->dynref.kw = "$dynamicRef";
-		if (hash && hash[1] && hash[1] != '/' && json_object_is_type(t->obj, json_type_object))
+		if (hash && hash[1] && hash[1] != '/' && t->obj->type == JS_OBJECT)
 		{
 			const char *da = get_string(t->obj, "$dynamicAnchor");
 
@@ -859,22 +862,22 @@ compile_node(cctx *c, sinfo *in)
 			set_sub(c, in, &n->then_, "then");
 			set_sub(c, in, &n->else_, "else");
 		}
-		if (get_member(o, "properties", &v) && json_object_is_type(v, json_type_object))
+		if (get_member(o, "properties", &v) && v->type == JS_OBJECT)
 			compile_properties(c, in, n, v);
-		if (get_member(o, "patternProperties", &v) && json_object_is_type(v, json_type_object))
+		if (get_member(o, "patternProperties", &v) && v->type == JS_OBJECT)
 		{
-			int count = json_object_object_length(v), i = 0;
+			int count = (int) v->len, i = 0;
 
 			n->pprops = js_arena_alloc(c->arena, (size_t) (count ? count : 1) * sizeof(js_pprop));
 			if (n->pprops == NULL)
 				oom(c);
-			json_object_object_foreach(v, key, val)
+			JV_FOREACH(v, m)
 			{
-				if (c->err || !is_schema_value(val))
+				if (c->err || !is_schema_value(&m->val))
 					continue;
-				n->pprops[i].re = compile_regex(c, key, strlen(key), "patternProperties");
-				n->pprops[i].sub.node = sub_node(c, in, val);
-				n->pprops[i].sub.kw = kw_seg(c, "patternProperties", key, -1);
+				n->pprops[i].re = compile_regex(c, m->key, m->klen, "patternProperties");
+				n->pprops[i].sub.node = sub_node(c, in, &m->val);
+				n->pprops[i].sub.kw = kw_seg(c, "patternProperties", m->key, -1);
 				i++;
 			}
 			n->n_pprops = i;
@@ -883,7 +886,7 @@ compile_node(cctx *c, sinfo *in)
 		set_sub(c, in, &n->property_names, "propertyNames");
 		if (d7)
 		{
-			if (get_member(o, "items", &v) && json_object_is_type(v, json_type_array))
+			if (get_member(o, "items", &v) && v->type == JS_ARRAY)
 			{
 				n->n_prefix = sub_array(c, in, v, "items", &n->prefix);
 				n->prefix_kw = "items";
@@ -900,23 +903,22 @@ compile_node(cctx *c, sinfo *in)
 			set_sub(c, in, &n->items, "items");
 		}
 		set_sub(c, in, &n->contains, "contains");
-		if (get_member(o, d7 ? "dependencies" : "dependentSchemas", &v) &&
-			json_object_is_type(v, json_type_object))
+		if (get_member(o, d7 ? "dependencies" : "dependentSchemas", &v) && v->type == JS_OBJECT)
 		{
-			int count = json_object_object_length(v), i = 0;
+			int count = (int) v->len, i = 0;
 
 			n->dep_schemas =
 				js_arena_alloc(c->arena, (size_t) (count ? count : 1) * sizeof(js_depsch));
 			if (n->dep_schemas == NULL)
 				oom(c);
-			json_object_object_foreach(v, key, val)
+			JV_FOREACH(v, m)
 			{
-				if (c->err || !is_schema_value(val))
+				if (c->err || !is_schema_value(&m->val))
 					continue;
-				n->dep_schemas[i].key = key;
-				n->dep_schemas[i].sub.node = sub_node(c, in, val);
+				n->dep_schemas[i].key = (js_name){m->key, m->klen, m->hash};
+				n->dep_schemas[i].sub.node = sub_node(c, in, &m->val);
 				n->dep_schemas[i].sub.kw =
-					kw_seg(c, d7 ? "dependencies" : "dependentSchemas", key, -1);
+					kw_seg(c, d7 ? "dependencies" : "dependentSchemas", m->key, -1);
 				i++;
 			}
 			n->n_dep_schemas = i;
@@ -932,18 +934,16 @@ compile_node(cctx *c, sinfo *in)
 	{
 		if (get_member(o, "type", &v))
 		{
-			if (json_object_is_type(v, json_type_string))
-				n->types = type_bit(json_object_get_string(v));
-			else if (json_object_is_type(v, json_type_array))
+			if (v->type == JS_STRING)
+				n->types = type_bit(v->u.s);
+			else if (v->type == JS_ARRAY)
 			{
-				size_t k = json_object_array_length(v);
-
-				for (size_t i = 0; i < k; i++)
+				for (uint32_t i = 0; i < v->len; i++)
 				{
-					json_object *t = json_object_array_get_idx(v, i);
+					const js_value *t = &v->u.items[i];
 
-					if (json_object_is_type(t, json_type_string))
-						n->types |= type_bit(json_object_get_string(t));
+					if (t->type == JS_STRING)
+						n->types |= type_bit(t->u.s);
 				}
 			}
 			if (n->types == 0)
@@ -954,7 +954,7 @@ compile_node(cctx *c, sinfo *in)
 			n->has_const = true;
 			n->const_v = v;
 		}
-		if (get_member(o, "enum", &v) && json_object_is_type(v, json_type_array))
+		if (get_member(o, "enum", &v) && v->type == JS_ARRAY)
 			n->enum_v = v;
 		get_bound(o, "maximum", &n->maximum, &n->num_flags, JS_HAS_MAXIMUM);
 		get_bound(o, "minimum", &n->minimum, &n->num_flags, JS_HAS_MINIMUM);
@@ -972,33 +972,32 @@ compile_node(cctx *c, sinfo *in)
 			get_count(o, "maxContains", &n->max_contains);
 			get_count(o, "minContains", &n->min_contains);
 		}
-		if (get_member(o, "uniqueItems", &v) && json_object_is_type(v, json_type_boolean))
-			n->unique_items = json_object_get_boolean(v);
+		if (get_member(o, "uniqueItems", &v) && v->type == JS_BOOL)
+			n->unique_items = v->b;
 		if ((s = get_string(o, "pattern")) != NULL)
 		{
 			get_member(o, "pattern", &v);
-			n->pattern = compile_regex(c, s, (size_t) json_object_get_string_len(v), "pattern");
+			n->pattern = compile_regex(c, s, v->len, "pattern");
 			n->pattern_src = s;
 		}
-		if (get_member(o, "required", &v) && json_object_is_type(v, json_type_array))
+		if (get_member(o, "required", &v) && v->type == JS_ARRAY)
 			n->required = string_array(c, v, &n->n_required);
-		if (get_member(o, d7 ? "dependencies" : "dependentRequired", &v) &&
-			json_object_is_type(v, json_type_object))
+		if (get_member(o, d7 ? "dependencies" : "dependentRequired", &v) && v->type == JS_OBJECT)
 		{
-			int count = json_object_object_length(v), i = 0;
+			int count = (int) v->len, i = 0;
 
 			n->dep_required =
 				js_arena_alloc(c->arena, (size_t) (count ? count : 1) * sizeof(js_depreq));
 			if (n->dep_required == NULL)
 				oom(c);
-			json_object_object_foreach(v, key, val)
+			JV_FOREACH(v, m)
 			{
-				if (c->err || !json_object_is_type(val, json_type_array))
+				if (c->err || m->val.type != JS_ARRAY)
 					continue;
-				n->dep_required[i].key = key;
-				n->dep_required[i].names = string_array(c, val, &n->dep_required[i].n_names);
+				n->dep_required[i].key = (js_name){m->key, m->klen, m->hash};
+				n->dep_required[i].names = string_array(c, &m->val, &n->dep_required[i].n_names);
 				n->dep_required[i].kw =
-					kw_seg(c, d7 ? "dependencies" : "dependentRequired", key, -1);
+					kw_seg(c, d7 ? "dependencies" : "dependentRequired", m->key, -1);
 				i++;
 			}
 			n->n_dep_required = i;
@@ -1017,19 +1016,20 @@ js_schema_free(js_schema *s)
 		js_regex_free(s->regexes[i]);
 	free(s->regexes);
 	for (int i = 0; i < s->n_docs; i++)
-		json_object_put(s->docs[i]);
+		js_doc_free(s->docs[i]);
 	free(s->docs);
 	js_arena_free(&s->arena);
 	free(s);
 }
 
 js_schema *
-js_compile(js_registry *reg, json_object *schema, const js_limits *limits, char **err)
+js_compile(js_registry *reg, js_doc *doc, const js_limits *limits, char **err)
 {
 	js_schema *s;
 	cctx c;
 	js_registry empty = {0};
 	sinfo *root;
+	const js_value *schema = js_doc_root(doc);
 
 	*err = NULL;
 	if (!is_schema_value(schema))
@@ -1059,7 +1059,7 @@ js_compile(js_registry *reg, json_object *schema, const js_limits *limits, char 
 		*err = js_strdup("out of memory");
 		return NULL;
 	}
-	s->docs[s->n_docs++] = json_object_get(schema);
+	s->docs[s->n_docs++] = js_doc_ref(doc);
 
 	memset(&c, 0, sizeof(c));
 	c.s = s;
@@ -1076,7 +1076,7 @@ js_compile(js_registry *reg, json_object *schema, const js_limits *limits, char 
 		c.true_node->boolean = 1;
 		c.false_node->boolean = 0;
 	}
-	if (!c.err && json_object_is_type(schema, json_type_object))
+	if (!c.err && schema->type == JS_OBJECT)
 	{
 		const char *sch = get_string(schema, "$schema");
 
@@ -1096,7 +1096,7 @@ js_compile(js_registry *reg, json_object *schema, const js_limits *limits, char 
 			compile_node(&c, c.work[--c.n_work]);
 	}
 	else if (!c.err)
-		s->root = json_object_get_boolean(schema) ? c.true_node : c.false_node;
+		s->root = schema->b ? c.true_node : c.false_node;
 	if (!c.err && s->root == NULL)
 		oom(&c);
 	free(c.work);

@@ -7,8 +7,6 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include "jsonschema.h"
 
 #define JS_DRAFT7    7
@@ -38,7 +36,6 @@ typedef struct js_map
 	size_t n;
 } js_map;
 
-uint32_t js_hash(const void *key, size_t len);
 void js_map_free(js_map *m);
 void *js_map_get(const js_map *m, const void *key, size_t klen);
 /* 0 inserted, 1 already present (value kept), -1 out of memory */
@@ -75,6 +72,61 @@ void *js_arena_alloc(js_arena *a, size_t size); /* zeroed */
 char *js_arena_strndup(js_arena *a, const char *s, size_t n);
 void js_arena_free(js_arena *a);
 
+/* ---- document.c: the document model's insides ---- */
+
+typedef struct js_doc_chunk js_doc_chunk;
+
+struct js_doc
+{
+	int refs;
+	js_value root;
+	js_doc_chunk *chunks; /* newest first; the document itself is in the last */
+	size_t next_size;
+};
+
+typedef struct js_builder_frame
+{
+	size_t start; /* the container's first value on the builder's stack */
+	uint8_t type;
+	bool has_key; /* the container's own key, restored when it ends */
+	uint32_t klen, hash;
+	const char *key;
+} js_builder_frame;
+
+#define JS_BUILDER_INLINE_VALUES 64
+#define JS_BUILDER_INLINE_FRAMES 16
+
+struct js_builder
+{
+	js_doc *doc;
+	js_member *tmp; /* values of the open containers (key unused in arrays) */
+	size_t n_tmp, cap_tmp;
+	js_builder_frame *frames;
+	int depth, cap_frames, max_depth;
+	bool has_key, have_root, failed;
+	const char *key; /* the pending key of the next object member */
+	uint32_t klen, hash;
+	js_member tmp_inline[JS_BUILDER_INLINE_VALUES];
+	js_builder_frame frames_inline[JS_BUILDER_INLINE_FRAMES];
+};
+
+js_doc *js_doc_new(size_t size_hint);
+/* 8-byte aligned, not zeroed; NULL when out of memory */
+void *js_doc_alloc(js_doc *doc, size_t size);
+void js_doc_shrink(js_doc *doc, void *p, size_t old_size, size_t new_size);
+/* a builder in caller-provided memory (js_parse keeps it on its stack) */
+void js_builder_init(js_builder *b, js_doc *doc);
+void js_builder_release(js_builder *b);
+/* the document built (NULL and freed when failed or incomplete); the builder keeps no doc */
+js_doc *js_builder_take(js_builder *b);
+int js_builder_push(js_builder *b, const js_value *v);
+/* key is already in the document's arena, NUL-terminated */
+void js_builder_key_owned(js_builder *b, const char *key, size_t len);
+bool js_number_value(const char *text, size_t len, js_value *out);
+
+#define JV_FOREACH(obj, m)                                                                         \
+	for (const js_member *m = (obj)->u.members, *m##_end = m + (obj)->len; m < m##_end; m++)
+
 /* ---- utf8.c ---- */
 
 bool js_utf8_valid(const char *s, size_t n);
@@ -99,7 +151,7 @@ bool js_uri_has_scheme(const char *s, size_t n);
 /* escape one reference token (~ and /) onto b */
 void js_pointer_escape(js_buf *b, const char *tok, size_t len);
 /* follow a JSON pointer (already percent-decoded) from root; NULL when it does not resolve */
-json_object *js_pointer_get(json_object *root, const char *ptr, size_t len);
+const js_value *js_pointer_get(const js_value *root, const char *ptr, size_t len);
 /* percent-decode s[0..n); malloc'd or NULL */
 char *js_percent_decode(const char *s, size_t n);
 
@@ -120,7 +172,7 @@ typedef struct js_num
 	double d;
 } js_num;
 
-bool js_num_get(json_object *o, js_num *out);
+bool js_num_get(const js_value *o, js_num *out);
 /* -1, 0, 1, or 2 when unordered (NaN) */
 int js_num_cmp(const js_num *a, const js_num *b);
 bool js_num_is_integer(const js_num *n);
@@ -128,9 +180,9 @@ bool js_num_multiple_of(const js_num *x, const js_num *m);
 double js_num_to_double(const js_num *n);
 void js_num_format(const js_num *n, char *buf, size_t size);
 /* JSON equality: 1 == 1.0, objects unordered; depth-bounded (too deep compares unequal) */
-bool js_json_equal(json_object *a, json_object *b, int depth);
-uint64_t js_json_hash(json_object *o, int depth);
-const char *js_type_name(json_object *o);
+bool js_json_equal(const js_value *a, const js_value *b, int depth);
+uint64_t js_json_hash(const js_value *o, int depth);
+const char *js_type_name(const js_value *o);
 
 /* ---- regex.c: ECMA-262 subset, backtracking, bounded ---- */
 
@@ -140,6 +192,18 @@ js_regex *js_regex_compile(const char *pat, size_t len, char **err);
 /* 1 match somewhere, 0 no match, -1 step budget exhausted or out of memory */
 int js_regex_search(const js_regex *re, const char *s, size_t len);
 void js_regex_free(js_regex *re);
+/* the backtracking engine alone, and whether js_regex_search uses regex_fast.c instead */
+int js_regex_search_general(const js_regex *re, const char *s, size_t len);
+bool js_regex_is_fast(const js_regex *re);
+
+/* ---- regex_fast.c: anchored runs of ASCII classes, matched without backtracking ---- */
+
+typedef struct js_regex_fast js_regex_fast;
+/* NULL when the pattern is not of that form (or out of memory): use the general engine */
+js_regex_fast *js_regex_fast_compile(const char *pat, size_t len);
+/* 1 the whole string matches, 0 not */
+int js_regex_fast_match(const js_regex_fast *f, const char *s, size_t len);
+void js_regex_fast_free(js_regex_fast *f);
 
 /* ---- format.c ---- */
 
@@ -195,24 +259,32 @@ typedef struct js_pprop
 	js_sub sub;
 } js_pprop;
 
+/* a property name of a schema, hashed once (js_hash) for lookups in instances */
+typedef struct js_name
+{
+	const char *s;
+	uint32_t len;
+	uint32_t hash;
+} js_name;
+
 typedef struct js_depreq
 {
-	const char *key;
-	const char **names;
+	js_name key;
+	js_name *names;
 	int n_names;
 	const char *kw;
 } js_depreq;
 
 typedef struct js_depsch
 {
-	const char *key;
+	js_name key;
 	js_sub sub;
 } js_depsch;
 
 typedef struct js_dynanchor
 {
 	const char *name;
-	json_object *obj;
+	const js_value *obj;
 	const js_node *node;
 } js_dynanchor;
 
@@ -263,7 +335,7 @@ struct js_node
 	int n_dep_schemas;
 	js_depreq *dep_required;
 	int n_dep_required;
-	const char **required;
+	js_name *required;
 	int n_required;
 	js_sub *prefix;
 	int n_prefix;
@@ -272,8 +344,8 @@ struct js_node
 	js_sub contains, uneval_items;
 	int64_t min_contains, max_contains; /* -1 absent */
 	unsigned types;                     /* 0 = no "type" */
-	json_object *const_v;
-	json_object *enum_v;
+	const js_value *const_v;
+	const js_value *enum_v;
 	unsigned num_flags;
 	js_num maximum, minimum, ex_maximum, ex_minimum, multiple_of;
 	int64_t max_length, min_length, max_items, min_items, max_props, min_props; /* -1 absent */
@@ -290,13 +362,13 @@ struct js_schema
 	js_arena arena;
 	js_regex **regexes;
 	int n_regexes;
-	json_object **docs; /* references held: the schema, loaded registry documents, meta-schemas */
+	js_doc **docs; /* references held: the schema, loaded registry documents, meta-schemas */
 	int n_docs;
 };
 
 struct js_registry
 {
-	js_map docs; /* uri (no fragment) -> json_object* (a reference held) */
+	js_map docs; /* uri (no fragment) -> js_doc* (a reference held) */
 	js_map ids;  /* absolute $id found in a document -> the document's registered uri */
 };
 
@@ -306,7 +378,7 @@ typedef struct js_ipath
 {
 	const struct js_ipath *up;
 	const char *key; /* NULL: array index */
-	size_t idx;
+	size_t idx;      /* the key's length, or the array index */
 } js_ipath;
 
 typedef struct js_kpath
@@ -344,7 +416,7 @@ typedef struct js_vctx
 
 typedef struct js_frame
 {
-	json_object *inst;
+	const js_value *inst;
 	const js_ipath *ip;
 	const js_kpath *kp;
 	const js_dscope *ds;
@@ -355,7 +427,8 @@ bool js_eval(js_vctx *c, const js_node *n, const js_frame *f);
 /* evaluate sub at the same instance, under keyword segment kw */
 bool js_eval_inplace(js_vctx *c, const js_sub *sub, const js_frame *f, js_annot *ann);
 /* evaluate sub at a child instance */
-bool js_eval_child(js_vctx *c, const js_sub *sub, const js_frame *f, json_object *child,
+/* key (klen bytes) names an object member, or NULL for the array item idx */
+bool js_eval_child(js_vctx *c, const js_sub *sub, const js_frame *f, const js_value *child,
 				   const char *key, size_t idx);
 void js_report(js_vctx *c, const js_frame *f, const char *kw, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

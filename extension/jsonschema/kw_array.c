@@ -34,7 +34,7 @@ hashed_cmp(const void *a, const void *b)
 
 /* first pair of equal items (*a < *b), or false */
 static bool
-find_duplicate(json_object *arr, size_t len, int depth, size_t *a, size_t *b, bool *oom)
+find_duplicate(const js_value *arr, size_t len, int depth, size_t *a, size_t *b, bool *oom)
 {
 	*oom = false;
 	if (len <= 16)
@@ -43,8 +43,7 @@ find_duplicate(json_object *arr, size_t len, int depth, size_t *a, size_t *b, bo
 		{
 			for (size_t j = i + 1; j < len; j++)
 			{
-				if (js_json_equal(json_object_array_get_idx(arr, i),
-								  json_object_array_get_idx(arr, j), depth))
+				if (js_json_equal(&arr->u.items[i], &arr->u.items[j], depth))
 				{
 					*a = i;
 					*b = j;
@@ -65,7 +64,7 @@ find_duplicate(json_object *arr, size_t len, int depth, size_t *a, size_t *b, bo
 		}
 		for (size_t i = 0; i < len; i++)
 		{
-			hs[i].h = js_json_hash(json_object_array_get_idx(arr, i), depth);
+			hs[i].h = js_json_hash(&arr->u.items[i], depth);
 			hs[i].i = i;
 		}
 		qsort(hs, len, sizeof(*hs), hashed_cmp);
@@ -73,8 +72,7 @@ find_duplicate(json_object *arr, size_t len, int depth, size_t *a, size_t *b, bo
 		{
 			for (size_t j = i + 1; j < len && hs[j].h == hs[i].h && !found; j++)
 			{
-				if (js_json_equal(json_object_array_get_idx(arr, hs[i].i),
-								  json_object_array_get_idx(arr, hs[j].i), depth))
+				if (js_json_equal(&arr->u.items[hs[i].i], &arr->u.items[hs[j].i], depth))
 				{
 					*a = hs[i].i < hs[j].i ? hs[i].i : hs[j].i;
 					*b = hs[i].i < hs[j].i ? hs[j].i : hs[i].i;
@@ -90,8 +88,8 @@ find_duplicate(json_object *arr, size_t len, int depth, size_t *a, size_t *b, bo
 bool
 js_kw_array(js_vctx *c, const js_node *n, const js_frame *f)
 {
-	json_object *inst = f->inst;
-	size_t len = json_object_array_length(inst);
+	const js_value *inst = f->inst;
+	size_t len = inst->len;
 	bool valid = true;
 	size_t i;
 
@@ -127,7 +125,7 @@ js_kw_array(js_vctx *c, const js_node *n, const js_frame *f)
 	{
 		if (n->prefix[i].node == NULL)
 			continue;
-		if (!js_eval_child(c, &n->prefix[i], f, json_object_array_get_idx(inst, i), NULL, i))
+		if (!js_eval_child(c, &n->prefix[i], f, &inst->u.items[i], NULL, i))
 			FAIL_OR_STOP();
 		js_annot_set(f->ann, i);
 	}
@@ -143,7 +141,7 @@ js_kw_array(js_vctx *c, const js_node *n, const js_frame *f)
 		{
 			for (i = (size_t) n->n_prefix; i < len; i++)
 			{
-				if (!js_eval_child(c, &n->items, f, json_object_array_get_idx(inst, i), NULL, i))
+				if (!js_eval_child(c, &n->items, f, &inst->u.items[i], NULL, i))
 					FAIL_OR_STOP();
 			}
 		}
@@ -158,7 +156,7 @@ js_kw_array(js_vctx *c, const js_node *n, const js_frame *f)
 		c->quiet++;
 		for (i = 0; i < len && !c->stop; i++)
 		{
-			if (js_eval_child(c, &n->contains, f, json_object_array_get_idx(inst, i), NULL, i))
+			if (js_eval_child(c, &n->contains, f, &inst->u.items[i], NULL, i))
 			{
 				matches++;
 				js_annot_set(f->ann, i);
@@ -190,8 +188,8 @@ js_kw_array(js_vctx *c, const js_node *n, const js_frame *f)
 bool
 js_kw_uneval_array(js_vctx *c, const js_node *n, const js_frame *f)
 {
-	json_object *inst = f->inst;
-	size_t len = json_object_array_length(inst);
+	const js_value *inst = f->inst;
+	size_t len = inst->len;
 	bool valid = true;
 
 	for (size_t i = 0; i < len; i++)
@@ -204,8 +202,7 @@ js_kw_uneval_array(js_vctx *c, const js_node *n, const js_frame *f)
 						 i);
 			FAIL_OR_STOP();
 		}
-		else if (!js_eval_child(c, &n->uneval_items, f, json_object_array_get_idx(inst, i), NULL,
-								i))
+		else if (!js_eval_child(c, &n->uneval_items, f, &inst->u.items[i], NULL, i))
 			FAIL_OR_STOP();
 	}
 	return valid;

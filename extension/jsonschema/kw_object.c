@@ -7,10 +7,10 @@
 
 #include "js_internal.h"
 
+/* the member's key was hashed when the document was built: no hashing here */
 static const js_prop *
-find_prop(const js_node *n, const char *key, size_t klen)
+find_prop(const js_node *n, const char *key, size_t klen, uint32_t h)
 {
-	uint32_t h = js_hash(key, klen);
 	unsigned mask = (unsigned) n->prop_tab_size - 1;
 
 	for (unsigned i = h & mask; n->prop_tab[i]; i = (i + 1) & mask)
@@ -32,26 +32,28 @@ find_prop(const js_node *n, const char *key, size_t klen)
 	} while (0)
 
 static bool
-check_names(js_vctx *c, const js_node *n, const js_frame *f, const char *key, size_t i)
+check_names(js_vctx *c, const js_node *n, const js_frame *f, const js_member *m)
 {
-	json_object *name = json_object_new_string(key);
-	bool ok;
+	js_value name = {0};
 
-	if (name == NULL)
-	{
-		c->stop = true;
-		return false;
-	}
-	ok = js_eval_child(c, &n->property_names, f, name, key, i);
-	json_object_put(name);
-	return ok;
+	/* the key as a string value: it points into the instance's document, nothing to free */
+	name.type = JS_STRING;
+	name.len = m->klen;
+	name.u.s = m->key;
+	return js_eval_child(c, &n->property_names, f, &name, m->key, m->klen);
+}
+
+static bool
+has_name(const js_value *inst, const js_name *name)
+{
+	return js_object_getn(inst, name->s, name->len, name->hash) != NULL;
 }
 
 bool
 js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 {
-	json_object *inst = f->inst;
-	int size = json_object_object_length(inst);
+	const js_value *inst = f->inst;
+	int size = (int) inst->len;
 	bool valid = true;
 	size_t i = 0;
 
@@ -69,9 +71,9 @@ js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 	}
 	for (int r = 0; r < n->n_required; r++)
 	{
-		if (!json_object_object_get_ex(inst, n->required[r], NULL))
+		if (!has_name(inst, &n->required[r]))
 		{
-			js_report(c, f, "required", "missing required property \"%s\"", n->required[r]);
+			js_report(c, f, "required", "missing required property \"%s\"", n->required[r].s);
 			FAIL_OR_STOP();
 		}
 	}
@@ -79,44 +81,46 @@ js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 	{
 		const js_depreq *dr = &n->dep_required[d];
 
-		if (!json_object_object_get_ex(inst, dr->key, NULL))
+		if (!has_name(inst, &dr->key))
 			continue;
 		for (int k = 0; k < dr->n_names; k++)
 		{
-			if (!json_object_object_get_ex(inst, dr->names[k], NULL))
+			if (!has_name(inst, &dr->names[k]))
 			{
-				js_report(c, f, dr->kw, "property \"%s\" requires property \"%s\"", dr->key,
-						  dr->names[k]);
+				js_report(c, f, dr->kw, "property \"%s\" requires property \"%s\"", dr->key.s,
+						  dr->names[k].s);
 				FAIL_OR_STOP();
 			}
 		}
 	}
 	if (n->n_props || n->n_pprops || n->additional_props.node || n->property_names.node)
 	{
-		json_object_object_foreach(inst, key, val)
+		JV_FOREACH(inst, m)
 		{
+			const char *key = m->key;
+			const js_value *val = &m->val;
 			bool matched = false;
 
 			if (n->n_props)
 			{
-				const js_prop *p = find_prop(n, key, strlen(key));
+				const js_prop *p = find_prop(n, key, m->klen, m->hash);
 
 				if (p)
 				{
 					matched = true;
 					if (p->sub.node->boolean == 0)
 					{
-						js_report_at(c, f, key, 0, p->sub.kw, "property \"%s\" is not allowed",
-									 key);
+						js_report_at(c, f, key, m->klen, p->sub.kw,
+									 "property \"%s\" is not allowed", key);
 						FAIL_OR_STOP();
 					}
-					else if (!js_eval_child(c, &p->sub, f, val, key, 0))
+					else if (!js_eval_child(c, &p->sub, f, val, key, m->klen))
 						FAIL_OR_STOP();
 				}
 			}
 			for (int k = 0; k < n->n_pprops; k++)
 			{
-				int r = js_regex_search(n->pprops[k].re, key, strlen(key));
+				int r = js_regex_search(n->pprops[k].re, key, m->klen);
 
 				if (r < 0)
 				{
@@ -126,7 +130,7 @@ js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 				if (r == 0)
 					continue;
 				matched = true;
-				if (!js_eval_child(c, &n->pprops[k].sub, f, val, key, 0))
+				if (!js_eval_child(c, &n->pprops[k].sub, f, val, key, m->klen))
 					FAIL_OR_STOP();
 			}
 			if (!matched && n->additional_props.node)
@@ -134,16 +138,16 @@ js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 				matched = true;
 				if (n->additional_props.node->boolean == 0)
 				{
-					js_report_at(c, f, key, 0, "additionalProperties",
+					js_report_at(c, f, key, m->klen, "additionalProperties",
 								 "property \"%s\" is not allowed", key);
 					FAIL_OR_STOP();
 				}
-				else if (!js_eval_child(c, &n->additional_props, f, val, key, 0))
+				else if (!js_eval_child(c, &n->additional_props, f, val, key, m->klen))
 					FAIL_OR_STOP();
 			}
 			if (matched)
 				js_annot_set(f->ann, i);
-			if (n->property_names.node && !check_names(c, n, f, key, 0))
+			if (n->property_names.node && !check_names(c, n, f, m))
 				FAIL_OR_STOP();
 			i++;
 		}
@@ -152,8 +156,7 @@ js_kw_object(js_vctx *c, const js_node *n, const js_frame *f)
 	{
 		const js_depsch *ds = &n->dep_schemas[d];
 
-		if (json_object_object_get_ex(inst, ds->key, NULL) &&
-			!js_eval_inplace(c, &ds->sub, f, f->ann))
+		if (has_name(inst, &ds->key) && !js_eval_inplace(c, &ds->sub, f, f->ann))
 			FAIL_OR_STOP();
 	}
 	return valid;
@@ -165,17 +168,17 @@ js_kw_uneval_object(js_vctx *c, const js_node *n, const js_frame *f)
 	bool valid = true;
 	size_t i = 0;
 
-	json_object_object_foreach(f->inst, key, val)
+	JV_FOREACH(f->inst, m)
 	{
 		if (!js_annot_test(f->ann, i))
 		{
 			if (n->uneval_props.node->boolean == 0)
 			{
-				js_report_at(c, f, key, 0, "unevaluatedProperties",
-							 "property \"%s\" is not allowed (unevaluated)", key);
+				js_report_at(c, f, m->key, m->klen, "unevaluatedProperties",
+							 "property \"%s\" is not allowed (unevaluated)", m->key);
 				FAIL_OR_STOP();
 			}
-			else if (!js_eval_child(c, &n->uneval_props, f, val, key, 0))
+			else if (!js_eval_child(c, &n->uneval_props, f, &m->val, m->key, m->klen))
 				FAIL_OR_STOP();
 		}
 		i++;

@@ -12,25 +12,26 @@
 #define EQ_DEPTH (c->s->limits.max_depth + 1)
 
 static unsigned
-type_of(json_object *inst)
+type_of(const js_value *inst)
 {
 	js_num n;
 
-	switch (json_object_get_type(inst))
+	switch (inst->type)
 	{
-		case json_type_null:
+		case JS_NULL:
 			return JS_T_NULL;
-		case json_type_boolean:
+		case JS_BOOL:
 			return JS_T_BOOLEAN;
-		case json_type_object:
+		case JS_OBJECT:
 			return JS_T_OBJECT;
-		case json_type_array:
+		case JS_ARRAY:
 			return JS_T_ARRAY;
-		case json_type_string:
+		case JS_STRING:
 			return JS_T_STRING;
-		case json_type_int:
+		case JS_INT:
+		case JS_UINT:
 			return JS_T_NUMBER | JS_T_INTEGER;
-		case json_type_double:
+		case JS_DOUBLE:
 			js_num_get(inst, &n);
 			return js_num_is_integer(&n) ? (JS_T_NUMBER | JS_T_INTEGER) : JS_T_NUMBER;
 	}
@@ -59,7 +60,7 @@ type_list(unsigned types, char *buf, size_t size)
 }
 
 static bool
-check_numbers(js_vctx *c, const js_node *n, const js_frame *f, json_object *inst)
+check_numbers(js_vctx *c, const js_node *n, const js_frame *f, const js_value *inst)
 {
 	js_num x;
 	bool valid = true;
@@ -104,10 +105,10 @@ check_numbers(js_vctx *c, const js_node *n, const js_frame *f, json_object *inst
 }
 
 static bool
-check_string(js_vctx *c, const js_node *n, const js_frame *f, json_object *inst)
+check_string(js_vctx *c, const js_node *n, const js_frame *f, const js_value *inst)
 {
-	const char *s = json_object_get_string(inst);
-	size_t len = (size_t) json_object_get_string_len(inst);
+	const char *s = inst->u.s;
+	size_t len = inst->len;
 	bool valid = true;
 
 	if (n->max_length >= 0 || n->min_length >= 0)
@@ -159,7 +160,7 @@ check_string(js_vctx *c, const js_node *n, const js_frame *f, json_object *inst)
 bool
 js_kw_scalar(js_vctx *c, const js_node *n, const js_frame *f)
 {
-	json_object *inst = f->inst;
+	const js_value *inst = f->inst;
 	bool valid = true;
 
 	if (n->types)
@@ -186,11 +187,11 @@ js_kw_scalar(js_vctx *c, const js_node *n, const js_frame *f)
 	}
 	if (n->enum_v)
 	{
-		size_t k = json_object_array_length(n->enum_v);
+		size_t k = n->enum_v->len;
 		bool found = false;
 
 		for (size_t i = 0; i < k && !found; i++)
-			found = js_json_equal(inst, json_object_array_get_idx(n->enum_v, i), EQ_DEPTH);
+			found = js_json_equal(inst, &n->enum_v->u.items[i], EQ_DEPTH);
 		if (!found)
 		{
 			js_report(c, f, "enum", "value is not one of the %zu allowed values", k);
@@ -205,7 +206,7 @@ js_kw_scalar(js_vctx *c, const js_node *n, const js_frame *f)
 		if (c->quiet || c->stop)
 			return false;
 	}
-	if (json_object_is_type(inst, json_type_string) &&
+	if (inst->type == JS_STRING &&
 		(n->max_length >= 0 || n->min_length >= 0 || n->pattern || n->format) &&
 		!check_string(c, n, f, inst))
 		valid = false;

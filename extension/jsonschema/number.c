@@ -1,5 +1,5 @@
 /*
- * number.c - JSON numbers as json-c holds them (int64, uint64 or double) compared exactly,
+ * number.c - JSON numbers as the document holds them (int64, uint64 or double) compared exactly,
  * multipleOf, JSON equality and a hash consistent with it.
  */
 #include <math.h>
@@ -9,28 +9,23 @@
 #include "js_internal.h"
 
 bool
-js_num_get(json_object *o, js_num *out)
+js_num_get(const js_value *o, js_num *out)
 {
-	switch (json_object_get_type(o))
+	switch (o->type)
 	{
-		case json_type_int:
-			out->i = json_object_get_int64(o);
+		case JS_INT:
 			out->kind = JS_NUM_INT;
-			if (out->i == INT64_MAX)
-			{
-				uint64_t u = json_object_get_uint64(o);
-
-				if (u > (uint64_t) INT64_MAX)
-				{
-					out->kind = JS_NUM_UINT;
-					out->u = u;
-				}
-			}
-			out->d = out->kind == JS_NUM_INT ? (double) out->i : (double) out->u;
+			out->i = o->u.i;
+			out->d = (double) o->u.i;
 			return true;
-		case json_type_double:
+		case JS_UINT:
+			out->kind = JS_NUM_UINT;
+			out->u = o->u.u;
+			out->d = (double) o->u.u;
+			return true;
+		case JS_DOUBLE:
 			out->kind = JS_NUM_DBL;
-			out->d = json_object_get_double(o);
+			out->d = o->u.d;
 			return true;
 		default:
 			return false;
@@ -155,26 +150,33 @@ js_num_format(const js_num *n, char *buf, size_t size)
 		snprintf(buf, size, "%.17g", n->d);
 }
 
+static bool
+is_number(const js_value *v)
+{
+	return v->type == JS_INT || v->type == JS_UINT || v->type == JS_DOUBLE;
+}
+
 const char *
-js_type_name(json_object *o)
+js_type_name(const js_value *o)
 {
 	js_num n;
 
-	switch (json_object_get_type(o))
+	switch (o->type)
 	{
-		case json_type_null:
+		case JS_NULL:
 			return "null";
-		case json_type_boolean:
+		case JS_BOOL:
 			return "boolean";
-		case json_type_object:
+		case JS_OBJECT:
 			return "object";
-		case json_type_array:
+		case JS_ARRAY:
 			return "array";
-		case json_type_string:
+		case JS_STRING:
 			return "string";
-		case json_type_int:
+		case JS_INT:
+		case JS_UINT:
 			return "integer";
-		case json_type_double:
+		case JS_DOUBLE:
 			js_num_get(o, &n);
 			return js_num_is_integer(&n) ? "integer" : "number";
 	}
@@ -182,16 +184,13 @@ js_type_name(json_object *o)
 }
 
 bool
-js_json_equal(json_object *a, json_object *b, int depth)
+js_json_equal(const js_value *a, const js_value *b, int depth)
 {
-	enum json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
-
 	if (a == b)
 		return true;
 	if (depth <= 0)
 		return false;
-	if ((ta == json_type_int || ta == json_type_double) &&
-		(tb == json_type_int || tb == json_type_double))
+	if (is_number(a) && is_number(b))
 	{
 		js_num na, nb;
 
@@ -199,48 +198,36 @@ js_json_equal(json_object *a, json_object *b, int depth)
 		js_num_get(b, &nb);
 		return js_num_cmp(&na, &nb) == 0;
 	}
-	if (ta != tb)
+	if (a->type != b->type)
 		return false;
-	switch (ta)
+	switch (a->type)
 	{
-		case json_type_null:
+		case JS_NULL:
 			return true;
-		case json_type_boolean:
-			return json_object_get_boolean(a) == json_object_get_boolean(b);
-		case json_type_string:
-		{
-			int la = json_object_get_string_len(a), lb = json_object_get_string_len(b);
-
-			return la == lb &&
-				   memcmp(json_object_get_string(a), json_object_get_string(b), (size_t) la) == 0;
-		}
-		case json_type_array:
-		{
-			size_t n = json_object_array_length(a);
-
-			if (n != json_object_array_length(b))
+		case JS_BOOL:
+			return a->b == b->b;
+		case JS_STRING:
+			return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+		case JS_ARRAY:
+			if (a->len != b->len)
 				return false;
-			for (size_t i = 0; i < n; i++)
+			for (uint32_t i = 0; i < a->len; i++)
 			{
-				if (!js_json_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i),
-								   depth - 1))
+				if (!js_json_equal(&a->u.items[i], &b->u.items[i], depth - 1))
 					return false;
 			}
 			return true;
-		}
-		case json_type_object:
-		{
-			if (json_object_object_length(a) != json_object_object_length(b))
+		case JS_OBJECT:
+			if (a->len != b->len)
 				return false;
-			json_object_object_foreach(a, key, va)
+			JV_FOREACH(a, m)
 			{
-				json_object *vb;
+				const js_value *vb = js_object_getn(b, m->key, m->klen, m->hash);
 
-				if (!json_object_object_get_ex(b, key, &vb) || !js_json_equal(va, vb, depth - 1))
+				if (vb == NULL || !js_json_equal(&m->val, vb, depth - 1))
 					return false;
 			}
 			return true;
-		}
 		default:
 			return false;
 	}
@@ -254,18 +241,19 @@ mix(uint64_t h, uint64_t v)
 }
 
 uint64_t
-js_json_hash(json_object *o, int depth)
+js_json_hash(const js_value *o, int depth)
 {
 	if (depth <= 0)
 		return 0;
-	switch (json_object_get_type(o))
+	switch (o->type)
 	{
-		case json_type_null:
+		case JS_NULL:
 			return 1;
-		case json_type_boolean:
-			return json_object_get_boolean(o) ? 2 : 3;
-		case json_type_int:
-		case json_type_double:
+		case JS_BOOL:
+			return o->b ? 2 : 3;
+		case JS_INT:
+		case JS_UINT:
+		case JS_DOUBLE:
 		{
 			js_num n;
 			double d;
@@ -278,26 +266,24 @@ js_json_hash(json_object *o, int depth)
 			memcpy(&bits, &d, sizeof(bits));
 			return mix(4, bits);
 		}
-		case json_type_string:
-			return mix(5,
-					   js_hash(json_object_get_string(o), (size_t) json_object_get_string_len(o)));
-		case json_type_array:
+		case JS_STRING:
+			return mix(5, js_hash(o->u.s, o->len));
+		case JS_ARRAY:
 		{
 			uint64_t h = 6;
-			size_t n = json_object_array_length(o);
 
-			for (size_t i = 0; i < n; i++)
-				h = mix(h, js_json_hash(json_object_array_get_idx(o, i), depth - 1));
+			for (uint32_t i = 0; i < o->len; i++)
+				h = mix(h, js_json_hash(&o->u.items[i], depth - 1));
 			return h;
 		}
-		case json_type_object:
+		case JS_OBJECT:
 		{
 			uint64_t h = 7;
 
 			/* order-independent: sum of member hashes */
-			json_object_object_foreach(o, key, v)
+			JV_FOREACH(o, m)
 			{
-				h += mix(js_hash(key, strlen(key)), js_json_hash(v, depth - 1));
+				h += mix(m->hash, js_json_hash(&m->val, depth - 1));
 			}
 			return h;
 		}

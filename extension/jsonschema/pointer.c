@@ -1,5 +1,5 @@
 /*
- * pointer.c - RFC 6901 JSON pointers: escaping tokens, following a pointer through json-c.
+ * pointer.c - RFC 6901 JSON pointers: escaping tokens, following a pointer through a document.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +71,10 @@ unescape_token(const char *p, size_t n, char *buf, bool *ok)
 	return o;
 }
 
-json_object *
-js_pointer_get(json_object *root, const char *ptr, size_t len)
+const js_value *
+js_pointer_get(const js_value *root, const char *ptr, size_t len)
 {
-	json_object *cur = root;
+	const js_value *cur = root;
 	size_t i = 0;
 	char small[256];
 	char *buf = small;
@@ -99,15 +99,9 @@ js_pointer_get(json_object *root, const char *ptr, size_t len)
 		tl = unescape_token(ptr + i + 1, j - i - 1, buf, &ok);
 		if (!ok)
 			cur = NULL;
-		else if (json_object_is_type(cur, json_type_object))
-		{
-			json_object *next = NULL;
-
-			if (strlen(buf) != tl || !json_object_object_get_ex(cur, buf, &next))
-				next = NULL;
-			cur = next;
-		}
-		else if (json_object_is_type(cur, json_type_array))
+		else if (cur->type == JS_OBJECT)
+			cur = js_object_getn(cur, buf, tl, js_hash(buf, tl));
+		else if (cur->type == JS_ARRAY)
 		{
 			char *end;
 			unsigned long idx;
@@ -117,10 +111,10 @@ js_pointer_get(json_object *root, const char *ptr, size_t len)
 			else
 			{
 				idx = strtoul(buf, &end, 10);
-				if (*end || idx >= json_object_array_length(cur))
+				if (*end || idx >= cur->len)
 					cur = NULL;
 				else
-					cur = json_object_array_get_idx(cur, idx);
+					cur = &cur->u.items[idx];
 			}
 		}
 		else

@@ -64,6 +64,7 @@ struct js_regex
 	int n_slots;
 	int n_groups;
 	bool anchored;
+	js_regex_fast *fast; /* non-NULL: regex_fast.c answers instead of the machine below */
 };
 
 /* ---- code point sets ---- */
@@ -1003,6 +1004,7 @@ js_regex_free(js_regex *re)
 		free(re->classes[i].r);
 	free(re->classes);
 	free(re->prog);
+	js_regex_fast_free(re->fast);
 	free(re);
 }
 
@@ -1050,6 +1052,8 @@ js_regex_compile(const char *pat, size_t len, char **err)
 			re->prog[i].x = 2 * re->n_groups + (-1 - re->prog[i].x);
 	}
 	re->anchored = re->n_prog > 1 && re->prog[1].op == OP_BOL;
+	/* NULL (the general engine) when the pattern is not of the simple form, or out of memory */
+	re->fast = js_regex_fast_compile(pat, len);
 	return re;
 }
 
@@ -1302,6 +1306,20 @@ run(matcher *m, int pc0, long sp0, int depth)
 
 int
 js_regex_search(const js_regex *re, const char *s, size_t len)
+{
+	if (re->fast)
+		return js_regex_fast_match(re->fast, s, len);
+	return js_regex_search_general(re, s, len);
+}
+
+bool
+js_regex_is_fast(const js_regex *re)
+{
+	return re->fast != NULL;
+}
+
+int
+js_regex_search_general(const js_regex *re, const char *s, size_t len)
 {
 	matcher m;
 	bt inline_stack[128];

@@ -24,7 +24,7 @@ js_registry_free(js_registry *reg)
 	for (size_t i = 0; i < reg->docs.cap; i++)
 	{
 		if (reg->docs.ents[i].key)
-			json_object_put(reg->docs.ents[i].val);
+			js_doc_free(reg->docs.ents[i].val);
 	}
 	for (size_t i = 0; i < reg->ids.cap; i++)
 	{
@@ -45,28 +45,25 @@ is_data_keyword(const char *k)
 
 /* record the $id values found in doc (resolved against base) as aliases of uri */
 static int
-scan_ids(js_registry *reg, json_object *o, const char *base, const char *uri, int depth)
+scan_ids(js_registry *reg, const js_value *o, const char *base, const char *uri, int depth)
 {
-	json_object *id;
+	const char *id;
 	char *own = NULL;
 	int rc = 0;
 
 	if (depth > MAX_SCAN_DEPTH)
 		return 0;
-	if (json_object_is_type(o, json_type_array))
+	if (o->type == JS_ARRAY)
 	{
-		size_t n = json_object_array_length(o);
-
-		for (size_t i = 0; i < n && rc == 0; i++)
-			rc = scan_ids(reg, json_object_array_get_idx(o, i), base, uri, depth + 1);
+		for (uint32_t i = 0; i < o->len && rc == 0; i++)
+			rc = scan_ids(reg, &o->u.items[i], base, uri, depth + 1);
 		return rc;
 	}
-	if (!json_object_is_type(o, json_type_object))
+	if (o->type != JS_OBJECT)
 		return 0;
-	if (json_object_object_get_ex(o, "$id", &id) && json_object_is_type(id, json_type_string) &&
-		json_object_get_string(id)[0] != '#')
+	if ((id = js_string_member(o, "$id")) != NULL && id[0] != '#')
 	{
-		own = js_uri_resolve(base, json_object_get_string(id));
+		own = js_uri_resolve(base, id);
 		if (own == NULL)
 			return -1;
 		own[js_uri_doc_len(own)] = '\0';
@@ -83,22 +80,22 @@ scan_ids(js_registry *reg, json_object *o, const char *base, const char *uri, in
 		}
 		base = own;
 	}
-	json_object_object_foreach(o, key, val)
+	JV_FOREACH(o, m)
 	{
 		if (rc != 0)
 			break;
-		if (!is_data_keyword(key))
-			rc = scan_ids(reg, val, base, uri, depth + 1);
+		if (!is_data_keyword(m->key))
+			rc = scan_ids(reg, &m->val, base, uri, depth + 1);
 	}
 	free(own);
 	return rc;
 }
 
 int
-js_registry_add(js_registry *reg, const char *uri, json_object *doc, char **err)
+js_registry_add(js_registry *reg, const char *uri, js_doc *doc, char **err)
 {
 	size_t len;
-	json_object **slot = NULL;
+	js_doc **slot = NULL;
 
 	*err = NULL;
 	if (reg == NULL || uri == NULL || doc == NULL)
@@ -117,12 +114,13 @@ js_registry_add(js_registry *reg, const char *uri, json_object *doc, char **err)
 		js_map_ent *e = &reg->docs.ents[i];
 
 		if (e->key && e->klen == len && memcmp(e->key, uri, len) == 0)
-			slot = (json_object **) &e->val;
+			slot = (js_doc **) &e->val;
 	}
 	if (slot)
 	{
-		json_object_put(*slot);
-		*slot = json_object_get(doc);
+		js_doc_ref(doc);
+		js_doc_free(*slot);
+		*slot = doc;
 	}
 	else
 	{
@@ -131,11 +129,11 @@ js_registry_add(js_registry *reg, const char *uri, json_object *doc, char **err)
 			*err = js_strdup("out of memory");
 			return -1;
 		}
-		json_object_get(doc);
+		js_doc_ref(doc);
 	}
 	{
 		char *u = js_strndup(uri, len);
-		int rc = u ? scan_ids(reg, doc, u, u, 0) : -1;
+		int rc = u ? scan_ids(reg, js_doc_root(doc), u, u, 0) : -1;
 
 		free(u);
 		if (rc != 0)

@@ -64,13 +64,9 @@ js_annot_merge(js_annot *dst, const js_annot *src)
 }
 
 static size_t
-instance_size(json_object *inst)
+instance_size(const js_value *inst)
 {
-	if (json_object_is_type(inst, json_type_object))
-		return (size_t) json_object_object_length(inst);
-	if (json_object_is_type(inst, json_type_array))
-		return json_object_array_length(inst);
-	return 0;
+	return inst->type == JS_OBJECT || inst->type == JS_ARRAY ? inst->len : 0;
 }
 
 /* ---- errors ---- */
@@ -96,7 +92,7 @@ render_ipath(const js_ipath *ip)
 	{
 		js_buf_putc(&b, '/');
 		if (segs[i]->key)
-			js_pointer_escape(&b, segs[i]->key, strlen(segs[i]->key));
+			js_pointer_escape(&b, segs[i]->key, segs[i]->idx);
 		else
 			js_buf_printf(&b, "%zu", segs[i]->idx);
 	}
@@ -254,8 +250,8 @@ js_eval_inplace(js_vctx *c, const js_sub *sub, const js_frame *f, js_annot *ann)
 }
 
 bool
-js_eval_child(js_vctx *c, const js_sub *sub, const js_frame *f, json_object *child, const char *key,
-			  size_t idx)
+js_eval_child(js_vctx *c, const js_sub *sub, const js_frame *f, const js_value *child,
+			  const char *key, size_t idx)
 {
 	js_kpath kp = {f->kp, sub->kw};
 	js_ipath ip = {f->ip, key, idx};
@@ -439,8 +435,8 @@ js_eval(js_vctx *c, const js_node *n, const js_frame *f)
 		ds.res = n->resource;
 		nf.ds = &ds;
 	}
-	is_obj = json_object_is_type(f->inst, json_type_object);
-	is_arr = json_object_is_type(f->inst, json_type_array);
+	is_obj = f->inst->type == JS_OBJECT;
+	is_arr = f->inst->type == JS_ARRAY;
 	local.bits = NULL;
 	if (n->has_uneval && (is_obj || is_arr))
 	{
@@ -501,7 +497,7 @@ done:
 }
 
 int
-js_validate(const js_schema *schema, json_object *instance, js_result *result)
+js_validate(const js_schema *schema, const js_value *instance, js_result *result)
 {
 	js_vctx c;
 	js_frame f = {instance, NULL, NULL, NULL, NULL};

@@ -43,6 +43,8 @@ CREATE TABLE hublink.cancel_estimate_config (
     min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
     max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
     provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
+    hold_from_probability numeric(5,4) NOT NULL DEFAULT 0.5 CHECK (hold_from_probability BETWEEN 0 AND 1),
+    hold_hours_before    numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before > 0),
     CHECK (min_probability <= max_probability)
 );
 COMMENT ON TABLE hublink.cancel_estimate_config IS
@@ -56,6 +58,13 @@ COMMENT ON COLUMN hublink.cancel_estimate_config.prior_weight IS
     'toward the prior (the global rate toward prior_probability, a profile''s rate toward the global).';
 COMMENT ON COLUMN hublink.cancel_estimate_config.min_probability IS 'The estimate is never below this.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.max_probability IS 'The estimate is never above this.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
+    'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
+    '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_hours_before IS
+    'How long before its first departure a held removal is booked, in hours (default 72: after the '
+    'refundable fares'' 48-hour ticketing deadline and the escort provider''s 48 hours'' notice, '
+    'before the refund rules'' 72-hour band).';
 COMMENT ON COLUMN hublink.cancel_estimate_config.provider_probability IS
     'The probability the TSP prices its expectedCost with (its conditions notes state it: "price + P x '
     'loss"): the Hub recovers the quote''s loss on cancellation as (expectedCost - total) / P.';
@@ -78,8 +87,28 @@ COMMENT ON TABLE hublink.cancel_history_count IS
     'when the removal closed), the closed removals whose travel booking had been accepted, and how '
     'many of them were cancelled. Kept by the trigger cancel_history_on_close.';
 COMMENT ON COLUMN hublink.cancel_history_count.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
-COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked.';
-COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking).';
+COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
+COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
+
+-- The removals whose booking the Hub advised holding (hublink.plan_booking). A held removal
+-- counts in the history like a booked one, so that the estimate keeps meaning "cancelled after
+-- the moment the Hub would book", whatever the hold policy: if held removals cancelled while
+-- held were left out, holding would lower the estimate of the very profiles it holds.
+CREATE TABLE hublink.booking_hold (
+    removal_id         bigint PRIMARY KEY REFERENCES hublink.removal ON DELETE CASCADE,
+    cancel_probability numeric(5,4) NOT NULL,
+    book_from          timestamptz NOT NULL,
+    decided_at         timestamptz NOT NULL DEFAULT now(),
+    decided_by         text NOT NULL
+);
+COMMENT ON TABLE hublink.booking_hold IS
+    'Removals whose booking hublink.plan_booking advised holding: the estimate it saw and when to '
+    'book (the latest advice per removal).';
+COMMENT ON COLUMN hublink.booking_hold.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.booking_hold.cancel_probability IS 'The estimate the advice was made with (hublink.removal_cancel_probability).';
+COMMENT ON COLUMN hublink.booking_hold.book_from IS 'When to book: hold_hours_before the first departure quoted.';
+COMMENT ON COLUMN hublink.booking_hold.decided_at IS 'When the advice was given.';
+COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_login).';
 
 CREATE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -87,8 +116,9 @@ CREATE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     AS $$
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
-       OR NOT EXISTS (SELECT FROM hublink.travel_booking k
-                       WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED') THEN
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
@@ -101,7 +131,8 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
-    'travel booking was accepted counts once in hublink.cancel_history_count under its profile.';
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile.';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -250,3 +281,53 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
     'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
     'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
     'returnee (hublink.set_risk, 4.18: re-quote).';
+
+-- Booking timing: a removal likely to be cancelled is booked late. Most cancellations come days
+-- before departure (a legal challenge, a release, documents); a booking made after them is never
+-- made, and loses nothing. The Hub advises; the caseworker books (choose_quote is not blocked:
+-- an operational reason may book earlier).
+CREATE FUNCTION hublink.plan_booking(removal_reference text)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    AS $$
+DECLARE
+    r   hublink.removal;
+    cfg hublink.cancel_estimate_config;
+    p   numeric;
+    dep timestamptz;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
+    p := hublink.removal_cancel_probability(r.removal_id);
+    -- The first departure the removal can book: its earliest quoted departure still bookable,
+    -- else the start of its earliest leave date (UK), else none (no advice to hold).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    cancel_probability := p;
+    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
+    hold := p >= cfg.hold_from_probability AND book_from IS NOT NULL AND now() < book_from;
+    IF hold THEN
+        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
+        VALUES (r.removal_id, p, book_from, hublink.acting_login())
+        ON CONFLICT (removal_id) DO UPDATE
+           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
+               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
+    END IF;
+    IF book_from IS NOT NULL AND NOT hold THEN
+        book_from := least(book_from, now());
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.plan_booking(text) IS
+    'When to book a removal: hold is true when the Hub''s estimate of its chance of cancellation '
+    '(hublink.removal_cancel_probability) is at least hold_from_probability and its first departure '
+    '(the earliest bookable quote, else its earliest leave date) is more than hold_hours_before away '
+    '(hublink.cancel_estimate_config); book_from is then when to book, and the advice is recorded in '
+    'hublink.booking_hold (such a removal counts in the estimate''s history like a booked one). '
+    'Otherwise book_from is now (or the time already passed). Advice only: choose_quote is not blocked.';
+REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;

@@ -94,6 +94,7 @@ INSERT INTO hublink.tsp_config VALUES
     ('max_connection_minutes', '720', 'Longest wait between two flights of a one-connection itinerary.'),
     ('quote_validity_minutes', '2880', 'How long a quote may be booked after it is issued (capped by the fares'' ticketing deadlines).'),
     ('quotes_per_date', '3', 'How many quotes to offer per date at most, best expected cost first.'),
+    ('offer_choice', 'true', 'true: also offer, per date, the cheapest and the best refundable itinerary when they are not among the quotes_per_date best (the buyer weighs refundability with its own chance of cancellation).'),
     ('max_travel_dates', '14', 'Most dates of an unescorted travelDates range that are quoted.'),
     ('quote_reference_prefix', 'TSP-TQ-', 'Start of travel quote references.'),
     ('date_time_zone', 'Europe/London', 'Time zone in which escort and travel dates are UK calendar dates.');

@@ -299,6 +299,7 @@ DECLARE
     p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
     h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
     per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
     validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
     prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
     n_ret        integer := jsonb_array_length(request -> 'returnees');
@@ -404,16 +405,27 @@ BEGIN
                                                   n_ret, d.escorts, coalesce(excluded, '{}'),
                                                   coalesce(no_transit, '{}'), refund_only,
                                                   p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
         FOR it IN
-            SELECT i.* FROM unnest(cands) i
-             WHERE i.seats_free >= n_ret + d.escorts
-               AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-               AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                WHERE r.active AND r.kind = 'COST_LIMIT'
-                                  AND coalesce(r.destination_country, dest_country) = dest_country
-                                  AND (r.currency <> i.currency OR i.price > r.amount))
-             ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2
-             LIMIT per_date
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
         LOOP
             k := k + 1;
             n := n + 1;
@@ -480,6 +492,7 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, obeying the TIG rules and the request''s '
-    'constraints; stores them in tsp_quote and returns the TravelQuoteResponse body, with '
-    'noQuoteReason (a decline code) naming the dates without quotes.';
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';

@@ -222,6 +222,7 @@ CREATE FUNCTION hublink.set_removal_sensitivity(removal_reference text, level te
     AS $$
 DECLARE
     admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
+    x     record;
 BEGIN
     IF NOT admin THEN
         PERFORM hublink.require_removal_access(removal_reference);
@@ -238,17 +239,23 @@ BEGIN
                   DETAIL = 'A caseworker may not hide a removal from itself.',
                   HINT = 'Ask an admin (hublink_admin) to set it.';
     END IF;
-    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level
-     WHERE r.removal_reference = set_removal_sensitivity.removal_reference;
+    SELECT r.removal_id, r.sensitivity INTO x FROM hublink.removal r
+     WHERE r.removal_reference = set_removal_sensitivity.removal_reference FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'removal "%" does not exist', removal_reference USING ERRCODE = 'no_data_found',
             DETAIL = 'No removal has this reference.', HINT = 'hublink.search_removals() finds removals.';
+    END IF;
+    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level WHERE r.removal_id = x.removal_id;
+    -- Kept and alerted like a change from the web interface (96_case_sensitivity.sql), without a reason.
+    IF x.sensitivity <> set_removal_sensitivity.level THEN
+        PERFORM hublink.record_sensitivity_change(x.removal_id, x.sensitivity, set_removal_sensitivity.level, NULL);
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
     'Sets the sensitivity of a removal. A caseworker may set it on a removal it sees, up to its own '
-    'clearance; an admin on any removal, to any level.';
+    'clearance; an admin on any removal, to any level. Each change is kept (hublink.sensitivity_change, '
+    'no reason) and alerted (removal_sensitivity_changed); hublink.change_sensitivity takes a reason.';
 REVOKE ALL ON FUNCTION hublink.set_removal_sensitivity(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.set_removal_sensitivity(text, text) TO hublink_admin, hublink_caseworker;
 

@@ -28,11 +28,11 @@ FUZZ_DEPS = $(JSONSCHEMA_SRCS) $(JSONSCHEMA_HDRS) $(FUZZ_DIR)/fuzz_jsonschema.c
 
 $(FUZZ_BUILD)/fuzz-validate: $(FUZZ_DEPS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(JSONSCHEMA_DIR) $(JSONSCHEMA_JSONC_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(FUZZ_DIR)/fuzz_jsonschema.c $(JSONSCHEMA_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -I$(JSONSCHEMA_DIR) -o $@ $(JSONSCHEMA_SRCS) $(FUZZ_DIR)/fuzz_jsonschema.c $(JSONSCHEMA_LIBS)
 
 $(FUZZ_BUILD)/fuzz-schema: $(FUZZ_DEPS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_SCHEMAS -I$(JSONSCHEMA_DIR) $(JSONSCHEMA_JSONC_CFLAGS) -o $@ $(JSONSCHEMA_SRCS) $(FUZZ_DIR)/fuzz_jsonschema.c $(JSONSCHEMA_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_SCHEMAS -I$(JSONSCHEMA_DIR) -o $@ $(JSONSCHEMA_SRCS) $(FUZZ_DIR)/fuzz_jsonschema.c $(JSONSCHEMA_LIBS)
 
 # A smoke run passes only when the fuzzer exited 0, left no crash artifact, and executed
 # inputs (stat::number_of_executed_units > 0): a fuzzer that dies at start-up or runs nothing

@@ -2,7 +2,10 @@
  * fuzz_jsonschema.c - libFuzzer target for the JSON Schema validator.
  *
  * Default mode: the input is JSON text for js_parse (size and depth limits on), validated
- * against a fixed set of compiled schemas that exercise every keyword family.
+ * against a fixed set of compiled schemas that exercise every keyword family; a document is
+ * also copied through js_builder (the copy must equal it), and an array whose first item is a
+ * pattern on the fast matcher has that matcher checked against the general engine on every
+ * further string item.
  * With -DFUZZ_SCHEMAS: the input is "schema text \n instance text"; the schema is compiled
  * (so the indexer, $ref resolution and the regex compiler are fuzzed too) and, when it
  * compiles, validates the instance.
@@ -12,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
+#include "js_internal.h"
 #include "jsonschema.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -85,7 +87,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < N_SCHEMAS; i++)
 	{
 		char *err = NULL;
-		json_object *doc = js_parse(schema_texts[i], strlen(schema_texts[i]), NULL, &err);
+		js_doc *doc = js_parse(schema_texts[i], strlen(schema_texts[i]), NULL, &err);
 
 		if (doc)
 			schemas[i] = js_compile(NULL, doc, &limits, &err);
@@ -94,14 +96,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz schema %zu: %s\n", i, err ? err : "?");
 			abort();
 		}
-		json_object_put(doc);
+		js_doc_free(doc);
 	}
 #endif
 	return 0;
 }
 
 static void
-validate(const js_schema *s, json_object *inst)
+validate(const js_schema *s, const js_value *inst)
 {
 	js_result r;
 
@@ -119,41 +121,83 @@ validate(const js_schema *s, json_object *inst)
 	js_result_clear(&r);
 }
 
+#ifndef FUZZ_SCHEMAS
+/*
+ * An instance ["PATTERN", "SUBJECT", ...]: when PATTERN takes the fast matcher
+ * (regex_fast.c), it must answer as the general engine does on every SUBJECT.
+ */
+static void
+regex_differential(const js_value *v)
+{
+	char *err = NULL;
+	js_regex *re;
+
+	if (v->type != JS_ARRAY || v->len < 2 || v->u.items[0].type != JS_STRING)
+		return;
+	re = js_regex_compile(v->u.items[0].u.s, v->u.items[0].len, &err);
+	free(err);
+	if (re == NULL)
+		return;
+	for (uint32_t i = 1; js_regex_is_fast(re) && i < v->len; i++)
+	{
+		const js_value *s = &v->u.items[i];
+
+		if (s->type == JS_STRING &&
+			js_regex_search(re, s->u.s, s->len) != js_regex_search_general(re, s->u.s, s->len))
+			abort();
+	}
+	js_regex_free(re);
+}
+#endif
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *err = NULL;
 #ifndef FUZZ_SCHEMAS
-	json_object *inst = js_parse((const char *) data, size, &limits, &err);
+	js_doc *inst = js_parse((const char *) data, size, &limits, &err);
 
-	if (inst || err == NULL)
+	if ((inst == NULL) == (err == NULL))
+		abort();
+	if (inst)
 	{
+		/* the builder's copy of a parsed document equals it */
+		js_builder *b = js_builder_new(size);
+		js_doc *copy;
+
+		if (b == NULL || js_builder_value(b, js_doc_root(inst)) != 0)
+			abort();
+		copy = js_builder_finish(b);
+		if (copy == NULL || !js_json_equal(js_doc_root(inst), js_doc_root(copy), 1000))
+			abort();
+		js_doc_free(copy);
+		regex_differential(js_doc_root(inst));
 		for (size_t i = 0; i < N_SCHEMAS; i++)
-			validate(schemas[i], inst);
+			validate(schemas[i], js_doc_root(inst));
 	}
-	json_object_put(inst);
+	js_doc_free(inst);
 	free(err);
 #else
 	const uint8_t *nl = memchr(data, '\n', size);
 	size_t slen = nl ? (size_t) (nl - data) : size;
-	json_object *sdoc = js_parse((const char *) data, slen, &limits, &err);
+	js_doc *sdoc = js_parse((const char *) data, slen, &limits, &err);
 	js_schema *s = NULL;
 
-	if (err == NULL)
+	if (sdoc)
 		s = js_compile(NULL, sdoc, &limits, &err);
 	free(err);
 	err = NULL;
 	if (s && nl)
 	{
-		json_object *inst = js_parse((const char *) nl + 1, size - slen - 1, &limits, &err);
+		js_doc *inst = js_parse((const char *) nl + 1, size - slen - 1, &limits, &err);
 
-		if (inst || err == NULL)
-			validate(s, inst);
-		json_object_put(inst);
+		if (inst)
+			validate(s, js_doc_root(inst));
+		js_doc_free(inst);
 		free(err);
 	}
 	js_schema_free(s);
-	json_object_put(sdoc);
+	js_doc_free(sdoc);
 #endif
 	return 0;
 }

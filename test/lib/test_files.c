@@ -33,13 +33,13 @@ test_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-struct json_object *
+js_doc *
 test_load_json(const char *path, const js_limits *limits)
 {
 	size_t len;
 	char *text = test_read_file(path, &len);
 	char *err = NULL;
-	struct json_object *doc;
+	js_doc *doc;
 
 	if (text == NULL)
 	{

@@ -14,6 +14,6 @@ char *test_read_file(const char *path, size_t *len);
 
 /* The file parsed with js_parse under limits (NULL: defaults); NULL, with a message on stderr,
  * when it cannot be read or parsed. */
-struct json_object *test_load_json(const char *path, const js_limits *limits);
+js_doc *test_load_json(const char *path, const js_limits *limits);
 
 #endif /* HUBLINK_TEST_FILES_H */

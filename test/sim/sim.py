@@ -211,7 +211,34 @@ def choose(quotes, policy):
     if policy == "refundable":
         ref = [q for q in quotes if q["refundable"]]
         return min(ref or quotes, key=lambda q: (q["total_amount"], q["rank"]))
-    return min(quotes, key=lambda q: q["rank"])
+    return min(quotes, key=lambda q: q["rank"])  # best, best-now: hublink's rank 1
+
+
+# The policies: what the caseworker books, and whether it follows the Hub's advice on when to
+# book (hublink.plan_booking). "best" is hublink's whole advice (rank 1, booked when advised);
+# "best-now" books rank 1 at once, to show what the ranking alone gives.
+# "best-hold-all" is "best" with the admin's hold_from_probability at 0 (every removal is held
+# until 72 h before departure): what holding gains when, as in the world schedule, fares do not
+# rise as departure nears (docs/simulation.md).
+POLICIES = ["cheapest", "refundable", "best", "best-now", "best-hold-all"]
+FOLLOWS_HOLD = {"best", "best-hold-all"}
+
+
+def history(seed, years):
+    """A Hub in service has history: the counts hublink.cancel_history_count would hold after
+    `years` of removals, made by the same generator with another seed (a previous year: the
+    same world, none of this run's outcomes). Per recorded profile, the removals that reached
+    booking (booked, or held by the Hub's advice) and how many of them were cancelled."""
+    counts = {}
+    if years <= 0:
+        return counts
+    for ev in generate(seed + 1000003, years):
+        if ev["cancel"] and ev["cancel_before_booking"]:
+            continue
+        c = counts.setdefault(tuple(sorted(ev["factors"])), [0, 0])
+        c[0] += 1
+        c[1] += 1 if ev["cancel"] else 0
+    return counts
 
 
 def returnee_json(ev):
@@ -231,6 +258,15 @@ class Driver:
         self.events = events
         self.policy = args.policy
         self.log = open(args.out + ".log", "w")
+        # The Hub's history before this year (--history-years), loaded as the counts the Hub
+        # keeps (as the 0.1.0 -> 0.2.0 update loads a Hub's own closed removals).
+        self.history = history(args.seed, args.history_years)
+        if self.policy == "best-hold-all":
+            self.hub.rows("UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0")
+        for profile, (booked, cancelled) in self.history.items():
+            self.hub.rows("""INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)
+                            VALUES (ARRAY(SELECT x FROM unnest(%s::text[]) x ORDER BY x), %s, %s)""",
+                         (list(profile), booked, cancelled))
 
     def say(self, r, text):
         print("%s %s %s" % (r.ev["case"], r.ref, text), file=self.log)
@@ -282,6 +318,19 @@ class Driver:
         fly = [q for q in fly if q["departs_at"].astimezone(LONDON_TZ).date() == first]
         if r.requotes == 0 and not r.bookings:
             r.planned_date = first
+            if self.policy in FOLLOWS_HOLD:
+                # The Hub's advice on when to book. In the collapsed timeline "now" is the
+                # moment of the generator's cancellation (or of booking, for a removal that
+                # flies): a hold that lasts beyond now means the caseworker had not booked yet
+                # when the cancellation came, so it is cancelled unbooked; a removal that flies
+                # is booked at book_from in a real year, which the collapsed timeline books now
+                # (the same fares and flights: the schedule's prices do not change with time).
+                adv = self.hub.rows("SELECT * FROM hublink.plan_booking(%s)", (r.ref,))[0]
+                r.cancel_probability = str(adv["cancel_probability"])
+                r.held = bool(adv["hold"])
+                if r.held and r.ev["cancel"]:
+                    self.cancel(r, s, booked=False)
+                    return
         q = choose(fly, self.policy)
         r.cancel_probability = str(q["cancel_probability"])
         if r.ev["prebook_disruption"] and r.requotes == 0:
@@ -465,6 +514,8 @@ def ledger(drv, removals):
     for party, table in ((drv.tsp, "tsp_update"), (drv.esp, "esp_update")):
         for k, member in (("refunds", "refund"), ("change_fees", "changeFee"), ("cancellation_fees", "cancellationFee")):
             L[k] += money(party.one("SELECT sum((body #>> %s)::numeric) FROM hublink." + table, ("{financial,%s,amount}" % member,)))
+    # Of the cancellation fees, the escort provider's (a cancelled escorted removal pays them too).
+    L["escort_cancellation_fees"] = money(drv.esp.one("SELECT sum((body #>> '{financial,cancellationFee,amount}')::numeric) FROM hublink.esp_update"))
     # Per cancelled removal with a booking: what its travel cost less the refund the TSP made.
     refund_of = {row["removal_id"]: money(row["refund"]) for row in drv.tsp.rows(
         """SELECT b.removal_id, sum((u.body #>> '{financial,refund,amount}')::numeric) AS refund
@@ -487,6 +538,9 @@ def ledger(drv, removals):
         "tickets_per_completed_removal": str((Decimal(tickets) / completed).quantize(Decimal("0.01"))) if completed else None,
         "cancelled_after_booking": sum(1 for r in removals if r.outcome == "cancelled" and any(b["accepted"] for b in r.bookings)),
         "refundable_bookings": sum(1 for r in removals for b in r.bookings if b["accepted"] and b["refundable"]),
+        "held": sum(1 for r in removals if getattr(r, "held", False)),
+        "cancelled_while_held": sum(1 for r in removals if getattr(r, "held", False) and r.outcome == "cancelled"
+                                    and not any(b["accepted"] for b in r.bookings)),
     }
 
 
@@ -535,11 +589,15 @@ def main():
     g.add_argument("--seed", type=int, default=17)
     g.add_argument("--scale", type=float, default=0.05)
     d = sub.add_parser("drive")
-    d.add_argument("--policy", choices=["cheapest", "refundable", "best"], required=True)
+    d.add_argument("--policy", choices=POLICIES, required=True)
+    d.add_argument("--history-years", type=float, default=1,
+                   help="the Hub's history before the run, in years of removals (0: none)")
     d.add_argument("--seed", type=int, default=17)
     d.add_argument("--scale", type=float, default=0.05)
     d.add_argument("--concurrency", type=int, default=40)
-    d.add_argument("--stuck-seconds", type=float, default=90)
+    # A removal with no progress for this long is counted failed; on a loaded machine (several
+    # stacks on two cores) the parties answer slower: HUBLINK_SIM_STUCK_SECONDS raises it.
+    d.add_argument("--stuck-seconds", type=float, default=float(os.environ.get("HUBLINK_SIM_STUCK_SECONDS", 90)))
     for p in ("hub", "tsp", "esp"):
         d.add_argument("--" + p, required=True)
     d.add_argument("--out", required=True)
@@ -557,6 +615,8 @@ def main():
     m = mi(drv)
     cmp = compare(led, m)
     result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
+              "history_years": args.history_years,
+              "history": {",".join(k) or "(none)": v for k, v in drv.history.items()},
               "seconds": round(drv.elapsed, 1), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
               "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
@@ -564,7 +624,8 @@ def main():
               "removal_rows": [{"n": r.ev["n"], "factors": r.ev["factors"], "outcome": r.outcome,
                                 "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
                                 "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
-                                "cancel_probability": getattr(r, "cancel_probability", None)}
+                                "cancel_probability": getattr(r, "cancel_probability", None),
+                                "held": getattr(r, "held", False)}
                                for r in removals]}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=str)

@@ -42,7 +42,7 @@ SELECT throws_like($$SELECT hublink.jsonschema_is_valid('true', '[[[{"a": [1]}]]
                    '%limits%', 'five levels are refused at a depth of 4');
 RESET hublink.max_json_depth;
 
--- Numbers read from jsonb as json-c reads their text: 64-bit integers, past them doubles.
+-- Numbers read from jsonb as js_parse reads their text: 64-bit integers, past them doubles.
 SELECT ok(hublink.jsonschema_is_valid('{"type":"integer","minimum":9223372036854775807}', '18446744073709551615'),
           'an unsigned 64-bit integer is an integer above the largest signed one');
 SELECT ok(NOT hublink.jsonschema_is_valid('{"maximum":9223372036854775807}', '9223372036854775808'),

@@ -1,6 +1,7 @@
 -- Best value with the Hub's own chance of cancellation (issue 17; docs/hub.md "Best value"):
 -- hublink.removal_cancel_probability from the Hub's history by recorded factors, with a prior;
--- hublink.removal_quotes re-prices each quote's loss on cancellation with it. Exact
+-- hublink.removal_quotes re-prices each quote's loss on cancellation with it; hublink.plan_booking
+-- holds the booking of a likely cancellation until 72 h before departure. Exact
 -- arithmetic, and the hostile cases: a caseworker cannot set the estimate or its
 -- configuration, an admin's configuration is bounded and audited, unknown factors are refused.
 \o /dev/null
@@ -9,7 +10,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(18);
+SELECT plan(26);
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
 CREATE FUNCTION hublink_test.bv_removal(ho text) RETURNS text LANGUAGE sql AS $$
@@ -103,6 +104,35 @@ SELECT is((SELECT travel_quote_reference FROM hublink.removal_quotes((SELECT v F
 SELECT is((SELECT expected_amount FROM hublink.travel_quote WHERE travel_quote_reference = 'BV-B'), 1020.00,
           'the quote as sent is kept');
 
+-- --- booking timing: hublink.plan_booking holds a likely cancellation until 72 h before -------
+-- No factor recorded (0.3833 < hold_from_probability 0.5): book now.
+INSERT INTO hublink_test.v SELECT 'low', hublink_test.bv_removal('HO-BV40001');
+SELECT is((SELECT format('%s %s %s', cancel_probability, hold, book_from <= now()) FROM hublink.plan_booking((SELECT v FROM hublink_test.v WHERE k = 'low'))),
+          '0.3833 f t', 'no factor: 0.3833, below 0.5: no hold, book from now');
+-- A pending challenge (0.6167), leaving in 10 days and not quoted yet: hold until 72 h before the
+-- start of its earliest leave date (UK), and the advice is recorded.
+INSERT INTO hublink_test.v SELECT 'high', hublink_test.bv_removal('HO-BV40002');
+SELECT hublink.record_cancel_factors((SELECT v FROM hublink_test.v WHERE k = 'high'), '{LEGAL_CHALLENGE_PENDING}') AS recorded \gset
+SELECT is((SELECT format('%s %s %s', cancel_probability, hold, book_from = ((current_date + 10)::timestamp AT TIME ZONE 'Europe/London') - interval '72 hours')
+             FROM hublink.plan_booking((SELECT v FROM hublink_test.v WHERE k = 'high'))),
+          '0.6167 t t', 'pending challenge: 0.6167, leaving in 10 days: hold, book from 72 h before its earliest leave date');
+SELECT is((SELECT count(*)::int FROM hublink.booking_hold b JOIN hublink.removal r USING (removal_id)
+            WHERE r.removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'high') AND b.cancel_probability = 0.6167), 1,
+          'the hold is recorded with the estimate it was made with');
+-- The same estimate with its first quoted departure less than 72 h away (bv1's quotes leave on
+-- 17 March 2026): book now, nothing recorded.
+SELECT is((SELECT format('%s %s %s', cancel_probability, hold, book_from <= now()) FROM hublink.plan_booking((SELECT v FROM hublink_test.v WHERE k = 'bv1'))),
+          '0.6167 f t', 'a likely cancellation whose quoted departure is within 72 h: no hold (the earliest bookable quote decides)');
+SELECT is((SELECT count(*)::int FROM hublink.booking_hold b JOIN hublink.removal r USING (removal_id)
+            WHERE r.removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'bv1')), 0, 'and no hold is recorded for it');
+-- A held removal cancelled while held counts in the history as if booked, so holding does not
+-- lower the estimate of the profiles it holds; the one cancelled before booking without a hold
+-- (HO-BV30002) still does not count.
+UPDATE hublink.removal SET state = 'cancelled' WHERE removal_reference = (SELECT v FROM hublink_test.v WHERE k = 'high');
+SELECT is((SELECT array_agg(format('%s %s/%s', profile, cancelled, booked) ORDER BY profile) FROM hublink.cancel_history()),
+          ARRAY['{} 2/10', '{LEGAL_CHALLENGE_PENDING} 10/11'],
+          'the held removal cancelled before booking counts: legal challenge 10 of 11');
+
 -- --- hostile and careless ------------------------------------------------------------------
 SELECT throws_ok($$SELECT hublink.record_cancel_factors((SELECT v FROM hublink_test.v WHERE k = 'bv1'), '{MEDICAL_CONCERN,NOT_A_FACTOR}')$$,
                  '22023', 'unknown cancellation factor NOT_A_FACTOR', 'an unknown factor is refused, by name');
@@ -117,12 +147,17 @@ SELECT throws_ok($$INSERT INTO hublink.removal_cancel_factor (removal_id, factor
                  'nor write factors but through record_cancel_factors (which checks access and records who)');
 SELECT throws_ok($$UPDATE hublink.cancel_history_count SET cancelled = booked$$, '42501', NULL,
                  'nor rewrite the history the estimate is made from');
+SELECT throws_ok($$INSERT INTO hublink.booking_hold (removal_id, cancel_probability, book_from, decided_by)
+                   SELECT removal_id, 0.99, now(), 'x' FROM hublink.removal LIMIT 1$$, '42501', NULL,
+                 'nor record a hold but through plan_booking (a held removal counts in the history)');
 SELECT ok(NOT EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = 'hublink'::regnamespace
                         AND p.proname ~ 'cancel' AND pg_get_function_arguments(p.oid) ~ 'probab'),
           'no function takes a probability to set: the estimate is computed from the history');
 RESET ROLE;
 SELECT throws_ok($$UPDATE hublink.cancel_estimate_config SET max_probability = 1.5$$, '23514', NULL,
                  'an admin''s configuration is bounded: a probability above 1 is refused');
+SELECT throws_ok($$UPDATE hublink.cancel_estimate_config SET hold_hours_before = 0$$, '23514', NULL,
+                 'and so is the hold: hold_hours_before must be positive');
 UPDATE hublink.cancel_estimate_config SET max_probability = 0.6;
 SELECT is(hublink_test.bv_rank((SELECT v FROM hublink_test.v WHERE k = 'bv1')),
           'BV-B:1030.00:0.6000 BV-A:1120.00:0.6000',

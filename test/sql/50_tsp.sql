@@ -1,7 +1,7 @@
 -- Travel provider engine (issue 5 sections 1-3): exact quotes, bookings, refunds and fees on
 -- a small fixed inventory embedded here, every decline reason, TIG rules and the loader.
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 
 -- A small world: London, Manchester, Amsterdam, Lagos; BA direct, KL via Amsterdam.
 INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
@@ -110,6 +110,27 @@ SELECT is(hublink.validate_message(jsonb_build_object('messageId', gen_random_uu
 SELECT is((SELECT jsonb_path_query_array(hublink.tsp_quote(body - 'escortDates' || '{"travelDates": {"earliestLeaveDate": "2026-03-16", "latestLeaveDate": "2026-03-18", "exclusionDates": ["2026-03-16"]}}',
                                                             NULL, '2026-02-18 14:20+00'), '$.quotes[*].costs.total.amount') FROM req),
           '["2300.00", "2000.00", "2000.00"]', 'unescorted travelDates: 16 March excluded; 17 March: BA flex (expected 2420.00), KL (2496.00), BA K (2800.00)');
+-- offer_choice: the cheapest and the best refundable itinerary of a date are offered even when
+-- the expected-cost ranking (at the TSP's constant P) leaves them out (docs/tsp.md). Unescorted,
+-- 17 March: BA flex 2300.00 refundable, KL via AMS 2000.00 refundable, BA K 2000.00 not.
+CREATE TEMP TABLE req1 AS SELECT body - 'escortDates' || '{"travelDates": {"earliestLeaveDate": "2026-03-17", "latestLeaveDate": "2026-03-17"}}' AS body FROM req;
+UPDATE hublink.tsp_config SET value = '1' WHERE key = 'quotes_per_date';
+SELECT is((SELECT jsonb_path_query_array(hublink.tsp_quote(body, NULL, '2026-02-18 14:20+00'), '$.quotes[*].costs.total.amount') FROM req1),
+          '["2300.00", "2000.00"]', 'quotes_per_date 1: BA flex (best expected cost, 2420.00), and KL added as the cheapest (2000.00; BA K ties on price, expected 2800.00)');
+SELECT ok((SELECT hublink.tsp_quote(body, NULL, '2026-02-18 14:20+00') #>> '{quotes,1,conditions,notes}' FROM req1) LIKE 'Rank 2 %',
+          'the added quote keeps its place in the expected-cost order (rank 2)');
+-- At P = 0 without KL the non-refundable BA K ranks first: the refundable BA flex is added.
+UPDATE hublink.tsp_config SET value = '0' WHERE key = 'cancel_probability';
+SELECT is((SELECT jsonb_path_query_array(hublink.tsp_quote(body || '{"constraints": {"excludedCarriers": ["KL"]}}', NULL, '2026-02-18 14:20+00'),
+                                         '$.quotes[*].conditions.refundable') FROM req1),
+          '[false, true]', 'P 0, KL excluded: BA K (2000.00) ranks first, and the best refundable, BA flex, is added');
+UPDATE hublink.tsp_config SET value = 'false' WHERE key = 'offer_choice';
+SELECT is((SELECT jsonb_path_query_array(hublink.tsp_quote(body || '{"constraints": {"excludedCarriers": ["KL"]}}', NULL, '2026-02-18 14:20+00'),
+                                         '$.quotes[*].conditions.refundable') FROM req1),
+          '[false]', 'offer_choice false: the one best quote only');
+UPDATE hublink.tsp_config SET value = 'true' WHERE key = 'offer_choice';
+UPDATE hublink.tsp_config SET value = '0.4' WHERE key = 'cancel_probability';
+UPDATE hublink.tsp_config SET value = '3' WHERE key = 'quotes_per_date';
 
 -- TIG rules, as rows.
 INSERT INTO hublink.tsp_tig_rule (kind, destination_country, carrier) VALUES ('CARRIER_EXCLUSION', 'NGA', 'KL');

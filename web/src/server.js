@@ -16,6 +16,10 @@ import { LiveCases } from './live.js';
 import { caseRoutes, renderTimeline } from './cases.js';
 import { adminRoutes } from './admin.js';
 import { actionRoutes } from './actions.js';
+import { identityRoutes } from './identities.js';
+import { sensitivityRoutes } from './sensitivity.js';
+import { travelAmendRoutes } from './travel-amend.js';
+import { returneeRoutes } from './returnees.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -133,6 +137,10 @@ export async function start(config = loadConfig()) {
   caseRoutes(app, { config, pool, live, store });
   actionRoutes(app, { pool });
   adminRoutes(app, { pool, config });
+  identityRoutes(app, { pool });
+  sensitivityRoutes(app, { pool });
+  travelAmendRoutes(app, { pool });
+  returneeRoutes(app, { pool });
 
   app.use((req, res) => res.status(404).render('error.njk', { title: 'Page not found', text: 'There is no page here, or you may not see it.' }));
   // eslint-disable-next-line no-unused-vars

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
 #include "jsonschema/jsonschema.h"
 #include "test_files.h"
 
@@ -27,11 +25,11 @@ typedef struct
 } type_schema;
 
 /* A file we cannot use ends the benchmark. */
-static json_object *
+static js_doc *
 load_json(const char *path)
 {
 	js_limits limits;
-	json_object *doc;
+	js_doc *doc;
 
 	js_limits_default(&limits);
 	doc = test_load_json(path, &limits);
@@ -83,20 +81,21 @@ main(int argc, char **argv)
 	d = opendir(dir);
 	while (d && (e = readdir(d)) != NULL)
 	{
-		json_object *doc, *id;
+		js_doc *doc;
+		const char *id;
 		char *err = NULL;
 
 		if (!is_json_file(e->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		doc = load_json(path);
-		if (json_object_object_get_ex(doc, "$id", &id) &&
-			js_registry_add(reg, json_object_get_string(id), doc, &err) != 0)
+		if ((id = js_string_member(js_doc_root(doc), "$id")) != NULL &&
+			js_registry_add(reg, id, doc, &err) != 0)
 		{
 			fprintf(stderr, "%s: %s\n", path, err);
 			return 2;
 		}
-		json_object_put(doc);
+		js_doc_free(doc);
 	}
 	if (d)
 		closedir(d);
@@ -105,7 +104,7 @@ main(int argc, char **argv)
 	d = opendir(path);
 	while (d && (e = readdir(d)) != NULL && n_types < MAX_TYPES)
 	{
-		json_object *example, *schema;
+		js_doc *example, *schema;
 		char *err = NULL;
 
 		if (!is_json_file(e->d_name))
@@ -114,7 +113,7 @@ main(int argc, char **argv)
 		example = load_json(path);
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		schema = load_json(path);
-		types[n_types].message_type = strdup(js_json_string_member(example, "messageType"));
+		types[n_types].message_type = strdup(js_string_member(js_doc_root(example), "messageType"));
 		types[n_types].schema = js_compile(reg, schema, &limits, &err);
 		if (types[n_types].schema == NULL)
 		{
@@ -122,8 +121,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 		n_types++;
-		json_object_put(example);
-		json_object_put(schema);
+		js_doc_free(example);
+		js_doc_free(schema);
 	}
 	if (d)
 		closedir(d);
@@ -155,7 +154,7 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < n_lines; i++)
 		{
 			char *err = NULL;
-			json_object *doc = js_parse(lines[i], strlen(lines[i]), &limits, &err);
+			js_doc *doc = js_parse(lines[i], strlen(lines[i]), &limits, &err);
 			const char *type;
 			const js_schema *schema = NULL;
 			js_result result;
@@ -166,16 +165,16 @@ main(int argc, char **argv)
 				free(err);
 				continue;
 			}
-			type = js_json_string_member(doc, "messageType");
+			type = js_string_member(js_doc_root(doc), "messageType");
 			for (int t = 0; type && t < n_types; t++)
 				if (strcmp(types[t].message_type, type) == 0)
 					schema = types[t].schema;
-			if (schema && js_validate(schema, doc, &result) == 0)
+			if (schema && js_validate(schema, js_doc_root(doc), &result) == 0)
 			{
 				verdicts[i] = result.valid;
 				js_result_clear(&result);
 			}
-			json_object_put(doc);
+			js_doc_free(doc);
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -17,8 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
 #include "jsonschema.h"
 #include "test_files.h"
 
@@ -43,7 +41,7 @@ static js_schema *
 schema_for(js_registry *reg, const char *dir, const char *type)
 {
 	char path[4096], *err = NULL;
-	json_object *doc;
+	js_doc *doc;
 	js_schema *s;
 
 	snprintf(path, sizeof(path), "%s/%s.json", dir, type);
@@ -54,7 +52,7 @@ schema_for(js_registry *reg, const char *dir, const char *type)
 	if (s == NULL)
 		fprintf(stderr, "%s: %s\n", path, err);
 	free(err);
-	json_object_put(doc);
+	js_doc_free(doc);
 	return s;
 }
 
@@ -75,20 +73,21 @@ main(int argc, char **argv)
 	d = opendir(dir);
 	while (d && (e = readdir(d)) != NULL)
 	{
-		json_object *doc, *id;
+		js_doc *doc;
+		const char *id;
 		char *err = NULL;
 
 		if (strstr(e->d_name, ".json") == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		doc = test_load_json(path, NULL);
-		if (doc && json_object_object_get_ex(doc, "$id", &id) &&
-			js_registry_add(reg, json_object_get_string(id), doc, &err) != 0)
+		if (doc && (id = js_string_member(js_doc_root(doc), "$id")) != NULL &&
+			js_registry_add(reg, id, doc, &err) != 0)
 		{
 			fprintf(stderr, "%s: %s\n", path, err);
 			free(err);
 		}
-		json_object_put(doc);
+		js_doc_free(doc);
 	}
 	if (d)
 		closedir(d);
@@ -120,10 +119,10 @@ main(int argc, char **argv)
 	for (int i = 0; i < n_ex; i++)
 	{
 		char *err = NULL;
-		json_object *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
+		js_doc *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
 		js_result r;
 
-		js_validate(ex[i].schema, o, &r);
+		js_validate(ex[i].schema, js_doc_root(o), &r);
 		printf("%-28s %6zu bytes  %s\n", ex[i].name, ex[i].len, r.valid ? "valid" : "INVALID");
 		for (int k = 0; k < r.n_errors; k++)
 			printf("    %s: %s (%s)\n", r.errors[k].instance_location, r.errors[k].message,
@@ -131,7 +130,7 @@ main(int argc, char **argv)
 		bad += !r.valid;
 		bytes += ex[i].len;
 		js_result_clear(&r);
-		json_object_put(o);
+		js_doc_free(o);
 		free(err);
 	}
 	/* the invalid examples: show the errors a sender would get */
@@ -141,7 +140,7 @@ main(int argc, char **argv)
 	{
 		char *dot = strchr(e->d_name, '.'), type[256], *text, *err = NULL;
 		size_t len;
-		json_object *o;
+		js_doc *o;
 		js_schema *s;
 		js_result r;
 
@@ -152,9 +151,9 @@ main(int argc, char **argv)
 		text = test_read_file(path, &len);
 		s = schema_for(reg, dir, type);
 		o = text ? js_parse(text, len, NULL, &err) : NULL;
-		if (s && (o || err == NULL))
+		if (s && o)
 		{
-			js_validate(s, o, &r);
+			js_validate(s, js_doc_root(o), &r);
 			printf("invalid/%-40s %s\n", e->d_name, r.valid ? "VALID (unexpected)" : "invalid");
 			for (int k = 0; k < r.n_errors; k++)
 				printf("    %s: %s (%s)\n", r.errors[k].instance_location, r.errors[k].message,
@@ -163,7 +162,7 @@ main(int argc, char **argv)
 		}
 		else if (err)
 			printf("invalid/%-40s parse error: %s\n", e->d_name, err);
-		json_object_put(o);
+		js_doc_free(o);
 		js_schema_free(s);
 		free(text);
 		free(err);
@@ -177,12 +176,12 @@ main(int argc, char **argv)
 		for (int i = 0; i < n_ex; i++)
 		{
 			char *err = NULL;
-			json_object *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
+			js_doc *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
 			js_result r;
 
-			js_validate(ex[i].schema, o, &r);
+			js_validate(ex[i].schema, js_doc_root(o), &r);
 			js_result_clear(&r);
-			json_object_put(o);
+			js_doc_free(o);
 		}
 	}
 	t1 = now();
@@ -195,9 +194,9 @@ main(int argc, char **argv)
 		for (int i = 0; i < n_ex; i++)
 		{
 			char *err = NULL;
-			json_object *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
+			js_doc *o = js_parse(ex[i].text, ex[i].len, NULL, &err);
 
-			json_object_put(o);
+			js_doc_free(o);
 		}
 	}
 	t1 = now();

@@ -32,8 +32,8 @@ JSONSCHEMA_ALLOW_FAILURES ?= $(JSONSCHEMA_TEST_DIR)/allowed-failures.txt
 
 JSONSCHEMA_SRCS := \
 	$(JSONSCHEMA_DIR)/compile.c \
+	$(JSONSCHEMA_DIR)/document.c \
 	$(JSONSCHEMA_DIR)/format.c \
-	$(JSONSCHEMA_DIR)/json_access.c \
 	$(JSONSCHEMA_DIR)/kw_array.c \
 	$(JSONSCHEMA_DIR)/kw_object.c \
 	$(JSONSCHEMA_DIR)/kw_scalar.c \
@@ -42,6 +42,7 @@ JSONSCHEMA_SRCS := \
 	$(JSONSCHEMA_DIR)/parse.c \
 	$(JSONSCHEMA_DIR)/pointer.c \
 	$(JSONSCHEMA_DIR)/regex.c \
+	$(JSONSCHEMA_DIR)/regex_fast.c \
 	$(JSONSCHEMA_DIR)/registry.c \
 	$(JSONSCHEMA_DIR)/uri.c \
 	$(JSONSCHEMA_DIR)/utf8.c \
@@ -49,17 +50,15 @@ JSONSCHEMA_SRCS := \
 	$(JSONSCHEMA_DIR)/validate.c
 JSONSCHEMA_HDRS := $(JSONSCHEMA_DIR)/jsonschema.h $(JSONSCHEMA_DIR)/js_internal.h
 
-JSONSCHEMA_JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
-JSONSCHEMA_JSONC_LIBS := $(shell pkg-config --libs json-c)
 
 JSONSCHEMA_CC ?= cc
 JSONSCHEMA_SAN_CC ?= clang
 JSONSCHEMA_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 JSONSCHEMA_SAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-JSONSCHEMA_ALL_CFLAGS = $(JSONSCHEMA_CFLAGS) -I$(JSONSCHEMA_DIR) -Itest/lib $(JSONSCHEMA_JSONC_CFLAGS)
+JSONSCHEMA_ALL_CFLAGS = $(JSONSCHEMA_CFLAGS) -I$(JSONSCHEMA_DIR) -Itest/lib
 # File reading shared by the suite runner, the bench and test/bench/validate.
 JSONSCHEMA_TEST_FILES = test/lib/test_files.c test/lib/test_files.h
-JSONSCHEMA_LIBS = $(JSONSCHEMA_JSONC_LIBS) -lm
+JSONSCHEMA_LIBS = -lm
 JSONSCHEMA_VALGRIND ?= valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --quiet
 
 JSONSCHEMA_ALLOW_ARG = $(if $(wildcard $(JSONSCHEMA_ALLOW_FAILURES)),--allow-failures $(JSONSCHEMA_ALLOW_FAILURES))

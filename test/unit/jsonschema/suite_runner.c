@@ -21,8 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <json-c/json.h>
-
 #include "jsonschema.h"
 #include "test_files.h"
 
@@ -55,7 +53,7 @@ register_remotes(js_registry *reg, const char *dir, const char *rel)
 			count += register_remotes(reg, path, relpath);
 		else if (strlen(e->d_name) > 5 && strcmp(e->d_name + strlen(e->d_name) - 5, ".json") == 0)
 		{
-			json_object *doc = test_load_json(path, &limits);
+			js_doc *doc = test_load_json(path, &limits);
 			char uri[4200], *err = NULL;
 
 			if (doc == NULL)
@@ -68,7 +66,7 @@ register_remotes(js_registry *reg, const char *dir, const char *rel)
 			}
 			else
 				count++;
-			json_object_put(doc);
+			js_doc_free(doc);
 		}
 	}
 	closedir(d);
@@ -119,53 +117,79 @@ typedef struct totals
 	int passed, failed, unexpected;
 } totals;
 
+/*
+ * A group's schema as a document of its own (js_compile takes a document); for draft7, an
+ * object schema without "$schema" gets draft-07's, as the suite means.
+ */
+static js_doc *
+schema_doc(const js_value *schema, bool draft7)
+{
+	js_builder *b = js_builder_new(4096);
+	const char *d7 = "http://json-schema.org/draft-07/schema#";
+
+	if (b == NULL)
+		return NULL;
+	if (draft7 && schema->type == JS_OBJECT && js_object_get(schema, "$schema") == NULL)
+	{
+		js_builder_begin_object(b);
+		js_builder_key(b, "$schema", 7);
+		js_builder_string(b, d7, strlen(d7));
+		for (uint32_t i = 0; i < schema->len; i++)
+		{
+			js_builder_key(b, schema->u.members[i].key, schema->u.members[i].klen);
+			js_builder_value(b, &schema->u.members[i].val);
+		}
+		js_builder_end(b);
+	}
+	else
+		js_builder_value(b, schema);
+	return js_builder_finish(b);
+}
+
 static void
 run_file(js_registry *reg, const char *path, const char *name, const char *draft, totals *t)
 {
-	json_object *groups = test_load_json(path, &limits);
+	js_doc *doc = test_load_json(path, &limits);
+	const js_value *groups = doc ? js_doc_root(doc) : NULL;
 	int passed = 0, failed = 0;
 
-	if (groups == NULL || !json_object_is_type(groups, json_type_array))
+	if (groups == NULL || groups->type != JS_ARRAY)
 	{
 		printf("%s: unreadable\n", name);
 		t->failed++;
 		t->unexpected++;
-		json_object_put(groups);
+		js_doc_free(doc);
 		return;
 	}
-	for (size_t g = 0; g < json_object_array_length(groups); g++)
+	for (uint32_t g = 0; g < groups->len; g++)
 	{
-		json_object *group = json_object_array_get_idx(groups, g), *schema, *tests, *gd;
+		const js_value *group = &groups->u.items[g];
+		const js_value *schema = js_object_get(group, "schema");
+		const js_value *tests = js_object_get(group, "tests");
+		const char *gd = js_string_member(group, "description");
+		js_doc *sdoc = schema ? schema_doc(schema, strcmp(draft, "draft7") == 0) : NULL;
 		js_schema *s;
 		char *err = NULL;
 
-		json_object_object_get_ex(group, "schema", &schema);
-		json_object_object_get_ex(group, "tests", &tests);
-		json_object_object_get_ex(group, "description", &gd);
-		if (strcmp(draft, "draft7") == 0 && json_object_is_type(schema, json_type_object) &&
-			!json_object_object_get_ex(schema, "$schema", NULL))
-			json_object_object_add(
-				schema, "$schema",
-				json_object_new_string("http://json-schema.org/draft-07/schema#"));
-		s = js_compile(reg, schema, &limits, &err);
-		for (size_t i = 0; i < json_object_array_length(tests); i++)
+		s = sdoc ? js_compile(reg, sdoc, &limits, &err) : NULL;
+		js_doc_free(sdoc);
+		for (uint32_t i = 0; tests && i < tests->len; i++)
 		{
-			json_object *test = json_object_array_get_idx(tests, i), *data, *valid, *td;
+			const js_value *test = &tests->u.items[i];
+			const js_value *data = js_object_get(test, "data");
+			const js_value *valid = js_object_get(test, "valid");
+			const char *td = js_string_member(test, "description");
 			js_result r;
 			bool ok;
 			char id[2048];
 
-			json_object_object_get_ex(test, "data", &data);
-			json_object_object_get_ex(test, "valid", &valid);
-			json_object_object_get_ex(test, "description", &td);
-			snprintf(id, sizeof(id), "%s | %s | %s", name, json_object_get_string(gd),
-					 json_object_get_string(td));
+			snprintf(id, sizeof(id), "%s | %s | %s", name, gd ? gd : "", td ? td : "");
 			if (s == NULL)
 				ok = false;
 			else
 			{
 				js_validate(s, data, &r);
-				ok = r.valid == json_object_get_boolean(valid);
+				ok = valid && r.valid == valid->b;
 				if ((!ok || verbose) && !r.valid)
 				{
 					for (int k = 0; k < r.n_errors; k++)
@@ -193,7 +217,7 @@ run_file(js_registry *reg, const char *path, const char *name, const char *draft
 	printf("%s: %d passed, %d failed\n", name, passed, failed);
 	t->passed += passed;
 	t->failed += failed;
-	json_object_put(groups);
+	js_doc_free(doc);
 }
 
 int

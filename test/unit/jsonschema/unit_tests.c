@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
+#include "js_internal.h"
 #include "jsonschema.h"
 
 static int n_tests, n_failed;
@@ -23,11 +22,11 @@ ok(bool cond, const char *name)
 	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, name);
 }
 
-static json_object *
+static js_doc *
 parse(const char *text)
 {
 	char *err = NULL;
-	json_object *o = js_parse(text, strlen(text), NULL, &err);
+	js_doc *o = js_parse(text, strlen(text), NULL, &err);
 
 	if (err)
 	{
@@ -42,12 +41,12 @@ static bool
 parse_fails(const char *text, size_t len, const js_limits *lim, const char *expect)
 {
 	char *err = NULL;
-	json_object *o = js_parse(text, len, lim, &err);
+	js_doc *o = js_parse(text, len, lim, &err);
 	bool r = o == NULL && err != NULL && (expect == NULL || strstr(err, expect) != NULL);
 
 	if (!r)
 		printf("# unexpected: %s\n", err ? err : "(parsed)");
-	json_object_put(o);
+	js_doc_free(o);
 	free(err);
 	return r;
 }
@@ -55,7 +54,7 @@ parse_fails(const char *text, size_t len, const js_limits *lim, const char *expe
 static js_schema *
 compile(js_registry *reg, const char *text, const js_limits *lim)
 {
-	json_object *doc = parse(text);
+	js_doc *doc = parse(text);
 	char *err = NULL;
 	js_schema *s;
 
@@ -65,7 +64,7 @@ compile(js_registry *reg, const char *text, const js_limits *lim)
 	if (s == NULL)
 		printf("# compile error: %s\n", err);
 	free(err);
-	json_object_put(doc);
+	js_doc_free(doc);
 	return s;
 }
 
@@ -73,12 +72,17 @@ compile(js_registry *reg, const char *text, const js_limits *lim)
 static bool
 check(js_schema *s, const char *text, js_result *r)
 {
-	json_object *inst = parse(text);
+	js_doc *inst = parse(text);
 	bool v;
 
-	js_validate(s, inst, r);
+	if (inst == NULL)
+	{
+		memset(r, 0, sizeof(*r));
+		return false;
+	}
+	js_validate(s, js_doc_root(inst), r);
 	v = r->valid;
-	json_object_put(inst);
+	js_doc_free(inst);
 	return v;
 }
 
@@ -108,11 +112,13 @@ has_error(const js_result *r, const char *iloc, const char *kloc, const char *ms
 	return false;
 }
 
+static void test_parse_strict(void);
+
 static void
 test_parse(void)
 {
 	js_limits lim;
-	json_object *o;
+	js_doc *o;
 	char *big, *deep;
 	const size_t deep_n = 10000;
 	char *err = NULL;
@@ -123,14 +129,15 @@ test_parse(void)
 	   "js_limits_default gives 16 MiB, depth 512, 100 errors, format asserted");
 
 	o = parse("{\"a\": [1, 2.5, \"x\", null, true]}");
-	ok(o && json_object_is_type(o, json_type_object), "parse an object");
-	json_object_put(o);
+	ok(o && js_doc_root(o)->type == JS_OBJECT, "parse an object");
+	js_doc_free(o);
 	o = parse("42");
-	ok(o && json_object_get_int64(o) == 42, "parse a top-level number");
-	json_object_put(o);
+	ok(o && js_doc_root(o)->type == JS_INT && js_doc_root(o)->u.i == 42,
+	   "parse a top-level number");
+	js_doc_free(o);
 	o = parse(" \"s\"\n\t ");
-	ok(o && json_object_is_type(o, json_type_string), "parse a string with surrounding space");
-	json_object_put(o);
+	ok(o && js_doc_root(o)->type == JS_STRING, "parse a string with surrounding space");
+	js_doc_free(o);
 
 	ok(parse_fails("", 0, NULL, "empty"), "empty text is an error");
 	ok(parse_fails("{\"a\":1} x", 9, NULL, "invalid JSON"), "trailing garbage is an error");
@@ -147,7 +154,8 @@ test_parse(void)
 	ok(parse_fails("[1, 2", 5, NULL, "end"), "truncated text is an error");
 	ok(parse_fails("[1] /* c */", 11, NULL, NULL), "a comment is an error");
 	o = js_parse(" null ", 6, NULL, &err);
-	ok(o == NULL && err == NULL, "null parses to NULL with no error (json-c's null)");
+	ok(o && err == NULL && js_doc_root(o)->type == JS_NULL, "null parses to a null value");
+	js_doc_free(o);
 	ok(parse_fails("null x", 6, NULL, NULL), "null followed by garbage is an error");
 
 	lim.max_document_bytes = 10;
@@ -175,20 +183,31 @@ test_parse(void)
 	ok(parse_fails("[[[[1]]]]", 9, &lim, "nesting"), "nesting deeper than max_depth is an error");
 	o = js_parse("[[[1]]]", 7, &lim, &err);
 	ok(o != NULL, "nesting at max_depth parses");
-	json_object_put(o);
+	js_doc_free(o);
 	free(err);
 	free(deep);
 
 	o = parse("123456789012345678901234567890");
-	ok(o && json_object_is_type(o, json_type_double) && json_object_get_double(o) > 1.2e29,
+	ok(o && js_doc_root(o)->type == JS_DOUBLE && js_doc_root(o)->u.d > 1.2e29,
 	   "an integer beyond 64 bits becomes a double, not a clamped integer");
-	json_object_put(o);
+	js_doc_free(o);
 	o = parse("18446744073709551615");
-	ok(o && json_object_get_uint64(o) == UINT64_MAX, "UINT64_MAX stays exact");
-	json_object_put(o);
+	ok(o && js_doc_root(o)->type == JS_UINT && js_doc_root(o)->u.u == UINT64_MAX,
+	   "UINT64_MAX stays exact");
+	js_doc_free(o);
+	o = parse("-9223372036854775808");
+	ok(o && js_doc_root(o)->type == JS_INT && js_doc_root(o)->u.i == INT64_MIN,
+	   "INT64_MIN stays exact");
+	js_doc_free(o);
+	o = parse("-0");
+	ok(o && js_doc_root(o)->type == JS_INT && js_doc_root(o)->u.i == 0, "-0 is the integer 0");
+	js_doc_free(o);
 	o = parse("\"\\u00e9\\ud83d\\ude00\"");
-	ok(o && json_object_get_string_len(o) == 6, "escapes decode to UTF-8");
-	json_object_put(o);
+	ok(o && js_doc_root(o)->len == 6 &&
+		   memcmp(js_doc_root(o)->u.s, "\xc3\xa9\xf0\x9f\x98\x80", 6) == 0,
+	   "escapes decode to UTF-8");
+	js_doc_free(o);
+	test_parse_strict();
 }
 
 static void
@@ -246,7 +265,8 @@ test_limits(void)
 	js_limits lim;
 	js_schema *s;
 	js_result r;
-	json_object *deep, *cur;
+	js_builder *b;
+	js_doc *deep;
 
 	js_limits_default(&lim);
 	lim.max_errors = 3;
@@ -276,26 +296,24 @@ test_limits(void)
 	js_schema_free(s);
 
 	/* a 10,000-deep instance built in memory, never parsed */
-	deep = json_object_new_array();
-	cur = deep;
-	for (int i = 0; i < 10000; i++)
-	{
-		json_object *next = json_object_new_array();
-
-		json_object_array_add(cur, next);
-		cur = next;
-	}
+	b = js_builder_new(0);
+	for (int i = 0; i < 10001; i++)
+		js_builder_begin_array(b);
+	for (int i = 0; i < 10001; i++)
+		js_builder_end(b);
+	deep = js_builder_finish(b);
+	ok(deep != NULL, "the builder makes a 10,000-deep document");
 	s = compile(NULL, "{\"items\":{\"$ref\":\"#\"}}", NULL);
-	js_validate(s, deep, &r);
+	js_validate(s, js_doc_root(deep), &r);
 	ok(!r.valid && r.n_errors == 1, "a 10,000-deep instance ends with a depth error");
 	js_result_clear(&r);
 	js_schema_free(s);
 	s = compile(NULL, "{\"const\":[[[]]],\"uniqueItems\":true}", NULL);
-	js_validate(s, deep, &r);
+	js_validate(s, js_doc_root(deep), &r);
 	ok(!r.valid, "deep equality is bounded");
 	js_result_clear(&r);
 	js_schema_free(s);
-	json_object_put(deep);
+	js_doc_free(deep);
 }
 
 static void
@@ -320,13 +338,13 @@ test_compile_errors(void)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 	{
-		json_object *doc = parse(bad[i]);
+		js_doc *doc = parse(bad[i]);
 		char *err = NULL;
 		js_schema *s = js_compile(NULL, doc, NULL, &err);
 
 		ok(s == NULL && err != NULL && err[0], names[i]);
 		free(err);
-		json_object_put(doc);
+		js_doc_free(doc);
 	}
 }
 
@@ -334,8 +352,8 @@ static void
 test_registry(void)
 {
 	js_registry *reg = js_registry_new();
-	json_object *doc = parse("{\"$id\":\"http://example.com/alias.json\","
-							 "\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}}}");
+	js_doc *doc = parse("{\"$id\":\"http://example.com/alias.json\","
+						"\"$defs\":{\"pos\":{\"type\":\"integer\",\"minimum\":1}}}");
 	char *err = NULL;
 	js_schema *s, *s2;
 
@@ -344,7 +362,7 @@ test_registry(void)
 	   "a relative uri is refused");
 	free(err);
 	err = NULL;
-	json_object_put(doc);
+	js_doc_free(doc);
 	s = compile(reg, "{\"$ref\":\"http://example.com/defs.json#/$defs/pos\"}", NULL);
 	ok(s && valid(s, "3") && !valid(s, "0") && !valid(s, "\"3\""), "a $ref into the registry");
 	s2 = compile(
@@ -442,7 +460,13 @@ test_keywords(void)
 	js_schema_free(s);
 }
 
-/* A document built with the js_json_new_* calls equals js_parse's of the same text. */
+static bool
+same_number_type(const js_value *a, const js_value *b)
+{
+	return a->type == b->type && js_json_equal(a, b, 2);
+}
+
+/* A document built with the js_builder calls equals js_parse's of the same text. */
 static void
 test_builder(void)
 {
@@ -461,43 +485,252 @@ test_builder(void)
 		"2.0",
 		"123456789012345678901234567890",
 	};
-	json_object *built = js_json_new_object();
-	json_object *arr = js_json_new_array();
-	json_object *parsed;
+	js_builder *b = js_builder_new(0);
+	js_doc *built, *parsed, *copy;
 	char text[4096] = "{\"numbers\":[";
 
+	js_builder_begin_object(b);
+	js_builder_key(b, "numbers", 7);
+	js_builder_begin_array(b);
 	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
 	{
-		json_object *n = js_json_new_number(numbers[i], strlen(numbers[i]));
-		json_object *p = parse(numbers[i]);
+		js_builder *nb = js_builder_new(0);
+		js_doc *n, *p = parse(numbers[i]);
 		char name[200];
 
-		snprintf(name, sizeof(name), "js_json_new_number(\"%s\") is js_parse's number", numbers[i]);
-		ok(n && p && json_object_get_type(n) == json_object_get_type(p) && json_object_equal(n, p),
-		   name);
-		json_object_put(p);
-		js_json_array_add(arr, n);
+		js_builder_number(nb, numbers[i], strlen(numbers[i]));
+		n = js_builder_finish(nb);
+		snprintf(name, sizeof(name), "js_builder_number(\"%s\") is js_parse's number", numbers[i]);
+		ok(n && p && same_number_type(js_doc_root(n), js_doc_root(p)), name);
+		js_doc_free(p);
+		js_doc_free(n);
+		js_builder_number(b, numbers[i], strlen(numbers[i]));
 		strcat(text, i ? "," : "");
 		strcat(text, numbers[i]);
 	}
+	js_builder_end(b);
 	strcat(text, "],\"s\":\"a\\\"b\\u00e9\",\"t\":true,\"f\":false,\"z\":null,\"d\":1,\"d\":2}");
-	js_json_object_add(built, "numbers", 7, arr);
-	js_json_object_add(built, "s\x01ignored", 1, js_json_new_string("a\"b\xc3\xa9", 5));
-	js_json_object_add(built, "t", 1, js_json_new_bool(true));
-	js_json_object_add(built, "f", 1, js_json_new_bool(false));
-	js_json_object_add(built, "z", 1, NULL);
-	js_json_object_add(built, "d", 1, js_json_new_number("1", 1));
-	js_json_object_add(built, "d", 1, js_json_new_number("2", 1));
+	js_builder_key(b, "s\x01ignored", 1);
+	js_builder_string(b, "a\"b\xc3\xa9", 5);
+	js_builder_key(b, "t", 1);
+	js_builder_bool(b, true);
+	js_builder_key(b, "f", 1);
+	js_builder_bool(b, false);
+	js_builder_key(b, "z", 1);
+	js_builder_null(b);
+	js_builder_key(b, "d", 1);
+	js_builder_number(b, "1", 1);
+	js_builder_key(b, "d", 1);
+	js_builder_number(b, "2", 1);
+	js_builder_end(b);
+	built = js_builder_finish(b);
 	parsed = parse(text);
-	ok(parsed && json_object_equal(built, parsed),
+	ok(built && parsed && js_json_equal(js_doc_root(built), js_doc_root(parsed), 10),
 	   "a built document (keys by length, a repeated key) equals the parsed one");
-	json_object_put(parsed);
-	json_object_put(built);
+	b = js_builder_new(0);
+	js_builder_value(b, js_doc_root(parsed));
+	copy = js_builder_finish(b);
+	ok(copy && js_json_equal(js_doc_root(copy), js_doc_root(parsed), 10),
+	   "js_builder_value copies a document");
+	js_doc_free(copy);
+	js_doc_free(parsed);
+	js_doc_free(built);
+
+	b = js_builder_new(0);
+	ok(js_builder_begin_object(b) == 0 && js_builder_number(b, "1", 1) == -1,
+	   "a value without its key in an object is refused");
+	ok(js_builder_end(b) == -1 && js_builder_finish(b) == NULL,
+	   "after a misuse the builder refuses everything");
+	b = js_builder_new(0);
+	ok(js_builder_end(b) == -1, "an end without a container is refused");
+	js_builder_free(b);
+	b = js_builder_new(0);
+	js_builder_begin_array(b);
+	ok(js_builder_finish(b) == NULL, "an unfinished document is no document");
+}
+
+/* the strict grammar, repeated keys and what escapes decode to */
+static void
+test_parse_strict(void)
+{
+	static const char *const refused[] = {
+		"1.",      ".5",         "01",          "+1",     "-",        "1e",     "1e+",
+		"[1,]",    "{\"a\":1,}", "{\"a\" 1}",   "{a:1}",  "[1 2]",    "tru",    "nul",
+		"\"\\x\"", "\"\\u12\"",  "\"\\u12g4\"", "[\"a\"", "{\"a\":}", "\"\t\"", "[1]]",
+		"{}}",     "{\"a\":1]",  "[}",          "\"abc",  "TRUE",     "-01",    "1.e5",
+	};
+	js_doc *o;
+	const js_value *v;
+	char name[160];
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+	{
+		snprintf(name, sizeof(name), "'%s' is refused", refused[i]);
+		ok(parse_fails(refused[i], strlen(refused[i]), NULL, NULL), name);
+	}
+	o = parse("{\"a\":1,\"b\":2,\"a\":3}");
+	v = o ? js_doc_root(o) : NULL;
+	ok(v && v->len == 2 && strcmp(v->u.members[0].key, "a") == 0 && v->u.members[0].val.u.i == 3 &&
+		   strcmp(v->u.members[1].key, "b") == 0,
+	   "a repeated key keeps the first place and the last value");
+	js_doc_free(o);
+	strcpy(text, "{");
+	for (int i = 0; i < 40; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\"k%d\":%d", i ? "," : "",
+				 i % 30, i);
+	strcat(text, "}");
+	o = parse(text);
+	v = o ? js_doc_root(o) : NULL;
+	{
+		bool found = v && v->len == 30;
+
+		for (int i = 0; found && i < 30; i++)
+		{
+			char key[8];
+			const js_value *m;
+
+			snprintf(key, sizeof(key), "k%d", i);
+			m = js_object_get(v, key);
+			found = m && m->u.i == (i < 10 ? i + 30 : i);
+		}
+		ok(found && js_object_get(v, "k30") == NULL,
+		   "40 members with 10 repeated keys: 30 members, each found by the index");
+	}
+	js_doc_free(o);
+	o = parse(
+		"[\"\\ud800\", \"\\udc00x\", \"\\ud800\\u0041\", \"a\\u0000b\", \"\\/\\b\\f\\n\\r\\t\"]");
+	v = o ? js_doc_root(o) : NULL;
+	ok(v && v->len == 5 && v->u.items[0].len == 3 &&
+		   memcmp(v->u.items[0].u.s, "\xef\xbf\xbd", 3) == 0 && v->u.items[1].len == 4 &&
+		   v->u.items[2].len == 4 &&
+		   memcmp(v->u.items[2].u.s,
+				  "\xef\xbf\xbd"
+				  "A",
+				  4) == 0 &&
+		   v->u.items[3].len == 3 && v->u.items[3].u.s[1] == '\0' &&
+		   strcmp(v->u.items[4].u.s, "/\b\f\n\r\t") == 0,
+	   "lone surrogate escapes become U+FFFD, \\u0000 a NUL inside the string");
+	js_doc_free(o);
+	o = parse("{\"a\\u0000b\":1,\"a\":2}");
+	v = o ? js_doc_root(o) : NULL;
+	ok(v && v->len == 2 && v->u.members[0].klen == 3 && js_object_get(v, "a")->u.i == 2,
+	   "a key with a NUL is a key of its own");
+	js_doc_free(o);
+	ok(parse_fails("[1, 2", 5, NULL, "unexpected end"), "the end of text says so");
+	ok(parse_fails("[1 2]", 5, NULL, "offset 3"), "a syntax error names its offset");
+	ok(parse_fails("[1,\"\xff\" x", 9, NULL, "UTF-8"),
+	   "invalid UTF-8 is named before a syntax error");
+}
+
+/*
+ * The fast pattern matcher (regex_fast.c) against the general engine: generated anchored
+ * patterns and strings; both must agree on every pair. The patterns of the message schemas
+ * must all take the fast path.
+ */
+static void
+test_regex_fast(void)
+{
+	static const char *atoms[] = {"a",    "b",      "-",   "\\.",   "[ab]",         "[a-c]",
+								  "[b]",  "[0-9]",  "\\d", "\\w",   "[A-Z0-9/._-]", "[x-]",
+								  "[-a]", "[\\-z]", ".",   "(a|b)", "[^a]",         "\\s",
+								  "é",    "[a-cé]"};
+	static const char *quants[] = {"", "", "?", "*", "+", "{2}", "{0,3}", "{1,2}", "{2,}", "*?"};
+	static const char *chars[] = {"a", "b", "c", "0", "9", "_", "-", ".", "/", "x", "Z", " ", "é"};
+	static const char *schema_patterns[] = {
+		"^[A-Z]{3}$",
+		"^[A-Z0-9][A-Z0-9/._-]{2,39}$",
+		"^[a-z]{1,63}$",
+		"^[A-Z][A-Za-z]{2,63}$",
+		"^[0-9]{13}$",
+		"^[MFX]$",
+		"^[0-9]{1,4}[A-Z]?$",
+		"^[0-9]+[.][0-9]+$",
+		"^RMV-[0-9]{4}-[0-9]{6}$",
+		"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+	};
+	unsigned seed = 20261207;
+	int n_fast = 0, n_general = 0, n_pairs = 0, n_disagree = 0, n_matched = 0;
+	char pat[256], str[64], name[200];
+	int all_fast = 1;
+
+	for (size_t i = 0; i < sizeof(schema_patterns) / sizeof(schema_patterns[0]); i++)
+	{
+		char *err = NULL;
+		js_regex *re = js_regex_compile(schema_patterns[i], strlen(schema_patterns[i]), &err);
+
+		if (re == NULL || !js_regex_is_fast(re))
+		{
+			printf("# not on the fast path: %s\n", schema_patterns[i]);
+			all_fast = 0;
+		}
+		free(err);
+		js_regex_free(re);
+	}
+	ok(all_fast, "the message schemas' patterns take the fast path");
+
+	for (int p = 0; p < 3000; p++)
+	{
+		int n_atoms = 1 + (int) ((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+		js_regex *re;
+		char *err = NULL;
+
+		strcpy(pat, "^");
+		for (int a = 0; a < n_atoms; a++)
+		{
+			seed = seed * 1103515245u + 12345u;
+			strcat(pat, atoms[(seed >> 16) % (sizeof(atoms) / sizeof(atoms[0]))]);
+			seed = seed * 1103515245u + 12345u;
+			strcat(pat, quants[(seed >> 16) % (sizeof(quants) / sizeof(quants[0]))]);
+		}
+		strcat(pat, "$");
+		re = js_regex_compile(pat, strlen(pat), &err);
+		free(err);
+		if (re == NULL)
+			continue;
+		if (js_regex_is_fast(re))
+			n_fast++;
+		else
+			n_general++;
+		for (int k = 0; k < 40; k++)
+		{
+			int len;
+			int fast, general;
+
+			seed = seed * 1103515245u + 12345u;
+			len = (int) ((seed >> 16) % 8);
+			str[0] = '\0';
+			for (int c = 0; c < len; c++)
+			{
+				seed = seed * 1103515245u + 12345u;
+				strcat(str, chars[(seed >> 16) % (sizeof(chars) / sizeof(chars[0]))]);
+			}
+			fast = js_regex_search(re, str, strlen(str));
+			general = js_regex_search_general(re, str, strlen(str));
+			n_pairs++;
+			n_matched += general == 1;
+			if (fast != general)
+			{
+				if (n_disagree++ < 5)
+					printf("# disagree: /%s/ on \"%s\": fast %d, general %d\n", pat, str, fast,
+						   general);
+			}
+		}
+		js_regex_free(re);
+	}
+	snprintf(name, sizeof(name),
+			 "fast and general engines agree on %d pairs (%d fast patterns, %d general, %d "
+			 "matches)",
+			 n_pairs, n_fast, n_general, n_matched);
+	ok(n_disagree == 0, name);
+	ok(n_fast > 500 && n_general > 500 && n_matched > 1000,
+	   "the generated cases exercise both engines and both answers");
 }
 
 int
 main(void)
 {
+	test_regex_fast();
 	test_parse();
 	test_errors();
 	test_limits();
