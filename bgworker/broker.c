@@ -563,9 +563,9 @@ hublink_broker_keepalive(HublinkBroker *broker)
 }
 
 bool
-hublink_broker_ack(HublinkBroker *broker, uint64 tag, char **error)
+hublink_broker_ack(HublinkBroker *broker, uint64 tag, bool multiple, char **error)
 {
-	int status = amqp_basic_ack(broker->conn, CONSUME_CHANNEL, tag, 1);
+	int status = amqp_basic_ack(broker->conn, CONSUME_CHANNEL, tag, multiple ? 1 : 0);
 
 	if (status != AMQP_STATUS_OK)
 	{

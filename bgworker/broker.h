@@ -73,8 +73,8 @@ extern bool hublink_broker_drain(HublinkBroker *broker, const HublinkBrokerCallb
  */
 extern void hublink_broker_keepalive(HublinkBroker *broker);
 
-/* Acknowledge every delivery up to and including tag. */
-extern bool hublink_broker_ack(HublinkBroker *broker, uint64 tag, char **error);
+/* Acknowledge the delivery tag, and with multiple every earlier one not acked yet. */
+extern bool hublink_broker_ack(HublinkBroker *broker, uint64 tag, bool multiple, char **error);
 
 /*
  * Publish body persistently to queue through the party's exchange (routing key: the queue),

@@ -19,6 +19,7 @@
 
 #include "broker.h"
 #include "connection.h"
+#include "dispatch.h"
 #include "outbox.h"
 #include "pending.h"
 #include "token.h"
@@ -134,6 +135,8 @@ forget_connection(void)
 		hublink_broker_close(broker);
 	broker = NULL;
 	hublink_pending_clear();
+	/* The appliers' reports of these deliveries name tags of a channel that is gone. */
+	hublink_dispatch_new_generation();
 	hublink_outbox_forget_in_flight();
 }
 
@@ -150,7 +153,7 @@ hublink_conn_failed(const char *error)
 	backoff_ms = backoff_ms == 0 ? hublink_reconnect_min_delay
 								 : Min(backoff_ms * 2, hublink_reconnect_max_delay);
 	next_attempt_at = TimestampTzPlusMilliseconds(now, backoff_ms);
-	hublink_shmem_set_state(HUBLINK_STATE_DISCONNECTED);
+	hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_DISCONNECTED);
 	hublink_shmem_set_error(error);
 	if (!warned)
 	{
@@ -177,7 +180,7 @@ hublink_conn_drop(const char *reason)
 	backoff_ms = 0;
 	next_attempt_at = 0;
 	warned = false;
-	hublink_shmem_set_state(HUBLINK_STATE_DISCONNECTED);
+	hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_DISCONNECTED);
 }
 
 void
@@ -190,7 +193,7 @@ hublink_conn_try(void)
 	/* Token login waits for the token (token.c fetches it without blocking the loop). */
 	if (hublink_broker_login == HUBLINK_LOGIN_TOKEN && hublink_token_current() == NULL)
 		return;
-	hublink_shmem_set_state(HUBLINK_STATE_CONNECTING);
+	hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_CONNECTING);
 	broker = hublink_broker_connect(&topology, &error);
 	if (broker == NULL)
 	{
@@ -199,7 +202,7 @@ hublink_conn_try(void)
 	}
 	connected_at = GetCurrentTimestamp();
 	hublink_token_used();
-	hublink_shmem_set_state(HUBLINK_STATE_CONNECTED);
+	hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_CONNECTED);
 	ereport(LOG, (errmsg("hublink worker connected to the broker at %s:%d as party %s (user "
 						 "%s, exchange %s), consuming %d queues",
 						 hublink_broker_host, hublink_broker_port, hublink_party, topology.user_id,

@@ -108,7 +108,7 @@ hublink_jobs_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	hublink_shmem_attach_jobs_worker();
+	hublink_shmem_attach(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_WAITING);
 	BackgroundWorkerInitializeConnection(hublink_database, NULL, 0);
 	pgstat_report_appname("hublink jobs");
 	loop_cxt =
@@ -128,30 +128,30 @@ hublink_jobs_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		/* hublink.schedule_worker_job, an UPDATE of hublink.worker_job: re-read the schedule. */
-		if (hublink_shmem_take_jobs_worker_changed())
+		if (hublink_shmem_take_jobs_changed(HUBLINK_SLOT_JOBS))
 			hublink_jobs_reschedule();
 
 		if (!hublink_jobs_worker)
-			hublink_shmem_set_jobs_worker_state(HUBLINK_JOBS_OFF); /* wait for a reload */
+			hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_OFF); /* wait for a reload */
 		else if (!hublink_shmem_worker_configured())
 		{
-			hublink_shmem_set_jobs_worker_state(HUBLINK_JOBS_WAITING);
+			hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_WAITING);
 			timeout = JOBS_WORKER_GATE_MS;
 		}
 		else
 		{
 			if (hublink_jobs_next() <= GetCurrentTimestamp())
 			{
-				hublink_shmem_set_jobs_worker_state(HUBLINK_JOBS_RUNNING);
+				hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_RUNNING);
 				if (!run_jobs(loop_cxt))
 				{
-					hublink_shmem_set_jobs_worker_state(HUBLINK_JOBS_WAITING);
+					hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_WAITING);
 					timeout = JOBS_WORKER_GATE_MS;
 				}
 			}
 			if (timeout < 0)
 			{
-				hublink_shmem_set_jobs_worker_state(HUBLINK_JOBS_IDLE);
+				hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_IDLE);
 				timeout = ms_until(hublink_jobs_next());
 			}
 		}

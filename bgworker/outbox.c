@@ -63,6 +63,7 @@ static int flight_head = 0, flight_end = 0, flight_cap = 0;
 static int64 *confirmed_ids = NULL;
 static const char **confirmed_queues = NULL;
 static int n_confirmed = 0, confirmed_cap = 0;
+static TimestampTz first_confirmed_at = 0; /* when the oldest of them was confirmed */
 
 static Fetched *fetched = NULL;
 static int n_fetched = 0;
@@ -117,10 +118,27 @@ hublink_outbox_oldest_in_flight(void)
 	return n_in_flight() > 0 ? flight[flight_head].published_at : 0;
 }
 
+/*
+ * Confirmed rows are marked sent in the worker's next transaction. While messages flow that
+ * is the next batch's; a transaction only for the marks is worth it once the oldest confirm
+ * has waited MARK_SENT_DELAY_MS or many have gathered (hublink_outbox_marks_due).
+ */
+#define MARK_SENT_DELAY_MS 250
+#define MARK_SENT_MAX      500
+
 bool
-hublink_outbox_has_confirmed(void)
+hublink_outbox_marks_due(void)
 {
-	return n_confirmed > 0;
+	return n_confirmed >= MARK_SENT_MAX ||
+		   (n_confirmed > 0 && TimestampDifferenceExceeds(first_confirmed_at, GetCurrentTimestamp(),
+														  MARK_SENT_DELAY_MS));
+}
+
+TimestampTz
+hublink_outbox_marks_due_at(void)
+{
+	return n_confirmed > 0 ? TimestampTzPlusMilliseconds(first_confirmed_at, MARK_SENT_DELAY_MS)
+						   : DT_NOEND;
 }
 
 char *
@@ -155,6 +173,8 @@ add_confirmed(const InFlight *f)
 							   ? repalloc(confirmed_queues, sizeof(char *) * confirmed_cap)
 							   : MemoryContextAlloc(outbox_cxt, sizeof(char *) * confirmed_cap);
 	}
+	if (n_confirmed == 0)
+		first_confirmed_at = GetCurrentTimestamp();
 	confirmed_ids[n_confirmed] = f->id;
 	confirmed_queues[n_confirmed] = f->queue;
 	n_confirmed++;

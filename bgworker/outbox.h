@@ -25,7 +25,12 @@ extern char *hublink_outbox_take_refusal(void);
 /* The connection is gone: unconfirmed rows will be published again. */
 extern void hublink_outbox_forget_in_flight(void);
 
-extern bool hublink_outbox_has_confirmed(void);
+/*
+ * Whether confirmed rows have waited long enough (or are many enough) for a transaction of
+ * their own, and when they will have; DT_NOEND when none wait.
+ */
+extern bool hublink_outbox_marks_due(void);
+extern TimestampTz hublink_outbox_marks_due_at(void);
 extern int hublink_outbox_in_flight(void);
 extern int hublink_outbox_room(void);
 extern TimestampTz hublink_outbox_oldest_in_flight(void);

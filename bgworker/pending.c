@@ -59,6 +59,8 @@ free_delivery(HublinkDelivery *d)
 {
 	pfree(d->body);
 	pfree(d->queue);
+	if (d->user_id)
+		pfree(d->user_id);
 	pfree(d);
 }
 
@@ -70,6 +72,15 @@ hublink_pending_remove(int n)
 		free_delivery(items[i]);
 	memmove(items, items + n, sizeof(HublinkDelivery *) * (n_items - n));
 	n_items -= n;
+}
+
+void
+hublink_pending_remove_at(int i)
+{
+	Assert(i >= 0 && i < n_items);
+	free_delivery(items[i]);
+	memmove(items + i, items + i + 1, sizeof(HublinkDelivery *) * (n_items - i - 1));
+	n_items--;
 }
 
 void

@@ -18,5 +18,7 @@ extern HublinkDelivery *hublink_pending_get(int i);
 /* Forget the first n (they were acked), or all (the connection is gone: they come again). */
 extern void hublink_pending_remove(int n);
 extern void hublink_pending_clear(void);
+/* Forget the i-th alone (an applier's delivery acked before older ones). */
+extern void hublink_pending_remove_at(int i);
 
 #endif /* HUBLINK_PENDING_H */

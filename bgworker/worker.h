@@ -32,6 +32,8 @@ extern int hublink_reconnect_min_delay;
 extern int hublink_reconnect_max_delay;
 extern int hublink_prefetch;
 extern int hublink_batch_size;
+extern int hublink_batch_time_limit;
+extern int hublink_appliers;
 extern int hublink_handler_max_retries;
 extern int hublink_outbox_max_in_flight;
 extern int hublink_confirm_timeout;
@@ -76,14 +78,6 @@ typedef enum HublinkCounter
 	HUBLINK_N_COUNTERS
 } HublinkCounter;
 
-extern void hublink_shmem_setup(void);
-extern void hublink_shmem_attach_worker(void);
-extern void hublink_shmem_set_state(HublinkWorkerState state);
-extern void hublink_shmem_set_error(const char *error);
-extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n);
-/* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */
-extern bool hublink_shmem_take_jobs_changed(void);
-
 /* The jobs worker (jobs_worker.c): what hublink.worker_status shows of it. */
 typedef enum HublinkJobsWorkerState
 {
@@ -94,9 +88,31 @@ typedef enum HublinkJobsWorkerState
 	HUBLINK_JOBS_RUNNING
 } HublinkJobsWorkerState;
 
-extern void hublink_shmem_attach_jobs_worker(void);
-extern void hublink_shmem_set_jobs_worker_state(HublinkJobsWorkerState state);
-extern bool hublink_shmem_take_jobs_worker_changed(void);
+/*
+ * The processes with a slot in shared memory: pid, latch, state (HublinkWorkerState for the
+ * message worker, HublinkJobsWorkerState for the jobs worker; 0 is "stopped" in both),
+ * since when, and whether the jobs changed.
+ */
+/* Most appliers (hublink.appliers; applier.h), each with a slot. */
+#define HUBLINK_MAX_APPLIERS 8
+
+typedef enum HublinkSlot
+{
+	HUBLINK_SLOT_MESSAGES,
+	HUBLINK_SLOT_JOBS,
+	HUBLINK_SLOT_APPLIER_FIRST, /* applier k has slot HUBLINK_SLOT_APPLIER_FIRST + k */
+	HUBLINK_N_SLOTS = HUBLINK_SLOT_APPLIER_FIRST + HUBLINK_MAX_APPLIERS
+} HublinkSlot;
+
+extern void hublink_shmem_setup(void);
+/* Take the slot for this process, in state; it is given back when the process exits. */
+extern void hublink_shmem_attach(HublinkSlot slot, int state);
+extern void hublink_shmem_set_state(HublinkSlot slot, int state);
+extern void hublink_shmem_set_error(const char *error);
+extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n);
+/* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */
+extern bool hublink_shmem_take_jobs_changed(HublinkSlot slot);
+/* The message worker runs and has its configuration (the jobs worker waits for it). */
 extern bool hublink_shmem_worker_configured(void);
 
 /*
@@ -119,6 +135,12 @@ typedef struct HublinkDelivery
 	TimestampTz received_at;
 	bool redelivered;
 	char *user_id; /* the AMQP user_id property (validated by the broker), NULL when absent */
+	/* With appliers (dispatch.c): its partition, and how far it went. */
+	bool partitioned; /* partition is set */
+	int partition;
+	bool sent;    /* wholly on its applier's queue */
+	bool counted; /* counted in that queue's length (set at the first attempt to send) */
+	bool done;    /* its applier committed it: it may be acked */
 } HublinkDelivery;
 
 /* What became of a delivery (inbox.c). */

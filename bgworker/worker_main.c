@@ -34,6 +34,7 @@
 #include "broker.h"
 #include "connection.h"
 #include "counters.h"
+#include "dispatch.h"
 #include "inbox.h"
 #include "jobs.h"
 #include "outbox.h"
@@ -41,6 +42,7 @@
 #include "token.h"
 #include "worker.h"
 #include "worker_role.h"
+#include "worker_txn.h"
 
 /* Most outbox rows fetched in one transaction. */
 #define OUTBOX_FETCH_MAX 500
@@ -68,42 +70,13 @@ static const HublinkBrokerCallbacks callbacks = {
 static void
 begin_transaction(const char *activity)
 {
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-	if (role_checked)
-	{
-		Oid role;
-		char *problem = hublink_worker_role_problem(&role);
-
-		/* A restart waits in configure(), with a warning, until the role is fixed. */
-		if (problem != NULL)
-			ereport(FATAL, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-							errmsg("hublink worker role \"%s\" can no longer be used",
-								   hublink_worker_role),
-							errdetail_internal("%s", problem),
-							errhint("Fix the role or hublink.worker_role; the worker restarts "
-									"and waits until it is usable.")));
-		hublink_worker_role_enter(role);
-	}
+	hublink_txn_begin(activity, role_checked);
 }
 
 static void
 commit_transaction(void)
 {
-	SPI_finish();
-	PopActiveSnapshot();
-	hublink_worker_role_leave();
-	CommitTransactionCommand();
-	/* The commit left TopMemoryContext current: anything allocated there would leak. */
-	MemoryContextSwitchTo(loop_cxt);
-	/* Without this autovacuum never hears of the worker's inserts and updates. */
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	hublink_count_flush();
+	hublink_txn_commit(loop_cxt);
 }
 
 static void
@@ -182,7 +155,7 @@ configure(void)
 		if (!installed && reported != HUBLINK_STATE_WAITING_FOR_EXTENSION)
 		{
 			reported = HUBLINK_STATE_WAITING_FOR_EXTENSION;
-			hublink_shmem_set_state(reported);
+			hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, reported);
 			ereport(LOG, (errmsg("hublink worker is waiting for CREATE EXTENSION hublink in "
 								 "database \"%s\"",
 								 hublink_database)));
@@ -191,7 +164,7 @@ configure(void)
 		{
 			/* Warned at every check: a role is fixed by SQL, which sends no reload. */
 			reported = HUBLINK_STATE_MISCONFIGURED;
-			hublink_shmem_set_state(reported);
+			hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, reported);
 			hublink_shmem_set_error(role_problem);
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -204,7 +177,7 @@ configure(void)
 		else if (installed && reported != HUBLINK_STATE_MISCONFIGURED)
 		{
 			reported = HUBLINK_STATE_MISCONFIGURED;
-			hublink_shmem_set_state(reported);
+			hublink_shmem_set_state(HUBLINK_SLOT_MESSAGES, reported);
 			hublink_shmem_set_error(problem);
 			ereport(
 				WARNING,
@@ -231,31 +204,64 @@ configure(void)
 	}
 }
 
+/* Deliveries this process applies itself: all of them unless appliers do (dispatch.c). */
+static bool
+deliveries_to_apply(void)
+{
+	return !hublink_dispatch_enabled() && hublink_pending_count() > 0;
+}
+
+/*
+ * How many of the n deliveries taken for this batch to apply before committing (adaptive
+ * batching, docs/worker.md "Batches and latency"). Every message of a batch waits for the
+ * batch's commit before its effects and replies go out, so when the queue is shallow (fewer
+ * than hublink.batch_size deliveries wait behind the batch) the batch commits once it has run
+ * hublink.batch_time_limit: at a steady rate a message waits behind a few milliseconds of
+ * work, not behind 32 messages. A backlog (a burst, an outage drained) keeps full batches:
+ * there every message waits anyway, and fewer commits drain it sooner.
+ */
+static bool
+batch_full(int applied, int n, int behind, TimestampTz started)
+{
+	if (applied >= n)
+		return true;
+	if (behind >= hublink_batch_size || hublink_batch_time_limit <= 0)
+		return false;
+	return TimestampDifferenceExceeds(started, GetCurrentTimestamp(), hublink_batch_time_limit);
+}
+
 /* One transaction of work, then acks and publishes. True when more work is ready now. */
 static bool
 work(void)
 {
 	HublinkBroker *broker = hublink_conn_broker();
-	int n = Min(hublink_pending_count(), hublink_batch_size);
+	/* With appliers the deliveries are theirs (dispatch.c): this transaction applies none. */
+	int pending = hublink_dispatch_enabled() ? 0 : hublink_pending_count();
+	int n = Min(pending, hublink_batch_size);
 	bool retries_due = next_retry_at <= GetCurrentTimestamp();
 	int fetched = 0;
+	int applied = 0;
 	uint64 last_tag = 0;
 	char *error = NULL;
+	TimestampTz started;
 
-	begin_transaction("applying messages");
+	begin_transaction(hublink_dispatch_enabled() ? "publishing messages" : "applying messages");
+	started = GetCurrentTimestamp();
 	hublink_outbox_mark_sent();
 	if (n > 0 || retries_due)
 		hublink_inbox_begin_transaction();
-	for (int i = 0; i < n; i++)
+	while (!batch_full(applied, n, pending - n, started))
 	{
-		HublinkDelivery *d = hublink_pending_get(i);
+		HublinkDelivery *d = hublink_pending_get(applied);
 		TimestampTz retry_at = DT_NOEND;
 
 		if (hublink_inbox_apply(d, &retry_at) == HUBLINK_DEFERRED && retry_at < next_retry_at)
 			next_retry_at = retry_at;
 		last_tag = d->delivery_tag;
+		applied++;
 		hublink_broker_keepalive(broker); /* a long batch must not look like a dead peer */
 	}
+	n = applied;
 	if (retries_due)
 	{
 		hublink_inbox_run_retries(hublink_batch_size);
@@ -279,9 +285,19 @@ work(void)
 	 * Rows committed asynchronously by other sessions may not be on disk yet, and a crash
 	 * would then lose the cause of a message already published. With an xid this commit is
 	 * flushed (synchronous_commit is on for the worker), and with it every commit before it.
+	 * (XLogFlush of the current insert position instead fails when that position is the first
+	 * byte after a page header: "xlog flush request ... is not satisfied"; the benchmark met it.)
 	 */
 	if (fetched > 0)
 		(void) GetTopTransactionId();
+	/*
+	 * A transaction that only marked confirmed rows sent need not wait for the disk: were it
+	 * lost in a crash, the rows would be published again, which receivers dedup (at-least-once,
+	 * as after any crash between a confirm and its mark). It acks and publishes nothing.
+	 */
+	else if (n == 0 && !retries_due)
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	commit_transaction();
 
 	/* Acked only now: a crash before this line redelivers, and the inbox dedups. */
@@ -289,7 +305,7 @@ work(void)
 	{
 		for (int i = 0; i < n; i++)
 			hublink_count(hublink_pending_get(i)->queue, HUBLINK_COUNT_ACKED, 1);
-		if (!hublink_broker_ack(broker, last_tag, &error))
+		if (!hublink_broker_ack(broker, last_tag, true, &error))
 		{
 			hublink_count_discard();
 			hublink_conn_failed(error);
@@ -303,7 +319,7 @@ work(void)
 		hublink_conn_failed(error);
 		return false;
 	}
-	return hublink_pending_count() > 0 || next_retry_at <= GetCurrentTimestamp() ||
+	return deliveries_to_apply() || next_retry_at <= GetCurrentTimestamp() ||
 		   (outbox_dirty && hublink_outbox_room() > 0);
 }
 
@@ -380,6 +396,18 @@ wait_for_events(void)
 
 		timeout = timeout < 0 ? retry : Min(timeout, retry);
 	}
+	if (hublink_dispatch_timeout_ms() >= 0)
+	{
+		long appliers = hublink_dispatch_timeout_ms();
+
+		timeout = timeout < 0 ? appliers : Min(timeout, appliers);
+	}
+	if (hublink_outbox_marks_due_at() != DT_NOEND)
+	{
+		long marks = ms_until(hublink_outbox_marks_due_at());
+
+		timeout = timeout < 0 ? marks : Min(timeout, marks);
+	}
 	{
 		long alerts = hublink_alerts_timeout_ms();
 		long token = hublink_token_timeout_ms();
@@ -408,7 +436,7 @@ wait_for_events(void)
 		/* Set by hublink.send at commit (or a signal): there may be rows to publish. */
 		outbox_dirty = true;
 		/* Also set when a transaction queued alert deliveries (hublink.alert_enqueue). */
-		if (hublink_shmem_take_jobs_changed())
+		if (hublink_shmem_take_jobs_changed(HUBLINK_SLOT_MESSAGES))
 		{
 			hublink_jobs_reschedule();
 			hublink_alerts_wake();
@@ -424,7 +452,7 @@ hublink_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	hublink_shmem_attach_worker();
+	hublink_shmem_attach(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_STARTING);
 	BackgroundWorkerInitializeConnection(hublink_database, NULL, 0);
 	pgstat_report_appname("hublink worker");
 	/*
@@ -506,10 +534,27 @@ hublink_worker_main(Datum arg)
 		hublink_alerts_perform();
 
 		more = false;
-		if (hublink_pending_count() > 0 || hublink_outbox_has_confirmed() ||
+		/*
+		 * Appliers: take their reports, ack what they committed, send them what came.
+		 * Their sends and reports set this process's latch.
+		 */
+		if (hublink_dispatch_enabled())
+		{
+			char *error = NULL;
+
+			if (hublink_dispatch_poll(&next_retry_at))
+				more = true;
+			if (hublink_conn_broker() != NULL &&
+				!hublink_dispatch_ack(hublink_conn_broker(), &error))
+			{
+				hublink_conn_failed(error);
+				continue;
+			}
+		}
+		if (deliveries_to_apply() || hublink_outbox_marks_due() ||
 			next_retry_at <= GetCurrentTimestamp() ||
 			(hublink_conn_broker() != NULL && outbox_dirty && hublink_outbox_room() > 0))
-			more = work();
+			more = work() || more;
 		if (more)
 			continue;
 		if (hublink_conn_broker() != NULL && hublink_broker_has_buffered(hublink_conn_broker()))

@@ -39,6 +39,8 @@ int hublink_reconnect_min_delay = 500;
 int hublink_reconnect_max_delay = 30000;
 int hublink_prefetch = 256;
 int hublink_batch_size = 32;
+int hublink_batch_time_limit = 10;
+int hublink_appliers = 2;
 int hublink_handler_max_retries = 3;
 static int hublink_handler_retry_delay = 1000;
 static int hublink_handler_retry_max_delay = 60000;
@@ -157,6 +159,21 @@ hublink_worker_define_settings(void)
 							"Each message runs in its own subtransaction; above 64 the "
 							"subtransaction cache of the worker's process overflows.",
 							&hublink_batch_size, 32, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.appliers",
+							"Processes that apply messages, each for the removals that hash to it.",
+							"1: the message worker applies every message itself (as before "
+							"0.2.0). N >= 2: it consumes and acks, and N applier processes "
+							"apply in parallel, the messages of one removal always in one, in "
+							"order. Each applier is a background worker (max_worker_processes).",
+							&hublink_appliers, 2, 1, 8, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hublink.batch_time_limit",
+							"Longest a batch runs before it commits while the queue is shallow.",
+							"While fewer than hublink.batch_size deliveries wait behind a batch, "
+							"it commits after this long, so that a message waits behind a few "
+							"milliseconds of work; a deeper backlog keeps full batches. 0 "
+							"commits every batch at hublink.batch_size, as before 0.2.0.",
+							&hublink_batch_time_limit, 10, 0, 60000, PGC_SIGHUP, GUC_UNIT_MS, NULL,
+							NULL, NULL);
 	DefineCustomIntVariable("hublink.handler_max_retries",
 							"Times a failing handler is retried before its message is rejected.",
 							NULL, &hublink_handler_max_retries, 3, 0, 1000, PGC_SIGHUP, 0, NULL,

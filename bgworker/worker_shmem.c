@@ -2,9 +2,11 @@
  * worker_shmem.c - the worker's registration, its shared memory, and what other backends do
  * with it: read its status (hublink.worker_status) and wake it when they commit outbox rows.
  *
- * The shared block holds the worker's latch, so hublink.send() can wake it at commit (a
- * transaction callback) instead of the worker polling the outbox; and the state and counters
- * the status views show. The jobs worker (jobs_worker.c) has a latch and a state of its own.
+ * The shared block holds one slot per process (ProcSlot: the message worker, the jobs worker
+ * of jobs_worker.c, each applier of applier.c): its pid, its latch, so that hublink.send() can
+ * wake the message worker at commit (a transaction callback) instead of it polling the outbox,
+ * and its state; and the counters the status views show. Every process attaches, reports and
+ * detaches through the same functions, keyed by HublinkSlot.
  */
 #include "postgres.h"
 
@@ -23,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "hublink.h"
+#include "applier.h"
 #include "shmem_hooks.h"
 #include "worker.h"
 
@@ -36,24 +39,28 @@ typedef struct QueueStats
 	uint64 counts[HUBLINK_N_COUNTERS];
 } QueueStats;
 
+/*
+ * One process the status views show and other backends wake: the message worker, the jobs
+ * worker and each applier have one (HublinkSlot). state holds that process's own enum
+ * (HublinkWorkerState, HublinkJobsWorkerState, HublinkApplierState), whose value 0 is
+ * "stopped".
+ */
+typedef struct ProcSlot
+{
+	pid_t pid;
+	Latch *latch; /* the process latch; NULL while the process does not run */
+	int state;
+	TimestampTz state_since;
+	TimestampTz started_at;
+	bool jobs_changed; /* hublink.worker_job changed: re-read when the next job is due */
+} ProcSlot;
+
 typedef struct WorkerShared
 {
 	slock_t mutex;
-	pid_t pid;
-	Latch *latch; /* the worker's process latch; NULL while no worker runs */
-	HublinkWorkerState state;
-	TimestampTz state_since;
-	TimestampTz started_at;
-	char last_error[ERROR_LEN];
+	ProcSlot slots[HUBLINK_N_SLOTS];
+	char last_error[ERROR_LEN]; /* the message worker's (broker, token, configuration) */
 	TimestampTz last_error_at;
-	bool jobs_changed; /* hublink.worker_job changed: re-read when the next job is due */
-	/* The jobs worker: its latch (NULL while it does not run), process and state. */
-	Latch *jobs_latch;
-	pid_t jobs_pid;
-	HublinkJobsWorkerState jobs_state;
-	TimestampTz jobs_state_since;
-	TimestampTz jobs_started_at;
-	bool jobs_worker_changed; /* as jobs_changed, for the jobs worker */
 	int n_queues;
 	QueueStats queues[MAX_QUEUE_STATS];
 } WorkerShared;
@@ -67,6 +74,14 @@ static const char *const jobs_state_names[] = {
 	[HUBLINK_JOBS_WAITING] = "waiting for the message worker's configuration or a usable role",
 	[HUBLINK_JOBS_IDLE] = "idle",
 	[HUBLINK_JOBS_RUNNING] = "running jobs",
+};
+
+/* The names hublink.worker_appliers() shows for HublinkApplierState. */
+static const char *const applier_state_names[] = {
+	[HUBLINK_APPLIER_STOPPED] = "stopped",
+	[HUBLINK_APPLIER_STARTING] = "starting",
+	[HUBLINK_APPLIER_IDLE] = "idle",
+	[HUBLINK_APPLIER_APPLYING] = "applying messages",
 };
 
 /* The names hublink.worker_status shows for HublinkWorkerState. */
@@ -95,8 +110,7 @@ startup_shmem(void)
 	if (!found)
 	{
 		memset(shared, 0, sizeof(WorkerShared));
-		SpinLockInit(&shared->mutex);
-		shared->state = HUBLINK_STATE_STOPPED;
+		SpinLockInit(&shared->mutex); /* every slot: pid 0, state 0 (stopped) */
 	}
 }
 
@@ -133,71 +147,55 @@ hublink_worker_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+static ProcSlot *
+slot_of(HublinkSlot slot)
+{
+	if (shared == NULL)
+		elog(ERROR, "hublink shared memory is not initialised");
+	Assert(slot >= 0 && slot < HUBLINK_N_SLOTS);
+	return &shared->slots[slot];
+}
+
 /* Forget the latch before the PGPROC goes back to the pool. */
 static void
-detach_worker(int code, Datum arg)
+detach_slot(int code, Datum arg)
 {
+	ProcSlot *s = slot_of((HublinkSlot) DatumGetInt32(arg));
+
 	SpinLockAcquire(&shared->mutex);
-	shared->latch = NULL;
-	shared->pid = 0;
-	shared->state = HUBLINK_STATE_STOPPED;
-	shared->state_since = GetCurrentTimestamp();
+	s->latch = NULL;
+	s->pid = 0;
+	s->state = 0;
+	s->state_since = GetCurrentTimestamp();
 	SpinLockRelease(&shared->mutex);
 }
 
 void
-hublink_shmem_attach_worker(void)
+hublink_shmem_attach(HublinkSlot slot, int state)
 {
+	ProcSlot *s = slot_of(slot);
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (shared == NULL)
-		elog(ERROR, "hublink shared memory is not initialised");
 	SpinLockAcquire(&shared->mutex);
-	shared->latch = MyLatch;
-	shared->pid = MyProcPid;
-	shared->started_at = now;
-	shared->state = HUBLINK_STATE_STARTING;
-	shared->state_since = now;
+	s->latch = MyLatch;
+	s->pid = MyProcPid;
+	s->started_at = now;
+	s->state = state;
+	s->state_since = now;
 	SpinLockRelease(&shared->mutex);
-	before_shmem_exit(detach_worker, (Datum) 0);
-}
-
-static void
-detach_jobs_worker(int code, Datum arg)
-{
-	SpinLockAcquire(&shared->mutex);
-	shared->jobs_latch = NULL;
-	shared->jobs_pid = 0;
-	shared->jobs_state = HUBLINK_JOBS_STOPPED;
-	shared->jobs_state_since = GetCurrentTimestamp();
-	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(detach_slot, Int32GetDatum((int32) slot));
 }
 
 void
-hublink_shmem_attach_jobs_worker(void)
+hublink_shmem_set_state(HublinkSlot slot, int state)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	ProcSlot *s = slot_of(slot);
 
-	if (shared == NULL)
-		elog(ERROR, "hublink shared memory is not initialised");
 	SpinLockAcquire(&shared->mutex);
-	shared->jobs_latch = MyLatch;
-	shared->jobs_pid = MyProcPid;
-	shared->jobs_started_at = now;
-	shared->jobs_state = HUBLINK_JOBS_WAITING;
-	shared->jobs_state_since = now;
-	SpinLockRelease(&shared->mutex);
-	before_shmem_exit(detach_jobs_worker, (Datum) 0);
-}
-
-void
-hublink_shmem_set_jobs_worker_state(HublinkJobsWorkerState state)
-{
-	SpinLockAcquire(&shared->mutex);
-	if (shared->jobs_state != state)
+	if (s->state != state)
 	{
-		shared->jobs_state = state;
-		shared->jobs_state_since = GetCurrentTimestamp();
+		s->state = state;
+		s->state_since = GetCurrentTimestamp();
 	}
 	SpinLockRelease(&shared->mutex);
 }
@@ -206,26 +204,15 @@ hublink_shmem_set_jobs_worker_state(HublinkJobsWorkerState state)
 bool
 hublink_shmem_worker_configured(void)
 {
+	ProcSlot *s = slot_of(HUBLINK_SLOT_MESSAGES);
 	bool configured;
 
 	SpinLockAcquire(&shared->mutex);
-	configured = shared->pid != 0 && (shared->state == HUBLINK_STATE_CONNECTING ||
-									  shared->state == HUBLINK_STATE_CONNECTED ||
-									  shared->state == HUBLINK_STATE_DISCONNECTED);
+	configured = s->pid != 0 &&
+				 (s->state == HUBLINK_STATE_CONNECTING || s->state == HUBLINK_STATE_CONNECTED ||
+				  s->state == HUBLINK_STATE_DISCONNECTED);
 	SpinLockRelease(&shared->mutex);
 	return configured;
-}
-
-void
-hublink_shmem_set_state(HublinkWorkerState state)
-{
-	SpinLockAcquire(&shared->mutex);
-	if (shared->state != state)
-	{
-		shared->state = state;
-		shared->state_since = GetCurrentTimestamp();
-	}
-	SpinLockRelease(&shared->mutex);
 }
 
 void
@@ -266,23 +253,31 @@ static bool wake_pending = false;
 static bool jobs_wake_pending = false;
 static bool wake_callback_registered = false;
 
+/*
+ * Set the latches of the message worker and, for a change of the jobs, of both workers; a
+ * change of the jobs is also flagged in each slot, so each re-reads the schedule.
+ */
 static void
-wake_worker(bool jobs_worker_too)
+wake_workers(bool jobs_changed)
 {
-	Latch *latch = NULL;
-	Latch *jobs_latch = NULL;
+	Latch *latches[HUBLINK_SLOT_APPLIER_FIRST] = {NULL};
 
 	if (shared == NULL)
 		return;
+	/* The appliers need no waking: the message worker sends them their work. */
 	SpinLockAcquire(&shared->mutex);
-	latch = shared->latch;
-	jobs_latch = jobs_worker_too ? shared->jobs_latch : NULL;
+	for (int i = 0; i < HUBLINK_SLOT_APPLIER_FIRST; i++)
+	{
+		if (jobs_changed)
+			shared->slots[i].jobs_changed = true;
+		if (i == HUBLINK_SLOT_MESSAGES || jobs_changed)
+			latches[i] = shared->slots[i].latch;
+	}
 	SpinLockRelease(&shared->mutex);
 	/* A stale latch (the worker just exited) only causes a spurious wake-up of its successor. */
-	if (latch != NULL)
-		SetLatch(latch);
-	if (jobs_latch != NULL)
-		SetLatch(jobs_latch);
+	for (int i = 0; i < HUBLINK_SLOT_APPLIER_FIRST; i++)
+		if (latches[i] != NULL)
+			SetLatch(latches[i]);
 }
 
 static void
@@ -294,15 +289,8 @@ wake_at_commit(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			/* After PREPARE the rows become visible at COMMIT PREPARED; see docs/worker.md. */
-			if (jobs_wake_pending && shared != NULL)
-			{
-				SpinLockAcquire(&shared->mutex);
-				shared->jobs_changed = true;
-				shared->jobs_worker_changed = true;
-				SpinLockRelease(&shared->mutex);
-			}
 			if (wake_pending || jobs_wake_pending)
-				wake_worker(jobs_wake_pending);
+				wake_workers(jobs_wake_pending);
 			wake_pending = false;
 			jobs_wake_pending = false;
 			break;
@@ -348,32 +336,54 @@ hublink_wake_worker_for_jobs_at_commit(PG_FUNCTION_ARGS)
 }
 
 bool
-hublink_shmem_take_jobs_changed(void)
+hublink_shmem_take_jobs_changed(HublinkSlot slot)
 {
+	ProcSlot *s;
 	bool changed;
 
 	if (shared == NULL)
 		return false;
+	s = slot_of(slot);
 	SpinLockAcquire(&shared->mutex);
-	changed = shared->jobs_changed;
-	shared->jobs_changed = false;
-	SpinLockRelease(&shared->mutex);
-	return changed;
-}
-
-bool
-hublink_shmem_take_jobs_worker_changed(void)
-{
-	bool changed;
-
-	SpinLockAcquire(&shared->mutex);
-	changed = shared->jobs_worker_changed;
-	shared->jobs_worker_changed = false;
+	changed = s->jobs_changed;
+	s->jobs_changed = false;
 	SpinLockRelease(&shared->mutex);
 	return changed;
 }
 
 /* --- the status functions behind hublink.worker_status ----------------------------------- */
+
+static void
+require_shared(void)
+{
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("hublink shared memory is not available"),
+				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
+}
+
+/*
+ * A slot as the first four columns of a status row: pid, state (by its name), state_since,
+ * started_at; NULL where unset.
+ */
+static void
+slot_values(HublinkSlot slot, const char *const *state_names, Datum *values, bool *nulls)
+{
+	ProcSlot copy;
+
+	SpinLockAcquire(&shared->mutex);
+	copy = shared->slots[slot];
+	SpinLockRelease(&shared->mutex);
+	values[0] = Int32GetDatum(copy.pid);
+	nulls[0] = copy.pid == 0;
+	values[1] = CStringGetTextDatum(state_names[copy.state]);
+	nulls[1] = false;
+	values[2] = TimestampTzGetDatum(copy.state_since);
+	nulls[2] = copy.state_since == 0;
+	values[3] = TimestampTzGetDatum(copy.started_at);
+	nulls[3] = copy.started_at == 0;
+}
 
 PG_FUNCTION_INFO_V1(hublink_jobs_worker_state);
 
@@ -383,32 +393,12 @@ hublink_jobs_worker_state(PG_FUNCTION_ARGS)
 {
 	TupleDesc tupdesc;
 	Datum values[4];
-	bool nulls[4] = {false};
-	pid_t pid;
-	HublinkJobsWorkerState state;
-	TimestampTz since, started;
+	bool nulls[4];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("hublink shared memory is not available"),
-				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
-	SpinLockAcquire(&shared->mutex);
-	pid = shared->jobs_pid;
-	state = shared->jobs_state;
-	since = shared->jobs_state_since;
-	started = shared->jobs_started_at;
-	SpinLockRelease(&shared->mutex);
-
-	values[0] = Int32GetDatum(pid);
-	nulls[0] = pid == 0;
-	values[1] = CStringGetTextDatum(jobs_state_names[state]);
-	values[2] = TimestampTzGetDatum(since);
-	nulls[2] = since == 0;
-	values[3] = TimestampTzGetDatum(started);
-	nulls[3] = started == 0;
+	require_shared();
+	slot_values(HUBLINK_SLOT_JOBS, jobs_state_names, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
@@ -418,39 +408,61 @@ Datum
 hublink_worker_state(PG_FUNCTION_ARGS)
 {
 	TupleDesc tupdesc;
+	Datum slot[4];
+	bool slot_nulls[4];
 	Datum values[6];
 	bool nulls[6] = {false};
-	WorkerShared copy;
+	char last_error[ERROR_LEN];
+	TimestampTz last_error_at;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("hublink shared memory is not available"),
-				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
-
+	require_shared();
+	slot_values(HUBLINK_SLOT_MESSAGES, state_names, slot, slot_nulls);
 	SpinLockAcquire(&shared->mutex);
-	copy.pid = shared->pid;
-	copy.state = shared->state;
-	copy.state_since = shared->state_since;
-	copy.started_at = shared->started_at;
-	memcpy(copy.last_error, shared->last_error, ERROR_LEN);
-	copy.last_error_at = shared->last_error_at;
+	memcpy(last_error, shared->last_error, ERROR_LEN);
+	last_error_at = shared->last_error_at;
 	SpinLockRelease(&shared->mutex);
 
-	values[0] = Int32GetDatum(copy.pid);
-	nulls[0] = copy.pid == 0;
-	values[1] = CStringGetTextDatum(state_names[copy.state]);
-	values[2] = TimestampTzGetDatum(copy.state_since);
-	nulls[2] = copy.state_since == 0;
-	values[3] = CStringGetTextDatum(copy.last_error);
-	nulls[3] = copy.last_error[0] == '\0';
-	values[4] = TimestampTzGetDatum(copy.last_error_at);
-	nulls[4] = copy.last_error_at == 0;
-	values[5] = TimestampTzGetDatum(copy.started_at);
-	nulls[5] = copy.started_at == 0;
+	/* pid, state, state_since, last_error, last_error_at, started_at */
+	for (int i = 0; i < 3; i++)
+	{
+		values[i] = slot[i];
+		nulls[i] = slot_nulls[i];
+	}
+	values[3] = CStringGetTextDatum(last_error);
+	nulls[3] = last_error[0] == '\0';
+	values[4] = TimestampTzGetDatum(last_error_at);
+	nulls[4] = last_error_at == 0;
+	values[5] = slot[3];
+	nulls[5] = slot_nulls[3];
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(hublink_worker_appliers);
+
+/*
+ * hublink.worker_appliers(): one row per applier hublink.appliers asks for (none when it is 1:
+ * the message worker applies itself): its process, state and since when.
+ */
+Datum
+hublink_worker_appliers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	require_shared();
+	InitMaterializedSRF(fcinfo, 0);
+	for (int k = 0; hublink_appliers >= 2 && k < hublink_appliers; k++)
+	{
+		Datum values[5];
+		bool nulls[5];
+
+		values[0] = Int32GetDatum(k);
+		nulls[0] = false;
+		slot_values(HUBLINK_SLOT_APPLIER_FIRST + k, applier_state_names, values + 1, nulls + 1);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(hublink_worker_queue_counters);
@@ -462,11 +474,7 @@ hublink_worker_queue_counters(PG_FUNCTION_ARGS)
 	QueueStats *copy;
 	int n;
 
-	if (shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("hublink shared memory is not available"),
-				 errhint("Add hublink to shared_preload_libraries and restart the server.")));
+	require_shared();
 	InitMaterializedSRF(fcinfo, 0);
 
 	copy = palloc(sizeof(QueueStats) * MAX_QUEUE_STATS);

@@ -19,6 +19,17 @@ COMMENT ON FUNCTION hublink.jobs_worker_state() IS
     'The jobs worker''s process (bgworker/jobs_worker.c: hublink.worker_job runs there when '
     'hublink.jobs_worker is on), its state and since when, and when it started.';
 
+CREATE FUNCTION hublink.worker_appliers(
+    OUT applier integer, OUT pid integer, OUT state text, OUT state_since timestamptz,
+    OUT started_at timestamptz)
+    RETURNS SETOF record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_worker_appliers';
+COMMENT ON FUNCTION hublink.worker_appliers() IS
+    'One row per applier process (hublink.appliers >= 2, docs/worker.md "Appliers"; none when the '
+    'message worker applies every message itself): its partition, process, state (starting, idle, '
+    'applying messages, stopped) and since when, and when it started.';
+
 CREATE FUNCTION hublink.worker_queue_counters(
     OUT queue text, OUT received bigint, OUT applied bigint, OUT duplicates bigint,
     OUT rejected bigint, OUT retried bigint, OUT acked bigint, OUT published bigint)
@@ -73,7 +84,10 @@ SELECT s.pid,
        (SELECT count(*) FROM hublink.error_report r WHERE r.cleared_at IS NULL) AS needs_attention,
        j.pid AS jobs_pid,
        j.state AS jobs_state,
-       j.state_since AS jobs_state_since
+       j.state_since AS jobs_state_since,
+       current_setting('hublink.appliers', true)::integer AS appliers,
+       (SELECT count(*) FROM pg_catalog.pg_stat_activity a
+         WHERE a.backend_type = 'hublink applier') AS appliers_running
   FROM hublink.worker_state() s
  CROSS JOIN hublink.jobs_worker_state() j
  CROSS JOIN (SELECT coalesce(sum(q.received), 0)::bigint AS received,
@@ -115,6 +129,11 @@ COMMENT ON COLUMN hublink.worker_status.jobs_pid IS
 COMMENT ON COLUMN hublink.worker_status.jobs_state IS
     'What the jobs worker does: idle, running jobs, waiting for the message worker''s configuration, or off (the message worker runs the jobs).';
 COMMENT ON COLUMN hublink.worker_status.jobs_state_since IS 'When the jobs worker entered that state.';
+COMMENT ON COLUMN hublink.worker_status.appliers IS
+    'The hublink.appliers setting: 1, the worker applies every message itself; N >= 2, N applier '
+    'processes apply them, each the removals that hash to it (hublink.worker_appliers()).';
+COMMENT ON COLUMN hublink.worker_status.appliers_running IS
+    'Applier processes running now (pg_stat_activity backend_type ''hublink applier'').';
 
 -- CREATE EXTENSION wakes a worker that waits for it (docs/worker.md).
 SELECT hublink.wake_worker_at_commit();

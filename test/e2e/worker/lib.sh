@@ -215,7 +215,9 @@ reconcile() {
 crash_run() {
     local kill_fn=$1 n=1000
     IN_FLIGHT=''
-    sql "INSERT INTO public.test_handler_delay VALUES (0.003)"
+    # Slow enough that the kill lands with hundreds in flight while two appliers apply in
+    # parallel (hublink.appliers = 2): the broker's count below is read a few seconds after it.
+    sql "INSERT INTO public.test_handler_delay VALUES (0.01)"
     gen $n 1 >"$STACK_DIR/requests"
     hub --timestamp publish escort-quote-request <"$STACK_DIR/requests" 2>/dev/null ||
         not_ok "publishing $n requests"

@@ -1,0 +1,57 @@
+/*
+ * worker_txn.c - the transactions of the message worker and of its appliers (applier.c):
+ * the same start (SPI, a snapshot, the worker's role checked and entered) and the same end
+ * (commit, statistics, the counts of the transaction moved to shared memory).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "counters.h"
+#include "worker_role.h"
+#include "worker_txn.h"
+
+void
+hublink_txn_begin(const char *activity, bool as_role)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	if (as_role)
+	{
+		Oid role;
+		char *problem = hublink_worker_role_problem(&role);
+
+		/* A restart waits in configure(), with a warning, until the role is fixed. */
+		if (problem != NULL)
+			ereport(FATAL, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+							errmsg("hublink worker role \"%s\" can no longer be used",
+								   hublink_worker_role),
+							errdetail_internal("%s", problem),
+							errhint("Fix the role or hublink.worker_role; the worker restarts "
+									"and waits until it is usable.")));
+		hublink_worker_role_enter(role);
+	}
+}
+
+void
+hublink_txn_commit(MemoryContext loop_cxt)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	hublink_worker_role_leave();
+	CommitTransactionCommand();
+	/* The commit left TopMemoryContext current: anything allocated there would leak. */
+	MemoryContextSwitchTo(loop_cxt);
+	/* Without this autovacuum never hears of the worker's inserts and updates. */
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	hublink_count_flush();
+}

@@ -1,0 +1,23 @@
+/*
+ * worker_txn.h - a transaction of the message worker or of an applier (worker_txn.c).
+ */
+#ifndef HUBLINK_WORKER_TXN_H
+#define HUBLINK_WORKER_TXN_H
+
+#include "postgres.h"
+
+/*
+ * Start a transaction, connect SPI, push a snapshot and report activity. With as_role, check
+ * hublink.worker_role (FATAL when it can no longer be used: the process restarts and waits)
+ * and run the transaction as it.
+ */
+extern void hublink_txn_begin(const char *activity, bool as_role);
+
+/*
+ * Commit what hublink_txn_begin started, switch back to loop_cxt (the commit leaves
+ * TopMemoryContext current), report statistics and move the transaction's counts to shared
+ * memory.
+ */
+extern void hublink_txn_commit(MemoryContext loop_cxt);
+
+#endif /* HUBLINK_WORKER_TXN_H */
