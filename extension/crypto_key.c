@@ -23,12 +23,16 @@
 #include <unistd.h>
 
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "crypto_key.h"
 
@@ -147,7 +151,7 @@ refuse_file(const char *path, const char *why, const char *hint)
 
 /* Reads the whole key file after checking that nobody but the server's user can read it. */
 static char *
-read_key_file(const char *path, int *length)
+read_key_file(const char *path, int *length, struct stat *read_stat)
 {
 	struct stat st;
 	char *text;
@@ -198,6 +202,7 @@ read_key_file(const char *path, int *length)
 				(errcode_for_file_access(), errmsg("could not read master key file \"%s\"", path)));
 	text[got] = '\0';
 	*length = (int) got;
+	*read_stat = st;
 	return text;
 }
 
@@ -213,34 +218,141 @@ hex_value(char c)
 	return -1;
 }
 
-PG_FUNCTION_INFO_V1(hublink_master_keys);
+/*
+ * The master keys as this backend last read them (docs/security-crypto.md "What is cached").
+ *
+ * Reading the file on every call cost about 140 microseconds (the checks that it lies outside
+ * the data directory, the read, parsing, then SHA-256 of each key in SQL to find one by id),
+ * three times per message. The keys are kept in this backend's memory together with the
+ * identity of the file they came from (path, device, inode, size, modification and change
+ * times), and every use first stat()s the path: any change of the file, of its owner or mode,
+ * a rename, a replacement or a new link (each changes one of these) makes the next use read
+ * and check the file again, as before.
+ *
+ * File times come from a coarse clock (a few milliseconds), so a rewrite of the same size
+ * within the same tick as the read would keep its times. A read is therefore trusted for reuse
+ * only when the file was last changed at least MASTER_KEY_SETTLE_SECONDS before the read
+ * began ("racily clean", as git calls it): any later change gets times after the read's start.
+ * Until then every use reads the file again.
+ */
+#define MASTER_KEY_SETTLE_SECONDS 2
+#define KEY_ID_CHARS              16
+
+typedef struct MasterKeyCache
+{
+	bool valid;   /* holds the keys of the file described below */
+	bool trusted; /* the file had settled before the read: a same stat() means same bytes */
+	char path[MAXPGPATH];
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
+	int nkeys;
+	unsigned char (*keys)[KEY_BYTES]; /* oldest first, the current one last */
+	char (*ids)[KEY_ID_CHARS + 1];    /* hublink.crypto_key_id of each */
+} MasterKeyCache;
+
+static MasterKeyCache master_cache;
+static int64 master_key_file_reads = 0;
+static int64 master_key_cache_hits = 0;
+
+static void
+master_cache_forget(void)
+{
+	if (master_cache.keys != NULL)
+	{
+		explicit_bzero(master_cache.keys, (size_t) master_cache.nkeys * KEY_BYTES);
+		pfree(master_cache.keys);
+		pfree(master_cache.ids);
+	}
+	master_cache.keys = NULL;
+	master_cache.ids = NULL;
+	master_cache.nkeys = 0;
+	master_cache.valid = false;
+	master_cache.trusted = false;
+}
+
+static bool
+timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static bool
+same_file(const struct stat *st)
+{
+	return st->st_dev == master_cache.dev && st->st_ino == master_cache.ino &&
+		   st->st_size == master_cache.size && st->st_mtim.tv_sec == master_cache.mtime.tv_sec &&
+		   st->st_mtim.tv_nsec == master_cache.mtime.tv_nsec &&
+		   st->st_ctim.tv_sec == master_cache.ctime.tv_sec &&
+		   st->st_ctim.tv_nsec == master_cache.ctime.tv_nsec;
+}
+
+/* The first 16 hex digits of the key's SHA-256: what hublink.crypto_key_id(key) returns. */
+static void
+master_key_id(const unsigned char *key, char *id)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8 digest[PG_SHA256_DIGEST_LENGTH];
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, key, KEY_BYTES) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
+	{
+		pg_cryptohash_free(ctx);
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+						errmsg("could not compute the identifier of a master key"),
+						errdetail("SHA-256 failed in this backend.")));
+	}
+	pg_cryptohash_free(ctx);
+	for (int i = 0; i < KEY_ID_CHARS / 2; i++)
+	{
+		id[2 * i] = hex[digest[i] >> 4];
+		id[2 * i + 1] = hex[digest[i] & 0x0f];
+	}
+	id[KEY_ID_CHARS] = '\0';
+	explicit_bzero(digest, sizeof(digest));
+}
 
 /*
- * hublink.master_keys() returns bytea[]: the keys of the file, oldest first, the current one
- * last. Revoked from PUBLIC; only the SECURITY DEFINER key functions of 73_crypto_keys.sql
- * call it, so the keys live in their variables and never in a query text or a table.
+ * The master keys of hublink.master_key_file: from this backend's copy when the file is the
+ * one it was read from (above), else read and checked again. Errors as before: a file inside
+ * the data directory, readable by others, missing, empty or malformed is refused.
  */
-Datum
-hublink_master_keys(PG_FUNCTION_ARGS)
+static const MasterKeyCache *
+master_keys_load(bool force)
 {
 	const char *path = hublink_master_key_file;
-	Datum *keys;
+	struct stat st;
+	struct timespec started;
+	unsigned char(*keys)[KEY_BYTES];
 	int nkeys = 0;
 	int length;
 	char *text;
 	char *line;
 	char *save = NULL;
+	MemoryContext old;
 
 	if (path == NULL || path[0] == '\0')
 		refuse_file("", "hublink.master_key_file is empty.",
 					"Set hublink.master_key_file in postgresql.conf and reload.");
+	if (!force && master_cache.valid && master_cache.trusted &&
+		strcmp(master_cache.path, path) == 0 && stat(path, &st) == 0 && same_file(&st))
+	{
+		master_key_cache_hits++;
+		return &master_cache;
+	}
+	master_cache_forget();
+	clock_gettime(CLOCK_REALTIME, &started);
 	refuse_inside_data_directory(path);
-	text = read_key_file(path, &length);
-	keys = palloc(sizeof(Datum) * (length / (2 * KEY_BYTES) + 1));
+	text = read_key_file(path, &length, &st);
+	master_key_file_reads++;
+	keys = palloc(sizeof(*keys) * (length / (2 * KEY_BYTES) + 1));
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
 	{
 		size_t len = strlen(line);
-		bytea *key;
 
 		while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 			len--;
@@ -249,8 +361,6 @@ hublink_master_keys(PG_FUNCTION_ARGS)
 		if (len != 2 * KEY_BYTES)
 			refuse_file(path, "A line of the file is not 64 hexadecimal digits.",
 						"Write one key per line, 64 hexadecimal digits (256 bits).");
-		key = palloc(VARHDRSZ + KEY_BYTES);
-		SET_VARSIZE(key, VARHDRSZ + KEY_BYTES);
 		for (int i = 0; i < KEY_BYTES; i++)
 		{
 			int hi = hex_value(line[2 * i]);
@@ -259,16 +369,127 @@ hublink_master_keys(PG_FUNCTION_ARGS)
 			if (hi < 0 || lo < 0)
 				refuse_file(path, "A line of the file is not 64 hexadecimal digits.",
 							"Write one key per line, 64 hexadecimal digits (256 bits).");
-			((unsigned char *) VARDATA(key))[i] = (unsigned char) (hi << 4 | lo);
+			keys[nkeys][i] = (unsigned char) (hi << 4 | lo);
 		}
-		keys[nkeys++] = PointerGetDatum(key);
+		nkeys++;
 	}
 	explicit_bzero(text, length);
 	pfree(text);
 	if (nkeys == 0)
 		refuse_file(path, "The file holds no key.",
 					"Write one key per line, 64 hexadecimal digits.");
-	PG_RETURN_ARRAYTYPE_P(construct_array(keys, nkeys, BYTEAOID, -1, false, TYPALIGN_INT));
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	master_cache.keys = palloc(sizeof(*keys) * nkeys);
+	master_cache.ids = palloc(sizeof(*master_cache.ids) * nkeys);
+	MemoryContextSwitchTo(old);
+	memcpy(master_cache.keys, keys, sizeof(*keys) * nkeys);
+	explicit_bzero(keys, sizeof(*keys) * nkeys);
+	pfree(keys);
+	master_cache.nkeys = nkeys;
+	for (int i = 0; i < nkeys; i++)
+		master_key_id(master_cache.keys[i], master_cache.ids[i]);
+	strlcpy(master_cache.path, path, sizeof(master_cache.path));
+	master_cache.dev = st.st_dev;
+	master_cache.ino = st.st_ino;
+	master_cache.size = st.st_size;
+	master_cache.mtime = st.st_mtim;
+	master_cache.ctime = st.st_ctim;
+	started.tv_sec -= MASTER_KEY_SETTLE_SECONDS;
+	master_cache.trusted =
+		timespec_before(&st.st_mtim, &started) && timespec_before(&st.st_ctim, &started);
+	master_cache.valid = true;
+	return &master_cache;
+}
+
+static bytea *
+key_bytea(const unsigned char *key)
+{
+	bytea *b = palloc(VARHDRSZ + KEY_BYTES);
+
+	SET_VARSIZE(b, VARHDRSZ + KEY_BYTES);
+	memcpy(VARDATA(b), key, KEY_BYTES);
+	return b;
+}
+
+bool
+hublink_master_key_known(const char *key_id)
+{
+	const MasterKeyCache *c = master_keys_load(false);
+
+	for (int i = 0; i < c->nkeys; i++)
+		if (strcmp(c->ids[i], key_id) == 0)
+			return true;
+	return false;
+}
+
+PG_FUNCTION_INFO_V1(hublink_master_keys);
+
+/*
+ * hublink.master_keys() returns bytea[]: the keys of the file, oldest first, the current one
+ * last. Revoked from PUBLIC; only the SECURITY DEFINER key functions of 73_crypto_keys.sql
+ * call it, so the keys live in their variables and never in a query text or a table. Always
+ * reads the file (hublink.master_key_destroyed asks it whether a key is gone).
+ */
+Datum
+hublink_master_keys(PG_FUNCTION_ARGS)
+{
+	const MasterKeyCache *c = master_keys_load(true);
+	Datum *keys = palloc(sizeof(Datum) * c->nkeys);
+
+	for (int i = 0; i < c->nkeys; i++)
+		keys[i] = PointerGetDatum(key_bytea(c->keys[i]));
+	PG_RETURN_ARRAYTYPE_P(construct_array(keys, c->nkeys, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(hublink_master_key);
+
+/*
+ * hublink.master_key(key_id text, OUT key_id text, OUT key bytea): the master key with that id
+ * (hublink.crypto_key_id), or the current one (the file's last line) for NULL. Raises when the
+ * file no longer holds it. Revoked from PUBLIC; the key functions of 73_crypto_keys.sql call it.
+ */
+Datum
+hublink_master_key(PG_FUNCTION_ARGS)
+{
+	const MasterKeyCache *c = master_keys_load(false);
+	TupleDesc tupdesc;
+	Datum values[2];
+	bool nulls[2] = {false, false};
+	int found = -1;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("hublink.master_key() must return a record")));
+	if (PG_ARGISNULL(0))
+		found = c->nkeys - 1;
+	else
+	{
+		char *want = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		for (int i = 0; i < c->nkeys && found < 0; i++)
+			if (strcmp(c->ids[i], want) == 0)
+				found = i;
+		if (found < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("master key %s is not in the master key file", want),
+					 errdetail("A data key was wrapped by a master key that "
+							   "hublink.master_key_file no longer holds."),
+					 errhint("Put the old key back in the file (before the current one) and run "
+							 "hublink.rotate_master_key().")));
+	}
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = CStringGetTextDatum(c->ids[found]);
+	values[1] = PointerGetDatum(key_bytea(c->keys[found]));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+void
+hublink_master_key_stats(int64 *file_reads, int64 *cache_hits)
+{
+	*file_reads = master_key_file_reads;
+	*cache_hits = master_key_cache_hits;
 }
 
 PG_FUNCTION_INFO_V1(hublink_create_master_key_file);

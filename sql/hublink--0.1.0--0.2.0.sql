@@ -2756,21 +2756,24 @@ CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) 
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    k    hublink.data_key;
-    m    record;
-    fresh bytea;
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
 BEGIN
     SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
     IF NOT FOUND AND p_create THEN
         m := hublink.master_key(NULL);
         fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
         INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
-        VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
+        VALUES (p_scope, wrapped, m.key_id)
         ON CONFLICT (key_scope) DO NOTHING;
         IF FOUND THEN
             -- The erasure status needs every master key that ever wrapped a data key.
             INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
             ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
             RETURN fresh;
         END IF;
         -- Another transaction made it first: use theirs.
@@ -2782,12 +2785,19 @@ BEGIN
                   DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
                   HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
     END IF;
-    RETURN hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
 END;
 $$;
 COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
-    'Raises HL010 when it was destroyed. Internal.';
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
 -- hublink.rotate_master_key, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.rotate_master_key() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -3066,88 +3076,20 @@ SELECT hublink.audit_attach();
 -- The audit triggers and the schema loader stay quiet while a dump is restored.
 -- hublink.audit_seal_needed, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    -- A restore (hublink.restoring, docs/operations.md) copies links already sealed.
-    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text
-       OR pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN false;
-    END IF;
-    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
-    RETURN true;
-END;
-$$;
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
 COMMENT ON FUNCTION hublink.audit_seal_needed() IS
     'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
     'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
     '(hublink.restoring), whose audit rows come with their links.';
 -- hublink.audit_row_change, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    -- The digests hash to_jsonb(row)::text; these make that text the same in every session.
     SET TimeZone = 'UTC'
     SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1
-    AS $$
-DECLARE
-    -- Arguments (set by hublink.audit_attach): 0 action of an insert, 1 primary key columns
-    -- (a text[] literal), 2 detail columns (a text[] literal), 3 how to find the removal (id,
-    -- reference, lookup, none), 4 the column that leads to it, 5 the lookup query ($1 text).
-    newj    jsonb;
-    oldj    jsonb;
-    rowj    jsonb;
-    rowkey  jsonb;
-    detail  jsonb := '{}';
-    changed text[];
-    rid     bigint;
-    rref    text;
-    k       text;
-BEGIN
-    -- A restore (hublink.restoring, superuser only; docs/operations.md) loads rows whose audit
-    -- rows the dump brings: recording them again would fork the chain.
-    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        newj := pg_catalog.to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        oldj := pg_catalog.to_jsonb(OLD);
-    END IF;
-    rowj := coalesce(newj, oldj);
-    -- Simple expressions only (no query per row): they run without the executor.
-    FOREACH k IN ARRAY TG_ARGV[1]::text[] LOOP
-        rowkey := coalesce(rowkey, '{}') || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    FOREACH k IN ARRAY TG_ARGV[2]::text[] LOOP
-        detail := detail || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    IF TG_OP = 'UPDATE' THEN
-        SELECT coalesce(pg_catalog.array_agg(n.key ORDER BY n.key), '{}') INTO changed
-          FROM pg_catalog.jsonb_each(newj) n WHERE n.value IS DISTINCT FROM oldj -> n.key;
-    END IF;
-    IF TG_ARGV[3] = 'id' THEN
-        rid := (rowj ->> TG_ARGV[4])::bigint;
-    ELSIF TG_ARGV[3] = 'reference' THEN
-        rref := rowj ->> TG_ARGV[4];
-        SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = rref;
-    ELSIF TG_ARGV[3] = 'lookup' AND rowj ->> TG_ARGV[4] IS NOT NULL THEN
-        EXECUTE TG_ARGV[5] INTO rid, rref USING rowj ->> TG_ARGV[4];
-    END IF;
-    INSERT INTO hublink.audit_log (role_name, action, table_name, removal_id, removal_reference, row_key,
-                                   changed_columns, before_digest, after_digest, detail)
-    VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
-            CASE WHEN TG_OP = 'INSERT' THEN TG_ARGV[0] ELSE pg_catalog.lower(TG_OP) END,
-            TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, rid, rref, rowkey, changed,
-            pg_catalog.sha256(pg_catalog.convert_to(oldj::text, 'UTF8')),
-            pg_catalog.sha256(pg_catalog.convert_to(newj::text, 'UTF8')),
-            coalesce(detail, '{}'));
-    RETURN NULL;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
 COMMENT ON FUNCTION hublink.audit_row_change() IS
     'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
     'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
@@ -4832,6 +4774,188 @@ COMMENT ON COLUMN hublink.worker_status.appliers_running IS
 
 SELECT hublink.apply_access_policy();
 
+-- from sql/updates/0.1.0--0.2.0/65_message_cost.sql
+-- 0.2.0: the cost of applying one message, third pass (issue 15 section 3; docs/performance.md
+-- "Per-message cost, third pass", docs/security-crypto.md "What is cached").
+
+-- The master keys in C, kept while the key file is unchanged; unwrapped data keys kept for the
+-- rest of the transaction, matched to the row they came from and wiped by any change of
+-- hublink.data_key and at the end of the transaction. hublink.master_key changes language (it
+-- was PL/pgSQL, SECURITY DEFINER): the C function reads only the key file, so it runs with the
+-- caller's rights; it stays revoked from PUBLIC.
+-- The pgcrypto wrappers in PL/pgSQL (sealing calls them several times per message; as SQL with
+-- SET each call read its stored body and planned it again). Made by the same block as in
+-- sql/parts/73_crypto_keys.sql, which names pgcrypto's schema (not known when the script is
+-- written, so the build's -- @function cannot copy them); their comments and grants stay.
+DO $$
+DECLARE
+    s text := (SELECT n.nspname FROM pg_catalog.pg_extension e
+                 JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                WHERE e.extname = 'pgcrypto');
+BEGIN
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            AS $b$
+        BEGIN
+            RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
+                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1');
+        END;
+        $b$
+        $f$, s);
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            AS $b$
+        BEGIN
+            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'));
+        END;
+        $b$
+        $f$, s);
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
+            LANGUAGE sql STRICT IMMUTABLE
+            SET search_path = pg_catalog, pg_temp
+            RETURN pg_catalog.left(pg_catalog.encode(%1$I.digest(p_key, 'sha256'), 'hex'), 16)$f$, s);
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION hublink.crypto_random_key() RETURNS bytea
+            LANGUAGE plpgsql VOLATILE
+            SET search_path = pg_catalog, pg_temp
+            AS $b$
+        BEGIN
+            RETURN %1$I.gen_random_bytes(32);
+        END;
+        $b$
+        $f$, s);
+END;
+$$;
+
+-- hublink.master_key, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.master_key(p_key_id text, OUT key_id text, OUT key bytea)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_master_key';
+COMMENT ON FUNCTION hublink.master_key(text) IS
+    'A master key read from hublink.master_key_file, by id, or the current one for NULL. Raises '
+    'when the file no longer holds it. Internal.';
+-- hublink.data_key_cached, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_cached(p_scope text, p_master_key_id text, p_wrapped bytea) RETURNS bytea
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cached';
+COMMENT ON FUNCTION hublink.data_key_cached(text, text, bytea) IS
+    'The data key this transaction already unwrapped or made for exactly this row of '
+    'hublink.data_key, or NULL. Raises when the master key is no longer in the key file. Internal.';
+-- hublink.data_key_remember, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_remember(p_scope text, p_master_key_id text, p_wrapped bytea, p_key bytea)
+    RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_remember';
+COMMENT ON FUNCTION hublink.data_key_remember(text, text, bytea, bytea) IS
+    'Keeps the unwrapped key of a row of hublink.data_key until the end of the transaction '
+    '(hublink.data_key_cached finds it). Internal.';
+-- hublink.data_key_cache_wipe, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_cache_wipe() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cache_wipe';
+COMMENT ON FUNCTION hublink.data_key_cache_wipe() IS
+    'Statement trigger on hublink.data_key: wipes every data key this backend keeps, so an '
+    'erased or re-wrapped key is not held for the rest of the transaction.';
+-- hublink.crypto_cache_stats, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.crypto_cache_stats(OUT master_key_file_reads bigint, OUT master_key_reuses bigint,
+                                           OUT data_key_hits bigint, OUT data_key_misses bigint,
+                                           OUT data_key_wipes bigint, OUT data_keys_held integer)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_crypto_cache_stats';
+COMMENT ON FUNCTION hublink.crypto_cache_stats() IS
+    'This backend''s key caches since it started: master key file reads and reuses, data key '
+    'hits and misses, wipes, and the data keys it holds now (none outside a transaction). For '
+    'tests and benchmarks; no key material. Internal.';
+-- hublink.data_key_for, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
+BEGIN
+    SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    IF NOT FOUND AND p_create THEN
+        m := hublink.master_key(NULL);
+        fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
+        INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
+        VALUES (p_scope, wrapped, m.key_id)
+        ON CONFLICT (key_scope) DO NOTHING;
+        IF FOUND THEN
+            -- The erasure status needs every master key that ever wrapped a data key.
+            INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+            ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
+            RETURN fresh;
+        END IF;
+        -- Another transaction made it first: use theirs.
+        SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    END IF;
+    IF k.key_scope IS NULL THEN
+        RAISE EXCEPTION 'no data key for "%"', p_scope
+            USING ERRCODE = 'HL060',
+                  DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
+                  HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
+    END IF;
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
+END;
+$$;
+COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
+    'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
+REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
+    hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
+CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
+COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
+    'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
+ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
+
+-- The audit trigger and the seal's WHEN condition in C (extension/audit_trigger.c): the same rows,
+-- byte for byte (test/sql/71_audit_trigger_c.sql), without interpreting PL/pgSQL on every row.
+-- The triggers that call them keep their arguments.
+-- hublink.audit_seal_needed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
+COMMENT ON FUNCTION hublink.audit_seal_needed() IS
+    'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
+    'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
+    '(hublink.restoring), whose audit rows come with their links.';
+-- hublink.audit_row_change, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC'
+    SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1
+    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
+COMMENT ON FUNCTION hublink.audit_row_change() IS
+    'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
+    'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
+    'action), the removal, the primary key, the changed column names and SHA-256 digests of '
+    'to_jsonb(row)::text before and after (TimeZone UTC). No column value is copied except the '
+    'key and the detail columns of hublink.audit_table_rule. Writes nothing while a dump is '
+    'restored (hublink.restoring).';
+
+SELECT hublink.apply_access_policy();
+
 -- from sql/updates/0.1.0--0.2.0/66_quote_speed.sql
 -- 0.2.0: the quote engine's third pass (issue 15 section 5; docs/performance.md "Quotes, third
 -- pass"). The itinerary search and the quote's JSON helpers become PL/pgSQL, whose plans are kept
@@ -5310,10 +5434,12 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
--- PL/pgSQL, not SQL: a SQL function with SET is planned again in every statement that calls it
--- (0.5 ms: pg_roles is a view), and it is called several times for every name a page decrypts
--- (removal_access_allowed, cleared_levels in each row-level security policy); PL/pgSQL keeps
--- its plan for the session (docs/performance.md "The web pages").
+-- PL/pgSQL, not SQL: a SQL function with SET is never inlined and is parsed and planned again
+-- in every statement and subtransaction that calls it (0.5 ms: pg_roles is a view). Pages call
+-- it several times for every name they decrypt (removal_access_allowed, cleared_levels in each
+-- row-level security policy) and the worker's clearance check once per message, each message in
+-- a subtransaction of its own; PL/pgSQL keeps its plan for the session (docs/performance.md
+-- "The web pages" and "Per-message cost, third pass").
 CREATE FUNCTION hublink.acting_login() RETURNS name
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp

@@ -130,20 +130,11 @@ COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
 -- One seal per batch, not one trigger event per audit row: the WHEN function queues the
 -- deferred event for the first unsealed row of the transaction only (a transaction-local
 -- setting holding the transaction id; a subtransaction's abort undoes it with its rows).
+-- In C (extension/audit_trigger.c): it runs for every audit row, and as PL/pgSQL with SET it
+-- cost a setting's save and restore and an interpreted call each time.
 CREATE FUNCTION hublink.audit_seal_needed() RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-BEGIN
-    -- A restore (hublink.restoring, docs/operations.md) copies links already sealed.
-    IF pg_catalog.current_setting('hublink_audit.seal_queued', true) = pg_catalog.pg_current_xact_id()::text
-       OR pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN false;
-    END IF;
-    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', pg_catalog.pg_current_xact_id()::text, true);
-    RETURN true;
-END;
-$$;
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
 COMMENT ON FUNCTION hublink.audit_seal_needed() IS
     'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
     'this transaction, so one deferred event seals the whole batch; false while restoring a dump '

@@ -54,70 +54,18 @@ INSERT INTO hublink.audit_table_rule VALUES
     ('inbox', 'message_in', '{message_id,message_type,queue,status}', 'Every message in.'),
     ('outbox', 'message_out', '{message_id,message_type,queue}', 'Every message out; its update sets sent_at.');
 
+-- In C (extension/audit_trigger.c): the same statements as the PL/pgSQL it replaced, whose
+-- interpretation was a third of the trigger's time on every audited row (docs/performance.md
+-- "Per-message cost, third pass"); test/sql/71_audit_trigger_c.sql compares its rows with that
+-- definition's, column by column. The digests hash to_jsonb(row)::text; the SET options make
+-- that text the same in every session.
 CREATE FUNCTION hublink.audit_row_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE c SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    -- The digests hash to_jsonb(row)::text; these make that text the same in every session.
     SET TimeZone = 'UTC'
     SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1
-    AS $$
-DECLARE
-    -- Arguments (set by hublink.audit_attach): 0 action of an insert, 1 primary key columns
-    -- (a text[] literal), 2 detail columns (a text[] literal), 3 how to find the removal (id,
-    -- reference, lookup, none), 4 the column that leads to it, 5 the lookup query ($1 text).
-    newj    jsonb;
-    oldj    jsonb;
-    rowj    jsonb;
-    rowkey  jsonb;
-    detail  jsonb := '{}';
-    changed text[];
-    rid     bigint;
-    rref    text;
-    k       text;
-BEGIN
-    -- A restore (hublink.restoring, superuser only; docs/operations.md) loads rows whose audit
-    -- rows the dump brings: recording them again would fork the chain.
-    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        newj := pg_catalog.to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        oldj := pg_catalog.to_jsonb(OLD);
-    END IF;
-    rowj := coalesce(newj, oldj);
-    -- Simple expressions only (no query per row): they run without the executor.
-    FOREACH k IN ARRAY TG_ARGV[1]::text[] LOOP
-        rowkey := coalesce(rowkey, '{}') || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    FOREACH k IN ARRAY TG_ARGV[2]::text[] LOOP
-        detail := detail || pg_catalog.jsonb_build_object(k, rowj -> k);
-    END LOOP;
-    IF TG_OP = 'UPDATE' THEN
-        SELECT coalesce(pg_catalog.array_agg(n.key ORDER BY n.key), '{}') INTO changed
-          FROM pg_catalog.jsonb_each(newj) n WHERE n.value IS DISTINCT FROM oldj -> n.key;
-    END IF;
-    IF TG_ARGV[3] = 'id' THEN
-        rid := (rowj ->> TG_ARGV[4])::bigint;
-    ELSIF TG_ARGV[3] = 'reference' THEN
-        rref := rowj ->> TG_ARGV[4];
-        SELECT r.removal_id INTO rid FROM hublink.removal r WHERE r.removal_reference = rref;
-    ELSIF TG_ARGV[3] = 'lookup' AND rowj ->> TG_ARGV[4] IS NOT NULL THEN
-        EXECUTE TG_ARGV[5] INTO rid, rref USING rowj ->> TG_ARGV[4];
-    END IF;
-    INSERT INTO hublink.audit_log (role_name, action, table_name, removal_id, removal_reference, row_key,
-                                   changed_columns, before_digest, after_digest, detail)
-    VALUES (coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text),
-            CASE WHEN TG_OP = 'INSERT' THEN TG_ARGV[0] ELSE pg_catalog.lower(TG_OP) END,
-            TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, rid, rref, rowkey, changed,
-            pg_catalog.sha256(pg_catalog.convert_to(oldj::text, 'UTF8')),
-            pg_catalog.sha256(pg_catalog.convert_to(newj::text, 'UTF8')),
-            coalesce(detail, '{}'));
-    RETURN NULL;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
 COMMENT ON FUNCTION hublink.audit_row_change() IS
     'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
     'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '

@@ -25,8 +25,11 @@ COMMENT ON FUNCTION hublink.create_master_key_file() IS
 REVOKE ALL ON FUNCTION hublink.create_master_key_file() FROM PUBLIC;
 
 -- The extension requires pgcrypto but cannot know its schema when this script is written
--- (@extschema:pgcrypto@ needs PostgreSQL 16): the two wrappers that call it are made here,
--- schema-qualified, and everything else calls them.
+-- (@extschema:pgcrypto@ needs PostgreSQL 16): the wrappers that call it are made here,
+-- schema-qualified, and everything else calls them. PL/pgSQL, not SQL: a SQL function with SET
+-- is never inlined, and each call in a new (sub)transaction read its stored body and planned
+-- it again; sealing calls them several times per message (docs/performance.md "Per-message
+-- cost, third pass"). sql/updates/0.1.0--0.2.0/65_message_cost.sql makes them the same way.
 DO $$
 DECLARE
     s text := (SELECT n.nspname FROM pg_catalog.pg_extension e
@@ -34,26 +37,41 @@ DECLARE
                 WHERE e.extname = 'pgcrypto');
 BEGIN
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
-            LANGUAGE sql STRICT VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_encrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
             SET search_path = pg_catalog, pg_temp
+            AS $b$
+        BEGIN
             RETURN %1$I.pgp_sym_encrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'),
-                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1')$f$, s);
+                                              'cipher-algo=aes256, compress-algo=0, s2k-mode=1');
+        END;
+        $b$
+        $f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
-            LANGUAGE sql STRICT VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_decrypt(p_data bytea, p_key bytea) RETURNS bytea
+            LANGUAGE plpgsql STRICT VOLATILE
             SET search_path = pg_catalog, pg_temp
-            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'))$f$, s);
+            AS $b$
+        BEGIN
+            RETURN %1$I.pgp_sym_decrypt_bytea(p_data, pg_catalog.encode(p_key, 'hex'));
+        END;
+        $b$
+        $f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
+        CREATE OR REPLACE FUNCTION hublink.crypto_key_id(p_key bytea) RETURNS text
             LANGUAGE sql STRICT IMMUTABLE
             SET search_path = pg_catalog, pg_temp
             RETURN pg_catalog.left(pg_catalog.encode(%1$I.digest(p_key, 'sha256'), 'hex'), 16)$f$, s);
     EXECUTE format($f$
-        CREATE FUNCTION hublink.crypto_random_key() RETURNS bytea
-            LANGUAGE sql VOLATILE
+        CREATE OR REPLACE FUNCTION hublink.crypto_random_key() RETURNS bytea
+            LANGUAGE plpgsql VOLATILE
             SET search_path = pg_catalog, pg_temp
-            RETURN %1$I.gen_random_bytes(32)$f$, s);
+            AS $b$
+        BEGIN
+            RETURN %1$I.gen_random_bytes(32);
+        END;
+        $b$
+        $f$, s);
 END;
 $$;
 COMMENT ON FUNCTION hublink.crypto_encrypt(bytea, bytea) IS
@@ -122,52 +140,88 @@ REVOKE ALL ON hublink.data_key_master FROM PUBLIC;
 GRANT SELECT ON hublink.data_key_master TO hublink_admin;
 SELECT pg_catalog.pg_extension_config_dump('hublink.data_key_master', '');
 
--- The master key with the given id (NULL: the current one, the file's last line).
+-- The master key with the given id (NULL: the current one, the file's last line). In C: it
+-- keeps the keys of the file while the file is unchanged (extension/crypto_key.c,
+-- docs/security-crypto.md "What is cached"), where reading and hashing them in SQL on every
+-- call cost a third of sealing (docs/performance.md "Per-message cost, third pass").
 CREATE FUNCTION hublink.master_key(p_key_id text, OUT key_id text, OUT key bytea)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    keys bytea[] := hublink.master_keys();
-BEGIN
-    IF p_key_id IS NULL THEN
-        key := keys[pg_catalog.array_upper(keys, 1)];
-        key_id := hublink.crypto_key_id(key);
-        RETURN;
-    END IF;
-    SELECT k, p_key_id INTO key, key_id FROM pg_catalog.unnest(keys) k WHERE hublink.crypto_key_id(k) = p_key_id;
-    IF key IS NULL THEN
-        RAISE EXCEPTION 'master key % is not in the master key file', p_key_id
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A data key was wrapped by a master key that hublink.master_key_file no longer holds.',
-                  HINT = 'Put the old key back in the file (before the current one) and run hublink.rotate_master_key().';
-    END IF;
-END;
-$$;
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_master_key';
 COMMENT ON FUNCTION hublink.master_key(text) IS
-    'A master key read from hublink.master_key_file, by id, or the current one for NULL. Internal.';
+    'A master key read from hublink.master_key_file, by id, or the current one for NULL. Raises '
+    'when the file no longer holds it. Internal.';
 REVOKE ALL ON FUNCTION hublink.master_key(text) FROM PUBLIC;
+
+-- Unwrapped data keys kept until the end of the transaction (extension/data_key_cache.c): a
+-- message's key is needed three times in its transaction. An entry matches only the row of
+-- hublink.data_key it was made from (scope, master key id and wrapped bytes), only while the
+-- key file holds its master key, and is wiped by any DELETE or UPDATE of hublink.data_key and at
+-- the end of the transaction (docs/security-crypto.md "What is cached").
+CREATE FUNCTION hublink.data_key_cached(p_scope text, p_master_key_id text, p_wrapped bytea) RETURNS bytea
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cached';
+COMMENT ON FUNCTION hublink.data_key_cached(text, text, bytea) IS
+    'The data key this transaction already unwrapped or made for exactly this row of '
+    'hublink.data_key, or NULL. Raises when the master key is no longer in the key file. Internal.';
+REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea) FROM PUBLIC;
+
+CREATE FUNCTION hublink.data_key_remember(p_scope text, p_master_key_id text, p_wrapped bytea, p_key bytea)
+    RETURNS void
+    LANGUAGE c STRICT VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_data_key_remember';
+COMMENT ON FUNCTION hublink.data_key_remember(text, text, bytea, bytea) IS
+    'Keeps the unwrapped key of a row of hublink.data_key until the end of the transaction '
+    '(hublink.data_key_cached finds it). Internal.';
+REVOKE ALL ON FUNCTION hublink.data_key_remember(text, text, bytea, bytea) FROM PUBLIC;
+
+CREATE FUNCTION hublink.data_key_cache_wipe() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'hublink_data_key_cache_wipe';
+COMMENT ON FUNCTION hublink.data_key_cache_wipe() IS
+    'Statement trigger on hublink.data_key: wipes every data key this backend keeps, so an '
+    'erased or re-wrapped key is not held for the rest of the transaction.';
+REVOKE ALL ON FUNCTION hublink.data_key_cache_wipe() FROM PUBLIC;
+
+CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
+COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
+    'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
+ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
+
+CREATE FUNCTION hublink.crypto_cache_stats(OUT master_key_file_reads bigint, OUT master_key_reuses bigint,
+                                           OUT data_key_hits bigint, OUT data_key_misses bigint,
+                                           OUT data_key_wipes bigint, OUT data_keys_held integer)
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'hublink_crypto_cache_stats';
+COMMENT ON FUNCTION hublink.crypto_cache_stats() IS
+    'This backend''s key caches since it started: master key file reads and reuses, data key '
+    'hits and misses, wipes, and the data keys it holds now (none outside a transaction). For '
+    'tests and benchmarks; no key material. Internal.';
+REVOKE ALL ON FUNCTION hublink.crypto_cache_stats() FROM PUBLIC;
 
 CREATE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    k    hublink.data_key;
-    m    record;
-    fresh bytea;
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
 BEGIN
     SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
     IF NOT FOUND AND p_create THEN
         m := hublink.master_key(NULL);
         fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
         INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
-        VALUES (p_scope, hublink.crypto_encrypt(fresh, m.key), m.key_id)
+        VALUES (p_scope, wrapped, m.key_id)
         ON CONFLICT (key_scope) DO NOTHING;
         IF FOUND THEN
             -- The erasure status needs every master key that ever wrapped a data key.
             INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
             ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
             RETURN fresh;
         END IF;
         -- Another transaction made it first: use theirs.
@@ -179,12 +233,19 @@ BEGIN
                   DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
                   HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
     END IF;
-    RETURN hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
 END;
 $$;
 COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
-    'Raises HL010 when it was destroyed. Internal.';
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
 REVOKE ALL ON FUNCTION hublink.data_key_for(text, boolean) FROM PUBLIC;
 
 -- PL/pgSQL, not SQL: the worker calls it on every message, each in a subtransaction of its own,

@@ -26,10 +26,12 @@ $$;
 -- that setting, and may not SET ROLE itself. Membership of hublink_web is read from
 -- pg_auth_members (granted directly), not pg_has_role, for which a superuser is a member of
 -- every role: a superuser's SET ROLE keeps the superuser's rights, as before.
--- PL/pgSQL, not SQL: a SQL function with SET is planned again in every statement that calls it
--- (0.5 ms: pg_roles is a view), and it is called several times for every name a page decrypts
--- (removal_access_allowed, cleared_levels in each row-level security policy); PL/pgSQL keeps
--- its plan for the session (docs/performance.md "The web pages").
+-- PL/pgSQL, not SQL: a SQL function with SET is never inlined and is parsed and planned again
+-- in every statement and subtransaction that calls it (0.5 ms: pg_roles is a view). Pages call
+-- it several times for every name they decrypt (removal_access_allowed, cleared_levels in each
+-- row-level security policy) and the worker's clearance check once per message, each message in
+-- a subtransaction of its own; PL/pgSQL keeps its plan for the session (docs/performance.md
+-- "The web pages" and "Per-message cost, third pass").
 CREATE FUNCTION hublink.acting_login() RETURNS name
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
