@@ -67,6 +67,9 @@ check_eq "send: a message this party does not send is refused (22023, the party)
     '22023: party "esp" does not send EscortQuoteRequest messages' \
     "$(sql_error "SELECT hublink.send(\$j\$$(cat "$STACK_DIR/request")\$j\$)")"
 
+# The Error just published is marked sent by the next batch or within 250 ms (docs/worker.md
+# "Batches and latency"): wait for that mark, then read everything at once.
+wait_for 10 "SELECT outbox_backlog = 0 FROM hublink.worker_status" >/dev/null
 check_eq "worker_status: counters and backlog" "connected|0|t" \
     "$(sql "SELECT state, outbox_backlog, received >= 11 AND acked = received FROM hublink.worker_status")"
 finish
