@@ -50,7 +50,11 @@ batches() {
 sql "INSERT INTO public.test_handler_delay VALUES (0.1)"
 # Off, as before 0.2.0: the first delivery alone, then the rest of the 12 in one batch.
 reload_to() { sql "ALTER SYSTEM SET $1 = $2" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null;
-              wait_for 10 "SELECT current_setting('$1') = '$3'"; }
+              wait_for 10 "SELECT current_setting('$1') = '$3'"
+              # A new session sees the file at once; the worker and its appliers read it when they
+              # handle their SIGHUP, between batches: give them that moment (a run saw a batch of 8
+              # under batch_size 4 without it).
+              sleep 1; }
 reload_to hublink.batch_time_limit 0 0
 off=$(batches 101 12)
 check "limit off: a shallow queue is applied in batches of more than 2 (the old way; got $off)" \
