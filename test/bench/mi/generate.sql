@@ -17,8 +17,8 @@
 -- silence them) record and seal every row as production would have (about 9 million audit rows
 -- at full size, most of the generating time); with :audit = 0 hublink.restoring = on silences
 -- them too: no MI view reads the audit trail. Checked at 2,000 removals against the former
--- row-by-row generator: the same rows in every table (bodies compared unsealed), the same audit
--- rows with :audit = 1, no audit rows and no MI marks with :audit = 0.
+-- row-by-row generator: the same rows in every table (bodies compared unsealed) but the MI
+-- marks (none: the rollup is built afterwards); as many audit rows with :audit = 1, none with 0.
 \set ON_ERROR_STOP 1
 SET synchronous_commit = off;
 SET session_replication_role = replica;
