@@ -992,6 +992,7 @@ COMMENT ON COLUMN hublink.mi_worker.needs_attention IS 'Errors received for our 
 CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     SET "DateStyle" = 'ISO, YMD'
     SET "TimeZone" = 'UTC'
     AS $$
@@ -5548,6 +5549,217 @@ COMMENT ON VIEW hublink.mi_sla_compliance IS
     'request put on its queue to the response put on the Hub''s queue), per month of the '
     'request and over the whole history (month NULL), against the target of the response_sla '
     'timer rule (hublink.timer_rule) and the answers of hublink.timer_answer, as the timers count.';
+
+-- The product's MI readers run without JIT: at full size compiling mi_sla_compliance's plan took
+-- longer than running it.
+
+-- hublink.export_mi, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.export_mi(view_name text, format text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    SET "DateStyle" = 'ISO, YMD'
+    SET "TimeZone" = 'UTC'
+    SET "IntervalStyle" = 'iso_8601'
+    AS $$
+DECLARE
+    v        regclass;
+    columns  text[];
+    order_by text;
+    result   text;
+    caption  text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM hublink.mi_export_formats f WHERE f.format = export_mi.format) THEN
+        RAISE EXCEPTION 'unknown export format "%"', format
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The formats are the rows of hublink.mi_export_formats.',
+                  HINT = 'Use csv, xml or html.';
+    END IF;
+    v := hublink.mi_view(view_name);
+    SELECT array_agg(a.attname::text ORDER BY a.attnum),
+           string_agg(a.attnum::text, ', ' ORDER BY a.attnum)
+      INTO columns, order_by
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped;
+    IF format = 'csv' THEN
+        EXECUTE pg_catalog.format(
+            'SELECT coalesce(string_agg(concat_ws('','', %s), E''\r\n'' ORDER BY %s) || E''\r\n'', '''') FROM %s x',
+            (SELECT string_agg(pg_catalog.format('hublink.csv_field(x.%I::text)', c), ', ') FROM unnest(columns) c),
+            order_by, v)
+          INTO result;
+        RETURN (SELECT string_agg(hublink.csv_field(c), ',') FROM unnest(columns) c) || E'\r\n' || result;
+    ELSIF format = 'xml' THEN
+        RETURN '<?xml version="1.0" encoding="UTF-8"?>' || E'\n'
+            || pg_catalog.query_to_xml(pg_catalog.format('SELECT * FROM %s ORDER BY %s', v, order_by),
+                                       true, false, '')::text;
+    ELSE
+        caption := pg_catalog.obj_description(v, 'pg_class');
+        EXECUTE pg_catalog.format(
+            'SELECT coalesce(string_agg(''<tr>'' || %s || ''</tr>'', E''\n'' ORDER BY %s), '''') FROM %s x',
+            (SELECT string_agg(pg_catalog.format(
+                        'CASE WHEN x.%1$I IS NULL THEN ''<td class="null"></td>'' '
+                        'ELSE ''<td>'' || hublink.html_escape(x.%1$I::text) || ''</td>'' END', c), ' || ')
+               FROM unnest(columns) c),
+            order_by, v)
+          INTO result;
+        RETURN '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8"><title>'
+            || hublink.html_escape(view_name) || '</title>'
+            || '<style>table{border-collapse:collapse;font:12px sans-serif}th,td{border:1px solid #999;padding:2px 6px}'
+            || 'td.null{background:#eee}</style></head><body>' || E'\n'
+            || '<table><caption>' || hublink.html_escape(view_name) || ': '
+            || hublink.html_escape(coalesce(caption, '')) || '</caption>' || E'\n<thead><tr>'
+            || (SELECT string_agg('<th>' || hublink.html_escape(c) || '</th>', '') FROM unnest(columns) c)
+            || '</tr></thead>' || E'\n<tbody>\n' || result || E'\n</tbody></table>\n</body></html>\n';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.export_mi(text, text) IS
+    'Exports a hublink.mi_* view (name without schema) as csv, xml or html '
+    '(hublink.export_format), rows ordered by every column, timestamps in UTC ISO 8601. '
+    'Runs as the caller, so SELECT on the view is all it needs (Schedule R SEC 019 c).';
+
+-- hublink.mi_report_html, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    SET "DateStyle" = 'ISO, YMD'
+    SET "TimeZone" = 'UTC'
+    AS $$
+DECLARE
+    tz          text := (SELECT c.time_zone FROM hublink.mi_reporting_settings c);
+    since       date;
+    until       date;
+    month_list  date[];
+    report_currency char(3);
+    volume      jsonb;
+    sla         jsonb;
+    money       jsonb;
+    e2e         jsonb;
+    html        text;
+BEGIN
+    IF months IS NULL OR months < 1 THEN
+        RAISE EXCEPTION 'months must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The report was asked for %s months.', coalesce(months::text, 'NULL')),
+                  HINT = 'Give the number of months the charts and tables cover, e.g. 24.';
+    END IF;
+    until := date_trunc('month', coalesce(last_month, (now() AT TIME ZONE tz)::date))::date;
+    since := (until - make_interval(months => months - 1))::date;
+    month_list := ARRAY(SELECT generate_series(since, until, interval '1 month')::date);
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(m, 'YYYY-MM') ORDER BY m) FROM unnest(month_list) m),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Removal requests', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removal_requests'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Travel bookings', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'bookings' AND v.booking = 'travel'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Completed removals', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removals_completed'), 0) ORDER BY m)
+                          FROM unnest(month_list) m))))
+      INTO volume;
+
+    SELECT jsonb_build_object(
+               'labels', coalesce(jsonb_agg(s.request_type ORDER BY s.request_type), '[]'),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.median_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', '95th percentile (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.p95_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', 'Target (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.target_seconds / 3600, 2) ORDER BY s.request_type), '[]'))))
+      INTO sla
+      FROM hublink.mi_sla_compliance s
+     WHERE s.month IS NULL;
+
+    SELECT m.currency INTO report_currency
+      FROM hublink.mi_money m WHERE m.month BETWEEN since AND until
+     GROUP BY m.currency ORDER BY sum(m.ticket_spend) DESC, m.currency LIMIT 1;
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Ticket spend', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.ticket_spend FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Refunds owed', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.refunds_owed FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Lost to non-refundable fares', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.lost_non_refundable FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO money;
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median hours to booked', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_booked FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Median hours to departure', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_departure FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO e2e;
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<title>Removals Hub: management information</title>'
+        || '<style>body{font:13px sans-serif;margin:24px;color:#111;background:#fff}'
+        || 'h1{font-size:20px}h2{font-size:16px;margin-top:28px}'
+        || 'table{border-collapse:collapse;margin:8px 0 16px}caption{text-align:left;font-weight:bold;padding:4px 0}'
+        || 'th,td{border:1px solid #999;padding:2px 5px;text-align:right;font-size:11px}th{background:#eee}td.null{background:#f6f6f6}'
+        || 'svg{display:block;margin:8px 0;page-break-inside:avoid}'
+        || '@media print{body{margin:0}h2{page-break-before:auto}}</style></head><body>' || E'\n'
+        || '<h1>Removals Hub: management information</h1>' || E'\n'
+        || '<p>Generated ' || hublink.html_escape(to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI'))
+        || ' (' || hublink.html_escape(tz) || '), covering the ' || months || ' months from '
+        || hublink.html_escape(to_char(since, 'YYYY-MM')) || ' to ' || hublink.html_escape(to_char(until, 'YYYY-MM'))
+        || '. No personal data. Definitions: docs/mi.md.</p>' || E'\n'
+        || '<h2>Volumes</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-volume', 'Removals per month', 'bar', volume) || E'\n'
+        || '<h2>Response times against the SLA (Appendix D)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-sla', 'Response time by request, whole history', 'bar', sla, 'h') || E'\n'
+        || hublink.mi_html_table('SLA compliance, whole history',
+               'SELECT request_type, provider, target_seconds, requests, answered, unanswered, median_response_seconds, '
+               || 'p95_response_seconds, breaches, within_target_percent FROM hublink.mi_sla_compliance '
+               || 'WHERE month IS NULL ORDER BY request_type')
+        || '<h2>End-to-end times (GSO 8)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-end-to-end', 'Request to booked and to departure (hours)', 'line', e2e, 'h') || E'\n'
+        || hublink.mi_html_table('End-to-end times per month of request',
+               format('SELECT * FROM hublink.mi_end_to_end WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Money</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-money', 'Money per month (' || coalesce(report_currency, 'no spend') || ')', 'bar', money) || E'\n'
+        || hublink.mi_html_table('Money per month and currency',
+               format('SELECT * FROM hublink.mi_money WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || hublink.mi_html_table('Best value against cheapest fare',
+               format('SELECT * FROM hublink.mi_best_value WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || '<h2>Outcomes and escorting</h2>' || E'\n'
+        || hublink.mi_html_table('Removals that ended',
+               format('SELECT * FROM hublink.mi_removal_outcome WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || hublink.mi_html_table('Escorting',
+               format('SELECT * FROM hublink.mi_escorting WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Service now</h2>' || E'\n'
+        || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying, needs_attention FROM hublink.mi_worker')
+        || hublink.mi_html_table('Backlog per queue', 'SELECT * FROM hublink.mi_message_backlog ORDER BY queue')
+        || '</body></html>' || E'\n';
+    RETURN html;
+END;
+$$;
+COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
+    'The printable management-information report: one HTML document with SVG charts drawn '
+    'here (volumes, SLA response times, end-to-end times, money) and the tables of the MI '
+    'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
+    '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
 
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of

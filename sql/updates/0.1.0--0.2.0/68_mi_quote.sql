@@ -6,3 +6,10 @@
 -- again with the current definition, which keeps its grants and comments).
 
 -- @view hublink.mi_sla_compliance
+
+-- The product's MI readers run without JIT: at full size compiling mi_sla_compliance's plan took
+-- longer than running it.
+
+-- @function hublink.export_mi
+
+-- @function hublink.mi_report_html
