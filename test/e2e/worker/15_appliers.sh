@@ -100,7 +100,12 @@ check "while $blocked waits for a lock, the other applier applies its removals' 
 note "applied meanwhile: $(sql "SELECT count(*) FROM public.test_apply_log WHERE $num BETWEEN 1001 AND 1160") of 160 ($expected expected; removal $other is the other applier's)"
 check_eq "and nothing of the blocked removal passed it" "0" \
     "$(sql "SELECT count(*) FROM public.test_apply_log WHERE removal_id = '$blocked' AND $num BETWEEN 1001 AND 1160")"
-unacked=$(queue_state escort-quote-request | awk '{print $2}')
+# Acked after the applier's report, which follows its commit: wait for the broker's count.
+for _ in $(seq 60); do
+    unacked=$(queue_state escort-quote-request | awk '{print $2}')
+    ((${unacked:-160} < 160)) && break
+    sleep 0.5
+done
 check "the other applier's deliveries are acked meanwhile (unacked on the broker: $unacked of 160)" \
     test "${unacked:-160}" -lt 160
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test_gate'" >/dev/null
@@ -128,7 +133,7 @@ check_eq "a new applier 0 runs" "t" \
 check "every request has its inbox row and the broker holds nothing" \
     wait_for 30 "SELECT (SELECT count(*) FROM hublink.inbox WHERE status = 'applied') = 1096"
 note "worker_status after the kill: $(sql "SELECT row(received, applied, duplicates, acked)::text FROM hublink.worker_status")"
-check_eq "the broker holds nothing unacked" "0 0" "$(queue_state escort-quote-request)"
+check_eq "the broker holds nothing unacked" "0 0" "$(wait_queue_state escort-quote-request "0 0")"
 
 # --- hublink.appliers = 1: the message worker applies everything itself ----------------------
 sql "ALTER SYSTEM SET hublink.appliers = 1" >/dev/null
