@@ -56,6 +56,18 @@ check_eq "worker_appliers(): two processes of their own, not the worker's" "2|2|
     "$(sql "SELECT count(*) || '|' || count(DISTINCT a.pid) || '|' || count(*) FILTER (WHERE a.pid = w.pid)
             FROM hublink.worker_appliers() a, hublink.worker_status w")"
 
+# A reload reaches every process, an idle applier too (it waits on its latch, not inside its
+# queue): each one's settings_loaded_at passes the reload's time with no delivery to wake it.
+received=$(sql "SELECT received FROM hublink.worker_status")
+t0=$(sql "SELECT clock_timestamp()")
+sql "SELECT pg_reload_conf()" >/dev/null
+check "worker_processes(): the message worker, the jobs worker and both idle appliers read a reload" \
+    wait_for 30 "SELECT count(*) = 4 AND bool_and(settings_loaded_at > '$t0')
+                   FROM hublink.worker_processes() WHERE pid IS NOT NULL"
+check_eq "with no delivery meanwhile" "$received|0" \
+    "$(sql "SELECT received FROM hublink.worker_status")|$(sql "SELECT count(*) FROM hublink.worker_processes()
+                                                             WHERE process = 'applier' AND state <> 'idle'")"
+
 # --- order within a removal, across two appliers -------------------------------------------
 sql "INSERT INTO public.test_handler_delay VALUES (0.005)"
 interleaved 320 1 | hub --timestamp publish escort-quote-request 2>/dev/null
