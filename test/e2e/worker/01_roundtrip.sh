@@ -72,7 +72,9 @@ check_eq "send: a message this party does not send is refused (22023, the party)
 # The Error just published is marked sent by the next batch or within 250 ms (docs/worker.md
 # "Batches and latency"), and a delivery is counted received at its applier's commit but acked
 # only after the applier's report: wait for all of it, then read everything at once.
-wait_for 10 "SELECT outbox_backlog = 0 AND acked = received FROM hublink.worker_status" >/dev/null
+wait_for 10 "SELECT outbox_backlog = 0 AND acked = received
+                AND (SELECT confirms_unmarked FROM hublink.worker_processes() WHERE process = 'messages') = 0
+               FROM hublink.worker_status" >/dev/null
 check_eq "worker_status: counters and backlog" "connected|0|t|0" \
     "$(sql "SELECT state, outbox_backlog, received >= 11 AND acked = received,
                    (SELECT confirms_unmarked FROM hublink.worker_processes() WHERE process = 'messages')
