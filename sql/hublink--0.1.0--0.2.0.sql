@@ -10090,6 +10090,33 @@ COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/97_test_waits.sql
+-- 0.2.0: what tests (and operators) wait on instead of sleeping (test/README.md "Ordering"):
+-- hublink.worker_processes() shows, per process of the worker, when it last read its settings
+-- (after a reload) and, for the message worker, the publisher confirms not yet marked sent.
+
+-- hublink.worker_processes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.worker_processes(
+    OUT process text, OUT applier integer, OUT pid integer, OUT state text,
+    OUT state_since timestamptz, OUT started_at timestamptz, OUT settings_loaded_at timestamptz,
+    OUT confirms_unmarked integer)
+    RETURNS SETOF record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_worker_processes';
+COMMENT ON FUNCTION hublink.worker_processes() IS
+    'One row per process of the worker: the message worker (process messages), the jobs worker '
+    '(jobs) and each applier hublink.appliers asks for (applier, with its partition in applier): '
+    'its pid (NULL when it does not run), state and since when, when it started; '
+    'settings_loaded_at, when the settings it runs with were read (its PgReloadTime: inherited '
+    'from the postmaster when it started, then each time it handled a reload), so that after '
+    'pg_reload_conf() one can wait until every running process has read the new settings '
+    '(settings_loaded_at later than a clock_timestamp() taken before the reload); and for the '
+    'message worker confirms_unmarked, the publisher confirms it received whose outbox rows are '
+    'not yet committed as sent (they are within 250 ms or with the next batch, docs/worker.md '
+    '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
+
+SELECT hublink.apply_access_policy();
+
 -- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
 SELECT hublink.backup_register();
 
