@@ -639,7 +639,7 @@ def main():
               "history_years": args.history_years,
               "history": {",".join(k) or "(none)": v for k, v in drv.history.items()},
               "seconds": round(drv.elapsed, 1), "driver": args.driver, "concurrency": args.concurrency,
-              "rounds": getattr(drv, "rounds", None),
+              "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
               "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
                           "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
@@ -649,7 +649,10 @@ def main():
                                 "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
                                 "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
                                 "cancel_probability": getattr(r, "cancel_probability", None),
-                                "held": getattr(r, "held", False)}
+                                "held": getattr(r, "held", False),
+                                # Each booking asked for: its price and whether the TSP accepted
+                                # it (test/sim/compare.py compares two runs removal by removal).
+                                "booked": [[str(b["amount"]), b["accepted"]] for b in r.bookings]}
                                for r in removals]}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=str)

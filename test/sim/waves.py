@@ -27,6 +27,7 @@ which the providers see requests is the removals' order within a round, and a ru
 repeatable as the stack allows (docs/simulation.md "The drivers" compares the two drivers'
 ledgers). The events, the policy's choices and the ledger are sim.py's.
 """
+import signal
 import time
 from collections import Counter, deque
 
@@ -95,7 +96,21 @@ def run(drv, Removal):
     rounds = 0
     t0 = time.monotonic()
     drv.rounds_log = []
+    # SIGTERM (or SIGINT) drains: no removal is started after it, those in flight finish, and
+    # the ledger and the MI are checked over the removals started. A soak stopped for time
+    # still ends with its books checked (docs/simulation.md "Soak").
+    draining = {"since": None}
+
+    def drain(*_):
+        draining["since"] = draining["since"] or time.monotonic()
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
     while queue or inflight:
+        if draining["since"] and queue:
+            print("sim: draining: %d removals not started, %d in flight" % (len(queue), len(inflight)), flush=True)
+            queue.clear()
+            if not inflight:
+                break
         rounds += 1
         # 1. Every removal in flight whose answers have come takes its next step.
         states = drv.states(inflight) if inflight else {}
@@ -114,7 +129,7 @@ def run(drv, Removal):
                 drv.say(r, "%s %s" % (r.outcome, r.note))
                 inflight.remove(r)
         # 2. The removals of the next simulated instants, as many instants as fit.
-        while queue and (not inflight or len(inflight) + per_tick[queue[0][0]] <= args.concurrency):
+        while queue and not draining["since"] and (not inflight or len(inflight) + per_tick[queue[0][0]] <= args.concurrency):
             tick = queue[0][0]
             while queue and queue[0][0] == tick:
                 _, r = queue.popleft()
@@ -131,4 +146,5 @@ def run(drv, Removal):
     drv.elapsed = time.monotonic() - t0
     drv.rounds = rounds
     drv.settle = settle
-    return removals
+    drv.not_started = sum(1 for r in removals if r.ref is None and r.outcome is None)
+    return [r for r in removals if r.ref is not None or r.outcome is not None]

@@ -7,8 +7,9 @@ Checks the arrivals over simulated time, the settle rule (balanced counters; qui
 with nothing unsent, for an Error nobody consumes; a timeout while something stays unsent),
 and the rounds: one settle per round whatever the number of removals in flight, every
 removal's step in removal order within a round, never more in flight than the concurrency
-(or one simulated instant), and a removal whose answer never comes failed as stuck."""
+(or one simulated instant), and a removal whose answer never comes failed as stuck; a SIGTERM drains the run."""
 import os
+import signal
 import sys
 import time
 import types
@@ -161,6 +162,24 @@ out = waves.run(d, Removal)
 check("a removal whose answer never comes fails as stuck; the others complete",
       out[2].outcome == "failed" and "stuck" in out[2].note and all(r.outcome == "completed" for i, r in enumerate(out) if i != 2),
       str([(r.outcome, r.note) for r in out]))
+
+
+
+class Draining(FakeDriver):
+    """A SIGTERM arrives while the fifth removal starts (as a soak stopped for time)."""
+
+    def start(self, r):
+        super().start(r)
+        if r.ev["n"] == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+d = Draining(40, concurrency=2, tick_hours=24)
+out = waves.run(d, Removal)
+check("SIGTERM drains: nothing started after it, the removals in flight finish, only they are returned",
+      [r.ev["n"] for r in out] == [0, 1, 2, 3, 4] and all(r.outcome == "completed" for r in out) and d.not_started == 35,
+      str(([r.ev["n"] for r in out], d.not_started)))
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 print("sim-driver: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
