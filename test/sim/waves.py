@@ -76,6 +76,41 @@ class Settle:
             time.sleep(0.05)
 
 
+class Round:
+    """The calls of one round, at each party, in one transaction committed before the settle:
+    no party sees any of a round's calls until all are made, so what a call reads (the TSP's
+    bookings on a flight before a carrier event, the Hub's estimate, the seats left) is the
+    state after the last settle, whatever the timing; and now() is one instant per round.
+    Each call runs under a savepoint: a call that fails is rolled back alone, as it was with
+    autocommit, and the removal is failed by the caller as before."""
+
+    def __init__(self, parties):
+        self.parties = list({id(p): p for p in parties}.values())
+        for p in self.parties:
+            p.conn.autocommit = False
+            p.rows, p.one = self.guarded(p, p.rows), self.guarded(p, p.one)
+
+    @staticmethod
+    def guarded(party, call):
+        def run(sql, args=()):
+            with party.conn.cursor() as cur:
+                cur.execute("SAVEPOINT round_call")
+            try:
+                out = call(sql, args)
+            except psycopg2.Error:
+                with party.conn.cursor() as cur:
+                    cur.execute("ROLLBACK TO SAVEPOINT round_call")
+                raise
+            with party.conn.cursor() as cur:
+                cur.execute("RELEASE SAVEPOINT round_call")
+            return out
+        return run
+
+    def commit(self):
+        for p in self.parties:
+            p.conn.commit()
+
+
 def arrivals(events, tick_hours, scale):
     """The simulated instant (index of its tick) at which each removal arrives: removal i of a
     year of 8,000 x scale at i x (365 days / n)."""
@@ -92,6 +127,7 @@ def run(drv, Removal):
     queue = deque(zip(ticks, removals))     # already in arrival order
     per_tick = Counter(ticks)
     settle = Settle([drv.hub, drv.tsp, drv.esp], args.quiet_seconds)
+    rnd = Round([drv.hub, drv.tsp, drv.esp])
     inflight = []
     rounds = 0
     t0 = time.monotonic()
@@ -140,9 +176,14 @@ def run(drv, Removal):
                     drv.fail(r, "create: %s" % str(e).strip())
                     drv.say(r, "%s %s" % (r.outcome, r.note))
             drv.sim_tick = tick
-        # 3. Wait once for the stack to settle.
+        # 3. The round's calls reach the stack together; wait once for it to settle.
+        rnd.commit()
         settled = settle.wait(args.stuck_seconds)
+        rnd.commit()   # the settle's reads (and the next round's state query) end their transaction
         drv.rounds_log.append((round(time.monotonic() - t0, 2), len(inflight), settled))
+    rnd.commit()
+    for p in (drv.hub, drv.tsp, drv.esp):
+        p.conn.autocommit = True    # the ledger's and the MI's reads, as before
     drv.elapsed = time.monotonic() - t0
     drv.rounds = rounds
     drv.settle = settle
