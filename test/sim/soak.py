@@ -249,7 +249,13 @@ def trend(paths):
     if not hub:
         print("soak: no samples")
         return 1
-    done_at = {r["t"]: int(r["removals_closed"]) for r in hub}
+    # Each sample writes the hub's row first, then the providers': a provider's row takes the
+    # removals closed of the hub row before it (their times differ by the sampling itself).
+    closed, last = {}, None
+    for i, r in enumerate(rows):
+        if r["party"] == "hub" and r.get("removals_closed") not in (None, ""):
+            last = int(r["removals_closed"])
+        closed[i] = last
     t_end = float(hub[-1]["t"])
     print("soak: %d samples over %.0f s, %d removals created, %d closed: %.1f removals closed a minute"
           % (len(hub), t_end, int(hub[-1]["removals"]), int(hub[-1]["removals_closed"]),
@@ -257,11 +263,11 @@ def trend(paths):
     print("| party | series | start | 1/4 | 1/2 | 3/4 | end | per 1,000 closed, 1st half | 2nd half |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for party in ("hub", "tsp", "esp"):
-        pr = [r for r in rows if r["party"] == party and r["t"] in done_at]
+        pr = [(closed[i], r) for i, r in enumerate(rows) if r["party"] == party and closed[i] is not None]
         if len(pr) < 3:
             continue
         for key, label in TREND:
-            pts = [(done_at[r["t"]], float(r[key])) for r in pr if r.get(key) not in (None, "")]
+            pts = [(c, float(r[key])) for c, r in pr if r.get(key) not in (None, "")]
             if len(pts) < 3:
                 continue
             q = [pts[min(len(pts) - 1, int(len(pts) * f))][1] for f in (0, 0.25, 0.5, 0.75)] + [pts[-1][1]]

@@ -110,6 +110,13 @@ class Round:
         for p in self.parties:
             p.conn.commit()
 
+    def close(self):
+        """Back to autocommit and the parties' own methods (the ledger's and the MI's reads)."""
+        self.commit()
+        for p in self.parties:
+            del p.rows, p.one
+            p.conn.autocommit = True
+
 
 def arrivals(events, tick_hours, scale):
     """The simulated instant (index of its tick) at which each removal arrives: removal i of a
@@ -181,9 +188,7 @@ def run(drv, Removal):
         settled = settle.wait(args.stuck_seconds)
         rnd.commit()   # the settle's reads (and the next round's state query) end their transaction
         drv.rounds_log.append((round(time.monotonic() - t0, 2), len(inflight), settled))
-    rnd.commit()
-    for p in (drv.hub, drv.tsp, drv.esp):
-        p.conn.autocommit = True    # the ledger's and the MI's reads, as before
+    rnd.close()
     drv.elapsed = time.monotonic() - t0
     drv.rounds = rounds
     drv.settle = settle

@@ -226,6 +226,12 @@ except psycopg2.Error:
     raised = True
 check("a failing call inside a round: raised to the caller, rolled back to its savepoint alone",
       raised and p.conn.log == ["SAVEPOINT round_call", "ROLLBACK TO SAVEPOINT round_call"] and not p.conn.autocommit, str(p.conn.log))
+d = FakeDriver(3, concurrency=5, tick_hours=24)
+waves.run(d, Removal)
+d.stack.conn.log.clear()
+d.hub.rows("SELECT 1")
+check("after the run: autocommit and the party's own calls again, no savepoint (the ledger's reads)",
+      d.hub.conn.autocommit and d.stack.conn.log == [] and "rows" not in vars(d.hub), str(d.stack.conn.log))
 
 
 class Draining(FakeDriver):
