@@ -9511,8 +9511,10 @@ GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
--- from sql/updates/0.1.0--0.2.0/88_retention_provider_rows.sql
--- 0.1.0 -> 0.2.0, issue 17 (the soak; docs/simulation.md "Soak"): the purge of a removal's
+-- from sql/updates/0.1.0--0.2.0/88_soak_findings.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the soak; docs/simulation.md "Soak"), two things it found.
+--
+-- 1. The purge of a removal's
 -- retention class `removal` also deletes a provider engine's own rows of it (the TSP's quotes,
 -- bookings, tickets, passengers, refunds and updates; the ESP's plans, quotes, bookings, duties
 -- and updates), keyed by the removal's reference and cascading from nothing: before, they were
@@ -9589,6 +9591,12 @@ COMMENT ON FUNCTION hublink.purge_removal(text) IS
     'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
     'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
     'bookings, duties, updates), its messages and its data keys.';
+
+-- 2. Every segment of a travel quote by an index: the ranking's tie-break (removal_quotes) and
+-- the cascade from travel_quote scanned the whole itinerary_segment table once per quote.
+CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
+COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
+    'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE

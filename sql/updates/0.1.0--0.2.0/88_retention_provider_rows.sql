@@ -1,6 +1,0 @@
--- 0.1.0 -> 0.2.0, issue 17 (the soak; docs/simulation.md "Soak"): the purge of a removal's
--- retention class `removal` also deletes a provider engine's own rows of it (the TSP's quotes,
--- bookings, tickets, passengers, refunds and updates; the ESP's plans, quotes, bookings, duties
--- and updates), keyed by the removal's reference and cascading from nothing: before, they were
--- kept for ever. Same signature and result type (jsonb, with two more counts).
--- @function hublink.purge_removal
