@@ -20,9 +20,7 @@ simulated time instead:
   worker counters `published` equals the sum of `acked`; a receiver acks only after the
   transaction that applied the message, and the answer it wrote, committed). An Error sent to
   an error queue has no receiver: when the counters stop moving for --quiet-seconds with
-  nothing unsent, the stack is taken as settled too, the round counts it, and the difference
-  is remembered, so later rounds balance against it (the Hub rejects a carrier's delay that
-  reaches a removal the caseworker cancelled in the same round: docs/simulation.md).
+  nothing unsent, the stack is taken as settled too, and the round counts it.
 
 Because every removal's calls of a round see the stack after the same settle, the order in
 which the providers see requests is the removals' order within a round, and a run is as
@@ -46,10 +44,6 @@ class Settle:
         self.quiet = quiet_seconds
         self.waits = []          # seconds of each wait
         self.by_quiet = 0        # waits ended by quiet counters rather than balanced ones
-        # Messages published that no party will ever ack (an Error on an error queue nobody
-        # consumes), learnt at each quiet end: later waits balance against it, not against 0,
-        # so one Error does not cost every later round the quiet wait.
-        self.offset = 0
 
     def counters(self):
         pub = ack = unsent = retrying = 0
@@ -67,14 +61,13 @@ class Settle:
         while True:
             pub, ack, unsent, retrying = c = self.counters()
             now = time.monotonic()
-            if unsent == 0 and retrying == 0 and ack + self.offset >= pub:
+            if unsent == 0 and retrying == 0 and ack >= pub:
                 self.waits.append(now - t0)
                 return True
             if c != last:
                 last, last_change = c, now
             elif unsent == 0 and retrying == 0 and now - last_change >= self.quiet:
                 self.by_quiet += 1
-                self.offset = max(self.offset, pub - ack)
                 self.waits.append(now - t0)
                 return True
             if now - t0 > timeout:
