@@ -3,7 +3,7 @@
 -- well-formed and gives back the values, HTML escapes, only hublink.mi_* views can be
 -- exported, and the report carries its four SVG charts. test/mi/run renders it in Chromium.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 SET LOCAL "DateStyle" = 'ISO, YMD';
 
 \o /dev/null
@@ -114,6 +114,14 @@ SELECT ok(strpos(hublink.export_mi('mi_money', 'csv'), '2025-01-01,GBP,1950.00,5
           AND strpos(hublink.mi_report_html(), 'chart-money') > 0,
           'a role with SELECT on the mi_* views only can export and render the report');
 RESET ROLE;
+
+-- The MI readers of the product run without JIT (docs/performance.md "MI at full size"): at full
+-- size compiling mi_sla_compliance cost more than running it.
+SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
+            WHERE p.pronamespace = 'hublink'::regnamespace
+              AND p.proname IN ('export_mi', 'mi_report_html') AND 'jit=off' = ANY (p.proconfig)),
+          ARRAY['export_mi', 'mi_report_html'],
+          'export_mi and mi_report_html read the MI views with jit = off');
 
 SELECT * FROM finish();
 ROLLBACK;
