@@ -156,6 +156,7 @@ def run(drv, Removal):
                 break
         rounds += 1
         # 1. Every removal in flight whose answers have come takes its next step.
+        acted = 0
         states = drv.states(inflight) if inflight else {}
         for r in list(inflight):
             s = states.get(r.ref)
@@ -165,6 +166,7 @@ def run(drv, Removal):
                     drv.step(r, s)
             except psycopg2.Error as e:
                 drv.fail(r, "%s: %s" % (r.phase, str(e).strip().splitlines()[0]))
+            acted += (r.phase, r.since, r.outcome) != before
             if r.outcome is None and (r.phase, r.since) == before[:2]:
                 if time.monotonic() - r.since > args.stuck_seconds:
                     drv.fail(r, "stuck in %s (%s)" % (r.phase, s))
@@ -178,11 +180,17 @@ def run(drv, Removal):
                 _, r = queue.popleft()
                 try:
                     drv.start(r)
+                    acted += 1
                     inflight.append(r)
                 except psycopg2.Error as e:
                     drv.fail(r, "create: %s" % str(e).strip())
                     drv.say(r, "%s %s" % (r.outcome, r.note))
             drv.sim_tick = tick
+        # A round in which nothing moved (every removal in flight waits for an answer that is
+        # not coming, e.g. a request the provider rejected with an Error) would otherwise spin:
+        # the stack is settled at once. The soak's first run made 62,392 rounds that way.
+        if not acted:
+            time.sleep(0.5)
         # 3. The round's calls reach the stack together; wait once for it to settle.
         rnd.commit()
         settled = settle.wait(args.stuck_seconds)
