@@ -22,10 +22,13 @@ simulated time instead:
   an error queue has no receiver: when the counters stop moving for --quiet-seconds with
   nothing unsent, the stack is taken as settled too, and the round counts it.
 
-Because every removal's calls of a round see the stack after the same settle, the order in
-which the providers see requests is the removals' order within a round, and a run is as
-repeatable as the stack allows (docs/simulation.md "The drivers" compares the two drivers'
-ledgers). The events, the policy's choices and the ledger are sim.py's.
+The calls of a round are made at each party in one transaction, committed before the
+settle (Round): no party sees any of them until all are made, so every call of a round reads
+the stack as the last settle left it, the providers see the requests in removal order, and
+now() is one instant per round; a run is as repeatable as the stack and the wall clock allow
+(docs/simulation.md "The drivers" compares the two drivers' ledgers). A round in which
+nothing moved pauses instead of spinning. SIGTERM drains. The events, the policy's choices and
+the ledger are sim.py's.
 """
 import signal
 import time
