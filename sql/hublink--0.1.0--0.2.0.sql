@@ -4167,10 +4167,21 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.target_seconds IS 'As hublink
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.seconds IS 'A response time, exact (seconds).';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were answered in that time.';
 
--- Same columns: the view keeps its grants and comments.
+-- Same columns: the view keeps its grants and comments. It is a call of mi_sla_compliance_rows(),
+-- which runs with jit = off (part 68 says why).
 
--- hublink.mi_sla_compliance, as defined in sql/parts
-CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
+-- hublink.mi_sla_compliance_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.mi_sla_compliance_rows()
+    RETURNS TABLE (month date, request_type text, response_type text, provider text,
+                   target_seconds numeric, requests bigint, answered bigint, unanswered bigint,
+                   median_response_seconds numeric, p95_response_seconds numeric,
+                   max_response_seconds numeric, late_responses bigint, open_breaches bigint,
+                   breaches bigint, within_target_percent numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    ROWS 100
+    AS $$
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
 ), live_request AS MATERIALIZED (
@@ -4278,6 +4289,20 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
+$$;
+COMMENT ON FUNCTION hublink.mi_sla_compliance_rows() IS
+    'The rows of hublink.mi_sla_compliance, computed with jit = off (the view is a call of it); '
+    'executable by the roles that read the MI views.';
+
+REVOKE EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() TO hublink_reporting, hublink_admin;
+
+-- hublink.mi_sla_compliance, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
+SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
+       r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
+       r.late_responses, r.open_breaches, r.breaches, r.within_target_percent
+  FROM hublink.mi_sla_compliance_rows() r;
 COMMENT ON VIEW hublink.mi_sla_compliance IS
     'Response-time SLA compliance per request message type and provider (Appendix D: from the '
     'request put on its queue to the response put on the Hub''s queue), per month of the '
@@ -5432,123 +5457,10 @@ COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric
 -- size"). The requests of the months computed live are read once (a materialized CTE) for both
 -- the live month rows and the live counts of response times, instead of once through each of
 -- two views; the whole-history percentiles are grouped by the windows' bytewise keys, so their
--- rows are not sorted again. Same columns and rows (part 62 made the view; this replaces it
--- again with the current definition, which keeps its grants and comments).
-
--- hublink.mi_sla_compliance, as defined in sql/parts
-CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
-WITH live_month AS MATERIALIZED (
-    SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live_request AS MATERIALIZED (
-    -- The requests of the months computed live, each answer looked up once: both the live
-    -- month rows and the live counts of times read them (read through the two views
-    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
-    -- twice). In service, the current month alone is a month of requests.
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
-           x.answered_at, x.seconds
-      FROM hublink.rollup_mi_sla_live_request x
-), live AS (
-    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
-    -- view with the live definition)
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
-           count(*) AS requests,
-           count(x.answered_at) AS answered,
-           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
-           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
-           round(max(x.seconds), 3) AS max_response_seconds,
-           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
-           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
-      FROM live_request x
-     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
-), months AS (
-    SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
-           r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
-           r.late_responses, r.unanswered AS open_breaches
-      FROM hublink.rollup_mi_sla_compliance_month r CROSS JOIN hublink.rollup_mi_window w
-     WHERE r.month < w.months_until AND r.month NOT IN (SELECT m.month FROM live_month m)
-    UNION ALL
-    SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
-           v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
-           v.late_responses, v.open_breaches
-      FROM live v
-), times AS (
-    SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
-      FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
-              FROM hublink.rollup_mi_sla_times s CROSS JOIN hublink.rollup_mi_window w
-             WHERE w.months_until IS NOT NULL
-            UNION ALL
-            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
-              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
-             WHERE s.month >= w.months_until
-            UNION ALL
-            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, -s.n
-              FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
-             WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
-            UNION ALL
-            -- hublink.rollup_mi_sla_live_times, over live_request
-            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
-              FROM live_request x
-             WHERE x.seconds IS NOT NULL
-             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
-     GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
-    HAVING sum(t.n) <> 0
-), ranked AS (
-    -- (the groups compared bytewise: the same groups, a cheaper sort)
-    SELECT t.*, sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
-                                            t.provider COLLATE "C", t.target_seconds
-                                ORDER BY t.seconds) AS upto,
-           sum(t.n) OVER (PARTITION BY t.request_type COLLATE "C", t.response_type COLLATE "C",
-                                       t.provider COLLATE "C", t.target_seconds) AS total
-      FROM times t
-), ranks AS (
-    SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
-), percentile AS (
-    -- grouped by the windows' bytewise keys, so the rows come in their order and are not sorted again
-    SELECT r.request_type COLLATE "C" AS request_type, r.response_type COLLATE "C" AS response_type,
-           r.provider COLLATE "C" AS provider, r.target_seconds,
-           min(r.pos50) AS pos50, min(r.pos95) AS pos95,
-           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos50))::float8 AS lo50,
-           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos50))::float8 AS hi50,
-           min(r.seconds) FILTER (WHERE r.upto > floor(r.pos95))::float8 AS lo95,
-           min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos95))::float8 AS hi95
-      FROM ranks r
-     GROUP BY r.request_type COLLATE "C", r.response_type COLLATE "C", r.provider COLLATE "C", r.target_seconds
-), history AS (
-    SELECT m.request_type, m.response_type, m.provider, m.target_seconds,
-           sum(m.requests)::bigint AS requests, sum(m.answered)::bigint AS answered,
-           sum(m.unanswered)::bigint AS unanswered, max(m.max_response_seconds) AS max_response_seconds,
-           sum(m.late_responses)::bigint AS late_responses, sum(m.open_breaches)::bigint AS open_breaches
-      FROM months m
-     GROUP BY m.request_type, m.response_type, m.provider, m.target_seconds
-), rows AS (
-    SELECT m.month, m.request_type, m.response_type, m.provider, m.target_seconds, m.requests, m.answered,
-           m.unanswered, m.median_response_seconds, m.p95_response_seconds, m.max_response_seconds,
-           m.late_responses, m.open_breaches
-      FROM months m
-    UNION ALL
-    SELECT NULL::date, h.request_type, h.response_type, h.provider, h.target_seconds, h.requests, h.answered,
-           h.unanswered,
-           round((p.lo50 + (p.hi50 - p.lo50) * (p.pos50 - floor(p.pos50)))::numeric, 3),
-           round((p.lo95 + (p.hi95 - p.lo95) * (p.pos95 - floor(p.pos95)))::numeric, 3),
-           h.max_response_seconds, h.late_responses, h.open_breaches
-      FROM history h
-      LEFT JOIN percentile p ON p.request_type = h.request_type COLLATE "C"
-                            AND p.response_type = h.response_type COLLATE "C"
-                            AND p.provider IS NOT DISTINCT FROM h.provider COLLATE "C"
-                            AND p.target_seconds = h.target_seconds
-)
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
-       x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
-       x.late_responses, x.open_breaches, x.late_responses + x.open_breaches AS breaches,
-       round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
-           AS within_target_percent
-  FROM rows x;
-COMMENT ON VIEW hublink.mi_sla_compliance IS
-    'Response-time SLA compliance per request message type and provider (Appendix D: from the '
-    'request put on its queue to the response put on the Hub''s queue), per month of the '
-    'request and over the whole history (month NULL), against the target of the response_sla '
-    'timer rule (hublink.timer_rule) and the answers of hublink.timer_answer, as the timers count.';
+-- rows are not sorted again. Same columns and rows. Part 62 already emits the current
+-- definition (its @view and @function lines): mi_sla_compliance_rows(), which runs with
+-- jit = off so that a reporting tool reading the view with PostgreSQL's defaults is not slowed
+-- by JIT compilation, and the view as a call of it, which keeps its grants and comments.
 
 -- The product's MI readers run without JIT: at full size compiling mi_sla_compliance's plan took
 -- longer than running it.
@@ -5760,6 +5672,7 @@ COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
     'here (volumes, SLA response times, end-to-end times, money) and the tables of the MI '
     'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
     '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
+
 
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
