@@ -216,6 +216,16 @@ COMMENT ON FUNCTION hublink.record_cancel_factors(text, text[]) IS
 REVOKE ALL ON FUNCTION hublink.record_cancel_factors(text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink_caseworker;
 
+-- The ranking's tie-break reads every segment of each quote (current or not), and the cascade
+-- from a purged travel_quote deletes them all: the partial index itinerary_segment_quote
+-- (current only) serves neither, so each quote cost a scan of the whole table, which grows
+-- with every quote the Hub ever received. The soak found it: removal_quotes took 1 s for one
+-- removal at 22,000 segments, and the quote-expiry trigger runs it once per quote inserted
+-- (docs/simulation.md "Soak").
+CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
+COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
+    'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';
+
 CREATE FUNCTION hublink.removal_quotes(removal_reference text)
     RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
                    escort_date date, departs_at timestamptz, travel_amount numeric,

@@ -122,16 +122,72 @@ CREATE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n bigint;
+    n        bigint;
+    n_tsp    bigint;
+    n_esp    bigint;
+    quotes   text[];
+    bookings text[];
+    esp_ids  bigint[];
+    plans    bigint[];
+    k        bigint;
+    gone     jsonb;
 BEGIN
+    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
+    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
     DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference)
-           || pg_catalog.jsonb_build_object('removal_rows', n);
+    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
+    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
+    -- them and they outlived the removal's retention for ever (found by the soak,
+    -- docs/simulation.md "Soak"). Children first, in the order of their foreign keys.
+    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
+      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
+            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
+      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
+    DELETE FROM hublink.tsp_update u WHERE u.quote_ref = ANY (quotes);
+    GET DIAGNOSTICS n_tsp = ROW_COUNT;
+    DELETE FROM hublink.tsp_ticket t WHERE t.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_passenger p WHERE p.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_refund f WHERE f.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_booking_segment s WHERE s.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
+      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
+            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id), '{}') INTO esp_ids
+      FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans) OR b.removal_ref = p_removal_reference;
+    DELETE FROM hublink.esp_update u WHERE u.booking_id = ANY (esp_ids);
+    GET DIAGNOSTICS n_esp = ROW_COUNT;
+    DELETE FROM hublink.esp_booking b WHERE b.booking_id = ANY (esp_ids);  -- escorts and duties cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    DELETE FROM hublink.esp_quote q WHERE q.plan_id = ANY (plans);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    DELETE FROM hublink.esp_plan l WHERE l.plan_id = ANY (plans);  -- its positions cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n, 'tsp_rows', n_tsp, 'esp_rows', n_esp);
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_removal(text) IS
-    'Purge of class removal: deletes the removal (its rows cascade), its messages and its data keys.';
+    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
+    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
+    'bookings, duties, updates), its messages and its data keys.';
 REVOKE ALL ON FUNCTION hublink.purge_removal(text) FROM PUBLIC;
 
 INSERT INTO hublink.retention_policy VALUES

@@ -338,10 +338,17 @@ class Driver:
             # declines, and the caseworker asks again (a re-booking).
             # Only a flight no booking flies on yet: a flight event updates every booking on
             # the flight, and one may be flown already in the collapsed timeline.
-            if self.tsp.one("""SELECT count(*) FROM hublink.tsp_quote_segment s,
-                             LATERAL hublink.tsp_report_flight_event(s.flight_id, 'CANCELLED', note => 'simulated carrier cancellation') m
-                             WHERE s.quote_ref = %s AND s.seq = 1
-                               AND NOT EXISTS (SELECT FROM hublink.tsp_booking_segment o WHERE o.flight_id = s.flight_id)""",
+            # Counted by the flights cancelled, not by the updates the event sent (none, when
+            # no booking is on the flight): counting the updates left requotes at 0, and every
+            # re-booking of the removal cancelled one more flight until none was left on its
+            # dates, failing other removals to the same place (seen comparing the drivers).
+            if self.tsp.one("""WITH f AS MATERIALIZED (
+                                 SELECT s.flight_id FROM hublink.tsp_quote_segment s
+                                  WHERE s.quote_ref = %s AND s.seq = 1
+                                    AND NOT EXISTS (SELECT FROM hublink.tsp_booking_segment o WHERE o.flight_id = s.flight_id))
+                             SELECT count(*) FROM f,
+                                    LATERAL (SELECT count(*) FROM hublink.tsp_report_flight_event(
+                                                 f.flight_id, 'CANCELLED', note => 'simulated carrier cancellation')) m""",
                             (q["travel_quote_reference"],)):
                 r.requotes += 1
         r.bookings.append({"quote": q["travel_quote_reference"], "amount": q["travel_amount"],
@@ -439,7 +446,17 @@ class Driver:
         else:
             self.complete(r)
 
+    def states(self, inflight):
+        """The Hub's state of each removal in flight, in one query: what step() moves on."""
+        return {x["removal_reference"]: x for x in self.hub.rows(
+            """SELECT r.removal_reference, r.state, coalesce(r.escort_state, 'none') AS escort_state,
+                      coalesce(r.travel_state, 'none') AS travel_state,
+                      (SELECT count(*) FROM hublink.inbox i WHERE i.removal_id = r.removal_reference AND i.status = 'applied'
+                          AND i.message_type IN ('TravelUpdate', 'EscortUpdate')) AS updates
+                 FROM hublink.removal r WHERE r.removal_reference = ANY(%s)""", ([x.ref for x in inflight],))}
+
     def run(self):
+        """The first driver (--driver poll): each removal moves on as soon as its answer came."""
         pending = [Removal(ev) for ev in self.events]
         todo = list(pending)
         inflight = []
@@ -452,12 +469,7 @@ class Driver:
                     inflight.append(r)
                 except psycopg2.Error as e:
                     self.fail(r, "create: %s" % str(e).strip())
-            states = {x["removal_reference"]: x for x in self.hub.rows(
-                """SELECT r.removal_reference, r.state, coalesce(r.escort_state, 'none') AS escort_state,
-                          coalesce(r.travel_state, 'none') AS travel_state,
-                          (SELECT count(*) FROM hublink.inbox i WHERE i.removal_id = r.removal_reference AND i.status = 'applied'
-                              AND i.message_type IN ('TravelUpdate', 'EscortUpdate')) AS updates
-                     FROM hublink.removal r WHERE r.removal_reference = ANY(%s)""", ([x.ref for x in inflight],))}
+            states = self.states(inflight)
             for r in list(inflight):
                 s = states.get(r.ref)
                 try:
@@ -491,10 +503,13 @@ def ledger(drv, removals):
     # The cheapest fare of the response each booked quote came in, from the TSP's own record of
     # the quotes it sent (a response's quotes share the reference up to the last "-n").
     booked = [b["quote"] for r in removals for b in r.bookings if b["accepted"]]
+    # One pass over the TSP's quotes (the minimum per response, then a join), not one per
+    # booking: at a soak's thousands of bookings the correlated form took minutes.
     cheapest_of = {row["quote_ref"]: row["cheapest"] for row in drv.tsp.rows(
-        """SELECT b AS quote_ref, (SELECT min(q.price) FROM hublink.tsp_quote q
-                                    WHERE regexp_replace(q.quote_ref, '-[0-9]+$', '') = regexp_replace(b, '-[0-9]+$', '')) AS cheapest
-             FROM unnest(%s::text[]) b""", (booked,))}
+        """WITH per_response AS (SELECT regexp_replace(q.quote_ref, '-[0-9]+$', '') AS response, min(q.price) AS cheapest
+                                   FROM hublink.tsp_quote q GROUP BY 1)
+           SELECT b AS quote_ref, r.cheapest
+             FROM unnest(%s::text[]) b LEFT JOIN per_response r ON r.response = regexp_replace(b, '-[0-9]+$', '')""", (booked,))}
     for r in removals:
         accepted = [b for b in r.bookings if b["accepted"]]
         for b in accepted:
@@ -595,6 +610,11 @@ def main():
     d.add_argument("--seed", type=int, default=17)
     d.add_argument("--scale", type=float, default=0.05)
     d.add_argument("--concurrency", type=int, default=40)
+    # The driver (docs/simulation.md "The drivers"): waves (test/sim/waves.py, rounds over
+    # simulated time, one wait for the stack per round) or poll (Driver.run, per removal).
+    d.add_argument("--driver", choices=["waves", "poll"], default="waves")
+    d.add_argument("--tick-hours", type=float, default=24, help="waves: the simulated instant's length")
+    d.add_argument("--quiet-seconds", type=float, default=2, help="waves: counters still this long = settled")
     # A removal with no progress for this long is counted failed; on a loaded machine (several
     # stacks on two cores) the parties answer slower: HUBLINK_SIM_STUCK_SECONDS raises it.
     d.add_argument("--stuck-seconds", type=float, default=float(os.environ.get("HUBLINK_SIM_STUCK_SECONDS", 90)))
@@ -610,14 +630,21 @@ def main():
         json.dump(events, sys.stdout, indent=1)
         return 0
     drv = Driver(args, events)
-    removals = drv.run()
+    if args.driver == "waves":
+        import waves
+        removals = waves.run(drv, Removal)
+    else:
+        removals = drv.run()
     led = ledger(drv, removals)
     m = mi(drv)
     cmp = compare(led, m)
     result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
               "history_years": args.history_years,
               "history": {",".join(k) or "(none)": v for k, v in drv.history.items()},
-              "seconds": round(drv.elapsed, 1), "ledger": led, "mi": m, "agreement": cmp,
+              "seconds": round(drv.elapsed, 1), "driver": args.driver, "concurrency": args.concurrency,
+              "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
+              "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
+                          "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
               "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
               # Per removal, for the report's split by recorded profile and by half of the year.
@@ -625,7 +652,10 @@ def main():
                                 "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
                                 "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
                                 "cancel_probability": getattr(r, "cancel_probability", None),
-                                "held": getattr(r, "held", False)}
+                                "held": getattr(r, "held", False),
+                                # Each booking asked for: its price and whether the TSP accepted
+                                # it (test/sim/compare.py compares two runs removal by removal).
+                                "booked": [[str(b["amount"]), b["accepted"]] for b in r.bookings]}
                                for r in removals]}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1, default=str)

@@ -10,7 +10,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
 CREATE FUNCTION hublink_test.bv_removal(ho text) RETURNS text LANGUAGE sql AS $$
@@ -164,6 +164,26 @@ SELECT is(hublink_test.bv_rank((SELECT v FROM hublink_test.v WHERE k = 'bv1')),
           'the estimate is capped at max_probability (0.6): B 1030.00, A 1120.00');
 SELECT ok(EXISTS (SELECT FROM hublink.audit_log a WHERE a.table_name = 'hublink.cancel_estimate_config'),
           'the configuration change is in the audit log');
+-- The ranking's tie-break reads every segment of each quote: by an index, not a scan of all the
+-- Hub's segments, which grow with every quote ever received (found by the soak: 1 s a ranking
+-- at 22,000 segments, run once per quote inserted; docs/simulation.md "Soak").
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN ' || q LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END $$;
+SET LOCAL enable_seqscan = off;
+SELECT unalike(pg_temp.plan_of('SELECT min(s.start_time) FROM hublink.itinerary_segment s WHERE s.travel_quote_id = 1'),
+               '%Seq Scan%', 'the segments of one quote, current or not, are found by an index');
+SELECT unalike(pg_temp.plan_of('SELECT count(*) FROM hublink.itinerary_segment s WHERE s.travel_quote_id = 1 AND NOT s.current'),
+               '%Seq Scan%', 'so are its superseded segments (the cascade from a purged quote deletes them)');
+RESET enable_seqscan;
+
 SELECT * FROM finish();
 ROLLBACK;
 \o /dev/null

@@ -1,7 +1,7 @@
 -- Travel provider engine (issue 5 sections 1-3): exact quotes, bookings, refunds and fees on
 -- a small fixed inventory embedded here, every decline reason, TIG rules and the loader.
 BEGIN;
-SELECT plan(62);
+SELECT plan(66);
 
 -- A small world: London, Manchester, Amsterdam, Lagos; BA direct, KL via Amsterdam.
 INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
@@ -250,6 +250,35 @@ SELECT is((SELECT count(*)::int FROM hublink.tsp_update u
             WHERE u.cause = 'AMENDMENT' AND hublink.validate_message(jsonb_build_object('messageId', gen_random_uuid(), 'messageType', 'TravelUpdate',
                   'schemaVersion', '1.0', 'sentAt', '2026-02-19T10:00:03+00:00', 'sender', 'TSP', 'removalId', 'RMV-2026-000124',
                   'body', u.body)) = '[]'), 3, 'amendment updates are valid');
+
+-- Retention of the removal class (docs/security-crypto.md; found by the soak, docs/simulation.md):
+-- the purge of a removal takes the engine's own rows of it, which are keyed by the removal's
+-- reference and cascade from nothing; another removal's rows stay.
+CREATE TEMP TABLE gone_ref AS
+SELECT b.removal_id AS ref FROM hublink.tsp_booking b
+ WHERE EXISTS (SELECT FROM hublink.tsp_ticket t WHERE t.booking_ref = b.booking_ref)
+   AND EXISTS (SELECT FROM hublink.tsp_update u WHERE u.quote_ref = b.quote_ref)
+ ORDER BY b.booked_at LIMIT 1;
+CREATE TEMP VIEW engine_rows AS
+SELECT (q.removal_id = (SELECT ref FROM gone_ref)) AS purged, 'quote' AS t, count(*) AS n FROM hublink.tsp_quote q GROUP BY 1
+UNION ALL SELECT q.removal_id = (SELECT ref FROM gone_ref), 'quote_segment', count(*) FROM hublink.tsp_quote_segment s JOIN hublink.tsp_quote q USING (quote_ref) GROUP BY 1
+UNION ALL SELECT b.removal_id = (SELECT ref FROM gone_ref), 'booking', count(*) FROM hublink.tsp_booking b GROUP BY 1
+UNION ALL SELECT b.removal_id = (SELECT ref FROM gone_ref), 'booking_segment', count(*) FROM hublink.tsp_booking_segment s JOIN hublink.tsp_booking b USING (booking_ref) GROUP BY 1
+UNION ALL SELECT b.removal_id = (SELECT ref FROM gone_ref), 'ticket', count(*) FROM hublink.tsp_ticket t JOIN hublink.tsp_booking b USING (booking_ref) GROUP BY 1
+UNION ALL SELECT b.removal_id = (SELECT ref FROM gone_ref), 'passenger', count(*) FROM hublink.tsp_passenger p JOIN hublink.tsp_booking b USING (booking_ref) GROUP BY 1
+UNION ALL SELECT b.removal_id = (SELECT ref FROM gone_ref), 'refund', count(*) FROM hublink.tsp_refund f JOIN hublink.tsp_booking b USING (booking_ref) GROUP BY 1
+UNION ALL SELECT q.removal_id = (SELECT ref FROM gone_ref), 'update', count(*) FROM hublink.tsp_update u JOIN hublink.tsp_quote q USING (quote_ref) GROUP BY 1;
+CREATE TEMP TABLE before_purge AS SELECT * FROM engine_rows;
+SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM before_purge WHERE purged AND n > 0 AND t <> 'refund'),
+          'booking,booking_segment,passenger,quote,quote_segment,ticket,update',
+          'a booked, ticketed and updated removal has rows in each of the engine''s tables');
+SELECT is((hublink.purge_removal((SELECT ref FROM gone_ref)) ->> 'tsp_rows')::numeric,
+          (SELECT sum(n) FROM before_purge WHERE purged AND t <> 'quote_segment'),
+          'its purge deletes them and counts them (the quotes'' segments cascade)');
+SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM engine_rows WHERE purged), NULL, 'none of its rows is left');
+SELECT is((SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM engine_rows WHERE NOT purged OR purged IS NULL),
+          (SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM before_purge WHERE NOT purged OR purged IS NULL),
+          'the other removals'' rows are all kept');
 
 SELECT * FROM finish();
 ROLLBACK;

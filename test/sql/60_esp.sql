@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(84);
+SELECT plan(88);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -374,6 +374,25 @@ SELECT is((SELECT jsonb_agg(hublink.validate_message(m)) FILTER (WHERE hublink.v
           'every one valid against its schema');
 SELECT is((SELECT jsonb_agg(hublink.reason_code_problems(m)) FILTER (WHERE hublink.reason_code_problems(m) <> '[]') FROM sent), NULL,
           'every reason code in its list');
+
+-- Retention of the removal class (docs/security-crypto.md; found by the soak, docs/simulation.md):
+-- the purge of a removal takes the engine's own rows of it (plans, quotes, bookings, their
+-- escorts and duties, updates), keyed by the removal's reference; another removal's stay.
+CREATE TEMP VIEW esp_rows AS
+SELECT (p.removal_ref = 'RMV-2026-000001') AS purged, 'plan' AS t, count(*) AS n FROM hublink.esp_plan p GROUP BY 1
+UNION ALL SELECT p.removal_ref = 'RMV-2026-000001', 'plan_position', count(*) FROM hublink.esp_plan_position x JOIN hublink.esp_plan p USING (plan_id) GROUP BY 1
+UNION ALL SELECT p.removal_ref = 'RMV-2026-000001', 'quote', count(*) FROM hublink.esp_quote q JOIN hublink.esp_plan p USING (plan_id) GROUP BY 1
+UNION ALL SELECT b.removal_ref = 'RMV-2026-000001', 'booking', count(*) FROM hublink.esp_booking b GROUP BY 1
+UNION ALL SELECT b.removal_ref = 'RMV-2026-000001', 'booking_escort', count(*) FROM hublink.esp_booking_escort e JOIN hublink.esp_booking b USING (booking_id) GROUP BY 1
+UNION ALL SELECT b.removal_ref = 'RMV-2026-000001', 'update', count(*) FROM hublink.esp_update u JOIN hublink.esp_booking b USING (booking_id) GROUP BY 1;
+CREATE TEMP TABLE esp_before AS SELECT * FROM esp_rows;
+SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM esp_before WHERE purged AND n > 0),
+          'booking,booking_escort,plan,plan_position,quote,update', 'a booked and cancelled removal has rows in each of the engine''s tables');
+SELECT ok((hublink.purge_removal('RMV-2026-000001') ->> 'esp_rows')::int > 0, 'its purge deletes them');
+SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM esp_rows WHERE purged), NULL, 'none of its rows is left');
+SELECT is((SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM esp_rows WHERE NOT purged),
+          (SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM esp_before WHERE NOT purged),
+          'the other removal''s rows are all kept');
 
 SELECT * FROM finish();
 ROLLBACK;
