@@ -9531,9 +9531,9 @@ BEGIN
     p := hublink.removal_cancel_probability(r.removal_id);
     prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
                        WHERE f.removal_id = r.removal_id), '{}');
-    -- The first departure the removal can book: its earliest quoted departure still bookable,
-    -- else the start of its earliest leave date (UK).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    -- The first departure the removal can book: its earliest quoted departure still ahead, else
+    -- the start of its earliest leave date (UK).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
     dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
     lead := extract(epoch FROM dep - now()) / 3600;
     s_now := hublink.cancel_lead_share(prof, lead);
@@ -9555,14 +9555,16 @@ BEGIN
     cancel_probability := p;
     cancel_after_now := p_now;
     cancel_before_hold := p_early;
-    -- Each choice's best quote: E_now and E_hold as above (ties: the ranking's order).
+    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
+    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
     WITH q AS (
         SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
                x.travel_amount - least(x.travel_amount,
                    coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
           FROM hublink.removal_quotes(removal_reference) x
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
-         WHERE x.departs_at > now())
+         WHERE x.departs_at > now()
+           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
     SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
            (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
            (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
@@ -9598,7 +9600,8 @@ COMMENT ON FUNCTION hublink.plan_booking(text) IS
     'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
     'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
     'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
-    'Advice only: choose_quote is not blocked.';
+    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
+    'is not blocked.';
 REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 
@@ -9796,9 +9799,9 @@ BEGIN
     p := hublink.removal_cancel_probability(r.removal_id);
     prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
                        WHERE f.removal_id = r.removal_id), '{}');
-    -- The first departure the removal can book: its earliest quoted departure still bookable,
-    -- else the start of its earliest leave date (UK).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    -- The first departure the removal can book: its earliest quoted departure still ahead, else
+    -- the start of its earliest leave date (UK).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
     dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
     lead := extract(epoch FROM dep - now()) / 3600;
     s_now := hublink.cancel_lead_share(prof, lead);
@@ -9820,14 +9823,16 @@ BEGIN
     cancel_probability := p;
     cancel_after_now := p_now;
     cancel_before_hold := p_early;
-    -- Each choice's best quote: E_now and E_hold as above (ties: the ranking's order).
+    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
+    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
     WITH q AS (
         SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
                x.travel_amount - least(x.travel_amount,
                    coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
           FROM hublink.removal_quotes(removal_reference) x
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
-         WHERE x.departs_at > now())
+         WHERE x.departs_at > now()
+           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
     SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
            (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
            (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
@@ -9863,7 +9868,8 @@ COMMENT ON FUNCTION hublink.plan_booking(text) IS
     'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
     'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
     'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
-    'Advice only: choose_quote is not blocked.';
+    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
+    'is not blocked.';
 REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 -- Their bodies (SELECT * FROM the configuration) were bound to the columns of their time.
