@@ -399,6 +399,29 @@ COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
 REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_lead_share(text[], numeric) TO hublink_caseworker, hublink_admin;
 
+-- The market at h hours before departure: linear between the two bands around h, flat
+-- beyond the first and the last (no rows: NULLs). Bands alone would make a week and four days
+-- out look alike, and holding between them free.
+CREATE FUNCTION hublink.booking_market_at(p_hours numeric, OUT fare_factor numeric, OUT sold_out numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH lo AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before <= p_hours ORDER BY m.hours_before DESC LIMIT 1),
+        hi AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before > p_hours ORDER BY m.hours_before LIMIT 1),
+        w AS (SELECT (SELECT lo.hours_before FROM lo) AS lh, (SELECT lo.fare_factor FROM lo) AS lf, (SELECT lo.sold_out FROM lo) AS ls,
+                     (SELECT hi.hours_before FROM hi) AS hh, (SELECT hi.fare_factor FROM hi) AS hf, (SELECT hi.sold_out FROM hi) AS hs)
+        SELECT CASE WHEN w.lh IS NULL THEN w.hf WHEN w.hh IS NULL THEN w.lf
+                    ELSE w.lf + (w.hf - w.lf) * (p_hours - w.lh) / (w.hh - w.lh) END,
+               CASE WHEN w.lh IS NULL THEN w.hs WHEN w.hh IS NULL THEN w.ls
+                    ELSE w.ls + (w.hs - w.ls) * (p_hours - w.lh) / (w.hh - w.lh) END
+          FROM w;
+    END;
+COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
+    'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
+    '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
+    'NULLs with no rows.';
+
 -- When and what to book (issue 17, fourth pass): per removal, the expected money out of three
 -- choices, from what the Hub knows at the time of asking:
 --   P        the removal's chance of cancellation after booking (removal_cancel_probability);
@@ -409,7 +432,7 @@ GRANT EXECUTE ON FUNCTION hublink.cancel_lead_share(text[], numeric) TO hublink_
 --   P_early  = P (s(T) - s(L)) / (1 - P s(L)): cancelled before T (a hold books nothing);
 --   P_late   = P_now - P_early: cancelled after a booking made at T;
 --   refund   = price - loss, loss = (expectedCost - price) / P_tsp (what the fare keeps);
---   rise     = fare_factor(T) / fare_factor(L) (hublink.booking_market).
+--   rise     = fare_factor(T) / fare_factor(L) (hublink.booking_market_at).
 -- Book now, quote q:   E_now  = price + escort - P_now x refund
 -- Hold until T, q:     E_hold = (1 - P_early) (rise x price + escort) - P_late x rise x refund
 -- The expected money out, not "price + P x loss": a cancelled booking costs what it keeps, not
@@ -464,14 +487,9 @@ BEGIN
     p_early := CASE WHEN lead > cfg.hold_hours_before
                     THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
     p_late := p_now - p_early;
-    -- The market: the band of now and of the hold (the largest lower bound not above the hours;
-    -- below every band, the lowest).
-    SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before)) INTO f_now
-      FROM hublink.booking_market m;
-    SELECT m.fare_factor INTO f_now FROM hublink.booking_market m WHERE m.hours_before = f_now;
-    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market m
-     WHERE m.hours_before = (SELECT coalesce(max(x.hours_before) FILTER (WHERE x.hours_before <= cfg.hold_hours_before),
-                                              min(x.hours_before)) FROM hublink.booking_market x);
+    -- The market now and at the hold's end.
+    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
+    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
     rise := f_hold / f_now;
     cancel_probability := p;
     cancel_after_now := p_now;

@@ -10,7 +10,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
 CREATE FUNCTION hublink_test.ba_removal(ho text) RETURNS text LANGUAGE sql AS $$
@@ -112,13 +112,17 @@ SELECT is(hublink_test.ba_advice('h2'),
 -- Conditioned on the time left: 100 h out, the week-ahead cancellations are past.
 SELECT hublink_test.ba_quoted('h3', '{LEGAL_CHALLENGE_PENDING}', 100, false) AS r \gset
 SELECT is(hublink_test.ba_advice('h3'),
-          'P 0.6167 now 0.5149 early 0.0443 | now 700.00 hold 668.99 | hold A',
-          '100 h out: P after now 0.5149, before 72 h 0.0443; no rise between the bands: hold, 668.99');
+          'P 0.6167 now 0.5149 early 0.0443 | now 700.00 hold 687.21 | hold A',
+          '100 h out: P after now 0.5149, before 72 h 0.0443; the fare 1.0708 now (between the bands), 1.10 at 72 h: hold, 0.9557 x 1.10 / 1.0708 x 700 = 687.21');
 SELECT hublink_test.ba_quoted('h4', '{LEGAL_CHALLENGE_PENDING}', 48, false) AS r \gset
 SELECT is(hublink_test.ba_advice('h4'), 'P 0.6167 now 0.4924 early 0.0000 | now 700.00 hold - | book A',
           '48 h out: P after now 0.6167 x 0.6029 / (1 - 0.6167 x 0.3971) = 0.4924; nothing to hold for (hold_hours_before 72)');
 
 -- --- the market decides too ------------------------------------------------------------------
+SELECT is((SELECT format('%s %s', round(fare_factor, 4), round(sold_out, 4)) FROM hublink.booking_market_at(100)), '1.0708 0.0142',
+          'between bands the market is interpolated: 100 h, 1.10 + (1.00 - 1.10) x 28/96, 0.02 x 68/96');
+SELECT is((SELECT format('%s %s', fare_factor, sold_out) FROM hublink.booking_market_at(1000)), '1.0000 0.0000',
+          'beyond the last band: the last band''s');
 UPDATE hublink.booking_market SET sold_out = 0.5 WHERE hours_before = 72;
 SELECT is(hublink_test.ba_advice('h1'), 'P 0.6167 now 0.6167 early 0.2449 | now 700.00 hold - | book A',
           'half the flights sold out at 72 h (above max_sold_out 0.05): no hold');

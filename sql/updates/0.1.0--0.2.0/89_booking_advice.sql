@@ -54,6 +54,7 @@ CREATE TABLE hublink.cancel_history_lead (
 -- @function hublink.removal_first_departure
 -- @function hublink.cancel_history_on_close
 -- @function hublink.cancel_lead_share
+-- @function hublink.booking_market_at
 REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.cancel_lead_share(text[], numeric) TO hublink_caseworker, hublink_admin;
 -- Its result columns change: dropped and made again.
