@@ -9737,7 +9737,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     '(hublink.removal_first_departure) it was cancelled.';
 -- hublink.cancel_lead_share, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RETURNS numeric
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     BEGIN ATOMIC
@@ -9754,8 +9754,8 @@ CREATE OR REPLACE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours n
 COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
     'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
     'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
-    'profiles, w = prior_weight; 0 with no history; to 4 places. SECURITY DEFINER: aggregates '
-    'only, the same whoever asks.';
+    'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
+    '(SECURITY DEFINER); granted to no role.';
 -- hublink.booking_market_at, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.booking_market_at(p_hours numeric, OUT fare_factor numeric, OUT sold_out numeric)
     LANGUAGE sql STABLE
@@ -9777,7 +9777,6 @@ COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
     '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
     'NULLs with no rows.';
 REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.cancel_lead_share(text[], numeric) TO hublink_caseworker, hublink_admin;
 -- Its result columns change: dropped and made again.
 DROP FUNCTION hublink.plan_booking(text);
 -- hublink.plan_booking, as defined in sql/parts

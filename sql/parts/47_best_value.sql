@@ -377,7 +377,7 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
 -- shrunk toward 0 with prior_weight: with no history, no cancellation is assumed to come early,
 -- and holding a booking is never worth it on evidence the Hub does not have.
 CREATE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RETURNS numeric
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     BEGIN ATOMIC
@@ -394,10 +394,9 @@ CREATE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RET
 COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
     'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
     'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
-    'profiles, w = prior_weight; 0 with no history; to 4 places. SECURITY DEFINER: aggregates '
-    'only, the same whoever asks.';
+    'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
+    '(SECURITY DEFINER); granted to no role.';
 REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.cancel_lead_share(text[], numeric) TO hublink_caseworker, hublink_admin;
 
 -- The market at h hours before departure: linear between the two bands around h, flat
 -- beyond the first and the last (no rows: NULLs). Bands alone would make a week and four days
