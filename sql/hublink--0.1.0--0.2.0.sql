@@ -9755,7 +9755,7 @@ COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
     'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
     'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
     'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
-    '(SECURITY DEFINER); granted to no role.';
+    '(SECURITY DEFINER); it runs with the caller''s rights.';
 -- hublink.booking_market_at, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.booking_market_at(p_hours numeric, OUT fare_factor numeric, OUT sold_out numeric)
     LANGUAGE sql STABLE
@@ -9776,7 +9776,6 @@ COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
     'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
     '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
     'NULLs with no rows.';
-REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
 -- Its result columns change: dropped and made again.
 DROP FUNCTION hublink.plan_booking(text);
 -- hublink.plan_booking, as defined in sql/parts

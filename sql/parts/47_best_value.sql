@@ -395,8 +395,7 @@ COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
     'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
     'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
     'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
-    '(SECURITY DEFINER); granted to no role.';
-REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
+    '(SECURITY DEFINER); it runs with the caller''s rights.';
 
 -- The market at h hours before departure: linear between the two bands around h, flat
 -- beyond the first and the last (no rows: NULLs). Bands alone would make a week and four days

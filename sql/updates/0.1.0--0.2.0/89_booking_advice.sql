@@ -55,7 +55,6 @@ CREATE TABLE hublink.cancel_history_lead (
 -- @function hublink.cancel_history_on_close
 -- @function hublink.cancel_lead_share
 -- @function hublink.booking_market_at
-REVOKE ALL ON FUNCTION hublink.cancel_lead_share(text[], numeric) FROM PUBLIC;
 -- Its result columns change: dropped and made again.
 DROP FUNCTION hublink.plan_booking(text);
 -- @function hublink.plan_booking
