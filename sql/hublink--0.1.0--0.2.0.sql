@@ -9218,6 +9218,10 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    prof text[];
+    lead numeric;
+    band numeric;
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
        OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
@@ -9225,18 +9229,32 @@ BEGIN
            AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}');
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
-    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = NEW.removal_id), '{}'),
-            1, (NEW.state = 'cancelled')::int)
+    VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    IF NEW.state = 'cancelled' THEN
+        -- How long before its first departure it was cancelled, in the market's bands (below
+        -- every band, e.g. after departure: the lowest); no band, no count.
+        lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
+        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+          INTO band FROM hublink.booking_market m;
+        IF band IS NOT NULL THEN
+            INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
+            VALUES (prof, band, 1)
+            ON CONFLICT (profile, hours_before) DO UPDATE SET cancelled = l.cancelled + 1;
+        END IF;
+    END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
-    'counts once in hublink.cancel_history_count under its profile.';
+    'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
+    'hublink.cancel_history_lead, in the band of how long before its first departure '
+    '(hublink.removal_first_departure) it was cancelled.';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -9689,8 +9707,8 @@ COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
     'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
     'rounded to 4 places. The removal itself counts once it is closed.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
-    'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
-    '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';
+    'hublink.plan_booking considers holding the booking of a removal only when its estimate is at '
+    'least this (default 0: whenever holding costs less in expectation than booking now).';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_hours_before IS
     'How long before its first departure a held removal is booked, in hours (default 72: after the '
     'refundable fares'' 48-hour ticketing deadline and the escort provider''s 48 hours'' notice, '
@@ -9717,6 +9735,10 @@ CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    prof text[];
+    lead numeric;
+    band numeric;
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
        OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
@@ -9724,154 +9746,444 @@ BEGIN
            AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}');
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
-    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = NEW.removal_id), '{}'),
-            1, (NEW.state = 'cancelled')::int)
+    VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    IF NEW.state = 'cancelled' THEN
+        -- How long before its first departure it was cancelled, in the market's bands (below
+        -- every band, e.g. after departure: the lowest); no band, no count.
+        lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
+        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+          INTO band FROM hublink.booking_market m;
+        IF band IS NOT NULL THEN
+            INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
+            VALUES (prof, band, 1)
+            ON CONFLICT (profile, hours_before) DO UPDATE SET cancelled = l.cancelled + 1;
+        END IF;
+    END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
-    'counts once in hublink.cancel_history_count under its profile.';
+    'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
+    'hublink.cancel_history_lead, in the band of how long before its first departure '
+    '(hublink.removal_first_departure) it was cancelled.';
 -- hublink.plan_booking, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
-    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
+                   travel_quote_reference text, cancel_after_now numeric, cancel_before_hold numeric,
+                   expected_now numeric, expected_hold numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     AS $$
 DECLARE
-    r   hublink.removal;
-    cfg hublink.cancel_estimate_config;
-    p   numeric;
-    dep timestamptz;
+    r       hublink.removal;
+    cfg     hublink.cancel_estimate_config;
+    prof    text[];
+    p       numeric;
+    dep     timestamptz;
+    lead    numeric;
+    s_now   numeric;
+    s_hold  numeric;
+    p_now   numeric;
+    p_early numeric;
+    p_late  numeric;
+    f_now   numeric;
+    f_hold  numeric;
+    gone    numeric;
+    rise    numeric;
+    q_now   text;
+    q_hold  text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
     SELECT * INTO cfg FROM hublink.cancel_estimate_config;
     p := hublink.removal_cancel_probability(r.removal_id);
-    -- The first departure the removal can book: its earliest quoted departure still bookable,
-    -- else the start of its earliest leave date (UK), else none (no advice to hold).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = r.removal_id), '{}');
+    -- The first departure the removal can book: its earliest quoted departure still ahead, else
+    -- the start of its earliest leave date (UK).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
     dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    lead := extract(epoch FROM dep - now()) / 3600;
+    s_now := hublink.cancel_lead_share(prof, lead);
+    s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
+    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
+    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+    p_early := CASE WHEN lead > cfg.hold_hours_before
+                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    p_late := p_now - p_early;
+    -- The market now and at the hold's end.
+    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
+    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
+    rise := f_hold / f_now;
     cancel_probability := p;
+    cancel_after_now := p_now;
+    cancel_before_hold := p_early;
+    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
+    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
+    WITH q AS (
+        SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
+               x.travel_amount - least(x.travel_amount,
+                   coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
+          FROM hublink.removal_quotes(removal_reference) x
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
+         WHERE x.departs_at > now()
+           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
+    SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
+           (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
+             ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2), q.rank LIMIT 1)
+      INTO expected_now, q_now, expected_hold, q_hold;
+    IF NOT (lead > cfg.hold_hours_before AND gone <= cfg.max_sold_out AND p >= cfg.hold_from_probability) THEN
+        expected_hold := NULL;
+    END IF;
+    hold := coalesce(expected_hold < expected_now, false);
     book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
-    hold := p >= cfg.hold_from_probability AND book_from IS NOT NULL AND now() < book_from;
+    travel_quote_reference := CASE WHEN hold THEN q_hold ELSE q_now END;
     IF hold THEN
         INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
         VALUES (r.removal_id, p, book_from, hublink.acting_login())
         ON CONFLICT (removal_id) DO UPDATE
            SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
                decided_at = excluded.decided_at, decided_by = excluded.decided_by;
-    END IF;
-    IF book_from IS NOT NULL AND NOT hold THEN
+    ELSE
         book_from := least(book_from, now());
     END IF;
     RETURN NEXT;
 END;
 $$;
 COMMENT ON FUNCTION hublink.plan_booking(text) IS
-    'When to book a removal: hold is true when the Hub''s estimate of its chance of cancellation '
-    '(hublink.removal_cancel_probability) is at least hold_from_probability and its first departure '
-    '(the earliest bookable quote, else its earliest leave date) is more than hold_hours_before away '
-    '(hublink.cancel_estimate_config); book_from is then when to book, and the advice is recorded in '
-    'hublink.booking_hold (such a removal counts in the estimate''s history like a booked one). '
-    'Otherwise book_from is now (or the time already passed). Advice only: choose_quote is not blocked.';
+    'What and when to book a removal: the expected money out of booking each bookable quote now '
+    '(expected_now, the best of them) and of holding until hold_hours_before its first departure '
+    'and booking then (expected_hold: the fare scaled by hublink.booking_market, nothing spent when '
+    'the removal is cancelled before), with the Hub''s estimate (cancel_probability), conditioned '
+    'on the time left (cancel_after_now; cancel_before_hold: cancelled before the hold ends) by '
+    'hublink.cancel_lead_share. hold is true when holding costs less, the first departure is more '
+    'than hold_hours_before away, the chance of a sold-out flight then is within max_sold_out and '
+    'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
+    'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
+    'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
+    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
+    'is not blocked.';
 REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
--- from sql/updates/0.1.0--0.2.0/88_soak_findings.sql
--- 0.1.0 -> 0.2.0, issue 17 (the soak; docs/simulation.md "Soak"), two things it found.
---
--- 1. The purge of a removal's
--- retention class `removal` also deletes a provider engine's own rows of it (the TSP's quotes,
--- bookings, tickets, passengers, refunds and updates; the ESP's plans, quotes, bookings, duties
--- and updates), keyed by the removal's reference and cascading from nothing: before, they were
--- kept for ever. Same signature and result type (jsonb, with two more counts).
--- hublink.purge_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
+-- from sql/updates/0.1.0--0.2.0/89_booking_advice.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the simulation, fourth pass; docs/hub.md "When to book"): the Hub
+-- weighs booking now against holding with the fare rise and sell-out it expects
+-- (hublink.booking_market) and with how long before departure its profiles' cancellations come
+-- (hublink.cancel_history_lead); ESCORTED is a cancellation factor.
+
+INSERT INTO hublink.cancel_factor VALUES
+    ('ESCORTED', 'The returnee travels escorted (a risk flag is set).')
+ON CONFLICT (code) DO NOTHING;
+
+-- The hold is now decided by expected cost; hold_from_probability stays as the admin's floor
+-- (0: none). 0.1.0 had no such column (part 87 added it), so no admin's value is overwritten.
+ALTER TABLE hublink.cancel_estimate_config ALTER COLUMN hold_from_probability SET DEFAULT 0;
+UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0;
+-- Added without a default and filled, then given its default and NOT NULL, so that the table is
+-- as a fresh install makes it (part 87 explains).
+ALTER TABLE hublink.cancel_estimate_config
+    ADD COLUMN max_sold_out numeric(5,4) CHECK (max_sold_out BETWEEN 0 AND 1);
+UPDATE hublink.cancel_estimate_config SET max_sold_out = 0.05;
+ALTER TABLE hublink.cancel_estimate_config
+    ALTER COLUMN max_sold_out SET DEFAULT 0.05,
+    ALTER COLUMN max_sold_out SET NOT NULL;
+COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
+    'hublink.plan_booking considers holding the booking of a removal only when its estimate is at '
+    'least this (default 0: whenever holding costs less in expectation than booking now).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.max_sold_out IS
+    'hublink.plan_booking never advises holding when the chance that the flight has no seat left '
+    'hold_hours_before departure (hublink.booking_market.sold_out) is above this (default 0.05): '
+    'a missed date is not a price.';
+
+CREATE TABLE hublink.booking_market (
+    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before >= 0),
+    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor > 0),
+    sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
+);
+COMMENT ON TABLE hublink.booking_market IS
+    'The fares and seats the Hub expects by how long before departure it books (reference data, '
+    'admin-kept): a booking made h hours before departure falls in the band with the largest '
+    'hours_before not above h (below every band: the lowest band).';
+COMMENT ON COLUMN hublink.booking_market.hours_before IS 'The band''s lower bound, in hours before the first departure.';
+COMMENT ON COLUMN hublink.booking_market.fare_factor IS
+    'The fare of a booking made in this band relative to one made in the earliest band: prices '
+    'quoted now are scaled by fare_factor(then) / fare_factor(now).';
+COMMENT ON COLUMN hublink.booking_market.sold_out IS
+    'The chance that the flight a removal would book has no seat left when booked in this band.';
+INSERT INTO hublink.booking_market (hours_before, fare_factor, sold_out) VALUES
+    (0, 1.8000, 0.1500), (24, 1.4500, 0.0800), (72, 1.2500, 0.0300), (168, 1.1000, 0.0000),
+    (336, 1.0000, 0.0000);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
+
+-- The lead history starts empty on an upgraded Hub: the cancellation's time was not kept
+-- against the first departure before (cancellation.cancelled_at is, but the departure of a
+-- removal closed long ago may be purged); until it fills, holding is never advised on
+-- evidence the Hub does not have (hublink.cancel_lead_share shrinks toward 0).
+CREATE TABLE hublink.cancel_history_lead (
+    profile      text[] NOT NULL,
+    hours_before numeric(6,2) NOT NULL CHECK (hours_before >= 0),
+    cancelled    bigint NOT NULL CHECK (cancelled >= 0),
+    PRIMARY KEY (profile, hours_before)
+);
+COMMENT ON TABLE hublink.cancel_history_lead IS
+    'The Hub''s history of how long before the first departure its closed removals were cancelled: '
+    'per profile and band (hublink.booking_market.hours_before at the time), how many. Kept by the '
+    'trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_lead.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_lead.hours_before IS 'The band: the cancellation came at least this many hours before the first departure.';
+COMMENT ON COLUMN hublink.cancel_history_lead.cancelled IS 'How many.';
+
+-- hublink.removal_first_departure, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_first_departure(p_removal_id bigint) RETURNS timestamptz
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        SELECT coalesce(
+            (SELECT (SELECT min(s.start_time) FROM hublink.travel_quote t
+                       JOIN hublink.itinerary_segment s ON s.travel_quote_id = t.travel_quote_id AND s.current
+                      WHERE t.removal_id = k.removal_id AND t.travel_quote_reference = k.travel_quote_reference)
+               FROM hublink.travel_booking k
+              WHERE k.removal_id = p_removal_id AND k.outcome = 'ACCEPTED'
+              ORDER BY k.travel_booking_id DESC LIMIT 1),
+            (SELECT min(s.start_time) FROM hublink.travel_quote t
+               JOIN hublink.itinerary_segment s ON s.travel_quote_id = t.travel_quote_id AND s.current
+              WHERE t.removal_id = p_removal_id AND NOT t.superseded),
+            (SELECT r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London' FROM hublink.removal r
+              WHERE r.removal_id = p_removal_id));
+    END;
+COMMENT ON FUNCTION hublink.removal_first_departure(bigint) IS
+    'The first departure of a removal: the earliest current segment of its latest accepted travel '
+    'booking, else of its quotes not superseded, else the start (UK) of its earliest leave date.';
+-- hublink.cancel_history_on_close, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    n        bigint;
-    n_tsp    bigint;
-    n_esp    bigint;
-    quotes   text[];
-    bookings text[];
-    esp_ids  bigint[];
-    plans    bigint[];
-    k        bigint;
-    gone     jsonb;
+    prof text[];
+    lead numeric;
+    band numeric;
 BEGIN
-    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
-    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
-    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
-    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
-    -- them and they outlived the removal's retention for ever (found by the soak,
-    -- docs/simulation.md "Soak"). Children first, in the order of their foreign keys.
-    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
-      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
-            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
-      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
-    DELETE FROM hublink.tsp_update u WHERE u.quote_ref = ANY (quotes);
-    GET DIAGNOSTICS n_tsp = ROW_COUNT;
-    DELETE FROM hublink.tsp_ticket t WHERE t.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_passenger p WHERE p.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_refund f WHERE f.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking_segment s WHERE s.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
-      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
-            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_id), '{}') INTO esp_ids
-      FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans) OR b.removal_ref = p_removal_reference;
-    DELETE FROM hublink.esp_update u WHERE u.booking_id = ANY (esp_ids);
-    GET DIAGNOSTICS n_esp = ROW_COUNT;
-    DELETE FROM hublink.esp_booking b WHERE b.booking_id = ANY (esp_ids);  -- escorts and duties cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_quote q WHERE q.plan_id = ANY (plans);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_plan l WHERE l.plan_id = ANY (plans);  -- its positions cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n, 'tsp_rows', n_tsp, 'esp_rows', n_esp);
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
+       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
+                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
+           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
+        RETURN NULL;
+    END IF;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}');
+    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
+    VALUES (prof, 1, (NEW.state = 'cancelled')::int)
+    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    IF NEW.state = 'cancelled' THEN
+        -- How long before its first departure it was cancelled, in the market's bands (below
+        -- every band, e.g. after departure: the lowest); no band, no count.
+        lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
+        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+          INTO band FROM hublink.booking_market m;
+        IF band IS NOT NULL THEN
+            INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
+            VALUES (prof, band, 1)
+            ON CONFLICT (profile, hours_before) DO UPDATE SET cancelled = l.cancelled + 1;
+        END IF;
+    END IF;
+    RETURN NULL;
 END;
 $$;
-COMMENT ON FUNCTION hublink.purge_removal(text) IS
-    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
-    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
+    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
+    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
+    'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
+    'hublink.cancel_history_lead, in the band of how long before its first departure '
+    '(hublink.removal_first_departure) it was cancelled.';
+-- hublink.cancel_lead_share, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT c.prior_weight AS w FROM hublink.cancel_estimate_config c),
+        a AS (SELECT coalesce(sum(l.cancelled), 0) AS n,
+                     coalesce(sum(l.cancelled) FILTER (WHERE l.hours_before >= p_hours), 0) AS ge
+                FROM hublink.cancel_history_lead l),
+        m AS (SELECT coalesce(sum(l.cancelled), 0) AS n,
+                     coalesce(sum(l.cancelled) FILTER (WHERE l.hours_before >= p_hours), 0) AS ge
+                FROM hublink.cancel_history_lead l WHERE l.profile = p_profile)
+        SELECT round(least(1, greatest(0, (m.ge + cfg.w * a.ge / (a.n + cfg.w)) / (m.n + cfg.w))), 4)
+          FROM cfg, a, m;
+    END;
+COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
+    'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
+    'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
+    'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
+    '(SECURITY DEFINER); it runs with the caller''s rights.';
+-- hublink.booking_market_at, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.booking_market_at(p_hours numeric, OUT fare_factor numeric, OUT sold_out numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH lo AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before <= p_hours ORDER BY m.hours_before DESC LIMIT 1),
+        hi AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before > p_hours ORDER BY m.hours_before LIMIT 1),
+        w AS (SELECT (SELECT lo.hours_before FROM lo) AS lh, (SELECT lo.fare_factor FROM lo) AS lf, (SELECT lo.sold_out FROM lo) AS ls,
+                     (SELECT hi.hours_before FROM hi) AS hh, (SELECT hi.fare_factor FROM hi) AS hf, (SELECT hi.sold_out FROM hi) AS hs)
+        SELECT CASE WHEN w.lh IS NULL THEN w.hf WHEN w.hh IS NULL THEN w.lf
+                    ELSE w.lf + (w.hf - w.lf) * (p_hours - w.lh) / (w.hh - w.lh) END,
+               CASE WHEN w.lh IS NULL THEN w.hs WHEN w.hh IS NULL THEN w.ls
+                    ELSE w.ls + (w.hs - w.ls) * (p_hours - w.lh) / (w.hh - w.lh) END
+          FROM w;
+    END;
+COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
+    'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
+    '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
+    'NULLs with no rows.';
+-- Its result columns change: dropped and made again.
+DROP FUNCTION hublink.plan_booking(text);
+-- hublink.plan_booking, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
+                   travel_quote_reference text, cancel_after_now numeric, cancel_before_hold numeric,
+                   expected_now numeric, expected_hold numeric)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    AS $$
+DECLARE
+    r       hublink.removal;
+    cfg     hublink.cancel_estimate_config;
+    prof    text[];
+    p       numeric;
+    dep     timestamptz;
+    lead    numeric;
+    s_now   numeric;
+    s_hold  numeric;
+    p_now   numeric;
+    p_early numeric;
+    p_late  numeric;
+    f_now   numeric;
+    f_hold  numeric;
+    gone    numeric;
+    rise    numeric;
+    q_now   text;
+    q_hold  text;
+BEGIN
+    PERFORM hublink.require_removal_access(removal_reference);
+    r := hublink.removal_by_reference(removal_reference);
+    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
+    p := hublink.removal_cancel_probability(r.removal_id);
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = r.removal_id), '{}');
+    -- The first departure the removal can book: its earliest quoted departure still ahead, else
+    -- the start of its earliest leave date (UK).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
+    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    lead := extract(epoch FROM dep - now()) / 3600;
+    s_now := hublink.cancel_lead_share(prof, lead);
+    s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
+    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
+    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+    p_early := CASE WHEN lead > cfg.hold_hours_before
+                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    p_late := p_now - p_early;
+    -- The market now and at the hold's end.
+    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
+    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
+    rise := f_hold / f_now;
+    cancel_probability := p;
+    cancel_after_now := p_now;
+    cancel_before_hold := p_early;
+    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
+    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
+    WITH q AS (
+        SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
+               x.travel_amount - least(x.travel_amount,
+                   coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
+          FROM hublink.removal_quotes(removal_reference) x
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
+         WHERE x.departs_at > now()
+           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
+    SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
+           (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
+             ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2), q.rank LIMIT 1)
+      INTO expected_now, q_now, expected_hold, q_hold;
+    IF NOT (lead > cfg.hold_hours_before AND gone <= cfg.max_sold_out AND p >= cfg.hold_from_probability) THEN
+        expected_hold := NULL;
+    END IF;
+    hold := coalesce(expected_hold < expected_now, false);
+    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
+    travel_quote_reference := CASE WHEN hold THEN q_hold ELSE q_now END;
+    IF hold THEN
+        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
+        VALUES (r.removal_id, p, book_from, hublink.acting_login())
+        ON CONFLICT (removal_id) DO UPDATE
+           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
+               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
+    ELSE
+        book_from := least(book_from, now());
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+COMMENT ON FUNCTION hublink.plan_booking(text) IS
+    'What and when to book a removal: the expected money out of booking each bookable quote now '
+    '(expected_now, the best of them) and of holding until hold_hours_before its first departure '
+    'and booking then (expected_hold: the fare scaled by hublink.booking_market, nothing spent when '
+    'the removal is cancelled before), with the Hub''s estimate (cancel_probability), conditioned '
+    'on the time left (cancel_after_now; cancel_before_hold: cancelled before the hold ends) by '
+    'hublink.cancel_lead_share. hold is true when holding costs less, the first departure is more '
+    'than hold_hours_before away, the chance of a sold-out flight then is within max_sold_out and '
+    'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
+    'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
+    'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
+    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
+    'is not blocked.';
+REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
+-- Their bodies (SELECT * FROM the configuration) were bound to the columns of their time.
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
 
--- 2. Every segment of a travel quote by an index: the ranking's tie-break (removal_quotes) and
--- the cascade from travel_quote scanned the whole itinerary_segment table once per quote.
-CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
-COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
-    'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE

@@ -17,7 +17,8 @@ COMMENT ON COLUMN hublink.cancel_factor.description IS 'What it means, for the c
 INSERT INTO hublink.cancel_factor VALUES
     ('LEGAL_CHALLENGE_PENDING', 'A judicial review, appeal or injunction application is pending or announced.'),
     ('PRIOR_FAILED_REMOVAL', 'An earlier removal of the returnee was cancelled or failed.'),
-    ('MEDICAL_CONCERN', 'A medical or fitness-to-fly concern is recorded and not yet resolved.');
+    ('MEDICAL_CONCERN', 'A medical or fitness-to-fly concern is recorded and not yet resolved.'),
+    ('ESCORTED', 'The returnee travels escorted (a risk flag is set).');
 
 CREATE TABLE hublink.removal_cancel_factor (
     removal_id  bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
@@ -43,9 +44,10 @@ CREATE TABLE hublink.cancel_estimate_config (
     min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
     max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
     provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
-    hold_from_probability numeric(5,4) NOT NULL DEFAULT 0.5 CHECK (hold_from_probability BETWEEN 0 AND 1),
+    hold_from_probability numeric(5,4) NOT NULL DEFAULT 0 CHECK (hold_from_probability BETWEEN 0 AND 1),
     hold_hours_before    numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before > 0),
-    CHECK (min_probability <= max_probability)
+    CHECK (min_probability <= max_probability),
+    max_sold_out         numeric(5,4) NOT NULL DEFAULT 0.05 CHECK (max_sold_out BETWEEN 0 AND 1)
 );
 COMMENT ON TABLE hublink.cancel_estimate_config IS
     'How the Hub estimates a removal''s chance of cancellation after booking (one row; docs/hub.md "Best value").';
@@ -59,8 +61,12 @@ COMMENT ON COLUMN hublink.cancel_estimate_config.prior_weight IS
 COMMENT ON COLUMN hublink.cancel_estimate_config.min_probability IS 'The estimate is never below this.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.max_probability IS 'The estimate is never above this.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
-    'hublink.plan_booking advises holding the booking of a removal whose estimate is at least this '
-    '(default 0.5: more likely cancelled than not), until hold_hours_before its first departure.';
+    'hublink.plan_booking considers holding the booking of a removal only when its estimate is at '
+    'least this (default 0: whenever holding costs less in expectation than booking now).';
+COMMENT ON COLUMN hublink.cancel_estimate_config.max_sold_out IS
+    'hublink.plan_booking never advises holding when the chance that the flight has no seat left '
+    'hold_hours_before departure (hublink.booking_market.sold_out) is above this (default 0.05): '
+    'a missed date is not a price.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_hours_before IS
     'How long before its first departure a held removal is booked, in hours (default 72: after the '
     'refundable fares'' 48-hour ticketing deadline and the escort provider''s 48 hours'' notice, '
@@ -110,10 +116,80 @@ COMMENT ON COLUMN hublink.booking_hold.book_from IS 'When to book: hold_hours_be
 COMMENT ON COLUMN hublink.booking_hold.decided_at IS 'When the advice was given.';
 COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_login).';
 
+-- What the Hub expects of the market as departure nears (issue 17, fourth pass): fares rise
+-- and seats sell out, so that holding a booking has a price. Reference data the admin keeps
+-- from the carriers' pricing; the rows shipped are a published shape (docs/hub.md "When to
+-- book"), not the Home Office's contracts. The bands are also those the history of
+-- cancellation lead times is counted in (hublink.cancel_history_lead).
+CREATE TABLE hublink.booking_market (
+    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before >= 0),
+    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor > 0),
+    sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
+);
+COMMENT ON TABLE hublink.booking_market IS
+    'The fares and seats the Hub expects by how long before departure it books (reference data, '
+    'admin-kept): a booking made h hours before departure falls in the band with the largest '
+    'hours_before not above h (below every band: the lowest band).';
+COMMENT ON COLUMN hublink.booking_market.hours_before IS 'The band''s lower bound, in hours before the first departure.';
+COMMENT ON COLUMN hublink.booking_market.fare_factor IS
+    'The fare of a booking made in this band relative to one made in the earliest band: prices '
+    'quoted now are scaled by fare_factor(then) / fare_factor(now).';
+COMMENT ON COLUMN hublink.booking_market.sold_out IS
+    'The chance that the flight a removal would book has no seat left when booked in this band.';
+INSERT INTO hublink.booking_market (hours_before, fare_factor, sold_out) VALUES
+    (0, 1.8000, 0.1500), (24, 1.4500, 0.0800), (72, 1.2500, 0.0300), (168, 1.1000, 0.0000),
+    (336, 1.0000, 0.0000);
+GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
+
+-- When cancellations come, per profile: a removal rated likely to be cancelled may still be
+-- cancelled mostly the day before (a late injunction), when holding saves nothing. Counts per
+-- band of hublink.booking_market, kept by cancel_history_on_close; aggregates, no removal.
+CREATE TABLE hublink.cancel_history_lead (
+    profile      text[] NOT NULL,
+    hours_before numeric(6,2) NOT NULL CHECK (hours_before >= 0),
+    cancelled    bigint NOT NULL CHECK (cancelled >= 0),
+    PRIMARY KEY (profile, hours_before)
+);
+COMMENT ON TABLE hublink.cancel_history_lead IS
+    'The Hub''s history of how long before the first departure its closed removals were cancelled: '
+    'per profile and band (hublink.booking_market.hours_before at the time), how many. Kept by the '
+    'trigger cancel_history_on_close.';
+COMMENT ON COLUMN hublink.cancel_history_lead.profile IS 'The sorted hublink.cancel_factor codes recorded; {} for none.';
+COMMENT ON COLUMN hublink.cancel_history_lead.hours_before IS 'The band: the cancellation came at least this many hours before the first departure.';
+COMMENT ON COLUMN hublink.cancel_history_lead.cancelled IS 'How many.';
+
+-- The first departure of a removal: its latest accepted booking's, else its earliest current
+-- quote's, else the start (UK) of its earliest leave date.
+CREATE FUNCTION hublink.removal_first_departure(p_removal_id bigint) RETURNS timestamptz
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        SELECT coalesce(
+            (SELECT (SELECT min(s.start_time) FROM hublink.travel_quote t
+                       JOIN hublink.itinerary_segment s ON s.travel_quote_id = t.travel_quote_id AND s.current
+                      WHERE t.removal_id = k.removal_id AND t.travel_quote_reference = k.travel_quote_reference)
+               FROM hublink.travel_booking k
+              WHERE k.removal_id = p_removal_id AND k.outcome = 'ACCEPTED'
+              ORDER BY k.travel_booking_id DESC LIMIT 1),
+            (SELECT min(s.start_time) FROM hublink.travel_quote t
+               JOIN hublink.itinerary_segment s ON s.travel_quote_id = t.travel_quote_id AND s.current
+              WHERE t.removal_id = p_removal_id AND NOT t.superseded),
+            (SELECT r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London' FROM hublink.removal r
+              WHERE r.removal_id = p_removal_id));
+    END;
+COMMENT ON FUNCTION hublink.removal_first_departure(bigint) IS
+    'The first departure of a removal: the earliest current segment of its latest accepted travel '
+    'booking, else of its quotes not superseded, else the start (UK) of its earliest leave date.';
+
 CREATE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+DECLARE
+    prof text[];
+    lead numeric;
+    band numeric;
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
        OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
@@ -121,18 +197,32 @@ BEGIN
            AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
         RETURN NULL;
     END IF;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = NEW.removal_id), '{}');
     INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
-    VALUES (coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = NEW.removal_id), '{}'),
-            1, (NEW.state = 'cancelled')::int)
+    VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
+    IF NEW.state = 'cancelled' THEN
+        -- How long before its first departure it was cancelled, in the market's bands (below
+        -- every band, e.g. after departure: the lowest); no band, no count.
+        lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
+        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+          INTO band FROM hublink.booking_market m;
+        IF band IS NOT NULL THEN
+            INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
+            VALUES (prof, band, 1)
+            ON CONFLICT (profile, hours_before) DO UPDATE SET cancelled = l.cancelled + 1;
+        END IF;
+    END IF;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
-    'counts once in hublink.cancel_history_count under its profile.';
+    'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
+    'hublink.cancel_history_lead, in the band of how long before its first departure '
+    '(hublink.removal_first_departure) it was cancelled.';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -292,52 +382,172 @@ COMMENT ON FUNCTION hublink.removal_quotes(text) IS
     'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
     'returnee (hublink.set_risk, 4.18: re-quote).';
 
+-- The share of a profile's cancellations that came at least p_hours before the first
+-- departure (hublink.cancel_history_lead), shrunk toward the share over all profiles, itself
+-- shrunk toward 0 with prior_weight: with no history, no cancellation is assumed to come early,
+-- and holding a booking is never worth it on evidence the Hub does not have.
+CREATE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT c.prior_weight AS w FROM hublink.cancel_estimate_config c),
+        a AS (SELECT coalesce(sum(l.cancelled), 0) AS n,
+                     coalesce(sum(l.cancelled) FILTER (WHERE l.hours_before >= p_hours), 0) AS ge
+                FROM hublink.cancel_history_lead l),
+        m AS (SELECT coalesce(sum(l.cancelled), 0) AS n,
+                     coalesce(sum(l.cancelled) FILTER (WHERE l.hours_before >= p_hours), 0) AS ge
+                FROM hublink.cancel_history_lead l WHERE l.profile = p_profile)
+        SELECT round(least(1, greatest(0, (m.ge + cfg.w * a.ge / (a.n + cfg.w)) / (m.n + cfg.w))), 4)
+          FROM cfg, a, m;
+    END;
+COMMENT ON FUNCTION hublink.cancel_lead_share(text[], numeric) IS
+    'Of a profile''s cancellations in hublink.cancel_history_lead, the share that came in a band at '
+    'least p_hours before the first departure: (g + w x S) / (n + w), S = G / (N + w) over all '
+    'profiles, w = prior_weight; 0 with no history; to 4 places. Run by hublink.plan_booking '
+    '(SECURITY DEFINER); it runs with the caller''s rights.';
+
+-- The market at h hours before departure: linear between the two bands around h, flat
+-- beyond the first and the last (no rows: NULLs). Bands alone would make a week and four days
+-- out look alike, and holding between them free.
+CREATE FUNCTION hublink.booking_market_at(p_hours numeric, OUT fare_factor numeric, OUT sold_out numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH lo AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before <= p_hours ORDER BY m.hours_before DESC LIMIT 1),
+        hi AS (SELECT m.* FROM hublink.booking_market m WHERE m.hours_before > p_hours ORDER BY m.hours_before LIMIT 1),
+        w AS (SELECT (SELECT lo.hours_before FROM lo) AS lh, (SELECT lo.fare_factor FROM lo) AS lf, (SELECT lo.sold_out FROM lo) AS ls,
+                     (SELECT hi.hours_before FROM hi) AS hh, (SELECT hi.fare_factor FROM hi) AS hf, (SELECT hi.sold_out FROM hi) AS hs)
+        SELECT CASE WHEN w.lh IS NULL THEN w.hf WHEN w.hh IS NULL THEN w.lf
+                    ELSE w.lf + (w.hf - w.lf) * (p_hours - w.lh) / (w.hh - w.lh) END,
+               CASE WHEN w.lh IS NULL THEN w.hs WHEN w.hh IS NULL THEN w.ls
+                    ELSE w.ls + (w.hs - w.ls) * (p_hours - w.lh) / (w.hh - w.lh) END
+          FROM w;
+    END;
+COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
+    'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
+    '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
+    'NULLs with no rows.';
+
+-- When and what to book (issue 17, fourth pass): per removal, the expected money out of three
+-- choices, from what the Hub knows at the time of asking:
+--   P        the removal's chance of cancellation after booking (removal_cancel_probability);
+--   s(h)     the share of its profile's cancellations that come at least h hours before the
+--            first departure (cancel_lead_share);
+--   L        hours to the first departure now; T = hold_hours_before;
+--   P_now    = P (1 - s(L)) / (1 - P s(L)): not cancelled yet, so the early ones are past;
+--   P_early  = P (s(T) - s(L)) / (1 - P s(L)): cancelled before T (a hold books nothing);
+--   P_late   = P_now - P_early: cancelled after a booking made at T;
+--   refund   = price - loss, loss = (expectedCost - price) / P_tsp (what the fare keeps);
+--   rise     = fare_factor(T) / fare_factor(L) (hublink.booking_market_at).
+-- Book now, quote q:   E_now  = price + escort - P_now x refund
+-- Hold until T, q:     E_hold = (1 - P_early) (rise x price + escort) - P_late x rise x refund
+-- The expected money out, not "price + P x loss": a cancelled booking costs what it keeps, not
+-- its price plus that. Each choice takes its best quote; holding is advised when it costs less,
+-- L > T, and the flight's chance of being sold out at T is within max_sold_out.
 -- Booking timing: a removal likely to be cancelled is booked late. Most cancellations come days
 -- before departure (a legal challenge, a release, documents); a booking made after them is never
 -- made, and loses nothing. The Hub advises; the caseworker books (choose_quote is not blocked:
 -- an operational reason may book earlier).
 CREATE FUNCTION hublink.plan_booking(removal_reference text)
-    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz)
+    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
+                   travel_quote_reference text, cancel_after_now numeric, cancel_before_hold numeric,
+                   expected_now numeric, expected_hold numeric)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     AS $$
 DECLARE
-    r   hublink.removal;
-    cfg hublink.cancel_estimate_config;
-    p   numeric;
-    dep timestamptz;
+    r       hublink.removal;
+    cfg     hublink.cancel_estimate_config;
+    prof    text[];
+    p       numeric;
+    dep     timestamptz;
+    lead    numeric;
+    s_now   numeric;
+    s_hold  numeric;
+    p_now   numeric;
+    p_early numeric;
+    p_late  numeric;
+    f_now   numeric;
+    f_hold  numeric;
+    gone    numeric;
+    rise    numeric;
+    q_now   text;
+    q_hold  text;
 BEGIN
     PERFORM hublink.require_removal_access(removal_reference);
     r := hublink.removal_by_reference(removal_reference);
     SELECT * INTO cfg FROM hublink.cancel_estimate_config;
     p := hublink.removal_cancel_probability(r.removal_id);
-    -- The first departure the removal can book: its earliest quoted departure still bookable,
-    -- else the start of its earliest leave date (UK), else none (no advice to hold).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q;
+    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                       WHERE f.removal_id = r.removal_id), '{}');
+    -- The first departure the removal can book: its earliest quoted departure still ahead, else
+    -- the start of its earliest leave date (UK).
+    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
     dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
+    lead := extract(epoch FROM dep - now()) / 3600;
+    s_now := hublink.cancel_lead_share(prof, lead);
+    s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
+    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
+    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+    p_early := CASE WHEN lead > cfg.hold_hours_before
+                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    p_late := p_now - p_early;
+    -- The market now and at the hold's end.
+    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
+    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
+    rise := f_hold / f_now;
     cancel_probability := p;
+    cancel_after_now := p_now;
+    cancel_before_hold := p_early;
+    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
+    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
+    WITH q AS (
+        SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
+               x.travel_amount - least(x.travel_amount,
+                   coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
+          FROM hublink.removal_quotes(removal_reference) x
+          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
+         WHERE x.departs_at > now()
+           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
+    SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
+           (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
+             ORDER BY 1, q.rank LIMIT 1),
+           (SELECT q.ref FROM q ORDER BY round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2), q.rank LIMIT 1)
+      INTO expected_now, q_now, expected_hold, q_hold;
+    IF NOT (lead > cfg.hold_hours_before AND gone <= cfg.max_sold_out AND p >= cfg.hold_from_probability) THEN
+        expected_hold := NULL;
+    END IF;
+    hold := coalesce(expected_hold < expected_now, false);
     book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
-    hold := p >= cfg.hold_from_probability AND book_from IS NOT NULL AND now() < book_from;
+    travel_quote_reference := CASE WHEN hold THEN q_hold ELSE q_now END;
     IF hold THEN
         INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
         VALUES (r.removal_id, p, book_from, hublink.acting_login())
         ON CONFLICT (removal_id) DO UPDATE
            SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
                decided_at = excluded.decided_at, decided_by = excluded.decided_by;
-    END IF;
-    IF book_from IS NOT NULL AND NOT hold THEN
+    ELSE
         book_from := least(book_from, now());
     END IF;
     RETURN NEXT;
 END;
 $$;
 COMMENT ON FUNCTION hublink.plan_booking(text) IS
-    'When to book a removal: hold is true when the Hub''s estimate of its chance of cancellation '
-    '(hublink.removal_cancel_probability) is at least hold_from_probability and its first departure '
-    '(the earliest bookable quote, else its earliest leave date) is more than hold_hours_before away '
-    '(hublink.cancel_estimate_config); book_from is then when to book, and the advice is recorded in '
-    'hublink.booking_hold (such a removal counts in the estimate''s history like a booked one). '
-    'Otherwise book_from is now (or the time already passed). Advice only: choose_quote is not blocked.';
+    'What and when to book a removal: the expected money out of booking each bookable quote now '
+    '(expected_now, the best of them) and of holding until hold_hours_before its first departure '
+    'and booking then (expected_hold: the fare scaled by hublink.booking_market, nothing spent when '
+    'the removal is cancelled before), with the Hub''s estimate (cancel_probability), conditioned '
+    'on the time left (cancel_after_now; cancel_before_hold: cancelled before the hold ends) by '
+    'hublink.cancel_lead_share. hold is true when holding costs less, the first departure is more '
+    'than hold_hours_before away, the chance of a sold-out flight then is within max_sold_out and '
+    'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
+    'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
+    'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
+    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
+    'is not blocked.';
 REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;

@@ -34,6 +34,9 @@ ROWS = [
     ("net travel cost (spend - refunds + change fees)", lambda r: str(
         Decimal(r["ledger"]["money"]["ticket_spend"]) - Decimal(r["ledger"]["money"]["refunds"])
         + Decimal(r["ledger"]["money"]["change_fees"]))),
+    ("  with the escort provider's cancellation fees", lambda r: str(
+        Decimal(r["ledger"]["money"]["ticket_spend"]) - Decimal(r["ledger"]["money"]["refunds"])
+        + Decimal(r["ledger"]["money"]["change_fees"]) + Decimal(r["ledger"]["money"].get("escort_cancellation_fees", "0")))),
     ("tickets per completed removal", lambda r: r["ledger"]["tickets_per_completed_removal"]),
     ("cancelled after booking: < 24 h before departure", lambda r: sum(1 for h in r["cancel_leads"] if h < 24)),
     ("  24 to 72 h", lambda r: sum(1 for h in r["cancel_leads"] if 24 <= h < 72)),
@@ -89,6 +92,9 @@ def split_table(results):
     n = results[0]["removals"]
     groups = [("no factor recorded", lambda x: not x["factors"]),
               ("a factor recorded", lambda x: bool(x["factors"])),
+              ("escorted", lambda x: x.get("escorted")),
+              ("cancelled 72 h or more before departure (generator's lead)", lambda x: (x.get("cancel_lead") or -1) >= 72),
+              ("cancelled less than 72 h before departure", lambda x: x.get("cancel_lead") is not None and x["cancel_lead"] < 72),
               ("first half of the year", lambda x: x["n"] < n // 2),
               ("second half of the year", lambda x: x["n"] >= n // 2)]
     names = [r["policy"] for r in results]
@@ -125,7 +131,7 @@ def main(paths):
             print("   FAILED removal %s (%s): %s" % (f["case"], f["ref"], f["why"]))
         bad += len(diffs) + len(r["failures"])
     by = {r["policy"]: r for r in results}
-    for best in ("best", "best-now", "best-hold-all"):
+    for best in ("refundable", "best", "best-advice", "best-now", "best-hold-all"):
         if best not in by or "cheapest" not in by:
             continue
         lost = lambda p: Decimal(by[p]["ledger"]["money"]["lost_to_cancellations"])

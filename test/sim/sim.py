@@ -65,14 +65,25 @@ FACTORS = [
     ("LEGAL_CHALLENGE_PENDING", 0.25, 2.4, 0.85),
     ("PRIOR_FAILED_REMOVAL", 0.20, 0.9, 0.95),
     ("MEDICAL_CONCERN", 0.10, 1.2, 0.70),
+    # Escorted (a risk flag): more often refused at the airport or disruptive; always known.
+    ("ESCORTED", 0.35, 0.5, 1.00),
 ]
 HIDDEN_SD = 0.6
 # The reason of a cancellation follows its cause: a pending challenge ends mostly in a legal
 # cancellation, a medical concern in illness; otherwise the reasons' shares above.
-REASON_BY_FACTOR = {"LEGAL_CHALLENGE_PENDING": ("LEGAL_CHALLENGE", 0.8), "MEDICAL_CONCERN": ("RETURNEE_ILL", 0.6)}
-BOOKING_LEAD_FLOOR = 52      # hours: a removal is booked at least this long before its flight
-CANCEL_BEFORE_BOOKING = 0.20  # of those, cancelled while still being quoted
-ESCORTED = 0.35              # removals with a risk flag (escorted)
+REASON_BY_FACTOR = {"LEGAL_CHALLENGE_PENDING": ("LEGAL_CHALLENGE", 0.8), "MEDICAL_CONCERN": ("RETURNEE_ILL", 0.6),
+                    "ESCORTED": ("CARRIER_REFUSED", 0.3)}
+# When the caseworker first asks for quotes and would book at once: removal directions are set
+# days ahead (docs/simulation.md "The market"); a cancellation drawn at least this long before
+# departure comes while the removal is still being quoted (nothing booked).
+BOOKING_LEAD_HOURS = (120, 336)
+HOLD_HOURS = 72              # a held removal is booked this long before departure (the Hub's hold_hours_before)
+# The market as departure nears (docs/simulation.md "The market"): the fare relative to one
+# bought two weeks or more ahead, and the chance a flight has no seat left, by hours before
+# departure, interpolated linearly between the points. Applied once to the TSP's inventory
+# after loading (market_snapshot): the collapsed timeline's clock moves minutes in a run.
+FARE_CURVE = [(0, 1.80), (24, 1.45), (72, 1.25), (168, 1.10), (336, 1.00)]
+SOLD_OUT_CURVE = [(0, 0.15), (24, 0.08), (72, 0.03), (168, 0.0), (336, 0.0)]
 AMEND = 0.10                 # an escort is replaced on the tickets after booking (name change)
 DELAY = 0.05                 # the carrier delays the first flight after booking
 PREBOOK_DISRUPTION = 0.04    # the carrier cancels the chosen flight before the booking request
@@ -106,8 +117,8 @@ def generate(seed, scale):
     out = []
     for i in range(n):
         dest = rng.choices(DESTINATIONS, weights=[d[3] for d in DESTINATIONS])[0]
-        escorted = rng.random() < ESCORTED
         true_factors = [f for (f, prev, _, _) in FACTORS if rng.random() < prev]
+        escorted = "ESCORTED" in true_factors
         recorded = [f for (f, _, _, known) in FACTORS if f in true_factors and rng.random() < known]
         hazard = logistic(a + sum(w for (f, _, w, _) in FACTORS if f in true_factors) + rng.gauss(0, HIDDEN_SD))
         cancel = rng.random() < hazard
@@ -133,13 +144,10 @@ def generate(seed, scale):
             lo, mode, hi = reason[2]
             ev["cancel"] = reason[0]
             ev["drawn_lead_hours"] = round(rng.triangular(lo, hi, mode), 2)
-            # Booked at least BOOKING_LEAD_FLOOR hours ahead, as the Hub books days before a
-            # removal: every fare is still on sale, and no refund band changes (the TSP's fares
-            # change band at 24 and 72 hours; below 24 the collapsed timeline cannot reach).
-            ev["lead_hours"] = max(ev["drawn_lead_hours"], BOOKING_LEAD_FLOOR)
-            ev["cancel_before_booking"] = rng.random() < CANCEL_BEFORE_BOOKING
-        else:
-            ev["lead_hours"] = round(rng.uniform(30, HORIZON_DAYS * 24), 2)
+        # The booking lead: quotes are asked for (and a removal not held is booked) this many
+        # hours before departure; a cancellation drawn earlier than that comes while quoting.
+        ev["lead_hours"] = round(rng.uniform(*BOOKING_LEAD_HOURS), 2)
+        ev["cancel_before_booking"] = bool(ev["cancel"]) and ev["drawn_lead_hours"] >= ev["lead_hours"]
         ev["amend"] = escorted and rng.random() < AMEND
         ev["delay"] = rng.random() < DELAY
         ev["prebook_disruption"] = rng.random() < PREBOOK_DISRUPTION
@@ -202,6 +210,40 @@ class Removal:
         self.outcome = None      # completed | cancelled | failed
         self.note = ""
         self.planned_date = None
+        self.at_hold = False     # quoted again at the hold's end (HOLD_HOURS before departure)
+        self.pick = None         # the quote plan_booking advised (best-advice)
+
+
+def interpolate(curve, h):
+    """The curve's value at h hours (linear between its points; flat beyond them)."""
+    if h <= curve[0][0]:
+        return curve[0][1]
+    for (h0, v0), (h1, v1) in zip(curve, curve[1:]):
+        if h <= h1:
+            return v0 + (v1 - v0) * (h - h0) / (h1 - h0)
+    return curve[-1][1]
+
+
+def market_snapshot(tsp, seed):
+    """The market at the moment of the run, applied to the TSP's inventory once after loading:
+    each flight's fares scaled by FARE_CURVE at its hours before departure, and the flight sold
+    out (no seat left) with the chance SOLD_OUT_CURVE gives, drawn per flight from the seed. The
+    collapsed timeline books a removal with its flight the booking lead ahead, so a removal
+    booked at once pays the fare of days ahead and a held one, booked HOLD_HOURS ahead, the
+    fare of then, and may find its flight full. Returns (flights repriced, flights sold out)."""
+    rows = tsp.rows("SELECT flight_id, extract(epoch FROM departs_at - now()) / 3600 AS h FROM hublink.tsp_flight")
+    ids, factors, sold = [], [], []
+    for row in rows:
+        h = float(row["h"])
+        ids.append(row["flight_id"])
+        factors.append(round(interpolate(FARE_CURVE, h), 4))
+        if random.Random(seed * 1000003 + row["flight_id"]).random() < interpolate(SOLD_OUT_CURVE, h):
+            sold.append(row["flight_id"])
+    tsp.rows("""UPDATE hublink.tsp_fare_price p SET amount = round(p.amount * m.factor, 2)
+                  FROM hublink.tsp_fare f JOIN unnest(%s::bigint[], %s::numeric[]) AS m(flight_id, factor) USING (flight_id)
+                 WHERE p.fare_id = f.fare_id""", (ids, factors))
+    tsp.rows("UPDATE hublink.tsp_flight SET seats_sold = seats_total WHERE flight_id = ANY(%s)", (sold,))
+    return len(ids), len(sold)
 
 
 def choose(quotes, policy):
@@ -211,7 +253,7 @@ def choose(quotes, policy):
     if policy == "refundable":
         ref = [q for q in quotes if q["refundable"]]
         return min(ref or quotes, key=lambda q: (q["total_amount"], q["rank"]))
-    return min(quotes, key=lambda q: q["rank"])  # best, best-now: hublink's rank 1
+    return min(quotes, key=lambda q: q["rank"])  # best, best-now, best-hold-all: hublink's rank 1
 
 
 # The policies: what the caseworker books, and whether it follows the Hub's advice on when to
@@ -220,25 +262,34 @@ def choose(quotes, policy):
 # "best-hold-all" is "best" with the admin's hold_from_probability at 0 (every removal is held
 # until 72 h before departure): what holding gains when, as in the world schedule, fares do not
 # rise as departure nears (docs/simulation.md).
-POLICIES = ["cheapest", "refundable", "best", "best-now", "best-hold-all"]
-FOLLOWS_HOLD = {"best", "best-hold-all"}
+# "best" is the advice as shipped before the fourth pass (rank 1; hold when the estimate is at
+# least 0.5 and the first departure more than 72 h away), reproduced here since plan_booking
+# changed; "best-advice" is hublink.plan_booking's whole advice (its quote, hold or not).
+POLICIES = ["cheapest", "refundable", "best", "best-advice", "best-now", "best-hold-all"]
+FOLLOWS_HOLD = {"best", "best-advice", "best-hold-all"}
 
 
-def history(seed, years):
-    """A Hub in service has history: the counts hublink.cancel_history_count would hold after
-    `years` of removals, made by the same generator with another seed (a previous year: the
-    same world, none of this run's outcomes). Per recorded profile, the removals that reached
-    booking (booked, or held by the Hub's advice) and how many of them were cancelled."""
-    counts = {}
+def history(seed, years, bands):
+    """A Hub in service has history: the counts hublink.cancel_history_count and
+    cancel_history_lead would hold after `years` of removals, made by the same generator with
+    another seed (a previous year: the same world, none of this run's outcomes). Per recorded
+    profile, the removals that reached booking (booked, or held by the Hub's advice) and how
+    many of them were cancelled; and per profile and band of the Hub's booking_market, how many
+    were cancelled that long before departure (the generator's lead)."""
+    counts, leads = {}, {}
     if years <= 0:
-        return counts
+        return counts, leads
     for ev in generate(seed + 1000003, years):
         if ev["cancel"] and ev["cancel_before_booking"]:
             continue
-        c = counts.setdefault(tuple(sorted(ev["factors"])), [0, 0])
+        profile = tuple(sorted(ev["factors"]))
+        c = counts.setdefault(profile, [0, 0])
         c[0] += 1
         c[1] += 1 if ev["cancel"] else 0
-    return counts
+        if ev["cancel"] and bands:
+            band = max([b for b in bands if b <= ev["drawn_lead_hours"]] or [min(bands)])
+            leads[(profile, band)] = leads.get((profile, band), 0) + 1
+    return counts, leads
 
 
 def returnee_json(ev):
@@ -260,13 +311,18 @@ class Driver:
         self.log = open(args.out + ".log", "w")
         # The Hub's history before this year (--history-years), loaded as the counts the Hub
         # keeps (as the 0.1.0 -> 0.2.0 update loads a Hub's own closed removals).
-        self.history = history(args.seed, args.history_years)
-        if self.policy == "best-hold-all":
-            self.hub.rows("UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0")
+        bands = [float(b) for b in self.hub.rows("SELECT array_agg(hours_before) AS b FROM hublink.booking_market")[0]["b"] or []]
+        self.history, self.history_lead = history(args.seed, args.history_years, bands)
         for profile, (booked, cancelled) in self.history.items():
             self.hub.rows("""INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)
                             VALUES (ARRAY(SELECT x FROM unnest(%s::text[]) x ORDER BY x), %s, %s)""",
                          (list(profile), booked, cancelled))
+        for (profile, band), cancelled in self.history_lead.items():
+            self.hub.rows("""INSERT INTO hublink.cancel_history_lead (profile, hours_before, cancelled)
+                            VALUES (ARRAY(SELECT x FROM unnest(%s::text[]) x ORDER BY x), %s, %s)""",
+                         (list(profile), band, cancelled))
+        # The world's market at this moment (fares rising, flights full as departure nears).
+        self.market = market_snapshot(self.tsp, args.seed)
 
     def say(self, r, text):
         print("%s %s %s" % (r.ev["case"], r.ref, text), file=self.log)
@@ -316,22 +372,41 @@ class Driver:
         # chooses the fare, not the day.
         first = min(q["departs_at"].astimezone(LONDON_TZ).date() for q in fly)
         fly = [q for q in fly if q["departs_at"].astimezone(LONDON_TZ).date() == first]
-        if r.requotes == 0 and not r.bookings:
+        if r.requotes == 0 and not r.bookings and not r.at_hold and self.policy in FOLLOWS_HOLD:
             r.planned_date = first
-            if self.policy in FOLLOWS_HOLD:
-                # The Hub's advice on when to book. In the collapsed timeline "now" is the
-                # moment of the generator's cancellation (or of booking, for a removal that
-                # flies): a hold that lasts beyond now means the caseworker had not booked yet
-                # when the cancellation came, so it is cancelled unbooked; a removal that flies
-                # is booked at book_from in a real year, which the collapsed timeline books now
-                # (the same fares and flights: the schedule's prices do not change with time).
+            lead = (min(q["departs_at"] for q in fly) - self.hub.one("SELECT now()")).total_seconds() / 3600
+            if self.policy == "best-advice":
                 adv = self.hub.rows("SELECT * FROM hublink.plan_booking(%s)", (r.ref,))[0]
                 r.cancel_probability = str(adv["cancel_probability"])
-                r.held = bool(adv["hold"])
-                if r.held and r.ev["cancel"]:
+                r.advice = {k: str(v) for k, v in adv.items()}
+                hold, r.pick = bool(adv["hold"]), adv["travel_quote_reference"]
+            elif self.policy == "best":
+                # The advice as shipped in the third pass: hold an estimate of 0.5 or more.
+                hold = Decimal(fly[0]["cancel_probability"]) >= Decimal("0.5") and lead > HOLD_HOURS
+            else:
+                hold = lead > HOLD_HOURS
+            if hold:
+                # Held: a cancellation that comes before the hold ends finds nothing booked. In
+                # the collapsed timeline "now" is the booking lead; the generator's lead says
+                # whether the cancellation came before HOLD_HOURS.
+                r.held = True
+                if r.ev["cancel"] and r.ev["drawn_lead_hours"] >= HOLD_HOURS:
                     self.cancel(r, s, booked=False)
                     return
-        q = choose(fly, self.policy)
+                self.replan(r)
+                return
+        elif r.requotes == 0 and not r.bookings:
+            r.planned_date = first
+        if r.at_hold and not r.bookings:
+            # Booked at the hold's end, on the first date then (a full flight may move it).
+            r.planned_date = first
+            if self.policy == "best-advice":
+                adv = self.hub.rows("SELECT * FROM hublink.plan_booking(%s)", (r.ref,))[0]
+                r.pick = adv["travel_quote_reference"]
+        if self.policy == "best-advice" and r.pick and any(q["travel_quote_reference"] == r.pick for q in fly):
+            q = next(q for q in fly if q["travel_quote_reference"] == r.pick)
+        else:
+            q = choose(fly, self.policy)
         r.cancel_probability = str(q["cancel_probability"])
         if r.ev["prebook_disruption"] and r.requotes == 0:
             # The carrier cancels the flight before the booking request arrives: the TSP
@@ -357,12 +432,30 @@ class Driver:
         self.hub.one("SELECT hublink.choose_quote(%s, %s)", (r.ref, q["travel_quote_reference"]))
         self.go(r, "booking")
 
+    def replan(self, r):
+        """The hold ends HOLD_HOURS before departure. The collapsed timeline cannot wait, so the
+        removal's dates move to the UK date of now + HOLD_HOURS (the sim writes them, as the
+        caseworker's plan would have been asked again then) and it is quoted again: the market
+        snapshot prices its flights as HOLD_HOURS ahead, and some are full."""
+        r.at_hold = True
+        self.hub.rows("""UPDATE hublink.removal SET earliest_leave_date = d, latest_leave_date = d + 4
+                           FROM (SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date AS d) x
+                          WHERE removal_reference = %s""", (HOLD_HOURS, LONDON, r.ref))
+        if r.ev["escorted"]:
+            self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
+            self.go(r, "escort_quoting")
+        else:
+            self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
+            self.go(r, "travel_quoting")
+
     def cancel(self, r, s, booked):
         r.updates_wanted = s["updates"] + (1 if booked else 0) + (1 if booked and r.ev["escorted"] else 0)
         self.hub.one("SELECT hublink.cancel_removal(%s, %s, 'simulated')", (r.ref, r.ev["cancel"]))
         if booked:
             r.bookings[-1]["cancelled_lead_hours"] = float(
                 self.hub.one("SELECT extract(epoch FROM %s::timestamptz - now()) / 3600", (r.bookings[-1]["departs_at"],)))
+            # The generator's lead: when the cancellation came in the removal's own timeline.
+            r.bookings[-1]["true_lead_hours"] = r.ev["drawn_lead_hours"]
         self.go(r, "cancelling")
 
     def complete(self, r):
@@ -641,6 +734,7 @@ def main():
     result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
               "history_years": args.history_years,
               "history": {",".join(k) or "(none)": v for k, v in drv.history.items()},
+              "market": {"flights_repriced": drv.market[0], "flights_sold_out": drv.market[1]},
               "seconds": round(drv.elapsed, 1), "driver": args.driver, "concurrency": args.concurrency,
               "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
               "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
@@ -652,7 +746,9 @@ def main():
                                 "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),
                                 "lost": str(r.lost) if getattr(r, "lost", None) is not None else None,
                                 "cancel_probability": getattr(r, "cancel_probability", None),
-                                "held": getattr(r, "held", False),
+                                "held": getattr(r, "held", False), "at_hold": r.at_hold,
+                                "escorted": r.ev["escorted"], "booking_lead": r.ev["lead_hours"],
+                                "cancel_lead": r.ev.get("drawn_lead_hours"), "advice": getattr(r, "advice", None),
                                 # Each booking asked for: its price and whether the TSP accepted
                                 # it (test/sim/compare.py compares two runs removal by removal).
                                 "booked": [[str(b["amount"]), b["accepted"]] for b in r.bookings]}
