@@ -27,6 +27,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/dsm.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 #include "tcop/tcopprot.h"
@@ -87,14 +88,39 @@ unpack(const char *data, Size len, uint64 *generation)
 	return d;
 }
 
-/* The next delivery: waiting for one when wait, else NULL when none is queued. */
+/* A reload (SIGHUP sets the latch): read the settings now, and say so (worker_processes). */
+static void
+reload_if_pending(void)
+{
+	if (!ConfigReloadPending)
+		return;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	hublink_shmem_settings_loaded(HUBLINK_SLOT_APPLIER_FIRST + my_index);
+}
+
+/*
+ * The next delivery: waiting for one when wait, else NULL when none is queued. The wait is on
+ * the latch, not inside shm_mq_receive, so that a reload is handled while the applier is idle
+ * (the message worker's send sets this latch): a batch after a reload runs with its settings.
+ */
 static HublinkDelivery *
 next_delivery(bool wait, uint64 *generation)
 {
 	Size len;
 	void *data;
-	shm_mq_result r = shm_mq_receive(in_queue, &len, &data, !wait);
+	shm_mq_result r;
 
+	for (;;)
+	{
+		r = shm_mq_receive(in_queue, &len, &data, true);
+		if (r != SHM_MQ_WOULD_BLOCK || !wait)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1, WAIT_EVENT_MQ_RECEIVE);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		reload_if_pending();
+	}
 	if (r == SHM_MQ_WOULD_BLOCK)
 		return NULL;
 	if (r == SHM_MQ_DETACHED)
@@ -237,12 +263,8 @@ hublink_applier_main(Datum arg)
 		pgstat_report_activity(STATE_IDLE, NULL);
 		/* Waits on the latch (interrupts are served there) until a delivery arrives. */
 		d = next_delivery(true, &generation);
-		/* A reload while it waited (SIGHUP only sets the latch): settings for this batch. */
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		/* A reload that came with the delivery: settings for this batch. */
+		reload_if_pending();
 		apply_batch(d, generation, loop_cxt);
 	}
 }

@@ -126,6 +126,7 @@ hublink_jobs_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			hublink_shmem_settings_loaded(HUBLINK_SLOT_JOBS);
 		}
 		/* hublink.schedule_worker_job, an UPDATE of hublink.worker_job: re-read the schedule. */
 		if (hublink_shmem_take_jobs_changed(HUBLINK_SLOT_JOBS))

@@ -64,6 +64,23 @@ static int64 *confirmed_ids = NULL;
 static const char **confirmed_queues = NULL;
 static int n_confirmed = 0, confirmed_cap = 0;
 static TimestampTz first_confirmed_at = 0; /* when the oldest of them was confirmed */
+/* Marked sent by the open transaction, not yet committed (hublink.worker_processes shows both). */
+static int n_marking = 0;
+
+static void
+publish_unmarked(void)
+{
+	hublink_shmem_set_confirms_unmarked(n_confirmed + n_marking);
+}
+
+void
+hublink_outbox_after_commit(void)
+{
+	if (n_marking == 0)
+		return;
+	n_marking = 0;
+	publish_unmarked();
+}
 
 static Fetched *fetched = NULL;
 static int n_fetched = 0;
@@ -178,6 +195,7 @@ add_confirmed(const InFlight *f)
 	confirmed_ids[n_confirmed] = f->id;
 	confirmed_queues[n_confirmed] = f->queue;
 	n_confirmed++;
+	publish_unmarked();
 }
 
 /* Retire settled messages from the front, in publication order. */
@@ -261,6 +279,7 @@ hublink_outbox_mark_sent(void)
 	for (int i = 0; i < n_confirmed; i++)
 		hublink_count(confirmed_queues[i], HUBLINK_COUNT_PUBLISHED, 1);
 	/* Forgotten now; if this transaction aborts the rows are simply published again. */
+	n_marking += n_confirmed;
 	n_confirmed = 0;
 }
 

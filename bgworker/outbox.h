@@ -10,6 +10,8 @@ extern void hublink_outbox_init(void);
 
 /* In the worker's transaction: set sent_at of the confirmed rows; fetch up to limit rows. */
 extern void hublink_outbox_mark_sent(void);
+/* The transaction that marked rows sent committed: they are no longer unmarked. */
+extern void hublink_outbox_after_commit(void);
 extern int hublink_outbox_fetch(int limit);
 
 /* After the commit: publish what was fetched. False and *error when the connection failed. */

@@ -108,6 +108,10 @@ extern void hublink_shmem_setup(void);
 /* Take the slot for this process, in state; it is given back when the process exits. */
 extern void hublink_shmem_attach(HublinkSlot slot, int state);
 extern void hublink_shmem_set_state(HublinkSlot slot, int state);
+/* The process read its settings (at a SIGHUP): publish its PgReloadTime. */
+extern void hublink_shmem_settings_loaded(HublinkSlot slot);
+/* The message worker's publisher confirms not yet committed as sent_at (outbox.c). */
+extern void hublink_shmem_set_confirms_unmarked(int n);
 extern void hublink_shmem_set_error(const char *error);
 extern void hublink_shmem_count(const char *queue, HublinkCounter counter, uint64 n);
 /* True once after a transaction called hublink.wake_worker_for_jobs_at_commit() committed. */

@@ -104,6 +104,8 @@ reload_settings(void)
 		connection_signature = MemoryContextStrdup(TopMemoryContext, signature);
 	}
 	pfree(signature);
+	/* Last: once a test sees the new time, a connection the settings changed is dropped. */
+	hublink_shmem_settings_loaded(HUBLINK_SLOT_MESSAGES);
 }
 
 /*
@@ -299,6 +301,7 @@ work(void)
 		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE,
 								 GUC_ACTION_LOCAL, true, 0, false);
 	commit_transaction();
+	hublink_outbox_after_commit();
 
 	/* Acked only now: a crash before this line redelivers, and the inbox dedups. */
 	if (n > 0)

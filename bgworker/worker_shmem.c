@@ -52,6 +52,11 @@ typedef struct ProcSlot
 	int state;
 	TimestampTz state_since;
 	TimestampTz started_at;
+	/*
+	 * The process's PgReloadTime: when the settings it runs with were read (inherited from the
+	 * postmaster at fork, then at each SIGHUP it handles). Tests wait on it after a reload.
+	 */
+	TimestampTz settings_loaded_at;
 	bool jobs_changed; /* hublink.worker_job changed: re-read when the next job is due */
 } ProcSlot;
 
@@ -61,6 +66,8 @@ typedef struct WorkerShared
 	ProcSlot slots[HUBLINK_N_SLOTS];
 	char last_error[ERROR_LEN]; /* the message worker's (broker, token, configuration) */
 	TimestampTz last_error_at;
+	/* Publisher confirms the message worker holds whose sent_at is not yet committed. */
+	int confirms_unmarked;
 	int n_queues;
 	QueueStats queues[MAX_QUEUE_STATS];
 } WorkerShared;
@@ -167,6 +174,8 @@ detach_slot(int code, Datum arg)
 	s->pid = 0;
 	s->state = 0;
 	s->state_since = GetCurrentTimestamp();
+	if (DatumGetInt32(arg) == HUBLINK_SLOT_MESSAGES)
+		shared->confirms_unmarked = 0; /* the next worker publishes them again */
 	SpinLockRelease(&shared->mutex);
 }
 
@@ -182,8 +191,29 @@ hublink_shmem_attach(HublinkSlot slot, int state)
 	s->started_at = now;
 	s->state = state;
 	s->state_since = now;
+	s->settings_loaded_at = PgReloadTime; /* the postmaster's, inherited at fork */
 	SpinLockRelease(&shared->mutex);
 	before_shmem_exit(detach_slot, Int32GetDatum((int32) slot));
+}
+
+void
+hublink_shmem_settings_loaded(HublinkSlot slot)
+{
+	ProcSlot *s = slot_of(slot);
+
+	SpinLockAcquire(&shared->mutex);
+	s->settings_loaded_at = PgReloadTime;
+	SpinLockRelease(&shared->mutex);
+}
+
+void
+hublink_shmem_set_confirms_unmarked(int n)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->confirms_unmarked = n;
+	SpinLockRelease(&shared->mutex);
 }
 
 void
@@ -491,6 +521,57 @@ hublink_worker_queue_counters(PG_FUNCTION_ARGS)
 		values[0] = CStringGetTextDatum(copy[i].queue);
 		for (int c = 0; c < HUBLINK_N_COUNTERS; c++)
 			values[1 + c] = Int64GetDatum((int64) copy[i].counts[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(hublink_worker_processes);
+
+/*
+ * hublink.worker_processes(): one row for the message worker, one for the jobs worker and one
+ * per applier hublink.appliers asks for: process, state, and when its settings were read; for
+ * the message worker, the publisher confirms whose sent_at is not yet committed. What a test
+ * waits on after a reload or a publication (test/README.md "Ordering").
+ */
+Datum
+hublink_worker_processes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int n_appliers = hublink_appliers >= 2 ? Min(hublink_appliers, HUBLINK_MAX_APPLIERS) : 0;
+
+	require_shared();
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < HUBLINK_SLOT_APPLIER_FIRST + n_appliers; i++)
+	{
+		Datum values[8];
+		bool nulls[8] = {false};
+		ProcSlot copy;
+		int unmarked;
+		const char *const *names = i == HUBLINK_SLOT_MESSAGES ? state_names
+								   : i == HUBLINK_SLOT_JOBS   ? jobs_state_names
+															  : applier_state_names;
+
+		SpinLockAcquire(&shared->mutex);
+		copy = shared->slots[i];
+		unmarked = shared->confirms_unmarked;
+		SpinLockRelease(&shared->mutex);
+		values[0] = CStringGetTextDatum(i == HUBLINK_SLOT_MESSAGES ? "messages"
+										: i == HUBLINK_SLOT_JOBS   ? "jobs"
+																   : "applier");
+		values[1] = Int32GetDatum(i - HUBLINK_SLOT_APPLIER_FIRST);
+		nulls[1] = i < HUBLINK_SLOT_APPLIER_FIRST;
+		values[2] = Int32GetDatum(copy.pid);
+		nulls[2] = copy.pid == 0;
+		values[3] = CStringGetTextDatum(names[copy.state]);
+		values[4] = TimestampTzGetDatum(copy.state_since);
+		nulls[4] = copy.state_since == 0;
+		values[5] = TimestampTzGetDatum(copy.started_at);
+		nulls[5] = copy.pid == 0;
+		values[6] = TimestampTzGetDatum(copy.settings_loaded_at);
+		nulls[6] = copy.pid == 0;
+		values[7] = Int32GetDatum(unmarked);
+		nulls[7] = i != HUBLINK_SLOT_MESSAGES || copy.pid == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

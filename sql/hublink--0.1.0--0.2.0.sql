@@ -992,6 +992,7 @@ COMMENT ON COLUMN hublink.mi_worker.needs_attention IS 'Errors received for our 
 CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     SET "DateStyle" = 'ISO, YMD'
     SET "TimeZone" = 'UTC'
     AS $$
@@ -4166,14 +4167,45 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.target_seconds IS 'As hublink
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.seconds IS 'A response time, exact (seconds).';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were answered in that time.';
 
--- Same columns: the view keeps its grants and comments.
+-- Same columns: the view keeps its grants and comments. It is a call of mi_sla_compliance_rows(),
+-- which runs with jit = off (part 68 says why).
 
--- hublink.mi_sla_compliance, as defined in sql/parts
-CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
+-- hublink.mi_sla_compliance_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.mi_sla_compliance_rows()
+    RETURNS TABLE (month date, request_type text, response_type text, provider text,
+                   target_seconds numeric, requests bigint, answered bigint, unanswered bigint,
+                   median_response_seconds numeric, p95_response_seconds numeric,
+                   max_response_seconds numeric, late_responses bigint, open_breaches bigint,
+                   breaches bigint, within_target_percent numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    ROWS 100
+    AS $$
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live AS MATERIALIZED (
-    SELECT v.* FROM hublink.rollup_mi_sla_compliance_live v
+), live_request AS MATERIALIZED (
+    -- The requests of the months computed live, each answer looked up once: both the live
+    -- month rows and the live counts of times read them (read through the two views
+    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
+    -- twice). In service, the current month alone is a month of requests.
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
+           x.answered_at, x.seconds
+      FROM hublink.rollup_mi_sla_live_request x
+), live AS (
+    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
+    -- view with the live definition)
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+           count(*) AS requests,
+           count(x.answered_at) AS answered,
+           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
+           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
+           round(max(x.seconds), 3) AS max_response_seconds,
+           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
+           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
+      FROM live_request x
+     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
 ), months AS (
     SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
            r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
@@ -4199,8 +4231,11 @@ WITH live_month AS MATERIALIZED (
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
              WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
-            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
-              FROM hublink.rollup_mi_sla_live_times s) t
+            -- hublink.rollup_mi_sla_live_times, over live_request
+            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
+              FROM live_request x
+             WHERE x.seconds IS NOT NULL
+             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (
@@ -4214,14 +4249,16 @@ WITH live_month AS MATERIALIZED (
 ), ranks AS (
     SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
 ), percentile AS (
-    SELECT r.request_type, r.response_type, r.provider, r.target_seconds,
+    -- grouped by the windows' bytewise keys, so the rows come in their order and are not sorted again
+    SELECT r.request_type COLLATE "C" AS request_type, r.response_type COLLATE "C" AS response_type,
+           r.provider COLLATE "C" AS provider, r.target_seconds,
            min(r.pos50) AS pos50, min(r.pos95) AS pos95,
            min(r.seconds) FILTER (WHERE r.upto > floor(r.pos50))::float8 AS lo50,
            min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos50))::float8 AS hi50,
            min(r.seconds) FILTER (WHERE r.upto > floor(r.pos95))::float8 AS lo95,
            min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos95))::float8 AS hi95
       FROM ranks r
-     GROUP BY r.request_type, r.response_type, r.provider, r.target_seconds
+     GROUP BY r.request_type COLLATE "C", r.response_type COLLATE "C", r.provider COLLATE "C", r.target_seconds
 ), history AS (
     SELECT m.request_type, m.response_type, m.provider, m.target_seconds,
            sum(m.requests)::bigint AS requests, sum(m.answered)::bigint AS answered,
@@ -4241,8 +4278,10 @@ WITH live_month AS MATERIALIZED (
            round((p.lo95 + (p.hi95 - p.lo95) * (p.pos95 - floor(p.pos95)))::numeric, 3),
            h.max_response_seconds, h.late_responses, h.open_breaches
       FROM history h
-      LEFT JOIN percentile p ON p.request_type = h.request_type AND p.response_type = h.response_type
-                            AND p.provider IS NOT DISTINCT FROM h.provider AND p.target_seconds = h.target_seconds
+      LEFT JOIN percentile p ON p.request_type = h.request_type COLLATE "C"
+                            AND p.response_type = h.response_type COLLATE "C"
+                            AND p.provider IS NOT DISTINCT FROM h.provider COLLATE "C"
+                            AND p.target_seconds = h.target_seconds
 )
 SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
        x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
@@ -4250,6 +4289,20 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
+$$;
+COMMENT ON FUNCTION hublink.mi_sla_compliance_rows() IS
+    'The rows of hublink.mi_sla_compliance, computed with jit = off (the view is a call of it); '
+    'executable by the roles that read the MI views.';
+
+REVOKE EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() TO hublink_reporting, hublink_admin;
+
+-- hublink.mi_sla_compliance, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.mi_sla_compliance AS
+SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
+       r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
+       r.late_responses, r.open_breaches, r.breaches, r.within_target_percent
+  FROM hublink.mi_sla_compliance_rows() r;
 COMMENT ON VIEW hublink.mi_sla_compliance IS
     'Response-time SLA compliance per request message type and provider (Appendix D: from the '
     'request put on its queue to the response put on the Hub''s queue), per month of the '
@@ -5399,61 +5452,227 @@ $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
 
--- from sql/updates/0.1.0--0.2.0/67_pipeline_cost.sql
--- 0.2.0: the message path's fourth pass (issue 15 sections 1 and 3; docs/performance.md
--- "Fourth pass"). The audit seal computes its rows' canonical texts before it takes the
--- chain's lock, so the lock that serialises every audited commit is held for the chaining
--- only: the same links, byte for byte.
--- hublink.audit_seal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.audit_seal() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+-- from sql/updates/0.1.0--0.2.0/68_mi_quote.sql
+-- 0.2.0: mi_sla_compliance at full size (issue 15 section 5; docs/performance.md "MI at full
+-- size"). The requests of the months computed live are read once (a materialized CTE) for both
+-- the live month rows and the live counts of response times, instead of once through each of
+-- two views; the whole-history percentiles are grouped by the windows' bytewise keys, so their
+-- rows are not sorted again. Same columns and rows. Part 62 already emits the current
+-- definition (its @view and @function lines): mi_sla_compliance_rows(), which runs with
+-- jit = off so that a reporting tool reading the view with PostgreSQL's defaults is not slowed
+-- by JIT compilation, and the view as a call of it, which keeps its grants and comments.
+
+-- The product's MI readers run without JIT: at full size compiling mi_sla_compliance's plan took
+-- longer than running it.
+
+-- hublink.export_mi, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.export_mi(view_name text, format text) RETURNS text
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    SET "DateStyle" = 'ISO, YMD'
+    SET "TimeZone" = 'UTC'
+    SET "IntervalStyle" = 'iso_8601'
     AS $$
 DECLARE
-    last   record;
-    seq    bigint;
-    prev   bytea;
-    ids    bigint[];
-    texts  text[];
-    seqs   bigint[] := '{}';
-    prevs  bytea[] := '{}';
-    hashes bytea[] := '{}';
+    v        regclass;
+    columns  text[];
+    order_by text;
+    result   text;
+    caption  text;
 BEGIN
-    -- This transaction's rows from the one that queued the event on, not sealed yet, with the
-    -- text each hash covers. Only this transaction writes or seals them, so they need no lock:
-    -- computed first, the canonical texts (most of a seal's work) no longer hold up every
-    -- other committing transaction (docs/performance.md "Fourth pass").
-    SELECT coalesce(pg_catalog.array_agg(x.audit_id ORDER BY x.audit_id), '{}'),
-           coalesce(pg_catalog.array_agg(x.canonical ORDER BY x.audit_id), '{}')
-      INTO ids, texts
-      FROM (SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
-             WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
-               AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)) x;
-    -- Serialise the chaining across transactions so seq and prev_hash are well defined. Held to
-    -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
-    PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
-    SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
-    seq := coalesce(last.seq, 0);
-    prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
-    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
-        seq := seq + 1;
-        seqs := seqs || seq;
-        prevs := prevs || prev;
-        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(texts[i], 'UTF8'));
-        hashes := hashes || prev;
-    END LOOP;
-    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
-    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
-                             pg_catalog.unnest(hashes));
-    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
-    -- IMMEDIATE statement) queue a new event.
-    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
-    RETURN NULL;
+    IF NOT EXISTS (SELECT FROM hublink.mi_export_formats f WHERE f.format = export_mi.format) THEN
+        RAISE EXCEPTION 'unknown export format "%"', format
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The formats are the rows of hublink.mi_export_formats.',
+                  HINT = 'Use csv, xml or html.';
+    END IF;
+    v := hublink.mi_view(view_name);
+    SELECT array_agg(a.attname::text ORDER BY a.attnum),
+           string_agg(a.attnum::text, ', ' ORDER BY a.attnum)
+      INTO columns, order_by
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped;
+    IF format = 'csv' THEN
+        EXECUTE pg_catalog.format(
+            'SELECT coalesce(string_agg(concat_ws('','', %s), E''\r\n'' ORDER BY %s) || E''\r\n'', '''') FROM %s x',
+            (SELECT string_agg(pg_catalog.format('hublink.csv_field(x.%I::text)', c), ', ') FROM unnest(columns) c),
+            order_by, v)
+          INTO result;
+        RETURN (SELECT string_agg(hublink.csv_field(c), ',') FROM unnest(columns) c) || E'\r\n' || result;
+    ELSIF format = 'xml' THEN
+        RETURN '<?xml version="1.0" encoding="UTF-8"?>' || E'\n'
+            || pg_catalog.query_to_xml(pg_catalog.format('SELECT * FROM %s ORDER BY %s', v, order_by),
+                                       true, false, '')::text;
+    ELSE
+        caption := pg_catalog.obj_description(v, 'pg_class');
+        EXECUTE pg_catalog.format(
+            'SELECT coalesce(string_agg(''<tr>'' || %s || ''</tr>'', E''\n'' ORDER BY %s), '''') FROM %s x',
+            (SELECT string_agg(pg_catalog.format(
+                        'CASE WHEN x.%1$I IS NULL THEN ''<td class="null"></td>'' '
+                        'ELSE ''<td>'' || hublink.html_escape(x.%1$I::text) || ''</td>'' END', c), ' || ')
+               FROM unnest(columns) c),
+            order_by, v)
+          INTO result;
+        RETURN '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8"><title>'
+            || hublink.html_escape(view_name) || '</title>'
+            || '<style>table{border-collapse:collapse;font:12px sans-serif}th,td{border:1px solid #999;padding:2px 6px}'
+            || 'td.null{background:#eee}</style></head><body>' || E'\n'
+            || '<table><caption>' || hublink.html_escape(view_name) || ': '
+            || hublink.html_escape(coalesce(caption, '')) || '</caption>' || E'\n<thead><tr>'
+            || (SELECT string_agg('<th>' || hublink.html_escape(c) || '</th>', '') FROM unnest(columns) c)
+            || '</tr></thead>' || E'\n<tbody>\n' || result || E'\n</tbody></table>\n</body></html>\n';
+    END IF;
 END;
 $$;
-COMMENT ON FUNCTION hublink.audit_seal() IS
-    'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
-    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+COMMENT ON FUNCTION hublink.export_mi(text, text) IS
+    'Exports a hublink.mi_* view (name without schema) as csv, xml or html '
+    '(hublink.export_format), rows ordered by every column, timestamps in UTC ISO 8601. '
+    'Runs as the caller, so SELECT on the view is all it needs (Schedule R SEC 019 c).';
+
+-- hublink.mi_report_html, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    SET "DateStyle" = 'ISO, YMD'
+    SET "TimeZone" = 'UTC'
+    AS $$
+DECLARE
+    tz          text := (SELECT c.time_zone FROM hublink.mi_reporting_settings c);
+    since       date;
+    until       date;
+    month_list  date[];
+    report_currency char(3);
+    volume      jsonb;
+    sla         jsonb;
+    money       jsonb;
+    e2e         jsonb;
+    html        text;
+BEGIN
+    IF months IS NULL OR months < 1 THEN
+        RAISE EXCEPTION 'months must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The report was asked for %s months.', coalesce(months::text, 'NULL')),
+                  HINT = 'Give the number of months the charts and tables cover, e.g. 24.';
+    END IF;
+    until := date_trunc('month', coalesce(last_month, (now() AT TIME ZONE tz)::date))::date;
+    since := (until - make_interval(months => months - 1))::date;
+    month_list := ARRAY(SELECT generate_series(since, until, interval '1 month')::date);
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(m, 'YYYY-MM') ORDER BY m) FROM unnest(month_list) m),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Removal requests', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removal_requests'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Travel bookings', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'bookings' AND v.booking = 'travel'), 0) ORDER BY m)
+                          FROM unnest(month_list) m)),
+                   jsonb_build_object('name', 'Completed removals', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT sum(v.count) FROM hublink.mi_volume v
+                                                    WHERE v.granularity = 'month' AND v.period_start = m
+                                                      AND v.measure = 'removals_completed'), 0) ORDER BY m)
+                          FROM unnest(month_list) m))))
+      INTO volume;
+
+    SELECT jsonb_build_object(
+               'labels', coalesce(jsonb_agg(s.request_type ORDER BY s.request_type), '[]'),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.median_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', '95th percentile (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.p95_response_seconds / 3600, 2) ORDER BY s.request_type), '[]')),
+                   jsonb_build_object('name', 'Target (hours)', 'values',
+                                      coalesce(jsonb_agg(round(s.target_seconds / 3600, 2) ORDER BY s.request_type), '[]'))))
+      INTO sla
+      FROM hublink.mi_sla_compliance s
+     WHERE s.month IS NULL;
+
+    SELECT m.currency INTO report_currency
+      FROM hublink.mi_money m WHERE m.month BETWEEN since AND until
+     GROUP BY m.currency ORDER BY sum(m.ticket_spend) DESC, m.currency LIMIT 1;
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Ticket spend', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.ticket_spend FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Refunds owed', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.refunds_owed FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Lost to non-refundable fares', 'values',
+                       (SELECT jsonb_agg(coalesce((SELECT m.lost_non_refundable FROM hublink.mi_money m
+                                                    WHERE m.month = x AND m.currency = report_currency), 0) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO money;
+
+    SELECT jsonb_build_object(
+               'labels', (SELECT jsonb_agg(to_char(x, 'YYYY-MM') ORDER BY x) FROM unnest(month_list) x),
+               'series', jsonb_build_array(
+                   jsonb_build_object('name', 'Median hours to booked', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_booked FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x)),
+                   jsonb_build_object('name', 'Median hours to departure', 'values',
+                       (SELECT jsonb_agg((SELECT e.median_hours_to_departure FROM hublink.mi_end_to_end e WHERE e.month = x) ORDER BY x)
+                          FROM unnest(month_list) x))))
+      INTO e2e;
+
+    html := '<!DOCTYPE html>' || E'\n' || '<html lang="en"><head><meta charset="utf-8">'
+        || '<title>Removals Hub: management information</title>'
+        || '<style>body{font:13px sans-serif;margin:24px;color:#111;background:#fff}'
+        || 'h1{font-size:20px}h2{font-size:16px;margin-top:28px}'
+        || 'table{border-collapse:collapse;margin:8px 0 16px}caption{text-align:left;font-weight:bold;padding:4px 0}'
+        || 'th,td{border:1px solid #999;padding:2px 5px;text-align:right;font-size:11px}th{background:#eee}td.null{background:#f6f6f6}'
+        || 'svg{display:block;margin:8px 0;page-break-inside:avoid}'
+        || '@media print{body{margin:0}h2{page-break-before:auto}}</style></head><body>' || E'\n'
+        || '<h1>Removals Hub: management information</h1>' || E'\n'
+        || '<p>Generated ' || hublink.html_escape(to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI'))
+        || ' (' || hublink.html_escape(tz) || '), covering the ' || months || ' months from '
+        || hublink.html_escape(to_char(since, 'YYYY-MM')) || ' to ' || hublink.html_escape(to_char(until, 'YYYY-MM'))
+        || '. No personal data. Definitions: docs/mi.md.</p>' || E'\n'
+        || '<h2>Volumes</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-volume', 'Removals per month', 'bar', volume) || E'\n'
+        || '<h2>Response times against the SLA (Appendix D)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-sla', 'Response time by request, whole history', 'bar', sla, 'h') || E'\n'
+        || hublink.mi_html_table('SLA compliance, whole history',
+               'SELECT request_type, provider, target_seconds, requests, answered, unanswered, median_response_seconds, '
+               || 'p95_response_seconds, breaches, within_target_percent FROM hublink.mi_sla_compliance '
+               || 'WHERE month IS NULL ORDER BY request_type')
+        || '<h2>End-to-end times (GSO 8)</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-end-to-end', 'Request to booked and to departure (hours)', 'line', e2e, 'h') || E'\n'
+        || hublink.mi_html_table('End-to-end times per month of request',
+               format('SELECT * FROM hublink.mi_end_to_end WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Money</h2>' || E'\n'
+        || hublink.mi_svg_chart('chart-money', 'Money per month (' || coalesce(report_currency, 'no spend') || ')', 'bar', money) || E'\n'
+        || hublink.mi_html_table('Money per month and currency',
+               format('SELECT * FROM hublink.mi_money WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || hublink.mi_html_table('Best value against cheapest fare',
+               format('SELECT * FROM hublink.mi_best_value WHERE month BETWEEN %L AND %L ORDER BY month, currency', since, until))
+        || '<h2>Outcomes and escorting</h2>' || E'\n'
+        || hublink.mi_html_table('Removals that ended',
+               format('SELECT * FROM hublink.mi_removal_outcome WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || hublink.mi_html_table('Escorting',
+               format('SELECT * FROM hublink.mi_escorting WHERE month BETWEEN %L AND %L ORDER BY month', since, until))
+        || '<h2>Service now</h2>' || E'\n'
+        || hublink.mi_html_table('Worker', 'SELECT party, state, connected, outbox_backlog, oldest_unsent_seconds, retrying, needs_attention FROM hublink.mi_worker')
+        || hublink.mi_html_table('Backlog per queue', 'SELECT * FROM hublink.mi_message_backlog ORDER BY queue')
+        || '</body></html>' || E'\n';
+    RETURN html;
+END;
+$$;
+COMMENT ON FUNCTION hublink.mi_report_html(integer, date) IS
+    'The printable management-information report: one HTML document with SVG charts drawn '
+    'here (volumes, SLA response times, end-to-end times, money) and the tables of the MI '
+    'views over months months ending with the month of last_month (default: this month). Open it in a browser; print it to PDF from there '
+    '(Schedule R SEC 019 c). scripts/mi-report writes it to a file.';
+
 
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
@@ -9870,6 +10089,33 @@ COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/97_test_waits.sql
+-- 0.2.0: what tests (and operators) wait on instead of sleeping (test/README.md "Ordering"):
+-- hublink.worker_processes() shows, per process of the worker, when it last read its settings
+-- (after a reload) and, for the message worker, the publisher confirms not yet marked sent.
+
+-- hublink.worker_processes, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.worker_processes(
+    OUT process text, OUT applier integer, OUT pid integer, OUT state text,
+    OUT state_since timestamptz, OUT started_at timestamptz, OUT settings_loaded_at timestamptz,
+    OUT confirms_unmarked integer)
+    RETURNS SETOF record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_worker_processes';
+COMMENT ON FUNCTION hublink.worker_processes() IS
+    'One row per process of the worker: the message worker (process messages), the jobs worker '
+    '(jobs) and each applier hublink.appliers asks for (applier, with its partition in applier): '
+    'its pid (NULL when it does not run), state and since when, when it started; '
+    'settings_loaded_at, when the settings it runs with were read (its PgReloadTime: inherited '
+    'from the postmaster when it started, then each time it handled a reload), so that after '
+    'pg_reload_conf() one can wait until every running process has read the new settings '
+    '(settings_loaded_at later than a clock_timestamp() taken before the reload); and for the '
+    'message worker confirms_unmarked, the publisher confirms it received whose outbox rows are '
+    'not yet committed as sent (they are within 250 ms or with the next batch, docs/worker.md '
+    '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
+
+SELECT hublink.apply_access_policy();
 
 -- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
 SELECT hublink.backup_register();

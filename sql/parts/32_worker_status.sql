@@ -30,6 +30,25 @@ COMMENT ON FUNCTION hublink.worker_appliers() IS
     'message worker applies every message itself): its partition, process, state (starting, idle, '
     'applying messages, stopped) and since when, and when it started.';
 
+CREATE FUNCTION hublink.worker_processes(
+    OUT process text, OUT applier integer, OUT pid integer, OUT state text,
+    OUT state_since timestamptz, OUT started_at timestamptz, OUT settings_loaded_at timestamptz,
+    OUT confirms_unmarked integer)
+    RETURNS SETOF record
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'hublink_worker_processes';
+COMMENT ON FUNCTION hublink.worker_processes() IS
+    'One row per process of the worker: the message worker (process messages), the jobs worker '
+    '(jobs) and each applier hublink.appliers asks for (applier, with its partition in applier): '
+    'its pid (NULL when it does not run), state and since when, when it started; '
+    'settings_loaded_at, when the settings it runs with were read (its PgReloadTime: inherited '
+    'from the postmaster when it started, then each time it handled a reload), so that after '
+    'pg_reload_conf() one can wait until every running process has read the new settings '
+    '(settings_loaded_at later than a clock_timestamp() taken before the reload); and for the '
+    'message worker confirms_unmarked, the publisher confirms it received whose outbox rows are '
+    'not yet committed as sent (they are within 250 ms or with the next batch, docs/worker.md '
+    '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
+
 CREATE FUNCTION hublink.worker_queue_counters(
     OUT queue text, OUT received bigint, OUT applied bigint, OUT duplicates bigint,
     OUT rejected bigint, OUT retried bigint, OUT acked bigint, OUT published bigint)

@@ -229,11 +229,48 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were 
 -- the percentiles of the exact times (the folded counts, less those of the months computed live
 -- or past the watermark, plus the live ones) as percentile_cont computes them: the values at
 -- ranks floor and ceil of p x (n - 1), interpolated in double precision.
-CREATE VIEW hublink.mi_sla_compliance AS
+-- The view is a call of this function, which runs with jit = off: at full size (ten years,
+-- docs/performance.md "MI at full size") the estimated cost of the live months lifts the plan
+-- over jit_above_cost, and compiling its hundreds of expressions took longer than running it
+-- (2.4 of 3.3 s; 7 to 60 s with a month computed live). A view cannot carry a setting; a
+-- function can, and a reporting tool reading the view with PostgreSQL's defaults gets the fast
+-- plan. SECURITY DEFINER because a view reads its tables with its owner's rights while a
+-- function it calls runs as the reader: the rollup tables stay readable by the owner only.
+CREATE FUNCTION hublink.mi_sla_compliance_rows()
+    RETURNS TABLE (month date, request_type text, response_type text, provider text,
+                   target_seconds numeric, requests bigint, answered bigint, unanswered bigint,
+                   median_response_seconds numeric, p95_response_seconds numeric,
+                   max_response_seconds numeric, late_responses bigint, open_breaches bigint,
+                   breaches bigint, within_target_percent numeric)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    ROWS 100
+    AS $$
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live AS MATERIALIZED (
-    SELECT v.* FROM hublink.rollup_mi_sla_compliance_live v
+), live_request AS MATERIALIZED (
+    -- The requests of the months computed live, each answer looked up once: both the live
+    -- month rows and the live counts of times read them (read through the two views
+    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
+    -- twice). In service, the current month alone is a month of requests.
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
+           x.answered_at, x.seconds
+      FROM hublink.rollup_mi_sla_live_request x
+), live AS (
+    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
+    -- view with the live definition)
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+           count(*) AS requests,
+           count(x.answered_at) AS answered,
+           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
+           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
+           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
+           round(max(x.seconds), 3) AS max_response_seconds,
+           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
+           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
+      FROM live_request x
+     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
 ), months AS (
     SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
            r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
@@ -259,8 +296,11 @@ WITH live_month AS MATERIALIZED (
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
              WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
-            SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
-              FROM hublink.rollup_mi_sla_live_times s) t
+            -- hublink.rollup_mi_sla_live_times, over live_request
+            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
+              FROM live_request x
+             WHERE x.seconds IS NOT NULL
+             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (
@@ -274,14 +314,16 @@ WITH live_month AS MATERIALIZED (
 ), ranks AS (
     SELECT r.*, 0.5::float8 * (r.total - 1) AS pos50, 0.95::float8 * (r.total - 1) AS pos95 FROM ranked r
 ), percentile AS (
-    SELECT r.request_type, r.response_type, r.provider, r.target_seconds,
+    -- grouped by the windows' bytewise keys, so the rows come in their order and are not sorted again
+    SELECT r.request_type COLLATE "C" AS request_type, r.response_type COLLATE "C" AS response_type,
+           r.provider COLLATE "C" AS provider, r.target_seconds,
            min(r.pos50) AS pos50, min(r.pos95) AS pos95,
            min(r.seconds) FILTER (WHERE r.upto > floor(r.pos50))::float8 AS lo50,
            min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos50))::float8 AS hi50,
            min(r.seconds) FILTER (WHERE r.upto > floor(r.pos95))::float8 AS lo95,
            min(r.seconds) FILTER (WHERE r.upto > ceil(r.pos95))::float8 AS hi95
       FROM ranks r
-     GROUP BY r.request_type, r.response_type, r.provider, r.target_seconds
+     GROUP BY r.request_type COLLATE "C", r.response_type COLLATE "C", r.provider COLLATE "C", r.target_seconds
 ), history AS (
     SELECT m.request_type, m.response_type, m.provider, m.target_seconds,
            sum(m.requests)::bigint AS requests, sum(m.answered)::bigint AS answered,
@@ -301,8 +343,10 @@ WITH live_month AS MATERIALIZED (
            round((p.lo95 + (p.hi95 - p.lo95) * (p.pos95 - floor(p.pos95)))::numeric, 3),
            h.max_response_seconds, h.late_responses, h.open_breaches
       FROM history h
-      LEFT JOIN percentile p ON p.request_type = h.request_type AND p.response_type = h.response_type
-                            AND p.provider IS NOT DISTINCT FROM h.provider AND p.target_seconds = h.target_seconds
+      LEFT JOIN percentile p ON p.request_type = h.request_type COLLATE "C"
+                            AND p.response_type = h.response_type COLLATE "C"
+                            AND p.provider IS NOT DISTINCT FROM h.provider COLLATE "C"
+                            AND p.target_seconds = h.target_seconds
 )
 SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.requests, x.answered,
        x.unanswered, x.median_response_seconds, x.p95_response_seconds, x.max_response_seconds,
@@ -310,6 +354,17 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
+$$;
+COMMENT ON FUNCTION hublink.mi_sla_compliance_rows() IS
+    'The rows of hublink.mi_sla_compliance, computed with jit = off (the view is a call of it); '
+    'executable by the roles that read the MI views.';
+REVOKE EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() FROM PUBLIC;  -- granted in 90_access.sql
+
+CREATE VIEW hublink.mi_sla_compliance AS
+SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
+       r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
+       r.late_responses, r.open_breaches, r.breaches, r.within_target_percent
+  FROM hublink.mi_sla_compliance_rows() r;
 COMMENT ON VIEW hublink.mi_sla_compliance IS
     'Response-time SLA compliance per request message type and provider (Appendix D: from the '
     'request put on its queue to the response put on the Hub''s queue), per month of the '

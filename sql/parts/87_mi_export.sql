@@ -79,9 +79,14 @@ COMMENT ON FUNCTION hublink.mi_view(text) IS
     'The hublink.mi_* view of that name (without schema), looked up in the catalog; raises '
     'undefined_table for any other name.';
 
+-- jit = off here and in mi_report_html: at full size (ten years, docs/performance.md "MI at
+-- full size") the estimated cost of mi_sla_compliance's live months lifts its plan over
+-- jit_above_cost, and compiling the view's hundreds of expressions took longer than running it
+-- (2.4 of 3.3 s; 30 to 60 s with a month computed live, where inlining and optimization start).
 CREATE FUNCTION hublink.export_mi(view_name text, format text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     SET "DateStyle" = 'ISO, YMD'
     SET "TimeZone" = 'UTC'
     SET "IntervalStyle" = 'iso_8601'
@@ -293,6 +298,7 @@ COMMENT ON FUNCTION hublink.mi_html_table(text, text) IS
 CREATE FUNCTION hublink.mi_report_html(months integer DEFAULT 24, last_month date DEFAULT NULL) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
     SET "DateStyle" = 'ISO, YMD'
     SET "TimeZone" = 'UTC'
     AS $$

@@ -16,6 +16,8 @@ BEGIN
 END;
 $$;
 GRANT USAGE ON SCHEMA hublink TO hublink_reporting, hublink_worker;
+-- The rows of hublink.mi_sla_compliance (86_mi_views.sql): whoever reads the MI views.
+GRANT EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() TO hublink_reporting, hublink_admin;
 
 CREATE TABLE hublink.sensitivity_level (
     level       text PRIMARY KEY CHECK (level ~ '^[a-z][a-z-]*$'),

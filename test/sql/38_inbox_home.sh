@@ -71,7 +71,9 @@ check "one dispatch table names the code of a message type" "message_handler" "$
 # response for a removal it does not know is rejected (HL001).
 trap 'q -c "ALTER SYSTEM RESET hublink.party" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
 q -c "ALTER SYSTEM SET hublink.party = 'hub'" -c "SELECT pg_reload_conf()" >/dev/null
-sleep 0.5
+# Each q is a new session: it starts with the settings the postmaster has read. Wait for that
+# (bounded), rather than sleep (test/README.md "Ordering").
+for _ in $(seq 100); do [[ $(q -c "SHOW hublink.party") == hub ]] && break; sleep 0.1; done
 calls=$(q <<'SQL'
 BEGIN;
 SET LOCAL track_functions = 'all';

@@ -3,7 +3,7 @@
 -- well-formed and gives back the values, HTML escapes, only hublink.mi_* views can be
 -- exported, and the report carries its four SVG charts. test/mi/run renders it in Chromium.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 SET LOCAL "DateStyle" = 'ISO, YMD';
 
 \o /dev/null
@@ -114,6 +114,39 @@ SELECT ok(strpos(hublink.export_mi('mi_money', 'csv'), '2025-01-01,GBP,1950.00,5
           AND strpos(hublink.mi_report_html(), 'chart-money') > 0,
           'a role with SELECT on the mi_* views only can export and render the report');
 RESET ROLE;
+
+-- The MI readers of the product run without JIT (docs/performance.md "MI at full size"): at full
+-- size compiling mi_sla_compliance cost more than running it.
+SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname) FROM pg_proc p
+            WHERE p.pronamespace = 'hublink'::regnamespace
+              AND p.proname IN ('export_mi', 'mi_report_html') AND 'jit=off' = ANY (p.proconfig)),
+          ARRAY['export_mi', 'mi_report_html'],
+          'export_mi and mi_report_html read the MI views with jit = off');
+
+-- And a reporting tool reading hublink.mi_sla_compliance itself with JIT on: the view is a call
+-- of mi_sla_compliance_rows(), which runs with jit = off. With every JIT threshold at 0 the view's
+-- plan compiles nothing, while a query over the same rows does (so JIT is really on here).
+CREATE FUNCTION pg_temp.jit_functions(query text) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    p json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || query INTO p;
+    RETURN coalesce((p -> 0 -> 'JIT' ->> 'Functions')::integer, 0);
+END;
+$$;
+SET LOCAL jit = on;
+SET LOCAL jit_above_cost = 0;
+SET LOCAL jit_optimize_above_cost = 0;
+SET LOCAL jit_inline_above_cost = 0;
+SELECT CASE WHEN pg_jit_available()
+            THEN ok(pg_temp.jit_functions('SELECT * FROM hublink.mi_sla_compliance') = 0
+                    AND pg_temp.jit_functions('SELECT count(*) FROM hublink.rollup_mi_sla_live_request') > 0,
+                    'hublink.mi_sla_compliance compiles nothing with JIT on and every threshold at 0')
+            ELSE skip('this PostgreSQL has no JIT provider (llvmjit)', 1) END;
+RESET jit;
+RESET jit_above_cost;
+RESET jit_optimize_above_cost;
+RESET jit_inline_above_cost;
 
 SELECT * FROM finish();
 ROLLBACK;

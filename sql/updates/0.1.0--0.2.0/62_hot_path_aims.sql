@@ -112,7 +112,13 @@ CREATE TABLE hublink.rollup_mi_sla_times (
 -- @comment COLUMN hublink.rollup_mi_sla_live_times.seconds
 -- @comment COLUMN hublink.rollup_mi_sla_live_times.n
 
--- Same columns: the view keeps its grants and comments.
+-- Same columns: the view keeps its grants and comments. It is a call of mi_sla_compliance_rows(),
+-- which runs with jit = off (part 68 says why).
+
+-- @function hublink.mi_sla_compliance_rows
+
+REVOKE EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.mi_sla_compliance_rows() TO hublink_reporting, hublink_admin;
 
 -- @view hublink.mi_sla_compliance
 

@@ -3,8 +3,41 @@
 -- cancellations and fees, and :messages_per messages (outbox requests and inbox responses,
 -- each with a body of about 400 bytes like a real message). Shapes follow test/mi/scenario.sql;
 -- the figures are arbitrary but deterministic (functions of the removal number i).
+--
+-- With :restore = 1, written as a restore writes (docs/operations.md "Restore"), not row by row through the
+-- business triggers: session_replication_role = replica keeps the MI marks, the timers, the
+-- sealing triggers and the foreign-key checks quiet, as they are for the rows of a dump, which
+-- already carry their effects. So the rows are given here the form those triggers would have
+-- given them: the messages' bodies sealed by the product's own hublink.seal under
+-- hublink.message_key_scope (what seal_message_body stores), and no timer (every timer of a
+-- finished history has fired or been cancelled: the row-by-row generator left none). The MI
+-- rollup is not marked day by day: test/bench/mi/run builds it afterwards by the product's own
+-- path (hublink.rollup_mi_rebuild, then the job's fold), as after a restore.
+-- The audit trail: with :audit = 1 the audit triggers (ENABLE ALWAYS, so replica mode does not
+-- silence them) record and seal every row as production would have (about 9 million audit rows
+-- at full size, most of the generating time); with :audit = 0 hublink.restoring = on silences
+-- them too: no MI view reads the audit trail. Checked at 2,000 removals against the former
+-- row-by-row generator: the same rows in every table (bodies compared unsealed) but the MI
+-- marks (none: the rollup is built afterwards); as many audit rows with :audit = 1, none with 0.
+-- Without :restore = 1 (test/upgrade/run fills a 0.1.0 database with it), every row goes
+-- through the installed version's triggers, as before.
 \set ON_ERROR_STOP 1
+\if :{?restore}
+\else
+\set restore 0
+\endif
+\if :{?audit}
+\else
+\set audit 1
+\endif
 SET synchronous_commit = off;
+\if :restore
+SET session_replication_role = replica;
+SELECT :audit = 0 AS restoring \gset
+\if :restoring
+SET hublink.restoring = on;
+\endif
+\endif
 CREATE UNLOGGED TABLE bench_r AS
 SELECT i,
        timestamptz '2016-01-01 00:00Z' + (i::float8 / :removals) * interval '3652 days' + (i % 3600) * interval '1 second' AS ts,
@@ -99,6 +132,39 @@ INSERT INTO bench_m VALUES
     (15, false, 'EscortUpdate', 800000), (16, false, 'TravelUpdate', 800000),
     (17, true, 'TravelCancellation', 430000), (18, true, 'EscortCancellation', 430000),
     (19, false, 'EscortUpdate', 900000), (20, false, 'TravelUpdate', 900000);
+\if :restore
+-- Each body sealed as hublink.seal_message_body seals it: key_scope from the envelope and the
+-- row's time, the body sealed under that scope's data key, the envelope kept in "message".
+INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message, created_at, sent_at, key_scope, sealed_body)
+SELECT message_id, message_type, queue, removal_id, message - 'body', created_at, sent_at, key_scope,
+       hublink.seal(key_scope, message -> 'body')
+  FROM (SELECT *, hublink.message_key_scope(message, created_at) AS key_scope
+          FROM (SELECT 'o-' || b.i || '-' || m.n AS message_id, m.message_type, t.queue, r.removal_reference AS removal_id,
+                       jsonb_build_object('messageId', 'o-' || b.i || '-' || m.n, 'messageType', m.message_type,
+                                          'removalId', r.removal_reference, 'body', jsonb_build_object('notes', repeat('x', 360))) AS message,
+                       b.ts + m.offset_s * interval '1 second' AS created_at,
+                       b.ts + m.offset_s * interval '1 second' + interval '40 milliseconds' AS sent_at
+                  FROM bench_r b JOIN hublink.removal r ON r.removal_id = b.i
+                  JOIN bench_m m ON m.outbound AND m.n <= :messages_per
+                  JOIN hublink.message_type t ON t.message_type = m.message_type
+                 ORDER BY b.i, m.n) o) s;
+INSERT INTO hublink.inbox (queue, message, status, enqueued_at, enqueued_at_source, received_at, processed_at, key_scope, sealed_body)
+SELECT queue, message - 'body', status, enqueued_at, enqueued_at_source, received_at, processed_at, key_scope,
+       hublink.seal(key_scope, message -> 'body')
+  FROM (SELECT *, hublink.message_key_scope(message, processed_at) AS key_scope
+          FROM (SELECT t.queue,
+                       jsonb_build_object('messageId', 'i-' || b.i || '-' || m.n, 'messageType', m.message_type,
+                                          'removalId', r.removal_reference, 'body', jsonb_build_object('notes', repeat('x', 360))) AS message,
+                       'applied' AS status, date_trunc('second', b.ts + (m.offset_s + b.i % 5000) * interval '1 second') AS enqueued_at,
+                       'amqp-timestamp' AS enqueued_at_source,
+                       b.ts + (m.offset_s + b.i % 5000) * interval '1 second' + interval '1 second' AS received_at,
+                       b.ts + (m.offset_s + b.i % 5000) * interval '1 second' + interval '1 second' AS processed_at
+                  FROM bench_r b JOIN hublink.removal r ON r.removal_id = b.i
+                  JOIN bench_m m ON NOT m.outbound AND m.n <= :messages_per
+                  JOIN hublink.message_type t ON t.message_type = m.message_type
+                 ORDER BY b.i, m.n) i) s;
+\else
+-- Through the triggers, which seal each body.
 INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message, created_at, sent_at)
 SELECT 'o-' || b.i || '-' || m.n, m.message_type, t.queue, r.removal_reference,
        jsonb_build_object('messageId', 'o-' || b.i || '-' || m.n, 'messageType', m.message_type,
@@ -117,4 +183,9 @@ SELECT t.queue,
   FROM bench_r b JOIN hublink.removal r ON r.removal_id = b.i
   JOIN bench_m m ON NOT m.outbound AND m.n <= :messages_per
   JOIN hublink.message_type t ON t.message_type = m.message_type;
+\endif
 DROP TABLE bench_r, bench_m;
+\if :restore
+RESET hublink.restoring;
+RESET session_replication_role;
+\endif

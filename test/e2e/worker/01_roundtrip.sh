@@ -33,7 +33,9 @@ check "duplicates: all three copies counted as duplicates" \
 check_eq "duplicates: still one inbox row and one reply" "1|1" \
     "$(sql "SELECT (SELECT count(*) FROM hublink.inbox WHERE removal_id = 'RMV-2026-000001'),
                    (SELECT count(*) FROM hublink.outbox WHERE removal_id = 'RMV-2026-000001')")"
-check_eq "duplicates: nothing left on the queue, ready or unacked" "0 0" "$(queue_state escort-quote-request)"
+# Counted at the applier's commit; acked by the message worker after the applier's report.
+check_eq "duplicates: nothing left on the queue, ready or unacked" "0 0" \
+    "$(wait_queue_state escort-quote-request "0 0")"
 
 # A handler that fails twice is retried with backoff and then succeeds.
 sql "INSERT INTO public.test_handler_failures VALUES ('RMV-2026-000010', 2)"
@@ -68,8 +70,13 @@ check_eq "send: a message this party does not send is refused (22023, the party)
     "$(sql_error "SELECT hublink.send(\$j\$$(cat "$STACK_DIR/request")\$j\$)")"
 
 # The Error just published is marked sent by the next batch or within 250 ms (docs/worker.md
-# "Batches and latency"): wait for that mark, then read everything at once.
-wait_for 10 "SELECT outbox_backlog = 0 FROM hublink.worker_status" >/dev/null
-check_eq "worker_status: counters and backlog" "connected|0|t" \
-    "$(sql "SELECT state, outbox_backlog, received >= 11 AND acked = received FROM hublink.worker_status")"
+# "Batches and latency"), and a delivery is counted received at its applier's commit but acked
+# only after the applier's report: wait for all of it, then read everything at once.
+wait_for 10 "SELECT outbox_backlog = 0 AND acked = received
+                AND (SELECT confirms_unmarked FROM hublink.worker_processes() WHERE process = 'messages') = 0
+               FROM hublink.worker_status" >/dev/null
+check_eq "worker_status: counters and backlog" "connected|0|t|0" \
+    "$(sql "SELECT state, outbox_backlog, received >= 11 AND acked = received,
+                   (SELECT confirms_unmarked FROM hublink.worker_processes() WHERE process = 'messages')
+              FROM hublink.worker_status")"
 finish

@@ -8,9 +8,16 @@ restart_broker() {
     # read just before the stop: a stopped broker counts nothing
     IN_FLIGHT=$(queue_count escort-quote-request)
     "$RABBITMQCTL" stop_app >/dev/null 2>&1
-    sleep 3
-    check_eq "while the broker is down the worker says so" "disconnected" \
-        "$(sql "SELECT state FROM hublink.worker_status")"
+    # Between its attempts (a moment 'connecting' each) it is 'disconnected'.
+    check "while the broker is down the worker says so (disconnected)" \
+        wait_for 30 "SELECT state = 'disconnected' FROM hublink.worker_status"
+    # At least one reconnection attempt fails while it is down ('connecting', then 'disconnected'
+    # again since a later time), so that "no WARNING per failed reconnection attempt" below has
+    # attempts to count.
+    local down_since
+    down_since=$(sql "SELECT state_since FROM hublink.worker_status")
+    check "a reconnection attempt fails while the broker is down" \
+        wait_for 30 "SELECT state = 'disconnected' AND state_since > '$down_since' FROM hublink.worker_status"
     "$RABBITMQCTL" start_app >/dev/null 2>&1
     check "the worker reconnects" wait_for 60 "SELECT state = 'connected' FROM hublink.worker_status"
 }

@@ -17,11 +17,19 @@ check_eq "the Hub's certificate is accepted" "0" "$?"
 
 # The worker with the rogue certificate: refused, one WARNING, the reason in worker_status.
 worker_conf "$HUBLINK_TLS_ROGUE_CERT" "$HUBLINK_TLS_ROGUE_KEY"
-sql "SELECT pg_reload_conf()" >/dev/null
+t_rogue=$(sql "SELECT clock_timestamp()")
+reload_conf
+# last_error_at after the reload: the setup left an error of its own (the broker's permissions
+# came after the worker's first attempt).
 check "worker with a rogue certificate: disconnected, with the reason" \
-    wait_for 20 "SELECT state = 'disconnected' AND last_error IS NOT NULL FROM hublink.worker_status"
+    wait_for 20 "SELECT state = 'disconnected' AND last_error_at > '$t_rogue' FROM hublink.worker_status"
 note "last_error: $(sql "SELECT last_error FROM hublink.worker_status")"
-sleep 4
+# Two more attempts fail (each 'connecting', then 'disconnected' again since a later time).
+for attempt in 2 3; do
+    since=$(sql "SELECT state_since FROM hublink.worker_status")
+    check "rogue certificate: attempt $attempt fails too" \
+        wait_for 20 "SELECT state = 'disconnected' AND state_since > '$since' FROM hublink.worker_status"
+done
 check_eq "one WARNING however many attempts fail" "1" \
     "$(grep -c 'WARNING:  hublink worker could not connect' <(log_since_setup))"
 
@@ -34,7 +42,7 @@ check_eq "a message sent while disconnected waits in the outbox" "1" \
 
 # Back to the right certificate by a reload: reconnects, and the backlog is published.
 worker_conf
-sql "SELECT pg_reload_conf()" >/dev/null
+reload_conf
 check "after a reload with the right certificate: connected" \
     wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
 check "the waiting message is published" \
@@ -49,8 +57,7 @@ hublink.broker_login = 'password'
 hublink.broker_user = 'esp'
 hublink.broker_password_file = '$HUBLINK_ESP_PASSWORD_FILE'
 EOC
-sql "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+reload_conf
 check "password login over TLS: connected" \
     wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
 
@@ -58,11 +65,11 @@ check "password login over TLS: connected" \
 cat >>"$HUBLINK_PG_EXTRA_CONF" <<EOC
 hublink.broker_port = $AMQP_PORT
 EOC
-sql "SELECT pg_reload_conf()" >/dev/null
+reload_conf
 check "plain port without hublink.broker_plaintext: not connected" \
     wait_for 20 "SELECT state = 'disconnected' FROM hublink.worker_status"
 echo "hublink.broker_plaintext = on" >>"$HUBLINK_PG_EXTRA_CONF"
-sql "SELECT pg_reload_conf()" >/dev/null
+reload_conf
 check "plain AMQP with hublink.broker_plaintext = on: connected" \
     wait_for 20 "SELECT state = 'connected' FROM hublink.worker_status"
 gen 1 8 | hub publish escort-quote-request 2>/dev/null

@@ -104,8 +104,8 @@ check_eq "and alerted" "3" "$(alerts)"
 gen 1 914 | hub publish escort-quote-request 2>/dev/null
 check "the Hub's own messages are applied" \
     wait_for 20 "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-000914' AND status = 'applied'"
-check_eq "the worker publishes with its own user_id through its own exchange (the broker accepted it)" "t" \
-    "$(sql "SELECT count(*) > 0 FROM hublink.outbox WHERE message_type = 'EscortQuoteResponse' AND sent_at IS NOT NULL")"
+check "the worker publishes with its own user_id through its own exchange (the broker accepted it)" \
+    wait_for 20 "SELECT count(*) > 0 FROM hublink.outbox WHERE message_type = 'EscortQuoteResponse' AND sent_at IS NOT NULL"
 
 # The attacker pass over the broker and the certificates, on the same stack.
 . "$E2E_DIR/broker_attacks.sh"

@@ -21,6 +21,16 @@ error_for() {
                              error: "quote for an escort the Hub did not ask for", code: "INVALID_STATE"}]}}'
 }
 alerts() { sql "SELECT count(*) FROM hublink.alert WHERE kind = '$1'"; }
+# publish_duplicate QUEUE FILE: publish a message the inbox already holds, and wait until the
+# worker has counted it a duplicate (after its transaction committed): what it did with it is
+# then visible.
+publish_duplicate() {
+    local before
+    before=$(sql "SELECT duplicates FROM hublink.worker_status")
+    hub publish "$1" "$2" 2>/dev/null
+    check "the copy on $1 is counted a duplicate" \
+        wait_for 20 "SELECT duplicates = $before + 1 FROM hublink.worker_status"
+}
 
 # --- an Error naming our reply ---------------------------------------------------------------
 gen 1 920 | hub publish escort-quote-request 2>/dev/null
@@ -42,8 +52,7 @@ check_eq "an error_received alert" "1" "$(alerts error_received)"
 check_eq "the Error is stored applied in the inbox, no Error sent back" "applied|0" \
     "$(sql "SELECT status || '|' || (SELECT count(*) FROM hublink.outbox WHERE message_type = 'Error')
               FROM hublink.inbox WHERE queue = 'escort-quote-response-error'")"
-hub publish escort-quote-response-error "$W/e1" 2>/dev/null
-sleep 2
+publish_duplicate escort-quote-response-error "$W/e1"
 check_eq "the same Error delivered again: still one report" "1" "$(sql "SELECT count(*) FROM hublink.error_report")"
 
 # --- an Error naming no message of ours -------------------------------------------------------
@@ -90,10 +99,11 @@ check_eq "a corrected resend with a rejected messageId gets an Error saying to u
 check_eq "it is not applied, and alerted" "0|1" \
     "$(sql "SELECT (SELECT count(*) FROM hublink.outbox WHERE removal_id = 'RMV-2026-000930' AND message_type <> 'Error'),
                    (SELECT count(*) FROM hublink.alert WHERE kind = 'message_id_reused')")"
-hub publish escort-quote-request "$W/bad" 2>/dev/null
-sleep 2
-check_eq "the rejected message itself again (a redelivery): no second Error" "" \
-    "$(hub --count 1 --idle 2000 drain escort-quote-request-error 2>/dev/null)"
+errors_out="SELECT count(*) FROM hublink.outbox WHERE queue = 'escort-quote-request-error'"
+errors_before=$(sql "$errors_out")
+publish_duplicate escort-quote-request "$W/bad"
+check_eq "the rejected message itself again (a redelivery): no second Error" "$errors_before|" \
+    "$(sql "$errors_out")|$(hub --count 1 --idle 2000 drain escort-quote-request-error 2>/dev/null)"
 
 used=$(sql "SELECT message_id FROM hublink.inbox WHERE removal_id = 'RMV-2026-000920' AND message_type = 'EscortQuoteRequest'")
 jq -c --arg id "$used" '.messageId = $id | .removalId = "RMV-2026-000920"' \

@@ -45,7 +45,9 @@ outcome() { # outcome N: the row's status and the applied/rejected counters it m
     before=$(counters)
     gen 1 "$1" | hub publish escort-quote-request 2>/dev/null
     wait_for 20 "SELECT status IN ('applied', 'rejected') FROM hublink.inbox WHERE removal_id = 'RMV-2026-0000$1'" || true
-    sleep 1 # the counters are flushed with the transaction
+    # The counters move just after the commit that made the row visible: wait until one of the
+    # two moved (the check below says which, and that only one did).
+    wait_for 20 "SELECT applied + rejected > ${before%|*} + ${before#*|} FROM hublink.worker_status" || true
     after=$(counters)
     echo "$(sql "SELECT status FROM hublink.inbox WHERE removal_id = 'RMV-2026-0000$1'") applied+$((${after%|*} - ${before%|*})) rejected+$((${after#*|} - ${before#*|}))"
 }

@@ -52,7 +52,8 @@ check_eq "and the job then finishes, run by the jobs worker's process" "t|t" \
 # The comparison: jobs in the message loop. The message waits for the job (released after
 # 15 s here); that is what the jobs worker removes.
 echo "hublink.jobs_worker = off" >>"$HUBLINK_PG_EXTRA_CONF"
-sql "SELECT pg_reload_conf()" >/dev/null
+# Both workers must have read it: the jobs worker stops running jobs, the message worker starts.
+reload_conf
 check_eq "jobs worker off: it says so" "t" \
     "$(wait_for 20 "SELECT jobs_state LIKE 'off%' FROM hublink.worker_status" && echo t)"
 check_eq "jobs worker off: the same message waits for the job in the message loop" \
@@ -61,7 +62,7 @@ check_eq "and is applied once the job, run by the message worker, is done" "t|t"
     "$(wait_for 30 "SELECT EXISTS (SELECT FROM hublink.inbox WHERE removal_id = 'RMV-2026-000052')" && echo t)|$(
         sql "SELECT count(*) = 2 AND bool_or(r.pid = w.pid) FROM public.test_job_ran r, hublink.worker_status w")"
 sed -i '/^hublink.jobs_worker = off$/d' "$HUBLINK_PG_EXTRA_CONF"
-sql "SELECT pg_reload_conf()" >/dev/null
+reload_conf
 check_eq "jobs worker on again after a reload" "t" \
     "$(wait_for 20 "SELECT jobs_state IN ('idle', 'running jobs') FROM hublink.worker_status" && echo t)"
 finish

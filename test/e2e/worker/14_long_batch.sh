@@ -13,7 +13,9 @@ sql "ALTER SYSTEM SET hublink.broker_heartbeat = 2" >/dev/null
 sql "ALTER SYSTEM SET hublink.batch_size = 8" >/dev/null
 # The long batch needs the full batch whatever the queue's depth (the limit's off value).
 sql "ALTER SYSTEM SET hublink.batch_time_limit = 0" >/dev/null
-sql "SELECT pg_reload_conf()" >/dev/null
+# current_setting() here is this new session's: the worker reads the file when it handles its
+# SIGHUP, and reconnects then (a reconnection amid the batches below would redeliver).
+reload_conf
 check "the worker reconnects with 2 s heartbeats" wait_for 30 \
     "SELECT state = 'connected' AND current_setting('hublink.broker_heartbeat') = '2s' FROM hublink.worker_status"
 lost_before=$(grep -c "lost its connection to the broker" "$HUBLINK_PG_LOG")
@@ -29,8 +31,8 @@ grep -A2 "lost its connection to the broker" "$HUBLINK_PG_LOG" | sed 's/^/#   /'
 check_eq "the connection held through batches longer than two heartbeat intervals" "0" "$lost"
 check_eq "no delivery was applied twice (no redelivery after a lost connection)" "0" \
     "$(sql "SELECT duplicates FROM hublink.worker_status")"
-sleep 1
-check_eq "and the broker holds nothing unacked" "0" "$(queue_count escort-quote-request)"
+# Acked after the applier's report, so after the rows above are visible.
+check_eq "and the broker holds nothing unacked" "0 0" "$(wait_queue_state escort-quote-request "0 0")"
 sql "ALTER SYSTEM RESET hublink.broker_heartbeat" >/dev/null
 
 # batches FIRST N: publish N requests at once (removals FIRST..) to a handler taking 0.1 s each,
@@ -49,12 +51,11 @@ batches() {
 }
 sql "INSERT INTO public.test_handler_delay VALUES (0.1)"
 # Off, as before 0.2.0: the first delivery alone, then the rest of the 12 in one batch.
-reload_to() { sql "ALTER SYSTEM SET $1 = $2" >/dev/null; sql "SELECT pg_reload_conf()" >/dev/null;
-              wait_for 10 "SELECT current_setting('$1') = '$3'"
-              # A new session sees the file at once; the worker and its appliers read it when they
-              # handle their SIGHUP, between batches: give them that moment (a run saw a batch of 8
-              # under batch_size 4 without it).
-              sleep 1; }
+# A new session sees the file at once; the worker and its appliers read it when they handle
+# their SIGHUP (a run saw a batch of 8 under batch_size 4 when the appliers had not yet):
+# reload_conf waits until every one of them has.
+reload_to() { sql "ALTER SYSTEM SET $1 = $2" >/dev/null; reload_conf
+              wait_for 10 "SELECT current_setting('$1') = '$3'"; }
 reload_to hublink.batch_time_limit 0 0
 off=$(batches 101 12)
 check "limit off: a shallow queue is applied in batches of more than 2 (the old way; got $off)" \

@@ -56,6 +56,18 @@ check_eq "worker_appliers(): two processes of their own, not the worker's" "2|2|
     "$(sql "SELECT count(*) || '|' || count(DISTINCT a.pid) || '|' || count(*) FILTER (WHERE a.pid = w.pid)
             FROM hublink.worker_appliers() a, hublink.worker_status w")"
 
+# A reload reaches every process, an idle applier too (it waits on its latch, not inside its
+# queue): each one's settings_loaded_at passes the reload's time with no delivery to wake it.
+received=$(sql "SELECT received FROM hublink.worker_status")
+t0=$(sql "SELECT clock_timestamp()")
+sql "SELECT pg_reload_conf()" >/dev/null
+check "worker_processes(): the message worker, the jobs worker and both idle appliers read a reload" \
+    wait_for 30 "SELECT count(*) = 4 AND bool_and(settings_loaded_at > '$t0')
+                   FROM hublink.worker_processes() WHERE pid IS NOT NULL"
+check_eq "with no delivery meanwhile" "$received|0" \
+    "$(sql "SELECT received FROM hublink.worker_status")|$(sql "SELECT count(*) FROM hublink.worker_processes()
+                                                             WHERE process = 'applier' AND state <> 'idle'")"
+
 # --- order within a removal, across two appliers -------------------------------------------
 sql "INSERT INTO public.test_handler_delay VALUES (0.005)"
 interleaved 320 1 | hub --timestamp publish escort-quote-request 2>/dev/null
@@ -100,7 +112,12 @@ check "while $blocked waits for a lock, the other applier applies its removals' 
 note "applied meanwhile: $(sql "SELECT count(*) FROM public.test_apply_log WHERE $num BETWEEN 1001 AND 1160") of 160 ($expected expected; removal $other is the other applier's)"
 check_eq "and nothing of the blocked removal passed it" "0" \
     "$(sql "SELECT count(*) FROM public.test_apply_log WHERE removal_id = '$blocked' AND $num BETWEEN 1001 AND 1160")"
-unacked=$(queue_state escort-quote-request | awk '{print $2}')
+# Acked after the applier's report, which follows its commit: wait for the broker's count.
+for _ in $(seq 60); do
+    unacked=$(queue_state escort-quote-request | awk '{print $2}')
+    ((${unacked:-160} < 160)) && break
+    sleep 0.5
+done
 check "the other applier's deliveries are acked meanwhile (unacked on the broker: $unacked of 160)" \
     test "${unacked:-160}" -lt 160
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test_gate'" >/dev/null
@@ -128,7 +145,7 @@ check_eq "a new applier 0 runs" "t" \
 check "every request has its inbox row and the broker holds nothing" \
     wait_for 30 "SELECT (SELECT count(*) FROM hublink.inbox WHERE status = 'applied') = 1096"
 note "worker_status after the kill: $(sql "SELECT row(received, applied, duplicates, acked)::text FROM hublink.worker_status")"
-check_eq "the broker holds nothing unacked" "0 0" "$(queue_state escort-quote-request)"
+check_eq "the broker holds nothing unacked" "0 0" "$(wait_queue_state escort-quote-request "0 0")"
 
 # --- hublink.appliers = 1: the message worker applies everything itself ----------------------
 sql "ALTER SYSTEM SET hublink.appliers = 1" >/dev/null

@@ -76,6 +76,36 @@ wait_for() {
     return 1
 }
 
+# reload_conf: pg_reload_conf(), then wait until every running process of the worker (message
+# worker, jobs worker, each applier) has read the settings: its settings_loaded_at in
+# hublink.worker_processes() later than a clock_timestamp() taken before the call. A new session
+# sees the new settings at once; the worker's processes only once they handle their SIGHUP, and a
+# check made before that meets the old settings (test/README.md "Ordering").
+reload_conf() {
+    local t0
+    t0=$(sql "SELECT clock_timestamp()")
+    sql "SELECT pg_reload_conf()" >/dev/null
+    wait_for 30 "SELECT coalesce(bool_and(settings_loaded_at > '$t0'), false)
+                   FROM hublink.worker_processes() WHERE pid IS NOT NULL" ||
+        not_ok "every worker process read the new settings within 30 s of pg_reload_conf() (reload at $t0: $(
+            sql "SELECT string_agg(process || coalesce(' ' || applier, '') || ' at ' || settings_loaded_at, ', ')
+                   FROM hublink.worker_processes() WHERE pid IS NOT NULL"))"
+}
+
+# wait_queue_state QUEUE EXPECTED [SECONDS]: until queue_state QUEUE is EXPECTED ("READY UNACKED"),
+# at most SECONDS (30); prints the last state read, for check_eq. The worker acks a delivery after
+# its transaction committed and its applier reported it: rows, counters and replies are visible
+# before the broker has the ack (test/README.md "Ordering").
+wait_queue_state() {
+    local deadline=$((SECONDS + ${3:-30})) state
+    while :; do
+        state=$(queue_state "$1")
+        [[ $state == "$2" ]] || ((SECONDS >= deadline)) && break
+        sleep 0.3
+    done
+    echo "$state"
+}
+
 # Lines of postgresql.conf for the worker, written where a reload picks them up.
 worker_conf() {
     cat >"$HUBLINK_PG_EXTRA_CONF" <<EOF
