@@ -5452,6 +5452,62 @@ $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
 
+-- from sql/updates/0.1.0--0.2.0/67_pipeline_cost.sql
+-- 0.2.0: the message path's fourth pass (issue 15 sections 1 and 3; docs/performance.md
+-- "Fourth pass"). The audit seal computes its rows' canonical texts before it takes the
+-- chain's lock, so the lock that serialises every audited commit is held for the chaining
+-- only: the same links, byte for byte.
+-- hublink.audit_seal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    last   record;
+    seq    bigint;
+    prev   bytea;
+    ids    bigint[];
+    texts  text[];
+    seqs   bigint[] := '{}';
+    prevs  bytea[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    -- This transaction's rows from the one that queued the event on, not sealed yet, with the
+    -- text each hash covers. Only this transaction writes or seals them, so they need no lock:
+    -- computed first, the canonical texts (most of a seal's work) no longer hold up every
+    -- other committing transaction (docs/performance.md "Fourth pass").
+    SELECT coalesce(pg_catalog.array_agg(x.audit_id ORDER BY x.audit_id), '{}'),
+           coalesce(pg_catalog.array_agg(x.canonical ORDER BY x.audit_id), '{}')
+      INTO ids, texts
+      FROM (SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
+             WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
+               AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)) x;
+    -- Serialise the chaining across transactions so seq and prev_hash are well defined. Held to
+    -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
+    PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
+    SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    seq := coalesce(last.seq, 0);
+    prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+        seq := seq + 1;
+        seqs := seqs || seq;
+        prevs := prevs || prev;
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(texts[i], 'UTF8'));
+        hashes := hashes || prev;
+    END LOOP;
+    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
+    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
+                             pg_catalog.unnest(hashes));
+    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
+    -- IMMEDIATE statement) queue a new event.
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal() IS
+    'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
+    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+
 -- from sql/updates/0.1.0--0.2.0/68_mi_quote.sql
 -- 0.2.0: mi_sla_compliance at full size (issue 15 section 5; docs/performance.md "MI at full
 -- size"). The requests of the months computed live are read once (a materialized CTE) for both

@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 
 BEGIN;
-SELECT plan(46);
+SELECT plan(47);
 
 -- Seal at each statement's end instead of at commit: this test rolls back.
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
@@ -155,6 +155,22 @@ SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;  -- fires the deferred seal no
 SELECT ok(EXISTS (SELECT FROM hublink.audit_log l JOIN hublink.audit_chain c USING (audit_id)
                    WHERE l.detail ->> 'batch' = 'kept'),
           'a row written after a rolled-back first row of its batch is sealed');
+
+-- a batch of rows sealed at once (the seal reads their canonical texts before it takes the
+-- chain's lock): consecutive links in audit_id order, each hash recomputed here from the link
+-- before it, not by verify_audit
+SET CONSTRAINTS hublink.audit_log_seal DEFERRED;
+SELECT hublink.audit_note('note', NULL, jsonb_build_object('many', i)) FROM generate_series(1, 5) i;
+SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
+SELECT is((SELECT count(*) FROM (
+             SELECT c.seq - lag(c.seq) OVER (ORDER BY c.seq) AS step,
+                    c.prev_hash = lag(c.row_hash) OVER (ORDER BY c.seq) AS linked,
+                    c.row_hash = sha256(c.prev_hash || convert_to(hublink.audit_canonical(l), 'UTF8')) AS hashed,
+                    l.audit_id > lag(l.audit_id) OVER (ORDER BY c.seq) AS ordered, l.detail
+               FROM hublink.audit_chain c JOIN hublink.audit_log l USING (audit_id)
+              WHERE c.seq > (SELECT max(seq) - 5 FROM hublink.audit_chain)) x
+           WHERE x.detail ? 'many' AND x.step = 1 AND x.linked AND x.hashed AND x.ordered), 4::bigint,
+          'a batch of five is sealed as five consecutive links in audit_id order, each hashing its predecessor');
 
 -- append-only: a superuser ------------------------------------------------------------------
 SELECT throws_ok($$UPDATE hublink.audit_log SET detail = '{}'$$, '42501',

@@ -849,6 +849,26 @@ cmd_steady(int argc, char **argv)
 	qsort(lat, (size_t) k, sizeof(double), compare_double);
 	if (k == 0)
 		die(1, "no replies matched their requests");
+	/*
+	 * HUBTOOL_TRACE=FILE: one line per request (removal id, wall-clock seconds sent and
+	 * replied), for test/bench/pipeline-stages to split each latency at the database's own
+	 * timestamps.
+	 */
+	if (getenv("HUBTOOL_TRACE") != NULL)
+	{
+		FILE *f = fopen(getenv("HUBTOOL_TRACE"), "w");
+		struct timespec wall;
+		double shift;
+
+		if (f == NULL)
+			die(1, "cannot write %s", getenv("HUBTOOL_TRACE"));
+		clock_gettime(CLOCK_REALTIME, &wall);
+		shift = wall.tv_sec + wall.tv_nsec / 1e9 - now_s();
+		for (long i = 1; i <= n; i++)
+			fprintf(f, "RMV-2026-%06ld %.6f %.6f\n", (i + c.offset) % 1000000, sent_at[i] + shift,
+					c.arrival[i] > 0 ? c.arrival[i] + shift : 0.0);
+		fclose(f);
+	}
 	printf("steady %ld %.1f p50_ms %.2f p99_ms %.2f max_ms %.2f\n", k, rate, lat[k / 2],
 		   lat[(long) (k * 0.99)], lat[k - 1]);
 	close_broker(conn);
