@@ -9934,6 +9934,93 @@ GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/88_soak_findings.sql
+-- 0.1.0 -> 0.2.0, issue 17 (the soak; docs/simulation.md "Soak"), two things it found.
+--
+-- 1. The purge of a removal's
+-- retention class `removal` also deletes a provider engine's own rows of it (the TSP's quotes,
+-- bookings, tickets, passengers, refunds and updates; the ESP's plans, quotes, bookings, duties
+-- and updates), keyed by the removal's reference and cascading from nothing: before, they were
+-- kept for ever. Same signature and result type (jsonb, with two more counts).
+-- hublink.purge_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n        bigint;
+    n_tsp    bigint;
+    n_esp    bigint;
+    quotes   text[];
+    bookings text[];
+    esp_ids  bigint[];
+    plans    bigint[];
+    k        bigint;
+    gone     jsonb;
+BEGIN
+    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
+    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
+    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
+    -- them and they outlived the removal's retention for ever (found by the soak,
+    -- docs/simulation.md "Soak"). Children first, in the order of their foreign keys.
+    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
+      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
+            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
+      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
+    DELETE FROM hublink.tsp_update u WHERE u.quote_ref = ANY (quotes);
+    GET DIAGNOSTICS n_tsp = ROW_COUNT;
+    DELETE FROM hublink.tsp_ticket t WHERE t.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_passenger p WHERE p.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_refund f WHERE f.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_booking_segment s WHERE s.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_tsp := n_tsp + k;
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
+      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
+            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id), '{}') INTO esp_ids
+      FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans) OR b.removal_ref = p_removal_reference;
+    DELETE FROM hublink.esp_update u WHERE u.booking_id = ANY (esp_ids);
+    GET DIAGNOSTICS n_esp = ROW_COUNT;
+    DELETE FROM hublink.esp_booking b WHERE b.booking_id = ANY (esp_ids);  -- escorts and duties cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    DELETE FROM hublink.esp_quote q WHERE q.plan_id = ANY (plans);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    DELETE FROM hublink.esp_plan l WHERE l.plan_id = ANY (plans);  -- its positions cascade
+    GET DIAGNOSTICS k = ROW_COUNT;
+    n_esp := n_esp + k;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n, 'tsp_rows', n_tsp, 'esp_rows', n_esp);
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_removal(text) IS
+    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
+    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
+    'bookings, duties, updates), its messages and its data keys.';
+
+-- 2. Every segment of a travel quote by an index: the ranking's tie-break (removal_quotes) and
+-- the cascade from travel_quote scanned the whole itinerary_segment table once per quote.
+CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
+COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
+    'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';
+
 -- from sql/updates/0.1.0--0.2.0/89_booking_advice.sql
 -- 0.1.0 -> 0.2.0, issue 17 (the simulation, fourth pass; docs/hub.md "When to book"): the Hub
 -- weighs booking now against holding with the fare rise and sell-out it expects
