@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"): with
-# hublink.appliers = 2 (the default) two processes apply messages, each the removals that hash
+# hublink.appliers = 2 (set here; the default is 1) two processes apply messages, each the removals that hash
 # to it. What a careless operator or a crash must not break:
 #   - the messages of one removal, interleaved with others', are applied in the order sent,
 #     all by one applier, each exactly once;
@@ -9,6 +9,7 @@
 #   - an applier terminated mid-batch loses nothing and applies nothing twice or out of order;
 #   - hublink.appliers = 1 is the old way: the worker applies everything itself.
 . "$(dirname "$0")/lib.sh"
+export HUBLINK_PG_EXTRA='hublink.appliers = 2'  # a restart setting: in postgresql.conf from the start
 worker_stack_up
 
 # Every application in order, by the process that ran the handler (a rolled-back one leaves no
