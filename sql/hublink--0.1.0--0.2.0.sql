@@ -4181,7 +4181,7 @@ CREATE OR REPLACE FUNCTION hublink.mi_sla_compliance_rows()
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     ROWS 100
-    AS $$
+    BEGIN ATOMIC
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
 ), live_request AS MATERIALIZED (
@@ -4289,7 +4289,7 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
-$$;
+    END;
 COMMENT ON FUNCTION hublink.mi_sla_compliance_rows() IS
     'The rows of hublink.mi_sla_compliance, computed with jit = off (the view is a call of it); '
     'executable by the roles that read the MI views.';
@@ -9232,7 +9232,7 @@ COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_by IS 'Who recorded it 
 CREATE TABLE hublink.cancel_estimate_config (
     only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
-    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight BETWEEN 0.01 AND 999999.99),
     min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
     max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
     provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
@@ -9291,10 +9291,12 @@ BEGIN
     VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
     IF NEW.state = 'cancelled' THEN
-        -- How long before its first departure it was cancelled, in the market's bands (below
-        -- every band, e.g. after departure: the lowest); no band, no count.
+        -- How long before its first departure it was cancelled, in the market's bands. Sooner
+        -- than every band (e.g. after departure, or the admin kept no band below 72 h): 0, so a
+        -- late cancellation is never counted as an early one whatever bands the market has
+        -- (the history is owner-only: nobody could correct it). No band at all, no count.
         lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
-        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+        SELECT CASE WHEN count(*) > 0 THEN coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), 0) END
           INTO band FROM hublink.booking_market m;
         IF band IS NOT NULL THEN
             INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
@@ -9310,7 +9312,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
     'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
     'hublink.cancel_history_lead, in the band of how long before its first departure '
-    '(hublink.removal_first_departure) it was cancelled.';
+    '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -9729,7 +9731,7 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
 -- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
 ALTER TABLE hublink.cancel_estimate_config
     ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
-    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before BETWEEN 0.01 AND 9999.99);
 UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
 ALTER TABLE hublink.cancel_estimate_config
     ALTER COLUMN hold_from_probability SET DEFAULT 0.5,
@@ -9808,10 +9810,12 @@ BEGIN
     VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
     IF NEW.state = 'cancelled' THEN
-        -- How long before its first departure it was cancelled, in the market's bands (below
-        -- every band, e.g. after departure: the lowest); no band, no count.
+        -- How long before its first departure it was cancelled, in the market's bands. Sooner
+        -- than every band (e.g. after departure, or the admin kept no band below 72 h): 0, so a
+        -- late cancellation is never counted as an early one whatever bands the market has
+        -- (the history is owner-only: nobody could correct it). No band at all, no count.
         lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
-        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+        SELECT CASE WHEN count(*) > 0 THEN coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), 0) END
           INTO band FROM hublink.booking_market m;
         IF band IS NOT NULL THEN
             INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
@@ -9827,7 +9831,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
     'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
     'hublink.cancel_history_lead, in the band of how long before its first departure '
-    '(hublink.removal_first_departure) it was cancelled.';
+    '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 -- hublink.plan_booking, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
     RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
@@ -9869,10 +9873,18 @@ BEGIN
     lead := extract(epoch FROM dep - now()) / 3600;
     s_now := hublink.cancel_lead_share(prof, lead);
     s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
-    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
-    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
-    p_early := CASE WHEN lead > cfg.hold_hours_before
-                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    -- Conditioned on not being cancelled yet: P (1 - s) / (1 - P s). Both P and s are rounded to
+    -- 4 places, so 1 - P s can be 0 (an admin's max_probability of 1 and a history of early
+    -- cancellations only): then the history says nothing about a removal still open, and the
+    -- estimate is taken as it stands, with nothing known of when.
+    IF 1 - p * s_now > 0 THEN
+        p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+        p_early := CASE WHEN lead > cfg.hold_hours_before
+                        THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    ELSE
+        p_now := p;
+        p_early := 0.0000;
+    END IF;
     p_late := p_now - p_early;
     -- The market now and at the hold's end.
     SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
@@ -10052,8 +10064,8 @@ COMMENT ON COLUMN hublink.cancel_estimate_config.max_sold_out IS
     'a missed date is not a price.';
 
 CREATE TABLE hublink.booking_market (
-    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before >= 0),
-    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor > 0),
+    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
+    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
     sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
 );
 COMMENT ON TABLE hublink.booking_market IS
@@ -10133,10 +10145,12 @@ BEGIN
     VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
     IF NEW.state = 'cancelled' THEN
-        -- How long before its first departure it was cancelled, in the market's bands (below
-        -- every band, e.g. after departure: the lowest); no band, no count.
+        -- How long before its first departure it was cancelled, in the market's bands. Sooner
+        -- than every band (e.g. after departure, or the admin kept no band below 72 h): 0, so a
+        -- late cancellation is never counted as an early one whatever bands the market has
+        -- (the history is owner-only: nobody could correct it). No band at all, no count.
         lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
-        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+        SELECT CASE WHEN count(*) > 0 THEN coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), 0) END
           INTO band FROM hublink.booking_market m;
         IF band IS NOT NULL THEN
             INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
@@ -10152,7 +10166,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
     'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
     'hublink.cancel_history_lead, in the band of how long before its first departure '
-    '(hublink.removal_first_departure) it was cancelled.';
+    '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 -- hublink.cancel_lead_share, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.cancel_lead_share(p_profile text[], p_hours numeric) RETURNS numeric
     LANGUAGE sql STABLE
@@ -10237,10 +10251,18 @@ BEGIN
     lead := extract(epoch FROM dep - now()) / 3600;
     s_now := hublink.cancel_lead_share(prof, lead);
     s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
-    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
-    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
-    p_early := CASE WHEN lead > cfg.hold_hours_before
-                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    -- Conditioned on not being cancelled yet: P (1 - s) / (1 - P s). Both P and s are rounded to
+    -- 4 places, so 1 - P s can be 0 (an admin's max_probability of 1 and a history of early
+    -- cancellations only): then the history says nothing about a removal still open, and the
+    -- estimate is taken as it stands, with nothing known of when.
+    IF 1 - p * s_now > 0 THEN
+        p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+        p_early := CASE WHEN lead > cfg.hold_hours_before
+                        THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    ELSE
+        p_now := p;
+        p_early := 0.0000;
+    END IF;
     p_late := p_now - p_early;
     -- The market now and at the hold's end.
     SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;

@@ -40,12 +40,12 @@ COMMENT ON COLUMN hublink.removal_cancel_factor.recorded_by IS 'Who recorded it 
 CREATE TABLE hublink.cancel_estimate_config (
     only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
-    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight BETWEEN 0.01 AND 999999.99),
     min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
     max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
     provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),
     hold_from_probability numeric(5,4) NOT NULL DEFAULT 0 CHECK (hold_from_probability BETWEEN 0 AND 1),
-    hold_hours_before    numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before > 0),
+    hold_hours_before    numeric(6,2) NOT NULL DEFAULT 72 CHECK (hold_hours_before BETWEEN 0.01 AND 9999.99),
     CHECK (min_probability <= max_probability),
     max_sold_out         numeric(5,4) NOT NULL DEFAULT 0.05 CHECK (max_sold_out BETWEEN 0 AND 1)
 );
@@ -122,8 +122,8 @@ COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_
 -- book"), not the Home Office's contracts. The bands are also those the history of
 -- cancellation lead times is counted in (hublink.cancel_history_lead).
 CREATE TABLE hublink.booking_market (
-    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before >= 0),
-    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor > 0),
+    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
+    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
     sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
 );
 COMMENT ON TABLE hublink.booking_market IS
@@ -203,10 +203,12 @@ BEGIN
     VALUES (prof, 1, (NEW.state = 'cancelled')::int)
     ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
     IF NEW.state = 'cancelled' THEN
-        -- How long before its first departure it was cancelled, in the market's bands (below
-        -- every band, e.g. after departure: the lowest); no band, no count.
+        -- How long before its first departure it was cancelled, in the market's bands. Sooner
+        -- than every band (e.g. after departure, or the admin kept no band below 72 h): 0, so a
+        -- late cancellation is never counted as an early one whatever bands the market has
+        -- (the history is owner-only: nobody could correct it). No band at all, no count.
         lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
-        SELECT coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), min(m.hours_before))
+        SELECT CASE WHEN count(*) > 0 THEN coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), 0) END
           INTO band FROM hublink.booking_market m;
         IF band IS NOT NULL THEN
             INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
@@ -222,7 +224,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
     'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
     'hublink.cancel_history_lead, in the band of how long before its first departure '
-    '(hublink.removal_first_departure) it was cancelled.';
+    '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
@@ -490,10 +492,18 @@ BEGIN
     lead := extract(epoch FROM dep - now()) / 3600;
     s_now := hublink.cancel_lead_share(prof, lead);
     s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
-    -- 1 - P s(L) > 0: s < 1 whenever P = 1 (the share is shrunk toward the global share, below 1).
-    p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
-    p_early := CASE WHEN lead > cfg.hold_hours_before
-                    THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    -- Conditioned on not being cancelled yet: P (1 - s) / (1 - P s). Both P and s are rounded to
+    -- 4 places, so 1 - P s can be 0 (an admin's max_probability of 1 and a history of early
+    -- cancellations only): then the history says nothing about a removal still open, and the
+    -- estimate is taken as it stands, with nothing known of when.
+    IF 1 - p * s_now > 0 THEN
+        p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
+        p_early := CASE WHEN lead > cfg.hold_hours_before
+                        THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
+    ELSE
+        p_now := p;
+        p_early := 0.0000;
+    END IF;
     p_late := p_now - p_early;
     -- The market now and at the hold's end.
     SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;

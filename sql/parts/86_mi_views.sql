@@ -236,6 +236,8 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.n IS 'How many requests were 
 -- function can, and a reporting tool reading the view with PostgreSQL's defaults gets the fast
 -- plan. SECURITY DEFINER because a view reads its tables with its owner's rights while a
 -- function it calls runs as the reader: the rollup tables stay readable by the owner only.
+-- A BEGIN ATOMIC body, so that what it reads is in the catalog (pg_depend), where the guard
+-- "no mi_* view reads PERSONAL DATA" (test/sql/90_access.sql) follows it.
 CREATE FUNCTION hublink.mi_sla_compliance_rows()
     RETURNS TABLE (month date, request_type text, response_type text, provider text,
                    target_seconds numeric, requests bigint, answered bigint, unanswered bigint,
@@ -246,7 +248,7 @@ CREATE FUNCTION hublink.mi_sla_compliance_rows()
     SET search_path = pg_catalog, pg_temp
     SET jit = off
     ROWS 100
-    AS $$
+    BEGIN ATOMIC
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
 ), live_request AS MATERIALIZED (
@@ -354,7 +356,7 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x
        round(100.0 * (x.answered - x.late_responses) / nullif(x.answered + x.open_breaches, 0), 2)
            AS within_target_percent
   FROM rows x;
-$$;
+    END;
 COMMENT ON FUNCTION hublink.mi_sla_compliance_rows() IS
     'The rows of hublink.mi_sla_compliance, computed with jit = off (the view is a call of it); '
     'executable by the roles that read the MI views.';

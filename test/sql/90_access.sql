@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(63);
+SELECT plan(64);
 
 -- --- roles and reference rows ----------------------------------------------------------------
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN
@@ -112,17 +112,41 @@ SELECT is_empty($$
      WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
        AND has_table_privilege('hublink_reporting', c.oid, 'SELECT') <> (c.relkind IN ('v', 'm') AND c.relname LIKE 'mi\_%')
 $$, 'hublink_reporting reads exactly the mi_* views');
+-- Followed through every view and every function an mi_* view reads, at any depth (an mi_*
+-- view may be a call of a function: mi_sla_compliance), by the dependencies in the catalog.
 SELECT is_empty($$
-    SELECT v.oid::regclass::text || ' reads ' || t.oid::regclass::text || '.' || a.attname
-      FROM pg_class v
-      JOIN pg_rewrite r ON r.ev_class = v.oid
-      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                      AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+    WITH RECURSIVE reads(mi, classid, objid) AS (
+        SELECT v.oid, 'pg_class'::regclass::oid, v.oid FROM pg_class v
+         WHERE v.relnamespace = 'hublink'::regnamespace AND v.relname LIKE 'mi\_%' AND v.relkind IN ('v', 'm')
+        UNION
+        SELECT x.mi, d.refclassid, d.refobjid
+          FROM reads x
+          JOIN pg_depend d ON (x.classid = 'pg_class'::regclass
+                               AND d.classid = 'pg_rewrite'::regclass
+                               AND d.objid IN (SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = x.objid))
+                           OR (x.classid = 'pg_proc'::regclass AND d.classid = 'pg_proc'::regclass AND d.objid = x.objid)
+         WHERE d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass)
+    )
+    SELECT DISTINCT x.mi::regclass::text || ' reads ' || t.oid::regclass::text || '.' || a.attname
+      FROM reads x
+      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+                      AND ((x.classid = 'pg_class'::regclass AND d.classid = 'pg_rewrite'::regclass
+                            AND d.objid IN (SELECT r.oid FROM pg_rewrite r WHERE r.ev_class = x.objid))
+                           OR (x.classid = 'pg_proc'::regclass AND d.classid = 'pg_proc'::regclass AND d.objid = x.objid))
       JOIN pg_class t ON t.oid = d.refobjid
       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+     WHERE col_description(t.oid, a.attnum) LIKE 'PERSONAL DATA:%' OR obj_description(t.oid, 'pg_class') LIKE 'PERSONAL DATA:%'
+$$, 'no mi_* view reads a column or table marked PERSONAL DATA, through any view or function it reads');
+-- ...which it can only follow through functions whose reads are in the catalog.
+SELECT is_empty($$
+    SELECT DISTINCT v.oid::regclass::text || ' calls ' || p.oid::regprocedure::text
+      FROM pg_class v
+      JOIN pg_rewrite r ON r.ev_class = v.oid
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_proc'::regclass
+      JOIN pg_proc p ON p.oid = d.refobjid
      WHERE v.relnamespace = 'hublink'::regnamespace AND v.relname LIKE 'mi\_%'
-       AND (col_description(t.oid, a.attnum) LIKE 'PERSONAL DATA:%' OR obj_description(t.oid, 'pg_class') LIKE 'PERSONAL DATA:%')
-$$, 'no mi_* view reads a column or table marked PERSONAL DATA');
+       AND p.pronamespace = 'hublink'::regnamespace AND p.prosqlbody IS NULL
+$$, 'no mi_* view calls a function of the schema whose reads the PERSONAL DATA guard cannot see');
 SELECT is_empty($$
     SELECT c.oid::regclass::text FROM pg_class c
      WHERE c.relnamespace = 'hublink'::regnamespace AND c.relkind IN ('r', 'p')

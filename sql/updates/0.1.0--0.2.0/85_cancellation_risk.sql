@@ -39,7 +39,7 @@ CREATE TABLE hublink.removal_cancel_factor (
 CREATE TABLE hublink.cancel_estimate_config (
     only_row             boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     prior_probability    numeric(5,4) NOT NULL CHECK (prior_probability BETWEEN 0 AND 1),
-    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight > 0),
+    prior_weight         numeric(8,2) NOT NULL CHECK (prior_weight BETWEEN 0.01 AND 999999.99),
     min_probability      numeric(5,4) NOT NULL CHECK (min_probability >= 0),
     max_probability      numeric(5,4) NOT NULL CHECK (max_probability <= 1),
     provider_probability numeric(5,4) NOT NULL CHECK (provider_probability > 0 AND provider_probability <= 1),

@@ -14,7 +14,7 @@ ON CONFLICT (key) DO NOTHING;
 -- default leaves a "missing value" in the catalog that a fresh CREATE TABLE has not).
 ALTER TABLE hublink.cancel_estimate_config
     ADD COLUMN hold_from_probability numeric(5,4) CHECK (hold_from_probability BETWEEN 0 AND 1),
-    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before > 0);
+    ADD COLUMN hold_hours_before numeric(6,2) CHECK (hold_hours_before BETWEEN 0.01 AND 9999.99);
 UPDATE hublink.cancel_estimate_config SET hold_from_probability = 0.5, hold_hours_before = 72;
 ALTER TABLE hublink.cancel_estimate_config
     ALTER COLUMN hold_from_probability SET DEFAULT 0.5,

@@ -23,8 +23,8 @@ ALTER TABLE hublink.cancel_estimate_config
 -- @comment COLUMN hublink.cancel_estimate_config.max_sold_out
 
 CREATE TABLE hublink.booking_market (
-    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before >= 0),
-    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor > 0),
+    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
+    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
     sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
 );
 -- @comment TABLE hublink.booking_market
