@@ -149,33 +149,28 @@ DECLARE
     last   record;
     seq    bigint;
     prev   bytea;
-    ids    bigint[];
-    texts  text[];
+    r      record;
     seqs   bigint[] := '{}';
+    ids    bigint[] := '{}';
     prevs  bytea[] := '{}';
     hashes bytea[] := '{}';
 BEGIN
-    -- This transaction's rows from the one that queued the event on, not sealed yet, with the
-    -- text each hash covers. Only this transaction writes or seals them, so they need no lock:
-    -- computed first, the canonical texts (most of a seal's work) no longer hold up every
-    -- other committing transaction (docs/performance.md "Fourth pass").
-    SELECT coalesce(pg_catalog.array_agg(x.audit_id ORDER BY x.audit_id), '{}'),
-           coalesce(pg_catalog.array_agg(x.canonical ORDER BY x.audit_id), '{}')
-      INTO ids, texts
-      FROM (SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
-             WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
-               AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)) x;
-    -- Serialise the chaining across transactions so seq and prev_hash are well defined. Held to
+    -- Serialise sealing across transactions so seq and prev_hash are well defined. Held to
     -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
     PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
     SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
     seq := coalesce(last.seq, 0);
     prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
-    FOR i IN 1 .. pg_catalog.cardinality(ids) LOOP
+    -- This transaction's rows from the one that queued the event on, not sealed yet.
+    FOR r IN SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
+              WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
+                AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)
+              ORDER BY l.audit_id LOOP
         seq := seq + 1;
         seqs := seqs || seq;
+        ids := ids || r.audit_id;
         prevs := prevs || prev;
-        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(texts[i], 'UTF8'));
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(r.canonical, 'UTF8'));
         hashes := hashes || prev;
     END LOOP;
     INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)

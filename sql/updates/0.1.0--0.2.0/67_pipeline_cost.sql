@@ -1,5 +1,0 @@
--- 0.2.0: the message path's fourth pass (issue 15 sections 1 and 3; docs/performance.md
--- "Fourth pass"). The audit seal computes its rows' canonical texts before it takes the
--- chain's lock, so the lock that serialises every audited commit is held for the chaining
--- only: the same links, byte for byte.
--- @function hublink.audit_seal
