@@ -161,12 +161,12 @@ hublink_worker_define_settings(void)
 							&hublink_batch_size, 32, 1, 1000, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hublink.appliers",
 							"Processes that apply messages, each for the removals that hash to it.",
-							"1 (the default): the message worker applies every message itself, "
-							"the lowest latency on a small server. N >= 2: it consumes and "
-							"acks, and N applier processes apply in parallel, the messages of "
-							"one removal always in one, in order: a backlog drains faster. Each "
-							"applier is a background worker (max_worker_processes).",
-							&hublink_appliers, 1, 1, 8, PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							"1: the message worker applies every message itself (see "
+							"docs/worker.md: a known defect after a postmaster crash). N >= 2 "
+							"(the default 2): it consumes and acks, and N applier processes apply "
+							"in parallel, the messages of one removal always in one, in order. "
+							"Each applier is a background worker (max_worker_processes).",
+							&hublink_appliers, 2, 1, 8, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hublink.batch_time_limit",
 							"Longest a batch runs before it commits while the queue is shallow.",
 							"While fewer than hublink.batch_size deliveries wait behind a batch, "

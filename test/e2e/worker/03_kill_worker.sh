@@ -2,8 +2,8 @@
 # 1,000 messages in flight while the worker is killed with SIGKILL (issue 3, section 6).
 # The postmaster treats it as a crash: every backend restarts, the worker too.
 . "$(dirname "$0")/lib.sh"
-# Two appliers (the default is 1): the kill then lands on a worker with deliveries dispatched to
-# processes of their own, the harder case; 04_kill_postmaster runs with the default.
+# Two appliers (the default; set explicitly): the kill then lands on a worker with deliveries dispatched to
+# processes of their own, the harder case.
 export HUBLINK_PG_EXTRA='hublink.appliers = 2'
 worker_stack_up
 kill_worker() {

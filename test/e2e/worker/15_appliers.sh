@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"): with
-# hublink.appliers = 2 (set here; the default is 1) two processes apply messages, each the removals that hash
+# hublink.appliers = 2 (the default; set here explicitly) two processes apply messages, each the removals that hash
 # to it. What a careless operator or a crash must not break:
 #   - the messages of one removal, interleaved with others', are applied in the order sent,
 #     all by one applier, each exactly once;
