@@ -12,5 +12,5 @@
 
 -- @function hublink.export_mi
 
--- @function hublink.mi_report_html
+-- (mi_report_html's current definition, jit = off included, is already emitted by part 20.)
 
