@@ -4,7 +4,8 @@
 Called by test/sim/run, which starts the parties (scripts/lib/parties.sh) and passes their
 connection strings. Subcommands:
 
-  sim.py world OUTDIR --seed N            the escort roster the ESP loads (escorts.csv, ...)
+  sim.py world OUTDIR --seed N [--removals N]  the escort roster the ESP loads (escorts.csv, ...),
+                                          sized for the removals of the run (roster_size)
   sim.py drive --policy P --seed N --scale F --hub DSN --tsp DSN --esp DSN --out FILE.json
       generates the events of the year (the same for every policy: the generator's random
       stream never depends on what the parties answer) and drives them through the Hub's SQL
@@ -109,10 +110,18 @@ def intercept():
     return (lo + hi) / 2
 
 
-def generate(seed, scale):
-    """The events of a year, as a list of dicts: the same for a seed and scale, whatever the policy."""
+def removals_of(scale, days=365):
+    """The removals of the first `days` simulated days of a year at 8,000 x scale: removal i
+    arrives at i x 365 days / (8,000 x scale) (waves.arrivals), so a run of fewer days is the
+    year's first removals, the same events."""
+    return max(1, round(8000 * scale * min(days, 365) / 365))
+
+
+def generate(seed, scale, days=365):
+    """The events of a year (or of its first `days` simulated days), as a list of dicts: the
+    same for a seed and scale, whatever the policy; fewer days give a prefix of the same list."""
     rng = random.Random(seed)
-    n = max(1, round(8000 * scale))
+    n = removals_of(scale, days)
     a = intercept()
     out = []
     for i in range(n):
@@ -155,15 +164,35 @@ def generate(seed, scale):
     return out
 
 
-def world(outdir, seed):
-    """An escort roster big enough for the escorted share of a scale-1 day (about 40 escorts a
-    day), beside the demo roster's places and flight times."""
+# The escort roster grows with the run (docs/simulation.md "The roster"). The collapsed timeline
+# puts every removal of the run on the schedule's window of days, and an escort team booked
+# for a removal that flies keeps its duty days (nothing frees them: in the removal's own
+# timeline they are in the future), so the escort-days the run needs grow with its removals,
+# not with its simulated days. Measured: the 160 escorts rostered every day of the window ran
+# out after about 860 removals (the fourth pass's soak), 0.186 escorts per removal of the run;
+# ROSTER_MARGIN keeps a third of the roster spare so a run never ends for want of escorts, as
+# the real ESP keeps spare officers. Never fewer than ROSTER_MIN: runs up to 571 removals keep
+# the roster of the earlier passes, so their results stay comparable event for event.
+ESCORTS_PER_REMOVAL = 160 / 860
+ROSTER_MARGIN = 1.5
+ROSTER_MIN = 160
+
+
+def roster_size(removals):
+    """Escorts on the generated roster for a run of `removals` removals (each rostered on every
+    day of the window, as before: esp-load-roster's default)."""
+    return max(ROSTER_MIN, math.ceil(removals * ESCORTS_PER_REMOVAL * ROSTER_MARGIN))
+
+
+def world(outdir, seed, removals=0):
+    """An escort roster sized for the run's removals (roster_size), beside the demo roster's
+    places and flight times. The first 160 escorts are those of the earlier passes."""
     rng = random.Random(seed)
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "escorts.csv"), "w") as fh:
         fh.write("escort_id,medic,team_leader,gender,physique,languages,title,given_names,family_name,"
                  "date_of_birth,nationality,document_type,document_number,document_issuing_country,document_expiry_date\n")
-        for i in range(160):
+        for i in range(roster_size(removals)):
             g = "F" if i % 3 == 2 else "M"
             # The team leader speaks the destination's language where the ESP's rules ask
             # (hublink.esp_language_rule: Albanian, Urdu): every language on every fourth.
@@ -693,15 +722,21 @@ def main():
     w = sub.add_parser("world")
     w.add_argument("outdir")
     w.add_argument("--seed", type=int, default=17)
+    w.add_argument("--removals", type=int, default=0, help="the run's removals: the roster grows with them")
+    r = sub.add_parser("roster-size")
+    r.add_argument("--removals", type=int, required=True)
     g = sub.add_parser("events")
     g.add_argument("--seed", type=int, default=17)
     g.add_argument("--scale", type=float, default=0.05)
+    g.add_argument("--days", type=float, default=365)
     d = sub.add_parser("drive")
     d.add_argument("--policy", choices=POLICIES, required=True)
     d.add_argument("--history-years", type=float, default=1,
                    help="the Hub's history before the run, in years of removals (0: none)")
     d.add_argument("--seed", type=int, default=17)
     d.add_argument("--scale", type=float, default=0.05)
+    # The first DAYS simulated days of the year only (the soak, when a year does not fit).
+    d.add_argument("--days", type=float, default=365, help="simulated days of the year to drive")
     d.add_argument("--concurrency", type=int, default=40)
     # The driver (docs/simulation.md "The drivers"): waves (test/sim/waves.py, rounds over
     # simulated time, one wait for the stack per round) or poll (Driver.run, per removal).
@@ -716,9 +751,12 @@ def main():
     d.add_argument("--out", required=True)
     args = ap.parse_args()
     if args.cmd == "world":
-        world(args.outdir, args.seed)
+        world(args.outdir, args.seed, args.removals)
         return 0
-    events = generate(args.seed, args.scale)
+    if args.cmd == "roster-size":
+        print(roster_size(args.removals))
+        return 0
+    events = generate(args.seed, args.scale, args.days)
     if args.cmd == "events":
         json.dump(events, sys.stdout, indent=1)
         return 0
@@ -731,7 +769,8 @@ def main():
     led = ledger(drv, removals)
     m = mi(drv)
     cmp = compare(led, m)
-    result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "removals": len(removals),
+    result = {"policy": args.policy, "seed": args.seed, "scale": args.scale, "days": args.days, "removals": len(removals),
+              "escorts_rostered": drv.esp.one("SELECT count(*) FROM hublink.esp_escort"),
               "history_years": args.history_years,
               "history": {",".join(k) or "(none)": v for k, v in drv.history.items()},
               "market": {"flights_repriced": drv.market[0], "flights_sold_out": drv.market[1]},
