@@ -30,7 +30,7 @@ def diff(a, b, path, out):
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b)):
             diff(x, y, "%s[%d]" % (path, i), out)
-    elif a != b and path.startswith("cancel_leads"):
+    elif a != b and (path.startswith("cancel_leads") or path.startswith("refund_leads")) and None not in (a, b):
         # Hours from the moment of cancelling to departure: wall-clock time, minutes apart
         # between two runs; compared by refund band (24 h, 72 h), which is what moves money.
         band = lambda h: 0 if h < 24 else 1 if h < 72 else 2  # noqa: E731

@@ -10,6 +10,13 @@ import os
 import sys
 from decimal import Decimal
 
+def leads(r):
+    """Per cancellation after booking, the hours before departure at which the TSP read its
+    refund rules: refund_leads (the cancellation's own lead, sim.py refund_at_true_lead), or
+    cancel_leads (the collapsed timeline's) in results made before the refunds moved."""
+    return [h if h is not None else c for h, c in zip(r.get("refund_leads") or r["cancel_leads"], r["cancel_leads"])]
+
+
 ROWS = [
     ("removals", lambda r: r["removals"]),
     ("completed", lambda r: r["ledger"]["completed"]),
@@ -38,9 +45,11 @@ ROWS = [
         Decimal(r["ledger"]["money"]["ticket_spend"]) - Decimal(r["ledger"]["money"]["refunds"])
         + Decimal(r["ledger"]["money"]["change_fees"]) + Decimal(r["ledger"]["money"].get("escort_cancellation_fees", "0")))),
     ("tickets per completed removal", lambda r: r["ledger"]["tickets_per_completed_removal"]),
-    ("cancelled after booking: < 24 h before departure", lambda r: sum(1 for h in r["cancel_leads"] if h < 24)),
-    ("  24 to 72 h", lambda r: sum(1 for h in r["cancel_leads"] if 24 <= h < 72)),
-    ("  72 h or more", lambda r: sum(1 for h in r["cancel_leads"] if h >= 72)),
+    # The lead at which the TSP read its refund rules: the cancellation's own since the refunds
+    # are read at the true lead (sim.py refund_at_true_lead); the collapsed one before.
+    ("cancelled after booking: < 24 h before departure", lambda r: sum(1 for h in leads(r) if h < 24)),
+    ("  24 to 72 h", lambda r: sum(1 for h in leads(r) if 24 <= h < 72)),
+    ("  72 h or more", lambda r: sum(1 for h in leads(r) if h >= 72)),
     ("Hub's history before the run (years of removals)", lambda r: r.get("history_years", 0)),
     ("seconds to drive", lambda r: r["seconds"]),
 ]

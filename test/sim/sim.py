@@ -479,13 +479,82 @@ class Driver:
 
     def cancel(self, r, s, booked):
         r.updates_wanted = s["updates"] + (1 if booked else 0) + (1 if booked and r.ev["escorted"] else 0)
-        self.hub.one("SELECT hublink.cancel_removal(%s, %s, 'simulated')", (r.ref, r.ev["cancel"]))
         if booked:
-            r.bookings[-1]["cancelled_lead_hours"] = float(
-                self.hub.one("SELECT extract(epoch FROM %s::timestamptz - now()) / 3600", (r.bookings[-1]["departs_at"],)))
-            # The generator's lead: when the cancellation came in the removal's own timeline.
-            r.bookings[-1]["true_lead_hours"] = r.ev["drawn_lead_hours"]
+            b = r.bookings[-1]
+            # When the booking is cancelled in the collapsed timeline (its booking lead) ...
+            b["cancelled_lead_hours"] = float(
+                self.hub.one("SELECT extract(epoch FROM %s::timestamptz - now()) / 3600", (b["departs_at"],)))
+            # ... and in the removal's own timeline (the generator's lead), at which the TSP's
+            # refund rules are read (refund_at_true_lead: before the Hub's call, so that the
+            # TSP has it before the cancellation arrives; Round commits the Hub last).
+            b["true_lead_hours"] = r.ev["drawn_lead_hours"]
+            b["refund_lead_hours"], b["refund_shift_hours"] = self.refund_at_true_lead(b["quote"], r.ev["drawn_lead_hours"])
+        self.hub.one("SELECT hublink.cancel_removal(%s, %s, 'simulated')", (r.ref, r.ev["cancel"]))
         self.go(r, "cancelling")
+
+    def refund_at_true_lead(self, quote, lead):
+        """The refund as the TSP pays it when the cancellation really comes (docs/simulation.md
+        "Refunds at the true lead"). The collapsed timeline books a removal its booking lead
+        (5 to 14 days, or 72 h at a hold's end) before its flight and cancels it at once, so the
+        TSP would read its refund rules that far out (FLEX: all but the fee; SEMI: 75 or 50 %)
+        where the removal's own cancellation comes `lead` hours before departure (a legal
+        challenge the day before: FLEX half, SEMI 25 % or nothing). The product reads the
+        rules at now(), and the run cannot wait days; so the booking's refundable fares are
+        re-pointed, at the TSP only, to copies (not quotable: available = false) whose rule set
+        is the same rules moved by the hours the timeline skipped (shift, whole hours): each
+        segment is then refunded as `lead` hours before the first departure (and its own
+        connection gap later). Prices, fees and everything the Hub sees but the refund are
+        unchanged; the refund in the TSP's TravelUpdate, which the Hub's MI and the ledger both
+        read, is the one of the true time. Non-refundable fares refund nothing at any lead and
+        are left alone. Returns (the lead the rules are read at, the shift in hours)."""
+        segs = self.tsp.rows("""SELECT s.booking_ref, s.segment_id, s.fare_id, f.refund_rule_set, f.refundable,
+                                       extract(epoch FROM fl.departs_at - now()) / 3600 AS h,
+                                       (SELECT array_agg(x.from_hours_before) FROM hublink.tsp_refund_rule x
+                                         WHERE x.rule_set = f.refund_rule_set) AS thresholds
+                                  FROM hublink.tsp_booking b JOIN hublink.tsp_booking_segment s USING (booking_ref)
+                                  JOIN hublink.tsp_fare f ON f.fare_id = s.fare_id JOIN hublink.tsp_flight fl ON fl.flight_id = s.flight_id
+                                 WHERE b.quote_ref = %s AND b.status = 'ACTIVE' AND s.status = 'ACTIVE' ORDER BY s.seq""", (quote,))
+        if not segs:
+            return None, 0
+        h = float(segs[0]["h"])
+        # The rules' thresholds are whole hours and the refund depends only on the band the
+        # lead falls in, so the shift is chosen to land the TSP's reading inside lead's band,
+        # half an hour clear of its edges (the TSP applies the cancellation seconds later).
+        ts = sorted({t for x in segs if x["refundable"] for t in (x["thresholds"] or [])} | {0})
+        lo = max(t for t in ts if t <= lead)
+        hi = min([t for t in ts if t > lead] or [lo + 10 ** 6])
+        target = min(max(lead, lo + 0.5), hi - 1.25)
+        shift = max(0, math.floor(h - target))
+        if shift == 0:
+            return h, 0
+        for x in segs:
+            if not x["refundable"]:
+                continue
+            shifted = "%s_AT_%d" % (x["refund_rule_set"], shift)
+            self.tsp.rows("""INSERT INTO hublink.tsp_refund_rule_set (rule_set, description)
+                             SELECT %s, description || ' (read ' || %s || ' hours later: docs/simulation.md)'
+                               FROM hublink.tsp_refund_rule_set WHERE rule_set = %s ON CONFLICT DO NOTHING""",
+                          (shifted, shift, x["refund_rule_set"]))
+            self.tsp.rows("""INSERT INTO hublink.tsp_refund_rule (rule_set, from_hours_before, refund_percent, refund_amount)
+                             SELECT %s, from_hours_before + %s, refund_percent, refund_amount
+                               FROM hublink.tsp_refund_rule WHERE rule_set = %s ON CONFLICT DO NOTHING""",
+                          (shifted, shift, x["refund_rule_set"]))
+            self.tsp.rows("""WITH copy AS (
+                               INSERT INTO hublink.tsp_fare (flight_id, fare_class, currency, refundable, refund_rule_set, change_fee,
+                                                             cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, available)
+                               SELECT flight_id, 'L' || %s, currency, refundable, %s, change_fee, cancellation_fee,
+                                      ticketing_deadline_hours, hand_baggage_only, baggage_kg, false
+                                 FROM hublink.tsp_fare WHERE fare_id = %s
+                               ON CONFLICT (flight_id, fare_class) DO UPDATE SET available = false
+                               RETURNING fare_id),
+                             prices AS (
+                               INSERT INTO hublink.tsp_fare_price (fare_id, traveller_type, amount)
+                               SELECT copy.fare_id, p.traveller_type, p.amount FROM copy, hublink.tsp_fare_price p WHERE p.fare_id = %s
+                               ON CONFLICT DO NOTHING)
+                             UPDATE hublink.tsp_booking_segment s SET fare_id = copy.fare_id FROM copy
+                              WHERE s.booking_ref = %s AND s.segment_id = %s""",
+                          (shift, shifted, x["fare_id"], x["fare_id"], x["booking_ref"], x["segment_id"]))
+        return h - shift, shift
 
     def complete(self, r):
         b = r.bookings[-1]
@@ -780,6 +849,9 @@ def main():
                           "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
               "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
+              # The lead at which the TSP read its refund rules (refund_at_true_lead): the
+              # cancellation's own lead, or the booking's when it came before it (rare).
+              "refund_leads": [b.get("refund_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
               # Per removal, for the report's split by recorded profile and by half of the year.
               "removal_rows": [{"n": r.ev["n"], "factors": r.ev["factors"], "outcome": r.outcome,
                                 "refundable": ([b for b in r.bookings if b["accepted"]] or [{}])[-1].get("refundable"),

@@ -88,6 +88,7 @@ class Round:
     autocommit, and the removal is failed by the caller as before."""
 
     def __init__(self, parties):
+        """parties: the Hub first (it commits last: commit)."""
         self.parties = list({id(p): p for p in parties}.values())
         for p in self.parties:
             p.conn.autocommit = False
@@ -110,7 +111,10 @@ class Round:
         return run
 
     def commit(self):
-        for p in self.parties:
+        # The providers' first, the Hub's last: a call at the TSP that must be in place before
+        # a Hub request of the same round reaches it (sim.py refund_at_true_lead, before the
+        # cancellation) is committed before the Hub's worker can send that request.
+        for p in self.parties[1:] + self.parties[:1]:
             p.conn.commit()
 
     def close(self):
