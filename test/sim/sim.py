@@ -171,7 +171,7 @@ def generate(seed, scale, days=365):
 # not with its simulated days. Measured: the 160 escorts rostered every day of the window ran
 # out after about 860 removals (the fourth pass's soak), 0.186 escorts per removal of the run;
 # ROSTER_MARGIN keeps a third of the roster spare so a run never ends for want of escorts, as
-# the real ESP keeps spare officers. Never fewer than ROSTER_MIN: runs up to 571 removals keep
+# the real ESP keeps spare officers. Never fewer than ROSTER_MIN: runs up to 573 removals keep
 # the roster of the earlier passes, so their results stay comparable event for event.
 ESCORTS_PER_REMOVAL = 160 / 860
 ROSTER_MARGIN = 1.5
@@ -201,6 +201,21 @@ def world(outdir, seed, removals=0):
                 60000 + i, "true" if i % 10 == 3 else "false", "true" if i % 5 == 0 else "false", g,
                 "ENHANCED" if i % 2 == 0 else "STANDARD", langs, "Ms" if g == "F" else "Mr", i,
                 rng.randint(70, 99), rng.randint(1, 12), rng.randint(1, 28), 60000 + i))
+
+
+def refund_shift(h, lead, thresholds):
+    """The whole hours by which a booking's refund rules are moved (Driver.refund_at_true_lead)
+    so that the TSP, cancelling h hours before the first departure, reads them as `lead` hours
+    before it. The rules' thresholds are whole hours and a refund depends only on the band the
+    hours fall in, so the reading h - shift is put inside lead's band, at least half an hour
+    clear of its lower edge and a quarter of an hour of its upper one after rounding (the TSP
+    applies the cancellation seconds to minutes after the sim reads h). 0 when the cancellation
+    comes no later than the booking (lead >= h): nothing to move."""
+    ts = sorted(set(thresholds) | {0})
+    lo = max([t for t in ts if t <= lead] or [0])
+    hi = min([t for t in ts if t > lead] or [lo + 10 ** 6])
+    target = min(max(lead, lo + 0.5), hi - 1.25)
+    return max(0, math.floor(h - target))
 
 
 # --- talking to the parties -------------------------------------------------------------------
@@ -517,14 +532,7 @@ class Driver:
         if not segs:
             return None, 0
         h = float(segs[0]["h"])
-        # The rules' thresholds are whole hours and the refund depends only on the band the
-        # lead falls in, so the shift is chosen to land the TSP's reading inside lead's band,
-        # half an hour clear of its edges (the TSP applies the cancellation seconds later).
-        ts = sorted({t for x in segs if x["refundable"] for t in (x["thresholds"] or [])} | {0})
-        lo = max(t for t in ts if t <= lead)
-        hi = min([t for t in ts if t > lead] or [lo + 10 ** 6])
-        target = min(max(lead, lo + 0.5), hi - 1.25)
-        shift = max(0, math.floor(h - target))
+        shift = refund_shift(h, lead, {t for x in segs if x["refundable"] for t in (x["thresholds"] or [])})
         if shift == 0:
             return h, 0
         for x in segs:

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""test/sim/timeline_test.py - the collapsed timeline's devices without a stack (step
+sim-driver, with waves_test.py; docs/simulation.md "Refunds at the true lead", "The roster
+grows with the run"):
+
+- refund_shift: the TSP, cancelling h hours before departure with the rules moved by the
+  shift, reads them in the band of the cancellation's own lead, also when it applies the
+  cancellation up to 25 minutes later, for leads on and beside every threshold of the
+  world's rule sets (FLEX, SEMI, FIXED200, NONREF), booked an hour and a half or more before;
+- roster_size: the earlier passes' 160 escorts for a policy run, growing in proportion beyond,
+  with a third spare over what ran out in the fourth pass's soak;
+- generate with fewer simulated days: the same events, the year's first ones.
+"""
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sim  # noqa: E402
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok - " + name)
+    else:
+        failed += 1
+        print("not ok - %s %s" % (name, detail))
+
+
+# The world's rule sets (scripts/gen-world-schedule, data/demo-inventory/refund_rules.csv).
+RULES = {"FLEX": [24, 0], "SEMI": [168, 72, 24], "FIXED200": [48], "NONREF": [0]}
+
+
+def band(hours, thresholds):
+    """The rule the TSP applies at `hours` before departure: the largest threshold <= hours
+    (None: no rule, no refund), as hublink.tsp_refund_amount."""
+    return max([t for t in thresholds if t <= hours], default=None)
+
+
+bad = []
+rng = random.Random(1)
+for name, ts in RULES.items():
+    leads = [x + d for x in ts + [1, 96, 300] for d in (-0.6, -0.01, 0, 0.01, 0.49, 0.51, 0.99, 1.3)] + \
+            [rng.uniform(0.5, 330) for _ in range(400)]
+    for lead in [x for x in leads if x >= 0.5]:
+        # Booked at least an hour and a half before the cancellation comes (a booking is made
+        # 72 h or more before departure, the latest cancellation after booking well inside
+        # that); closer, the shift would have to be negative, which the rules cannot take.
+        for h in (lead + 1.5, lead + 2, lead + 30.7, lead + 71.99, 336.4, rng.uniform(lead + 1.5, 400)):
+            if h > 400:
+                continue
+            shift = sim.refund_shift(h, lead, ts)
+            for late in (0, 0.1, 0.41):  # the TSP reads the clock up to 25 minutes later
+                if band(h - late - shift, [t - 0 for t in ts]) != band(lead, ts):
+                    bad.append((name, round(lead, 2), round(h, 2), shift, late))
+check("refund_shift: the TSP reads every rule set in the band of the cancellation's own lead, up to 25 min later",
+      not bad, str(bad[:5]))
+check("refund_shift: whole hours, never negative, 0 when the cancellation comes at the booking",
+      all(isinstance(sim.refund_shift(h, l, [24, 0]), int) for h, l in ((200.3, 30.2), (10, 9.5)))
+      and sim.refund_shift(30, 40, [24, 0]) == 0 and sim.refund_shift(30, 30, [24, 0]) == 0,
+      str((sim.refund_shift(30, 40, [24, 0]), sim.refund_shift(30, 30, [24, 0]))))
+# The collapsed timeline before the fifth pass: every cancellation after booking read at its
+# booking lead (120 to 336 h), so a FLEX fare cancelled the day before lost only the fee.
+check("without the shift a FLEX fare cancelled 10 h before would be read in the full-refund band (the bias removed)",
+      band(200, RULES["FLEX"]) == 24 and band(200 - sim.refund_shift(200, 10, RULES["FLEX"]), RULES["FLEX"]) == 0)
+
+sizes = [sim.roster_size(n) for n in (1, 120, 400, 573, 574, 860, 2630, 8000)]
+check("roster_size: 160 escorts up to 573 removals (the policy runs' roster unchanged)",
+      sizes[:4] == [160] * 4 and sizes[4] > 160, str(sizes))
+check("roster_size: proportional beyond, a third spare over the 160 that ran out at 860 removals",
+      sizes[5] == 240 and sizes[6] == 734 and sizes[7] == 2233 and all(a <= b for a, b in zip(sizes, sizes[1:])), str(sizes))
+
+year = sim.generate(17, 1)
+first = sim.generate(17, 1, 120)
+check("generate(days=120): the year's first 2,630 removals, the same events",
+      len(year) == 8000 and len(first) == 2630 and first == year[:2630], str((len(year), len(first))))
+check("generate: 120 removals at scale 0.015 are the first 120 of the year's",
+      sim.generate(17, 0.015) == year[:120])
+
+print("sim-timeline: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
