@@ -11,10 +11,15 @@ import sys
 from decimal import Decimal
 
 def leads(r):
-    """Per cancellation after booking, the hours before departure at which the TSP read its
-    refund rules: refund_leads (the cancellation's own lead, sim.py refund_at_true_lead), or
-    cancel_leads (the collapsed timeline's) in results made before the refunds moved."""
-    return [h if h is not None else c for h, c in zip(r.get("refund_leads") or r["cancel_leads"], r["cancel_leads"])]
+    """Per removal cancelled after booking, the hours before departure of its cancellation as
+    the TSP's refund rules read it: the generator's lead since the refunds are read at it (sim.py
+    refund_at_true_lead; refund_leads holds the TSP's reading, the same band but for a non-
+    refundable booking, whose rules have no edge there to keep it in), or the collapsed
+    timeline's (cancel_leads) in results made before."""
+    if "refund_leads" not in r:
+        return r["cancel_leads"]
+    return [x["cancel_lead"] for x in r["removal_rows"]
+            if x["outcome"] == "cancelled" and any(accepted for _, accepted in x["booked"])]
 
 
 ROWS = [
