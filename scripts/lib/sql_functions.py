@@ -142,54 +142,150 @@ def include_part(parts_dir, name):
     return f"-- sql/parts/{name}, verbatim (a part wholly new in this version)\n{text}-- end of sql/parts/{name}\n"
 
 
+def expand_line(parts_dir, line, included):
+    """The text a non-@function line stands for: the line itself, or the expansion of its
+    @include, @view or @comment directive. Exits with a message on a bad directive."""
+    inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
+    if inc:
+        if inc.group(1) in included:
+            sys.stderr.write(f"sql_functions: sql/parts/{inc.group(1)} included twice\n")
+            sys.exit(1)
+        included.add(inc.group(1))
+        return include_part(parts_dir, inc.group(1))
+    if re.match(r"^--\s*@include\b", line):
+        sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
+        sys.exit(1)
+    v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
+    if v:
+        stmt = view_statement(parts_dir, v.group(1).lower())
+        if stmt is None:
+            sys.stderr.write(f"sql_functions: no CREATE VIEW {v.group(1)} in {parts_dir}\n")
+            sys.exit(1)
+        text = f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n"
+        comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
+        return text + (comment + "\n" if comment is not None else "")
+    c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
+    if c:
+        stmt = comment_statement(parts_dir, c.group(1), c.group(2))
+        if stmt is None:
+            sys.stderr.write(f"sql_functions: no COMMENT ON {c.group(1)} {c.group(2)} in {parts_dir}\n")
+            sys.exit(1)
+        return stmt + "\n"
+    return line
+
+
+def function_text(defs, parts_dir, name):
+    """The current definition(s) of NAME with their comments, as an update script holds them."""
+    if not any(s.upper().startswith("CREATE") for s in defs.get(name, [])):
+        sys.stderr.write(f"sql_functions: no CREATE FUNCTION {name} in {parts_dir}\n")
+        sys.exit(1)
+    return f"-- {name}, as defined in sql/parts\n" + "".join(stmt + "\n" for stmt in defs[name])
+
+
+def read_items(parts_dir, sources):
+    """The update parts as one list of items: ("text", text) for what is copied (lines, and the
+    expansions of @include, @view and @comment), ("function", name) for an @function line.
+    SOURCES: (header or None, text) per part."""
+    items, included = [], set()
+    for header, text in sources:
+        if header is not None:
+            items.append(("text", header))
+        for line in text.splitlines(keepends=True):
+            m = DIRECTIVE.match(line.rstrip("\n"))
+            if m:
+                items.append(("function", m.group(1).lower()))
+            else:
+                items.append(("text", expand_line(parts_dir, line, included)))
+        if header is not None:
+            items.append(("text", "\n"))
+    return items
+
+
+def created_functions(text):
+    """The schema.name of every CREATE [OR REPLACE] FUNCTION in TEXT."""
+    return set(n.lower() for n in re.findall(
+        r"(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", text))
+
+
+def needed_mentions(items, previous_text):
+    """Which @function lines to expand. All of an update script's definitions of a function are
+    its current one, so a second copy only repeats the first. A mention is left out when a later
+    one follows (or an @include of the part defining it went before) and nothing in between
+    needs the function: no statement there names it as called or declared ("name("), and, for
+    a function the previous version did not have, no hublink.apply_access_policy() there grants
+    on it unless another one follows the last mention. Full-line comments do not count. So each
+    function is defined once, at its last mention, unless something needs it earlier."""
+    mentions, pinned = {}, {}
+    for i, (kind, payload) in enumerate(items):
+        if kind == "function":
+            mentions.setdefault(payload, []).append(i)
+        elif payload.lstrip().startswith("-- sql/parts/"):
+            for name in created_functions(payload):
+                pinned.setdefault(name, []).append(i)
+    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p) if k == "text" else "" for k, p in items]
+    policy = re.compile(r"apply_access_policy\s*\(")
+    policy_at = [i for i, c in enumerate(code) if policy.search(c)]
+    keep = set()
+    for name, where in mentions.items():
+        called = re.compile(r"(?<![A-Za-z0-9_$])" + re.escape(name.split(".", 1)[1]) + r"\s*\(", re.I)
+        new = not re.search(r"function\s+" + re.escape(name) + r"\s*\(", previous_text)
+        points = sorted(where + pinned.get(name, []))
+        last = points[-1]
+        granted_later = any(i > last for i in policy_at)
+
+        def needs(a, b):
+            between = "".join(code[a + 1:b])
+            if called.search(between):
+                return True
+            return new and not granted_later and any(a < i < b for i in policy_at)
+
+        for i in where:
+            k = points.index(i)
+            later = points[k + 1] if k + 1 < len(points) else None
+            earlier_pin = next((p for p in reversed(points[:k]) if p in pinned.get(name, [])), None)
+            if later is not None and not needs(i, later):
+                continue  # a later mention defines it before anything needs it
+            if earlier_pin is not None and not needs(earlier_pin, i):
+                continue  # an included part defined it already, and nothing since changed it
+            keep.add(i)
+    return keep
+
+
+def expand(parts_dir, sources, previous_text, out):
+    items = read_items(parts_dir, sources)
+    keep = needed_mentions(items, previous_text)
+    defs = definitions(parts_dir) if any(k == "function" for k, _ in items) else {}
+    for i, (kind, payload) in enumerate(items):
+        if kind == "text":
+            out.write(payload)
+        elif i in keep:
+            out.write(function_text(defs, parts_dir, payload))
+        else:
+            out.write(f"-- {payload}: defined once, at the mention that needs it (docs/upgrades.md)\n")
+
+
 def main():
+    """sql_functions.py PARTS_DIR < update_part: one part, every @function expanded where it
+    stands. sql_functions.py PARTS_DIR --previous OLD_INSTALL_SCRIPT --label DIR PART...: a whole
+    update script's parts in order, each after a "-- from DIR/NAME" line, every function
+    defined once (needed_mentions)."""
     parts_dir = sys.argv[1]
-    defs = None
-    included = set()
-    for line in sys.stdin:
-        inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
-        if inc:
-            if inc.group(1) in included:
-                sys.stderr.write(f"sql_functions: sql/parts/{inc.group(1)} included twice\n")
-                sys.exit(1)
-            included.add(inc.group(1))
-            sys.stdout.write(include_part(parts_dir, inc.group(1)))
-            continue
-        if re.match(r"^--\s*@include\b", line):
-            sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
-            sys.exit(1)
-        v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
-        if v:
-            stmt = view_statement(parts_dir, v.group(1).lower())
-            if stmt is None:
-                sys.stderr.write(f"sql_functions: no CREATE VIEW {v.group(1)} in {parts_dir}\n")
-                sys.exit(1)
-            sys.stdout.write(f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n")
-            comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
-            if comment is not None:
-                sys.stdout.write(comment + "\n")
-            continue
-        c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
-        if c:
-            stmt = comment_statement(parts_dir, c.group(1), c.group(2))
-            if stmt is None:
-                sys.stderr.write(f"sql_functions: no COMMENT ON {c.group(1)} {c.group(2)} in {parts_dir}\n")
-                sys.exit(1)
-            sys.stdout.write(stmt + "\n")
-            continue
-        m = DIRECTIVE.match(line.rstrip("\n"))
-        if not m:
-            sys.stdout.write(line)
-            continue
-        if defs is None:
-            defs = definitions(parts_dir)
-        name = m.group(1).lower()
-        if not any(s.upper().startswith("CREATE") for s in defs.get(name, [])):
-            sys.stderr.write(f"sql_functions: no CREATE FUNCTION {name} in {parts_dir}\n")
-            sys.exit(1)
-        sys.stdout.write(f"-- {name}, as defined in sql/parts\n")
-        for stmt in defs[name]:
-            sys.stdout.write(stmt + "\n")
+    if len(sys.argv) == 2:
+        defs = None
+        for kind, payload in read_items(parts_dir, [(None, sys.stdin.read())]):
+            if kind == "text":
+                sys.stdout.write(payload)
+            else:
+                defs = defs or definitions(parts_dir)
+                sys.stdout.write(function_text(defs, parts_dir, payload))
+        return 0
+    if len(sys.argv) < 7 or sys.argv[2] != "--previous" or sys.argv[4] != "--label":
+        sys.stderr.write("usage: sql_functions.py PARTS_DIR [--previous OLD_INSTALL_SCRIPT --label DIR PART...] [< PART]\n")
+        return 2
+    previous_text = open(sys.argv[3], encoding="utf-8").read().lower()
+    label = sys.argv[5]
+    sources = [(f"-- from {label}/{os.path.basename(p)}\n", open(p, encoding="utf-8").read()) for p in sys.argv[6:]]
+    expand(parts_dir, sources, previous_text, sys.stdout)
     return 0
 
 
