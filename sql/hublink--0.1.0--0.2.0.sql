@@ -8311,6 +8311,7 @@ COMMENT ON COLUMN hublink.cancel_estimate_config.max_sold_out IS
     'hold_hours_before departure (hublink.booking_market.sold_out) is above this (default 0.05): '
     'a missed date is not a price.';
 
+-- hublink.booking_market, as defined in sql/parts
 CREATE TABLE hublink.booking_market (
     hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
     fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
@@ -8335,6 +8336,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
 -- against the first departure before (cancellation.cancelled_at is, but the departure of a
 -- removal closed long ago may be purged); until it fills, holding is never advised on
 -- evidence the Hub does not have (hublink.cancel_lead_share shrinks toward 0).
+-- hublink.cancel_history_lead, as defined in sql/parts
 CREATE TABLE hublink.cancel_history_lead (
     profile      text[] NOT NULL,
     hours_before numeric(6,2) NOT NULL CHECK (hours_before >= 0),

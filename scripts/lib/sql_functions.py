@@ -6,7 +6,11 @@ function body (docs/upgrades.md). Likewise `-- @comment KIND schema.name[.column
 `-- @include sql/parts/NN_name.sql` copies a part that is wholly new in this version verbatim
 (its tables, views, functions, rows and grants), so its DDL is written once, in the part. And
 `-- @view schema.name` copies a view's current definition, as CREATE OR REPLACE VIEW, with its
-COMMENT ON VIEW (a view that loses or renames a column is dropped by the update part first).
+COMMENT ON VIEW (a view that loses or renames a column is dropped by the update part first). And
+`-- @table schema.name` copies a table wholly new in this version: its CREATE TABLE from sql/parts
+with the COMMENT ON TABLE and COMMENT ON COLUMN statements of it (its rows, grants, indexes and
+triggers stay written in the update part); refused for a table the previous version had or an
+update part alters the columns of, since the copy is the table's final shape.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -22,6 +26,7 @@ import sys
 DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
 VIEW_DIRECTIVE = re.compile(r"^--\s*@view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
+TABLE_DIRECTIVE = re.compile(r"^--\s*@table\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
@@ -124,6 +129,27 @@ def view_statement(parts_dir, name):
     return found[0] if found else None
 
 
+def table_statements(parts_dir, name):
+    """The CREATE TABLE statement of NAME in sql/parts and the COMMENT ON TABLE / COLUMN
+    statements of it, in the parts' order, or None when no part creates it."""
+    create = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+TABLE\s+" + re.escape(name) + r"\s*\(", re.I)
+    comment = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+(?:TABLE\s+" + re.escape(name)
+                         + r"|COLUMN\s+" + re.escape(name) + r"\.[a-z_][a-z0-9_]*)\s+IS\b", re.I)
+    found, creates = [], 0
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            stmt = text[a:b]
+            if create.match(stmt):
+                creates += 1
+            if create.match(stmt) or comment.match(stmt):
+                found.append(re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", stmt).strip())
+    if creates > 1:
+        sys.stderr.write(f"sql_functions: table {name} is created {creates} times in {parts_dir}\n")
+        sys.exit(1)
+    return found if creates else None
+
+
 def include_part(parts_dir, name):
     """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
     itself holds a directive would be expanded differently in a fresh install."""
@@ -134,7 +160,7 @@ def include_part(parts_dir, name):
     text = open(path, encoding="utf-8").read()
     for line in text.splitlines():
         if (DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line)
-                or VIEW_DIRECTIVE.match(line)):
+                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line)):
             sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
             sys.exit(1)
     if not text.endswith("\n"):
@@ -164,6 +190,13 @@ def expand_line(parts_dir, line, included):
         text = f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n"
         comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
         return text + (comment + "\n" if comment is not None else "")
+    t = TABLE_DIRECTIVE.match(line.rstrip("\n"))
+    if t:
+        stmts = table_statements(parts_dir, t.group(1).lower())
+        if stmts is None:
+            sys.stderr.write(f"sql_functions: no CREATE TABLE {t.group(1)} in {parts_dir}\n")
+            sys.exit(1)
+        return f"-- {t.group(1).lower()}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
     c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
     if c:
         stmt = comment_statement(parts_dir, c.group(1), c.group(2))
@@ -211,7 +244,8 @@ def needed_mentions(items, previous_text):
     """Which @function lines to expand. All of an update script's definitions of a function are
     its current one, so a second copy only repeats the first. A mention is left out when a later
     one follows (or an @include of the part defining it went before) and nothing in between
-    needs the function: no statement there names it as called or declared ("name("), and, for
+    needs the function: no statement there names it as called or declared ("name(", or
+    "FUNCTION name" as a DROP or ALTER without arguments may), and, for
     a function the previous version did not have, no hublink.apply_access_policy() there grants
     on it unless another one follows the last mention. Full-line comments do not count. So each
     function is defined once, at its last mention, unless something needs it earlier."""
@@ -227,7 +261,9 @@ def needed_mentions(items, previous_text):
     policy_at = [i for i, c in enumerate(code) if policy.search(c)]
     keep = set()
     for name, where in mentions.items():
-        called = re.compile(r"(?<![A-Za-z0-9_$])" + re.escape(name.split(".", 1)[1]) + r"\s*\(", re.I)
+        bare = re.escape(name.split(".", 1)[1])
+        called = re.compile(r"(?<![A-Za-z0-9_$])" + bare + r"\s*\("  # a call, or a signature
+                            r"|(?:FUNCTION|ROUTINE)\s+(?:[a-z_][a-z0-9_]*\.)?" + bare + r"(?![A-Za-z0-9_$])", re.I)
         new = not re.search(r"function\s+" + re.escape(name) + r"\s*\(", previous_text)
         points = sorted(where + pinned.get(name, []))
         last = points[-1]
@@ -249,6 +285,25 @@ def needed_mentions(items, previous_text):
                 continue  # an included part defined it already, and nothing since changed it
             keep.add(i)
     return keep
+
+
+def check_tables(sources, previous_text):
+    """An @table copy is the table's final shape: refused for a table the previous version had
+    (CREATE TABLE would fail, or the copy would hide a change) or whose columns an update part
+    adds, drops or alters (the part would meet the columns already there)."""
+    every = "".join(text for _, text in sources)
+    for line in every.splitlines():
+        t = TABLE_DIRECTIVE.match(line)
+        if not t:
+            continue
+        name = t.group(1).lower()
+        if re.search(r"create\s+table\s+" + re.escape(name) + r"\s*\(", previous_text):
+            sys.stderr.write(f"sql_functions: @table {name}: the previous version has it; write its change instead\n")
+            sys.exit(1)
+        if re.search(r"(?is)ALTER\s+TABLE\s+(?:ONLY\s+)?" + re.escape(name) + r"\b[^;]*\b(?:ADD|DROP|ALTER)\s+COLUMN\b", every):
+            sys.stderr.write(f"sql_functions: @table {name}: an update part alters its columns; "
+                             "write its CREATE TABLE in the shape that part expects instead\n")
+            sys.exit(1)
 
 
 def expand(parts_dir, sources, previous_text, out):
@@ -285,6 +340,7 @@ def main():
     previous_text = open(sys.argv[3], encoding="utf-8").read().lower()
     label = sys.argv[5]
     sources = [(f"-- from {label}/{os.path.basename(p)}\n", open(p, encoding="utf-8").read()) for p in sys.argv[6:]]
+    check_tables(sources, previous_text)
     expand(parts_dir, sources, previous_text, sys.stdout)
     return 0
 
