@@ -2110,7 +2110,54 @@ SELECT d.master_key_id,
 INSERT INTO hublink.audit_action VALUES
     ('master_key_destroyed', 'An admin recorded that a retired master key is destroyed (hublink.master_key_destroyed).')
 ON CONFLICT DO NOTHING;
--- hublink.data_key_for: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.data_key_for, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.data_key_for(p_scope text, p_create boolean) RETURNS bytea
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    k       hublink.data_key;
+    m       record;
+    fresh   bytea;
+    wrapped bytea;
+BEGIN
+    SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    IF NOT FOUND AND p_create THEN
+        m := hublink.master_key(NULL);
+        fresh := hublink.crypto_random_key();
+        wrapped := hublink.crypto_encrypt(fresh, m.key);
+        INSERT INTO hublink.data_key (key_scope, wrapped_key, master_key_id)
+        VALUES (p_scope, wrapped, m.key_id)
+        ON CONFLICT (key_scope) DO NOTHING;
+        IF FOUND THEN
+            -- The erasure status needs every master key that ever wrapped a data key.
+            INSERT INTO hublink.data_key_master (master_key_id) VALUES (m.key_id)
+            ON CONFLICT (master_key_id) DO NOTHING;
+            PERFORM hublink.data_key_remember(p_scope, m.key_id, wrapped, fresh);
+            RETURN fresh;
+        END IF;
+        -- Another transaction made it first: use theirs.
+        SELECT * INTO k FROM hublink.data_key d WHERE d.key_scope = p_scope;
+    END IF;
+    IF k.key_scope IS NULL THEN
+        RAISE EXCEPTION 'no data key for "%"', p_scope
+            USING ERRCODE = 'HL060',
+                  DETAIL = 'The personal data sealed under it was destroyed by the retention purge, or never existed.',
+                  HINT = 'hublink.purge_log tells when and under which policy a removal was purged.';
+    END IF;
+    -- Only for the row just read, and only while its master key is in the key file.
+    fresh := hublink.data_key_cached(k.key_scope, k.master_key_id, k.wrapped_key);
+    IF fresh IS NULL THEN
+        fresh := hublink.crypto_decrypt(k.wrapped_key, (hublink.master_key(k.master_key_id)).key);
+        PERFORM hublink.data_key_remember(k.key_scope, k.master_key_id, k.wrapped_key, fresh);
+    END IF;
+    RETURN fresh;
+END;
+$$;
+COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
+    'The data key of a scope (a removal reference), unwrapped; made when missing and p_create. '
+    'Raises HL060 when it was destroyed. Keeps the unwrapped key for the rest of the transaction '
+    '(hublink.data_key_cached). Internal.';
 -- hublink.rotate_master_key, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.rotate_master_key() RETURNS integer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -3816,7 +3863,151 @@ CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
 -- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
 -- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and
 -- local-time helpers are PL/pgSQL (their plans kept for the session).
--- hublink.tsp_itineraries: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.tsp_itineraries, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
+        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
+        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
+        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
+    RETURNS SETOF hublink.tsp_itinerary
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
+-- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
+-- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
+BEGIN
+    RETURN QUERY
+    WITH RECURSIVE
+    first_leg AS (
+        SELECT f.* FROM hublink.tsp_flight f
+         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
+           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
+           AND f.destination <> ALL (origins)),
+    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
+    -- connection time after the first lands, and no later than the longest wait allowed.
+    -- Settings read once, not once per candidate pair.
+    cfg AS MATERIALIZED (
+        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
+               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
+    hub AS MATERIALIZED (
+        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
+               a.arrives_at + cfg.max_wait AS last_at
+          FROM first_leg a CROSS JOIN cfg
+          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
+         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
+    routes AS (
+        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
+               a.seats_total - a.seats_sold AS seats_free
+          FROM first_leg a WHERE a.destination = ANY (destinations)
+        UNION ALL
+        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+          FROM hub a
+          JOIN hublink.tsp_flight b ON b.origin = a.destination
+               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
+         WHERE b.destination = ANY (destinations)
+           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
+    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
+    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
+    -- Prices per fare of every flight used, read once: a first flight pairs with many second
+    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
+    -- never inlined); one fallback level, as the shipped traveller types have.
+    fallback AS MATERIALIZED (
+        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
+               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
+    fare_info AS MATERIALIZED (
+        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+               fa.refund_rule_set, fa.cancellation_fee,
+               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+          FROM (SELECT DISTINCT x.flight_id FROM routes r
+                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
+                 WHERE x.flight_id IS NOT NULL) u
+          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
+               AND (fa.refundable OR NOT refundable_only)
+          CROSS JOIN fallback fb
+          CROSS JOIN LATERAL (
+              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
+                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
+                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
+                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
+                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+    leg_fare AS (
+        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
+               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+          FROM routes r
+          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
+          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          JOIN fare_info fi ON fi.flight_id = leg.flight_id
+          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
+                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
+                              WHERE rr.rule_set = fi.refund_rule_set
+                                AND rr.from_hours_before <= cancel_hours_before
+                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
+         WHERE p.price IS NOT NULL),
+    -- Costs add up over the legs, so the best combination per itinerary is made of the best
+    -- fare of each leg per currency and refundability (least expected cost, then price, then
+    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
+    -- itinerary), then one row per itinerary and currency holds the four.
+    best_leg AS (
+        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
+               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
+               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
+          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
+    best AS (
+        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
+               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
+          FROM best_leg l
+         GROUP BY l.flight1, l.flight2, l.currency),
+    combined AS (
+        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
+               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
+               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
+          FROM best b
+          CROSS JOIN LATERAL (VALUES
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
+              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
+         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
+           -- a direct flight has no second leg: its refundability is its one fare's
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
+           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
+           c.departs_at, c.arrives_at, c.price,
+           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
+      FROM combined c
+     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
+    'The itinerary search: direct and one-connection itineraries leaving origins in '
+    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
+    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
+    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
+    'and refundability, the fare combination (same currency) with the least expected cost = '
+    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
 -- hublink.tsp_fare_amount, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_fare_amount(fare bigint, traveller_type text) RETURNS numeric
     LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp
@@ -4732,9 +4923,89 @@ GRANT EXECUTE ON FUNCTION hublink.web_login_warning() TO hublink_web;
 -- end of sql/parts/79_web_identity.sql
 
 -- The clearance and the records of who did what follow hublink.acting_login().
--- hublink.cleared_levels: defined once, at the mention that needs it (docs/upgrades.md)
--- hublink.removal_access_allowed: defined once, at the mention that needs it (docs/upgrades.md)
--- hublink.set_clearance: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.cleared_levels, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.cleared_levels() RETURNS text[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    me name := hublink.acting_login();
+BEGIN
+    RETURN ARRAY(SELECT l.level FROM hublink.sensitivity_level l
+                  WHERE l.rank <= (SELECT m.rank FROM hublink.role_clearance c
+                                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                                    WHERE c.role_name = me)
+                  ORDER BY l.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.cleared_levels() IS
+    'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
+    'web interface acts for) is cleared for; empty without a clearance.';
+-- hublink.removal_access_allowed, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    -- Once, into a variable: called inside the queries below it cost ten times the whole check
+    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
+    -- every decryption of a name on a web page runs this check.
+    me name := hublink.acting_login();
+BEGIN
+    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
+                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
+              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
+        OR EXISTS (SELECT FROM hublink.removal x
+                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
+                     JOIN hublink.role_clearance c ON c.role_name = me
+                     JOIN hublink.sensitivity_level m ON m.level = c.level
+                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
+END;
+$$;
+COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
+    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
+    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.set_clearance, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = set_clearance.role_name AND r.rolcanlogin) THEN
+        RAISE EXCEPTION 'role "%" is not a login role', role_name
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'A clearance belongs to a login role (one per person).',
+                  HINT = 'CREATE ROLE ... LOGIN IN ROLE hublink_caseworker first.';
+    END IF;
+    -- Two people for a clearance: an admin cleared by itself could read any removal's personal
+    -- data through the audited readers (the attacker pass of issue 12). Superusers excepted.
+    IF set_clearance.role_name = hublink.acting_login()
+       AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = hublink.acting_login()) THEN
+        RAISE EXCEPTION 'a login may not set its own clearance'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('%s tried to set the clearance of its own login.', hublink.acting_login()),
+                  HINT = 'Another admin sets it; each change is audited.';
+    END IF;
+    IF level IS NULL THEN
+        DELETE FROM hublink.role_clearance c WHERE c.role_name = set_clearance.role_name;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_clearance.level) THEN
+        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Clearances are levels of hublink.sensitivity_level.',
+                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
+    END IF;
+    INSERT INTO hublink.role_clearance AS c (role_name, level, granted_by)
+    VALUES (set_clearance.role_name, set_clearance.level, hublink.acting_login())
+    ON CONFLICT ON CONSTRAINT role_clearance_pkey
+    DO UPDATE SET level = excluded.level, granted_by = excluded.granted_by, granted_at = now();
+END;
+$$;
+COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
+    'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
+    'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
+    'never a login''s own, except a superuser''s.';
 -- hublink.set_removal_sensitivity: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.create_removal: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.acknowledge_alert, as defined in sql/parts
@@ -7750,7 +8021,31 @@ COMMENT ON FUNCTION hublink.cancel_history() IS
     'The Hub''s history for the cancellation estimate (hublink.cancel_history_count): per profile, '
     'the closed removals whose travel was booked and how many were cancelled. Aggregates only; '
     'SECURITY DEFINER so the estimate is the same whoever ranks.';
--- hublink.removal_cancel_probability: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
 -- hublink.record_cancel_factors, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.record_cancel_factors(removal_reference text, factors text[])
     RETURNS integer
@@ -8125,7 +8420,31 @@ ALTER TABLE hublink.cancel_estimate_config
     ALTER COLUMN hold_hours_before SET DEFAULT 72,
     ALTER COLUMN hold_hours_before SET NOT NULL;
 -- Its body (SELECT * FROM the configuration) was bound to the columns of its time: made again.
--- hublink.removal_cancel_probability: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.removal_cancel_probability, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    BEGIN ATOMIC
+        WITH cfg AS (SELECT * FROM hublink.cancel_estimate_config),
+        mine AS (SELECT coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
+                                   WHERE f.removal_id = p_removal_id), '{}') AS profile),
+        hist AS (SELECT * FROM hublink.cancel_history()),
+        g AS (SELECT (coalesce(sum(h.cancelled), 0) + cfg.prior_weight * cfg.prior_probability)
+                     / (coalesce(sum(h.booked), 0) + cfg.prior_weight) AS p
+                FROM cfg LEFT JOIN hist h ON true GROUP BY cfg.prior_weight, cfg.prior_probability),
+        s AS (SELECT coalesce(sum(h.booked), 0) AS n, coalesce(sum(h.cancelled), 0) AS c
+                FROM mine LEFT JOIN hist h ON h.profile = mine.profile)
+        SELECT round(least(cfg.max_probability, greatest(cfg.min_probability,
+                     (s.c + cfg.prior_weight * g.p) / (s.n + cfg.prior_weight))), 4)
+          FROM cfg, g, s;
+    END;
+COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
+    'The Hub''s estimate of the chance that a removal is cancelled after booking: of the closed '
+    'booked removals with the same recorded factors (hublink.cancel_history), c cancelled of n, '
+    '(c + w x G) / (n + w), where G = (C + w x prior) / (N + w) over all N of them, w = '
+    'prior_weight; bounded by min_probability and max_probability (hublink.cancel_estimate_config), '
+    'rounded to 4 places. The removal itself counts once it is closed.';
 COMMENT ON COLUMN hublink.cancel_estimate_config.hold_from_probability IS
     'hublink.plan_booking considers holding the booking of a removal only when its estimate is at '
     'least this (default 0: whenever holding costs less in expectation than booking now).';

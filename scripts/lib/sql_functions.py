@@ -181,29 +181,25 @@ def expand_line(parts_dir, line, included):
     if re.match(r"^--\s*@include\b", line):
         sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
         sys.exit(1)
+    def found(value, what):
+        if value is None:
+            sys.stderr.write(f"sql_functions: no {what} in {parts_dir}\n")
+            sys.exit(1)
+        return value
+
     v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
     if v:
-        stmt = view_statement(parts_dir, v.group(1).lower())
-        if stmt is None:
-            sys.stderr.write(f"sql_functions: no CREATE VIEW {v.group(1)} in {parts_dir}\n")
-            sys.exit(1)
+        stmt = found(view_statement(parts_dir, v.group(1).lower()), f"CREATE VIEW {v.group(1)}")
         text = f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n"
         comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
         return text + (comment + "\n" if comment is not None else "")
     t = TABLE_DIRECTIVE.match(line.rstrip("\n"))
     if t:
-        stmts = table_statements(parts_dir, t.group(1).lower())
-        if stmts is None:
-            sys.stderr.write(f"sql_functions: no CREATE TABLE {t.group(1)} in {parts_dir}\n")
-            sys.exit(1)
+        stmts = found(table_statements(parts_dir, t.group(1).lower()), f"CREATE TABLE {t.group(1)}")
         return f"-- {t.group(1).lower()}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
     c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
     if c:
-        stmt = comment_statement(parts_dir, c.group(1), c.group(2))
-        if stmt is None:
-            sys.stderr.write(f"sql_functions: no COMMENT ON {c.group(1)} {c.group(2)} in {parts_dir}\n")
-            sys.exit(1)
-        return stmt + "\n"
+        return found(comment_statement(parts_dir, c.group(1), c.group(2)), f"COMMENT ON {c.group(1)} {c.group(2)}") + "\n"
     return line
 
 
@@ -240,7 +236,7 @@ def created_functions(text):
         r"(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", text))
 
 
-def needed_mentions(items, previous_text):
+def needed_mentions(items, rendered, previous_text):
     """Which @function lines to expand. All of an update script's definitions of a function are
     its current one, so a second copy only repeats the first. A mention is left out when a later
     one follows (or an @include of the part defining it went before) and nothing in between
@@ -256,7 +252,9 @@ def needed_mentions(items, previous_text):
         elif payload.lstrip().startswith("-- sql/parts/"):
             for name in created_functions(payload):
                 pinned.setdefault(name, []).append(i)
-    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p) if k == "text" else "" for k, p in items]
+    # What stands between two mentions: the text, and every other function's definition (a SQL
+    # function's body is checked when it is created, so a call there needs the function then).
+    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]) for k, p in items]
     policy = re.compile(r"apply_access_policy\s*\(")
     policy_at = [i for i, c in enumerate(code) if policy.search(c)]
     keep = set()
@@ -308,13 +306,14 @@ def check_tables(sources, previous_text):
 
 def expand(parts_dir, sources, previous_text, out):
     items = read_items(parts_dir, sources)
-    keep = needed_mentions(items, previous_text)
     defs = definitions(parts_dir) if any(k == "function" for k, _ in items) else {}
+    rendered = {p: function_text(defs, parts_dir, p) for k, p in items if k == "function"}
+    keep = needed_mentions(items, rendered, previous_text)
     for i, (kind, payload) in enumerate(items):
         if kind == "text":
             out.write(payload)
         elif i in keep:
-            out.write(function_text(defs, parts_dir, payload))
+            out.write(rendered[payload])
         else:
             out.write(f"-- {payload}: defined once, at the mention that needs it (docs/upgrades.md)\n")
 
