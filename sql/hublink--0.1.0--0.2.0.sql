@@ -8964,6 +8964,7 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'an active travel booking''s seats on flights not yet departed, a refund not yet received, an '
     'active escort booking''s duties today or later. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -9072,6 +9073,7 @@ COMMENT ON FUNCTION hublink.purge_rows(regclass, name, text[]) IS
     'Deletes the rows of a provider engine''s table whose key column is one of the keys (cast to '
     'the column''s type, so its index serves); returns how many. Internal to '
     'hublink.purge_removal, which alone names the tables.';
+REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
 -- hublink.purge_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
@@ -9132,6 +9134,10 @@ COMMENT ON FUNCTION hublink.purge_removal(text) IS
     'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
     'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
     'bookings, duties, updates), its messages and its data keys.';
+
+-- 3. A change to the money advice (booking_market, cancel_estimate_config, escort_rule) is a
+-- critical security_config_changed alert naming the person: the triggers are in
+-- sql/parts/95_config_alerts.sql, which update part 96 includes whole (after these tables exist).
 
 SELECT hublink.apply_access_policy();
 

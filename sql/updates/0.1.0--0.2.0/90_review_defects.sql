@@ -5,6 +5,7 @@
 -- hublink.erase_removal refuses, erasing nothing, while hublink.erasure_blockers names seats on
 -- flights not yet departed, escorts on duty today or later, or a refund not yet received.
 -- @function hublink.erasure_blockers
+REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- @function hublink.erase_removal
 
 -- 2. The purge of a removal finds a provider's rows of it by index: the removal reference
@@ -33,6 +34,11 @@ CREATE INDEX esp_booking_plan ON hublink.esp_booking (plan_id);
 CREATE INDEX esp_update_booking ON hublink.esp_update (booking_id);
 -- @comment INDEX hublink.esp_update_booking
 -- @function hublink.purge_rows
+REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
 -- @function hublink.purge_removal
+
+-- 3. A change to the money advice (booking_market, cancel_estimate_config, escort_rule) is a
+-- critical security_config_changed alert naming the person: the triggers are in
+-- sql/parts/95_config_alerts.sql, which update part 96 includes whole (after these tables exist).
 
 SELECT hublink.apply_access_policy();
