@@ -5,6 +5,7 @@ issue 17 section 3). test/sim/run --soak starts it beside sim.py and stops it (S
   soak.py --hub DSN --tsp DSN --esp DSN --out FILE.csv [--every 10]
   soak.py chart FILE.csv... OUT.svg      the trend of each series, one small chart each
   soak.py trend FILE.csv...               the trend as a text table (start, quarters, end, slopes)
+  soak.py per1000 FILE.csv...             each series at every 1,000 removals closed, and its growth per 1,000
 
 Every sample, per party: the worker's private memory (RssAnon of its process: heap that would
 grow with a leak; shared buffers are not counted), the sum and the largest RssAnon of the
@@ -280,7 +281,48 @@ def trend(paths):
     return 0
 
 
+def per1000(paths, step=1000):
+    """The trend per 1,000 removals closed: each series at the first sample at or past every
+    1,000 removals closed (bytes in MB, kB as they are), then what it grew by over each of the
+    last three 1,000s. Steady growth per 1,000 is what a table kept by retention does until
+    retention starts deleting; memory that keeps growing per 1,000 after warm-up is a leak."""
+    rows = []
+    for p in paths:
+        rows += list(csv.DictReader(open(p)))
+    closed, last = [], None
+    for r in rows:
+        if r["party"] == "hub" and r.get("removals_closed") not in (None, ""):
+            last = int(r["removals_closed"])
+        closed.append(last)
+    top = max([c for c in closed if c is not None] or [0])
+    marks = list(range(0, top + 1, step))
+    if len(marks) < 2:
+        print("soak: fewer than %d removals closed" % step)
+        return 1
+    last = marks[1:][-2:]   # the growth over the last two steps (one when there is only one)
+    print("| party | series | " + " | ".join("at {:,}".format(m) for m in marks)
+          + " | " + " | ".join("growth to {:,}".format(m) for m in last) + " |")
+    print("|---|---|" + "---:|" * (len(marks) + len(last)))
+    for party in ("hub", "tsp", "esp"):
+        for key, label in TREND:
+            vals = []
+            for m in marks:
+                v = next((float(r[key]) for c, r in zip(closed, rows)
+                          if r["party"] == party and c is not None and c >= m and r.get(key) not in (None, "")), None)
+                vals.append(v)
+            if any(v is None for v in vals):
+                continue
+            mb = key.endswith("_bytes")
+            f = (lambda v: "%.1f" % (v / 1048576)) if mb else (lambda v: "{:,.0f}".format(v))
+            inc = [b - a for a, b in zip(vals, vals[1:])][-len(last):]
+            print("| %s | %s | %s | %s |" % (party, label.replace("(bytes)", "(MB)"), " | ".join(f(v) for v in vals),
+                                             " | ".join(("%+.1f" % (d / 1048576)) if mb else "{:+,.0f}".format(d) for d in inc)))
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "per1000":
+        return per1000(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "chart":
         chart(sys.argv[2:-1], sys.argv[-1])
         return 0
