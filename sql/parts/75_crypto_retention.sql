@@ -162,7 +162,7 @@ BEGIN
     DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
     GET DIAGNOSTICS k = ROW_COUNT;
     n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
+    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments are in its row
     GET DIAGNOSTICS k = ROW_COUNT;
     n_tsp := n_tsp + k;
     SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
