@@ -47,6 +47,9 @@ ALTER TABLE hublink.tsp_quote ALTER COLUMN flight_ids SET NOT NULL, ALTER COLUMN
 COMMENT ON CONSTRAINT tsp_quote_segments_shape ON hublink.tsp_quote IS
     'flight_ids and fare_ids: one dimension from 1, one or two segments, as many fares as flights, no NULL.';
 
+-- Out of the extension first: that also takes it out of the extension's list of tables that
+-- pg_dump dumps (0.1.0 registered it), which a plain DROP TABLE leaves naming a table that is gone.
+ALTER EXTENSION hublink DROP TABLE hublink.tsp_quote_segment;
 DROP TABLE hublink.tsp_quote_segment;
 
 -- @function hublink.tsp_quote_check_segments
