@@ -36,6 +36,8 @@ COMMENT ON COLUMN hublink.tsp_quote.destination_country IS 'Destination country 
 COMMENT ON COLUMN hublink.tsp_quote.travellers IS 'Array of {traveller: travellerRef, type: traveller type}, in quote order.';
 COMMENT ON COLUMN hublink.tsp_quote.quote IS 'The quote object as sent in the response.';
 COMMENT ON COLUMN hublink.tsp_quote.status IS 'QUOTED, or BOOKED once a booking took it.';
+CREATE INDEX tsp_quote_removal ON hublink.tsp_quote (removal_id);
+COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removals quotes (its purge and erasure, hublink.purge_removal).';
 
 CREATE TABLE hublink.tsp_quote_segment (
     quote_ref  text NOT NULL REFERENCES hublink.tsp_quote ON DELETE CASCADE,
