@@ -9137,6 +9137,90 @@ COMMENT ON FUNCTION hublink.purge_removal(text) IS
 
 SELECT hublink.apply_access_policy();
 
+-- from sql/updates/0.1.0--0.2.0/93_burst_cost.sql
+-- 0.2.0: the cost of a burst, fifth pass (issue 15 section 3; docs/performance.md "Fifth pass").
+
+-- The audit chain's canonical text in PL/pgSQL (the same expression, so the same text and the
+-- same hashes): the seal calls it for every audit row at commit, and as a SQL function with
+-- SET it set up an executor for each row. The seal finds its rows by the primary key even when
+-- audit_log's statistics are stale (it scanned the whole log at every commit of a burst).
+-- hublink.audit_canonical, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_canonical(a hublink.audit_log) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- jsonb's text form is canonical (keys sorted, fixed spacing); the time is epoch seconds
+    -- so the text does not depend on the session's TimeZone or DateStyle.
+    RETURN pg_catalog.jsonb_build_object(
+               'audit_id', a.audit_id,
+               'at', EXTRACT(epoch FROM a.at),
+               'xact_id', a.xact_id::text,
+               'session_user', a.session_user_name,
+               'role', a.role_name,
+               'backend_pid', a.backend_pid,
+               'client_addr', a.client_addr::text,
+               'action', a.action,
+               'table', a.table_name,
+               'removal_id', a.removal_id,
+               'removal_reference', a.removal_reference,
+               'row_key', a.row_key,
+               'changed_columns', pg_catalog.to_jsonb(a.changed_columns),
+               'before_digest', pg_catalog.encode(a.before_digest, 'hex'),
+               'after_digest', pg_catalog.encode(a.after_digest, 'hex'),
+               'detail', a.detail)::text;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
+    'The text an audit row''s hash covers: every column as canonical jsonb text, independent of '
+    'session settings. Changing it changes every hash: verify_audit would report the whole chain.';
+-- hublink.audit_seal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS $$
+DECLARE
+    last   record;
+    seq    bigint;
+    prev   bytea;
+    r      record;
+    seqs   bigint[] := '{}';
+    ids    bigint[] := '{}';
+    prevs  bytea[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    -- Serialise sealing across transactions so seq and prev_hash are well defined. Held to
+    -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
+    PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
+    SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    seq := coalesce(last.seq, 0);
+    prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+    -- This transaction's rows from the one that queued the event on, not sealed yet.
+    FOR r IN SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
+              WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
+                AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)
+              ORDER BY l.audit_id LOOP
+        seq := seq + 1;
+        seqs := seqs || seq;
+        ids := ids || r.audit_id;
+        prevs := prevs || prev;
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(r.canonical, 'UTF8'));
+        hashes := hashes || prev;
+    END LOOP;
+    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
+    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
+                             pg_catalog.unnest(hashes));
+    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
+    -- IMMEDIATE statement) queue a new event.
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal() IS
+    'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
+    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
 -- (never set there), so no admin or caseworker could open a message; an admin could set its own
