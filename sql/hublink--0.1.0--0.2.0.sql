@@ -6,39 +6,7 @@
 -- from sql/updates/0.1.0--0.2.0/01_install_shipped_schema.sql
 -- 0.2.0: the update scripts load the shipped schemas again, so the loader leaves an unchanged
 -- schema alone and replaces a changed one (CHANGELOG.md).
--- hublink.install_shipped_schema, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.install_shipped_schema(schema_name text, schema jsonb) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    message_type text;
-BEGIN
-    -- A restore brings the schemas as they were in the dump (hublink.restore_prepare).
-    IF pg_catalog.current_setting('hublink.restoring', true) = 'on' THEN
-        RETURN;
-    END IF;
-    SELECT t.message_type INTO message_type
-      FROM hublink.message_type t WHERE t.schema_name = install_shipped_schema.schema_name;
-    IF message_type IS NULL THEN
-        IF NOT EXISTS (SELECT FROM hublink.schema_document d
-                        WHERE d.uri = schema->>'$id' AND d.document = schema) THEN
-            PERFORM hublink.register_schema_document(schema->>'$id', schema);
-        END IF;
-    ELSE
-        -- The version is the last segment of the $id: https://.../schemas/<name>/<version>
-        INSERT INTO hublink.message_schema AS m (message_type, schema_version, schema)
-        VALUES (message_type, substring(schema->>'$id' from '/([0-9]+\.[0-9]+)$'), schema)
-        ON CONFLICT ON CONSTRAINT message_schema_pkey
-        DO UPDATE SET schema = excluded.schema, registered_at = now(), registered_by = current_user
-        WHERE m.schema IS DISTINCT FROM excluded.schema;
-    END IF;
-END;
-$$;
-COMMENT ON FUNCTION hublink.install_shipped_schema(text, jsonb) IS
-    'Used by the install and update scripts to load the schemas shipped in schemas/: adds a new '
-    'one, replaces a changed one, leaves an unchanged one alone. Does nothing while a dump is '
-    'restored (hublink.restoring): the dump holds the schemas.';
+-- hublink.install_shipped_schema: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- from sql/updates/0.1.0--0.2.0/02_renumbered_parts.sql
 -- 0.2.0: every part of sql/parts has a number of its own (issue 13 section 3), and the comments
@@ -140,139 +108,8 @@ COMMENT ON FUNCTION hublink.esp_fill_team(bigint, date, bigint, jsonb) IS
     'when fit, else the least qualified fit escort (fewest positions fit, weakest physique, not a '
     'leader, fewest languages, then ID); then augmenting paths for the positions left, so the '
     'result is a maximum matching: fewer rows than positions means no team exists.';
--- hublink.esp_quote, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.esp_quote(request jsonb, removal_id text DEFAULT NULL, at timestamptz DEFAULT now())
-    RETURNS jsonb
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    tz        constant text := hublink.esp_setting('date_time_zone');
-    notice    constant interval := hublink.esp_setting('min_notice_hours')::integer * interval '1 hour';
-    maxdates  constant integer := hublink.esp_setting('max_escort_dates')::integer;
-    cur       constant char(3) := hublink.esp_setting('currency');
-    expires   constant timestamptz := at + hublink.esp_setting('quote_validity_minutes')::integer * interval '1 minute';
-    profiles  jsonb;
-    segs      jsonb;
-    pid       bigint;
-    npos      integer;
-    total     numeric;
-    serial    text;
-    d         date;
-    quotes    jsonb := '[]';
-    skipped   text[] := '{}';
-    ref       text;
-    body      jsonb;
-    sexes     jsonb;
-BEGIN
-    -- What the rules read of each returnee: no names, no dates of birth.
-    SELECT jsonb_agg(jsonb_build_object(
-               'hoReturneeReference', r #>> '{personalDetails,hoReturneeReference}',
-               'gender', r #>> '{personalDetails,gender}',
-               'nationality', r #>> '{personalDetails,nationality}',
-               'flags', coalesce(r #> '{escortRiskAssessment,flags}', '[]'),
-               'conditions', coalesce((SELECT jsonb_agg(c -> 'code')
-                                         FROM jsonb_array_elements(r #> '{personalDetails,conditions}') c), '[]'),
-               'location', r -> 'location') ORDER BY o)
-      INTO profiles
-      FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY x(r, o);
-    segs := hublink.esp_segments((request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
-                                 request #> '{returnees,0,location}', request -> 'destination');
-    INSERT INTO hublink.esp_plan (removal_ref, returnees, international, escort_on_transport, location, destination,
-                                  duty_days, currency, segments, created_at)
-    VALUES (removal_id, profiles, (request ->> 'international')::boolean, (request ->> 'escortOnTransport')::boolean,
-            request #> '{returnees,0,location}', request -> 'destination',
-            (SELECT max(hublink.json_integer(s -> 'dayOffset')::integer) + 1 FROM jsonb_array_elements(segs) s), cur, segs, at)
-    RETURNING plan_id INTO pid;
-    INSERT INTO hublink.esp_plan_position
-    SELECT pid, p.* FROM hublink.esp_positions(profiles) p;
-    GET DIAGNOSTICS npos = ROW_COUNT;
-    total := hublink.esp_plan_cost(pid);
-    serial := lpad(nextval('hublink.esp_quote_serial')::text, 6, '0');
-    -- Escorts' sex is sealed: decrypt it once per quote, and only when a position asks for a sex,
-    -- for the escorts who could serve on some date of the range (active, named, rostered then).
-    -- (A position sealed a sex exactly when it asks for one: 76_crypto_seal_esp.sql.)
-    IF EXISTS (SELECT FROM hublink.esp_plan_position p WHERE p.plan_id = pid AND p.sealed IS NOT NULL) THEN
-        sexes := hublink.esp_escort_sexes(ARRAY(
-            SELECT DISTINCT r.escort_id FROM hublink.esp_roster r JOIN hublink.esp_escort e USING (escort_id)
-             WHERE e.active AND r.duty_date BETWEEN (request #>> '{dates,earliestLeaveDate}')::date
-                                                AND (request #>> '{dates,latestLeaveDate}')::date
-                                                    + (SELECT pl.duty_days - 1 FROM hublink.esp_plan pl WHERE pl.plan_id = pid)
-               AND EXISTS (SELECT FROM hublink.esp_escort_personal x WHERE x.escort_id = e.escort_id)), removal_id);
-    END IF;
-
-    FOR d IN SELECT g::date FROM generate_series((request #>> '{dates,earliestLeaveDate}')::date,
-                                                 (request #>> '{dates,latestLeaveDate}')::date, interval '1 day') g LOOP
-        EXIT WHEN jsonb_array_length(quotes) >= maxdates;
-        IF coalesce(request #> '{dates,exclusionDates}', '[]') ? d::text THEN
-            CONTINUE;
-        ELSIF d::timestamp AT TIME ZONE tz < at + notice THEN
-            skipped := skipped || (d || ' (less than ' || hublink.esp_setting('min_notice_hours') || ' hours'' notice)');
-        ELSIF (SELECT count(*) FROM hublink.esp_fill_team(pid, d, NULL, sexes)) < npos THEN
-            skipped := skipped || (d || ' (escorts unavailable)');
-        ELSE
-            ref := hublink.esp_setting('quote_reference_prefix') || serial || '-' || chr(65 + jsonb_array_length(quotes));
-            INSERT INTO hublink.esp_quote VALUES (ref, pid, d, total, cur, at, expires);
-            quotes := quotes || jsonb_build_object('escortQuoteReference', ref, 'escortDate', d,
-                'totalCost', hublink.esp_money(total, cur),
-                'notes', 'Bookable until ' || to_char(expires AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI') || ' UK time.');
-        END IF;
-    END LOOP;
-
-    body := hublink.esp_plan_body(pid) || jsonb_build_object('quotes', quotes, 'notes',
-        (SELECT count(*) FILTER (WHERE NOT p.medic) || ' escort officer(s)'
-                || CASE WHEN bool_or(p.medic) THEN ' and a medic' ELSE '' END
-           FROM hublink.esp_plan_position p WHERE p.plan_id = pid)
-        || ' for ' || (SELECT string_agg(x ->> 'hoReturneeReference' || coalesce(' (' || nullif(
-                                   (SELECT string_agg(f, ', ') FROM jsonb_array_elements_text((x -> 'flags') || (x -> 'conditions')) f),
-                                   '') || ')', ''), ', ' ORDER BY o)
-                         FROM jsonb_array_elements(profiles) WITH ORDINALITY y(x, o))
-        || CASE WHEN cardinality(skipped) > 0 THEN '. Not offered: ' || array_to_string(skipped, ', ') ELSE '' END
-        || '.');
-    RETURN body;
-END;
-$$;
-COMMENT ON FUNCTION hublink.esp_quote(jsonb, text, timestamptz) IS
-    'Quotes an EscortQuoteRequest body at instant at: makes the plan (positions by the escort '
-    'rules, segments by the templates, effort and cost by the role rates) and offers each date '
-    'of the range, without exclusion dates, starting at least min_notice_hours after at, on which '
-    'the roster can staff the team (up to max_escort_dates). Returns the EscortQuoteResponse '
-    'body; quotes is empty when no date can be staffed, and notes name the dates not offered.';
--- hublink.record_escorts, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.record_escorts(removal_id bigint, escorts jsonb) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    e   jsonb;
-    pid bigint;
-    api jsonb;
-BEGIN
-    FOR e IN SELECT * FROM jsonb_array_elements(coalesce(escorts, '[]')) LOOP
-        api := coalesce(e -> 'advancePassengerInfo', '{}');
-        INSERT INTO hublink.escort_person AS p (removal_id, escort_id, escort_number, special_meal)
-        VALUES (removal_id, e ->> 'escortId', hublink.json_integer(e -> 'escortNumber')::int, e ->> 'specialMeal')
-        ON CONFLICT ON CONSTRAINT escort_person_removal_id_escort_id_key DO UPDATE
-           SET escort_number = coalesce(EXCLUDED.escort_number, p.escort_number),
-               special_meal = coalesce(EXCLUDED.special_meal, p.special_meal), active = true
-        RETURNING escort_person_id INTO pid;
-        INSERT INTO hublink.escort_personal AS q (escort_person_id, title, given_names, family_name,
-                                                  date_of_birth, nationality, gender, document_type,
-                                                  document_number, document_issuing_country,
-                                                  document_expiry_date)
-        VALUES (pid, e #>> '{name,title}', e #>> '{name,givenNames}', e #>> '{name,familyName}',
-                (api ->> 'dateOfBirth')::date, api ->> 'nationality', api ->> 'gender',
-                api #>> '{travelDocument,type}', api #>> '{travelDocument,number}',
-                api #>> '{travelDocument,issuingCountry}', (api #>> '{travelDocument,expiryDate}')::date)
-        -- The details are sealed (74_crypto_seal.sql): EXCLUDED holds them encrypted, and the
-        -- seal trigger merges them into the stored ones, the values given replacing the old.
-        ON CONFLICT (escort_person_id) DO UPDATE
-           SET key_scope = EXCLUDED.key_scope, sealed = EXCLUDED.sealed;
-    END LOOP;
-END;
-$$;
-COMMENT ON FUNCTION hublink.record_escorts(bigint, jsonb) IS
-    'Records named escorts and their advance passenger information; later details of the same '
-    'escortId complete or replace earlier ones.';
+-- hublink.esp_quote: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.record_escorts: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.unseal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.unseal(p_scope text, p_sealed bytea) RETURNS jsonb
     LANGUAGE plpgsql STRICT VOLATILE SECURITY DEFINER
@@ -469,84 +306,7 @@ COMMENT ON FUNCTION hublink.run_worker_jobs() IS
     'when the next one is due (NULL: no job enabled). Called by the worker; callable by an '
     'admin to run due jobs at once. SECURITY DEFINER, so the worker''s role needs no right on '
     'what the jobs touch; a job whose function another role owns fails (insufficient_privilege).';
--- hublink.fire_timer, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.fire_timer(p_timer_id bigint) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    t       hublink.timer;
-    k       hublink.timer_kind;
-    rule    hublink.timer_rule;
-    ref     text;
-    still   boolean := true;
-    now_    timestamptz;
-    v_lateness interval;
-    alert   bigint;
-    sent    text;
-BEGIN
-    -- Lock order: the removal row, then the timer, as every path that writes a removal's timers
-    -- does (cancel_timers, start_timer, reanchor_timer; the caseworker's and the worker's
-    -- transactions update the removal first). Both SKIP LOCKED: the job never waits for a
-    -- removal another transaction is changing (it would hold this timer meanwhile, and that
-    -- transaction may want it: the deadlock the soak found, docs/timers.md "Locks"); the timer
-    -- stays pending and the next run fires it.
-    PERFORM FROM hublink.removal r
-      WHERE r.removal_id = (SELECT x.removal_id FROM hublink.timer x WHERE x.timer_id = p_timer_id)
-        FOR NO KEY UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    SELECT * INTO t FROM hublink.timer x WHERE x.timer_id = p_timer_id AND x.status = 'pending'
-       FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-    SELECT * INTO k FROM hublink.timer_kind x WHERE x.kind = t.kind;
-    SELECT * INTO rule FROM hublink.timer_rule x WHERE x.timer_rule_id = t.timer_rule_id;
-    SELECT r.removal_reference INTO ref FROM hublink.removal r WHERE r.removal_id = t.removal_id;
-    IF k.still_due_function IS NOT NULL THEN
-        PERFORM hublink.require_stored_function(k.still_due_function, 'hublink.timer_kind.still_due_function', 'call');
-        EXECUTE format('SELECT %s($1)', k.still_due_function::regproc) USING t.timer_id INTO still;
-    END IF;
-    IF NOT coalesce(still, false) THEN
-        PERFORM hublink.cancel_timers(t.removal_id, t.kind, t.watches, 'its cause was gone when it was due');
-        RETURN false;
-    END IF;
-    -- Lateness counts from when the timer could first fire: one started already overdue (a
-    -- deadline nearer than its warning) is not late, one held up by downtime is.
-    now_ := clock_timestamp();
-    v_lateness := now_ - greatest(t.due_at, t.created_at);
-    alert := hublink.raise_alert(
-        k.alert_kind, format(k.subject_template, ref, t.watches), t.removal_id,
-        t.detail || jsonb_build_object(
-            'timerId', t.timer_id, 'timerKind', t.kind, 'watches', t.watches,
-            'causeMessageId', t.cause_message_id, 'anchorAt', t.anchor_at, 'dueAt', t.due_at,
-            'firedAt', now_, 'late', v_lateness > k.late_after,
-            'latenessSeconds', round(extract(epoch FROM v_lateness)::numeric, 3),
-            'timerRuleId', t.timer_rule_id),
-        rule.severity, t.due_at);
-    UPDATE hublink.timer x
-       SET status = 'fired', fired_at = now_, lateness = v_lateness,
-           late = v_lateness > k.late_after, alert_id = alert
-     WHERE x.timer_id = t.timer_id;
-    -- After the timer is marked fired, so a message the action sends (a re-quote) stops the
-    -- other timers it concerns, not this one.
-    IF rule.action IS NOT NULL THEN
-        PERFORM hublink.require_stored_function(rule.action, 'hublink.timer_rule.action', 'call');
-        EXECUTE format('SELECT %s($1)', rule.action::regproc) USING t.timer_id INTO sent;
-        UPDATE hublink.timer x SET action_message_id = sent WHERE x.timer_id = t.timer_id;
-    END IF;
-    RETURN true;
-END;
-$$;
-COMMENT ON FUNCTION hublink.fire_timer(bigint) IS
-    'Fires one pending timer: cancels it instead when its kind''s still_due_function says its '
-    'cause is gone; otherwise raises its alert (hublink.raise_alert: row and NOTIFY '
-    'hublink_alert) with its due time and lateness, marks it fired (late when its lateness, '
-    'counted from greatest(due_at, created_at), exceeds the kind''s late_after), then runs its '
-    'rule''s action. Locks the removal row, then the timer, skipping either when another '
-    'transaction holds it (the next run fires it): the lock order of every timer path. True when it fired.';
+-- hublink.fire_timer: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.security_event_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.security_event_alert(e hublink.security_event) RETURNS bigint
     LANGUAGE plpgsql
@@ -588,129 +348,7 @@ COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
 
 
 -- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).
--- hublink.create_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
-                                       earliest_leave_date date, latest_leave_date date,
-                                       destination jsonb,
-                                       exclusion_dates date[] DEFAULT '{}',
-                                       international boolean DEFAULT true,
-                                       escort_on_transport boolean DEFAULT true,
-                                       constraints jsonb DEFAULT NULL,
-                                       notes text DEFAULT NULL,
-                                       sensitivity text DEFAULT NULL)
-    RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    ref       text;
-    rid       bigint;
-    x         jsonb;
-    live      record;
-    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
-BEGIN
-    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
-    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
-    -- check below) is read. The owner, superusers and the worker pass, as in
-    -- hublink.removal_access_allowed.
-    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
-       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
-        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
-                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
-    END IF;
-    IF hublink.current_party() <> 'hub' THEN
-        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
-        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Each returnee once: a second entry with the same reference would be dropped by
-    -- record_returnees while its documents and risk went to the first.
-    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
-                                   FROM jsonb_array_elements(returnees) e) y
-     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
-    END IF;
-    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
-    -- returnee. A second one waits on this lock until the first ends, and its check below then
-    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
-    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
-    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
-    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
-    -- removals of the same returnees never deadlock.
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
-        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
-            USING ERRCODE = 'active_sql_transaction',
-                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
-                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
-                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
-    END IF;
-    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
-               FROM jsonb_array_elements(returnees) y
-              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
-              ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
-    END LOOP;
-    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
-        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
-        -- holds across sensitivities). The caller learns only that one exists: its reference
-        -- and state are told only when the caller is cleared for it.
-        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
-               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
-          INTO live
-          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
-         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
-         ORDER BY 4 DESC LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
-                USING ERRCODE = 'unique_violation',
-                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
-                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
-                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
-        END IF;
-    END LOOP;
-    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
-    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
-                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
-                                 constraints, notes, state, sensitivity, created_by)
-    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
-            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
-            new_level, hublink.acting_login())
-    RETURNING removal_id INTO rid;
-    PERFORM hublink.require_removal_access(rid);
-    PERFORM hublink.record_returnees(rid, returnees, 'hub');
-    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
-    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
-      FROM jsonb_array_elements(returnees) y
-      JOIN hublink.returnee t ON t.removal_id = rid
-                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
-     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
-    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
-    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
-           y #>> '{risk,notes}'
-      FROM jsonb_array_elements(returnees) y
-      JOIN hublink.returnee t ON t.removal_id = rid
-                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
-    PERFORM hublink.profile_risk(ref);
-    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
-                                                          'from', NULL, 'to', 'new')::text);
-    RETURN ref;
-END;
-$$;
-COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
-    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
-    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
-    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
-    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
-    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
-    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
-    'DEFINER, for hublink_caseworker.';
+-- hublink.create_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- Section 6: one error for a removal or message the login may not see and for one that does
 -- not exist, naming only what the caller gave.
@@ -782,42 +420,7 @@ COMMENT ON FUNCTION hublink.require_message_access(regclass, bigint, text, text,
     'Raises insufficient_privilege ("<log> row <id> is not accessible") unless the login may open '
     'row p_id of the inbox or outbox (hublink.require_key_scope_access of its key scope); the same '
     'error for a row that does not exist (p_missing), except for the owner, superusers and the worker.';
--- hublink.message_document, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.message_document(p_log regclass, p_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    m record;
-    found_rows bigint;
-BEGIN
-    IF p_log NOT IN ('hublink.inbox'::regclass, 'hublink.outbox'::regclass) THEN
-        RAISE EXCEPTION '% is not a message log', p_log
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Use hublink.inbox or hublink.outbox.';
-    END IF;
-    EXECUTE format('SELECT message, key_scope, removal_id, message_id, message_type, sealed_body '
-                   'FROM %s WHERE id = $1', p_log) INTO m USING p_id;
-    -- EXECUTE does not set FOUND: the row count says whether the row exists.
-    GET DIAGNOSTICS found_rows = ROW_COUNT;
-    -- need-to-know (90_access.sql): the removal's clearance, or an admin for a day's messages;
-    -- one answer for a row that does not exist and one the login may not open
-    PERFORM hublink.require_message_access(p_log, p_id, m.key_scope, m.removal_id, found_rows = 0);
-    IF m.sealed_body IS NOT NULL THEN
-        PERFORM hublink.audit_note('decrypt',
-            (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = m.key_scope),
-            pg_catalog.jsonb_build_object('table', p_log::text, 'key_scope', m.key_scope,
-                                          'message_id', m.message_id, 'message_type', m.message_type));
-    END IF;
-    -- Not through hublink.open_message: audited above, with the table.
-    RETURN CASE WHEN m.sealed_body IS NULL THEN m.message
-                ELSE m.message || pg_catalog.jsonb_build_object('body', hublink.unseal(m.key_scope, m.sealed_body)) END;
-END;
-$$;
-COMMENT ON FUNCTION hublink.message_document(regclass, bigint) IS
-    'The whole message of row p_id of the inbox or the outbox, its body decrypted; audited (action '
-    'decrypt) when it had a sealed body. Checks the clearance for its removal (a message that named '
-    'no removal: hublink_admin). Behind hublink.inbox_document and hublink.outbox_document.';
+-- hublink.message_document: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.inbox_failure, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.inbox_failure(p_id bigint, OUT raw bytea, OUT problems jsonb, OUT last_error text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -2064,222 +1667,7 @@ COMMENT ON FUNCTION hublink.record_message_rows(bigint, jsonb, text) IS
     'receives it. Raises HL001 for references the conversation does not know (a booking of a '
     'quote never issued or superseded, an update of a booking never confirmed, the outcome of '
     'an amendment never sent, a quote reference issued twice).';
--- hublink.tsp_quote, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
-                                  at timestamptz DEFAULT now())
-    RETURNS jsonb
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
-    dests        char(3)[];
-    dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
-    n_ret        integer := jsonb_array_length(request -> 'returnees');
-    excluded     text[];
-    no_transit   char(3)[];
-    refund_only  boolean;
-    notice_hours integer;
-    limit_amount numeric;
-    limit_cur    text;
-    d            record;
-    it           record;
-    quotes       jsonb := '[]';
-    problems     text[] := '{}';
-    codes        text[] := '{}';
-    travellers   jsonb;
-    n            integer := 0;
-    k            integer;
-    earliest     timestamptz;
-    qref         text;
-    q            jsonb;
-    segs         jsonb;
-    costs        jsonb;
-    expires      timestamptz;
-    quota_left   integer;
-    cands        hublink.tsp_itinerary[];
-    -- The quotes' rows, written by one INSERT per table once every date is quoted.
-    new_quotes   hublink.tsp_quote[] := '{}';
-    new_segments hublink.tsp_quote_segment[] := '{}';
-BEGIN
-    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
-        dests := ARRAY[request #>> '{destination,airportCode}'];
-    ELSE
-        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
-          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
-    END IF;
-
-    -- The Travel Information Guide for this destination, merged with the request's constraints.
-    SELECT array_agg(DISTINCT x) INTO excluded FROM (
-        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
-        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
-        SELECT r.airport x FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
-           AND coalesce(r.destination_country, dest_country) = dest_country
-        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
-          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
-          JOIN hublink.tsp_airport a ON a.country = c.iso2
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
-        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
-                      AND coalesce(r.destination_country, dest_country) = dest_country);
-    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
-     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
-    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
-    limit_cur := request #>> '{constraints,costLimit,currency}';
-
-    FOR d IN
-        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
-               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
-          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
-        UNION ALL
-        SELECT NULL, g::date, 0, NULL
-          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
-                               least((request #>> '{travelDates,latestLeaveDate}')::date,
-                                     (request #>> '{travelDates,earliestLeaveDate}')::date
-                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
-                               interval '1 day') g
-         WHERE request ? 'travelDates'
-           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
-    LOOP
-        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
-                      AND coalesce(r.destination_country, dest_country) = dest_country
-                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
-            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-        SELECT min(r.max_returnees - coalesce((
-                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
-                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
-                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
-          INTO quota_left
-          FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
-           AND d.day BETWEEN r.date_from AND r.date_to;
-        IF quota_left < n_ret THEN
-            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-
-        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
-                             at + make_interval(hours => coalesce(notice_hours, 0)));
-        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
-            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
-                                      'type', 'RETURNEE') t, i o
-              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
-            UNION ALL
-            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
-              FROM generate_series(1, d.escorts) g) s);
-        k := 0;
-        -- One search per date; the reasons for no quote are read from the same candidates.
-        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                  coalesce(no_transit, '{}'), refund_only,
-                                                  p_cancel, h_cancel) i);
-        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
-        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
-        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
-        FOR it IN
-            SELECT o.* FROM (
-                SELECT i.*,
-                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
-                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
-                       row_number() OVER (PARTITION BY i.refundable
-                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM unnest(cands) i
-                 WHERE i.seats_free >= n_ret + d.escorts
-                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
-             WHERE o.by_cost <= per_date
-                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
-             ORDER BY o.by_cost
-        LOOP
-            k := k + 1;
-            n := n + 1;
-            qref := prefix || n;
-            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
-                        jsonb_path_query_array(travellers, '$[*].traveller')));
-            IF it.flight2 IS NOT NULL THEN
-                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
-                        jsonb_path_query_array(travellers, '$[*].traveller'));
-            END IF;
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
-              INTO costs FROM jsonb_array_elements(travellers) t;
-            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
-              INTO expires
-              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
-             WHERE fa.fare_id IN (it.fare1, it.fare2);
-            q := jsonb_strip_nulls(jsonb_build_object(
-                'travelQuoteReference', qref,
-                'escortQuoteReference', d.eq_ref,
-                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
-                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
-                'itinerary', segs,
-                'conditions', jsonb_build_object(
-                    'refundable', it.refundable,
-                    'handBaggageOnly', it.hand_baggage_only,
-                    'expiresAt', hublink.tsp_local_time(expires, zone),
-                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
-                                                        it.currency, p_cancel, h_cancel, k))));
-            quotes := quotes || q;
-            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
-            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
-            IF it.flight2 IS NOT NULL THEN
-                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
-            END IF;
-        END LOOP;
-        IF k = 0 THEN
-            -- Say why: with seats enough only the cost limits can have removed them.
-            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
-                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
-                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF cardinality(cands) > 0 THEN
-                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
-                codes := codes || 'NO_SEATS'::text;
-            ELSE
-                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
-                codes := codes || 'NO_FLIGHTS'::text;
-            END IF;
-        END IF;
-    END LOOP;
-
-    -- Set-wise: two statements per request instead of two or three per quote (each row is
-    -- still audited by its own trigger).
-    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
-
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'quotes', quotes,
-        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
-            -- One code for the response: the one shared by every date, else OTHER.
-            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
-            'text', left(array_to_string(problems, '; '), 4000)) END));
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
-    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
-    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
-    'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.apply_reference_list, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.apply_reference_list(message jsonb) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2644,36 +2032,7 @@ COMMENT ON FUNCTION hublink.security_logon_state() IS
     'lock-out was restored); client_addr is NULL for a role-wide entry (an ordinary role), else '
     'the address a protected role failed from (docs/security-monitoring.md, "Lock-out").';
 REVOKE ALL ON FUNCTION hublink.security_logon_state() FROM PUBLIC;
--- hublink.unlock_role, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.unlock_role(p_role_name text) RETURNS boolean
-    LANGUAGE plpgsql STRICT SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    was_locked boolean;
-BEGIN
-    -- Copy a lock-out the worker has not flushed yet, so it is lifted too.
-    PERFORM hublink.flush_security_events();
-    UPDATE hublink.security_lockout SET unlocked_at = clock_timestamp(), unlocked_by = hublink.acting_login()
-     WHERE role_name = p_role_name AND unlocked_at IS NULL;
-    was_locked := FOUND;
-    PERFORM hublink.security_set_lockout(p_role_name, false, clock_timestamp());
-    IF NOT was_locked AND NOT EXISTS (SELECT 1 FROM hublink.security_logon_state() s
-                                       WHERE s.role_name = p_role_name) THEN
-        RAISE EXCEPTION 'role "%" is not locked out', p_role_name
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'Neither hublink.security_lockout nor the logon hook has a lock-out or failures for it.',
-                  HINT = 'SELECT role_name FROM hublink.security_lockout WHERE unlocked_at IS NULL lists the roles locked out.';
-    END IF;
-    PERFORM hublink.record_security_event('account_unlocked',
-        jsonb_build_object('unlocked_role', p_role_name, 'was_locked', was_locked));
-    RETURN was_locked;
-END;
-$$;
-COMMENT ON FUNCTION hublink.unlock_role(text) IS
-    'Lifts the lock-out of a role (NFR 0020 3d), its address locks, and clears its counts of '
-    'failed logons; records an account_unlocked event. Returns whether it was locked out '
-    'everywhere. For hublink_admin.';
+-- hublink.unlock_role: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.sync_security_shared_memory, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.sync_security_shared_memory() RETURNS void
     LANGUAGE plpgsql
@@ -3075,29 +2434,8 @@ SELECT hublink.audit_attach();
 -- and loads no shipped schema; the role hublink_backup takes the dumps.
 
 -- The audit triggers and the schema loader stay quiet while a dump is restored.
--- hublink.audit_seal_needed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.audit_seal_needed() RETURNS boolean
-    LANGUAGE c VOLATILE
-    AS 'MODULE_PATHNAME', 'hublink_audit_seal_needed';
-COMMENT ON FUNCTION hublink.audit_seal_needed() IS
-    'WHEN condition of the sealing trigger: true for the first audit row since the last seal of '
-    'this transaction, so one deferred event seals the whole batch; false while restoring a dump '
-    '(hublink.restoring), whose audit rows come with their links.';
--- hublink.audit_row_change, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.audit_row_change() RETURNS trigger
-    LANGUAGE c SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET TimeZone = 'UTC'
-    SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1
-    AS 'MODULE_PATHNAME', 'hublink_audit_row_change';
-COMMENT ON FUNCTION hublink.audit_row_change() IS
-    'Row trigger of every audited table (attached by hublink.audit_attach): writes one '
-    'hublink.audit_log row with who, when, the table, the operation (or the table''s insert '
-    'action), the removal, the primary key, the changed column names and SHA-256 digests of '
-    'to_jsonb(row)::text before and after (TimeZone UTC). No column value is copied except the '
-    'key and the detail columns of hublink.audit_table_rule. Writes nothing while a dump is '
-    'restored (hublink.restoring).';
+-- hublink.audit_seal_needed: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.audit_row_change: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.audit_truncate, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.audit_truncate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3363,30 +2701,7 @@ SELECT hublink.apply_access_policy();
 -- 0.2.0: the message hot path (issue 15). Functions the worker calls on every message are
 -- PL/pgSQL rather than SQL (a SQL function with SET or SECURITY DEFINER is parsed and planned
 -- again in every subtransaction; PL/pgSQL keeps its plans for the session).
--- hublink.removal_access_allowed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    -- Once, into a variable: called inside the queries below it cost ten times the whole check
-    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
-    -- every decryption of a name on a web page runs this check.
-    me name := hublink.acting_login();
-BEGIN
-    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
-        OR EXISTS (SELECT FROM hublink.removal x
-                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = me
-                     JOIN hublink.sensitivity_level m ON m.level = c.level
-                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
-END;
-$$;
-COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
-    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
-    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.removal_access_allowed: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.message_key_scope, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.message_key_scope(p_message jsonb, p_at timestamptz) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -3509,71 +2824,11 @@ COMMENT ON FUNCTION hublink.conversation_apply(jsonb, text) IS
     'and, at the Hub, confirms the removal when every booking is. A provider creates the '
     'removal when the first message of the Hub arrives. Raises HL001 or HL002 as '
     'hublink.transition. Returns the removal_id.';
--- hublink.handle_message, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.handle_message(message jsonb) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    problems  jsonb;
-    errtext   text;
-    pointer   text;
-    responder regprocedure;
-BEGIN
-    -- Once per message: the codes checked here are not checked again.
-    problems := hublink.reason_code_problems(message);
-    IF jsonb_array_length(problems) = 0 THEN
-        BEGIN
-            PERFORM hublink.conversation_apply_codes_checked(message, 'in');
-            -- the one dispatch table: the worker found the handler there, this its responder
-            SELECT h.responder INTO responder FROM hublink.message_handler h
-             WHERE h.message_type = message ->> 'messageType';
-            IF responder IS NOT NULL THEN
-                EXECUTE format('SELECT %s($1)', responder::regproc) USING message;
-            END IF;
-            RETURN;
-        EXCEPTION WHEN SQLSTATE 'HL001' THEN
-            GET STACKED DIAGNOSTICS errtext = MESSAGE_TEXT, pointer = COLUMN_NAME;
-            problems := jsonb_build_array(jsonb_build_object(
-                'instanceLocation', coalesce(nullif(pointer, ''), '/messageType'),
-                'keywordLocation', '', 'error', errtext));
-        END;
-    END IF;
-    PERFORM hublink.reject_message(message, problems);
-END;
-$$;
-COMMENT ON FUNCTION hublink.handle_message(jsonb) IS
-    'The handler of every inbound message type (hublink.message_handler): applies the message '
-    'to its conversation (hublink.conversation_apply). A message impossible in the '
-    'conversation (HL001: wrong state, unknown reference, reason code not in its list) is '
-    'rejected at once to <queue>-error with the reason; a premature one (HL002) and any other '
-    'error propagate, so the worker retries it. Then the responder of hublink.message_handler '
-    'for its type, if any, answers it in the same transaction (an HL001 it raises rejects the '
-    'message too). SECURITY DEFINER: the worker''s role (hublink_worker) reads no removal data '
-    'itself, it applies messages only through this function.';
+-- hublink.handle_message: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- A handler's rejection is read from its inbox row (bgworker/inbox.c): no flag, so
 -- reject_message no longer calls hublink.note_handler_rejection, which goes.
--- hublink.reject_message, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.reject_message(message jsonb, problems jsonb) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    q text;
-BEGIN
-    -- The row's change is the inbox's (38_inbox_state.sql); the worker reads it from the row.
-    q := hublink.inbox_handler_rejected(reject_message.message, reject_message.problems);
-    IF q IS NULL THEN
-        SELECT t.queue INTO q FROM hublink.message_type t
-         WHERE t.message_type = reject_message.message ->> 'messageType';
-    END IF;
-    RETURN hublink.enqueue_error(q, reject_message.message, reject_message.problems);
-END;
-$$;
-COMMENT ON FUNCTION hublink.reject_message(jsonb, jsonb) IS
-    'Marks an inbound message rejected in hublink.inbox (when it is there) and writes its Error '
-    'message for <queue>-error with the problems. Returns the Error''s messageId.';
+-- hublink.reject_message: defined once, at the mention that needs it (docs/upgrades.md)
 DROP FUNCTION hublink.note_handler_rejection();
 
 -- Sub-second SLA times: the worker publishes the enqueue time in microseconds beside the AMQP
@@ -5016,222 +4271,7 @@ SELECT hublink.apply_access_policy();
 -- call); tsp_quote writes a request's quotes and their segments with one INSERT per table.
 -- Same arguments, same results, same rows.
 
--- hublink.tsp_quote, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
-                                  at timestamptz DEFAULT now())
-    RETURNS jsonb
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
-    dests        char(3)[];
-    dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
-    n_ret        integer := jsonb_array_length(request -> 'returnees');
-    excluded     text[];
-    no_transit   char(3)[];
-    refund_only  boolean;
-    notice_hours integer;
-    limit_amount numeric;
-    limit_cur    text;
-    d            record;
-    it           record;
-    quotes       jsonb := '[]';
-    problems     text[] := '{}';
-    codes        text[] := '{}';
-    travellers   jsonb;
-    n            integer := 0;
-    k            integer;
-    earliest     timestamptz;
-    qref         text;
-    q            jsonb;
-    segs         jsonb;
-    costs        jsonb;
-    expires      timestamptz;
-    quota_left   integer;
-    cands        hublink.tsp_itinerary[];
-    -- The quotes' rows, written by one INSERT per table once every date is quoted.
-    new_quotes   hublink.tsp_quote[] := '{}';
-    new_segments hublink.tsp_quote_segment[] := '{}';
-BEGIN
-    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
-        dests := ARRAY[request #>> '{destination,airportCode}'];
-    ELSE
-        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
-          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
-    END IF;
-
-    -- The Travel Information Guide for this destination, merged with the request's constraints.
-    SELECT array_agg(DISTINCT x) INTO excluded FROM (
-        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
-        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
-        SELECT r.airport x FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
-           AND coalesce(r.destination_country, dest_country) = dest_country
-        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
-          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
-          JOIN hublink.tsp_airport a ON a.country = c.iso2
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
-        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
-                      AND coalesce(r.destination_country, dest_country) = dest_country);
-    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
-     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
-    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
-    limit_cur := request #>> '{constraints,costLimit,currency}';
-
-    FOR d IN
-        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
-               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
-          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
-        UNION ALL
-        SELECT NULL, g::date, 0, NULL
-          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
-                               least((request #>> '{travelDates,latestLeaveDate}')::date,
-                                     (request #>> '{travelDates,earliestLeaveDate}')::date
-                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
-                               interval '1 day') g
-         WHERE request ? 'travelDates'
-           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
-    LOOP
-        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
-                      AND coalesce(r.destination_country, dest_country) = dest_country
-                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
-            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-        SELECT min(r.max_returnees - coalesce((
-                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
-                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
-                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
-          INTO quota_left
-          FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
-           AND d.day BETWEEN r.date_from AND r.date_to;
-        IF quota_left < n_ret THEN
-            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-
-        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
-                             at + make_interval(hours => coalesce(notice_hours, 0)));
-        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
-            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
-                                      'type', 'RETURNEE') t, i o
-              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
-            UNION ALL
-            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
-              FROM generate_series(1, d.escorts) g) s);
-        k := 0;
-        -- One search per date; the reasons for no quote are read from the same candidates.
-        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                  coalesce(no_transit, '{}'), refund_only,
-                                                  p_cancel, h_cancel) i);
-        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
-        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
-        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
-        FOR it IN
-            SELECT o.* FROM (
-                SELECT i.*,
-                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
-                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
-                       row_number() OVER (PARTITION BY i.refundable
-                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM unnest(cands) i
-                 WHERE i.seats_free >= n_ret + d.escorts
-                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
-             WHERE o.by_cost <= per_date
-                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
-             ORDER BY o.by_cost
-        LOOP
-            k := k + 1;
-            n := n + 1;
-            qref := prefix || n;
-            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
-                        jsonb_path_query_array(travellers, '$[*].traveller')));
-            IF it.flight2 IS NOT NULL THEN
-                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
-                        jsonb_path_query_array(travellers, '$[*].traveller'));
-            END IF;
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
-              INTO costs FROM jsonb_array_elements(travellers) t;
-            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
-              INTO expires
-              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
-             WHERE fa.fare_id IN (it.fare1, it.fare2);
-            q := jsonb_strip_nulls(jsonb_build_object(
-                'travelQuoteReference', qref,
-                'escortQuoteReference', d.eq_ref,
-                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
-                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
-                'itinerary', segs,
-                'conditions', jsonb_build_object(
-                    'refundable', it.refundable,
-                    'handBaggageOnly', it.hand_baggage_only,
-                    'expiresAt', hublink.tsp_local_time(expires, zone),
-                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
-                                                        it.currency, p_cancel, h_cancel, k))));
-            quotes := quotes || q;
-            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
-            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
-            IF it.flight2 IS NOT NULL THEN
-                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
-            END IF;
-        END LOOP;
-        IF k = 0 THEN
-            -- Say why: with seats enough only the cost limits can have removed them.
-            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
-                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
-                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF cardinality(cands) > 0 THEN
-                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
-                codes := codes || 'NO_SEATS'::text;
-            ELSE
-                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
-                codes := codes || 'NO_FLIGHTS'::text;
-            END IF;
-        END IF;
-    END LOOP;
-
-    -- Set-wise: two statements per request instead of two or three per quote (each row is
-    -- still audited by its own trigger).
-    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
-
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'quotes', quotes,
-        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
-            -- One code for the response: the one shared by every date, else OTHER.
-            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
-            'text', left(array_to_string(problems, '; '), 4000)) END));
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
-    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
-    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
-    'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- hublink.tsp_itineraries, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
@@ -5966,170 +5006,8 @@ COMMENT ON FUNCTION hublink.set_clearance(name, text) IS
     'Sets the clearance of a login role to a sensitivity level (NULL removes it: the login then '
     'sees no removal). For hublink_admin (Appendix B 4.16: the service administrator manages users); '
     'never a login''s own, except a superuser''s.';
--- hublink.set_removal_sensitivity, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.set_removal_sensitivity(removal_reference text, level text) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    admin boolean := pg_catalog.pg_has_role(hublink.acting_login(), 'hublink_admin', 'USAGE');
-    x     record;
-BEGIN
-    IF NOT admin THEN
-        PERFORM hublink.require_removal_access(removal_reference);
-    END IF;
-    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = set_removal_sensitivity.level) THEN
-        RAISE EXCEPTION 'sensitivity level "%" does not exist', level
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Sensitivities are levels of hublink.sensitivity_level.',
-                  HINT = 'SELECT level FROM hublink.sensitivity_level ORDER BY rank.';
-    END IF;
-    IF NOT admin AND NOT level = ANY (hublink.cleared_levels()) THEN
-        RAISE EXCEPTION 'sensitivity "%" is above the clearance of this login', level
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'A caseworker may not hide a removal from itself.',
-                  HINT = 'Ask an admin (hublink_admin) to set it.';
-    END IF;
-    SELECT r.removal_id, r.sensitivity INTO x FROM hublink.removal r
-     WHERE r.removal_reference = set_removal_sensitivity.removal_reference FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'removal "%" does not exist', removal_reference USING ERRCODE = 'no_data_found',
-            DETAIL = 'No removal has this reference.', HINT = 'hublink.search_removals() finds removals.';
-    END IF;
-    UPDATE hublink.removal r SET sensitivity = set_removal_sensitivity.level WHERE r.removal_id = x.removal_id;
-    -- Kept and alerted like a change from the web interface (96_case_sensitivity.sql), without a reason.
-    IF x.sensitivity <> set_removal_sensitivity.level THEN
-        PERFORM hublink.record_sensitivity_change(x.removal_id, x.sensitivity, set_removal_sensitivity.level, NULL);
-    END IF;
-END;
-$$;
-COMMENT ON FUNCTION hublink.set_removal_sensitivity(text, text) IS
-    'Sets the sensitivity of a removal. A caseworker may set it on a removal it sees, up to its own '
-    'clearance; an admin on any removal, to any level. Each change is kept (hublink.sensitivity_change, '
-    'no reason) and alerted (removal_sensitivity_changed); hublink.change_sensitivity takes a reason.';
--- hublink.create_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.create_removal(case_reference text, returnees jsonb,
-                                       earliest_leave_date date, latest_leave_date date,
-                                       destination jsonb,
-                                       exclusion_dates date[] DEFAULT '{}',
-                                       international boolean DEFAULT true,
-                                       escort_on_transport boolean DEFAULT true,
-                                       constraints jsonb DEFAULT NULL,
-                                       notes text DEFAULT NULL,
-                                       sensitivity text DEFAULT NULL)
-    RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    ref       text;
-    rid       bigint;
-    x         jsonb;
-    live      record;
-    new_level text := coalesce(sensitivity, hublink.lowest_sensitivity());
-BEGIN
-    -- SECURITY DEFINER: the caller needs no privilege on the tables. It may create a removal
-    -- only at a sensitivity it is cleared for, checked before anything else (even the 4.22
-    -- check below) is read. The owner, superusers and the worker pass, as in
-    -- hublink.removal_access_allowed.
-    IF NOT EXISTS (SELECT FROM hublink.sensitivity_level l WHERE l.level = new_level)
-       OR NOT (new_level = ANY (hublink.cleared_levels()) OR hublink.removal_access_allowed(NULL)) THEN
-        RAISE EXCEPTION 'sensitivity "%" is not one this login is cleared for', new_level
-            USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'A caseworker creates removals at a sensitivity level at or below its clearance.',
-                  HINT = 'SELECT hublink.cleared_levels() lists them; an admin sets clearances with hublink.set_clearance().';
-    END IF;
-    IF hublink.current_party() <> 'hub' THEN
-        RAISE EXCEPTION 'only the hub creates removals' USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF jsonb_typeof(returnees) IS DISTINCT FROM 'array' OR jsonb_array_length(returnees) = 0 THEN
-        RAISE EXCEPTION 'a removal needs at least one returnee' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- Each returnee once: a second entry with the same reference would be dropped by
-    -- record_returnees while its documents and risk went to the first.
-    SELECT y.ref INTO live FROM (SELECT e.value #>> '{personalDetails,hoReturneeReference}' AS ref
-                                   FROM jsonb_array_elements(returnees) e) y
-     GROUP BY y.ref HAVING count(*) > 1 LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'returnee % is named more than once in this removal', live.ref
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Each returnee of a removal has its own Home Office returnee reference.';
-    END IF;
-    -- 4.22 under concurrency: one transaction at a time checks and creates a removal for a
-    -- returnee. A second one waits on this lock until the first ends, and its check below then
-    -- sees the first one's removal: under READ COMMITTED each statement takes a new snapshot,
-    -- under SERIALIZABLE a conflict fails one of them. REPEATABLE READ would check against the
-    -- snapshot taken before the wait, so it is refused. The references follow the pattern of
-    -- hublink.returnee's CHECK (upper case), so the text is its own normal form; sorted, so two
-    -- removals of the same returnees never deadlock.
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
-        RAISE EXCEPTION 'hublink.create_removal cannot run under REPEATABLE READ'
-            USING ERRCODE = 'active_sql_transaction',
-                  DETAIL = 'Its check for a live removal of the same returnee (Appendix B 4.22) needs to see '
-                           'removals committed while it waited, which a REPEATABLE READ snapshot hides.',
-                  HINT = 'Call it in a READ COMMITTED (the default) or SERIALIZABLE transaction.';
-    END IF;
-    FOR x IN SELECT DISTINCT to_jsonb(y #>> '{personalDetails,hoReturneeReference}') AS r
-               FROM jsonb_array_elements(returnees) y
-              WHERE y #>> '{personalDetails,hoReturneeReference}' IS NOT NULL
-              ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock(422, hashtext(x #>> '{}'));
-    END LOOP;
-    FOR x IN SELECT * FROM jsonb_array_elements(returnees) LOOP
-        -- As the owner this sees every live removal, whatever the caller's clearance (4.22
-        -- holds across sensitivities). The caller learns only that one exists: its reference
-        -- and state are told only when the caller is cleared for it.
-        SELECT l.ho_returnee_reference, l.removal_reference, l.state,
-               coalesce(hublink.removal_access_allowed(m.removal_id), false) AS visible
-          INTO live
-          FROM hublink.live_returnee l JOIN hublink.removal m USING (removal_reference)
-         WHERE l.ho_returnee_reference = x #>> '{personalDetails,hoReturneeReference}'
-         ORDER BY 4 DESC LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'returnee % already has a live removal', live.ho_returnee_reference
-                USING ERRCODE = 'unique_violation',
-                      DETAIL = CASE WHEN live.visible THEN format('Removal %s is %s.', live.removal_reference, live.state)
-                                    ELSE 'The live removal is not shown: it is above the clearance of this login.' END,
-                      HINT = 'Appendix B 4.22: cancel or complete that removal first, or amend it.';
-        END IF;
-    END LOOP;
-    ref := format('RMV-%s-%s', extract(year FROM now())::int, lpad(nextval('hublink.removal_serial')::text, 6, '0'));
-    INSERT INTO hublink.removal (removal_reference, case_reference, international, escort_on_transport,
-                                 earliest_leave_date, latest_leave_date, exclusion_dates, destination,
-                                 constraints, notes, state, sensitivity, created_by)
-    VALUES (ref, case_reference, international, escort_on_transport, earliest_leave_date,
-            latest_leave_date, coalesce(exclusion_dates, '{}'), destination, constraints, notes, 'new',
-            new_level, hublink.acting_login())
-    RETURNING removal_id INTO rid;
-    PERFORM hublink.require_removal_access(rid);
-    PERFORM hublink.record_returnees(rid, returnees, 'hub');
-    INSERT INTO hublink.travel_document (returnee_id, document_type, document_number, issuing_country, expiry_date)
-    SELECT t.returnee_id, d ->> 'type', d ->> 'number', d ->> 'issuingCountry', (d ->> 'expiryDate')::date
-      FROM jsonb_array_elements(returnees) y
-      JOIN hublink.returnee t ON t.removal_id = rid
-                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}'
-     CROSS JOIN jsonb_array_elements(coalesce(y -> 'travelDocuments', '[]')) d;
-    INSERT INTO hublink.risk_assessment (returnee_id, audience, flags, notes)
-    SELECT t.returnee_id, 'hub', ARRAY(SELECT jsonb_array_elements_text(coalesce(y #> '{risk,flags}', '[]'))),
-           y #>> '{risk,notes}'
-      FROM jsonb_array_elements(returnees) y
-      JOIN hublink.returnee t ON t.removal_id = rid
-                             AND t.ho_returnee_reference = y #>> '{personalDetails,hoReturneeReference}';
-    PERFORM hublink.profile_risk(ref);
-    PERFORM pg_notify('hublink_status', json_build_object('removalReference', ref, 'machine', 'removal',
-                                                          'from', NULL, 'to', 'new')::text);
-    RETURN ref;
-END;
-$$;
-COMMENT ON FUNCTION hublink.create_removal(text, jsonb, date, date, jsonb, date[], boolean, boolean, jsonb, text, text) IS
-    'Creates a removal request with its returnees and returns its new reference (RMV-<year>-<serial>). '
-    'returnees is an array of {personalDetails, travelDocuments, location, risk: {flags, notes}} '
-    '(shapes as in the messages), each returnee once (invalid_parameter_value otherwise). sensitivity: the lowest level when NULL, else a level the login is '
-    'cleared for (insufficient_privilege otherwise). Refuses (unique_violation) when a returnee '
-    'already has a live removal at any sensitivity (Appendix B 4.22), naming it only to a login '
-    'cleared for it, also against a concurrent call for the same returnee (an advisory lock per '
-    'returnee reference; refused under REPEATABLE READ). Runs hublink.profile_risk. SECURITY '
-    'DEFINER, for hublink_caseworker.';
+-- hublink.set_removal_sensitivity: defined once, at the mention that needs it (docs/upgrades.md)
+-- hublink.create_removal: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.acknowledge_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.acknowledge_alert(p_alert_id bigint) RETURNS void
     LANGUAGE plpgsql STRICT SECURITY DEFINER
@@ -9352,9 +8230,8 @@ DECLARE
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
-    -- The quotes' rows, written by one INSERT per table once every date is quoted.
+    -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
-    new_segments hublink.tsp_quote_segment[] := '{}';
 BEGIN
     IF request #>> '{destination,airportCode}' IS NOT NULL THEN
         dests := ARRAY[request #>> '{destination,airportCode}'];
@@ -9487,12 +8364,11 @@ BEGIN
                     'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
                                                         it.currency, p_cancel, h_cancel, k))));
             quotes := quotes || q;
+            -- Its flights and fares in its own row (S1, then S2 for a connection).
             new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
-            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
-            IF it.flight2 IS NOT NULL THEN
-                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
-            END IF;
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
@@ -9509,10 +8385,8 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Set-wise: two statements per request instead of two or three per quote (each row is
-    -- still audited by its own trigger).
+    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
 
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'quotes', quotes,
@@ -9591,50 +8465,7 @@ COMMENT ON COLUMN hublink.booking_hold.decided_at IS 'When the advice was given.
 COMMENT ON COLUMN hublink.booking_hold.decided_by IS 'Who asked (hublink.acting_login).';
 COMMENT ON COLUMN hublink.cancel_history_count.booked IS 'Closed removals of the profile whose travel was booked, or whose booking was held (hublink.booking_hold).';
 COMMENT ON COLUMN hublink.cancel_history_count.cancelled IS 'Of them, cancelled (after booking, or while held).';
--- hublink.cancel_history_on_close, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.cancel_history_on_close() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    prof text[];
-    lead numeric;
-    band numeric;
-BEGIN
-    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub'
-       OR (NOT EXISTS (SELECT FROM hublink.travel_booking k
-                        WHERE k.removal_id = NEW.removal_id AND k.outcome = 'ACCEPTED')
-           AND NOT EXISTS (SELECT FROM hublink.booking_hold b WHERE b.removal_id = NEW.removal_id)) THEN
-        RETURN NULL;
-    END IF;
-    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = NEW.removal_id), '{}');
-    INSERT INTO hublink.cancel_history_count AS h (profile, booked, cancelled)
-    VALUES (prof, 1, (NEW.state = 'cancelled')::int)
-    ON CONFLICT (profile) DO UPDATE SET booked = h.booked + 1, cancelled = h.cancelled + excluded.cancelled;
-    IF NEW.state = 'cancelled' THEN
-        -- How long before its first departure it was cancelled, in the market's bands. Sooner
-        -- than every band (e.g. after departure, or the admin kept no band below 72 h): 0, so a
-        -- late cancellation is never counted as an early one whatever bands the market has
-        -- (the history is owner-only: nobody could correct it). No band at all, no count.
-        lead := extract(epoch FROM hublink.removal_first_departure(NEW.removal_id) - now()) / 3600;
-        SELECT CASE WHEN count(*) > 0 THEN coalesce(max(m.hours_before) FILTER (WHERE m.hours_before <= lead), 0) END
-          INTO band FROM hublink.booking_market m;
-        IF band IS NOT NULL THEN
-            INSERT INTO hublink.cancel_history_lead AS l (profile, hours_before, cancelled)
-            VALUES (prof, band, 1)
-            ON CONFLICT (profile, hours_before) DO UPDATE SET cancelled = l.cancelled + 1;
-        END IF;
-    END IF;
-    RETURN NULL;
-END;
-$$;
-COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
-    'Trigger on hublink.removal at the Hub: a removal that reaches completed or cancelled after its '
-    'travel booking was accepted, or after the Hub advised holding its booking (hublink.booking_hold), '
-    'counts once in hublink.cancel_history_count under its profile; a cancelled one also counts in '
-    'hublink.cancel_history_lead, in the band of how long before its first departure '
-    '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
+-- hublink.cancel_history_on_close: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.plan_booking, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
     RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
@@ -9757,78 +8588,7 @@ SELECT hublink.audit_attach();
 -- bookings, tickets, passengers, refunds and updates; the ESP's plans, quotes, bookings, duties
 -- and updates), keyed by the removal's reference and cascading from nothing: before, they were
 -- kept for ever. Same signature and result type (jsonb, with two more counts).
--- hublink.purge_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    n        bigint;
-    n_tsp    bigint;
-    n_esp    bigint;
-    quotes   text[];
-    bookings text[];
-    esp_ids  bigint[];
-    plans    bigint[];
-    k        bigint;
-    gone     jsonb;
-BEGIN
-    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
-    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
-    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
-    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
-    -- them and they outlived the removal's retention for ever (found by the soak,
-    -- docs/simulation.md "Soak"). Children first, in the order of their foreign keys.
-    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
-      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
-            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
-      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
-    DELETE FROM hublink.tsp_update u WHERE u.quote_ref = ANY (quotes);
-    GET DIAGNOSTICS n_tsp = ROW_COUNT;
-    DELETE FROM hublink.tsp_ticket t WHERE t.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_passenger p WHERE p.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_refund f WHERE f.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking_segment s WHERE s.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
-      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
-            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_id), '{}') INTO esp_ids
-      FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans) OR b.removal_ref = p_removal_reference;
-    DELETE FROM hublink.esp_update u WHERE u.booking_id = ANY (esp_ids);
-    GET DIAGNOSTICS n_esp = ROW_COUNT;
-    DELETE FROM hublink.esp_booking b WHERE b.booking_id = ANY (esp_ids);  -- escorts and duties cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_quote q WHERE q.plan_id = ANY (plans);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_plan l WHERE l.plan_id = ANY (plans);  -- its positions cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n, 'tsp_rows', n_tsp, 'esp_rows', n_esp);
-END;
-$$;
-COMMENT ON FUNCTION hublink.purge_removal(text) IS
-    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
-    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+-- hublink.purge_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- 2. Every segment of a travel quote by an index: the ranking's tie-break (removal_quotes) and
 -- the cascade from travel_quote scanned the whole itinerary_segment table once per quote.
@@ -9866,6 +8626,7 @@ COMMENT ON COLUMN hublink.cancel_estimate_config.max_sold_out IS
     'hold_hours_before departure (hublink.booking_market.sold_out) is above this (default 0.05): '
     'a missed date is not a price.';
 
+-- hublink.booking_market, as defined in sql/parts
 CREATE TABLE hublink.booking_market (
     hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
     fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
@@ -9890,6 +8651,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
 -- against the first departure before (cancellation.cancelled_at is, but the departure of a
 -- removal closed long ago may be purged); until it fills, holding is never advised on
 -- evidence the Hub does not have (hublink.cancel_lead_share shrinks toward 0).
+-- hublink.cancel_history_lead, as defined in sql/parts
 CREATE TABLE hublink.cancel_history_lead (
     profile      text[] NOT NULL,
     hours_before numeric(6,2) NOT NULL CHECK (hours_before >= 0),
@@ -10153,6 +8915,312 @@ COMMENT ON FUNCTION hublink.removal_cancel_probability(bigint) IS
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/90_review_defects.sql
+-- 0.1.0 -> 0.2.0, the defects the last hostile review left open (docs/security-crypto.md
+-- "Erasure of a removal with live bookings", docs/upgrades.md).
+--
+-- 1. An erasure on direction no longer deletes a provider's live bookings or unpaid refunds:
+-- hublink.erase_removal refuses, erasing nothing, while hublink.erasure_blockers names seats on
+-- flights not yet departed, escorts on duty today or later, or a refund not yet received.
+-- hublink.erasure_blockers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH booking AS (
+        SELECT b.* FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference
+        UNION
+        SELECT b.* FROM hublink.tsp_booking b JOIN hublink.tsp_quote q USING (quote_ref)
+         WHERE q.removal_id = p_removal_reference)
+    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
+                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'SCHEDULED' AND f.departs_at > pg_catalog.now()
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref
+    UNION ALL
+    SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
+                             r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
+      FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
+    UNION ALL
+    SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
+                             e.quote_ref, pg_catalog.min(d.duty_date))
+      FROM hublink.esp_booking e
+      JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
+       AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
+     WHERE e.status = 'ACTIVE'
+       AND (e.removal_ref = p_removal_reference
+            OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
+     GROUP BY e.quote_ref
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
+    'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
+    'an active travel booking''s seats on flights not yet departed, a refund not yet received, an '
+    'active escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
+-- hublink.erase_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p       hublink.retention_policy;
+    removed jsonb := '{}';
+    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
+                             WHERE c.removal_reference = p_removal_reference);
+    blockers text;
+BEGIN
+    IF coalesce(p_reason, '') = '' THEN
+        RAISE EXCEPTION 'an erasure needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
+                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
+    END IF;
+    -- A provider engine's rows count too: its messages (and their key) may be purged already.
+    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
+        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
+                  HINT = 'hublink.purge_log lists what was purged before.';
+    END IF;
+    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
+    -- the ordinary paths that give seats and escorts back and record the money.
+    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
+    IF blockers IS NOT NULL THEN
+        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = blockers,
+                  HINT = 'Cancel the bookings first (the Hub''s cancellation, or hublink.esp_provider_cancel), '
+                         'which gives the seats and escorts back and records any refund; mark refunds '
+                         'received with hublink.tsp_refund_received; then erase again.';
+    END IF;
+    PERFORM hublink.audit_note('erase_direction',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
+    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
+        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
+                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
+    END LOOP;
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
+    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
+    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
+    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
+    'duties or is owed a refund for it (hublink.erasure_blockers). Returns what each class removed.';
+
+-- 2. The purge of a removal finds a provider's rows of it by index: the removal reference
+-- columns, and the referencing columns its deletes (and their foreign key checks) look up,
+-- were scanned whole once per purged removal. Its deletes are one list (hublink.purge_rows).
+CREATE INDEX tsp_quote_removal ON hublink.tsp_quote (removal_id);
+COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removals quotes (its purge and erasure, hublink.purge_removal).';
+CREATE INDEX tsp_booking_removal ON hublink.tsp_booking (removal_id);
+COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removals bookings (its purge and erasure, hublink.purge_removal).';
+CREATE INDEX tsp_ticket_booking ON hublink.tsp_ticket (booking_ref);
+COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A bookings tickets (its purge; the foreign key check when a booking is deleted).';
+CREATE INDEX tsp_ticket_replaces ON hublink.tsp_ticket (replaces);
+COMMENT ON INDEX hublink.tsp_ticket_replaces IS 'The ticket reissued from one (the foreign key check when a ticket is deleted).';
+CREATE INDEX tsp_refund_booking ON hublink.tsp_refund (booking_ref);
+COMMENT ON INDEX hublink.tsp_refund_booking IS 'A bookings refunds (its purge; the foreign key check when a booking is deleted).';
+CREATE INDEX tsp_update_quote ON hublink.tsp_update (quote_ref);
+COMMENT ON INDEX hublink.tsp_update_quote IS 'A quotes updates (its purge; the foreign key check when a quote is deleted).';
+CREATE INDEX esp_plan_removal ON hublink.esp_plan (removal_ref);
+COMMENT ON INDEX hublink.esp_plan_removal IS 'A removals escort plans (its purge and erasure, hublink.purge_removal).';
+CREATE INDEX esp_quote_plan ON hublink.esp_quote (plan_id);
+COMMENT ON INDEX hublink.esp_quote_plan IS 'A plans quotes (its purge; the foreign key check when a plan is deleted).';
+CREATE INDEX esp_booking_removal ON hublink.esp_booking (removal_ref);
+COMMENT ON INDEX hublink.esp_booking_removal IS 'A removals escort bookings (its purge and erasure, hublink.purge_removal).';
+CREATE INDEX esp_booking_plan ON hublink.esp_booking (plan_id);
+COMMENT ON INDEX hublink.esp_booking_plan IS 'The booking of a plan (its purge; the foreign key check when a plan is deleted).';
+CREATE INDEX esp_update_booking ON hublink.esp_update (booking_id);
+COMMENT ON INDEX hublink.esp_update_booking IS 'A bookings updates (its purge; the foreign key check when a booking is deleted).';
+-- hublink.purge_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_rows(p_table regclass, p_column name, p_keys text[]) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = p_table AND a.attname = p_column AND NOT a.attisdropped);
+    n        bigint;
+BEGIN
+    IF key_type IS NULL THEN
+        RAISE EXCEPTION 'table % has no column %', p_table, p_column
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'hublink.purge_removal names a provider table''s key column that does not exist.',
+                  HINT = 'Correct the list of provider tables in hublink.purge_removal.';
+    END IF;
+    EXECUTE pg_catalog.format('DELETE FROM %s x WHERE x.%I = ANY ($1::%s[])', p_table, p_column, key_type)
+      USING p_keys;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_rows(regclass, name, text[]) IS
+    'Deletes the rows of a provider engine''s table whose key column is one of the keys (cast to '
+    'the column''s type, so its index serves); returns how many. Internal to '
+    'hublink.purge_removal, which alone names the tables.';
+REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
+-- hublink.purge_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n        bigint;
+    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
+    quotes   text[];
+    bookings text[];
+    esp_ids  text[];
+    plans    text[];
+    d        record;
+    gone     jsonb;
+BEGIN
+    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
+    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
+    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
+    -- them and they outlived the removal's retention for ever (found by the soak,
+    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
+    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
+      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
+            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
+      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
+      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
+            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
+      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
+            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- Then the rows, children first, in the order of their foreign keys; what the list does not
+    -- name cascades from its parent.
+    FOR d IN SELECT v.* FROM (VALUES
+            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
+            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
+            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
+            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
+            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
+            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
+            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
+            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
+            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
+            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
+         ) v(step, counted_as, tbl, key_column, keys)
+         ORDER BY v.step LOOP
+        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
+                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
+    END LOOP;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_removal(text) IS
+    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
+    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
+    'bookings, duties, updates), its messages and its data keys.';
+
+-- 3. A change to the money advice (booking_market, cancel_estimate_config, escort_rule) is a
+-- critical security_config_changed alert naming the person: the triggers are in
+-- sql/parts/95_config_alerts.sql, which update part 96 includes whole (after these tables exist).
+
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/93_burst_cost.sql
+-- 0.2.0: the cost of a burst, fifth pass (issue 15 section 3; docs/performance.md "Fifth pass").
+
+-- The audit chain's canonical text in PL/pgSQL (the same expression, so the same text and the
+-- same hashes): the seal calls it for every audit row at commit, and as a SQL function with
+-- SET it set up an executor for each row. The seal finds its rows by the primary key even when
+-- audit_log's statistics are stale (it scanned the whole log at every commit of a burst).
+-- hublink.audit_canonical, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_canonical(a hublink.audit_log) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- jsonb's text form is canonical (keys sorted, fixed spacing); the time is epoch seconds
+    -- so the text does not depend on the session's TimeZone or DateStyle.
+    RETURN pg_catalog.jsonb_build_object(
+               'audit_id', a.audit_id,
+               'at', EXTRACT(epoch FROM a.at),
+               'xact_id', a.xact_id::text,
+               'session_user', a.session_user_name,
+               'role', a.role_name,
+               'backend_pid', a.backend_pid,
+               'client_addr', a.client_addr::text,
+               'action', a.action,
+               'table', a.table_name,
+               'removal_id', a.removal_id,
+               'removal_reference', a.removal_reference,
+               'row_key', a.row_key,
+               'changed_columns', pg_catalog.to_jsonb(a.changed_columns),
+               'before_digest', pg_catalog.encode(a.before_digest, 'hex'),
+               'after_digest', pg_catalog.encode(a.after_digest, 'hex'),
+               'detail', a.detail)::text;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
+    'The text an audit row''s hash covers: every column as canonical jsonb text, independent of '
+    'session settings. Changing it changes every hash: verify_audit would report the whole chain.';
+-- hublink.audit_seal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS $$
+DECLARE
+    last   record;
+    seq    bigint;
+    prev   bytea;
+    r      record;
+    seqs   bigint[] := '{}';
+    ids    bigint[] := '{}';
+    prevs  bytea[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    -- Serialise sealing across transactions so seq and prev_hash are well defined. Held to
+    -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
+    PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
+    SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    seq := coalesce(last.seq, 0);
+    prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+    -- This transaction's rows from the one that queued the event on, not sealed yet.
+    FOR r IN SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
+              WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
+                AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)
+              ORDER BY l.audit_id LOOP
+        seq := seq + 1;
+        seqs := seqs || seq;
+        ids := ids || r.audit_id;
+        prevs := prevs || prev;
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(r.canonical, 'UTF8'));
+        hashes := hashes || prev;
+    END LOOP;
+    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
+    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
+                             pg_catalog.unnest(hashes));
+    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
+    -- IMMEDIATE statement) queue a new event.
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal() IS
+    'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
+    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
 -- (never set there), so no admin or caseworker could open a message; an admin could set its own
@@ -10312,7 +9380,8 @@ GRANT SELECT ON hublink.needs_attention TO hublink_admin;
 INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
     ('security_config_changed', 'critical', 'monitoring',
      'A row that decides who is alerted (alert channels, thresholds), who may sign in on the web '
-     '(web identities) or what a clearance sees (sensitivity levels) was added, changed or '
+     '(web identities), what a clearance sees (sensitivity levels) or what money is advised or '
+     'spent (booking market, cancellation estimate, escort rules) was added, changed or '
      'removed. Check that the role named was authorised to make the change.');
 -- hublink.security_config_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.security_config_alert(p_operation text, p_table text, p_old jsonb, p_new jsonb,
@@ -10377,7 +9446,8 @@ GRANT UPDATE (description) ON hublink.sensitivity_level TO hublink_admin;
 -- Changes that are alerts (the attacker pass of 0.2.0; docs/security-access.md "Changes that
 -- are alerts"): every change to the rows that decide who is alerted (alert channels and
 -- thresholds, 82/83), who may sign in on the web (web identities, 79) and what each clearance
--- sees (sensitivity levels, 90) raises a critical alert naming the person, in the same
+-- sees (sensitivity levels, 90), and what money is advised or spent (booking market,
+-- cancellation estimate, escort rules: 44, 47) raises a critical alert naming the person, in the same
 -- transaction (hublink.security_config_alert, 77_security_events.sql). Here, after every part
 -- that makes those tables, so that an update script can take this part whole.
 
@@ -10452,6 +9522,26 @@ CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hubli
     FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
 COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
     'Every change of a level is a critical alert (hublink.security_config_changed).';
+
+-- What money the Hub is advised to spend or spends (the hostile review of 7 December 2026): the
+-- fares and seats expected as departure nears (booking_market) and the cancellation estimate's
+-- prior and bounds (cancel_estimate_config) decide which quote the advice ranks best and when
+-- to book; the escorts every returnee needs at least (escort_rule) decide how many escorts are
+-- bought. Audited already; an admin's change is now also an alert naming the person.
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.booking_market
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('hours_before', 'fare_factor', 'sold_out');
+COMMENT ON TRIGGER security_config_changed ON hublink.booking_market IS
+    'Every change of a market band is a critical alert (hublink.security_config_changed): it moves the booking advice.';
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.cancel_estimate_config
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed(
+        'only_row', 'prior_probability', 'prior_weight', 'min_probability', 'max_probability',
+        'provider_probability', 'hold_from_probability', 'hold_hours_before', 'max_sold_out');
+COMMENT ON TRIGGER security_config_changed ON hublink.cancel_estimate_config IS
+    'Every change of the estimate''s settings is a critical alert (hublink.security_config_changed): it moves the booking advice.';
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.escort_rule
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('rule', 'value');
+COMMENT ON TRIGGER security_config_changed ON hublink.escort_rule IS
+    'Every change of an escort rule is a critical alert (hublink.security_config_changed): it changes how many escorts are bought.';
 -- end of sql/parts/95_config_alerts.sql
 
 SELECT hublink.apply_access_policy();
@@ -10483,6 +9573,165 @@ COMMENT ON FUNCTION hublink.worker_processes() IS
     '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
 
 SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql
+-- 0.2.0: a quote's segments in the quote's own row (issue 15 section 5; docs/performance.md
+-- "Quotes, fifth pass"). tsp_quote_segment (a row per flight, each audited, with a primary key
+-- and three foreign keys) becomes a view over tsp_quote.flight_ids and fare_ids, so that its
+-- readers (booking, purge, the demo) read the same rows; statement triggers replace the
+-- foreign keys. One audited row per quote instead of two or three.
+
+ALTER TABLE hublink.tsp_quote ADD COLUMN flight_ids bigint[], ADD COLUMN fare_ids bigint[];
+
+-- Every quote 0.1.0 stored has one or two segments S1, S2 in travel order (its tsp_quote wrote
+-- them so); anything else stops the update before it changes a row, rather than losing one.
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    SELECT q.quote_ref INTO bad
+      FROM hublink.tsp_quote q
+      LEFT JOIN LATERAL (SELECT count(*) AS n,
+                                bool_and(s.segment_id = 'S' || s.seq AND s.seq BETWEEN 1 AND 2) AS ok,
+                                count(DISTINCT s.seq) AS seqs, max(s.seq) AS top
+                           FROM hublink.tsp_quote_segment s WHERE s.quote_ref = q.quote_ref) s ON true
+     WHERE s.n NOT BETWEEN 1 AND 2 OR NOT s.ok OR s.seqs <> s.n OR s.top <> s.n
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quote % has segments that the compact form cannot hold', bad
+            USING ERRCODE = 'data_exception',
+                  DETAIL = 'A quote must have one or two segments S1 and S2 in travel order; nothing was changed.',
+                  HINT = 'Delete or repair that quote''s rows in hublink.tsp_quote_segment, then update again.';
+    END IF;
+END;
+$$;
+
+UPDATE hublink.tsp_quote q
+   SET flight_ids = s.flights, fare_ids = s.fares
+  FROM (SELECT s.quote_ref, array_agg(s.flight_id ORDER BY s.seq) AS flights, array_agg(s.fare_id ORDER BY s.seq) AS fares
+          FROM hublink.tsp_quote_segment s GROUP BY s.quote_ref) s
+ WHERE s.quote_ref = q.quote_ref;
+
+ALTER TABLE hublink.tsp_quote ALTER COLUMN flight_ids SET NOT NULL, ALTER COLUMN fare_ids SET NOT NULL,
+    ADD CONSTRAINT tsp_quote_segments_shape CHECK (
+        array_ndims(flight_ids) = 1 AND array_lower(flight_ids, 1) = 1
+        AND cardinality(flight_ids) BETWEEN 1 AND 2
+        AND array_ndims(fare_ids) = 1 AND array_lower(fare_ids, 1) = 1
+        AND cardinality(fare_ids) = cardinality(flight_ids)
+        AND array_position(flight_ids, NULL) IS NULL AND array_position(fare_ids, NULL) IS NULL);
+COMMENT ON COLUMN hublink.tsp_quote.flight_ids IS
+    'The flights of the quote in travel order (segment n is Sn; hublink.tsp_quote_segment lists them): 1 or 2, no NULL.';
+COMMENT ON COLUMN hublink.tsp_quote.fare_ids IS
+    'The fare quoted on each flight of flight_ids, at the same position; each belongs to its flight.';
+COMMENT ON CONSTRAINT tsp_quote_segments_shape ON hublink.tsp_quote IS
+    'flight_ids and fare_ids: one dimension from 1, one or two segments, as many fares as flights, no NULL.';
+
+-- Out of the extension first: that also takes it out of the extension's list of tables that
+-- pg_dump dumps (0.1.0 registered it), which a plain DROP TABLE leaves naming a table that is gone.
+ALTER EXTENSION hublink DROP TABLE hublink.tsp_quote_segment;
+DROP TABLE hublink.tsp_quote_segment;
+
+-- hublink.tsp_quote_check_segments, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote_check_segments() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.quote_ref, s.seq, s.flight_id, s.fare_id INTO bad
+      FROM new_rows n
+      CROSS JOIN LATERAL unnest(n.flight_ids, n.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq)
+     WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.fare_id = s.fare_id AND fa.flight_id = s.flight_id)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quote % segment S%: fare % is not a fare of flight %', bad.quote_ref, bad.seq, bad.fare_id, bad.flight_id
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Every segment of a quote names an existing flight and one of that flight''s fares.',
+                  HINT = 'Quote with hublink.tsp_quote, which takes flights and fares from the schedule.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
+    'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+
+-- The rows just migrated pass the check the trigger makes from now on.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM hublink.tsp_quote q
+                CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) s(flight_id, fare_id)
+                WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.fare_id = s.fare_id AND fa.flight_id = s.flight_id)) THEN
+        RAISE EXCEPTION 'a stored quote names a fare that is not a fare of its flight'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'tsp_quote_segment held a fare of another flight; nothing was changed.',
+                  HINT = 'Repair the quote''s segments in 0.1.0, then update again.';
+    END IF;
+END;
+$$;
+
+-- hublink.tsp_quoted_keep, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quoted_keep() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+-- The fares that are gone (deleted, or changed by an update; an update of availability, the
+-- usual one, finds none by index look-ups and stops there), then one scan of tsp_quote only
+-- when there are some: no index on the arrays is kept on the quoting path.
+DECLARE
+    gone bigint[];
+    bad  record;
+BEGIN
+    gone := ARRAY(SELECT o.fare_id FROM old_rows o
+                   WHERE TG_OP = 'DELETE' OR NOT EXISTS (SELECT FROM hublink.tsp_fare f
+                                                          WHERE f.fare_id = o.fare_id AND f.flight_id = o.flight_id));
+    IF cardinality(gone) = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT q.quote_ref, x.id INTO bad
+      FROM hublink.tsp_quote q CROSS JOIN LATERAL unnest(q.fare_ids) x(id)
+     WHERE x.id = ANY (gone) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'fare % is named by quote %', bad.id, bad.quote_ref
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'A quote keeps the flights and fares it quoted, so that its booking takes exactly them.',
+                  HINT = 'Purge the removal''s quotes first (hublink.purge_removal), or make the fare unavailable or cancel the flight instead.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
+    'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
+    'while a tsp_quote names it.';
+CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
+
+CREATE VIEW hublink.tsp_quote_segment AS
+    SELECT q.quote_ref, 'S' || s.seq AS segment_id, s.seq::integer AS seq, s.flight_id, s.fare_id
+      FROM hublink.tsp_quote q
+      CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq);
+COMMENT ON VIEW hublink.tsp_quote_segment IS
+    'The flights and fares of a quote, one row per PLANE segment (read from tsp_quote.flight_ids and fare_ids).';
+COMMENT ON COLUMN hublink.tsp_quote_segment.quote_ref IS 'The quote.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.segment_id IS 'segmentId in the quote (S1, S2).';
+COMMENT ON COLUMN hublink.tsp_quote_segment.seq IS 'Travel order.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.flight_id IS 'The flight.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.fare_id IS 'The fare quoted on it.';
+
+-- tsp_quote and tsp_book (current definitions, parts 66 and earlier) already write and read
+-- the new form.
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
 SELECT hublink.backup_register();

@@ -6,7 +6,11 @@ function body (docs/upgrades.md). Likewise `-- @comment KIND schema.name[.column
 `-- @include sql/parts/NN_name.sql` copies a part that is wholly new in this version verbatim
 (its tables, views, functions, rows and grants), so its DDL is written once, in the part. And
 `-- @view schema.name` copies a view's current definition, as CREATE OR REPLACE VIEW, with its
-COMMENT ON VIEW (a view that loses or renames a column is dropped by the update part first).
+COMMENT ON VIEW (a view that loses or renames a column is dropped by the update part first). And
+`-- @table schema.name` copies a table wholly new in this version: its CREATE TABLE from sql/parts
+with the COMMENT ON TABLE and COMMENT ON COLUMN statements of it (its rows, grants, indexes and
+triggers stay written in the update part); refused for a table the previous version had or an
+update part alters the columns of, since the copy is the table's final shape.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -22,6 +26,7 @@ import sys
 DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
 VIEW_DIRECTIVE = re.compile(r"^--\s*@view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
+TABLE_DIRECTIVE = re.compile(r"^--\s*@table\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
@@ -124,6 +129,27 @@ def view_statement(parts_dir, name):
     return found[0] if found else None
 
 
+def table_statements(parts_dir, name):
+    """The CREATE TABLE statement of NAME in sql/parts and the COMMENT ON TABLE / COLUMN
+    statements of it, in the parts' order, or None when no part creates it."""
+    create = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+TABLE\s+" + re.escape(name) + r"\s*\(", re.I)
+    comment = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+(?:TABLE\s+" + re.escape(name)
+                         + r"|COLUMN\s+" + re.escape(name) + r"\.[a-z_][a-z0-9_]*)\s+IS\b", re.I)
+    found, creates = [], 0
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            stmt = text[a:b]
+            if create.match(stmt):
+                creates += 1
+            if create.match(stmt) or comment.match(stmt):
+                found.append(re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", stmt).strip())
+    if creates > 1:
+        sys.stderr.write(f"sql_functions: table {name} is created {creates} times in {parts_dir}\n")
+        sys.exit(1)
+    return found if creates else None
+
+
 def include_part(parts_dir, name):
     """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
     itself holds a directive would be expanded differently in a fresh install."""
@@ -134,7 +160,7 @@ def include_part(parts_dir, name):
     text = open(path, encoding="utf-8").read()
     for line in text.splitlines():
         if (DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line)
-                or VIEW_DIRECTIVE.match(line)):
+                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line)):
             sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
             sys.exit(1)
     if not text.endswith("\n"):
@@ -142,54 +168,179 @@ def include_part(parts_dir, name):
     return f"-- sql/parts/{name}, verbatim (a part wholly new in this version)\n{text}-- end of sql/parts/{name}\n"
 
 
+def expand_line(parts_dir, line, included):
+    """The text a non-@function line stands for: the line itself, or the expansion of its
+    @include, @view or @comment directive. Exits with a message on a bad directive."""
+    inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
+    if inc:
+        if inc.group(1) in included:
+            sys.stderr.write(f"sql_functions: sql/parts/{inc.group(1)} included twice\n")
+            sys.exit(1)
+        included.add(inc.group(1))
+        return include_part(parts_dir, inc.group(1))
+    if re.match(r"^--\s*@include\b", line):
+        sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
+        sys.exit(1)
+    def found(value, what):
+        if value is None:
+            sys.stderr.write(f"sql_functions: no {what} in {parts_dir}\n")
+            sys.exit(1)
+        return value
+
+    v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
+    if v:
+        stmt = found(view_statement(parts_dir, v.group(1).lower()), f"CREATE VIEW {v.group(1)}")
+        text = f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n"
+        comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
+        return text + (comment + "\n" if comment is not None else "")
+    t = TABLE_DIRECTIVE.match(line.rstrip("\n"))
+    if t:
+        stmts = found(table_statements(parts_dir, t.group(1).lower()), f"CREATE TABLE {t.group(1)}")
+        return f"-- {t.group(1).lower()}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
+    c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
+    if c:
+        return found(comment_statement(parts_dir, c.group(1), c.group(2)), f"COMMENT ON {c.group(1)} {c.group(2)}") + "\n"
+    return line
+
+
+def function_text(defs, parts_dir, name):
+    """The current definition(s) of NAME with their comments, as an update script holds them."""
+    if not any(s.upper().startswith("CREATE") for s in defs.get(name, [])):
+        sys.stderr.write(f"sql_functions: no CREATE FUNCTION {name} in {parts_dir}\n")
+        sys.exit(1)
+    return f"-- {name}, as defined in sql/parts\n" + "".join(stmt + "\n" for stmt in defs[name])
+
+
+def read_items(parts_dir, sources):
+    """The update parts as one list of items: ("text", text) for what is copied (lines, and the
+    expansions of @include, @view and @comment), ("function", name) for an @function line.
+    SOURCES: (header or None, text) per part."""
+    items, included = [], set()
+    for header, text in sources:
+        if header is not None:
+            items.append(("text", header))
+        for line in text.splitlines(keepends=True):
+            m = DIRECTIVE.match(line.rstrip("\n"))
+            if m:
+                items.append(("function", m.group(1).lower()))
+            else:
+                items.append(("text", expand_line(parts_dir, line, included)))
+        if header is not None:
+            items.append(("text", "\n"))
+    return items
+
+
+def created_functions(text):
+    """The schema.name of every CREATE [OR REPLACE] FUNCTION in TEXT."""
+    return set(n.lower() for n in re.findall(
+        r"(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", text))
+
+
+def needed_mentions(items, rendered, previous_text):
+    """Which @function lines to expand. All of an update script's definitions of a function are
+    its current one, so a second copy only repeats the first. A mention is left out when a later
+    one follows (or an @include of the part defining it went before) and nothing in between
+    needs the function: no statement there names it as called or declared ("name(", or
+    "FUNCTION name" as a DROP or ALTER without arguments may), and, for
+    a function the previous version did not have, no hublink.apply_access_policy() there grants
+    on it unless another one follows the last mention. Full-line comments do not count. So each
+    function is defined once, at its last mention, unless something needs it earlier."""
+    mentions, pinned = {}, {}
+    for i, (kind, payload) in enumerate(items):
+        if kind == "function":
+            mentions.setdefault(payload, []).append(i)
+        elif payload.lstrip().startswith("-- sql/parts/"):
+            for name in created_functions(payload):
+                pinned.setdefault(name, []).append(i)
+    # What stands between two mentions: the text, and every other function's definition (a SQL
+    # function's body is checked when it is created, so a call there needs the function then).
+    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]) for k, p in items]
+    policy = re.compile(r"apply_access_policy\s*\(")
+    policy_at = [i for i, c in enumerate(code) if policy.search(c)]
+    keep = set()
+    for name, where in mentions.items():
+        bare = re.escape(name.split(".", 1)[1])
+        called = re.compile(r"(?<![A-Za-z0-9_$])" + bare + r"\s*\("  # a call, or a signature
+                            r"|(?:FUNCTION|ROUTINE)\s+(?:[a-z_][a-z0-9_]*\.)?" + bare + r"(?![A-Za-z0-9_$])", re.I)
+        new = not re.search(r"function\s+" + re.escape(name) + r"\s*\(", previous_text)
+        points = sorted(where + pinned.get(name, []))
+        last = points[-1]
+        granted_later = any(i > last for i in policy_at)
+
+        def needs(a, b):
+            between = "".join(code[a + 1:b])
+            if called.search(between):
+                return True
+            return new and not granted_later and any(a < i < b for i in policy_at)
+
+        for i in where:
+            k = points.index(i)
+            later = points[k + 1] if k + 1 < len(points) else None
+            earlier_pin = next((p for p in reversed(points[:k]) if p in pinned.get(name, [])), None)
+            if later is not None and not needs(i, later):
+                continue  # a later mention defines it before anything needs it
+            if earlier_pin is not None and not needs(earlier_pin, i):
+                continue  # an included part defined it already, and nothing since changed it
+            keep.add(i)
+    return keep
+
+
+def check_tables(sources, previous_text):
+    """An @table copy is the table's final shape: refused for a table the previous version had
+    (CREATE TABLE would fail, or the copy would hide a change) or whose columns an update part
+    adds, drops or alters (the part would meet the columns already there)."""
+    every = "".join(text for _, text in sources)
+    for line in every.splitlines():
+        t = TABLE_DIRECTIVE.match(line)
+        if not t:
+            continue
+        name = t.group(1).lower()
+        if re.search(r"create\s+table\s+" + re.escape(name) + r"\s*\(", previous_text):
+            sys.stderr.write(f"sql_functions: @table {name}: the previous version has it; write its change instead\n")
+            sys.exit(1)
+        if re.search(r"(?is)ALTER\s+TABLE\s+(?:ONLY\s+)?" + re.escape(name) + r"\b[^;]*\b(?:ADD|DROP|ALTER)\s+COLUMN\b", every):
+            sys.stderr.write(f"sql_functions: @table {name}: an update part alters its columns; "
+                             "write its CREATE TABLE in the shape that part expects instead\n")
+            sys.exit(1)
+
+
+def expand(parts_dir, sources, previous_text, out):
+    items = read_items(parts_dir, sources)
+    defs = definitions(parts_dir) if any(k == "function" for k, _ in items) else {}
+    rendered = {p: function_text(defs, parts_dir, p) for k, p in items if k == "function"}
+    keep = needed_mentions(items, rendered, previous_text)
+    for i, (kind, payload) in enumerate(items):
+        if kind == "text":
+            out.write(payload)
+        elif i in keep:
+            out.write(rendered[payload])
+        else:
+            out.write(f"-- {payload}: defined once, at the mention that needs it (docs/upgrades.md)\n")
+
+
 def main():
+    """sql_functions.py PARTS_DIR < update_part: one part, every @function expanded where it
+    stands. sql_functions.py PARTS_DIR --previous OLD_INSTALL_SCRIPT --label DIR PART...: a whole
+    update script's parts in order, each after a "-- from DIR/NAME" line, every function
+    defined once (needed_mentions)."""
     parts_dir = sys.argv[1]
-    defs = None
-    included = set()
-    for line in sys.stdin:
-        inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
-        if inc:
-            if inc.group(1) in included:
-                sys.stderr.write(f"sql_functions: sql/parts/{inc.group(1)} included twice\n")
-                sys.exit(1)
-            included.add(inc.group(1))
-            sys.stdout.write(include_part(parts_dir, inc.group(1)))
-            continue
-        if re.match(r"^--\s*@include\b", line):
-            sys.stderr.write(f"sql_functions: bad @include line (want -- @include sql/parts/NN_name.sql): {line}")
-            sys.exit(1)
-        v = VIEW_DIRECTIVE.match(line.rstrip("\n"))
-        if v:
-            stmt = view_statement(parts_dir, v.group(1).lower())
-            if stmt is None:
-                sys.stderr.write(f"sql_functions: no CREATE VIEW {v.group(1)} in {parts_dir}\n")
-                sys.exit(1)
-            sys.stdout.write(f"-- {v.group(1).lower()}, as defined in sql/parts\n{stmt}\n")
-            comment = comment_statement(parts_dir, "VIEW", v.group(1).lower())
-            if comment is not None:
-                sys.stdout.write(comment + "\n")
-            continue
-        c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
-        if c:
-            stmt = comment_statement(parts_dir, c.group(1), c.group(2))
-            if stmt is None:
-                sys.stderr.write(f"sql_functions: no COMMENT ON {c.group(1)} {c.group(2)} in {parts_dir}\n")
-                sys.exit(1)
-            sys.stdout.write(stmt + "\n")
-            continue
-        m = DIRECTIVE.match(line.rstrip("\n"))
-        if not m:
-            sys.stdout.write(line)
-            continue
-        if defs is None:
-            defs = definitions(parts_dir)
-        name = m.group(1).lower()
-        if not any(s.upper().startswith("CREATE") for s in defs.get(name, [])):
-            sys.stderr.write(f"sql_functions: no CREATE FUNCTION {name} in {parts_dir}\n")
-            sys.exit(1)
-        sys.stdout.write(f"-- {name}, as defined in sql/parts\n")
-        for stmt in defs[name]:
-            sys.stdout.write(stmt + "\n")
+    if len(sys.argv) == 2:
+        defs = None
+        for kind, payload in read_items(parts_dir, [(None, sys.stdin.read())]):
+            if kind == "text":
+                sys.stdout.write(payload)
+            else:
+                defs = defs or definitions(parts_dir)
+                sys.stdout.write(function_text(defs, parts_dir, payload))
+        return 0
+    if len(sys.argv) < 7 or sys.argv[2] != "--previous" or sys.argv[4] != "--label":
+        sys.stderr.write("usage: sql_functions.py PARTS_DIR [--previous OLD_INSTALL_SCRIPT --label DIR PART...] [< PART]\n")
+        return 2
+    previous_text = open(sys.argv[3], encoding="utf-8").read().lower()
+    label = sys.argv[5]
+    sources = [(f"-- from {label}/{os.path.basename(p)}\n", open(p, encoding="utf-8").read()) for p in sys.argv[6:]]
+    check_tables(sources, previous_text)
+    expand(parts_dir, sources, previous_text, sys.stdout)
     return 0
 
 

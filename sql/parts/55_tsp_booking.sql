@@ -26,6 +26,8 @@ COMMENT ON COLUMN hublink.tsp_booking.currency IS 'Currency of total.';
 COMMENT ON COLUMN hublink.tsp_booking.total IS 'Total booked cost, including change fees and fare differences since.';
 COMMENT ON COLUMN hublink.tsp_booking.ticketing_deadline IS 'Earliest ticketing deadline of its fares.';
 COMMENT ON COLUMN hublink.tsp_booking.status IS 'ACTIVE or CANCELLED.';
+CREATE INDEX tsp_booking_removal ON hublink.tsp_booking (removal_id);
+COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removals bookings (its purge and erasure, hublink.purge_removal).';
 
 CREATE TABLE hublink.tsp_booking_segment (
     booking_ref char(6) NOT NULL REFERENCES hublink.tsp_booking,
@@ -76,6 +78,10 @@ COMMENT ON COLUMN hublink.tsp_ticket.amount IS 'Fare paid for it, all flights.';
 COMMENT ON COLUMN hublink.tsp_ticket.status IS 'OPEN; EXCHANGED by a reissue; REFUNDED on cancellation; VOID.';
 COMMENT ON COLUMN hublink.tsp_ticket.issued_at IS 'When it was issued.';
 COMMENT ON COLUMN hublink.tsp_ticket.replaces IS 'The ticket it was reissued from.';
+CREATE INDEX tsp_ticket_booking ON hublink.tsp_ticket (booking_ref);
+COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A bookings tickets (its purge; the foreign key check when a booking is deleted).';
+CREATE INDEX tsp_ticket_replaces ON hublink.tsp_ticket (replaces);
+COMMENT ON INDEX hublink.tsp_ticket_replaces IS 'The ticket reissued from one (the foreign key check when a ticket is deleted).';
 
 CREATE TABLE hublink.tsp_passenger (
     booking_ref   char(6) NOT NULL REFERENCES hublink.tsp_booking,
@@ -115,6 +121,8 @@ COMMENT ON COLUMN hublink.tsp_refund.currency IS 'Currency.';
 COMMENT ON COLUMN hublink.tsp_refund.owed_since IS 'When the cancellation made it owed.';
 COMMENT ON COLUMN hublink.tsp_refund.received_at IS 'When it was received; NULL while owed.';
 COMMENT ON COLUMN hublink.tsp_refund.reason IS 'Cancellation reason code.';
+CREATE INDEX tsp_refund_booking ON hublink.tsp_refund (booking_ref);
+COMMENT ON INDEX hublink.tsp_refund_booking IS 'A bookings refunds (its purge; the foreign key check when a booking is deleted).';
 
 CREATE TABLE hublink.tsp_update (
     update_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -131,3 +139,5 @@ COMMENT ON COLUMN hublink.tsp_update.quote_ref IS 'travelQuoteReference of the b
 COMMENT ON COLUMN hublink.tsp_update.created_at IS 'When it was produced.';
 COMMENT ON COLUMN hublink.tsp_update.cause IS 'AMENDMENT, CANCELLATION or FLIGHT_EVENT.';
 COMMENT ON COLUMN hublink.tsp_update.body IS 'The TravelUpdate body.';
+CREATE INDEX tsp_update_quote ON hublink.tsp_update (quote_ref);
+COMMENT ON INDEX hublink.tsp_update_quote IS 'A quotes updates (its purge; the foreign key check when a quote is deleted).';

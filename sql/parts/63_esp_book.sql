@@ -42,6 +42,10 @@ COMMENT ON COLUMN hublink.esp_booking.total IS 'Escort cost of the plan as now b
 COMMENT ON COLUMN hublink.esp_booking.fees IS 'Amendment and cancellation fees charged so far.';
 COMMENT ON COLUMN hublink.esp_booking.currency IS 'Currency of total and fees.';
 COMMENT ON COLUMN hublink.esp_booking.status IS 'State (esp_booking_status).';
+CREATE INDEX esp_booking_removal ON hublink.esp_booking (removal_ref);
+COMMENT ON INDEX hublink.esp_booking_removal IS 'A removals escort bookings (its purge and erasure, hublink.purge_removal).';
+CREATE INDEX esp_booking_plan ON hublink.esp_booking (plan_id);
+COMMENT ON INDEX hublink.esp_booking_plan IS 'The booking of a plan (its purge; the foreign key check when a plan is deleted).';
 
 CREATE TABLE hublink.esp_booking_escort (
     booking_id    bigint NOT NULL REFERENCES hublink.esp_booking ON DELETE CASCADE,

@@ -117,19 +117,50 @@ COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
     '(hublink.data_key_erasure).';
 REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 
+-- One DELETE of a removal's rows in a provider engine's table, by a key column: the table and
+-- column come only from the list in hublink.purge_removal (code, which only the owner can
+-- change), never from a table's rows. The keys arrive as text and are cast to the column's own
+-- type, with its length (char(6) without it would be char(1) and cut every key to one letter),
+-- so that the column's index serves.
+CREATE FUNCTION hublink.purge_rows(p_table regclass, p_column name, p_keys text[]) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    key_type text := (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = p_table AND a.attname = p_column AND NOT a.attisdropped);
+    n        bigint;
+BEGIN
+    IF key_type IS NULL THEN
+        RAISE EXCEPTION 'table % has no column %', p_table, p_column
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = 'hublink.purge_removal names a provider table''s key column that does not exist.',
+                  HINT = 'Correct the list of provider tables in hublink.purge_removal.';
+    END IF;
+    EXECUTE pg_catalog.format('DELETE FROM %s x WHERE x.%I = ANY ($1::%s[])', p_table, p_column, key_type)
+      USING p_keys;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_rows(regclass, name, text[]) IS
+    'Deletes the rows of a provider engine''s table whose key column is one of the keys (cast to '
+    'the column''s type, so its index serves); returns how many. Internal to '
+    'hublink.purge_removal, which alone names the tables.';
+REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
+
 CREATE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     n        bigint;
-    n_tsp    bigint;
-    n_esp    bigint;
+    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
     quotes   text[];
     bookings text[];
-    esp_ids  bigint[];
-    plans    bigint[];
-    k        bigint;
+    esp_ids  text[];
+    plans    text[];
+    d        record;
     gone     jsonb;
 BEGIN
     -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
@@ -139,49 +170,38 @@ BEGIN
     -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
     -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
     -- them and they outlived the removal's retention for ever (found by the soak,
-    -- docs/simulation.md "Soak"). Children first, in the order of their foreign keys.
+    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
     SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
       FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
             UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
     SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
       FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
-    DELETE FROM hublink.tsp_update u WHERE u.quote_ref = ANY (quotes);
-    GET DIAGNOSTICS n_tsp = ROW_COUNT;
-    DELETE FROM hublink.tsp_ticket t WHERE t.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_passenger p WHERE p.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_refund f WHERE f.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking_segment s WHERE s.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_booking b WHERE b.booking_ref::text = ANY (bookings);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    DELETE FROM hublink.tsp_quote t WHERE t.quote_ref = ANY (quotes);  -- its segments cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_tsp := n_tsp + k;
-    SELECT coalesce(pg_catalog.array_agg(p.plan_id), '{}') INTO plans
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
       FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
             UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_id), '{}') INTO esp_ids
-      FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans) OR b.removal_ref = p_removal_reference;
-    DELETE FROM hublink.esp_update u WHERE u.booking_id = ANY (esp_ids);
-    GET DIAGNOSTICS n_esp = ROW_COUNT;
-    DELETE FROM hublink.esp_booking b WHERE b.booking_id = ANY (esp_ids);  -- escorts and duties cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_quote q WHERE q.plan_id = ANY (plans);
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    DELETE FROM hublink.esp_plan l WHERE l.plan_id = ANY (plans);  -- its positions cascade
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n_esp := n_esp + k;
-    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n, 'tsp_rows', n_tsp, 'esp_rows', n_esp);
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
+      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
+            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- Then the rows, children first, in the order of their foreign keys; what the list does not
+    -- name cascades from its parent.
+    FOR d IN SELECT v.* FROM (VALUES
+            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
+            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
+            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
+            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
+            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
+            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
+            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
+            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
+            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
+            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
+         ) v(step, counted_as, tbl, key_column, keys)
+         ORDER BY v.step LOOP
+        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
+                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
+    END LOOP;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_removal(text) IS
@@ -329,6 +349,51 @@ VALUES ('retention_purge', 'hublink.retention_purge()', '1 hour',
         'Purges closed removals past their retention periods and crypto-shreds their personal data '
         '(hublink.retention_policy, docs/security-crypto.md).');
 
+-- What a provider engine still owes or holds for a removal, which an erasure would lose without a
+-- trace: a travel booking's seats on a flight that has not yet left (deleting the booking would
+-- keep them sold for ever), a refund the airline has not yet paid (the only record that it is
+-- owed), an escort booking whose escorts are on duty today or later (deleting it would free them
+-- silently while the Hub still counts on them). Each as one line for an error's detail; no
+-- personal data. Travel already flown, refunds received and escorts' past days block nothing.
+CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH booking AS (
+        SELECT b.* FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference
+        UNION
+        SELECT b.* FROM hublink.tsp_booking b JOIN hublink.tsp_quote q USING (quote_ref)
+         WHERE q.removal_id = p_removal_reference)
+    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
+                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'SCHEDULED' AND f.departs_at > pg_catalog.now()
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref
+    UNION ALL
+    SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
+                             r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
+      FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
+    UNION ALL
+    SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
+                             e.quote_ref, pg_catalog.min(d.duty_date))
+      FROM hublink.esp_booking e
+      JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
+       AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
+     WHERE e.status = 'ACTIVE'
+       AND (e.removal_ref = p_removal_reference
+            OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
+     GROUP BY e.quote_ref
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
+    'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
+    'an active travel booking''s seats on flights not yet departed, a refund not yet received, an '
+    'active escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
+
 CREATE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -338,6 +403,7 @@ DECLARE
     removed jsonb := '{}';
     closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
                              WHERE c.removal_reference = p_removal_reference);
+    blockers text;
 BEGIN
     IF coalesce(p_reason, '') = '' THEN
         RAISE EXCEPTION 'an erasure needs a reason'
@@ -345,12 +411,28 @@ BEGIN
                   DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
                   HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
     END IF;
+    -- A provider engine's rows count too: its messages (and their key) may be purged already.
     IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference) THEN
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
         RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
             USING ERRCODE = 'no_data_found',
-                  DETAIL = 'This database has neither the removal nor a data key for it.',
+                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
                   HINT = 'hublink.purge_log lists what was purged before.';
+    END IF;
+    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
+    -- the ordinary paths that give seats and escorts back and record the money.
+    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
+    IF blockers IS NOT NULL THEN
+        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = blockers,
+                  HINT = 'Cancel the bookings first (the Hub''s cancellation, or hublink.esp_provider_cancel), '
+                         'which gives the seats and escorts back and records any refund; mark refunds '
+                         'received with hublink.tsp_refund_received; then erase again.';
     END IF;
     PERFORM hublink.audit_note('erase_direction',
         (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
@@ -365,7 +447,8 @@ $$;
 COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
     'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
     'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
-    'with the reason. Returns what each class removed.';
+    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
+    'duties or is owed a refund for it (hublink.erasure_blockers). Returns what each class removed.';
 REVOKE ALL ON FUNCTION hublink.erase_removal(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.erase_removal(text, text) TO hublink_admin;
 

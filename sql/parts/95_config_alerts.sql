@@ -1,7 +1,8 @@
 -- Changes that are alerts (the attacker pass of 0.2.0; docs/security-access.md "Changes that
 -- are alerts"): every change to the rows that decide who is alerted (alert channels and
 -- thresholds, 82/83), who may sign in on the web (web identities, 79) and what each clearance
--- sees (sensitivity levels, 90) raises a critical alert naming the person, in the same
+-- sees (sensitivity levels, 90), and what money is advised or spent (booking market,
+-- cancellation estimate, escort rules: 44, 47) raises a critical alert naming the person, in the same
 -- transaction (hublink.security_config_alert, 77_security_events.sql). Here, after every part
 -- that makes those tables, so that an update script can take this part whole.
 
@@ -76,3 +77,23 @@ CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hubli
     FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('level', 'rank');
 COMMENT ON TRIGGER security_config_changed ON hublink.sensitivity_level IS
     'Every change of a level is a critical alert (hublink.security_config_changed).';
+
+-- What money the Hub is advised to spend or spends (the hostile review of 7 December 2026): the
+-- fares and seats expected as departure nears (booking_market) and the cancellation estimate's
+-- prior and bounds (cancel_estimate_config) decide which quote the advice ranks best and when
+-- to book; the escorts every returnee needs at least (escort_rule) decide how many escorts are
+-- bought. Audited already; an admin's change is now also an alert naming the person.
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.booking_market
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('hours_before', 'fare_factor', 'sold_out');
+COMMENT ON TRIGGER security_config_changed ON hublink.booking_market IS
+    'Every change of a market band is a critical alert (hublink.security_config_changed): it moves the booking advice.';
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.cancel_estimate_config
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed(
+        'only_row', 'prior_probability', 'prior_weight', 'min_probability', 'max_probability',
+        'provider_probability', 'hold_from_probability', 'hold_hours_before', 'max_sold_out');
+COMMENT ON TRIGGER security_config_changed ON hublink.cancel_estimate_config IS
+    'Every change of the estimate''s settings is a critical alert (hublink.security_config_changed): it moves the booking advice.';
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.escort_rule
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('rule', 'value');
+COMMENT ON TRIGGER security_config_changed ON hublink.escort_rule IS
+    'Every change of an escort rule is a critical alert (hublink.security_config_changed): it changes how many escorts are bought.';

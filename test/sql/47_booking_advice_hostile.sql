@@ -8,7 +8,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 \o
 BEGIN;
-SELECT plan(6);
+SELECT plan(8);
 \ir include/booking_advice_fixtures.sql
 
 CREATE FUNCTION hublink_test.try(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -63,6 +63,31 @@ SELECT throws_ok($$UPDATE hublink.cancel_estimate_config SET hold_hours_before =
 SELECT throws_ok($$UPDATE hublink.cancel_estimate_config SET prior_weight = 'NaN'$$, '23514', NULL,
                  'a prior weight of NaN is refused (every estimate becomes max_probability, every lead share 1)');
 RESET ROLE;
+
+-- 4. An admin moves the money advice quietly: halving every fare factor, or raising the
+-- cancellation prior, changes which quote the advice ranks best and when it says to book; a
+-- higher escort minimum buys more escorts. Audited, but nobody was told: each change is now a
+-- critical alert naming the role, like the rows that decide who is alerted.
+CREATE TEMP TABLE money_alerts_before AS SELECT coalesce(max(alert_id), 0) AS id,
+    (SELECT prior_probability FROM hublink.cancel_estimate_config) AS prior FROM hublink.alert;
+SET LOCAL ROLE hublink_admin;
+UPDATE hublink.booking_market SET fare_factor = fare_factor / 2 WHERE hours_before = 0;
+UPDATE hublink.cancel_estimate_config SET prior_probability = 0.9000;
+UPDATE hublink.escort_rule SET value = value + 2 WHERE rule = 'min_escorts_per_returnee';
+DELETE FROM hublink.booking_market WHERE hours_before = 168;
+RESET ROLE;
+SELECT is((SELECT array_agg(format('%s|%s|%s', kind, severity, subject) ORDER BY alert_id)
+             FROM hublink.alert WHERE alert_id > (SELECT id FROM money_alerts_before)),
+          ARRAY[format('security_config_changed|critical|update of hublink.booking_market 0.00 by role %s', session_user),
+                format('security_config_changed|critical|update of hublink.cancel_estimate_config true by role %s', session_user),
+                format('security_config_changed|critical|update of hublink.escort_rule min_escorts_per_returnee by role %s', session_user),
+                format('security_config_changed|critical|delete of hublink.booking_market 168.00 by role %s', session_user)],
+          'each change of the money advice is a critical alert saying what changed and who did it');
+SELECT is((SELECT (detail -> 'old' ->> 'prior_probability') || ' -> ' || (detail -> 'new' ->> 'prior_probability')
+             FROM hublink.alert WHERE alert_id > (SELECT id FROM money_alerts_before)
+              AND detail ->> 'table' = 'hublink.cancel_estimate_config'),
+          (SELECT prior || ' -> 0.9000' FROM money_alerts_before),
+          'the alert shows the old and the new value');
 
 SELECT * FROM finish();
 ROLLBACK;

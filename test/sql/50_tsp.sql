@@ -1,7 +1,7 @@
 -- Travel provider engine (issue 5 sections 1-3): exact quotes, bookings, refunds and fees on
 -- a small fixed inventory embedded here, every decline reason, TIG rules and the loader.
 BEGIN;
-SELECT plan(66);
+SELECT plan(77);
 
 -- A small world: London, Manchester, Amsterdam, Lagos; BA direct, KL via Amsterdam.
 INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
@@ -279,6 +279,56 @@ SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM engine_rows WHERE purged), 
 SELECT is((SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM engine_rows WHERE NOT purged OR purged IS NULL),
           (SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM before_purge WHERE NOT purged OR purged IS NULL),
           'the other removals'' rows are all kept');
+
+-- Erasure on direction at the provider (docs/security-crypto.md "Erasure of a removal with live
+-- bookings"): a hostile or careless admin erasing a removal whose booking holds seats on a
+-- flight not yet flown, or whose refund is still owed, would keep the seats sold for ever and
+-- lose the only record of the money. Refused with nothing lost; erased once settled; a booking
+-- already flown blocks nothing. RMV-2026-000125 books 17 March; its flights are then delayed
+-- a month past today.
+CREATE TEMP TABLE live AS SELECT hublink.tsp_book(jsonb_build_object('travelQuoteReference',
+    hublink.tsp_quote(body, 'RMV-2026-000125', '2026-02-18 14:20+00') #>> '{quotes,0,travelQuoteReference}'), '2026-02-19 10:00+00') AS body
+  FROM req;
+SELECT is((SELECT body ->> 'outcome' FROM live), 'ACCEPTED', 'a third booking, for RMV-2026-000125');
+CREATE TEMP TABLE live_ref AS SELECT b.booking_ref, b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = 'RMV-2026-000125';
+-- Its flights are listed first: a delay called in a join could be run by the plan for rows the
+-- join then filters out, delaying another removal's flight too (it did, in one run of three).
+CREATE TEMP TABLE live_flights AS
+SELECT DISTINCT s.flight_id FROM hublink.tsp_booking_segment s JOIN live_ref USING (booking_ref);
+\o /dev/null
+SELECT count(*) FROM live_flights l
+ CROSS JOIN LATERAL hublink.tsp_flight_event(l.flight_id, 'DELAY',
+       (SELECT f.departs_at + (current_date - f.departs_at::date + 30) * interval '1 day' FROM hublink.tsp_flight f WHERE f.flight_id = l.flight_id),
+       (SELECT f.arrives_at + (current_date - f.departs_at::date + 30) * interval '1 day' FROM hublink.tsp_flight f WHERE f.flight_id = l.flight_id));
+\o
+CREATE TEMP VIEW live_seats AS SELECT sum(f.seats_sold) AS sold FROM hublink.tsp_flight f
+ WHERE f.flight_id IN (SELECT s.flight_id FROM hublink.tsp_booking_segment s JOIN live_ref USING (booking_ref));
+CREATE TEMP TABLE seats_then AS SELECT sold FROM live_seats;
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-000125', 'Direction 90/T1')$$, '55000',
+                 'removal RMV-2026-000125 still has live provider bookings or refunds owed: nothing was erased',
+                 'erasing a removal booked on flights not yet departed is refused');
+SELECT is((SELECT sold FROM live_seats) || ' ' || (SELECT status FROM hublink.tsp_booking JOIN live_ref USING (booking_ref))
+          || ' ' || (SELECT count(*) FROM hublink.purge_log WHERE removal_reference = 'RMV-2026-000125'),
+          (SELECT sold FROM seats_then) || ' ACTIVE 0', 'nothing lost: seats, booking kept, nothing purged');
+SELECT ok((SELECT string_agg(x, ';') FROM hublink.erasure_blockers('RMV-2026-000125') x)
+          LIKE (SELECT 'travel booking ' || booking_ref || ' holds 5 seat(s) on flights not yet departed (the first %' FROM live_ref),
+          'the refusal names the booking and its seats, no traveller');
+CREATE TEMP TABLE live_cx AS SELECT hublink.tsp_cancel(jsonb_build_object('travelQuoteReference', quote_ref, 'command', 'CANCEL')) AS body FROM live_ref;
+SELECT is((SELECT sold FROM live_seats), (SELECT sold - 5 * (SELECT count(DISTINCT s.flight_id) FROM hublink.tsp_booking_segment s JOIN live_ref USING (booking_ref)) FROM seats_then),
+          'cancelled: the seats are given back');
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-000125', 'Direction 90/T1')$$, '55000',
+                 'removal RMV-2026-000125 still has live provider bookings or refunds owed: nothing was erased',
+                 'erasing it while its refund is not yet received is refused');
+SELECT ok((SELECT string_agg(x, ';') FROM hublink.erasure_blockers('RMV-2026-000125') x)
+          LIKE (SELECT 'refund % of travel booking ' || booking_ref || ', % GBP owed since %, is not yet received' FROM live_ref),
+          'the refusal names the refund owed');
+SELECT is((SELECT hublink.tsp_refund_received(booking_ref) FROM live_ref), 1, 'the refund is received');
+SELECT is(hublink.erase_removal('RMV-2026-000125', 'Direction 90/T1') ?& '{messages,personal_data,removal}', true,
+          'then the erasure goes through');
+SELECT is((SELECT count(*)::int FROM hublink.tsp_booking WHERE removal_id = 'RMV-2026-000125'), 0, 'and its booking is gone');
+SELECT is((SELECT (SELECT count(*) FROM hublink.erasure_blockers(x.r)) || ' ' || (hublink.erase_removal(x.r, 'Direction 90/T2') ? 'removal')
+             FROM (SELECT min(b.removal_id) AS r FROM hublink.tsp_booking b WHERE b.status = 'ACTIVE') x),
+          '0 true', 'an active booking whose flights have departed blocks nothing');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(88);
+SELECT plan(95);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -393,6 +393,30 @@ SELECT is((SELECT string_agg(t, ',' ORDER BY t) FROM esp_rows WHERE purged), NUL
 SELECT is((SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM esp_rows WHERE NOT purged),
           (SELECT string_agg(t || '=' || n, ',' ORDER BY t) FROM esp_before WHERE NOT purged),
           'the other removal''s rows are all kept');
+
+-- Erasure on direction of a removal whose escorts are booked ahead (docs/security-crypto.md
+-- "Erasure of a removal with live bookings"): deleting the booking would free its escorts
+-- silently while the Hub counts on them. Refused, nothing erased; once cancelled (escorts
+-- released, the fee kept on the booking), erased. RMV-2026-000006 is booked a month ahead.
+CREATE TEMP TABLE held AS SELECT b.booking_id, (SELECT count(*) FROM hublink.esp_duty d WHERE d.booking_id = b.booking_id) AS duties
+  FROM hublink.esp_booking b WHERE b.removal_ref = 'RMV-2026-000006' AND b.status = 'ACTIVE';
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-000006', 'Direction 90/E1')$$, '55000',
+                 'removal RMV-2026-000006 still has live provider bookings or refunds owed: nothing was erased',
+                 'erasing a removal with escorts on duty ahead is refused');
+SELECT is((SELECT count(*) FROM hublink.esp_duty d JOIN held h USING (booking_id)) || ' ' ||
+          (SELECT count(*) FROM hublink.purge_log l WHERE l.removal_reference = 'RMV-2026-000006'),
+          (SELECT duties FROM held) || ' 0', 'nothing lost: its duties kept, nothing purged or logged');
+SELECT ok((SELECT duties FROM held) > 0, 'the booking held duties to lose');
+SELECT is((SELECT string_agg(x, ';') FROM hublink.erasure_blockers('RMV-2026-000006') x),
+          (SELECT format('escort booking of quote %s has escorts on duty from %s', quote_ref, current_date + 30)
+             FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'),
+          'the refusal names the booking and its first duty day, no escort');
+SELECT lives_ok($$SELECT hublink.esp_cancel(jsonb_build_object('escortQuoteReference', quote_ref, 'command', 'CANCEL'))
+                    FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'$$, 'the Hub cancels it');
+SELECT is(hublink.erase_removal('RMV-2026-000006', 'Direction 90/E1') ?& '{messages,personal_data,removal}', true,
+          'then the erasure goes through');
+SELECT is((SELECT count(*)::int FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006')
+          + (SELECT count(*)::int FROM hublink.esp_duty d JOIN held h USING (booking_id)), 0, 'its booking and duties are gone');
 
 SELECT * FROM finish();
 ROLLBACK;

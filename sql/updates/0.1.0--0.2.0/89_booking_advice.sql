@@ -22,15 +22,7 @@ ALTER TABLE hublink.cancel_estimate_config
 -- @comment COLUMN hublink.cancel_estimate_config.hold_from_probability
 -- @comment COLUMN hublink.cancel_estimate_config.max_sold_out
 
-CREATE TABLE hublink.booking_market (
-    hours_before numeric(6,2) PRIMARY KEY CHECK (hours_before BETWEEN 0 AND 9999.99),
-    fare_factor  numeric(6,4) NOT NULL CHECK (fare_factor BETWEEN 0.0001 AND 99.9999),
-    sold_out     numeric(5,4) NOT NULL CHECK (sold_out BETWEEN 0 AND 1)
-);
--- @comment TABLE hublink.booking_market
--- @comment COLUMN hublink.booking_market.hours_before
--- @comment COLUMN hublink.booking_market.fare_factor
--- @comment COLUMN hublink.booking_market.sold_out
+-- @table hublink.booking_market
 INSERT INTO hublink.booking_market (hours_before, fare_factor, sold_out) VALUES
     (0, 1.8000, 0.1500), (24, 1.4500, 0.0800), (72, 1.2500, 0.0300), (168, 1.1000, 0.0000),
     (336, 1.0000, 0.0000);
@@ -40,16 +32,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
 -- against the first departure before (cancellation.cancelled_at is, but the departure of a
 -- removal closed long ago may be purged); until it fills, holding is never advised on
 -- evidence the Hub does not have (hublink.cancel_lead_share shrinks toward 0).
-CREATE TABLE hublink.cancel_history_lead (
-    profile      text[] NOT NULL,
-    hours_before numeric(6,2) NOT NULL CHECK (hours_before >= 0),
-    cancelled    bigint NOT NULL CHECK (cancelled >= 0),
-    PRIMARY KEY (profile, hours_before)
-);
--- @comment TABLE hublink.cancel_history_lead
--- @comment COLUMN hublink.cancel_history_lead.profile
--- @comment COLUMN hublink.cancel_history_lead.hours_before
--- @comment COLUMN hublink.cancel_history_lead.cancelled
+-- @table hublink.cancel_history_lead
 
 -- @function hublink.removal_first_departure
 -- @function hublink.cancel_history_on_close
