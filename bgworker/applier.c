@@ -200,7 +200,7 @@ apply_batch(HublinkDelivery *first, uint64 generation, MemoryContext loop_cxt)
 		}
 	}
 	/* The consumer acks after this report: the commit must be on disk first. */
-	hublink_txn_commit(loop_cxt);
+	hublink_txn_commit(loop_cxt, true);
 
 	report.n = n;
 	iov[0].data = (const char *) &report;

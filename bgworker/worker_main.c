@@ -73,10 +73,11 @@ begin_transaction(const char *activity)
 	hublink_txn_begin(activity, role_checked);
 }
 
+/* durable: the commit is on disk on return (an ack or a publication follows it). */
 static void
-commit_transaction(void)
+commit_transaction(bool durable)
 {
-	hublink_txn_commit(loop_cxt);
+	hublink_txn_commit(loop_cxt, durable);
 }
 
 static void
@@ -150,7 +151,7 @@ configure(void)
 		}
 		if (problem != NULL)
 			problem = MemoryContextStrdup(TopMemoryContext, problem);
-		commit_transaction();
+		commit_transaction(false);
 
 		if (installed && role_problem == NULL && problem == NULL)
 			return;
@@ -285,10 +286,11 @@ work(void)
 	}
 	/*
 	 * Rows committed asynchronously by other sessions may not be on disk yet, and a crash
-	 * would then lose the cause of a message already published. With an xid this commit is
-	 * flushed (synchronous_commit is on for the worker), and with it every commit before it.
-	 * (XLogFlush of the current insert position instead fails when that position is the first
-	 * byte after a page header: "xlog flush request ... is not satisfied"; the benchmark met it.)
+	 * would then lose the cause of a message already published. With an xid this transaction
+	 * writes a commit record, flushed below (commit_transaction(true)), and with it every
+	 * commit before it. (XLogFlush of the current insert position instead fails when that
+	 * position is the first byte after a page header: "xlog flush request ... is not
+	 * satisfied"; the benchmark met it.)
 	 */
 	if (fetched > 0)
 		(void) GetTopTransactionId();
@@ -296,11 +298,17 @@ work(void)
 	 * A transaction that only marked confirmed rows sent need not wait for the disk: were it
 	 * lost in a crash, the rows would be published again, which receivers dedup (at-least-once,
 	 * as after any crash between a confirm and its mark). It acks and publishes nothing.
+	 * PGC_S_SESSION with GUC_ACTION_LOCAL is SET LOCAL: undone at the commit. (It was
+	 * PGC_S_OVERRIDE, which PostgreSQL treats as a new default, not transactionally: from the
+	 * first such transaction on, every commit of the worker was asynchronous, batches were
+	 * acked before their commit reached the disk, and a postmaster crash lost the last one;
+	 * docs/worker.md "Durable before acked".)
 	 */
 	else if (n == 0 && !retries_due)
-		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE,
+		(void) set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
-	commit_transaction();
+	/* Acked or published next: on disk first, whatever synchronous_commit is now. */
+	commit_transaction(n > 0 || fetched > 0);
 	hublink_outbox_after_commit();
 
 	/* Acked only now: a crash before this line redelivers, and the inbox dedups. */
@@ -501,7 +509,7 @@ hublink_worker_main(Datum arg)
 		{
 			begin_transaction("reporting a token failure");
 			hublink_token_report();
-			commit_transaction();
+			commit_transaction(false);
 		}
 		if (hublink_conn_broker() != NULL && hublink_token_renewed())
 		{
@@ -525,14 +533,14 @@ hublink_worker_main(Datum arg)
 		{
 			begin_transaction("running jobs");
 			hublink_jobs_run();
-			commit_transaction();
+			commit_transaction(false);
 		}
 		/* Alert deliveries: claim and record in a transaction, send outside any (libcurl). */
 		if (hublink_alerts_want_transaction())
 		{
 			begin_transaction("delivering alerts");
 			hublink_alerts_exchange();
-			commit_transaction();
+			commit_transaction(false);
 		}
 		hublink_alerts_perform();
 

@@ -6,6 +6,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
@@ -42,12 +43,23 @@ hublink_txn_begin(const char *activity, bool as_role)
 }
 
 void
-hublink_txn_commit(MemoryContext loop_cxt)
+hublink_txn_commit(MemoryContext loop_cxt, bool durable)
 {
 	SPI_finish();
 	PopActiveSnapshot();
 	hublink_worker_role_leave();
 	CommitTransactionCommand();
+	/*
+	 * An ack, or a report that leads to one, or a publication, follows this commit: it must be
+	 * on disk first, or a crash loses what the broker has dropped. synchronous_commit = on (set
+	 * at start) flushes it already, unless something turned it off since: a handler may run
+	 * SET synchronous_commit = off or set_config() for its session, and the message worker's
+	 * own override once outlived its transaction and lost a batch (docs/worker.md "Durable
+	 * before acked"). So flush here, whatever the setting: the end of this process's last
+	 * commit record, and so every record before it; a no-op when it is on disk already.
+	 */
+	if (durable && !XLogRecPtrIsInvalid(XactLastCommitEnd))
+		XLogFlush(XactLastCommitEnd);
 	/* The commit left TopMemoryContext current: anything allocated there would leak. */
 	MemoryContextSwitchTo(loop_cxt);
 	/* Without this autovacuum never hears of the worker's inserts and updates. */

@@ -16,8 +16,9 @@ extern void hublink_txn_begin(const char *activity, bool as_role);
 /*
  * Commit what hublink_txn_begin started, switch back to loop_cxt (the commit leaves
  * TopMemoryContext current), report statistics and move the transaction's counts to shared
- * memory.
+ * memory. With durable, the commit is on disk when this returns, whatever synchronous_commit
+ * says: for a transaction whose deliveries are acked or whose outbox rows are published next.
  */
-extern void hublink_txn_commit(MemoryContext loop_cxt);
+extern void hublink_txn_commit(MemoryContext loop_cxt, bool durable);
 
 #endif /* HUBLINK_WORKER_TXN_H */

@@ -98,17 +98,184 @@ row_to_jsonb(FunctionCallInfo fcinfo, HeapTuple tuple, TupleDesc desc)
 	return DatumGetJsonbP(FunctionCall1(&cache->to_jsonb, heap_copy_tuple_as_datum(tuple, desc)));
 }
 
+/*
+ * A string as escape_json writes it (PostgreSQL 15, utils/adt/json.c), byte for byte: the same
+ * escapes, up to the first NUL as escape_json reads a C string. escape_json appends one
+ * character at a time; the audited rows hold long strings (a sealed body's hex is thousands of
+ * characters), so the runs that need no escape are appended whole here (docs/performance.md
+ * "Fifth pass": escape_json was 4.4% of the worker's CPU in a burst).
+ */
+static void
+put_json_string(StringInfo out, const char *s, int len)
+{
+	const char *run = s;
+	const char *end = s + strnlen(s, (size_t) len);
+
+	appendStringInfoCharMacro(out, '"');
+	for (const char *p = s; p < end; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+		const char *escape;
+
+		if (c >= ' ' && c != '"' && c != '\\')
+			continue;
+		appendBinaryStringInfo(out, run, (int) (p - run));
+		run = p + 1;
+		switch (c)
+		{
+			case '\b':
+				escape = "\\b";
+				break;
+			case '\f':
+				escape = "\\f";
+				break;
+			case '\n':
+				escape = "\\n";
+				break;
+			case '\r':
+				escape = "\\r";
+				break;
+			case '\t':
+				escape = "\\t";
+				break;
+			case '"':
+				escape = "\\\"";
+				break;
+			case '\\':
+				escape = "\\\\";
+				break;
+			default:
+				appendStringInfo(out, "\\u%04x", (int) c);
+				continue;
+		}
+		appendStringInfoString(out, escape);
+	}
+	appendBinaryStringInfo(out, run, (int) (end - run));
+	appendStringInfoCharMacro(out, '"');
+}
+
+/* A scalar as JsonbToCString writes it (jsonb_put_escaped_value). */
+static void
+put_json_scalar(StringInfo out, const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+		case jbvString:
+			put_json_string(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			appendStringInfoString(out, DatumGetCString(DirectFunctionCall1(
+											numeric_out, PointerGetDatum(v->val.numeric))));
+			break;
+		case jbvBool:
+			if (v->val.boolean)
+				appendBinaryStringInfo(out, "true", 4);
+			else
+				appendBinaryStringInfo(out, "false", 5);
+			break;
+		default:
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+							errmsg("unexpected jsonb value in an audited row"),
+							errdetail("Type %d where a scalar of to_jsonb(row) was written.",
+									  (int) v->type)));
+	}
+}
+
+/*
+ * j::text, written as JsonbToCString writes it without indentation (PostgreSQL 15,
+ * JsonbToCStringWorker): ", " between members and elements, ": " after a key, a raw scalar
+ * without brackets. The digest covers these bytes, so they must be the same:
+ * test/sql/71_audit_trigger_c.sql compares the digests with those of the PL/pgSQL reference,
+ * which hashes j::text, over rows of many column types and escapes.
+ */
+static void
+jsonb_text(StringInfo out, Jsonb *j)
+{
+	JsonbIterator *it = JsonbIteratorInit(&j->root);
+	JsonbValue v;
+	JsonbIteratorToken token = WJB_DONE;
+	bool first = true;
+	bool redo = false;
+	bool raw_scalar = false;
+
+	while (redo || (token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		redo = false;
+		switch (token)
+		{
+			case WJB_BEGIN_ARRAY:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				if (!v.val.array.rawScalar)
+					appendStringInfoCharMacro(out, '[');
+				else
+					raw_scalar = true;
+				first = true;
+				break;
+			case WJB_BEGIN_OBJECT:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				appendStringInfoCharMacro(out, '{');
+				first = true;
+				break;
+			case WJB_KEY:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				first = true;
+				put_json_scalar(out, &v);
+				appendBinaryStringInfo(out, ": ", 2);
+				token = JsonbIteratorNext(&it, &v, false);
+				if (token == WJB_VALUE)
+				{
+					first = false;
+					put_json_scalar(out, &v);
+				}
+				else
+					redo = true; /* an object or array: written by the next round */
+				break;
+			case WJB_ELEM:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				first = false;
+				put_json_scalar(out, &v);
+				break;
+			case WJB_END_ARRAY:
+				if (!raw_scalar)
+					appendStringInfoCharMacro(out, ']');
+				first = false;
+				break;
+			case WJB_END_OBJECT:
+				appendStringInfoCharMacro(out, '}');
+				first = false;
+				break;
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("unexpected jsonb token in an audited row"),
+						 errdetail("Token %d while writing to_jsonb(row) as text.", (int) token)));
+		}
+	}
+}
+
 /* SHA-256 of the jsonb's text in UTF-8: sha256(convert_to(j::text, 'UTF8')). */
 static bytea *
 jsonb_digest(Jsonb *j)
 {
-	char *text = JsonbToCString(NULL, &j->root, VARSIZE(j));
-	int len = (int) strlen(text);
-	char *utf8 = pg_server_to_any(text, len, PG_UTF8);
-	int utf8_len = utf8 == text ? len : (int) strlen(utf8);
+	StringInfoData buf;
+	char *utf8;
+	int utf8_len;
 	bytea *digest = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	pg_cryptohash_ctx *ctx;
 
+	initStringInfo(&buf);
+	enlargeStringInfo(&buf, (int) VARSIZE(j));
+	jsonb_text(&buf, j);
+	utf8 = pg_server_to_any(buf.data, buf.len, PG_UTF8);
+	utf8_len = utf8 == buf.data ? buf.len : (int) strlen(utf8);
+	ctx = pg_cryptohash_create(PG_SHA256);
 	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) utf8, utf8_len) < 0 ||
 		pg_cryptohash_final(ctx, (uint8 *) VARDATA(digest), PG_SHA256_DIGEST_LENGTH) < 0)

@@ -8230,9 +8230,8 @@ DECLARE
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
-    -- The quotes' rows, written by one INSERT per table once every date is quoted.
+    -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
-    new_segments hublink.tsp_quote_segment[] := '{}';
 BEGIN
     IF request #>> '{destination,airportCode}' IS NOT NULL THEN
         dests := ARRAY[request #>> '{destination,airportCode}'];
@@ -8365,12 +8364,11 @@ BEGIN
                     'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
                                                         it.currency, p_cancel, h_cancel, k))));
             quotes := quotes || q;
+            -- Its flights and fares in its own row (S1, then S2 for a connection).
             new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
-            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
-            IF it.flight2 IS NOT NULL THEN
-                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
-            END IF;
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
@@ -8387,10 +8385,8 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Set-wise: two statements per request instead of two or three per quote (each row is
-    -- still audited by its own trigger).
+    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
 
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'quotes', quotes,
@@ -9117,7 +9113,7 @@ BEGIN
             (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
             (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
             (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
-            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments cascade
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
             (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
             (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
             (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
@@ -9140,6 +9136,90 @@ COMMENT ON FUNCTION hublink.purge_removal(text) IS
 -- sql/parts/95_config_alerts.sql, which update part 96 includes whole (after these tables exist).
 
 SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/93_burst_cost.sql
+-- 0.2.0: the cost of a burst, fifth pass (issue 15 section 3; docs/performance.md "Fifth pass").
+
+-- The audit chain's canonical text in PL/pgSQL (the same expression, so the same text and the
+-- same hashes): the seal calls it for every audit row at commit, and as a SQL function with
+-- SET it set up an executor for each row. The seal finds its rows by the primary key even when
+-- audit_log's statistics are stale (it scanned the whole log at every commit of a burst).
+-- hublink.audit_canonical, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_canonical(a hublink.audit_log) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- jsonb's text form is canonical (keys sorted, fixed spacing); the time is epoch seconds
+    -- so the text does not depend on the session's TimeZone or DateStyle.
+    RETURN pg_catalog.jsonb_build_object(
+               'audit_id', a.audit_id,
+               'at', EXTRACT(epoch FROM a.at),
+               'xact_id', a.xact_id::text,
+               'session_user', a.session_user_name,
+               'role', a.role_name,
+               'backend_pid', a.backend_pid,
+               'client_addr', a.client_addr::text,
+               'action', a.action,
+               'table', a.table_name,
+               'removal_id', a.removal_id,
+               'removal_reference', a.removal_reference,
+               'row_key', a.row_key,
+               'changed_columns', pg_catalog.to_jsonb(a.changed_columns),
+               'before_digest', pg_catalog.encode(a.before_digest, 'hex'),
+               'after_digest', pg_catalog.encode(a.after_digest, 'hex'),
+               'detail', a.detail)::text;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
+    'The text an audit row''s hash covers: every column as canonical jsonb text, independent of '
+    'session settings. Changing it changes every hash: verify_audit would report the whole chain.';
+-- hublink.audit_seal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.audit_seal() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    AS $$
+DECLARE
+    last   record;
+    seq    bigint;
+    prev   bytea;
+    r      record;
+    seqs   bigint[] := '{}';
+    ids    bigint[] := '{}';
+    prevs  bytea[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    -- Serialise sealing across transactions so seq and prev_hash are well defined. Held to
+    -- the end of the commit (docs/security-audit.md "Cost"). The key is audit_chain's oid.
+    PERFORM pg_catalog.pg_advisory_xact_lock('hublink.audit_chain'::regclass::oid::bigint);
+    SELECT c.seq, c.row_hash INTO last FROM hublink.audit_chain c ORDER BY c.seq DESC LIMIT 1;
+    seq := coalesce(last.seq, 0);
+    prev := coalesce(last.row_hash, pg_catalog.decode(pg_catalog.repeat('00', 32), 'hex'));
+    -- This transaction's rows from the one that queued the event on, not sealed yet.
+    FOR r IN SELECT l.audit_id, hublink.audit_canonical(l) AS canonical FROM hublink.audit_log l
+              WHERE l.audit_id >= NEW.audit_id AND l.xact_id = pg_catalog.pg_current_xact_id()
+                AND NOT EXISTS (SELECT FROM hublink.audit_chain c WHERE c.audit_id = l.audit_id)
+              ORDER BY l.audit_id LOOP
+        seq := seq + 1;
+        seqs := seqs || seq;
+        ids := ids || r.audit_id;
+        prevs := prevs || prev;
+        prev := pg_catalog.sha256(prev || pg_catalog.convert_to(r.canonical, 'UTF8'));
+        hashes := hashes || prev;
+    END LOOP;
+    INSERT INTO hublink.audit_chain (seq, audit_id, prev_hash, row_hash)
+    SELECT * FROM ROWS FROM (pg_catalog.unnest(seqs), pg_catalog.unnest(ids), pg_catalog.unnest(prevs),
+                             pg_catalog.unnest(hashes));
+    -- Rows written after this (by later deferred triggers, or after a SET CONSTRAINTS
+    -- IMMEDIATE statement) queue a new event.
+    PERFORM pg_catalog.set_config('hublink_audit.seal_queued', '', true);
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.audit_seal() IS
+    'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
+    'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE
@@ -9493,6 +9573,165 @@ COMMENT ON FUNCTION hublink.worker_processes() IS
     '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
 
 SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql
+-- 0.2.0: a quote's segments in the quote's own row (issue 15 section 5; docs/performance.md
+-- "Quotes, fifth pass"). tsp_quote_segment (a row per flight, each audited, with a primary key
+-- and three foreign keys) becomes a view over tsp_quote.flight_ids and fare_ids, so that its
+-- readers (booking, purge, the demo) read the same rows; statement triggers replace the
+-- foreign keys. One audited row per quote instead of two or three.
+
+ALTER TABLE hublink.tsp_quote ADD COLUMN flight_ids bigint[], ADD COLUMN fare_ids bigint[];
+
+-- Every quote 0.1.0 stored has one or two segments S1, S2 in travel order (its tsp_quote wrote
+-- them so); anything else stops the update before it changes a row, rather than losing one.
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    SELECT q.quote_ref INTO bad
+      FROM hublink.tsp_quote q
+      LEFT JOIN LATERAL (SELECT count(*) AS n,
+                                bool_and(s.segment_id = 'S' || s.seq AND s.seq BETWEEN 1 AND 2) AS ok,
+                                count(DISTINCT s.seq) AS seqs, max(s.seq) AS top
+                           FROM hublink.tsp_quote_segment s WHERE s.quote_ref = q.quote_ref) s ON true
+     WHERE s.n NOT BETWEEN 1 AND 2 OR NOT s.ok OR s.seqs <> s.n OR s.top <> s.n
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quote % has segments that the compact form cannot hold', bad
+            USING ERRCODE = 'data_exception',
+                  DETAIL = 'A quote must have one or two segments S1 and S2 in travel order; nothing was changed.',
+                  HINT = 'Delete or repair that quote''s rows in hublink.tsp_quote_segment, then update again.';
+    END IF;
+END;
+$$;
+
+UPDATE hublink.tsp_quote q
+   SET flight_ids = s.flights, fare_ids = s.fares
+  FROM (SELECT s.quote_ref, array_agg(s.flight_id ORDER BY s.seq) AS flights, array_agg(s.fare_id ORDER BY s.seq) AS fares
+          FROM hublink.tsp_quote_segment s GROUP BY s.quote_ref) s
+ WHERE s.quote_ref = q.quote_ref;
+
+ALTER TABLE hublink.tsp_quote ALTER COLUMN flight_ids SET NOT NULL, ALTER COLUMN fare_ids SET NOT NULL,
+    ADD CONSTRAINT tsp_quote_segments_shape CHECK (
+        array_ndims(flight_ids) = 1 AND array_lower(flight_ids, 1) = 1
+        AND cardinality(flight_ids) BETWEEN 1 AND 2
+        AND array_ndims(fare_ids) = 1 AND array_lower(fare_ids, 1) = 1
+        AND cardinality(fare_ids) = cardinality(flight_ids)
+        AND array_position(flight_ids, NULL) IS NULL AND array_position(fare_ids, NULL) IS NULL);
+COMMENT ON COLUMN hublink.tsp_quote.flight_ids IS
+    'The flights of the quote in travel order (segment n is Sn; hublink.tsp_quote_segment lists them): 1 or 2, no NULL.';
+COMMENT ON COLUMN hublink.tsp_quote.fare_ids IS
+    'The fare quoted on each flight of flight_ids, at the same position; each belongs to its flight.';
+COMMENT ON CONSTRAINT tsp_quote_segments_shape ON hublink.tsp_quote IS
+    'flight_ids and fare_ids: one dimension from 1, one or two segments, as many fares as flights, no NULL.';
+
+-- Out of the extension first: that also takes it out of the extension's list of tables that
+-- pg_dump dumps (0.1.0 registered it), which a plain DROP TABLE leaves naming a table that is gone.
+ALTER EXTENSION hublink DROP TABLE hublink.tsp_quote_segment;
+DROP TABLE hublink.tsp_quote_segment;
+
+-- hublink.tsp_quote_check_segments, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote_check_segments() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.quote_ref, s.seq, s.flight_id, s.fare_id INTO bad
+      FROM new_rows n
+      CROSS JOIN LATERAL unnest(n.flight_ids, n.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq)
+     WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.fare_id = s.fare_id AND fa.flight_id = s.flight_id)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quote % segment S%: fare % is not a fare of flight %', bad.quote_ref, bad.seq, bad.fare_id, bad.flight_id
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Every segment of a quote names an existing flight and one of that flight''s fares.',
+                  HINT = 'Quote with hublink.tsp_quote, which takes flights and fares from the schedule.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
+    'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+
+-- The rows just migrated pass the check the trigger makes from now on.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM hublink.tsp_quote q
+                CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) s(flight_id, fare_id)
+                WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.fare_id = s.fare_id AND fa.flight_id = s.flight_id)) THEN
+        RAISE EXCEPTION 'a stored quote names a fare that is not a fare of its flight'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'tsp_quote_segment held a fare of another flight; nothing was changed.',
+                  HINT = 'Repair the quote''s segments in 0.1.0, then update again.';
+    END IF;
+END;
+$$;
+
+-- hublink.tsp_quoted_keep, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quoted_keep() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+-- The fares that are gone (deleted, or changed by an update; an update of availability, the
+-- usual one, finds none by index look-ups and stops there), then one scan of tsp_quote only
+-- when there are some: no index on the arrays is kept on the quoting path.
+DECLARE
+    gone bigint[];
+    bad  record;
+BEGIN
+    gone := ARRAY(SELECT o.fare_id FROM old_rows o
+                   WHERE TG_OP = 'DELETE' OR NOT EXISTS (SELECT FROM hublink.tsp_fare f
+                                                          WHERE f.fare_id = o.fare_id AND f.flight_id = o.flight_id));
+    IF cardinality(gone) = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT q.quote_ref, x.id INTO bad
+      FROM hublink.tsp_quote q CROSS JOIN LATERAL unnest(q.fare_ids) x(id)
+     WHERE x.id = ANY (gone) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'fare % is named by quote %', bad.id, bad.quote_ref
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'A quote keeps the flights and fares it quoted, so that its booking takes exactly them.',
+                  HINT = 'Purge the removal''s quotes first (hublink.purge_removal), or make the fare unavailable or cancel the flight instead.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
+    'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
+    'while a tsp_quote names it.';
+CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
+
+CREATE VIEW hublink.tsp_quote_segment AS
+    SELECT q.quote_ref, 'S' || s.seq AS segment_id, s.seq::integer AS seq, s.flight_id, s.fare_id
+      FROM hublink.tsp_quote q
+      CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq);
+COMMENT ON VIEW hublink.tsp_quote_segment IS
+    'The flights and fares of a quote, one row per PLANE segment (read from tsp_quote.flight_ids and fare_ids).';
+COMMENT ON COLUMN hublink.tsp_quote_segment.quote_ref IS 'The quote.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.segment_id IS 'segmentId in the quote (S1, S2).';
+COMMENT ON COLUMN hublink.tsp_quote_segment.seq IS 'Travel order.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.flight_id IS 'The flight.';
+COMMENT ON COLUMN hublink.tsp_quote_segment.fare_id IS 'The fare quoted on it.';
+
+-- tsp_quote and tsp_book (current definitions, parts 66 and earlier) already write and read
+-- the new form.
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
 
 -- What pg_dump dumps, as in a fresh install (sql/parts/97_backup.sql)
 SELECT hublink.backup_register();

@@ -19,7 +19,18 @@ CREATE TABLE hublink.tsp_quote (
     destination_country char(3),
     travellers        jsonb NOT NULL,
     quote             jsonb NOT NULL,
-    status            text NOT NULL DEFAULT 'QUOTED' CHECK (status IN ('QUOTED', 'BOOKED'))
+    status            text NOT NULL DEFAULT 'QUOTED' CHECK (status IN ('QUOTED', 'BOOKED')),
+    -- The quote's flights and fares in travel order, in the quote's own row: one audited row
+    -- per quote (a row per segment cost an audit row, a primary key and three foreign-key
+    -- checks each; docs/performance.md "Quotes, fifth pass"). Segment n is "Sn".
+    flight_ids        bigint[] NOT NULL,
+    fare_ids          bigint[] NOT NULL,
+    CONSTRAINT tsp_quote_segments_shape CHECK (
+        array_ndims(flight_ids) = 1 AND array_lower(flight_ids, 1) = 1
+        AND cardinality(flight_ids) BETWEEN 1 AND 2
+        AND array_ndims(fare_ids) = 1 AND array_lower(fare_ids, 1) = 1
+        AND cardinality(fare_ids) = cardinality(flight_ids)
+        AND array_position(flight_ids, NULL) IS NULL AND array_position(fare_ids, NULL) IS NULL)
 );
 COMMENT ON TABLE hublink.tsp_quote IS 'A travel quote the provider issued, with what the booking needs.';
 COMMENT ON COLUMN hublink.tsp_quote.quote_ref IS 'travelQuoteReference.';
@@ -36,18 +47,96 @@ COMMENT ON COLUMN hublink.tsp_quote.destination_country IS 'Destination country 
 COMMENT ON COLUMN hublink.tsp_quote.travellers IS 'Array of {traveller: travellerRef, type: traveller type}, in quote order.';
 COMMENT ON COLUMN hublink.tsp_quote.quote IS 'The quote object as sent in the response.';
 COMMENT ON COLUMN hublink.tsp_quote.status IS 'QUOTED, or BOOKED once a booking took it.';
+COMMENT ON COLUMN hublink.tsp_quote.flight_ids IS
+    'The flights of the quote in travel order (segment n is Sn; hublink.tsp_quote_segment lists them): 1 or 2, no NULL.';
+COMMENT ON COLUMN hublink.tsp_quote.fare_ids IS
+    'The fare quoted on each flight of flight_ids, at the same position; each belongs to its flight.';
+COMMENT ON CONSTRAINT tsp_quote_segments_shape ON hublink.tsp_quote IS
+    'flight_ids and fare_ids: one dimension from 1, one or two segments, as many fares as flights, no NULL.';
 CREATE INDEX tsp_quote_removal ON hublink.tsp_quote (removal_id);
 COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removals quotes (its purge and erasure, hublink.purge_removal).';
 
-CREATE TABLE hublink.tsp_quote_segment (
-    quote_ref  text NOT NULL REFERENCES hublink.tsp_quote ON DELETE CASCADE,
-    segment_id text NOT NULL,
-    seq        integer NOT NULL,
-    flight_id  bigint NOT NULL REFERENCES hublink.tsp_flight,
-    fare_id    bigint NOT NULL REFERENCES hublink.tsp_fare,
-    PRIMARY KEY (quote_ref, segment_id)
-);
-COMMENT ON TABLE hublink.tsp_quote_segment IS 'The flights and fares of a quote, one row per PLANE segment.';
+-- flight_ids and fare_ids replace the foreign keys of the old row per segment: a quoted fare
+-- must exist and be a fare of its flight, checked once per statement (tsp_quote writes all the
+-- quotes of a request in one INSERT); a quoted fare cannot be deleted, or its id or flight
+-- changed, while a quote names it (the foreign keys' NO ACTION). That keeps the quoted flights
+-- too: a flight is deleted or renumbered only with its fares (tsp_fare's foreign key cascades
+-- deletes and refuses a changed id), and a quoted flight always has its quoted fare.
+CREATE FUNCTION hublink.tsp_quote_check_segments() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.quote_ref, s.seq, s.flight_id, s.fare_id INTO bad
+      FROM new_rows n
+      CROSS JOIN LATERAL unnest(n.flight_ids, n.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq)
+     WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.fare_id = s.fare_id AND fa.flight_id = s.flight_id)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'quote % segment S%: fare % is not a fare of flight %', bad.quote_ref, bad.seq, bad.fare_id, bad.flight_id
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'Every segment of a quote names an existing flight and one of that flight''s fares.',
+                  HINT = 'Quote with hublink.tsp_quote, which takes flights and fares from the schedule.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
+    'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
+COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
+    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+
+CREATE FUNCTION hublink.tsp_quoted_keep() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+-- The fares that are gone (deleted, or changed by an update; an update of availability, the
+-- usual one, finds none by index look-ups and stops there), then one scan of tsp_quote only
+-- when there are some: no index on the arrays is kept on the quoting path.
+DECLARE
+    gone bigint[];
+    bad  record;
+BEGIN
+    gone := ARRAY(SELECT o.fare_id FROM old_rows o
+                   WHERE TG_OP = 'DELETE' OR NOT EXISTS (SELECT FROM hublink.tsp_fare f
+                                                          WHERE f.fare_id = o.fare_id AND f.flight_id = o.flight_id));
+    IF cardinality(gone) = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT q.quote_ref, x.id INTO bad
+      FROM hublink.tsp_quote q CROSS JOIN LATERAL unnest(q.fare_ids) x(id)
+     WHERE x.id = ANY (gone) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'fare % is named by quote %', bad.id, bad.quote_ref
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = 'A quote keeps the flights and fares it quoted, so that its booking takes exactly them.',
+                  HINT = 'Purge the removal''s quotes first (hublink.purge_removal), or make the fare unavailable or cancel the flight instead.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
+    'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
+    'while a tsp_quote names it.';
+CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
+COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
+
+CREATE VIEW hublink.tsp_quote_segment AS
+    SELECT q.quote_ref, 'S' || s.seq AS segment_id, s.seq::integer AS seq, s.flight_id, s.fare_id
+      FROM hublink.tsp_quote q
+      CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq);
+COMMENT ON VIEW hublink.tsp_quote_segment IS
+    'The flights and fares of a quote, one row per PLANE segment (read from tsp_quote.flight_ids and fare_ids).';
 COMMENT ON COLUMN hublink.tsp_quote_segment.quote_ref IS 'The quote.';
 COMMENT ON COLUMN hublink.tsp_quote_segment.segment_id IS 'segmentId in the quote (S1, S2).';
 COMMENT ON COLUMN hublink.tsp_quote_segment.seq IS 'Travel order.';
@@ -353,9 +442,8 @@ DECLARE
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
-    -- The quotes' rows, written by one INSERT per table once every date is quoted.
+    -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
-    new_segments hublink.tsp_quote_segment[] := '{}';
 BEGIN
     IF request #>> '{destination,airportCode}' IS NOT NULL THEN
         dests := ARRAY[request #>> '{destination,airportCode}'];
@@ -488,12 +576,11 @@ BEGIN
                     'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
                                                         it.currency, p_cancel, h_cancel, k))));
             quotes := quotes || q;
+            -- Its flights and fares in its own row (S1, then S2 for a connection).
             new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED')::hublink.tsp_quote;
-            new_segments := new_segments || ROW(qref, 'S1', 1, it.flight1, it.fare1)::hublink.tsp_quote_segment;
-            IF it.flight2 IS NOT NULL THEN
-                new_segments := new_segments || ROW(qref, 'S2', 2, it.flight2, it.fare2)::hublink.tsp_quote_segment;
-            END IF;
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
@@ -510,10 +597,8 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Set-wise: two statements per request instead of two or three per quote (each row is
-    -- still audited by its own trigger).
+    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-    INSERT INTO hublink.tsp_quote_segment SELECT * FROM unnest(new_segments);
 
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'quotes', quotes,

@@ -99,13 +99,18 @@ COMMENT ON COLUMN hublink.audit_chain.prev_hash IS 'row_hash of link seq - 1 (32
 COMMENT ON COLUMN hublink.audit_chain.row_hash IS
     'SHA-256 of prev_hash followed by hublink.audit_canonical(audit row) in UTF-8.';
 
+-- PL/pgSQL, not SQL: the seal calls it for every audit row at commit, and a SQL function with
+-- SET is neither inlined nor kept planned (fmgr_sql set up an executor for each row, 4.5% of
+-- the worker's CPU in a burst); PL/pgSQL evaluates the one expression as a simple expression.
+-- The expression is unchanged, so the text (and every hash of the chain) is the same.
 CREATE FUNCTION hublink.audit_canonical(a hublink.audit_log) RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
+BEGIN
     -- jsonb's text form is canonical (keys sorted, fixed spacing); the time is epoch seconds
     -- so the text does not depend on the session's TimeZone or DateStyle.
-    SELECT pg_catalog.jsonb_build_object(
+    RETURN pg_catalog.jsonb_build_object(
                'audit_id', a.audit_id,
                'at', EXTRACT(epoch FROM a.at),
                'xact_id', a.xact_id::text,
@@ -122,6 +127,7 @@ CREATE FUNCTION hublink.audit_canonical(a hublink.audit_log) RETURNS text
                'before_digest', pg_catalog.encode(a.before_digest, 'hex'),
                'after_digest', pg_catalog.encode(a.after_digest, 'hex'),
                'detail', a.detail)::text;
+END;
 $$;
 COMMENT ON FUNCTION hublink.audit_canonical(hublink.audit_log) IS
     'The text an audit row''s hash covers: every column as canonical jsonb text, independent of '
@@ -141,9 +147,14 @@ COMMENT ON FUNCTION hublink.audit_seal_needed() IS
     '(hublink.restoring), whose audit rows come with their links.';
 REVOKE ALL ON FUNCTION hublink.audit_seal_needed() FROM PUBLIC;
 
+-- enable_seqscan = off: the rows to seal are found by the primary key from NEW.audit_id on.
+-- With statistics that are stale or absent (a new or fast-growing audit_log: every burst of
+-- the worker) the planner chose a sequential scan of the whole log, calling
+-- pg_current_xact_id() for every row, at every commit (docs/performance.md "Fifth pass").
 CREATE FUNCTION hublink.audit_seal() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
     AS $$
 DECLARE
     last   record;

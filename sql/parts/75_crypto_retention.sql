@@ -191,7 +191,7 @@ BEGIN
             (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
             (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
             (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
-            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments cascade
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
             (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
             (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
             (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),

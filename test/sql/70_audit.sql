@@ -9,7 +9,7 @@ SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
 
 BEGIN;
-SELECT plan(47);
+SELECT plan(49);
 
 -- Seal at each statement's end instead of at commit: this test rolls back.
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
@@ -171,6 +171,19 @@ SELECT is((SELECT count(*) FROM (
               WHERE c.seq > (SELECT max(seq) - 5 FROM hublink.audit_chain)) x
            WHERE x.detail ? 'many' AND x.step = 1 AND x.linked AND x.hashed AND x.ordered), 4::bigint,
           'a batch of five is sealed as five consecutive links in audit_id order, each hashing its predecessor');
+
+-- the seal finds its rows by the primary key, whatever audit_log's statistics say: with stale
+-- or no statistics it scanned the whole log at every commit (docs/performance.md "Fifth pass")
+SET CONSTRAINTS hublink.audit_log_seal DEFERRED;
+CREATE TEMP TABLE t_scans AS
+    SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'hublink.audit_log'::regclass;
+SELECT hublink.audit_note('note', NULL, jsonb_build_object('scan', i)) FROM generate_series(1, 3) i;
+SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
+SELECT is((SELECT x.seq_scan - t.seq_scan FROM pg_stat_xact_user_tables x, t_scans t
+            WHERE x.relid = 'hublink.audit_log'::regclass), 0::bigint,
+          'sealing a batch reads hublink.audit_log by no sequential scan');
+SELECT is((SELECT count(*) FROM hublink.audit_log l JOIN hublink.audit_chain c USING (audit_id)
+            WHERE l.detail ? 'scan'), 3::bigint, 'and seals all three rows');
 
 -- append-only: a superuser ------------------------------------------------------------------
 SELECT throws_ok($$UPDATE hublink.audit_log SET detail = '{}'$$, '42501',

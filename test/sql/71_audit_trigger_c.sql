@@ -146,9 +146,15 @@ INSERT INTO hublink.audit_c_probe VALUES
     (2, NULL, NULL, NULL, NULL, NULL, 'NaN', '-Infinity', 'NaN', '', '[]', 'null', '{}', '{}', '', false,
      NULL, '::1', NULL, NULL, NULL, NULL),
     (3, 42, '-infinity', 'infinity', '1999-12-31 00:00', '-1 day -00:00:00.000001', 1e300, 3.4e38, -0.0, NULL, '"s"', '1',
-     NULL, NULL, repeat('long ', 400), NULL, NULL, NULL, 'a', 'b', 'c', 'd');
+     NULL, NULL, repeat('long ', 400), NULL, NULL, NULL, 'a', 'b', 'c', 'd'),
+    -- Every character JSON text escapes, in keys and values (the C trigger writes the text it
+    -- hashes itself: docs/performance.md "Fifth pass").
+    (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '\x0a0d5c22',
+     '{"k\n\u0001\"": "v\t\"\\\u001f\b\f\r/\u007f", "\u00e9\t": ["\u0002", "a\\b"]}', '{"x\ty": "\u0003"}',
+     NULL, E'{"tab\there","nl\nhere","q\\"q"}', E'ctl \n \t \b \f \r \001 \037 \177 " \\ / end ' || repeat('\', 300),
+     NULL, NULL, NULL, E'\r', E'\f', E'\b', E'\001');
 UPDATE hublink.audit_c_probe SET f8 = f8 * 3, at = at + interval '1 second', "a_b" = 'x2', "ab" = 'y2', "A_c" = 'z2',
-       "aa" = 'w2', j = j || '{"c": 1}' WHERE id IN (1, 3);
+       "aa" = 'w2', j = j || '{"c": 1}' WHERE id IN (1, 3, 4);
 UPDATE hublink.audit_c_probe SET words = words WHERE id = 2;  -- nothing changed
 INSERT INTO hublink.audit_c_probe_ref VALUES ('R1', :'rref', 'noted'), ('R2', 'RMV-NONE', NULL),
                                              ('R3', NULL, 'no removal');
