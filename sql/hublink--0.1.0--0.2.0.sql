@@ -9716,7 +9716,8 @@ CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
 
-CREATE VIEW hublink.tsp_quote_segment AS
+-- hublink.tsp_quote_segment, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.tsp_quote_segment AS
     SELECT q.quote_ref, 'S' || s.seq AS segment_id, s.seq::integer AS seq, s.flight_id, s.fare_id
       FROM hublink.tsp_quote q
       CROSS JOIN LATERAL unnest(q.flight_ids, q.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq);

@@ -17,18 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sim  # noqa: E402
+from checks import Checks  # noqa: E402
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - " + name)
-    else:
-        failed += 1
-        print("not ok - %s %s" % (name, detail))
+check = Checks("sim-timeline")
 
 
 # The world's rule sets (scripts/gen-world-schedule, data/demo-inventory/refund_rules.csv).
@@ -81,5 +72,4 @@ check("generate(days=120): the year's first 2,630 removals, the same events",
 check("generate: 120 removals at scale 0.015 are the first 120 of the year's",
       sim.generate(17, 0.015) == year[:120])
 
-print("sim-timeline: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+check.finish()

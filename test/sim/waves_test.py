@@ -18,18 +18,9 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import waves  # noqa: E402
+from checks import Checks  # noqa: E402
 
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("not ok - %s %s" % (name, detail))
+check = Checks("sim-driver")
 
 
 class FakeConn:
@@ -254,5 +245,4 @@ check("SIGTERM drains: nothing started after it, the removals in flight finish, 
       str(([r.ev["n"] for r in out], d.not_started)))
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-print("sim-driver: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+check.finish()
