@@ -8940,6 +8940,16 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
      WHERE b.status = 'ACTIVE'
      GROUP BY b.booking_ref
     UNION ALL
+    -- A carrier's cancellation leaves the booking ACTIVE and its tickets unused until the Hub
+    -- cancels: no refund row exists yet, and the booking is the only record that one is due.
+    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
+                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'CANCELLED'
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref
+    UNION ALL
     SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
                              r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
       FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
@@ -8947,9 +8957,10 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
     SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
                              e.quote_ref, pg_catalog.min(d.duty_date))
       FROM hublink.esp_booking e
+      JOIN hublink.esp_booking_status st ON st.status = e.status AND st.holds_duty
       JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
        AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
-     WHERE e.status = 'ACTIVE'
+     WHERE true
        AND (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
@@ -8957,8 +8968,8 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
-    'an active travel booking''s seats on flights not yet departed, a refund not yet received, an '
-    'active escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal, as defined in sql/parts
@@ -9022,27 +9033,27 @@ COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
 -- columns, and the referencing columns its deletes (and their foreign key checks) look up,
 -- were scanned whole once per purged removal. Its deletes are one list (hublink.purge_rows).
 CREATE INDEX tsp_quote_removal ON hublink.tsp_quote (removal_id);
-COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removals quotes (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removal''s quotes (its purge and erasure, hublink.purge_removal).';
 CREATE INDEX tsp_booking_removal ON hublink.tsp_booking (removal_id);
-COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removals bookings (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removal''s bookings (its purge and erasure, hublink.purge_removal).';
 CREATE INDEX tsp_ticket_booking ON hublink.tsp_ticket (booking_ref);
-COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A bookings tickets (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A booking''s tickets (its purge; the foreign key check when a booking is deleted).';
 CREATE INDEX tsp_ticket_replaces ON hublink.tsp_ticket (replaces);
 COMMENT ON INDEX hublink.tsp_ticket_replaces IS 'The ticket reissued from one (the foreign key check when a ticket is deleted).';
 CREATE INDEX tsp_refund_booking ON hublink.tsp_refund (booking_ref);
-COMMENT ON INDEX hublink.tsp_refund_booking IS 'A bookings refunds (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.tsp_refund_booking IS 'A booking''s refunds (its purge; the foreign key check when a booking is deleted).';
 CREATE INDEX tsp_update_quote ON hublink.tsp_update (quote_ref);
-COMMENT ON INDEX hublink.tsp_update_quote IS 'A quotes updates (its purge; the foreign key check when a quote is deleted).';
+COMMENT ON INDEX hublink.tsp_update_quote IS 'A quote''s updates (its purge; the foreign key check when a quote is deleted).';
 CREATE INDEX esp_plan_removal ON hublink.esp_plan (removal_ref);
-COMMENT ON INDEX hublink.esp_plan_removal IS 'A removals escort plans (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.esp_plan_removal IS 'A removal''s escort plans (its purge and erasure, hublink.purge_removal).';
 CREATE INDEX esp_quote_plan ON hublink.esp_quote (plan_id);
-COMMENT ON INDEX hublink.esp_quote_plan IS 'A plans quotes (its purge; the foreign key check when a plan is deleted).';
+COMMENT ON INDEX hublink.esp_quote_plan IS 'A plan''s quotes (its purge; the foreign key check when a plan is deleted).';
 CREATE INDEX esp_booking_removal ON hublink.esp_booking (removal_ref);
-COMMENT ON INDEX hublink.esp_booking_removal IS 'A removals escort bookings (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.esp_booking_removal IS 'A removal''s escort bookings (its purge and erasure, hublink.purge_removal).';
 CREATE INDEX esp_booking_plan ON hublink.esp_booking (plan_id);
 COMMENT ON INDEX hublink.esp_booking_plan IS 'The booking of a plan (its purge; the foreign key check when a plan is deleted).';
 CREATE INDEX esp_update_booking ON hublink.esp_update (booking_id);
-COMMENT ON INDEX hublink.esp_update_booking IS 'A bookings updates (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.esp_update_booking IS 'A booking''s updates (its purge; the foreign key check when a booking is deleted).';
 -- hublink.purge_rows, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.purge_rows(p_table regclass, p_column name, p_keys text[]) RETURNS bigint
     LANGUAGE plpgsql VOLATILE
@@ -9381,7 +9392,7 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
     ('security_config_changed', 'critical', 'monitoring',
      'A row that decides who is alerted (alert channels, thresholds), who may sign in on the web '
      '(web identities), what a clearance sees (sensitivity levels) or what money is advised or '
-     'spent (booking market, cancellation estimate, escort rules) was added, changed or '
+     'spent (booking market, cancellation estimate, escort rules, risk flags) was added, changed or '
      'removed. Check that the role named was authorised to make the change.');
 -- hublink.security_config_alert, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.security_config_alert(p_operation text, p_table text, p_old jsonb, p_new jsonb,
@@ -9542,6 +9553,14 @@ CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hubli
     FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('rule', 'value');
 COMMENT ON TRIGGER security_config_changed ON hublink.escort_rule IS
     'Every change of an escort rule is a critical alert (hublink.security_config_changed): it changes how many escorts are bought.';
+-- A risk flag decides the same (escorted, min_escorts) and what a provider is told of the
+-- returnee (share_with_esp, share_with_tsp): its change is as much an alert (review of the
+-- fifth pass).
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.risk_flag
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed(
+        'flag', 'escorted', 'min_escorts', 'share_with_esp', 'share_with_tsp');
+COMMENT ON TRIGGER security_config_changed ON hublink.risk_flag IS
+    'Every change of a risk flag is a critical alert (hublink.security_config_changed): it changes how many escorts are bought and what a provider sees.';
 -- end of sql/parts/95_config_alerts.sql
 
 SELECT hublink.apply_access_policy();

@@ -54,7 +54,7 @@ COMMENT ON COLUMN hublink.tsp_quote.fare_ids IS
 COMMENT ON CONSTRAINT tsp_quote_segments_shape ON hublink.tsp_quote IS
     'flight_ids and fare_ids: one dimension from 1, one or two segments, as many fares as flights, no NULL.';
 CREATE INDEX tsp_quote_removal ON hublink.tsp_quote (removal_id);
-COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removals quotes (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.tsp_quote_removal IS 'A removal''s quotes (its purge and erasure, hublink.purge_removal).';
 
 -- flight_ids and fare_ids replace the foreign keys of the old row per segment: a quoted fare
 -- must exist and be a fare of its flight, checked once per statement (tsp_quote writes all the

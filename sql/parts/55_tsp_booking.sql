@@ -27,7 +27,7 @@ COMMENT ON COLUMN hublink.tsp_booking.total IS 'Total booked cost, including cha
 COMMENT ON COLUMN hublink.tsp_booking.ticketing_deadline IS 'Earliest ticketing deadline of its fares.';
 COMMENT ON COLUMN hublink.tsp_booking.status IS 'ACTIVE or CANCELLED.';
 CREATE INDEX tsp_booking_removal ON hublink.tsp_booking (removal_id);
-COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removals bookings (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.tsp_booking_removal IS 'A removal''s bookings (its purge and erasure, hublink.purge_removal).';
 
 CREATE TABLE hublink.tsp_booking_segment (
     booking_ref char(6) NOT NULL REFERENCES hublink.tsp_booking,
@@ -79,7 +79,7 @@ COMMENT ON COLUMN hublink.tsp_ticket.status IS 'OPEN; EXCHANGED by a reissue; RE
 COMMENT ON COLUMN hublink.tsp_ticket.issued_at IS 'When it was issued.';
 COMMENT ON COLUMN hublink.tsp_ticket.replaces IS 'The ticket it was reissued from.';
 CREATE INDEX tsp_ticket_booking ON hublink.tsp_ticket (booking_ref);
-COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A bookings tickets (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.tsp_ticket_booking IS 'A booking''s tickets (its purge; the foreign key check when a booking is deleted).';
 CREATE INDEX tsp_ticket_replaces ON hublink.tsp_ticket (replaces);
 COMMENT ON INDEX hublink.tsp_ticket_replaces IS 'The ticket reissued from one (the foreign key check when a ticket is deleted).';
 
@@ -122,7 +122,7 @@ COMMENT ON COLUMN hublink.tsp_refund.owed_since IS 'When the cancellation made i
 COMMENT ON COLUMN hublink.tsp_refund.received_at IS 'When it was received; NULL while owed.';
 COMMENT ON COLUMN hublink.tsp_refund.reason IS 'Cancellation reason code.';
 CREATE INDEX tsp_refund_booking ON hublink.tsp_refund (booking_ref);
-COMMENT ON INDEX hublink.tsp_refund_booking IS 'A bookings refunds (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.tsp_refund_booking IS 'A booking''s refunds (its purge; the foreign key check when a booking is deleted).';
 
 CREATE TABLE hublink.tsp_update (
     update_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -140,4 +140,4 @@ COMMENT ON COLUMN hublink.tsp_update.created_at IS 'When it was produced.';
 COMMENT ON COLUMN hublink.tsp_update.cause IS 'AMENDMENT, CANCELLATION or FLIGHT_EVENT.';
 COMMENT ON COLUMN hublink.tsp_update.body IS 'The TravelUpdate body.';
 CREATE INDEX tsp_update_quote ON hublink.tsp_update (quote_ref);
-COMMENT ON INDEX hublink.tsp_update_quote IS 'A quotes updates (its purge; the foreign key check when a quote is deleted).';
+COMMENT ON INDEX hublink.tsp_update_quote IS 'A quote''s updates (its purge; the foreign key check when a quote is deleted).';

@@ -33,7 +33,7 @@ COMMENT ON COLUMN hublink.esp_plan.segments IS
     'The segments in order: {segment: escortSegment as sent, minutes: effort per escort, allowance: fixed cost per escort}.';
 COMMENT ON COLUMN hublink.esp_plan.created_at IS 'When it was made.';
 CREATE INDEX esp_plan_removal ON hublink.esp_plan (removal_ref);
-COMMENT ON INDEX hublink.esp_plan_removal IS 'A removals escort plans (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.esp_plan_removal IS 'A removal''s escort plans (its purge and erasure, hublink.purge_removal).';
 
 CREATE TABLE hublink.esp_plan_position (
     plan_id       bigint NOT NULL REFERENCES hublink.esp_plan ON DELETE CASCADE,
@@ -77,7 +77,7 @@ COMMENT ON COLUMN hublink.esp_quote.currency IS 'Currency of total.';
 COMMENT ON COLUMN hublink.esp_quote.issued_at IS 'When it was quoted.';
 COMMENT ON COLUMN hublink.esp_quote.expires_at IS 'Last instant it may be booked.';
 CREATE INDEX esp_quote_plan ON hublink.esp_quote (plan_id);
-COMMENT ON INDEX hublink.esp_quote_plan IS 'A plans quotes (its purge; the foreign key check when a plan is deleted).';
+COMMENT ON INDEX hublink.esp_quote_plan IS 'A plan''s quotes (its purge; the foreign key check when a plan is deleted).';
 
 CREATE SEQUENCE hublink.esp_quote_serial MINVALUE 1 MAXVALUE 999999;
 COMMENT ON SEQUENCE hublink.esp_quote_serial IS 'The six-digit serial of escort quote responses.';

@@ -43,7 +43,7 @@ COMMENT ON COLUMN hublink.esp_booking.fees IS 'Amendment and cancellation fees c
 COMMENT ON COLUMN hublink.esp_booking.currency IS 'Currency of total and fees.';
 COMMENT ON COLUMN hublink.esp_booking.status IS 'State (esp_booking_status).';
 CREATE INDEX esp_booking_removal ON hublink.esp_booking (removal_ref);
-COMMENT ON INDEX hublink.esp_booking_removal IS 'A removals escort bookings (its purge and erasure, hublink.purge_removal).';
+COMMENT ON INDEX hublink.esp_booking_removal IS 'A removal''s escort bookings (its purge and erasure, hublink.purge_removal).';
 CREATE INDEX esp_booking_plan ON hublink.esp_booking (plan_id);
 COMMENT ON INDEX hublink.esp_booking_plan IS 'The booking of a plan (its purge; the foreign key check when a plan is deleted).';
 

@@ -17,7 +17,7 @@ COMMENT ON COLUMN hublink.esp_update.cause IS 'The engine function that produced
 COMMENT ON COLUMN hublink.esp_update.body IS 'The EscortUpdate body (escort names appear only as escortDetails).';
 COMMENT ON COLUMN hublink.esp_update.created_at IS 'When (the at argument).';
 CREATE INDEX esp_update_booking ON hublink.esp_update (booking_id);
-COMMENT ON INDEX hublink.esp_update_booking IS 'A bookings updates (its purge; the foreign key check when a booking is deleted).';
+COMMENT ON INDEX hublink.esp_update_booking IS 'A booking''s updates (its purge; the foreign key check when a booking is deleted).';
 
 CREATE FUNCTION hublink.esp_booking_of(quote_ref text, statuses text[] DEFAULT '{ACTIVE}') RETURNS hublink.esp_booking
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

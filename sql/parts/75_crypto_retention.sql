@@ -353,7 +353,8 @@ VALUES ('retention_purge', 'hublink.retention_purge()', '1 hour',
 -- trace: a travel booking's seats on a flight that has not yet left (deleting the booking would
 -- keep them sold for ever), a refund the airline has not yet paid (the only record that it is
 -- owed), an escort booking whose escorts are on duty today or later (deleting it would free them
--- silently while the Hub still counts on them). Each as one line for an error's detail; no
+-- silently while the Hub still counts on them; an abandoned or completed booking keeps its
+-- duties too: esp_booking_status.holds_duty). Each as one line for an error's detail; no
 -- personal data. Travel already flown, refunds received and escorts' past days block nothing.
 CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF text
     LANGUAGE sql STABLE
@@ -372,6 +373,16 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
      WHERE b.status = 'ACTIVE'
      GROUP BY b.booking_ref
     UNION ALL
+    -- A carrier's cancellation leaves the booking ACTIVE and its tickets unused until the Hub
+    -- cancels: no refund row exists yet, and the booking is the only record that one is due.
+    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
+                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'CANCELLED'
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref
+    UNION ALL
     SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
                              r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
       FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
@@ -379,9 +390,10 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
     SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
                              e.quote_ref, pg_catalog.min(d.duty_date))
       FROM hublink.esp_booking e
+      JOIN hublink.esp_booking_status st ON st.status = e.status AND st.holds_duty
       JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
        AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
-     WHERE e.status = 'ACTIVE'
+     WHERE true
        AND (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
@@ -389,8 +401,8 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
-    'an active travel booking''s seats on flights not yet departed, a refund not yet received, an '
-    'active escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 

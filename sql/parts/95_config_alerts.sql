@@ -97,3 +97,11 @@ CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hubli
     FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed('rule', 'value');
 COMMENT ON TRIGGER security_config_changed ON hublink.escort_rule IS
     'Every change of an escort rule is a critical alert (hublink.security_config_changed): it changes how many escorts are bought.';
+-- A risk flag decides the same (escorted, min_escorts) and what a provider is told of the
+-- returnee (share_with_esp, share_with_tsp): its change is as much an alert (review of the
+-- fifth pass).
+CREATE TRIGGER security_config_changed AFTER INSERT OR UPDATE OR DELETE ON hublink.risk_flag
+    FOR EACH ROW EXECUTE FUNCTION hublink.security_config_changed(
+        'flag', 'escorted', 'min_escorts', 'share_with_esp', 'share_with_tsp');
+COMMENT ON TRIGGER security_config_changed ON hublink.risk_flag IS
+    'Every change of a risk flag is a critical alert (hublink.security_config_changed): it changes how many escorts are bought and what a provider sees.';

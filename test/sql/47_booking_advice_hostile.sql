@@ -66,7 +66,7 @@ RESET ROLE;
 
 -- 4. An admin moves the money advice quietly: halving every fare factor, or raising the
 -- cancellation prior, changes which quote the advice ranks best and when it says to book; a
--- higher escort minimum buys more escorts. Audited, but nobody was told: each change is now a
+-- higher escort minimum (a rule, or a risk flag's) buys more escorts. Audited, but nobody was told: each change is now a
 -- critical alert naming the role, like the rows that decide who is alerted.
 CREATE TEMP TABLE money_alerts_before AS SELECT coalesce(max(alert_id), 0) AS id,
     (SELECT prior_probability FROM hublink.cancel_estimate_config) AS prior FROM hublink.alert;
@@ -75,13 +75,15 @@ UPDATE hublink.booking_market SET fare_factor = fare_factor / 2 WHERE hours_befo
 UPDATE hublink.cancel_estimate_config SET prior_probability = 0.9000;
 UPDATE hublink.escort_rule SET value = value + 2 WHERE rule = 'min_escorts_per_returnee';
 DELETE FROM hublink.booking_market WHERE hours_before = 168;
+UPDATE hublink.risk_flag SET min_escorts = min_escorts + 1 WHERE flag = 'VIOLENT';
 RESET ROLE;
 SELECT is((SELECT array_agg(format('%s|%s|%s', kind, severity, subject) ORDER BY alert_id)
              FROM hublink.alert WHERE alert_id > (SELECT id FROM money_alerts_before)),
           ARRAY[format('security_config_changed|critical|update of hublink.booking_market 0.00 by role %s', session_user),
                 format('security_config_changed|critical|update of hublink.cancel_estimate_config true by role %s', session_user),
                 format('security_config_changed|critical|update of hublink.escort_rule min_escorts_per_returnee by role %s', session_user),
-                format('security_config_changed|critical|delete of hublink.booking_market 168.00 by role %s', session_user)],
+                format('security_config_changed|critical|delete of hublink.booking_market 168.00 by role %s', session_user),
+                format('security_config_changed|critical|update of hublink.risk_flag VIOLENT by role %s', session_user)],
           'each change of the money advice is a critical alert saying what changed and who did it');
 SELECT is((SELECT (detail -> 'old' ->> 'prior_probability') || ' -> ' || (detail -> 'new' ->> 'prior_probability')
              FROM hublink.alert WHERE alert_id > (SELECT id FROM money_alerts_before)

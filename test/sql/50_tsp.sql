@@ -1,7 +1,7 @@
 -- Travel provider engine (issue 5 sections 1-3): exact quotes, bookings, refunds and fees on
 -- a small fixed inventory embedded here, every decline reason, TIG rules and the loader.
 BEGIN;
-SELECT plan(77);
+SELECT plan(80);
 
 -- A small world: London, Manchester, Amsterdam, Lagos; BA direct, KL via Amsterdam.
 INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
@@ -290,6 +290,15 @@ CREATE TEMP TABLE live AS SELECT hublink.tsp_book(jsonb_build_object('travelQuot
     hublink.tsp_quote(body, 'RMV-2026-000125', '2026-02-18 14:20+00') #>> '{quotes,0,travelQuoteReference}'), '2026-02-19 10:00+00') AS body
   FROM req;
 SELECT is((SELECT body ->> 'outcome' FROM live), 'ACCEPTED', 'a third booking, for RMV-2026-000125');
+-- RMV-2026-000126 books the same flights; at the end the carrier cancels them (the review of the
+-- fifth pass: a cancelled flight's seats blocked nothing, though no refund was yet recorded).
+\o /dev/null
+UPDATE hublink.tsp_flight SET seats_total = seats_total + 5 WHERE departs_at::date = '2026-03-17';  -- room for it
+\o
+CREATE TEMP TABLE live2 AS SELECT hublink.tsp_book(jsonb_build_object('travelQuoteReference',
+    hublink.tsp_quote(body, 'RMV-2026-000126', '2026-02-18 14:20+00') #>> '{quotes,0,travelQuoteReference}'), '2026-02-19 10:00+00') AS body
+  FROM req;
+SELECT is((SELECT body ->> 'outcome' FROM live2), 'ACCEPTED', 'a fourth booking, for RMV-2026-000126, on the same flights');
 CREATE TEMP TABLE live_ref AS SELECT b.booking_ref, b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = 'RMV-2026-000125';
 -- Its flights are listed first: a delay called in a join could be run by the plan for rows the
 -- join then filters out, delaying another removal's flight too (it did, in one run of three).
@@ -329,6 +338,15 @@ SELECT is((SELECT count(*)::int FROM hublink.tsp_booking WHERE removal_id = 'RMV
 SELECT is((SELECT (SELECT count(*) FROM hublink.erasure_blockers(x.r)) || ' ' || (hublink.erase_removal(x.r, 'Direction 90/T2') ? 'removal')
              FROM (SELECT min(b.removal_id) AS r FROM hublink.tsp_booking b WHERE b.status = 'ACTIVE') x),
           '0 true', 'an active booking whose flights have departed blocks nothing');
+\o /dev/null
+SELECT hublink.tsp_flight_event(l.flight_id, 'CANCELLED') FROM live_flights l;
+\o
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-000126', 'Direction 90/T3')$$, '55000',
+                 'removal RMV-2026-000126 still has live provider bookings or refunds owed: nothing was erased',
+                 'erasing a removal whose flights the carrier cancelled, before any refund is recorded, is refused');
+SELECT ok((SELECT string_agg(x, ';') FROM hublink.erasure_blockers('RMV-2026-000126') x)
+          LIKE 'travel booking % holds 5 seat(s) on flights the carrier cancelled (the first %), no refund recorded yet',
+          'the refusal names the cancelled flights'' seats');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(95);
+SELECT plan(96);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -411,6 +411,13 @@ SELECT is((SELECT string_agg(x, ';') FROM hublink.erasure_blockers('RMV-2026-000
           (SELECT format('escort booking of quote %s has escorts on duty from %s', quote_ref, current_date + 30)
              FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'),
           'the refusal names the booking and its first duty day, no escort');
+-- An escorting abandoned (UNSUCCESSFUL) or completed keeps its escorts' duties (holds_duty):
+-- its later days block as much (the fifth pass's review: only ACTIVE blocked). The state is set
+-- directly here to test the rule on its own; esp_unsuccessful leaves the duties as they are.
+UPDATE hublink.esp_booking SET status = 'UNSUCCESSFUL' WHERE removal_ref = 'RMV-2026-000006';
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-000006')), 1,
+          'an abandoned escorting''s later duties still block the erasure');
+UPDATE hublink.esp_booking SET status = 'ACTIVE' WHERE removal_ref = 'RMV-2026-000006';
 SELECT lives_ok($$SELECT hublink.esp_cancel(jsonb_build_object('escortQuoteReference', quote_ref, 'command', 'CANCEL'))
                     FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'$$, 'the Hub cancels it');
 SELECT is(hublink.erase_removal('RMV-2026-000006', 'Direction 90/E1') ?& '{messages,personal_data,removal}', true,

@@ -35,7 +35,7 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
     ('security_config_changed', 'critical', 'monitoring',
      'A row that decides who is alerted (alert channels, thresholds), who may sign in on the web '
      '(web identities), what a clearance sees (sensitivity levels) or what money is advised or '
-     'spent (booking market, cancellation estimate, escort rules) was added, changed or '
+     'spent (booking market, cancellation estimate, escort rules, risk flags) was added, changed or '
      'removed. Check that the role named was authorised to make the change.');
 -- @function hublink.security_config_alert
 REVOKE ALL ON FUNCTION hublink.security_config_alert(text, text, jsonb, jsonb, text[]) FROM PUBLIC;
