@@ -9657,6 +9657,13 @@ AS $$
 DECLARE
     bad record;
 BEGIN
+    -- Lock the quoted fares as the foreign keys did (FOR KEY SHARE): a fare deleted by another
+    -- transaction still open would pass the check below, and that transaction's own check
+    -- (tsp_quoted_keep) cannot see this quote before it commits; with the lock the delete
+    -- waits for this commit and then sees the quote (test/sql/54_tsp_quote_lock.sh).
+    PERFORM FROM hublink.tsp_fare fa
+     WHERE fa.fare_id IN (SELECT u.fare_id FROM new_rows n CROSS JOIN LATERAL unnest(n.fare_ids) u(fare_id))
+     ORDER BY fa.fare_id FOR KEY SHARE OF fa;
     SELECT n.quote_ref, s.seq, s.flight_id, s.fare_id INTO bad
       FROM new_rows n
       CROSS JOIN LATERAL unnest(n.flight_ids, n.fare_ids) WITH ORDINALITY s(flight_id, fare_id, seq)
