@@ -243,8 +243,7 @@ hublink_applier_main(Datum arg)
 	BackgroundWorkerInitializeConnection(hublink_database, NULL, 0);
 	pgstat_report_appname("hublink applier");
 	/* As in the message worker: a report (and so an ack) follows a commit; no JIT. */
-	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
-		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	hublink_txn_durable_setup();
 	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	loop_cxt =
 		AllocSetContextCreate(TopMemoryContext, "hublink applier loop", ALLOCSET_DEFAULT_SIZES);

@@ -466,13 +466,7 @@ hublink_worker_main(Datum arg)
 	hublink_shmem_attach(HUBLINK_SLOT_MESSAGES, HUBLINK_STATE_STARTING);
 	BackgroundWorkerInitializeConnection(hublink_database, NULL, 0);
 	pgstat_report_appname("hublink worker");
-	/*
-	 * An ack follows a commit: with asynchronous commit a crash could lose a transaction
-	 * whose messages were already acked, and they would be lost for good. So the worker's
-	 * commits are synchronous whatever the server's default.
-	 */
-	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
-		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	hublink_txn_durable_setup();
 	/*
 	 * No JIT in the message worker: its statements are small and repeated, and a JIT-compiled
 	 * plan costs seconds of CPU on the message path and leaves tens of megabytes of compiled

@@ -9,12 +9,33 @@
 #include "access/xlog.h"
 #include "executor/spi.h"
 #include "pgstat.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "counters.h"
 #include "worker_role.h"
 #include "worker_txn.h"
+
+/* synchronous_commit as the process set it at start: what a durable commit waits for. */
+static int durable_level = -1;
+static char *durable_name = NULL;
+
+void
+hublink_txn_durable_setup(void)
+{
+	/*
+	 * An ack follows a commit: with asynchronous commit a crash could lose a transaction whose
+	 * messages were already acked, and they would be lost for good. So the process's commits
+	 * are synchronous whatever the server's default, and at least as synchronous as the
+	 * server's setting (remote_apply with a standby stays remote_apply).
+	 */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	durable_level = synchronous_commit;
+	durable_name =
+		MemoryContextStrdup(TopMemoryContext, GetConfigOption("synchronous_commit", false, false));
+}
 
 void
 hublink_txn_begin(const char *activity, bool as_role)
@@ -48,6 +69,15 @@ hublink_txn_commit(MemoryContext loop_cxt, bool durable)
 	SPI_finish();
 	PopActiveSnapshot();
 	hublink_worker_role_leave();
+	/*
+	 * A handler that set synchronous_commit lower for its session would make this commit skip
+	 * the wait for a synchronous standby too, which no flush below makes up for: after a
+	 * failover the acked batch would be missing. So this commit runs at the level set at start
+	 * (SET LOCAL: the session's own value is back after it).
+	 */
+	if (durable && durable_name != NULL && synchronous_commit < durable_level)
+		(void) set_config_option("synchronous_commit", durable_name, PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 	CommitTransactionCommand();
 	/*
 	 * An ack, or a report that leads to one, or a publication, follows this commit: it must be

@@ -15,7 +15,8 @@
 # speed, turns synchronous_commit off for its whole session (the worker's or an applier's): a
 # worker that acks a batch before its commit is on disk loses it here on every run (before the
 # fix it lost one only when the kill came within the WAL writer's 200 ms, about half the runs).
-# Acks must depend neither on the WAL writer nor on what a handler sets.
+# Acks must depend neither on the WAL writer nor on what a handler sets. Run 3 names a
+# synchronous standby that is away: the worker's ack waits for it, whatever the handler set.
 . "$(dirname "$0")/lib.sh"
 export HUBLINK_PG_EXTRA='hublink.appliers = 1'
 worker_stack_up
@@ -79,4 +80,29 @@ appliers_running 2
 NEXT_APPLIERS=1
 crash_run kill_postmaster 1001
 appliers_running 1
+
+# Run 3, no kill: a synchronous standby is named and away. The careless handler has left the
+# worker's session at synchronous_commit = off, which would also skip the wait for the standby:
+# acked here, lost after a failover. The ack must wait for the standby, at the level the worker
+# set at start (bgworker/worker_txn.c, the fifth pass's review).
+note "run 3: a synchronous standby named and away (hublink.appliers = 1)"
+sql "ALTER SYSTEM SET synchronous_standby_names = 'hublink_absent_standby'" >/dev/null
+reload_conf
+# A probe commits a write (a temporary table's catalog rows) at synchronous_commit = on: once it
+# waits, the server waits for the standby.
+PGAPPNAME=hublink_syncprobe psql -XqAt -c "SET synchronous_commit = on" -c "CREATE TEMP TABLE syncprobe ()" >/dev/null 2>&1 &
+probe=$!
+check "a commit waits for the absent standby" wait_for 30 \
+    "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'hublink_syncprobe' AND wait_event = 'SyncRep'"
+gen 1 3001 >"$STACK_DIR/request-3001"
+hub --timestamp publish escort-quote-request <"$STACK_DIR/request-3001" 2>/dev/null || not_ok "publishing a request"
+check "the worker's commit waits for the standby too, though its handler set synchronous_commit off" wait_for 30 \
+    "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'hublink worker' AND wait_event = 'SyncRep'"
+check_eq "its delivery is not acked while it waits" "0 1" "$(queue_state escort-quote-request)"
+sql "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+sql "SELECT pg_reload_conf()" >/dev/null
+wait "$probe"
+check "with the standby no longer required, the request is applied" wait_for 30 \
+    "SELECT count(*) = 1 FROM hublink.inbox WHERE removal_id = 'RMV-2026-003001' AND status = 'applied'"
+check_eq "and then acked" "0 0" "$(wait_queue_state escort-quote-request '0 0')"
 finish
