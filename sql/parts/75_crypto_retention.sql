@@ -365,23 +365,20 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
         UNION
         SELECT b.* FROM hublink.tsp_booking b JOIN hublink.tsp_quote q USING (quote_ref)
          WHERE q.removal_id = p_removal_reference)
-    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
-                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+    -- Seats on a flight not yet flown; or on one the carrier cancelled, which leaves the booking
+    -- ACTIVE and its tickets unused until the Hub cancels: no refund row exists yet, and the
+    -- booking is the only record that one is due.
+    SELECT CASE f.status
+           WHEN 'SCHEDULED' THEN pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
+                                                   b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+           ELSE pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
+                                  b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at)) END
       FROM booking b
       JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
-      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'SCHEDULED' AND f.departs_at > pg_catalog.now()
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id
+       AND (f.status = 'CANCELLED' OR f.departs_at > pg_catalog.now())
      WHERE b.status = 'ACTIVE'
-     GROUP BY b.booking_ref
-    UNION ALL
-    -- A carrier's cancellation leaves the booking ACTIVE and its tickets unused until the Hub
-    -- cancels: no refund row exists yet, and the booking is the only record that one is due.
-    SELECT pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
-                             b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
-      FROM booking b
-      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
-      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id AND f.status = 'CANCELLED'
-     WHERE b.status = 'ACTIVE'
-     GROUP BY b.booking_ref
+     GROUP BY b.booking_ref, f.status
     UNION ALL
     SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
                              r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
@@ -393,8 +390,7 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
       JOIN hublink.esp_booking_status st ON st.status = e.status AND st.holds_duty
       JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
        AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
-     WHERE true
-       AND (e.removal_ref = p_removal_reference
+     WHERE (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
     ORDER BY 1
