@@ -184,6 +184,37 @@ def roster_size(removals):
     return max(ROSTER_MIN, math.ceil(removals * ESCORTS_PER_REMOVAL * ROSTER_MARGIN))
 
 
+# The seats grow with the run too (docs/simulation.md "The seats grow with the run"). A removal
+# that flies keeps its seats (in its own timeline the flight is days ahead), and the collapsed
+# timeline puts every removal of the run on the schedule's days, so the seats a run needs grow
+# with its removals. Measured: on the 16-day schedule the fifth pass's soak found no flight to
+# Lagos (the destination of 30 % of removals, with few direct flights) from about 1,800
+# removals; SEATS_MARGIN keeps a third spare, as the roster does. Runs up to
+# SEATS_BASE_REMOVALS keep the earlier passes' schedule (16 days, seats as drawn), so the
+# policy runs stay comparable event for event; longer runs get every flight's seats times the
+# factor (gen-world-schedule --seats-factor: the same flights and fares) and SCHEDULE_DAYS_LONG
+# days, so that a run crossing midnight (the planned dates move a day) and the longest booking
+# leads (14 days and a five-day window) still find their dates on the schedule.
+SEATS_CARRIED = 1800
+SEATS_MARGIN = 1.5
+SEATS_BASE_REMOVALS = round(SEATS_CARRIED / SEATS_MARGIN)
+SCHEDULE_DAYS = 16
+SCHEDULE_DAYS_LONG = 20
+
+
+def schedule_args(removals):
+    """(days, seats factor) of the world schedule for a run of `removals` removals."""
+    if removals <= SEATS_BASE_REMOVALS:
+        return SCHEDULE_DAYS, 1
+    return SCHEDULE_DAYS_LONG, math.ceil(removals * SEATS_MARGIN / SEATS_CARRIED)
+
+
+def travellers(ev):
+    """Seats a removal books: the returnee and, when escorted, the ESP's team (two officers,
+    and a medic when a flag asks for one: hublink.esp_risk_rule, SELF_HARM)."""
+    return 1 + ((3 if "SELF_HARM" in ev["flags"] else 2) if ev["escorted"] else 0)
+
+
 def world(outdir, seed, removals=0):
     """An escort roster sized for the run's removals (roster_size), beside the demo roster's
     places and flight times. The first 160 escorts are those of the earlier passes."""
@@ -802,6 +833,8 @@ def main():
     w.add_argument("--removals", type=int, default=0, help="the run's removals: the roster grows with them")
     r = sub.add_parser("roster-size")
     r.add_argument("--removals", type=int, required=True)
+    sa = sub.add_parser("schedule-args", help="gen-world-schedule's --days and --seats-factor for the run")
+    sa.add_argument("--removals", type=int, required=True)
     g = sub.add_parser("events")
     g.add_argument("--seed", type=int, default=17)
     g.add_argument("--scale", type=float, default=0.05)
@@ -832,6 +865,9 @@ def main():
         return 0
     if args.cmd == "roster-size":
         print(roster_size(args.removals))
+        return 0
+    if args.cmd == "schedule-args":
+        print("--days %d --seats-factor %d" % schedule_args(args.removals))
         return 0
     events = generate(args.seed, args.scale, args.days)
     if args.cmd == "events":
