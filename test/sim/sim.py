@@ -646,8 +646,15 @@ class Driver:
                     return
                 self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
                 self.go(r, "travel_quoting")
-            elif s["escort_state"] == "declined":
-                self.fail(r, "escort booking declined")
+            elif s["escort_state"] == "declined" and s["travel_state"] != "booking_requested":
+                # The ESP declined the escort, sent with the travel booking (choose_quote sends
+                # both at once): the TSP's answer is in by now, and a travel booking it accepted
+                # stands (the Hub counts it in its MI: the removal stays in booking, for the
+                # caseworker to find an escort or cancel). The ledger must count it too: before
+                # this, the sim failed the removal without recording the acceptance, and the
+                # fifth pass's MI differed from the ledger by exactly those bookings.
+                r.bookings[-1]["accepted"] = s["travel_state"] == "booked"
+                self.fail(r, "escort booking declined (travel %s)" % s["travel_state"])
         elif ph == "amending":
             if self.hub.one("SELECT outcome_accepted IS NOT NULL FROM hublink.amendment WHERE message_id = %s", (r.amendment,)):
                 self.after_booking(r, s)

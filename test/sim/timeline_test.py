@@ -9,7 +9,9 @@ grows with the run"):
   world's rule sets (FLEX, SEMI, FIXED200, NONREF), booked an hour and a half or more before;
 - roster_size: the earlier passes' 160 escorts for a policy run, growing in proportion beyond,
   with a third spare over what ran out in the fourth pass's soak;
-- generate with fewer simulated days: the same events, the year's first ones.
+- generate with fewer simulated days: the same events, the year's first ones;
+- an escort declined while the TSP booked the travel: the ledger counts the booking, as the
+  Hub's MI does.
 """
 import os
 import random
@@ -71,5 +73,33 @@ check("generate(days=120): the year's first 2,630 removals, the same events",
       len(year) == 8000 and len(first) == 2630 and first == year[:2630], str((len(year), len(first))))
 check("generate: 120 removals at scale 0.015 are the first 120 of the year's",
       sim.generate(17, 0.015) == year[:120])
+
+# An escort declined while the TSP booked the travel (choose_quote sends both at once): the
+# booking stands and the Hub's MI counts it, so the ledger must too (the fifth pass's soak: 6
+# such removals, £12,336.32 of ticket spend in the MI and not in the ledger). Driver.step on a
+# removal waiting for its bookings, no stack: the states are the Hub's (removal_quotes etc. not
+# called on this path).
+class Quiet:
+    def __getattr__(self, name):
+        raise AssertionError("no party call expected on this path: " + name)
+
+
+def declined(travel_state):
+    drv = object.__new__(sim.Driver)
+    drv.hub = drv.tsp = drv.esp = Quiet()
+    drv.log = open(os.devnull, "w")
+    r = sim.Removal({"case": "SIM-T", "escorted": True, "amend": False, "delay": False, "cancel": None})
+    r.ref, r.phase = "RMV-T", "booking"
+    r.bookings.append({"quote": "Q1", "amount": 100, "accepted": None})
+    drv.step(r, {"state": "booking", "escort_state": "declined", "travel_state": travel_state, "updates": 0})
+    return r
+
+
+r = declined("booked")
+check("escort declined, travel booked: the travel booking is counted as accepted (the ledger's ticket spend) and the removal failed",
+      r.bookings[-1]["accepted"] is True and r.outcome == "failed", str((r.bookings[-1]["accepted"], r.outcome, r.note)))
+r = declined("booking_requested")
+check("escort declined, the TSP's answer not in yet: the sim waits for it (nothing recorded, not failed)",
+      r.bookings[-1]["accepted"] is None and r.outcome is None, str((r.bookings[-1]["accepted"], r.outcome)))
 
 check.finish()
