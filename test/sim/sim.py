@@ -434,8 +434,8 @@ class Driver:
     def book(self, r, s):
         all_quotes = self.quotes(r)
         # A caseworker books nothing that leaves within the hour (or has left).
-        fly = [q for q in all_quotes if q["departs_at"] is not None and
-               q["departs_at"] > self.hub.one("SELECT now() + interval '1 hour'")]
+        soonest = self.hub.one("SELECT now() + interval '1 hour'")   # once, not once per quote
+        fly = [q for q in all_quotes if q["departs_at"] is not None and q["departs_at"] > soonest]
         if not fly:
             if r.ev["cancel"]:
                 # Nothing to book: the removal is cancelled when it would have been.
@@ -896,6 +896,7 @@ def main():
               "market": {"flights_repriced": drv.market[0], "flights_sold_out": drv.market[1]},
               "seconds": round(drv.elapsed, 1), "driver": args.driver, "concurrency": args.concurrency,
               "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
+              "round_seconds": {k: round(v, 1) for k, v in getattr(drv, "round_seconds", {}).items()},
               "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
                           "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
@@ -921,4 +922,12 @@ def main():
 
 
 if __name__ == "__main__":
+    # HUBLINK_SIM_PROFILE=FILE: the driver under cProfile, its statistics to FILE (where the
+    # driver's own time goes: docs/simulation.md "What bounds the rate").
+    if os.environ.get("HUBLINK_SIM_PROFILE"):
+        import cProfile
+        prof = cProfile.Profile()
+        rc = prof.runcall(main)
+        prof.dump_stats(os.environ["HUBLINK_SIM_PROFILE"])
+        sys.exit(rc)
     sys.exit(main())

@@ -208,19 +208,31 @@ import psycopg2  # noqa: E402
 p = FakeParty()
 
 
+sent = []
+
+
 def failing(sql, args=()):
-    raise psycopg2.Error("boom")
+    sent.append(sql)
+    if "boom" in sql:
+        raise psycopg2.Error("boom")
 
 
 p.one = failing
-waves.Round([p])
+rnd = waves.Round([p])
+p.one("SELECT 1")
 try:
-    p.one("SELECT 1")
+    p.one("SELECT boom")
     raised = False
 except psycopg2.Error:
     raised = True
+p.one("SELECT 2")
+rnd.commit()
+p.one("SELECT 3")
 check("a failing call inside a round: raised to the caller, rolled back to its savepoint alone",
-      raised and p.conn.log == ["SAVEPOINT round_call", "ROLLBACK TO SAVEPOINT round_call"] and not p.conn.autocommit, str(p.conn.log))
+      raised and p.conn.log == ["ROLLBACK TO SAVEPOINT round_call", "COMMIT"] and not p.conn.autocommit, str(p.conn.log))
+check("one round trip a call: its savepoint in its own statement, the last one's released at the next call, none after a commit",
+      sent == ["SAVEPOINT round_call; SELECT 1", "RELEASE SAVEPOINT round_call; SAVEPOINT round_call; SELECT boom",
+               "RELEASE SAVEPOINT round_call; SAVEPOINT round_call; SELECT 2", "SAVEPOINT round_call; SELECT 3"], str(sent))
 d = FakeDriver(3, concurrency=5, tick_hours=24)
 waves.run(d, Removal)
 d.stack.conn.log.clear()
