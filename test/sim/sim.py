@@ -202,11 +202,17 @@ SCHEDULE_DAYS = 16
 SCHEDULE_DAYS_LONG = 20
 
 
+# Beyond this factor every flight of the schedule (120 to 300 seats drawn) is at the 1,000 seats
+# a flight the TSP's loader takes: more removals would need more flights, not more seats (a year
+# at ten times the rate: not done, docs/simulation.md).
+SEATS_FACTOR_MAX = 9
+
+
 def schedule_args(removals):
     """(days, seats factor) of the world schedule for a run of `removals` removals."""
     if removals <= SEATS_BASE_REMOVALS:
         return SCHEDULE_DAYS, 1
-    return SCHEDULE_DAYS_LONG, math.ceil(removals * SEATS_MARGIN / SEATS_CARRIED)
+    return SCHEDULE_DAYS_LONG, min(SEATS_FACTOR_MAX, math.ceil(removals * SEATS_MARGIN / SEATS_CARRIED))
 
 
 def travellers(ev):
