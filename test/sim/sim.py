@@ -904,7 +904,7 @@ def main():
               "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
               "round_seconds": {k: round(v, 1) for k, v in getattr(drv, "round_seconds", {}).items()},
               "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
-                          "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
+                          "ended_by_quiet": drv.settle.by_quiet, "polls": getattr(drv.settle, "polls", None)} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
               "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
               # The lead at which the TSP read its refund rules (refund_at_true_lead): the

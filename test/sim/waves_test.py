@@ -94,6 +94,15 @@ check("an Error nobody consumes: settled once the counters are quiet, and counte
 s = waves.Settle([FakeParty([status(3, 2, unsent=1)]), FakeParty()], quiet_seconds=0.1)
 t0 = time.monotonic()
 check("an outbox row that stays unsent: not settled, after the timeout", not s.wait(0.4) and time.monotonic() - t0 >= 0.4)
+s = waves.Settle([FakeParty([status(3, 2, unsent=1)]), FakeParty()], quiet_seconds=0.1)
+s.wait(2.0)
+check("counters standing still: the polls back off (about 10 in 2 s, not 40)", 8 <= s.polls <= 14, "%d polls" % s.polls)
+hub = FakeParty([status(i + 1, i) for i in range(30)] + [status(30, 30)])
+s = waves.Settle([hub], quiet_seconds=5)
+t0 = time.monotonic()
+s.wait(5)
+check("counters moving: polled at the first interval again (30 changes in under 2.5 s)", time.monotonic() - t0 < 2.5,
+      "%.2f s" % (time.monotonic() - t0))
 s = waves.Settle([FakeParty([status(3, 3, retrying=1)]), FakeParty()], quiet_seconds=0.1)
 check("a message waiting for a retry: not settled", not s.wait(0.3))
 
