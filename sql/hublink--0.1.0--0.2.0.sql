@@ -9077,66 +9077,7 @@ COMMENT ON FUNCTION hublink.purge_rows(regclass, name, text[]) IS
     'the column''s type, so its index serves); returns how many. Internal to '
     'hublink.purge_removal, which alone names the tables.';
 REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
--- hublink.purge_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    n        bigint;
-    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
-    quotes   text[];
-    bookings text[];
-    esp_ids  text[];
-    plans    text[];
-    d        record;
-    gone     jsonb;
-BEGIN
-    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
-    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
-    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
-    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
-    -- them and they outlived the removal's retention for ever (found by the soak,
-    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
-    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
-      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
-            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
-      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
-    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
-      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
-            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
-      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
-            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
-    -- Then the rows, children first, in the order of their foreign keys; what the list does not
-    -- name cascades from its parent.
-    FOR d IN SELECT v.* FROM (VALUES
-            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
-            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
-            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
-            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
-            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
-            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
-            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
-            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
-            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
-            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
-            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
-         ) v(step, counted_as, tbl, key_column, keys)
-         ORDER BY v.step LOOP
-        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
-                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
-    END LOOP;
-    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
-END;
-$$;
-COMMENT ON FUNCTION hublink.purge_removal(text) IS
-    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
-    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+-- hublink.purge_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- 3. A change to the money advice (booking_market, cancel_estimate_config, escort_rule) is a
 -- critical security_config_changed alert naming the person: the triggers are in
@@ -9227,6 +9168,185 @@ $$;
 COMMENT ON FUNCTION hublink.audit_seal() IS
     'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
     'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+
+-- from sql/updates/0.1.0--0.2.0/94_review_leftovers.sql
+-- 0.2.0: defects left over from the last hostile reviews (docs/security-crypto.md "Erasure keeps
+-- the money in MI").
+
+-- An erasure (or the removal purge) keeps the removal's MI money amounts, without the removal,
+-- so that hublink.mi_money's totals do not change; the escort fees of its bookings are logged.
+-- hublink.mi_money_erased, as defined in sql/parts
+CREATE TABLE hublink.mi_money_erased (
+    mi_money_erased_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_reference  text NOT NULL,
+    item               text NOT NULL,
+    currency           char(3) NOT NULL,
+    amount             numeric NOT NULL,
+    at                 timestamptz,
+    erased_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.mi_money_erased IS
+    'The amounts hublink.mi_money counted for removals since erased or purged (written by '
+    'hublink.purge_removal before it deletes the rows): spend, fees, refunds owed and received, '
+    'losses, without personal data, so that MI money totals do not change on erasure.';
+COMMENT ON COLUMN hublink.mi_money_erased.mi_money_erased_id IS 'Internal key.';
+COMMENT ON COLUMN hublink.mi_money_erased.removal_reference IS 'The removal erased (as in hublink.purge_log).';
+COMMENT ON COLUMN hublink.mi_money_erased.item IS 'What the amount was (hublink.rollup_mi_money_item.item).';
+COMMENT ON COLUMN hublink.mi_money_erased.currency IS 'ISO 4217 currency.';
+COMMENT ON COLUMN hublink.mi_money_erased.amount IS 'The amount.';
+COMMENT ON COLUMN hublink.mi_money_erased.at IS 'Its instant, as MI had it (it decides the month).';
+COMMENT ON COLUMN hublink.mi_money_erased.erased_at IS 'When the removal was erased.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.mi_money_erased', '');
+-- hublink.rollup_mi_money_item, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_money_item AS
+SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at, b.removal_id
+  FROM hublink.travel_booking b
+ WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
+UNION ALL
+SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at, b.removal_id
+  FROM hublink.escort_booking b
+  JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                             AND q.escort_quote_reference = b.escort_quote_reference
+ WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
+UNION ALL
+SELECT f.kind, f.currency, f.amount, f.recorded_at, f.removal_id
+  FROM hublink.financial_consequence f
+UNION ALL
+SELECT 'refund_received', r.currency, r.amount, r.received_at, f.removal_id
+  FROM hublink.refund_receipt r
+  JOIN hublink.financial_consequence f USING (financial_consequence_id)
+UNION ALL
+-- The amounts of removals since erased, kept by hublink.purge_removal.
+SELECT e.item, e.currency, e.amount, e.at, NULL
+  FROM hublink.mi_money_erased e
+UNION ALL
+-- A non-refundable fare booked and then cancelled: what was paid, less any refund the
+-- provider announced for the removal's travel, is lost.
+SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at, x.removal_id
+  FROM hublink.cancellation x
+  JOIN LATERAL (
+        SELECT tb.currency,
+               greatest(tb.total_amount
+                        - coalesce((SELECT sum(f.amount) FROM hublink.financial_consequence f
+                                     WHERE f.removal_id = tb.removal_id AND f.booking = 'travel'
+                                       AND f.kind = 'refund' AND f.currency = tb.currency), 0),
+                        0) AS lost
+          FROM hublink.travel_booking tb
+          JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                     AND q.travel_quote_reference = tb.travel_quote_reference
+         WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+           AND tb.responded_at <= x.cancelled_at AND NOT q.refundable
+         ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+         LIMIT 1) l ON true
+ WHERE x.booking = 'travel' AND NOT x.before_booking;
+COMMENT ON VIEW hublink.rollup_mi_money_item IS
+    'The amounts hublink.mi_money sums, one row each with its instant (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.removal_id IS
+    'The removal it was spent on; NULL for a removal since erased (hublink.mi_money_erased).';
+-- hublink.rollup_mi_money_live, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_money_live AS
+SELECT (date_trunc('month', i.at AT TIME ZONE w.time_zone))::date AS month, i.currency,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_money_item y
+                             WHERE y.at >= l.lo AND y.at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT y.* FROM hublink.rollup_mi_money_item y WHERE y.at IS NULL) i
+ GROUP BY 1, 2;
+-- hublink.purge_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n        bigint;
+    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
+    quotes   text[];
+    bookings text[];
+    esp_ids  text[];
+    plans    text[];
+    d        record;
+    gone     jsonb;
+    gone_fees jsonb;
+BEGIN
+    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
+    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    -- The Hub's MI money (spend, fees, refunds, losses) keeps the removal's amounts, without
+    -- the removal: its totals do not change on erasure (hublink.mi_money_erased).
+    INSERT INTO hublink.mi_money_erased (removal_reference, item, currency, amount, at)
+    SELECT p_removal_reference, i.item, i.currency, i.amount, i.at
+      FROM hublink.rollup_mi_money_item i
+     WHERE i.removal_id = (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    gone := gone || pg_catalog.jsonb_build_object('mi_money_kept', n);
+    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
+    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
+    -- them and they outlived the removal's retention for ever (found by the soak,
+    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
+    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
+      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
+            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
+      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
+      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
+            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
+      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
+            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- The fees an escort provider charged on the removal's bookings (cancelled, amended or
+    -- unsuccessful ones keep them) are money the Home Office owes: their totals per currency
+    -- stay in hublink.purge_log, without the bookings.
+    SELECT coalesce(pg_catalog.jsonb_object_agg(f.currency, f.fees), '{}') INTO gone_fees
+      FROM (SELECT b.currency, pg_catalog.sum(b.fees) AS fees FROM hublink.esp_booking b
+             WHERE b.booking_id = ANY (esp_ids::bigint[]) AND b.fees > 0 GROUP BY b.currency) f;
+    counts := counts || pg_catalog.jsonb_build_object('esp_fees', gone_fees);
+    -- Then the rows, children first, in the order of their foreign keys; what the list does not
+    -- name cascades from its parent.
+    FOR d IN SELECT v.* FROM (VALUES
+            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
+            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
+            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
+            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
+            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
+            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
+            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
+            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
+            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
+            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
+         ) v(step, counted_as, tbl, key_column, keys)
+         ORDER BY v.step LOOP
+        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
+                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
+    END LOOP;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_removal(text) IS
+    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
+    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
+    'bookings, duties, updates), its messages and its data keys. Money stays: the amounts MI '
+    'money counted for it go to hublink.mi_money_erased first, and the escort fees of its '
+    'bookings are returned per currency (esp_fees, logged in hublink.purge_log).';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+-- Its removal_reference makes it removal data (as purge_log) only once part 96 has taught
+-- hublink.removal_data_path that column; until then the policy just applied took it for
+-- reference data, and apply_access_policy grants, never revokes. Part 96's run grants what a
+-- fresh install has.
+REVOKE ALL ON hublink.mi_money_erased FROM hublink_admin, hublink_caseworker, hublink_worker;
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE

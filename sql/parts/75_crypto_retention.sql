@@ -162,9 +162,18 @@ DECLARE
     plans    text[];
     d        record;
     gone     jsonb;
+    gone_fees jsonb;
 BEGIN
     -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
     gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    -- The Hub's MI money (spend, fees, refunds, losses) keeps the removal's amounts, without
+    -- the removal: its totals do not change on erasure (hublink.mi_money_erased).
+    INSERT INTO hublink.mi_money_erased (removal_reference, item, currency, amount, at)
+    SELECT p_removal_reference, i.item, i.currency, i.amount, i.at
+      FROM hublink.rollup_mi_money_item i
+     WHERE i.removal_id = (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    gone := gone || pg_catalog.jsonb_build_object('mi_money_kept', n);
     DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
@@ -182,6 +191,13 @@ BEGIN
     SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
       FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
             UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- The fees an escort provider charged on the removal's bookings (cancelled, amended or
+    -- unsuccessful ones keep them) are money the Home Office owes: their totals per currency
+    -- stay in hublink.purge_log, without the bookings.
+    SELECT coalesce(pg_catalog.jsonb_object_agg(f.currency, f.fees), '{}') INTO gone_fees
+      FROM (SELECT b.currency, pg_catalog.sum(b.fees) AS fees FROM hublink.esp_booking b
+             WHERE b.booking_id = ANY (esp_ids::bigint[]) AND b.fees > 0 GROUP BY b.currency) f;
+    counts := counts || pg_catalog.jsonb_build_object('esp_fees', gone_fees);
     -- Then the rows, children first, in the order of their foreign keys; what the list does not
     -- name cascades from its parent.
     FOR d IN SELECT v.* FROM (VALUES
@@ -207,7 +223,9 @@ $$;
 COMMENT ON FUNCTION hublink.purge_removal(text) IS
     'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
     'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+    'bookings, duties, updates), its messages and its data keys. Money stays: the amounts MI '
+    'money counted for it go to hublink.mi_money_erased first, and the escort fees of its '
+    'bookings are returned per currency (esp_fees, logged in hublink.purge_log).';
 REVOKE ALL ON FUNCTION hublink.purge_removal(text) FROM PUBLIC;
 
 INSERT INTO hublink.retention_policy VALUES
