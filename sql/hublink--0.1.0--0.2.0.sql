@@ -8960,70 +8960,44 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
      WHERE (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
+    UNION ALL
+    -- At the Hub (its removal machine has a state): a booking the Hub requested or holds, which
+    -- the provider keeps (seats, escorts) until the Hub cancels it; erased, the Hub could never
+    -- cancel it, and the provider's updates would name a removal the Hub no longer knows.
+    SELECT pg_catalog.format('the Hub''s %s booking of removal %s is %s: the provider holds it until it is cancelled',
+                             m.machine, r.removal_reference, pg_catalog.replace(m.state, '_', ' '))
+      FROM hublink.removal r
+     CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND m.state IN ('booking_requested', 'booked', 'amended')
+    UNION ALL
+    -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
+    -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
+    SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
+                             c.booking, r.removal_reference, c.message_id, c.cancelled_at)
+      FROM hublink.removal r
+      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
-    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
--- hublink.erase_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    p       hublink.retention_policy;
-    removed jsonb := '{}';
-    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
-                             WHERE c.removal_reference = p_removal_reference);
-    blockers text;
-BEGIN
-    IF coalesce(p_reason, '') = '' THEN
-        RAISE EXCEPTION 'an erasure needs a reason'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
-                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
-    END IF;
-    -- A provider engine's rows count too: its messages (and their key) may be purged already.
-    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
-        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
-                  HINT = 'hublink.purge_log lists what was purged before.';
-    END IF;
-    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
-    -- the ordinary paths that give seats and escorts back and record the money.
-    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
-    IF blockers IS NOT NULL THEN
-        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = blockers,
-                  HINT = 'Cancel the bookings first (the Hub''s cancellation, or hublink.esp_provider_cancel), '
-                         'which gives the seats and escorts back and records any refund; mark refunds '
-                         'received with hublink.tsp_refund_received; then erase again.';
-    END IF;
-    PERFORM hublink.audit_note('erase_direction',
-        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
-        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
-    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
-        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
-                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
-    END LOOP;
-    RETURN removed;
-END;
-$$;
-COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
-    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
-    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
-    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
-    'duties or is owed a refund for it (hublink.erasure_blockers). Returns what each class removed.';
+-- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- 2. The purge of a removal finds a provider's rows of it by index: the removal reference
 -- columns, and the referencing columns its deletes (and their foreign key checks) look up,
@@ -9347,6 +9321,142 @@ SELECT hublink.audit_attach();
 -- reference data, and apply_access_policy grants, never revokes. Part 96's run grants what a
 -- fresh install has.
 REVOKE ALL ON hublink.mi_money_erased FROM hublink_admin, hublink_caseworker, hublink_worker;
+
+-- The Hub refuses to erase a removal while a provider holds a booking of it or has not
+-- answered its cancellation (docs/security-crypto.md "Erasure of a removal with live bookings").
+-- hublink.erasure_blockers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH booking AS (
+        SELECT b.* FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference
+        UNION
+        SELECT b.* FROM hublink.tsp_booking b JOIN hublink.tsp_quote q USING (quote_ref)
+         WHERE q.removal_id = p_removal_reference)
+    -- Seats on a flight not yet flown; or on one the carrier cancelled, which leaves the booking
+    -- ACTIVE and its tickets unused until the Hub cancels: no refund row exists yet, and the
+    -- booking is the only record that one is due.
+    SELECT CASE f.status
+           WHEN 'SCHEDULED' THEN pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
+                                                   b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+           ELSE pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
+                                  b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at)) END
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id
+       AND (f.status = 'CANCELLED' OR f.departs_at > pg_catalog.now())
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref, f.status
+    UNION ALL
+    SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
+                             r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
+      FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
+    UNION ALL
+    SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
+                             e.quote_ref, pg_catalog.min(d.duty_date))
+      FROM hublink.esp_booking e
+      JOIN hublink.esp_booking_status st ON st.status = e.status AND st.holds_duty
+      JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
+       AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
+     WHERE (e.removal_ref = p_removal_reference
+            OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
+     GROUP BY e.quote_ref
+    UNION ALL
+    -- At the Hub (its removal machine has a state): a booking the Hub requested or holds, which
+    -- the provider keeps (seats, escorts) until the Hub cancels it; erased, the Hub could never
+    -- cancel it, and the provider's updates would name a removal the Hub no longer knows.
+    SELECT pg_catalog.format('the Hub''s %s booking of removal %s is %s: the provider holds it until it is cancelled',
+                             m.machine, r.removal_reference, pg_catalog.replace(m.state, '_', ' '))
+      FROM hublink.removal r
+     CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND m.state IN ('booking_requested', 'booked', 'amended')
+    UNION ALL
+    -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
+    -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
+    SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
+                             c.booking, r.removal_reference, c.message_id, c.cancelled_at)
+      FROM hublink.removal r
+      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.at >= c.cancelled_at)
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
+    'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
+    'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
+    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+-- hublink.erase_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p       hublink.retention_policy;
+    removed jsonb := '{}';
+    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
+                             WHERE c.removal_reference = p_removal_reference);
+    blockers text;
+BEGIN
+    IF coalesce(p_reason, '') = '' THEN
+        RAISE EXCEPTION 'an erasure needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
+                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
+    END IF;
+    -- A provider engine's rows count too: its messages (and their key) may be purged already.
+    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
+        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
+                  HINT = 'hublink.purge_log lists what was purged before.';
+    END IF;
+    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
+    -- the ordinary paths that give seats and escorts back and record the money.
+    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
+    IF blockers IS NOT NULL THEN
+        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = blockers,
+                  HINT = 'At the Hub, cancel the removal (hublink.cancel_removal or hublink.cancel_booking) and '
+                         'wait for each provider''s update answering the cancellation. At a provider, the '
+                         'Hub''s cancellation or hublink.esp_provider_cancel gives the seats and escorts back '
+                         'and records any refund; mark refunds received with hublink.tsp_refund_received. '
+                         'Then erase again.';
+    END IF;
+    PERFORM hublink.audit_note('erase_direction',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
+    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
+        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
+                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
+    END LOOP;
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
+    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
+    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
+    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
+    'duties or is owed a refund for it, or, at the Hub, while a provider holds a booking of it or '
+    'has not answered its cancellation (hublink.erasure_blockers). Returns what each class removed.';
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE

@@ -17,3 +17,8 @@ SELECT hublink.audit_attach();
 -- reference data, and apply_access_policy grants, never revokes. Part 96's run grants what a
 -- fresh install has.
 REVOKE ALL ON hublink.mi_money_erased FROM hublink_admin, hublink_caseworker, hublink_worker;
+
+-- The Hub refuses to erase a removal while a provider holds a booking of it or has not
+-- answered its cancellation (docs/security-crypto.md "Erasure of a removal with live bookings").
+-- @function hublink.erasure_blockers
+-- @function hublink.erase_removal
