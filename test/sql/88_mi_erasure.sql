@@ -11,13 +11,7 @@ SET LOCAL "DateStyle" = 'ISO, YMD';
 \o /dev/null
 \ir ../mi/scenario.sql
 \o
-CREATE FUNCTION pg_temp.fold() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE hublink.rollup_mi_state
-       SET horizon_at = clock_timestamp(), horizon_xmax = pg_snapshot_xmin(pg_current_snapshot());
-    PERFORM hublink.rollup_mi_fold();
-END;
-$$;
+\ir include/mi_fold.sql
 
 INSERT INTO hublink.financial_consequence (removal_id, booking, message_id, kind, amount, currency, recorded_at)
 VALUES (pg_temp.rid('RMV-2025-000004'), 'escort', 'eu-4', 'cancellation_fee', 30.00, 'GBP', '2025-01-17 18:00Z');
