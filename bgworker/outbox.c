@@ -296,11 +296,10 @@ hublink_outbox_fetch(int limit)
 	if (n_in_flight() == 0 && n_fetched == 0)
 		watermark = 0;
 	plan = hublink_spi_plan(plan,
-							"SELECT id, queue, message_id, message_type, "
-							/* the body is sealed (sql/parts/74_crypto_seal.sql) */
-							"hublink.open_message(message, key_scope, sealed_body)::text "
-							"FROM hublink.outbox WHERE sent_at IS NULL AND id > $1 "
-							"ORDER BY id LIMIT $2",
+							/* Bodies are sealed (sql/parts/74_crypto_seal.sql): opened here with one
+							 * decrypt audit row for the batch, not one per reply. */
+							"SELECT id, queue, message_id, message_type, document "
+							"FROM hublink.open_outbox($1, $2)",
 							2, types);
 	values[0] = Int64GetDatum(watermark);
 	values[1] = Int32GetDatum(limit);

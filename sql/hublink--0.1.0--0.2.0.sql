@@ -8180,6 +8180,63 @@ UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_du
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/86_burst_batch.sql
+-- 0.2.0: the cost of a burst, sixth pass (issue 15 section 3; docs/performance.md "Sixth pass").
+
+-- The worker's publishing fetch opens a batch of replies with one decrypt audit row naming
+-- every message, where hublink.open_message wrote one row per reply.
+-- hublink.open_outbox, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.open_outbox(p_after bigint, p_limit integer)
+    RETURNS TABLE (id bigint, queue text, message_id text, message_type text, document text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       record;
+    opened  jsonb := '[]';
+    scopes  text[] := '{}';
+BEGIN
+    FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
+               FROM hublink.outbox o
+              WHERE o.sent_at IS NULL AND o.id > p_after
+              ORDER BY o.id LIMIT p_limit
+    LOOP
+        id := r.id;
+        queue := r.queue;
+        message_id := r.message_id;
+        message_type := r.message_type;
+        IF r.sealed_body IS NULL THEN
+            document := r.message::text;
+        ELSE
+            document := (r.message || pg_catalog.jsonb_build_object('body', hublink.unseal(r.key_scope, r.sealed_body)))::text;
+            opened := opened || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                          'key_scope', r.key_scope, 'message_id', r.message ->> 'messageId',
+                          'message_type', r.message ->> 'messageType'));
+            IF NOT r.key_scope = ANY (scopes) THEN
+                scopes := scopes || r.key_scope;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF pg_catalog.jsonb_array_length(opened) > 0 THEN
+        -- Written in the transaction that decrypted: the rows are handed out only if it commits
+        -- (the worker publishes after its commit), and an abort takes both away.
+        PERFORM hublink.audit_note('decrypt',
+            CASE WHEN pg_catalog.cardinality(scopes) = 1
+                 THEN (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scopes[1]) END,
+            pg_catalog.jsonb_build_object('function', 'hublink.open_outbox',
+                                          'count', pg_catalog.jsonb_array_length(opened),
+                                          'messages', opened));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.open_outbox(bigint, integer) IS
+    'The worker''s publishing fetch: up to p_limit unsent outbox rows with id > p_after, in id '
+    'order, each as its whole message text (body decrypted). Writes one decrypt audit row per '
+    'call naming every message whose body it opened (key scope, messageId, type) and the login. '
+    'Revoked from PUBLIC; hublink_worker.';
+GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker;
+
 -- from sql/updates/0.1.0--0.2.0/87_booking_choice_and_timing.sql
 -- 0.1.0 -> 0.2.0, issue 17 (the simulation, third pass; docs/simulation.md): the TSP offers the
 -- cheapest and the best refundable itinerary of each date beside its ranking (offer_choice),

@@ -375,6 +375,63 @@ COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
     'login) whenever it decrypts a body, whoever calls it. Revoked from PUBLIC; hublink_worker.';
 REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
 
+-- The worker's publishing fetch (bgworker/outbox.c): the next unsent outbox rows after p_after,
+-- each body opened, and ONE decrypt audit row for the batch naming every message it opened
+-- (key scope, messageId, type), where hublink.open_message writes one row per message. The
+-- record is the same (who, when, which messages, by which function); what a burst stops paying
+-- for is an audit row, its insert and its link in the chain per reply (docs/performance.md
+-- "Sixth pass"). The row names the removal only when every body opened was under one.
+CREATE FUNCTION hublink.open_outbox(p_after bigint, p_limit integer)
+    RETURNS TABLE (id bigint, queue text, message_id text, message_type text, document text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       record;
+    opened  jsonb := '[]';
+    scopes  text[] := '{}';
+BEGIN
+    FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
+               FROM hublink.outbox o
+              WHERE o.sent_at IS NULL AND o.id > p_after
+              ORDER BY o.id LIMIT p_limit
+    LOOP
+        id := r.id;
+        queue := r.queue;
+        message_id := r.message_id;
+        message_type := r.message_type;
+        IF r.sealed_body IS NULL THEN
+            document := r.message::text;
+        ELSE
+            document := (r.message || pg_catalog.jsonb_build_object('body', hublink.unseal(r.key_scope, r.sealed_body)))::text;
+            opened := opened || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                          'key_scope', r.key_scope, 'message_id', r.message ->> 'messageId',
+                          'message_type', r.message ->> 'messageType'));
+            IF NOT r.key_scope = ANY (scopes) THEN
+                scopes := scopes || r.key_scope;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF pg_catalog.jsonb_array_length(opened) > 0 THEN
+        -- Written in the transaction that decrypted: the rows are handed out only if it commits
+        -- (the worker publishes after its commit), and an abort takes both away.
+        PERFORM hublink.audit_note('decrypt',
+            CASE WHEN pg_catalog.cardinality(scopes) = 1
+                 THEN (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scopes[1]) END,
+            pg_catalog.jsonb_build_object('function', 'hublink.open_outbox',
+                                          'count', pg_catalog.jsonb_array_length(opened),
+                                          'messages', opened));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.open_outbox(bigint, integer) IS
+    'The worker''s publishing fetch: up to p_limit unsent outbox rows with id > p_after, in id '
+    'order, each as its whole message text (body decrypted). Writes one decrypt audit row per '
+    'call naming every message whose body it opened (key scope, messageId, type) and the login. '
+    'Revoked from PUBLIC; hublink_worker.';
+REVOKE ALL ON FUNCTION hublink.open_outbox(bigint, integer) FROM PUBLIC;
+
 -- One audited opener for both message logs: they share the columns it reads.
 -- The check of the message readers: a row that does not exist and one of a removal the login
 -- may not see get the same error, naming only the row id the caller gave (not the removal's
