@@ -273,7 +273,7 @@ work(void)
 	/* Handlers and Error messages wrote to the outbox in this very transaction. */
 	if (n > 0 || retries_due)
 		outbox_dirty = true;
-	if (broker != NULL && outbox_dirty)
+	if (broker != NULL && (outbox_dirty || hublink_outbox_rescan_due()))
 	{
 		int limit = Min(hublink_outbox_room(), OUTBOX_FETCH_MAX);
 
@@ -331,7 +331,7 @@ work(void)
 		return false;
 	}
 	return deliveries_to_apply() || next_retry_at <= GetCurrentTimestamp() ||
-		   (outbox_dirty && hublink_outbox_room() > 0);
+		   ((outbox_dirty || hublink_outbox_rescan_due()) && hublink_outbox_room() > 0);
 }
 
 /* Read what the broker sent; false when the connection failed (already handled). */
@@ -558,7 +558,8 @@ hublink_worker_main(Datum arg)
 		}
 		if (deliveries_to_apply() || hublink_outbox_marks_due() ||
 			next_retry_at <= GetCurrentTimestamp() ||
-			(hublink_conn_broker() != NULL && outbox_dirty && hublink_outbox_room() > 0))
+			(hublink_conn_broker() != NULL && (outbox_dirty || hublink_outbox_rescan_due()) &&
+			 hublink_outbox_room() > 0))
 			more = work() || more;
 		if (more)
 			continue;

@@ -328,7 +328,12 @@ COMMENT ON FUNCTION hublink.seal_message_body() IS
 REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
-CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.outbox
+-- On the outbox, only an update that names a column the trigger guards: the worker's marking
+-- of replies sent (SET sent_at, every reply) does not call it (docs/performance.md "Sixth
+-- pass"). An outbox row's key_scope is set on insert from created_at, which is NOT NULL, so an
+-- update never has a key scope to fill in; one that sets key_scope, sealed_body or message still
+-- keeps the scope and seals a body (test/sql/72_crypto_seal.sql).
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 
 -- raw, problems and last_error: the generic seal (CHECK <column>_sealed, trigger
@@ -388,8 +393,11 @@ CREATE FUNCTION hublink.open_outbox(p_after bigint, p_limit integer)
     AS $$
 DECLARE
     r       record;
-    opened  jsonb := '[]';
+    -- arrays appended in place (PL/pgSQL expands them), where a jsonb array grown row by row
+    -- would be copied whole at every row of a batch of hundreds
     scopes  text[] := '{}';
+    ids     text[] := '{}';
+    types   text[] := '{}';
 BEGIN
     FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
                FROM hublink.outbox o
@@ -404,24 +412,26 @@ BEGIN
             document := r.message::text;
         ELSE
             document := (r.message || pg_catalog.jsonb_build_object('body', hublink.unseal(r.key_scope, r.sealed_body)))::text;
-            opened := opened || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                          'key_scope', r.key_scope, 'message_id', r.message ->> 'messageId',
-                          'message_type', r.message ->> 'messageType'));
-            IF NOT r.key_scope = ANY (scopes) THEN
-                scopes := scopes || r.key_scope;
-            END IF;
+            scopes := scopes || r.key_scope;
+            ids := ids || (r.message ->> 'messageId');
+            types := types || (r.message ->> 'messageType');
         END IF;
         RETURN NEXT;
     END LOOP;
-    IF pg_catalog.jsonb_array_length(opened) > 0 THEN
+    IF pg_catalog.cardinality(ids) > 0 THEN
         -- Written in the transaction that decrypted: the rows are handed out only if it commits
         -- (the worker publishes after its commit), and an abort takes both away.
         PERFORM hublink.audit_note('decrypt',
-            CASE WHEN pg_catalog.cardinality(scopes) = 1
+            CASE WHEN scopes[1] = ALL (scopes)
                  THEN (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scopes[1]) END,
             pg_catalog.jsonb_build_object('function', 'hublink.open_outbox',
-                                          'count', pg_catalog.jsonb_array_length(opened),
-                                          'messages', opened));
+                'count', pg_catalog.cardinality(ids),
+                'messages', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                        'key_scope', m.key_scope, 'message_id', m.message_id,
+                                        'message_type', m.message_type) ORDER BY m.n)
+                               FROM ROWS FROM (pg_catalog.unnest(scopes), pg_catalog.unnest(ids),
+                                               pg_catalog.unnest(types)) WITH ORDINALITY
+                                    AS m (key_scope, message_id, message_type, n))));
     END IF;
 END;
 $$;
