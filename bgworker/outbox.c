@@ -128,9 +128,10 @@ hublink_outbox_in_flight(void)
  * appliers commit out of id order; each commit's wake-up may come while messages are still in
  * flight, so the fetch it causes starts after the watermark too). Once nothing is in flight
  * the next fetch starts from the lowest unsent id: this says one is due, so that the worker
- * makes it although no commit woke it. Without it such rows waited for the next commit of any
- * message, minutes or hours on a quiet day (a burst of the pipeline benchmark left 15 of 5,000
- * replies unsent; docs/performance.md "Sixth pass").
+ * makes it although no commit woke it, in the transaction that marks the last confirms sent
+ * (worker_main.c; within MARK_SENT_DELAY_MS, no transaction of its own). Without it such rows
+ * waited for the next commit of any message, minutes or hours on a quiet day (a burst of the
+ * pipeline benchmark left 15 of 5,000 replies unsent; docs/performance.md "Sixth pass").
  */
 bool
 hublink_outbox_rescan_due(void)

@@ -273,6 +273,11 @@ work(void)
 	/* Handlers and Error messages wrote to the outbox in this very transaction. */
 	if (n > 0 || retries_due)
 		outbox_dirty = true;
+	/*
+	 * hublink_outbox_rescan_due: nothing is in flight since a fetch after the watermark, which
+	 * missed any row of a lower id committed after it. The last confirms are marked sent in a
+	 * transaction within MARK_SENT_DELAY_MS (outbox.c), and that transaction fetches again.
+	 */
 	if (broker != NULL && (outbox_dirty || hublink_outbox_rescan_due()))
 	{
 		int limit = Min(hublink_outbox_room(), OUTBOX_FETCH_MAX);
@@ -331,7 +336,7 @@ work(void)
 		return false;
 	}
 	return deliveries_to_apply() || next_retry_at <= GetCurrentTimestamp() ||
-		   ((outbox_dirty || hublink_outbox_rescan_due()) && hublink_outbox_room() > 0);
+		   (outbox_dirty && hublink_outbox_room() > 0);
 }
 
 /* Read what the broker sent; false when the connection failed (already handled). */
@@ -558,8 +563,7 @@ hublink_worker_main(Datum arg)
 		}
 		if (deliveries_to_apply() || hublink_outbox_marks_due() ||
 			next_retry_at <= GetCurrentTimestamp() ||
-			(hublink_conn_broker() != NULL && (outbox_dirty || hublink_outbox_rescan_due()) &&
-			 hublink_outbox_room() > 0))
+			(hublink_conn_broker() != NULL && outbox_dirty && hublink_outbox_room() > 0))
 			more = work() || more;
 		if (more)
 			continue;
