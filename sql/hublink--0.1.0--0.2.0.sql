@@ -8199,6 +8199,15 @@ DECLARE
     ids     text[] := '{}';
     types   text[] := '{}';
 BEGIN
+    -- One audit row names every body opened: the batch is bounded, so the row is too (the
+    -- worker asks for at most 500, OUTBOX_FETCH_MAX in bgworker/worker_main.c).
+    IF p_after IS NULL OR p_limit IS NULL OR p_limit NOT BETWEEN 0 AND 1000 THEN
+        RAISE EXCEPTION 'open_outbox takes an id and a limit from 0 to 1000, not % and %',
+                        coalesce(p_after::text, 'NULL'), coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its one decrypt audit row names every message it opens.',
+                  HINT = 'Fetch in batches of at most 1000, from the last id read.';
+    END IF;
     FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
                FROM hublink.outbox o
               WHERE o.sent_at IS NULL AND o.id > p_after
@@ -8236,7 +8245,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.open_outbox(bigint, integer) IS
-    'The worker''s publishing fetch: up to p_limit unsent outbox rows with id > p_after, in id '
+    'The worker''s publishing fetch: up to p_limit (at most 1000) unsent outbox rows with id > p_after, in id '
     'order, each as its whole message text (body decrypted). Writes one decrypt audit row per '
     'call naming every message whose body it opened (key scope, messageId, type) and the login. '
     'Revoked from PUBLIC; hublink_worker.';
@@ -8247,6 +8256,8 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 DROP TRIGGER seal_message_body ON hublink.outbox;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/87_booking_choice_and_timing.sql
 -- 0.1.0 -> 0.2.0, issue 17 (the simulation, third pass; docs/simulation.md): the TSP offers the

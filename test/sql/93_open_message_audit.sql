@@ -10,7 +10,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(14);
+SELECT plan(16);
 CREATE ROLE om_reader LOGIN IN ROLE hublink_worker;
 CREATE ROLE om_admin LOGIN IN ROLE hublink_admin;
 SELECT timer_test.new_removal('HO-9300001', false, current_date + 10) AS ref \gset
@@ -64,6 +64,13 @@ SELECT is((SELECT count(*)::int FROM hublink.audit_log
           'a batch of two removals names no single removal, and counts its messages');
 SELECT unalike((SELECT string_agg(detail::text, ' ') FROM hublink.audit_log WHERE audit_id > :a1 AND action = 'decrypt'),
                '%Returnee%', 'and no personal data');
+
+SET SESSION AUTHORIZATION om_reader;
+SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, NULL)$$, '22023', NULL,
+                 'a NULL limit (LIMIT NULL: every row) is refused');
+SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, 1001)$$, '22023', NULL,
+                 'and so is a batch above 1000: one audit row names every body it opens');
+RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION om_admin;
 SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, 10)$$, '42501', NULL,

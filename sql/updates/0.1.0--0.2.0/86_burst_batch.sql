@@ -10,3 +10,5 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 DROP TRIGGER seal_message_body ON hublink.outbox;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+SELECT hublink.apply_access_policy();
