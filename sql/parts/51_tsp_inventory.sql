@@ -153,10 +153,11 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint) IS
     '(empty when it has none).';
 
 -- Brings the rows of these flights to the truth: no row for a flight without fares, else one
--- whose fares the row trigger below computes. SECURITY DEFINER: whoever may change a fare keeps
--- the derived rows right, and no one else writes them.
+-- whose fares the row trigger below computes. Called by the statement triggers below, which run
+-- as the owner (SECURITY DEFINER): whoever may change a fare keeps the derived rows right, and
+-- no one else writes them (only the owner may write the table).
 CREATE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM hublink.tsp_flight_fares s
