@@ -9636,7 +9636,7 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint) IS
     '(empty when it has none).';
 -- hublink.tsp_flight_fares_refresh, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM hublink.tsp_flight_fares s
