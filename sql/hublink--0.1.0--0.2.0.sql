@@ -9639,11 +9639,20 @@ CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RE
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- Joins with the unnested list, not "= ANY (flights)": a loader's statement touches tens of
+    -- thousands of flights, and ANY over a parameter array is a linear search per row.
     DELETE FROM hublink.tsp_flight_fares s
-     WHERE s.flight_id = ANY (flights)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = s.flight_id);
+     USING (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+     WHERE s.flight_id = u.id AND NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id);
+    -- Rows that exist are rewritten (the row trigger computes each once, after any lock wait),
+    -- then the missing ones inserted (a concurrent insert of the same flight takes the update path).
+    UPDATE hublink.tsp_flight_fares s SET fares = '{}'
+      FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+     WHERE s.flight_id = u.id;
     INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
-    SELECT DISTINCT fa.flight_id, '{}'::hublink.tsp_fare_brief[] FROM hublink.tsp_fare fa WHERE fa.flight_id = ANY (flights)
+    SELECT u.id, '{}'::hublink.tsp_fare_brief[] FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+     WHERE EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
     ON CONFLICT (flight_id) DO UPDATE SET fares = excluded.fares;
 END;
 $$;

@@ -9,7 +9,7 @@
 -- directly, copied below) answers, so a quote never names a fare that is gone nor misses a
 -- cheaper one.
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
 -- A small world of its own: London to Lagos, direct (BA) or via Amsterdam (KL), and a spare
@@ -303,6 +303,12 @@ INSERT INTO hublink.tsp_fare (flight_id, fare_class, currency, refundable, refun
 VALUES (pg_temp.flight('BA79'), 'Y', 'GBP', true, 'F_FLEX', 0, 0, 24);
 INSERT INTO hublink.tsp_fare_price VALUES (pg_temp.fare('BA79', 'Y'), 'ADULT', 1.00);
 SELECT is(pg_temp.search_differs(), 0::bigint, 'a flight added with a fare: the search finds it as the reference does');
+UPDATE hublink.tsp_flight SET departs_at = departs_at - interval '5 hours', arrives_at = arrives_at - interval '5 hours'
+ WHERE flight_id = pg_temp.flight('KL587');
+SELECT is((SELECT count(*)::int FROM hublink.tsp_itineraries('{LHR}', '{LOS}', '2026-06-09 00:00 Europe/London', '2026-06-10 00:00 Europe/London',
+                                                              1, 1, '{}', '{}', false, 0.4, 48)
+            WHERE flight2 = pg_temp.flight('KL587')), 0, 'a connecting flight moved before the first lands: no itinerary takes it');
+SELECT is(pg_temp.search_differs(), 0::bigint, 'a flight moved: the search answers what the reference answers');
 DELETE FROM hublink.tsp_flight WHERE flight_id = pg_temp.flight('BA79');
 SELECT is(pg_temp.wrong_rows(), '', 'an unquoted fare deleted, and a flight deleted with its fares: the rows follow');
 
