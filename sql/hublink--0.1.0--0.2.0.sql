@@ -8960,70 +8960,44 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
      WHERE (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
+    UNION ALL
+    -- At the Hub (its removal machine has a state): a booking the Hub requested or holds, which
+    -- the provider keeps (seats, escorts) until the Hub cancels it; erased, the Hub could never
+    -- cancel it, and the provider's updates would name a removal the Hub no longer knows.
+    SELECT pg_catalog.format('the Hub''s %s booking of removal %s is %s: the provider holds it until it is cancelled',
+                             m.machine, r.removal_reference, pg_catalog.replace(m.state, '_', ' '))
+      FROM hublink.removal r
+     CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND m.state IN ('booking_requested', 'booked', 'amended')
+    UNION ALL
+    -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
+    -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
+    SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
+                             c.booking, r.removal_reference, c.message_id, c.cancelled_at)
+      FROM hublink.removal r
+      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
-    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
--- hublink.erase_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    p       hublink.retention_policy;
-    removed jsonb := '{}';
-    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
-                             WHERE c.removal_reference = p_removal_reference);
-    blockers text;
-BEGIN
-    IF coalesce(p_reason, '') = '' THEN
-        RAISE EXCEPTION 'an erasure needs a reason'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
-                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
-    END IF;
-    -- A provider engine's rows count too: its messages (and their key) may be purged already.
-    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
-       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
-        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
-                  HINT = 'hublink.purge_log lists what was purged before.';
-    END IF;
-    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
-    -- the ordinary paths that give seats and escorts back and record the money.
-    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
-    IF blockers IS NOT NULL THEN
-        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = blockers,
-                  HINT = 'Cancel the bookings first (the Hub''s cancellation, or hublink.esp_provider_cancel), '
-                         'which gives the seats and escorts back and records any refund; mark refunds '
-                         'received with hublink.tsp_refund_received; then erase again.';
-    END IF;
-    PERFORM hublink.audit_note('erase_direction',
-        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
-        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
-    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
-        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
-                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
-    END LOOP;
-    RETURN removed;
-END;
-$$;
-COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
-    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
-    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
-    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
-    'duties or is owed a refund for it (hublink.erasure_blockers). Returns what each class removed.';
+-- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- 2. The purge of a removal finds a provider's rows of it by index: the removal reference
 -- columns, and the referencing columns its deletes (and their foreign key checks) look up,
@@ -9077,66 +9051,7 @@ COMMENT ON FUNCTION hublink.purge_rows(regclass, name, text[]) IS
     'the column''s type, so its index serves); returns how many. Internal to '
     'hublink.purge_removal, which alone names the tables.';
 REVOKE ALL ON FUNCTION hublink.purge_rows(regclass, name, text[]) FROM PUBLIC;
--- hublink.purge_removal, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    n        bigint;
-    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
-    quotes   text[];
-    bookings text[];
-    esp_ids  text[];
-    plans    text[];
-    d        record;
-    gone     jsonb;
-BEGIN
-    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
-    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
-    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
-    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
-    -- them and they outlived the removal's retention for ever (found by the soak,
-    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
-    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
-      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
-            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
-      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
-    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
-      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
-            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
-    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
-      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
-            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
-    -- Then the rows, children first, in the order of their foreign keys; what the list does not
-    -- name cascades from its parent.
-    FOR d IN SELECT v.* FROM (VALUES
-            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
-            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
-            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
-            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
-            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
-            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
-            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
-            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
-            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
-            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
-            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
-         ) v(step, counted_as, tbl, key_column, keys)
-         ORDER BY v.step LOOP
-        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
-                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
-    END LOOP;
-    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
-END;
-$$;
-COMMENT ON FUNCTION hublink.purge_removal(text) IS
-    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
-    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+-- hublink.purge_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- 3. A change to the money advice (booking_market, cancel_estimate_config, escort_rule) is a
 -- critical security_config_changed alert naming the person: the triggers are in
@@ -9227,6 +9142,321 @@ $$;
 COMMENT ON FUNCTION hublink.audit_seal() IS
     'Deferred constraint trigger on hublink.audit_log: at commit, appends this transaction''s '
     'unsealed audit rows to hublink.audit_chain in order, under a transaction advisory lock.';
+
+-- from sql/updates/0.1.0--0.2.0/94_review_leftovers.sql
+-- 0.2.0: defects left over from the last hostile reviews (docs/security-crypto.md "Erasure keeps
+-- the money in MI").
+
+-- An erasure (or the removal purge) keeps the removal's MI money amounts, without the removal,
+-- so that hublink.mi_money's totals do not change; the escort fees of its bookings are logged.
+-- hublink.mi_money_erased, as defined in sql/parts
+CREATE TABLE hublink.mi_money_erased (
+    mi_money_erased_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_reference  text NOT NULL,
+    item               text NOT NULL,
+    currency           char(3) NOT NULL,
+    amount             numeric NOT NULL,
+    at                 timestamptz,
+    erased_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.mi_money_erased IS
+    'The amounts hublink.mi_money counted for removals since erased or purged (written by '
+    'hublink.purge_removal before it deletes the rows): spend, fees, refunds owed and received, '
+    'losses, without personal data, so that MI money totals do not change on erasure.';
+COMMENT ON COLUMN hublink.mi_money_erased.mi_money_erased_id IS 'Internal key.';
+COMMENT ON COLUMN hublink.mi_money_erased.removal_reference IS 'The removal erased (as in hublink.purge_log).';
+COMMENT ON COLUMN hublink.mi_money_erased.item IS 'What the amount was (hublink.rollup_mi_money_item.item).';
+COMMENT ON COLUMN hublink.mi_money_erased.currency IS 'ISO 4217 currency.';
+COMMENT ON COLUMN hublink.mi_money_erased.amount IS 'The amount.';
+COMMENT ON COLUMN hublink.mi_money_erased.at IS 'Its instant, as MI had it (it decides the month).';
+COMMENT ON COLUMN hublink.mi_money_erased.erased_at IS 'When the removal was erased.';
+SELECT pg_catalog.pg_extension_config_dump('hublink.mi_money_erased', '');
+-- hublink.rollup_mi_money_item, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_money_item AS
+SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at, b.removal_id
+  FROM hublink.travel_booking b
+ WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
+UNION ALL
+SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at, b.removal_id
+  FROM hublink.escort_booking b
+  JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
+                             AND q.escort_quote_reference = b.escort_quote_reference
+ WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
+UNION ALL
+SELECT f.kind, f.currency, f.amount, f.recorded_at, f.removal_id
+  FROM hublink.financial_consequence f
+UNION ALL
+SELECT 'refund_received', r.currency, r.amount, r.received_at, f.removal_id
+  FROM hublink.refund_receipt r
+  JOIN hublink.financial_consequence f USING (financial_consequence_id)
+UNION ALL
+-- The amounts of removals since erased, kept by hublink.purge_removal.
+SELECT e.item, e.currency, e.amount, e.at, NULL
+  FROM hublink.mi_money_erased e
+UNION ALL
+-- A non-refundable fare booked and then cancelled: what was paid, less any refund the
+-- provider announced for the removal's travel, is lost.
+SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at, x.removal_id
+  FROM hublink.cancellation x
+  JOIN LATERAL (
+        SELECT tb.currency,
+               greatest(tb.total_amount
+                        - coalesce((SELECT sum(f.amount) FROM hublink.financial_consequence f
+                                     WHERE f.removal_id = tb.removal_id AND f.booking = 'travel'
+                                       AND f.kind = 'refund' AND f.currency = tb.currency), 0),
+                        0) AS lost
+          FROM hublink.travel_booking tb
+          JOIN hublink.travel_quote q ON q.removal_id = tb.removal_id
+                                     AND q.travel_quote_reference = tb.travel_quote_reference
+         WHERE tb.removal_id = x.removal_id AND tb.outcome = 'ACCEPTED'
+           AND tb.responded_at <= x.cancelled_at AND NOT q.refundable
+         ORDER BY tb.responded_at DESC, tb.travel_booking_id DESC
+         LIMIT 1) l ON true
+ WHERE x.booking = 'travel' AND NOT x.before_booking;
+COMMENT ON VIEW hublink.rollup_mi_money_item IS
+    'The amounts hublink.mi_money sums, one row each with its instant (the live definition).';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.removal_id IS
+    'The removal it was spent on; NULL for a removal since erased (hublink.mi_money_erased).';
+-- hublink.rollup_mi_money_live, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_money_live AS
+SELECT (date_trunc('month', i.at AT TIME ZONE w.time_zone))::date AS month, i.currency,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'ticket_spend'), 0)::numeric(14,2) AS ticket_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'escort_spend'), 0)::numeric(14,2) AS escort_spend,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund'), 0)::numeric(14,2) AS refunds_owed,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'refund_received'), 0)::numeric(14,2) AS refunds_received,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'change_fee'), 0)::numeric(14,2) AS change_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'cancellation_fee'), 0)::numeric(14,2) AS cancellation_fees,
+       coalesce(sum(i.amount) FILTER (WHERE i.item = 'lost_non_refundable'), 0)::numeric(14,2) AS lost_non_refundable
+  FROM hublink.rollup_mi_window w
+ CROSS JOIN LATERAL (
+       SELECT v.* FROM hublink.rollup_mi_live_range_month l
+        CROSS JOIN LATERAL (SELECT y.* FROM hublink.rollup_mi_money_item y
+                             WHERE y.at >= l.lo AND y.at < l.hi OFFSET 0) v
+       UNION ALL
+       SELECT y.* FROM hublink.rollup_mi_money_item y WHERE y.at IS NULL) i
+ GROUP BY 1, 2;
+-- hublink.purge_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_removal(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n        bigint;
+    counts   jsonb := '{"tsp_rows": 0, "esp_rows": 0}';
+    quotes   text[];
+    bookings text[];
+    esp_ids  text[];
+    plans    text[];
+    d        record;
+    gone     jsonb;
+    gone_fees jsonb;
+BEGIN
+    -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
+    gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    -- The Hub's MI money (spend, fees, refunds, losses) keeps the removal's amounts, without
+    -- the removal: its totals do not change on erasure (hublink.mi_money_erased).
+    INSERT INTO hublink.mi_money_erased (removal_reference, item, currency, amount, at)
+    SELECT p_removal_reference, i.item, i.currency, i.amount, i.at
+      FROM hublink.rollup_mi_money_item i
+     WHERE i.removal_id = (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    gone := gone || pg_catalog.jsonb_build_object('mi_money_kept', n);
+    DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
+    -- keyed by the reference, not by a foreign key to hublink.removal, so nothing cascaded to
+    -- them and they outlived the removal's retention for ever (found by the soak,
+    -- docs/simulation.md "Soak"). Their keys first, each found by an index (update part 90).
+    SELECT coalesce(pg_catalog.array_agg(q.quote_ref), '{}') INTO quotes
+      FROM (SELECT t.quote_ref FROM hublink.tsp_quote t WHERE t.removal_id = p_removal_reference
+            UNION SELECT b.quote_ref FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference) q;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_ref::text), '{}') INTO bookings
+      FROM hublink.tsp_booking b WHERE b.quote_ref = ANY (quotes);
+    SELECT coalesce(pg_catalog.array_agg(p.plan_id::text), '{}') INTO plans
+      FROM (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference
+            UNION SELECT b.plan_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) p;
+    SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
+      FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
+            UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- The fees an escort provider charged on the removal's bookings (cancelled, amended or
+    -- unsuccessful ones keep them) are money the Home Office owes: their totals per currency
+    -- stay in hublink.purge_log, without the bookings.
+    SELECT coalesce(pg_catalog.jsonb_object_agg(f.currency, f.fees), '{}') INTO gone_fees
+      FROM (SELECT b.currency, pg_catalog.sum(b.fees) AS fees FROM hublink.esp_booking b
+             WHERE b.booking_id = ANY (esp_ids::bigint[]) AND b.fees > 0 GROUP BY b.currency) f;
+    counts := counts || pg_catalog.jsonb_build_object('esp_fees', gone_fees);
+    -- Then the rows, children first, in the order of their foreign keys; what the list does not
+    -- name cascades from its parent.
+    FOR d IN SELECT v.* FROM (VALUES
+            (1, 'tsp_rows', 'hublink.tsp_update'::regclass, 'quote_ref'::name, quotes),
+            (2, 'tsp_rows', 'hublink.tsp_ticket', 'booking_ref', bookings),
+            (3, 'tsp_rows', 'hublink.tsp_passenger', 'booking_ref', bookings),
+            (4, 'tsp_rows', 'hublink.tsp_refund', 'booking_ref', bookings),
+            (5, 'tsp_rows', 'hublink.tsp_booking_segment', 'booking_ref', bookings),
+            (6, 'tsp_rows', 'hublink.tsp_booking', 'booking_ref', bookings),
+            (7, 'tsp_rows', 'hublink.tsp_quote', 'quote_ref', quotes),      -- its segments are in its row
+            (8, 'esp_rows', 'hublink.esp_update', 'booking_id', esp_ids),
+            (9, 'esp_rows', 'hublink.esp_booking', 'booking_id', esp_ids),  -- escorts and duties cascade
+            (10, 'esp_rows', 'hublink.esp_quote', 'plan_id', plans),
+            (11, 'esp_rows', 'hublink.esp_plan', 'plan_id', plans)         -- its positions cascade
+         ) v(step, counted_as, tbl, key_column, keys)
+         ORDER BY v.step LOOP
+        counts := counts || pg_catalog.jsonb_build_object(d.counted_as,
+                      (counts ->> d.counted_as)::bigint + hublink.purge_rows(d.tbl, d.key_column, d.keys));
+    END LOOP;
+    RETURN gone || pg_catalog.jsonb_build_object('removal_rows', n) || counts;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_removal(text) IS
+    'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
+    'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
+    'bookings, duties, updates), its messages and its data keys. Money stays: the amounts MI '
+    'money counted for it go to hublink.mi_money_erased first, and the escort fees of its '
+    'bookings are returned per currency (esp_fees, logged in hublink.purge_log).';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+-- Its removal_reference makes it removal data (as purge_log) only once part 96 has taught
+-- hublink.removal_data_path that column; until then the policy just applied took it for
+-- reference data, and apply_access_policy grants, never revokes. Part 96's run grants what a
+-- fresh install has.
+REVOKE ALL ON hublink.mi_money_erased FROM hublink_admin, hublink_caseworker, hublink_worker;
+
+-- The Hub refuses to erase a removal while a provider holds a booking of it or has not
+-- answered its cancellation (docs/security-crypto.md "Erasure of a removal with live bookings").
+-- hublink.erasure_blockers, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    WITH booking AS (
+        SELECT b.* FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference
+        UNION
+        SELECT b.* FROM hublink.tsp_booking b JOIN hublink.tsp_quote q USING (quote_ref)
+         WHERE q.removal_id = p_removal_reference)
+    -- Seats on a flight not yet flown; or on one the carrier cancelled, which leaves the booking
+    -- ACTIVE and its tickets unused until the Hub cancels: no refund row exists yet, and the
+    -- booking is the only record that one is due.
+    SELECT CASE f.status
+           WHEN 'SCHEDULED' THEN pg_catalog.format('travel booking %s holds %s seat(s) on flights not yet departed (the first %s)',
+                                                   b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at))
+           ELSE pg_catalog.format('travel booking %s holds %s seat(s) on flights the carrier cancelled (the first %s), no refund recorded yet',
+                                  b.booking_ref, pg_catalog.sum(s.seats), pg_catalog.min(f.departs_at)) END
+      FROM booking b
+      JOIN hublink.tsp_booking_segment s ON s.booking_ref = b.booking_ref AND s.status = 'ACTIVE'
+      JOIN hublink.tsp_flight f ON f.flight_id = s.flight_id
+       AND (f.status = 'CANCELLED' OR f.departs_at > pg_catalog.now())
+     WHERE b.status = 'ACTIVE'
+     GROUP BY b.booking_ref, f.status
+    UNION ALL
+    SELECT pg_catalog.format('refund %s of travel booking %s, %s %s owed since %s, is not yet received',
+                             r.refund_id, b.booking_ref, r.amount, r.currency, r.owed_since)
+      FROM booking b JOIN hublink.tsp_refund r ON r.booking_ref = b.booking_ref AND r.received_at IS NULL
+    UNION ALL
+    SELECT pg_catalog.format('escort booking of quote %s has escorts on duty from %s',
+                             e.quote_ref, pg_catalog.min(d.duty_date))
+      FROM hublink.esp_booking e
+      JOIN hublink.esp_booking_status st ON st.status = e.status AND st.holds_duty
+      JOIN hublink.esp_duty d ON d.booking_id = e.booking_id
+       AND d.duty_date >= (pg_catalog.now() AT TIME ZONE hublink.esp_setting('date_time_zone'))::date
+     WHERE (e.removal_ref = p_removal_reference
+            OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
+     GROUP BY e.quote_ref
+    UNION ALL
+    -- At the Hub (its removal machine has a state): a booking the Hub requested or holds, which
+    -- the provider keeps (seats, escorts) until the Hub cancels it; erased, the Hub could never
+    -- cancel it, and the provider's updates would name a removal the Hub no longer knows.
+    SELECT pg_catalog.format('the Hub''s %s booking of removal %s is %s: the provider holds it until it is cancelled',
+                             m.machine, r.removal_reference, pg_catalog.replace(m.state, '_', ' '))
+      FROM hublink.removal r
+     CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND m.state IN ('booking_requested', 'booked', 'amended')
+    UNION ALL
+    -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
+    -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
+    SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
+                             c.booking, r.removal_reference, c.message_id, c.cancelled_at)
+      FROM hublink.removal r
+      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.at >= c.cancelled_at)
+    ORDER BY 1
+$$;
+COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
+    'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
+    'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
+    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+-- hublink.erase_removal, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    p       hublink.retention_policy;
+    removed jsonb := '{}';
+    closed  timestamptz := (SELECT c.closed_at FROM hublink.closed_removal c
+                             WHERE c.removal_reference = p_removal_reference);
+    blockers text;
+BEGIN
+    IF coalesce(p_reason, '') = '' THEN
+        RAISE EXCEPTION 'an erasure needs a reason'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Erasure on direction is recorded with the reason it was directed.',
+                  HINT = 'Give the direction''s reference, e.g. the Authority''s instruction number.';
+    END IF;
+    -- A provider engine's rows count too: its messages (and their key) may be purged already.
+    IF NOT EXISTS (SELECT FROM hublink.data_key k WHERE k.key_scope = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.removal r WHERE r.removal_reference = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE q.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.tsp_booking b WHERE b.removal_id = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference)
+       AND NOT EXISTS (SELECT FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) THEN
+        RAISE EXCEPTION 'removal % has nothing to erase', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'This database has neither the removal, nor a data key, nor a provider''s rows for it.',
+                  HINT = 'hublink.purge_log lists what was purged before.';
+    END IF;
+    -- Never lose live seats, duties or money owed without a trace: they are settled first, by
+    -- the ordinary paths that give seats and escorts back and record the money.
+    blockers := (SELECT pg_catalog.string_agg(x, E'\n') FROM hublink.erasure_blockers(p_removal_reference) x);
+    IF blockers IS NOT NULL THEN
+        RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = blockers,
+                  HINT = 'At the Hub, cancel the removal (hublink.cancel_removal or hublink.cancel_booking) and '
+                         'wait for each provider''s update answering the cancellation. At a provider, the '
+                         'Hub''s cancellation or hublink.esp_provider_cancel gives the seats and escorts back '
+                         'and records any refund; mark refunds received with hublink.tsp_refund_received. '
+                         'Then erase again.';
+    END IF;
+    PERFORM hublink.audit_note('erase_direction',
+        (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'reason', p_reason));
+    FOR p IN SELECT * FROM hublink.retention_policy x ORDER BY x.retain_days, x.data_class LOOP
+        removed := removed || pg_catalog.jsonb_build_object(p.data_class,
+                                  hublink.purge_class(p_removal_reference, p, closed, p_reason));
+    END LOOP;
+    RETURN removed;
+END;
+$$;
+COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
+    'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
+    'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
+    'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
+    'duties or is owed a refund for it, or, at the Hub, while a provider holds a booking of it or '
+    'has not answered its cancellation (hublink.erasure_blockers). Returns what each class removed.';
 
 -- from sql/updates/0.1.0--0.2.0/95_attacker_pass.sql
 -- 0.2.0: found by the fresh attacker pass (issue 12): message_document read FOUND after EXECUTE

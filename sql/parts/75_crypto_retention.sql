@@ -162,9 +162,18 @@ DECLARE
     plans    text[];
     d        record;
     gone     jsonb;
+    gone_fees jsonb;
 BEGIN
     -- Messages and data keys first: the keys of a booking are found through its tsp_booking row.
     gone := hublink.purge_messages(p_removal_reference) || hublink.purge_personal_data(p_removal_reference);
+    -- The Hub's MI money (spend, fees, refunds, losses) keeps the removal's amounts, without
+    -- the removal: its totals do not change on erasure (hublink.mi_money_erased).
+    INSERT INTO hublink.mi_money_erased (removal_reference, item, currency, amount, at)
+    SELECT p_removal_reference, i.item, i.currency, i.amount, i.at
+      FROM hublink.rollup_mi_money_item i
+     WHERE i.removal_id = (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    gone := gone || pg_catalog.jsonb_build_object('mi_money_kept', n);
     DELETE FROM hublink.removal r WHERE r.removal_reference = p_removal_reference;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- A provider engine keeps its own rows of the removal (quotes, bookings, tickets, updates)
@@ -182,6 +191,13 @@ BEGIN
     SELECT coalesce(pg_catalog.array_agg(b.booking_id::text), '{}') INTO esp_ids
       FROM (SELECT b.booking_id FROM hublink.esp_booking b WHERE b.plan_id = ANY (plans::bigint[])
             UNION SELECT b.booking_id FROM hublink.esp_booking b WHERE b.removal_ref = p_removal_reference) b;
+    -- The fees an escort provider charged on the removal's bookings (cancelled, amended or
+    -- unsuccessful ones keep them) are money the Home Office owes: their totals per currency
+    -- stay in hublink.purge_log, without the bookings.
+    SELECT coalesce(pg_catalog.jsonb_object_agg(f.currency, f.fees), '{}') INTO gone_fees
+      FROM (SELECT b.currency, pg_catalog.sum(b.fees) AS fees FROM hublink.esp_booking b
+             WHERE b.booking_id = ANY (esp_ids::bigint[]) AND b.fees > 0 GROUP BY b.currency) f;
+    counts := counts || pg_catalog.jsonb_build_object('esp_fees', gone_fees);
     -- Then the rows, children first, in the order of their foreign keys; what the list does not
     -- name cascades from its parent.
     FOR d IN SELECT v.* FROM (VALUES
@@ -207,7 +223,9 @@ $$;
 COMMENT ON FUNCTION hublink.purge_removal(text) IS
     'Purge of class removal: deletes the removal (its rows cascade), a provider engine''s own '
     'rows of it (quotes, bookings, tickets, passengers, refunds, updates; escort plans, quotes, '
-    'bookings, duties, updates), its messages and its data keys.';
+    'bookings, duties, updates), its messages and its data keys. Money stays: the amounts MI '
+    'money counted for it go to hublink.mi_money_erased first, and the escort fees of its '
+    'bookings are returned per currency (esp_fees, logged in hublink.purge_log).';
 REVOKE ALL ON FUNCTION hublink.purge_removal(text) FROM PUBLIC;
 
 INSERT INTO hublink.retention_policy VALUES
@@ -393,12 +411,41 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
      WHERE (e.removal_ref = p_removal_reference
             OR e.plan_id IN (SELECT l.plan_id FROM hublink.esp_plan l WHERE l.removal_ref = p_removal_reference))
      GROUP BY e.quote_ref
+    UNION ALL
+    -- At the Hub (its removal machine has a state): a booking the Hub requested or holds, which
+    -- the provider keeps (seats, escorts) until the Hub cancels it; erased, the Hub could never
+    -- cancel it, and the provider's updates would name a removal the Hub no longer knows.
+    SELECT pg_catalog.format('the Hub''s %s booking of removal %s is %s: the provider holds it until it is cancelled',
+                             m.machine, r.removal_reference, pg_catalog.replace(m.state, '_', ' '))
+      FROM hublink.removal r
+     CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND m.state IN ('booking_requested', 'booked', 'amended')
+    UNION ALL
+    -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
+    -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
+    SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
+                             c.booking, r.removal_reference, c.message_id, c.cancelled_at)
+      FROM hublink.removal r
+      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
-    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later. hublink.erase_removal refuses while any is '
+    '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 
@@ -438,9 +485,11 @@ BEGIN
         RAISE EXCEPTION 'removal % still has live provider bookings or refunds owed: nothing was erased', p_removal_reference
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = blockers,
-                  HINT = 'Cancel the bookings first (the Hub''s cancellation, or hublink.esp_provider_cancel), '
-                         'which gives the seats and escorts back and records any refund; mark refunds '
-                         'received with hublink.tsp_refund_received; then erase again.';
+                  HINT = 'At the Hub, cancel the removal (hublink.cancel_removal or hublink.cancel_booking) and '
+                         'wait for each provider''s update answering the cancellation. At a provider, the '
+                         'Hub''s cancellation or hublink.esp_provider_cancel gives the seats and escorts back '
+                         'and records any refund; mark refunds received with hublink.tsp_refund_received. '
+                         'Then erase again.';
     END IF;
     PERFORM hublink.audit_note('erase_direction',
         (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
@@ -456,7 +505,8 @@ COMMENT ON FUNCTION hublink.erase_removal(text, text) IS
     'Erases a removal now, open or closed, when the Authority directs that its data is no longer '
     'required (NFR 0011): every class of hublink.retention_policy is purged, audited and logged '
     'with the reason. Refused, erasing nothing, while a provider engine still holds live seats or '
-    'duties or is owed a refund for it (hublink.erasure_blockers). Returns what each class removed.';
+    'duties or is owed a refund for it, or, at the Hub, while a provider holds a booking of it or '
+    'has not answered its cancellation (hublink.erasure_blockers). Returns what each class removed.';
 REVOKE ALL ON FUNCTION hublink.erase_removal(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hublink.erase_removal(text, text) TO hublink_admin;
 

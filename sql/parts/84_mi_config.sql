@@ -77,9 +77,38 @@ COMMENT ON COLUMN hublink.refund_receipt.received_at IS 'When the money arrived.
 COMMENT ON COLUMN hublink.refund_receipt.recorded_by IS 'Who recorded it.';
 CREATE INDEX refund_receipt_consequence ON hublink.refund_receipt (financial_consequence_id);
 
+-- Money outlives the removal it was spent on: an erasure on direction (or the removal's
+-- retention purge) deletes the removal's bookings, fees, refunds and receipts, and with them
+-- their amounts in hublink.mi_money, so last month's spend would shrink on the day a removal is
+-- erased (an escort's cancellation fee on an unsuccessful booking went that way). The purge
+-- keeps each amount here first, with its item, currency and instant, and nothing of a person;
+-- hublink.rollup_mi_money_item reads them as it read the rows (docs/security-crypto.md
+-- "Erasure keeps the money in MI").
+CREATE TABLE hublink.mi_money_erased (
+    mi_money_erased_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_reference  text NOT NULL,
+    item               text NOT NULL,
+    currency           char(3) NOT NULL,
+    amount             numeric NOT NULL,
+    at                 timestamptz,
+    erased_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE hublink.mi_money_erased IS
+    'The amounts hublink.mi_money counted for removals since erased or purged (written by '
+    'hublink.purge_removal before it deletes the rows): spend, fees, refunds owed and received, '
+    'losses, without personal data, so that MI money totals do not change on erasure.';
+COMMENT ON COLUMN hublink.mi_money_erased.mi_money_erased_id IS 'Internal key.';
+COMMENT ON COLUMN hublink.mi_money_erased.removal_reference IS 'The removal erased (as in hublink.purge_log).';
+COMMENT ON COLUMN hublink.mi_money_erased.item IS 'What the amount was (hublink.rollup_mi_money_item.item).';
+COMMENT ON COLUMN hublink.mi_money_erased.currency IS 'ISO 4217 currency.';
+COMMENT ON COLUMN hublink.mi_money_erased.amount IS 'The amount.';
+COMMENT ON COLUMN hublink.mi_money_erased.at IS 'Its instant, as MI had it (it decides the month).';
+COMMENT ON COLUMN hublink.mi_money_erased.erased_at IS 'When the removal was erased.';
+
 SELECT pg_catalog.pg_extension_config_dump('hublink.reporting_config', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.lead_time_band', '');
 SELECT pg_catalog.pg_extension_config_dump('hublink.refund_receipt', '');
+SELECT pg_catalog.pg_extension_config_dump('hublink.mi_money_erased', '');
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.reporting_config, hublink.lead_time_band TO hublink_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.refund_receipt TO hublink_admin;

@@ -617,25 +617,30 @@ COMMENT ON COLUMN hublink.mi_volume.count IS 'How many.';
 
 -- --- money ------------------------------------------------------------------------------------
 CREATE VIEW hublink.rollup_mi_money_item AS
-SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at
+SELECT 'ticket_spend'::text AS item, b.currency, b.total_amount AS amount, b.responded_at AS at, b.removal_id
   FROM hublink.travel_booking b
  WHERE b.outcome = 'ACCEPTED' AND b.total_amount IS NOT NULL
 UNION ALL
-SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at
+SELECT 'escort_spend', q.currency, q.total_amount, b.responded_at, b.removal_id
   FROM hublink.escort_booking b
   JOIN hublink.escort_quote q ON q.removal_id = b.removal_id
                              AND q.escort_quote_reference = b.escort_quote_reference
  WHERE b.outcome = 'ACCEPTED' AND q.total_amount IS NOT NULL
 UNION ALL
-SELECT f.kind, f.currency, f.amount, f.recorded_at
+SELECT f.kind, f.currency, f.amount, f.recorded_at, f.removal_id
   FROM hublink.financial_consequence f
 UNION ALL
-SELECT 'refund_received', r.currency, r.amount, r.received_at
+SELECT 'refund_received', r.currency, r.amount, r.received_at, f.removal_id
   FROM hublink.refund_receipt r
+  JOIN hublink.financial_consequence f USING (financial_consequence_id)
+UNION ALL
+-- The amounts of removals since erased, kept by hublink.purge_removal.
+SELECT e.item, e.currency, e.amount, e.at, NULL
+  FROM hublink.mi_money_erased e
 UNION ALL
 -- A non-refundable fare booked and then cancelled: what was paid, less any refund the
 -- provider announced for the removal's travel, is lost.
-SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at
+SELECT 'lost_non_refundable', l.currency, l.lost, x.cancelled_at, x.removal_id
   FROM hublink.cancellation x
   JOIN LATERAL (
         SELECT tb.currency,
@@ -658,6 +663,8 @@ COMMENT ON COLUMN hublink.rollup_mi_money_item.item IS 'What the amount is (a co
 COMMENT ON COLUMN hublink.rollup_mi_money_item.currency IS 'ISO 4217 currency.';
 COMMENT ON COLUMN hublink.rollup_mi_money_item.amount IS 'The amount.';
 COMMENT ON COLUMN hublink.rollup_mi_money_item.at IS 'When (it decides the month).';
+COMMENT ON COLUMN hublink.rollup_mi_money_item.removal_id IS
+    'The removal it was spent on; NULL for a removal since erased (hublink.mi_money_erased).';
 
 CREATE VIEW hublink.rollup_mi_money_live AS
 SELECT (date_trunc('month', i.at AT TIME ZONE w.time_zone))::date AS month, i.currency,

@@ -8,7 +8,9 @@
 \o /dev/null
 ALTER SYSTEM SET hublink.party = 'hub';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value hub
+\ir include/wait_setting.sql
 \o
 BEGIN;
 \o /dev/null

@@ -7,7 +7,9 @@
 \o /dev/null
 ALTER SYSTEM SET hublink.party = 'hub';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value hub
+\ir include/wait_setting.sql
 \o
 SELECT plan(27);
 
@@ -85,7 +87,9 @@ SELECT is((SELECT sequence FROM hublink.reference_list_state WHERE list = 'delay
 \o /dev/null
 ALTER SYSTEM SET hublink.party = 'tsp';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value tsp
+\ir include/wait_setting.sql
 \o
 SELECT is(current_setting('hublink.party'), 'tsp', 'this database now plays the tsp');
 CREATE TEMP TABLE received AS

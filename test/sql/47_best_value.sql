@@ -7,21 +7,17 @@
 \o /dev/null
 ALTER SYSTEM SET hublink.party = 'hub';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value hub
+\ir include/wait_setting.sql
 \o
 BEGIN;
 SELECT plan(28);
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
-CREATE FUNCTION hublink_test.bv_removal(ho text) RETURNS text LANGUAGE sql AS $$
-    SELECT hublink.create_removal('CASE-BV', jsonb_build_array(jsonb_build_object(
-        'personalDetails', jsonb_build_object('hoReturneeReference', ho,
-            'name', jsonb_build_object('givenNames', 'Best', 'familyName', 'Value'),
-            'dateOfBirth', '1980-01-01', 'nationality', 'NGA', 'gender', 'M'),
-        'travelDocuments', jsonb_build_array(jsonb_build_object('type', 'PASSPORT', 'number', 'B' || right(ho, 7), 'issuingCountry', 'NGA')),
-        'location', jsonb_build_object('detentionCentreId', 'HARMONDSWORTH_IRC'),
-        'risk', jsonb_build_object('flags', '[]'::jsonb))),
-        current_date + 10, current_date + 13, jsonb_build_object('description', 'Lagos', 'country', 'NGA', 'airportCode', 'LOS')) $$;
+\ir include/lagos_removal.sql
+CREATE FUNCTION hublink_test.bv_removal(ho text) RETURNS text LANGUAGE sql
+    RETURN hublink_test.lagos_removal('CASE-BV', ho, 'Best', 'Value', 'B');
 -- A closed removal of the history: completed, or cancelled after its travel was booked.
 CREATE FUNCTION hublink_test.bv_closed(ho text, factors text[], cancelled boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE

@@ -4,7 +4,9 @@
 \o /dev/null
 ALTER SYSTEM SET hublink.party = 'tsp';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value tsp
+\ir include/wait_setting.sql
 \o
 BEGIN;
 SELECT plan(47);

@@ -3,7 +3,7 @@
 -- amendments, cancellations and staff events; every body valid against its schema (NFR 0010).
 -- Instants are fixed (the at arguments), so the results do not depend on the day it runs.
 BEGIN;
-SELECT plan(96);
+SELECT plan(97);
 \o /dev/null
 SELECT setval('hublink.esp_quote_serial', 1, false);  -- references are part of the expected bodies
 \o
@@ -418,10 +418,17 @@ UPDATE hublink.esp_booking SET status = 'UNSUCCESSFUL' WHERE removal_ref = 'RMV-
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-000006')), 1,
           'an abandoned escorting''s later duties still block the erasure');
 UPDATE hublink.esp_booking SET status = 'ACTIVE' WHERE removal_ref = 'RMV-2026-000006';
+-- This provider charges a tenth of the cost even a month ahead: the fee stays on the booking.
+UPDATE hublink.esp_fee_rule SET fee_percent = 10 WHERE fee_kind = 'CANCELLATION' AND from_hours_before = 336;
 SELECT lives_ok($$SELECT hublink.esp_cancel(jsonb_build_object('escortQuoteReference', quote_ref, 'command', 'CANCEL'))
                     FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006'$$, 'the Hub cancels it');
+CREATE TEMP TABLE fee_owed AS SELECT currency, fees FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006';
 SELECT is(hublink.erase_removal('RMV-2026-000006', 'Direction 90/E1') ?& '{messages,personal_data,removal}', true,
           'then the erasure goes through');
+SELECT is((SELECT l.removed -> 'esp_fees' FROM hublink.purge_log l
+            WHERE l.removal_reference = 'RMV-2026-000006' AND l.data_class = 'removal'),
+          (SELECT jsonb_build_object(currency, fees) FROM fee_owed WHERE fees > 0),
+          'the cancellation fee kept on the booking outlives it: its amount is in purge_log (esp_fees)');
 SELECT is((SELECT count(*)::int FROM hublink.esp_booking WHERE removal_ref = 'RMV-2026-000006')
           + (SELECT count(*)::int FROM hublink.esp_duty d JOIN held h USING (booking_id)), 0, 'its booking and duties are gone');
 

@@ -6,7 +6,9 @@
 -- hublink.party is a SIGHUP setting: set with ALTER SYSTEM outside the transaction.
 ALTER SYSTEM SET hublink.party = 'hub';
 SELECT pg_reload_conf();
-SELECT pg_sleep(0.5);
+\set wait_setting hublink.party
+\set wait_value hub
+\ir include/wait_setting.sql
 
 BEGIN;
 SELECT plan(49);

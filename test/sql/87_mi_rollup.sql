@@ -16,13 +16,7 @@ SET LOCAL "DateStyle" = 'ISO, YMD';
 \ir ../mi/reference.sql
 \o
 
-CREATE FUNCTION pg_temp.fold() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE hublink.rollup_mi_state
-       SET horizon_at = clock_timestamp(), horizon_xmax = pg_snapshot_xmin(pg_current_snapshot());
-    PERFORM hublink.rollup_mi_fold();
-END;
-$$;
+\ir include/mi_fold.sql
 -- Each rewritten view against its live definition, as bags (duplicates count).
 CREATE FUNCTION pg_temp.same(label text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE

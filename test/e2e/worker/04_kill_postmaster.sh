@@ -27,14 +27,10 @@ kill_postmaster() {
     sql "ALTER SYSTEM SET hublink.appliers = $NEXT_APPLIERS" >/dev/null
     pm=$(head -1 "$HUBLINK_PG_DATA/postmaster.pid")
     children=$(pgrep -P "$pm" | tr '\n' ' ')
-    walwriter=$(ps -o pid=,args= --ppid "$pm" | awk '$0 ~ /walwriter/ { print $1 }')
-    applied=$(sql "SELECT count(*) FROM hublink.inbox")
-    check "SIGSTOP is delivered to the WAL writer (pid ${walwriter:-none})" kill -STOP "${walwriter:-none}"
-    check "two more batches committed while the WAL writer is stopped" \
-        wait_for 30 "SELECT count(*) >= $applied + 64 FROM hublink.inbox"
+    stop_wal_writer
     note "SIGKILL to the postmaster, pid $pm, and to the stopped WAL writer"
     check "SIGKILL is delivered to the postmaster (pid $pm)" kill -KILL "$pm"
-    kill -KILL "${walwriter:-none}" 2>/dev/null
+    kill -KILL "${WALWRITER:-none}" 2>/dev/null
     IN_FLIGHT=$(queue_count escort-quote-request)
     # Its children notice the postmaster's death and exit; wait for every one of them.
     for ((i = 0; i < 300; i++)); do
@@ -55,20 +51,8 @@ appliers_running() {
            sql "SELECT appliers || '|' || appliers_running FROM hublink.worker_status")"
 }
 
-# A handler may run any SQL: this one leaves its session (the message worker's, an applier's)
-# committing asynchronously. The ack must still wait for a commit that is on disk.
-psql -Xq -v ON_ERROR_STOP=1 <<'EOF' >/dev/null || not_ok "the careless handler is installed"
-CREATE FUNCTION public.test_reply_careless(msg jsonb) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM set_config('synchronous_commit', 'off', false);
-    PERFORM public.test_reply(msg);
-END $$;
-REVOKE ALL ON FUNCTION public.test_reply_careless(jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.test_reply_careless(jsonb) TO hublink_worker;
-UPDATE hublink.message_handler SET handler = 'public.test_reply_careless(jsonb)'::regprocedure
- WHERE message_type = 'EscortQuoteRequest';
-EOF
+# The careless handler (lib.sh): the ack must still wait for a commit that is on disk.
+install_careless_handler || not_ok "the careless handler is installed"
 
 note "run 1: hublink.appliers = 1 (the message worker applies)"
 appliers_running 1

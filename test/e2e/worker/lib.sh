@@ -197,6 +197,39 @@ UPDATE hublink.message_handler SET handler = 'public.test_reply(jsonb)'::regproc
 EOF
 }
 
+# A handler may run any SQL: this one, like an author tuning for speed, leaves its session (the
+# message worker's, an applier's) committing asynchronously. The crash tests install it: an ack
+# must still wait for a commit that is on disk (docs/worker.md "Durable before acked").
+install_careless_handler() {
+    psql -Xq -v ON_ERROR_STOP=1 <<'EOF' >/dev/null
+CREATE FUNCTION public.test_reply_careless(msg jsonb) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', false);
+    PERFORM public.test_reply(msg);
+END $$;
+REVOKE ALL ON FUNCTION public.test_reply_careless(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.test_reply_careless(jsonb) TO hublink_worker;
+UPDATE hublink.message_handler SET handler = 'public.test_reply_careless(jsonb)'::regprocedure
+ WHERE message_type = 'EscortQuoteRequest';
+EOF
+}
+
+# stop_wal_writer: SIGSTOP to the WAL writer (its pid in WALWRITER), then waits until two more
+# batches (64 messages) have committed: what the committing processes did not flush themselves
+# is then only in shared memory, and a crash loses it, as a power cut would. The caller kills
+# the WAL writer (SIGKILL) with whatever it kills: a stopped process would not take the
+# postmaster's SIGQUIT, and a continued one would flush first.
+stop_wal_writer() {
+    local pm applied
+    pm=$(head -1 "$HUBLINK_PG_DATA/postmaster.pid")
+    WALWRITER=$(ps -o pid=,args= --ppid "$pm" | awk '$0 ~ /walwriter/ { print $1 }')
+    applied=$(sql "SELECT count(*) FROM hublink.inbox")
+    check "SIGSTOP is delivered to the WAL writer (pid ${WALWRITER:-none})" kill -STOP "${WALWRITER:-none}"
+    check "two more batches committed while the WAL writer is stopped" \
+        wait_for 30 "SELECT count(*) >= $applied + 64 FROM hublink.inbox"
+}
+
 # gen N FIRST: N request messages, one per line, removalIds RMV-2026-<FIRST..>.
 gen() { "$HUBTOOL_BIN" gen "$STACK_DIR/request.template" "$1" "${2:-1}"; }
 

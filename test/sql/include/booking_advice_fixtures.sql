@@ -3,15 +3,9 @@
 -- leaves a given number of hours from now, and its advice as one line of text.
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
-CREATE FUNCTION hublink_test.ba_removal(ho text) RETURNS text LANGUAGE sql AS $$
-    SELECT hublink.create_removal('CASE-BA', jsonb_build_array(jsonb_build_object(
-        'personalDetails', jsonb_build_object('hoReturneeReference', ho,
-            'name', jsonb_build_object('givenNames', 'Booking', 'familyName', 'Advice'),
-            'dateOfBirth', '1980-01-01', 'nationality', 'NGA', 'gender', 'M'),
-        'travelDocuments', jsonb_build_array(jsonb_build_object('type', 'PASSPORT', 'number', 'A' || right(ho, 7), 'issuingCountry', 'NGA')),
-        'location', jsonb_build_object('detentionCentreId', 'HARMONDSWORTH_IRC'),
-        'risk', jsonb_build_object('flags', '[]'::jsonb))),
-        current_date + 10, current_date + 13, jsonb_build_object('description', 'Lagos', 'country', 'NGA', 'airportCode', 'LOS')) $$;
+\ir lagos_removal.sql
+CREATE FUNCTION hublink_test.ba_removal(ho text) RETURNS text LANGUAGE sql
+    RETURN hublink_test.lagos_removal('CASE-BA', ho, 'Booking', 'Advice', 'A');
 -- A removal with quotes whose first flight leaves `hours` from now: A non-refundable, 700.00,
 -- expected cost 980.00 at the TSP's 0.4 (loss 700.00, refund 0); with_b: also B refundable,
 -- 1000.00, expected 1020.00 (loss the 50.00 fee, refund 950.00).
