@@ -135,55 +135,59 @@ COMMENT ON TABLE hublink.tsp_flight_fares IS
 COMMENT ON COLUMN hublink.tsp_flight_fares.flight_id IS 'The flight.';
 COMMENT ON COLUMN hublink.tsp_flight_fares.fares IS 'Its fares with their prices (hublink.tsp_fare_brief), in fare_id order.';
 
-CREATE FUNCTION hublink.tsp_flight_fares_of(flight bigint) RETURNS hublink.tsp_fare_brief[]
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+-- SQL, not PL/pgSQL: planned at each call with the tables' sizes of the moment (a loader fills
+-- tsp_fare from empty, and a plan kept from its first batch would scan the table per flight).
+CREATE FUNCTION hublink.tsp_flight_fares_of(flights bigint[])
+    RETURNS TABLE (flight_id bigint, fares hublink.tsp_fare_brief[])
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    RETURN ARRAY(
-        SELECT ROW(fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only, fa.available, fa.refund_rule_set,
-                   fa.cancellation_fee,
-                   ARRAY(SELECT p.traveller_type FROM hublink.tsp_fare_price p WHERE p.fare_id = fa.fare_id ORDER BY p.traveller_type),
-                   ARRAY(SELECT p.amount FROM hublink.tsp_fare_price p WHERE p.fare_id = fa.fare_id ORDER BY p.traveller_type)
-                  )::hublink.tsp_fare_brief
-          FROM hublink.tsp_fare fa WHERE fa.flight_id = flight ORDER BY fa.fare_id);
-END;
+    SELECT fa.flight_id,
+           array_agg(ROW(fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only, fa.available, fa.refund_rule_set,
+                         fa.cancellation_fee, coalesce(p.types, '{}'), coalesce(p.amounts, '{}'))::hublink.tsp_fare_brief
+                     ORDER BY fa.fare_id)
+      FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+      JOIN hublink.tsp_fare fa ON fa.flight_id = u.id
+      LEFT JOIN LATERAL (SELECT array_agg(x.traveller_type ORDER BY x.traveller_type) AS types,
+                                array_agg(x.amount ORDER BY x.traveller_type) AS amounts
+                           FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) p ON true
+     GROUP BY fa.flight_id
 $$;
-COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint) IS
-    'The fares of a flight as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
-    '(empty when it has none).';
+COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) IS
+    'The fares of these flights as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
+    '(no row for a flight without fares).';
 
--- Brings the rows of these flights to the truth: no row for a flight without fares, else one
--- whose fares the row trigger below computes. Called by the statement triggers below, which run
--- as the owner (SECURITY DEFINER): whoever may change a fare keeps the derived rows right, and
--- no one else writes them (only the owner may write the table).
+-- Brings the rows of these flights to the truth, set-wise. Called by the statement triggers
+-- below, which run as the owner (SECURITY DEFINER): whoever may change a fare keeps the derived
+-- rows right, and no one else writes them (only the owner may write the table).
 CREATE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    ids bigint[] := ARRAY(SELECT DISTINCT u.id FROM unnest(flights) u(id));
 BEGIN
-    -- Joins with the unnested list, not "= ANY (flights)": a loader's statement touches tens of
-    -- thousands of flights, and ANY over a parameter array is a linear search per row.
+    -- (joins with the unnested list, not "= ANY (ids)": a loader's statement touches tens of
+    -- thousands of flights, and ANY over a parameter array is a linear search per row)
     DELETE FROM hublink.tsp_flight_fares s
-     USING (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+     USING unnest(ids) u(id)
      WHERE s.flight_id = u.id AND NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id);
-    -- Rows that exist are rewritten (the row trigger computes each once, after any lock wait),
-    -- then the missing ones inserted (a concurrent insert of the same flight takes the update path).
-    UPDATE hublink.tsp_flight_fares s SET fares = '{}'
-      FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
-     WHERE s.flight_id = u.id;
-    INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
-    SELECT u.id, '{}'::hublink.tsp_fare_brief[] FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
-     WHERE EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id)
-       AND NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
-    ON CONFLICT (flight_id) DO UPDATE SET fares = excluded.fares;
+    -- Every row of these flights written or locked (ON CONFLICT locks a row it leaves as it is) ...
+    INSERT INTO hublink.tsp_flight_fares AS s (flight_id, fares)
+    SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ids) c
+    ON CONFLICT (flight_id) DO UPDATE SET fares = excluded.fares WHERE s.fares IS DISTINCT FROM excluded.fares;
+    -- ... then computed again by a statement of its own, whose snapshot sees what a concurrent
+    -- transaction changing the same flights committed while this one waited for a row: the two
+    -- transactions' edits are both kept (test/sql/55_tsp_flight_fares_race.sh).
+    UPDATE hublink.tsp_flight_fares s SET fares = c.fares
+      FROM hublink.tsp_flight_fares_of(ids) c
+     WHERE s.flight_id = c.flight_id AND s.fares IS DISTINCT FROM c.fares;
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
     'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
 
--- Every write of a row computes its fares from the source tables, after any wait for the row's
--- lock (a concurrent change of the same flight's fares commits first, and this statement then
--- reads it): a hand-written value never stays, and two transactions changing one flight's
--- fares leave the fares of both.
+-- A row written by hand (or by any statement not run from a trigger) gets its fares computed
+-- from the source tables: a hand-written value never stays. Writes of tsp_flight_fares_refresh,
+-- which the statement triggers below run (trigger depth 2 and more), were computed there, set-wise.
 CREATE FUNCTION hublink.tsp_flight_fares_derive() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -194,7 +198,10 @@ BEGIN
                   DETAIL = 'A row of tsp_flight_fares lists the fares of its own flight, from tsp_fare and tsp_fare_price.',
                   HINT = 'Change tsp_fare or tsp_fare_price; tsp_flight_fares follows them.';
     END IF;
-    NEW.fares := hublink.tsp_flight_fares_of(NEW.flight_id);
+    IF pg_trigger_depth() > 1 THEN
+        RETURN NEW;  -- tsp_flight_fares_refresh, from a trigger: computed there
+    END IF;
+    NEW.fares := coalesce((SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[NEW.flight_id]) c), '{}');
     IF cardinality(NEW.fares) = 0 THEN
         RETURN NULL;  -- a flight without fares has no row
     END IF;
@@ -202,8 +209,9 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_derive() IS
-    'Row trigger on tsp_flight_fares: the written row''s fares are computed from tsp_fare and tsp_fare_price, '
-    'whatever was written; a flight without fares gets no row; a row cannot move to another flight.';
+    'Row trigger on tsp_flight_fares: a row written other than by tsp_flight_fares_refresh from a trigger gets '
+    'its fares computed from tsp_fare and tsp_fare_price, whatever was written; a flight without fares gets no '
+    'row; a row cannot move to another flight.';
 CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
     FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
 COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
