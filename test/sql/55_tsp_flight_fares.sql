@@ -318,10 +318,13 @@ UPDATE hublink.tsp_flight_fares s SET fares = array_append(s.fares, s.fares[1]) 
 SELECT is(pg_temp.wrong_rows(), '', 'rows emptied or given a forged fare by hand: each holds the truth');
 DELETE FROM hublink.tsp_flight_fares WHERE flight_id = pg_temp.flight('KL1008');
 SELECT is(pg_temp.wrong_rows(), '', 'a row deleted by hand comes back');
-INSERT INTO hublink.tsp_flight_fares VALUES ((SELECT min(flight_id) FROM hublink.tsp_flight f
-                                               WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = f.flight_id)), '{}');
+INSERT INTO hublink.tsp_flight (carrier, flight_number, origin, destination, departs_at, arrives_at, seats_total)
+VALUES ('BA', '81', 'LHR', 'LOS', '2026-06-09 18:00+01', '2026-06-10 01:00+01', 50);
+INSERT INTO fl SELECT flight_id, 'BA81' FROM hublink.tsp_flight WHERE carrier = 'BA' AND flight_number = '81';
+INSERT INTO hublink.tsp_flight_fares SELECT pg_temp.flight('BA81'), s.fares FROM hublink.tsp_flight_fares s
+ WHERE s.flight_id = pg_temp.flight('BA75');
 SELECT ok(NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = s.flight_id)),
-          'a row forged for a flight without fares is not kept');
+          'a row forged for a flight without fares (another flight''s fares) is not kept');
 SELECT throws_ok(format('UPDATE hublink.tsp_flight_fares SET flight_id = %s WHERE flight_id = %s', pg_temp.flight('KL1008'), pg_temp.flight('BA75')),
                  '55000', NULL, 'a row cannot be moved to another flight');
 TRUNCATE hublink.tsp_flight_fares;
