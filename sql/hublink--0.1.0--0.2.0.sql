@@ -9953,14 +9953,15 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
     'Statement trigger on tsp_fare, tsp_fare_price and tsp_flight_fares: refreshes the tsp_flight_fares '
     'rows of the flights whose fares or prices changed (or whose derived row was deleted).';
+
+-- The rows of the schedule 0.1.0 holds, in one statement, before the triggers exist.
+INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
+SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
+
 CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
     FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
 COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
     'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
-
--- The rows of the schedule 0.1.0 holds: each computed by the row trigger above.
-INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
-SELECT DISTINCT fa.flight_id, '{}'::hublink.tsp_fare_brief[] FROM hublink.tsp_fare fa;
 
 CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
