@@ -3896,11 +3896,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -3908,44 +3908,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
@@ -4306,11 +4308,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -4318,44 +4320,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
@@ -9897,6 +9901,334 @@ COMMENT ON FUNCTION hublink.worker_processes() IS
     '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
 
 SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/98_quote_search.sql
+-- 0.2.0: the itinerary search reads each flight's fares from one row (issue 15 section 5;
+-- docs/performance.md "Quotes, sixth pass"; docs/tsp.md "The fares of a flight, in one row").
+-- tsp_flight_fares is derived from tsp_fare and tsp_fare_price and kept equal to them by
+-- triggers; the search reads it instead of one index look-up per fare and per price list.
+
+CREATE TYPE hublink.tsp_fare_brief AS (
+    fare_id bigint, currency char(3), refundable boolean, hand_baggage_only boolean, available boolean,
+    refund_rule_set text, cancellation_fee numeric(14,2), price_types text[], price_amounts numeric(14,2)[]);
+COMMENT ON TYPE hublink.tsp_fare_brief IS
+    'What the itinerary search reads of one fare: tsp_fare''s columns it uses, and the fare''s '
+    'prices as two arrays in traveller type order (price_amounts[n] is the price for price_types[n]).';
+
+CREATE TABLE hublink.tsp_flight_fares (
+    flight_id bigint PRIMARY KEY REFERENCES hublink.tsp_flight ON DELETE CASCADE,
+    fares     hublink.tsp_fare_brief[] NOT NULL
+);
+COMMENT ON TABLE hublink.tsp_flight_fares IS
+    'Derived from tsp_fare and tsp_fare_price, kept equal to them by triggers: one row per flight '
+    'that has fares, with every fare of it (available or not) and its prices, in fare_id order. '
+    'Read by the itinerary search (hublink.tsp_itineraries); never written by hand (direct writes '
+    'are put back to the truth by its triggers).';
+COMMENT ON COLUMN hublink.tsp_flight_fares.flight_id IS 'The flight.';
+COMMENT ON COLUMN hublink.tsp_flight_fares.fares IS 'Its fares with their prices (hublink.tsp_fare_brief), in fare_id order.';
+INSERT INTO hublink.audit_exclusion VALUES
+    ('tsp_flight_fares', 'Derived from tsp_fare and tsp_fare_price (both audited) by triggers, for the itinerary '
+                         'search: auditing it would record every fare change twice.');
+
+-- hublink.tsp_flight_fares_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_of(flights bigint[])
+    RETURNS TABLE (flight_id bigint, fares hublink.tsp_fare_brief[])
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT fa.flight_id,
+           array_agg(ROW(fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only, fa.available, fa.refund_rule_set,
+                         fa.cancellation_fee, coalesce(p.types, '{}'), coalesce(p.amounts, '{}'))::hublink.tsp_fare_brief
+                     ORDER BY fa.fare_id)
+      FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+      JOIN hublink.tsp_fare fa ON fa.flight_id = u.id
+      LEFT JOIN LATERAL (SELECT array_agg(x.traveller_type ORDER BY x.traveller_type) AS types,
+                                array_agg(x.amount ORDER BY x.traveller_type) AS amounts
+                           FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) p ON true
+     GROUP BY fa.flight_id
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) IS
+    'The fares of these flights as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
+    '(no row for a flight without fares).';
+-- hublink.tsp_flight_fares_refresh, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ids bigint[] := ARRAY(SELECT DISTINCT u.id FROM unnest(flights) u(id));
+BEGIN
+    -- (joins with the unnested list, not "= ANY (ids)": a loader's statement touches tens of
+    -- thousands of flights, and ANY over a parameter array is a linear search per row)
+    DELETE FROM hublink.tsp_flight_fares s
+     USING unnest(ids) u(id)
+     WHERE s.flight_id = u.id AND NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id);
+    -- Every row of these flights written or locked (ON CONFLICT locks a row it leaves as it is) ...
+    INSERT INTO hublink.tsp_flight_fares AS s (flight_id, fares)
+    SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ids) c
+    ON CONFLICT (flight_id) DO UPDATE SET fares = excluded.fares WHERE s.fares IS DISTINCT FROM excluded.fares;
+    -- ... then computed again by a statement of its own, whose snapshot sees what a concurrent
+    -- transaction changing the same flights committed while this one waited for a row: the two
+    -- transactions' edits are both kept (test/sql/55_tsp_flight_fares_race.sh).
+    UPDATE hublink.tsp_flight_fares s SET fares = c.fares
+      FROM hublink.tsp_flight_fares_of(ids) c
+     WHERE s.flight_id = c.flight_id AND s.fares IS DISTINCT FROM c.fares;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
+    'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
+-- hublink.tsp_flight_fares_derive, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_derive() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.flight_id <> OLD.flight_id THEN
+        RAISE EXCEPTION 'tsp_flight_fares rows are derived: flight % cannot become flight %', OLD.flight_id, NEW.flight_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A row of tsp_flight_fares lists the fares of its own flight, from tsp_fare and tsp_fare_price.',
+                  HINT = 'Change tsp_fare or tsp_fare_price; tsp_flight_fares follows them.';
+    END IF;
+    IF pg_trigger_depth() > 1 THEN
+        RETURN NEW;  -- tsp_flight_fares_refresh, from a trigger: computed there
+    END IF;
+    NEW.fares := coalesce((SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[NEW.flight_id]) c), '{}');
+    IF cardinality(NEW.fares) = 0 THEN
+        RETURN NULL;  -- a flight without fares has no row
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_derive() IS
+    'Row trigger on tsp_flight_fares: a row written other than by tsp_flight_fares_refresh from a trigger gets '
+    'its fares computed from tsp_fare and tsp_fare_price, whatever was written; a flight without fares gets no '
+    'row; a row cannot move to another flight.';
+-- hublink.tsp_flight_fares_follow, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_follow() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    flights bigint[];
+BEGIN
+    -- (each trigger has only the transition tables of its event: one query per event)
+    IF TG_OP = 'TRUNCATE' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa
+                         UNION SELECT s.flight_id FROM hublink.tsp_flight_fares s);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' AND TG_OP = 'INSERT' THEN
+        flights := ARRAY(SELECT DISTINCT n.flight_id FROM new_rows n);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' AND TG_OP = 'UPDATE' THEN
+        flights := ARRAY(SELECT o.flight_id FROM old_rows o UNION SELECT n.flight_id FROM new_rows n);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' THEN
+        flights := ARRAY(SELECT DISTINCT o.flight_id FROM old_rows o);
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' AND TG_OP = 'INSERT' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa WHERE fa.fare_id IN (SELECT n.fare_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' AND TG_OP = 'UPDATE' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa
+                          WHERE fa.fare_id IN (SELECT o.fare_id FROM old_rows o UNION SELECT n.fare_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa WHERE fa.fare_id IN (SELECT o.fare_id FROM old_rows o));
+    ELSE  -- tsp_flight_fares itself: rows deleted by hand come back when their flight has fares
+        flights := ARRAY(SELECT o.flight_id FROM old_rows o);
+    END IF;
+    IF cardinality(flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_refresh(flights);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
+    'Statement trigger on tsp_fare, tsp_fare_price and tsp_flight_fares: refreshes the tsp_flight_fares '
+    'rows of the flights whose fares or prices changed (or whose derived row was deleted).';
+
+-- The rows of the schedule 0.1.0 holds, in one statement, before the triggers exist.
+INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
+SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
+
+CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
+    FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
+COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
+    'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
+
+CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
+COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
+COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
+COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
+COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
+COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
+COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
+COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
+COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
+COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
+
+-- The search reads it.
+-- hublink.tsp_itineraries, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
+        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
+        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
+        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
+    RETURNS SETOF hublink.tsp_itinerary
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
+-- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
+-- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
+BEGIN
+    RETURN QUERY
+    WITH RECURSIVE
+    first_leg AS (
+        SELECT f.* FROM hublink.tsp_flight f
+         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
+           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
+           AND f.destination <> ALL (origins)),
+    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
+    -- connection time after the first lands, and no later than the longest wait allowed.
+    -- Settings read once, not once per candidate pair.
+    cfg AS MATERIALIZED (
+        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
+               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
+    hub AS MATERIALIZED (
+        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
+               a.arrives_at + cfg.max_wait AS last_at
+          FROM first_leg a CROSS JOIN cfg
+          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
+         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
+    routes AS (
+        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
+          FROM first_leg a WHERE a.destination = ANY (destinations)
+        UNION ALL
+        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
+          FROM hub a
+          JOIN hublink.tsp_flight b ON b.origin = a.destination
+               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
+         WHERE b.destination = ANY (destinations)
+           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
+    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
+    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
+    fallback AS MATERIALIZED (
+        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
+               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
+    fare_info AS MATERIALIZED (
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+               fa.refund_rule_set, fa.cancellation_fee,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
+          FROM (SELECT DISTINCT x.flight_id FROM routes r
+                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
+                 WHERE x.flight_id IS NOT NULL) u
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
+          CROSS JOIN fallback fb
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
+    leg_fare AS (
+        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
+               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
+          FROM routes r
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
+          JOIN fare_info fi ON fi.flight_id = leg.flight_id
+          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
+                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
+          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
+                              WHERE rr.rule_set = fi.refund_rule_set
+                                AND rr.from_hours_before <= cancel_hours_before
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
+                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
+         WHERE p.price IS NOT NULL),
+    -- Costs add up over the legs, so the best combination per itinerary is made of the best
+    -- fare of each leg per currency and refundability (least expected cost, then price, then
+    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
+    -- itinerary), then one row per itinerary and currency holds the four.
+    best_leg AS (
+        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
+               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
+               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
+          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
+    best AS (
+        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
+               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
+          FROM best_leg l
+         GROUP BY l.flight1, l.flight2, l.currency),
+    combined AS (
+        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
+               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
+               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
+          FROM best b
+          CROSS JOIN LATERAL (VALUES
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
+              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
+         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
+           -- a direct flight has no second leg: its refundability is its one fare's
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
+           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
+           c.departs_at, c.arrives_at, c.price,
+           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
+      FROM combined c
+     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
+    'The itinerary search: direct and one-connection itineraries leaving origins in '
+    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
+    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
+    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
+    'and refundability, the fare combination (same currency) with the least expected cost = '
+    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+SELECT hublink.backup_register();
 
 -- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql
 -- 0.2.0: a quote's segments in the quote's own row (issue 15 section 5; docs/performance.md

@@ -268,11 +268,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -280,44 +280,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
