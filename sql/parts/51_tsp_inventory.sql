@@ -130,8 +130,9 @@ CREATE TABLE hublink.tsp_flight_fares (
 COMMENT ON TABLE hublink.tsp_flight_fares IS
     'Derived from tsp_fare and tsp_fare_price, kept equal to them by triggers: one row per flight '
     'that has fares, with every fare of it (available or not) and its prices, in fare_id order. '
-    'Read by the itinerary search (hublink.tsp_itineraries); never written by hand (direct writes '
-    'are put back to the truth by its triggers).';
+    'Read by the itinerary search (hublink.tsp_itineraries); never written by hand: only the owner '
+    'can write it, and its triggers put a top-level write back to the truth (docs/tsp.md says what '
+    'the owner can still break, and how to rebuild it).';
 COMMENT ON COLUMN hublink.tsp_flight_fares.flight_id IS 'The flight.';
 COMMENT ON COLUMN hublink.tsp_flight_fares.fares IS 'Its fares with their prices (hublink.tsp_fare_brief), in fare_id order.';
 
@@ -186,7 +187,7 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
     'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
 
 -- A row written by hand (or by any statement not run from a trigger) gets its fares computed
--- from the source tables: a hand-written value never stays. Writes of tsp_flight_fares_refresh,
+-- from the source tables. Writes of tsp_flight_fares_refresh,
 -- which the statement triggers below run (trigger depth 2 and more), were computed there, set-wise.
 CREATE FUNCTION hublink.tsp_flight_fares_derive() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

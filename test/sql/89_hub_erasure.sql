@@ -7,7 +7,7 @@
 -- a removal that never booked anything, it erases. The states are set directly (as the MI
 -- scenario does) to test the rule on its own.
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
 VALUES ('RMV-2026-089001', 'CASE-89-1', true, 'booked', 'booked', 'booked'),
@@ -71,6 +71,13 @@ INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state,
 SELECT removal_id, 'travel', 'cancelled', 'cancelled', 'TravelUpdate.financial', 'in', 'hub', 'tu-89', now() FROM r89;
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
           'one provider answered: the other''s cancellation still blocks');
+-- The escort provider's acceptance crossing the cancellation (the worker records it as an
+-- inbound transition that leaves the state alone) is no answer to the cancellation: only an
+-- update is.
+INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
+SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortBookingResponse.accepted', 'in', 'hub', 'ebr-89-late', now() FROM r89;
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
+          'an acceptance crossing the cancellation is no answer to it');
 -- An answer from before the cancellation does not count.
 INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
 SELECT removal_id, 'escort', 'booked', 'booked', 'EscortUpdate.other', 'in', 'hub', 'eu-89-old', now() - interval '2 hours' FROM r89;
@@ -80,6 +87,24 @@ INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state,
 SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortUpdate.financial', 'in', 'hub', 'eu-89', now() FROM r89;
 SELECT is(hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1') ?& '{messages,personal_data,removal}', true,
           'both answered: the erasure goes through');
+
+-- A removal that ended (completed, or unsuccessful) used or forfeited the travel it booked,
+-- whatever the travel machine still says: an escorted removal completes on the escort
+-- provider's update, and the travel provider may never send its own (then the Hub cannot
+-- cancel the travel either: the state machine refuses a cancellation of a completed removal).
+INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
+VALUES ('RMV-2026-089003', 'CASE-89-3', true, 'completed', 'completed', 'booked'),
+       ('RMV-2026-089004', 'CASE-89-4', true, 'unsuccessful', 'booked', 'booked');
+INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id, requested_at, outcome,
+                                    total_amount, currency, response_message_id, responded_at)
+SELECT removal_id, 'TQ-89-' || right(removal_reference, 1), 'tbq-89-' || right(removal_reference, 1), now() - interval '9 days',
+       'ACCEPTED', 640.00, 'GBP', 'tbr-89-' || right(removal_reference, 1), now() - interval '9 days'
+  FROM hublink.removal WHERE removal_reference IN ('RMV-2026-089003', 'RMV-2026-089004');
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089003'))
+          + (SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089004')), 0,
+          'a completed or unsuccessful removal has no blockers though its travel machine still says booked');
+SELECT is(hublink.erase_removal('RMV-2026-089003', 'Direction 94/H3') ? 'removal', true,
+          'a completed removal whose travel provider never sent its completion is erased');
 
 -- An open removal that booked nothing (quotes only) holds nothing at a provider: erased.
 SELECT is(hublink.erase_removal('RMV-2026-089002', 'Direction 94/H2') ? 'removal', true,
