@@ -164,27 +164,76 @@ def generate(seed, scale, days=365):
     return out
 
 
-# The escort roster grows with the run (docs/simulation.md "The roster"). The collapsed timeline
-# puts every removal of the run on the schedule's window of days, and an escort team booked
-# for a removal that flies keeps its duty days (nothing frees them: in the removal's own
-# timeline they are in the future), so the escort-days the run needs grow with its removals,
-# not with its simulated days. Measured: the 160 escorts rostered every day of the window ran
-# out after about 860 removals (the fourth pass's soak), 0.186 escorts per removal of the run;
-# ROSTER_MARGIN keeps a third of the roster spare so a run never ends for want of escorts, as
-# the real ESP keeps spare officers. Never fewer than ROSTER_MIN: runs up to 573 removals keep
-# the roster of the earlier passes, so their results stay comparable event for event.
-ESCORTS_PER_REMOVAL = 160 / 860
-ROSTER_MARGIN = 1.5
+# The escort roster (docs/simulation.md "The roster"). The collapsed timeline puts every removal
+# of the run on the schedule's window of days, and an escort team booked for a removal that
+# flies keeps its duty days (in the removal's own timeline they are in the future), so without
+# more the escort-days a run needs grow with its removals: the fourth pass's 160 escorts
+# (rostered every day of the window) ran out after about 860 removals, and the fifth pass grew
+# the roster with the run (2,233 escorts for a year). That made the ESP's every quote scan the
+# whole roster (hublink.esp_fill_team: 0.69 s a call at 2,233 escorts, 42 % of the three
+# parties' CPU in the sixth pass's soak, the first bound of its rate). So a long run (more than
+# ROSTER_MIN_REMOVALS removals) frees the duty days of a flown removal's escorts instead
+# (Driver.free_duties: its days are past in its own timeline, as they are for the real ESP once
+# the flight has gone), and its roster only has to cover the removals in flight:
+# ESCORTS_IN_FLIGHT escorts per removal the driver keeps in flight (a team is two officers and
+# a medic at most). Runs up to ROSTER_MIN_REMOVALS keep the earlier passes' 160 escorts and
+# duties, so the policy runs stay comparable event for event.
 ROSTER_MIN = 160
+ROSTER_MIN_REMOVALS = 573
+ESCORTS_IN_FLIGHT = 4
 
 
-def roster_size(removals):
-    """Escorts on the generated roster for a run of `removals` removals (each rostered on every
-    day of the window, as before: esp-load-roster's default)."""
-    return max(ROSTER_MIN, math.ceil(removals * ESCORTS_PER_REMOVAL * ROSTER_MARGIN))
+def roster_size(removals, concurrency=40):
+    """Escorts on the generated roster for a run of `removals` removals with `concurrency` in
+    flight (each rostered on every day of the window, as before: esp-load-roster's default)."""
+    if removals <= ROSTER_MIN_REMOVALS:
+        return ROSTER_MIN
+    return max(ROSTER_MIN, ESCORTS_IN_FLIGHT * concurrency)
 
 
-def world(outdir, seed, removals=0):
+def frees_duties(removals):
+    """Whether a run frees the duty days of flown removals' escorts (roster_size)."""
+    return removals > ROSTER_MIN_REMOVALS
+
+
+# The seats grow with the run too (docs/simulation.md "The seats grow with the run"). A removal
+# that flies keeps its seats (in its own timeline the flight is days ahead), and the collapsed
+# timeline puts every removal of the run on the schedule's days, so the seats a run needs grow
+# with its removals. Measured: on the 16-day schedule the fifth pass's soak found no flight to
+# Lagos (the destination of 30 % of removals, with few direct flights) from about 1,800
+# removals; SEATS_MARGIN keeps a third spare, as the roster does. Runs up to
+# SEATS_BASE_REMOVALS keep the earlier passes' schedule (16 days, seats as drawn), so the
+# policy runs stay comparable event for event; longer runs get every flight's seats times the
+# factor (gen-world-schedule --seats-factor: the same flights and fares) and SCHEDULE_DAYS_LONG
+# days, so that a run crossing midnight (the planned dates move a day) and the longest booking
+# leads (14 days and a five-day window) still find their dates on the schedule.
+SEATS_CARRIED = 1800
+SEATS_MARGIN = 1.5
+SEATS_BASE_REMOVALS = round(SEATS_CARRIED / SEATS_MARGIN)
+SCHEDULE_DAYS = 16
+SCHEDULE_DAYS_LONG = 20
+
+
+# Beyond this factor every flight of the schedule (120 to 300 seats drawn) is at the 1,000 seats
+# a flight the TSP's loader takes: more removals would need more flights, not more seats (a year
+# at ten times the rate: not done, docs/simulation.md).
+SEATS_FACTOR_MAX = 9
+
+
+def schedule_args(removals):
+    """(days, seats factor) of the world schedule for a run of `removals` removals."""
+    if removals <= SEATS_BASE_REMOVALS:
+        return SCHEDULE_DAYS, 1
+    return SCHEDULE_DAYS_LONG, min(SEATS_FACTOR_MAX, math.ceil(removals * SEATS_MARGIN / SEATS_CARRIED))
+
+
+def travellers(ev):
+    """Seats a removal books: the returnee and, when escorted, the ESP's team (two officers,
+    and a medic when a flag asks for one: hublink.esp_risk_rule, SELF_HARM)."""
+    return 1 + ((3 if "SELF_HARM" in ev["flags"] else 2) if ev["escorted"] else 0)
+
+
+def world(outdir, seed, removals=0, concurrency=40):
     """An escort roster sized for the run's removals (roster_size), beside the demo roster's
     places and flight times. The first 160 escorts are those of the earlier passes."""
     rng = random.Random(seed)
@@ -192,7 +241,7 @@ def world(outdir, seed, removals=0):
     with open(os.path.join(outdir, "escorts.csv"), "w") as fh:
         fh.write("escort_id,medic,team_leader,gender,physique,languages,title,given_names,family_name,"
                  "date_of_birth,nationality,document_type,document_number,document_issuing_country,document_expiry_date\n")
-        for i in range(roster_size(removals)):
+        for i in range(roster_size(removals, concurrency)):
             g = "F" if i % 3 == 2 else "M"
             # The team leader speaks the destination's language where the ESP's rules ask
             # (hublink.esp_language_rule: Albanian, Urdu): every language on every fourth.
@@ -352,6 +401,8 @@ class Driver:
         self.hub, self.tsp, self.esp = Party(args.hub), Party(args.tsp), Party(args.esp)
         self.events = events
         self.policy = args.policy
+        # A long run frees the duty days of flown removals' escorts (roster_size).
+        self.free_duties = frees_duties(len(events))
         self.log = open(args.out + ".log", "w")
         # The Hub's history before this year (--history-years), loaded as the counts the Hub
         # keeps (as the 0.1.0 -> 0.2.0 update loads a Hub's own closed removals).
@@ -403,8 +454,8 @@ class Driver:
     def book(self, r, s):
         all_quotes = self.quotes(r)
         # A caseworker books nothing that leaves within the hour (or has left).
-        fly = [q for q in all_quotes if q["departs_at"] is not None and
-               q["departs_at"] > self.hub.one("SELECT now() + interval '1 hour'")]
+        soonest = self.hub.one("SELECT now() + interval '1 hour'")   # once, not once per quote
+        fly = [q for q in all_quotes if q["departs_at"] is not None and q["departs_at"] > soonest]
         if not fly:
             if r.ev["cancel"]:
                 # Nothing to book: the removal is cancelled when it would have been.
@@ -571,6 +622,8 @@ class Driver:
                                   WHERE x.removal_reference = %s AND k.outcome = 'ACCEPTED' ORDER BY k.escort_booking_id DESC LIMIT 1""", (r.ref,))
             self.esp.one("SELECT hublink.esp_send_update(hublink.esp_completed(%s, %s::jsonb))", (eq, json.dumps(
                 [{"segmentId": "S1", "departedAt": b["departs_at"].isoformat(), "arrivedAt": b["departs_at"].isoformat()}])))
+            if self.free_duties:
+                self.free_duty_days(eq)
         segs = self.hub.rows("""SELECT s.segment_id, s.start_time, s.end_time FROM hublink.itinerary_segment s
                                  JOIN hublink.travel_quote t USING (travel_quote_id)
                                 WHERE t.travel_quote_reference = %s AND s.current ORDER BY s.start_time""", (b["quote"],))
@@ -582,6 +635,16 @@ class Driver:
                      (r.ref, json.dumps(msg["body"])))
         b["flown_date"] = self.hub.one("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (segs[0]["start_time"], LONDON))
         self.go(r, "completing")
+
+    def free_duty_days(self, escort_quote):
+        """The flown removal's escorts are free again (roster_size): in its own timeline the
+        flight has gone and its duty days are past, which is when the real ESP's hublink.esp_free
+        stops seeing them; the collapsed timeline cannot wait for those dates, so the sim
+        deletes the booking's duty rows at the ESP (as it writes the TSP's market and refund
+        rules). Nothing the Hub sees changes; the booking, its escorts and its update stay."""
+        self.esp.rows("""DELETE FROM hublink.esp_duty d USING hublink.esp_booking k
+                          WHERE d.booking_id = k.booking_id AND k.quote_ref = %s AND k.status = 'COMPLETED'""",
+                      (escort_quote,))
 
     def step(self, r, s):
         ph = r.phase
@@ -615,8 +678,15 @@ class Driver:
                     return
                 self.hub.one("SELECT hublink.request_travel_quotes(%s)", (r.ref,))
                 self.go(r, "travel_quoting")
-            elif s["escort_state"] == "declined":
-                self.fail(r, "escort booking declined")
+            elif s["escort_state"] == "declined" and s["travel_state"] != "booking_requested":
+                # The ESP declined the escort, sent with the travel booking (choose_quote sends
+                # both at once): the TSP's answer is in by now, and a travel booking it accepted
+                # stands (the Hub counts it in its MI: the removal stays in booking, for the
+                # caseworker to find an escort or cancel). The ledger must count it too: before
+                # this, the sim failed the removal without recording the acceptance, and the
+                # fifth pass's MI differed from the ledger by exactly those bookings.
+                r.bookings[-1]["accepted"] = s["travel_state"] == "booked"
+                self.fail(r, "escort booking declined (travel %s)" % s["travel_state"])
         elif ph == "amending":
             if self.hub.one("SELECT outcome_accepted IS NOT NULL FROM hublink.amendment WHERE message_id = %s", (r.amendment,)):
                 self.after_booking(r, s)
@@ -799,9 +869,13 @@ def main():
     w = sub.add_parser("world")
     w.add_argument("outdir")
     w.add_argument("--seed", type=int, default=17)
-    w.add_argument("--removals", type=int, default=0, help="the run's removals: the roster grows with them")
+    w.add_argument("--removals", type=int, default=0, help="the run's removals (roster_size)")
+    w.add_argument("--concurrency", type=int, default=40, help="removals in flight (roster_size)")
     r = sub.add_parser("roster-size")
     r.add_argument("--removals", type=int, required=True)
+    r.add_argument("--concurrency", type=int, default=40)
+    sa = sub.add_parser("schedule-args", help="gen-world-schedule's --days and --seats-factor for the run")
+    sa.add_argument("--removals", type=int, required=True)
     g = sub.add_parser("events")
     g.add_argument("--seed", type=int, default=17)
     g.add_argument("--scale", type=float, default=0.05)
@@ -828,10 +902,13 @@ def main():
     d.add_argument("--out", required=True)
     args = ap.parse_args()
     if args.cmd == "world":
-        world(args.outdir, args.seed, args.removals)
+        world(args.outdir, args.seed, args.removals, args.concurrency)
         return 0
     if args.cmd == "roster-size":
-        print(roster_size(args.removals))
+        print(roster_size(args.removals, args.concurrency))
+        return 0
+    if args.cmd == "schedule-args":
+        print("--days %d --seats-factor %d" % schedule_args(args.removals))
         return 0
     events = generate(args.seed, args.scale, args.days)
     if args.cmd == "events":
@@ -853,8 +930,9 @@ def main():
               "market": {"flights_repriced": drv.market[0], "flights_sold_out": drv.market[1]},
               "seconds": round(drv.elapsed, 1), "driver": args.driver, "concurrency": args.concurrency,
               "rounds": getattr(drv, "rounds", None), "not_started": getattr(drv, "not_started", 0),
+              "round_seconds": {k: round(v, 1) for k, v in getattr(drv, "round_seconds", {}).items()},
               "settle": ({"waits": len(drv.settle.waits), "seconds": round(sum(drv.settle.waits), 1),
-                          "ended_by_quiet": drv.settle.by_quiet} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
+                          "ended_by_quiet": drv.settle.by_quiet, "polls": getattr(drv.settle, "polls", None)} if hasattr(drv, "settle") else None), "ledger": led, "mi": m, "agreement": cmp,
               "failures": [{"case": r.ev["case"], "ref": r.ref, "why": r.note} for r in removals if r.outcome == "failed"],
               "cancel_leads": [b.get("cancelled_lead_hours") for r in removals for b in r.bookings if "cancelled_lead_hours" in b],
               # The lead at which the TSP read its refund rules (refund_at_true_lead): the
@@ -878,4 +956,12 @@ def main():
 
 
 if __name__ == "__main__":
+    # HUBLINK_SIM_PROFILE=FILE: the driver under cProfile, its statistics to FILE (where the
+    # driver's own time goes: docs/simulation.md "What bounds the rate").
+    if os.environ.get("HUBLINK_SIM_PROFILE"):
+        import cProfile
+        prof = cProfile.Profile()
+        rc = prof.runcall(main)
+        prof.dump_stats(os.environ["HUBLINK_SIM_PROFILE"])
+        sys.exit(rc)
     sys.exit(main())

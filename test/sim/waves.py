@@ -47,6 +47,7 @@ class Settle:
         self.quiet = quiet_seconds
         self.waits = []          # seconds of each wait
         self.by_quiet = 0        # waits ended by quiet counters rather than balanced ones
+        self.polls = 0           # worker_status reads (one query at each party)
 
     def counters(self):
         pub = ack = unsent = retrying = 0
@@ -58,17 +59,28 @@ class Settle:
             retrying += row["retrying"]
         return pub, ack, unsent, retrying
 
+    # The poll's interval: POLL_FIRST after a change, growing by half up to POLL_MAX while the
+    # counters stand still. A poll is one worker_status query at each party, about 1 ms of
+    # its CPU (planned each time: a view); at a fixed 50 ms that was 60 queries a second, some
+    # 7 % of a core, on a machine where the parties' CPU is what bounds the soak's rate
+    # (docs/simulation.md "What bounds the rate"). A round's settle is 5 to 20 s: ending it up
+    # to POLL_MAX late costs about 1 %.
+    POLL_FIRST, POLL_MAX = 0.05, 0.25
+
     def wait(self, timeout):
         t0 = time.monotonic()
         last, last_change = None, t0
+        pause = self.POLL_FIRST
         while True:
             pub, ack, unsent, retrying = c = self.counters()
             now = time.monotonic()
+            self.polls += 1
             if unsent == 0 and retrying == 0 and ack >= pub:
                 self.waits.append(now - t0)
                 return True
             if c != last:
                 last, last_change = c, now
+                pause = self.POLL_FIRST
             elif unsent == 0 and retrying == 0 and now - last_change >= self.quiet:
                 self.by_quiet += 1
                 self.waits.append(now - t0)
@@ -76,7 +88,8 @@ class Settle:
             if now - t0 > timeout:
                 self.waits.append(now - t0)
                 return False
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(self.POLL_MAX, pause * 1.5)
 
 
 class Round:
@@ -90,24 +103,28 @@ class Round:
     def __init__(self, parties):
         """parties: the Hub first (it commits last: commit)."""
         self.parties = list({id(p): p for p in parties}.values())
+        self.open = {}           # id(party) -> a savepoint of the last call is still open
         for p in self.parties:
             p.conn.autocommit = False
             p.rows, p.one = self.guarded(p, p.rows), self.guarded(p, p.one)
 
-    @staticmethod
-    def guarded(party, call):
+    def guarded(self, party, call):
+        # The savepoint travels in the call's own statement string ("SAVEPOINT round_call;
+        # <call>"), and the previous call's is released at the head of the next one: one round
+        # trip a call, not three. Measured (docs/simulation.md "What bounds the rate"): the
+        # separate SAVEPOINT and RELEASE statements were 24,388 of the driver's 36,676 round
+        # trips and about 20 s of a 132 s drive, while the stack waited for the round's calls.
+        # A failure in the call leaves the savepoint set (it ran first), so it is rolled back to
+        # alone, as before; the savepoint is released at the next call or ended by the commit.
         def run(sql, args=()):
-            with party.conn.cursor() as cur:
-                cur.execute("SAVEPOINT round_call")
+            head = "RELEASE SAVEPOINT round_call; " if self.open.get(id(party)) else ""
+            self.open[id(party)] = True
             try:
-                out = call(sql, args)
+                return call(head + "SAVEPOINT round_call; " + sql, args)
             except psycopg2.Error:
                 with party.conn.cursor() as cur:
                     cur.execute("ROLLBACK TO SAVEPOINT round_call")
                 raise
-            with party.conn.cursor() as cur:
-                cur.execute("RELEASE SAVEPOINT round_call")
-            return out
         return run
 
     def commit(self):
@@ -116,6 +133,7 @@ class Round:
         # cancellation) is committed before the Hub's worker can send that request.
         for p in self.parties[1:] + self.parties[:1]:
             p.conn.commit()
+            self.open[id(p)] = False
 
     def close(self):
         """Back to autocommit and the parties' own methods (the ledger's and the MI's reads)."""
@@ -133,6 +151,13 @@ def arrivals(events, tick_hours, scale):
     return [int(ev["n"] * spacing // tick_hours) for ev in events]
 
 
+def lap(spent, part, since):
+    """Adds the time since `since` to spent[part]; returns now."""
+    now = time.monotonic()
+    spent[part] += now - since
+    return now
+
+
 def run(drv, Removal):
     """Drive drv.events (sim.py Driver) by rounds over simulated time; returns the removals."""
     args = drv.args
@@ -146,6 +171,10 @@ def run(drv, Removal):
     rounds = 0
     t0 = time.monotonic()
     drv.rounds_log = []
+    # Where the driver's wall time goes, per part of a round (docs/simulation.md "What bounds
+    # the rate"): the state query, the removals' steps, the starts, the pause of a round in
+    # which nothing moved, the commits, and the wait for the stack to settle.
+    spent = drv.round_seconds = Counter()
     # SIGTERM (or SIGINT) drains: no removal is started after it, those in flight finish, and
     # the ledger and the MI are checked over the removals started. A soak stopped for time
     # still ends with its books checked (docs/simulation.md "Soak").
@@ -164,7 +193,9 @@ def run(drv, Removal):
         rounds += 1
         # 1. Every removal in flight whose answers have come takes its next step.
         acted = 0
+        tp = time.monotonic()
         states = drv.states(inflight) if inflight else {}
+        tp = lap(spent, "states", tp)
         for r in list(inflight):
             s = states.get(r.ref)
             before = (r.phase, r.since, r.outcome)
@@ -180,6 +211,7 @@ def run(drv, Removal):
             if r.outcome:
                 drv.say(r, "%s %s" % (r.outcome, r.note))
                 inflight.remove(r)
+        tp = lap(spent, "steps", tp)
         # 2. The removals of the next simulated instants, as many instants as fit.
         while queue and not draining["since"] and (not inflight or len(inflight) + per_tick[queue[0][0]] <= args.concurrency):
             tick = queue[0][0]
@@ -193,15 +225,19 @@ def run(drv, Removal):
                     drv.fail(r, "create: %s" % str(e).strip())
                     drv.say(r, "%s %s" % (r.outcome, r.note))
             drv.sim_tick = tick
+        tp = lap(spent, "starts", tp)
         # A round in which nothing moved (every removal in flight waits for an answer that is
         # not coming, e.g. a request the provider rejected with an Error) would otherwise spin:
         # the stack is settled at once. The soak's first run made 62,392 rounds that way.
         if not acted:
             time.sleep(0.5)
+            tp = lap(spent, "pause", tp)
         # 3. The round's calls reach the stack together; wait once for it to settle.
         rnd.commit()
+        tp = lap(spent, "commit", tp)
         settled = settle.wait(args.stuck_seconds)
         rnd.commit()   # the settle's reads (and the next round's state query) end their transaction
+        tp = lap(spent, "settle", tp)
         drv.rounds_log.append((round(time.monotonic() - t0, 2), len(inflight), settled))
     rnd.close()
     drv.elapsed = time.monotonic() - t0

@@ -94,6 +94,15 @@ check("an Error nobody consumes: settled once the counters are quiet, and counte
 s = waves.Settle([FakeParty([status(3, 2, unsent=1)]), FakeParty()], quiet_seconds=0.1)
 t0 = time.monotonic()
 check("an outbox row that stays unsent: not settled, after the timeout", not s.wait(0.4) and time.monotonic() - t0 >= 0.4)
+s = waves.Settle([FakeParty([status(3, 2, unsent=1)]), FakeParty()], quiet_seconds=0.1)
+s.wait(2.0)
+check("counters standing still: the polls back off (about 10 in 2 s, not 40)", 8 <= s.polls <= 14, "%d polls" % s.polls)
+hub = FakeParty([status(i + 1, i) for i in range(30)] + [status(30, 30)])
+s = waves.Settle([hub], quiet_seconds=5)
+t0 = time.monotonic()
+s.wait(5)
+check("counters moving: polled at the first interval again (30 changes in under 2.5 s)", time.monotonic() - t0 < 2.5,
+      "%.2f s" % (time.monotonic() - t0))
 s = waves.Settle([FakeParty([status(3, 3, retrying=1)]), FakeParty()], quiet_seconds=0.1)
 check("a message waiting for a retry: not settled", not s.wait(0.3))
 
@@ -208,19 +217,31 @@ import psycopg2  # noqa: E402
 p = FakeParty()
 
 
+sent = []
+
+
 def failing(sql, args=()):
-    raise psycopg2.Error("boom")
+    sent.append(sql)
+    if "boom" in sql:
+        raise psycopg2.Error("boom")
 
 
 p.one = failing
-waves.Round([p])
+rnd = waves.Round([p])
+p.one("SELECT 1")
 try:
-    p.one("SELECT 1")
+    p.one("SELECT boom")
     raised = False
 except psycopg2.Error:
     raised = True
+p.one("SELECT 2")
+rnd.commit()
+p.one("SELECT 3")
 check("a failing call inside a round: raised to the caller, rolled back to its savepoint alone",
-      raised and p.conn.log == ["SAVEPOINT round_call", "ROLLBACK TO SAVEPOINT round_call"] and not p.conn.autocommit, str(p.conn.log))
+      raised and p.conn.log == ["ROLLBACK TO SAVEPOINT round_call", "COMMIT"] and not p.conn.autocommit, str(p.conn.log))
+check("one round trip a call: its savepoint in its own statement, the last one's released at the next call, none after a commit",
+      sent == ["SAVEPOINT round_call; SELECT 1", "RELEASE SAVEPOINT round_call; SAVEPOINT round_call; SELECT boom",
+               "RELEASE SAVEPOINT round_call; SAVEPOINT round_call; SELECT 2", "SAVEPOINT round_call; SELECT 3"], str(sent))
 d = FakeDriver(3, concurrency=5, tick_hours=24)
 waves.run(d, Removal)
 d.stack.conn.log.clear()
