@@ -8310,6 +8310,9 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
+    true_price   numeric;
+    dropped      integer;
+    drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
@@ -8389,6 +8392,7 @@ BEGIN
             SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
+        dropped := 0;
         -- One search per date; the reasons for no quote are read from the same candidates.
         cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
                                                   (d.day + 1)::timestamp AT TIME ZONE zone,
@@ -8417,6 +8421,21 @@ BEGIN
                 OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
              ORDER BY o.by_cost
         LOOP
+            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
+            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
+            -- an itinerary priced from a stale derived row is left out (its place is not given to
+            -- the next one: the ranking was made on the stale price) and alerted below.
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
+                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
+              INTO costs, true_price
+              FROM jsonb_array_elements(travellers) t
+             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
+            IF true_price IS DISTINCT FROM it.price THEN
+                dropped := dropped + 1;
+                drift_flights := drift_flights || it.flight1 || it.flight2;
+                CONTINUE;
+            END IF;
             k := k + 1;
             n := n + 1;
             qref := prefix || n;
@@ -8426,10 +8445,6 @@ BEGIN
                 segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
                         jsonb_path_query_array(travellers, '$[*].traveller'));
             END IF;
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
-              INTO costs FROM jsonb_array_elements(travellers) t;
             SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
               INTO expires
               FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
@@ -8455,7 +8470,10 @@ BEGIN
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
-            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            IF dropped > 0 THEN
+                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
+                codes := codes || 'OTHER'::text;
+            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
             ELSIF cardinality(cands) > 0 THEN
@@ -8468,6 +8486,9 @@ BEGIN
         END IF;
     END LOOP;
 
+    IF cardinality(drift_flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
+    END IF;
     -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
 
@@ -8484,7 +8505,9 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
+    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
+    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
 
 -- The Hub: when to book. The columns are added without a default and filled, then given their
 -- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
@@ -10246,6 +10269,277 @@ COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, t
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 SELECT hublink.backup_register();
+
+-- A quote never priced from a stale derived row (docs/tsp.md "The fares of a flight, in one
+-- row"): tsp_quote leaves out an itinerary whose price is not the sum of its per-traveller
+-- costs from tsp_fare_price, and raises fare_row_drift.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('fare_row_drift', 'critical', 'tsp',
+     'The itinerary search priced an itinerary from a row of hublink.tsp_flight_fares that disagrees '
+     'with tsp_fare and tsp_fare_price (detail: flights); hublink.tsp_quote left it out of its answer. '
+     'Only the extension''s owner can write that table past its triggers (replica mode, or from inside '
+     'another trigger): find who did, then rebuild the rows with hublink.tsp_flight_fares_refresh '
+     '(docs/tsp.md "The fares of a flight, in one row").');
+-- hublink.tsp_flight_fares_drift_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stale bigint[];
+BEGIN
+    SELECT array_agg(u.id ORDER BY u.id) INTO stale
+      FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
+     WHERE (SELECT s.fares FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+           IS DISTINCT FROM (SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[u.id]) c);
+    IF stale IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN hublink.raise_alert('fare_row_drift',
+        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of a quote',
+               cardinality(stale)),
+        NULL, jsonb_build_object('flights', to_jsonb(stale)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
+    'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
+    'tsp_fare and tsp_fare_price; returns its alert_id, NULL when none differs. Internal: tsp_quote calls it.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    true_price   numeric;
+    dropped      integer;
+    drift_flights bigint[] := '{}';
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+    -- The quotes' rows, written by one INSERT once every date is quoted.
+    new_quotes   hublink.tsp_quote[] := '{}';
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        dropped := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        FOR it IN
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
+        LOOP
+            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
+            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
+            -- an itinerary priced from a stale derived row is left out (its place is not given to
+            -- the next one: the ranking was made on the stale price) and alerted below.
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
+                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
+              INTO costs, true_price
+              FROM jsonb_array_elements(travellers) t
+             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
+            IF true_price IS DISTINCT FROM it.price THEN
+                dropped := dropped + 1;
+                drift_flights := drift_flights || it.flight1 || it.flight2;
+                CONTINUE;
+            END IF;
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            -- Its flights and fares in its own row (S1, then S2 for a connection).
+            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF dropped > 0 THEN
+                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
+                codes := codes || 'OTHER'::text;
+            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    IF cardinality(drift_flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
+    END IF;
+    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
+    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
+    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
+    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
+SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql
 -- 0.2.0: a quote's segments in the quote's own row (issue 15 section 5; docs/performance.md

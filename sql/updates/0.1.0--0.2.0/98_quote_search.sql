@@ -70,3 +70,18 @@ COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 SELECT hublink.backup_register();
+
+-- A quote never priced from a stale derived row (docs/tsp.md "The fares of a flight, in one
+-- row"): tsp_quote leaves out an itinerary whose price is not the sum of its per-traveller
+-- costs from tsp_fare_price, and raises fare_row_drift.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('fare_row_drift', 'critical', 'tsp',
+     'The itinerary search priced an itinerary from a row of hublink.tsp_flight_fares that disagrees '
+     'with tsp_fare and tsp_fare_price (detail: flights); hublink.tsp_quote left it out of its answer. '
+     'Only the extension''s owner can write that table past its triggers (replica mode, or from inside '
+     'another trigger): find who did, then rebuild the rows with hublink.tsp_flight_fares_refresh '
+     '(docs/tsp.md "The fares of a flight, in one row").');
+-- @function hublink.tsp_flight_fares_drift_alert
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
+-- @function hublink.tsp_quote
+SELECT hublink.apply_access_policy();
