@@ -9989,6 +9989,7 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) IS
     'The fares of these flights as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
     '(no row for a flight without fares).';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) FROM PUBLIC;
 -- hublink.tsp_flight_fares_refresh, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -10015,6 +10016,7 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
     'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) FROM PUBLIC;
 -- hublink.tsp_flight_fares_derive, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_derive() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -156,6 +156,8 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) IS
     'The fares of these flights as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
     '(no row for a flight without fares).';
+-- Internal (docs/security-access.md): only the owner's triggers and functions call it.
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) FROM PUBLIC;
 
 -- Brings the rows of these flights to the truth, set-wise. Called by the statement triggers
 -- below, which run as the owner (SECURITY DEFINER): whoever may change a fare keeps the derived
@@ -185,6 +187,9 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
     'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
+-- Internal: only tsp_flight_fares's statement triggers (run as the owner) call it; the owner
+-- also rebuilds the rows with it (docs/tsp.md).
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) FROM PUBLIC;
 
 -- A row written by hand (or by any statement not run from a trigger) gets its fares computed
 -- from the source tables. Writes of tsp_flight_fares_refresh,

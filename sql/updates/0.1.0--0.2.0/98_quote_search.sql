@@ -20,7 +20,9 @@ INSERT INTO hublink.audit_exclusion VALUES
                          'search: auditing it would record every fare change twice.');
 
 -- @function hublink.tsp_flight_fares_of
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) FROM PUBLIC;
 -- @function hublink.tsp_flight_fares_refresh
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) FROM PUBLIC;
 -- @function hublink.tsp_flight_fares_derive
 -- @function hublink.tsp_flight_fares_follow
 
