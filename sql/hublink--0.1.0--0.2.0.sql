@@ -9075,10 +9075,6 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       -- A removal that ended used or forfeited what it booked, whatever that machine still
-       -- says: an escorted removal completes on the escort provider's update, and the travel
-       -- provider may never send its own (nor can the Hub then cancel the travel).
-       AND r.state NOT IN ('completed', 'unsuccessful')
        AND m.state IN ('booking_requested', 'booked', 'amended')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
@@ -9106,9 +9102,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended of a removal not completed '
-    'or unsuccessful, and a cancellation of an accepted booking not yet answered by the provider''s '
-    'update. hublink.erase_removal refuses while any is '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
@@ -9485,10 +9480,6 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       -- A removal that ended used or forfeited what it booked, whatever that machine still
-       -- says: an escorted removal completes on the escort provider's update, and the travel
-       -- provider may never send its own (nor can the Hub then cancel the travel).
-       AND r.state NOT IN ('completed', 'unsuccessful')
        AND m.state IN ('booking_requested', 'booked', 'amended')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
@@ -9516,9 +9507,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended of a removal not completed '
-    'or unsuccessful, and a cancellation of an accepted booking not yet answered by the provider''s '
-    'update. hublink.erase_removal refuses while any is '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb

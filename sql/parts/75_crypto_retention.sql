@@ -420,10 +420,6 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
       FROM hublink.removal r
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       -- A removal that ended used or forfeited what it booked, whatever that machine still
-       -- says: an escorted removal completes on the escort provider's update, and the travel
-       -- provider may never send its own (nor can the Hub then cancel the travel).
-       AND r.state NOT IN ('completed', 'unsuccessful')
        AND m.state IN ('booking_requested', 'booked', 'amended')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
@@ -451,9 +447,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended of a removal not completed '
-    'or unsuccessful, and a cancellation of an accepted booking not yet answered by the provider''s '
-    'update. hublink.erase_removal refuses while any is '
+    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 

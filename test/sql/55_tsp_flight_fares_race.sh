@@ -12,7 +12,8 @@
 # database (PGDATABASE); TAP with a plan. The rows it changes are put back after.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export PGOPTIONS="-c client_min_messages=warning"
+# Bounded: a session stuck on some other session's lock fails the script instead of hanging it.
+export PGOPTIONS="-c client_min_messages=warning -c lock_timeout=120s -c statement_timeout=180s"
 echo "1..6"
 "$top/scripts/tsp-load-inventory" reference >/dev/null 2>&1
 "$top/scripts/tsp-load-inventory" inventory "$top/data/demo-inventory" today >/dev/null 2>&1

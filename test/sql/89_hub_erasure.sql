@@ -88,23 +88,26 @@ SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortUpdate.financial',
 SELECT is(hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1') ?& '{messages,personal_data,removal}', true,
           'both answered: the erasure goes through');
 
--- A removal that ended (completed, or unsuccessful) used or forfeited the travel it booked,
--- whatever the travel machine still says: an escorted removal completes on the escort
--- provider's update, and the travel provider may never send its own (then the Hub cannot
--- cancel the travel either: the state machine refuses a cancellation of a completed removal).
+-- A removal that ended keeps the blocker of a booking its machine still holds. Unsuccessful
+-- (one EscortUpdate.unsuccessful) leaves the travel booked, and the Hub is to cancel it (the
+-- state machine allows TravelCancellation from unsuccessful); completed on one provider's word
+-- (TravelUpdate.completed is taken at any time) may leave the other's escorts booked. Erasing
+-- either would strand the other provider's booking (review3 of 8 December 2026: an exemption for
+-- ended removals let both through). The cost, documented: a travel provider that never sends
+-- its completion keeps a completed removal from erasure until the retention purge.
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
 VALUES ('RMV-2026-089003', 'CASE-89-3', true, 'completed', 'completed', 'booked'),
-       ('RMV-2026-089004', 'CASE-89-4', true, 'unsuccessful', 'booked', 'booked');
+       ('RMV-2026-089004', 'CASE-89-4', true, 'unsuccessful', 'unsuccessful', 'booked');
 INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id, requested_at, outcome,
                                     total_amount, currency, response_message_id, responded_at)
 SELECT removal_id, 'TQ-89-' || right(removal_reference, 1), 'tbq-89-' || right(removal_reference, 1), now() - interval '9 days',
        'ACCEPTED', 640.00, 'GBP', 'tbr-89-' || right(removal_reference, 1), now() - interval '9 days'
   FROM hublink.removal WHERE removal_reference IN ('RMV-2026-089003', 'RMV-2026-089004');
-SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089003'))
-          + (SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089004')), 0,
-          'a completed or unsuccessful removal has no blockers though its travel machine still says booked');
-SELECT is(hublink.erase_removal('RMV-2026-089003', 'Direction 94/H3') ? 'removal', true,
-          'a completed removal whose travel provider never sent its completion is erased');
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089003') x WHERE x LIKE '%travel booking%is booked%')
+          + (SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089004') x WHERE x LIKE '%travel booking%is booked%'), 2,
+          'a completed or unsuccessful removal whose travel is still booked keeps that blocker');
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089004', 'Direction 94/H4')$$, '55000', NULL,
+                 'an unsuccessful removal is not erased before the Hub cancels its travel');
 
 -- An open removal that booked nothing (quotes only) holds nothing at a provider: erased.
 SELECT is(hublink.erase_removal('RMV-2026-089002', 'Direction 94/H2') ? 'removal', true,
