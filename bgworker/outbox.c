@@ -123,6 +123,22 @@ hublink_outbox_in_flight(void)
 	return n_in_flight();
 }
 
+/*
+ * A fetch after the watermark cannot see rows with lower ids that committed after it ran (two
+ * appliers commit out of id order; each commit's wake-up may come while messages are still in
+ * flight, so the fetch it causes starts after the watermark too). Once nothing is in flight
+ * the next fetch starts from the lowest unsent id: this says one is due, so that the worker
+ * makes it although no commit woke it, in the transaction that marks the last confirms sent
+ * (worker_main.c; within MARK_SENT_DELAY_MS, no transaction of its own). Without it such rows
+ * waited for the next commit of any message, minutes or hours on a quiet day (a burst of the
+ * pipeline benchmark left 15 of 5,000 replies unsent; docs/performance.md "Sixth pass").
+ */
+bool
+hublink_outbox_rescan_due(void)
+{
+	return watermark > 0 && n_in_flight() == 0 && n_fetched == 0;
+}
+
 int
 hublink_outbox_room(void)
 {
@@ -296,11 +312,10 @@ hublink_outbox_fetch(int limit)
 	if (n_in_flight() == 0 && n_fetched == 0)
 		watermark = 0;
 	plan = hublink_spi_plan(plan,
-							"SELECT id, queue, message_id, message_type, "
-							/* the body is sealed (sql/parts/74_crypto_seal.sql) */
-							"hublink.open_message(message, key_scope, sealed_body)::text "
-							"FROM hublink.outbox WHERE sent_at IS NULL AND id > $1 "
-							"ORDER BY id LIMIT $2",
+							/* Bodies are sealed (sql/parts/74_crypto_seal.sql): opened here with
+							 * one decrypt audit row for the batch, not one per reply. */
+							"SELECT id, queue, message_id, message_type, document "
+							"FROM hublink.open_outbox($1, $2)",
 							2, types);
 	values[0] = Int64GetDatum(watermark);
 	values[1] = Int32GetDatum(limit);

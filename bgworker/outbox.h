@@ -35,6 +35,7 @@ extern bool hublink_outbox_marks_due(void);
 extern TimestampTz hublink_outbox_marks_due_at(void);
 extern int hublink_outbox_in_flight(void);
 extern int hublink_outbox_room(void);
+extern bool hublink_outbox_rescan_due(void);
 extern TimestampTz hublink_outbox_oldest_in_flight(void);
 
 #endif /* HUBLINK_OUTBOX_H */

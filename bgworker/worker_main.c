@@ -273,7 +273,12 @@ work(void)
 	/* Handlers and Error messages wrote to the outbox in this very transaction. */
 	if (n > 0 || retries_due)
 		outbox_dirty = true;
-	if (broker != NULL && outbox_dirty)
+	/*
+	 * hublink_outbox_rescan_due: nothing is in flight since a fetch after the watermark, which
+	 * missed any row of a lower id committed after it. The last confirms are marked sent in a
+	 * transaction within MARK_SENT_DELAY_MS (outbox.c), and that transaction fetches again.
+	 */
+	if (broker != NULL && (outbox_dirty || hublink_outbox_rescan_due()))
 	{
 		int limit = Min(hublink_outbox_room(), OUTBOX_FETCH_MAX);
 

@@ -3896,11 +3896,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -3908,44 +3908,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
@@ -4306,11 +4308,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -4318,44 +4320,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
@@ -8180,6 +8184,85 @@ UPDATE hublink.timer_kind SET still_due_function = 'hublink.timer_quote_still_du
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
 
+-- from sql/updates/0.1.0--0.2.0/86_burst_batch.sql
+-- 0.2.0: the cost of a burst, sixth pass (issue 15 section 3; docs/performance.md "Sixth pass").
+
+-- The worker's publishing fetch opens a batch of replies with one decrypt audit row naming
+-- every message, where hublink.open_message wrote one row per reply.
+-- hublink.open_outbox, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.open_outbox(p_after bigint, p_limit integer)
+    RETURNS TABLE (id bigint, queue text, message_id text, message_type text, document text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       record;
+    -- arrays appended in place (PL/pgSQL expands them), where a jsonb array grown row by row
+    -- would be copied whole at every row of a batch of hundreds
+    scopes  text[] := '{}';
+    ids     text[] := '{}';
+    types   text[] := '{}';
+BEGIN
+    -- One audit row names every body opened: the batch is bounded, so the row is too (the
+    -- worker asks for at most 500, OUTBOX_FETCH_MAX in bgworker/worker_main.c).
+    IF p_after IS NULL OR p_limit IS NULL OR p_limit NOT BETWEEN 0 AND 1000 THEN
+        RAISE EXCEPTION 'open_outbox takes an id and a limit from 0 to 1000, not % and %',
+                        coalesce(p_after::text, 'NULL'), coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its one decrypt audit row names every message it opens.',
+                  HINT = 'Fetch in batches of at most 1000, from the last id read.';
+    END IF;
+    FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
+               FROM hublink.outbox o
+              WHERE o.sent_at IS NULL AND o.id > p_after
+              ORDER BY o.id LIMIT p_limit
+    LOOP
+        id := r.id;
+        queue := r.queue;
+        message_id := r.message_id;
+        message_type := r.message_type;
+        IF r.sealed_body IS NULL THEN
+            document := r.message::text;
+        ELSE
+            document := (r.message || pg_catalog.jsonb_build_object('body', hublink.unseal(r.key_scope, r.sealed_body)))::text;
+            scopes := scopes || r.key_scope;
+            ids := ids || (r.message ->> 'messageId');
+            types := types || (r.message ->> 'messageType');
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF pg_catalog.cardinality(ids) > 0 THEN
+        -- Written in the transaction that decrypted: the rows are handed out only if it commits
+        -- (the worker publishes after its commit), and an abort takes both away.
+        PERFORM hublink.audit_note('decrypt',
+            CASE WHEN scopes[1] = ALL (scopes)
+                 THEN (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scopes[1]) END,
+            pg_catalog.jsonb_build_object('function', 'hublink.open_outbox',
+                'count', pg_catalog.cardinality(ids),
+                'messages', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                        'key_scope', m.key_scope, 'message_id', m.message_id,
+                                        'message_type', m.message_type) ORDER BY m.n)
+                               FROM ROWS FROM (pg_catalog.unnest(scopes), pg_catalog.unnest(ids),
+                                               pg_catalog.unnest(types)) WITH ORDINALITY
+                                    AS m (key_scope, message_id, message_type, n))));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.open_outbox(bigint, integer) IS
+    'The worker''s publishing fetch: up to p_limit (at most 1000) unsent outbox rows with id > p_after, in id '
+    'order, each as its whole message text (body decrypted). Writes one decrypt audit row per '
+    'call naming every message whose body it opened (key scope, messageId, type) and the login. '
+    'Revoked from PUBLIC; hublink_worker.';
+GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker;
+
+-- The outbox's seal trigger fires on an update only when it names message, key_scope or
+-- sealed_body: the worker's SET sent_at on every reply no longer calls it.
+DROP TRIGGER seal_message_body ON hublink.outbox;
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
+    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+
+SELECT hublink.apply_access_policy();
+
 -- from sql/updates/0.1.0--0.2.0/87_booking_choice_and_timing.sql
 -- 0.1.0 -> 0.2.0, issue 17 (the simulation, third pass; docs/simulation.md): the TSP offers the
 -- cheapest and the best refundable itinerary of each date beside its ranking (offer_choice),
@@ -8227,6 +8310,9 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
+    true_price   numeric;
+    dropped      integer;
+    drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
@@ -8306,6 +8392,7 @@ BEGIN
             SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
+        dropped := 0;
         -- One search per date; the reasons for no quote are read from the same candidates.
         cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
                                                   (d.day + 1)::timestamp AT TIME ZONE zone,
@@ -8334,6 +8421,21 @@ BEGIN
                 OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
              ORDER BY o.by_cost
         LOOP
+            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
+            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
+            -- an itinerary priced from a stale derived row is left out (its place is not given to
+            -- the next one: the ranking was made on the stale price) and alerted below.
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
+                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
+              INTO costs, true_price
+              FROM jsonb_array_elements(travellers) t
+             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
+            IF true_price IS DISTINCT FROM it.price THEN
+                dropped := dropped + 1;
+                drift_flights := drift_flights || it.flight1 || it.flight2;
+                CONTINUE;
+            END IF;
             k := k + 1;
             n := n + 1;
             qref := prefix || n;
@@ -8343,10 +8445,6 @@ BEGIN
                 segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
                         jsonb_path_query_array(travellers, '$[*].traveller'));
             END IF;
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
-              INTO costs FROM jsonb_array_elements(travellers) t;
             SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
               INTO expires
               FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
@@ -8372,7 +8470,10 @@ BEGIN
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
-            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            IF dropped > 0 THEN
+                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
+                codes := codes || 'OTHER'::text;
+            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
             ELSIF cardinality(cands) > 0 THEN
@@ -8385,6 +8486,9 @@ BEGIN
         END IF;
     END LOOP;
 
+    IF cardinality(drift_flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
+    END IF;
     -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
 
@@ -8401,7 +8505,9 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
+    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
+    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
 
 -- The Hub: when to book. The columns are added without a default and filled, then given their
 -- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
@@ -8984,8 +9090,11 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
                                            WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
                ELSE EXISTS (SELECT FROM hublink.travel_booking k
                              WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       -- Only the provider's update answers: an acceptance crossing the cancellation is also
+       -- recorded as an inbound transition on that machine, and is no answer.
        AND NOT EXISTS (SELECT FROM hublink.state_transition t
                         WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
                           AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
@@ -8994,7 +9103,7 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
     'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
@@ -9386,8 +9495,11 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
                                            WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
                ELSE EXISTS (SELECT FROM hublink.travel_booking k
                              WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       -- Only the provider's update answers: an acceptance crossing the cancellation is also
+       -- recorded as an inbound transition on that machine, and is no answer.
        AND NOT EXISTS (SELECT FROM hublink.state_transition t
                         WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
                           AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
@@ -9396,7 +9508,7 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
     'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
@@ -9817,6 +9929,608 @@ COMMENT ON FUNCTION hublink.worker_processes() IS
     'not yet committed as sent (they are within 250 ms or with the next batch, docs/worker.md '
     '"Batches and latency"). Tests wait on these rather than sleep (test/README.md "Ordering").';
 
+SELECT hublink.apply_access_policy();
+
+-- from sql/updates/0.1.0--0.2.0/98_quote_search.sql
+-- 0.2.0: the itinerary search reads each flight's fares from one row (issue 15 section 5;
+-- docs/performance.md "Quotes, sixth pass"; docs/tsp.md "The fares of a flight, in one row").
+-- tsp_flight_fares is derived from tsp_fare and tsp_fare_price and kept equal to them by
+-- triggers; the search reads it instead of one index look-up per fare and per price list.
+
+CREATE TYPE hublink.tsp_fare_brief AS (
+    fare_id bigint, currency char(3), refundable boolean, hand_baggage_only boolean, available boolean,
+    refund_rule_set text, cancellation_fee numeric(14,2), price_types text[], price_amounts numeric(14,2)[]);
+COMMENT ON TYPE hublink.tsp_fare_brief IS
+    'What the itinerary search reads of one fare: tsp_fare''s columns it uses, and the fare''s '
+    'prices as two arrays in traveller type order (price_amounts[n] is the price for price_types[n]).';
+
+CREATE TABLE hublink.tsp_flight_fares (
+    flight_id bigint PRIMARY KEY REFERENCES hublink.tsp_flight ON DELETE CASCADE,
+    fares     hublink.tsp_fare_brief[] NOT NULL
+);
+COMMENT ON TABLE hublink.tsp_flight_fares IS
+    'Derived from tsp_fare and tsp_fare_price, kept equal to them by triggers: one row per flight '
+    'that has fares, with every fare of it (available or not) and its prices, in fare_id order. '
+    'Read by the itinerary search (hublink.tsp_itineraries); never written by hand: only the owner '
+    'can write it, and its triggers put a top-level write back to the truth (docs/tsp.md says what '
+    'the owner can still break, and how to rebuild it).';
+COMMENT ON COLUMN hublink.tsp_flight_fares.flight_id IS 'The flight.';
+COMMENT ON COLUMN hublink.tsp_flight_fares.fares IS 'Its fares with their prices (hublink.tsp_fare_brief), in fare_id order.';
+INSERT INTO hublink.audit_exclusion VALUES
+    ('tsp_flight_fares', 'Derived from tsp_fare and tsp_fare_price (both audited) by triggers, for the itinerary '
+                         'search: auditing it would record every fare change twice.');
+
+-- hublink.tsp_flight_fares_of, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_of(flights bigint[])
+    RETURNS TABLE (flight_id bigint, fares hublink.tsp_fare_brief[])
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT fa.flight_id,
+           array_agg(ROW(fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only, fa.available, fa.refund_rule_set,
+                         fa.cancellation_fee, coalesce(p.types, '{}'), coalesce(p.amounts, '{}'))::hublink.tsp_fare_brief
+                     ORDER BY fa.fare_id)
+      FROM (SELECT DISTINCT u.id FROM unnest(flights) u(id)) u
+      JOIN hublink.tsp_fare fa ON fa.flight_id = u.id
+      LEFT JOIN LATERAL (SELECT array_agg(x.traveller_type ORDER BY x.traveller_type) AS types,
+                                array_agg(x.amount ORDER BY x.traveller_type) AS amounts
+                           FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) p ON true
+     GROUP BY fa.flight_id
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) IS
+    'The fares of these flights as hublink.tsp_flight_fares holds them, read from tsp_fare and tsp_fare_price '
+    '(no row for a flight without fares).';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_of(bigint[]) FROM PUBLIC;
+-- hublink.tsp_flight_fares_refresh, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_refresh(flights bigint[]) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ids bigint[] := ARRAY(SELECT DISTINCT u.id FROM unnest(flights) u(id));
+BEGIN
+    -- (joins with the unnested list, not "= ANY (ids)": a loader's statement touches tens of
+    -- thousands of flights, and ANY over a parameter array is a linear search per row)
+    DELETE FROM hublink.tsp_flight_fares s
+     USING unnest(ids) u(id)
+     WHERE s.flight_id = u.id AND NOT EXISTS (SELECT FROM hublink.tsp_fare fa WHERE fa.flight_id = u.id);
+    -- Every row of these flights written or locked (ON CONFLICT locks a row it leaves as it is) ...
+    INSERT INTO hublink.tsp_flight_fares AS s (flight_id, fares)
+    SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ids) c
+    ON CONFLICT (flight_id) DO UPDATE SET fares = excluded.fares WHERE s.fares IS DISTINCT FROM excluded.fares;
+    -- ... then computed again by a statement of its own, whose snapshot sees what a concurrent
+    -- transaction changing the same flights committed while this one waited for a row: the two
+    -- transactions' edits are both kept (test/sql/55_tsp_flight_fares_race.sh).
+    UPDATE hublink.tsp_flight_fares s SET fares = c.fares
+      FROM hublink.tsp_flight_fares_of(ids) c
+     WHERE s.flight_id = c.flight_id AND s.fares IS DISTINCT FROM c.fares;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) IS
+    'Brings the tsp_flight_fares rows of these flights to the truth of tsp_fare and tsp_fare_price.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) FROM PUBLIC;
+-- hublink.tsp_flight_fares_derive, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_derive() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.flight_id <> OLD.flight_id THEN
+        RAISE EXCEPTION 'tsp_flight_fares rows are derived: flight % cannot become flight %', OLD.flight_id, NEW.flight_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A row of tsp_flight_fares lists the fares of its own flight, from tsp_fare and tsp_fare_price.',
+                  HINT = 'Change tsp_fare or tsp_fare_price; tsp_flight_fares follows them.';
+    END IF;
+    IF pg_trigger_depth() > 1 THEN
+        RETURN NEW;  -- tsp_flight_fares_refresh, from a trigger: computed there
+    END IF;
+    NEW.fares := coalesce((SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[NEW.flight_id]) c), '{}');
+    IF cardinality(NEW.fares) = 0 THEN
+        RETURN NULL;  -- a flight without fares has no row
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_derive() IS
+    'Row trigger on tsp_flight_fares: a row written other than by tsp_flight_fares_refresh from a trigger gets '
+    'its fares computed from tsp_fare and tsp_fare_price, whatever was written; a flight without fares gets no '
+    'row; a row cannot move to another flight.';
+-- hublink.tsp_flight_fares_follow, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_follow() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    flights bigint[];
+BEGIN
+    -- (each trigger has only the transition tables of its event: one query per event)
+    IF TG_OP = 'TRUNCATE' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa
+                         UNION SELECT s.flight_id FROM hublink.tsp_flight_fares s);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' AND TG_OP = 'INSERT' THEN
+        flights := ARRAY(SELECT DISTINCT n.flight_id FROM new_rows n);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' AND TG_OP = 'UPDATE' THEN
+        flights := ARRAY(SELECT o.flight_id FROM old_rows o UNION SELECT n.flight_id FROM new_rows n);
+    ELSIF TG_TABLE_NAME = 'tsp_fare' THEN
+        flights := ARRAY(SELECT DISTINCT o.flight_id FROM old_rows o);
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' AND TG_OP = 'INSERT' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa WHERE fa.fare_id IN (SELECT n.fare_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' AND TG_OP = 'UPDATE' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa
+                          WHERE fa.fare_id IN (SELECT o.fare_id FROM old_rows o UNION SELECT n.fare_id FROM new_rows n));
+    ELSIF TG_TABLE_NAME = 'tsp_fare_price' THEN
+        flights := ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa WHERE fa.fare_id IN (SELECT o.fare_id FROM old_rows o));
+    ELSE  -- tsp_flight_fares itself: rows deleted by hand come back when their flight has fares
+        flights := ARRAY(SELECT o.flight_id FROM old_rows o);
+    END IF;
+    IF cardinality(flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_refresh(flights);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
+    'Statement trigger on tsp_fare, tsp_fare_price and tsp_flight_fares: refreshes the tsp_flight_fares '
+    'rows of the flights whose fares or prices changed (or whose derived row was deleted).';
+
+-- The rows of the schedule 0.1.0 holds, in one statement, before the triggers exist.
+INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
+SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
+
+CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
+    FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
+COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
+    'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
+
+CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
+COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
+COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
+COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
+COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
+COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
+COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
+COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
+COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
+COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
+
+-- The search reads it.
+-- hublink.tsp_itineraries, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
+        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
+        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
+        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
+    RETURNS SETOF hublink.tsp_itinerary
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
+-- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
+-- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
+BEGIN
+    RETURN QUERY
+    WITH RECURSIVE
+    first_leg AS (
+        SELECT f.* FROM hublink.tsp_flight f
+         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
+           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
+           AND f.destination <> ALL (origins)),
+    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
+    -- connection time after the first lands, and no later than the longest wait allowed.
+    -- Settings read once, not once per candidate pair.
+    cfg AS MATERIALIZED (
+        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
+               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
+    hub AS MATERIALIZED (
+        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
+               a.arrives_at + cfg.max_wait AS last_at
+          FROM first_leg a CROSS JOIN cfg
+          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
+         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
+    routes AS (
+        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
+          FROM first_leg a WHERE a.destination = ANY (destinations)
+        UNION ALL
+        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
+          FROM hub a
+          JOIN hublink.tsp_flight b ON b.origin = a.destination
+               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
+         WHERE b.destination = ANY (destinations)
+           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
+    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
+    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
+    fallback AS MATERIALIZED (
+        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
+               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
+    fare_info AS MATERIALIZED (
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+               fa.refund_rule_set, fa.cancellation_fee,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
+          FROM (SELECT DISTINCT x.flight_id FROM routes r
+                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
+                 WHERE x.flight_id IS NOT NULL) u
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
+          CROSS JOIN fallback fb
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
+    leg_fare AS (
+        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
+               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
+          FROM routes r
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
+          JOIN fare_info fi ON fi.flight_id = leg.flight_id
+          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
+                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
+          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
+                              WHERE rr.rule_set = fi.refund_rule_set
+                                AND rr.from_hours_before <= cancel_hours_before
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
+                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
+         WHERE p.price IS NOT NULL),
+    -- Costs add up over the legs, so the best combination per itinerary is made of the best
+    -- fare of each leg per currency and refundability (least expected cost, then price, then
+    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
+    -- itinerary), then one row per itinerary and currency holds the four.
+    best_leg AS (
+        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
+               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
+               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
+          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
+         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
+    best AS (
+        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
+               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
+               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
+               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
+               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
+               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
+               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
+               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
+          FROM best_leg l
+         GROUP BY l.flight1, l.flight2, l.currency),
+    combined AS (
+        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
+               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
+               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
+          FROM best b
+          CROSS JOIN LATERAL (VALUES
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
+              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
+              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
+              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
+         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
+           -- a direct flight has no second leg: its refundability is its one fare's
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
+           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
+           c.departs_at, c.arrives_at, c.price,
+           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
+      FROM combined c
+     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
+    'The itinerary search: direct and one-connection itineraries leaving origins in '
+    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
+    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
+    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
+    'and refundability, the fare combination (same currency) with the least expected cost = '
+    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+SELECT hublink.backup_register();
+
+-- A quote never priced from a stale derived row (docs/tsp.md "The fares of a flight, in one
+-- row"): tsp_quote leaves out an itinerary whose price is not the sum of its per-traveller
+-- costs from tsp_fare_price, and raises fare_row_drift.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('fare_row_drift', 'critical', 'tsp',
+     'The itinerary search priced an itinerary from a row of hublink.tsp_flight_fares that disagrees '
+     'with tsp_fare and tsp_fare_price (detail: flights); hublink.tsp_quote left it out of its answer. '
+     'Only the extension''s owner can write that table past its triggers (replica mode, or from inside '
+     'another trigger): find who did, then rebuild the rows with hublink.tsp_flight_fares_refresh '
+     '(docs/tsp.md "The fares of a flight, in one row").');
+-- hublink.tsp_flight_fares_drift_alert, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stale bigint[];
+BEGIN
+    SELECT array_agg(u.id ORDER BY u.id) INTO stale
+      FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
+     WHERE (SELECT s.fares FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+           IS DISTINCT FROM (SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[u.id]) c);
+    IF stale IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN hublink.raise_alert('fare_row_drift',
+        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of a quote',
+               cardinality(stale)),
+        NULL, jsonb_build_object('flights', to_jsonb(stale)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
+    'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
+    'tsp_fare and tsp_fare_price; returns its alert_id, NULL when none differs. Internal: tsp_quote calls it.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
+-- hublink.tsp_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
+                                  at timestamptz DEFAULT now())
+    RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
+    dests        char(3)[];
+    dest_country char(3) := request #>> '{destination,country}';
+    zone         text := hublink.tsp_setting('date_time_zone');
+    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
+    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
+    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
+    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
+    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
+    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    n_ret        integer := jsonb_array_length(request -> 'returnees');
+    excluded     text[];
+    no_transit   char(3)[];
+    refund_only  boolean;
+    notice_hours integer;
+    limit_amount numeric;
+    limit_cur    text;
+    d            record;
+    it           record;
+    quotes       jsonb := '[]';
+    problems     text[] := '{}';
+    codes        text[] := '{}';
+    travellers   jsonb;
+    n            integer := 0;
+    k            integer;
+    earliest     timestamptz;
+    qref         text;
+    q            jsonb;
+    segs         jsonb;
+    costs        jsonb;
+    true_price   numeric;
+    dropped      integer;
+    drift_flights bigint[] := '{}';
+    expires      timestamptz;
+    quota_left   integer;
+    cands        hublink.tsp_itinerary[];
+    -- The quotes' rows, written by one INSERT once every date is quoted.
+    new_quotes   hublink.tsp_quote[] := '{}';
+BEGIN
+    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
+        dests := ARRAY[request #>> '{destination,airportCode}'];
+    ELSE
+        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
+          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
+    END IF;
+
+    -- The Travel Information Guide for this destination, merged with the request's constraints.
+    SELECT array_agg(DISTINCT x) INTO excluded FROM (
+        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
+        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
+        SELECT r.airport x FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
+           AND coalesce(r.destination_country, dest_country) = dest_country
+        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
+          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
+          JOIN hublink.tsp_airport a ON a.country = c.iso2
+         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
+    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
+        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
+                      AND coalesce(r.destination_country, dest_country) = dest_country);
+    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
+    limit_cur := request #>> '{constraints,costLimit,currency}';
+
+    FOR d IN
+        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
+               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
+          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
+        UNION ALL
+        SELECT NULL, g::date, 0, NULL
+          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
+                               least((request #>> '{travelDates,latestLeaveDate}')::date,
+                                     (request #>> '{travelDates,earliestLeaveDate}')::date
+                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
+                               interval '1 day') g
+         WHERE request ? 'travelDates'
+           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
+    LOOP
+        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
+                      AND coalesce(r.destination_country, dest_country) = dest_country
+                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
+            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+        SELECT min(r.max_returnees - coalesce((
+                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
+                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
+                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
+          INTO quota_left
+          FROM hublink.tsp_tig_rule r
+         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
+           AND d.day BETWEEN r.date_from AND r.date_to;
+        IF quota_left < n_ret THEN
+            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
+            codes := codes || 'OTHER'::text;
+            CONTINUE;
+        END IF;
+
+        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
+                             at + make_interval(hours => coalesce(notice_hours, 0)));
+        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
+            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
+                                      'type', 'RETURNEE') t, i o
+              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
+            UNION ALL
+            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
+              FROM generate_series(1, d.escorts) g) s);
+        k := 0;
+        dropped := 0;
+        -- One search per date; the reasons for no quote are read from the same candidates.
+        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                  coalesce(no_transit, '{}'), refund_only,
+                                                  p_cancel, h_cancel) i);
+        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
+        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
+        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        FOR it IN
+            SELECT o.* FROM (
+                SELECT i.*,
+                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
+                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
+                       row_number() OVER (PARTITION BY i.refundable
+                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
+                  FROM unnest(cands) i
+                 WHERE i.seats_free >= n_ret + d.escorts
+                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
+                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
+                                    WHERE r.active AND r.kind = 'COST_LIMIT'
+                                      AND coalesce(r.destination_country, dest_country) = dest_country
+                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
+             WHERE o.by_cost <= per_date
+                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
+             ORDER BY o.by_cost
+        LOOP
+            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
+            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
+            -- an itinerary priced from a stale derived row is left out (its place is not given to
+            -- the next one: the ranking was made on the stale price) and alerted below.
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
+                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
+              INTO costs, true_price
+              FROM jsonb_array_elements(travellers) t
+             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
+            IF true_price IS DISTINCT FROM it.price THEN
+                dropped := dropped + 1;
+                drift_flights := drift_flights || it.flight1 || it.flight2;
+                CONTINUE;
+            END IF;
+            k := k + 1;
+            n := n + 1;
+            qref := prefix || n;
+            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
+                        jsonb_path_query_array(travellers, '$[*].traveller')));
+            IF it.flight2 IS NOT NULL THEN
+                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
+                        jsonb_path_query_array(travellers, '$[*].traveller'));
+            END IF;
+            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
+              INTO expires
+              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
+             WHERE fa.fare_id IN (it.fare1, it.fare2);
+            q := jsonb_strip_nulls(jsonb_build_object(
+                'travelQuoteReference', qref,
+                'escortQuoteReference', d.eq_ref,
+                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
+                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
+                'itinerary', segs,
+                'conditions', jsonb_build_object(
+                    'refundable', it.refundable,
+                    'handBaggageOnly', it.hand_baggage_only,
+                    'expiresAt', hublink.tsp_local_time(expires, zone),
+                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
+                                                        it.currency, p_cancel, h_cancel, k))));
+            quotes := quotes || q;
+            -- Its flights and fares in its own row (S1, then S2 for a connection).
+            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
+                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
+                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
+        END LOOP;
+        IF k = 0 THEN
+            -- Say why: with seats enough only the cost limits can have removed them.
+            IF dropped > 0 THEN
+                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
+                codes := codes || 'OTHER'::text;
+            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
+                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
+            ELSIF cardinality(cands) > 0 THEN
+                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
+                codes := codes || 'NO_SEATS'::text;
+            ELSE
+                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
+                codes := codes || 'NO_FLIGHTS'::text;
+            END IF;
+        END IF;
+    END LOOP;
+
+    IF cardinality(drift_flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
+    END IF;
+    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
+    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'quotes', quotes,
+        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
+            -- One code for the response: the one shared by every date, else OTHER.
+            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
+            'text', left(array_to_string(problems, '; '), 4000)) END));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
+    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
+    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
+    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
+    'rules and the request''s constraints; stores them in tsp_quote and returns the '
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
+    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
+    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
 SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql

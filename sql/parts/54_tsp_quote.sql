@@ -268,11 +268,11 @@ BEGIN
          WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
     routes AS (
         SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free
+               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
           FROM first_leg a WHERE a.destination = ANY (destinations)
         UNION ALL
         SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold)
+               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
           FROM hub a
           JOIN hublink.tsp_flight b ON b.origin = a.destination
                AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
@@ -280,44 +280,46 @@ BEGIN
            AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
     -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
     -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Prices per fare of every flight used, read once: a first flight pairs with many second
-    -- flights. Written inline (not hublink.tsp_fare_amount: functions that pin search_path are
-    -- never inlined); one fallback level, as the shipped traveller types have.
+    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
+    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
+    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
+    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
+    -- fallback level, as the shipped traveller types have.
     fallback AS MATERIALIZED (
         SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
                (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
     fare_info AS MATERIALIZED (
-        SELECT fa.fare_id, fa.flight_id, fa.currency, fa.refundable, fa.hand_baggage_only,
+        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
                fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(pp.ret, pp.ret_fb) AS ret, coalesce(pp.esc, pp.esc_fb) AS esc
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
+                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
+               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
+                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
           FROM (SELECT DISTINCT x.flight_id FROM routes r
                  CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
                  WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_fare fa ON fa.flight_id = u.flight_id AND fa.available
-               AND (fa.refundable OR NOT refundable_only)
+          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
           CROSS JOIN fallback fb
-          CROSS JOIN LATERAL (
-              SELECT max(x.amount) FILTER (WHERE x.traveller_type = 'RETURNEE') AS ret,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.ret) AS ret_fb,
-                     max(x.amount) FILTER (WHERE x.traveller_type = 'ESCORT') AS esc,
-                     max(x.amount) FILTER (WHERE x.traveller_type = fb.esc) AS esc_fb
-                FROM hublink.tsp_fare_price x WHERE x.fare_id = fa.fare_id) pp),
+          CROSS JOIN LATERAL unnest(s.fares) fa
+         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
     leg_fare AS (
         SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
                fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount)), 0) - fi.cancellation_fee) AS loss
+               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
+                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
           FROM routes r
-          CROSS JOIN LATERAL (VALUES (1, r.flight1), (2, r.flight2)) leg(seq, flight_id)
-          JOIN hublink.tsp_flight lf ON lf.flight_id = leg.flight_id
+          -- each leg's departure carried from routes, not looked up again
+          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
           JOIN fare_info fi ON fi.flight_id = leg.flight_id
           CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
                                    + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount.
+          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
+          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
+          -- ", 0" above, since least() skips NULLs and would count a full refund.
           LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
                               WHERE rr.rule_set = fi.refund_rule_set
                                 AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM lf.departs_at - r.departs_at) / 3600
+                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
                               ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
          WHERE p.price IS NOT NULL),
     -- Costs add up over the legs, so the best combination per itinerary is made of the best
@@ -410,6 +412,45 @@ $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
 
+-- The derived fares a quote was priced from disagreed with the price tables (docs/tsp.md "The
+-- fares of a flight, in one row"): only the owner can cause it, and tsp_quote leaves such
+-- itineraries out; the alert says which flights' rows to rebuild.
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('fare_row_drift', 'critical', 'tsp',
+     'The itinerary search priced an itinerary from a row of hublink.tsp_flight_fares that disagrees '
+     'with tsp_fare and tsp_fare_price (detail: flights); hublink.tsp_quote left it out of its answer. '
+     'Only the extension''s owner can write that table past its triggers (replica mode, or from inside '
+     'another trigger): find who did, then rebuild the rows with hublink.tsp_flight_fares_refresh '
+     '(docs/tsp.md "The fares of a flight, in one row").');
+
+-- Raises fare_row_drift for those of these flights whose derived row really differs from the
+-- source tables, computed here: no caller can raise a false alert (SECURITY DEFINER, for
+-- hublink.raise_alert; internal, only tsp_quote calls it). A mismatch that is not drift (a
+-- traveller type with a deeper fallback chain than the search follows) raises nothing.
+CREATE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stale bigint[];
+BEGIN
+    SELECT array_agg(u.id ORDER BY u.id) INTO stale
+      FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
+     WHERE (SELECT s.fares FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+           IS DISTINCT FROM (SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[u.id]) c);
+    IF stale IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN hublink.raise_alert('fare_row_drift',
+        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of a quote',
+               cardinality(stale)),
+        NULL, jsonb_build_object('flights', to_jsonb(stale)));
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
+    'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
+    'tsp_fare and tsp_fare_price; returns its alert_id, NULL when none differs. Internal: tsp_quote calls it.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
+
 CREATE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
                                   at timestamptz DEFAULT now())
     RETURNS jsonb
@@ -446,6 +487,9 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
+    true_price   numeric;
+    dropped      integer;
+    drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
     cands        hublink.tsp_itinerary[];
@@ -525,6 +569,7 @@ BEGIN
             SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
+        dropped := 0;
         -- One search per date; the reasons for no quote are read from the same candidates.
         cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
                                                   (d.day + 1)::timestamp AT TIME ZONE zone,
@@ -553,6 +598,21 @@ BEGIN
                 OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
              ORDER BY o.by_cost
         LOOP
+            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
+            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
+            -- an itinerary priced from a stale derived row is left out (its place is not given to
+            -- the next one: the ranking was made on the stale price) and alerted below.
+            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
+                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
+              INTO costs, true_price
+              FROM jsonb_array_elements(travellers) t
+             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
+                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
+            IF true_price IS DISTINCT FROM it.price THEN
+                dropped := dropped + 1;
+                drift_flights := drift_flights || it.flight1 || it.flight2;
+                CONTINUE;
+            END IF;
             k := k + 1;
             n := n + 1;
             qref := prefix || n;
@@ -562,10 +622,6 @@ BEGIN
                 segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
                         jsonb_path_query_array(travellers, '$[*].traveller'));
             END IF;
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                       'cost', hublink.tsp_money(hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                               + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0), it.currency)))
-              INTO costs FROM jsonb_array_elements(travellers) t;
             SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
               INTO expires
               FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
@@ -591,7 +647,10 @@ BEGIN
         END LOOP;
         IF k = 0 THEN
             -- Say why: with seats enough only the cost limits can have removed them.
-            IF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            IF dropped > 0 THEN
+                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
+                codes := codes || 'OTHER'::text;
+            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
             ELSIF cardinality(cands) > 0 THEN
@@ -604,6 +663,9 @@ BEGIN
         END IF;
     END LOOP;
 
+    IF cardinality(drift_flights) > 0 THEN
+        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
+    END IF;
     -- Set-wise: one statement per request, one audited row per quote (its segments in it).
     INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
 
@@ -620,4 +682,6 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes.';
+    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
+    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
+    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';

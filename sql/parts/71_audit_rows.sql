@@ -32,7 +32,9 @@ INSERT INTO hublink.audit_exclusion VALUES
                    'would bury the rest. Known gap: an admin disabling a job is not audited here.'),
     ('data_key', 'Wrapped data keys, one per removal: creating one is part of sealing the removal''s '
                  'first message, and a row audit cost 70% of it; the purges and rotations that '
-                 'change or destroy keys are audited by audit_note (docs/security-crypto.md).');
+                 'change or destroy keys are audited by audit_note (docs/security-crypto.md).'),
+    ('tsp_flight_fares', 'Derived from tsp_fare and tsp_fare_price (both audited) by triggers, for the itinerary '
+                         'search: auditing it would record every fare change twice.');
 
 CREATE TABLE hublink.audit_table_rule (
     table_name     text PRIMARY KEY,

@@ -328,7 +328,12 @@ COMMENT ON FUNCTION hublink.seal_message_body() IS
 REVOKE ALL ON FUNCTION hublink.seal_message_body() FROM PUBLIC;
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.inbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
-CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE ON hublink.outbox
+-- On the outbox, only an update that names a column the trigger guards: the worker's marking
+-- of replies sent (SET sent_at, every reply) does not call it (docs/performance.md "Sixth
+-- pass"). An outbox row's key_scope is set on insert from created_at, which is NOT NULL, so an
+-- update never has a key scope to fill in; one that sets key_scope, sealed_body or message still
+-- keeps the scope and seals a body (test/sql/72_crypto_seal.sql).
+CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 
 -- raw, problems and last_error: the generic seal (CHECK <column>_sealed, trigger
@@ -374,6 +379,77 @@ COMMENT ON FUNCTION hublink.open_message(jsonb, text, bytea) IS
     'that publishes or retries it. Audited (action decrypt: key scope, messageId, type, and the '
     'login) whenever it decrypts a body, whoever calls it. Revoked from PUBLIC; hublink_worker.';
 REVOKE ALL ON FUNCTION hublink.open_message(jsonb, text, bytea) FROM PUBLIC;
+
+-- The worker's publishing fetch (bgworker/outbox.c): the next unsent outbox rows after p_after,
+-- each body opened, and ONE decrypt audit row for the batch naming every message it opened
+-- (key scope, messageId, type), where hublink.open_message writes one row per message. The
+-- record is the same (who, when, which messages, by which function); what a burst stops paying
+-- for is an audit row, its insert and its link in the chain per reply (docs/performance.md
+-- "Sixth pass"). The row names the removal only when every body opened was under one.
+CREATE FUNCTION hublink.open_outbox(p_after bigint, p_limit integer)
+    RETURNS TABLE (id bigint, queue text, message_id text, message_type text, document text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       record;
+    -- arrays appended in place (PL/pgSQL expands them), where a jsonb array grown row by row
+    -- would be copied whole at every row of a batch of hundreds
+    scopes  text[] := '{}';
+    ids     text[] := '{}';
+    types   text[] := '{}';
+BEGIN
+    -- One audit row names every body opened: the batch is bounded, so the row is too (the
+    -- worker asks for at most 500, OUTBOX_FETCH_MAX in bgworker/worker_main.c).
+    IF p_after IS NULL OR p_limit IS NULL OR p_limit NOT BETWEEN 0 AND 1000 THEN
+        RAISE EXCEPTION 'open_outbox takes an id and a limit from 0 to 1000, not % and %',
+                        coalesce(p_after::text, 'NULL'), coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Its one decrypt audit row names every message it opens.',
+                  HINT = 'Fetch in batches of at most 1000, from the last id read.';
+    END IF;
+    FOR r IN SELECT o.id, o.queue, o.message_id, o.message_type, o.message, o.key_scope, o.sealed_body
+               FROM hublink.outbox o
+              WHERE o.sent_at IS NULL AND o.id > p_after
+              ORDER BY o.id LIMIT p_limit
+    LOOP
+        id := r.id;
+        queue := r.queue;
+        message_id := r.message_id;
+        message_type := r.message_type;
+        IF r.sealed_body IS NULL THEN
+            document := r.message::text;
+        ELSE
+            document := (r.message || pg_catalog.jsonb_build_object('body', hublink.unseal(r.key_scope, r.sealed_body)))::text;
+            scopes := scopes || r.key_scope;
+            ids := ids || (r.message ->> 'messageId');
+            types := types || (r.message ->> 'messageType');
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF pg_catalog.cardinality(ids) > 0 THEN
+        -- Written in the transaction that decrypted: the rows are handed out only if it commits
+        -- (the worker publishes after its commit), and an abort takes both away.
+        PERFORM hublink.audit_note('decrypt',
+            CASE WHEN scopes[1] = ALL (scopes)
+                 THEN (SELECT x.removal_id FROM hublink.removal x WHERE x.removal_reference = scopes[1]) END,
+            pg_catalog.jsonb_build_object('function', 'hublink.open_outbox',
+                'count', pg_catalog.cardinality(ids),
+                'messages', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                        'key_scope', m.key_scope, 'message_id', m.message_id,
+                                        'message_type', m.message_type) ORDER BY m.n)
+                               FROM ROWS FROM (pg_catalog.unnest(scopes), pg_catalog.unnest(ids),
+                                               pg_catalog.unnest(types)) WITH ORDINALITY
+                                    AS m (key_scope, message_id, message_type, n))));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION hublink.open_outbox(bigint, integer) IS
+    'The worker''s publishing fetch: up to p_limit (at most 1000) unsent outbox rows with id > p_after, in id '
+    'order, each as its whole message text (body decrypted). Writes one decrypt audit row per '
+    'call naming every message whose body it opened (key scope, messageId, type) and the login. '
+    'Revoked from PUBLIC; hublink_worker.';
+REVOKE ALL ON FUNCTION hublink.open_outbox(bigint, integer) FROM PUBLIC;
 
 -- One audited opener for both message logs: they share the columns it reads.
 -- The check of the message readers: a row that does not exist and one of a removal the login

@@ -435,8 +435,11 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
                                            WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
                ELSE EXISTS (SELECT FROM hublink.travel_booking k
                              WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
+       -- Only the provider's update answers: an acceptance crossing the cancellation is also
+       -- recorded as an inbound transition on that machine, and is no answer.
        AND NOT EXISTS (SELECT FROM hublink.state_transition t
                         WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
                           AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
@@ -445,7 +448,7 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
     'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by the provider. hublink.erase_removal refuses while any is '
+    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
     'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 

@@ -364,6 +364,7 @@ BEGIN
         ('hublink.inbox_retry_applied(bigint)', 'hublink_worker'),
         -- the sealed bodies it publishes (bgworker/outbox.c) and retries (bgworker/inbox.c)
         ('hublink.open_message(jsonb,text,bytea)', 'hublink_worker'),
+        ('hublink.open_outbox(bigint,integer)', 'hublink_worker'),
         ('hublink.run_worker_jobs()', 'hublink_worker'),
         -- the broker contract (36_broker_contract.sql): alerts, reused messageIds, Errors received
         ('hublink.worker_alert(text,text,jsonb,text)', 'hublink_worker'),

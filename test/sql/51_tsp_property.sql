@@ -27,7 +27,10 @@ ON CONFLICT DO NOTHING;
 INSERT INTO hublink.tsp_refund_rule_set VALUES ('P_FLEX', 'flex'), ('P_SEMI', 'semi'), ('P_NONREF', 'none')
 ON CONFLICT DO NOTHING;
 INSERT INTO hublink.tsp_refund_rule VALUES ('P_FLEX', 24, 100, NULL), ('P_FLEX', 0, 50, NULL),
-    ('P_SEMI', 168, 75, NULL), ('P_SEMI', 72, NULL, 150.00), ('P_NONREF', 0, 0, NULL) ON CONFLICT DO NOTHING;
+    ('P_SEMI', 168, 75, NULL), ('P_SEMI', 96, NULL, 150.00), ('P_NONREF', 0, 0, NULL) ON CONFLICT DO NOTHING;
+-- P_SEMI has no rule in force below 96 h: at the expected 72 h a first leg's fare refunds
+-- nothing (tsp_refund_amount), while a second leg a day or more later meets the 96 h rule. The
+-- search once counted such a gap as a full refund (least() skips NULLs).
 INSERT INTO hublink.tsp_min_connection VALUES ('AMS', 50), ('DOH', 120) ON CONFLICT DO NOTHING;
 
 -- 1,500 random flights over a week between the airports, 1-3 fares each.

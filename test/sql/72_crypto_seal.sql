@@ -11,7 +11,7 @@ SELECT pg_reload_conf();
 \ir include/wait_setting.sql
 \o
 BEGIN;
-SELECT plan(31);
+SELECT plan(35);
 
 CREATE TABLE hublink_test.v (k text PRIMARY KEY, v text);
 
@@ -125,6 +125,32 @@ SELECT is((SELECT p.family_name || ' ' || p.document_number || ' ' || p.date_of_
           'Van der Walt E72ESCORT9 1990-05-05', 'the new name replaces the old, the passport is kept');
 SELECT is((SELECT count(*)::int FROM hublink.escort_personal WHERE document_number IS NOT NULL OR given_names IS NOT NULL), 0,
           'escort passports are not stored in clear');
+
+-- --- an outbox row keeps its key scope and seals a body on any update that names them --------------
+-- (the trigger fires on the outbox only for UPDATE OF message, key_scope, sealed_body: the
+-- worker's SET sent_at does not call it; docs/performance.md "Sixth pass")
+INSERT INTO hublink_test.v VALUES ('m1', 't72-outbox-1');
+INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message)
+SELECT 't72-outbox-1', 'EscortQuoteRequest', 'escort-quote-request', v,
+       jsonb_build_object('messageId', 't72-outbox-1', 'messageType', 'EscortQuoteRequest', 'removalId', v,
+                          'body', jsonb_build_object('note', 'CLEARTEXT-72-FIRST'))
+  FROM hublink_test.v WHERE k = 'r1';
+UPDATE hublink.outbox SET key_scope = 'RMV-2000-000001' WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1');
+SELECT is((SELECT key_scope FROM hublink.outbox WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1')),
+          (SELECT v FROM hublink_test.v WHERE k = 'r1'), 'an outbox row''s key scope cannot be changed by an update');
+UPDATE hublink.outbox SET key_scope = 'RMV-2000-000001', sent_at = NULL, sealed_body = sealed_body
+ WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1');
+SELECT is((SELECT key_scope FROM hublink.outbox WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1')),
+          (SELECT v FROM hublink_test.v WHERE k = 'r1'), 'nor with other columns in the same update');
+UPDATE hublink.outbox SET message = message || '{"body": {"note": "CLEARTEXT-72-BODY"}}'
+ WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1');
+SELECT is((SELECT (NOT message ? 'body') AND hublink.unseal(key_scope, sealed_body) = '{"note": "CLEARTEXT-72-BODY"}'
+             FROM hublink.outbox WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1')), true,
+          'a body written into an outbox row''s message by an update is sealed under its key');
+UPDATE hublink.outbox SET sent_at = clock_timestamp() WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1');
+SELECT is((SELECT key_scope = (SELECT v FROM hublink_test.v WHERE k = 'r1') AND hublink.unseal(key_scope, sealed_body) ->> 'note' = 'CLEARTEXT-72-BODY'
+             FROM hublink.outbox WHERE message_id = (SELECT v FROM hublink_test.v WHERE k = 'm1')), true,
+          'marking it sent leaves its key scope and sealed body as they were');
 
 -- --- a row that bypasses the trigger is refused ----------------------------------------------------
 SAVEPOINT bypass;

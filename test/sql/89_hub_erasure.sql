@@ -7,7 +7,7 @@
 -- a removal that never booked anything, it erases. The states are set directly (as the MI
 -- scenario does) to test the rule on its own.
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
 VALUES ('RMV-2026-089001', 'CASE-89-1', true, 'booked', 'booked', 'booked'),
@@ -71,6 +71,13 @@ INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state,
 SELECT removal_id, 'travel', 'cancelled', 'cancelled', 'TravelUpdate.financial', 'in', 'hub', 'tu-89', now() FROM r89;
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
           'one provider answered: the other''s cancellation still blocks');
+-- The escort provider's acceptance crossing the cancellation (the worker records it as an
+-- inbound transition that leaves the state alone) is no answer to the cancellation: only an
+-- update is.
+INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
+SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortBookingResponse.accepted', 'in', 'hub', 'ebr-89-late', now() FROM r89;
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
+          'an acceptance crossing the cancellation is no answer to it');
 -- An answer from before the cancellation does not count.
 INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
 SELECT removal_id, 'escort', 'booked', 'booked', 'EscortUpdate.other', 'in', 'hub', 'eu-89-old', now() - interval '2 hours' FROM r89;
@@ -80,6 +87,27 @@ INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state,
 SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortUpdate.financial', 'in', 'hub', 'eu-89', now() FROM r89;
 SELECT is(hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1') ?& '{messages,personal_data,removal}', true,
           'both answered: the erasure goes through');
+
+-- A removal that ended keeps the blocker of a booking its machine still holds. Unsuccessful
+-- (one EscortUpdate.unsuccessful) leaves the travel booked, and the Hub is to cancel it (the
+-- state machine allows TravelCancellation from unsuccessful); completed on one provider's word
+-- (TravelUpdate.completed is taken at any time) may leave the other's escorts booked. Erasing
+-- either would strand the other provider's booking (review3 of 8 December 2026: an exemption for
+-- ended removals let both through). The cost, documented: a travel provider that never sends
+-- its completion keeps a completed removal from erasure until the retention purge.
+INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
+VALUES ('RMV-2026-089003', 'CASE-89-3', true, 'completed', 'completed', 'booked'),
+       ('RMV-2026-089004', 'CASE-89-4', true, 'unsuccessful', 'unsuccessful', 'booked');
+INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id, requested_at, outcome,
+                                    total_amount, currency, response_message_id, responded_at)
+SELECT removal_id, 'TQ-89-' || right(removal_reference, 1), 'tbq-89-' || right(removal_reference, 1), now() - interval '9 days',
+       'ACCEPTED', 640.00, 'GBP', 'tbr-89-' || right(removal_reference, 1), now() - interval '9 days'
+  FROM hublink.removal WHERE removal_reference IN ('RMV-2026-089003', 'RMV-2026-089004');
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089003') x WHERE x LIKE '%travel booking%is booked%')
+          + (SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089004') x WHERE x LIKE '%travel booking%is booked%'), 2,
+          'a completed or unsuccessful removal whose travel is still booked keeps that blocker');
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089004', 'Direction 94/H4')$$, '55000', NULL,
+                 'an unsuccessful removal is not erased before the Hub cancels its travel');
 
 -- An open removal that booked nothing (quotes only) holds nothing at a provider: erased.
 SELECT is(hublink.erase_removal('RMV-2026-089002', 'Direction 94/H2') ? 'removal', true,

@@ -12,7 +12,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(6);
+SELECT plan(16);
 CREATE ROLE om_reader LOGIN IN ROLE hublink_worker;
 CREATE ROLE om_admin LOGIN IN ROLE hublink_admin;
 SELECT timer_test.new_removal('HO-9300001', false, current_date + 10) AS ref \gset
@@ -35,6 +35,49 @@ SELECT is((SELECT row(session_user_name, removal_reference, detail ->> 'message_
           'naming the login, the removal, the message and the function');
 SELECT unalike((SELECT detail::text FROM hublink.audit_log WHERE audit_id > :a0 AND action = 'decrypt'),
                '%Returnee%', 'and no personal data');
+
+-- The worker's publishing fetch (bgworker/outbox.c, hublink.open_outbox): a batch of bodies
+-- opened with one audit row for the batch that names every message it opened.
+SELECT hublink.request_travel_quotes(:'ref', '{LGW}') AS msg2 \gset
+SELECT timer_test.new_removal('HO-9300002', false, current_date + 10) AS ref2 \gset
+SELECT hublink.request_travel_quotes(:'ref2', '{LHR}') AS msg3 \gset
+SELECT coalesce(max(audit_id), 0) AS a1 FROM hublink.audit_log \gset
+SELECT min(id) - 1 AS before_first FROM hublink.outbox WHERE message_id IN (:'msg', :'msg2', :'msg3') \gset
+SET SESSION AUTHORIZATION om_reader;
+SELECT count(*) FILTER (WHERE message_id IN (:'msg', :'msg2', :'msg3')) AS n_ours,
+       max(document::jsonb #>> '{body,returnees,0,personalDetails,hoReturneeReference}') FILTER (WHERE message_id = :'msg3') AS ho3,
+       array_agg(id ORDER BY o) = array_agg(id ORDER BY id) AS in_order
+  FROM hublink.open_outbox(:before_first, 1000) WITH ORDINALITY AS b(id, queue, message_id, message_type, document, o) \gset
+RESET SESSION AUTHORIZATION;
+SELECT is(:n_ours, 3, 'open_outbox hands out every unsent row after the id given');
+SELECT is(:'ho3'::text, 'HO-9300002', 'each with its body opened');
+SELECT ok(:'in_order'::boolean, 'in id order (the order the worker publishes in)');
+SELECT is((SELECT count(*)::int FROM hublink.audit_log WHERE audit_id > :a1 AND action = 'decrypt'), 1,
+          'one decrypt audit row for the batch, not one per body');
+SELECT is((SELECT count(*)::int FROM hublink.audit_log l,
+                  jsonb_array_elements(l.detail -> 'messages') m
+            WHERE l.audit_id > :a1 AND l.action = 'decrypt' AND l.session_user_name = 'om_reader'
+              AND l.detail ->> 'function' = 'hublink.open_outbox'
+              AND (m ->> 'message_id', m ->> 'key_scope') IN ((:'msg', :'ref'), (:'msg2', :'ref'), (:'msg3', :'ref2'))),
+          3, 'naming the login, the function and every message it opened with its removal');
+SELECT is((SELECT count(*)::int FROM hublink.audit_log
+            WHERE audit_id > :a1 AND action = 'decrypt' AND removal_id IS NULL
+              AND (detail ->> 'count')::int = jsonb_array_length(detail -> 'messages')), 1,
+          'a batch of two removals names no single removal, and counts its messages');
+SELECT unalike((SELECT string_agg(detail::text, ' ') FROM hublink.audit_log WHERE audit_id > :a1 AND action = 'decrypt'),
+               '%Returnee%', 'and no personal data');
+
+SET SESSION AUTHORIZATION om_reader;
+SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, NULL)$$, '22023', NULL,
+                 'a NULL limit (LIMIT NULL: every row) is refused');
+SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, 1001)$$, '22023', NULL,
+                 'and so is a batch above 1000: one audit row names every body it opens');
+RESET SESSION AUTHORIZATION;
+
+SET SESSION AUTHORIZATION om_admin;
+SELECT throws_ok($$SELECT * FROM hublink.open_outbox(0, 10)$$, '42501', NULL,
+                 'an admin cannot open the outbox with it either');
+RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION om_admin;
 SELECT throws_ok($$SELECT hublink.open_message(message, key_scope, sealed_body) FROM hublink.outbox$$, '42501', NULL,

@@ -20,6 +20,9 @@
  *                                                  (test/e2e/worker/lib.sh, rabbitmqctl)
  *   hubtool gen TEMPLATE N [FIRST]                 N messages, one per line, from TEMPLATE
  *   hubtool [connection] bench-raw N SIZE          broker ceiling: publish+consume+ack N
+ *   hubtool [connection] bench-relay N SIZE [REPLY_SIZE]   the same, each message answered
+ *                                                  once through a second queue (a request in, a
+ *                                                  reply of REPLY_SIZE bytes out)
  *   hubtool [connection] burst TEMPLATE IN OUT N   N requests on IN, wait for N replies on OUT
  *   hubtool [connection] steady TEMPLATE IN OUT RATE SECONDS   latency at a steady rate
  *
@@ -754,6 +757,115 @@ cmd_bench_raw(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * bench-relay: the broker's ceiling for hublink's traffic shape. Each message goes through the
+ * broker twice, as a request and its reply do in the burst: published to a first queue (as the
+ * Hub publishes a request), consumed from it by a relay that publishes a reply of REPLY_SIZE
+ * bytes, persistent with confirms, to a second queue (as the worker publishes the reply) and
+ * acks the first in batches, and consumed from the second (as the Hub consumes the replies).
+ * bench-raw moves each message once; docs/performance.md "Sixth pass" compares the two.
+ */
+typedef struct Relay
+{
+	const char *from, *to;
+	long expected;
+	const char *reply; /* what the relay publishes for each message consumed */
+	size_t reply_len;
+} Relay;
+
+static void *
+relay_thread(void *arg)
+{
+	Relay *r = arg;
+	amqp_connection_state_t in = connect_broker();
+	amqp_connection_state_t out = connect_broker();
+	Publisher p;
+	uint64_t last_tag = 0;
+	long got = 0, unacked = 0;
+
+	publisher_init(&p, out);
+	consume(in, r->from, opt.prefetch);
+	while (got < r->expected)
+	{
+		amqp_envelope_t env;
+		struct timeval tv = {opt.timeout_ms / 1000, 0};
+		amqp_rpc_reply_t reply;
+
+		amqp_maybe_release_buffers(in);
+		reply = amqp_consume_message(in, &env, &tv, 0);
+		if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+			reply.library_error == AMQP_STATUS_TIMEOUT)
+			die(1, "relay timed out with %ld of %ld messages from %s", got, r->expected, r->from);
+		check_reply(reply, "consume", 1);
+		publish(&p, r->to, r->reply, r->reply_len);
+		last_tag = env.delivery_tag;
+		got++;
+		amqp_destroy_envelope(&env);
+		if (++unacked >= opt.prefetch / 4 || got >= r->expected)
+		{
+			amqp_basic_ack(in, 1, last_tag, 1);
+			unacked = 0;
+		}
+	}
+	publisher_finish(&p);
+	close_broker(out);
+	close_broker(in);
+	return NULL;
+}
+
+static int
+cmd_bench_relay(int argc, char **argv)
+{
+	long n;
+	size_t size, reply_size;
+	char *body, *reply;
+	amqp_connection_state_t conn;
+	Publisher p;
+	Consumer c = {0};
+	Relay r;
+	pthread_t consumer, relay;
+	double start;
+	const char *first = "hubtool-bench-relay-in", *second = "hubtool-bench-relay-out";
+
+	if (argc != 2 && argc != 3)
+		die(1, "usage: bench-relay N SIZE [REPLY_SIZE]");
+	n = atol(argv[0]);
+	size = (size_t) atol(argv[1]);
+	reply_size = argc == 3 ? (size_t) atol(argv[2]) : size;
+	body = malloc(size + 1);
+	memset(body, 'x', size);
+	reply = malloc(reply_size + 1);
+	memset(reply, 'y', reply_size);
+	conn = connect_broker();
+	declare(conn, first);
+	declare(conn, second);
+	amqp_queue_purge(conn, 1, amqp_cstring_bytes(first));
+	check_reply(amqp_get_rpc_reply(conn), "queue.purge", 1);
+	amqp_queue_purge(conn, 1, amqp_cstring_bytes(second));
+	check_reply(amqp_get_rpc_reply(conn), "queue.purge", 1);
+	publisher_init(&p, conn);
+	c.queue = second;
+	c.expected = n;
+	r.from = first;
+	r.to = second;
+	r.expected = n;
+	r.reply = reply;
+	r.reply_len = reply_size;
+	start = now_s();
+	pthread_create(&consumer, NULL, consumer_thread, &c);
+	pthread_create(&relay, NULL, relay_thread, &r);
+	for (long i = 0; i < n; i++)
+		publish(&p, first, body, size);
+	publisher_finish(&p);
+	pthread_join(relay, NULL);
+	pthread_join(consumer, NULL);
+	printf("relay %ld %.3f %.1f\n", n, c.last_at - start, n / (c.last_at - start));
+	amqp_queue_delete(conn, 1, amqp_cstring_bytes(first), 0, 0);
+	amqp_queue_delete(conn, 1, amqp_cstring_bytes(second), 0, 0);
+	close_broker(conn);
+	return 0;
+}
+
 static int
 cmd_burst(int argc, char **argv)
 {
@@ -961,7 +1073,7 @@ main(int argc, char **argv)
 		}
 	if (optind >= argc)
 		die(1, "usage: hubtool [options] publish|drain|get|declare|purge|delete|declare-exchange|"
-			   "bind|count|gen|bench-raw|burst|steady ...");
+			   "bind|count|gen|bench-raw|bench-relay|burst|steady ...");
 	if (opt.port == 0)
 	{
 		const char *env = getenv(opt.plain ? "AMQP_PORT" : "AMQPS_PORT");
@@ -997,6 +1109,8 @@ main(int argc, char **argv)
 		return cmd_gen(argc, argv);
 	if (strcmp(cmd, "bench-raw") == 0)
 		return cmd_bench_raw(argc, argv);
+	if (strcmp(cmd, "bench-relay") == 0)
+		return cmd_bench_relay(argc, argv);
 	if (strcmp(cmd, "burst") == 0)
 		return cmd_burst(argc, argv);
 	if (strcmp(cmd, "steady") == 0)

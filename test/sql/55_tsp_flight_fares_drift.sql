@@ -1,0 +1,118 @@
+-- A derived row that disagrees with the price tables (docs/tsp.md "The fares of a flight, in one
+-- row"): the owner can still write hublink.tsp_flight_fares past its triggers (as a superuser in
+-- session_replication_role = replica, or from inside another trigger). A quote priced from such
+-- a stale row would carry costs.total and tsp_quote.price (what tsp_book charges) from it while
+-- its perTraveller costs come from tsp_fare_price. hublink.tsp_quote leaves out every itinerary
+-- whose price is not the sum of its per-traveller costs read from the source tables, and raises
+-- a fare_row_drift alert naming the flights whose derived row is stale.
+BEGIN;
+SELECT plan(10);
+SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
+
+-- London to Lagos, direct (BA 75) or via Amsterdam (KL 1008 + KL 587), as in 55_tsp_flight_fares.sql.
+INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
+    ('GB', 'GBR', 'United Kingdom'), ('NL', 'NLD', 'Netherlands'), ('NG', 'NGA', 'Nigeria')
+ON CONFLICT (iso2) DO UPDATE SET iso3 = excluded.iso3;
+INSERT INTO hublink.tsp_airport VALUES
+    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
+    ('AMS', 'Amsterdam Schiphol', 'Amsterdam', 'NL', 'Europe/Amsterdam', 52.31, 4.76),
+    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
+ON CONFLICT DO NOTHING;
+INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125'), ('KL', 'KLM', 'KLM', '074')
+ON CONFLICT (iata) DO UPDATE SET ticket_prefix = excluded.ticket_prefix;
+SELECT hublink.tsp_stage_begin();
+INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
+    ('D_FLEX', 'Full', '0', '100', NULL), ('D_SEMI', 'Half', '0', '50', NULL), ('D_NONREF', 'Nothing', '0', '0', NULL);
+INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
+    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
+    ('A', 'BA', '75', 'LHR', 'LOS', '2026-07-14 11:10', '2026-07-14 18:25', '5', NULL, '50', '0'),
+    ('C', 'KL', '1008', 'LHR', 'AMS', '2026-07-14 07:00', '2026-07-14 09:15', '4', NULL, '50', '0'),
+    ('D', 'KL', '587', 'AMS', 'LOS', '2026-07-14 12:05', '2026-07-14 18:20', NULL, NULL, '50', '0');
+INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
+    cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
+    ('A', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '10.00', '24', 'false', '23', 'ADULT=900.00;RETURNEE=850.00'),
+    ('A', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'true', NULL, 'ADULT=700.00'),
+    ('C', 'Y', 'GBP', 'true', 'D_SEMI', '0.00', '0.00', '24', 'false', '23', 'ADULT=100.00;ESCORT=90.00'),
+    ('D', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=300.00'),
+    ('D', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'false', '23', 'ADULT=250.00');
+SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(3) r), '(3,3,5,7)', 'a world of 3 flights, 5 fares and 7 prices, loaded');
+CREATE TEMP TABLE fl AS
+SELECT f.flight_id, f.carrier || f.flight_number AS name FROM hublink.tsp_flight f
+ WHERE f.departs_at::date = '2026-07-14' AND (f.carrier, f.flight_number) IN (('BA', '75'), ('KL', '1008'), ('KL', '587'));
+CREATE FUNCTION pg_temp.flight(name text) RETURNS bigint LANGUAGE sql AS $$ SELECT flight_id FROM fl WHERE fl.name = $1 $$;
+CREATE FUNCTION pg_temp.fare(flight text, class text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT fa.fare_id FROM hublink.tsp_fare fa WHERE fa.flight_id = pg_temp.flight($1) AND fa.fare_class = $2 $$;
+-- One returnee and one escort on 2026-07-14; the answer kept for the checks.
+CREATE TEMP TABLE answer (n serial, body jsonb);
+CREATE FUNCTION pg_temp.quote() RETURNS jsonb LANGUAGE sql AS $$
+    INSERT INTO answer (body) SELECT hublink.tsp_quote(jsonb_build_object(
+        'returnees', jsonb_build_array(jsonb_build_object('personalDetails', jsonb_build_object('hoReturneeReference', 'HO-D1'),
+                                                          'location', jsonb_build_object('detentionCentreId', 'NONE'))),
+        'escortDates', jsonb_build_array(jsonb_build_object('escortQuoteReference', 'EQ-D', 'date', '2026-07-14', 'escortCount', 1)),
+        'departureAirports', jsonb_build_array('LHR'),
+        'destination', jsonb_build_object('description', 'Lagos', 'country', 'NGA', 'airportCode', 'LOS'),
+        'constraints', jsonb_build_object('refundableOnly', false)), NULL, '2026-06-01 10:00+00')
+    RETURNING body
+$$;
+-- The fares of each quote of an answer, in rank order (flight/class, + between legs).
+CREATE FUNCTION pg_temp.quoted(body jsonb) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg((SELECT string_agg(fl.name || '/' || fa.fare_class, '+' ORDER BY x.n)
+                         FROM unnest(q.fare_ids) WITH ORDINALITY x(id, n)
+                         JOIN hublink.tsp_fare fa ON fa.fare_id = x.id JOIN fl USING (flight_id)), ' ' ORDER BY o.i)
+      FROM jsonb_array_elements(body -> 'quotes') WITH ORDINALITY o(e, i)
+      JOIN hublink.tsp_quote q ON q.quote_ref = o.e ->> 'travelQuoteReference'
+$$;
+-- Quotes of an answer whose total, stored price or per-traveller costs disagree with the price
+-- tables (computed here: 1 returnee + 1 escort per leg, RETURNEE falling back to ADULT).
+CREATE FUNCTION pg_temp.mispriced(body jsonb) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM jsonb_array_elements(body -> 'quotes') o(e)
+      JOIN hublink.tsp_quote q ON q.quote_ref = o.e ->> 'travelQuoteReference'
+     CROSS JOIN LATERAL (SELECT sum(coalesce((SELECT p.amount FROM hublink.tsp_fare_price p WHERE p.fare_id = x.id AND p.traveller_type = 'RETURNEE'),
+                                             (SELECT p.amount FROM hublink.tsp_fare_price p WHERE p.fare_id = x.id AND p.traveller_type = 'ADULT'))
+                                  + coalesce((SELECT p.amount FROM hublink.tsp_fare_price p WHERE p.fare_id = x.id AND p.traveller_type = 'ESCORT'),
+                                             (SELECT p.amount FROM hublink.tsp_fare_price p WHERE p.fare_id = x.id AND p.traveller_type = 'ADULT'))) AS truth
+                           FROM unnest(q.fare_ids) x(id)) t
+     WHERE (o.e #>> '{costs,total,amount}')::numeric IS DISTINCT FROM t.truth
+        OR q.price IS DISTINCT FROM t.truth
+        OR (SELECT sum((c #>> '{cost,amount}')::numeric) FROM jsonb_array_elements(o.e #> '{costs,perTraveller}') c) IS DISTINCT FROM t.truth
+$$;
+CREATE FUNCTION pg_temp.drift_alerts() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM hublink.alert a WHERE a.kind = 'fare_row_drift' AND a.detail -> 'flights' @> jsonb_build_array(pg_temp.flight('BA75'))
+$$;
+
+-- Per ticket for 1 returnee + 1 escort (expected cost = price + 0.4 x loss): KL Y+Y 790,
+-- KL Y+N 690, BA 75 Y 1750, BA 75 N 1400.
+SELECT is(pg_temp.quoted(pg_temp.quote()), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'before: the three best by expected cost');
+SELECT is(pg_temp.mispriced(body), 0::bigint, 'before: every quote''s total, stored price and per-traveller costs are the price tables''')
+  FROM answer ORDER BY n DESC LIMIT 1;
+
+-- The owner, in replica mode (no trigger fires), cuts BA 75 N's ADULT price to 1.00 in the
+-- derived row only: tsp_fare_price still says 700.00.
+SET LOCAL session_replication_role = replica;
+UPDATE hublink.tsp_flight_fares s
+   SET fares = ARRAY(SELECT CASE WHEN (f).fare_id = pg_temp.fare('BA75', 'N')
+                                 THEN ROW((f).fare_id, (f).currency, (f).refundable, (f).hand_baggage_only, (f).available,
+                                          (f).refund_rule_set, (f).cancellation_fee, (f).price_types, ARRAY[1.00]::numeric(14,2)[])::hublink.tsp_fare_brief
+                                 ELSE f END
+                       FROM unnest(s.fares) f)
+ WHERE s.flight_id = pg_temp.flight('BA75');
+RESET session_replication_role;
+SELECT is((SELECT (f).price_amounts::text FROM hublink.tsp_flight_fares s, unnest(s.fares) f
+            WHERE s.flight_id = pg_temp.flight('BA75') AND (f).fare_id = pg_temp.fare('BA75', 'N')), '{1.00}',
+          'the derived row is stale: it says 1.00 where tsp_fare_price says 700.00');
+
+SELECT ok(pg_temp.quoted(pg_temp.quote()) NOT LIKE '%BA75/N%', 'the itinerary priced from the stale row is left out of the answer');
+SELECT is(pg_temp.mispriced(body), 0::bigint, 'every quote given has the price tables'' total, stored price and per-traveller costs')
+  FROM answer ORDER BY n DESC LIMIT 1;
+SELECT ok(NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE pg_temp.fare('BA75', 'N') = ANY (q.fare_ids)),
+          'no stored quote carries the stale fare');
+SELECT is(pg_temp.drift_alerts(), 1::bigint, 'a fare_row_drift alert names the flight whose derived row is stale');
+
+-- Rebuilt as docs/tsp.md says (a top-level write is computed from the source tables): quoted
+-- again at its true price, and no new alert.
+UPDATE hublink.tsp_flight_fares SET fares = fares WHERE flight_id = pg_temp.flight('BA75');
+SELECT is(pg_temp.mispriced(pg_temp.quote()), 0::bigint, 'after the rebuild every quote is priced from the price tables');
+SELECT is(pg_temp.drift_alerts(), 1::bigint, 'after the rebuild no new alert');
+
+SELECT * FROM finish();
+ROLLBACK;
