@@ -439,6 +439,14 @@ class Driver:
                          (list(profile), band, cancelled))
         # The world's market at this moment (fares rising, flights full as departure nears).
         self.market = market_snapshot(self.tsp, args.seed)
+        # --shift-day-at: from then on the planned dates are a day later, as they are once
+        # London's date rolls over (the soak's seventh pass: what crossing midnight does,
+        # without waiting for it). Harness only: the Hub is asked for other dates, nothing more.
+        self.shift_day_at = getattr(args, "shift_day_at", None)
+
+    def day_shift(self):
+        """Days added to the planned dates: 1 from --shift-day-at on, else 0."""
+        return 1 if self.shift_day_at is not None and time.time() >= self.shift_day_at else 0
 
     def say(self, r, text):
         print("%s %s %s" % (r.ev["case"], r.ref, text), file=self.log)
@@ -449,7 +457,8 @@ class Driver:
     def start(self, r):
         ev = r.ev
         # The planned date: the UK date of now + the lead time (collapsed timeline).
-        day = self.hub.one("SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date", (ev["lead_hours"], LONDON))
+        day = self.hub.one("SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date + %s",
+                           (ev["lead_hours"], LONDON, self.day_shift()))
         r.planned_date = day
         r.ref = self.hub.one(
             "SELECT hublink.create_removal(%s, %s::jsonb, %s, %s, %s::jsonb, notes => 'simulated')",
@@ -555,8 +564,8 @@ class Driver:
         snapshot prices its flights as HOLD_HOURS ahead, and some are full."""
         r.at_hold = True
         self.hub.rows("""UPDATE hublink.removal SET earliest_leave_date = d, latest_leave_date = d + 4
-                           FROM (SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date AS d) x
-                          WHERE removal_reference = %s""", (HOLD_HOURS, LONDON, r.ref))
+                           FROM (SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date + %s AS d) x
+                          WHERE removal_reference = %s""", (HOLD_HOURS, LONDON, self.day_shift(), r.ref))
         if r.ev["escorted"]:
             self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
             self.go(r, "escort_quoting")
@@ -930,6 +939,8 @@ def main():
     # simulated time, one wait for the stack per round) or poll (Driver.run, per removal).
     d.add_argument("--driver", choices=["waves", "poll"], default="waves")
     d.add_argument("--tick-hours", type=float, default=24, help="waves: the simulated instant's length")
+    d.add_argument("--shift-day-at", type=float, default=None,
+                   help="from this Unix time on, plan a day later (as after London's midnight)")
     d.add_argument("--quiet-seconds", type=float, default=2, help="waves: counters still this long = settled")
     # A removal with no progress for this long is counted failed; on a loaded machine (several
     # stacks on two cores) the parties answer slower: HUBLINK_SIM_STUCK_SECONDS raises it.
