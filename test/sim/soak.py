@@ -20,7 +20,7 @@ percentile, each party's CPU (its postmaster and every process it started, live 
 and the machine's load average. One CSV row per party and sample.
 
 With --contexts-every N (and --party-dirs, where each party's pg.log is), every N samples the
-message worker and the jobs worker of each party log their memory contexts
+message worker, the jobs worker and the appliers of each party log their memory contexts
 (pg_log_backend_memory_contexts: the process writes them to its server log at its next
 interrupt check, between statements, without stopping its work); the sampler reads them back
 from the log and writes each top-level context's total (its subtree) to FILE-contexts.csv, so
@@ -123,6 +123,9 @@ def sample(name, conn, wal0, t0, hub_sent, writer, postmaster=None):
                "jobs_rss_kb": rss_anon(jpid) if jpid else None}
         row["cpu_s"] = cluster_cpu(postmaster) if postmaster else None
         row["load1"] = load1()
+        cur.execute("SELECT pid FROM hublink.worker_appliers()")
+        apids = [r[0] for r in cur.fetchall() if r[0]]
+        row["appliers_rss_kb"] = sum(rss_anon(p) or 0 for p in apids) if apids else None
         others = [rss_anon(p) or 0 for p in pids if p != wpid]
         row["backends"] = len(others)
         row["backends_rss_kb"] = sum(others)
@@ -185,7 +188,7 @@ def one(cur, sql):
     return cur.fetchone()[0]
 
 
-FIELDS = ["t", "party", "worker_rss_kb", "worker_pss_kb", "jobs_rss_kb", "backends", "backends_rss_kb", "max_backend_rss_kb",
+FIELDS = ["t", "party", "worker_rss_kb", "worker_pss_kb", "jobs_rss_kb", "appliers_rss_kb", "backends", "backends_rss_kb", "max_backend_rss_kb",
           "backends_pss_kb", "wal_bytes",
           "inbox_bytes", "inbox_index_bytes", "outbox_bytes", "outbox_index_bytes", "audit_bytes", "audit_index_bytes",
           "timers_bytes", "timers_index_bytes", "mi_rollup_bytes", "mi_rollup_index_bytes", "sessions_bytes", "sessions_index_bytes",
@@ -279,7 +282,10 @@ def ask_contexts(party, conn, log, t, closed):
     by ContextLog at the next samples). A dump not seen by the next request is dropped."""
     with conn.cursor() as cur:
         cur.execute("SELECT pid, jobs_pid FROM hublink.worker_status")
-        for pid, proc in zip(cur.fetchone(), ("worker", "jobs")):
+        procs = list(zip(cur.fetchone(), ("worker", "jobs")))
+        cur.execute("SELECT pid, applier FROM hublink.worker_appliers()")
+        procs += [(pid, "applier %d" % k) for pid, k in cur.fetchall()]
+        for pid, proc in procs:
             if pid:
                 log.pending[pid] = {"t": t, "party": party, "process": proc, "removals_closed": closed}
                 log.dumps.pop(pid, None)
@@ -395,6 +401,7 @@ def chart(paths, out):
 
 
 TREND = [("worker_rss_kb", "worker RssAnon (kB)"), ("worker_pss_kb", "worker PSS (kB)"), ("jobs_rss_kb", "jobs worker RssAnon (kB)"),
+         ("appliers_rss_kb", "appliers' RssAnon, sum (kB)"),
          ("max_backend_rss_kb", "largest backend RssAnon (kB)"), ("backends_pss_kb", "backends PSS, sum (kB)"),
          ("inbox_bytes", "inbox (bytes)"), ("outbox_bytes", "outbox (bytes)"), ("audit_bytes", "audit (bytes)"),
          ("timers_bytes", "timers+alerts (bytes)"), ("mi_rollup_bytes", "MI rollups (bytes)"), ("sessions_bytes", "web sessions (bytes)"),
