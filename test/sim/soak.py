@@ -104,6 +104,12 @@ def cluster_cpu(postmaster):
     return round(total, 2)
 
 
+def own_cpu(pids):
+    """CPU seconds the live processes `pids` used (None when there are none)."""
+    times = [proc_times(p) for p in pids if p]
+    return round(sum(t[1] for t in times if t), 2) if any(times) else None
+
+
 def load1():
     with open("/proc/loadavg") as fh:
         return float(fh.read().split()[0])
@@ -122,10 +128,14 @@ def sample(name, conn, wal0, t0, hub_sent, writer, postmaster=None):
                "worker_rss_kb": rss_anon(wpid) if wpid else None, "worker_pss_kb": pss(wpid) if wpid else None,
                "jobs_rss_kb": rss_anon(jpid) if jpid else None}
         row["cpu_s"] = cluster_cpu(postmaster) if postmaster else None
+        # ... and the part of it the long-lived hublink processes used since they started (the
+        # rest: the sim's sessions, autovacuum, the checkpointer and the other background work)
+        row["cpu_worker_s"], row["cpu_jobs_s"] = own_cpu([wpid]), own_cpu([jpid])
         row["load1"] = load1()
         cur.execute("SELECT pid FROM hublink.worker_appliers()")
         apids = [r[0] for r in cur.fetchall() if r[0]]
         row["appliers_rss_kb"] = sum(rss_anon(p) or 0 for p in apids) if apids else None
+        row["cpu_appliers_s"] = own_cpu(apids)
         others = [rss_anon(p) or 0 for p in pids if p != wpid]
         row["backends"] = len(others)
         row["backends_rss_kb"] = sum(others)
@@ -193,7 +203,7 @@ FIELDS = ["t", "party", "worker_rss_kb", "worker_pss_kb", "jobs_rss_kb", "applie
           "inbox_bytes", "inbox_index_bytes", "outbox_bytes", "outbox_index_bytes", "audit_bytes", "audit_index_bytes",
           "timers_bytes", "timers_index_bytes", "mi_rollup_bytes", "mi_rollup_index_bytes", "sessions_bytes", "sessions_index_bytes",
           "received", "applied", "rejected", "published", "outbox_backlog", "inbox_rows", "audit_rows", "timer_rows",
-          "removals", "removals_closed", "cpu_s", "load1",
+          "removals", "removals_closed", "cpu_s", "cpu_worker_s", "cpu_appliers_s", "cpu_jobs_s", "load1",
           "latency_p50_ms", "latency_p95_ms", "latency_n", "reply_p50_ms", "reply_p95_ms", "reply_n", "reply_missing"]
 
 
@@ -407,6 +417,8 @@ TREND = [("worker_rss_kb", "worker RssAnon (kB)"), ("worker_pss_kb", "worker PSS
          ("timers_bytes", "timers+alerts (bytes)"), ("mi_rollup_bytes", "MI rollups (bytes)"), ("sessions_bytes", "web sessions (bytes)"),
          ("wal_bytes", "WAL written (bytes)"), ("outbox_backlog", "outbox backlog (rows)"),
          ("reply_p95_ms", "Hub enqueue to reply p95 (ms)"), ("cpu_s", "CPU used, all processes (s)"),
+         ("cpu_appliers_s", "CPU used, appliers (s)"), ("cpu_worker_s", "CPU used, message worker (s)"),
+         ("cpu_jobs_s", "CPU used, jobs worker (s)"),
          ("load1", "load average, 1 min")]
 
 
@@ -530,14 +542,14 @@ def cpuload(paths, window=10, least=20):
             continue
         part = samples[samples.index(a):samples.index(b) + 1]
         load = sum(sum(x["load"]) / len(x["load"]) for x in part) / len(part)
-        wins.append({"from": a["closed"], "closed": closed, "minutes": (b["t"] - a["t"]) / 60, "load": load,
+        wins.append({"from": a["closed"], "closed": closed, "t": a["t"], "minutes": (b["t"] - a["t"]) / 60, "load": load,
                      "cpu": {p: b["cpu"][p] - a["cpu"][p] for p in ("hub", "tsp", "esp")}})
-    print("| removals closed | per minute | load average | Hub CPU/removal (s) | TSP | ESP | all |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| from minute | removals closed | per minute | load average | Hub CPU/removal (s) | TSP | ESP | all |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for w in wins:
         c = w["cpu"]
-        print("| {:,} to {:,} | {:.0f} | {:.1f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |".format(
-            w["from"], w["from"] + w["closed"], w["closed"] / max(w["minutes"], 1e-9), w["load"],
+        print("| {:.0f} | {:,} to {:,} | {:.0f} | {:.1f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |".format(
+            w["t"] / 60, w["from"], w["from"] + w["closed"], w["closed"] / max(w["minutes"], 1e-9), w["load"],
             c["hub"] / w["closed"], c["tsp"] / w["closed"], c["esp"] / w["closed"], sum(c.values()) / w["closed"]))
     print()
     print("| load average | windows | removals closed | Hub CPU/removal (s) | TSP | ESP | all |")
