@@ -526,10 +526,12 @@ def cpuload(paths, window=10, least=20):
     samples, cur = [], None
     for r in rows:  # one sample: the hub's row, then the providers'
         if r["party"] == "hub":
-            cur = {"closed": int(r["removals_closed"] or 0), "t": float(r["t"]), "cpu": {}, "load": []}
+            cur = {"closed": int(r["removals_closed"] or 0), "t": float(r["t"]), "cpu": {}, "load": [], "app": {}}
             samples.append(cur)
         if cur is not None and r.get("cpu_s") not in (None, ""):
             cur["cpu"][r["party"]] = float(r["cpu_s"])
+            if r.get("cpu_appliers_s") not in (None, ""):
+                cur["app"][r["party"]] = float(r["cpu_appliers_s"])
             cur["load"].append(float(r["load1"]))
     samples = [x for x in samples if len(x["cpu"]) == 3]
     if len(samples) <= window:
@@ -543,14 +545,16 @@ def cpuload(paths, window=10, least=20):
         part = samples[samples.index(a):samples.index(b) + 1]
         load = sum(sum(x["load"]) / len(x["load"]) for x in part) / len(part)
         wins.append({"from": a["closed"], "closed": closed, "t": a["t"], "minutes": (b["t"] - a["t"]) / 60, "load": load,
-                     "cpu": {p: b["cpu"][p] - a["cpu"][p] for p in ("hub", "tsp", "esp")}})
-    print("| from minute | removals closed | per minute | load average | Hub CPU/removal (s) | TSP | ESP | all |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+                     "cpu": {p: b["cpu"][p] - a["cpu"][p] for p in ("hub", "tsp", "esp")},
+                     "app": b["app"].get("hub", 0) - a["app"].get("hub", 0) if "hub" in a["app"] and "hub" in b["app"] else None})
+    print("| from minute | removals closed | per minute | load average | Hub CPU/removal (s) | of it the appliers' | TSP | ESP | all |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for w in wins:
         c = w["cpu"]
-        print("| {:.0f} | {:,} to {:,} | {:.0f} | {:.1f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |".format(
+        print("| {:.0f} | {:,} to {:,} | {:.0f} | {:.1f} | {:.3f} | {} | {:.3f} | {:.3f} | {:.3f} |".format(
             w["t"] / 60, w["from"], w["from"] + w["closed"], w["closed"] / max(w["minutes"], 1e-9), w["load"],
-            c["hub"] / w["closed"], c["tsp"] / w["closed"], c["esp"] / w["closed"], sum(c.values()) / w["closed"]))
+            c["hub"] / w["closed"], "-" if w["app"] is None or w["app"] < 0 else "%.3f" % (w["app"] / w["closed"]),
+            c["tsp"] / w["closed"], c["esp"] / w["closed"], sum(c.values()) / w["closed"]))
     print()
     print("| load average | windows | removals closed | Hub CPU/removal (s) | TSP | ESP | all |")
     print("|---|---:|---:|---:|---:|---:|---:|")
