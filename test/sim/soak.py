@@ -6,7 +6,8 @@ issue 17 section 3). test/sim/run --soak starts it beside sim.py and stops it (S
   soak.py chart FILE.csv... OUT.svg      the trend of each series, one small chart each
   soak.py trend FILE.csv...               the trend as a text table (start, quarters, end, slopes)
   soak.py per1000 FILE.csv...             each series at every 1,000 removals closed, and its growth per 1,000
-  soak.py cpuload FILE.csv...             each party's CPU per removal closed against the load average
+  soak.py cpuload [--window N] FILE.csv...  each party's CPU per removal closed against the load average
+                                          (windows of N samples, default 10)
   soak.py contexts FILE-contexts.csv      the workers' memory contexts over the run, those that grew first
 
 Every sample, per party: the worker's private memory (RssAnon of its process: heap that would
@@ -617,6 +618,8 @@ def contexts(path, top=12, least=65536):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "cpuload":
+        if len(sys.argv) > 3 and sys.argv[2] == "--window":
+            return cpuload(sys.argv[4:], window=int(sys.argv[3]))
         return cpuload(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "contexts":
         return contexts(sys.argv[2])
