@@ -158,6 +158,10 @@ def sample(name, conn, wal0, t0, hub_sent, writer, postmaster=None):
             row[g + "_bytes"], row[g + "_index_bytes"] = (int(x) for x in cur.fetchone())
         cur.execute("SELECT received, applied, rejected, published, outbox_backlog FROM hublink.worker_status")
         row["received"], row["applied"], row["rejected"], row["published"], row["outbox_backlog"] = cur.fetchone()
+        # Deadlocks (between appliers: each one a handler retry in the message worker) and the
+        # messages the worker retries.
+        row["deadlocks"] = one(cur, "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        row["retrying"] = one(cur, "SELECT retrying FROM hublink.worker_status")
         row["inbox_rows"] = one(cur, "SELECT count(*) FROM hublink.inbox")
         row["audit_rows"] = one(cur, "SELECT count(*) FROM hublink.audit_log")
         row["timer_rows"] = one(cur, "SELECT count(*) FROM hublink.timer")
@@ -203,7 +207,7 @@ FIELDS = ["t", "party", "worker_rss_kb", "worker_pss_kb", "jobs_rss_kb", "applie
           "backends_pss_kb", "wal_bytes",
           "inbox_bytes", "inbox_index_bytes", "outbox_bytes", "outbox_index_bytes", "audit_bytes", "audit_index_bytes",
           "timers_bytes", "timers_index_bytes", "mi_rollup_bytes", "mi_rollup_index_bytes", "sessions_bytes", "sessions_index_bytes",
-          "received", "applied", "rejected", "published", "outbox_backlog", "inbox_rows", "audit_rows", "timer_rows",
+          "received", "applied", "rejected", "published", "outbox_backlog", "deadlocks", "retrying", "inbox_rows", "audit_rows", "timer_rows",
           "removals", "removals_closed", "cpu_s", "cpu_worker_s", "cpu_appliers_s", "cpu_jobs_s", "load1",
           "latency_p50_ms", "latency_p95_ms", "latency_n", "reply_p50_ms", "reply_p95_ms", "reply_n", "reply_missing"]
 
@@ -419,7 +423,7 @@ TREND = [("worker_rss_kb", "worker RssAnon (kB)"), ("worker_pss_kb", "worker PSS
          ("wal_bytes", "WAL written (bytes)"), ("outbox_backlog", "outbox backlog (rows)"),
          ("reply_p95_ms", "Hub enqueue to reply p95 (ms)"), ("cpu_s", "CPU used, all processes (s)"),
          ("cpu_appliers_s", "CPU used, appliers (s)"), ("cpu_worker_s", "CPU used, message worker (s)"),
-         ("cpu_jobs_s", "CPU used, jobs worker (s)"),
+         ("cpu_jobs_s", "CPU used, jobs worker (s)"), ("deadlocks", "deadlocks (count)"),
          ("load1", "load average, 1 min")]
 
 
