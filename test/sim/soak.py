@@ -573,6 +573,23 @@ def cpuload(paths, window=10, least=20):
             "%d to %d" % (lo, hi) if hi < 1000 else "%d or more" % lo, len(band),
             cpu["hub"] / n, cpu["tsp"] / n, cpu["esp"] / n, sum(cpu.values()) / n))
     if len(wins) >= 3:
+        # CPU = a x removals closed + b x minutes, least squares per party: a is the work of a
+        # removal, b what a party spends per minute whatever the rate (its jobs, the driver's
+        # polls, autovacuum). With b > 0 the CPU per removal rises when the rate falls (as it
+        # does under load) though no removal costs more.
+        print()
+        for p in ("hub", "tsp", "esp", "all"):
+            ys = [sum(w["cpu"].values()) if p == "all" else w["cpu"][p] for w in wins]
+            x1, x2 = [w["closed"] for w in wins], [w["minutes"] for w in wins]
+            s11, s12, s22 = sum(a * a for a in x1), sum(a * b for a, b in zip(x1, x2)), sum(b * b for b in x2)
+            s1y, s2y = sum(a * y for a, y in zip(x1, ys)), sum(b * y for b, y in zip(x2, ys))
+            det = s11 * s22 - s12 * s12
+            if det:
+                a, b = (s1y * s22 - s2y * s12) / det, (s2y * s11 - s1y * s12) / det
+                res = sum((y - a * u - b * v) ** 2 for y, u, v in zip(ys, x1, x2))
+                tot = sum((y - sum(ys) / len(ys)) ** 2 for y in ys) or 1
+                print("%s: CPU = %.3f s a removal closed + %.1f s a minute (R^2 %.2f over %d windows)"
+                      % (p, a, b, 1 - res / tot, len(wins)))
         xs, ys = [w["load"] for w in wins], [sum(w["cpu"].values()) / w["closed"] for w in wins]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((x - mx) ** 2 for x in xs)
