@@ -433,6 +433,9 @@ CREATE FUNCTION hublink.tsp_flight_fares_stale(flights bigint[]) RETURNS bigint[
 AS $$
 -- PL/pgSQL for its kept plan (called once per quoted date), as tsp_itineraries.
 BEGIN
+    IF coalesce(cardinality(array_remove(flights, NULL)), 0) = 0 THEN
+        RETURN '{}';  -- a date with nothing chosen: no derivation to plan
+    END IF;
     RETURN (SELECT coalesce(array_agg(u.id ORDER BY u.id), '{}')
               FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
               LEFT JOIN hublink.tsp_flight_fares s ON s.flight_id = u.id
