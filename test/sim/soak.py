@@ -576,9 +576,9 @@ def cpuload(paths, window=10, least=20):
         # CPU = a x removals closed + b x minutes, least squares per party: a is the work of a
         # removal, b what a party spends per minute whatever the rate (its jobs, the driver's
         # polls, autovacuum). With b > 0 the CPU per removal rises when the rate falls (as it
-        # does under load) though no removal costs more.
+        # does under load) though no removal costs more. Only with windows enough to tell.
         print()
-        for p in ("hub", "tsp", "esp", "all"):
+        for p in ("hub", "tsp", "esp", "all") if len(wins) >= 6 else ():
             ys = [sum(w["cpu"].values()) if p == "all" else w["cpu"][p] for w in wins]
             x1, x2 = [w["closed"] for w in wins], [w["minutes"] for w in wins]
             s11, s12, s22 = sum(a * a for a in x1), sum(a * b for a, b in zip(x1, x2)), sum(b * b for b in x2)
