@@ -337,10 +337,12 @@ $$;
 COMMENT ON FUNCTION hublink.security_event_alert(hublink.security_event) IS
     'Raises the alert a flushed security event calls for (hublink.security_event_kind), if '
     'any; returns its alert_id.';
+-- hublink.timer_kind.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
     'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+-- hublink.timer_rule.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
@@ -3832,31 +3834,44 @@ $$;
 COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
     'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
     'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+-- hublink.outbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
     FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
+-- hublink.outbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.outbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 -- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
+-- hublink.outbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+-- hublink.inbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
 
@@ -4231,6 +4246,7 @@ COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     '(hublink.data_key_cached). Internal.';
 REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
     hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
+-- hublink.data_key.data_key_cache_wipe, as defined in sql/parts
 CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
 COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
@@ -7999,6 +8015,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'hublink.cancel_history_lead, in the band of how long before its first departure '
     '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+-- hublink.removal.cancel_history_on_close, as defined in sql/parts
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
     EXECUTE FUNCTION hublink.cancel_history_on_close();
@@ -8258,6 +8275,7 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 -- The outbox's seal trigger fires on an update only when it names message, key_scope or
 -- sealed_body: the worker's SET sent_at on every reply no longer calls it.
 DROP TRIGGER seal_message_body ON hublink.outbox;
+-- hublink.outbox.seal_message_body, as defined in sql/parts
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 
@@ -10073,40 +10091,50 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
 INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
 SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
 
+-- hublink.tsp_flight_fares.tsp_flight_fares_derive, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
     FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
 COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
     'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
-
+-- hublink.tsp_fare.tsp_flight_fares_fare_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
+-- hublink.tsp_fare.tsp_flight_fares_fare_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
-COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
-COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
-COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
 COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
 
 -- The search reads it.
@@ -10620,10 +10648,12 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
     'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+-- hublink.tsp_quote.tsp_quote_check_segments_insert, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
     'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+-- hublink.tsp_quote.tsp_quote_check_segments_update, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
@@ -10675,9 +10705,11 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
     'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
     'while a tsp_quote names it.';
+-- hublink.tsp_fare.tsp_quoted_keep_delete, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+-- hublink.tsp_fare.tsp_quoted_keep_update, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';

@@ -10,7 +10,9 @@ COMMENT ON VIEW (a view that loses or renames a column is dropped by the update 
 `-- @table schema.name` copies a table wholly new in this version: its CREATE TABLE from sql/parts
 with the COMMENT ON TABLE and COMMENT ON COLUMN statements of it (its rows, grants, indexes and
 triggers stay written in the update part); refused for a table the previous version had or an
-update part alters the columns of, since the copy is the table's final shape.
+update part alters the columns of, since the copy is the table's final shape. And
+`-- @trigger schema.table.trigger` copies a trigger's CREATE TRIGGER from sql/parts with its
+COMMENT ON TRIGGER (if any), so a trigger's DDL is written once, in its part.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -27,6 +29,7 @@ DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
 VIEW_DIRECTIVE = re.compile(r"^--\s*@view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 TABLE_DIRECTIVE = re.compile(r"^--\s*@table\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
+TRIGGER_DIRECTIVE = re.compile(r"^--\s*@trigger\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*$")
 INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
@@ -103,7 +106,7 @@ def definitions(parts_dir):
 def comment_statement(parts_dir, kind, name):
     """The COMMENT ON KIND name IS ... statement of sql/parts, or None."""
     head = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+" + r"\s+".join(kind.split()) + r"\s+"
-                      + re.escape(name) + r"\s+IS\b", re.I)
+                      + r"\s+".join(re.escape(w) for w in name.split()) + r"\s+IS\b", re.I)
     for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
         text = open(path, encoding="utf-8").read()
         for a, b in statements(text):
@@ -150,6 +153,27 @@ def table_statements(parts_dir, name):
     return found if creates else None
 
 
+def trigger_statements(parts_dir, table, trigger):
+    """The CREATE TRIGGER statement of TRIGGER on TABLE in sql/parts, then its COMMENT ON TRIGGER
+    when it has one, or None when no part creates it."""
+    create = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+"
+                        + re.escape(trigger) + r"\s+(?:BEFORE|AFTER|INSTEAD\s+OF)\s.*?\bON\s+"
+                        + re.escape(table) + r"\s", re.I | re.S)
+    found = []
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            if create.match(text[a:b]):
+                found.append(re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", text[a:b]).strip())
+    if len(found) > 1:
+        sys.stderr.write(f"sql_functions: trigger {trigger} on {table} is created {len(found)} times in {parts_dir}\n")
+        sys.exit(1)
+    if not found:
+        return None
+    comment = comment_statement(parts_dir, "TRIGGER", f"{trigger} ON {table}")
+    return found + ([comment] if comment is not None else [])
+
+
 def include_part(parts_dir, name):
     """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
     itself holds a directive would be expanded differently in a fresh install."""
@@ -160,7 +184,7 @@ def include_part(parts_dir, name):
     text = open(path, encoding="utf-8").read()
     for line in text.splitlines():
         if (DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line)
-                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line)):
+                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line) or TRIGGER_DIRECTIVE.match(line)):
             sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
             sys.exit(1)
     if not text.endswith("\n"):
@@ -170,7 +194,7 @@ def include_part(parts_dir, name):
 
 def expand_line(parts_dir, line, included):
     """The text a non-@function line stands for: the line itself, or the expansion of its
-    @include, @view or @comment directive. Exits with a message on a bad directive."""
+    @include, @view, @table, @trigger or @comment directive. Exits with a message on a bad directive."""
     inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
     if inc:
         if inc.group(1) in included:
@@ -197,6 +221,14 @@ def expand_line(parts_dir, line, included):
     if t:
         stmts = found(table_statements(parts_dir, t.group(1).lower()), f"CREATE TABLE {t.group(1)}")
         return f"-- {t.group(1).lower()}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
+    g = TRIGGER_DIRECTIVE.match(line.rstrip("\n"))
+    if g:
+        table, trigger = g.group(1).lower(), g.group(2).lower()
+        stmts = found(trigger_statements(parts_dir, table, trigger), f"CREATE TRIGGER {trigger} ON {table}")
+        return f"-- {table}.{trigger}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
+    if re.match(r"^--\s*@trigger\b", line):
+        sys.stderr.write(f"sql_functions: bad @trigger line (want -- @trigger schema.table.trigger): {line}")
+        sys.exit(1)
     c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
     if c:
         return found(comment_statement(parts_dir, c.group(1), c.group(2)), f"COMMENT ON {c.group(1)} {c.group(2)}") + "\n"

@@ -153,33 +153,20 @@ CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHER
 -- @comment INDEX hublink.outbox_mi_removal_sent
 
 -- @function hublink.rollup_mi_mark_sla_sent
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
-    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- @trigger hublink.outbox.rollup_mi_mark_sla_insert
+-- @trigger hublink.outbox.rollup_mi_mark_sla_update
+-- @trigger hublink.outbox.rollup_mi_mark_sla_delete
+-- @trigger hublink.inbox.rollup_mi_mark_sla_insert
+-- @trigger hublink.inbox.rollup_mi_mark_sla_update
+-- @trigger hublink.inbox.rollup_mi_mark_sla_delete
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_insert
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_update
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_delete
+-- @trigger hublink.removal.rollup_mi_mark_sla_update
+-- @trigger hublink.removal.rollup_mi_mark_sla_delete
 -- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
-CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
-CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+-- @trigger hublink.outbox.rollup_mi_mark_truncate
+-- @trigger hublink.inbox.rollup_mi_mark_truncate
 
 -- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
 -- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and
