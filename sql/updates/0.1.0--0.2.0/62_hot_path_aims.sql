@@ -59,6 +59,27 @@ CREATE TABLE hublink.rollup_mi_sla_compliance_month (
 -- @comment COLUMN hublink.rollup_mi_sla_live_request.answered_at
 -- @comment COLUMN hublink.rollup_mi_sla_live_request.seconds
 
+-- The live months' aggregates of both kinds, which the two views below and
+-- hublink.mi_sla_compliance_rows read (one definition).
+-- @view hublink.rollup_mi_sla_live_groups
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.kind
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.month
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.request_type
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.response_type
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.provider
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.target_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.requests
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.answered
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.unanswered
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.median_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.p95_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.max_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.late_responses
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.open_breaches
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.settled_at
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.n
+
 -- @view hublink.rollup_mi_sla_compliance_live
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
