@@ -268,12 +268,20 @@ def created_functions(text):
         r"(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", text))
 
 
+# A relation followed by a column list, where the grammar allows no function call: an index's
+# table, an INSERT's target, a new table, a foreign key's table. "hublink.tsp_quote (removal_id)"
+# there names the table tsp_quote, not a call of the function of the same name.
+RELATION_LIST = re.compile(r"(?i)(\b(?:CREATE\s+(?:UNIQUE\s+)?INDEX\b[^;(]*?\bON|INSERT\s+INTO|CREATE\s+TABLE"
+                           r"(?:\s+IF\s+NOT\s+EXISTS)?|REFERENCES)\s+(?:ONLY\s+)?[a-z_][a-z0-9_.]*)\s*\(")
+
+
 def needed_mentions(items, rendered, previous_text):
     """Which @function lines to expand. All of an update script's definitions of a function are
     its current one, so a second copy only repeats the first. A mention is left out when a later
     one follows (or an @include of the part defining it went before) and nothing in between
     needs the function: no statement there names it as called or declared ("name(", or
-    "FUNCTION name" as a DROP or ALTER without arguments may), and, for
+    "FUNCTION name" as a DROP or ALTER without arguments may; not a table of the same name
+    before its column list, RELATION_LIST), and, for
     a function the previous version did not have, no hublink.apply_access_policy() there grants
     on it unless another one follows the last mention. Full-line comments do not count. So each
     function is defined once, at its last mention, unless something needs it earlier."""
@@ -284,11 +292,26 @@ def needed_mentions(items, rendered, previous_text):
         elif payload.lstrip().startswith("-- sql/parts/"):
             for name in created_functions(payload):
                 pinned.setdefault(name, []).append(i)
-    # What stands between two mentions: the text, and every other function's definition (a SQL
-    # function's body is checked when it is created, so a call there needs the function then).
-    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]) for k, p in items]
+    # What stands between two mentions: the text, and every other function's definition that is
+    # written out (a SQL function's body is checked when it is created, so a call there needs the
+    # function then). A mention left out writes nothing, so it needs nothing: the kept set is
+    # worked out again without the mentions left out, until it no longer shrinks (leaving one
+    # out only takes calls away, so it never makes another needed).
+    text = [RELATION_LIST.sub(r"\1 ", re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]))
+            for k, p in items]
     policy = re.compile(r"apply_access_policy\s*\(")
-    policy_at = [i for i, c in enumerate(code) if policy.search(c)]
+    policy_at = [i for i, c in enumerate(text) if policy.search(c)]
+    keep = set(i for i, (k, _) in enumerate(items) if k == "function")
+    while True:
+        code = [c if items[i][0] == "text" or i in keep else "" for i, c in enumerate(text)]
+        again = keep_mentions(mentions, pinned, code, policy_at, previous_text)
+        if again == keep:
+            return keep
+        keep = again
+
+
+def keep_mentions(mentions, pinned, code, policy_at, previous_text):
+    """One pass of needed_mentions over CODE (each item's text, or "" for a mention left out)."""
     keep = set()
     for name, where in mentions.items():
         bare = re.escape(name.split(".", 1)[1])
