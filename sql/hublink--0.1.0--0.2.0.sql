@@ -337,10 +337,12 @@ $$;
 COMMENT ON FUNCTION hublink.security_event_alert(hublink.security_event) IS
     'Raises the alert a flushed security event calls for (hublink.security_event_kind), if '
     'any; returns its alert_id.';
+-- hublink.timer_kind.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
     'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+-- hublink.timer_rule.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
@@ -3337,9 +3339,16 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.roll
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
 
--- hublink.rollup_mi_sla_compliance_live, as defined in sql/parts
-CREATE OR REPLACE VIEW hublink.rollup_mi_sla_compliance_live AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+-- The live months' aggregates of both kinds, which the two views below and
+-- hublink.mi_sla_compliance_rows read (one definition).
+-- hublink.rollup_mi_sla_live_groups, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_groups AS
+WITH r AS MATERIALIZED (
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
+           x.answered_at, x.seconds
+      FROM hublink.rollup_mi_sla_live_request x
+)
+SELECT 'month'::text AS kind, x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        count(*) AS requests,
        count(x.answered_at) AS answered,
        count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
@@ -3356,9 +3365,45 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
                                         + extract(day FROM x.target)) * 86400
                                        + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
                                        + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
-           AS settled_at
-  FROM hublink.rollup_mi_sla_live_request x
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
+           AS settled_at,
+       NULL::numeric AS seconds, NULL::bigint AS n
+  FROM r x
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+UNION ALL
+SELECT 'time', x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.seconds, count(*)
+  FROM r x
+ WHERE x.seconds IS NOT NULL
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_groups IS
+    'The aggregates of the months hublink.mi_sla_compliance computes live, from one reading of their requests: '
+    'kind month, the rows of hublink.rollup_mi_sla_compliance_live; kind time, those of hublink.rollup_mi_sla_live_times.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.kind IS
+    'month: a group''s row (the columns from requests to settled_at); time: how many of its requests took one exact time (seconds, n).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.requests IS 'As hublink.mi_sla_compliance.requests (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.answered IS 'As hublink.mi_sla_compliance.answered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.unanswered IS 'As hublink.mi_sla_compliance.unanswered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.median_response_seconds IS 'As hublink.mi_sla_compliance.median_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.p95_response_seconds IS 'As hublink.mi_sla_compliance.p95_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.max_response_seconds IS 'As hublink.mi_sla_compliance.max_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.late_responses IS 'As hublink.mi_sla_compliance.late_responses (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.open_breaches IS 'As hublink.mi_sla_compliance.open_breaches (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.settled_at IS 'As hublink.rollup_mi_sla_compliance_live.settled_at (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.seconds IS 'A response time, exact (seconds; kind time).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.n IS 'How many requests were answered in that time (kind time).';
+
+-- hublink.rollup_mi_sla_compliance_live, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_compliance_live AS
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests, g.answered,
+       g.unanswered, g.median_response_seconds, g.p95_response_seconds, g.max_response_seconds,
+       g.late_responses, g.open_breaches, g.settled_at
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'month';
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
     month          date NOT NULL,
@@ -3407,10 +3452,9 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the fol
 
 -- hublink.rollup_mi_sla_live_times, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_times AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
-  FROM hublink.rollup_mi_sla_live_request x
- WHERE x.seconds IS NOT NULL
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.seconds, g.n
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'time';
 COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
     'How many answered requests of the months computed live took each exact response time.';
 
@@ -3439,28 +3483,14 @@ CREATE OR REPLACE FUNCTION hublink.mi_sla_compliance_rows()
     BEGIN ATOMIC
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live_request AS MATERIALIZED (
-    -- The requests of the months computed live, each answer looked up once: both the live
-    -- month rows and the live counts of times read them (read through the two views
-    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
-    -- twice). In service, the current month alone is a month of requests.
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
-           x.answered_at, x.seconds
-      FROM hublink.rollup_mi_sla_live_request x
-), live AS (
-    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
-    -- view with the live definition)
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
-           count(*) AS requests,
-           count(x.answered_at) AS answered,
-           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
-           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
-           round(max(x.seconds), 3) AS max_response_seconds,
-           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
-           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
-      FROM live_request x
-     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+), live_groups AS MATERIALIZED (
+    -- The live months' aggregates, both kinds: their requests read once, each answer looked up
+    -- once (read through rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer
+    -- was looked up twice). In service, the current month alone is a month of requests.
+    SELECT g.kind, g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests,
+           g.answered, g.unanswered, g.median_response_seconds, g.p95_response_seconds,
+           g.max_response_seconds, g.late_responses, g.open_breaches, g.seconds, g.n
+      FROM hublink.rollup_mi_sla_live_groups g
 ), months AS (
     SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
            r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
@@ -3471,7 +3501,8 @@ WITH live_month AS MATERIALIZED (
     SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
            v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
            v.late_responses, v.open_breaches
-      FROM live v
+      FROM live_groups v
+     WHERE v.kind = 'month'
 ), times AS (
     SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
       FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
@@ -3486,11 +3517,9 @@ WITH live_month AS MATERIALIZED (
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
              WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
-            -- hublink.rollup_mi_sla_live_times, over live_request
-            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
-              FROM live_request x
-             WHERE x.seconds IS NOT NULL
-             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
+            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, x.n
+              FROM live_groups x
+             WHERE x.kind = 'time') t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (
@@ -3832,186 +3861,51 @@ $$;
 COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
     'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
     'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+-- hublink.outbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
     FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
+-- hublink.outbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.outbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 -- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
+-- hublink.outbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+-- hublink.inbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
 
 -- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
 -- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and
 -- local-time helpers are PL/pgSQL (their plans kept for the session).
--- hublink.tsp_itineraries, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
-        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
-        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
-        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
-    RETURNS SETOF hublink.tsp_itinerary
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
--- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
--- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
-BEGIN
-    RETURN QUERY
-    WITH RECURSIVE
-    first_leg AS (
-        SELECT f.* FROM hublink.tsp_flight f
-         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
-           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
-           AND f.destination <> ALL (origins)),
-    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
-    -- connection time after the first lands, and no later than the longest wait allowed.
-    -- Settings read once, not once per candidate pair.
-    cfg AS MATERIALIZED (
-        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
-               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
-    hub AS MATERIALIZED (
-        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
-               a.arrives_at + cfg.max_wait AS last_at
-          FROM first_leg a CROSS JOIN cfg
-          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
-         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
-    routes AS (
-        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
-          FROM first_leg a WHERE a.destination = ANY (destinations)
-        UNION ALL
-        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
-          FROM hub a
-          JOIN hublink.tsp_flight b ON b.origin = a.destination
-               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
-         WHERE b.destination = ANY (destinations)
-           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
-    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
-    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
-    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
-    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
-    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
-    -- fallback level, as the shipped traveller types have.
-    fallback AS MATERIALIZED (
-        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
-               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
-    fare_info AS MATERIALIZED (
-        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
-               fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
-                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
-                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
-          FROM (SELECT DISTINCT x.flight_id FROM routes r
-                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
-                 WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
-          CROSS JOIN fallback fb
-          CROSS JOIN LATERAL unnest(s.fares) fa
-         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
-    leg_fare AS (
-        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
-               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
-          FROM routes r
-          -- each leg's departure carried from routes, not looked up again
-          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
-          JOIN fare_info fi ON fi.flight_id = leg.flight_id
-          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
-                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
-          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
-          -- ", 0" above, since least() skips NULLs and would count a full refund.
-          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
-                              WHERE rr.rule_set = fi.refund_rule_set
-                                AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
-                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
-         WHERE p.price IS NOT NULL),
-    -- Costs add up over the legs, so the best combination per itinerary is made of the best
-    -- fare of each leg per currency and refundability (least expected cost, then price, then
-    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
-    -- itinerary), then one row per itinerary and currency holds the four.
-    best_leg AS (
-        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
-               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
-               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
-          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
-         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
-    best AS (
-        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
-               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
-          FROM best_leg l
-         GROUP BY l.flight1, l.flight2, l.currency),
-    combined AS (
-        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
-               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
-               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
-          FROM best b
-          CROSS JOIN LATERAL (VALUES
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
-              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
-         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
-           -- a direct flight has no second leg: its refundability is its one fare's
-           -- (IS NOT DISTINCT FROM: a flight with no refundable fare has r1 NULL, and "=" dropped
-           -- its non-refundable fare)
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
-    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
-           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
-           c.departs_at, c.arrives_at, c.price,
-           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
-      FROM combined c
-     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
-    'The itinerary search: direct and one-connection itineraries leaving origins in '
-    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
-    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
-    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
-    'and refundability, the fare combination (same currency) with the least expected cost = '
-    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+-- hublink.tsp_itineraries: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.tsp_fare_amount, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_fare_amount(fare bigint, traveller_type text) RETURNS numeric
     LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp
@@ -4233,6 +4127,7 @@ COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     '(hublink.data_key_cached). Internal.';
 REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
     hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
+-- hublink.data_key.data_key_cache_wipe, as defined in sql/parts
 CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
 COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
@@ -4277,155 +4172,7 @@ SELECT hublink.apply_access_policy();
 
 -- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
--- hublink.tsp_itineraries, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
-        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
-        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
-        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
-    RETURNS SETOF hublink.tsp_itinerary
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
--- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
--- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
-BEGIN
-    RETURN QUERY
-    WITH RECURSIVE
-    first_leg AS (
-        SELECT f.* FROM hublink.tsp_flight f
-         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
-           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
-           AND f.destination <> ALL (origins)),
-    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
-    -- connection time after the first lands, and no later than the longest wait allowed.
-    -- Settings read once, not once per candidate pair.
-    cfg AS MATERIALIZED (
-        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
-               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
-    hub AS MATERIALIZED (
-        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
-               a.arrives_at + cfg.max_wait AS last_at
-          FROM first_leg a CROSS JOIN cfg
-          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
-         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
-    routes AS (
-        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
-          FROM first_leg a WHERE a.destination = ANY (destinations)
-        UNION ALL
-        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
-          FROM hub a
-          JOIN hublink.tsp_flight b ON b.origin = a.destination
-               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
-         WHERE b.destination = ANY (destinations)
-           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
-    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
-    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
-    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
-    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
-    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
-    -- fallback level, as the shipped traveller types have.
-    fallback AS MATERIALIZED (
-        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
-               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
-    fare_info AS MATERIALIZED (
-        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
-               fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
-                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
-                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
-          FROM (SELECT DISTINCT x.flight_id FROM routes r
-                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
-                 WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
-          CROSS JOIN fallback fb
-          CROSS JOIN LATERAL unnest(s.fares) fa
-         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
-    leg_fare AS (
-        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
-               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
-          FROM routes r
-          -- each leg's departure carried from routes, not looked up again
-          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
-          JOIN fare_info fi ON fi.flight_id = leg.flight_id
-          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
-                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
-          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
-          -- ", 0" above, since least() skips NULLs and would count a full refund.
-          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
-                              WHERE rr.rule_set = fi.refund_rule_set
-                                AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
-                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
-         WHERE p.price IS NOT NULL),
-    -- Costs add up over the legs, so the best combination per itinerary is made of the best
-    -- fare of each leg per currency and refundability (least expected cost, then price, then
-    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
-    -- itinerary), then one row per itinerary and currency holds the four.
-    best_leg AS (
-        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
-               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
-               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
-          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
-         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
-    best AS (
-        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
-               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
-          FROM best_leg l
-         GROUP BY l.flight1, l.flight2, l.currency),
-    combined AS (
-        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
-               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
-               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
-          FROM best b
-          CROSS JOIN LATERAL (VALUES
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
-              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
-         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
-           -- a direct flight has no second leg: its refundability is its one fare's
-           -- (IS NOT DISTINCT FROM: a flight with no refundable fare has r1 NULL, and "=" dropped
-           -- its non-refundable fare)
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
-    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
-           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
-           c.departs_at, c.arrives_at, c.price,
-           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
-      FROM combined c
-     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
-    'The itinerary search: direct and one-connection itineraries leaving origins in '
-    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
-    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
-    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
-    'and refundability, the fare combination (same currency) with the least expected cost = '
-    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+-- hublink.tsp_itineraries: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- hublink.tsp_segment_json, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_segment_json(flight bigint, segment_id text, travellers jsonb)
@@ -5133,30 +4880,7 @@ $$;
 COMMENT ON FUNCTION hublink.cleared_levels() IS
     'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
     'web interface acts for) is cleared for; empty without a clearance.';
--- hublink.removal_access_allowed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    -- Once, into a variable: called inside the queries below it cost ten times the whole check
-    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
-    -- every decryption of a name on a web page runs this check.
-    me name := hublink.acting_login();
-BEGIN
-    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
-        OR EXISTS (SELECT FROM hublink.removal x
-                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = me
-                     JOIN hublink.sensitivity_level m ON m.level = c.level
-                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
-END;
-$$;
-COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
-    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
-    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.removal_access_allowed: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.set_clearance, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8187,6 +7911,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'hublink.cancel_history_lead, in the band of how long before its first departure '
     '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+-- hublink.removal.cancel_history_on_close, as defined in sql/parts
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
     EXECUTE FUNCTION hublink.cancel_history_on_close();
@@ -8446,6 +8171,7 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 -- The outbox's seal trigger fires on an update only when it names message, key_scope or
 -- sealed_body: the worker's SET sent_at on every reply no longer calls it.
 DROP TRIGGER seal_message_body ON hublink.outbox;
+-- hublink.outbox.seal_message_body, as defined in sql/parts
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 
@@ -8461,273 +8187,7 @@ SELECT hublink.apply_access_policy();
 INSERT INTO hublink.tsp_config VALUES
     ('offer_choice', 'true', 'true: also offer, per date, the cheapest and the best refundable itinerary when they are not among the quotes_per_date best (the buyer weighs refundability with its own chance of cancellation).')
 ON CONFLICT (key) DO NOTHING;
--- hublink.tsp_quote, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
-                                  at timestamptz DEFAULT now())
-    RETURNS jsonb
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
-    dests        char(3)[];
-    dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
-    n_ret        integer := jsonb_array_length(request -> 'returnees');
-    excluded     text[];
-    no_transit   char(3)[];
-    refund_only  boolean;
-    notice_hours integer;
-    limit_amount numeric;
-    limit_cur    text;
-    d            record;
-    it           record;
-    quotes       jsonb := '[]';
-    problems     text[] := '{}';
-    codes        text[] := '{}';
-    travellers   jsonb;
-    n            integer := 0;
-    k            integer;
-    earliest     timestamptz;
-    qref         text;
-    q            jsonb;
-    segs         jsonb;
-    costs        jsonb;
-    dropped      integer;
-    drift_flights bigint[] := '{}';
-    expires      timestamptz;
-    quota_left   integer;
-    n_cands      bigint;
-    n_seated     bigint;
-    -- The quotes' rows, written by one INSERT once every date is quoted.
-    new_quotes   hublink.tsp_quote[] := '{}';
-BEGIN
-    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
-        dests := ARRAY[request #>> '{destination,airportCode}'];
-    ELSE
-        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
-          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
-    END IF;
-
-    -- The Travel Information Guide for this destination, merged with the request's constraints.
-    SELECT array_agg(DISTINCT x) INTO excluded FROM (
-        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
-        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
-        SELECT r.airport x FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
-           AND coalesce(r.destination_country, dest_country) = dest_country
-        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
-          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
-          JOIN hublink.tsp_airport a ON a.country = c.iso2
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
-        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
-                      AND coalesce(r.destination_country, dest_country) = dest_country);
-    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
-     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
-    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
-    limit_cur := request #>> '{constraints,costLimit,currency}';
-
-    FOR d IN
-        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
-               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
-          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
-        UNION ALL
-        SELECT NULL, g::date, 0, NULL
-          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
-                               least((request #>> '{travelDates,latestLeaveDate}')::date,
-                                     (request #>> '{travelDates,earliestLeaveDate}')::date
-                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
-                               interval '1 day') g
-         WHERE request ? 'travelDates'
-           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
-    LOOP
-        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
-                      AND coalesce(r.destination_country, dest_country) = dest_country
-                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
-            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-        SELECT min(r.max_returnees - coalesce((
-                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
-                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
-                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
-          INTO quota_left
-          FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
-           AND d.day BETWEEN r.date_from AND r.date_to;
-        IF quota_left < n_ret THEN
-            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-
-        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
-                             at + make_interval(hours => coalesce(notice_hours, 0)));
-        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
-            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
-                                      'type', 'RETURNEE') t, i o
-              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
-            UNION ALL
-            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
-              FROM generate_series(1, d.escorts) g) s);
-        k := 0;
-        dropped := 0;
-        -- One statement per date: the search, the choice, the check of the chosen itineraries'
-        -- derived rows and their per-traveller costs all read one snapshot (the search and the
-        -- check are STABLE functions of this query). A price load committing while the date is
-        -- quoted is therefore seen by all of them or by none: it cannot make the check disagree
-        -- with the search and drop an itinerary unreported (test/sql/55_tsp_flight_fares_quote_race.sh).
-        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
-        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
-        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer. The first
-        -- row always comes, with the counts that say why a date has no quote (flight1 NULL:
-        -- nothing chosen).
-        FOR it IN
-            WITH cands AS MATERIALIZED (
-                SELECT * FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                      (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                      n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                      coalesce(no_transit, '{}'), refund_only,
-                                                      p_cancel, h_cancel)),
-            ranked AS (
-                SELECT i.*,
-                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
-                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
-                       row_number() OVER (PARTITION BY i.refundable
-                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM cands i
-                 WHERE i.seats_free >= n_ret + d.escorts
-                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))),
-            chosen AS MATERIALIZED (
-                SELECT o.* FROM ranked o
-                 WHERE o.by_cost <= per_date
-                    OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))),
-            -- The derived rows of the chosen itineraries' flights only, against the exact
-            -- derivation: a stale flag, fare, rule or price leaves its itineraries out.
-            stale AS MATERIALIZED (
-                SELECT hublink.tsp_flight_fares_stale(ARRAY(
-                           SELECT c.flight1 FROM chosen c UNION SELECT c.flight2 FROM chosen c)) AS flights),
-            counts AS (
-                SELECT count(*) AS n_cands, count(*) FILTER (WHERE i.seats_free >= n_ret + d.escorts) AS n_seated
-                  FROM cands i)
-            SELECT cnt.n_cands, cnt.n_seated, y.*
-              FROM counts cnt
-              LEFT JOIN (
-                  SELECT c.*, st.flights && ARRAY[c.flight1, c.flight2] AS row_stale, pt.costs, pt.true_price
-                    FROM chosen c CROSS JOIN stale st
-                   -- The per-traveller costs read from tsp_fare_price (what the quote shows and
-                   -- tsp_book charges), which must add up to the price the search read.
-                   CROSS JOIN LATERAL (
-                       SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                                                           'cost', hublink.tsp_money(a.amount, c.currency))) AS costs,
-                              CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
-                         FROM jsonb_array_elements(travellers) t
-                        CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
-                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
-              ) y ON true
-             ORDER BY y.by_cost
-        LOOP
-            n_cands := it.n_cands;
-            n_seated := it.n_seated;
-            CONTINUE WHEN it.flight1 IS NULL;
-            -- An itinerary read from a stale derived row (any of its fares' columns, or a price
-            -- that is not the sum of its per-traveller costs) is left out (its place is not given
-            -- to the next one: the ranking was made on the stale row) and alerted below.
-            costs := it.costs;
-            IF it.row_stale OR it.true_price IS DISTINCT FROM it.price THEN
-                dropped := dropped + 1;
-                drift_flights := drift_flights || it.flight1 || it.flight2;
-                CONTINUE;
-            END IF;
-            k := k + 1;
-            n := n + 1;
-            qref := prefix || n;
-            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
-                        jsonb_path_query_array(travellers, '$[*].traveller')));
-            IF it.flight2 IS NOT NULL THEN
-                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
-                        jsonb_path_query_array(travellers, '$[*].traveller'));
-            END IF;
-            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
-              INTO expires
-              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
-             WHERE fa.fare_id IN (it.fare1, it.fare2);
-            q := jsonb_strip_nulls(jsonb_build_object(
-                'travelQuoteReference', qref,
-                'escortQuoteReference', d.eq_ref,
-                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
-                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
-                'itinerary', segs,
-                'conditions', jsonb_build_object(
-                    'refundable', it.refundable,
-                    'handBaggageOnly', it.hand_baggage_only,
-                    'expiresAt', hublink.tsp_local_time(expires, zone),
-                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
-                                                        it.currency, p_cancel, h_cancel, k))));
-            quotes := quotes || q;
-            -- Its flights and fares in its own row (S1, then S2 for a connection).
-            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
-                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
-                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
-        END LOOP;
-        IF k = 0 THEN
-            -- Say why: with seats enough only the cost limits can have removed them.
-            IF dropped > 0 THEN
-                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
-                codes := codes || 'OTHER'::text;
-            ELSIF n_seated > 0 THEN
-                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
-                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF n_cands > 0 THEN
-                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
-                codes := codes || 'NO_SEATS'::text;
-            ELSE
-                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
-                codes := codes || 'NO_FLIGHTS'::text;
-            END IF;
-        END IF;
-    END LOOP;
-
-    IF cardinality(drift_flights) > 0 THEN
-        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
-    END IF;
-    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
-    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'quotes', quotes,
-        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
-            -- One code for the response: the one shared by every date, else OTHER.
-            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
-            'text', left(array_to_string(problems, '; '), 4000)) END));
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
-    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
-    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
-    'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
-    'An itinerary whose flights'' tsp_flight_fares rows differ from the exact derivation '
-    '(hublink.tsp_flight_fares_stale: any fare id, flag, rule, fee or price), or whose searched price is not '
-    'the sum of its per-traveller costs read from tsp_fare_price, is left out, and raises a fare_row_drift '
-    'alert once per drift episode. Each date is searched, chosen and checked in one statement (one snapshot): '
-    'a concurrent price load is seen by all of it or none.';
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- The Hub: when to book. The columns are added without a default and filled, then given their
 -- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
@@ -9099,118 +8559,9 @@ COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
     'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
     '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
     'NULLs with no rows.';
--- Its result columns change: dropped and made again.
-DROP FUNCTION hublink.plan_booking(text);
--- hublink.plan_booking, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
-    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
-                   travel_quote_reference text, cancel_after_now numeric, cancel_before_hold numeric,
-                   expected_now numeric, expected_hold numeric)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET jit = off
-    AS $$
-DECLARE
-    r       hublink.removal;
-    cfg     hublink.cancel_estimate_config;
-    prof    text[];
-    p       numeric;
-    dep     timestamptz;
-    lead    numeric;
-    s_now   numeric;
-    s_hold  numeric;
-    p_now   numeric;
-    p_early numeric;
-    p_late  numeric;
-    f_now   numeric;
-    f_hold  numeric;
-    gone    numeric;
-    rise    numeric;
-    q_now   text;
-    q_hold  text;
-BEGIN
-    PERFORM hublink.require_removal_access(removal_reference);
-    r := hublink.removal_by_reference(removal_reference);
-    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
-    p := hublink.removal_cancel_probability(r.removal_id);
-    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = r.removal_id), '{}');
-    -- The first departure the removal can book: its earliest quoted departure still ahead, else
-    -- the start of its earliest leave date (UK).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
-    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
-    lead := extract(epoch FROM dep - now()) / 3600;
-    s_now := hublink.cancel_lead_share(prof, lead);
-    s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
-    -- Conditioned on not being cancelled yet: P (1 - s) / (1 - P s). Both P and s are rounded to
-    -- 4 places, so 1 - P s can be 0 (an admin's max_probability of 1 and a history of early
-    -- cancellations only): then the history says nothing about a removal still open, and the
-    -- estimate is taken as it stands, with nothing known of when.
-    IF 1 - p * s_now > 0 THEN
-        p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
-        p_early := CASE WHEN lead > cfg.hold_hours_before
-                        THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
-    ELSE
-        p_now := p;
-        p_early := 0.0000;
-    END IF;
-    p_late := p_now - p_early;
-    -- The market now and at the hold's end.
-    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
-    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
-    rise := f_hold / f_now;
-    cancel_probability := p;
-    cancel_after_now := p_now;
-    cancel_before_hold := p_early;
-    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
-    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
-    WITH q AS (
-        SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
-               x.travel_amount - least(x.travel_amount,
-                   coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
-          FROM hublink.removal_quotes(removal_reference) x
-          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
-         WHERE x.departs_at > now()
-           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
-    SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
-           (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
-           (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
-             ORDER BY 1, q.rank LIMIT 1),
-           (SELECT q.ref FROM q ORDER BY round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2), q.rank LIMIT 1)
-      INTO expected_now, q_now, expected_hold, q_hold;
-    IF NOT (lead > cfg.hold_hours_before AND gone <= cfg.max_sold_out AND p >= cfg.hold_from_probability) THEN
-        expected_hold := NULL;
-    END IF;
-    hold := coalesce(expected_hold < expected_now, false);
-    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
-    travel_quote_reference := CASE WHEN hold THEN q_hold ELSE q_now END;
-    IF hold THEN
-        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
-        VALUES (r.removal_id, p, book_from, hublink.acting_login())
-        ON CONFLICT (removal_id) DO UPDATE
-           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
-               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
-    ELSE
-        book_from := least(book_from, now());
-    END IF;
-    RETURN NEXT;
-END;
-$$;
-COMMENT ON FUNCTION hublink.plan_booking(text) IS
-    'What and when to book a removal: the expected money out of booking each bookable quote now '
-    '(expected_now, the best of them) and of holding until hold_hours_before its first departure '
-    'and booking then (expected_hold: the fare scaled by hublink.booking_market, nothing spent when '
-    'the removal is cancelled before), with the Hub''s estimate (cancel_probability), conditioned '
-    'on the time left (cancel_after_now; cancel_before_hold: cancelled before the hold ends) by '
-    'hublink.cancel_lead_share. hold is true when holding costs less, the first departure is more '
-    'than hold_hours_before away, the chance of a sold-out flight then is within max_sold_out and '
-    'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
-    'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
-    'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
-    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
-    'is not blocked.';
-REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
+-- hublink.plan_booking's new result columns: part 87 already makes its current definition, with
+-- its grants (every @function copy is the current one; a drop and a second copy here changed
+-- nothing).
 -- Their bodies (SELECT * FROM the configuration) were bound to the columns of their time.
 -- hublink.removal_cancel_probability, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
@@ -10280,40 +9631,50 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
 INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
 SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
 
+-- hublink.tsp_flight_fares.tsp_flight_fares_derive, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
     FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
 COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
     'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
-
+-- hublink.tsp_fare.tsp_flight_fares_fare_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
+-- hublink.tsp_fare.tsp_flight_fares_fare_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
-COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
-COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
-COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
 COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
 
 -- The search reads it.
@@ -10882,10 +10243,12 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
     'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+-- hublink.tsp_quote.tsp_quote_check_segments_insert, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
     'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+-- hublink.tsp_quote.tsp_quote_check_segments_update, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
@@ -10937,9 +10300,11 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
     'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
     'while a tsp_quote names it.';
+-- hublink.tsp_fare.tsp_quoted_keep_delete, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+-- hublink.tsp_fare.tsp_quoted_keep_update, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
