@@ -81,8 +81,8 @@ GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 
 -- The history, as counts per profile (the sorted factors of a removal), kept as removals
 -- close: the estimate reads a handful of rows on every ranking (hublink.removal_quotes runs
--- for every quote a response inserts, through the quote_expiry timer's trigger), never the
--- removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
+-- once per response, through the quote_expiry timer's statement trigger, and on every look at
+-- the quotes), never the removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
 CREATE TABLE hublink.cancel_history_count (
     profile   text[] PRIMARY KEY,
     booked    bigint NOT NULL CHECK (booked >= 0),
@@ -312,8 +312,8 @@ GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink
 -- from a purged travel_quote deletes them all: the partial index itinerary_segment_quote
 -- (current only) serves neither, so each quote cost a scan of the whole table, which grows
 -- with every quote the Hub ever received. The soak found it: removal_quotes took 1 s for one
--- removal at 22,000 segments, and the quote-expiry trigger runs it once per quote inserted
--- (docs/simulation.md "Soak").
+-- removal at 22,000 segments, and the quote-expiry trigger then ran it once per quote inserted
+-- (docs/simulation.md "Soak"; since, once per response: hublink.timer_on_travel_quote).
 CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
 COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
     'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';

@@ -175,36 +175,51 @@ CREATE TRIGGER timer_on_removal_state AFTER UPDATE OF state, escort_state, trave
 
 -- --- from the domain rows -------------------------------------------------------------------
 
--- Each new quote re-arms the expiry timer on the best-value quote (hublink.removal_quotes).
+-- New quotes re-arm the expiry timer on the best-value quote (hublink.removal_quotes): once per
+-- statement and removal, not once per quote. Ranking is the expensive part (18 to 27 ms with the
+-- cancellation estimate, at the soak's size), and a row trigger ranked every removal once per
+-- quote, 40 times for a response of 40 quotes: more than half the Hub's function time in the
+-- simulation's soak (docs/performance.md "Quote expiry: one ranking per response"). Only the last
+-- ranking of a statement decided where the timer stayed, and it sees every row of the statement;
+-- the Hub's handler inserts a response's quotes, costs and segments in one statement
+-- (hublink.record_message_rows), so the ranking also sees every quote's departure.
 CREATE FUNCTION hublink.timer_on_travel_quote() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    rid  bigint;
     best record;
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub' THEN
         RETURN NULL;
     END IF;
-    SELECT q.travel_quote_reference, q.expires_at INTO best
-      FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
-     WHERE r.removal_id = NEW.removal_id AND q.expires_at IS NOT NULL
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM hublink.start_timer('quote_expiry', NEW.removal_id, 'travel', 'best-value quote',
-                                    best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
-                                    jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
-                                                       'expiresAt', best.expires_at));
-    END IF;
+    -- In removal_id order: start_timer locks each removal row, always in one order.
+    FOR rid IN SELECT DISTINCT n.removal_id FROM new_quotes n ORDER BY n.removal_id LOOP
+        SELECT q.travel_quote_reference, q.expires_at INTO best
+          FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
+         WHERE r.removal_id = rid AND q.expires_at IS NOT NULL
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM hublink.start_timer('quote_expiry', rid, 'travel', 'best-value quote',
+                                        best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
+                                        jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
+                                                           'expiresAt', best.expires_at));
+        END IF;
+    END LOOP;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
-    'Trigger on hublink.travel_quote at the Hub: (re)starts quote_expiry on the expiry of the '
-    'best-value quote that can still be booked.';
+    'Statement trigger on hublink.travel_quote at the Hub: for each removal the statement inserted '
+    'quotes of (transition table new_quotes), ranks its quotes once and (re)starts quote_expiry on '
+    'the expiry of the best-value quote that can still be booked.';
 REVOKE ALL ON FUNCTION hublink.timer_on_travel_quote() FROM PUBLIC;
 CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
-    FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_travel_quote();
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
+COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
+    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
 
 -- The first departure of a travel quote's current itinerary.
 CREATE FUNCTION hublink.timer_first_departure(p_removal_id bigint, p_travel_quote_reference text)

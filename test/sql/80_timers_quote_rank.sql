@@ -29,7 +29,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(31);
+SELECT plan(36);
 SET LOCAL track_functions = 'all';
 CREATE TABLE timer_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION timer_test.r(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM timer_test.v WHERE k = key $$;
@@ -235,6 +235,38 @@ INSERT INTO hublink.travel_quote_response (removal_id, message_id) VALUES (timer
 SELECT timer_test.insert_quotes('{cancelled}', '{TQ-1}', '{650}', ARRAY[now() + interval '2 days']) \g /dev/null
 SELECT is(timer_test.armed(timer_test.rid('cancelled')), timer_test.oracle_timer(timer_test.rid('cancelled')),
           'a late quote of a cancelled removal: where the per-row trigger left it');
+
+-- --- the handler's checks, now before one insert of every quote: the first bad quote in array
+-- order is named as before, and a refused response records nothing ---------------------------
+CREATE FUNCTION timer_test.refused(key text, quotes jsonb) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    st text; ptr text; msg text;
+BEGIN
+    PERFORM hublink.conversation_apply(timer_test.msg('TravelQuoteResponse', timer_test.r(key), 'TSP',
+                                                      jsonb_build_object('quotes', quotes)), 'in');
+    RETURN 'applied';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, ptr = COLUMN_NAME, msg = MESSAGE_TEXT;
+    RETURN st || ' ' || ptr || ': ' || msg;
+END $$;
+CREATE FUNCTION timer_test.q1(key text, ref text, escort_quote text DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT timer_test.quote(timer_test.r(key), ref, 700, now() + interval '1 day', now() + interval '5 days', false, escort_quote) $$;
+INSERT INTO timer_test.v VALUES ('bad', timer_test.new_removal('HO-8100011', false, current_date + 10));
+SELECT hublink.request_travel_quotes(timer_test.r('bad'), '{LHR}') \g /dev/null
+SELECT is(timer_test.refused('bad', jsonb_build_array(timer_test.q1('bad', 'TQ-1'), timer_test.q1('bad', 'TQ-2'), timer_test.q1('bad', 'TQ-1'))),
+          'HL001 /body/quotes/2/travelQuoteReference: travel quote "TQ-1" was already issued',
+          'a reference repeated within the response: refused at its second place');
+SELECT is(timer_test.refused('bad', jsonb_build_array(timer_test.q1('bad', 'TQ-1'), timer_test.q1('bad', 'TQ-2', 'EQ-NONE'), timer_test.q1('bad', 'TQ-1'))),
+          'HL001 /body/quotes/1/escortQuoteReference: escort quote "EQ-NONE" is unknown',
+          'an unknown escort quote before it: that is named first');
+SELECT is((SELECT count(*)::int FROM hublink.travel_quote WHERE removal_id = timer_test.rid('bad'))
+          + (SELECT count(*)::int FROM hublink.travel_quote_response WHERE removal_id = timer_test.rid('bad')), 0,
+          'a refused response records no quote');
+SELECT is(timer_test.refused('bad', jsonb_build_array(timer_test.q1('bad', 'TQ-1'))), 'applied', 'a good response is applied');
+SELECT hublink.request_travel_quotes(timer_test.r('bad'), '{LHR}') \g /dev/null
+SELECT is(timer_test.refused('bad', jsonb_build_array(timer_test.q1('bad', 'TQ-5'), timer_test.q1('bad', 'TQ-1'))),
+          'HL001 /body/quotes/1/travelQuoteReference: travel quote "TQ-1" was already issued',
+          'a reference an earlier response issued: refused after a re-quote');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,15 @@
+-- 0.2.0: quote_expiry ranks a removal's quotes once per statement, not once per quote (issue 15
+-- section 1, issue 17 section 3; docs/performance.md "Quote expiry: one ranking per response").
+-- The row trigger ran hublink.removal_quotes for every quote a TravelQuoteResponse inserted (40
+-- rankings for 40 quotes); a statement trigger with a transition table ranks each removal once,
+-- and the handler inserts a response's quotes, costs and segments in one statement.
+
+DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
+-- @function hublink.timer_on_travel_quote
+CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
+COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
+    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
+
+-- @function hublink.record_message_rows
