@@ -4086,7 +4086,9 @@ SELECT hublink.audit_attach();
 -- section 1, issue 17 section 3; docs/performance.md "Quote expiry: one ranking per response").
 -- The row trigger ran hublink.removal_quotes for every quote a TravelQuoteResponse inserted (40
 -- rankings for 40 quotes); a statement trigger with a transition table ranks each removal once,
--- and the handler inserts a response's quotes, costs and segments in one statement.
+-- and the handler inserts a response's quotes, costs and segments in one statement. The
+-- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
+-- query for the quote's first departure each time): once per statement too.
 
 DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- hublink.timer_on_travel_quote, as defined in sql/parts
@@ -4495,6 +4497,46 @@ COMMENT ON FUNCTION hublink.record_message_rows(bigint, jsonb, text) IS
     'receives it. Raises HL001 for references the conversation does not know (a booking of a '
     'quote never issued or superseded, an update of a booking never confirmed, the outcome of '
     'an amendment never sent, a quote reference issued twice).';
+
+DROP TRIGGER timer_on_itinerary ON hublink.itinerary_segment;
+-- hublink.timer_on_itinerary, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A flight change retires the old segment before it inserts the new one: in between no
+    -- segment is current (no departure), and the insert's own firing re-anchors the timers.
+    -- In timer_id order: reanchor_timer locks each timer's removal row, always in one order.
+    -- The departure is looked up for the watched quotes only (the join's output rows): none
+    -- for a quote response's new quotes.
+    PERFORM hublink.reanchor_timer(w.timer_id, w.departure)
+       FROM (SELECT x.timer_id, hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) AS departure
+               FROM (SELECT DISTINCT n.travel_quote_id FROM new_segments n) n
+               JOIN hublink.travel_quote q ON q.travel_quote_id = n.travel_quote_id
+               JOIN hublink.timer x ON x.removal_id = q.removal_id
+                                   AND x.detail ->> 'travelQuoteReference' = q.travel_quote_reference
+              WHERE x.status = 'pending' AND x.detail ? 'firstDeparture'
+             OFFSET 0) w
+      WHERE w.departure IS NOT NULL
+      ORDER BY w.timer_id;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
+    'Statement trigger on hublink.itinerary_segment: after a flight change, the pending timers '
+    'anchored at the first departure of a quote whose segments the statement inserted or updated '
+    '(transition table new_segments) count from the new one.';
+CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
+    'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
+CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
+    'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
 
 -- from sql/updates/0.1.0--0.2.0/64_appliers.sql
 -- 0.2.0: the message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"):

@@ -29,7 +29,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(36);
+SELECT plan(40);
 SET LOCAL track_functions = 'all';
 CREATE TABLE timer_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION timer_test.r(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM timer_test.v WHERE k = key $$;
@@ -235,6 +235,36 @@ INSERT INTO hublink.travel_quote_response (removal_id, message_id) VALUES (timer
 SELECT timer_test.insert_quotes('{cancelled}', '{TQ-1}', '{650}', ARRAY[now() + interval '2 days']) \g /dev/null
 SELECT is(timer_test.armed(timer_test.rid('cancelled')), timer_test.oracle_timer(timer_test.rid('cancelled')),
           'a late quote of a cancelled removal: where the per-row trigger left it');
+
+-- --- the itinerary's timers: a flight change re-anchors them once per statement; a response's
+-- new segments look nothing up ----------------------------------------------------------------
+CREATE FUNCTION timer_test.calls(f text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions WHERE schemaname = 'hublink' AND funcname = f $$;
+INSERT INTO timer_test.v VALUES ('fly', timer_test.new_removal('HO-8100012', false, current_date + 10));
+SELECT hublink.request_travel_quotes(timer_test.r('fly'), '{LHR}') \g /dev/null
+INSERT INTO timer_test.q VALUES ('fly', 1, 'TQ-1', 700, now() + interval '1 day', now() + interval '5 days');
+SELECT timer_test.arrive('fly', 1) \g /dev/null
+SELECT hublink.choose_quote(timer_test.r('fly'), 'TQ-1') \g /dev/null
+SELECT timer_test.travel_booking_answered(timer_test.r('fly'), 'TQ-1', true);
+CREATE FUNCTION timer_test.anchors(key text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(t.kind || ' ' || (t.anchor_at - now()), ', ' ORDER BY t.kind)
+      FROM hublink.timer t WHERE t.removal_id = timer_test.rid(key) AND t.status = 'pending' AND t.detail ? 'firstDeparture' $$;
+SELECT is(timer_test.anchors('fly'), 'tig_notification 5 days', 'booked: the TIG timer counts from the departure');
+INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type, start_time, end_time)
+SELECT q.travel_quote_id, s.id, 'PLANE', now() + s.d, now() + s.d + interval '7 hours'
+  FROM hublink.travel_quote q, (VALUES ('T2', interval '4 days'), ('T3', interval '3 days')) s(id, d)
+ WHERE q.removal_id = timer_test.rid('fly') AND q.travel_quote_reference = 'TQ-1';
+SELECT is(timer_test.anchors('fly'), 'tig_notification 3 days', 'segments inserted: re-anchored at the new first departure');
+UPDATE hublink.itinerary_segment s SET current = false FROM hublink.travel_quote q
+ WHERE q.travel_quote_id = s.travel_quote_id AND q.removal_id = timer_test.rid('fly') AND s.segment_id IN ('T2', 'T3');
+SELECT is(timer_test.anchors('fly'), 'tig_notification 5 days', 'segments retired: back at the first current departure');
+INSERT INTO timer_test.v VALUES ('forty2', timer_test.new_removal('HO-8100013', false, current_date + 10));
+SELECT hublink.request_travel_quotes(timer_test.r('forty2'), '{LHR}') \g /dev/null
+INSERT INTO timer_test.q SELECT 'forty2', 1, ref, total, expires, departs FROM timer_test.q WHERE k = 'forty';
+CREATE TABLE timer_test.fd AS SELECT timer_test.calls('timer_first_departure') AS before;
+SELECT timer_test.arrive('forty2', 1) \g /dev/null
+SELECT is(timer_test.calls('timer_first_departure') - (SELECT before FROM timer_test.fd), 0::bigint,
+          '40 new quotes'' segments: no departure looked up (no timer watches them; it was one per segment)');
 
 -- --- the handler's checks, now before one insert of every quote: the first bad quote in array
 -- order is named as before, and a refused response records nothing ---------------------------
