@@ -29,7 +29,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(40);
+SELECT plan(42);
 SET LOCAL track_functions = 'all';
 CREATE TABLE timer_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION timer_test.r(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM timer_test.v WHERE k = key $$;
@@ -114,13 +114,13 @@ SELECT is(timer_test.armed(timer_test.rid('one')), timer_test.expected('one'), '
 SELECT is(timer_test.armed(timer_test.rid('one')), timer_test.oracle_timer(timer_test.rid('one')), 'one quote: where the per-row trigger left it');
 SELECT is((SELECT calls FROM timer_test.count WHERE what = 'one'), 1::bigint, 'one quote: one ranking');
 
--- --- 40 quotes: prices a permutation of 40 distinct amounts; a third without expiresAt, among
--- them the cheapest, so the timer goes to the best quote that lapses -------------------------
+-- --- 40 quotes: prices a permutation of 40 distinct amounts; a third lapsed already, among
+-- them the cheapest, so the timer goes to the best quote still bookable ----------------------
 INSERT INTO timer_test.v VALUES ('forty', timer_test.new_removal('HO-8100002', false, current_date + 10));
 SELECT hublink.request_travel_quotes(timer_test.r('forty'), '{LHR}') \g /dev/null
 INSERT INTO timer_test.q
 SELECT 'forty', 1, 'TQ-' || lpad(i::text, 2, '0'), 500 + (i * 17 % 40) * 10,
-       CASE WHEN i % 3 = 0 THEN NULL ELSE now() + interval '1 day' + i * interval '1 hour' END,
+       CASE WHEN i % 3 = 0 THEN now() - interval '1 hour' ELSE now() + interval '1 day' + i * interval '1 hour' END,
        now() + interval '5 days' + (40 - i) * interval '30 minutes'
   FROM generate_series(0, 39) i;
 INSERT INTO timer_test.count SELECT 'forty', timer_test.arrive('forty', 1);
@@ -130,27 +130,19 @@ SELECT is((SELECT count(*)::int FROM hublink.itinerary_segment s JOIN hublink.tr
 SELECT is((SELECT count(*)::int FROM hublink.travel_quote_cost c JOIN hublink.travel_quote q USING (travel_quote_id)
             WHERE q.removal_id = timer_test.rid('forty')), 40, 'and its cost per traveller');
 SELECT is(timer_test.armed(timer_test.rid('forty')), timer_test.expected('forty'),
-          '40 quotes: the timer watches the cheapest quote with an expiry (the cheapest has none)');
+          '40 quotes: the timer watches the cheapest quote not lapsed (the cheapest has)');
 SELECT ok(timer_test.expected('forty') NOT LIKE '(TQ-00,%', 'the cheapest quote (TQ-00) is not the one expected');
 SELECT is(timer_test.armed(timer_test.rid('forty')), timer_test.oracle_timer(timer_test.rid('forty')), '40 quotes: where the per-row trigger left it');
 SELECT is(timer_test.armed_count(timer_test.rid('forty')), 1, '40 quotes: one pending quote_expiry timer');
 -- The regression guard of issue 17's soak: 40 rankings per response made the Hub its bound.
 SELECT is((SELECT calls FROM timer_test.count WHERE what = 'forty'), 1::bigint, '40 quotes: one ranking, not one per quote');
 
--- --- no quote with an expiry: nothing to watch --------------------------------------------------
-INSERT INTO timer_test.v VALUES ('noexp', timer_test.new_removal('HO-8100003', false, current_date + 10));
-SELECT hublink.request_travel_quotes(timer_test.r('noexp'), '{LHR}') \g /dev/null
-INSERT INTO timer_test.q VALUES ('noexp', 1, 'TQ-1', 700, NULL, now() + interval '5 days'),
-                                ('noexp', 1, 'TQ-2', 600, NULL, now() + interval '6 days');
-INSERT INTO timer_test.count SELECT 'noexp', timer_test.arrive('noexp', 1);
-SELECT is(timer_test.armed_count(timer_test.rid('noexp')), 0, 'quotes without expiresAt: no quote_expiry timer');
-SELECT is(timer_test.oracle_timer(timer_test.rid('noexp')), NULL, 'nor did the per-row trigger arm one');
 -- and an expired quote is never watched, even the cheapest
 INSERT INTO timer_test.v VALUES ('lapsed', timer_test.new_removal('HO-8100004', false, current_date + 10));
 SELECT hublink.request_travel_quotes(timer_test.r('lapsed'), '{LHR}') \g /dev/null
 INSERT INTO timer_test.q VALUES ('lapsed', 1, 'TQ-1', 500, now() - interval '1 minute', now() + interval '5 days'),
                                 ('lapsed', 1, 'TQ-2', 600, now() + interval '3 hours', now() + interval '6 days'),
-                                ('lapsed', 1, 'TQ-3', 550, NULL, now() + interval '6 days');
+                                ('lapsed', 1, 'TQ-3', 550, now() + interval '5 hours', now() + interval '6 days');
 SELECT timer_test.arrive('lapsed', 1) \g /dev/null
 SELECT is(timer_test.armed(timer_test.rid('lapsed')), timer_test.expected('lapsed'), 'an expired quote is not watched: the next with an expiry is');
 SELECT is(timer_test.armed(timer_test.rid('lapsed')), timer_test.oracle_timer(timer_test.rid('lapsed')), 'as the per-row trigger did');
@@ -166,7 +158,7 @@ SELECT hublink.request_travel_quotes(timer_test.r('requote'), '{LHR}') \g /dev/n
 SELECT is(timer_test.armed_count(timer_test.rid('requote')), 0, 'the re-quote request cancels the timer');
 INSERT INTO timer_test.q VALUES ('requote', 2, 'TQ-3', 900, now() + interval '3 days', now() + interval '5 days'),
                                 ('requote', 2, 'TQ-4', 800, now() + interval '4 days', now() + interval '5 days'),
-                                ('requote', 2, 'TQ-5', 850, NULL, now() + interval '5 days');
+                                ('requote', 2, 'TQ-5', 850, now() + interval '5 days', now() + interval '5 days');
 INSERT INTO timer_test.count SELECT 'requote', timer_test.arrive('requote', 2);
 SELECT is(timer_test.armed(timer_test.rid('requote')), timer_test.expected('requote'), 'second response: the timer watches its best quote, not a superseded one');
 SELECT is(timer_test.armed(timer_test.rid('requote')), timer_test.oracle_timer(timer_test.rid('requote')), 'second response: where the per-row trigger left it');
@@ -214,6 +206,18 @@ SELECT is(timer_test.insert_quotes('{two,other,two,other}', '{TQ-4,TQ-1,TQ-5,TQ-
 SELECT is(timer_test.armed(timer_test.rid('two')) || timer_test.armed(timer_test.rid('other')),
           timer_test.oracle_timer(timer_test.rid('two')) || timer_test.oracle_timer(timer_test.rid('other')),
           'both removals armed where the per-row trigger left them (TQ-4 and TQ-2)');
+
+-- --- quotes without expiresAt (a TravelQuoteResponse always has one: schema 1.0 requires it;
+-- a quote inserted otherwise may not): never watched; none with one, no timer ---------------
+INSERT INTO timer_test.v VALUES ('noexp', timer_test.new_removal('HO-8100003', false, current_date + 10));
+INSERT INTO hublink.travel_quote_response (removal_id, message_id) VALUES (timer_test.rid('noexp'), 'rank-noexp');
+SELECT timer_test.insert_quotes('{noexp,noexp}', '{TQ-1,TQ-2}', '{700,600}', ARRAY[NULL, NULL]::timestamptz[]) \g /dev/null
+SELECT is(timer_test.armed_count(timer_test.rid('noexp')), 0, 'quotes without expiresAt: no quote_expiry timer');
+SELECT is(timer_test.oracle_timer(timer_test.rid('noexp')), NULL, 'nor did the per-row trigger arm one');
+SELECT timer_test.insert_quotes('{noexp,noexp}', '{TQ-3,TQ-4}', '{650,500}', ARRAY[now() + interval '3 days', NULL]) \g /dev/null
+SELECT is(timer_test.armed(timer_test.rid('noexp')), row('TQ-3', now() + interval '3 days' - interval '2 hours')::text,
+          'with one that has: it is watched, though cheaper ones have none');
+SELECT is(timer_test.armed(timer_test.rid('noexp')), timer_test.oracle_timer(timer_test.rid('noexp')), 'as the per-row trigger did');
 
 -- --- a removal past quoting: a late quote of a removal whose booking is requested, or cancelled ---
 INSERT INTO timer_test.v VALUES ('booked', timer_test.new_removal('HO-8100009', false, current_date + 10));
