@@ -336,7 +336,16 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
         -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
         -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
         -- price + P_removal x loss; a quote without an expected cost counts its price. The
-        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        -- estimate is computed once per call, not once per quote: a MATERIALIZED CTE. As a
+        -- subquery in FROM the planner pulled it up, and the function call went into every
+        -- expression that used it (twice per quote), or, fenced, was rescanned per quote; with
+        -- 40 quotes that was 80 estimates, most of a ranking's time.
+        WITH p AS MATERIALIZED (
+            SELECT hublink.removal_cancel_probability(
+                       (SELECT x.removal_id FROM hublink.removal x
+                         WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                   c.provider_probability AS p_tsp
+              FROM hublink.cancel_estimate_config c)
         SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
                                                                     / p.p_tsp, 2), t.total_amount)
                                      + coalesce(e.total_amount, 0),
@@ -353,11 +362,7 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN (SELECT hublink.removal_cancel_probability(
-                                (SELECT x.removal_id FROM hublink.removal x
-                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
-                            c.provider_probability AS p_tsp
-                       FROM hublink.cancel_estimate_config c) p
+         CROSS JOIN p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
            -- 4.18: a quote asked for before the latest risk assessment was priced on another

@@ -29,7 +29,7 @@ BEGIN;
 \o /dev/null
 \ir ../e2e/timers/helpers.sql
 \o
-SELECT plan(42);
+SELECT plan(43);
 SET LOCAL track_functions = 'all';
 CREATE TABLE timer_test.v (k text PRIMARY KEY, v text);
 CREATE FUNCTION timer_test.r(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM timer_test.v WHERE k = key $$;
@@ -93,6 +93,9 @@ CREATE FUNCTION timer_test.rankings() RETURNS bigint LANGUAGE sql AS $$
     SELECT coalesce(sum(calls), 0)::bigint - (SELECT count(*) FROM timer_test.oracle)
       FROM pg_stat_xact_user_functions
      WHERE schemaname = 'hublink' AND funcname = 'removal_quotes' $$;
+-- Calls of a hublink function so far in this transaction.
+CREATE FUNCTION timer_test.calls(f text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions WHERE schemaname = 'hublink' AND funcname = f $$;
 CREATE TABLE timer_test.count (what text PRIMARY KEY, calls bigint);
 -- Applies a removal's response n as the worker applies a TravelQuoteResponse, counting rankings.
 CREATE FUNCTION timer_test.arrive(key text, n int) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -134,6 +137,17 @@ SELECT is(timer_test.armed(timer_test.rid('forty')), timer_test.expected('forty'
 SELECT ok(timer_test.expected('forty') NOT LIKE '(TQ-00,%', 'the cheapest quote (TQ-00) is not the one expected');
 SELECT is(timer_test.armed(timer_test.rid('forty')), timer_test.oracle_timer(timer_test.rid('forty')), '40 quotes: where the per-row trigger left it');
 SELECT is(timer_test.armed_count(timer_test.rid('forty')), 1, '40 quotes: one pending quote_expiry timer');
+-- One ranking of the 40 quotes, alone: how many cancellation estimates it computes.
+CREATE FUNCTION timer_test.estimates(key text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := timer_test.calls('removal_cancel_probability');
+    n      bigint;
+BEGIN
+    SELECT count(*) INTO n FROM hublink.removal_quotes(timer_test.r(key));
+    RETURN timer_test.calls('removal_cancel_probability') - before;
+END $$;
+SELECT is(timer_test.estimates('forty'), 1::bigint,
+          'a ranking of 40 quotes computes the cancellation estimate once, not twice per quote');
 -- The regression guard of issue 17's soak: 40 rankings per response made the Hub its bound.
 SELECT is((SELECT calls FROM timer_test.count WHERE what = 'forty'), 1::bigint, '40 quotes: one ranking, not one per quote');
 
@@ -242,8 +256,6 @@ SELECT is(timer_test.armed(timer_test.rid('cancelled')), timer_test.oracle_timer
 
 -- --- the itinerary's timers: a flight change re-anchors them once per statement; a response's
 -- new segments look nothing up ----------------------------------------------------------------
-CREATE FUNCTION timer_test.calls(f text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_xact_user_functions WHERE schemaname = 'hublink' AND funcname = f $$;
 INSERT INTO timer_test.v VALUES ('fly', timer_test.new_removal('HO-8100012', false, current_date + 10));
 SELECT hublink.request_travel_quotes(timer_test.r('fly'), '{LHR}') \g /dev/null
 INSERT INTO timer_test.q VALUES ('fly', 1, 'TQ-1', 700, now() + interval '1 day', now() + interval '5 days');

@@ -4,7 +4,9 @@
 -- rankings for 40 quotes); a statement trigger with a transition table ranks each removal once,
 -- and the handler inserts a response's quotes, costs and segments in one statement. The
 -- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
--- query for the quote's first departure each time): once per statement too.
+-- query for the quote's first departure each time): once per statement too. And the ranking
+-- itself computed the Hub's cancellation estimate twice per quote (80 times for 40 quotes), not
+-- once as its comment said: a MATERIALIZED CTE now (same signature and rows).
 
 DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- @function hublink.timer_on_travel_quote
@@ -28,3 +30,5 @@ CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segme
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
 COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
     'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
+
+-- @function hublink.removal_quotes
