@@ -5131,6 +5131,190 @@ COMMENT ON FUNCTION hublink.export_mi(text, text) IS
 -- (mi_report_html's current definition, jit = off included, is already emitted by part 20.)
 
 
+-- from sql/updates/0.1.0--0.2.0/69_review_leftovers.sql
+-- 0.2.0: the leftovers of the 8 December 2026 reviews (update part 69).
+--
+-- Hub erasure (docs/security-crypto.md "Erasure of a removal with live bookings"): only an
+-- update that answers the Hub's cancellation (a cancellation section, or a financial section
+-- for the reason CANCELLED_BY_HO) counts as the provider's answer, and an admin can record an
+-- answer settled outside the interface (hublink.hub_record_settled). The new table and the
+-- function that erasure_blockers now calls come here, before parts 90 and 94 bring
+-- erasure_blockers and erase_removal in their current form.
+CREATE TABLE hublink.hub_settlement (
+    settlement_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_id      bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    booking         text NOT NULL CHECK (booking IN ('escort', 'travel')),
+    kind            text NOT NULL CHECK (kind IN ('cancellation', 'completion')),
+    cancellation_id bigint UNIQUE REFERENCES hublink.cancellation ON DELETE CASCADE,
+    note            text NOT NULL CHECK (btrim(note) <> ''),
+    recorded_by     text NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CHECK ((kind = 'cancellation') = (cancellation_id IS NOT NULL))
+);
+COMMENT ON TABLE hublink.hub_settlement IS
+    'At the Hub: a provider''s answer to the Hub''s cancellation, or a travel completion, settled outside the '
+    'interface and recorded by an admin (hublink.hub_record_settled); it clears that erasure blocker.';
+COMMENT ON COLUMN hublink.hub_settlement.settlement_id IS 'Internal key.';
+COMMENT ON COLUMN hublink.hub_settlement.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.hub_settlement.booking IS 'escort or travel: the provider''s booking.';
+COMMENT ON COLUMN hublink.hub_settlement.kind IS 'cancellation (the Hub''s cancellation answered outside the interface) or completion (a completed removal''s booking, ended outside it).';
+COMMENT ON COLUMN hublink.hub_settlement.cancellation_id IS 'For a cancellation: the Hub''s cancellation it answers.';
+COMMENT ON COLUMN hublink.hub_settlement.note IS 'How it was settled (who confirmed, how, reference), as the admin wrote it.';
+COMMENT ON COLUMN hublink.hub_settlement.recorded_by IS 'The login that recorded it (hublink.acting_login()).';
+COMMENT ON COLUMN hublink.hub_settlement.recorded_at IS 'When it was recorded.';
+CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
+COMMENT ON INDEX hublink.hub_settlement_removal IS 'A removal''s settlements (erasure_blockers; the foreign key when a removal is deleted).';
+-- hublink.hub_unanswered_cancellations, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.hub_unanswered_cancellations(p_removal_id bigint) RETURNS SETOF hublink.cancellation
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.* FROM hublink.cancellation c
+     WHERE c.removal_id = p_removal_id AND c.cancelled_by = 'hub'
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = c.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = c.removal_id AND k.outcome = 'ACCEPTED') END)
+       -- Only the provider's update that answers the cancellation: one with a cancellation
+       -- section (the booking cancelled at the provider: tsp_cancel's TravelUpdate), or with a
+       -- financial section for the reason CANCELLED_BY_HO (the fee of the Hub's cancellation:
+       -- esp_cancel's EscortUpdate). An acceptance crossing the cancellation, or an invoice
+       -- crossing it (a fee for another reason), is recorded as an inbound transition too, and
+       -- is no answer: the provider may not have seen the cancellation yet.
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                         JOIN hublink.booking_update u
+                           ON u.removal_id = t.removal_id AND u.booking = t.machine AND u.message_id = t.message_id
+                        WHERE t.removal_id = c.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
+                          AND t.at >= c.cancelled_at
+                          AND (u.kind = 'cancellation' OR (u.kind = 'financial' AND u.reason_code = 'CANCELLED_BY_HO')))
+       -- nor an answer an admin recorded as settled outside the interface
+       AND NOT EXISTS (SELECT FROM hublink.hub_settlement h WHERE h.cancellation_id = c.cancellation_id)
+$$;
+COMMENT ON FUNCTION hublink.hub_unanswered_cancellations(bigint) IS
+    'At the Hub: the Hub''s cancellations of this removal''s bookings that their provider accepted (after booking, '
+    'or crossing an accepted booking response) and has not answered by an update with a cancellation section or '
+    'a financial section for the reason CANCELLED_BY_HO since, nor an admin recorded settled outside the interface '
+    '(hublink.hub_settlement).';
+REVOKE ALL ON FUNCTION hublink.hub_unanswered_cancellations(bigint) FROM PUBLIC;
+
+INSERT INTO hublink.audit_action VALUES
+    ('hub_record_settled', 'An admin recorded a provider''s answer settled outside the interface (hublink.hub_record_settled).');
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_settled_outside', 'warning', 'monitoring',
+     'An admin recorded a provider''s cancellation answer or completion as settled outside the interface '
+     '(hublink.hub_record_settled), which lets the removal be erased. Check it was authorised and that '
+     'the provider really released its seats or escorts (hublink.hub_settlement holds the note).');
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('hub_settled_outside', 'security_settled_outside', 'Provider answer recorded as settled outside the interface');
+-- hublink.hub_record_settled, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.hub_record_settled(p_removal_reference text, p_party text, p_note text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    machine text := CASE p_party WHEN 'esp' THEN 'escort' WHEN 'tsp' THEN 'travel' END;
+    c       hublink.cancellation;
+    kind    text;
+    id      bigint;
+BEGIN
+    IF coalesce(btrim(p_note), '') = '' THEN
+        RAISE EXCEPTION 'a settlement outside the interface needs a note'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The note is the only record of how the provider''s answer was given.',
+                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+    END IF;
+    IF machine IS NULL THEN
+        RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A settlement records the answer of the escort provider (esp) or the travel provider (tsp).',
+                  HINT = 'Name the provider whose answer was settled outside the interface.';
+    END IF;
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_reference = p_removal_reference AND x.state IS NOT NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the Hub has no removal %', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Settlements are recorded at the Hub, for a removal its removal machine tracks.',
+                  HINT = 'Check the removal reference.';
+    END IF;
+    -- The one reason that may be settled: the Hub's cancellation of this provider's accepted
+    -- booking with no answer yet (as hublink.erasure_blockers names it) ...
+    SELECT * INTO c FROM hublink.hub_unanswered_cancellations(r.removal_id) x
+     WHERE x.booking = machine ORDER BY x.cancelled_at DESC LIMIT 1;
+    IF FOUND THEN
+        kind := 'cancellation';
+    -- ... or a completed removal whose booking with this provider is still held: the Hub can no
+    -- longer cancel it (a removal not completed is cancelled through the interface instead).
+    ELSIF r.state = 'completed'
+          AND (CASE machine WHEN 'escort' THEN r.escort_state ELSE r.travel_state END) IN ('booked', 'amended')
+          AND NOT EXISTS (SELECT FROM hublink.hub_settlement h
+                           WHERE h.removal_id = r.removal_id AND h.booking = machine AND h.kind = 'completion') THEN
+        kind := 'completion';
+    ELSE
+        RAISE EXCEPTION 'removal % is not kept from erasure by a cancellation or completion of the % that is settled outside the interface: nothing was recorded',
+                        p_removal_reference, p_party
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('What keeps it: ' || (SELECT pg_catalog.string_agg(b, '; ') FROM hublink.erasure_blockers(p_removal_reference) b),
+                                    'Nothing keeps it from erasure.'),
+                  HINT = 'Only the Hub''s cancellation that provider has not answered, or the booking of a completed removal it still '
+                         'holds, can be settled outside the interface; a live booking is cancelled with hublink.cancel_booking.';
+    END IF;
+    INSERT INTO hublink.hub_settlement (removal_id, booking, kind, cancellation_id, note, recorded_by)
+    VALUES (r.removal_id, machine, kind, c.cancellation_id, btrim(p_note), hublink.acting_login())
+    RETURNING settlement_id INTO id;
+    PERFORM hublink.audit_note('hub_record_settled', r.removal_id,
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'party', p_party, 'kind', kind,
+                                      'settlement_id', id, 'cancellation_message_id', c.message_id));
+    PERFORM hublink.record_security_event('hub_settled_outside',
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'party', p_party, 'kind', kind,
+                                      'settlement_id', id, 'login', hublink.acting_login()));
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.hub_record_settled(text, text, text) IS
+    'At the Hub, for hublink_admin: records that the escort (esp) or travel (tsp) provider''s answer was settled '
+    'outside the interface, with a note saying how: the Hub''s cancellation of its accepted booking that it never '
+    'answered by message, or its booking of a completed removal that it never completed by message. That '
+    'erasure blocker then goes (hublink.erasure_blockers). Refused, recording nothing, for any other removal or '
+    'provider (a live booking is cancelled through the interface). Audited (hub_record_settled), and a '
+    'hub_settled_outside security event (alerted). Returns the hublink.hub_settlement id.';
+REVOKE ALL ON FUNCTION hublink.hub_record_settled(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.hub_record_settled(text, text, text) TO hublink_admin;
+
+-- The TSP's drift check (docs/tsp.md "The fares of a flight, in one row"): the chosen
+-- itineraries' derived rows are compared whole with the exact derivation, in the same
+-- statement (snapshot) as the search, and fare_row_drift is raised once per drift episode.
+-- tsp_quote and tsp_flight_fares_drift_alert come in their current form with parts 20, 66 and
+-- 98 (PL/pgSQL: the tables they read may come later); so does this one.
+-- hublink.tsp_flight_fares_stale, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_stale(flights bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL for its kept plan (called once per quoted date), as tsp_itineraries.
+BEGIN
+    IF coalesce(cardinality(array_remove(flights, NULL)), 0) = 0 THEN
+        RETURN '{}';  -- a date with nothing chosen: no derivation to plan
+    END IF;
+    RETURN (SELECT coalesce(array_agg(u.id ORDER BY u.id), '{}')
+              FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
+              LEFT JOIN hublink.tsp_flight_fares s ON s.flight_id = u.id
+              LEFT JOIN hublink.tsp_flight_fares_of(flights) c ON c.flight_id = u.id
+             WHERE s.fares IS DISTINCT FROM c.fares);
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) IS
+    'Those of these flights whose tsp_flight_fares row (or its absence) differs from hublink.tsp_flight_fares_of, '
+    'the exact derivation from tsp_fare and tsp_fare_price; empty when none. Internal: tsp_quote calls it on the '
+    'flights of the itineraries it returns.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) FROM PUBLIC;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
+
 -- from sql/updates/0.1.0--0.2.0/70_web_identity.sql
 -- 0.2.0: the caseworkers' web interface (issue 16, docs/web.md). The web login (a member of
 -- hublink_web) acts for the person it SET ROLE to (hublink.acting_login()), whose clearance
@@ -8869,12 +9053,12 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
-    true_price   numeric;
     dropped      integer;
     drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
-    cands        hublink.tsp_itinerary[];
+    n_cands      bigint;
+    n_seated     bigint;
     -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
 BEGIN
@@ -8952,45 +9136,74 @@ BEGIN
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
         dropped := 0;
-        -- One search per date; the reasons for no quote are read from the same candidates.
-        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                  coalesce(no_transit, '{}'), refund_only,
-                                                  p_cancel, h_cancel) i);
+        -- One statement per date: the search, the choice, the check of the chosen itineraries'
+        -- derived rows and their per-traveller costs all read one snapshot (the search and the
+        -- check are STABLE functions of this query). A price load committing while the date is
+        -- quoted is therefore seen by all of them or by none: it cannot make the check disagree
+        -- with the search and drop an itinerary unreported (test/sql/55_tsp_flight_fares_quote_race.sh).
         -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
         -- the best refundable itinerary of the date when they are not among them: the TSP ranks
         -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer. The first
+        -- row always comes, with the counts that say why a date has no quote (flight1 NULL:
+        -- nothing chosen).
         FOR it IN
-            SELECT o.* FROM (
+            WITH cands AS MATERIALIZED (
+                SELECT * FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                      (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                      n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                      coalesce(no_transit, '{}'), refund_only,
+                                                      p_cancel, h_cancel)),
+            ranked AS (
                 SELECT i.*,
                        row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
                        row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
                        row_number() OVER (PARTITION BY i.refundable
                                           ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM unnest(cands) i
+                  FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
                    AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
                                     WHERE r.active AND r.kind = 'COST_LIMIT'
                                       AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
-             WHERE o.by_cost <= per_date
-                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
-             ORDER BY o.by_cost
+                                      AND (r.currency <> i.currency OR i.price > r.amount))),
+            chosen AS MATERIALIZED (
+                SELECT o.* FROM ranked o
+                 WHERE o.by_cost <= per_date
+                    OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))),
+            -- The derived rows of the chosen itineraries' flights only, against the exact
+            -- derivation: a stale flag, fare, rule or price leaves its itineraries out.
+            stale AS MATERIALIZED (
+                SELECT hublink.tsp_flight_fares_stale(ARRAY(
+                           SELECT c.flight1 FROM chosen c UNION SELECT c.flight2 FROM chosen c)) AS flights),
+            counts AS (
+                SELECT count(*) AS n_cands, count(*) FILTER (WHERE i.seats_free >= n_ret + d.escorts) AS n_seated
+                  FROM cands i)
+            SELECT cnt.n_cands, cnt.n_seated, y.*
+              FROM counts cnt
+              LEFT JOIN (
+                  SELECT c.*, st.flights && ARRAY[c.flight1, c.flight2] AS row_stale, pt.costs, pt.true_price
+                    FROM chosen c CROSS JOIN stale st
+                   -- The per-traveller costs read from tsp_fare_price (what the quote shows and
+                   -- tsp_book charges), which must add up to the price the search read.
+                   CROSS JOIN LATERAL (
+                       SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                                                           'cost', hublink.tsp_money(a.amount, c.currency))) AS costs,
+                              CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
+                         FROM jsonb_array_elements(travellers) t
+                        CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
+              ) y ON true
+             ORDER BY y.by_cost
         LOOP
-            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
-            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
-            -- an itinerary priced from a stale derived row is left out (its place is not given to
-            -- the next one: the ranking was made on the stale price) and alerted below.
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
-                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
-              INTO costs, true_price
-              FROM jsonb_array_elements(travellers) t
-             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
-            IF true_price IS DISTINCT FROM it.price THEN
+            n_cands := it.n_cands;
+            n_seated := it.n_seated;
+            CONTINUE WHEN it.flight1 IS NULL;
+            -- An itinerary read from a stale derived row (any of its fares' columns, or a price
+            -- that is not the sum of its per-traveller costs) is left out (its place is not given
+            -- to the next one: the ranking was made on the stale row) and alerted below.
+            costs := it.costs;
+            IF it.row_stale OR it.true_price IS DISTINCT FROM it.price THEN
                 dropped := dropped + 1;
                 drift_flights := drift_flights || it.flight1 || it.flight2;
                 CONTINUE;
@@ -9032,10 +9245,10 @@ BEGIN
             IF dropped > 0 THEN
                 problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
                 codes := codes || 'OTHER'::text;
-            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            ELSIF n_seated > 0 THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF cardinality(cands) > 0 THEN
+            ELSIF n_cands > 0 THEN
                 problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
                 codes := codes || 'NO_SEATS'::text;
             ELSE
@@ -9065,8 +9278,11 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
     'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
-    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
-    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
+    'An itinerary whose flights'' tsp_flight_fares rows differ from the exact derivation '
+    '(hublink.tsp_flight_fares_stale: any fare id, flag, rule, fee or price), or whose searched price is not '
+    'the sum of its per-traveller costs read from tsp_fare_price, is left out, and raises a fare_row_drift '
+    'alert once per drift episode. Each date is searched, chosen and checked in one statement (one snapshot): '
+    'a concurrent price load is seen by all of it or none.';
 
 -- The Hub: when to book. The columns are added without a default and filled, then given their
 -- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
@@ -9635,35 +9851,28 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
        AND m.state IN ('booking_requested', 'booked', 'amended')
+       -- a completed removal's booking that an admin recorded ended outside the interface
+       AND NOT EXISTS (SELECT FROM hublink.hub_settlement h
+                        WHERE h.removal_id = r.removal_id AND h.booking = m.machine AND h.kind = 'completion')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
     -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
     SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
                              c.booking, r.removal_reference, c.message_id, c.cancelled_at)
       FROM hublink.removal r
-      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       AND (NOT c.before_booking
-            OR CASE c.booking
-               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
-                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
-               ELSE EXISTS (SELECT FROM hublink.travel_booking k
-                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
-       -- Only the provider's update answers: an acceptance crossing the cancellation is also
-       -- recorded as an inbound transition on that machine, and is no answer.
-       AND NOT EXISTS (SELECT FROM hublink.state_transition t
-                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
-                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
-                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
-    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+    'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
+    'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
+    'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
+    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
 
@@ -10040,35 +10249,28 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
        AND m.state IN ('booking_requested', 'booked', 'amended')
+       -- a completed removal's booking that an admin recorded ended outside the interface
+       AND NOT EXISTS (SELECT FROM hublink.hub_settlement h
+                        WHERE h.removal_id = r.removal_id AND h.booking = m.machine AND h.kind = 'completion')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
     -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
     SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
                              c.booking, r.removal_reference, c.message_id, c.cancelled_at)
       FROM hublink.removal r
-      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       AND (NOT c.before_booking
-            OR CASE c.booking
-               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
-                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
-               ELSE EXISTS (SELECT FROM hublink.travel_booking k
-                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
-       -- Only the provider's update answers: an acceptance crossing the cancellation is also
-       -- recorded as an inbound transition on that machine, and is no answer.
-       AND NOT EXISTS (SELECT FROM hublink.state_transition t
-                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
-                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
-                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
-    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+    'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
+    'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
+    'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
+    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -10110,7 +10312,8 @@ BEGIN
                          'wait for each provider''s update answering the cancellation. At a provider, the '
                          'Hub''s cancellation or hublink.esp_provider_cancel gives the seats and escorts back '
                          'and records any refund; mark refunds received with hublink.tsp_refund_received. '
-                         'Then erase again.';
+                         'A provider''s answer settled outside the interface is recorded at the Hub with '
+                         'hublink.hub_record_settled. Then erase again.';
     END IF;
     PERFORM hublink.audit_note('erase_direction',
         (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),
@@ -10836,24 +11039,45 @@ CREATE OR REPLACE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    stale bigint[];
+    stale    bigint[] := hublink.tsp_flight_fares_stale(flights);
+    versions jsonb;
 BEGIN
-    SELECT array_agg(u.id ORDER BY u.id) INTO stale
-      FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
-     WHERE (SELECT s.fares FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
-           IS DISTINCT FROM (SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[u.id]) c);
-    IF stale IS NULL THEN
+    IF cardinality(stale) = 0 THEN
         RETURN NULL;
     END IF;
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift'));
+    -- (a statement of its own, after the lock: its snapshot sees an alert committed meanwhile)
+    SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
+      INTO versions
+      FROM hublink.tsp_flight_fares s
+     WHERE s.flight_id = ANY (stale)
+       AND NOT EXISTS (SELECT FROM hublink.alert a
+                        WHERE a.kind = 'fare_row_drift'
+                          AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
+                                                                                         'row_version', s.xmin::text || ':' || s.ctid::text)));
+    -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
+    versions := coalesce(versions, '[]') || coalesce((
+        SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
+          FROM unnest(stale) u(id)
+         WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+           AND NOT EXISTS (SELECT FROM hublink.alert a
+                            WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
+                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
+    IF jsonb_array_length(versions) = 0 THEN
+        RETURN NULL;  -- this episode was alerted already
+    END IF;
     RETURN hublink.raise_alert('fare_row_drift',
-        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of a quote',
-               cardinality(stale)),
-        NULL, jsonb_build_object('flights', to_jsonb(stale)));
+        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of quotes until it is rebuilt',
+               jsonb_array_length(versions)),
+        NULL, jsonb_build_object('flights', (SELECT jsonb_agg(v -> 'flight') FROM jsonb_array_elements(versions) v),
+                                 'rows', versions));
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
     'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
-    'tsp_fare and tsp_fare_price; returns its alert_id, NULL when none differs. Internal: tsp_quote calls it.';
+    'tsp_fare and tsp_fare_price (hublink.tsp_flight_fares_stale), once per drift episode: a stale row version '
+    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. Returns the '
+    'alert_id, NULL when nothing new is stale. Internal: tsp_quote calls it.';
 REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
 -- hublink.tsp_quote, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
@@ -10892,12 +11116,12 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
-    true_price   numeric;
     dropped      integer;
     drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
-    cands        hublink.tsp_itinerary[];
+    n_cands      bigint;
+    n_seated     bigint;
     -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
 BEGIN
@@ -10975,45 +11199,74 @@ BEGIN
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
         dropped := 0;
-        -- One search per date; the reasons for no quote are read from the same candidates.
-        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                  coalesce(no_transit, '{}'), refund_only,
-                                                  p_cancel, h_cancel) i);
+        -- One statement per date: the search, the choice, the check of the chosen itineraries'
+        -- derived rows and their per-traveller costs all read one snapshot (the search and the
+        -- check are STABLE functions of this query). A price load committing while the date is
+        -- quoted is therefore seen by all of them or by none: it cannot make the check disagree
+        -- with the search and drop an itinerary unreported (test/sql/55_tsp_flight_fares_quote_race.sh).
         -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
         -- the best refundable itinerary of the date when they are not among them: the TSP ranks
         -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer. The first
+        -- row always comes, with the counts that say why a date has no quote (flight1 NULL:
+        -- nothing chosen).
         FOR it IN
-            SELECT o.* FROM (
+            WITH cands AS MATERIALIZED (
+                SELECT * FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                      (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                      n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                      coalesce(no_transit, '{}'), refund_only,
+                                                      p_cancel, h_cancel)),
+            ranked AS (
                 SELECT i.*,
                        row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
                        row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
                        row_number() OVER (PARTITION BY i.refundable
                                           ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM unnest(cands) i
+                  FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
                    AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
                                     WHERE r.active AND r.kind = 'COST_LIMIT'
                                       AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))) o
-             WHERE o.by_cost <= per_date
-                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
-             ORDER BY o.by_cost
+                                      AND (r.currency <> i.currency OR i.price > r.amount))),
+            chosen AS MATERIALIZED (
+                SELECT o.* FROM ranked o
+                 WHERE o.by_cost <= per_date
+                    OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))),
+            -- The derived rows of the chosen itineraries' flights only, against the exact
+            -- derivation: a stale flag, fare, rule or price leaves its itineraries out.
+            stale AS MATERIALIZED (
+                SELECT hublink.tsp_flight_fares_stale(ARRAY(
+                           SELECT c.flight1 FROM chosen c UNION SELECT c.flight2 FROM chosen c)) AS flights),
+            counts AS (
+                SELECT count(*) AS n_cands, count(*) FILTER (WHERE i.seats_free >= n_ret + d.escorts) AS n_seated
+                  FROM cands i)
+            SELECT cnt.n_cands, cnt.n_seated, y.*
+              FROM counts cnt
+              LEFT JOIN (
+                  SELECT c.*, st.flights && ARRAY[c.flight1, c.flight2] AS row_stale, pt.costs, pt.true_price
+                    FROM chosen c CROSS JOIN stale st
+                   -- The per-traveller costs read from tsp_fare_price (what the quote shows and
+                   -- tsp_book charges), which must add up to the price the search read.
+                   CROSS JOIN LATERAL (
+                       SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                                                           'cost', hublink.tsp_money(a.amount, c.currency))) AS costs,
+                              CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
+                         FROM jsonb_array_elements(travellers) t
+                        CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
+              ) y ON true
+             ORDER BY y.by_cost
         LOOP
-            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
-            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
-            -- an itinerary priced from a stale derived row is left out (its place is not given to
-            -- the next one: the ranking was made on the stale price) and alerted below.
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
-                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
-              INTO costs, true_price
-              FROM jsonb_array_elements(travellers) t
-             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount) a;
-            IF true_price IS DISTINCT FROM it.price THEN
+            n_cands := it.n_cands;
+            n_seated := it.n_seated;
+            CONTINUE WHEN it.flight1 IS NULL;
+            -- An itinerary read from a stale derived row (any of its fares' columns, or a price
+            -- that is not the sum of its per-traveller costs) is left out (its place is not given
+            -- to the next one: the ranking was made on the stale row) and alerted below.
+            costs := it.costs;
+            IF it.row_stale OR it.true_price IS DISTINCT FROM it.price THEN
                 dropped := dropped + 1;
                 drift_flights := drift_flights || it.flight1 || it.flight2;
                 CONTINUE;
@@ -11055,10 +11308,10 @@ BEGIN
             IF dropped > 0 THEN
                 problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
                 codes := codes || 'OTHER'::text;
-            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            ELSIF n_seated > 0 THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF cardinality(cands) > 0 THEN
+            ELSIF n_cands > 0 THEN
                 problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
                 codes := codes || 'NO_SEATS'::text;
             ELSE
@@ -11088,8 +11341,11 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
     'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
-    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
-    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
+    'An itinerary whose flights'' tsp_flight_fares rows differ from the exact derivation '
+    '(hublink.tsp_flight_fares_stale: any fare id, flag, rule, fee or price), or whose searched price is not '
+    'the sum of its per-traveller costs read from tsp_fare_price, is left out, and raises a fare_row_drift '
+    'alert once per drift episode. Each date is searched, chosen and checked in one statement (one snapshot): '
+    'a concurrent price load is seen by all of it or none.';
 SELECT hublink.apply_access_policy();
 
 -- from sql/updates/0.1.0--0.2.0/99_quote_compact.sql
