@@ -4090,7 +4090,7 @@ SELECT hublink.audit_attach();
 -- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
 -- query for the quote's first departure each time): once per statement too. And the ranking
 -- itself computed the Hub's cancellation estimate twice per quote (80 times for 40 quotes), not
--- once as its comment said: a MATERIALIZED CTE now (same signature and rows).
+-- once as its comment said: a MATERIALIZED CTE now (same signature and rows; below).
 
 DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- hublink.timer_on_travel_quote, as defined in sql/parts
@@ -4540,77 +4540,8 @@ CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segme
 COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
     'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
 
--- hublink.removal_quotes, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
-    RETURNS TABLE (rank bigint, travel_quote_reference text, escort_quote_reference text,
-                   escort_date date, departs_at timestamptz, travel_amount numeric,
-                   escort_amount numeric, total_amount numeric, expected_total numeric,
-                   currency char(3), refundable boolean, expires_at timestamptz,
-                   cancel_probability numeric)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-    -- No JIT: the estimate's functions lift the plan's cost estimate over jit_above_cost, and
-    -- compiling it took 2 to 3 s per call on a busy machine (the simulation's worker stalled
-    -- on it); the query itself takes milliseconds.
-    SET jit = off
-    BEGIN ATOMIC
-        -- Best value is the expected cost (issue 5), re-priced with the Hub's own estimate of
-        -- this removal's chance of cancellation (issue 17, hublink.removal_cancel_probability):
-        -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
-        -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
-        -- price + P_removal x loss; a quote without an expected cost counts its price. The
-        -- estimate is computed once per call, not once per quote: a MATERIALIZED CTE. As a
-        -- subquery in FROM the planner pulled it up, and the function call went into every
-        -- expression that used it (twice per quote), or, fenced, was rescanned per quote; with
-        -- 40 quotes that was 80 estimates, most of a ranking's time.
-        WITH p AS MATERIALIZED (
-            SELECT hublink.removal_cancel_probability(
-                       (SELECT x.removal_id FROM hublink.removal x
-                         WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
-                   c.provider_probability AS p_tsp
-              FROM hublink.cancel_estimate_config c)
-        SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
-                                                                    / p.p_tsp, 2), t.total_amount)
-                                     + coalesce(e.total_amount, 0),
-                                     (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                                       WHERE s.travel_quote_id = t.travel_quote_id)),
-               t.travel_quote_reference, t.escort_quote_reference, e.escort_date,
-               (SELECT min(s.start_time) FROM hublink.itinerary_segment s
-                 WHERE s.travel_quote_id = t.travel_quote_id AND s.current),
-               t.total_amount, e.total_amount, t.total_amount + coalesce(e.total_amount, 0),
-               coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0) / p.p_tsp, 2),
-                        t.total_amount) + coalesce(e.total_amount, 0), t.currency,
-               t.refundable, t.expires_at, p.p
-          FROM hublink.removal r
-          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
-          LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
-                                          AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN p
-         WHERE r.removal_reference = removal_quotes.removal_reference
-           AND (t.expires_at IS NULL OR t.expires_at > now())
-           -- 4.18: a quote asked for before the latest risk assessment was priced on another
-           -- risk profile (escorts, flags the provider saw): re-quote (Appendix A 4.5).
-           AND NOT EXISTS (
-                SELECT FROM hublink.returnee x
-                  JOIN hublink.risk_assessment a ON a.returnee_id = x.returnee_id AND a.audience = 'hub' AND a.current
-                 WHERE x.removal_id = r.removal_id
-                   AND (a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                          WHERE h.removal_id = r.removal_id AND h.event = 'TravelQuoteRequest')
-                        OR (t.escort_quote_reference IS NOT NULL
-                            AND a.assessed_at > (SELECT max(h.at) FROM hublink.state_transition h
-                                                  WHERE h.removal_id = r.removal_id AND h.event = 'EscortQuoteRequest'))))
-           AND (t.escort_quote_reference IS NULL OR NOT e.superseded)
-           AND (e.currency IS NULL OR e.currency = t.currency)
-         ORDER BY 1, 2;
-    END;
-COMMENT ON FUNCTION hublink.removal_quotes(text) IS
-    'The quotes that can be booked, travel quotes joined to their escort quote, ranked by best '
-    'value: lowest expected total (the travel price plus the Hub''s estimate of this removal''s '
-    'chance of cancellation, cancel_probability from hublink.removal_cancel_probability, times '
-    'the quote''s loss on cancellation as the TSP''s expected cost states it; a quote without one '
-    'counts its price; plus the escort quote), then earliest departure. Superseded and expired '
-    'quotes are left out, and so are quotes asked for before the latest risk assessment of a '
-    'returnee (hublink.set_risk, 4.18: re-quote).';
+-- hublink.removal_quotes: its definition (one estimate per ranking) comes with update part 85,
+-- which creates the estimate's tables and names the function.
 
 -- from sql/updates/0.1.0--0.2.0/64_appliers.sql
 -- 0.2.0: the message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"):

@@ -6,7 +6,7 @@
 -- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
 -- query for the quote's first departure each time): once per statement too. And the ranking
 -- itself computed the Hub's cancellation estimate twice per quote (80 times for 40 quotes), not
--- once as its comment said: a MATERIALIZED CTE now (same signature and rows).
+-- once as its comment said: a MATERIALIZED CTE now (same signature and rows; below).
 
 DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- @function hublink.timer_on_travel_quote
@@ -31,4 +31,5 @@ CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segme
 COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
     'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
 
--- @function hublink.removal_quotes
+-- hublink.removal_quotes: its definition (one estimate per ranking) comes with update part 85,
+-- which creates the estimate's tables and names the function.
