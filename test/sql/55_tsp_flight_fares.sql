@@ -9,7 +9,7 @@
 -- directly, copied below) answers, so a quote never names a fare that is gone nor misses a
 -- cheaper one.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
 -- A small world of its own: London to Lagos, direct (BA) or via Amsterdam (KL), and a spare
@@ -192,7 +192,7 @@ BEGIN
               c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
          WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
            -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
     SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
            c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
            c.departs_at, c.arrives_at, c.price,
@@ -277,6 +277,12 @@ SELECT is(pg_temp.quote(), 'BA77/G BA75/N KL1008/Y+KL587/Y', 'a new cheapest far
 UPDATE hublink.tsp_fare SET available = false WHERE fare_id = pg_temp.fare('BA77', 'G');
 SELECT is(pg_temp.wrong_rows(), '', 'a fare withdrawn: the row follows');
 SELECT ok(pg_temp.quote() NOT LIKE '%BA77/G%', 'a withdrawn fare is not quoted');
+-- A direct flight whose only fare left is non-refundable is still offered (the search compared
+-- its fare with the flight's refundable one, NULL when it has none, and dropped it).
+UPDATE hublink.tsp_fare SET available = false WHERE fare_id = pg_temp.fare('BA75', 'Y');
+SELECT ok(pg_temp.quote() LIKE '%BA75/N%', 'a direct flight with only a non-refundable fare is quoted');
+SELECT is(pg_temp.search_differs(), 0::bigint, 'only a non-refundable fare: the search answers what the reference answers');
+UPDATE hublink.tsp_fare SET available = true WHERE fare_id = pg_temp.fare('BA75', 'Y');
 
 -- (a quoted fare cannot be moved or deleted, tsp_quoted_keep: these edits take fares never quoted)
 INSERT INTO hublink.tsp_fare (flight_id, fare_class, currency, refundable, refund_rule_set, change_fee, cancellation_fee, ticketing_deadline_hours)
