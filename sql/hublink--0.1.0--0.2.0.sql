@@ -1340,6 +1340,7 @@ DECLARE
     x       jsonb;
     y       jsonb;
     i       int;
+    bad     boolean;
     st      hublink.removal;
 BEGIN
     SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
@@ -1401,38 +1402,60 @@ BEGIN
                                                    no_quote_reason_text)
         VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
         RETURNING travel_quote_response_id INTO resp_id;
-        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
-            x := b -> 'quotes' -> i;
-            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
-                                              format('/body/quotes/%s/travelQuoteReference', i));
-            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
-               AND party = 'hub' THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
-                    format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        -- The checks first, the first bad quote in array order named as before: a reference
+        -- issued already or repeated within the response, then an escort quote the Hub never
+        -- received. Then the quotes, their costs and their segments in ONE statement: the
+        -- quote_expiry trigger ranks the removal's quotes once per statement
+        -- (hublink.timer_on_travel_quote), after the statement, so it sees every quote of the
+        -- response with its departure; a loop of inserts ranked them once per quote.
+        SELECT a.n - 1, a.x, a.dup INTO i, x, bad
+          FROM (SELECT e.x, e.n,
+                       count(*) OVER (PARTITION BY e.x ->> 'travelQuoteReference' ORDER BY e.n) > 1 AS dup
+                  FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)) a
+         WHERE a.dup OR hublink.quote_issued(rid, 'travel', a.x ->> 'travelQuoteReference')
+            OR (party = 'hub' AND a.x ? 'escortQuoteReference'
+                AND NOT hublink.quote_issued(rid, 'escort', a.x ->> 'escortQuoteReference'))
+         ORDER BY a.n
+         LIMIT 1;
+        IF FOUND THEN
+            IF bad OR hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
+                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
             END IF;
+            PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        END IF;
+        WITH quote AS (
+            SELECT e.x, e.n FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)
+        ), inserted AS (
             INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
                                               escort_quote_reference, total_amount, expected_amount,
                                               currency, refundable, hand_baggage_only, expires_at,
                                               conditions)
-            VALUES (resp_id, rid, x ->> 'travelQuoteReference', x ->> 'escortQuoteReference',
-                    hublink.money(x #> '{costs,total}'), hublink.money(x #> '{costs,expectedCost}'),
-                    x #>> '{costs,total,currency}',
-                    (x #>> '{conditions,refundable}')::boolean,
-                    (x #>> '{conditions,handBaggageOnly}')::boolean,
-                    (x #>> '{conditions,expiresAt}')::timestamptz, x -> 'conditions')
-            RETURNING travel_quote_id INTO q_id;
+            SELECT resp_id, rid, q.x ->> 'travelQuoteReference', q.x ->> 'escortQuoteReference',
+                   hublink.money(q.x #> '{costs,total}'), hublink.money(q.x #> '{costs,expectedCost}'),
+                   q.x #>> '{costs,total,currency}',
+                   (q.x #>> '{conditions,refundable}')::boolean,
+                   (q.x #>> '{conditions,handBaggageOnly}')::boolean,
+                   (q.x #>> '{conditions,expiresAt}')::timestamptz, q.x -> 'conditions'
+              FROM quote q ORDER BY q.n
+            RETURNING travel_quote_id, travel_quote_reference
+        ), costs AS (
             INSERT INTO hublink.travel_quote_cost
-            SELECT q_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
-              FROM jsonb_array_elements(x #> '{costs,perTraveller}') c;
-            INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
-                                                   provider_name, carrier_code, flight_number,
-                                                   start_point, end_point, start_time, end_time,
-                                                   travellers)
-            SELECT q_id, s ->> 'segmentId', s ->> 'segmentType', s ->> 'providerName',
-                   s ->> 'carrierCode', s ->> 'flightNumber', s -> 'startPoint', s -> 'endPoint',
-                   (s ->> 'startTime')::timestamptz, (s ->> 'endTime')::timestamptz, s -> 'travellers'
-              FROM jsonb_array_elements(x -> 'itinerary') s;
-        END LOOP;
+            SELECT t.travel_quote_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+                   jsonb_array_elements(q.x #> '{costs,perTraveller}') c
+        )
+        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                               provider_name, carrier_code, flight_number,
+                                               start_point, end_point, start_time, end_time,
+                                               travellers)
+        SELECT t.travel_quote_id, g.s ->> 'segmentId', g.s ->> 'segmentType', g.s ->> 'providerName',
+               g.s ->> 'carrierCode', g.s ->> 'flightNumber', g.s -> 'startPoint', g.s -> 'endPoint',
+               (g.s ->> 'startTime')::timestamptz, (g.s ->> 'endTime')::timestamptz, g.s -> 'travellers'
+          FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+               jsonb_array_elements(q.x -> 'itinerary') WITH ORDINALITY g(s, m)
+         ORDER BY q.n, g.m;
 
     WHEN 'EscortBookingRequest' THEN
         IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
@@ -3953,6 +3976,468 @@ INSERT INTO hublink.audit_exclusion VALUES
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/63_quote_expiry_rank.sql
+-- 0.2.0: quote_expiry ranks a removal's quotes once per statement, not once per quote (issue 15
+-- section 1, issue 17 section 3; docs/performance.md "Quote expiry: one ranking per response").
+-- The row trigger ran hublink.removal_quotes for every quote a TravelQuoteResponse inserted (40
+-- rankings for 40 quotes); a statement trigger with a transition table ranks each removal once,
+-- and the handler inserts a response's quotes, costs and segments in one statement. The
+-- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
+-- query for the quote's first departure each time): once per statement too. And the ranking
+-- itself computed the Hub's cancellation estimate twice per quote (80 times for 40 quotes), not
+-- once as its comment said: a MATERIALIZED CTE now (same signature and rows; below).
+
+DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
+-- hublink.timer_on_travel_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_on_travel_quote() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rid  bigint;
+    best record;
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub' THEN
+        RETURN NULL;
+    END IF;
+    -- In removal_id order: start_timer locks each removal row, always in one order.
+    FOR rid IN SELECT DISTINCT n.removal_id FROM new_quotes n ORDER BY n.removal_id LOOP
+        SELECT q.travel_quote_reference, q.expires_at INTO best
+          FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
+         WHERE r.removal_id = rid AND q.expires_at IS NOT NULL
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM hublink.start_timer('quote_expiry', rid, 'travel', 'best-value quote',
+                                        best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
+                                        jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
+                                                           'expiresAt', best.expires_at));
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
+    'Statement trigger on hublink.travel_quote at the Hub: for each removal the statement inserted '
+    'quotes of (transition table new_quotes), ranks its quotes once and (re)starts quote_expiry on '
+    'the expiry of the best-value quote that can still be booked.';
+CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
+COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
+    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
+
+-- hublink.record_message_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_message_rows(removal_id bigint, message jsonb, direction text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    party   text := hublink.current_party();
+    b       jsonb := message -> 'body';
+    mid     text := message ->> 'messageId';
+    rid     bigint := removal_id;
+    resp_id bigint;
+    q_id    bigint;
+    x       jsonb;
+    y       jsonb;
+    i       int;
+    bad     boolean;
+    st      hublink.removal;
+BEGIN
+    SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
+    CASE message ->> 'messageType'
+    WHEN 'EscortQuoteRequest', 'TravelQuoteRequest' THEN
+        IF party <> 'hub' THEN
+            UPDATE hublink.removal r
+               SET international = coalesce((b ->> 'international')::boolean, r.international),
+                   escort_on_transport = coalesce((b ->> 'escortOnTransport')::boolean, r.escort_on_transport),
+                   earliest_leave_date = coalesce((b #>> '{dates,earliestLeaveDate}')::date, r.earliest_leave_date),
+                   latest_leave_date = coalesce((b #>> '{dates,latestLeaveDate}')::date, r.latest_leave_date),
+                   exclusion_dates = coalesce(ARRAY(SELECT jsonb_array_elements_text(b #> '{dates,exclusionDates}'))::date[],
+                                              r.exclusion_dates),
+                   destination = coalesce(b -> 'destination', r.destination),
+                   constraints = coalesce(b -> 'constraints', r.constraints),
+                   notes = coalesce(b ->> 'notes', r.notes)
+             WHERE r.removal_id = rid;
+        END IF;
+        PERFORM hublink.record_returnees(rid, b -> 'returnees', party);
+        IF message ->> 'messageType' = 'EscortQuoteRequest' THEN
+            UPDATE hublink.escort_quote q SET superseded = true WHERE q.removal_id = rid;
+        ELSE
+            UPDATE hublink.travel_quote q SET superseded = true WHERE q.removal_id = rid;
+        END IF;
+
+    WHEN 'EscortQuoteResponse' THEN
+        INSERT INTO hublink.escort_quote_response (removal_id, message_id, notes)
+        VALUES (rid, mid, b ->> 'notes') RETURNING escort_quote_response_id INTO resp_id;
+        INSERT INTO hublink.escort_position
+        SELECT resp_id, hublink.json_integer(p -> 'escortNumber')::int, p ->> 'role', p ->> 'gender', p ->> 'physique',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(p -> 'languages', '[]'))),
+               coalesce((p ->> 'medic')::boolean, false)
+          FROM jsonb_array_elements(b -> 'escortPositions') p;
+        UPDATE hublink.escort_segment s SET current = false WHERE s.removal_id = rid;
+        INSERT INTO hublink.escort_segment (escort_quote_response_id, removal_id, segment_id,
+                                            start_point, finish_point, transport_type, returnee_present)
+        SELECT resp_id, rid, s ->> 'segmentId', s -> 'startPoint', s -> 'finishPoint',
+               s ->> 'transportType', (s ->> 'returneePresent')::boolean
+          FROM jsonb_array_elements(b -> 'segments') s;
+        INSERT INTO hublink.escort_effort
+        SELECT resp_id, e ->> 'segmentId', hublink.json_integer(e -> 'escortNumber')::int, hublink.money(e -> 'cost'),
+               e #>> '{cost,currency}', hublink.json_integer(e -> 'durationMinutes')::int
+          FROM jsonb_array_elements(b -> 'effort') e;
+        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
+            x := b -> 'quotes' -> i;
+            PERFORM hublink.require_new_quote(rid, 'escort', x ->> 'escortQuoteReference',
+                                              format('/body/quotes/%s/escortQuoteReference', i));
+            INSERT INTO hublink.escort_quote (escort_quote_response_id, removal_id, escort_quote_reference,
+                                              escort_date, total_amount, currency, notes)
+            VALUES (resp_id, rid, x ->> 'escortQuoteReference', (x ->> 'escortDate')::date,
+                    hublink.money(x -> 'totalCost'), x #>> '{totalCost,currency}', x ->> 'notes');
+        END LOOP;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+        END IF;
+
+    WHEN 'TravelQuoteResponse' THEN
+        INSERT INTO hublink.travel_quote_response (removal_id, message_id, no_quote_reason_code,
+                                                   no_quote_reason_text)
+        VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
+        RETURNING travel_quote_response_id INTO resp_id;
+        -- The checks first, the first bad quote in array order named as before: a reference
+        -- issued already or repeated within the response, then an escort quote the Hub never
+        -- received. Then the quotes, their costs and their segments in ONE statement: the
+        -- quote_expiry trigger ranks the removal's quotes once per statement
+        -- (hublink.timer_on_travel_quote), after the statement, so it sees every quote of the
+        -- response with its departure; a loop of inserts ranked them once per quote.
+        SELECT a.n - 1, a.x, a.dup INTO i, x, bad
+          FROM (SELECT e.x, e.n,
+                       count(*) OVER (PARTITION BY e.x ->> 'travelQuoteReference' ORDER BY e.n) > 1 AS dup
+                  FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)) a
+         WHERE a.dup OR hublink.quote_issued(rid, 'travel', a.x ->> 'travelQuoteReference')
+            OR (party = 'hub' AND a.x ? 'escortQuoteReference'
+                AND NOT hublink.quote_issued(rid, 'escort', a.x ->> 'escortQuoteReference'))
+         ORDER BY a.n
+         LIMIT 1;
+        IF FOUND THEN
+            IF bad OR hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
+                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
+            END IF;
+            PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        END IF;
+        WITH quote AS (
+            SELECT e.x, e.n FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)
+        ), inserted AS (
+            INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
+                                              escort_quote_reference, total_amount, expected_amount,
+                                              currency, refundable, hand_baggage_only, expires_at,
+                                              conditions)
+            SELECT resp_id, rid, q.x ->> 'travelQuoteReference', q.x ->> 'escortQuoteReference',
+                   hublink.money(q.x #> '{costs,total}'), hublink.money(q.x #> '{costs,expectedCost}'),
+                   q.x #>> '{costs,total,currency}',
+                   (q.x #>> '{conditions,refundable}')::boolean,
+                   (q.x #>> '{conditions,handBaggageOnly}')::boolean,
+                   (q.x #>> '{conditions,expiresAt}')::timestamptz, q.x -> 'conditions'
+              FROM quote q ORDER BY q.n
+            RETURNING travel_quote_id, travel_quote_reference
+        ), costs AS (
+            INSERT INTO hublink.travel_quote_cost
+            SELECT t.travel_quote_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+                   jsonb_array_elements(q.x #> '{costs,perTraveller}') c
+        )
+        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                               provider_name, carrier_code, flight_number,
+                                               start_point, end_point, start_time, end_time,
+                                               travellers)
+        SELECT t.travel_quote_id, g.s ->> 'segmentId', g.s ->> 'segmentType', g.s ->> 'providerName',
+               g.s ->> 'carrierCode', g.s ->> 'flightNumber', g.s -> 'startPoint', g.s -> 'endPoint',
+               (g.s ->> 'startTime')::timestamptz, (g.s ->> 'endTime')::timestamptz, g.s -> 'travellers'
+          FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+               jsonb_array_elements(q.x -> 'itinerary') WITH ORDINALITY g(s, m)
+         ORDER BY q.n, g.m;
+
+    WHEN 'EscortBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('escort quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'escortQuoteReference'));
+        END IF;
+        INSERT INTO hublink.escort_booking (removal_id, escort_quote_reference, travel_quote_reference,
+                                            request_message_id)
+        VALUES (rid, b ->> 'escortQuoteReference', b ->> 'travelQuoteReference', mid);
+
+    WHEN 'TravelBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'travel', b ->> 'travelQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('travel quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id)
+        VALUES (rid, b ->> 'travelQuoteReference', mid);
+        PERFORM hublink.record_escorts(rid, b -> 'escorts');
+
+    WHEN 'EscortBookingResponse' THEN
+        UPDATE hublink.escort_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               response_message_id = mid, responded_at = now()
+         WHERE k.escort_booking_id = (SELECT max(k2.escort_booking_id) FROM hublink.escort_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.escort_quote_reference = b ->> 'escortQuoteReference');
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('no booking of escort quote "%s" waits for an answer', b ->> 'escortQuoteReference'));
+        END IF;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+            INSERT INTO hublink.escort_assignment
+            SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+              FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+            ON CONFLICT DO NOTHING;
+        END IF;
+
+    WHEN 'TravelBookingResponse' THEN
+        UPDATE hublink.travel_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               total_amount = hublink.money(b #> '{confirmation,totalCost}'),
+               currency = b #>> '{confirmation,totalCost,currency}',
+               confirmation = b -> 'confirmation', response_message_id = mid, responded_at = now()
+         WHERE k.travel_booking_id = (SELECT max(k2.travel_booking_id) FROM hublink.travel_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.travel_quote_reference = b ->> 'travelQuoteReference')
+        RETURNING k.travel_booking_id INTO q_id;
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('no booking of travel quote "%s" waits for an answer', b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller, segment_ids, message_id)
+        SELECT rid, q_id, t ->> 'ticketNumber', t -> 'traveller',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(t -> 'segmentIds', '[]'))), mid
+          FROM jsonb_array_elements(coalesce(b #> '{confirmation,tickets}', '[]')) t;
+
+    WHEN 'EscortAmendment', 'TravelAmendment' THEN
+        IF message ->> 'messageType' = 'EscortAmendment' THEN
+            PERFORM hublink.require_booked(rid, 'escort', b ->> 'escortQuoteReference', '/body/escortQuoteReference');
+        ELSE
+            PERFORM hublink.require_booked(rid, 'travel', b ->> 'travelQuoteReference', '/body/travelQuoteReference');
+            FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b -> 'passengerUpdates', '[]')) LOOP
+                IF x ? 'escortId' AND x ? 'name' THEN
+                    PERFORM hublink.record_escorts(rid, jsonb_build_array(
+                        jsonb_strip_nulls(jsonb_build_object('escortId', x -> 'escortId',
+                            'escortNumber', x #> '{traveller,escortNumber}', 'name', x -> 'name',
+                            'advancePassengerInfo', x -> 'advancePassengerInfo'))));
+                END IF;
+            END LOOP;
+        END IF;
+        INSERT INTO hublink.amendment (removal_id, booking, message_id, quote_reference, details)
+        VALUES (rid, CASE WHEN message ->> 'messageType' = 'EscortAmendment' THEN 'escort' ELSE 'travel' END,
+                mid, coalesce(CASE WHEN message ->> 'messageType' = 'EscortAmendment'
+                                   THEN b ->> 'escortQuoteReference' ELSE b ->> 'travelQuoteReference' END, ''),
+                b);
+
+    WHEN 'EscortUpdate', 'TravelUpdate' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortUpdate' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+            v_sect    text;
+            v_kind    text;
+        BEGIN
+            PERFORM hublink.require_booked(rid, v_booking, v_ref,
+                                           CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                          ELSE '/body/travelQuoteReference' END);
+            FOR v_sect, v_kind IN VALUES ('completed', 'completed'), ('cancellation', 'cancellation'),
+                                     ('unsuccessful', 'unsuccessful'), ('delayed', 'delayed'),
+                                     ('escortChanges', 'escort-change'), ('escortDetails', 'details'),
+                                     ('amendmentOutcome', 'amendment-outcome'),
+                                     ('flightChanges', 'flight-change'), ('financial', 'financial'),
+                                     ('other', 'other') LOOP
+                CONTINUE WHEN NOT b ? v_sect;
+                IF jsonb_typeof(b -> v_sect) = 'array' THEN
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    SELECT rid, v_booking, mid, v_kind, e #>> '{reason,code}', e #>> '{reason,text}', e
+                      FROM jsonb_array_elements(b -> v_sect) e;
+                ELSE
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    VALUES (rid, v_booking, mid, v_kind, b #>> ARRAY[v_sect, 'reason', 'code'],
+                            b #>> ARRAY[v_sect, 'reason', 'text'], b -> v_sect);
+                END IF;
+            END LOOP;
+            IF b ? 'amendmentOutcome' THEN
+                UPDATE hublink.amendment a
+                   SET outcome_accepted = (b #>> '{amendmentOutcome,accepted}')::boolean,
+                       outcome_reason_code = b #>> '{amendmentOutcome,reason,code}',
+                       outcome_reason_text = b #>> '{amendmentOutcome,reason,text}',
+                       outcome_message_id = mid, outcome_at = now()
+                 WHERE a.removal_id = rid AND a.booking = v_booking
+                   AND a.message_id = b #>> '{amendmentOutcome,amendmentMessageId}';
+                IF NOT FOUND THEN
+                    PERFORM hublink.impossible('/body/amendmentOutcome/amendmentMessageId',
+                        format('no %s amendment "%s" was sent for this removal', v_booking,
+                               b #>> '{amendmentOutcome,amendmentMessageId}'));
+                END IF;
+                IF v_booking = 'escort' THEN
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,segments}', '[]')) LOOP
+                        UPDATE hublink.escort_segment s SET current = false
+                         WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                        INSERT INTO hublink.escort_segment (removal_id, segment_id, start_point, finish_point,
+                                                            transport_type, returnee_present, planned_start,
+                                                            planned_finish, escort_numbers)
+                        VALUES (rid, x ->> 'segmentId', x -> 'startPoint', x -> 'finishPoint',
+                                x ->> 'transportType', (x ->> 'returneePresent')::boolean,
+                                (x ->> 'plannedStart')::timestamptz, (x ->> 'plannedFinish')::timestamptz,
+                                ARRAY(SELECT hublink.json_integer(n)::int FROM jsonb_array_elements(coalesce(x -> 'escortNumbers', '[]')) n));
+                    END LOOP;
+                ELSE
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,tickets}', '[]')) LOOP
+                        UPDATE hublink.ticket t SET current = false
+                         WHERE t.removal_id = rid AND t.traveller = x -> 'traveller' AND t.current;
+                        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller,
+                                                    segment_ids, message_id)
+                        VALUES (rid, (SELECT max(k.travel_booking_id) FROM hublink.travel_booking k
+                                       WHERE k.removal_id = rid AND k.outcome = 'ACCEPTED'),
+                                x ->> 'ticketNumber', x -> 'traveller',
+                                ARRAY(SELECT jsonb_array_elements_text(coalesce(x -> 'segmentIds', '[]'))), mid);
+                    END LOOP;
+                END IF;
+            END IF;
+            IF b ? 'delayed' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b #> '{delayed,segments}') LOOP
+                    UPDATE hublink.escort_segment s
+                       SET planned_start = (x ->> 'newStart')::timestamptz,
+                           planned_finish = (x ->> 'newFinish')::timestamptz
+                     WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                END LOOP;
+            END IF;
+            IF b ? 'escortChanges' THEN
+                UPDATE hublink.escort_person p SET active = false
+                 WHERE p.removal_id = rid
+                   AND p.escort_id IN (SELECT e ->> 'removedEscortId' FROM jsonb_array_elements(b -> 'escortChanges') e)
+                   AND p.escort_id NOT IN (SELECT coalesce(e ->> 'addedEscortId', '')
+                                             FROM jsonb_array_elements(b -> 'escortChanges') e);
+                DELETE FROM hublink.escort_assignment a
+                 USING jsonb_array_elements(b -> 'escortChanges') e
+                 WHERE a.removal_id = rid AND a.segment_id = e ->> 'segmentId'
+                   AND a.escort_id = e ->> 'removedEscortId';
+            END IF;
+            IF b ? 'escortDetails' THEN
+                PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+                INSERT INTO hublink.escort_assignment
+                SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+                  FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+                ON CONFLICT ON CONSTRAINT escort_assignment_pkey DO UPDATE SET vehicle_id = EXCLUDED.vehicle_id;
+            END IF;
+            IF b ? 'flightChanges' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b -> 'flightChanges') LOOP
+                    SELECT s.travel_quote_id INTO q_id FROM hublink.itinerary_segment s
+                      JOIN hublink.travel_quote q USING (travel_quote_id)
+                     WHERE q.removal_id = rid AND q.travel_quote_reference = v_ref
+                       AND s.segment_id = x #>> '{oldSegment,segmentId}' AND s.current;
+                    IF FOUND THEN
+                        UPDATE hublink.itinerary_segment s SET current = false
+                         WHERE s.travel_quote_id = q_id AND s.segment_id = x #>> '{oldSegment,segmentId}';
+                        y := x -> 'newSegment';
+                        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                                               provider_name, carrier_code, flight_number,
+                                                               start_point, end_point, start_time, end_time,
+                                                               travellers)
+                        VALUES (q_id, y ->> 'segmentId', y ->> 'segmentType', y ->> 'providerName',
+                                y ->> 'carrierCode', y ->> 'flightNumber', y -> 'startPoint', y -> 'endPoint',
+                                (y ->> 'startTime')::timestamptz, (y ->> 'endTime')::timestamptz,
+                                y -> 'travellers');
+                    END IF;
+                END LOOP;
+            END IF;
+            IF b ? 'financial' THEN
+                PERFORM hublink.record_financial(rid, v_booking, mid, b -> 'financial');
+            END IF;
+            IF b ? 'cancellation' AND NOT EXISTS (SELECT FROM hublink.cancellation c WHERE c.message_id = mid) THEN
+                INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                                  reason_code, reason_text, before_booking)
+                VALUES (rid, v_booking, CASE v_booking WHEN 'escort' THEN 'esp' ELSE 'tsp' END, mid, v_ref,
+                        b #>> '{cancellation,reason,code}', b #>> '{cancellation,reason,text}', false);
+            END IF;
+        END;
+
+    WHEN 'EscortCancellation', 'TravelCancellation' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortCancellation' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+        BEGIN
+            IF v_ref IS NOT NULL AND NOT hublink.quote_issued(rid, v_booking, v_ref) THEN
+                PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                        ELSE '/body/travelQuoteReference' END,
+                                           format('%s quote "%s" was never issued for this removal', v_booking, v_ref));
+            END IF;
+            INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                              reason_code, reason_text, retain_for_reuse, before_booking)
+            VALUES (rid, v_booking, 'hub', mid, v_ref, b #>> '{reason,code}', b #>> '{reason,text}',
+                    (b ->> 'retainForReuse')::boolean,
+                    (CASE v_booking WHEN 'escort' THEN st.escort_state ELSE st.travel_state END)
+                        NOT IN ('booked', 'amended'));
+        END;
+    ELSE
+        PERFORM hublink.impossible('/messageType',
+            format('message type "%s" has no place in a removal conversation', message ->> 'messageType'));
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_message_rows(bigint, jsonb, text) IS
+    'Records what a message says as rows of the domain tables, at the party that sends or '
+    'receives it. Raises HL001 for references the conversation does not know (a booking of a '
+    'quote never issued or superseded, an update of a booking never confirmed, the outcome of '
+    'an amendment never sent, a quote reference issued twice).';
+
+DROP TRIGGER timer_on_itinerary ON hublink.itinerary_segment;
+-- hublink.timer_on_itinerary, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A flight change retires the old segment before it inserts the new one: in between no
+    -- segment is current (no departure), and the insert's own firing re-anchors the timers.
+    -- In timer_id order: reanchor_timer locks each timer's removal row, always in one order.
+    -- The departure is looked up for the watched quotes only (the join's output rows): none
+    -- for a quote response's new quotes.
+    PERFORM hublink.reanchor_timer(w.timer_id, w.departure)
+       FROM (SELECT x.timer_id, hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) AS departure
+               FROM (SELECT DISTINCT n.travel_quote_id FROM new_segments n) n
+               JOIN hublink.travel_quote q ON q.travel_quote_id = n.travel_quote_id
+               JOIN hublink.timer x ON x.removal_id = q.removal_id
+                                   AND x.detail ->> 'travelQuoteReference' = q.travel_quote_reference
+              WHERE x.status = 'pending' AND x.detail ? 'firstDeparture'
+             OFFSET 0) w
+      WHERE w.departure IS NOT NULL
+      ORDER BY w.timer_id;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
+    'Statement trigger on hublink.itinerary_segment: after a flight change, the pending timers '
+    'anchored at the first departure of a quote whose segments the statement inserted or updated '
+    '(transition table new_segments) count from the new one.';
+CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
+    'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
+CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
+    'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
+
+-- hublink.removal_quotes: its definition (one estimate per ranking) comes with update part 85,
+-- which creates the estimate's tables and names the function.
 
 -- from sql/updates/0.1.0--0.2.0/64_appliers.sql
 -- 0.2.0: the message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"):
@@ -8023,7 +8508,16 @@ CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
         -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
         -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
         -- price + P_removal x loss; a quote without an expected cost counts its price. The
-        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        -- estimate is computed once per call, not once per quote: a MATERIALIZED CTE. As a
+        -- subquery in FROM the planner pulled it up, and the function call went into every
+        -- expression that used it (twice per quote), or, fenced, was rescanned per quote; with
+        -- 40 quotes that was 80 estimates, most of a ranking's time.
+        WITH p AS MATERIALIZED (
+            SELECT hublink.removal_cancel_probability(
+                       (SELECT x.removal_id FROM hublink.removal x
+                         WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                   c.provider_probability AS p_tsp
+              FROM hublink.cancel_estimate_config c)
         SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
                                                                     / p.p_tsp, 2), t.total_amount)
                                      + coalesce(e.total_amount, 0),
@@ -8040,11 +8534,7 @@ CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN (SELECT hublink.removal_cancel_probability(
-                                (SELECT x.removal_id FROM hublink.removal x
-                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
-                            c.provider_probability AS p_tsp
-                       FROM hublink.cancel_estimate_config c) p
+         CROSS JOIN p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
            -- 4.18: a quote asked for before the latest risk assessment was priced on another
