@@ -366,7 +366,9 @@ BEGIN
               c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
          WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
            -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+           -- (IS NOT DISTINCT FROM: a flight with no refundable fare has r1 NULL, and "=" dropped
+           -- its non-refundable fare)
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
     SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
            c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
            c.departs_at, c.arrives_at, c.price,
@@ -423,32 +425,84 @@ INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VAL
      'another trigger): find who did, then rebuild the rows with hublink.tsp_flight_fares_refresh '
      '(docs/tsp.md "The fares of a flight, in one row").');
 
+-- Those of these flights whose derived row differs in any way from the exact derivation
+-- (hublink.tsp_flight_fares_of): a fare id, flag, refund rule, fee or price the search read is
+-- not the source tables'. Called by tsp_quote once per date with the flights of the itineraries
+-- it is about to return only (a few flights, one index look-up each), inside the same statement
+-- as the search, so both read one snapshot (docs/tsp.md "The fares of a flight, in one row").
+CREATE FUNCTION hublink.tsp_flight_fares_stale(flights bigint[]) RETURNS bigint[]
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+-- PL/pgSQL for its kept plan (called once per quoted date), as tsp_itineraries.
+BEGIN
+    IF coalesce(cardinality(array_remove(flights, NULL)), 0) = 0 THEN
+        RETURN '{}';  -- a date with nothing chosen: no derivation to plan
+    END IF;
+    RETURN (SELECT coalesce(array_agg(u.id ORDER BY u.id), '{}')
+              FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
+              LEFT JOIN hublink.tsp_flight_fares s ON s.flight_id = u.id
+              LEFT JOIN hublink.tsp_flight_fares_of(flights) c ON c.flight_id = u.id
+             WHERE s.fares IS DISTINCT FROM c.fares);
+END;
+$$;
+COMMENT ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) IS
+    'Those of these flights whose tsp_flight_fares row (or its absence) differs from hublink.tsp_flight_fares_of, '
+    'the exact derivation from tsp_fare and tsp_fare_price; empty when none. Internal: tsp_quote calls it on the '
+    'flights of the itineraries it returns.';
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) FROM PUBLIC;
+
 -- Raises fare_row_drift for those of these flights whose derived row really differs from the
 -- source tables, computed here: no caller can raise a false alert (SECURITY DEFINER, for
 -- hublink.raise_alert; internal, only tsp_quote calls it). A mismatch that is not drift (a
 -- traveller type with a deeper fallback chain than the search follows) raises nothing.
+-- Once per drift episode, not once per request while it lasts: an episode is one stale row
+-- version of a flight (its tsp_flight_fares row's xmin and ctid: the transaction that wrote it
+-- and where, which together tell apart even two versions written by one transaction); a rebuild
+-- writes a new version, so a drift after it is a new episode. Only stale rows no fare_row_drift alert named yet are
+-- alerted; requests racing to alert the same rows are serialized by a transaction advisory lock.
 CREATE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    stale bigint[];
+    stale    bigint[] := hublink.tsp_flight_fares_stale(flights);
+    versions jsonb;
 BEGIN
-    SELECT array_agg(u.id ORDER BY u.id) INTO stale
-      FROM (SELECT DISTINCT x.id FROM unnest(flights) x(id) WHERE x.id IS NOT NULL) u
-     WHERE (SELECT s.fares FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
-           IS DISTINCT FROM (SELECT c.fares FROM hublink.tsp_flight_fares_of(ARRAY[u.id]) c);
-    IF stale IS NULL THEN
+    IF cardinality(stale) = 0 THEN
         RETURN NULL;
     END IF;
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift'));
+    -- (a statement of its own, after the lock: its snapshot sees an alert committed meanwhile)
+    SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
+      INTO versions
+      FROM hublink.tsp_flight_fares s
+     WHERE s.flight_id = ANY (stale)
+       AND NOT EXISTS (SELECT FROM hublink.alert a
+                        WHERE a.kind = 'fare_row_drift'
+                          AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
+                                                                                         'row_version', s.xmin::text || ':' || s.ctid::text)));
+    -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
+    versions := coalesce(versions, '[]') || coalesce((
+        SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
+          FROM unnest(stale) u(id)
+         WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+           AND NOT EXISTS (SELECT FROM hublink.alert a
+                            WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
+                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
+    IF jsonb_array_length(versions) = 0 THEN
+        RETURN NULL;  -- this episode was alerted already
+    END IF;
     RETURN hublink.raise_alert('fare_row_drift',
-        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of a quote',
-               cardinality(stale)),
-        NULL, jsonb_build_object('flights', to_jsonb(stale)));
+        format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of quotes until it is rebuilt',
+               jsonb_array_length(versions)),
+        NULL, jsonb_build_object('flights', (SELECT jsonb_agg(v -> 'flight') FROM jsonb_array_elements(versions) v),
+                                 'rows', versions));
 END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
     'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
-    'tsp_fare and tsp_fare_price; returns its alert_id, NULL when none differs. Internal: tsp_quote calls it.';
+    'tsp_fare and tsp_fare_price (hublink.tsp_flight_fares_stale), once per drift episode: a stale row version '
+    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. Returns the '
+    'alert_id, NULL when nothing new is stale. Internal: tsp_quote calls it.';
 REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
 
 CREATE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
@@ -498,12 +552,12 @@ DECLARE
     q            jsonb;
     segs         jsonb;
     costs        jsonb;
-    true_price   numeric;
     dropped      integer;
     drift_flights bigint[] := '{}';
     expires      timestamptz;
     quota_left   integer;
-    cands        hublink.tsp_itinerary[];
+    n_cands      bigint;
+    n_seated     bigint;
     -- The quotes' rows, written by one INSERT once every date is quoted.
     new_quotes   hublink.tsp_quote[] := '{}';
 BEGIN
@@ -583,47 +637,76 @@ BEGIN
               FROM generate_series(1, d.escorts) g) s);
         k := 0;
         dropped := 0;
-        -- One search per date; the reasons for no quote are read from the same candidates.
-        cands := ARRAY(SELECT i FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                  (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                  n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                  coalesce(no_transit, '{}'), refund_only,
-                                                  p_cancel, h_cancel) i);
+        -- One statement per date: the search, the choice, the check of the chosen itineraries'
+        -- derived rows and their per-traveller costs all read one snapshot (the search and the
+        -- check are STABLE functions of this query). A price load committing while the date is
+        -- quoted is therefore seen by all of them or by none: it cannot make the check disagree
+        -- with the search and drop an itinerary unreported (test/sql/55_tsp_flight_fares_quote_race.sh).
         -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
         -- the best refundable itinerary of the date when they are not among them: the TSP ranks
         -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer.
+        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer. The first
+        -- row always comes, with the counts that say why a date has no quote (flight1 NULL:
+        -- nothing chosen).
         FOR it IN
-            SELECT o.* FROM (
+            WITH cands AS MATERIALIZED (
+                SELECT * FROM hublink.tsp_itineraries(origins, dests, earliest,
+                                                      (d.day + 1)::timestamp AT TIME ZONE zone,
+                                                      n_ret, d.escorts, coalesce(excluded, '{}'),
+                                                      coalesce(no_transit, '{}'), refund_only,
+                                                      p_cancel, h_cancel)),
+            ranked AS (
                 SELECT i.*,
                        row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
                        row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
                        row_number() OVER (PARTITION BY i.refundable
                                           ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM unnest(cands) i
+                  FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
                    AND (cost_cur IS NULL
                         OR NOT EXISTS (SELECT FROM unnest(cost_cur, cost_amt) r(currency, amount)
-                                        WHERE r.currency <> i.currency OR i.price > r.amount))) o
-             WHERE o.by_cost <= per_date
-                OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))
-             ORDER BY o.by_cost
+                                        WHERE r.currency <> i.currency OR i.price > r.amount))),
+            chosen AS MATERIALIZED (
+                SELECT o.* FROM ranked o
+                 WHERE o.by_cost <= per_date
+                    OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))),
+            -- The derived rows of the chosen itineraries' flights only, against the exact
+            -- derivation: a stale flag, fare, rule or price leaves its itineraries out.
+            stale AS MATERIALIZED (
+                SELECT hublink.tsp_flight_fares_stale(ARRAY(
+                           SELECT c.flight1 FROM chosen c UNION SELECT c.flight2 FROM chosen c)) AS flights),
+            counts AS (
+                SELECT count(*) AS n_cands, count(*) FILTER (WHERE i.seats_free >= n_ret + d.escorts) AS n_seated
+                  FROM cands i)
+            SELECT cnt.n_cands, cnt.n_seated, y.*
+              FROM counts cnt
+              LEFT JOIN (
+                  SELECT c.*, st.flights && ARRAY[c.flight1, c.flight2] AS row_stale, pt.costs, pt.true_price
+                    FROM chosen c CROSS JOIN stale st
+                   -- The per-traveller costs read from tsp_fare_price (what the quote shows and
+                   -- tsp_book charges), which must add up to the price the search read.
+                   CROSS JOIN LATERAL (
+                       SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
+                                                           'cost', hublink.tsp_money(a.amount, c.currency))) AS costs,
+                              CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
+                         FROM jsonb_array_elements(travellers) t
+                        CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount
+                                            -- OFFSET 0: computed once per traveller; pulled up, the
+                                            -- expression was evaluated for each of its three uses
+                                            OFFSET 0) a) pt
+              ) y ON true
+             ORDER BY y.by_cost
         LOOP
-            -- The price the search read from tsp_flight_fares must be the sum of the per-traveller
-            -- costs read from tsp_fare_price (what the quote shows and tsp_book charges agree);
-            -- an itinerary priced from a stale derived row is left out (its place is not given to
-            -- the next one: the ranking was made on the stale price) and alerted below.
-            -- (OFFSET 0: each traveller's amount computed once; pulled up into the outer query, the
-            -- subquery's expression was evaluated for each of its three uses.)
-            SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller', 'cost', hublink.tsp_money(a.amount, it.currency))),
-                   CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END
-              INTO costs, true_price
-              FROM jsonb_array_elements(travellers) t
-             CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(it.fare1, t ->> 'type')
-                                        + coalesce(hublink.tsp_fare_amount(it.fare2, t ->> 'type'), 0) AS amount
-                                 OFFSET 0) a;
-            IF true_price IS DISTINCT FROM it.price THEN
+            n_cands := it.n_cands;
+            n_seated := it.n_seated;
+            CONTINUE WHEN it.flight1 IS NULL;
+            -- An itinerary read from a stale derived row (any of its fares' columns, or a price
+            -- that is not the sum of its per-traveller costs) is left out (its place is not given
+            -- to the next one: the ranking was made on the stale row) and alerted below.
+            costs := it.costs;
+            IF it.row_stale OR it.true_price IS DISTINCT FROM it.price THEN
                 dropped := dropped + 1;
                 drift_flights := drift_flights || it.flight1 || it.flight2;
                 CONTINUE;
@@ -665,10 +748,10 @@ BEGIN
             IF dropped > 0 THEN
                 problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
                 codes := codes || 'OTHER'::text;
-            ELSIF EXISTS (SELECT FROM unnest(cands) i WHERE i.seats_free >= n_ret + d.escorts) THEN
+            ELSIF n_seated > 0 THEN
                 problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
                 codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF cardinality(cands) > 0 THEN
+            ELSIF n_cands > 0 THEN
                 problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
                 codes := codes || 'NO_SEATS'::text;
             ELSE
@@ -698,5 +781,8 @@ COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
     'the best refundable itinerary of the date when they are not among them, obeying the TIG '
     'rules and the request''s constraints; stores them in tsp_quote and returns the '
     'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
-    'An itinerary whose searched price is not the sum of its per-traveller costs read from '
-    'tsp_fare_price (a stale tsp_flight_fares row) is left out, and raises a fare_row_drift alert.';
+    'An itinerary whose flights'' tsp_flight_fares rows differ from the exact derivation '
+    '(hublink.tsp_flight_fares_stale: any fare id, flag, rule, fee or price), or whose searched price is not '
+    'the sum of its per-traveller costs read from tsp_fare_price, is left out, and raises a fare_row_drift '
+    'alert once per drift episode. Each date is searched, chosen and checked in one statement (one snapshot): '
+    'a concurrent price load is seen by all of it or none.';

@@ -367,6 +367,72 @@ VALUES ('retention_purge', 'hublink.retention_purge()', '1 hour',
         'Purges closed removals past their retention periods and crypto-shreds their personal data '
         '(hublink.retention_policy, docs/security-crypto.md).');
 
+-- At the Hub, a provider's answer settled outside the interface (docs/security-crypto.md
+-- "Erasure of a removal with live bookings"): a cancellation the provider never answered by
+-- message, or a completion a travel provider never sent, agreed by phone or letter and recorded
+-- by an admin with hublink.hub_record_settled. hublink.erasure_blockers then lets that blocker go.
+CREATE TABLE hublink.hub_settlement (
+    settlement_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_id      bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    booking         text NOT NULL CHECK (booking IN ('escort', 'travel')),
+    kind            text NOT NULL CHECK (kind IN ('cancellation', 'completion')),
+    cancellation_id bigint UNIQUE REFERENCES hublink.cancellation ON DELETE CASCADE,
+    note            text NOT NULL CHECK (btrim(note) <> ''),
+    recorded_by     text NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CHECK ((kind = 'cancellation') = (cancellation_id IS NOT NULL))
+);
+COMMENT ON TABLE hublink.hub_settlement IS
+    'At the Hub: a provider''s answer to the Hub''s cancellation, or a travel completion, settled outside the '
+    'interface and recorded by an admin (hublink.hub_record_settled); it clears that erasure blocker.';
+COMMENT ON COLUMN hublink.hub_settlement.settlement_id IS 'Internal key.';
+COMMENT ON COLUMN hublink.hub_settlement.removal_id IS 'The removal.';
+COMMENT ON COLUMN hublink.hub_settlement.booking IS 'escort or travel: the provider''s booking.';
+COMMENT ON COLUMN hublink.hub_settlement.kind IS 'cancellation (the Hub''s cancellation answered outside the interface) or completion (a completed removal''s booking, ended outside it).';
+COMMENT ON COLUMN hublink.hub_settlement.cancellation_id IS 'For a cancellation: the Hub''s cancellation it answers.';
+COMMENT ON COLUMN hublink.hub_settlement.note IS 'How it was settled (who confirmed, how, reference), as the admin wrote it.';
+COMMENT ON COLUMN hublink.hub_settlement.recorded_by IS 'The login that recorded it (hublink.acting_login()).';
+COMMENT ON COLUMN hublink.hub_settlement.recorded_at IS 'When it was recorded.';
+CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
+COMMENT ON INDEX hublink.hub_settlement_removal IS 'A removal''s settlements (erasure_blockers; the foreign key when a removal is deleted).';
+
+-- At the Hub, the Hub's cancellations of a removal's bookings that the provider accepted and has
+-- not answered yet (hublink.erasure_blockers; hublink.hub_record_settled may settle exactly these).
+CREATE FUNCTION hublink.hub_unanswered_cancellations(p_removal_id bigint) RETURNS SETOF hublink.cancellation
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT c.* FROM hublink.cancellation c
+     WHERE c.removal_id = p_removal_id AND c.cancelled_by = 'hub'
+       AND (NOT c.before_booking
+            OR CASE c.booking
+               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
+                                           WHERE k.removal_id = c.removal_id AND k.outcome = 'ACCEPTED')
+               ELSE EXISTS (SELECT FROM hublink.travel_booking k
+                             WHERE k.removal_id = c.removal_id AND k.outcome = 'ACCEPTED') END)
+       -- Only the provider's update that answers the cancellation: one with a cancellation
+       -- section (the booking cancelled at the provider: tsp_cancel's TravelUpdate), or with a
+       -- financial section for the reason CANCELLED_BY_HO (the fee of the Hub's cancellation:
+       -- esp_cancel's EscortUpdate). An acceptance crossing the cancellation, or an invoice
+       -- crossing it (a fee for another reason), is recorded as an inbound transition too, and
+       -- is no answer: the provider may not have seen the cancellation yet.
+       AND NOT EXISTS (SELECT FROM hublink.state_transition t
+                         JOIN hublink.booking_update u
+                           ON u.removal_id = t.removal_id AND u.booking = t.machine AND u.message_id = t.message_id
+                        WHERE t.removal_id = c.removal_id AND t.machine = c.booking AND t.direction = 'in'
+                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
+                          AND t.at >= c.cancelled_at
+                          AND (u.kind = 'cancellation' OR (u.kind = 'financial' AND u.reason_code = 'CANCELLED_BY_HO')))
+       -- nor an answer an admin recorded as settled outside the interface
+       AND NOT EXISTS (SELECT FROM hublink.hub_settlement h WHERE h.cancellation_id = c.cancellation_id)
+$$;
+COMMENT ON FUNCTION hublink.hub_unanswered_cancellations(bigint) IS
+    'At the Hub: the Hub''s cancellations of this removal''s bookings that their provider accepted (after booking, '
+    'or crossing an accepted booking response) and has not answered by an update with a cancellation section or '
+    'a financial section for the reason CANCELLED_BY_HO since, nor an admin recorded settled outside the interface '
+    '(hublink.hub_settlement).';
+REVOKE ALL ON FUNCTION hublink.hub_unanswered_cancellations(bigint) FROM PUBLIC;
+
 -- What a provider engine still owes or holds for a removal, which an erasure would lose without a
 -- trace: a travel booking's seats on a flight that has not yet left (deleting the booking would
 -- keep them sold for ever), a refund the airline has not yet paid (the only record that it is
@@ -421,35 +487,28 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
      CROSS JOIN LATERAL (VALUES ('escort', r.escort_state), ('travel', r.travel_state)) m(machine, state)
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
        AND m.state IN ('booking_requested', 'booked', 'amended')
+       -- a completed removal's booking that an admin recorded ended outside the interface
+       AND NOT EXISTS (SELECT FROM hublink.hub_settlement h
+                        WHERE h.removal_id = r.removal_id AND h.booking = m.machine AND h.kind = 'completion')
     UNION ALL
     -- and a cancellation the Hub sent of a booking the provider accepted, until the provider's
     -- update answers it (seats or escorts released, the refund or fee recorded at the Hub).
     SELECT pg_catalog.format('the Hub''s %s cancellation of removal %s (message %s, sent %s) has no answer from the provider yet',
                              c.booking, r.removal_reference, c.message_id, c.cancelled_at)
       FROM hublink.removal r
-      JOIN hublink.cancellation c ON c.removal_id = r.removal_id AND c.cancelled_by = 'hub'
+     CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
-       AND (NOT c.before_booking
-            OR CASE c.booking
-               WHEN 'escort' THEN EXISTS (SELECT FROM hublink.escort_booking k
-                                           WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED')
-               ELSE EXISTS (SELECT FROM hublink.travel_booking k
-                             WHERE k.removal_id = r.removal_id AND k.outcome = 'ACCEPTED') END)
-       -- Only the provider's update answers: an acceptance crossing the cancellation is also
-       -- recorded as an inbound transition on that machine, and is no answer.
-       AND NOT EXISTS (SELECT FROM hublink.state_transition t
-                        WHERE t.removal_id = r.removal_id AND t.machine = c.booking AND t.direction = 'in'
-                          AND t.event LIKE CASE c.booking WHEN 'escort' THEN 'EscortUpdate.%' ELSE 'TravelUpdate.%' END
-                          AND t.at >= c.cancelled_at)
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'What a provider engine still holds or is owed for a removal, one line each (no personal data): '
     'an active travel booking''s seats on flights not yet departed or cancelled by the carrier '
     '(no refund recorded yet), a refund not yet received, an escort booking''s duties today or later; '
-    'at the Hub, an escort or travel booking requested, booked or amended, and a cancellation of an '
-    'accepted booking not yet answered by an update from its provider. hublink.erase_removal refuses while any is '
-    'left (docs/security-crypto.md "Erasure of a removal with live bookings").';
+    'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
+    'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
+    'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
+    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 
 CREATE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
@@ -492,7 +551,8 @@ BEGIN
                          'wait for each provider''s update answering the cancellation. At a provider, the '
                          'Hub''s cancellation or hublink.esp_provider_cancel gives the seats and escorts back '
                          'and records any refund; mark refunds received with hublink.tsp_refund_received. '
-                         'Then erase again.';
+                         'A provider''s answer settled outside the interface is recorded at the Hub with '
+                         'hublink.hub_record_settled. Then erase again.';
     END IF;
     PERFORM hublink.audit_note('erase_direction',
         (SELECT r.removal_id FROM hublink.removal r WHERE r.removal_reference = p_removal_reference),

@@ -3,45 +3,23 @@
 -- session_replication_role = replica, or from inside another trigger). A quote priced from such
 -- a stale row would carry costs.total and tsp_quote.price (what tsp_book charges) from it while
 -- its perTraveller costs come from tsp_fare_price. hublink.tsp_quote leaves out every itinerary
--- whose price is not the sum of its per-traveller costs read from the source tables, and raises
--- a fare_row_drift alert naming the flights whose derived row is stale.
+-- whose price is not the sum of its per-traveller costs read from the source tables, and every
+-- itinerary whose flights' derived rows differ in any way from the source tables (a stale
+-- refundable flag is quoted and stored at the right price), and raises a fare_row_drift alert
+-- naming the flights whose derived row is stale, once per drift episode (per stale row version),
+-- not once per request while the drift lasts.
 BEGIN;
-SELECT plan(10);
+SELECT plan(18);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
--- London to Lagos, direct (BA 75) or via Amsterdam (KL 1008 + KL 587), as in 55_tsp_flight_fares.sql.
-INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
-    ('GB', 'GBR', 'United Kingdom'), ('NL', 'NLD', 'Netherlands'), ('NG', 'NGA', 'Nigeria')
-ON CONFLICT (iso2) DO UPDATE SET iso3 = excluded.iso3;
-INSERT INTO hublink.tsp_airport VALUES
-    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
-    ('AMS', 'Amsterdam Schiphol', 'Amsterdam', 'NL', 'Europe/Amsterdam', 52.31, 4.76),
-    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125'), ('KL', 'KLM', 'KLM', '074')
-ON CONFLICT (iata) DO UPDATE SET ticket_prefix = excluded.ticket_prefix;
-SELECT hublink.tsp_stage_begin();
-INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
-    ('D_FLEX', 'Full', '0', '100', NULL), ('D_SEMI', 'Half', '0', '50', NULL), ('D_NONREF', 'Nothing', '0', '0', NULL);
-INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
-    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
-    ('A', 'BA', '75', 'LHR', 'LOS', '2026-07-14 11:10', '2026-07-14 18:25', '5', NULL, '50', '0'),
-    ('C', 'KL', '1008', 'LHR', 'AMS', '2026-07-14 07:00', '2026-07-14 09:15', '4', NULL, '50', '0'),
-    ('D', 'KL', '587', 'AMS', 'LOS', '2026-07-14 12:05', '2026-07-14 18:20', NULL, NULL, '50', '0');
-INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
-    cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
-    ('A', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '10.00', '24', 'false', '23', 'ADULT=900.00;RETURNEE=850.00'),
-    ('A', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'true', NULL, 'ADULT=700.00'),
-    ('C', 'Y', 'GBP', 'true', 'D_SEMI', '0.00', '0.00', '24', 'false', '23', 'ADULT=100.00;ESCORT=90.00'),
-    ('D', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=300.00'),
-    ('D', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'false', '23', 'ADULT=250.00');
-SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(3) r), '(3,3,5,7)', 'a world of 3 flights, 5 fares and 7 prices, loaded');
-CREATE TEMP TABLE fl AS
-SELECT f.flight_id, f.carrier || f.flight_number AS name FROM hublink.tsp_flight f
- WHERE f.departs_at::date = '2026-07-14' AND (f.carrier, f.flight_number) IN (('BA', '75'), ('KL', '1008'), ('KL', '587'));
-CREATE FUNCTION pg_temp.flight(name text) RETURNS bigint LANGUAGE sql AS $$ SELECT flight_id FROM fl WHERE fl.name = $1 $$;
-CREATE FUNCTION pg_temp.fare(flight text, class text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT fa.fare_id FROM hublink.tsp_fare fa WHERE fa.flight_id = pg_temp.flight($1) AND fa.fare_class = $2 $$;
+-- London to Lagos, direct (BA 75) or via Amsterdam (KL 1008 + KL 587), with the fares of
+-- 55_tsp_flight_fares.sql (include/lagos_schedule.sql, include/lagos_fares.sql).
+\set schedule_day 2026-07-14
+\set schedule_rules D
+\set schedule_spare false
+\ir include/lagos_schedule.sql
+\ir include/lagos_fares.sql
+SELECT is((SELECT counts FROM loaded), '(3,3,5,7)', 'a world of 3 flights, 5 fares and 7 prices, loaded');
 -- One returnee and one escort on 2026-07-14; the answer kept for the checks.
 CREATE TEMP TABLE answer (n serial, body jsonb);
 CREATE FUNCTION pg_temp.quote() RETURNS jsonb LANGUAGE sql AS $$
@@ -76,8 +54,8 @@ CREATE FUNCTION pg_temp.mispriced(body jsonb) RETURNS bigint LANGUAGE sql AS $$
         OR q.price IS DISTINCT FROM t.truth
         OR (SELECT sum((c #>> '{cost,amount}')::numeric) FROM jsonb_array_elements(o.e #> '{costs,perTraveller}') c) IS DISTINCT FROM t.truth
 $$;
-CREATE FUNCTION pg_temp.drift_alerts() RETURNS bigint LANGUAGE sql AS $$
-    SELECT count(*) FROM hublink.alert a WHERE a.kind = 'fare_row_drift' AND a.detail -> 'flights' @> jsonb_build_array(pg_temp.flight('BA75'))
+CREATE FUNCTION pg_temp.drift_alerts(name text DEFAULT 'BA75') RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM hublink.alert a WHERE a.kind = 'fare_row_drift' AND a.detail -> 'flights' @> jsonb_build_array(pg_temp.flight(name))
 $$;
 
 -- Per ticket for 1 returnee + 1 escort (expected cost = price + 0.4 x loss): KL Y+Y 790,
@@ -107,12 +85,55 @@ SELECT is(pg_temp.mispriced(body), 0::bigint, 'every quote given has the price t
 SELECT ok(NOT EXISTS (SELECT FROM hublink.tsp_quote q WHERE pg_temp.fare('BA75', 'N') = ANY (q.fare_ids)),
           'no stored quote carries the stale fare');
 SELECT is(pg_temp.drift_alerts(), 1::bigint, 'a fare_row_drift alert names the flight whose derived row is stale');
+-- Quoted again while the drift lasts: the same episode (the same stale row version), no new alert.
+SELECT pg_temp.quote();
+SELECT is(pg_temp.drift_alerts(), 1::bigint, 'quoted again while the price drift lasts: no second alert');
 
 -- Rebuilt as docs/tsp.md says (a top-level write is computed from the source tables): quoted
 -- again at its true price, and no new alert.
 UPDATE hublink.tsp_flight_fares SET fares = fares WHERE flight_id = pg_temp.flight('BA75');
 SELECT is(pg_temp.mispriced(pg_temp.quote()), 0::bigint, 'after the rebuild every quote is priced from the price tables');
 SELECT is(pg_temp.drift_alerts(), 1::bigint, 'after the rebuild no new alert');
+
+-- Quotes of an answer whose stored or shown refundability is not that of their fares in tsp_fare.
+CREATE FUNCTION pg_temp.misflagged(body jsonb) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM jsonb_array_elements(body -> 'quotes') o(e)
+      JOIN hublink.tsp_quote q ON q.quote_ref = o.e ->> 'travelQuoteReference'
+     WHERE q.refundable IS DISTINCT FROM (SELECT bool_and(fa.refundable) FROM hublink.tsp_fare fa WHERE fa.fare_id = ANY (q.fare_ids))
+        OR (o.e #>> '{conditions,refundable}')::boolean IS DISTINCT FROM q.refundable
+$$;
+-- A drift that leaves every price right (review3 of 8 December 2026): the owner, in replica
+-- mode, marks KL 587's refundable Y fare non-refundable in the derived row only. The search then
+-- offers KL 1008 Y + KL 587 Y, both refundable fares, as the non-refundable connection at its
+-- true price, which the price check alone let through with "refundable": false quoted and stored.
+CREATE FUNCTION pg_temp.unflag_kl587_y() RETURNS void LANGUAGE sql AS $$
+    SET LOCAL session_replication_role = replica;
+    UPDATE hublink.tsp_flight_fares s
+       SET fares = ARRAY(SELECT CASE WHEN (f).fare_id = pg_temp.fare('KL587', 'Y')
+                                     THEN ROW((f).fare_id, (f).currency, false, (f).hand_baggage_only, (f).available,
+                                              (f).refund_rule_set, (f).cancellation_fee, (f).price_types, (f).price_amounts)::hublink.tsp_fare_brief
+                                     ELSE f END
+                           FROM unnest(s.fares) f)
+     WHERE s.flight_id = pg_temp.flight('KL587');
+    RESET session_replication_role;
+$$;
+SELECT pg_temp.unflag_kl587_y();
+SELECT is(pg_temp.misflagged(pg_temp.quote()), 0::bigint,
+          'a stale refundable flag with the right prices: no quote carries a refundability its fares do not have');
+SELECT ok(pg_temp.quoted(body) NOT LIKE '%KL587%', 'the itineraries on the flight whose row is stale are left out')
+  FROM answer ORDER BY n DESC LIMIT 1;
+SELECT is(pg_temp.drift_alerts('KL587'), 1::bigint, 'a fare_row_drift alert names the flight whose flag is stale');
+-- The same drift, quoted twice more: the episode is alerted once, not once per request.
+SELECT pg_temp.quote(), pg_temp.quote();
+SELECT is(pg_temp.drift_alerts('KL587'), 1::bigint, 'the drift lasting over two more requests raises no further alert');
+SELECT is((SELECT count(*) FROM answer a WHERE pg_temp.quoted(a.body) LIKE '%KL587%' AND a.n >= (SELECT max(n) - 1 FROM answer)), 0::bigint,
+          'while no alert is raised, the stale itineraries are still left out');
+-- Rebuilt, then made stale again by another write: a new episode, alerted again.
+UPDATE hublink.tsp_flight_fares SET fares = fares WHERE flight_id = pg_temp.flight('KL587');
+SELECT is(pg_temp.quoted(pg_temp.quote()), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'rebuilt: the connection is quoted again');
+SELECT pg_temp.unflag_kl587_y();
+SELECT pg_temp.quote();
+SELECT is(pg_temp.drift_alerts('KL587'), 2::bigint, 'the row made stale again after its rebuild: a new episode, one new alert');
 
 SELECT * FROM finish();
 ROLLBACK;

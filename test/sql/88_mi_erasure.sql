@@ -15,10 +15,14 @@ SET LOCAL "DateStyle" = 'ISO, YMD';
 
 INSERT INTO hublink.financial_consequence (removal_id, booking, message_id, kind, amount, currency, recorded_at)
 VALUES (pg_temp.rid('RMV-2025-000004'), 'escort', 'eu-4', 'cancellation_fee', 30.00, 'GBP', '2025-01-17 18:00Z');
--- The travel provider's answers to the Hub's cancellations after booking (R2's carried its
--- refund; R4's none): the Hub erases a removal only once they came (89_hub_erasure).
-SELECT pg_temp.mi_move('RMV-2025-000004', 'travel', 'cancelled', 'cancelled', 'TravelUpdate.other', 'in', '2025-01-17 17:00Z', 'tu-4');
-SELECT pg_temp.mi_move('RMV-2025-000002', 'travel', 'cancelled', 'cancelled', 'TravelUpdate.financial', 'in', '2025-01-28 09:00Z', 'tu-2');
+-- The travel provider's answers to the Hub's cancellations after booking (tsp_cancel's
+-- TravelUpdate: a cancellation section; R2's also carried its refund, recorded by the scenario):
+-- the Hub erases a removal only once they came (89_hub_erasure).
+SELECT pg_temp.mi_move('RMV-2025-000004', 'travel', 'cancelled', 'cancelled', 'TravelUpdate.cancelled', 'in', '2025-01-17 17:00Z', 'tu-4');
+SELECT pg_temp.mi_move('RMV-2025-000002', 'travel', 'cancelled', 'cancelled', 'TravelUpdate.cancelled', 'in', '2025-01-28 09:00Z', 'tu-2');
+INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind, reason_code, received_at)
+VALUES (pg_temp.rid('RMV-2025-000004'), 'travel', 'tu-4', 'cancellation', 'ESCORT_UNSUCCESSFUL', '2025-01-17 17:00Z'),
+       (pg_temp.rid('RMV-2025-000002'), 'travel', 'tu-2', 'cancellation', 'RETURNEE_RELEASED', '2025-01-28 09:00Z');
 CREATE TEMP TABLE money_before AS SELECT * FROM hublink.mi_money;
 SELECT is((SELECT cancellation_fees FROM money_before WHERE month = '2025-01-01' AND currency = 'GBP'), 55.00,
           'MI counts the escort fee of the unsuccessful escorting with the travel one (25 + 30)');

@@ -3,11 +3,13 @@
 -- booked removal would leave the travel and escort provider holding seats and escorts for a
 -- removal the Hub can no longer cancel. hublink.erase_removal refuses (55000), erasing nothing,
 -- while an escort or travel booking is requested, booked or amended, and while a cancellation
--- of an accepted booking has no answer from the provider; once both providers answered, and for
+-- of an accepted booking has no answer from the provider (an update that answers it: a
+-- cancellation section, or a financial section for the reason CANCELLED_BY_HO; any other update,
+-- such as an invoice crossing the cancellation, is none); once both providers answered, and for
 -- a removal that never booked anything, it erases. The states are set directly (as the MI
 -- scenario does) to test the rule on its own.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
 VALUES ('RMV-2026-089001', 'CASE-89-1', true, 'booked', 'booked', 'booked'),
@@ -66,9 +68,22 @@ SELECT is((SELECT string_agg(regexp_replace(x, 'sent .*\)', 'sent …)'), ' | ')
           'cancelled but unanswered: both cancellations named (the escort one crossed its accepted booking)');
 SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1')$$, '55000', NULL,
                  'the Hub refuses to erase a cancelled removal whose providers have not answered');
--- The travel provider answers (TravelUpdate with the refund): the escort one still blocks.
-INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
-SELECT removal_id, 'travel', 'cancelled', 'cancelled', 'TravelUpdate.financial', 'in', 'hub', 'tu-89', now() FROM r89;
+-- An inbound update as record_message_rows leaves it: its transition, one booking_update row per
+-- section (kind, reason code), and its money in financial_consequence.
+CREATE FUNCTION pg_temp.update_in(machine text, event text, mid text, sections jsonb, at timestamptz) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
+    SELECT removal_id, machine, 'cancelled', 'cancelled', event, 'in', 'hub', mid, at FROM r89;
+    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind, reason_code, details)
+    SELECT removal_id, machine, mid, s.key, s.value #>> '{reason,code}', s.value FROM r89, jsonb_each(sections) s;
+    INSERT INTO hublink.financial_consequence (removal_id, booking, message_id, kind, amount, currency, reason_code)
+    SELECT removal_id, machine, mid, 'cancellation_fee', 50.00, 'GBP', sections #>> '{financial,reason,code}'
+      FROM r89 WHERE sections ? 'financial';
+$$;
+-- The travel provider answers (tsp_cancel's TravelUpdate: the cancellation with its refund):
+-- the escort one still blocks.
+SELECT pg_temp.update_in('travel', 'TravelUpdate.cancelled', 'tu-89',
+    '{"cancellation": {"reason": {"code": "RETURNEE_RELEASED"}}, "financial": {"reason": {"code": "CANCELLED_BY_HO"}}}', now());
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
           'one provider answered: the other''s cancellation still blocks');
 -- The escort provider's acceptance crossing the cancellation (the worker records it as an
@@ -79,12 +94,23 @@ SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortBookingResponse.ac
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
           'an acceptance crossing the cancellation is no answer to it');
 -- An answer from before the cancellation does not count.
-INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
-SELECT removal_id, 'escort', 'booked', 'booked', 'EscortUpdate.other', 'in', 'hub', 'eu-89-old', now() - interval '2 hours' FROM r89;
+SELECT pg_temp.update_in('escort', 'EscortUpdate.financial', 'eu-89-old',
+    '{"financial": {"reason": {"code": "CANCELLED_BY_HO"}}}', now() - interval '2 hours');
 SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001')), 1,
           'an escort update older than the cancellation is no answer to it');
-INSERT INTO hublink.state_transition (removal_id, machine, from_state, to_state, event, direction, party, message_id, at)
-SELECT removal_id, 'escort', 'cancelled', 'cancelled', 'EscortUpdate.financial', 'in', 'hub', 'eu-89', now() FROM r89;
+-- An invoice crossing the cancellation (review3 of 8 December 2026): an EscortUpdate whose
+-- financial section charges an earlier amendment's change fee, sent before the provider saw the
+-- cancellation. It says nothing of the cancellation, and the escorts may still be held: no answer.
+SELECT pg_temp.update_in('escort', 'EscortUpdate.financial', 'eu-89-invoice',
+    '{"financial": {"reason": {"code": "EARLIER_COLLECTION"}}}', now());
+SELECT is((SELECT count(*)::int FROM hublink.erasure_blockers('RMV-2026-089001') x WHERE x LIKE '%escort cancellation%'), 1,
+          'an invoice crossing the cancellation (a fee for another reason) is no answer to it');
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1')$$, '55000', NULL,
+                 'the Hub refuses to erase while only a crossing invoice came from the escort provider');
+-- The escort provider's answer (esp_cancel's EscortUpdate: the cancellation fee, reason
+-- CANCELLED_BY_HO): the erasure goes through.
+SELECT pg_temp.update_in('escort', 'EscortUpdate.financial', 'eu-89',
+    '{"financial": {"reason": {"code": "CANCELLED_BY_HO"}}}', now());
 SELECT is(hublink.erase_removal('RMV-2026-089001', 'Direction 94/H1') ?& '{messages,personal_data,removal}', true,
           'both answered: the erasure goes through');
 

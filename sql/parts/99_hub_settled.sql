@@ -1,0 +1,94 @@
+-- At the Hub: a provider's answer settled outside the interface (docs/security-crypto.md
+-- "Erasure of a removal with live bookings"). An erasure waits for each provider's answer to
+-- the Hub's cancellation, and for each booking of a completed removal to end; a provider that
+-- never answers by message (its Error in needs_attention) or a travel provider that never sends
+-- its completion kept the removal until the retention purge. An admin who has settled it by
+-- phone or letter records it here, for that one provider and that one reason: refused for
+-- anything the interface can still settle (a live booking the Hub can cancel, a cancellation
+-- already answered), audited, and left as a security event (alerted) since it lets an erasure
+-- past a safeguard. The table is hublink.hub_settlement (75_crypto_retention.sql).
+
+INSERT INTO hublink.audit_action VALUES
+    ('hub_record_settled', 'An admin recorded a provider''s answer settled outside the interface (hublink.hub_record_settled).');
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_settled_outside', 'warning', 'monitoring',
+     'An admin recorded a provider''s cancellation answer or completion as settled outside the interface '
+     '(hublink.hub_record_settled), which lets the removal be erased. Check it was authorised and that '
+     'the provider really released its seats or escorts (hublink.hub_settlement holds the note).');
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('hub_settled_outside', 'security_settled_outside', 'Provider answer recorded as settled outside the interface');
+
+CREATE FUNCTION hublink.hub_record_settled(p_removal_reference text, p_party text, p_note text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    r       hublink.removal;
+    machine text := CASE p_party WHEN 'esp' THEN 'escort' WHEN 'tsp' THEN 'travel' END;
+    c       hublink.cancellation;
+    kind    text;
+    id      bigint;
+BEGIN
+    IF coalesce(btrim(p_note), '') = '' THEN
+        RAISE EXCEPTION 'a settlement outside the interface needs a note'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The note is the only record of how the provider''s answer was given.',
+                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+    END IF;
+    IF machine IS NULL THEN
+        RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A settlement records the answer of the escort provider (esp) or the travel provider (tsp).',
+                  HINT = 'Name the provider whose answer was settled outside the interface.';
+    END IF;
+    SELECT * INTO r FROM hublink.removal x WHERE x.removal_reference = p_removal_reference AND x.state IS NOT NULL
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the Hub has no removal %', p_removal_reference
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Settlements are recorded at the Hub, for a removal its removal machine tracks.',
+                  HINT = 'Check the removal reference.';
+    END IF;
+    -- The one reason that may be settled: the Hub's cancellation of this provider's accepted
+    -- booking with no answer yet (as hublink.erasure_blockers names it) ...
+    SELECT * INTO c FROM hublink.hub_unanswered_cancellations(r.removal_id) x
+     WHERE x.booking = machine ORDER BY x.cancelled_at DESC LIMIT 1;
+    IF FOUND THEN
+        kind := 'cancellation';
+    -- ... or a completed removal whose booking with this provider is still held: the Hub can no
+    -- longer cancel it (a removal not completed is cancelled through the interface instead).
+    ELSIF r.state = 'completed'
+          AND (CASE machine WHEN 'escort' THEN r.escort_state ELSE r.travel_state END) IN ('booked', 'amended')
+          AND NOT EXISTS (SELECT FROM hublink.hub_settlement h
+                           WHERE h.removal_id = r.removal_id AND h.booking = machine AND h.kind = 'completion') THEN
+        kind := 'completion';
+    ELSE
+        RAISE EXCEPTION 'removal % is not kept from erasure by a cancellation or completion of the % that is settled outside the interface: nothing was recorded',
+                        p_removal_reference, p_party
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = coalesce('What keeps it: ' || (SELECT pg_catalog.string_agg(b, '; ') FROM hublink.erasure_blockers(p_removal_reference) b),
+                                    'Nothing keeps it from erasure.'),
+                  HINT = 'Only the Hub''s cancellation that provider has not answered, or the booking of a completed removal it still '
+                         'holds, can be settled outside the interface; a live booking is cancelled with hublink.cancel_booking.';
+    END IF;
+    INSERT INTO hublink.hub_settlement (removal_id, booking, kind, cancellation_id, note, recorded_by)
+    VALUES (r.removal_id, machine, kind, c.cancellation_id, btrim(p_note), hublink.acting_login())
+    RETURNING settlement_id INTO id;
+    PERFORM hublink.audit_note('hub_record_settled', r.removal_id,
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'party', p_party, 'kind', kind,
+                                      'settlement_id', id, 'cancellation_message_id', c.message_id));
+    PERFORM hublink.record_security_event('hub_settled_outside',
+        pg_catalog.jsonb_build_object('removal_reference', p_removal_reference, 'party', p_party, 'kind', kind,
+                                      'settlement_id', id, 'login', hublink.acting_login()));
+    RETURN id;
+END;
+$$;
+COMMENT ON FUNCTION hublink.hub_record_settled(text, text, text) IS
+    'At the Hub, for hublink_admin: records that the escort (esp) or travel (tsp) provider''s answer was settled '
+    'outside the interface, with a note saying how: the Hub''s cancellation of its accepted booking that it never '
+    'answered by message, or its booking of a completed removal that it never completed by message. That '
+    'erasure blocker then goes (hublink.erasure_blockers). Refused, recording nothing, for any other removal or '
+    'provider (a live booking is cancelled through the interface). Audited (hub_record_settled), and a '
+    'hub_settled_outside security event (alerted). Returns the hublink.hub_settlement id.';
+REVOKE ALL ON FUNCTION hublink.hub_record_settled(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.hub_record_settled(text, text, text) TO hublink_admin;

@@ -1,0 +1,56 @@
+-- 0.2.0: the leftovers of the 8 December 2026 reviews (update part 69).
+--
+-- Hub erasure (docs/security-crypto.md "Erasure of a removal with live bookings"): only an
+-- update that answers the Hub's cancellation (a cancellation section, or a financial section
+-- for the reason CANCELLED_BY_HO) counts as the provider's answer, and an admin can record an
+-- answer settled outside the interface (hublink.hub_record_settled). The new table and the
+-- function that erasure_blockers now calls come here, before parts 90 and 94 bring
+-- erasure_blockers and erase_removal in their current form.
+CREATE TABLE hublink.hub_settlement (
+    settlement_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    removal_id      bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
+    booking         text NOT NULL CHECK (booking IN ('escort', 'travel')),
+    kind            text NOT NULL CHECK (kind IN ('cancellation', 'completion')),
+    cancellation_id bigint UNIQUE REFERENCES hublink.cancellation ON DELETE CASCADE,
+    note            text NOT NULL CHECK (btrim(note) <> ''),
+    recorded_by     text NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    CHECK ((kind = 'cancellation') = (cancellation_id IS NOT NULL))
+);
+-- @comment TABLE hublink.hub_settlement
+-- @comment COLUMN hublink.hub_settlement.settlement_id
+-- @comment COLUMN hublink.hub_settlement.removal_id
+-- @comment COLUMN hublink.hub_settlement.booking
+-- @comment COLUMN hublink.hub_settlement.kind
+-- @comment COLUMN hublink.hub_settlement.cancellation_id
+-- @comment COLUMN hublink.hub_settlement.note
+-- @comment COLUMN hublink.hub_settlement.recorded_by
+-- @comment COLUMN hublink.hub_settlement.recorded_at
+CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
+-- @comment INDEX hublink.hub_settlement_removal
+-- @function hublink.hub_unanswered_cancellations
+REVOKE ALL ON FUNCTION hublink.hub_unanswered_cancellations(bigint) FROM PUBLIC;
+
+INSERT INTO hublink.audit_action VALUES
+    ('hub_record_settled', 'An admin recorded a provider''s answer settled outside the interface (hublink.hub_record_settled).');
+INSERT INTO hublink.alert_kind (kind, default_severity, source, description) VALUES
+    ('security_settled_outside', 'warning', 'monitoring',
+     'An admin recorded a provider''s cancellation answer or completion as settled outside the interface '
+     '(hublink.hub_record_settled), which lets the removal be erased. Check it was authorised and that '
+     'the provider really released its seats or escorts (hublink.hub_settlement holds the note).');
+INSERT INTO hublink.security_event_kind (kind, alert_kind, description) VALUES
+    ('hub_settled_outside', 'security_settled_outside', 'Provider answer recorded as settled outside the interface');
+-- @function hublink.hub_record_settled
+REVOKE ALL ON FUNCTION hublink.hub_record_settled(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hublink.hub_record_settled(text, text, text) TO hublink_admin;
+
+-- The TSP's drift check (docs/tsp.md "The fares of a flight, in one row"): the chosen
+-- itineraries' derived rows are compared whole with the exact derivation, in the same
+-- statement (snapshot) as the search, and fare_row_drift is raised once per drift episode.
+-- tsp_quote and tsp_flight_fares_drift_alert come in their current form with parts 20, 66 and
+-- 98 (PL/pgSQL: the tables they read may come later); so does this one.
+-- @function hublink.tsp_flight_fares_stale
+REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) FROM PUBLIC;
+
+SELECT hublink.apply_access_policy();
+SELECT hublink.audit_attach();
