@@ -4021,6 +4021,7 @@ COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
     'Statement trigger on hublink.travel_quote at the Hub: for each removal the statement inserted '
     'quotes of (transition table new_quotes), ranks its quotes once and (re)starts quote_expiry on '
     'the expiry of the best-value quote that can still be booked.';
+-- hublink.travel_quote.timer_on_travel_quote, as defined in sql/parts
 CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
     REFERENCING NEW TABLE AS new_quotes
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
@@ -4425,11 +4426,13 @@ COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
     'Statement trigger on hublink.itinerary_segment: after a flight change, the pending timers '
     'anchored at the first departure of a quote whose segments the statement inserted or updated '
     '(transition table new_segments) count from the new one.';
+-- hublink.itinerary_segment.timer_on_itinerary_insert, as defined in sql/parts
 CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
     REFERENCING NEW TABLE AS new_segments
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
 COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
     'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
+-- hublink.itinerary_segment.timer_on_itinerary_update, as defined in sql/parts
 CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
     REFERENCING NEW TABLE AS new_segments
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();

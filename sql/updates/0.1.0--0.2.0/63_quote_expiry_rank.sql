@@ -10,26 +10,14 @@
 
 DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- @function hublink.timer_on_travel_quote
-CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
-    REFERENCING NEW TABLE AS new_quotes
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
-COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
-    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
+-- @trigger hublink.travel_quote.timer_on_travel_quote
 
 -- @function hublink.record_message_rows
 
 DROP TRIGGER timer_on_itinerary ON hublink.itinerary_segment;
 -- @function hublink.timer_on_itinerary
-CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
-    REFERENCING NEW TABLE AS new_segments
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
-COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
-    'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
-CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
-    REFERENCING NEW TABLE AS new_segments
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
-COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
-    'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
+-- @trigger hublink.itinerary_segment.timer_on_itinerary_insert
+-- @trigger hublink.itinerary_segment.timer_on_itinerary_update
 
 -- hublink.removal_quotes: its definition (one estimate per ranking) comes with update part 85,
 -- which creates the estimate's tables and names the function.
