@@ -4735,6 +4735,14 @@ $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
 
+-- from sql/updates/0.1.0--0.2.0/67_quote_tail.sql
+-- 0.2.0: the quote engine's seventh pass (issue 15 section 5; docs/performance.md "Quotes,
+-- seventh pass"). tsp_quote reads its settings in one query, the destination's TIG cost limits
+-- once per request instead of once per candidate, and each traveller's fare amounts once instead
+-- of three times. Same arguments, same answers, same rows.
+
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
+
 -- from sql/updates/0.1.0--0.2.0/68_mi_quote.sql
 -- 0.2.0: mi_sla_compliance at full size (issue 15 section 5; docs/performance.md "MI at full
 -- size"). The requests of the months computed live are read once (a materialized CTE) for both
@@ -10387,16 +10395,27 @@ CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFA
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The settings of a quote in one read (a call of tsp_setting per setting cost more than the
+    -- read: docs/performance.md "Quotes, seventh pass"); a missing one is still tsp_setting's
+    -- error, raised in the same order as before (value is NOT NULL, so NULL here means missing).
+    cfg          jsonb := (SELECT jsonb_object_agg(c.key, c.value) FROM hublink.tsp_config c
+                            WHERE c.key IN ('date_time_zone', 'cancel_probability', 'expected_cancel_hours_before',
+                                            'quotes_per_date', 'offer_choice', 'quote_validity_minutes',
+                                            'quote_reference_prefix'));
     origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
     dests        char(3)[];
     dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    zone         text := coalesce(cfg ->> 'date_time_zone', hublink.tsp_setting('date_time_zone'));
+    p_cancel     numeric := coalesce(cfg ->> 'cancel_probability', hublink.tsp_setting('cancel_probability'))::numeric;
+    h_cancel     numeric := coalesce(cfg ->> 'expected_cancel_hours_before', hublink.tsp_setting('expected_cancel_hours_before'))::numeric;
+    per_date     integer := coalesce(cfg ->> 'quotes_per_date', hublink.tsp_setting('quotes_per_date'))::int;
+    choice       boolean := coalesce(cfg ->> 'offer_choice', hublink.tsp_setting('offer_choice'))::boolean;
+    validity     interval := make_interval(mins => coalesce(cfg ->> 'quote_validity_minutes', hublink.tsp_setting('quote_validity_minutes'))::int);
+    prefix       text := coalesce(cfg ->> 'quote_reference_prefix', hublink.tsp_setting('quote_reference_prefix'))
+                         || nextval('hublink.tsp_quote_serial') || '-';
+    -- The destination's cost limits (TIG COST_LIMIT rules), read once, not once per candidate.
+    cost_cur     char(3)[];
+    cost_amt     numeric[];
     n_ret        integer := jsonb_array_length(request -> 'returnees');
     excluded     text[];
     no_transit   char(3)[];
@@ -10451,6 +10470,8 @@ BEGIN
                       AND coalesce(r.destination_country, dest_country) = dest_country);
     SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
      WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    SELECT array_agg(r.currency), array_agg(r.amount) INTO cost_cur, cost_amt FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'COST_LIMIT' AND coalesce(r.destination_country, dest_country) = dest_country;
     limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
     limit_cur := request #>> '{constraints,costLimit,currency}';
 
@@ -10527,10 +10548,9 @@ BEGIN
                   FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))),
+                   AND (cost_cur IS NULL
+                        OR NOT EXISTS (SELECT FROM unnest(cost_cur, cost_amt) r(currency, amount)
+                                        WHERE r.currency <> i.currency OR i.price > r.amount))),
             chosen AS MATERIALIZED (
                 SELECT o.* FROM ranked o
                  WHERE o.by_cost <= per_date
@@ -10556,7 +10576,10 @@ BEGIN
                               CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
                          FROM jsonb_array_elements(travellers) t
                         CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
-                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount
+                                            -- OFFSET 0: computed once per traveller; pulled up, the
+                                            -- expression was evaluated for each of its three uses
+                                            OFFSET 0) a) pt
               ) y ON true
              ORDER BY y.by_cost
         LOOP

@@ -9,7 +9,7 @@
 -- directly, copied below) answers, so a quote never names a fare that is gone nor misses a
 -- cheaper one.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
 -- A small world of its own (include/lagos_schedule.sql, include/lagos_fares.sql): London to
@@ -233,6 +233,20 @@ SELECT is(pg_temp.search_differs(), 0::bigint, 'the search answers what the refe
 -- Per ticket for 1 returnee + 1 escort (expected cost = price + 0.4 x loss): KL Y+Y 790 (828),
 -- KL Y+N 690 (928), BA 75 Y 1750 (1758), BA 75 N 1400 (1960).
 SELECT is(pg_temp.quote(), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'quoted: the three best by expected cost');
+
+-- tsp_quote reads its settings in one query and the TIG cost limits once per request
+-- (docs/performance.md "Quotes, seventh pass"): a missing setting is still named, a cost limit
+-- of another destination does not apply, one in another currency leaves nothing.
+CREATE TEMP TABLE saved_setting AS SELECT * FROM hublink.tsp_config WHERE key = 'offer_choice';
+DELETE FROM hublink.tsp_config WHERE key = 'offer_choice';
+SELECT throws_ok('SELECT pg_temp.quote()', '42704', 'tsp setting "offer_choice" is not defined',
+                 'a careless operator deleted a setting: the quote names it');
+INSERT INTO hublink.tsp_config SELECT * FROM saved_setting;
+INSERT INTO hublink.tsp_tig_rule (kind, destination_country, amount, currency) VALUES ('COST_LIMIT', 'GHA', 1.00, 'GBP');
+SELECT is(pg_temp.quote(), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'a cost limit for Ghana: Lagos quoted as before');
+INSERT INTO hublink.tsp_tig_rule (kind, destination_country, amount, currency) VALUES ('COST_LIMIT', 'NGA', 100000.00, 'EUR');
+SELECT is(pg_temp.quote(), NULL, 'a cost limit for Nigeria in euros: no GBP itinerary is quoted');
+DELETE FROM hublink.tsp_tig_rule WHERE kind = 'COST_LIMIT' AND ((destination_country = 'GHA' AND amount = 1.00) OR (destination_country = 'NGA' AND currency = 'EUR'));
 
 -- A careless operator edits the schedule between two quotes of one transaction.
 UPDATE hublink.tsp_fare_price SET amount = 50.00 WHERE fare_id = pg_temp.fare('BA75', 'N') AND traveller_type = 'ADULT';
