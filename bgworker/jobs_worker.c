@@ -38,16 +38,6 @@
 /* Warn again about a role that cannot be used after this long (a role is fixed by SQL). */
 #define JOBS_WORKER_ROLE_WARN_MS 60000
 
-static long
-ms_until(TimestampTz t)
-{
-	long secs;
-	int usecs;
-
-	TimestampDifference(GetCurrentTimestamp(), t, &secs, &usecs);
-	return secs * 1000 + usecs / 1000 + 1;
-}
-
 static TimestampTz role_warned_at = 0;
 
 /*
@@ -153,7 +143,7 @@ hublink_jobs_worker_main(Datum arg)
 			if (timeout < 0)
 			{
 				hublink_shmem_set_state(HUBLINK_SLOT_JOBS, HUBLINK_JOBS_IDLE);
-				timeout = ms_until(hublink_jobs_next());
+				timeout = hublink_ms_until(hublink_jobs_next());
 			}
 		}
 

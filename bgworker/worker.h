@@ -157,6 +157,9 @@ typedef enum HublinkOutcome
 } HublinkOutcome;
 
 /* The worker's entry point, named in the BackgroundWorker registration. */
+/* Milliseconds from now until t, rounded up (worker_main.c). */
+extern long hublink_ms_until(TimestampTz t);
+
 extern PGDLLEXPORT void hublink_worker_main(Datum arg);
 extern PGDLLEXPORT void hublink_jobs_worker_main(Datum arg);
 

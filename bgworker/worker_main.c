@@ -371,8 +371,9 @@ read_broker(void)
 	return true;
 }
 
-static long
-ms_until(TimestampTz t)
+/* Milliseconds from now until t, rounded up (a latch wait of this long does not wake early). */
+long
+hublink_ms_until(TimestampTz t)
 {
 	long secs;
 	int usecs;
@@ -398,8 +399,8 @@ wait_for_events(void)
 			timeout = hublink_broker_heartbeat * 1000L / 2;
 		if (hublink_outbox_in_flight() > 0)
 		{
-			long confirm = ms_until(TimestampTzPlusMilliseconds(hublink_outbox_oldest_in_flight(),
-																hublink_confirm_timeout));
+			long confirm = hublink_ms_until(TimestampTzPlusMilliseconds(
+				hublink_outbox_oldest_in_flight(), hublink_confirm_timeout));
 
 			timeout = timeout < 0 ? confirm : Min(timeout, confirm);
 		}
@@ -408,7 +409,7 @@ wait_for_events(void)
 		timeout = hublink_conn_ms_until_attempt() + 1;
 	if (next_retry_at != DT_NOEND)
 	{
-		long retry = ms_until(next_retry_at);
+		long retry = hublink_ms_until(next_retry_at);
 
 		timeout = timeout < 0 ? retry : Min(timeout, retry);
 	}
@@ -420,7 +421,7 @@ wait_for_events(void)
 	}
 	if (hublink_outbox_marks_due_at() != DT_NOEND)
 	{
-		long marks = ms_until(hublink_outbox_marks_due_at());
+		long marks = hublink_ms_until(hublink_outbox_marks_due_at());
 
 		timeout = timeout < 0 ? marks : Min(timeout, marks);
 	}
@@ -430,7 +431,7 @@ wait_for_events(void)
 
 		if (!hublink_jobs_worker)
 		{
-			long job = ms_until(hublink_jobs_next());
+			long job = hublink_ms_until(hublink_jobs_next());
 
 			timeout = timeout < 0 ? job : Min(timeout, job);
 		}

@@ -120,48 +120,44 @@ validate_parsed_message(StringInfo buf, js_doc *doc)
 	append_result(buf, &result);
 }
 
-Jsonb *
-hublink_validate_message_bytes(const char *data, size_t len)
+/* The problems of a message read as doc, or, when it could not be read (doc NULL), why not. */
+static Jsonb *
+message_problems(js_doc *doc, const char *problem)
 {
 	StringInfoData buf;
-	js_limits limits;
-	char *problem = NULL;
-	js_doc *doc;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
-	hublink_message_limits(&limits);
-	doc = js_parse(data, len, &limits, &problem);
 	if (doc == NULL)
-	{
-		char *text = psprintf("not valid JSON: %s", problem ? problem : "unknown problem");
-
-		free(problem);
-		append_problem(&buf, "", "", text);
-	}
+		append_problem(&buf, "", "",
+					   psprintf("not valid JSON: %s", problem ? problem : "unknown problem"));
 	else
 		validate_parsed_message(&buf, doc);
 	return problems_to_jsonb(&buf);
+}
+
+Jsonb *
+hublink_validate_message_bytes(const char *data, size_t len)
+{
+	js_limits limits;
+	char *problem = NULL;
+	Jsonb *result;
+
+	hublink_message_limits(&limits);
+	result = message_problems(js_parse(data, len, &limits, &problem), problem);
+	free(problem); /* js_parse's, malloc'd */
+	return result;
 }
 
 /* A message given as jsonb: read straight from it, with the limits of the bytes path. */
 static Jsonb *
 validate_message_jsonb(Jsonb *message)
 {
-	StringInfoData buf;
 	js_limits limits;
 	char *problem = NULL;
-	js_doc *doc;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '[');
 	hublink_message_limits(&limits);
-	doc = hublink_jsonb_to_doc(message, &limits, &problem);
-	if (doc == NULL)
-		append_problem(&buf, "", "", psprintf("not valid JSON: %s", problem));
-	else
-		validate_parsed_message(&buf, doc);
-	return problems_to_jsonb(&buf);
+	return message_problems(hublink_jsonb_to_doc(message, &limits, &problem), problem);
 }
 
 static char *

@@ -46,6 +46,8 @@ extern void hublink_security_utility_install(void);
 /* Refused UPDATE/DELETE of the audit store (security_dml.c). */
 extern void hublink_security_dml_install(void);
 extern bool hublink_security_is_audit_relid(Oid relid);
+/* Whether schema.relname is one of hublink.audit_relations (false for a NULL schema). */
+extern bool hublink_security_audit_listed(const char *schema, const char *relname);
 extern char *hublink_security_refused_detail(Oid relid, const char *operation, Oid checked_role);
 
 /* Appends s to buf as a JSON string literal (quotes and escapes). */

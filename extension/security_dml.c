@@ -45,18 +45,24 @@ typedef struct Noted
 bool
 hublink_security_is_audit_relid(Oid relid)
 {
-	char *list;
-	List *names;
-	ListCell *lc;
 	char *relname;
-	char *schema;
-	bool result = false;
 
 	if (hublink_audit_relations == NULL || hublink_audit_relations[0] == '\0')
 		return false;
 	relname = get_rel_name(relid);
-	schema = relname ? get_namespace_name(get_rel_namespace(relid)) : NULL;
-	if (relname == NULL || schema == NULL)
+	return relname != NULL &&
+		   hublink_security_audit_listed(get_namespace_name(get_rel_namespace(relid)), relname);
+}
+
+bool
+hublink_security_audit_listed(const char *schema, const char *relname)
+{
+	char *list;
+	List *names;
+	ListCell *lc;
+	bool result = false;
+
+	if (schema == NULL || hublink_audit_relations == NULL || hublink_audit_relations[0] == '\0')
 		return false;
 	list = pstrdup(hublink_audit_relations);
 	if (!SplitIdentifierString(list, ',', &names))

@@ -151,10 +151,6 @@ relid_of(RangeVar *rv)
 static bool
 is_audit_relation(RangeVar *rv)
 {
-	char *list;
-	List *names;
-	ListCell *lc;
-	bool result = false;
 	const char *schema = rv->schemaname;
 
 	if (hublink_audit_relations == NULL || hublink_audit_relations[0] == '\0')
@@ -167,19 +163,7 @@ is_audit_relation(RangeVar *rv)
 			return false;
 		schema = get_namespace_name(get_rel_namespace(relid));
 	}
-	list = pstrdup(hublink_audit_relations);
-	if (!SplitIdentifierString(list, ',', &names))
-		return false;
-	foreach (lc, names)
-	{
-		char *qualified = lfirst(lc);
-		char *dot = strchr(qualified, '.');
-
-		if (dot != NULL && schema != NULL && strncmp(qualified, schema, dot - qualified) == 0 &&
-			schema[dot - qualified] == '\0' && strcmp(dot + 1, rv->relname) == 0)
-			result = true;
-	}
-	return result;
+	return hublink_security_audit_listed(schema, rv->relname);
 }
 
 static void

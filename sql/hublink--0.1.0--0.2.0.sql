@@ -337,10 +337,12 @@ $$;
 COMMENT ON FUNCTION hublink.security_event_alert(hublink.security_event) IS
     'Raises the alert a flushed security event calls for (hublink.security_event_kind), if '
     'any; returns its alert_id.';
+-- hublink.timer_kind.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
     'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+-- hublink.timer_rule.stored_functions, as defined in sql/parts
 CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
     FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
 COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
@@ -1338,6 +1340,7 @@ DECLARE
     x       jsonb;
     y       jsonb;
     i       int;
+    bad     boolean;
     st      hublink.removal;
 BEGIN
     SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
@@ -1399,38 +1402,60 @@ BEGIN
                                                    no_quote_reason_text)
         VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
         RETURNING travel_quote_response_id INTO resp_id;
-        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
-            x := b -> 'quotes' -> i;
-            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
-                                              format('/body/quotes/%s/travelQuoteReference', i));
-            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
-               AND party = 'hub' THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
-                    format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        -- The checks first, the first bad quote in array order named as before: a reference
+        -- issued already or repeated within the response, then an escort quote the Hub never
+        -- received. Then the quotes, their costs and their segments in ONE statement: the
+        -- quote_expiry trigger ranks the removal's quotes once per statement
+        -- (hublink.timer_on_travel_quote), after the statement, so it sees every quote of the
+        -- response with its departure; a loop of inserts ranked them once per quote.
+        SELECT a.n - 1, a.x, a.dup INTO i, x, bad
+          FROM (SELECT e.x, e.n,
+                       count(*) OVER (PARTITION BY e.x ->> 'travelQuoteReference' ORDER BY e.n) > 1 AS dup
+                  FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)) a
+         WHERE a.dup OR hublink.quote_issued(rid, 'travel', a.x ->> 'travelQuoteReference')
+            OR (party = 'hub' AND a.x ? 'escortQuoteReference'
+                AND NOT hublink.quote_issued(rid, 'escort', a.x ->> 'escortQuoteReference'))
+         ORDER BY a.n
+         LIMIT 1;
+        IF FOUND THEN
+            IF bad OR hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
+                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
             END IF;
+            PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        END IF;
+        WITH quote AS (
+            SELECT e.x, e.n FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)
+        ), inserted AS (
             INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
                                               escort_quote_reference, total_amount, expected_amount,
                                               currency, refundable, hand_baggage_only, expires_at,
                                               conditions)
-            VALUES (resp_id, rid, x ->> 'travelQuoteReference', x ->> 'escortQuoteReference',
-                    hublink.money(x #> '{costs,total}'), hublink.money(x #> '{costs,expectedCost}'),
-                    x #>> '{costs,total,currency}',
-                    (x #>> '{conditions,refundable}')::boolean,
-                    (x #>> '{conditions,handBaggageOnly}')::boolean,
-                    (x #>> '{conditions,expiresAt}')::timestamptz, x -> 'conditions')
-            RETURNING travel_quote_id INTO q_id;
+            SELECT resp_id, rid, q.x ->> 'travelQuoteReference', q.x ->> 'escortQuoteReference',
+                   hublink.money(q.x #> '{costs,total}'), hublink.money(q.x #> '{costs,expectedCost}'),
+                   q.x #>> '{costs,total,currency}',
+                   (q.x #>> '{conditions,refundable}')::boolean,
+                   (q.x #>> '{conditions,handBaggageOnly}')::boolean,
+                   (q.x #>> '{conditions,expiresAt}')::timestamptz, q.x -> 'conditions'
+              FROM quote q ORDER BY q.n
+            RETURNING travel_quote_id, travel_quote_reference
+        ), costs AS (
             INSERT INTO hublink.travel_quote_cost
-            SELECT q_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
-              FROM jsonb_array_elements(x #> '{costs,perTraveller}') c;
-            INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
-                                                   provider_name, carrier_code, flight_number,
-                                                   start_point, end_point, start_time, end_time,
-                                                   travellers)
-            SELECT q_id, s ->> 'segmentId', s ->> 'segmentType', s ->> 'providerName',
-                   s ->> 'carrierCode', s ->> 'flightNumber', s -> 'startPoint', s -> 'endPoint',
-                   (s ->> 'startTime')::timestamptz, (s ->> 'endTime')::timestamptz, s -> 'travellers'
-              FROM jsonb_array_elements(x -> 'itinerary') s;
-        END LOOP;
+            SELECT t.travel_quote_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+                   jsonb_array_elements(q.x #> '{costs,perTraveller}') c
+        )
+        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                               provider_name, carrier_code, flight_number,
+                                               start_point, end_point, start_time, end_time,
+                                               travellers)
+        SELECT t.travel_quote_id, g.s ->> 'segmentId', g.s ->> 'segmentType', g.s ->> 'providerName',
+               g.s ->> 'carrierCode', g.s ->> 'flightNumber', g.s -> 'startPoint', g.s -> 'endPoint',
+               (g.s ->> 'startTime')::timestamptz, (g.s ->> 'endTime')::timestamptz, g.s -> 'travellers'
+          FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+               jsonb_array_elements(q.x -> 'itinerary') WITH ORDINALITY g(s, m)
+         ORDER BY q.n, g.m;
 
     WHEN 'EscortBookingRequest' THEN
         IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
@@ -3337,9 +3362,16 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.roll
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
 
--- hublink.rollup_mi_sla_compliance_live, as defined in sql/parts
-CREATE OR REPLACE VIEW hublink.rollup_mi_sla_compliance_live AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+-- The live months' aggregates of both kinds, which the two views below and
+-- hublink.mi_sla_compliance_rows read (one definition).
+-- hublink.rollup_mi_sla_live_groups, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_groups AS
+WITH r AS MATERIALIZED (
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
+           x.answered_at, x.seconds
+      FROM hublink.rollup_mi_sla_live_request x
+)
+SELECT 'month'::text AS kind, x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        count(*) AS requests,
        count(x.answered_at) AS answered,
        count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
@@ -3356,9 +3388,45 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
                                         + extract(day FROM x.target)) * 86400
                                        + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
                                        + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
-           AS settled_at
-  FROM hublink.rollup_mi_sla_live_request x
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
+           AS settled_at,
+       NULL::numeric AS seconds, NULL::bigint AS n
+  FROM r x
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+UNION ALL
+SELECT 'time', x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.seconds, count(*)
+  FROM r x
+ WHERE x.seconds IS NOT NULL
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_groups IS
+    'The aggregates of the months hublink.mi_sla_compliance computes live, from one reading of their requests: '
+    'kind month, the rows of hublink.rollup_mi_sla_compliance_live; kind time, those of hublink.rollup_mi_sla_live_times.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.kind IS
+    'month: a group''s row (the columns from requests to settled_at); time: how many of its requests took one exact time (seconds, n).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.requests IS 'As hublink.mi_sla_compliance.requests (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.answered IS 'As hublink.mi_sla_compliance.answered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.unanswered IS 'As hublink.mi_sla_compliance.unanswered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.median_response_seconds IS 'As hublink.mi_sla_compliance.median_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.p95_response_seconds IS 'As hublink.mi_sla_compliance.p95_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.max_response_seconds IS 'As hublink.mi_sla_compliance.max_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.late_responses IS 'As hublink.mi_sla_compliance.late_responses (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.open_breaches IS 'As hublink.mi_sla_compliance.open_breaches (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.settled_at IS 'As hublink.rollup_mi_sla_compliance_live.settled_at (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.seconds IS 'A response time, exact (seconds; kind time).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.n IS 'How many requests were answered in that time (kind time).';
+
+-- hublink.rollup_mi_sla_compliance_live, as defined in sql/parts
+CREATE OR REPLACE VIEW hublink.rollup_mi_sla_compliance_live AS
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests, g.answered,
+       g.unanswered, g.median_response_seconds, g.p95_response_seconds, g.max_response_seconds,
+       g.late_responses, g.open_breaches, g.settled_at
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'month';
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
     month          date NOT NULL,
@@ -3407,10 +3475,9 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the fol
 
 -- hublink.rollup_mi_sla_live_times, as defined in sql/parts
 CREATE OR REPLACE VIEW hublink.rollup_mi_sla_live_times AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
-  FROM hublink.rollup_mi_sla_live_request x
- WHERE x.seconds IS NOT NULL
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.seconds, g.n
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'time';
 COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
     'How many answered requests of the months computed live took each exact response time.';
 
@@ -3439,28 +3506,14 @@ CREATE OR REPLACE FUNCTION hublink.mi_sla_compliance_rows()
     BEGIN ATOMIC
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live_request AS MATERIALIZED (
-    -- The requests of the months computed live, each answer looked up once: both the live
-    -- month rows and the live counts of times read them (read through the two views
-    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
-    -- twice). In service, the current month alone is a month of requests.
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
-           x.answered_at, x.seconds
-      FROM hublink.rollup_mi_sla_live_request x
-), live AS (
-    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
-    -- view with the live definition)
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
-           count(*) AS requests,
-           count(x.answered_at) AS answered,
-           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
-           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
-           round(max(x.seconds), 3) AS max_response_seconds,
-           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
-           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
-      FROM live_request x
-     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+), live_groups AS MATERIALIZED (
+    -- The live months' aggregates, both kinds: their requests read once, each answer looked up
+    -- once (read through rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer
+    -- was looked up twice). In service, the current month alone is a month of requests.
+    SELECT g.kind, g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests,
+           g.answered, g.unanswered, g.median_response_seconds, g.p95_response_seconds,
+           g.max_response_seconds, g.late_responses, g.open_breaches, g.seconds, g.n
+      FROM hublink.rollup_mi_sla_live_groups g
 ), months AS (
     SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
            r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
@@ -3471,7 +3524,8 @@ WITH live_month AS MATERIALIZED (
     SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
            v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
            v.late_responses, v.open_breaches
-      FROM live v
+      FROM live_groups v
+     WHERE v.kind = 'month'
 ), times AS (
     SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
       FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
@@ -3486,11 +3540,9 @@ WITH live_month AS MATERIALIZED (
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
              WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
-            -- hublink.rollup_mi_sla_live_times, over live_request
-            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
-              FROM live_request x
-             WHERE x.seconds IS NOT NULL
-             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
+            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, x.n
+              FROM live_groups x
+             WHERE x.kind = 'time') t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (
@@ -3832,184 +3884,51 @@ $$;
 COMMENT ON FUNCTION hublink.rollup_mi_mark_sla_sent() IS
     'Row trigger on hublink.outbox for rows inserted already sent: marks the ended day the request '
     'was sent in hublink.rollup_mi_dirty_day (hublink.mi_sla_compliance), once.';
+-- hublink.outbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
     FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
+-- hublink.outbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.outbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.inbox.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_insert, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.state_transition.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_update, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
     REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- hublink.removal.rollup_mi_mark_sla_delete, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
 -- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
+-- hublink.outbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+-- hublink.inbox.rollup_mi_mark_truncate, as defined in sql/parts
 CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
 
 -- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
 -- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and
 -- local-time helpers are PL/pgSQL (their plans kept for the session).
--- hublink.tsp_itineraries, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
-        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
-        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
-        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
-    RETURNS SETOF hublink.tsp_itinerary
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
--- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
--- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
-BEGIN
-    RETURN QUERY
-    WITH RECURSIVE
-    first_leg AS (
-        SELECT f.* FROM hublink.tsp_flight f
-         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
-           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
-           AND f.destination <> ALL (origins)),
-    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
-    -- connection time after the first lands, and no later than the longest wait allowed.
-    -- Settings read once, not once per candidate pair.
-    cfg AS MATERIALIZED (
-        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
-               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
-    hub AS MATERIALIZED (
-        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
-               a.arrives_at + cfg.max_wait AS last_at
-          FROM first_leg a CROSS JOIN cfg
-          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
-         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
-    routes AS (
-        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
-          FROM first_leg a WHERE a.destination = ANY (destinations)
-        UNION ALL
-        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
-          FROM hub a
-          JOIN hublink.tsp_flight b ON b.origin = a.destination
-               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
-         WHERE b.destination = ANY (destinations)
-           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
-    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
-    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
-    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
-    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
-    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
-    -- fallback level, as the shipped traveller types have.
-    fallback AS MATERIALIZED (
-        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
-               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
-    fare_info AS MATERIALIZED (
-        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
-               fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
-                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
-                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
-          FROM (SELECT DISTINCT x.flight_id FROM routes r
-                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
-                 WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
-          CROSS JOIN fallback fb
-          CROSS JOIN LATERAL unnest(s.fares) fa
-         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
-    leg_fare AS (
-        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
-               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
-          FROM routes r
-          -- each leg's departure carried from routes, not looked up again
-          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
-          JOIN fare_info fi ON fi.flight_id = leg.flight_id
-          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
-                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
-          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
-          -- ", 0" above, since least() skips NULLs and would count a full refund.
-          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
-                              WHERE rr.rule_set = fi.refund_rule_set
-                                AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
-                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
-         WHERE p.price IS NOT NULL),
-    -- Costs add up over the legs, so the best combination per itinerary is made of the best
-    -- fare of each leg per currency and refundability (least expected cost, then price, then
-    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
-    -- itinerary), then one row per itinerary and currency holds the four.
-    best_leg AS (
-        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
-               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
-               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
-          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
-         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
-    best AS (
-        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
-               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
-          FROM best_leg l
-         GROUP BY l.flight1, l.flight2, l.currency),
-    combined AS (
-        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
-               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
-               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
-          FROM best b
-          CROSS JOIN LATERAL (VALUES
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
-              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
-         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
-           -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
-    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
-           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
-           c.departs_at, c.arrives_at, c.price,
-           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
-      FROM combined c
-     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
-    'The itinerary search: direct and one-connection itineraries leaving origins in '
-    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
-    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
-    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
-    'and refundability, the fare combination (same currency) with the least expected cost = '
-    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+-- hublink.tsp_itineraries: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.tsp_fare_amount, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_fare_amount(fare bigint, traveller_type text) RETURNS numeric
     LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp
@@ -4057,6 +3976,471 @@ INSERT INTO hublink.audit_exclusion VALUES
 
 SELECT hublink.apply_access_policy();
 SELECT hublink.audit_attach();
+
+-- from sql/updates/0.1.0--0.2.0/63_quote_expiry_rank.sql
+-- 0.2.0: quote_expiry ranks a removal's quotes once per statement, not once per quote (issue 15
+-- section 1, issue 17 section 3; docs/performance.md "Quote expiry: one ranking per response").
+-- The row trigger ran hublink.removal_quotes for every quote a TravelQuoteResponse inserted (40
+-- rankings for 40 quotes); a statement trigger with a transition table ranks each removal once,
+-- and the handler inserts a response's quotes, costs and segments in one statement. The
+-- itinerary trigger that re-anchors timers at a flight change ran once per segment inserted (a
+-- query for the quote's first departure each time): once per statement too. And the ranking
+-- itself computed the Hub's cancellation estimate twice per quote (80 times for 40 quotes), not
+-- once as its comment said: a MATERIALIZED CTE now (same signature and rows; below).
+
+DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
+-- hublink.timer_on_travel_quote, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_on_travel_quote() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rid  bigint;
+    best record;
+BEGIN
+    IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub' THEN
+        RETURN NULL;
+    END IF;
+    -- In removal_id order: start_timer locks each removal row, always in one order.
+    FOR rid IN SELECT DISTINCT n.removal_id FROM new_quotes n ORDER BY n.removal_id LOOP
+        SELECT q.travel_quote_reference, q.expires_at INTO best
+          FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
+         WHERE r.removal_id = rid AND q.expires_at IS NOT NULL
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM hublink.start_timer('quote_expiry', rid, 'travel', 'best-value quote',
+                                        best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
+                                        jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
+                                                           'expiresAt', best.expires_at));
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
+    'Statement trigger on hublink.travel_quote at the Hub: for each removal the statement inserted '
+    'quotes of (transition table new_quotes), ranks its quotes once and (re)starts quote_expiry on '
+    'the expiry of the best-value quote that can still be booked.';
+-- hublink.travel_quote.timer_on_travel_quote, as defined in sql/parts
+CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
+COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
+    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
+
+-- hublink.record_message_rows, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.record_message_rows(removal_id bigint, message jsonb, direction text)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    party   text := hublink.current_party();
+    b       jsonb := message -> 'body';
+    mid     text := message ->> 'messageId';
+    rid     bigint := removal_id;
+    resp_id bigint;
+    q_id    bigint;
+    x       jsonb;
+    y       jsonb;
+    i       int;
+    bad     boolean;
+    st      hublink.removal;
+BEGIN
+    SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
+    CASE message ->> 'messageType'
+    WHEN 'EscortQuoteRequest', 'TravelQuoteRequest' THEN
+        IF party <> 'hub' THEN
+            UPDATE hublink.removal r
+               SET international = coalesce((b ->> 'international')::boolean, r.international),
+                   escort_on_transport = coalesce((b ->> 'escortOnTransport')::boolean, r.escort_on_transport),
+                   earliest_leave_date = coalesce((b #>> '{dates,earliestLeaveDate}')::date, r.earliest_leave_date),
+                   latest_leave_date = coalesce((b #>> '{dates,latestLeaveDate}')::date, r.latest_leave_date),
+                   exclusion_dates = coalesce(ARRAY(SELECT jsonb_array_elements_text(b #> '{dates,exclusionDates}'))::date[],
+                                              r.exclusion_dates),
+                   destination = coalesce(b -> 'destination', r.destination),
+                   constraints = coalesce(b -> 'constraints', r.constraints),
+                   notes = coalesce(b ->> 'notes', r.notes)
+             WHERE r.removal_id = rid;
+        END IF;
+        PERFORM hublink.record_returnees(rid, b -> 'returnees', party);
+        IF message ->> 'messageType' = 'EscortQuoteRequest' THEN
+            UPDATE hublink.escort_quote q SET superseded = true WHERE q.removal_id = rid;
+        ELSE
+            UPDATE hublink.travel_quote q SET superseded = true WHERE q.removal_id = rid;
+        END IF;
+
+    WHEN 'EscortQuoteResponse' THEN
+        INSERT INTO hublink.escort_quote_response (removal_id, message_id, notes)
+        VALUES (rid, mid, b ->> 'notes') RETURNING escort_quote_response_id INTO resp_id;
+        INSERT INTO hublink.escort_position
+        SELECT resp_id, hublink.json_integer(p -> 'escortNumber')::int, p ->> 'role', p ->> 'gender', p ->> 'physique',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(p -> 'languages', '[]'))),
+               coalesce((p ->> 'medic')::boolean, false)
+          FROM jsonb_array_elements(b -> 'escortPositions') p;
+        UPDATE hublink.escort_segment s SET current = false WHERE s.removal_id = rid;
+        INSERT INTO hublink.escort_segment (escort_quote_response_id, removal_id, segment_id,
+                                            start_point, finish_point, transport_type, returnee_present)
+        SELECT resp_id, rid, s ->> 'segmentId', s -> 'startPoint', s -> 'finishPoint',
+               s ->> 'transportType', (s ->> 'returneePresent')::boolean
+          FROM jsonb_array_elements(b -> 'segments') s;
+        INSERT INTO hublink.escort_effort
+        SELECT resp_id, e ->> 'segmentId', hublink.json_integer(e -> 'escortNumber')::int, hublink.money(e -> 'cost'),
+               e #>> '{cost,currency}', hublink.json_integer(e -> 'durationMinutes')::int
+          FROM jsonb_array_elements(b -> 'effort') e;
+        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
+            x := b -> 'quotes' -> i;
+            PERFORM hublink.require_new_quote(rid, 'escort', x ->> 'escortQuoteReference',
+                                              format('/body/quotes/%s/escortQuoteReference', i));
+            INSERT INTO hublink.escort_quote (escort_quote_response_id, removal_id, escort_quote_reference,
+                                              escort_date, total_amount, currency, notes)
+            VALUES (resp_id, rid, x ->> 'escortQuoteReference', (x ->> 'escortDate')::date,
+                    hublink.money(x -> 'totalCost'), x #>> '{totalCost,currency}', x ->> 'notes');
+        END LOOP;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+        END IF;
+
+    WHEN 'TravelQuoteResponse' THEN
+        INSERT INTO hublink.travel_quote_response (removal_id, message_id, no_quote_reason_code,
+                                                   no_quote_reason_text)
+        VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
+        RETURNING travel_quote_response_id INTO resp_id;
+        -- The checks first, the first bad quote in array order named as before: a reference
+        -- issued already or repeated within the response, then an escort quote the Hub never
+        -- received. Then the quotes, their costs and their segments in ONE statement: the
+        -- quote_expiry trigger ranks the removal's quotes once per statement
+        -- (hublink.timer_on_travel_quote), after the statement, so it sees every quote of the
+        -- response with its departure; a loop of inserts ranked them once per quote.
+        SELECT a.n - 1, a.x, a.dup INTO i, x, bad
+          FROM (SELECT e.x, e.n,
+                       count(*) OVER (PARTITION BY e.x ->> 'travelQuoteReference' ORDER BY e.n) > 1 AS dup
+                  FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)) a
+         WHERE a.dup OR hublink.quote_issued(rid, 'travel', a.x ->> 'travelQuoteReference')
+            OR (party = 'hub' AND a.x ? 'escortQuoteReference'
+                AND NOT hublink.quote_issued(rid, 'escort', a.x ->> 'escortQuoteReference'))
+         ORDER BY a.n
+         LIMIT 1;
+        IF FOUND THEN
+            IF bad OR hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
+                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
+            END IF;
+            PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        END IF;
+        WITH quote AS (
+            SELECT e.x, e.n FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)
+        ), inserted AS (
+            INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
+                                              escort_quote_reference, total_amount, expected_amount,
+                                              currency, refundable, hand_baggage_only, expires_at,
+                                              conditions)
+            SELECT resp_id, rid, q.x ->> 'travelQuoteReference', q.x ->> 'escortQuoteReference',
+                   hublink.money(q.x #> '{costs,total}'), hublink.money(q.x #> '{costs,expectedCost}'),
+                   q.x #>> '{costs,total,currency}',
+                   (q.x #>> '{conditions,refundable}')::boolean,
+                   (q.x #>> '{conditions,handBaggageOnly}')::boolean,
+                   (q.x #>> '{conditions,expiresAt}')::timestamptz, q.x -> 'conditions'
+              FROM quote q ORDER BY q.n
+            RETURNING travel_quote_id, travel_quote_reference
+        ), costs AS (
+            INSERT INTO hublink.travel_quote_cost
+            SELECT t.travel_quote_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+                   jsonb_array_elements(q.x #> '{costs,perTraveller}') c
+        )
+        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                               provider_name, carrier_code, flight_number,
+                                               start_point, end_point, start_time, end_time,
+                                               travellers)
+        SELECT t.travel_quote_id, g.s ->> 'segmentId', g.s ->> 'segmentType', g.s ->> 'providerName',
+               g.s ->> 'carrierCode', g.s ->> 'flightNumber', g.s -> 'startPoint', g.s -> 'endPoint',
+               (g.s ->> 'startTime')::timestamptz, (g.s ->> 'endTime')::timestamptz, g.s -> 'travellers'
+          FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+               jsonb_array_elements(q.x -> 'itinerary') WITH ORDINALITY g(s, m)
+         ORDER BY q.n, g.m;
+
+    WHEN 'EscortBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('escort quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'escortQuoteReference'));
+        END IF;
+        INSERT INTO hublink.escort_booking (removal_id, escort_quote_reference, travel_quote_reference,
+                                            request_message_id)
+        VALUES (rid, b ->> 'escortQuoteReference', b ->> 'travelQuoteReference', mid);
+
+    WHEN 'TravelBookingRequest' THEN
+        IF NOT hublink.quote_issued(rid, 'travel', b ->> 'travelQuoteReference', current_only => true) THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('travel quote "%s" was never issued for this removal, or was superseded by a re-quote',
+                       b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id)
+        VALUES (rid, b ->> 'travelQuoteReference', mid);
+        PERFORM hublink.record_escorts(rid, b -> 'escorts');
+
+    WHEN 'EscortBookingResponse' THEN
+        UPDATE hublink.escort_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               response_message_id = mid, responded_at = now()
+         WHERE k.escort_booking_id = (SELECT max(k2.escort_booking_id) FROM hublink.escort_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.escort_quote_reference = b ->> 'escortQuoteReference');
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/escortQuoteReference',
+                format('no booking of escort quote "%s" waits for an answer', b ->> 'escortQuoteReference'));
+        END IF;
+        IF b ? 'escortDetails' THEN
+            PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+            INSERT INTO hublink.escort_assignment
+            SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+              FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+            ON CONFLICT DO NOTHING;
+        END IF;
+
+    WHEN 'TravelBookingResponse' THEN
+        UPDATE hublink.travel_booking k
+           SET outcome = b ->> 'outcome', decline_reason_code = b #>> '{declineReason,code}',
+               decline_details = coalesce(b ->> 'declineDetails', b #>> '{declineReason,text}'),
+               total_amount = hublink.money(b #> '{confirmation,totalCost}'),
+               currency = b #>> '{confirmation,totalCost,currency}',
+               confirmation = b -> 'confirmation', response_message_id = mid, responded_at = now()
+         WHERE k.travel_booking_id = (SELECT max(k2.travel_booking_id) FROM hublink.travel_booking k2
+                                       WHERE k2.removal_id = rid AND k2.outcome IS NULL
+                                         AND k2.travel_quote_reference = b ->> 'travelQuoteReference')
+        RETURNING k.travel_booking_id INTO q_id;
+        IF NOT FOUND THEN
+            PERFORM hublink.impossible('/body/travelQuoteReference',
+                format('no booking of travel quote "%s" waits for an answer', b ->> 'travelQuoteReference'));
+        END IF;
+        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller, segment_ids, message_id)
+        SELECT rid, q_id, t ->> 'ticketNumber', t -> 'traveller',
+               ARRAY(SELECT jsonb_array_elements_text(coalesce(t -> 'segmentIds', '[]'))), mid
+          FROM jsonb_array_elements(coalesce(b #> '{confirmation,tickets}', '[]')) t;
+
+    WHEN 'EscortAmendment', 'TravelAmendment' THEN
+        IF message ->> 'messageType' = 'EscortAmendment' THEN
+            PERFORM hublink.require_booked(rid, 'escort', b ->> 'escortQuoteReference', '/body/escortQuoteReference');
+        ELSE
+            PERFORM hublink.require_booked(rid, 'travel', b ->> 'travelQuoteReference', '/body/travelQuoteReference');
+            FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b -> 'passengerUpdates', '[]')) LOOP
+                IF x ? 'escortId' AND x ? 'name' THEN
+                    PERFORM hublink.record_escorts(rid, jsonb_build_array(
+                        jsonb_strip_nulls(jsonb_build_object('escortId', x -> 'escortId',
+                            'escortNumber', x #> '{traveller,escortNumber}', 'name', x -> 'name',
+                            'advancePassengerInfo', x -> 'advancePassengerInfo'))));
+                END IF;
+            END LOOP;
+        END IF;
+        INSERT INTO hublink.amendment (removal_id, booking, message_id, quote_reference, details)
+        VALUES (rid, CASE WHEN message ->> 'messageType' = 'EscortAmendment' THEN 'escort' ELSE 'travel' END,
+                mid, coalesce(CASE WHEN message ->> 'messageType' = 'EscortAmendment'
+                                   THEN b ->> 'escortQuoteReference' ELSE b ->> 'travelQuoteReference' END, ''),
+                b);
+
+    WHEN 'EscortUpdate', 'TravelUpdate' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortUpdate' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+            v_sect    text;
+            v_kind    text;
+        BEGIN
+            PERFORM hublink.require_booked(rid, v_booking, v_ref,
+                                           CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                          ELSE '/body/travelQuoteReference' END);
+            FOR v_sect, v_kind IN VALUES ('completed', 'completed'), ('cancellation', 'cancellation'),
+                                     ('unsuccessful', 'unsuccessful'), ('delayed', 'delayed'),
+                                     ('escortChanges', 'escort-change'), ('escortDetails', 'details'),
+                                     ('amendmentOutcome', 'amendment-outcome'),
+                                     ('flightChanges', 'flight-change'), ('financial', 'financial'),
+                                     ('other', 'other') LOOP
+                CONTINUE WHEN NOT b ? v_sect;
+                IF jsonb_typeof(b -> v_sect) = 'array' THEN
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    SELECT rid, v_booking, mid, v_kind, e #>> '{reason,code}', e #>> '{reason,text}', e
+                      FROM jsonb_array_elements(b -> v_sect) e;
+                ELSE
+                    INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind,
+                                                        reason_code, reason_text, details)
+                    VALUES (rid, v_booking, mid, v_kind, b #>> ARRAY[v_sect, 'reason', 'code'],
+                            b #>> ARRAY[v_sect, 'reason', 'text'], b -> v_sect);
+                END IF;
+            END LOOP;
+            IF b ? 'amendmentOutcome' THEN
+                UPDATE hublink.amendment a
+                   SET outcome_accepted = (b #>> '{amendmentOutcome,accepted}')::boolean,
+                       outcome_reason_code = b #>> '{amendmentOutcome,reason,code}',
+                       outcome_reason_text = b #>> '{amendmentOutcome,reason,text}',
+                       outcome_message_id = mid, outcome_at = now()
+                 WHERE a.removal_id = rid AND a.booking = v_booking
+                   AND a.message_id = b #>> '{amendmentOutcome,amendmentMessageId}';
+                IF NOT FOUND THEN
+                    PERFORM hublink.impossible('/body/amendmentOutcome/amendmentMessageId',
+                        format('no %s amendment "%s" was sent for this removal', v_booking,
+                               b #>> '{amendmentOutcome,amendmentMessageId}'));
+                END IF;
+                IF v_booking = 'escort' THEN
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,segments}', '[]')) LOOP
+                        UPDATE hublink.escort_segment s SET current = false
+                         WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                        INSERT INTO hublink.escort_segment (removal_id, segment_id, start_point, finish_point,
+                                                            transport_type, returnee_present, planned_start,
+                                                            planned_finish, escort_numbers)
+                        VALUES (rid, x ->> 'segmentId', x -> 'startPoint', x -> 'finishPoint',
+                                x ->> 'transportType', (x ->> 'returneePresent')::boolean,
+                                (x ->> 'plannedStart')::timestamptz, (x ->> 'plannedFinish')::timestamptz,
+                                ARRAY(SELECT hublink.json_integer(n)::int FROM jsonb_array_elements(coalesce(x -> 'escortNumbers', '[]')) n));
+                    END LOOP;
+                ELSE
+                    FOR x IN SELECT * FROM jsonb_array_elements(coalesce(b #> '{amendmentOutcome,tickets}', '[]')) LOOP
+                        UPDATE hublink.ticket t SET current = false
+                         WHERE t.removal_id = rid AND t.traveller = x -> 'traveller' AND t.current;
+                        INSERT INTO hublink.ticket (removal_id, travel_booking_id, ticket_number, traveller,
+                                                    segment_ids, message_id)
+                        VALUES (rid, (SELECT max(k.travel_booking_id) FROM hublink.travel_booking k
+                                       WHERE k.removal_id = rid AND k.outcome = 'ACCEPTED'),
+                                x ->> 'ticketNumber', x -> 'traveller',
+                                ARRAY(SELECT jsonb_array_elements_text(coalesce(x -> 'segmentIds', '[]'))), mid);
+                    END LOOP;
+                END IF;
+            END IF;
+            IF b ? 'delayed' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b #> '{delayed,segments}') LOOP
+                    UPDATE hublink.escort_segment s
+                       SET planned_start = (x ->> 'newStart')::timestamptz,
+                           planned_finish = (x ->> 'newFinish')::timestamptz
+                     WHERE s.removal_id = rid AND s.segment_id = x ->> 'segmentId' AND s.current;
+                END LOOP;
+            END IF;
+            IF b ? 'escortChanges' THEN
+                UPDATE hublink.escort_person p SET active = false
+                 WHERE p.removal_id = rid
+                   AND p.escort_id IN (SELECT e ->> 'removedEscortId' FROM jsonb_array_elements(b -> 'escortChanges') e)
+                   AND p.escort_id NOT IN (SELECT coalesce(e ->> 'addedEscortId', '')
+                                             FROM jsonb_array_elements(b -> 'escortChanges') e);
+                DELETE FROM hublink.escort_assignment a
+                 USING jsonb_array_elements(b -> 'escortChanges') e
+                 WHERE a.removal_id = rid AND a.segment_id = e ->> 'segmentId'
+                   AND a.escort_id = e ->> 'removedEscortId';
+            END IF;
+            IF b ? 'escortDetails' THEN
+                PERFORM hublink.record_escorts(rid, b #> '{escortDetails,escorts}');
+                INSERT INTO hublink.escort_assignment
+                SELECT rid, a ->> 'segmentId', a ->> 'escortId', a ->> 'vehicleId'
+                  FROM jsonb_array_elements(coalesce(b #> '{escortDetails,assignments}', '[]')) a
+                ON CONFLICT ON CONSTRAINT escort_assignment_pkey DO UPDATE SET vehicle_id = EXCLUDED.vehicle_id;
+            END IF;
+            IF b ? 'flightChanges' THEN
+                FOR x IN SELECT * FROM jsonb_array_elements(b -> 'flightChanges') LOOP
+                    SELECT s.travel_quote_id INTO q_id FROM hublink.itinerary_segment s
+                      JOIN hublink.travel_quote q USING (travel_quote_id)
+                     WHERE q.removal_id = rid AND q.travel_quote_reference = v_ref
+                       AND s.segment_id = x #>> '{oldSegment,segmentId}' AND s.current;
+                    IF FOUND THEN
+                        UPDATE hublink.itinerary_segment s SET current = false
+                         WHERE s.travel_quote_id = q_id AND s.segment_id = x #>> '{oldSegment,segmentId}';
+                        y := x -> 'newSegment';
+                        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                                               provider_name, carrier_code, flight_number,
+                                                               start_point, end_point, start_time, end_time,
+                                                               travellers)
+                        VALUES (q_id, y ->> 'segmentId', y ->> 'segmentType', y ->> 'providerName',
+                                y ->> 'carrierCode', y ->> 'flightNumber', y -> 'startPoint', y -> 'endPoint',
+                                (y ->> 'startTime')::timestamptz, (y ->> 'endTime')::timestamptz,
+                                y -> 'travellers');
+                    END IF;
+                END LOOP;
+            END IF;
+            IF b ? 'financial' THEN
+                PERFORM hublink.record_financial(rid, v_booking, mid, b -> 'financial');
+            END IF;
+            IF b ? 'cancellation' AND NOT EXISTS (SELECT FROM hublink.cancellation c WHERE c.message_id = mid) THEN
+                INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                                  reason_code, reason_text, before_booking)
+                VALUES (rid, v_booking, CASE v_booking WHEN 'escort' THEN 'esp' ELSE 'tsp' END, mid, v_ref,
+                        b #>> '{cancellation,reason,code}', b #>> '{cancellation,reason,text}', false);
+            END IF;
+        END;
+
+    WHEN 'EscortCancellation', 'TravelCancellation' THEN
+        DECLARE
+            v_booking text := CASE WHEN message ->> 'messageType' = 'EscortCancellation' THEN 'escort' ELSE 'travel' END;
+            v_ref     text := CASE WHEN v_booking = 'escort' THEN b ->> 'escortQuoteReference'
+                                 ELSE b ->> 'travelQuoteReference' END;
+        BEGIN
+            IF v_ref IS NOT NULL AND NOT hublink.quote_issued(rid, v_booking, v_ref) THEN
+                PERFORM hublink.impossible(CASE v_booking WHEN 'escort' THEN '/body/escortQuoteReference'
+                                                        ELSE '/body/travelQuoteReference' END,
+                                           format('%s quote "%s" was never issued for this removal', v_booking, v_ref));
+            END IF;
+            INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference,
+                                              reason_code, reason_text, retain_for_reuse, before_booking)
+            VALUES (rid, v_booking, 'hub', mid, v_ref, b #>> '{reason,code}', b #>> '{reason,text}',
+                    (b ->> 'retainForReuse')::boolean,
+                    (CASE v_booking WHEN 'escort' THEN st.escort_state ELSE st.travel_state END)
+                        NOT IN ('booked', 'amended'));
+        END;
+    ELSE
+        PERFORM hublink.impossible('/messageType',
+            format('message type "%s" has no place in a removal conversation', message ->> 'messageType'));
+    END CASE;
+END;
+$$;
+COMMENT ON FUNCTION hublink.record_message_rows(bigint, jsonb, text) IS
+    'Records what a message says as rows of the domain tables, at the party that sends or '
+    'receives it. Raises HL001 for references the conversation does not know (a booking of a '
+    'quote never issued or superseded, an update of a booking never confirmed, the outcome of '
+    'an amendment never sent, a quote reference issued twice).';
+
+DROP TRIGGER timer_on_itinerary ON hublink.itinerary_segment;
+-- hublink.timer_on_itinerary, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- A flight change retires the old segment before it inserts the new one: in between no
+    -- segment is current (no departure), and the insert's own firing re-anchors the timers.
+    -- In timer_id order: reanchor_timer locks each timer's removal row, always in one order.
+    -- The departure is looked up for the watched quotes only (the join's output rows): none
+    -- for a quote response's new quotes.
+    PERFORM hublink.reanchor_timer(w.timer_id, w.departure)
+       FROM (SELECT x.timer_id, hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) AS departure
+               FROM (SELECT DISTINCT n.travel_quote_id FROM new_segments n) n
+               JOIN hublink.travel_quote q ON q.travel_quote_id = n.travel_quote_id
+               JOIN hublink.timer x ON x.removal_id = q.removal_id
+                                   AND x.detail ->> 'travelQuoteReference' = q.travel_quote_reference
+              WHERE x.status = 'pending' AND x.detail ? 'firstDeparture'
+             OFFSET 0) w
+      WHERE w.departure IS NOT NULL
+      ORDER BY w.timer_id;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
+    'Statement trigger on hublink.itinerary_segment: after a flight change, the pending timers '
+    'anchored at the first departure of a quote whose segments the statement inserted or updated '
+    '(transition table new_segments) count from the new one.';
+-- hublink.itinerary_segment.timer_on_itinerary_insert, as defined in sql/parts
+CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
+    'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
+-- hublink.itinerary_segment.timer_on_itinerary_update, as defined in sql/parts
+CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
+    'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
+
+-- hublink.removal_quotes: its definition (one estimate per ranking) comes with update part 85,
+-- which creates the estimate's tables and names the function.
 
 -- from sql/updates/0.1.0--0.2.0/64_appliers.sql
 -- 0.2.0: the message worker's appliers (issue 15 sections 1 and 3; docs/worker.md "Appliers"):
@@ -4231,6 +4615,7 @@ COMMENT ON FUNCTION hublink.data_key_for(text, boolean) IS
     '(hublink.data_key_cached). Internal.';
 REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
     hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
+-- hublink.data_key.data_key_cache_wipe, as defined in sql/parts
 CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
 COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
@@ -4275,153 +4660,7 @@ SELECT hublink.apply_access_policy();
 
 -- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
--- hublink.tsp_itineraries, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_itineraries(
-        origins char(3)[], destinations char(3)[], window_start timestamptz, window_end timestamptz,
-        returnees integer, escorts integer, excluded_carriers text[], no_transit char(3)[],
-        refundable_only boolean, cancel_probability numeric, cancel_hours_before numeric)
-    RETURNS SETOF hublink.tsp_itinerary
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
--- PL/pgSQL, not SQL, for its plan: a SQL function that pins search_path is parsed and planned
--- again at every call; PL/pgSQL keeps the plan for the session (on the world schedule, 3.0 ms of
--- CPU per request as SQL, 1.2 ms as PL/pgSQL: docs/performance.md "Quotes, third pass").
-BEGIN
-    RETURN QUERY
-    WITH RECURSIVE
-    first_leg AS (
-        SELECT f.* FROM hublink.tsp_flight f
-         WHERE f.origin = ANY (origins) AND f.departs_at >= window_start AND f.departs_at < window_end
-           AND f.status = 'SCHEDULED' AND f.carrier <> ALL (excluded_carriers)
-           AND f.destination <> ALL (origins)),
-    -- Connections: the second flight leaves the connecting airport no sooner than its minimum
-    -- connection time after the first lands, and no later than the longest wait allowed.
-    -- Settings read once, not once per candidate pair.
-    cfg AS MATERIALIZED (
-        SELECT make_interval(mins => hublink.tsp_setting('default_min_connection_minutes')::int) AS mct,
-               make_interval(mins => hublink.tsp_setting('max_connection_minutes')::int) AS max_wait),
-    hub AS MATERIALIZED (
-        SELECT a.*, a.arrives_at + coalesce(make_interval(mins => m.minutes), cfg.mct) AS ready_at,
-               a.arrives_at + cfg.max_wait AS last_at
-          FROM first_leg a CROSS JOIN cfg
-          LEFT JOIN hublink.tsp_min_connection m ON m.airport = a.destination
-         WHERE a.destination <> ALL (destinations) AND a.destination <> ALL (no_transit)),
-    routes AS (
-        SELECT a.flight_id AS flight1, NULL::bigint AS flight2, a.departs_at, a.arrives_at,
-               a.seats_total - a.seats_sold AS seats_free, NULL::timestamptz AS departs2
-          FROM first_leg a WHERE a.destination = ANY (destinations)
-        UNION ALL
-        SELECT a.flight_id, b.flight_id, a.departs_at, b.arrives_at,
-               least(a.seats_total - a.seats_sold, b.seats_total - b.seats_sold), b.departs_at
-          FROM hub a
-          JOIN hublink.tsp_flight b ON b.origin = a.destination
-               AND b.departs_at >= a.ready_at AND b.departs_at <= a.last_at
-         WHERE b.destination = ANY (destinations)
-           AND b.status = 'SCHEDULED' AND b.carrier <> ALL (excluded_carriers)),
-    -- Price and loss of every fare on every leg: the loss if the removal is cancelled at the
-    -- expected time (cancel_hours_before the first departure) is what the refund rules keep.
-    -- Each flight used, read once (a first flight pairs with many second flights), its fares and
-    -- their prices from its one row of tsp_flight_fares (one index look-up per flight, not one
-    -- per fare and per price list: docs/performance.md "Quotes, sixth pass"). Written inline
-    -- (not hublink.tsp_fare_amount: functions that pin search_path are never inlined); one
-    -- fallback level, as the shipped traveller types have.
-    fallback AS MATERIALIZED (
-        SELECT (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'RETURNEE') AS ret,
-               (SELECT t.fallback FROM hublink.tsp_traveller_type t WHERE t.code = 'ESCORT') AS esc),
-    fare_info AS MATERIALIZED (
-        SELECT s.flight_id, fa.fare_id, fa.currency, fa.refundable, fa.hand_baggage_only,
-               fa.refund_rule_set, fa.cancellation_fee,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'RETURNEE')],
-                        fa.price_amounts[array_position(fa.price_types, fb.ret)]) AS ret,
-               coalesce(fa.price_amounts[array_position(fa.price_types, 'ESCORT')],
-                        fa.price_amounts[array_position(fa.price_types, fb.esc)]) AS esc
-          FROM (SELECT DISTINCT x.flight_id FROM routes r
-                 CROSS JOIN LATERAL (VALUES (r.flight1), (r.flight2)) x(flight_id)
-                 WHERE x.flight_id IS NOT NULL) u
-          JOIN hublink.tsp_flight_fares s ON s.flight_id = u.flight_id
-          CROSS JOIN fallback fb
-          CROSS JOIN LATERAL unnest(s.fares) fa
-         WHERE fa.available AND (fa.refundable OR NOT refundable_only)),
-    leg_fare AS (
-        SELECT r.flight1, r.flight2, r.departs_at, r.arrives_at, r.seats_free, leg.seq, leg.flight_id, fi.fare_id,
-               fi.currency, fi.refundable, fi.hand_baggage_only, p.price,
-               p.price - returnees * greatest(0, coalesce(least(fi.ret, coalesce(round(fi.ret * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee)
-                       - escorts * greatest(0, coalesce(least(fi.esc, coalesce(round(fi.esc * rule.refund_percent / 100, 2), rule.refund_amount, 0)), 0) - fi.cancellation_fee) AS loss
-          FROM routes r
-          -- each leg's departure carried from routes, not looked up again
-          CROSS JOIN LATERAL (VALUES (1, r.flight1, r.departs_at), (2, r.flight2, r.departs2)) leg(seq, flight_id, departs_at)
-          JOIN fare_info fi ON fi.flight_id = leg.flight_id
-          CROSS JOIN LATERAL (SELECT CASE WHEN returnees = 0 THEN 0 ELSE returnees * fi.ret END
-                                   + CASE WHEN escorts = 0 THEN 0 ELSE escorts * fi.esc END AS price) p
-          -- The refund rule in force at the expected cancellation time, as in tsp_refund_amount;
-          -- none in force (the time is below the set's lowest threshold) refunds nothing: the
-          -- ", 0" above, since least() skips NULLs and would count a full refund.
-          LEFT JOIN LATERAL (SELECT rr.refund_percent, rr.refund_amount FROM hublink.tsp_refund_rule rr
-                              WHERE rr.rule_set = fi.refund_rule_set
-                                AND rr.from_hours_before <= cancel_hours_before
-                                    + extract(epoch FROM leg.departs_at - r.departs_at) / 3600
-                              ORDER BY rr.from_hours_before DESC LIMIT 1) rule ON true
-         WHERE p.price IS NOT NULL),
-    -- Costs add up over the legs, so the best combination per itinerary is made of the best
-    -- fare of each leg per currency and refundability (least expected cost, then price, then
-    -- fare): one sort picks them (not an ordered aggregate per column, 16 sorts per
-    -- itinerary), then one row per itinerary and currency holds the four.
-    best_leg AS (
-        SELECT DISTINCT ON (l.flight1, l.flight2, l.currency, l.seq, l.refundable)
-               l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.departs_at, l.arrives_at,
-               l.seats_free, l.fare_id, l.price, l.loss, l.hand_baggage_only
-          FROM (SELECT lf.*, lf.price + cancel_probability * lf.loss AS ec FROM leg_fare lf) l
-         ORDER BY l.flight1, l.flight2, l.currency, l.seq, l.refundable, l.ec, l.price, l.fare_id),
-    best AS (
-        SELECT l.flight1, l.flight2, l.currency, min(l.departs_at) AS departs_at,
-               min(l.arrives_at) AS arrives_at, min(l.seats_free) AS seats_free,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND l.refundable) AS r1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1,
-               max(l.price) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_price,
-               max(l.loss) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 1 AND NOT l.refundable) AS n1_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND l.refundable) AS r2_hbo,
-               max(l.fare_id) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2,
-               max(l.price) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_price,
-               max(l.loss) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_loss,
-               bool_or(l.hand_baggage_only) FILTER (WHERE l.seq = 2 AND NOT l.refundable) AS n2_hbo
-          FROM best_leg l
-         GROUP BY l.flight1, l.flight2, l.currency),
-    combined AS (
-        SELECT b.flight1, b.flight2, b.departs_at, b.arrives_at, b.seats_free, c.fare1, c.fare2, b.currency,
-               c.refundable, c.hbo1 OR coalesce(c.hbo2, false) AS hand_baggage_only,
-               c.price1 + coalesce(c.price2, 0) AS price, c.loss1 + coalesce(c.loss2, 0) AS loss
-          FROM best b
-          CROSS JOIN LATERAL (VALUES
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, true),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.r2, b.r2_price, b.r2_loss, b.r2_hbo, false),
-              (b.r1, b.r1_price, b.r1_loss, b.r1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false),
-              (b.n1, b.n1_price, b.n1_loss, b.n1_hbo, b.n2, b.n2_price, b.n2_loss, b.n2_hbo, false))
-              c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
-         WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
-           -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
-    SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
-           c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
-           c.departs_at, c.arrives_at, c.price,
-           round(c.price + cancel_probability * c.loss, 2) AS expected_cost, c.seats_free
-      FROM combined c
-     ORDER BY c.flight1, c.flight2, c.refundable, c.price + cancel_probability * c.loss, c.price, c.fare1, c.fare2;
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_itineraries(char(3)[], char(3)[], timestamptz, timestamptz, integer, integer, text[], char(3)[], boolean, numeric, numeric) IS
-    'The itinerary search: direct and one-connection itineraries leaving origins in '
-    '[window_start, window_end) for destinations, with the seats left (seats_free: the caller '
-    'asks for one seat per traveller, and can tell "no seats" from "no flights"), minimum '
-    'connection times, no excluded carrier and no forbidden transit airport; for each itinerary '
-    'and refundability, the fare combination (same currency) with the least expected cost = '
-    'price + cancel_probability x (price - refunds if cancelled cancel_hours_before the first departure).';
+-- hublink.tsp_itineraries: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- hublink.tsp_segment_json, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_segment_json(flight bigint, segment_id text, travellers jsonb)
@@ -4495,6 +4734,14 @@ END;
 $f$;
 COMMENT ON FUNCTION hublink.tsp_conditions_text(bigint, bigint, numeric, numeric, text, numeric, numeric, integer) IS
     'conditions.notes of a quote: its rank, price and expected cost, and each fare''s refundability, fees and baggage.';
+
+-- from sql/updates/0.1.0--0.2.0/67_quote_tail.sql
+-- 0.2.0: the quote engine's seventh pass (issue 15 section 5; docs/performance.md "Quotes,
+-- seventh pass"). tsp_quote reads its settings in one query, the destination's TIG cost limits
+-- once per request instead of once per candidate, and each traveller's fare amounts once instead
+-- of three times. Same arguments, same answers, same rows.
+
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- from sql/updates/0.1.0--0.2.0/68_mi_quote.sql
 -- 0.2.0: mi_sla_compliance at full size (issue 15 section 5; docs/performance.md "MI at full
@@ -5129,30 +5376,7 @@ $$;
 COMMENT ON FUNCTION hublink.cleared_levels() IS
     'The sensitivity levels the login (hublink.acting_login(): session_user, or the person the '
     'web interface acts for) is cleared for; empty without a clearance.';
--- hublink.removal_access_allowed, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.removal_access_allowed(removal_id bigint) RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    -- Once, into a variable: called inside the queries below it cost ten times the whole check
-    -- (a SQL function with SET is planned again at every call; docs/web.md "Figures"), and
-    -- every decryption of a name on a web page runs this check.
-    me name := hublink.acting_login();
-BEGIN
-    RETURN (SELECT r.rolsuper OR r.oid = (SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname = 'hublink')
-                   OR pg_catalog.pg_has_role(me, 'hublink_worker', 'USAGE')
-              FROM pg_catalog.pg_roles r WHERE r.rolname = me)
-        OR EXISTS (SELECT FROM hublink.removal x
-                     JOIN hublink.sensitivity_level s ON s.level = x.sensitivity
-                     JOIN hublink.role_clearance c ON c.role_name = me
-                     JOIN hublink.sensitivity_level m ON m.level = c.level
-                    WHERE x.removal_id = removal_access_allowed.removal_id AND s.rank <= m.rank);
-END;
-$$;
-COMMENT ON FUNCTION hublink.removal_access_allowed(bigint) IS
-    'True when the login (hublink.acting_login()) may see the removal: it is cleared at the removal''s '
-    'sensitivity or above, or it is the extension owner, a superuser or a hublink_worker member.';
+-- hublink.removal_access_allowed: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.set_clearance, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.set_clearance(role_name name, level text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -8183,6 +8407,7 @@ COMMENT ON FUNCTION hublink.cancel_history_on_close() IS
     'hublink.cancel_history_lead, in the band of how long before its first departure '
     '(hublink.removal_first_departure) it was cancelled (sooner than every band: 0).';
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
+-- hublink.removal.cancel_history_on_close, as defined in sql/parts
 CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
     FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
     EXECUTE FUNCTION hublink.cancel_history_on_close();
@@ -8294,7 +8519,16 @@ CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
         -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
         -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
         -- price + P_removal x loss; a quote without an expected cost counts its price. The
-        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        -- estimate is computed once per call, not once per quote: a MATERIALIZED CTE. As a
+        -- subquery in FROM the planner pulled it up, and the function call went into every
+        -- expression that used it (twice per quote), or, fenced, was rescanned per quote; with
+        -- 40 quotes that was 80 estimates, most of a ranking's time.
+        WITH p AS MATERIALIZED (
+            SELECT hublink.removal_cancel_probability(
+                       (SELECT x.removal_id FROM hublink.removal x
+                         WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                   c.provider_probability AS p_tsp
+              FROM hublink.cancel_estimate_config c)
         SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
                                                                     / p.p_tsp, 2), t.total_amount)
                                      + coalesce(e.total_amount, 0),
@@ -8311,11 +8545,7 @@ CREATE OR REPLACE FUNCTION hublink.removal_quotes(removal_reference text)
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN (SELECT hublink.removal_cancel_probability(
-                                (SELECT x.removal_id FROM hublink.removal x
-                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
-                            c.provider_probability AS p_tsp
-                       FROM hublink.cancel_estimate_config c) p
+         CROSS JOIN p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
            -- 4.18: a quote asked for before the latest risk assessment was priced on another
@@ -8442,6 +8672,7 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 -- The outbox's seal trigger fires on an update only when it names message, key_scope or
 -- sealed_body: the worker's SET sent_at on every reply no longer calls it.
 DROP TRIGGER seal_message_body ON hublink.outbox;
+-- hublink.outbox.seal_message_body, as defined in sql/parts
 CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
     FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
 
@@ -8457,273 +8688,7 @@ SELECT hublink.apply_access_policy();
 INSERT INTO hublink.tsp_config VALUES
     ('offer_choice', 'true', 'true: also offer, per date, the cheapest and the best refundable itinerary when they are not among the quotes_per_date best (the buyer weighs refundability with its own chance of cancellation).')
 ON CONFLICT (key) DO NOTHING;
--- hublink.tsp_quote, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
-                                  at timestamptz DEFAULT now())
-    RETURNS jsonb
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
-    dests        char(3)[];
-    dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
-    n_ret        integer := jsonb_array_length(request -> 'returnees');
-    excluded     text[];
-    no_transit   char(3)[];
-    refund_only  boolean;
-    notice_hours integer;
-    limit_amount numeric;
-    limit_cur    text;
-    d            record;
-    it           record;
-    quotes       jsonb := '[]';
-    problems     text[] := '{}';
-    codes        text[] := '{}';
-    travellers   jsonb;
-    n            integer := 0;
-    k            integer;
-    earliest     timestamptz;
-    qref         text;
-    q            jsonb;
-    segs         jsonb;
-    costs        jsonb;
-    dropped      integer;
-    drift_flights bigint[] := '{}';
-    expires      timestamptz;
-    quota_left   integer;
-    n_cands      bigint;
-    n_seated     bigint;
-    -- The quotes' rows, written by one INSERT once every date is quoted.
-    new_quotes   hublink.tsp_quote[] := '{}';
-BEGIN
-    IF request #>> '{destination,airportCode}' IS NOT NULL THEN
-        dests := ARRAY[request #>> '{destination,airportCode}'];
-    ELSE
-        SELECT array_agg(a.iata) INTO dests FROM hublink.tsp_airport a
-          JOIN hublink.tsp_country c ON c.iso2 = a.country WHERE c.iso3 = dest_country;
-    END IF;
-
-    -- The Travel Information Guide for this destination, merged with the request's constraints.
-    SELECT array_agg(DISTINCT x) INTO excluded FROM (
-        SELECT jsonb_array_elements_text(coalesce(request #> '{constraints,excludedCarriers}', '[]')) x
-        UNION SELECT r.carrier FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'CARRIER_EXCLUSION' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    SELECT array_agg(DISTINCT x) INTO no_transit FROM (
-        SELECT r.airport x FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND r.airport IS NOT NULL
-           AND coalesce(r.destination_country, dest_country) = dest_country
-        UNION SELECT a.iata FROM hublink.tsp_tig_rule r
-          JOIN hublink.tsp_country c ON c.iso3 = r.transit_country
-          JOIN hublink.tsp_airport a ON a.country = c.iso2
-         WHERE r.active AND r.kind = 'NO_TRANSIT' AND coalesce(r.destination_country, dest_country) = dest_country) s;
-    refund_only := coalesce((request #>> '{constraints,refundableOnly}')::boolean, false)
-        OR EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'REFUNDABLE_REQUIRED'
-                      AND coalesce(r.destination_country, dest_country) = dest_country);
-    SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
-     WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
-    limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
-    limit_cur := request #>> '{constraints,costLimit,currency}';
-
-    FOR d IN
-        SELECT e ->> 'escortQuoteReference' AS eq_ref, (e ->> 'date')::date AS day,
-               hublink.json_integer(e -> 'escortCount')::int AS escorts, (e ->> 'earliestDeparture')::timestamptz AS earliest
-          FROM jsonb_array_elements(request -> 'escortDates') WITH ORDINALITY e(e, i)
-        UNION ALL
-        SELECT NULL, g::date, 0, NULL
-          FROM generate_series((request #>> '{travelDates,earliestLeaveDate}')::date,
-                               least((request #>> '{travelDates,latestLeaveDate}')::date,
-                                     (request #>> '{travelDates,earliestLeaveDate}')::date
-                                     + hublink.tsp_setting('max_travel_dates')::int - 1),
-                               interval '1 day') g
-         WHERE request ? 'travelDates'
-           AND NOT coalesce(request #> '{travelDates,exclusionDates}', '[]') ? g::date::text
-    LOOP
-        IF EXISTS (SELECT FROM hublink.tsp_tig_rule r WHERE r.active AND r.kind = 'BLOCKED_DATES'
-                      AND coalesce(r.destination_country, dest_country) = dest_country
-                      AND d.day BETWEEN r.date_from AND r.date_to) THEN
-            problems := problems || (format('%s: travel to %s cannot be booked on this date (TIG)', d.day, dest_country))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-        SELECT min(r.max_returnees - coalesce((
-                   SELECT sum(b.returnees) FROM hublink.tsp_booking b
-                    WHERE b.status = 'ACTIVE' AND b.destination_country = dest_country
-                      AND b.travel_date BETWEEN r.date_from AND r.date_to), 0))
-          INTO quota_left
-          FROM hublink.tsp_tig_rule r
-         WHERE r.active AND r.kind = 'QUOTA' AND coalesce(r.destination_country, dest_country) = dest_country
-           AND d.day BETWEEN r.date_from AND r.date_to;
-        IF quota_left < n_ret THEN
-            problems := problems || (format('%s: the TIG quota for %s leaves room for %s returnee(s)', d.day, dest_country, greatest(quota_left, 0)))::text;
-            codes := codes || 'OTHER'::text;
-            CONTINUE;
-        END IF;
-
-        earliest := greatest(d.day::timestamp AT TIME ZONE zone, d.earliest,
-                             at + make_interval(hours => coalesce(notice_hours, 0)));
-        travellers := (SELECT jsonb_agg(t ORDER BY o) FROM (
-            SELECT jsonb_build_object('traveller', jsonb_build_object('hoReturneeReference', r.x #>> '{personalDetails,hoReturneeReference}'),
-                                      'type', 'RETURNEE') t, i o
-              FROM jsonb_array_elements(request -> 'returnees') WITH ORDINALITY r(x, i)
-            UNION ALL
-            SELECT jsonb_build_object('traveller', jsonb_build_object('escortNumber', g), 'type', 'ESCORT'), 1000 + g
-              FROM generate_series(1, d.escorts) g) s);
-        k := 0;
-        dropped := 0;
-        -- One statement per date: the search, the choice, the check of the chosen itineraries'
-        -- derived rows and their per-traveller costs all read one snapshot (the search and the
-        -- check are STABLE functions of this query). A price load committing while the date is
-        -- quoted is therefore seen by all of them or by none: it cannot make the check disagree
-        -- with the search and drop an itinerary unreported (test/sql/55_tsp_flight_fares_quote_race.sh).
-        -- The quotes_per_date best by expected cost; with offer_choice, also the cheapest and
-        -- the best refundable itinerary of the date when they are not among them: the TSP ranks
-        -- with one constant chance of cancellation, the buyer knows its removal's (the Hub
-        -- re-ranks with its own, docs/hub.md "Best value"), so each kind is on offer. The first
-        -- row always comes, with the counts that say why a date has no quote (flight1 NULL:
-        -- nothing chosen).
-        FOR it IN
-            WITH cands AS MATERIALIZED (
-                SELECT * FROM hublink.tsp_itineraries(origins, dests, earliest,
-                                                      (d.day + 1)::timestamp AT TIME ZONE zone,
-                                                      n_ret, d.escorts, coalesce(excluded, '{}'),
-                                                      coalesce(no_transit, '{}'), refund_only,
-                                                      p_cancel, h_cancel)),
-            ranked AS (
-                SELECT i.*,
-                       row_number() OVER (ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_cost,
-                       row_number() OVER (ORDER BY i.price, i.expected_cost, i.departs_at, i.flight1, i.flight2) AS by_price,
-                       row_number() OVER (PARTITION BY i.refundable
-                                          ORDER BY i.expected_cost, i.price, i.departs_at, i.flight1, i.flight2) AS by_kind
-                  FROM cands i
-                 WHERE i.seats_free >= n_ret + d.escorts
-                   AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))),
-            chosen AS MATERIALIZED (
-                SELECT o.* FROM ranked o
-                 WHERE o.by_cost <= per_date
-                    OR (choice AND (o.by_price = 1 OR (o.refundable AND o.by_kind = 1)))),
-            -- The derived rows of the chosen itineraries' flights only, against the exact
-            -- derivation: a stale flag, fare, rule or price leaves its itineraries out.
-            stale AS MATERIALIZED (
-                SELECT hublink.tsp_flight_fares_stale(ARRAY(
-                           SELECT c.flight1 FROM chosen c UNION SELECT c.flight2 FROM chosen c)) AS flights),
-            counts AS (
-                SELECT count(*) AS n_cands, count(*) FILTER (WHERE i.seats_free >= n_ret + d.escorts) AS n_seated
-                  FROM cands i)
-            SELECT cnt.n_cands, cnt.n_seated, y.*
-              FROM counts cnt
-              LEFT JOIN (
-                  SELECT c.*, st.flights && ARRAY[c.flight1, c.flight2] AS row_stale, pt.costs, pt.true_price
-                    FROM chosen c CROSS JOIN stale st
-                   -- The per-traveller costs read from tsp_fare_price (what the quote shows and
-                   -- tsp_book charges), which must add up to the price the search read.
-                   CROSS JOIN LATERAL (
-                       SELECT jsonb_agg(jsonb_build_object('traveller', t -> 'traveller',
-                                                           'cost', hublink.tsp_money(a.amount, c.currency))) AS costs,
-                              CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
-                         FROM jsonb_array_elements(travellers) t
-                        CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
-                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
-              ) y ON true
-             ORDER BY y.by_cost
-        LOOP
-            n_cands := it.n_cands;
-            n_seated := it.n_seated;
-            CONTINUE WHEN it.flight1 IS NULL;
-            -- An itinerary read from a stale derived row (any of its fares' columns, or a price
-            -- that is not the sum of its per-traveller costs) is left out (its place is not given
-            -- to the next one: the ranking was made on the stale row) and alerted below.
-            costs := it.costs;
-            IF it.row_stale OR it.true_price IS DISTINCT FROM it.price THEN
-                dropped := dropped + 1;
-                drift_flights := drift_flights || it.flight1 || it.flight2;
-                CONTINUE;
-            END IF;
-            k := k + 1;
-            n := n + 1;
-            qref := prefix || n;
-            segs := jsonb_build_array(hublink.tsp_segment_json(it.flight1, 'S1',
-                        jsonb_path_query_array(travellers, '$[*].traveller')));
-            IF it.flight2 IS NOT NULL THEN
-                segs := segs || hublink.tsp_segment_json(it.flight2, 'S2',
-                        jsonb_path_query_array(travellers, '$[*].traveller'));
-            END IF;
-            SELECT least(at + validity, min(f.departs_at - make_interval(hours => fa.ticketing_deadline_hours)))
-              INTO expires
-              FROM hublink.tsp_fare fa JOIN hublink.tsp_flight f USING (flight_id)
-             WHERE fa.fare_id IN (it.fare1, it.fare2);
-            q := jsonb_strip_nulls(jsonb_build_object(
-                'travelQuoteReference', qref,
-                'escortQuoteReference', d.eq_ref,
-                'costs', jsonb_build_object('perTraveller', costs, 'total', hublink.tsp_money(it.price, it.currency),
-                                      'expectedCost', hublink.tsp_money(it.expected_cost, it.currency)),
-                'itinerary', segs,
-                'conditions', jsonb_build_object(
-                    'refundable', it.refundable,
-                    'handBaggageOnly', it.hand_baggage_only,
-                    'expiresAt', hublink.tsp_local_time(expires, zone),
-                    'notes', hublink.tsp_conditions_text(it.fare1, it.fare2, it.price, it.expected_cost,
-                                                        it.currency, p_cancel, h_cancel, k))));
-            quotes := quotes || q;
-            -- Its flights and fares in its own row (S1, then S2 for a connection).
-            new_quotes := new_quotes || ROW(qref, removal_id, d.eq_ref, d.day, at, expires, it.currency,
-                it.price, it.expected_cost, it.refundable, dest_country, travellers, q, 'QUOTED',
-                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.flight1] ELSE ARRAY[it.flight1, it.flight2] END,
-                CASE WHEN it.flight2 IS NULL THEN ARRAY[it.fare1] ELSE ARRAY[it.fare1, it.fare2] END)::hublink.tsp_quote;
-        END LOOP;
-        IF k = 0 THEN
-            -- Say why: with seats enough only the cost limits can have removed them.
-            IF dropped > 0 THEN
-                problems := problems || (format('%s: no itinerary could be priced (the fares the search read disagree with the price tables)', d.day))::text;
-                codes := codes || 'OTHER'::text;
-            ELSIF n_seated > 0 THEN
-                problems := problems || (format('%s: no itinerary within the cost limit', d.day))::text;
-                codes := codes || 'COST_LIMIT_EXCEEDED'::text;
-            ELSIF n_cands > 0 THEN
-                problems := problems || (format('%s: fewer than %s seats on every itinerary', d.day, n_ret + d.escorts))::text;
-                codes := codes || 'NO_SEATS'::text;
-            ELSE
-                problems := problems || (format('%s: no flights fit the date and constraints', d.day))::text;
-                codes := codes || 'NO_FLIGHTS'::text;
-            END IF;
-        END IF;
-    END LOOP;
-
-    IF cardinality(drift_flights) > 0 THEN
-        PERFORM hublink.tsp_flight_fares_drift_alert(drift_flights);
-    END IF;
-    -- Set-wise: one statement per request, one audited row per quote (its segments in it).
-    INSERT INTO hublink.tsp_quote SELECT * FROM unnest(new_quotes);
-
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'quotes', quotes,
-        'noQuoteReason', CASE WHEN cardinality(problems) > 0 THEN jsonb_build_object(
-            -- One code for the response: the one shared by every date, else OTHER.
-            'code', CASE WHEN (SELECT count(DISTINCT c) FROM unnest(codes) c) = 1 THEN codes[1] ELSE 'OTHER' END,
-            'text', left(array_to_string(problems, '; '), 4000)) END));
-END;
-$$;
-COMMENT ON FUNCTION hublink.tsp_quote(jsonb, text, timestamptz) IS
-    'Quotes a TravelQuoteRequest body: for each escort date (or travel date), up to '
-    'quotes_per_date itineraries ranked by expected cost, and with offer_choice the cheapest and '
-    'the best refundable itinerary of the date when they are not among them, obeying the TIG '
-    'rules and the request''s constraints; stores them in tsp_quote and returns the '
-    'TravelQuoteResponse body, with noQuoteReason (a decline code) naming the dates without quotes. '
-    'An itinerary whose flights'' tsp_flight_fares rows differ from the exact derivation '
-    '(hublink.tsp_flight_fares_stale: any fare id, flag, rule, fee or price), or whose searched price is not '
-    'the sum of its per-traveller costs read from tsp_fare_price, is left out, and raises a fare_row_drift '
-    'alert once per drift episode. Each date is searched, chosen and checked in one statement (one snapshot): '
-    'a concurrent price load is seen by all of it or none.';
+-- hublink.tsp_quote: defined once, at the mention that needs it (docs/upgrades.md)
 
 -- The Hub: when to book. The columns are added without a default and filled, then given their
 -- default and NOT NULL, so that the table is as a fresh install makes it (an ADD COLUMN with a
@@ -9095,118 +9060,9 @@ COMMENT ON FUNCTION hublink.booking_market_at(numeric) IS
     'The fare factor and the chance of a full flight the Hub expects at p_hours before departure '
     '(hublink.booking_market): linear between the bands around it, the nearest band''s beyond them, '
     'NULLs with no rows.';
--- Its result columns change: dropped and made again.
-DROP FUNCTION hublink.plan_booking(text);
--- hublink.plan_booking, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.plan_booking(removal_reference text)
-    RETURNS TABLE (cancel_probability numeric, hold boolean, book_from timestamptz,
-                   travel_quote_reference text, cancel_after_now numeric, cancel_before_hold numeric,
-                   expected_now numeric, expected_hold numeric)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    SET jit = off
-    AS $$
-DECLARE
-    r       hublink.removal;
-    cfg     hublink.cancel_estimate_config;
-    prof    text[];
-    p       numeric;
-    dep     timestamptz;
-    lead    numeric;
-    s_now   numeric;
-    s_hold  numeric;
-    p_now   numeric;
-    p_early numeric;
-    p_late  numeric;
-    f_now   numeric;
-    f_hold  numeric;
-    gone    numeric;
-    rise    numeric;
-    q_now   text;
-    q_hold  text;
-BEGIN
-    PERFORM hublink.require_removal_access(removal_reference);
-    r := hublink.removal_by_reference(removal_reference);
-    SELECT * INTO cfg FROM hublink.cancel_estimate_config;
-    p := hublink.removal_cancel_probability(r.removal_id);
-    prof := coalesce((SELECT array_agg(f.factor ORDER BY f.factor) FROM hublink.removal_cancel_factor f
-                       WHERE f.removal_id = r.removal_id), '{}');
-    -- The first departure the removal can book: its earliest quoted departure still ahead, else
-    -- the start of its earliest leave date (UK).
-    SELECT min(q.departs_at) INTO dep FROM hublink.removal_quotes(removal_reference) q WHERE q.departs_at > now();
-    dep := coalesce(dep, r.earliest_leave_date::timestamp AT TIME ZONE 'Europe/London');
-    lead := extract(epoch FROM dep - now()) / 3600;
-    s_now := hublink.cancel_lead_share(prof, lead);
-    s_hold := greatest(hublink.cancel_lead_share(prof, cfg.hold_hours_before), s_now);
-    -- Conditioned on not being cancelled yet: P (1 - s) / (1 - P s). Both P and s are rounded to
-    -- 4 places, so 1 - P s can be 0 (an admin's max_probability of 1 and a history of early
-    -- cancellations only): then the history says nothing about a removal still open, and the
-    -- estimate is taken as it stands, with nothing known of when.
-    IF 1 - p * s_now > 0 THEN
-        p_now := round(p * (1 - s_now) / (1 - p * s_now), 4);
-        p_early := CASE WHEN lead > cfg.hold_hours_before
-                        THEN least(p_now, round(p * (s_hold - s_now) / (1 - p * s_now), 4)) ELSE 0.0000 END;
-    ELSE
-        p_now := p;
-        p_early := 0.0000;
-    END IF;
-    p_late := p_now - p_early;
-    -- The market now and at the hold's end.
-    SELECT m.fare_factor INTO f_now FROM hublink.booking_market_at(lead) m;
-    SELECT m.fare_factor, m.sold_out INTO f_hold, gone FROM hublink.booking_market_at(cfg.hold_hours_before) m;
-    rise := f_hold / f_now;
-    cancel_probability := p;
-    cancel_after_now := p_now;
-    cancel_before_hold := p_early;
-    -- Each choice's best quote on the first date with a flight ahead (UK): the advice chooses the
-    -- fare and the moment, not the day. E_now and E_hold as above (ties: the ranking's order).
-    WITH q AS (
-        SELECT x.rank, x.travel_quote_reference AS ref, x.travel_amount AS price, coalesce(x.escort_amount, 0) AS escort,
-               x.travel_amount - least(x.travel_amount,
-                   coalesce(greatest(t.expected_amount - t.total_amount, 0) / cfg.provider_probability, x.travel_amount)) AS refund
-          FROM hublink.removal_quotes(removal_reference) x
-          JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND t.travel_quote_reference = x.travel_quote_reference
-         WHERE x.departs_at > now()
-           AND (x.departs_at AT TIME ZONE 'Europe/London')::date = (dep AT TIME ZONE 'Europe/London')::date)
-    SELECT (SELECT round(q.price + q.escort - p_now * q.refund, 2) AS e FROM q ORDER BY 1, q.rank LIMIT 1),
-           (SELECT q.ref FROM q ORDER BY round(q.price + q.escort - p_now * q.refund, 2), q.rank LIMIT 1),
-           (SELECT round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2) FROM q
-             ORDER BY 1, q.rank LIMIT 1),
-           (SELECT q.ref FROM q ORDER BY round((1 - p_early) * (rise * q.price + q.escort) - p_late * rise * q.refund, 2), q.rank LIMIT 1)
-      INTO expected_now, q_now, expected_hold, q_hold;
-    IF NOT (lead > cfg.hold_hours_before AND gone <= cfg.max_sold_out AND p >= cfg.hold_from_probability) THEN
-        expected_hold := NULL;
-    END IF;
-    hold := coalesce(expected_hold < expected_now, false);
-    book_from := dep - make_interval(secs => cfg.hold_hours_before * 3600);
-    travel_quote_reference := CASE WHEN hold THEN q_hold ELSE q_now END;
-    IF hold THEN
-        INSERT INTO hublink.booking_hold AS b (removal_id, cancel_probability, book_from, decided_by)
-        VALUES (r.removal_id, p, book_from, hublink.acting_login())
-        ON CONFLICT (removal_id) DO UPDATE
-           SET cancel_probability = excluded.cancel_probability, book_from = excluded.book_from,
-               decided_at = excluded.decided_at, decided_by = excluded.decided_by;
-    ELSE
-        book_from := least(book_from, now());
-    END IF;
-    RETURN NEXT;
-END;
-$$;
-COMMENT ON FUNCTION hublink.plan_booking(text) IS
-    'What and when to book a removal: the expected money out of booking each bookable quote now '
-    '(expected_now, the best of them) and of holding until hold_hours_before its first departure '
-    'and booking then (expected_hold: the fare scaled by hublink.booking_market, nothing spent when '
-    'the removal is cancelled before), with the Hub''s estimate (cancel_probability), conditioned '
-    'on the time left (cancel_after_now; cancel_before_hold: cancelled before the hold ends) by '
-    'hublink.cancel_lead_share. hold is true when holding costs less, the first departure is more '
-    'than hold_hours_before away, the chance of a sold-out flight then is within max_sold_out and '
-    'the estimate is at least hold_from_probability (hublink.cancel_estimate_config); the hold is '
-    'recorded in hublink.booking_hold. travel_quote_reference is the quote to book (now, or the '
-    'flight to ask for again at book_from). expected_hold is NULL when holding is not possible. '
-    'Only quotes of the first date with a flight ahead (UK) are weighed. Advice only: choose_quote '
-    'is not blocked.';
-REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
+-- hublink.plan_booking's new result columns: part 87 already makes its current definition, with
+-- its grants (every @function copy is the current one; a drop and a second copy here changed
+-- nothing).
 -- Their bodies (SELECT * FROM the configuration) were bound to the columns of their time.
 -- hublink.removal_cancel_probability, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.removal_cancel_probability(p_removal_id bigint) RETURNS numeric
@@ -10276,40 +10132,50 @@ COMMENT ON FUNCTION hublink.tsp_flight_fares_follow() IS
 INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
 SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
 
+-- hublink.tsp_flight_fares.tsp_flight_fares_derive, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
     FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
 COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
     'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
-
+-- hublink.tsp_fare.tsp_flight_fares_fare_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
+-- hublink.tsp_fare.tsp_flight_fares_fare_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
+-- hublink.tsp_fare.tsp_flight_fares_fare_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_insert, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_update, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
+-- hublink.tsp_fare_price.tsp_flight_fares_price_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_delete, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
+COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
+-- hublink.tsp_flight_fares.tsp_flight_fares_self_truncate, as defined in sql/parts
 CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
     FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
-COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
-COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
-COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
 COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
 
 -- The search reads it.
@@ -10444,7 +10310,9 @@ BEGIN
               c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
          WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
            -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+           -- (IS NOT DISTINCT FROM: a flight with no refundable fare has r1 NULL, and "=" dropped
+           -- its non-refundable fare)
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
     SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
            c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
            c.departs_at, c.arrives_at, c.price,
@@ -10527,16 +10395,27 @@ CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFA
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The settings of a quote in one read (a call of tsp_setting per setting cost more than the
+    -- read: docs/performance.md "Quotes, seventh pass"); a missing one is still tsp_setting's
+    -- error, raised in the same order as before (value is NOT NULL, so NULL here means missing).
+    cfg          jsonb := (SELECT jsonb_object_agg(c.key, c.value) FROM hublink.tsp_config c
+                            WHERE c.key IN ('date_time_zone', 'cancel_probability', 'expected_cancel_hours_before',
+                                            'quotes_per_date', 'offer_choice', 'quote_validity_minutes',
+                                            'quote_reference_prefix'));
     origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
     dests        char(3)[];
     dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    zone         text := coalesce(cfg ->> 'date_time_zone', hublink.tsp_setting('date_time_zone'));
+    p_cancel     numeric := coalesce(cfg ->> 'cancel_probability', hublink.tsp_setting('cancel_probability'))::numeric;
+    h_cancel     numeric := coalesce(cfg ->> 'expected_cancel_hours_before', hublink.tsp_setting('expected_cancel_hours_before'))::numeric;
+    per_date     integer := coalesce(cfg ->> 'quotes_per_date', hublink.tsp_setting('quotes_per_date'))::int;
+    choice       boolean := coalesce(cfg ->> 'offer_choice', hublink.tsp_setting('offer_choice'))::boolean;
+    validity     interval := make_interval(mins => coalesce(cfg ->> 'quote_validity_minutes', hublink.tsp_setting('quote_validity_minutes'))::int);
+    prefix       text := coalesce(cfg ->> 'quote_reference_prefix', hublink.tsp_setting('quote_reference_prefix'))
+                         || nextval('hublink.tsp_quote_serial') || '-';
+    -- The destination's cost limits (TIG COST_LIMIT rules), read once, not once per candidate.
+    cost_cur     char(3)[];
+    cost_amt     numeric[];
     n_ret        integer := jsonb_array_length(request -> 'returnees');
     excluded     text[];
     no_transit   char(3)[];
@@ -10591,6 +10470,8 @@ BEGIN
                       AND coalesce(r.destination_country, dest_country) = dest_country);
     SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
      WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    SELECT array_agg(r.currency), array_agg(r.amount) INTO cost_cur, cost_amt FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'COST_LIMIT' AND coalesce(r.destination_country, dest_country) = dest_country;
     limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
     limit_cur := request #>> '{constraints,costLimit,currency}';
 
@@ -10667,10 +10548,9 @@ BEGIN
                   FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))),
+                   AND (cost_cur IS NULL
+                        OR NOT EXISTS (SELECT FROM unnest(cost_cur, cost_amt) r(currency, amount)
+                                        WHERE r.currency <> i.currency OR i.price > r.amount))),
             chosen AS MATERIALIZED (
                 SELECT o.* FROM ranked o
                  WHERE o.by_cost <= per_date
@@ -10696,7 +10576,10 @@ BEGIN
                               CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
                          FROM jsonb_array_elements(travellers) t
                         CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
-                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount
+                                            -- OFFSET 0: computed once per traveller; pulled up, the
+                                            -- expression was evaluated for each of its three uses
+                                            OFFSET 0) a) pt
               ) y ON true
              ORDER BY y.by_cost
         LOOP
@@ -10876,10 +10759,12 @@ END;
 $$;
 COMMENT ON FUNCTION hublink.tsp_quote_check_segments() IS
     'Statement trigger on tsp_quote: every (flight_ids[n], fare_ids[n]) names an existing fare of that flight.';
+-- hublink.tsp_quote.tsp_quote_check_segments_insert, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
     'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+-- hublink.tsp_quote.tsp_quote_check_segments_update, as defined in sql/parts
 CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
 COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
@@ -10931,9 +10816,11 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_quoted_keep() IS
     'Statement trigger on tsp_fare: refuses to delete a fare (also by a flight''s cascade), or change its id or flight, '
     'while a tsp_quote names it.';
+-- hublink.tsp_fare.tsp_quoted_keep_delete, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
+-- hublink.tsp_fare.tsp_quoted_keep_update, as defined in sql/parts
 CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
 COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';

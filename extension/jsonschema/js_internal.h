@@ -414,6 +414,19 @@ typedef struct js_vctx
 	int depth;
 } js_vctx;
 
+/*
+ * In a keyword evaluator (a js_vctx *c and a bool valid in scope, returning bool): the
+ * instance fails here; a quiet evaluation (only the answer wanted) or a stopped one returns at
+ * once, a full one goes on to collect every error.
+ */
+#define FAIL_OR_STOP()                                                                             \
+	do                                                                                             \
+	{                                                                                              \
+		valid = false;                                                                             \
+		if (c->quiet || c->stop)                                                                   \
+			return false;                                                                          \
+	} while (0)
+
 typedef struct js_frame
 {
 	const js_value *inst;

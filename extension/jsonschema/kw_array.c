@@ -8,14 +8,6 @@
 
 #include "js_internal.h"
 
-#define FAIL_OR_STOP()                                                                             \
-	do                                                                                             \
-	{                                                                                              \
-		valid = false;                                                                             \
-		if (c->quiet || c->stop)                                                                   \
-			return false;                                                                          \
-	} while (0)
-
 typedef struct hashed
 {
 	uint64_t h;

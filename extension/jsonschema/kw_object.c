@@ -23,14 +23,6 @@ find_prop(const js_node *n, const char *key, size_t klen, uint32_t h)
 	return NULL;
 }
 
-#define FAIL_OR_STOP()                                                                             \
-	do                                                                                             \
-	{                                                                                              \
-		valid = false;                                                                             \
-		if (c->quiet || c->stop)                                                                   \
-			return false;                                                                          \
-	} while (0)
-
 static bool
 check_names(js_vctx *c, const js_node *n, const js_frame *f, const js_member *m)
 {

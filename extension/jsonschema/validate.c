@@ -313,14 +313,6 @@ eval_applicators(js_vctx *c, const js_node *n, const js_frame *f)
 	bool valid = true;
 	js_annot *ann = f->ann;
 
-#define FAIL_OR_STOP()                                                                             \
-	do                                                                                             \
-	{                                                                                              \
-		valid = false;                                                                             \
-		if (c->quiet || c->stop)                                                                   \
-			return false;                                                                          \
-	} while (0)
-
 	for (int i = 0; i < n->n_all_of; i++)
 	{
 		if (!js_eval_inplace(c, &n->all_of[i], f, ann))
@@ -402,7 +394,6 @@ eval_applicators(js_vctx *c, const js_node *n, const js_frame *f)
 		if (branch->node && !js_eval_inplace(c, branch, f, ann))
 			FAIL_OR_STOP();
 	}
-#undef FAIL_OR_STOP
 	return valid;
 }
 

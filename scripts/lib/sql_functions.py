@@ -10,7 +10,9 @@ COMMENT ON VIEW (a view that loses or renames a column is dropped by the update 
 `-- @table schema.name` copies a table wholly new in this version: its CREATE TABLE from sql/parts
 with the COMMENT ON TABLE and COMMENT ON COLUMN statements of it (its rows, grants, indexes and
 triggers stay written in the update part); refused for a table the previous version had or an
-update part alters the columns of, since the copy is the table's final shape.
+update part alters the columns of, since the copy is the table's final shape. And
+`-- @trigger schema.table.trigger` copies a trigger's CREATE TRIGGER from sql/parts with its
+COMMENT ON TRIGGER (if any), so a trigger's DDL is written once, in its part.
 
 Every overload named is copied, as CREATE OR REPLACE FUNCTION, with the COMMENT ON FUNCTION
 statements that follow it. CREATE OR REPLACE cannot change a function's result type or argument
@@ -27,6 +29,7 @@ DIRECTIVE = re.compile(r"^--\s*@function\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\
 COMMENT_DIRECTIVE = re.compile(r"^--\s*@comment\s+([A-Za-z ]+?)\s+([a-z_][a-z0-9_.]*)\s*$")
 VIEW_DIRECTIVE = re.compile(r"^--\s*@view\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
 TABLE_DIRECTIVE = re.compile(r"^--\s*@table\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*$")
+TRIGGER_DIRECTIVE = re.compile(r"^--\s*@trigger\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)\s*$")
 INCLUDE_DIRECTIVE = re.compile(r"^--\s*@include\s+sql/parts/([0-9]+_[a-z0-9_]+\.sql)\s*$")
 
 
@@ -103,7 +106,7 @@ def definitions(parts_dir):
 def comment_statement(parts_dir, kind, name):
     """The COMMENT ON KIND name IS ... statement of sql/parts, or None."""
     head = re.compile(r"^\s*(?:--[^\n]*\n\s*)*COMMENT\s+ON\s+" + r"\s+".join(kind.split()) + r"\s+"
-                      + re.escape(name) + r"\s+IS\b", re.I)
+                      + r"\s+".join(re.escape(w) for w in name.split()) + r"\s+IS\b", re.I)
     for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
         text = open(path, encoding="utf-8").read()
         for a, b in statements(text):
@@ -150,6 +153,27 @@ def table_statements(parts_dir, name):
     return found if creates else None
 
 
+def trigger_statements(parts_dir, table, trigger):
+    """The CREATE TRIGGER statement of TRIGGER on TABLE in sql/parts, then its COMMENT ON TRIGGER
+    when it has one, or None when no part creates it."""
+    create = re.compile(r"^\s*(?:--[^\n]*\n\s*)*CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+"
+                        + re.escape(trigger) + r"\s+(?:BEFORE|AFTER|INSTEAD\s+OF)\s.*?\bON\s+"
+                        + re.escape(table) + r"\s", re.I | re.S)
+    found = []
+    for path in sorted(glob.glob(os.path.join(parts_dir, "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for a, b in statements(text):
+            if create.match(text[a:b]):
+                found.append(re.sub(r"^(\s*(?:--[^\n]*\n\s*)*)", "", text[a:b]).strip())
+    if len(found) > 1:
+        sys.stderr.write(f"sql_functions: trigger {trigger} on {table} is created {len(found)} times in {parts_dir}\n")
+        sys.exit(1)
+    if not found:
+        return None
+    comment = comment_statement(parts_dir, "TRIGGER", f"{trigger} ON {table}")
+    return found + ([comment] if comment is not None else [])
+
+
 def include_part(parts_dir, name):
     """The text of sql/parts/NAME, between two marker lines. Only a part of its own: a part that
     itself holds a directive would be expanded differently in a fresh install."""
@@ -160,7 +184,7 @@ def include_part(parts_dir, name):
     text = open(path, encoding="utf-8").read()
     for line in text.splitlines():
         if (DIRECTIVE.match(line) or COMMENT_DIRECTIVE.match(line) or INCLUDE_DIRECTIVE.match(line)
-                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line)):
+                or VIEW_DIRECTIVE.match(line) or TABLE_DIRECTIVE.match(line) or TRIGGER_DIRECTIVE.match(line)):
             sys.stderr.write(f"sql_functions: part {name} holds a directive; only an update part may\n")
             sys.exit(1)
     if not text.endswith("\n"):
@@ -170,7 +194,7 @@ def include_part(parts_dir, name):
 
 def expand_line(parts_dir, line, included):
     """The text a non-@function line stands for: the line itself, or the expansion of its
-    @include, @view or @comment directive. Exits with a message on a bad directive."""
+    @include, @view, @table, @trigger or @comment directive. Exits with a message on a bad directive."""
     inc = INCLUDE_DIRECTIVE.match(line.rstrip("\n"))
     if inc:
         if inc.group(1) in included:
@@ -197,6 +221,14 @@ def expand_line(parts_dir, line, included):
     if t:
         stmts = found(table_statements(parts_dir, t.group(1).lower()), f"CREATE TABLE {t.group(1)}")
         return f"-- {t.group(1).lower()}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
+    g = TRIGGER_DIRECTIVE.match(line.rstrip("\n"))
+    if g:
+        table, trigger = g.group(1).lower(), g.group(2).lower()
+        stmts = found(trigger_statements(parts_dir, table, trigger), f"CREATE TRIGGER {trigger} ON {table}")
+        return f"-- {table}.{trigger}, as defined in sql/parts\n" + "".join(x + "\n" for x in stmts)
+    if re.match(r"^--\s*@trigger\b", line):
+        sys.stderr.write(f"sql_functions: bad @trigger line (want -- @trigger schema.table.trigger): {line}")
+        sys.exit(1)
     c = COMMENT_DIRECTIVE.match(line.rstrip("\n"))
     if c:
         return found(comment_statement(parts_dir, c.group(1), c.group(2)), f"COMMENT ON {c.group(1)} {c.group(2)}") + "\n"
@@ -236,12 +268,20 @@ def created_functions(text):
         r"(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", text))
 
 
+# A relation followed by a column list, where the grammar allows no function call: an index's
+# table, an INSERT's target, a new table, a foreign key's table. "hublink.tsp_quote (removal_id)"
+# there names the table tsp_quote, not a call of the function of the same name.
+RELATION_LIST = re.compile(r"(?i)(\b(?:CREATE\s+(?:UNIQUE\s+)?INDEX\b[^;(]*?\bON|INSERT\s+INTO|CREATE\s+TABLE"
+                           r"(?:\s+IF\s+NOT\s+EXISTS)?|REFERENCES)\s+(?:ONLY\s+)?[a-z_][a-z0-9_.]*)\s*\(")
+
+
 def needed_mentions(items, rendered, previous_text):
     """Which @function lines to expand. All of an update script's definitions of a function are
     its current one, so a second copy only repeats the first. A mention is left out when a later
     one follows (or an @include of the part defining it went before) and nothing in between
     needs the function: no statement there names it as called or declared ("name(", or
-    "FUNCTION name" as a DROP or ALTER without arguments may), and, for
+    "FUNCTION name" as a DROP or ALTER without arguments may; not a table of the same name
+    before its column list, RELATION_LIST), and, for
     a function the previous version did not have, no hublink.apply_access_policy() there grants
     on it unless another one follows the last mention. Full-line comments do not count. So each
     function is defined once, at its last mention, unless something needs it earlier."""
@@ -252,11 +292,26 @@ def needed_mentions(items, rendered, previous_text):
         elif payload.lstrip().startswith("-- sql/parts/"):
             for name in created_functions(payload):
                 pinned.setdefault(name, []).append(i)
-    # What stands between two mentions: the text, and every other function's definition (a SQL
-    # function's body is checked when it is created, so a call there needs the function then).
-    code = [re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]) for k, p in items]
+    # What stands between two mentions: the text, and every other function's definition that is
+    # written out (a SQL function's body is checked when it is created, so a call there needs the
+    # function then). A mention left out writes nothing, so it needs nothing: the kept set is
+    # worked out again without the mentions left out, until it no longer shrinks (leaving one
+    # out only takes calls away, so it never makes another needed).
+    text = [RELATION_LIST.sub(r"\1 ", re.sub(r"(?m)^\s*--[^\n]*\n?", "", p if k == "text" else rendered[p]))
+            for k, p in items]
     policy = re.compile(r"apply_access_policy\s*\(")
-    policy_at = [i for i, c in enumerate(code) if policy.search(c)]
+    policy_at = [i for i, c in enumerate(text) if policy.search(c)]
+    keep = set(i for i, (k, _) in enumerate(items) if k == "function")
+    while True:
+        code = [c if items[i][0] == "text" or i in keep else "" for i, c in enumerate(text)]
+        again = keep_mentions(mentions, pinned, code, policy_at, previous_text)
+        if again == keep:
+            return keep
+        keep = again
+
+
+def keep_mentions(mentions, pinned, code, policy_at, previous_text):
+    """One pass of needed_mentions over CODE (each item's text, or "" for a mention left out)."""
     keep = set()
     for name, where in mentions.items():
         bare = re.escape(name.split(".", 1)[1])

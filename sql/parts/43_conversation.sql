@@ -462,6 +462,7 @@ DECLARE
     x       jsonb;
     y       jsonb;
     i       int;
+    bad     boolean;
     st      hublink.removal;
 BEGIN
     SELECT * INTO st FROM hublink.removal r WHERE r.removal_id = rid;
@@ -523,38 +524,60 @@ BEGIN
                                                    no_quote_reason_text)
         VALUES (rid, mid, b #>> '{noQuoteReason,code}', b #>> '{noQuoteReason,text}')
         RETURNING travel_quote_response_id INTO resp_id;
-        FOR i IN 0 .. jsonb_array_length(b -> 'quotes') - 1 LOOP
-            x := b -> 'quotes' -> i;
-            PERFORM hublink.require_new_quote(rid, 'travel', x ->> 'travelQuoteReference',
-                                              format('/body/quotes/%s/travelQuoteReference', i));
-            IF x ? 'escortQuoteReference' AND NOT hublink.quote_issued(rid, 'escort', x ->> 'escortQuoteReference')
-               AND party = 'hub' THEN
-                PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
-                    format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        -- The checks first, the first bad quote in array order named as before: a reference
+        -- issued already or repeated within the response, then an escort quote the Hub never
+        -- received. Then the quotes, their costs and their segments in ONE statement: the
+        -- quote_expiry trigger ranks the removal's quotes once per statement
+        -- (hublink.timer_on_travel_quote), after the statement, so it sees every quote of the
+        -- response with its departure; a loop of inserts ranked them once per quote.
+        SELECT a.n - 1, a.x, a.dup INTO i, x, bad
+          FROM (SELECT e.x, e.n,
+                       count(*) OVER (PARTITION BY e.x ->> 'travelQuoteReference' ORDER BY e.n) > 1 AS dup
+                  FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)) a
+         WHERE a.dup OR hublink.quote_issued(rid, 'travel', a.x ->> 'travelQuoteReference')
+            OR (party = 'hub' AND a.x ? 'escortQuoteReference'
+                AND NOT hublink.quote_issued(rid, 'escort', a.x ->> 'escortQuoteReference'))
+         ORDER BY a.n
+         LIMIT 1;
+        IF FOUND THEN
+            IF bad OR hublink.quote_issued(rid, 'travel', x ->> 'travelQuoteReference') THEN
+                PERFORM hublink.impossible(format('/body/quotes/%s/travelQuoteReference', i),
+                    format('travel quote "%s" was already issued', x ->> 'travelQuoteReference'));
             END IF;
+            PERFORM hublink.impossible(format('/body/quotes/%s/escortQuoteReference', i),
+                format('escort quote "%s" is unknown', x ->> 'escortQuoteReference'));
+        END IF;
+        WITH quote AS (
+            SELECT e.x, e.n FROM jsonb_array_elements(b -> 'quotes') WITH ORDINALITY e(x, n)
+        ), inserted AS (
             INSERT INTO hublink.travel_quote (travel_quote_response_id, removal_id, travel_quote_reference,
                                               escort_quote_reference, total_amount, expected_amount,
                                               currency, refundable, hand_baggage_only, expires_at,
                                               conditions)
-            VALUES (resp_id, rid, x ->> 'travelQuoteReference', x ->> 'escortQuoteReference',
-                    hublink.money(x #> '{costs,total}'), hublink.money(x #> '{costs,expectedCost}'),
-                    x #>> '{costs,total,currency}',
-                    (x #>> '{conditions,refundable}')::boolean,
-                    (x #>> '{conditions,handBaggageOnly}')::boolean,
-                    (x #>> '{conditions,expiresAt}')::timestamptz, x -> 'conditions')
-            RETURNING travel_quote_id INTO q_id;
+            SELECT resp_id, rid, q.x ->> 'travelQuoteReference', q.x ->> 'escortQuoteReference',
+                   hublink.money(q.x #> '{costs,total}'), hublink.money(q.x #> '{costs,expectedCost}'),
+                   q.x #>> '{costs,total,currency}',
+                   (q.x #>> '{conditions,refundable}')::boolean,
+                   (q.x #>> '{conditions,handBaggageOnly}')::boolean,
+                   (q.x #>> '{conditions,expiresAt}')::timestamptz, q.x -> 'conditions'
+              FROM quote q ORDER BY q.n
+            RETURNING travel_quote_id, travel_quote_reference
+        ), costs AS (
             INSERT INTO hublink.travel_quote_cost
-            SELECT q_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
-              FROM jsonb_array_elements(x #> '{costs,perTraveller}') c;
-            INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
-                                                   provider_name, carrier_code, flight_number,
-                                                   start_point, end_point, start_time, end_time,
-                                                   travellers)
-            SELECT q_id, s ->> 'segmentId', s ->> 'segmentType', s ->> 'providerName',
-                   s ->> 'carrierCode', s ->> 'flightNumber', s -> 'startPoint', s -> 'endPoint',
-                   (s ->> 'startTime')::timestamptz, (s ->> 'endTime')::timestamptz, s -> 'travellers'
-              FROM jsonb_array_elements(x -> 'itinerary') s;
-        END LOOP;
+            SELECT t.travel_quote_id, c -> 'traveller', hublink.money(c -> 'cost'), c #>> '{cost,currency}'
+              FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+                   jsonb_array_elements(q.x #> '{costs,perTraveller}') c
+        )
+        INSERT INTO hublink.itinerary_segment (travel_quote_id, segment_id, segment_type,
+                                               provider_name, carrier_code, flight_number,
+                                               start_point, end_point, start_time, end_time,
+                                               travellers)
+        SELECT t.travel_quote_id, g.s ->> 'segmentId', g.s ->> 'segmentType', g.s ->> 'providerName',
+               g.s ->> 'carrierCode', g.s ->> 'flightNumber', g.s -> 'startPoint', g.s -> 'endPoint',
+               (g.s ->> 'startTime')::timestamptz, (g.s ->> 'endTime')::timestamptz, g.s -> 'travellers'
+          FROM inserted t JOIN quote q ON q.x ->> 'travelQuoteReference' = t.travel_quote_reference,
+               jsonb_array_elements(q.x -> 'itinerary') WITH ORDINALITY g(s, m)
+         ORDER BY q.n, g.m;
 
     WHEN 'EscortBookingRequest' THEN
         IF NOT hublink.quote_issued(rid, 'escort', b ->> 'escortQuoteReference', current_only => true) THEN

@@ -81,8 +81,8 @@ GRANT SELECT, UPDATE ON hublink.cancel_estimate_config TO hublink_admin;
 
 -- The history, as counts per profile (the sorted factors of a removal), kept as removals
 -- close: the estimate reads a handful of rows on every ranking (hublink.removal_quotes runs
--- for every quote a response inserts, through the quote_expiry timer's trigger), never the
--- removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
+-- once per response, through the quote_expiry timer's statement trigger, and on every look at
+-- the quotes), never the removals. Aggregates, no removal: they outlive retention, as the MI rollups do.
 CREATE TABLE hublink.cancel_history_count (
     profile   text[] PRIMARY KEY,
     booked    bigint NOT NULL CHECK (booked >= 0),
@@ -312,8 +312,8 @@ GRANT EXECUTE ON FUNCTION hublink.record_cancel_factors(text, text[]) TO hublink
 -- from a purged travel_quote deletes them all: the partial index itinerary_segment_quote
 -- (current only) serves neither, so each quote cost a scan of the whole table, which grows
 -- with every quote the Hub ever received. The soak found it: removal_quotes took 1 s for one
--- removal at 22,000 segments, and the quote-expiry trigger runs it once per quote inserted
--- (docs/simulation.md "Soak").
+-- removal at 22,000 segments, and the quote-expiry trigger then ran it once per quote inserted
+-- (docs/simulation.md "Soak"; since, once per response: hublink.timer_on_travel_quote).
 CREATE INDEX itinerary_segment_travel_quote ON hublink.itinerary_segment (travel_quote_id);
 COMMENT ON INDEX hublink.itinerary_segment_travel_quote IS
     'Every segment of a quote, current or not (the ranking''s tie-break, the cascade from travel_quote).';
@@ -336,7 +336,16 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
         -- the TSP's expected cost is price + P_tsp x loss, so the loss is (expected - price) /
         -- P_tsp (cancel_estimate_config.provider_probability) and the Hub's expected cost is
         -- price + P_removal x loss; a quote without an expected cost counts its price. The
-        -- estimate is an uncorrelated subquery: computed once per call, not once per quote.
+        -- estimate is computed once per call, not once per quote: a MATERIALIZED CTE. As a
+        -- subquery in FROM the planner pulled it up, and the function call went into every
+        -- expression that used it (twice per quote), or, fenced, was rescanned per quote; with
+        -- 40 quotes that was 80 estimates, most of a ranking's time.
+        WITH p AS MATERIALIZED (
+            SELECT hublink.removal_cancel_probability(
+                       (SELECT x.removal_id FROM hublink.removal x
+                         WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
+                   c.provider_probability AS p_tsp
+              FROM hublink.cancel_estimate_config c)
         SELECT rank() OVER (ORDER BY coalesce(round(t.total_amount + p.p * greatest(t.expected_amount - t.total_amount, 0)
                                                                     / p.p_tsp, 2), t.total_amount)
                                      + coalesce(e.total_amount, 0),
@@ -353,11 +362,7 @@ CREATE FUNCTION hublink.removal_quotes(removal_reference text)
           JOIN hublink.travel_quote t ON t.removal_id = r.removal_id AND NOT t.superseded
           LEFT JOIN hublink.escort_quote e ON e.removal_id = r.removal_id
                                           AND e.escort_quote_reference = t.escort_quote_reference
-         CROSS JOIN (SELECT hublink.removal_cancel_probability(
-                                (SELECT x.removal_id FROM hublink.removal x
-                                  WHERE x.removal_reference = removal_quotes.removal_reference)) AS p,
-                            c.provider_probability AS p_tsp
-                       FROM hublink.cancel_estimate_config c) p
+         CROSS JOIN p
          WHERE r.removal_reference = removal_quotes.removal_reference
            AND (t.expires_at IS NULL OR t.expires_at > now())
            -- 4.18: a quote asked for before the latest risk assessment was priced on another

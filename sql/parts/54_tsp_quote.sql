@@ -366,7 +366,9 @@ BEGIN
               c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
          WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
            -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+           -- (IS NOT DISTINCT FROM: a flight with no refundable fare has r1 NULL, and "=" dropped
+           -- its non-refundable fare)
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
     SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
            c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
            c.departs_at, c.arrives_at, c.price,
@@ -509,16 +511,27 @@ CREATE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The settings of a quote in one read (a call of tsp_setting per setting cost more than the
+    -- read: docs/performance.md "Quotes, seventh pass"); a missing one is still tsp_setting's
+    -- error, raised in the same order as before (value is NOT NULL, so NULL here means missing).
+    cfg          jsonb := (SELECT jsonb_object_agg(c.key, c.value) FROM hublink.tsp_config c
+                            WHERE c.key IN ('date_time_zone', 'cancel_probability', 'expected_cancel_hours_before',
+                                            'quotes_per_date', 'offer_choice', 'quote_validity_minutes',
+                                            'quote_reference_prefix'));
     origins      char(3)[] := hublink.tsp_origin_airports(request -> 'returnees', request -> 'departureAirports');
     dests        char(3)[];
     dest_country char(3) := request #>> '{destination,country}';
-    zone         text := hublink.tsp_setting('date_time_zone');
-    p_cancel     numeric := hublink.tsp_setting('cancel_probability')::numeric;
-    h_cancel     numeric := hublink.tsp_setting('expected_cancel_hours_before')::numeric;
-    per_date     integer := hublink.tsp_setting('quotes_per_date')::int;
-    choice       boolean := hublink.tsp_setting('offer_choice')::boolean;
-    validity     interval := make_interval(mins => hublink.tsp_setting('quote_validity_minutes')::int);
-    prefix       text := hublink.tsp_setting('quote_reference_prefix') || nextval('hublink.tsp_quote_serial') || '-';
+    zone         text := coalesce(cfg ->> 'date_time_zone', hublink.tsp_setting('date_time_zone'));
+    p_cancel     numeric := coalesce(cfg ->> 'cancel_probability', hublink.tsp_setting('cancel_probability'))::numeric;
+    h_cancel     numeric := coalesce(cfg ->> 'expected_cancel_hours_before', hublink.tsp_setting('expected_cancel_hours_before'))::numeric;
+    per_date     integer := coalesce(cfg ->> 'quotes_per_date', hublink.tsp_setting('quotes_per_date'))::int;
+    choice       boolean := coalesce(cfg ->> 'offer_choice', hublink.tsp_setting('offer_choice'))::boolean;
+    validity     interval := make_interval(mins => coalesce(cfg ->> 'quote_validity_minutes', hublink.tsp_setting('quote_validity_minutes'))::int);
+    prefix       text := coalesce(cfg ->> 'quote_reference_prefix', hublink.tsp_setting('quote_reference_prefix'))
+                         || nextval('hublink.tsp_quote_serial') || '-';
+    -- The destination's cost limits (TIG COST_LIMIT rules), read once, not once per candidate.
+    cost_cur     char(3)[];
+    cost_amt     numeric[];
     n_ret        integer := jsonb_array_length(request -> 'returnees');
     excluded     text[];
     no_transit   char(3)[];
@@ -573,6 +586,8 @@ BEGIN
                       AND coalesce(r.destination_country, dest_country) = dest_country);
     SELECT max(r.hours) INTO notice_hours FROM hublink.tsp_tig_rule r
      WHERE r.active AND r.kind = 'NOTIFICATION_PERIOD' AND coalesce(r.destination_country, dest_country) = dest_country;
+    SELECT array_agg(r.currency), array_agg(r.amount) INTO cost_cur, cost_amt FROM hublink.tsp_tig_rule r
+     WHERE r.active AND r.kind = 'COST_LIMIT' AND coalesce(r.destination_country, dest_country) = dest_country;
     limit_amount := (request #>> '{constraints,costLimit,amount}')::numeric;
     limit_cur := request #>> '{constraints,costLimit,currency}';
 
@@ -649,10 +664,9 @@ BEGIN
                   FROM cands i
                  WHERE i.seats_free >= n_ret + d.escorts
                    AND (limit_amount IS NULL OR (i.currency = limit_cur AND i.price <= limit_amount))
-                   AND NOT EXISTS (SELECT FROM hublink.tsp_tig_rule r
-                                    WHERE r.active AND r.kind = 'COST_LIMIT'
-                                      AND coalesce(r.destination_country, dest_country) = dest_country
-                                      AND (r.currency <> i.currency OR i.price > r.amount))),
+                   AND (cost_cur IS NULL
+                        OR NOT EXISTS (SELECT FROM unnest(cost_cur, cost_amt) r(currency, amount)
+                                        WHERE r.currency <> i.currency OR i.price > r.amount))),
             chosen AS MATERIALIZED (
                 SELECT o.* FROM ranked o
                  WHERE o.by_cost <= per_date
@@ -678,7 +692,10 @@ BEGIN
                               CASE WHEN bool_and(a.amount IS NOT NULL) THEN sum(a.amount) END AS true_price
                          FROM jsonb_array_elements(travellers) t
                         CROSS JOIN LATERAL (SELECT hublink.tsp_fare_amount(c.fare1, t ->> 'type')
-                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount) a) pt
+                                                   + coalesce(hublink.tsp_fare_amount(c.fare2, t ->> 'type'), 0) AS amount
+                                            -- OFFSET 0: computed once per traveller; pulled up, the
+                                            -- expression was evaluated for each of its three uses
+                                            OFFSET 0) a) pt
               ) y ON true
              ORDER BY y.by_cost
         LOOP

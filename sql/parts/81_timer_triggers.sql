@@ -175,36 +175,51 @@ CREATE TRIGGER timer_on_removal_state AFTER UPDATE OF state, escort_state, trave
 
 -- --- from the domain rows -------------------------------------------------------------------
 
--- Each new quote re-arms the expiry timer on the best-value quote (hublink.removal_quotes).
+-- New quotes re-arm the expiry timer on the best-value quote (hublink.removal_quotes): once per
+-- statement and removal, not once per quote. Ranking is the expensive part (18 to 27 ms with the
+-- cancellation estimate, at the soak's size), and a row trigger ranked every removal once per
+-- quote, 40 times for a response of 40 quotes: more than half the Hub's function time in the
+-- simulation's soak (docs/performance.md "Quote expiry: one ranking per response"). Only the last
+-- ranking of a statement decided where the timer stayed, and it sees every row of the statement;
+-- the Hub's handler inserts a response's quotes, costs and segments in one statement
+-- (hublink.record_message_rows), so the ranking also sees every quote's departure.
 CREATE FUNCTION hublink.timer_on_travel_quote() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    rid  bigint;
     best record;
 BEGIN
     IF current_setting('hublink.party', true) IS DISTINCT FROM 'hub' THEN
         RETURN NULL;
     END IF;
-    SELECT q.travel_quote_reference, q.expires_at INTO best
-      FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
-     WHERE r.removal_id = NEW.removal_id AND q.expires_at IS NOT NULL
-     LIMIT 1;
-    IF FOUND THEN
-        PERFORM hublink.start_timer('quote_expiry', NEW.removal_id, 'travel', 'best-value quote',
-                                    best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
-                                    jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
-                                                       'expiresAt', best.expires_at));
-    END IF;
+    -- In removal_id order: start_timer locks each removal row, always in one order.
+    FOR rid IN SELECT DISTINCT n.removal_id FROM new_quotes n ORDER BY n.removal_id LOOP
+        SELECT q.travel_quote_reference, q.expires_at INTO best
+          FROM hublink.removal r, hublink.removal_quotes(r.removal_reference) q
+         WHERE r.removal_id = rid AND q.expires_at IS NOT NULL
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM hublink.start_timer('quote_expiry', rid, 'travel', 'best-value quote',
+                                        best.expires_at, 'TravelQuoteResponse', 'tsp', NULL,
+                                        jsonb_build_object('travelQuoteReference', best.travel_quote_reference,
+                                                           'expiresAt', best.expires_at));
+        END IF;
+    END LOOP;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_travel_quote() IS
-    'Trigger on hublink.travel_quote at the Hub: (re)starts quote_expiry on the expiry of the '
-    'best-value quote that can still be booked.';
+    'Statement trigger on hublink.travel_quote at the Hub: for each removal the statement inserted '
+    'quotes of (transition table new_quotes), ranks its quotes once and (re)starts quote_expiry on '
+    'the expiry of the best-value quote that can still be booked.';
 REVOKE ALL ON FUNCTION hublink.timer_on_travel_quote() FROM PUBLIC;
 CREATE TRIGGER timer_on_travel_quote AFTER INSERT ON hublink.travel_quote
-    FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_travel_quote();
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_travel_quote();
+COMMENT ON TRIGGER timer_on_travel_quote ON hublink.travel_quote IS
+    'New quotes re-arm quote_expiry: one ranking per removal and statement.';
 
 -- The first departure of a travel quote's current itinerary.
 CREATE FUNCTION hublink.timer_first_departure(p_removal_id bigint, p_travel_quote_reference text)
@@ -299,34 +314,50 @@ CREATE TRIGGER timer_on_escort_booking AFTER UPDATE OF outcome ON hublink.escort
                                                  'response_message_id');
 COMMENT ON TRIGGER timer_on_escort_booking ON hublink.escort_booking IS 'An accepted escort booking ends escort_unconfirmed.';
 
--- A flight change moves the departure the refund and TIG timers count from.
+-- A flight change moves the departure the refund and TIG timers count from. Once per statement
+-- (transition table new_segments), not once per segment: every quote of a TravelQuoteResponse
+-- brings its segments, one statement for the whole response (hublink.record_message_rows), and
+-- only the segments of a quote a pending timer watches can move one. Two triggers, since a
+-- trigger with a transition table has one event and no column list: an UPDATE of any column
+-- comes here, and re-anchoring at an unchanged departure changes nothing (reanchor_timer).
 CREATE FUNCTION hublink.timer_on_itinerary() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    departure timestamptz;
 BEGIN
-    SELECT hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) INTO departure
-      FROM hublink.travel_quote q WHERE q.travel_quote_id = NEW.travel_quote_id;
     -- A flight change retires the old segment before it inserts the new one: in between no
-    -- segment is current, and the insert's own firing re-anchors the timers.
-    IF departure IS NOT NULL THEN
-        PERFORM hublink.reanchor_timer(x.timer_id, departure)
-           FROM hublink.timer x JOIN hublink.travel_quote q
-                ON q.removal_id = x.removal_id AND q.travel_quote_reference = x.detail ->> 'travelQuoteReference'
-          WHERE q.travel_quote_id = NEW.travel_quote_id AND x.status = 'pending'
-            AND x.detail ? 'firstDeparture';
-    END IF;
+    -- segment is current (no departure), and the insert's own firing re-anchors the timers.
+    -- In timer_id order: reanchor_timer locks each timer's removal row, always in one order.
+    -- The departure is looked up for the watched quotes only (the join's output rows): none
+    -- for a quote response's new quotes.
+    PERFORM hublink.reanchor_timer(w.timer_id, w.departure)
+       FROM (SELECT x.timer_id, hublink.timer_first_departure(q.removal_id, q.travel_quote_reference) AS departure
+               FROM (SELECT DISTINCT n.travel_quote_id FROM new_segments n) n
+               JOIN hublink.travel_quote q ON q.travel_quote_id = n.travel_quote_id
+               JOIN hublink.timer x ON x.removal_id = q.removal_id
+                                   AND x.detail ->> 'travelQuoteReference' = q.travel_quote_reference
+              WHERE x.status = 'pending' AND x.detail ? 'firstDeparture'
+             OFFSET 0) w
+      WHERE w.departure IS NOT NULL
+      ORDER BY w.timer_id;
     RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION hublink.timer_on_itinerary() IS
-    'Trigger on hublink.itinerary_segment: after a flight change, the pending timers anchored at '
-    'the first departure of that quote count from the new one.';
+    'Statement trigger on hublink.itinerary_segment: after a flight change, the pending timers '
+    'anchored at the first departure of a quote whose segments the statement inserted or updated '
+    '(transition table new_segments) count from the new one.';
 REVOKE ALL ON FUNCTION hublink.timer_on_itinerary() FROM PUBLIC;
-CREATE TRIGGER timer_on_itinerary AFTER INSERT OR UPDATE OF current, start_time ON hublink.itinerary_segment
-    FOR EACH ROW EXECUTE FUNCTION hublink.timer_on_itinerary();
+CREATE TRIGGER timer_on_itinerary_insert AFTER INSERT ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_insert ON hublink.itinerary_segment IS
+    'New segments (a flight change''s new segment) re-anchor the timers counted from their quote''s first departure.';
+CREATE TRIGGER timer_on_itinerary_update AFTER UPDATE ON hublink.itinerary_segment
+    REFERENCING NEW TABLE AS new_segments
+    FOR EACH STATEMENT EXECUTE FUNCTION hublink.timer_on_itinerary();
+COMMENT ON TRIGGER timer_on_itinerary_update ON hublink.itinerary_segment IS
+    'Changed segments (a flight change retiring the old segment) re-anchor the timers counted from their quote''s first departure.';
 
 -- The broker's confirm is the moment the Hub's request was put on the queue (Appendix D).
 CREATE FUNCTION hublink.timer_on_outbox_sent() RETURNS trigger

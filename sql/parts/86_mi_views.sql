@@ -142,8 +142,19 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.sent_at IS 'As hublink.roll
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.answered_at IS 'As hublink.rollup_mi_sla_request.answered_at.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_request.seconds IS 'As hublink.rollup_mi_sla_request.seconds.';
 
-CREATE VIEW hublink.rollup_mi_sla_compliance_live AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+-- The live months' aggregates, both kinds from one reading of their requests, so that each
+-- answer is looked up once where both are read (hublink.mi_sla_compliance_rows): a 'month' row
+-- per group (hublink.rollup_mi_sla_compliance_live) and a 'time' row per group and exact
+-- response time (hublink.rollup_mi_sla_live_times). One definition for the view, the rollup job
+-- and the live view alike; a reader of one kind gets only its arm planned (the other arm's
+-- kind = '...' is false).
+CREATE VIEW hublink.rollup_mi_sla_live_groups AS
+WITH r AS MATERIALIZED (
+    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
+           x.answered_at, x.seconds
+      FROM hublink.rollup_mi_sla_live_request x
+)
+SELECT 'month'::text AS kind, x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
        count(*) AS requests,
        count(x.answered_at) AS answered,
        count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
@@ -160,9 +171,44 @@ SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
                                         + extract(day FROM x.target)) * 86400
                                        + extract(hour FROM x.target) * 3600 + extract(minute FROM x.target) * 60
                                        + extract(second FROM x.target)) FILTER (WHERE x.answered_at IS NULL) + 1)
-           AS settled_at
-  FROM hublink.rollup_mi_sla_live_request x
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds;
+           AS settled_at,
+       NULL::numeric AS seconds, NULL::bigint AS n
+  FROM r x
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+UNION ALL
+SELECT 'time', x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.seconds, count(*)
+  FROM r x
+ WHERE x.seconds IS NOT NULL
+ GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+COMMENT ON VIEW hublink.rollup_mi_sla_live_groups IS
+    'The aggregates of the months hublink.mi_sla_compliance computes live, from one reading of their requests: '
+    'kind month, the rows of hublink.rollup_mi_sla_compliance_live; kind time, those of hublink.rollup_mi_sla_live_times.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.kind IS
+    'month: a group''s row (the columns from requests to settled_at); time: how many of its requests took one exact time (seconds, n).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.month IS 'First day of the month the requests were sent.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.request_type IS 'As hublink.mi_sla_compliance.request_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.response_type IS 'As hublink.mi_sla_compliance.response_type.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.provider IS 'As hublink.mi_sla_compliance.provider.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.target_seconds IS 'As hublink.mi_sla_compliance.target_seconds.';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.requests IS 'As hublink.mi_sla_compliance.requests (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.answered IS 'As hublink.mi_sla_compliance.answered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.unanswered IS 'As hublink.mi_sla_compliance.unanswered (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.median_response_seconds IS 'As hublink.mi_sla_compliance.median_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.p95_response_seconds IS 'As hublink.mi_sla_compliance.p95_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.max_response_seconds IS 'As hublink.mi_sla_compliance.max_response_seconds (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.late_responses IS 'As hublink.mi_sla_compliance.late_responses (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.open_breaches IS 'As hublink.mi_sla_compliance.open_breaches (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.settled_at IS 'As hublink.rollup_mi_sla_compliance_live.settled_at (kind month).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.seconds IS 'A response time, exact (seconds; kind time).';
+COMMENT ON COLUMN hublink.rollup_mi_sla_live_groups.n IS 'How many requests were answered in that time (kind time).';
+
+CREATE VIEW hublink.rollup_mi_sla_compliance_live AS
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests, g.answered,
+       g.unanswered, g.median_response_seconds, g.p95_response_seconds, g.max_response_seconds,
+       g.late_responses, g.open_breaches, g.settled_at
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'month';
 
 -- How many answered requests took each exact time, per month (folded) and over every folded
 -- month: the whole-history percentiles are read from these counts, not from every request.
@@ -210,10 +256,9 @@ COMMENT ON COLUMN hublink.rollup_mi_sla_times.seconds IS 'A response time, exact
 COMMENT ON COLUMN hublink.rollup_mi_sla_times.n IS 'How many requests of the folded months were answered in that time.';
 
 CREATE VIEW hublink.rollup_mi_sla_live_times AS
-SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*) AS n
-  FROM hublink.rollup_mi_sla_live_request x
- WHERE x.seconds IS NOT NULL
- GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds;
+SELECT g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.seconds, g.n
+  FROM hublink.rollup_mi_sla_live_groups g
+ WHERE g.kind = 'time';
 COMMENT ON VIEW hublink.rollup_mi_sla_live_times IS
     'How many answered requests of the months computed live took each exact response time.';
 COMMENT ON COLUMN hublink.rollup_mi_sla_live_times.month IS 'First day of the month the requests were sent.';
@@ -251,28 +296,14 @@ CREATE FUNCTION hublink.mi_sla_compliance_rows()
     BEGIN ATOMIC
 WITH live_month AS MATERIALIZED (
     SELECT m.month FROM hublink.rollup_mi_sla_live_month m
-), live_request AS MATERIALIZED (
-    -- The requests of the months computed live, each answer looked up once: both the live
-    -- month rows and the live counts of times read them (read through the two views
-    -- rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer was looked up
-    -- twice). In service, the current month alone is a month of requests.
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target, x.target_seconds, x.sent_at,
-           x.answered_at, x.seconds
-      FROM hublink.rollup_mi_sla_live_request x
-), live AS (
-    -- hublink.rollup_mi_sla_compliance_live, over live_request (87_mi_rollup.sql compares the
-    -- view with the live definition)
-    SELECT x.month, x.request_type, x.response_type, x.provider, x.target_seconds,
-           count(*) AS requests,
-           count(x.answered_at) AS answered,
-           count(*) FILTER (WHERE x.answered_at IS NULL) AS unanswered,
-           round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS median_response_seconds,
-           round(percentile_cont(0.95) WITHIN GROUP (ORDER BY x.seconds)::numeric, 3) AS p95_response_seconds,
-           round(max(x.seconds), 3) AS max_response_seconds,
-           count(*) FILTER (WHERE x.seconds > x.target_seconds) AS late_responses,
-           count(*) FILTER (WHERE x.answered_at IS NULL AND now() - x.sent_at > x.target) AS open_breaches
-      FROM live_request x
-     GROUP BY x.month, x.request_type, x.response_type, x.provider, x.target_seconds
+), live_groups AS MATERIALIZED (
+    -- The live months' aggregates, both kinds: their requests read once, each answer looked up
+    -- once (read through rollup_mi_sla_compliance_live and rollup_mi_sla_live_times, every answer
+    -- was looked up twice). In service, the current month alone is a month of requests.
+    SELECT g.kind, g.month, g.request_type, g.response_type, g.provider, g.target_seconds, g.requests,
+           g.answered, g.unanswered, g.median_response_seconds, g.p95_response_seconds,
+           g.max_response_seconds, g.late_responses, g.open_breaches, g.seconds, g.n
+      FROM hublink.rollup_mi_sla_live_groups g
 ), months AS (
     SELECT r.month, r.request_type, r.response_type, r.provider, r.target_seconds, r.requests, r.answered,
            r.unanswered, r.median_response_seconds, r.p95_response_seconds, r.max_response_seconds,
@@ -283,7 +314,8 @@ WITH live_month AS MATERIALIZED (
     SELECT v.month, v.request_type, v.response_type, v.provider, v.target_seconds, v.requests, v.answered,
            v.unanswered, v.median_response_seconds, v.p95_response_seconds, v.max_response_seconds,
            v.late_responses, v.open_breaches
-      FROM live v
+      FROM live_groups v
+     WHERE v.kind = 'month'
 ), times AS (
     SELECT t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds, sum(t.n) AS n
       FROM (SELECT s.request_type, s.response_type, s.provider, s.target_seconds, s.seconds, s.n
@@ -298,11 +330,9 @@ WITH live_month AS MATERIALIZED (
               FROM hublink.rollup_mi_sla_month_times s CROSS JOIN hublink.rollup_mi_window w
              WHERE s.month < w.months_until AND s.month IN (SELECT m.month FROM live_month m)
             UNION ALL
-            -- hublink.rollup_mi_sla_live_times, over live_request
-            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, count(*)
-              FROM live_request x
-             WHERE x.seconds IS NOT NULL
-             GROUP BY x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds) t
+            SELECT x.request_type, x.response_type, x.provider, x.target_seconds, x.seconds, x.n
+              FROM live_groups x
+             WHERE x.kind = 'time') t
      GROUP BY t.request_type, t.response_type, t.provider, t.target_seconds, t.seconds
     HAVING sum(t.n) <> 0
 ), ranked AS (

@@ -7,31 +7,18 @@ BEGIN;
 SELECT plan(28);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
--- A small world of its own: London to Lagos, direct (BA) or via Amsterdam (KL).
-INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
-    ('GB', 'GBR', 'United Kingdom'), ('NL', 'NLD', 'Netherlands'), ('NG', 'NGA', 'Nigeria')
-ON CONFLICT (iso2) DO UPDATE SET iso3 = excluded.iso3;
-INSERT INTO hublink.tsp_airport VALUES
-    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
-    ('AMS', 'Amsterdam Schiphol', 'Amsterdam', 'NL', 'Europe/Amsterdam', 52.31, 4.76),
-    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125'), ('KL', 'KLM', 'KLM', '074')
-ON CONFLICT (iata) DO UPDATE SET ticket_prefix = excluded.ticket_prefix;
-SELECT hublink.tsp_stage_begin();
-INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
-    ('C_FLEX', 'Full', '0', '100', NULL), ('C_NONREF', 'Nothing', '0', '0', NULL);
-INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
-    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
-    ('A', 'BA', '75', 'LHR', 'LOS', '2026-05-12 11:10', '2026-05-12 18:25', '5', NULL, '50', '0'),
-    ('C', 'KL', '1008', 'LHR', 'AMS', '2026-05-12 07:00', '2026-05-12 09:15', '4', NULL, '50', '0'),
-    ('D', 'KL', '587', 'AMS', 'LOS', '2026-05-12 12:05', '2026-05-12 18:20', NULL, NULL, '50', '0');
+-- A small world of its own (include/lagos_schedule.sql): London to Lagos, direct (BA) or via
+-- Amsterdam (KL), one flexible fare a flight.
+\set schedule_day 2026-05-12
+\set schedule_rules C
+\set schedule_spare false
+\ir include/lagos_schedule.sql
 INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
     cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
     ('A', 'Y', 'GBP', 'true', 'C_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=900.00'),
     ('C', 'Y', 'GBP', 'true', 'C_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=100.00'),
     ('D', 'Y', 'GBP', 'true', 'C_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=300.00');
-SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(2) r), '(2,3,3,3)', 'a world of 3 flights and 3 fares');
+SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(2) r), '(3,3,3,3)', 'a world of 3 flights and 3 fares');
 CREATE TEMP TABLE fl AS
 SELECT f.flight_id, fa.fare_id, f.carrier || f.flight_number AS name
   FROM hublink.tsp_flight f JOIN hublink.tsp_fare fa USING (flight_id)

@@ -9,44 +9,17 @@
 -- directly, copied below) answers, so a quote never names a fare that is gone nor misses a
 -- cheaper one.
 BEGIN;
-SELECT plan(31);
+SELECT plan(36);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
--- A small world of its own: London to Lagos, direct (BA) or via Amsterdam (KL), and a spare
--- flight (BA 77) with no fares at first.
-INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
-    ('GB', 'GBR', 'United Kingdom'), ('NL', 'NLD', 'Netherlands'), ('NG', 'NGA', 'Nigeria')
-ON CONFLICT (iso2) DO UPDATE SET iso3 = excluded.iso3;
-INSERT INTO hublink.tsp_airport VALUES
-    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
-    ('AMS', 'Amsterdam Schiphol', 'Amsterdam', 'NL', 'Europe/Amsterdam', 52.31, 4.76),
-    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125'), ('KL', 'KLM', 'KLM', '074')
-ON CONFLICT (iata) DO UPDATE SET ticket_prefix = excluded.ticket_prefix;
-SELECT hublink.tsp_stage_begin();
-INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
-    ('F_FLEX', 'Full', '0', '100', NULL), ('F_SEMI', 'Half', '0', '50', NULL), ('F_NONREF', 'Nothing', '0', '0', NULL);
-INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
-    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
-    ('A', 'BA', '75', 'LHR', 'LOS', '2026-06-09 11:10', '2026-06-09 18:25', '5', NULL, '50', '0'),
-    ('B', 'BA', '77', 'LHR', 'LOS', '2026-06-09 15:10', '2026-06-09 22:25', '5', NULL, '50', '0'),
-    ('C', 'KL', '1008', 'LHR', 'AMS', '2026-06-09 07:00', '2026-06-09 09:15', '4', NULL, '50', '0'),
-    ('D', 'KL', '587', 'AMS', 'LOS', '2026-06-09 12:05', '2026-06-09 18:20', NULL, NULL, '50', '0');
-INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
-    cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
-    ('A', 'Y', 'GBP', 'true', 'F_FLEX', '0.00', '10.00', '24', 'false', '23', 'ADULT=900.00;RETURNEE=850.00'),
-    ('A', 'N', 'GBP', 'false', 'F_NONREF', '0.00', '0.00', '24', 'true', NULL, 'ADULT=700.00'),
-    ('C', 'Y', 'GBP', 'true', 'F_SEMI', '0.00', '0.00', '24', 'false', '23', 'ADULT=100.00;ESCORT=90.00'),
-    ('D', 'Y', 'GBP', 'true', 'F_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=300.00'),
-    ('D', 'N', 'GBP', 'false', 'F_NONREF', '0.00', '0.00', '24', 'false', '23', 'ADULT=250.00');
-SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(3) r), '(3,4,5,7)', 'a world of 4 flights, 5 fares and 7 prices, loaded');
-CREATE TEMP TABLE fl AS
-SELECT f.flight_id, f.carrier || f.flight_number AS name FROM hublink.tsp_flight f
- WHERE f.departs_at::date = '2026-06-09' AND (f.carrier, f.flight_number) IN (('BA', '75'), ('BA', '77'), ('KL', '1008'), ('KL', '587'));
-CREATE FUNCTION pg_temp.flight(name text) RETURNS bigint LANGUAGE sql AS $$ SELECT flight_id FROM fl WHERE fl.name = $1 $$;
-CREATE FUNCTION pg_temp.fare(flight text, class text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT fa.fare_id FROM hublink.tsp_fare fa WHERE fa.flight_id = pg_temp.flight($1) AND fa.fare_class = $2 $$;
+-- A small world of its own (include/lagos_schedule.sql, include/lagos_fares.sql): London to
+-- Lagos, direct (BA) or via Amsterdam (KL), and a spare flight (BA 77) with no fares at first.
+\set schedule_day 2026-06-09
+\set schedule_rules F
+\set schedule_spare true
+\ir include/lagos_schedule.sql
+\ir include/lagos_fares.sql
+SELECT is((SELECT counts FROM loaded), '(3,4,5,7)', 'a world of 4 flights, 5 fares and 7 prices, loaded');
 
 -- The truth, computed here from the source tables (not by the extension's own function): the
 -- flights of this world whose derived row is missing, extra or different.
@@ -192,7 +165,7 @@ BEGIN
               c(fare1, price1, loss1, hbo1, fare2, price2, loss2, hbo2, refundable)
          WHERE c.fare1 IS NOT NULL AND (b.flight2 IS NULL) = (c.fare2 IS NULL)
            -- a direct flight has no second leg: its refundability is its one fare's
-           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 = b.r1)))
+           AND (b.flight2 IS NOT NULL OR c.refundable = (c.fare1 IS NOT DISTINCT FROM b.r1)))
     SELECT DISTINCT ON (c.flight1, c.flight2, c.refundable)
            c.flight1, c.fare1, c.flight2, c.fare2, c.currency, c.refundable, c.hand_baggage_only,
            c.departs_at, c.arrives_at, c.price,
@@ -261,6 +234,20 @@ SELECT is(pg_temp.search_differs(), 0::bigint, 'the search answers what the refe
 -- KL Y+N 690 (928), BA 75 Y 1750 (1758), BA 75 N 1400 (1960).
 SELECT is(pg_temp.quote(), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'quoted: the three best by expected cost');
 
+-- tsp_quote reads its settings in one query and the TIG cost limits once per request
+-- (docs/performance.md "Quotes, seventh pass"): a missing setting is still named, a cost limit
+-- of another destination does not apply, one in another currency leaves nothing.
+CREATE TEMP TABLE saved_setting AS SELECT * FROM hublink.tsp_config WHERE key = 'offer_choice';
+DELETE FROM hublink.tsp_config WHERE key = 'offer_choice';
+SELECT throws_ok('SELECT pg_temp.quote()', '42704', 'tsp setting "offer_choice" is not defined',
+                 'a careless operator deleted a setting: the quote names it');
+INSERT INTO hublink.tsp_config SELECT * FROM saved_setting;
+INSERT INTO hublink.tsp_tig_rule (kind, destination_country, amount, currency) VALUES ('COST_LIMIT', 'GHA', 1.00, 'GBP');
+SELECT is(pg_temp.quote(), 'KL1008/Y+KL587/Y KL1008/Y+KL587/N BA75/Y', 'a cost limit for Ghana: Lagos quoted as before');
+INSERT INTO hublink.tsp_tig_rule (kind, destination_country, amount, currency) VALUES ('COST_LIMIT', 'NGA', 100000.00, 'EUR');
+SELECT is(pg_temp.quote(), NULL, 'a cost limit for Nigeria in euros: no GBP itinerary is quoted');
+DELETE FROM hublink.tsp_tig_rule WHERE kind = 'COST_LIMIT' AND ((destination_country = 'GHA' AND amount = 1.00) OR (destination_country = 'NGA' AND currency = 'EUR'));
+
 -- A careless operator edits the schedule between two quotes of one transaction.
 UPDATE hublink.tsp_fare_price SET amount = 50.00 WHERE fare_id = pg_temp.fare('BA75', 'N') AND traveller_type = 'ADULT';
 SELECT is(pg_temp.wrong_rows(), '', 'a price cut: the row follows');
@@ -277,6 +264,12 @@ SELECT is(pg_temp.quote(), 'BA77/G BA75/N KL1008/Y+KL587/Y', 'a new cheapest far
 UPDATE hublink.tsp_fare SET available = false WHERE fare_id = pg_temp.fare('BA77', 'G');
 SELECT is(pg_temp.wrong_rows(), '', 'a fare withdrawn: the row follows');
 SELECT ok(pg_temp.quote() NOT LIKE '%BA77/G%', 'a withdrawn fare is not quoted');
+-- A direct flight whose only fare left is non-refundable is still offered (the search compared
+-- its fare with the flight's refundable one, NULL when it has none, and dropped it).
+UPDATE hublink.tsp_fare SET available = false WHERE fare_id = pg_temp.fare('BA75', 'Y');
+SELECT ok(pg_temp.quote() LIKE '%BA75/N%', 'a direct flight with only a non-refundable fare is quoted');
+SELECT is(pg_temp.search_differs(), 0::bigint, 'only a non-refundable fare: the search answers what the reference answers');
+UPDATE hublink.tsp_fare SET available = true WHERE fare_id = pg_temp.fare('BA75', 'Y');
 
 -- (a quoted fare cannot be moved or deleted, tsp_quoted_keep: these edits take fares never quoted)
 INSERT INTO hublink.tsp_fare (flight_id, fare_class, currency, refundable, refund_rule_set, change_fee, cancellation_fee, ticketing_deadline_hours)

@@ -12,39 +12,14 @@ BEGIN;
 SELECT plan(18);
 SET CONSTRAINTS hublink.audit_log_seal IMMEDIATE;
 
--- London to Lagos, direct (BA 75) or via Amsterdam (KL 1008 + KL 587), as in 55_tsp_flight_fares.sql.
-INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES
-    ('GB', 'GBR', 'United Kingdom'), ('NL', 'NLD', 'Netherlands'), ('NG', 'NGA', 'Nigeria')
-ON CONFLICT (iso2) DO UPDATE SET iso3 = excluded.iso3;
-INSERT INTO hublink.tsp_airport VALUES
-    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
-    ('AMS', 'Amsterdam Schiphol', 'Amsterdam', 'NL', 'Europe/Amsterdam', 52.31, 4.76),
-    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125'), ('KL', 'KLM', 'KLM', '074')
-ON CONFLICT (iata) DO UPDATE SET ticket_prefix = excluded.ticket_prefix;
-SELECT hublink.tsp_stage_begin();
-INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
-    ('D_FLEX', 'Full', '0', '100', NULL), ('D_SEMI', 'Half', '0', '50', NULL), ('D_NONREF', 'Nothing', '0', '0', NULL);
-INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
-    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
-    ('A', 'BA', '75', 'LHR', 'LOS', '2026-07-14 11:10', '2026-07-14 18:25', '5', NULL, '50', '0'),
-    ('C', 'KL', '1008', 'LHR', 'AMS', '2026-07-14 07:00', '2026-07-14 09:15', '4', NULL, '50', '0'),
-    ('D', 'KL', '587', 'AMS', 'LOS', '2026-07-14 12:05', '2026-07-14 18:20', NULL, NULL, '50', '0');
-INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
-    cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
-    ('A', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '10.00', '24', 'false', '23', 'ADULT=900.00;RETURNEE=850.00'),
-    ('A', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'true', NULL, 'ADULT=700.00'),
-    ('C', 'Y', 'GBP', 'true', 'D_SEMI', '0.00', '0.00', '24', 'false', '23', 'ADULT=100.00;ESCORT=90.00'),
-    ('D', 'Y', 'GBP', 'true', 'D_FLEX', '0.00', '0.00', '24', 'false', '23', 'ADULT=300.00'),
-    ('D', 'N', 'GBP', 'false', 'D_NONREF', '0.00', '0.00', '24', 'false', '23', 'ADULT=250.00');
-SELECT is((SELECT row(r.*)::text FROM hublink.tsp_load_staged(3) r), '(3,3,5,7)', 'a world of 3 flights, 5 fares and 7 prices, loaded');
-CREATE TEMP TABLE fl AS
-SELECT f.flight_id, f.carrier || f.flight_number AS name FROM hublink.tsp_flight f
- WHERE f.departs_at::date = '2026-07-14' AND (f.carrier, f.flight_number) IN (('BA', '75'), ('KL', '1008'), ('KL', '587'));
-CREATE FUNCTION pg_temp.flight(name text) RETURNS bigint LANGUAGE sql AS $$ SELECT flight_id FROM fl WHERE fl.name = $1 $$;
-CREATE FUNCTION pg_temp.fare(flight text, class text) RETURNS bigint LANGUAGE sql AS $$
-    SELECT fa.fare_id FROM hublink.tsp_fare fa WHERE fa.flight_id = pg_temp.flight($1) AND fa.fare_class = $2 $$;
+-- London to Lagos, direct (BA 75) or via Amsterdam (KL 1008 + KL 587), with the fares of
+-- 55_tsp_flight_fares.sql (include/lagos_schedule.sql, include/lagos_fares.sql).
+\set schedule_day 2026-07-14
+\set schedule_rules D
+\set schedule_spare false
+\ir include/lagos_schedule.sql
+\ir include/lagos_fares.sql
+SELECT is((SELECT counts FROM loaded), '(3,3,5,7)', 'a world of 3 flights, 5 fares and 7 prices, loaded');
 -- One returnee and one escort on 2026-07-14; the answer kept for the checks.
 CREATE TEMP TABLE answer (n serial, body jsonb);
 CREATE FUNCTION pg_temp.quote() RETURNS jsonb LANGUAGE sql AS $$

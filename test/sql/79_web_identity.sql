@@ -32,15 +32,8 @@ INSERT INTO hublink.security_web_identity (issuer, subject, role_name, display_n
 
 CREATE TABLE public.web_obs (k text PRIMARY KEY, v text);
 GRANT ALL ON public.web_obs TO PUBLIC;
-CREATE FUNCTION public.web_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    EXECUTE q INTO r;
-    RETURN coalesce(r, 'null');
-EXCEPTION WHEN OTHERS THEN
-    RETURN 'error ' || SQLSTATE;
-END $$;
+\set try_name web_try
+\ir include/try.sql
 INSERT INTO public.web_obs
 SELECT 'restricted', hublink.create_removal('CASE-WEB-T1', jsonb_build_array(jsonb_build_object(
            'personalDetails', jsonb_build_object('hoReturneeReference', 'HO-WEBT1', 'name', jsonb_build_object('givenNames', 'Rhea', 'familyName', 'Secret'),

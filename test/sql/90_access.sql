@@ -164,16 +164,8 @@ CREATE ROLE access_admin LOGIN IN ROLE hublink_admin;
 CREATE ROLE access_reporting LOGIN IN ROLE hublink_reporting;
 CREATE TABLE public.access_obs (k text PRIMARY KEY, v text);
 GRANT ALL ON public.access_obs TO PUBLIC;
--- The first row of a query as text, or 'error <SQLSTATE>'.
-CREATE FUNCTION public.access_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    EXECUTE q INTO r;
-    RETURN coalesce(r, 'null');
-EXCEPTION WHEN OTHERS THEN
-    RETURN 'error ' || SQLSTATE;
-END $$;
+\set try_name access_try
+\ir include/try.sql
 -- The message and detail of the error a query ends with.
 CREATE FUNCTION public.access_error(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -28,17 +28,8 @@ SELECT hublink.set_clearance('gap_cw_std', 'standard');
 SELECT hublink.set_clearance('gap_cw_res', 'restricted');
 SELECT hublink.set_clearance('gap_admin', 'standard');
 
--- try(sql): the first column of the first row as text, 'null', or 'error SQLSTATE'.
-CREATE FUNCTION public.gap_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    EXECUTE q INTO r;
-    RETURN coalesce(r, 'null');
-EXCEPTION WHEN OTHERS THEN
-    RETURN 'error ' || SQLSTATE;
-END;
-$$;
+\set try_name gap_try
+\ir include/try.sql
 GRANT EXECUTE ON FUNCTION public.gap_try(text) TO PUBLIC;
 
 -- ---------------------------------------------------------------------------------------------

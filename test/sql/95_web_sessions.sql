@@ -29,15 +29,8 @@ INSERT INTO hublink.security_web_identity (issuer, subject, role_name, display_n
 
 CREATE TABLE public.ws_obs (k text PRIMARY KEY, v text);
 GRANT ALL ON public.ws_obs TO PUBLIC;
-CREATE FUNCTION public.ws_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r text;
-BEGIN
-    EXECUTE q INTO r;
-    RETURN coalesce(r, 'null');
-EXCEPTION WHEN OTHERS THEN
-    RETURN 'error ' || SQLSTATE;
-END $$;
+\set try_name ws_try
+\ir include/try.sql
 CREATE FUNCTION pg_temp.obs(key text) RETURNS text LANGUAGE sql AS $$ SELECT v FROM public.ws_obs WHERE k = key $$;
 
 -- --- sessions, as the web login acting as hublink_web -----------------------------------------

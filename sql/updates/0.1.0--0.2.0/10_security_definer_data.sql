@@ -18,14 +18,8 @@ ON CONFLICT (kind) DO NOTHING;
 -- @function hublink.run_worker_jobs
 -- @function hublink.fire_timer
 -- @function hublink.security_event_alert
-CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_kind
-    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('still_due_function');
-COMMENT ON TRIGGER stored_functions ON hublink.timer_kind IS
-    'still_due_function runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
-CREATE TRIGGER stored_functions BEFORE INSERT OR UPDATE ON hublink.timer_rule
-    FOR EACH ROW EXECUTE FUNCTION hublink.check_stored_functions('action');
-COMMENT ON TRIGGER stored_functions ON hublink.timer_rule IS
-    'action runs as the owner: only the extension''s own functions (hublink.check_stored_functions).';
+-- @trigger hublink.timer_kind.stored_functions
+-- @trigger hublink.timer_rule.stored_functions
 
 
 -- Section 6: 4.22 holds under concurrency (an advisory lock per returnee in create_removal).

@@ -59,6 +59,27 @@ CREATE TABLE hublink.rollup_mi_sla_compliance_month (
 -- @comment COLUMN hublink.rollup_mi_sla_live_request.answered_at
 -- @comment COLUMN hublink.rollup_mi_sla_live_request.seconds
 
+-- The live months' aggregates of both kinds, which the two views below and
+-- hublink.mi_sla_compliance_rows read (one definition).
+-- @view hublink.rollup_mi_sla_live_groups
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.kind
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.month
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.request_type
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.response_type
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.provider
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.target_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.requests
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.answered
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.unanswered
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.median_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.p95_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.max_response_seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.late_responses
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.open_breaches
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.settled_at
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.seconds
+-- @comment COLUMN hublink.rollup_mi_sla_live_groups.n
+
 -- @view hublink.rollup_mi_sla_compliance_live
 
 CREATE TABLE hublink.rollup_mi_sla_month_times (
@@ -153,33 +174,20 @@ CREATE INDEX outbox_mi_removal_sent ON hublink.outbox (removal_id, sent_at) WHER
 -- @comment INDEX hublink.outbox_mi_removal_sent
 
 -- @function hublink.rollup_mi_mark_sla_sent
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.outbox
-    FOR EACH ROW WHEN (NEW.sent_at IS NOT NULL) EXECUTE FUNCTION hublink.rollup_mi_mark_sla_sent();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.outbox
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.outbox REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.inbox REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.inbox
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.inbox REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_insert AFTER INSERT ON hublink.state_transition REFERENCING NEW TABLE AS rollup_new
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.state_transition
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.state_transition REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_update AFTER UPDATE ON hublink.removal
-    REFERENCING OLD TABLE AS rollup_old NEW TABLE AS rollup_new FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
-CREATE TRIGGER rollup_mi_mark_sla_delete AFTER DELETE ON hublink.removal REFERENCING OLD TABLE AS rollup_old
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_mark_sla();
+-- @trigger hublink.outbox.rollup_mi_mark_sla_insert
+-- @trigger hublink.outbox.rollup_mi_mark_sla_update
+-- @trigger hublink.outbox.rollup_mi_mark_sla_delete
+-- @trigger hublink.inbox.rollup_mi_mark_sla_insert
+-- @trigger hublink.inbox.rollup_mi_mark_sla_update
+-- @trigger hublink.inbox.rollup_mi_mark_sla_delete
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_insert
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_update
+-- @trigger hublink.state_transition.rollup_mi_mark_sla_delete
+-- @trigger hublink.removal.rollup_mi_mark_sla_update
+-- @trigger hublink.removal.rollup_mi_mark_sla_delete
 -- TRUNCATE of the outbox or the inbox (the other two already have it): the rollup starts again.
-CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
-CREATE TRIGGER rollup_mi_mark_truncate AFTER TRUNCATE ON hublink.inbox
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.rollup_mi_reset();
+-- @trigger hublink.outbox.rollup_mi_mark_truncate
+-- @trigger hublink.inbox.rollup_mi_mark_truncate
 
 -- The quote engine (docs/performance.md "Quotes"): the same answers, faster. The itinerary search
 -- picks each leg's best fare with one sort instead of sixteen ordered aggregates; the fare and

@@ -63,10 +63,7 @@ $$;
 -- @function hublink.data_key_for
 REVOKE ALL ON FUNCTION hublink.data_key_cached(text, text, bytea), hublink.data_key_remember(text, text, bytea, bytea),
     hublink.data_key_cache_wipe(), hublink.crypto_cache_stats() FROM PUBLIC;
-CREATE TRIGGER data_key_cache_wipe AFTER UPDATE OR DELETE ON hublink.data_key
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.data_key_cache_wipe();
-COMMENT ON TRIGGER data_key_cache_wipe ON hublink.data_key IS
-    'Wipes the unwrapped data keys kept by this transaction after any change or erasure of a key.';
+-- @trigger hublink.data_key.data_key_cache_wipe
 ALTER TABLE hublink.data_key ENABLE ALWAYS TRIGGER data_key_cache_wipe;
 
 -- The audit trigger and the seal's WHEN condition in C (extension/audit_trigger.c): the same rows,

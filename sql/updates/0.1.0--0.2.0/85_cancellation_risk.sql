@@ -68,11 +68,7 @@ CREATE TABLE hublink.cancel_history_count (
 -- @comment COLUMN hublink.cancel_history_count.cancelled
 -- @function hublink.cancel_history_on_close
 REVOKE ALL ON FUNCTION hublink.cancel_history_on_close() FROM PUBLIC;
-CREATE TRIGGER cancel_history_on_close AFTER UPDATE OF state ON hublink.removal
-    FOR EACH ROW WHEN (NEW.state IN ('completed', 'cancelled') AND OLD.state IS DISTINCT FROM NEW.state)
-    EXECUTE FUNCTION hublink.cancel_history_on_close();
-COMMENT ON TRIGGER cancel_history_on_close ON hublink.removal IS
-    'Counts a closed, booked removal in hublink.cancel_history_count (the cancellation estimate''s history).';
+-- @trigger hublink.removal.cancel_history_on_close
 -- The history a 0.1.0 Hub already has: its closed removals whose travel was booked (no factor
 -- was recorded before 0.2.0: all under the empty profile).
 INSERT INTO hublink.cancel_history_count (profile, booked, cancelled)

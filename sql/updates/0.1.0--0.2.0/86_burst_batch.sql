@@ -8,7 +8,6 @@ GRANT EXECUTE ON FUNCTION hublink.open_outbox(bigint, integer) TO hublink_worker
 -- The outbox's seal trigger fires on an update only when it names message, key_scope or
 -- sealed_body: the worker's SET sent_at on every reply no longer calls it.
 DROP TRIGGER seal_message_body ON hublink.outbox;
-CREATE TRIGGER seal_message_body BEFORE INSERT OR UPDATE OF message, key_scope, sealed_body ON hublink.outbox
-    FOR EACH ROW EXECUTE FUNCTION hublink.seal_message_body();
+-- @trigger hublink.outbox.seal_message_body
 
 SELECT hublink.apply_access_policy();

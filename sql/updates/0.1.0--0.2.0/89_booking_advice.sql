@@ -38,11 +38,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON hublink.booking_market TO hublink_admin;
 -- @function hublink.cancel_history_on_close
 -- @function hublink.cancel_lead_share
 -- @function hublink.booking_market_at
--- Its result columns change: dropped and made again.
-DROP FUNCTION hublink.plan_booking(text);
--- @function hublink.plan_booking
-REVOKE ALL ON FUNCTION hublink.plan_booking(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION hublink.plan_booking(text) TO hublink_caseworker;
+-- hublink.plan_booking's new result columns: part 87 already makes its current definition, with
+-- its grants (every @function copy is the current one; a drop and a second copy here changed
+-- nothing).
 -- Their bodies (SELECT * FROM the configuration) were bound to the columns of their time.
 -- @function hublink.removal_cancel_probability
 

@@ -30,41 +30,17 @@ REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_refresh(bigint[]) FROM PUBLIC;
 INSERT INTO hublink.tsp_flight_fares (flight_id, fares)
 SELECT c.flight_id, c.fares FROM hublink.tsp_flight_fares_of(ARRAY(SELECT DISTINCT fa.flight_id FROM hublink.tsp_fare fa)) c;
 
-CREATE TRIGGER tsp_flight_fares_derive BEFORE INSERT OR UPDATE ON hublink.tsp_flight_fares
-    FOR EACH ROW EXECUTE FUNCTION hublink.tsp_flight_fares_derive();
-COMMENT ON TRIGGER tsp_flight_fares_derive ON hublink.tsp_flight_fares IS
-    'Every written row holds its flight''s true fares (hublink.tsp_flight_fares_derive).';
-
-CREATE TRIGGER tsp_flight_fares_fare_insert AFTER INSERT ON hublink.tsp_fare
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_fare_update AFTER UPDATE ON hublink.tsp_fare
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_fare_delete AFTER DELETE ON hublink.tsp_fare
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_fare_truncate AFTER TRUNCATE ON hublink.tsp_fare
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_price_insert AFTER INSERT ON hublink.tsp_fare_price
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_price_update AFTER UPDATE ON hublink.tsp_fare_price
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_price_delete AFTER DELETE ON hublink.tsp_fare_price
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_price_truncate AFTER TRUNCATE ON hublink.tsp_fare_price
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_self_delete AFTER DELETE ON hublink.tsp_flight_fares
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-CREATE TRIGGER tsp_flight_fares_self_truncate AFTER TRUNCATE ON hublink.tsp_flight_fares
-    FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_flight_fares_follow();
-COMMENT ON TRIGGER tsp_flight_fares_fare_insert ON hublink.tsp_fare IS 'tsp_flight_fares follows new fares.';
-COMMENT ON TRIGGER tsp_flight_fares_fare_update ON hublink.tsp_fare IS 'tsp_flight_fares follows changed fares (both flights of a moved one).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_delete ON hublink.tsp_fare IS 'tsp_flight_fares follows deleted fares (also by a flight''s cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_fare_truncate ON hublink.tsp_fare IS 'tsp_flight_fares follows a truncate of the fares.';
-COMMENT ON TRIGGER tsp_flight_fares_price_insert ON hublink.tsp_fare_price IS 'tsp_flight_fares follows new prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_update ON hublink.tsp_fare_price IS 'tsp_flight_fares follows changed prices (also a traveller type renamed by cascade).';
-COMMENT ON TRIGGER tsp_flight_fares_price_delete ON hublink.tsp_fare_price IS 'tsp_flight_fares follows deleted prices.';
-COMMENT ON TRIGGER tsp_flight_fares_price_truncate ON hublink.tsp_fare_price IS 'tsp_flight_fares follows a truncate of the prices.';
-COMMENT ON TRIGGER tsp_flight_fares_self_delete ON hublink.tsp_flight_fares IS 'A derived row deleted by hand comes back while its flight has fares.';
-COMMENT ON TRIGGER tsp_flight_fares_self_truncate ON hublink.tsp_flight_fares IS 'Derived rows truncated by hand come back for every flight with fares.';
+-- @trigger hublink.tsp_flight_fares.tsp_flight_fares_derive
+-- @trigger hublink.tsp_fare.tsp_flight_fares_fare_insert
+-- @trigger hublink.tsp_fare.tsp_flight_fares_fare_update
+-- @trigger hublink.tsp_fare.tsp_flight_fares_fare_delete
+-- @trigger hublink.tsp_fare.tsp_flight_fares_fare_truncate
+-- @trigger hublink.tsp_fare_price.tsp_flight_fares_price_insert
+-- @trigger hublink.tsp_fare_price.tsp_flight_fares_price_update
+-- @trigger hublink.tsp_fare_price.tsp_flight_fares_price_delete
+-- @trigger hublink.tsp_fare_price.tsp_flight_fares_price_truncate
+-- @trigger hublink.tsp_flight_fares.tsp_flight_fares_self_delete
+-- @trigger hublink.tsp_flight_fares.tsp_flight_fares_self_truncate
 
 -- The search reads it.
 -- @function hublink.tsp_itineraries

@@ -53,14 +53,8 @@ ALTER EXTENSION hublink DROP TABLE hublink.tsp_quote_segment;
 DROP TABLE hublink.tsp_quote_segment;
 
 -- @function hublink.tsp_quote_check_segments
-CREATE TRIGGER tsp_quote_check_segments_insert AFTER INSERT ON hublink.tsp_quote
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
-COMMENT ON TRIGGER tsp_quote_check_segments_insert ON hublink.tsp_quote IS
-    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
-CREATE TRIGGER tsp_quote_check_segments_update AFTER UPDATE ON hublink.tsp_quote
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quote_check_segments();
-COMMENT ON TRIGGER tsp_quote_check_segments_update ON hublink.tsp_quote IS
-    'The quoted fares exist and belong to their flights (in place of foreign keys on array elements).';
+-- @trigger hublink.tsp_quote.tsp_quote_check_segments_insert
+-- @trigger hublink.tsp_quote.tsp_quote_check_segments_update
 
 -- The rows just migrated pass the check the trigger makes from now on.
 DO $$
@@ -77,12 +71,8 @@ END;
 $$;
 
 -- @function hublink.tsp_quoted_keep
-CREATE TRIGGER tsp_quoted_keep_delete AFTER DELETE ON hublink.tsp_fare
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
-COMMENT ON TRIGGER tsp_quoted_keep_delete ON hublink.tsp_fare IS 'No quoted fare is deleted (hublink.tsp_quoted_keep).';
-CREATE TRIGGER tsp_quoted_keep_update AFTER UPDATE ON hublink.tsp_fare
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION hublink.tsp_quoted_keep();
-COMMENT ON TRIGGER tsp_quoted_keep_update ON hublink.tsp_fare IS 'No quoted fare''s id or flight changes (hublink.tsp_quoted_keep).';
+-- @trigger hublink.tsp_fare.tsp_quoted_keep_delete
+-- @trigger hublink.tsp_fare.tsp_quoted_keep_update
 
 -- @view hublink.tsp_quote_segment
 -- @comment COLUMN hublink.tsp_quote_segment.quote_ref
