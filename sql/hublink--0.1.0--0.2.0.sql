@@ -4913,6 +4913,8 @@ DECLARE
     c       hublink.cancellation;
     kind    text;
     id      bigint;
+    o       hublink.outbox;
+    wait    interval;
 BEGIN
     IF coalesce(btrim(p_note), '') = '' THEN
         RAISE EXCEPTION 'a settlement outside the interface needs a note'
@@ -4940,6 +4942,30 @@ BEGIN
      WHERE x.booking = machine ORDER BY x.cancelled_at DESC LIMIT 1;
     IF FOUND THEN
         kind := 'cancellation';
+        -- ... but only once its answer is overdue: a cancellation still unsent in the outbox
+        -- (the erasure would then purge it, and the provider never hear of it) or sent moments
+        -- ago (its answer may be on its way) is no unanswered cancellation yet. Overdue: sent
+        -- (broker-confirmed) at least the response SLA of its message type ago (the most
+        -- specific enabled response_sla hublink.timer_rule, else the longest enabled response
+        -- SLA: the contract's targets, edited by the admin).
+        SELECT * INTO o FROM hublink.outbox x WHERE x.message_id = c.message_id;
+        wait := coalesce((SELECT t.fire_offset FROM hublink.timer_rule_for('response_sla', o.message_type, p_party, NULL) t
+                           WHERE t.enabled),
+                         (SELECT pg_catalog.max(t.fire_offset) FROM hublink.timer_rule t
+                           WHERE t.kind = 'response_sla' AND t.enabled AND t.fire_offset > interval '0'),
+                         interval '24 hours');
+        IF o.sent_at IS NULL OR o.sent_at + wait > pg_catalog.now() THEN
+            RAISE EXCEPTION 'the Hub''s % cancellation of removal % is not yet overdue for an answer: nothing was recorded',
+                            machine, p_removal_reference
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = CASE WHEN o.message_id IS NULL
+                                    THEN pg_catalog.format('Its message %s is not in the outbox, so there is no record that it was sent.', c.message_id)
+                                    WHEN o.sent_at IS NULL
+                                    THEN pg_catalog.format('Its message %s is not yet sent: the broker has not confirmed it, so the provider has not heard of the cancellation.', c.message_id)
+                                    ELSE pg_catalog.format('Its message %s was sent at %s; the provider''s answer is due within %s of that (its response SLA), until %s.',
+                                                           c.message_id, o.sent_at, wait, o.sent_at + wait) END,
+                      HINT = 'Wait for the message to be sent and for its answer to be overdue, then settle it outside the interface if the provider still has not answered.';
+        END IF;
     -- ... or a completed removal whose booking with this provider is still held: the Hub can no
     -- longer cancel it (a removal not completed is cancelled through the interface instead).
     ELSIF r.state = 'completed'
@@ -4971,7 +4997,8 @@ $$;
 COMMENT ON FUNCTION hublink.hub_record_settled(text, text, text) IS
     'At the Hub, for hublink_admin: records that the escort (esp) or travel (tsp) provider''s answer was settled '
     'outside the interface, with a note saying how: the Hub''s cancellation of its accepted booking that it never '
-    'answered by message, or its booking of a completed removal that it never completed by message. That '
+    'answered by message once that answer is overdue (the cancellation sent, broker-confirmed, at least its '
+    'response SLA ago: hublink.timer_rule response_sla of its message type, else the longest one), or its booking of a completed removal that it never completed by message. That '
     'erasure blocker then goes (hublink.erasure_blockers). Refused, recording nothing, for any other removal or '
     'provider (a live booking is cancelled through the interface). Audited (hub_record_settled), and a '
     'hub_settled_outside security event (alerted). Returns the hublink.hub_settlement id.';
@@ -9159,6 +9186,12 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -9168,7 +9201,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
@@ -9557,6 +9591,12 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -9566,7 +9606,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb

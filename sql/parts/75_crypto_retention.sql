@@ -498,6 +498,12 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -507,7 +513,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 
