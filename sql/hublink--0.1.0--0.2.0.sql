@@ -2360,31 +2360,7 @@ COMMENT ON FUNCTION hublink.esp_erase_escort(text, text) IS
     'hublink.data_key_erasure). Refused while the escort is on duty for an active booking from '
     'today on. Granted to hublink_admin.';
 -- The purges record the ids of the master keys that wrapped the keys they destroy.
--- hublink.purge_personal_data, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    ids jsonb;
-BEGIN
-    WITH gone AS (
-        DELETE FROM hublink.data_key k
-         WHERE k.key_scope = p_removal_reference
-            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
-                                WHERE b.removal_id = p_removal_reference)
-        RETURNING k.master_key_id)
-    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
-               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
-      INTO ids FROM gone g;
-    RETURN ids;
-END;
-$$;
-COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
-    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
-    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
-    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
-    '(hublink.data_key_erasure).';
+-- hublink.purge_personal_data: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.purge_message_days, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.purge_message_days(p_policy hublink.retention_policy) RETURNS integer
     LANGUAGE plpgsql VOLATILE
@@ -4852,11 +4828,54 @@ COMMENT ON COLUMN hublink.hub_settlement.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.hub_settlement.booking IS 'escort or travel: the provider''s booking.';
 COMMENT ON COLUMN hublink.hub_settlement.kind IS 'cancellation (the Hub''s cancellation answered outside the interface) or completion (a completed removal''s booking, ended outside it).';
 COMMENT ON COLUMN hublink.hub_settlement.cancellation_id IS 'For a cancellation: the Hub''s cancellation it answers.';
-COMMENT ON COLUMN hublink.hub_settlement.note IS 'How it was settled (who confirmed, how, reference), as the admin wrote it.';
+COMMENT ON COLUMN hublink.hub_settlement.note IS
+    'How it was settled, as the admin wrote it: a reference (ticket or e-mail id), how and when, not names. Free '
+    'text, not sealed: hublink.purge_personal_data clears it with the removal''s personal data (730 days).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_by IS 'The login that recorded it (hublink.acting_login()).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_at IS 'When it was recorded.';
 CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
 COMMENT ON INDEX hublink.hub_settlement_removal IS 'A removal''s settlements (erasure_blockers; the foreign key when a removal is deleted).';
+-- The personal-data purge clears the settlements' notes (free text that may name people).
+-- hublink.purge_personal_data, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids jsonb;
+    n   bigint;
+BEGIN
+    WITH gone AS (
+        DELETE FROM hublink.data_key k
+         WHERE k.key_scope = p_removal_reference
+            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                                WHERE b.removal_id = p_removal_reference)
+        RETURNING k.master_key_id)
+    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
+               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
+      INTO ids FROM gone g;
+    -- At the Hub, the notes of answers settled outside the interface (hublink.hub_settlement):
+    -- free text an admin wrote, which may name people whatever its hint asks, and is not sealed;
+    -- cleared here with the rest of the removal's personal data, the settlement itself kept.
+    UPDATE hublink.hub_settlement h
+       SET note = pg_catalog.format('(cleared by the personal-data purge on %s)', pg_catalog.now()::date)
+      FROM hublink.removal r
+     WHERE r.removal_id = h.removal_id AND r.removal_reference = p_removal_reference
+       AND h.note NOT LIKE '(cleared by the personal-data purge on %)';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        ids := ids || pg_catalog.jsonb_build_object('settlement_notes_cleared', n);
+    END IF;
+    RETURN ids;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
+    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding), and at the Hub clears '
+    'the free-text notes of its answers settled outside the interface (hublink.hub_settlement.note). Its '
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
+    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
+    '(hublink.data_key_erasure), and settlement_notes_cleared when it cleared any.';
+REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 -- hublink.hub_unanswered_cancellations, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.hub_unanswered_cancellations(p_removal_id bigint) RETURNS SETOF hublink.cancellation
     LANGUAGE sql STABLE
@@ -4920,7 +4939,8 @@ BEGIN
         RAISE EXCEPTION 'a settlement outside the interface needs a note'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The note is the only record of how the provider''s answer was given.',
-                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+                  HINT = 'Give a reference (a ticket or e-mail id, the provider''s letter reference), how and when: no names, '
+                         'which the note is not protected for (it is cleared only by the personal-data purge).';
     END IF;
     IF machine IS NULL THEN
         RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party

@@ -35,7 +35,8 @@ BEGIN
         RAISE EXCEPTION 'a settlement outside the interface needs a note'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The note is the only record of how the provider''s answer was given.',
-                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+                  HINT = 'Give a reference (a ticket or e-mail id, the provider''s letter reference), how and when: no names, '
+                         'which the note is not protected for (it is cleared only by the personal-data purge).';
     END IF;
     IF machine IS NULL THEN
         RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party

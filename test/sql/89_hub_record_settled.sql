@@ -8,7 +8,7 @@
 -- erasure goes through afterwards. A hostile caseworker or the worker (the providers' messages'
 -- role) cannot call it; a careless admin cannot use it to wave through a live booking.
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 -- The errdetail of a refused statement.
 CREATE FUNCTION pg_temp.detail_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
 DECLARE d text;
@@ -127,6 +127,12 @@ SELECT is((SELECT count(*)::int FROM hublink.security_events(0) e WHERE e.kind =
           'the settlement leaves a security event');
 SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089101', 'esp', 'again')$$, '55000', NULL,
                  'the same cancellation cannot be settled twice');
+-- The note is free text that may name people: the personal-data purge (730 days) clears it,
+-- the settlement itself (who recorded what, when) stays until the erasure.
+SELECT ok(hublink.purge_personal_data('RMV-2026-089101') ? 'data_keys_destroyed', 'the personal-data purge runs');
+SELECT is((SELECT string_agg(h.note, ' | ') FROM hublink.hub_settlement h JOIN hublink.removal r USING (removal_id)
+            WHERE r.removal_reference = 'RMV-2026-089101' AND h.note LIKE '%T-55%'), NULL,
+          'after the personal-data purge the settlement''s note is gone');
 SELECT is(hublink.erase_removal('RMV-2026-089101', 'Direction 94/S1') ? 'removal', true,
           'after the settlement the erasure goes through');
 
