@@ -2360,31 +2360,7 @@ COMMENT ON FUNCTION hublink.esp_erase_escort(text, text) IS
     'hublink.data_key_erasure). Refused while the escort is on duty for an active booking from '
     'today on. Granted to hublink_admin.';
 -- The purges record the ids of the master keys that wrapped the keys they destroy.
--- hublink.purge_personal_data, as defined in sql/parts
-CREATE OR REPLACE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    ids jsonb;
-BEGIN
-    WITH gone AS (
-        DELETE FROM hublink.data_key k
-         WHERE k.key_scope = p_removal_reference
-            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
-                                WHERE b.removal_id = p_removal_reference)
-        RETURNING k.master_key_id)
-    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
-               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
-      INTO ids FROM gone g;
-    RETURN ids;
-END;
-$$;
-COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
-    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
-    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
-    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
-    '(hublink.data_key_erasure).';
+-- hublink.purge_personal_data: defined once, at the mention that needs it (docs/upgrades.md)
 -- hublink.purge_message_days, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.purge_message_days(p_policy hublink.retention_policy) RETURNS integer
     LANGUAGE plpgsql VOLATILE
@@ -4852,11 +4828,54 @@ COMMENT ON COLUMN hublink.hub_settlement.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.hub_settlement.booking IS 'escort or travel: the provider''s booking.';
 COMMENT ON COLUMN hublink.hub_settlement.kind IS 'cancellation (the Hub''s cancellation answered outside the interface) or completion (a completed removal''s booking, ended outside it).';
 COMMENT ON COLUMN hublink.hub_settlement.cancellation_id IS 'For a cancellation: the Hub''s cancellation it answers.';
-COMMENT ON COLUMN hublink.hub_settlement.note IS 'How it was settled (who confirmed, how, reference), as the admin wrote it.';
+COMMENT ON COLUMN hublink.hub_settlement.note IS
+    'How it was settled, as the admin wrote it: a reference (ticket or e-mail id), how and when, not names. Free '
+    'text, not sealed: hublink.purge_personal_data clears it with the removal''s personal data (730 days).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_by IS 'The login that recorded it (hublink.acting_login()).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_at IS 'When it was recorded.';
 CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
 COMMENT ON INDEX hublink.hub_settlement_removal IS 'A removal''s settlements (erasure_blockers; the foreign key when a removal is deleted).';
+-- The personal-data purge clears the settlements' notes (free text that may name people).
+-- hublink.purge_personal_data, as defined in sql/parts
+CREATE OR REPLACE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS jsonb
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    ids jsonb;
+    n   bigint;
+BEGIN
+    WITH gone AS (
+        DELETE FROM hublink.data_key k
+         WHERE k.key_scope = p_removal_reference
+            OR k.key_scope IN (SELECT 'booking ' || b.booking_ref FROM hublink.tsp_booking b
+                                WHERE b.removal_id = p_removal_reference)
+        RETURNING k.master_key_id)
+    SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
+               'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
+      INTO ids FROM gone g;
+    -- At the Hub, the notes of answers settled outside the interface (hublink.hub_settlement):
+    -- free text an admin wrote, which may name people whatever its hint asks, and is not sealed;
+    -- cleared here with the rest of the removal's personal data, the settlement itself kept.
+    UPDATE hublink.hub_settlement h
+       SET note = pg_catalog.format('(cleared by the personal-data purge on %s)', pg_catalog.now()::date)
+      FROM hublink.removal r
+     WHERE r.removal_id = h.removal_id AND r.removal_reference = p_removal_reference
+       AND h.note NOT LIKE '(cleared by the personal-data purge on %)';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        ids := ids || pg_catalog.jsonb_build_object('settlement_notes_cleared', n);
+    END IF;
+    RETURN ids;
+END;
+$$;
+COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
+    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding), and at the Hub clears '
+    'the free-text notes of its answers settled outside the interface (hublink.hub_settlement.note). Its '
+    'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
+    'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
+    '(hublink.data_key_erasure), and settlement_notes_cleared when it cleared any.';
+REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 -- hublink.hub_unanswered_cancellations, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.hub_unanswered_cancellations(p_removal_id bigint) RETURNS SETOF hublink.cancellation
     LANGUAGE sql STABLE
@@ -4913,12 +4932,15 @@ DECLARE
     c       hublink.cancellation;
     kind    text;
     id      bigint;
+    o       hublink.outbox;
+    wait    interval;
 BEGIN
     IF coalesce(btrim(p_note), '') = '' THEN
         RAISE EXCEPTION 'a settlement outside the interface needs a note'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The note is the only record of how the provider''s answer was given.',
-                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+                  HINT = 'Give a reference (a ticket or e-mail id, the provider''s letter reference), how and when: no names, '
+                         'which the note is not protected for (it is cleared only by the personal-data purge).';
     END IF;
     IF machine IS NULL THEN
         RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party
@@ -4940,6 +4962,30 @@ BEGIN
      WHERE x.booking = machine ORDER BY x.cancelled_at DESC LIMIT 1;
     IF FOUND THEN
         kind := 'cancellation';
+        -- ... but only once its answer is overdue: a cancellation still unsent in the outbox
+        -- (the erasure would then purge it, and the provider never hear of it) or sent moments
+        -- ago (its answer may be on its way) is no unanswered cancellation yet. Overdue: sent
+        -- (broker-confirmed) at least the response SLA of its message type ago (the most
+        -- specific enabled response_sla hublink.timer_rule, else the longest enabled response
+        -- SLA: the contract's targets, edited by the admin).
+        SELECT * INTO o FROM hublink.outbox x WHERE x.message_id = c.message_id;
+        wait := coalesce((SELECT t.fire_offset FROM hublink.timer_rule_for('response_sla', o.message_type, p_party, NULL) t
+                           WHERE t.enabled),
+                         (SELECT pg_catalog.max(t.fire_offset) FROM hublink.timer_rule t
+                           WHERE t.kind = 'response_sla' AND t.enabled AND t.fire_offset > interval '0'),
+                         interval '24 hours');
+        IF o.sent_at IS NULL OR o.sent_at + wait > pg_catalog.now() THEN
+            RAISE EXCEPTION 'the Hub''s % cancellation of removal % is not yet overdue for an answer: nothing was recorded',
+                            machine, p_removal_reference
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = CASE WHEN o.message_id IS NULL
+                                    THEN pg_catalog.format('Its message %s is not in the outbox, so there is no record that it was sent.', c.message_id)
+                                    WHEN o.sent_at IS NULL
+                                    THEN pg_catalog.format('Its message %s is not yet sent: the broker has not confirmed it, so the provider has not heard of the cancellation.', c.message_id)
+                                    ELSE pg_catalog.format('Its message %s was sent at %s; the provider''s answer is due within %s of that (its response SLA), until %s.',
+                                                           c.message_id, o.sent_at, wait, o.sent_at + wait) END,
+                      HINT = 'Wait for the message to be sent and for its answer to be overdue, then settle it outside the interface if the provider still has not answered.';
+        END IF;
     -- ... or a completed removal whose booking with this provider is still held: the Hub can no
     -- longer cancel it (a removal not completed is cancelled through the interface instead).
     ELSIF r.state = 'completed'
@@ -4971,7 +5017,8 @@ $$;
 COMMENT ON FUNCTION hublink.hub_record_settled(text, text, text) IS
     'At the Hub, for hublink_admin: records that the escort (esp) or travel (tsp) provider''s answer was settled '
     'outside the interface, with a note saying how: the Hub''s cancellation of its accepted booking that it never '
-    'answered by message, or its booking of a completed removal that it never completed by message. That '
+    'answered by message once that answer is overdue (the cancellation sent, broker-confirmed, at least its '
+    'response SLA ago: hublink.timer_rule response_sla of its message type, else the longest one), or its booking of a completed removal that it never completed by message. That '
     'erasure blocker then goes (hublink.erasure_blockers). Refused, recording nothing, for any other removal or '
     'provider (a live booking is cancelled through the interface). Audited (hub_record_settled), and a '
     'hub_settled_outside security event (alerted). Returns the hublink.hub_settlement id.';
@@ -9159,6 +9206,12 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -9168,7 +9221,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 -- hublink.erase_removal: defined once, at the mention that needs it (docs/upgrades.md)
@@ -9557,6 +9611,12 @@ CREATE OR REPLACE FUNCTION hublink.erasure_blockers(p_removal_reference text) RE
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -9566,7 +9626,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 -- hublink.erase_removal, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.erase_removal(p_removal_reference text, p_reason text) RETURNS jsonb
@@ -10350,31 +10411,37 @@ AS $$
 DECLARE
     stale    bigint[] := hublink.tsp_flight_fares_stale(flights);
     versions jsonb;
+    attempt  integer;
 BEGIN
     IF cardinality(stale) = 0 THEN
         RETURN NULL;
     END IF;
-    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift'));
-    -- (a statement of its own, after the lock: its snapshot sees an alert committed meanwhile)
-    SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
-      INTO versions
-      FROM hublink.tsp_flight_fares s
-     WHERE s.flight_id = ANY (stale)
-       AND NOT EXISTS (SELECT FROM hublink.alert a
-                        WHERE a.kind = 'fare_row_drift'
-                          AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
-                                                                                         'row_version', s.xmin::text || ':' || s.ctid::text)));
-    -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
-    versions := coalesce(versions, '[]') || coalesce((
-        SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
-          FROM unnest(stale) u(id)
-         WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+    -- Twice at most: without a lock (an episode alerted already ends here), then, holding the
+    -- lock, again in a statement of its own (its snapshot sees an alert committed meanwhile).
+    FOR attempt IN 1 .. 2 LOOP
+        SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
+          INTO versions
+          FROM hublink.tsp_flight_fares s
+         WHERE s.flight_id = ANY (stale)
            AND NOT EXISTS (SELECT FROM hublink.alert a
-                            WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
-                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
-    IF jsonb_array_length(versions) = 0 THEN
-        RETURN NULL;  -- this episode was alerted already
-    END IF;
+                            WHERE a.kind = 'fare_row_drift'
+                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
+                                                                                             'row_version', s.xmin::text || ':' || s.ctid::text)));
+        -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
+        versions := coalesce(versions, '[]') || coalesce((
+            SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
+              FROM unnest(stale) u(id)
+             WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+               AND NOT EXISTS (SELECT FROM hublink.alert a
+                                WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
+                                  AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
+        IF jsonb_array_length(versions) = 0 THEN
+            RETURN NULL;  -- this episode was alerted already
+        END IF;
+        IF attempt = 1 AND NOT pg_try_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift')) THEN
+            RETURN NULL;  -- another request is alerting a drift now: never wait for it
+        END IF;
+    END LOOP;
     RETURN hublink.raise_alert('fare_row_drift',
         format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of quotes until it is rebuilt',
                jsonb_array_length(versions)),
@@ -10385,8 +10452,10 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
     'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
     'tsp_fare and tsp_fare_price (hublink.tsp_flight_fares_stale), once per drift episode: a stale row version '
-    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. Returns the '
-    'alert_id, NULL when nothing new is stale. Internal: tsp_quote calls it.';
+    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. '
+    'Never waits for a lock: an episode already alerted returns without one, and a request racing another to alert '
+    'a new one returns if it cannot take the advisory lock at once. Returns the '
+    'alert_id, NULL when nothing new is stale (or another request is alerting it). Internal: tsp_quote calls it.';
 REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
 -- hublink.tsp_quote, as defined in sql/parts
 CREATE OR REPLACE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,

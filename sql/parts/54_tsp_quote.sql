@@ -458,39 +458,52 @@ REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_stale(bigint[]) FROM PUBLIC;
 -- Once per drift episode, not once per request while it lasts: an episode is one stale row
 -- version of a flight (its tsp_flight_fares row's xmin and ctid: the transaction that wrote it
 -- and where, which together tell apart even two versions written by one transaction); a rebuild
--- writes a new version, so a drift after it is a new episode. Only stale rows no fare_row_drift alert named yet are
--- alerted; requests racing to alert the same rows are serialized by a transaction advisory lock.
+-- writes a new version, so a drift after it is a new episode. Only stale rows no fare_row_drift
+-- alert named yet are alerted.
+-- It never waits (review of 8 December 2026): a quote meeting an episode already alerted returns
+-- after one read, with no lock; requests racing to alert a new episode take a transaction
+-- advisory lock with pg_try_advisory_xact_lock, and the one that does not get it returns at
+-- once, since the holder is alerting the drift now (if the holder rolls back, the next quote
+-- meeting the still unnamed row alerts it). A blocking lock, held to the end of each quote's
+-- transaction, serialized quotes across appliers for the whole drift and deadlocked a quote
+-- followed by an UPDATE of tsp_flight with that UPDATE followed by a quote.
 CREATE FUNCTION hublink.tsp_flight_fares_drift_alert(flights bigint[]) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     stale    bigint[] := hublink.tsp_flight_fares_stale(flights);
     versions jsonb;
+    attempt  integer;
 BEGIN
     IF cardinality(stale) = 0 THEN
         RETURN NULL;
     END IF;
-    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift'));
-    -- (a statement of its own, after the lock: its snapshot sees an alert committed meanwhile)
-    SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
-      INTO versions
-      FROM hublink.tsp_flight_fares s
-     WHERE s.flight_id = ANY (stale)
-       AND NOT EXISTS (SELECT FROM hublink.alert a
-                        WHERE a.kind = 'fare_row_drift'
-                          AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
-                                                                                         'row_version', s.xmin::text || ':' || s.ctid::text)));
-    -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
-    versions := coalesce(versions, '[]') || coalesce((
-        SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
-          FROM unnest(stale) u(id)
-         WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+    -- Twice at most: without a lock (an episode alerted already ends here), then, holding the
+    -- lock, again in a statement of its own (its snapshot sees an alert committed meanwhile).
+    FOR attempt IN 1 .. 2 LOOP
+        SELECT jsonb_agg(jsonb_build_object('flight', s.flight_id, 'row_version', s.xmin::text || ':' || s.ctid::text) ORDER BY s.flight_id)
+          INTO versions
+          FROM hublink.tsp_flight_fares s
+         WHERE s.flight_id = ANY (stale)
            AND NOT EXISTS (SELECT FROM hublink.alert a
-                            WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
-                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
-    IF jsonb_array_length(versions) = 0 THEN
-        RETURN NULL;  -- this episode was alerted already
-    END IF;
+                            WHERE a.kind = 'fare_row_drift'
+                              AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', s.flight_id,
+                                                                                             'row_version', s.xmin::text || ':' || s.ctid::text)));
+        -- A stale flight without a row (its row deleted past the triggers) is named by flight alone.
+        versions := coalesce(versions, '[]') || coalesce((
+            SELECT jsonb_agg(jsonb_build_object('flight', u.id, 'row_version', NULL) ORDER BY u.id)
+              FROM unnest(stale) u(id)
+             WHERE NOT EXISTS (SELECT FROM hublink.tsp_flight_fares s WHERE s.flight_id = u.id)
+               AND NOT EXISTS (SELECT FROM hublink.alert a
+                                WHERE a.kind = 'fare_row_drift' AND a.acknowledged_at IS NULL
+                                  AND a.detail -> 'rows' @> jsonb_build_array(jsonb_build_object('flight', u.id)))), '[]');
+        IF jsonb_array_length(versions) = 0 THEN
+            RETURN NULL;  -- this episode was alerted already
+        END IF;
+        IF attempt = 1 AND NOT pg_try_advisory_xact_lock(pg_catalog.hashtext('hublink.fare_row_drift')) THEN
+            RETURN NULL;  -- another request is alerting a drift now: never wait for it
+        END IF;
+    END LOOP;
     RETURN hublink.raise_alert('fare_row_drift',
         format('%s flight(s) priced from a stale row of tsp_flight_fares: itineraries left out of quotes until it is rebuilt',
                jsonb_array_length(versions)),
@@ -501,8 +514,10 @@ $$;
 COMMENT ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) IS
     'Raises a fare_row_drift alert naming those of these flights whose tsp_flight_fares row differs from '
     'tsp_fare and tsp_fare_price (hublink.tsp_flight_fares_stale), once per drift episode: a stale row version '
-    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. Returns the '
-    'alert_id, NULL when nothing new is stale. Internal: tsp_quote calls it.';
+    '(detail rows: flight and row_version, its xmin:ctid) already named by a fare_row_drift alert is not alerted again. '
+    'Never waits for a lock: an episode already alerted returns without one, and a request racing another to alert '
+    'a new one returns if it cannot take the advisory lock at once. Returns the '
+    'alert_id, NULL when nothing new is stale (or another request is alerting it). Internal: tsp_quote calls it.';
 REVOKE ALL ON FUNCTION hublink.tsp_flight_fares_drift_alert(bigint[]) FROM PUBLIC;
 
 CREATE FUNCTION hublink.tsp_quote(request jsonb, removal_id text DEFAULT NULL,

@@ -97,6 +97,7 @@ CREATE FUNCTION hublink.purge_personal_data(p_removal_reference text) RETURNS js
     AS $$
 DECLARE
     ids jsonb;
+    n   bigint;
 BEGIN
     WITH gone AS (
         DELETE FROM hublink.data_key k
@@ -107,14 +108,27 @@ BEGIN
     SELECT pg_catalog.jsonb_build_object('data_keys_destroyed', pg_catalog.count(*),
                'master_key_ids', coalesce(pg_catalog.jsonb_agg(DISTINCT g.master_key_id), '[]'))
       INTO ids FROM gone g;
+    -- At the Hub, the notes of answers settled outside the interface (hublink.hub_settlement):
+    -- free text an admin wrote, which may name people whatever its hint asks, and is not sealed;
+    -- cleared here with the rest of the removal's personal data, the settlement itself kept.
+    UPDATE hublink.hub_settlement h
+       SET note = pg_catalog.format('(cleared by the personal-data purge on %s)', pg_catalog.now()::date)
+      FROM hublink.removal r
+     WHERE r.removal_id = h.removal_id AND r.removal_reference = p_removal_reference
+       AND h.note NOT LIKE '(cleared by the personal-data purge on %)';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        ids := ids || pg_catalog.jsonb_build_object('settlement_notes_cleared', n);
+    END IF;
     RETURN ids;
 END;
 $$;
 COMMENT ON FUNCTION hublink.purge_personal_data(text) IS
-    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding). Its '
+    'Purge of class personal_data: destroys the removal''s data keys (crypto-shredding), and at the Hub clears '
+    'the free-text notes of its answers settled outside the interface (hublink.hub_settlement.note). Its '
     'sealed columns and message bodies stay as bytes nobody can decrypt; they read as NULL. '
     'Returns how many keys it destroyed and the ids of the master keys that wrapped them '
-    '(hublink.data_key_erasure).';
+    '(hublink.data_key_erasure), and settlement_notes_cleared when it cleared any.';
 REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 
 -- One DELETE of a removal's rows in a provider engine's table, by a key column: the table and
@@ -390,7 +404,9 @@ COMMENT ON COLUMN hublink.hub_settlement.removal_id IS 'The removal.';
 COMMENT ON COLUMN hublink.hub_settlement.booking IS 'escort or travel: the provider''s booking.';
 COMMENT ON COLUMN hublink.hub_settlement.kind IS 'cancellation (the Hub''s cancellation answered outside the interface) or completion (a completed removal''s booking, ended outside it).';
 COMMENT ON COLUMN hublink.hub_settlement.cancellation_id IS 'For a cancellation: the Hub''s cancellation it answers.';
-COMMENT ON COLUMN hublink.hub_settlement.note IS 'How it was settled (who confirmed, how, reference), as the admin wrote it.';
+COMMENT ON COLUMN hublink.hub_settlement.note IS
+    'How it was settled, as the admin wrote it: a reference (ticket or e-mail id), how and when, not names. Free '
+    'text, not sealed: hublink.purge_personal_data clears it with the removal''s personal data (730 days).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_by IS 'The login that recorded it (hublink.acting_login()).';
 COMMENT ON COLUMN hublink.hub_settlement.recorded_at IS 'When it was recorded.';
 CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
@@ -498,6 +514,12 @@ CREATE FUNCTION hublink.erasure_blockers(p_removal_reference text) RETURNS SETOF
       FROM hublink.removal r
      CROSS JOIN LATERAL hublink.hub_unanswered_cancellations(r.removal_id) c
      WHERE r.removal_reference = p_removal_reference AND r.state IS NOT NULL
+    UNION ALL
+    -- and, at any party, a message about it not yet published: the erasure would purge it from
+    -- the outbox, and its receiver (e.g. the provider of a Hub's cancellation) never hear of it.
+    SELECT pg_catalog.format('outbox message %s (%s) is not yet sent', o.message_id, o.message_type)
+      FROM hublink.outbox o
+     WHERE o.removal_id = p_removal_reference AND o.sent_at IS NULL
     ORDER BY 1
 $$;
 COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
@@ -507,7 +529,8 @@ COMMENT ON FUNCTION hublink.erasure_blockers(text) IS
     'at the Hub, an escort or travel booking requested, booked or amended (unless an admin recorded a completed '
     'removal''s booking ended outside the interface), and a cancellation of an accepted booking not yet answered '
     'by its provider''s update (a cancellation section, or a financial section for the reason CANCELLED_BY_HO) '
-    'nor recorded settled outside the interface (hublink.hub_record_settled). hublink.erase_removal refuses while '
+    'nor recorded settled outside the interface (hublink.hub_record_settled); and, at any party, an outbox message '
+    'of the removal not yet sent (the erasure would purge it unpublished). hublink.erase_removal refuses while '
     'any is left (docs/security-crypto.md "Erasure of a removal with live bookings").';
 REVOKE ALL ON FUNCTION hublink.erasure_blockers(text) FROM PUBLIC;
 

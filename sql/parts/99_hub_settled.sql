@@ -28,12 +28,15 @@ DECLARE
     c       hublink.cancellation;
     kind    text;
     id      bigint;
+    o       hublink.outbox;
+    wait    interval;
 BEGIN
     IF coalesce(btrim(p_note), '') = '' THEN
         RAISE EXCEPTION 'a settlement outside the interface needs a note'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The note is the only record of how the provider''s answer was given.',
-                  HINT = 'Say who confirmed it, how and when, and any reference (e.g. the provider''s letter).';
+                  HINT = 'Give a reference (a ticket or e-mail id, the provider''s letter reference), how and when: no names, '
+                         'which the note is not protected for (it is cleared only by the personal-data purge).';
     END IF;
     IF machine IS NULL THEN
         RAISE EXCEPTION 'party "%" is not a provider: give esp or tsp', p_party
@@ -55,6 +58,30 @@ BEGIN
      WHERE x.booking = machine ORDER BY x.cancelled_at DESC LIMIT 1;
     IF FOUND THEN
         kind := 'cancellation';
+        -- ... but only once its answer is overdue: a cancellation still unsent in the outbox
+        -- (the erasure would then purge it, and the provider never hear of it) or sent moments
+        -- ago (its answer may be on its way) is no unanswered cancellation yet. Overdue: sent
+        -- (broker-confirmed) at least the response SLA of its message type ago (the most
+        -- specific enabled response_sla hublink.timer_rule, else the longest enabled response
+        -- SLA: the contract's targets, edited by the admin).
+        SELECT * INTO o FROM hublink.outbox x WHERE x.message_id = c.message_id;
+        wait := coalesce((SELECT t.fire_offset FROM hublink.timer_rule_for('response_sla', o.message_type, p_party, NULL) t
+                           WHERE t.enabled),
+                         (SELECT pg_catalog.max(t.fire_offset) FROM hublink.timer_rule t
+                           WHERE t.kind = 'response_sla' AND t.enabled AND t.fire_offset > interval '0'),
+                         interval '24 hours');
+        IF o.sent_at IS NULL OR o.sent_at + wait > pg_catalog.now() THEN
+            RAISE EXCEPTION 'the Hub''s % cancellation of removal % is not yet overdue for an answer: nothing was recorded',
+                            machine, p_removal_reference
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = CASE WHEN o.message_id IS NULL
+                                    THEN pg_catalog.format('Its message %s is not in the outbox, so there is no record that it was sent.', c.message_id)
+                                    WHEN o.sent_at IS NULL
+                                    THEN pg_catalog.format('Its message %s is not yet sent: the broker has not confirmed it, so the provider has not heard of the cancellation.', c.message_id)
+                                    ELSE pg_catalog.format('Its message %s was sent at %s; the provider''s answer is due within %s of that (its response SLA), until %s.',
+                                                           c.message_id, o.sent_at, wait, o.sent_at + wait) END,
+                      HINT = 'Wait for the message to be sent and for its answer to be overdue, then settle it outside the interface if the provider still has not answered.';
+        END IF;
     -- ... or a completed removal whose booking with this provider is still held: the Hub can no
     -- longer cancel it (a removal not completed is cancelled through the interface instead).
     ELSIF r.state = 'completed'
@@ -86,7 +113,8 @@ $$;
 COMMENT ON FUNCTION hublink.hub_record_settled(text, text, text) IS
     'At the Hub, for hublink_admin: records that the escort (esp) or travel (tsp) provider''s answer was settled '
     'outside the interface, with a note saying how: the Hub''s cancellation of its accepted booking that it never '
-    'answered by message, or its booking of a completed removal that it never completed by message. That '
+    'answered by message once that answer is overdue (the cancellation sent, broker-confirmed, at least its '
+    'response SLA ago: hublink.timer_rule response_sla of its message type, else the longest one), or its booking of a completed removal that it never completed by message. That '
     'erasure blocker then goes (hublink.erasure_blockers). Refused, recording nothing, for any other removal or '
     'provider (a live booking is cancelled through the interface). Audited (hub_record_settled), and a '
     'hub_settled_outside security event (alerted). Returns the hublink.hub_settlement id.';

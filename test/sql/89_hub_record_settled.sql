@@ -8,7 +8,17 @@
 -- erasure goes through afterwards. A hostile caseworker or the worker (the providers' messages'
 -- role) cannot call it; a careless admin cannot use it to wave through a live booking.
 BEGIN;
-SELECT plan(17);
+SELECT plan(25);
+-- The errdetail of a refused statement.
+CREATE FUNCTION pg_temp.detail_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE d text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN d;
+END $f$;
 
 INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
 VALUES ('RMV-2026-089101', 'CASE-89-101', true, 'cancelled', 'cancelled', 'cancelled'),
@@ -35,6 +45,35 @@ SELECT removal_id, 'travel', 'cancelled', 'cancelled', 'TravelUpdate.cancelled',
   FROM hublink.removal WHERE removal_reference = 'RMV-2026-089101';
 INSERT INTO hublink.booking_update (removal_id, booking, message_id, kind, reason_code)
 SELECT removal_id, 'travel', 'tu-101', 'cancellation', 'RETURNEE_RELEASED' FROM hublink.removal WHERE removal_reference = 'RMV-2026-089101';
+
+-- The cancellations' messages, published (broker-confirmed) two days ago: the escort provider's
+-- answer is long overdue (the response SLA of a cancellation, 24 hours by default).
+INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message, created_at, sent_at)
+SELECT 'c101-' || b, initcap(b) || 'Cancellation', b || '-cancellation', 'RMV-2026-089101',
+       jsonb_build_object('messageId', 'c101-' || b), now() - interval '2 days', now() - interval '2 days'
+  FROM unnest(ARRAY['escort', 'travel']) b;
+
+-- 104 and 105: the Hub's travel cancellation still UNSENT in the outbox (broker down), and one
+-- the broker confirmed a minute ago. Settling either would let erase_removal purge the message or
+-- pre-empt an answer still on its way: the provider would never release the seats.
+INSERT INTO hublink.removal (removal_reference, case_reference, escorted, state, escort_state, travel_state)
+VALUES ('RMV-2026-089104', 'CASE-89-104', false, 'cancelled', 'none', 'cancelled'),
+       ('RMV-2026-089105', 'CASE-89-105', false, 'cancelled', 'none', 'cancelled');
+INSERT INTO hublink.travel_booking (removal_id, travel_quote_reference, request_message_id, requested_at, outcome,
+                                    total_amount, currency, response_message_id, responded_at)
+SELECT removal_id, 'TQ-' || right(removal_reference, 3), 'tbq-' || right(removal_reference, 3), now() - interval '3 days',
+       'ACCEPTED', 640.00, 'GBP', 'tbr-' || right(removal_reference, 3), now() - interval '3 days'
+  FROM hublink.removal WHERE removal_reference IN ('RMV-2026-089104', 'RMV-2026-089105');
+INSERT INTO hublink.cancellation (removal_id, booking, cancelled_by, message_id, quote_reference, reason_code,
+                                  before_booking, cancelled_at)
+SELECT removal_id, 'travel', 'hub', 'c' || right(removal_reference, 3) || '-travel', 'TQ-' || right(removal_reference, 3),
+       'RETURNEE_RELEASED', false, now() - interval '1 minute'
+  FROM hublink.removal WHERE removal_reference IN ('RMV-2026-089104', 'RMV-2026-089105');
+INSERT INTO hublink.outbox (message_id, message_type, queue, removal_id, message, created_at, sent_at)
+VALUES ('c104-travel', 'TravelCancellation', 'travel-cancellation', 'RMV-2026-089104',
+        jsonb_build_object('messageId', 'c104-travel'), now() - interval '1 minute', NULL),
+       ('c105-travel', 'TravelCancellation', 'travel-cancellation', 'RMV-2026-089105',
+        jsonb_build_object('messageId', 'c105-travel'), now() - interval '1 minute', now() - interval '1 minute');
 
 SELECT is((SELECT string_agg(regexp_replace(x, 'sent .*\)', 'sent …)'), ' | ') FROM hublink.erasure_blockers('RMV-2026-089101') x),
           'the Hub''s escort cancellation of removal RMV-2026-089101 (message c101-escort, sent …) has no answer from the provider yet',
@@ -64,6 +103,14 @@ SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089103', 'tsp', '
                  'refused for a live booking (booked, not cancelled): the Hub cancels it through the interface');
 SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089102', 'esp', 'Settled by phone')$$, '55000', NULL,
                  'refused for the completed removal''s escort provider, whose booking completed through the interface');
+SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089104', 'tsp', 'Settled by phone')$$, '55000',
+                 'the Hub''s travel cancellation of removal RMV-2026-089104 is not yet overdue for an answer: nothing was recorded',
+                 'refused while the cancellation is still unsent in the outbox');
+SELECT alike(pg_temp.detail_of($$SELECT hublink.hub_record_settled('RMV-2026-089104', 'tsp', 'Settled by phone')$$),
+            '%c104-travel is not yet sent%', 'the refusal says the cancellation message is not yet sent');
+SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089105', 'tsp', 'Settled by phone')$$, '55000',
+                 'the Hub''s travel cancellation of removal RMV-2026-089105 is not yet overdue for an answer: nothing was recorded',
+                 'refused for a cancellation sent a minute ago: the provider''s answer is not yet due');
 SELECT is((SELECT count(*)::int FROM hublink.hub_settlement), 0, 'no refusal recorded anything');
 
 -- The admin records the escort provider's answer given by phone: audited, a security event, and
@@ -80,6 +127,12 @@ SELECT is((SELECT count(*)::int FROM hublink.security_events(0) e WHERE e.kind =
           'the settlement leaves a security event');
 SELECT throws_ok($$SELECT hublink.hub_record_settled('RMV-2026-089101', 'esp', 'again')$$, '55000', NULL,
                  'the same cancellation cannot be settled twice');
+-- The note is free text that may name people: the personal-data purge (730 days) clears it,
+-- the settlement itself (who recorded what, when) stays until the erasure.
+SELECT ok(hublink.purge_personal_data('RMV-2026-089101') ? 'data_keys_destroyed', 'the personal-data purge runs');
+SELECT is((SELECT string_agg(h.note, ' | ') FROM hublink.hub_settlement h JOIN hublink.removal r USING (removal_id)
+            WHERE r.removal_reference = 'RMV-2026-089101' AND h.note LIKE '%T-55%'), NULL,
+          'after the personal-data purge the settlement''s note is gone');
 SELECT is(hublink.erase_removal('RMV-2026-089101', 'Direction 94/S1') ? 'removal', true,
           'after the settlement the erasure goes through');
 
@@ -90,6 +143,15 @@ SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089102', 'Direction 94
 SELECT hublink.hub_record_settled('RMV-2026-089102', 'tsp', 'TSP confirmed by letter that the flights were flown');
 SELECT is(hublink.erase_removal('RMV-2026-089102', 'Direction 94/S2') ? 'removal', true,
           'after the completion is recorded settled the erasure goes through');
+
+-- An erasure never purges a message not yet published: 104's unsent cancellation is named.
+SELECT throws_ok($$SELECT hublink.erase_removal('RMV-2026-089104', 'Direction 94/S3')$$, '55000', NULL,
+                 'the erasure is refused while the removal has an unsent outbox message');
+SELECT alike(pg_temp.detail_of($$SELECT hublink.erase_removal('RMV-2026-089104', 'Direction 94/S3')$$),
+            '%outbox message c104-travel (TravelCancellation) is not yet sent%',
+            'the refusal names the unsent outbox message');
+SELECT is((SELECT count(*)::int FROM hublink.outbox WHERE message_id = 'c104-travel' AND sent_at IS NULL), 1,
+          'the unsent message is still in the outbox');
 
 SELECT * FROM finish();
 ROLLBACK;

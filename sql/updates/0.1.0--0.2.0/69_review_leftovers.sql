@@ -28,6 +28,9 @@ CREATE TABLE hublink.hub_settlement (
 -- @comment COLUMN hublink.hub_settlement.recorded_at
 CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
 -- @comment INDEX hublink.hub_settlement_removal
+-- The personal-data purge clears the settlements' notes (free text that may name people).
+-- @function hublink.purge_personal_data
+REVOKE ALL ON FUNCTION hublink.purge_personal_data(text) FROM PUBLIC;
 -- @function hublink.hub_unanswered_cancellations
 REVOKE ALL ON FUNCTION hublink.hub_unanswered_cancellations(bigint) FROM PUBLIC;
 
