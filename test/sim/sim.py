@@ -215,9 +215,17 @@ SCHEDULE_DAYS_LONG = 20
 
 
 # Beyond this factor every flight of the schedule (120 to 300 seats drawn) is at the 1,000 seats
-# a flight the TSP's loader takes: more removals would need more flights, not more seats (a year
-# at ten times the rate: not done, docs/simulation.md).
+# a flight the TSP's loader takes: more removals would need more flights, not more seats.
 SEATS_FACTOR_MAX = 9
+# So a run longer than the largest factor carries (SEATS_FREED_REMOVALS: a year at ten times
+# the rate is 80,000) frees the seats of a flown removal instead, as the roster frees its
+# escorts' duty days (Driver.free_seats: in its own timeline the flight has gone): the seats
+# held at once are those of the removals in flight, not of every removal of the run, and the
+# largest factor's schedule carries them. Not more flights: extra sections of each flight would
+# multiply the one-connection itineraries the TSP weighs per quote by the square of the
+# sections (and the TSP's flights by ten or more), a cost of the compression, not of the
+# product, as the grown roster was at the ESP (docs/simulation.md "The seats grow with the run").
+SEATS_FREED_REMOVALS = round(SEATS_CARRIED * SEATS_FACTOR_MAX / SEATS_MARGIN)
 
 
 def schedule_args(removals):
@@ -225,6 +233,17 @@ def schedule_args(removals):
     if removals <= SEATS_BASE_REMOVALS:
         return SCHEDULE_DAYS, 1
     return SCHEDULE_DAYS_LONG, min(SEATS_FACTOR_MAX, math.ceil(removals * SEATS_MARGIN / SEATS_CARRIED))
+
+
+def frees_seats(removals):
+    """Whether a run gives back the seats of its flown removals at the TSP (SEATS_FREED_REMOVALS)."""
+    return removals > SEATS_FREED_REMOVALS
+
+
+def in_flight(scale, concurrency, tick_hours):
+    """The most removals the waves driver has in flight: --concurrency, or one simulated
+    instant's arrivals when that is more (an instant larger than --concurrency starts whole)."""
+    return max(concurrency, math.ceil(8000 * scale * tick_hours / (365 * 24)))  # waves.arrivals
 
 
 def travellers(ev):
@@ -403,6 +422,8 @@ class Driver:
         self.policy = args.policy
         # A long run frees the duty days of flown removals' escorts (roster_size).
         self.free_duties = frees_duties(len(events))
+        # A run longer than the largest seats factor carries frees a flown removal's seats.
+        self.free_seats = frees_seats(len(events))
         self.log = open(args.out + ".log", "w")
         # The Hub's history before this year (--history-years), loaded as the counts the Hub
         # keeps (as the 0.1.0 -> 0.2.0 update loads a Hub's own closed removals).
@@ -418,6 +439,14 @@ class Driver:
                          (list(profile), band, cancelled))
         # The world's market at this moment (fares rising, flights full as departure nears).
         self.market = market_snapshot(self.tsp, args.seed)
+        # --shift-day-at: from then on the planned dates are a day later, as they are once
+        # London's date rolls over (the soak's seventh pass: what crossing midnight does,
+        # without waiting for it). Harness only: the Hub is asked for other dates, nothing more.
+        self.shift_day_at = getattr(args, "shift_day_at", None)
+
+    def day_shift(self):
+        """Days added to the planned dates: 1 from --shift-day-at on, else 0."""
+        return 1 if self.shift_day_at is not None and time.time() >= self.shift_day_at else 0
 
     def say(self, r, text):
         print("%s %s %s" % (r.ev["case"], r.ref, text), file=self.log)
@@ -428,7 +457,8 @@ class Driver:
     def start(self, r):
         ev = r.ev
         # The planned date: the UK date of now + the lead time (collapsed timeline).
-        day = self.hub.one("SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date", (ev["lead_hours"], LONDON))
+        day = self.hub.one("SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date + %s",
+                           (ev["lead_hours"], LONDON, self.day_shift()))
         r.planned_date = day
         r.ref = self.hub.one(
             "SELECT hublink.create_removal(%s, %s::jsonb, %s, %s, %s::jsonb, notes => 'simulated')",
@@ -534,8 +564,8 @@ class Driver:
         snapshot prices its flights as HOLD_HOURS ahead, and some are full."""
         r.at_hold = True
         self.hub.rows("""UPDATE hublink.removal SET earliest_leave_date = d, latest_leave_date = d + 4
-                           FROM (SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date AS d) x
-                          WHERE removal_reference = %s""", (HOLD_HOURS, LONDON, r.ref))
+                           FROM (SELECT ((now() + %s * interval '1 hour') AT TIME ZONE %s)::date + %s AS d) x
+                          WHERE removal_reference = %s""", (HOLD_HOURS, LONDON, self.day_shift(), r.ref))
         if r.ev["escorted"]:
             self.hub.one("SELECT hublink.request_escort_quotes(%s)", (r.ref,))
             self.go(r, "escort_quoting")
@@ -624,6 +654,8 @@ class Driver:
                 [{"segmentId": "S1", "departedAt": b["departs_at"].isoformat(), "arrivedAt": b["departs_at"].isoformat()}])))
             if self.free_duties:
                 self.free_duty_days(eq)
+        if self.free_seats:
+            self.free_flown_seats(b["quote"])
         segs = self.hub.rows("""SELECT s.segment_id, s.start_time, s.end_time FROM hublink.itinerary_segment s
                                  JOIN hublink.travel_quote t USING (travel_quote_id)
                                 WHERE t.travel_quote_reference = %s AND s.current ORDER BY s.start_time""", (b["quote"],))
@@ -645,6 +677,16 @@ class Driver:
         self.esp.rows("""DELETE FROM hublink.esp_duty d USING hublink.esp_booking k
                           WHERE d.booking_id = k.booking_id AND k.quote_ref = %s AND k.status = 'COMPLETED'""",
                       (escort_quote,))
+
+    def free_flown_seats(self, travel_quote):
+        """The flown removal's seats are free again (SEATS_FREED_REMOVALS): in its own timeline
+        the flight has gone; the collapsed timeline keeps it days ahead, so the sim gives its
+        seats back at the TSP, in the round's transaction, as it frees the escorts' duty days.
+        Its booking and segments stay as they are (ACTIVE: a carrier event never touches a
+        flight another booking is on, so nothing gives these seats back twice)."""
+        self.tsp.rows("""UPDATE hublink.tsp_flight f SET seats_sold = f.seats_sold - s.seats
+                           FROM hublink.tsp_booking_segment s JOIN hublink.tsp_booking k USING (booking_ref)
+                          WHERE k.quote_ref = %s AND s.status = 'ACTIVE' AND f.flight_id = s.flight_id""", (travel_quote,))
 
     def step(self, r, s):
         ph = r.phase
@@ -874,6 +916,10 @@ def main():
     r = sub.add_parser("roster-size")
     r.add_argument("--removals", type=int, required=True)
     r.add_argument("--concurrency", type=int, default=40)
+    fl = sub.add_parser("in-flight", help="the most removals the waves driver has in flight")
+    fl.add_argument("--scale", type=float, required=True)
+    fl.add_argument("--concurrency", type=int, required=True)
+    fl.add_argument("--tick-hours", type=float, default=24)
     sa = sub.add_parser("schedule-args", help="gen-world-schedule's --days and --seats-factor for the run")
     sa.add_argument("--removals", type=int, required=True)
     g = sub.add_parser("events")
@@ -893,6 +939,8 @@ def main():
     # simulated time, one wait for the stack per round) or poll (Driver.run, per removal).
     d.add_argument("--driver", choices=["waves", "poll"], default="waves")
     d.add_argument("--tick-hours", type=float, default=24, help="waves: the simulated instant's length")
+    d.add_argument("--shift-day-at", type=float, default=None,
+                   help="from this Unix time on, plan a day later (as after London's midnight)")
     d.add_argument("--quiet-seconds", type=float, default=2, help="waves: counters still this long = settled")
     # A removal with no progress for this long is counted failed; on a loaded machine (several
     # stacks on two cores) the parties answer slower: HUBLINK_SIM_STUCK_SECONDS raises it.
@@ -906,6 +954,9 @@ def main():
         return 0
     if args.cmd == "roster-size":
         print(roster_size(args.removals, args.concurrency))
+        return 0
+    if args.cmd == "in-flight":
+        print(in_flight(args.scale, args.concurrency, args.tick_hours))
         return 0
     if args.cmd == "schedule-args":
         print("--days %d --seats-factor %d" % schedule_args(args.removals))

@@ -112,16 +112,19 @@ class Recorder:
         return "EQ-1"
 
 
-def completed(free):
+def completed(free, seats=False, party="esp"):
     import datetime as dt
     drv = object.__new__(sim.Driver)
     t = dt.datetime(2026, 12, 20, 10, tzinfo=dt.timezone.utc)
     drv.hub, drv.tsp, drv.esp = Recorder([{"segment_id": "S1", "start_time": t, "end_time": t}]), Recorder(), Recorder()
     drv.free_duties = free
+    drv.free_seats = seats
     r = sim.Removal({"case": "SIM-T", "escorted": True})
     r.ref = "RMV-T"
     r.bookings.append({"quote": "Q1", "amount": 100, "accepted": True, "departs_at": t})
     drv.complete(r)
+    if party == "tsp":
+        return [x for x in drv.tsp.sql if "seats_sold" in x[0]]
     return [x for x in drv.esp.sql if "esp_duty" in x[0]]
 
 
@@ -130,6 +133,13 @@ check("a long run: a flown escorted removal's duty days are freed at the ESP (it
       len(freed) == 1 and freed[0][0].startswith("DELETE FROM hublink.esp_duty") and "k.status = 'COMPLETED'" in freed[0][0]
       and freed[0][1] == ("EQ-1",), str(freed))
 check("a policy run: the duties stay (the earlier passes' roster and results)", completed(False) == [])
+given = completed(True, True, "tsp")
+check("a run past the seats factor's reach (10x): a flown removal's seats are given back at the TSP (its booking's active segments)",
+      len(given) == 1 and given[0][0].startswith("UPDATE hublink.tsp_flight f SET seats_sold = f.seats_sold - s.seats")
+      and "k.quote_ref = %s AND s.status = 'ACTIVE'" in given[0][0] and given[0][1] == ("Q1",), str(given))
+check("a run the seats factor carries: the seats stay sold (the sixth pass's world)", completed(True, False, "tsp") == [])
+check("sim.frees_seats: from %d removals on (a year at ten times the rate), not for a year at the real rate" % (sim.SEATS_FREED_REMOVALS + 1),
+      sim.frees_seats(80000) and not sim.frees_seats(8000) and not sim.frees_seats(sim.SEATS_FREED_REMOVALS))
 
 r = declined("booked")
 check("escort declined, travel booked: the travel booking is counted as accepted (the ledger's ticket spend) and the removal failed",
