@@ -4809,6 +4809,7 @@ COMMENT ON FUNCTION hublink.export_mi(text, text) IS
 -- answer settled outside the interface (hublink.hub_record_settled). The new table and the
 -- function that erasure_blockers now calls come here, before parts 90 and 94 bring
 -- erasure_blockers and erase_removal in their current form.
+-- hublink.hub_settlement, as defined in sql/parts
 CREATE TABLE hublink.hub_settlement (
     settlement_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     removal_id      bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,

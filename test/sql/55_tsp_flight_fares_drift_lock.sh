@@ -13,25 +13,8 @@
 set -uo pipefail
 export PGOPTIONS="-c client_min_messages=warning -c lock_timeout=60s -c statement_timeout=120s"
 echo "1..5"
-psql -XAtq -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'
-INSERT INTO hublink.tsp_country (iso2, iso3, name) VALUES ('GB', 'GBR', 'United Kingdom'), ('NG', 'NGA', 'Nigeria')
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airport VALUES
-    ('LHR', 'London Heathrow', 'London', 'GB', 'Europe/London', 51.47, -0.46),
-    ('LOS', 'Lagos Murtala Muhammed', 'Lagos', 'NG', 'Africa/Lagos', 6.58, 3.32)
-ON CONFLICT DO NOTHING;
-INSERT INTO hublink.tsp_airline VALUES ('BA', 'BAW', 'British Airways', '125') ON CONFLICT DO NOTHING;
-SELECT hublink.tsp_stage_begin();
-INSERT INTO pg_temp.tsp_stage_refund_rule (rule_set, description, from_hours_before, refund_percent, refund_amount) VALUES
-    ('DLOCK_FLEX', 'Full', '0', '100', NULL);
-INSERT INTO pg_temp.tsp_stage_flight (flight_ref, carrier, flight_number, origin, destination, departure_local,
-    arrival_local, origin_terminal, destination_terminal, seats_total, seats_sold) VALUES
-    ('A', 'BA', '9077', 'LHR', 'LOS', '2027-03-10 11:10', '2027-03-10 18:25', '5', NULL, '50', '0');
-INSERT INTO pg_temp.tsp_stage_fare (flight_ref, fare_class, currency, refundable, refund_rule_set, change_fee,
-    cancellation_fee, ticketing_deadline_hours, hand_baggage_only, baggage_kg, prices) VALUES
-    ('A', 'Y', 'GBP', 'true', 'DLOCK_FLEX', '0.00', '10.00', '24', 'false', '23', 'ADULT=900.00;RETURNEE=850.00');
-SELECT hublink.tsp_load_staged(3);
-SQL
+. "$(dirname "$0")/include/tsp_race.sh"
+load_lhr_los_flight DLOCK_FLEX 9077 2027-03-10
 flight=$(psql -XAtq -c "SELECT f.flight_id FROM hublink.tsp_flight f
                          WHERE f.carrier = 'BA' AND f.flight_number = '9077' AND f.departs_at::date = '2027-03-10'")
 if [ -z "$flight" ]; then echo "not ok 1 - the flight BA 9077 and its fare loaded"; exit 1; fi
@@ -53,14 +36,6 @@ alerts() {
 psql -XAtq -c "$quote" >/dev/null 2>&1
 if [ "$(alerts)" = 1 ]; then echo "ok 1 - the first quote meeting the stale row raises one fare_row_drift alert"
 else echo "not ok 1 - $(alerts) fare_row_drift alert(s) after the first quote, not 1"; fi
-wait_for() {  # the SQL condition holds (polled every 0.05 s, at most 60 s); false on time-out
-    local i
-    for ((i = 0; i < 1200; i++)); do
-        [ "$(psql -XAtq -c "SELECT $1")" = t ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
 # Session A: quotes the stale flight again in a transaction it keeps open.
 coproc SESSA { PGAPPNAME=drift_lock_a psql -XAtq -v ON_ERROR_STOP=1 >/dev/null 2>&1; }
 a_in=${SESSA[1]}

@@ -40,15 +40,7 @@ gate="55, 1"
 coproc HOLDER { psql -XAtq -v ON_ERROR_STOP=1 >/dev/null; }
 holder_in=${HOLDER[1]}
 echo "SELECT pg_advisory_lock($gate);" >&"$holder_in"
-# Waits until the SQL condition holds (polled every 0.05 s, at most 60 s); false on time-out.
-wait_for() {
-    local i
-    for ((i = 0; i < 1200; i++)); do
-        [ "$(psql -XAtq -c "SELECT $1")" = t ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
+. "$(dirname "$0")/include/tsp_race.sh"  # wait_for: polls an SQL condition
 wait_for "EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = 55 AND objid = 1 AND granted)" ||
     { echo "not ok 1 - the script could not take its advisory lock"; exit 1; }
 waiting() {  # the session named $1 waits on a lock of kind $2 (advisory: the gate; else: a row)

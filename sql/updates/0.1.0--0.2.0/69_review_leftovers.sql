@@ -6,26 +6,7 @@
 -- answer settled outside the interface (hublink.hub_record_settled). The new table and the
 -- function that erasure_blockers now calls come here, before parts 90 and 94 bring
 -- erasure_blockers and erase_removal in their current form.
-CREATE TABLE hublink.hub_settlement (
-    settlement_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    removal_id      bigint NOT NULL REFERENCES hublink.removal ON DELETE CASCADE,
-    booking         text NOT NULL CHECK (booking IN ('escort', 'travel')),
-    kind            text NOT NULL CHECK (kind IN ('cancellation', 'completion')),
-    cancellation_id bigint UNIQUE REFERENCES hublink.cancellation ON DELETE CASCADE,
-    note            text NOT NULL CHECK (btrim(note) <> ''),
-    recorded_by     text NOT NULL,
-    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
-    CHECK ((kind = 'cancellation') = (cancellation_id IS NOT NULL))
-);
--- @comment TABLE hublink.hub_settlement
--- @comment COLUMN hublink.hub_settlement.settlement_id
--- @comment COLUMN hublink.hub_settlement.removal_id
--- @comment COLUMN hublink.hub_settlement.booking
--- @comment COLUMN hublink.hub_settlement.kind
--- @comment COLUMN hublink.hub_settlement.cancellation_id
--- @comment COLUMN hublink.hub_settlement.note
--- @comment COLUMN hublink.hub_settlement.recorded_by
--- @comment COLUMN hublink.hub_settlement.recorded_at
+-- @table hublink.hub_settlement
 CREATE INDEX hub_settlement_removal ON hublink.hub_settlement (removal_id);
 -- @comment INDEX hublink.hub_settlement_removal
 -- The personal-data purge clears the settlements' notes (free text that may name people).
