@@ -12,7 +12,8 @@ DROP TRIGGER timer_on_travel_quote ON hublink.travel_quote;
 -- @function hublink.timer_on_travel_quote
 -- @trigger hublink.travel_quote.timer_on_travel_quote
 
--- @function hublink.record_message_rows
+-- hublink.record_message_rows (one statement per response) comes in its current form with
+-- update part 20, which already names it.
 
 DROP TRIGGER timer_on_itinerary ON hublink.itinerary_segment;
 -- @function hublink.timer_on_itinerary
